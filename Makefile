@@ -1,0 +1,57 @@
+# Entry points for a fresh Debian 12 machine (as root):
+#   make demo   — install build dependencies, build, run the service end to end
+#   make check  — install dependencies, build, run every test
+# Everything else is meson: `meson setup build && meson compile -C build && meson test -C build`.
+
+BUILDDIR ?= build
+MESON_OPTIONS ?= -Dwerror=true
+
+# Debian 12 packages, and why:
+#  meson ninja-build pkg-config gcc     the build
+#  libsystemd-dev                       sd-bus, sd-event (the service and its clients)
+#  systemd                              systemd.pc (unit dirs), busctl, systemd-sysusers, systemd-analyze
+#  libjson-glib-dev                     JSON: config, state, benefit rules, documents
+#  libssl-dev openssl                   keys, certificates, PKCS#7, CMP; openssl is the independent peer in tests
+#  libmicrohttpd-dev                    the HTTP frontend
+#  libpolkit-gobject-1-dev              polkit's policy directory (pkg-config)
+#  libdbus-1-dev                        dbus-1.pc (bus directories)
+#  dbus-daemon polkitd                  the real bus and authority the integration tests run
+#  libglib2.0-bin                       gdbus, an independent D-Bus client in tests
+#  python3                              the integration test harness (standard library only)
+#  curl iproute2                        independent HTTP client and network namespaces in tests
+DEBIAN_PACKAGES = meson ninja-build pkg-config gcc libc6-dev \
+	libsystemd-dev systemd libjson-glib-dev libssl-dev openssl libmicrohttpd-dev \
+	libpolkit-gobject-1-dev libdbus-1-dev dbus-daemon polkitd libglib2.0-bin \
+	python3 curl iproute2
+
+.PHONY: all deps build check demo install clean
+
+all: build
+
+deps:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do \
+		dpkg-query -W -f='$${db:Status-Status}\n' $$p 2>/dev/null | grep -qx installed || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "Installing build dependencies:" $$missing; \
+		if [ "$$(id -u)" != 0 ]; then echo "Run as root (or install: $$missing)" >&2; exit 1; fi; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(BUILDDIR)/build.ninja:
+	meson setup $(BUILDDIR) $(MESON_OPTIONS)
+
+build: deps $(BUILDDIR)/build.ninja
+	meson compile -C $(BUILDDIR)
+
+check: build
+	meson test -C $(BUILDDIR) --print-errorlogs $(TESTOPTS)
+
+demo: build
+	python3 tests/demo.py --build-dir $(BUILDDIR)
+
+install: build
+	meson install -C $(BUILDDIR)
+
+clean:
+	rm -rf $(BUILDDIR)

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Names on the bus: the contract in dbus/org.azshci.Attestation1.xml. */
+
+#define BUS_NAME             "org.azshci.Attestation1"
+#define BUS_PATH             "/org/azshci/Attestation1"
+#define BUS_INTERFACE        "org.azshci.Attestation1"
+#define BUS_INTERFACE_SERVER "org.azshci.Attestation1.Server"
+#define BUS_INTERFACE_VM     "org.azshci.Attestation1.VM"
+#define BUS_PATH_VM_PREFIX     BUS_PATH "/vm"
+#define BUS_PATH_SERVER_PREFIX BUS_PATH "/server"
+
+#define BUS_ERROR_NOT_CONFIGURED     "org.azshci.Attestation1.Error.NotConfigured"
+#define BUS_ERROR_POWER_OFF_REQUIRED "org.azshci.Attestation1.Error.PowerOffRequired"
+#define BUS_ERROR_NO_SUCH_VM         "org.azshci.Attestation1.Error.NoSuchVM"
+#define BUS_ERROR_UNKNOWN_VM         "org.azshci.Attestation1.Error.UnknownVM"
+#define BUS_ERROR_ACCESS_DENIED      "org.azshci.Attestation1.Error.AccessDenied"
+#define BUS_ERROR_EXPIRED            "org.azshci.Attestation1.Error.Expired"
+#define BUS_ERROR_INVALID_NONCE      "org.azshci.Attestation1.Error.InvalidNonce"
+#define BUS_ERROR_SYNC_FAILED        "org.azshci.Attestation1.Error.SyncFailed"
+
+#define POLKIT_ACTION_SYNC              "org.azshci.attestation.sync"
+#define POLKIT_ACTION_MANAGE_LEGACY     "org.azshci.attestation.manage-legacy"
+#define POLKIT_ACTION_MANAGE_VM_ACCESS  "org.azshci.attestation.manage-vm-access"
+#define POLKIT_ACTION_MANAGE_INVENTORY  "org.azshci.attestation.manage-inventory"

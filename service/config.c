@@ -1,0 +1,299 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include "config.h"
+#include "fileio.h"
+#include "json-util.h"
+#include "strv.h"
+#include "validate.h"
+
+#include "build-config.h"
+
+static const char *const key_type_table[_KEY_TYPE_MAX] = {
+        [KEY_TYPE_RSA_2048] = "rsa-2048",
+        [KEY_TYPE_ECDSA_P256] = "ecdsa-p256",
+};
+
+static const char *const issuer_type_table[_ISSUER_TYPE_MAX] = {
+        [ISSUER_LOCAL] = "local",
+        [ISSUER_CMP] = "cmp",
+};
+
+const char *key_type_to_string(KeyType t) {
+        return t >= 0 && t < _KEY_TYPE_MAX ? key_type_table[t] : NULL;
+}
+
+KeyType key_type_from_string(const char *s) {
+        for (KeyType i = 0; s && i < _KEY_TYPE_MAX; i++)
+                if (streq(key_type_table[i], s))
+                        return i;
+        return _KEY_TYPE_INVALID;
+}
+
+const char *issuer_type_to_string(IssuerType t) {
+        return t >= 0 && t < _ISSUER_TYPE_MAX ? issuer_type_table[t] : NULL;
+}
+
+IssuerType issuer_type_from_string(const char *s) {
+        for (IssuerType i = 0; s && i < _ISSUER_TYPE_MAX; i++)
+                if (streq(issuer_type_table[i], s))
+                        return i;
+        return _ISSUER_TYPE_INVALID;
+}
+
+void config_init(Config *c) {
+        assert(c);
+
+        *c = (Config) {
+                .enabled = true,
+                .state_directory = strdup(STATEDIR),
+                .benefits_file = strdup(PKGDATADIR "/benefits.json"),
+                .metadata_domain = strdup("metadata.azshci.local"),
+                .subscription_id = strdup(""),
+                .key_type = KEY_TYPE_RSA_2048,
+                .certificate_validity_days = 30,
+                .certificate_max_validity_days = 30,
+                .rotate_key_on_sync = true,
+                .document_validity_minutes = 360,
+                .sync_interval_hours = 12,
+                .issuer_type = ISSUER_LOCAL,
+                .cmp.timeout_sec = 30,
+        };
+}
+
+static void cmp_config_done(CmpConfig *c) {
+        free(c->server);
+        free(c->trust_anchor);
+        free(c->reference);
+        if (c->secret)
+                explicit_bzero(c->secret, strlen(c->secret));
+        free(c->secret);
+        free(c->secret_file);
+        free(c->tls_trust);
+        free(c->subject);
+}
+
+void config_done(Config *c) {
+        assert(c);
+
+        free(c->server_name);
+        free(c->subscription_id);
+        free(c->state_directory);
+        free(c->benefits_file);
+        free(c->metadata_domain);
+        cmp_config_done(&c->cmp);
+        *c = (Config) {};
+}
+
+/* How one key is read: into a string, a bool or an unsigned with bounds. */
+typedef enum ConfigValueKind {
+        VALUE_STRING,
+        VALUE_PATH, /* absolute path */
+        VALUE_BOOL,
+        VALUE_UNSIGNED,
+} ConfigValueKind;
+
+typedef struct ConfigKey {
+        const char *name;
+        ConfigValueKind kind;
+        size_t offset;
+        unsigned min, max;
+} ConfigKey;
+
+#define KEY_STRING(n, field)    { n, VALUE_STRING, offsetof(Config, field), 0, 0 }
+#define KEY_PATH(n, field)      { n, VALUE_PATH, offsetof(Config, field), 0, 0 }
+#define KEY_BOOL(n, field)      { n, VALUE_BOOL, offsetof(Config, field), 0, 0 }
+#define KEY_UINT(n, field, a, b) { n, VALUE_UNSIGNED, offsetof(Config, field), a, b }
+
+static const ConfigKey top_keys[] = {
+        KEY_BOOL("enabled", enabled),
+        KEY_STRING("serverName", server_name),
+        KEY_STRING("subscriptionId", subscription_id),
+        KEY_PATH("stateDirectory", state_directory),
+        KEY_PATH("benefitsFile", benefits_file),
+        KEY_STRING("metadataDomain", metadata_domain),
+        KEY_UINT("certificateValidityDays", certificate_validity_days, 1, 3650),
+        KEY_UINT("certificateMaxValidityDays", certificate_max_validity_days, 1, 3650),
+        KEY_BOOL("rotateKeyOnSync", rotate_key_on_sync),
+        KEY_UINT("documentValidityMinutes", document_validity_minutes, 1, 7 * 24 * 60),
+        KEY_UINT("syncIntervalHours", sync_interval_hours, 1, 24 * 30),
+        KEY_BOOL("embedChain", embed_chain),
+        KEY_UINT("signingThreads", signing_threads, 0, 256),
+};
+
+static const ConfigKey cmp_keys[] = {
+        KEY_STRING("server", cmp.server),
+        KEY_PATH("trustAnchor", cmp.trust_anchor),
+        KEY_STRING("reference", cmp.reference),
+        KEY_STRING("secret", cmp.secret),
+        KEY_PATH("secretFile", cmp.secret_file),
+        KEY_PATH("tlsTrust", cmp.tls_trust),
+        KEY_STRING("subject", cmp.subject),
+        KEY_UINT("timeoutSeconds", cmp.timeout_sec, 1, 600),
+};
+
+static int config_set_key(Config *c, const char *name, const ConfigKey *k, JsonNode *node, char **ret_error) {
+        void *p = (uint8_t *) c + k->offset;
+        const char *s;
+        int64_t v;
+
+        switch (k->kind) {
+        case VALUE_STRING:
+        case VALUE_PATH:
+                if (!json_node_is_string(node))
+                        return json_error(ret_error, -EINVAL, "%s: key \"%s\" must be a string", name, k->name);
+                s = json_node_get_string(node);
+                if (k->kind == VALUE_PATH && s[0] != '/')
+                        return json_error(ret_error, -EINVAL, "%s: key \"%s\" must be an absolute path, not \"%s\"",
+                                name, k->name, s);
+                if (free_and_strdup(p, s) < 0)
+                        return -ENOMEM;
+                return 0;
+
+        case VALUE_BOOL:
+                if (!json_node_is_bool(node))
+                        return json_error(ret_error, -EINVAL, "%s: key \"%s\" must be true or false", name, k->name);
+                *(bool *) p = json_node_get_boolean(node);
+                return 0;
+
+        case VALUE_UNSIGNED:
+                if (!json_node_is_integer(node))
+                        return json_error(ret_error, -EINVAL, "%s: key \"%s\" must be an integer", name, k->name);
+                v = json_node_get_int(node);
+                if (v < k->min || v > k->max)
+                        return json_error(ret_error, -ERANGE, "%s: key \"%s\" must be between %u and %u, not %" PRIi64,
+                                name, k->name, k->min, k->max, v);
+                *(unsigned *) p = (unsigned) v;
+                return 0;
+        }
+        assert(false);
+        return -EINVAL;
+}
+
+/* Reads every member of o through the key table; members named in skip are handled by the caller. */
+static int config_load_object(Config *c, const char *name, JsonObject *o, const ConfigKey *keys, size_t n_keys,
+        const char *section, char *const *skip, char **ret_error) {
+        _cleanup_(g_list_freep) GList *members = json_object_get_members(o);
+        int r;
+
+        for (GList *i = members; i; i = i->next) {
+                const char *key = i->data;
+                JsonNode *node = json_object_get_member(o, key);
+                const ConfigKey *k = NULL;
+
+                if (strv_contains(skip, key))
+                        continue;
+
+                for (size_t j = 0; j < n_keys; j++)
+                        if (streq(keys[j].name, key))
+                                k = &keys[j];
+                if (!k)
+                        return json_error(ret_error, -EINVAL, "%s: unknown key \"%s%s%s\"", name, strempty(section),
+                                section ? "." : "", key);
+                r = config_set_key(c, name, k, node, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int config_load_root(Config *c, const char *name, JsonNode *root, char **ret_error) {
+        JsonObject *o, *issuer;
+        JsonNode *node;
+        int r;
+
+        if (!JSON_NODE_HOLDS_OBJECT(root))
+                return json_error(ret_error, -EINVAL, "%s: the configuration must be a JSON object", name);
+        o = json_node_get_object(root);
+
+        /* Structured keys first, then the flat ones (which reject anything unknown). */
+        node = json_object_get_member(o, "keyType");
+        if (node) {
+                KeyType t = json_node_is_string(node) ? key_type_from_string(json_node_get_string(node)) : -EINVAL;
+                if (t < 0)
+                        return json_error(ret_error, -EINVAL,
+                                "%s: key \"keyType\" must be \"rsa-2048\" or \"ecdsa-p256\"", name);
+                c->key_type = t;
+        }
+
+        node = json_object_get_member(o, "issuer");
+        if (node) {
+                JsonNode *type;
+                IssuerType t;
+
+                if (!JSON_NODE_HOLDS_OBJECT(node))
+                        return json_error(ret_error, -EINVAL, "%s: key \"issuer\" must be an object", name);
+                issuer = json_node_get_object(node);
+                type = json_object_get_member(issuer, "type");
+                t = json_node_is_string(type) ? issuer_type_from_string(json_node_get_string(type)) : -EINVAL;
+                if (t < 0)
+                        return json_error(ret_error, -EINVAL,
+                                "%s: key \"issuer.type\" must be \"local\" or \"cmp\"", name);
+                c->issuer_type = t;
+                if (t == ISSUER_LOCAL && json_object_get_size(issuer) > 1)
+                        return json_error(ret_error, -EINVAL,
+                                "%s: the \"local\" issuer takes no settings besides \"type\"", name);
+                r = config_load_object(c, name, issuer, cmp_keys, ELEMENTSOF(cmp_keys), "issuer", STRV_MAKE("type"),
+                        ret_error);
+                if (r < 0)
+                        return r;
+        }
+
+        r = config_load_object(c, name, o, top_keys, ELEMENTSOF(top_keys), NULL, STRV_MAKE("keyType", "issuer"),
+                ret_error);
+        if (r < 0)
+                return r;
+
+        if (c->server_name && !vm_name_is_valid(c->server_name))
+                return json_error(ret_error, -EINVAL, "%s: key \"serverName\" is not a valid name", name);
+        if (isempty(c->metadata_domain) || strspn(c->metadata_domain, "abcdefghijklmnopqrstuvwxyz0123456789.-") !=
+                                                   strlen(c->metadata_domain))
+                return json_error(ret_error, -EINVAL,
+                        "%s: key \"metadataDomain\" must be a lowercase DNS name such as metadata.azshci.local",
+                        name);
+        if (c->issuer_type == ISSUER_CMP) {
+                if (isempty(c->cmp.server))
+                        return json_error(ret_error, -EINVAL, "%s: the \"cmp\" issuer needs \"issuer.server\"", name);
+                if (strncmp(c->cmp.server, "http://", 7) != 0 && strncmp(c->cmp.server, "https://", 8) != 0)
+                        return json_error(ret_error, -EINVAL,
+                                "%s: key \"issuer.server\" must be an http:// or https:// URL", name);
+                if (isempty(c->cmp.trust_anchor))
+                        return json_error(ret_error, -EINVAL, "%s: the \"cmp\" issuer needs \"issuer.trustAnchor\"",
+                                name);
+                if (isempty(c->cmp.reference) || (isempty(c->cmp.secret) == isempty(c->cmp.secret_file)))
+                        return json_error(ret_error, -EINVAL,
+                                "%s: the \"cmp\" issuer needs \"issuer.reference\" and exactly one of "
+                                "\"issuer.secret\" and \"issuer.secretFile\"",
+                                name);
+        }
+        return 0;
+}
+
+int config_load_data(Config *c, const char *name, const char *data, char **ret_error) {
+        _cleanup_(g_object_unrefp) JsonParser *parser = NULL;
+        int r;
+
+        assert(c);
+        assert(name);
+        assert(data);
+
+        r = json_parse_data(name, data, &parser, ret_error);
+        if (r < 0)
+                return r;
+        return config_load_root(c, name, json_parser_get_root(parser), ret_error);
+}
+
+int config_load(Config *c, const char *path, bool missing_ok, char **ret_error) {
+        _cleanup_free_ char *data = NULL;
+        int r;
+
+        assert(c);
+        assert(path);
+
+        r = read_full_file(path, 1024 * 1024, &data, NULL);
+        if (r == -ENOENT && missing_ok)
+                return 0;
+        if (r < 0)
+                return json_error(ret_error, r, "%s: %s", path, strerror(-r));
+
+        return config_load_data(c, path, data, ret_error);
+}

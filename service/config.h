@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "macro.h"
+
+/* The service configuration (/etc/azshci/attestation.json; docs/configuration.md lists every
+ * key). Loading is strict: unknown keys and wrong types are errors that name the key, so a
+ * typo never silently falls back to a default. */
+
+typedef enum KeyType {
+        KEY_TYPE_RSA_2048,
+        KEY_TYPE_ECDSA_P256,
+        _KEY_TYPE_MAX,
+        _KEY_TYPE_INVALID = -EINVAL,
+} KeyType;
+
+const char *key_type_to_string(KeyType t) _const_;
+KeyType key_type_from_string(const char *s) _pure_;
+
+typedef enum IssuerType {
+        ISSUER_LOCAL,
+        ISSUER_CMP,
+        _ISSUER_TYPE_MAX,
+        _ISSUER_TYPE_INVALID = -EINVAL,
+} IssuerType;
+
+const char *issuer_type_to_string(IssuerType t) _const_;
+IssuerType issuer_type_from_string(const char *s) _pure_;
+
+typedef struct CmpConfig {
+        char *server;          /* http(s)://host[:port]/path */
+        char *trust_anchor;    /* PEM file with the CA certificate(s) that sign CMP responses */
+        char *reference;       /* IR: the registration reference (senderKID) */
+        char *secret;          /* IR: the shared secret ... */
+        char *secret_file;     /* ... or a file holding it */
+        char *tls_trust;       /* PEM file to verify an HTTPS server; NULL = trust_anchor */
+        char *subject;         /* certificate subject requested, NULL = CN=<server>.<domain> */
+        unsigned timeout_sec;  /* whole transaction */
+} CmpConfig;
+
+typedef struct Config {
+        bool enabled;
+        char *server_name;       /* NULL = the host name */
+        char *subscription_id;
+        char *state_directory;
+        char *benefits_file;
+        char *metadata_domain;
+        KeyType key_type;
+        unsigned certificate_validity_days;     /* what Sync asks the issuer for */
+        unsigned certificate_max_validity_days; /* what Sync accepts */
+        bool rotate_key_on_sync;                /* false: re-certify the current key */
+        unsigned document_validity_minutes;
+        unsigned sync_interval_hours;
+        bool embed_chain;
+        unsigned signing_threads; /* 0 = one per CPU */
+        IssuerType issuer_type;
+        CmpConfig cmp;
+} Config;
+
+/* Fills in the defaults. */
+void config_init(Config *c);
+void config_done(Config *c);
+
+/* Loads a configuration file over the defaults. A missing file is not an error when
+ * missing_ok is set (the defaults stand). Errors carry "FILE: problem" in ret_error. */
+int config_load(Config *c, const char *path, bool missing_ok, char **ret_error);
+int config_load_data(Config *c, const char *name, const char *data, char **ret_error);

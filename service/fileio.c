@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <fcntl.h>
+#include <libgen.h>
+#include <sys/stat.h>
+
+#include "fileio.h"
+#include "macro.h"
+
+int fsync_parent_directory(const char *path) {
+        _cleanup_free_ char *copy = NULL;
+        _cleanup_close_ int dfd = -EBADF;
+
+        assert(path);
+
+        copy = strdup(path);
+        if (!copy)
+                return -ENOMEM;
+
+        dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return negative_errno();
+        if (fsync(dfd) < 0)
+                return negative_errno();
+        return 0;
+}
+
+static int write_all(int fd, const void *data, size_t size) {
+        const char *p = data;
+
+        while (size > 0) {
+                ssize_t n = write(fd, p, size);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                p += n;
+                size -= (size_t) n;
+        }
+        return 0;
+}
+
+int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode) {
+        _cleanup_free_ char *tmp = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        assert(path);
+        assert(data || size == 0);
+
+        if (asprintf(&tmp, "%s.XXXXXX", path) < 0)
+                return -ENOMEM;
+
+        fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+
+        r = fchmod(fd, mode) < 0 ? negative_errno() : 0;
+        if (r >= 0)
+                r = write_all(fd, data, size);
+        if (r >= 0 && fsync(fd) < 0)
+                r = negative_errno();
+        if (r >= 0 && rename(tmp, path) < 0)
+                r = negative_errno();
+        if (r < 0) {
+                (void) unlink(tmp);
+                return r;
+        }
+
+        /* The rename is durable only once the directory entry is on disk. */
+        return fsync_parent_directory(path);
+}
+
+int read_full_file(const char *path, size_t max_size, char **ret_data, size_t *ret_size) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *buf = NULL;
+        struct stat st;
+        size_t size = 0;
+
+        assert(path);
+        assert(ret_data);
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return negative_errno();
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
+        if ((uint64_t) st.st_size > max_size)
+                return -EFBIG;
+
+        buf = malloc((size_t) st.st_size + 1);
+        if (!buf)
+                return -ENOMEM;
+
+        for (;;) {
+                ssize_t n = read(fd, buf + size, (size_t) st.st_size + 1 - size);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (n == 0)
+                        break;
+                size += (size_t) n;
+                if (size > (size_t) st.st_size) /* grew while we read it */
+                        return -EFBIG;
+        }
+
+        buf[size] = 0;
+        *ret_data = TAKE_PTR(buf);
+        if (ret_size)
+                *ret_size = size;
+        return 0;
+}
+
+int mkdir_safe(const char *path, mode_t mode) {
+        struct stat st;
+
+        assert(path);
+
+        if (mkdir(path, mode) >= 0)
+                return 0;
+        if (errno != EEXIST)
+                return negative_errno();
+        if (stat(path, &st) < 0)
+                return negative_errno();
+        if (!S_ISDIR(st.st_mode))
+                return -ENOTDIR;
+        if ((st.st_mode & 07777) != mode && chmod(path, mode) < 0)
+                return negative_errno();
+        return 0;
+}

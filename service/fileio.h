@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <sys/types.h>
+
+/* Writes the file so that a crash at any point leaves either the old or the new content:
+ * a temporary file in the same directory, fsync, rename over the target, fsync the
+ * directory. */
+int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode);
+
+/* Reads a whole regular file of at most max_size bytes, NUL-terminated. */
+int read_full_file(const char *path, size_t max_size, char **ret_data, size_t *ret_size);
+
+/* Creates the directory (not its parents) with the mode if it is missing and checks that an
+ * existing one is a directory; chmods an existing directory to the mode. */
+int mkdir_safe(const char *path, mode_t mode);
+
+/* fsyncs the directory that contains path. */
+int fsync_parent_directory(const char *path);

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "config.h"
+
+/* Who issues the signing certificate on Sync: the embedded local CA or a cloud CA over CMP.
+ * issuer_enroll() blocks (network I/O for CMP), so the service calls it from a worker thread,
+ * never from the bus loop. A TPM-backed key works unchanged: the issuer only uses EVP_PKEY. */
+
+typedef struct IssuerRequest {
+        EVP_PKEY *key;           /* the fresh key pair to certify */
+        const char *subject_cn;  /* e.g. "host1.metadata.azshci.local" */
+        const char *san_dns;     /* subjectAltName dNSName, usually the same */
+        unsigned validity_days;  /* what the service asks for (the issuer decides) */
+        EVP_PKEY *current_key;   /* the current credentials for renewal (CMP KUR), or NULL */
+        X509 *current_cert;
+} IssuerRequest;
+
+typedef struct Issuer Issuer;
+
+typedef struct IssuerOps {
+        const char *name;
+        int (*enroll)(Issuer *issuer, const IssuerRequest *req, X509 **ret_cert, STACK_OF(X509) **ret_chain,
+                char **ret_error);
+        /* PEM of the root(s) a verifier should trust for certificates from this issuer. */
+        int (*get_trust_anchor)(Issuer *issuer, char **ret_pem);
+        void (*free)(Issuer *issuer);
+} IssuerOps;
+
+struct Issuer {
+        const IssuerOps *ops;
+};
+
+/* The embedded CA, created on first use in ca_dir (0700, key 0600) with its root exported
+ * world-readable as ca_dir/../ca.pem... see issuer-local.c for the layout. */
+int issuer_local_new(const char *state_dir, KeyType key_type, Issuer **ret, char **ret_error);
+
+/* A cloud CA over CMP (RFC 4210): IR with reference + shared secret, KUR with the current
+ * certificate when req->current_cert is set. */
+int issuer_cmp_new(const CmpConfig *config, Issuer **ret, char **ret_error);
+
+static inline int issuer_enroll(Issuer *issuer, const IssuerRequest *req, X509 **ret_cert,
+        STACK_OF(X509) **ret_chain, char **ret_error) {
+        return issuer->ops->enroll(issuer, req, ret_cert, ret_chain, ret_error);
+}
+
+static inline int issuer_get_trust_anchor(Issuer *issuer, char **ret_pem) {
+        return issuer->ops->get_trust_anchor(issuer, ret_pem);
+}
+
+static inline Issuer *issuer_free(Issuer *issuer) {
+        if (issuer)
+                issuer->ops->free(issuer);
+        return NULL;
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(Issuer *, issuer_free);

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <stdarg.h>
+
+#include "fileio.h"
+#include "json-util.h"
+
+#define JSON_FILE_MAX (16U * 1024U * 1024U)
+
+int json_error(char **ret_error, int error, const char *format, ...) {
+        va_list ap;
+
+        assert(error < 0);
+
+        if (ret_error) {
+                free(*ret_error);
+                *ret_error = NULL;
+                va_start(ap, format);
+                if (vasprintf(ret_error, format, ap) < 0)
+                        *ret_error = NULL;
+                va_end(ap);
+        }
+        return error;
+}
+
+int json_parse_data(const char *name, const char *data, JsonParser **ret, char **ret_error) {
+        _cleanup_(g_object_unrefp) JsonParser *parser = NULL;
+        _cleanup_(g_error_freep) GError *gerror = NULL;
+
+        assert(name);
+        assert(data);
+        assert(ret);
+
+        parser = json_parser_new_immutable();
+        if (!json_parser_load_from_data(parser, data, -1, &gerror)) {
+                /* json-glib's messages already start with "<data>:LINE:COLUMN: "; put our name
+                 * in front of the position in place of its "<data>". */
+                const char *msg = gerror ? gerror->message : "parse error";
+                if (strncmp(msg, "<data>", 6) == 0)
+                        msg += 6;
+                else if (*msg != ':')
+                        return json_error(ret_error, -EBADMSG, "%s: %s", name, msg);
+                return json_error(ret_error, -EBADMSG, "%s%s", name, msg);
+        }
+        if (!json_parser_get_root(parser))
+                return json_error(ret_error, -EBADMSG, "%s: empty document", name);
+
+        *ret = TAKE_PTR(parser);
+        return 0;
+}
+
+int json_parse_file(const char *path, JsonParser **ret, char **ret_error) {
+        _cleanup_free_ char *data = NULL;
+        size_t size;
+        int r;
+
+        assert(path);
+
+        r = read_full_file(path, JSON_FILE_MAX, &data, &size);
+        if (r < 0)
+                return json_error(ret_error, r, "%s: %s", path, strerror(-r));
+        if (strlen(data) != size)
+                return json_error(ret_error, -EBADMSG, "%s: contains a NUL byte", path);
+
+        return json_parse_data(path, data, ret, ret_error);
+}
+
+bool json_node_is_string(JsonNode *n) {
+        return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING;
+}
+
+bool json_node_is_bool(JsonNode *n) {
+        return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_BOOLEAN;
+}
+
+bool json_node_is_integer(JsonNode *n) {
+        return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_INT64;
+}
+
+char *json_node_to_malloc_string(JsonNode *node, bool pretty) {
+        _cleanup_(g_object_unrefp) JsonGenerator *gen = NULL;
+        gchar *s;
+        char *r;
+
+        gen = json_generator_new();
+        json_generator_set_pretty(gen, pretty);
+        json_generator_set_indent(gen, 2);
+        json_generator_set_root(gen, node);
+        s = json_generator_to_data(gen, NULL);
+        if (!s)
+                return NULL;
+        /* Hand out malloc() memory, so that callers free() it like everything else. */
+        r = strdup(s);
+        g_free(s);
+        return r;
+}

@@ -1,0 +1,450 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include "build-config.h"
+#include "bus-names.h"
+#include "log.h"
+#include "manager-dbus.h"
+#include "validate.h"
+
+static int property_get_host_state(sd_bus *bus, const char *path, const char *interface, const char *property,
+        sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        return sd_bus_message_append(reply, "s", m->config.enabled ? "On" : "Off");
+}
+
+static int property_get_legacy(sd_bus *bus, const char *path, const char *interface, const char *property,
+        sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        return sd_bus_message_append(reply, "s", m->legacy_support ? "On" : "Off");
+}
+
+static int property_get_subscription_id(sd_bus *bus, const char *path, const char *interface,
+        const char *property, sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        return sd_bus_message_append(reply, "s", strempty(m->config.subscription_id));
+}
+
+static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
+        sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "s", PACKAGE_VERSION);
+}
+
+int manager_emit_changed(Manager *m, char **properties) {
+        assert(m);
+
+        if (!m->bus)
+                return 0;
+        return sd_bus_emit_properties_changed_strv(m->bus, BUS_PATH, BUS_INTERFACE, properties);
+}
+
+static int reply_no_such_vm(sd_bus_error *error, const char *name) {
+        return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_VM, "No VM is registered with the name or id '%s'.", name);
+}
+
+/* --- Sync --- */
+
+static int sync_authorized(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return manager_sync(userdata, msg, error);
+}
+
+static int method_sync(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+
+        return polkit_authorize_async(m->polkit, msg, POLKIT_ACTION_SYNC, sync_authorized, m, error);
+}
+
+/* --- EnableLegacy --- */
+
+static bool vm_needs_power_off(const Vm *vm) {
+        return vm->generation == 1 && vm->power_state != VM_POWER_OFF;
+}
+
+static int enable_legacy_authorized(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(change_done) Change c = {};
+        Manager *m = userdata;
+        int enable, r;
+
+        r = sd_bus_message_read(msg, "b", &enable);
+        if (r < 0)
+                return r;
+
+        change_init(m, &c);
+        c.legacy_support = enable;
+        if (enable)
+                /* Turning it on gives every VM that exists now its legacy access, as on
+                 * Azure Stack HCI; Generation 1 VMs that are running cannot get the NIC and
+                 * keep the recommended action instead. */
+                for (size_t i = 0; i < m->n_vms; i++) {
+                        Vm *vm = m->vms[i], *copy;
+
+                        if (vm->legacy_access)
+                                continue;
+                        if (vm_needs_power_off(vm)) {
+                                log_notice("Not giving legacy access to Generation 1 VM '%s' while it is %s.",
+                                        vm->name, vm_power_state_to_string(vm->power_state));
+                                continue;
+                        }
+                        r = change_replace_vm(m, &c, vm, &copy);
+                        if (r < 0)
+                                return r;
+                        copy->legacy_access = true;
+                }
+
+        r = manager_commit(m, &c, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int method_enable_legacy(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        int enable, r;
+
+        r = sd_bus_message_read(msg, "b", &enable);
+        if (r < 0)
+                return r;
+        if (!!enable == m->legacy_support)
+                return sd_bus_reply_method_return(msg, NULL);
+
+        return polkit_authorize_async(m->polkit, msg, POLKIT_ACTION_MANAGE_LEGACY, enable_legacy_authorized, m,
+                error);
+}
+
+/* --- SetVMAccess --- */
+
+/* Reads the arguments and checks them against the current inventory. Returns 0 when there is
+ * nothing to change, 1 when there is. */
+static int set_vm_access_check(Manager *m, sd_bus_message *msg, const char **ret_vm, bool *ret_enable,
+        sd_bus_error *error) {
+        const char *name;
+        int enable, r;
+        bool change = false;
+
+        r = sd_bus_message_read(msg, "sb", &name, &enable);
+        if (r < 0)
+                return r;
+
+        if (streq(name, "*")) {
+                _cleanup_free_ char *blocked = NULL;
+
+                for (size_t i = 0; i < m->n_vms; i++) {
+                        Vm *vm = m->vms[i];
+                        if (vm->legacy_access == !!enable)
+                                continue;
+                        change = true;
+                        if (enable && vm_needs_power_off(vm)) {
+                                char *t;
+                                if (asprintf(&t, "%s%s'%s'", strempty(blocked), blocked ? ", " : "", vm->name) < 0)
+                                        return -ENOMEM;
+                                free(blocked);
+                                blocked = t;
+                        }
+                }
+                if (blocked)
+                        return sd_bus_error_setf(error, BUS_ERROR_POWER_OFF_REQUIRED,
+                                "Generation 1 VM(s) %s must be powered off before they can be given legacy access; "
+                                "nothing was changed.",
+                                blocked);
+        } else {
+                Vm *vm = manager_find_vm(m, name);
+                if (!vm)
+                        return reply_no_such_vm(error, name);
+                change = vm->legacy_access != !!enable;
+                if (change && enable && vm_needs_power_off(vm))
+                        return sd_bus_error_setf(error, BUS_ERROR_POWER_OFF_REQUIRED,
+                                "VM '%s' is a Generation 1 VM and is %s: power it off before giving it legacy "
+                                "access.",
+                                vm->name, vm_power_state_to_string(vm->power_state));
+        }
+
+        *ret_vm = name;
+        *ret_enable = enable;
+        return change;
+}
+
+static int set_vm_access_authorized(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(change_done) Change c = {};
+        Manager *m = userdata;
+        const char *name;
+        Vm *target;
+        bool enable;
+        int r;
+
+        /* The inventory may have changed while polkit was thinking: check again. */
+        r = set_vm_access_check(m, msg, &name, &enable, error);
+        if (r <= 0)
+                return r < 0 ? r : sd_bus_reply_method_return(msg, NULL);
+
+        target = streq(name, "*") ? NULL : manager_find_vm(m, name);
+
+        change_init(m, &c);
+        for (size_t i = 0; i < m->n_vms; i++) {
+                Vm *vm = m->vms[i], *copy;
+
+                if (vm->legacy_access == enable)
+                        continue;
+                if (target && vm != target)
+                        continue;
+                r = change_replace_vm(m, &c, vm, &copy);
+                if (r < 0)
+                        return r;
+                copy->legacy_access = enable;
+        }
+
+        r = manager_commit(m, &c, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int method_set_vm_access(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *name;
+        bool enable;
+        int r;
+
+        r = set_vm_access_check(m, msg, &name, &enable, error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return sd_bus_reply_method_return(msg, NULL);
+
+        return polkit_authorize_async(m->polkit, msg, POLKIT_ACTION_MANAGE_VM_ACCESS, set_vm_access_authorized, m,
+                error);
+}
+
+/* --- RegisterVM --- */
+
+static int register_vm_parse(Manager *m, sd_bus_message *msg, Vm **ret, sd_bus_error *error) {
+        _cleanup_(vm_freep) Vm *vm = NULL;
+        int r;
+
+        vm = vm_new();
+        if (!vm)
+                return -ENOMEM;
+        r = vm_apply_properties_message(vm, msg, error);
+        if (r < 0)
+                return r;
+        r = vm_validate_complete(vm, error);
+        if (r < 0)
+                return r;
+        r = manager_check_unique(m, vm, NULL, error);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(vm);
+        return 0;
+}
+
+static int register_vm_authorized(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(change_done) Change c = {};
+        _cleanup_free_ char *path = NULL;
+        Manager *m = userdata;
+        int r;
+
+        change_init(m, &c);
+        r = register_vm_parse(m, msg, &c.add, error);
+        if (r < 0)
+                return r;
+        r = vm_object_path(c.add, &path);
+        if (r < 0)
+                return r;
+
+        r = manager_commit(m, &c, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(msg, "o", path);
+}
+
+static int method_register_vm(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(vm_freep) Vm *vm = NULL;
+        Manager *m = userdata;
+        int r;
+
+        r = register_vm_parse(m, msg, &vm, error);
+        if (r < 0)
+                return r;
+
+        return polkit_authorize_async(m->polkit, msg, POLKIT_ACTION_MANAGE_INVENTORY, register_vm_authorized, m,
+                error);
+}
+
+/* --- UpdateVM --- */
+
+static int update_vm_parse(Manager *m, sd_bus_message *msg, Change *c, sd_bus_error *error) {
+        const char *name;
+        Vm *vm, *copy;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &name);
+        if (r < 0)
+                return r;
+        vm = manager_find_vm(m, name);
+        if (!vm)
+                return reply_no_such_vm(error, name);
+
+        r = change_replace_vm(m, c, vm, &copy);
+        if (r < 0)
+                return r;
+        r = vm_apply_properties_message(copy, msg, error);
+        if (r < 0)
+                return r;
+        if (!streq(copy->id, vm->id))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                        "VM property 'Id' cannot be changed (VM '%s' has id %s).", vm->name, vm->id);
+        return manager_check_unique(m, copy, vm, error);
+}
+
+static int update_vm_authorized(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(change_done) Change c = {};
+        Manager *m = userdata;
+        int r;
+
+        change_init(m, &c);
+        r = update_vm_parse(m, msg, &c, error);
+        if (r < 0)
+                return r;
+        r = manager_commit(m, &c, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int method_update_vm(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(change_done) Change c = {};
+        Manager *m = userdata;
+        int r;
+
+        change_init(m, &c);
+        r = update_vm_parse(m, msg, &c, error);
+        if (r < 0)
+                return r;
+
+        return polkit_authorize_async(m->polkit, msg, POLKIT_ACTION_MANAGE_INVENTORY, update_vm_authorized, m,
+                error);
+}
+
+/* --- UnregisterVM --- */
+
+static int unregister_vm_authorized(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(change_done) Change c = {};
+        Manager *m = userdata;
+        const char *name;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &name);
+        if (r < 0)
+                return r;
+
+        change_init(m, &c);
+        c.remove = manager_find_vm(m, name);
+        if (!c.remove)
+                return reply_no_such_vm(error, name);
+
+        r = manager_commit(m, &c, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int method_unregister_vm(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *name;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &name);
+        if (r < 0)
+                return r;
+        if (!manager_find_vm(m, name))
+                return reply_no_such_vm(error, name);
+
+        return polkit_authorize_async(m->polkit, msg, POLKIT_ACTION_MANAGE_INVENTORY, unregister_vm_authorized, m,
+                error);
+}
+
+/* --- Attest --- */
+
+static int method_attest(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        const char *transport, *peer, *nonce;
+        Manager *m = userdata;
+        int r;
+
+        /* No polkit here: the bus policy lets only the frontends' group call this, and it is on
+         * the hot path of every guest request. */
+        r = sd_bus_message_read(msg, "sss", &transport, &peer, &nonce);
+        if (r < 0)
+                return r;
+
+        if (!streq(transport, "vsock") && !streq(transport, "http"))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                        "Transport must be \"vsock\" or \"http\", not \"%s\".", transport);
+        if (!nonce_is_valid(nonce))
+                return sd_bus_error_set(error, BUS_ERROR_INVALID_NONCE,
+                        "The nonce must be at most 32 characters of A-Z, a-z, 0-9, '_' and '-'.");
+
+        return manager_attest(m, msg, transport, peer, nonce, error);
+}
+
+/* --- GetTrustAnchor --- */
+
+static int method_get_trust_anchor(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_free_ char *pem = NULL;
+        Manager *m = userdata;
+        int r;
+
+        /* Public information: whoever verifies documents needs it. */
+        r = manager_get_trust_anchor(m, &pem);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Failed to read the trust anchor: %m");
+        return sd_bus_reply_method_return(msg, "s", pem);
+}
+
+static const sd_bus_vtable manager_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+
+        SD_BUS_PROPERTY("HostState", "s", property_get_host_state, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("LegacyOsSupport", "s", property_get_legacy, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("LastSync", "t", NULL, offsetof(Manager, last_sync), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("CertificateExpiry", "t", NULL, offsetof(Manager, certificate_expiry),
+                SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("SubscriptionId", "s", property_get_subscription_id, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+
+        SD_BUS_METHOD_WITH_ARGS("Sync", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_sync, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("EnableLegacy", SD_BUS_ARGS("b", enable), SD_BUS_NO_RESULT, method_enable_legacy,
+                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SetVMAccess", SD_BUS_ARGS("s", vm, "b", enable), SD_BUS_NO_RESULT,
+                method_set_vm_access, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RegisterVM", SD_BUS_ARGS("a{sv}", properties), SD_BUS_RESULT("o", path),
+                method_register_vm, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("UpdateVM", SD_BUS_ARGS("s", vm, "a{sv}", properties), SD_BUS_NO_RESULT,
+                method_update_vm, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("UnregisterVM", SD_BUS_ARGS("s", vm), SD_BUS_NO_RESULT, method_unregister_vm,
+                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetTrustAnchor", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", pem), method_get_trust_anchor,
+                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Attest", SD_BUS_ARGS("s", transport, "s", peer, "s", nonce),
+                SD_BUS_RESULT("s", document), method_attest, SD_BUS_VTABLE_UNPRIVILEGED),
+
+        SD_BUS_VTABLE_END,
+};
+
+int manager_add_bus_objects(Manager *m) {
+        int r;
+
+        assert(m);
+
+        r = sd_bus_add_object_vtable(m->bus, NULL, BUS_PATH, BUS_INTERFACE, manager_vtable, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to register %s: %m", BUS_INTERFACE);
+
+        r = sd_bus_add_object_manager(m->bus, NULL, BUS_PATH);
+        if (r < 0)
+                return log_error_errno(r, "Failed to register the object manager: %m");
+
+        r = server_add_bus_objects(m);
+        if (r < 0)
+                return r;
+
+        return vm_add_bus_objects(m);
+}

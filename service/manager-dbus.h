@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "manager.h"
+
+/* Registers every object and interface of the service on m->bus (manager-dbus.c for the
+ * main interface, server-dbus.c and vm-dbus.c for the others). */
+int manager_add_bus_objects(Manager *m);
+
+int server_add_bus_objects(Manager *m);
+int vm_add_bus_objects(Manager *m);
+
+/* The attestation half of the manager (manager-attest.c): keystore, issuer, Sync, Attest. */
+int manager_attestation_init(Manager *m);
+void manager_attestation_done(Manager *m);
+ServerState manager_compute_server_state(Manager *m);
+/* Runs a sync for the already-authorized request m (or for the timer, when m is NULL). */
+int manager_sync(Manager *manager, sd_bus_message *m, sd_bus_error *error);
+/* The PEM of the root(s) that verify this service's documents. */
+int manager_get_trust_anchor(Manager *manager, char **ret_pem);
+/* Handles Attest for the request m (arguments read and checked by the caller). */
+int manager_attest(Manager *manager, sd_bus_message *m, const char *transport, const char *peer, const char *nonce,
+        sd_bus_error *error);

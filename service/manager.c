@@ -1,0 +1,586 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <search.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+
+#include "build-config.h"
+#include "bus-names.h"
+#include "fileio.h"
+#include "log.h"
+#include "manager-dbus.h"
+#include "manager.h"
+#include "state.h"
+#include "validate.h"
+#include "strv.h"
+
+static const char *const server_state_table[_SERVER_STATE_MAX] = {
+        [SERVER_ACTIVE] = "Active",
+        [SERVER_EXPIRED] = "Expired",
+        [SERVER_INACTIVE] = "Inactive",
+        [SERVER_ERROR] = "Error",
+};
+
+const char *server_state_to_string(ServerState s) {
+        return s >= 0 && s < _SERVER_STATE_MAX ? server_state_table[s] : NULL;
+}
+
+int manager_new(const char *config_path, Manager **ret) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        int r;
+
+        assert(ret);
+
+        m = calloc(1, sizeof(Manager));
+        if (!m)
+                return -ENOMEM;
+
+        config_init(&m->config);
+        m->server_state = SERVER_INACTIVE;
+        m->config_path = strdup(config_path ?: PKGSYSCONFDIR "/attestation.json");
+        if (!m->config_path)
+                return -ENOMEM;
+
+        r = sd_event_default(&m->event);
+        if (r < 0)
+                return r;
+        (void) sd_event_set_watchdog(m->event, true);
+
+        r = sd_event_add_signal(m->event, NULL, SIGTERM | SD_EVENT_SIGNAL_PROCMASK, NULL, NULL);
+        if (r < 0)
+                return r;
+        r = sd_event_add_signal(m->event, NULL, SIGINT | SD_EVENT_SIGNAL_PROCMASK, NULL, NULL);
+        if (r < 0)
+                return r;
+
+        r = polkit_registry_new(&m->polkit);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+
+        manager_attestation_done(m);
+        polkit_registry_free(m->polkit);
+        sd_bus_flush_close_unref(m->bus);
+        sd_event_unref(m->event);
+
+        for (size_t i = 0; i < m->n_vms; i++)
+                vm_free(m->vms[i]);
+        free(m->vms);
+
+        benefit_rules_free(m->rules);
+        config_done(&m->config);
+        free(m->config_path);
+        free(m->state_file);
+        free(m->server_name);
+        free(m->server_path);
+        free(m->server_error);
+        return mfree(m);
+}
+
+static int compare_vm_id(const void *key, const void *element) {
+        return strcmp(key, (*(Vm *const *) element)->id);
+}
+
+static size_t vm_insert_position(Manager *m, const char *id) {
+        size_t lo = 0, hi = m->n_vms;
+
+        while (lo < hi) {
+                size_t mid = (lo + hi) / 2;
+                if (strcmp(m->vms[mid]->id, id) < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo;
+}
+
+Vm *manager_find_vm_by_id(Manager *m, const char *id) {
+        Vm **p;
+
+        assert(m);
+        assert(id);
+
+        p = bsearch(id, m->vms, m->n_vms, sizeof(Vm *), compare_vm_id);
+        return p ? *p : NULL;
+}
+
+Vm *manager_find_vm(Manager *m, const char *name_or_id) {
+        _cleanup_free_ char *id = NULL;
+        Vm *vm;
+
+        assert(m);
+        assert(name_or_id);
+
+        /* Names win over ids: a VM may well be named like another's UUID, but never twice. */
+        for (size_t i = 0; i < m->n_vms; i++)
+                if (streq(m->vms[i]->name, name_or_id))
+                        return m->vms[i];
+
+        if (uuid_normalize(name_or_id, &id) < 0)
+                return NULL;
+        vm = manager_find_vm_by_id(m, id);
+        return vm;
+}
+
+Vm *manager_find_vm_by_cid(Manager *m, uint32_t cid) {
+        assert(m);
+
+        if (cid == 0)
+                return NULL;
+        for (size_t i = 0; i < m->n_vms; i++)
+                if (m->vms[i]->vsock_cid == cid)
+                        return m->vms[i];
+        return NULL;
+}
+
+Vm *manager_find_vm_by_mac(Manager *m, const char *mac) {
+        assert(m);
+        assert(mac);
+
+        for (size_t i = 0; i < m->n_vms; i++)
+                if (streq_ptr(m->vms[i]->legacy_mac, mac))
+                        return m->vms[i];
+        return NULL;
+}
+
+int manager_check_unique(Manager *m, const Vm *vm, const Vm *except, sd_bus_error *error) {
+        Vm *other;
+
+        assert(m);
+        assert(vm);
+
+        other = manager_find_vm_by_id(m, vm->id);
+        if (other && other != except)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                        "VM property 'Id': a VM with id %s is already registered ('%s').", vm->id, other->name);
+
+        for (size_t i = 0; i < m->n_vms; i++) {
+                other = m->vms[i];
+                if (other == except)
+                        continue;
+                if (streq(other->name, vm->name))
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                "VM property 'Name': a VM named '%s' is already registered.", vm->name);
+                if (vm->vsock_cid != 0 && other->vsock_cid == vm->vsock_cid)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                "VM property 'VsockCid': CID %" PRIu32 " already belongs to VM '%s'.", vm->vsock_cid,
+                                other->name);
+                if (vm->legacy_mac && streq_ptr(other->legacy_mac, vm->legacy_mac))
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                "VM property 'LegacyMac': %s already belongs to VM '%s'.", vm->legacy_mac,
+                                other->name);
+        }
+        return 0;
+}
+
+int manager_add_vm(Manager *m, Vm *vm) {
+        Vm **a;
+        size_t pos;
+
+        assert(m);
+        assert(vm);
+        assert(!manager_find_vm_by_id(m, vm->id));
+
+        a = reallocarray(m->vms, m->n_vms + 1, sizeof(Vm *));
+        if (!a)
+                return -ENOMEM;
+        m->vms = a;
+
+        pos = vm_insert_position(m, vm->id);
+        memmove(m->vms + pos + 1, m->vms + pos, (m->n_vms - pos) * sizeof(Vm *));
+        m->vms[pos] = vm;
+        m->n_vms++;
+
+        (void) manager_evaluate_vm(m, vm);
+        return 0;
+}
+
+void manager_remove_vm(Manager *m, Vm *vm) {
+        size_t pos;
+
+        assert(m);
+        assert(vm);
+
+        pos = vm_insert_position(m, vm->id);
+        assert(pos < m->n_vms && m->vms[pos] == vm);
+        memmove(m->vms + pos, m->vms + pos + 1, (m->n_vms - pos - 1) * sizeof(Vm *));
+        m->n_vms--;
+        vm_free(vm);
+}
+
+static BenefitContext manager_benefit_context(Manager *m) {
+        return (BenefitContext) {
+                .server_active = m->server_state == SERVER_ACTIVE,
+                .legacy_support = m->legacy_support,
+        };
+}
+
+bool manager_evaluate_vm(Manager *m, Vm *vm) {
+        BenefitContext ctx = manager_benefit_context(m);
+        BenefitEvaluation e = {};
+        bool changed;
+        int r;
+
+        assert(m);
+        assert(vm);
+
+        r = benefit_evaluate(m->rules, vm, &ctx, &e);
+        if (r < 0) {
+                log_error_errno(r, "Failed to evaluate the benefits of VM '%s': %m", vm->name);
+                return false;
+        }
+
+        changed = !benefit_evaluation_equal(&e, &vm->evaluation);
+        benefit_evaluation_done(&vm->evaluation);
+        vm->evaluation = e;
+        return changed;
+}
+
+int manager_save_state(Manager *m) {
+        _cleanup_free_ char *json = NULL;
+        int r;
+
+        assert(m);
+
+        r = state_serialize(m->legacy_support, m->last_sync, m->vms, m->n_vms, &json);
+        if (r < 0)
+                return r;
+        r = write_file_atomic(m->state_file, json, strlen(json), 0644);
+        if (r < 0)
+                return log_error_errno(r, "Failed to write %s: %m", m->state_file);
+        return 0;
+}
+
+static int manager_load_state(Manager *m) {
+        _cleanup_(state_data_done) StateData s = {};
+        _cleanup_free_ char *data = NULL, *error = NULL;
+        int r;
+
+        r = read_full_file(m->state_file, 64 * 1024 * 1024, &data, NULL);
+        if (r == -ENOENT) {
+                log_info("No state in %s yet, starting with an empty inventory.", m->state_file);
+                return 0;
+        }
+        if (r >= 0)
+                r = state_deserialize(m->state_file, data, &s, &error);
+        else
+                (void) asprintf(&error, "%s: %s", m->state_file, strerror(-r));
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r < 0) {
+                _cleanup_free_ char *aside = NULL;
+
+                /* Keep the broken file for a human to look at, and start afresh rather than
+                 * refusing to start for ever. */
+                if (asprintf(&aside, "%s.corrupt-%" PRIu64, m->state_file, now_usec(CLOCK_REALTIME)) < 0)
+                        return log_oom();
+                if (rename(m->state_file, aside) < 0)
+                        return log_error_errno(negative_errno(), "State file is corrupt (%s) and could not be moved "
+                                "aside: %m", strna(error));
+                log_error("State file is corrupt (%s); moved it to %s and starting with an empty inventory.",
+                        strna(error), aside);
+                return 0;
+        }
+
+        m->legacy_support = s.legacy_support;
+        m->last_sync = s.last_sync;
+        for (size_t i = 0; i < s.n_vms; i++) {
+                r = manager_add_vm(m, s.vms[i]);
+                if (r < 0)
+                        return log_oom();
+                s.vms[i] = NULL;
+        }
+        log_info("Loaded %zu VM(s) from %s; legacy OS support is %s.", m->n_vms, m->state_file,
+                m->legacy_support ? "on" : "off");
+        return 0;
+}
+
+int manager_load(Manager *m) {
+        _cleanup_free_ char *error = NULL;
+        char hostname[256];
+        int r;
+
+        assert(m);
+
+        r = config_load(&m->config, m->config_path, true, &error);
+        if (r < 0)
+                return log_error_errno(r, "Invalid configuration: %s", strna(error));
+
+        r = benefit_rules_load(m->config.benefits_file, &m->rules, &error);
+        if (r < 0)
+                return log_error_errno(r, "Invalid benefit rules: %s", strna(error));
+
+        if (m->config.server_name)
+                m->server_name = strdup(m->config.server_name);
+        else {
+                if (gethostname(hostname, sizeof hostname) < 0)
+                        return log_error_errno(negative_errno(), "Failed to get the host name: %m");
+                hostname[sizeof hostname - 1] = 0;
+                m->server_name = strdup(hostname);
+        }
+        if (!m->server_name)
+                return log_oom();
+        r = sd_bus_path_encode(BUS_PATH_SERVER_PREFIX, m->server_name, &m->server_path);
+        if (r < 0)
+                return log_oom();
+
+        r = mkdir_safe(m->config.state_directory, 0755);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the state directory %s: %m", m->config.state_directory);
+
+        if (asprintf(&m->state_file, "%s/state.json", m->config.state_directory) < 0)
+                return log_oom();
+
+        r = manager_load_state(m);
+        if (r < 0)
+                return r;
+
+        r = manager_attestation_init(m);
+        if (r < 0)
+                return r;
+
+        manager_refresh(m);
+        return 0;
+}
+
+void manager_refresh(Manager *m) {
+        ServerState state;
+
+        assert(m);
+
+        state = manager_compute_server_state(m);
+        if (state != m->server_state) {
+                log_info("Server %s is now %s.", m->server_name, server_state_to_string(state));
+                m->server_state = state;
+                (void) manager_emit_server_changed(m, STRV_MAKE("State"));
+        }
+
+        for (size_t i = 0; i < m->n_vms; i++)
+                if (manager_evaluate_vm(m, m->vms[i]))
+                        (void) manager_emit_vm_changed(m, m->vms[i],
+                                STRV_MAKE("Status", "EligibleBenefits", "ActiveBenefits", "RecommendedActions"));
+}
+
+int manager_emit_vm_changed(Manager *m, Vm *vm, char **properties) {
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        assert(m);
+        assert(vm);
+
+        if (!m->bus)
+                return 0;
+        r = vm_object_path(vm, &path);
+        if (r < 0)
+                return r;
+        return sd_bus_emit_properties_changed_strv(m->bus, path, BUS_INTERFACE_VM, properties);
+}
+
+int manager_connect_bus(Manager *m) {
+        int r;
+
+        assert(m);
+
+        r = sd_bus_default_system(&m->bus);
+        if (r < 0)
+                return log_error_errno(r, "Failed to connect to the system bus: %m");
+
+        r = manager_add_bus_objects(m);
+        if (r < 0)
+                return r;
+
+        r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to attach the bus to the event loop: %m");
+
+        /* Synchronously, so that READY=1 is only sent once the name is ours. */
+        r = sd_bus_request_name(m->bus, BUS_NAME, 0);
+        if (r < 0)
+                return log_error_errno(r, "Failed to acquire the bus name %s: %m", BUS_NAME);
+
+        return 0;
+}
+
+int manager_run(Manager *m) {
+        int r;
+
+        assert(m);
+
+        (void) sd_notifyf(false, "READY=1\nSTATUS=Serving %zu VM(s); server %s is %s.", m->n_vms, m->server_name,
+                server_state_to_string(m->server_state));
+        log_info("Ready: %s on %s.", BUS_NAME, m->server_name);
+
+        r = sd_event_loop(m->event);
+        (void) sd_notify(false, "STOPPING=1");
+        if (r < 0)
+                return log_error_errno(r, "Event loop failed: %m");
+        return 0;
+}
+
+void change_done(Change *c) {
+        assert(c);
+
+        vm_free(c->add);
+        if (c->replace)
+                for (size_t i = 0; i < c->n_replace; i++)
+                        vm_free(c->replace[i]);
+        free(c->replace);
+        *c = (Change) {};
+}
+
+void change_init(Manager *m, Change *c) {
+        assert(m);
+        assert(c);
+
+        *c = (Change) { .legacy_support = m->legacy_support };
+}
+
+int change_replace_vm(Manager *m, Change *c, Vm *vm, Vm **ret_copy) {
+        size_t pos;
+        int r;
+
+        assert(m);
+        assert(c);
+        assert(vm);
+        assert(ret_copy);
+
+        if (!c->replace) {
+                c->replace = calloc(m->n_vms, sizeof(Vm *));
+                if (!c->replace)
+                        return -ENOMEM;
+                c->n_replace = m->n_vms;
+        }
+
+        pos = vm_insert_position(m, vm->id);
+        assert(pos < m->n_vms && m->vms[pos] == vm);
+        if (!c->replace[pos]) {
+                r = vm_copy(vm, &c->replace[pos]);
+                if (r < 0)
+                        return r;
+        }
+        *ret_copy = c->replace[pos];
+        return 0;
+}
+
+/* The names of the registration properties (and LegacyAccess) that differ between a and b. */
+static int vm_changed_properties(const Vm *a, const Vm *b, char ***ret) {
+        _cleanup_strv_free_ char **l = NULL;
+        int r;
+
+        for (const VmField *f = vm_fields; f->name; f++) {
+                VmValue x, y;
+                bool same;
+
+                (void) vm_get_field(a, f->name, &x);
+                (void) vm_get_field(b, f->name, &y);
+                same = f->type == 's' ? streq(x.s, y.s) : f->type == 'u' ? x.u == y.u : x.b == y.b;
+                if (!same) {
+                        r = strv_extend(&l, f->name);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        if (a->legacy_access != b->legacy_access) {
+                r = strv_extend(&l, "LegacyAccess");
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+int manager_commit(Manager *m, Change *c, sd_bus_error *error) {
+        _cleanup_free_ Vm **view = NULL;
+        _cleanup_free_ char *json = NULL;
+        size_t n = 0;
+        int r;
+
+        assert(m);
+        assert(c);
+        assert(!c->replace || c->n_replace == m->n_vms);
+
+        /* First the disk: the state as it will be after the change. Only once that is safely
+         * written does the change become visible in memory and on the bus; if the write fails
+         * nothing at all has changed. */
+        view = calloc(m->n_vms + 1, sizeof(Vm *));
+        if (!view)
+                return -ENOMEM;
+        for (size_t i = 0; i < m->n_vms; i++) {
+                if (m->vms[i] == c->remove)
+                        continue;
+                view[n++] = c->replace && c->replace[i] ? c->replace[i] : m->vms[i];
+        }
+        if (c->add)
+                view[n++] = c->add;
+
+        r = state_serialize(c->legacy_support, m->last_sync, view, n, &json);
+        if (r < 0)
+                return r;
+        r = write_file_atomic(m->state_file, json, strlen(json), 0644);
+        if (r < 0) {
+                log_error_errno(r, "Failed to write %s: %m", m->state_file);
+                return sd_bus_error_set_errnof(error, r, "Failed to save the state to %s: %m", m->state_file);
+        }
+
+        /* Then memory and signals. Replacements first, while indices still match. */
+        for (size_t i = 0; c->replace && i < c->n_replace; i++) {
+                _cleanup_strv_free_ char **changed = NULL;
+                Vm *old = m->vms[i], *new = c->replace[i];
+
+                if (!new)
+                        continue;
+                c->replace[i] = NULL;
+
+                (void) vm_changed_properties(old, new, &changed);
+                /* Carry the evaluation over, so that refreshing signals only real changes. */
+                new->evaluation = old->evaluation;
+                old->evaluation = (BenefitEvaluation) {};
+                m->vms[i] = new;
+                vm_free(old);
+
+                if (changed)
+                        (void) manager_emit_vm_changed(m, new, changed);
+        }
+
+        if (c->remove) {
+                _cleanup_free_ char *path = NULL;
+
+                if (vm_object_path(c->remove, &path) >= 0 && m->bus)
+                        (void) sd_bus_emit_interfaces_removed(m->bus, path, BUS_INTERFACE_VM, NULL);
+                log_info("Unregistered VM '%s' (%s).", c->remove->name, c->remove->id);
+                manager_remove_vm(m, TAKE_PTR(c->remove));
+        }
+
+        if (c->add) {
+                _cleanup_free_ char *path = NULL;
+                Vm *vm = TAKE_PTR(c->add);
+
+                r = manager_add_vm(m, vm);
+                if (r < 0) {
+                        /* Memory ran out after the state was written: it is on disk and will
+                         * be loaded at the next start. */
+                        vm_free(vm);
+                        return r;
+                }
+                if (vm_object_path(vm, &path) >= 0 && m->bus)
+                        (void) sd_bus_emit_interfaces_added(m->bus, path, BUS_INTERFACE_VM, NULL);
+                log_info("Registered VM '%s' (%s).", vm->name, vm->id);
+        }
+
+        if (c->legacy_support != m->legacy_support) {
+                m->legacy_support = c->legacy_support;
+                log_info("Legacy OS support is now %s.", m->legacy_support ? "on" : "off");
+                (void) manager_emit_changed(m, STRV_MAKE("LegacyOsSupport"));
+                (void) manager_emit_server_changed(m, STRV_MAKE("LegacyOsSupport"));
+        }
+
+        manager_refresh(m);
+        return 0;
+}

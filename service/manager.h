@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "benefits.h"
+#include "config.h"
+#include "issuer.h"
+#include "keystore.h"
+#include "polkit.h"
+#include "time-util.h"
+#include "vm.h"
+#include "workqueue.h"
+
+/* The service's one context object: configuration, the VM inventory, the local server's
+ * attestation state, and the bus. All of it lives on the event loop thread; worker threads
+ * only ever see the job structs handed to them. */
+
+typedef enum ServerState {
+        SERVER_ACTIVE,
+        SERVER_EXPIRED,
+        SERVER_INACTIVE,
+        SERVER_ERROR,
+        _SERVER_STATE_MAX,
+        _SERVER_STATE_INVALID = -EINVAL,
+} ServerState;
+
+const char *server_state_to_string(ServerState s) _const_;
+
+typedef struct Manager {
+        sd_event *event;
+        sd_bus *bus;
+        PolkitRegistry *polkit;
+
+        Config config;
+        char *config_path;
+        BenefitRules *rules;
+        char *state_file;
+
+        /* The inventory, sorted by id (for the object lookups the bus does per call). */
+        Vm **vms;
+        size_t n_vms;
+        bool legacy_support;
+
+        /* The local server. */
+        char *server_name;
+        char *server_path;
+        char *server_error; /* why the last sync failed, NULL when it did not */
+        usec_t last_sync;
+        usec_t certificate_expiry;
+        ServerState server_state;
+
+        /* Attestation (manager-attest.c). */
+        Keystore *keystore;
+        Issuer *issuer;
+        SigningIdentity *identity;     /* the current key + certificate, NULL before the first sync */
+        WorkQueue *signers;            /* signs documents, one thread per CPU */
+        WorkQueue *enroller;           /* runs enrolments, one at a time */
+        struct SyncJob *sync_job;      /* the sync in progress, NULL when none */
+        sd_event_source *sync_timer;   /* the next automatic sync or expiry check */
+        unsigned sync_failures;        /* consecutive failed syncs, for the backoff */
+} Manager;
+
+int manager_new(const char *config_path, Manager **ret);
+Manager *manager_free(Manager *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
+
+/* Loads config, rules and state. Fails (with a logged reason) on a bad config or rules file;
+ * a corrupt state file is moved aside and the service starts empty. */
+int manager_load(Manager *m);
+/* Connects to the system bus, exports the objects, takes the name. */
+int manager_connect_bus(Manager *m);
+int manager_run(Manager *m);
+
+/* Inventory. */
+Vm *manager_find_vm(Manager *m, const char *name_or_id);
+Vm *manager_find_vm_by_id(Manager *m, const char *id);
+Vm *manager_find_vm_by_cid(Manager *m, uint32_t cid);
+Vm *manager_find_vm_by_mac(Manager *m, const char *mac);
+/* Checks that vm's unique keys (Id, Name, VsockCid, LegacyMac) clash with no VM but except. */
+int manager_check_unique(Manager *m, const Vm *vm, const Vm *except, sd_bus_error *error);
+/* Takes ownership of vm. */
+int manager_add_vm(Manager *m, Vm *vm);
+void manager_remove_vm(Manager *m, Vm *vm);
+
+/* Writes the admin state atomically. */
+int manager_save_state(Manager *m);
+
+/* Recomputes the server state from the certificate and the clock, and every VM's benefits;
+ * signals what changed. */
+void manager_refresh(Manager *m);
+/* Recomputes one VM's benefits; returns whether they changed. */
+bool manager_evaluate_vm(Manager *m, Vm *vm);
+
+/* Property change signals. */
+int manager_emit_vm_changed(Manager *m, Vm *vm, char **properties);
+int manager_emit_changed(Manager *m, char **properties);
+int manager_emit_server_changed(Manager *m, char **properties);
+
+/* A change of the admin state, applied all at once by manager_commit(): the new state is
+ * written to disk first; only if that succeeds does it replace what is in memory and get
+ * signalled. A failed commit changes nothing. */
+typedef struct Change {
+        bool legacy_support; /* the new value of the switch */
+        Vm *add;             /* a VM to register (owned), or NULL */
+        Vm *remove;          /* a registered VM to drop (borrowed), or NULL */
+        Vm **replace;        /* indexed like Manager.vms: modified copies (owned) or NULL */
+        size_t n_replace;
+} Change;
+
+void change_init(Manager *m, Change *c);
+void change_done(Change *c);
+/* Returns the modified copy of vm that the change will install, creating it on first use. */
+int change_replace_vm(Manager *m, Change *c, Vm *vm, Vm **ret_copy);
+int manager_commit(Manager *m, Change *c, sd_bus_error *error);

@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include "json-util.h"
+#include "state.h"
+
+void state_data_done(StateData *s) {
+        assert(s);
+
+        for (size_t i = 0; i < s->n_vms; i++)
+                vm_free(s->vms[i]);
+        free(s->vms);
+        *s = (StateData) {};
+}
+
+static void builder_add_vm(JsonBuilder *b, const Vm *vm) {
+        json_builder_begin_object(b);
+        for (const VmField *f = vm_fields; f->name; f++) {
+                VmValue v;
+
+                if (vm_get_field(vm, f->name, &v) < 0)
+                        continue;
+                /* Unset optional strings are left out, so the file stays readable. */
+                if (v.type == 's' && isempty(v.s))
+                        continue;
+                json_builder_set_member_name(b, f->name);
+                switch (v.type) {
+                case 's':
+                        json_builder_add_string_value(b, v.s);
+                        break;
+                case 'u':
+                        json_builder_add_int_value(b, v.u);
+                        break;
+                case 'b':
+                        json_builder_add_boolean_value(b, v.b);
+                        break;
+                }
+        }
+        json_builder_set_member_name(b, "LegacyAccess");
+        json_builder_add_boolean_value(b, vm->legacy_access);
+        json_builder_end_object(b);
+}
+
+int state_serialize(bool legacy_support, usec_t last_sync, Vm *const *vms, size_t n_vms, char **ret_json) {
+        _cleanup_(g_object_unrefp) JsonBuilder *b = NULL;
+        _cleanup_(json_node_unrefp) JsonNode *root = NULL;
+        char *s;
+
+        assert(vms || n_vms == 0);
+        assert(ret_json);
+
+        b = json_builder_new();
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "version");
+        json_builder_add_int_value(b, STATE_FORMAT_VERSION);
+        json_builder_set_member_name(b, "legacyOsSupport");
+        json_builder_add_boolean_value(b, legacy_support);
+        json_builder_set_member_name(b, "lastSync");
+        json_builder_add_int_value(b, (gint64) last_sync);
+        json_builder_set_member_name(b, "vms");
+        json_builder_begin_array(b);
+        for (size_t i = 0; i < n_vms; i++)
+                builder_add_vm(b, vms[i]);
+        json_builder_end_array(b);
+        json_builder_end_object(b);
+
+        root = json_builder_get_root(b);
+        s = json_node_to_malloc_string(root, true);
+        if (!s)
+                return -ENOMEM;
+        *ret_json = s;
+        return 0;
+}
+
+static int vm_from_json(const char *name, size_t index, JsonNode *node, Vm **ret, char **ret_error) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(g_list_freep) GList *members = NULL;
+        _cleanup_(vm_freep) Vm *vm = NULL;
+        JsonObject *o;
+        int r;
+
+        if (!JSON_NODE_HOLDS_OBJECT(node))
+                return json_error(ret_error, -EINVAL, "%s: vms[%zu] is not an object", name, index);
+        o = json_node_get_object(node);
+
+        vm = vm_new();
+        if (!vm)
+                return -ENOMEM;
+
+        members = json_object_get_members(o);
+        for (GList *i = members; i; i = i->next) {
+                const char *key = i->data;
+                JsonNode *value = json_object_get_member(o, key);
+                const VmField *f;
+                VmValue v = {};
+
+                if (streq(key, "LegacyAccess")) {
+                        if (!json_node_is_bool(value))
+                                return json_error(ret_error, -EINVAL, "%s: vms[%zu].LegacyAccess must be a boolean",
+                                        name, index);
+                        vm->legacy_access = json_node_get_boolean(value);
+                        continue;
+                }
+
+                f = vm_field_find(key);
+                if (!f)
+                        return json_error(ret_error, -EINVAL, "%s: vms[%zu] has unknown key \"%s\"", name, index, key);
+
+                v.type = f->type;
+                if (f->type == 's' && json_node_is_string(value))
+                        v.s = json_node_get_string(value);
+                else if (f->type == 'b' && json_node_is_bool(value))
+                        v.b = json_node_get_boolean(value);
+                else if (f->type == 'u' && json_node_is_integer(value) && json_node_get_int(value) >= 0 &&
+                         json_node_get_int(value) <= UINT32_MAX)
+                        v.u = (uint32_t) json_node_get_int(value);
+                else
+                        return json_error(ret_error, -EINVAL, "%s: vms[%zu].%s has the wrong type", name, index, key);
+
+                r = vm_set_field(vm, key, &v, &error);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        return json_error(ret_error, -EINVAL, "%s: vms[%zu]: %s", name, index, error.message);
+        }
+
+        r = vm_validate_complete(vm, &error);
+        if (r < 0)
+                return json_error(ret_error, -EINVAL, "%s: vms[%zu]: %s", name, index, error.message);
+
+        *ret = TAKE_PTR(vm);
+        return 0;
+}
+
+static int check_unique(const char *name, Vm *const *vms, size_t n, char **ret_error) {
+        for (size_t i = 0; i < n; i++)
+                for (size_t j = 0; j < i; j++) {
+                        const Vm *a = vms[i], *b = vms[j];
+                        const char *what = NULL;
+
+                        if (streq(a->id, b->id))
+                                what = "Id";
+                        else if (streq(a->name, b->name))
+                                what = "Name";
+                        else if (a->vsock_cid != 0 && a->vsock_cid == b->vsock_cid)
+                                what = "VsockCid";
+                        else if (a->legacy_mac && streq_ptr(a->legacy_mac, b->legacy_mac))
+                                what = "LegacyMac";
+                        if (what)
+                                return json_error(ret_error, -EINVAL, "%s: vms[%zu] and vms[%zu] have the same %s",
+                                        name, j, i, what);
+                }
+        return 0;
+}
+
+int state_deserialize(const char *name, const char *json, StateData *ret, char **ret_error) {
+        _cleanup_(g_object_unrefp) JsonParser *parser = NULL;
+        _cleanup_(state_data_done) StateData s = {};
+        JsonObject *o;
+        JsonNode *node, *root;
+        JsonArray *a;
+        int r;
+
+        assert(name);
+        assert(json);
+        assert(ret);
+
+        r = json_parse_data(name, json, &parser, ret_error);
+        if (r < 0)
+                return r;
+        root = json_parser_get_root(parser);
+        if (!JSON_NODE_HOLDS_OBJECT(root))
+                return json_error(ret_error, -EINVAL, "%s: not a JSON object", name);
+        o = json_node_get_object(root);
+
+        node = json_object_get_member(o, "version");
+        if (!json_node_is_integer(node) || json_node_get_int(node) != STATE_FORMAT_VERSION)
+                return json_error(ret_error, -EINVAL, "%s: unsupported \"version\" (expected %d)", name,
+                        STATE_FORMAT_VERSION);
+
+        node = json_object_get_member(o, "legacyOsSupport");
+        if (!json_node_is_bool(node))
+                return json_error(ret_error, -EINVAL, "%s: \"legacyOsSupport\" must be a boolean", name);
+        s.legacy_support = json_node_get_boolean(node);
+
+        node = json_object_get_member(o, "lastSync");
+        if (node) {
+                if (!json_node_is_integer(node) || json_node_get_int(node) < 0)
+                        return json_error(ret_error, -EINVAL, "%s: \"lastSync\" must be a non-negative integer",
+                                name);
+                s.last_sync = (usec_t) json_node_get_int(node);
+        }
+
+        node = json_object_get_member(o, "vms");
+        if (!node || !JSON_NODE_HOLDS_ARRAY(node))
+                return json_error(ret_error, -EINVAL, "%s: \"vms\" must be an array", name);
+        a = json_node_get_array(node);
+
+        s.vms = calloc(json_array_get_length(a) + 1, sizeof(Vm *));
+        if (!s.vms)
+                return -ENOMEM;
+        for (guint i = 0; i < json_array_get_length(a); i++) {
+                r = vm_from_json(name, i, json_array_get_element(a, i), &s.vms[s.n_vms], ret_error);
+                if (r < 0)
+                        return r;
+                s.n_vms++;
+        }
+
+        r = check_unique(name, s.vms, s.n_vms, ret_error);
+        if (r < 0)
+                return r;
+
+        *ret = s;
+        s = (StateData) {};
+        return 0;
+}

@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <ctype.h>
+
+#include "macro.h"
+#include "validate.h"
+
+#define NONCE_MAX 32
+
+static int hex_value(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -EINVAL;
+}
+
+int uuid_normalize(const char *s, char **ret) {
+        char buf[37];
+
+        assert(s);
+        assert(ret);
+
+        if (strlen(s) != 36)
+                return -EINVAL;
+        for (size_t i = 0; i < 36; i++) {
+                if (i == 8 || i == 13 || i == 18 || i == 23) {
+                        if (s[i] != '-')
+                                return -EINVAL;
+                        buf[i] = '-';
+                } else {
+                        if (hex_value(s[i]) < 0)
+                                return -EINVAL;
+                        buf[i] = (char) tolower((unsigned char) s[i]);
+                }
+        }
+        buf[36] = 0;
+
+        if (streq(buf, "00000000-0000-0000-0000-000000000000"))
+                return -EINVAL;
+
+        *ret = strdup(buf);
+        return *ret ? 0 : -ENOMEM;
+}
+
+int mac_normalize(const char *s, char **ret) {
+        unsigned char octets[6];
+        char buf[18];
+        char sep;
+
+        assert(s);
+        assert(ret);
+
+        if (strlen(s) != 17)
+                return -EINVAL;
+        sep = s[2];
+        if (sep != ':' && sep != '-')
+                return -EINVAL;
+        for (size_t i = 0; i < 6; i++) {
+                int hi = hex_value(s[i * 3]), lo = hex_value(s[i * 3 + 1]);
+                if (hi < 0 || lo < 0)
+                        return -EINVAL;
+                if (i < 5 && s[i * 3 + 2] != sep)
+                        return -EINVAL;
+                octets[i] = (unsigned char) (hi << 4 | lo);
+        }
+
+        if (octets[0] & 1) /* multicast and broadcast */
+                return -EINVAL;
+        if (!(octets[0] | octets[1] | octets[2] | octets[3] | octets[4] | octets[5]))
+                return -EINVAL;
+
+        snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", octets[0], octets[1], octets[2], octets[3],
+                octets[4], octets[5]);
+        *ret = strdup(buf);
+        return *ret ? 0 : -ENOMEM;
+}
+
+bool version_is_valid(const char *s) {
+        size_t components = 0;
+
+        if (isempty(s))
+                return false;
+
+        for (const char *p = s;;) {
+                size_t digits = strspn(p, "0123456789");
+                if (digits == 0 || digits > 9)
+                        return false;
+                components++;
+                p += digits;
+                if (*p == 0)
+                        break;
+                if (*p != '.')
+                        return false;
+                p++;
+        }
+        return components <= 8;
+}
+
+int version_compare(const char *a, const char *b) {
+        assert(version_is_valid(a));
+        assert(version_is_valid(b));
+
+        while (*a || *b) {
+                unsigned long x = 0, y = 0;
+                char *end;
+
+                if (*a) {
+                        x = strtoul(a, &end, 10);
+                        a = *end == '.' ? end + 1 : end;
+                }
+                if (*b) {
+                        y = strtoul(b, &end, 10);
+                        b = *end == '.' ? end + 1 : end;
+                }
+                if (x != y)
+                        return x < y ? -1 : 1;
+        }
+        return 0;
+}
+
+static size_t utf8_char_length(const unsigned char *p) {
+        /* Returns the length of the well-formed UTF-8 sequence at p, 0 if it is malformed. */
+        size_t n;
+        uint32_t c;
+
+        if (p[0] < 0x80)
+                return 1;
+        if ((p[0] & 0xe0) == 0xc0)
+                n = 2, c = p[0] & 0x1f;
+        else if ((p[0] & 0xf0) == 0xe0)
+                n = 3, c = p[0] & 0x0f;
+        else if ((p[0] & 0xf8) == 0xf0)
+                n = 4, c = p[0] & 0x07;
+        else
+                return 0;
+
+        for (size_t i = 1; i < n; i++) {
+                if ((p[i] & 0xc0) != 0x80)
+                        return 0;
+                c = c << 6 | (p[i] & 0x3f);
+        }
+        /* Overlong forms, surrogates and values beyond Unicode. */
+        if ((n == 2 && c < 0x80) || (n == 3 && c < 0x800) || (n == 4 && c < 0x10000) ||
+            (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
+                return 0;
+        return n;
+}
+
+bool vm_name_is_valid(const char *s) {
+        size_t len;
+
+        if (isempty(s) || streq(s, "*"))
+                return false;
+        len = strlen(s);
+        if (len > 255)
+                return false;
+
+        for (const unsigned char *p = (const unsigned char *) s; *p;) {
+                size_t n = utf8_char_length(p);
+                if (n == 0)
+                        return false;
+                if (n == 1 && (*p < 0x20 || *p == 0x7f))
+                        return false;
+                p += n;
+        }
+        return true;
+}
+
+bool vsock_cid_is_valid(uint32_t cid) {
+        return cid == 0 || (cid > 2 && cid != UINT32_MAX);
+}
+
+bool nonce_is_valid(const char *s) {
+        size_t len;
+
+        if (!s)
+                return false;
+        len = strlen(s);
+        return len <= NONCE_MAX &&
+               strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == len;
+}

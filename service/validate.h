@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Pure validators and normalisers for values that arrive from outside: no I/O, no bus. */
+
+/* Accepts 8-4-4-4-12 hex UUIDs in any case; returns the lowercase form. -EINVAL otherwise. */
+int uuid_normalize(const char *s, char **ret);
+
+/* Accepts six hex octets separated by ':' or '-' in any case; rejects the all-zero,
+ * broadcast and multicast addresses a VM NIC cannot own; returns "aa:bb:cc:dd:ee:ff". */
+int mac_normalize(const char *s, char **ret);
+
+/* Dotted numeric versions ("10.0.22621.3447", "1.39.0"): 1 to 8 components of at most 9 digits. */
+bool version_is_valid(const char *s);
+
+/* Compares dotted numeric versions component by component; missing components count as 0.
+ * Both must be valid. Returns <0, 0, >0. */
+int version_compare(const char *a, const char *b);
+
+/* A display name for a VM or server: 1..255 bytes of valid UTF-8 without control characters,
+ * and not "*" (which means "all VMs" in SetVMAccess). */
+bool vm_name_is_valid(const char *s);
+
+/* A guest-visible context id: 0 means none; 1 (local) and 2 (host) are reserved, and
+ * 0xffffffff is VMADDR_CID_ANY. */
+bool vsock_cid_is_valid(uint32_t cid);
+
+/* IMDS nonce: at most 32 characters of [A-Za-z0-9_-] (empty allowed: means "use the time"). */
+bool nonce_is_valid(const char *s);

@@ -1,0 +1,853 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Integration test harness: a private system bus, the real polkitd and azshci-attestd.
+
+Every test gets a fresh Harness: its own temporary directory, its own dbus-daemon (a
+system-type bus that includes only the project's bus policy and polkit's), its own polkitd
+(in a private mount namespace that shows it only the project's polkit actions and the
+test's rules) and its own service instance. Clients (busctl, gdbus, azshcictl) run as root
+or as an unprivileged user through setpriv, with DBUS_SYSTEM_BUS_ADDRESS pointed at the
+private bus. See README.md in this directory.
+
+Python 3 standard library only.
+"""
+
+import fcntl
+import grp
+import json
+import os
+import pwd
+import queue
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import xml.etree.ElementTree as ET
+
+DBUS_DAEMON = "/usr/bin/dbus-daemon"
+POLKITD = "/usr/lib/polkit-1/polkitd"
+HOST_SYSTEM_CONF = "/usr/share/dbus-1/system.conf"
+HOST_POLKIT_BUS_CONF = "/usr/share/dbus-1/system.d/org.freedesktop.PolicyKit1.conf"
+HOST_POLKIT_ACTIONS = "/usr/share/polkit-1/actions"
+
+BUS_NAME = "org.azshci.Attestation1"
+BUS_PATH = "/org/azshci/Attestation1"
+IFACE = "org.azshci.Attestation1"
+IFACE_SERVER = "org.azshci.Attestation1.Server"
+IFACE_VM = "org.azshci.Attestation1.VM"
+POLKIT_NAME = "org.freedesktop.PolicyKit1"
+
+SERVICE_USER = "azshci"
+FRONTEND_USER = "azshci-frontend"
+TEST_USER = "azshci-test"                     # unprivileged, in no project group
+TEST_FRONTEND_USER = "azshci-test-frontend"   # unprivileged, member of azshci-frontend
+
+ACTIONS = {
+    "sync": "org.azshci.attestation.sync",
+    "legacy": "org.azshci.attestation.manage-legacy",
+    "vm-access": "org.azshci.attestation.manage-vm-access",
+    "inventory": "org.azshci.attestation.manage-inventory",
+}
+
+DEFAULT_TIMEOUT = 20.0   # seconds any single wait or client call may take
+
+
+class Skip(Exception):
+    """The test cannot run here (exit code 77)."""
+
+
+class HarnessError(AssertionError):
+    """Something in the harness itself failed (a component did not start, ...)."""
+
+
+class CallError(AssertionError):
+    """A D-Bus call failed: name is the D-Bus error name, message its text."""
+
+    def __init__(self, name, message, cmd=None):
+        super().__init__(f"{name}: {message}")
+        self.name = name
+        self.message = message
+        self.cmd = cmd
+
+
+def deadline_loop(timeout, what, interval=0.02):
+    """Yields until the caller breaks out; raises HarnessError when timeout has passed.
+    Polling with a deadline: the only way we wait for things that do not notify us."""
+    end = time.monotonic() + timeout
+    while True:
+        yield
+        if time.monotonic() >= end:
+            raise HarnessError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def ensure_user(name, groups=()):
+    """Creates a system user (and its group) if missing; adds it to groups."""
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
+                        "--shell", "/usr/sbin/nologin", "--user-group", name],
+                       check=True, stdout=subprocess.DEVNULL)
+    for g in groups:
+        if name not in grp.getgrnam(g).gr_mem:
+            subprocess.run(["usermod", "-a", "-G", g, name], check=True)
+
+
+class Monitor:
+    """A real `busctl monitor --json=short` client on the private bus (run as root, which
+    the system policy lets become a monitor). Messages are parsed from its stdout by a
+    reader thread; wait_for() polls that queue with a deadline."""
+
+    def __init__(self, harness):
+        self.h = harness
+        self.messages = []
+        self._queue = queue.Queue()
+        self._log = open(os.path.join(harness.tmp, "monitor.log"), "a")
+        self.proc = subprocess.Popen(["busctl", "--system", "monitor", "--json=short"],
+                                     env=harness.client_env(), stdout=subprocess.PIPE,
+                                     stderr=self._log, text=True, bufsize=1)
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+        self._marker_count = 0
+        self.sync()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self._log.write(line)
+            line = line.strip()
+            if not line.startswith("{"):
+                continue
+            try:
+                self._queue.put(json.loads(line))
+            except ValueError:
+                pass
+
+    def _drain(self):
+        while True:
+            try:
+                self.messages.append(self._queue.get_nowait())
+            except queue.Empty:
+                return
+
+    def sync(self, timeout=DEFAULT_TIMEOUT):
+        """Issues marker calls until the monitor shows one: everything sent before the
+        marker has then been seen by the monitor too (the bus preserves order towards a
+        monitor). Returns the index after the marker."""
+        self._marker_count += 1
+        marker = f"org.azshci.HarnessMarker.m{os.getpid()}x{self._marker_count}"
+        for _ in deadline_loop(timeout, f"busctl monitor to show marker {marker}", 0.05):
+            if self.proc.poll() is not None:
+                raise HarnessError("busctl monitor exited: see monitor.log")
+            # GetNameOwner of a name nobody has: a method call carrying our marker.
+            self.h.run(["busctl", "--system", "call", "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                        "org.freedesktop.DBus", "NameHasOwner", "s", marker], check=False)
+            idx = self._find_marker(marker)
+            if idx is not None:
+                return idx + 1
+
+    def _find_marker(self, marker):
+        self._drain()
+        for i, m in enumerate(self.messages):
+            if m.get("member") == "NameHasOwner" and marker in json.dumps(m.get("payload", {})):
+                return i
+        return None
+
+    def mark(self):
+        """Returns a position: signals() after it only shows messages that came later."""
+        return self.sync()
+
+    def signals(self, since=0, member=None, path=None, interface=None):
+        """Signals seen after position since (call sync() first to be sure all arrived)."""
+        self._drain()
+        out = []
+        for m in self.messages[since:]:
+            if m.get("type") != "signal":
+                continue
+            if member and m.get("member") != member:
+                continue
+            if path and m.get("path") != path:
+                continue
+            if interface and m.get("interface") != interface:
+                continue
+            out.append(m)
+        return out
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._thread.join(5)
+        self._log.close()
+
+
+class Harness:
+    def __init__(self, srcdir, builddir, name="test", verbose=False):
+        self.srcdir = os.path.abspath(srcdir)
+        self.builddir = os.path.abspath(builddir)
+        self.name = name
+        self.verbose = verbose
+        self.tmp = None
+        self.bus_proc = None
+        self.bus_address = None
+        self.polkit_proc = None
+        self.service_proc = None
+        self.service_exits = []   # exit codes of earlier service instances
+        self.monitors = []
+        self.notify_sock = None
+        self.config = None
+
+        self.service_bin = os.path.join(self.builddir, "service", "azshci-attestd")
+        self.ctl_bin = os.path.join(self.builddir, "client", "azshcictl")
+        self.bus_policy = os.path.join(self.builddir, "dbus", "org.azshci.Attestation1.conf")
+        self.polkit_policy = os.path.join(self.builddir, "polkit", "org.azshci.attestation.policy")
+        self.sysusers = os.path.join(self.builddir, "data", "azshci.conf")
+        self.api_xml = os.path.join(self.srcdir, "dbus", "org.azshci.Attestation1.xml")
+        self.benefits = os.path.join(self.srcdir, "data", "benefits.json")
+
+    # ------------------------------------------------------------------ setup/teardown
+
+    @staticmethod
+    def check_environment(need_service=True, builddir=None):
+        if os.geteuid() != 0:
+            raise Skip("integration tests need root (private dbus-daemon, polkitd in a mount "
+                       "namespace, setpriv to unprivileged users)")
+        for tool in (DBUS_DAEMON, POLKITD, "/usr/bin/busctl", "/usr/bin/gdbus", "/usr/bin/setpriv",
+                     "/usr/bin/unshare", "/usr/bin/systemd-sysusers"):
+            if not os.access(tool, os.X_OK):
+                raise Skip(f"{tool} is missing (packages dbus-daemon, polkitd, systemd, util-linux, "
+                           "libglib2.0-bin)")
+
+    def setup(self, start_service=True, host_actions=False, rules=None):
+        self.check_environment()
+        self.tmp = tempfile.mkdtemp(prefix=f"azshci-it-{self.name}-")
+        os.chmod(self.tmp, 0o755)   # the service, polkitd and test users reach the bus socket
+        self.state_dir = os.path.join(self.tmp, "state")
+        self.rules_dir = os.path.join(self.tmp, "polkit-rules")
+        self.actions_dir = os.path.join(self.tmp, "polkit-actions")
+        self.vendor_rules_dir = os.path.join(self.tmp, "polkit-vendor-rules")
+        self.create_users()
+        self._prepare_polkit_dirs(host_actions)
+        for name, text in (rules or {}).items():
+            self.write_rules(name, text, restart=False)
+        self.start_bus()
+        self.start_polkit()
+        if start_service:
+            self.write_config()
+            self.start_service()
+
+    def create_users(self):
+        """The project's users from its own sysusers.d file (real systemd-sysusers), plus
+        the harness's unprivileged test users. Serialized with a lock file."""
+        if not os.path.exists(self.sysusers):
+            raise HarnessError(f"{self.sysusers} is missing: build the project first")
+        with open("/run/azshci-integration-users.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            subprocess.run(["systemd-sysusers", self.sysusers], check=True,
+                           stdout=subprocess.DEVNULL)
+            ensure_user(TEST_USER)
+            ensure_user(TEST_FRONTEND_USER, groups=[FRONTEND_USER])
+
+    def teardown(self, failed=False):
+        for m in self.monitors:
+            m.close()
+        self.monitors = []
+        if self.service_proc:
+            self._terminate(self.service_proc)
+            self.service_proc = None
+        self.stop_polkit(wait_gone=False)
+        if self.bus_proc:
+            self._terminate(self.bus_proc)
+            self.bus_proc = None
+        if self.notify_sock:
+            self.notify_sock.close()
+            self.notify_sock = None
+        if failed:
+            self.dump_logs()
+        if self.tmp:
+            if failed and os.environ.get("AZSHCI_KEEP_TMP"):
+                print(f"keeping {self.tmp}")
+            else:
+                shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def dump_logs(self):
+        for what, name in (("service", "service.log"), ("polkitd", "polkitd.log"),
+                           ("dbus-daemon", "bus.log"), ("busctl monitor", "monitor.log")):
+            path = os.path.join(self.tmp, name)
+            if not os.path.exists(path):
+                continue
+            with open(path, errors="replace") as f:
+                text = f.read()
+            print(f"----- {what} log ({path}) -----")
+            print(text.rstrip() if text.strip() else "(empty)")
+        print("----- end of logs -----")
+
+    @staticmethod
+    def _terminate(proc, sig=signal.SIGTERM, timeout=10):
+        if proc.poll() is None:
+            proc.send_signal(sig)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        return proc.returncode
+
+    # ------------------------------------------------------------------ dbus-daemon
+
+    def bus_config(self):
+        """A system-type bus: the host's system.conf policies (parsed out of the file, not
+        copied by hand), EXTERNAL auth, a socket in tmp, and only two included policies:
+        the project's and polkit's. No activation, no host system.d."""
+        host = ET.parse(HOST_SYSTEM_CONF).getroot()
+        policies = [ET.tostring(p, encoding="unicode") for p in host.findall("policy")]
+        if not policies:
+            raise HarnessError(f"no <policy> in {HOST_SYSTEM_CONF}")
+        for f in (self.bus_policy, HOST_POLKIT_BUS_CONF):
+            if not os.path.exists(f):
+                raise HarnessError(f"{f} is missing")
+        sock = os.path.join(self.tmp, "system_bus_socket")
+        return ("<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
+                " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+                "<busconfig>\n"
+                "  <type>system</type>\n"
+                f"  <listen>unix:path={sock}</listen>\n"
+                "  <auth>EXTERNAL</auth>\n"
+                + "".join("  " + p.strip() + "\n" for p in policies) +
+                f"  <include>{self.bus_policy}</include>\n"
+                f"  <include>{HOST_POLKIT_BUS_CONF}</include>\n"
+                "</busconfig>\n")
+
+    def start_bus(self):
+        conf = os.path.join(self.tmp, "bus.conf")
+        with open(conf, "w") as f:
+            f.write(self.bus_config())
+        log = open(os.path.join(self.tmp, "bus.log"), "a")
+        r, w = os.pipe()
+        try:
+            self.bus_proc = subprocess.Popen(
+                [DBUS_DAEMON, f"--config-file={conf}", "--nofork", "--nopidfile", "--nosyslog",
+                 f"--print-address={w}"],
+                pass_fds=(w,), stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        finally:
+            os.close(w)
+            log.close()
+        # The daemon writes its address once it listens: no sleeping, EOF means it died.
+        with os.fdopen(r) as f:
+            ready, _, _ = select.select([f], [], [], DEFAULT_TIMEOUT)
+            if not ready:
+                raise HarnessError("dbus-daemon did not print its address")
+            addr = f.readline().strip()
+        if not addr:
+            self.bus_proc.wait(5)
+            raise HarnessError(f"dbus-daemon failed to start (exit {self.bus_proc.returncode})")
+        self.bus_address = addr
+        os.chmod(os.path.join(self.tmp, "system_bus_socket"), 0o666)
+
+    def client_env(self, extra=None):
+        env = {
+            "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "DBUS_SYSTEM_BUS_ADDRESS": self.bus_address,
+            "LANG": "C.UTF-8",
+            "SYSTEMD_COLORS": "0",
+            "SYSTEMD_PAGER": "",
+            "SYSTEMD_LOG_LEVEL": "info",
+        }
+        if extra:
+            env.update(extra)
+        return env
+
+    def name_has_owner(self, name):
+        out = self.run(["busctl", "--system", "--json=short", "call", "org.freedesktop.DBus",
+                        "/org/freedesktop/DBus", "org.freedesktop.DBus", "NameHasOwner", "s", name])
+        return json.loads(out.stdout)["data"][0]
+
+    def name_owner_uid(self, name):
+        out = self.run(["busctl", "--system", "--json=short", "call", "org.freedesktop.DBus",
+                        "/org/freedesktop/DBus", "org.freedesktop.DBus", "GetConnectionUnixUser",
+                        "s", name])
+        return json.loads(out.stdout)["data"][0]
+
+    # ------------------------------------------------------------------ polkitd
+
+    def _prepare_polkit_dirs(self, host_actions):
+        for d in (self.actions_dir, self.rules_dir, self.vendor_rules_dir):
+            os.makedirs(d)
+            os.chmod(d, 0o755)
+        if not os.path.exists(self.polkit_policy):
+            raise HarnessError(f"{self.polkit_policy} is missing")
+        if host_actions:
+            for f in os.listdir(HOST_POLKIT_ACTIONS):
+                shutil.copy(os.path.join(HOST_POLKIT_ACTIONS, f), self.actions_dir)
+        shutil.copy(self.polkit_policy, self.actions_dir)
+        # polkitd needs org.freedesktop.policykit actions to exist for its own API (e.g. for
+        # agents); copy it if the host has it.
+        own = os.path.join(HOST_POLKIT_ACTIONS, "org.freedesktop.policykit.policy")
+        if os.path.exists(own):
+            shutil.copy(own, self.actions_dir)
+        # Vendor rules: only the upstream default (admins = root). Hermetic: the host's
+        # other packages' rules do not leak into the tests.
+        with open(os.path.join(self.vendor_rules_dir, "50-default.rules"), "w") as f:
+            f.write('polkit.addAdminRule(function(action, subject) {\n'
+                    '    return ["unix-user:0"];\n'
+                    '});\n')
+
+    def write_rules(self, name, text, restart=True):
+        """Drops a .rules file into the rules directory polkitd sees as
+        /etc/polkit-1/rules.d. polkitd is restarted (if running) so the rule applies
+        deterministically, not whenever its file monitor fires."""
+        path = os.path.join(self.rules_dir, name)
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, 0o644)
+        if restart and self.polkit_proc:
+            self.stop_polkit()
+            self.start_polkit()
+
+    def grant(self, user, actions=None, restart=True):
+        """A rule granting user the given polkit actions (default: all of the project's)."""
+        actions = list(actions or ACTIONS.values())
+        self.write_rules(f"10-grant-{user}.rules",
+                         "polkit.addRule(function(action, subject) {\n"
+                         f"    if ({json.dumps(actions)}.indexOf(action.id) >= 0 &&\n"
+                         f"        subject.user == {json.dumps(user)})\n"
+                         "        return polkit.Result.YES;\n"
+                         "});\n", restart=restart)
+
+    def start_polkit(self):
+        if self.polkit_proc:
+            raise HarnessError("polkitd is already running")
+        script = ("set -e\n"
+                  f"mount --bind {self.actions_dir} /usr/share/polkit-1/actions\n"
+                  f"mount --bind {self.rules_dir} /etc/polkit-1/rules.d\n"
+                  f"mount --bind {self.vendor_rules_dir} /usr/share/polkit-1/rules.d\n"
+                  # polkitd changes to user polkitd itself after start-up.
+                  f"exec {POLKITD}\n")
+        log = open(os.path.join(self.tmp, "polkitd.log"), "a")
+        log.write(f"=== starting polkitd at {time.strftime('%T')}\n")
+        log.flush()
+        self.polkit_proc = subprocess.Popen(
+            ["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", script],
+            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "DBUS_SYSTEM_BUS_ADDRESS": self.bus_address,
+                 "G_MESSAGES_DEBUG": "all" if self.verbose else ""},
+            stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        log.close()
+        # gdbus wait returns as soon as the name has an owner; we also watch polkitd.
+        waiter = subprocess.Popen(["gdbus", "wait", "--system", "--timeout", str(int(DEFAULT_TIMEOUT)),
+                                   POLKIT_NAME], env=self.client_env(),
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            for _ in deadline_loop(DEFAULT_TIMEOUT + 1, f"{POLKIT_NAME} on the bus"):
+                if self.polkit_proc.poll() is not None:
+                    raise HarnessError(f"polkitd exited with {self.polkit_proc.returncode}: see polkitd.log")
+                if waiter.poll() is not None:
+                    break
+        finally:
+            self._terminate(waiter)
+        if not self.name_has_owner(POLKIT_NAME):
+            raise HarnessError(f"{POLKIT_NAME} has no owner")
+
+    def stop_polkit(self, wait_gone=True):
+        if not self.polkit_proc:
+            return
+        self._terminate(self.polkit_proc)
+        self.polkit_proc = None
+        if wait_gone and self.bus_proc:
+            for _ in deadline_loop(DEFAULT_TIMEOUT, f"{POLKIT_NAME} to lose its owner"):
+                if not self.name_has_owner(POLKIT_NAME):
+                    break
+
+    # ------------------------------------------------------------------ the service
+
+    def write_config(self, **overrides):
+        """The service configuration; keyword arguments override or add keys."""
+        if not os.path.isdir(self.state_dir):
+            os.makedirs(self.state_dir)
+        pw = pwd.getpwnam(SERVICE_USER)
+        os.chown(self.state_dir, pw.pw_uid, pw.pw_gid)
+        os.chmod(self.state_dir, 0o700)
+        self.config = {
+            "stateDirectory": self.state_dir,
+            "benefitsFile": self.benefits,
+            "serverName": "node1",
+            "subscriptionId": "8c1d64d1-4b8f-4a5f-9d6e-2b7c1f0e3a11",
+        }
+        self.config.update(overrides)
+        self.config_path = os.path.join(self.tmp, "attestation.json")
+        with open(self.config_path, "w") as f:
+            json.dump(self.config, f, indent=2)
+        os.chmod(self.config_path, 0o644)
+
+    def _notify_socket(self):
+        if self.notify_sock:
+            return
+        path = os.path.join(self.tmp, "notify")
+        self.notify_sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+        self.notify_sock.bind(path)
+        os.chmod(path, 0o666)
+        self.notify_path = path
+
+    def start_service(self, wait_ready=True, args=(), wait_sync=True):
+        if self.service_proc:
+            raise HarnessError("the service is already running")
+        if not os.access(self.service_bin, os.X_OK):
+            raise HarnessError(f"{self.service_bin} is missing: build it first "
+                               "(ninja -C BUILDDIR service/azshci-attestd)")
+        if self.config is None:
+            self.write_config()
+        self._notify_socket()
+        # Drop stale notifications of an earlier instance.
+        self.notify_sock.setblocking(False)
+        try:
+            while self.notify_sock.recv(4096):
+                pass
+        except BlockingIOError:
+            pass
+        log = open(os.path.join(self.tmp, "service.log"), "a")
+        log.write(f"=== starting azshci-attestd at {time.strftime('%T')}\n")
+        log.flush()
+        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "DBUS_SYSTEM_BUS_ADDRESS": self.bus_address,
+               "NOTIFY_SOCKET": self.notify_path, "LANG": "C.UTF-8"}
+        self.service_proc = subprocess.Popen(
+            ["setpriv", f"--reuid={SERVICE_USER}", f"--regid={SERVICE_USER}", "--init-groups", "--",
+             self.service_bin, "--config", self.config_path, "--log-level", "debug", *args],
+            env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL, cwd="/")
+        log.close()
+        if wait_ready:
+            self.wait_ready()
+            if wait_sync and self.config.get("enabled", True):
+                self.wait_server_state("Active")
+
+    def wait_server_state(self, state, timeout=60):
+        """The service enrols with its (local) issuer right after start when it holds no
+        certificate; tests start from the settled state, not from a race with that."""
+        path = server_path(self.config.get("serverName", "node1"))
+        for _ in deadline_loop(timeout, f"server {path} to become {state}", 0.05):
+            props = self.get_all(path, IFACE_SERVER)
+            if props["State"] == state:
+                return props
+            if props["State"] == "Error":
+                raise HarnessError(f"server state Error: {props['Error']}")
+            if self.service_proc.poll() is not None:
+                raise HarnessError(f"the service exited with {self.service_proc.returncode}")
+
+    def wait_ready(self, timeout=DEFAULT_TIMEOUT):
+        """Waits for READY=1 on the notify socket; fails at once if the service exits."""
+        end = time.monotonic() + timeout
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                raise HarnessError("the service did not send READY=1 in time")
+            if self.service_proc.poll() is not None:
+                raise HarnessError(f"the service exited with {self.service_proc.returncode} before READY=1")
+            ready, _, _ = select.select([self.notify_sock], [], [], min(left, 0.1))
+            if not ready:
+                continue
+            data = self.notify_sock.recv(4096).decode(errors="replace")
+            if "READY=1" in data.split("\n"):
+                return
+
+    def wait_service_exit(self, timeout=DEFAULT_TIMEOUT):
+        """For a service expected to fail at start: its exit code."""
+        try:
+            rc = self.service_proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise HarnessError("the service did not exit")
+        self.service_exits.append(rc)
+        self.service_proc = None
+        return rc
+
+    def stop_service(self):
+        """SIGTERM; the service must exit 0 and give up its name."""
+        rc = self._terminate(self.service_proc)
+        self.service_proc = None
+        self.service_exits.append(rc)
+        if rc != 0:
+            raise AssertionError(f"azshci-attestd exited with {rc} on SIGTERM, expected 0")
+        self._wait_name_gone(BUS_NAME)
+
+    def kill_service(self):
+        """SIGKILL: no chance to clean up."""
+        rc = self._terminate(self.service_proc, signal.SIGKILL)
+        self.service_proc = None
+        self.service_exits.append(rc)
+        self._wait_name_gone(BUS_NAME)
+
+    def restart_service(self, kill=False):
+        if kill:
+            self.kill_service()
+        else:
+            self.stop_service()
+        self.start_service()
+
+    def _wait_name_gone(self, name):
+        for _ in deadline_loop(DEFAULT_TIMEOUT, f"{name} to lose its owner"):
+            if not self.name_has_owner(name):
+                break
+
+    def service_log(self):
+        with open(os.path.join(self.tmp, "service.log"), errors="replace") as f:
+            return f.read()
+
+    # ------------------------------------------------------------------ clients
+
+    @staticmethod
+    def user_prefix(user):
+        if user in (None, "root"):
+            return []
+        pw = pwd.getpwnam(user)
+        return ["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}", "--init-groups", "--"]
+
+    def run(self, argv, user=None, check=True, input=None, timeout=DEFAULT_TIMEOUT, env=None):
+        """Runs a client as root (user None) or as user, on the private bus."""
+        cmd = self.user_prefix(user) + list(argv)
+        try:
+            p = subprocess.run(cmd, env=self.client_env(env), input=input, capture_output=True,
+                               text=True, timeout=timeout, cwd="/")
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"{' '.join(cmd)} hung for {timeout}s")
+        if self.verbose:
+            print(f"$ {' '.join(cmd)} -> {p.returncode}\n{p.stdout}{p.stderr}")
+        if check and p.returncode != 0:
+            raise AssertionError(f"{' '.join(cmd)} failed with {p.returncode}:\n{p.stdout}{p.stderr}")
+        return p
+
+    def call(self, method, signature="", *args, path=BUS_PATH, interface=IFACE, user=None,
+             interactive=False):
+        """A method call through `busctl --json=short call`; must succeed. Returns the reply's
+        data list (busctl's JSON: {"type": SIG, "data": [...]}), [] for no reply values."""
+        argv = ["busctl", "--system", "--json=short",
+                f"--allow-interactive-authorization={'yes' if interactive else 'no'}",
+                "call", BUS_NAME, path, interface, method]
+        if signature:
+            argv += [signature] + [str(a) for a in flatten_busctl_args(args)]
+        p = self.run(argv, user=user)
+        out = p.stdout.strip()
+        return json.loads(out)["data"] if out else []
+
+    def call_error(self, method, gvariant_args=(), path=BUS_PATH, interface=IFACE, user=None,
+                   interactive=False):
+        """A method call that must fail, through `gdbus call` (which, unlike busctl, prints
+        the D-Bus error name). Returns CallError with .name and .message."""
+        argv = ["gdbus", "call", "--system", "--dest", BUS_NAME, "--object-path", path,
+                "--method", f"{interface}.{method}", "--timeout", str(int(DEFAULT_TIMEOUT))]
+        if interactive:
+            argv.append("--interactive")
+        argv += ["--"] + list(gvariant_args)
+        p = self.run(argv, user=user, check=False)
+        if p.returncode == 0:
+            raise AssertionError(f"{method} succeeded but was expected to fail: {p.stdout}")
+        m = re.search(r"GDBus\.Error:([A-Za-z0-9_.\-]+): (.*)", p.stderr, re.S)
+        if not m:
+            raise AssertionError(f"cannot parse gdbus error from: {p.stderr!r}")
+        message = m.group(2).split("\n(According to introspection data")[0].strip()
+        return CallError(m.group(1), message, argv)
+
+    def expect_error(self, name, method, gvariant_args=(), contains=(), **kw):
+        e = self.call_error(method, gvariant_args, **kw)
+        if e.name != name:
+            raise AssertionError(f"{method}: expected error {name}, got {e.name}: {e.message}")
+        for c in ([contains] if isinstance(contains, str) else contains):
+            if c not in e.message:
+                raise AssertionError(f"{method}: error message {e.message!r} does not mention {c!r}")
+        return e
+
+    def get_property(self, name, path=BUS_PATH, interface=IFACE, user=None):
+        p = self.run(["busctl", "--system", "--json=short", "get-property", BUS_NAME, path,
+                      interface, name], user=user)
+        return json.loads(p.stdout)["data"]
+
+    def get_all(self, path=BUS_PATH, interface=IFACE, user=None):
+        """All properties of one interface as {name: value}."""
+        data = self.call("GetAll", "s", interface, path=path,
+                         interface="org.freedesktop.DBus.Properties", user=user)
+        return {k: v["data"] for k, v in data[0].items()}
+
+    def managed_objects(self):
+        """{path: {interface: {property: value}}} from ObjectManager."""
+        data = self.call("GetManagedObjects", path=BUS_PATH, interface="org.freedesktop.DBus.ObjectManager")
+        return {path: {iface: {k: v["data"] for k, v in props.items()} for iface, props in ifaces.items()}
+                for path, ifaces in data[0].items()}
+
+    def vm_paths(self):
+        return sorted(p for p, ifaces in self.managed_objects().items() if IFACE_VM in ifaces)
+
+    def introspect_xml(self, path=BUS_PATH, user=None):
+        data = self.call("Introspect", path=path, interface="org.freedesktop.DBus.Introspectable", user=user)
+        return data[0]
+
+    def ctl(self, *args, user=None, check=True):
+        if not os.access(self.ctl_bin, os.X_OK):
+            raise HarnessError(f"{self.ctl_bin} is missing")
+        return self.run([self.ctl_bin, *args], user=user, check=check)
+
+    def monitor(self):
+        m = Monitor(self)
+        self.monitors.append(m)
+        return m
+
+    def register_vm(self, user=None, **props):
+        """RegisterVM with python values typed by key; returns the object path."""
+        return self.call("RegisterVM", "a{sv}", vm_props_busctl(props), user=user)[0]
+
+
+# ---------------------------------------------------------------------- argument helpers
+
+VM_KEY_TYPES = {
+    "Id": "s", "Name": "s", "Generation": "u", "PowerState": "s", "GuestServiceInterface": "b",
+    "DataExchange": "b", "OsName": "s", "OsVersion": "s", "SqlVersion": "s",
+    "ArcAgentVersion": "s", "VsockCid": "u", "LegacyMac": "s", "Sku": "s", "LicenseType": "s",
+}
+
+
+class Dict:
+    """busctl a{sv} argument: count, then key, signature, value for each entry."""
+
+    def __init__(self, items):
+        self.items = items   # list of (key, sig, value)
+
+    def busctl(self):
+        out = [len(self.items)]
+        for k, sig, v in self.items:
+            out += [k, sig, busctl_value(sig, v)]
+        return out
+
+
+def busctl_value(sig, v):
+    if sig == "b":
+        return "true" if v else "false"
+    return v
+
+
+def flatten_busctl_args(args):
+    out = []
+    for a in args:
+        if isinstance(a, Dict):
+            out += a.busctl()
+        elif isinstance(a, bool):
+            out.append("true" if a else "false")
+        else:
+            out.append(a)
+    return out
+
+
+def vm_props_busctl(props):
+    return Dict([(k, VM_KEY_TYPES.get(k, "s"), v) for k, v in props.items()])
+
+
+def gvariant_str(s):
+    return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def gvariant_value(sig, v):
+    if sig == "s":
+        return gvariant_str(v)
+    if sig == "u":
+        return f"uint32 {v}"
+    if sig == "i":
+        return f"int32 {v}"
+    if sig == "b":
+        return "true" if v else "false"
+    raise ValueError(sig)
+
+
+def gvariant_dict(items):
+    """a{sv} in GVariant text; items: {key: value} typed by VM_KEY_TYPES, or
+    (key, sig, value) tuples to force a type."""
+    parts = []
+    seq = items.items() if isinstance(items, dict) else [(k, (s, v)) for k, s, v in items]
+    for k, v in seq:
+        if isinstance(v, tuple):
+            sig, val = v
+        else:
+            sig, val = VM_KEY_TYPES.get(k, "s"), v
+        parts.append(f"{gvariant_str(k)}: <{gvariant_value(sig, val)}>")
+    return "@a{sv} {" + ", ".join(parts) + "}"
+
+
+# ---------------------------------------------------------------------- introspection
+
+STANDARD_INTERFACES = {
+    "org.freedesktop.DBus.Peer", "org.freedesktop.DBus.Introspectable",
+    "org.freedesktop.DBus.Properties", "org.freedesktop.DBus.ObjectManager",
+}
+
+
+def interfaces_of(xml_text):
+    """{interface: {"methods": {name: [(direction, type)]}, "properties": {name: (type, access)},
+    "signals": {name: [type]}}} of an introspection document, standard interfaces left out.
+    Argument names count too (they are part of the documented API)."""
+    root = ET.fromstring(xml_text)
+    out = {}
+    for iface in root.findall("interface"):
+        name = iface.get("name")
+        if name in STANDARD_INTERFACES:
+            continue
+        methods = {}
+        for m in iface.findall("method"):
+            methods[m.get("name")] = [(a.get("direction", "in"), a.get("type"), a.get("name"))
+                                      for a in m.findall("arg")]
+        props = {p.get("name"): (p.get("type"), p.get("access")) for p in iface.findall("property")}
+        signals = {s.get("name"): [a.get("type") for a in s.findall("arg")] for s in iface.findall("signal")}
+        out[name] = {"methods": methods, "properties": props, "signals": signals}
+    return out
+
+
+# ---------------------------------------------------------------------- object paths
+
+def bus_label_escape(s):
+    """sd_bus_path_encode()'s escaping: [A-Za-z] stay, digits stay except in front, the rest
+    become _xx; the empty string is "_"."""
+    if not s:
+        return "_"
+    out = []
+    for i, c in enumerate(s):
+        if ("a" <= c <= "z") or ("A" <= c <= "Z") or (i > 0 and "0" <= c <= "9"):
+            out.append(c)
+        else:
+            out.extend(f"_{b:02x}" for b in c.encode())
+    return "".join(out)
+
+
+def vm_path(vm_id):
+    return f"{BUS_PATH}/vm/{bus_label_escape(vm_id)}"
+
+
+def server_path(name):
+    return f"{BUS_PATH}/server/{bus_label_escape(name)}"
+
+
+def project_version(srcdir):
+    with open(os.path.join(srcdir, "meson.build")) as f:
+        m = re.search(r"version\s*:\s*'([^']+)'", f.read())
+    return m.group(1)
+
+
+# ---------------------------------------------------------------------- test registry
+
+TESTS = {}
+
+
+def testcase(name=None, **setup_args):
+    """Registers a test function f(h); setup_args go to Harness.setup()."""
+    def deco(fn):
+        n = name or fn.__name__.removeprefix("test_").replace("_", "-")
+        if n in TESTS:
+            raise RuntimeError(f"duplicate test {n}")
+        TESTS[n] = (fn, setup_args)
+        return fn
+    return deco
+
+
+def eq(actual, expected, what=""):
+    if actual != expected:
+        raise AssertionError(f"{what}: expected {expected!r}, got {actual!r}" if what
+                             else f"expected {expected!r}, got {actual!r}")

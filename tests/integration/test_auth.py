@@ -1,0 +1,172 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Authorization with the real polkitd and the real bus policy."""
+
+import pwd
+
+from harness import (ACTIONS, BUS_NAME, BUS_PATH, IFACE, TEST_FRONTEND_USER, TEST_USER, eq,
+                     gvariant_dict, gvariant_str, testcase, vm_path)
+from vmdata import vm_id, vm_props
+
+INTERACTIVE = "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired"
+ACCESS_DENIED = "org.freedesktop.DBus.Error.AccessDenied"
+
+# method → (polkit action key, function h → gdbus arguments). The arguments always ask for
+# a real change: a call that changes nothing is answered without asking polkit (systemd's
+# handler order), so it would prove nothing here. vm1 exists (registered by _prepare).
+_counter = [100]
+
+
+def _next():
+    _counter[0] += 1
+    return _counter[0]
+
+
+def _legacy_flip(h):
+    return ["false" if h.get_property("LegacyOsSupport") == "On" else "true"]
+
+
+def _access_flip(h):
+    from harness import IFACE_VM
+    on = h.get_property("LegacyAccess", vm_path(vm_id(1)), IFACE_VM)
+    return [gvariant_str("vm1"), "false" if on else "true"]
+
+
+ADMIN_CALLS = {
+    "Sync": ("sync", lambda h: []),
+    "EnableLegacy": ("legacy", _legacy_flip),
+    "SetVMAccess": ("vm-access", _access_flip),
+    "RegisterVM": ("inventory", lambda h: [gvariant_dict(vm_props(_next()))]),
+    "UpdateVM": ("inventory", lambda h: [gvariant_str("vm1"), gvariant_dict({"Sku": f"Sku{_next()}"})]),
+    "UnregisterVM": ("inventory", lambda h: [gvariant_str("vm1")]),
+}
+
+
+def _prepare(h):
+    h.register_vm(**vm_props(1))
+    return h.managed_objects(), h.get_all()
+
+
+def _expect_denied(h, user, methods=ADMIN_CALLS):
+    """Each method is refused for user, both ways, and nothing changes."""
+    objs, props = h.managed_objects(), h.get_all()
+    for method in methods:
+        args = ADMIN_CALLS[method][1](h)
+        # polkit answers "challenge"; the caller did not allow interactive auth
+        h.expect_error(INTERACTIVE, method, args, user=user)
+        # interactive allowed, but no agent can answer: denied
+        h.expect_error(ACCESS_DENIED, method, args, user=user, interactive=True)
+    eq(h.managed_objects(), objs, "objects after refused calls")
+    eq(h.get_all(), props, "properties after refused calls")
+
+
+def _expect_allowed(h, user, method):
+    args = ADMIN_CALLS[method][1](h)
+    gd = h.run(["gdbus", "call", "--system", "--dest", BUS_NAME, "--object-path", BUS_PATH,
+                "--method", f"{IFACE}.{method}", "--", *args], user=user, check=False)
+    if gd.returncode != 0:
+        raise AssertionError(f"{method} as {user} refused: {gd.stderr.strip()}")
+
+
+@testcase()
+def test_polkit_denies_unprivileged(h):
+    """The real polkitd (auth_admin_keep, no agent) refuses every admin method to an
+    unprivileged user: InteractiveAuthorizationRequired without the interactive flag,
+    AccessDenied with it; the state is untouched."""
+    _prepare(h)
+    _expect_denied(h, TEST_USER)
+
+
+@testcase()
+def test_polkit_rules_grant(h):
+    """A .rules file granting the test user all four actions lets every admin method
+    through; the effects are real."""
+    _prepare(h)
+    h.grant(TEST_USER)
+    for method in ("EnableLegacy", "SetVMAccess", "RegisterVM", "UpdateVM", "Sync", "UnregisterVM"):
+        _expect_allowed(h, TEST_USER, method)
+    eq(h.get_property("LegacyOsSupport"), "On", "LegacyOsSupport")
+    eq(len(h.vm_paths()), 1, "VMs left (one registered, vm1 unregistered)")
+    if vm_path(vm_id(1)) in h.vm_paths():
+        raise AssertionError("vm1 was not unregistered")
+
+
+@testcase()
+def test_polkit_action_mapping(h):
+    """Each method asks for its own action: granting one action lets exactly its methods
+    through and keeps the others refused."""
+    _prepare(h)
+    for key, action in ACTIONS.items():
+        h.grant(TEST_USER, [action])
+        allowed = [m for m, (k, _) in ADMIN_CALLS.items() if k == key]
+        denied = [m for m, (k, _) in ADMIN_CALLS.items() if k != key]
+        _expect_denied(h, TEST_USER, denied)
+        for m in allowed:
+            if m == "UnregisterVM":
+                continue    # would remove vm1 that the other calls need; covered above
+            _expect_allowed(h, TEST_USER, m)
+
+
+@testcase()
+def test_polkit_grant_other_user_only(h):
+    """A rule for another user does not grant the test user."""
+    _prepare(h)
+    h.grant(TEST_FRONTEND_USER)
+    _expect_denied(h, TEST_USER, ["EnableLegacy", "RegisterVM"])
+    _expect_allowed(h, TEST_FRONTEND_USER, "EnableLegacy")
+
+
+@testcase()
+def test_polkit_stopped_denies(h):
+    """With polkitd gone from the bus an unprivileged admin call is denied promptly (the
+    harness fails a call that takes longer than its timeout), and root still passes
+    without polkit."""
+    _prepare(h)
+    h.stop_polkit()
+    for method in ("EnableLegacy", "RegisterVM"):
+        h.expect_error(ACCESS_DENIED, method, ADMIN_CALLS[method][1](h), user=TEST_USER)
+        h.expect_error(ACCESS_DENIED, method, ADMIN_CALLS[method][1](h), user=TEST_USER, interactive=True)
+    eq(h.get_property("LegacyOsSupport"), "Off", "LegacyOsSupport after refusals")
+    h.call("EnableLegacy", "b", True)
+    h.register_vm(**vm_props(3))
+    eq(h.get_property("LegacyOsSupport"), "On", "LegacyOsSupport set by root without polkit")
+    eq(len(h.vm_paths()), 2, "VMs")
+    # polkit back: the service asks it again
+    h.start_polkit()
+    _expect_denied(h, TEST_USER, ["EnableLegacy"])
+
+
+@testcase()
+def test_bus_policy_attest(h):
+    """The bus itself refuses Attest to a user outside azshci-frontend (the error comes from
+    dbus-daemon, not from the service), also to root; a member of the group reaches the
+    method."""
+    h.register_vm(**vm_props(1))
+    args = [gvariant_str("vsock"), gvariant_str("101"), gvariant_str("abc")]
+    for user in (TEST_USER, None):
+        e = h.expect_error(ACCESS_DENIED, "Attest", args, user=user)
+        if "Rejected send message" not in e.message:
+            raise AssertionError(f"Attest refused, but not by the bus: {e.message!r}")
+    for user in (TEST_FRONTEND_USER, "azshci-frontend"):
+        gd = h.run(["gdbus", "call", "--system", "--dest", BUS_NAME, "--object-path", BUS_PATH,
+                    "--method", f"{IFACE}.Attest", "--", *args], user=user, check=False)
+        if gd.returncode != 0 or "pkcs7" not in gd.stdout:
+            raise AssertionError(f"Attest as {user} did not return a document: {gd.stdout}{gd.stderr}")
+
+
+@testcase()
+def test_bus_policy_other(h):
+    """The bus policy: nobody but the service user may own the name; Properties.Set is
+    not open; an unprivileged user may call the admin methods (polkit decides)."""
+    gd = h.run(["gdbus", "call", "--system", "--dest", "org.freedesktop.DBus", "--object-path",
+                "/org/freedesktop/DBus", "--method", "org.freedesktop.DBus.RequestName",
+                BUS_NAME, "4"], user=TEST_USER, check=False)
+    if gd.returncode == 0 or ACCESS_DENIED not in gd.stderr:
+        raise AssertionError(f"an unprivileged user could request {BUS_NAME}: {gd.stdout}{gd.stderr}")
+    e = h.expect_error(ACCESS_DENIED, "Set", [gvariant_str(IFACE), gvariant_str("LegacyOsSupport"),
+                                              "<'On'>"], interface="org.freedesktop.DBus.Properties",
+                       user=TEST_USER)
+    if "Rejected send message" not in e.message:
+        raise AssertionError(f"Properties.Set refused, but not by the bus: {e.message!r}")
+    eq(h.get_property("LegacyOsSupport"), "Off", "LegacyOsSupport")
+    # The service user's uid owns the name.
+    eq(h.name_owner_uid(BUS_NAME), pwd.getpwnam("azshci").pw_uid, "owner")

@@ -1,0 +1,122 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""azshcictl against the live service: --json output equals what the bus says, the human
+tables show the same facts, changes go through, and exit codes follow polkit."""
+
+import json
+import os
+import re
+
+from harness import (IFACE_SERVER, IFACE_VM, TEST_USER, eq, server_path, testcase,
+                     vm_path)
+from vmdata import vm_id, vm_props
+
+STATUS_LABELS = {
+    "ActiveBenefits": "Active benefits",
+    "InactiveBenefits": "Inactive benefits",
+    "Unknown": "Unknown",
+    "NoApplicableBenefits": "No applicable benefits",
+}
+
+
+def _mixed_inventory(h):
+    h.register_vm(**vm_props(1, GuestServiceInterface=False))          # InactiveBenefits
+    h.register_vm(**vm_props(4))                                       # ActiveBenefits
+    h.register_vm(**vm_props(2, DataExchange=False))                   # Unknown
+    h.register_vm(**vm_props(3, OsName="Debian GNU/Linux 12", OsVersion="12"))   # NoApplicable
+
+
+def _bus_vms(h):
+    return sorted((h.get_all(p, IFACE_VM) for p in h.vm_paths()), key=lambda v: v["Name"])
+
+
+@testcase()
+def test_ctl_json(h):
+    """`--json status`, `--json vms` and `--json vm show` carry exactly the bus's
+    properties, and the dashboard counts match the VMs' Status."""
+    _mixed_inventory(h)
+    st = json.loads(h.ctl("--json", "status", user=TEST_USER).stdout)
+    eq(st, {"cluster": h.get_all(),
+            "servers": [h.get_all(server_path("node1"), IFACE_SERVER)]}, "status --json")
+
+    vms = json.loads(h.ctl("--json", "vms", user=TEST_USER).stdout)
+    bus = _bus_vms(h)
+    eq(sorted(vms["vms"], key=lambda v: v["Name"]), bus, "vms --json VMs")
+    counts = {k: sum(1 for v in bus if v["Status"] == k) for k in STATUS_LABELS}
+    eq(vms["summary"], {**counts, "Total": len(bus)}, "vms --json summary")
+    eq(counts, {"ActiveBenefits": 1, "InactiveBenefits": 1, "Unknown": 1, "NoApplicableBenefits": 1},
+       "status mix of the test inventory")
+
+    show = json.loads(h.ctl("--json", "vm", "show", "vm1").stdout)
+    eq(show, h.get_all(vm_path(vm_id(1)), IFACE_VM), "vm show --json")
+
+
+@testcase()
+def test_ctl_tables(h):
+    """The human output: the dashboard counts first, then one row per VM with its status;
+    the status page shows the cluster values and the server row."""
+    _mixed_inventory(h)
+    out = h.ctl("vms", user=TEST_USER).stdout
+    counts = dict(re.findall(r"^\s*([A-Za-z ]+):\s+(\d+)\s*$", out, re.M))
+    eq({k: int(v) for k, v in counts.items()},
+       {"Active benefits": 1, "Inactive benefits": 1, "Unknown": 1, "No applicable benefits": 1},
+       "dashboard counts")
+    first_count = out.index("Active benefits:")
+    for v in _bus_vms(h):
+        row = re.search(rf"^{re.escape(v['Name'])}\s+{re.escape(STATUS_LABELS[v['Status']])}\b.*$", out, re.M)
+        if not row:
+            raise AssertionError(f"no row for {v['Name']} with status {STATUS_LABELS[v['Status']]}:\n{out}")
+        if row.start() < first_count:
+            raise AssertionError("VM rows come before the dashboard counts")
+    out = h.ctl("status", user=TEST_USER).stdout
+    for label, value in (("Host state", "On"), ("Legacy OS support", "Off"), ("Version", h.get_property("Version"))):
+        if not re.search(rf"^\s*{label}:\s+{re.escape(value)}\s*$", out, re.M):
+            raise AssertionError(f"status lacks '{label}: {value}':\n{out}")
+    if not re.search(r"^node1\s+Active\b", out, re.M):
+        raise AssertionError(f"status lacks the node1 row:\n{out}")
+
+
+@testcase()
+def test_ctl_changes_and_exit_codes(h):
+    """Root changes state through azshcictl; an unprivileged user with --no-ask-password
+    gets exit 3 (not authorized) and changes nothing, exit 0 once a rule grants it; a bad
+    argument is exit 1, a usage error exit 2, no service exit 4."""
+    out = h.ctl("vm", "add", "--name", "web1", "--id", vm_id(7), "--generation", "1",
+                "--power-state", "Off", "--os-name", "Windows Server 2012 R2 Datacenter",
+                "--os-version", "6.3.9600.21620", "--data-exchange", "yes").stdout
+    if vm_path(vm_id(7)) not in out:
+        raise AssertionError(f"vm add does not print the object path: {out!r}")
+    eq(h.get_property("Generation", vm_path(vm_id(7)), IFACE_VM), 1, "Generation of web1")
+    h.ctl("legacy", "on")
+    eq(h.get_property("LegacyOsSupport"), "On", "LegacyOsSupport after 'legacy on'")
+    eq(h.get_property("LegacyAccess", vm_path(vm_id(7)), IFACE_VM), True, "web1 access after legacy on")
+    h.ctl("vm-access", "web1", "off")
+    eq(h.get_property("LegacyAccess", vm_path(vm_id(7)), IFACE_VM), False, "web1 access after vm-access off")
+
+    p = h.ctl("--no-ask-password", "legacy", "off", user=TEST_USER, check=False)
+    eq(p.returncode, 3, f"exit code of an unauthorized 'legacy off' ({p.stderr.strip()})")
+    eq(h.get_property("LegacyOsSupport"), "On", "LegacyOsSupport after a refused 'legacy off'")
+    h.grant(TEST_USER)
+    h.ctl("--no-ask-password", "legacy", "off", user=TEST_USER)
+    eq(h.get_property("LegacyOsSupport"), "Off", "LegacyOsSupport after a granted 'legacy off'")
+
+    eq(h.ctl("vm", "remove", "ghost", check=False).returncode, 1, "exit code for NoSuchVM")
+    eq(h.ctl("frobnicate", check=False).returncode, 2, "exit code of a usage error")
+    h.ctl("vm", "remove", "web1")
+    eq(h.vm_paths(), [], "VMs after vm remove")
+    h.stop_service()
+    eq(h.ctl("status", check=False).returncode, 4, "exit code without the service")
+
+
+@testcase()
+def test_ctl_import_demo(h):
+    """`vm import data/demo/vms.json` registers every VM in the demo file; importing it
+    again updates instead of failing."""
+    demo = os.path.join(h.srcdir, "data", "demo", "vms.json")
+    with open(demo) as f:
+        entries = json.load(f)
+    if isinstance(entries, dict):
+        entries = entries.get("vms", [])
+    h.ctl("vm", "import", demo)
+    eq(sorted(v["Name"] for v in _bus_vms(h)), sorted(e["Name"] for e in entries), "imported VM names")
+    h.ctl("vm", "import", demo)
+    eq(len(h.vm_paths()), len(entries), "VMs after a second import")

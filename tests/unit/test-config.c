@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* The configuration loader (config.h): defaults, the shipped file, every key's type and range
+ * checks, and the exact messages of the errors. */
+
+#include <glib.h>
+
+#include "build-config.h"
+#include "config.h"
+
+static void config_donep(Config *c) {
+        config_done(c);
+}
+
+static void expect_ok(Config *c, const char *data) {
+        _cleanup_free_ char *error = NULL;
+        int r = config_load_data(c, "c.json", data, &error);
+
+        if (r < 0)
+                g_error("unexpected error %d: %s", r, error);
+        g_assert_null(error);
+}
+
+static void expect_error(const char *data, int expected_r, const char *expected_message) {
+        _cleanup_(config_donep) Config c = {};
+        _cleanup_free_ char *error = NULL;
+
+        config_init(&c);
+        g_assert_cmpint(config_load_data(&c, "c.json", data, &error), ==, expected_r);
+        g_assert_cmpstr(error, ==, expected_message);
+}
+
+static void test_defaults(void) {
+        _cleanup_(config_donep) Config c = {};
+
+        config_init(&c);
+        g_assert_true(c.enabled);
+        g_assert_null(c.server_name);
+        g_assert_cmpstr(c.subscription_id, ==, "");
+        g_assert_cmpstr(c.state_directory, ==, STATEDIR);
+        g_assert_cmpstr(c.benefits_file, ==, PKGDATADIR "/benefits.json");
+        g_assert_cmpstr(c.metadata_domain, ==, "metadata.azshci.local");
+        g_assert_cmpint(c.key_type, ==, KEY_TYPE_RSA_2048);
+        g_assert_cmpuint(c.certificate_max_validity_days, ==, 30);
+        g_assert_cmpuint(c.document_validity_minutes, ==, 360);
+        g_assert_cmpuint(c.sync_interval_hours, ==, 12);
+        g_assert_false(c.embed_chain);
+        g_assert_cmpuint(c.signing_threads, ==, 0);
+        g_assert_cmpint(c.issuer_type, ==, ISSUER_LOCAL);
+        g_assert_cmpuint(c.cmp.timeout_sec, ==, 30);
+
+        /* An empty object leaves every default in place. */
+        expect_ok(&c, "{}");
+        g_assert_cmpstr(c.benefits_file, ==, PKGDATADIR "/benefits.json");
+        g_assert_cmpuint(c.document_validity_minutes, ==, 360);
+}
+
+static void test_enums(void) {
+        g_assert_cmpstr(key_type_to_string(KEY_TYPE_RSA_2048), ==, "rsa-2048");
+        g_assert_cmpstr(key_type_to_string(KEY_TYPE_ECDSA_P256), ==, "ecdsa-p256");
+        g_assert_null(key_type_to_string(_KEY_TYPE_MAX));
+        g_assert_cmpint(key_type_from_string("ecdsa-p256"), ==, KEY_TYPE_ECDSA_P256);
+        g_assert_cmpint(key_type_from_string("ed25519"), ==, _KEY_TYPE_INVALID);
+        g_assert_cmpint(key_type_from_string(NULL), ==, _KEY_TYPE_INVALID);
+
+        g_assert_cmpstr(issuer_type_to_string(ISSUER_LOCAL), ==, "local");
+        g_assert_cmpstr(issuer_type_to_string(ISSUER_CMP), ==, "cmp");
+        g_assert_cmpint(issuer_type_from_string("cmp"), ==, ISSUER_CMP);
+        g_assert_cmpint(issuer_type_from_string("CMP"), ==, _ISSUER_TYPE_INVALID);
+}
+
+static void test_shipped_file(void) {
+        _cleanup_(config_donep) Config c = {};
+        _cleanup_free_ char *error = NULL;
+        g_autofree char *path = NULL;
+        const char *src = g_getenv("AZSHCI_SOURCE_DIR");
+
+        g_assert_nonnull(src);
+        path = g_build_filename(src, "data", "attestation.json", NULL);
+        config_init(&c);
+        g_assert_cmpint(config_load(&c, path, false, &error), ==, 0);
+        g_assert_null(error);
+        g_assert_true(c.enabled);
+        g_assert_cmpint(c.issuer_type, ==, ISSUER_LOCAL);
+        g_assert_cmpint(c.key_type, ==, KEY_TYPE_RSA_2048);
+}
+
+static void test_every_key(void) {
+        _cleanup_(config_donep) Config c = {};
+
+        config_init(&c);
+        expect_ok(&c,
+                "{\n"
+                "  \"enabled\": false,\n"
+                "  \"serverName\": \"hci-node-02\",\n"
+                "  \"subscriptionId\": \"0b6a1c5e-55f4-4b4c-9a3d-7d1f2e3c4b5a\",\n"
+                "  \"stateDirectory\": \"/srv/azshci\",\n"
+                "  \"benefitsFile\": \"/etc/azshci/benefits.json\",\n"
+                "  \"metadataDomain\": \"imds.example-corp.internal\",\n"
+                "  \"keyType\": \"ecdsa-p256\",\n"
+                "  \"certificateValidityDays\": 7,\n"
+                "  \"certificateMaxValidityDays\": 14,\n"
+                "  \"rotateKeyOnSync\": false,\n"
+                "  \"documentValidityMinutes\": 60,\n"
+                "  \"syncIntervalHours\": 6,\n"
+                "  \"embedChain\": true,\n"
+                "  \"signingThreads\": 4,\n"
+                "  \"issuer\": {\n"
+                "    \"type\": \"cmp\",\n"
+                "    \"server\": \"https://ca.example:8443/pkix/\",\n"
+                "    \"trustAnchor\": \"/etc/azshci/ca.pem\",\n"
+                "    \"reference\": \"node-02\",\n"
+                "    \"secretFile\": \"/etc/azshci/cmp-secret\",\n"
+                "    \"tlsTrust\": \"/etc/azshci/tls.pem\",\n"
+                "    \"subject\": \"/CN=hci-node-02\",\n"
+                "    \"timeoutSeconds\": 120\n"
+                "  }\n"
+                "}\n");
+        g_assert_false(c.enabled);
+        g_assert_cmpstr(c.server_name, ==, "hci-node-02");
+        g_assert_cmpstr(c.subscription_id, ==, "0b6a1c5e-55f4-4b4c-9a3d-7d1f2e3c4b5a");
+        g_assert_cmpstr(c.state_directory, ==, "/srv/azshci");
+        g_assert_cmpstr(c.benefits_file, ==, "/etc/azshci/benefits.json");
+        g_assert_cmpstr(c.metadata_domain, ==, "imds.example-corp.internal");
+        g_assert_cmpint(c.key_type, ==, KEY_TYPE_ECDSA_P256);
+        g_assert_cmpuint(c.certificate_validity_days, ==, 7);
+        g_assert_cmpuint(c.certificate_max_validity_days, ==, 14);
+        g_assert_false(c.rotate_key_on_sync);
+        g_assert_cmpuint(c.document_validity_minutes, ==, 60);
+        g_assert_cmpuint(c.sync_interval_hours, ==, 6);
+        g_assert_true(c.embed_chain);
+        g_assert_cmpuint(c.signing_threads, ==, 4);
+        g_assert_cmpint(c.issuer_type, ==, ISSUER_CMP);
+        g_assert_cmpstr(c.cmp.server, ==, "https://ca.example:8443/pkix/");
+        g_assert_cmpstr(c.cmp.trust_anchor, ==, "/etc/azshci/ca.pem");
+        g_assert_cmpstr(c.cmp.reference, ==, "node-02");
+        g_assert_null(c.cmp.secret);
+        g_assert_cmpstr(c.cmp.secret_file, ==, "/etc/azshci/cmp-secret");
+        g_assert_cmpstr(c.cmp.tls_trust, ==, "/etc/azshci/tls.pem");
+        g_assert_cmpstr(c.cmp.subject, ==, "/CN=hci-node-02");
+        g_assert_cmpuint(c.cmp.timeout_sec, ==, 120);
+}
+
+static void test_errors(void) {
+        expect_error("[]", -EINVAL, "c.json: the configuration must be a JSON object");
+        expect_error("{ \"colour\": \"blue\" }", -EINVAL, "c.json: unknown key \"colour\"");
+        expect_error("{ \"Enabled\": true }", -EINVAL, "c.json: unknown key \"Enabled\"");
+        expect_error("{ \"enabled\": \"yes\" }", -EINVAL, "c.json: key \"enabled\" must be true or false");
+        expect_error("{ \"subscriptionId\": 5 }", -EINVAL, "c.json: key \"subscriptionId\" must be a string");
+        expect_error("{ \"stateDirectory\": \"var/lib/azshci\" }", -EINVAL,
+                "c.json: key \"stateDirectory\" must be an absolute path, not \"var/lib/azshci\"");
+        expect_error("{ \"benefitsFile\": \"\" }", -EINVAL,
+                "c.json: key \"benefitsFile\" must be an absolute path, not \"\"");
+        expect_error("{ \"documentValidityMinutes\": \"60\" }", -EINVAL,
+                "c.json: key \"documentValidityMinutes\" must be an integer");
+        expect_error("{ \"documentValidityMinutes\": 1.5 }", -EINVAL,
+                "c.json: key \"documentValidityMinutes\" must be an integer");
+        expect_error("{ \"documentValidityMinutes\": 0 }", -ERANGE,
+                "c.json: key \"documentValidityMinutes\" must be between 1 and 10080, not 0");
+        expect_error("{ \"syncIntervalHours\": 721 }", -ERANGE,
+                "c.json: key \"syncIntervalHours\" must be between 1 and 720, not 721");
+        expect_error("{ \"signingThreads\": -1 }", -ERANGE,
+                "c.json: key \"signingThreads\" must be between 0 and 256, not -1");
+        expect_error("{ \"certificateMaxValidityDays\": 4294967297 }", -ERANGE,
+                "c.json: key \"certificateMaxValidityDays\" must be between 1 and 3650, not 4294967297");
+        expect_error("{ \"keyType\": \"ed25519\" }", -EINVAL,
+                "c.json: key \"keyType\" must be \"rsa-2048\" or \"ecdsa-p256\"");
+        expect_error("{ \"keyType\": 2048 }", -EINVAL, "c.json: key \"keyType\" must be \"rsa-2048\" or \"ecdsa-p256\"");
+        expect_error("{ \"serverName\": \"*\" }", -EINVAL, "c.json: key \"serverName\" is not a valid name");
+        expect_error("{ \"metadataDomain\": \"Metadata.Local\" }", -EINVAL,
+                "c.json: key \"metadataDomain\" must be a lowercase DNS name such as metadata.azshci.local");
+        expect_error("{ \"metadataDomain\": \"\" }", -EINVAL,
+                "c.json: key \"metadataDomain\" must be a lowercase DNS name such as metadata.azshci.local");
+}
+
+static void test_issuer_errors(void) {
+        expect_error("{ \"issuer\": \"local\" }", -EINVAL, "c.json: key \"issuer\" must be an object");
+        expect_error("{ \"issuer\": {} }", -EINVAL, "c.json: key \"issuer.type\" must be \"local\" or \"cmp\"");
+        expect_error("{ \"issuer\": { \"type\": \"acme\" } }", -EINVAL,
+                "c.json: key \"issuer.type\" must be \"local\" or \"cmp\"");
+        expect_error("{ \"issuer\": { \"type\": \"local\", \"server\": \"http://x\" } }", -EINVAL,
+                "c.json: the \"local\" issuer takes no settings besides \"type\"");
+        expect_error("{ \"issuer\": { \"type\": \"cmp\", \"colour\": 1 } }", -EINVAL,
+                "c.json: unknown key \"issuer.colour\"");
+        expect_error("{ \"issuer\": { \"type\": \"cmp\" } }", -EINVAL,
+                "c.json: the \"cmp\" issuer needs \"issuer.server\"");
+        expect_error("{ \"issuer\": { \"type\": \"cmp\", \"server\": \"ftp://ca\" } }", -EINVAL,
+                "c.json: key \"issuer.server\" must be an http:// or https:// URL");
+        expect_error("{ \"issuer\": { \"type\": \"cmp\", \"server\": \"http://ca:829/pkix/\" } }", -EINVAL,
+                "c.json: the \"cmp\" issuer needs \"issuer.trustAnchor\"");
+        expect_error("{ \"issuer\": { \"type\": \"cmp\", \"server\": \"http://ca/\", \"trustAnchor\": \"ca.pem\" } }",
+                -EINVAL, "c.json: key \"trustAnchor\" must be an absolute path, not \"ca.pem\"");
+        expect_error("{ \"issuer\": { \"type\": \"cmp\", \"server\": \"http://ca/\", \"trustAnchor\": \"/ca.pem\","
+                     " \"reference\": \"r\" } }",
+                -EINVAL,
+                "c.json: the \"cmp\" issuer needs \"issuer.reference\" and exactly one of \"issuer.secret\" and "
+                "\"issuer.secretFile\"");
+        expect_error("{ \"issuer\": { \"type\": \"cmp\", \"server\": \"http://ca/\", \"trustAnchor\": \"/ca.pem\","
+                     " \"reference\": \"r\", \"secret\": \"s\", \"secretFile\": \"/s\" } }",
+                -EINVAL,
+                "c.json: the \"cmp\" issuer needs \"issuer.reference\" and exactly one of \"issuer.secret\" and "
+                "\"issuer.secretFile\"");
+        expect_error("{ \"issuer\": { \"type\": \"cmp\", \"server\": \"http://ca/\", \"trustAnchor\": \"/ca.pem\","
+                     " \"reference\": \"r\", \"secret\": \"s\", \"timeoutSeconds\": 601 } }",
+                -ERANGE, "c.json: key \"timeoutSeconds\" must be between 1 and 600, not 601");
+}
+
+static void test_files(void) {
+        _cleanup_(config_donep) Config c = {};
+        _cleanup_free_ char *error = NULL;
+
+        config_init(&c);
+        g_assert_cmpint(config_load(&c, "/nonexistent/attestation.json", true, &error), ==, 0);
+        g_assert_null(error);
+        g_assert_cmpint(config_load(&c, "/nonexistent/attestation.json", false, &error), ==, -ENOENT);
+        g_assert_cmpstr(error, ==, "/nonexistent/attestation.json: No such file or directory");
+
+        error = mfree(error);
+        g_assert_cmpint(config_load_data(&c, "c.json", "{\n  \"enabled\": true,\n}\n", &error), ==, -EBADMSG);
+        /* json-glib's wording (Debian 12, json-glib 1.6); the name and position are ours. */
+        g_assert_cmpstr(error, ==, "c.json:2:18: Parse error: unexpected character `,', expected character `]'");
+}
+
+int main(int argc, char **argv) {
+        g_test_init(&argc, &argv, NULL);
+
+        g_test_add_func("/config/defaults", test_defaults);
+        g_test_add_func("/config/enums", test_enums);
+        g_test_add_func("/config/shipped-file", test_shipped_file);
+        g_test_add_func("/config/every-key", test_every_key);
+        g_test_add_func("/config/errors", test_errors);
+        g_test_add_func("/config/issuer-errors", test_issuer_errors);
+        g_test_add_func("/config/files", test_files);
+
+        return g_test_run();
+}

@@ -1,0 +1,390 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* The VM registration table (vm.h): typed field access, validation errors that name the field,
+ * deep copies, the a{sv} decoder and the object path. */
+
+#include <glib.h>
+#include <sys/socket.h>
+#include <systemd/sd-bus.h>
+
+#include "vm.h"
+
+#define ID "6f1c8a52-3b0e-4c7d-9a41-2d5e8f7b9c10"
+
+static void cleanup_bus_error(sd_bus_error *e) {
+        sd_bus_error_free(e);
+}
+
+/* Sets a field expecting failure; checks the error name and exact message. */
+static void expect_set_error(Vm *vm, const char *field, const VmValue *v, const char *message) {
+        _cleanup_(cleanup_bus_error) sd_bus_error error = SD_BUS_ERROR_NULL;
+
+        g_assert_cmpint(vm_set_field(vm, field, v, &error), ==, -EINVAL);
+        g_assert_cmpstr(error.name, ==, SD_BUS_ERROR_INVALID_ARGS);
+        g_assert_cmpstr(error.message, ==, message);
+}
+
+static void set_ok(Vm *vm, const char *field, const VmValue *v) {
+        _cleanup_(cleanup_bus_error) sd_bus_error error = SD_BUS_ERROR_NULL;
+
+        g_assert_cmpint(vm_set_field(vm, field, v, &error), ==, 0);
+        g_assert_false(sd_bus_error_is_set(&error));
+}
+
+#define S(x) (&(VmValue) { .type = 's', .s = (x) })
+#define U(x) (&(VmValue) { .type = 'u', .u = (x) })
+#define B(x) (&(VmValue) { .type = 'b', .b = (x) })
+
+static void test_defaults(void) {
+        _cleanup_(vm_freep) Vm *vm = vm_new();
+        VmValue v;
+
+        g_assert_nonnull(vm);
+        g_assert_cmpuint(vm->generation, ==, 2);
+        g_assert_cmpint(vm->power_state, ==, VM_POWER_RUNNING);
+        g_assert_cmpint(vm->evaluation.status, ==, VM_STATUS_UNKNOWN);
+        g_assert_false(vm->data_exchange);
+        g_assert_false(vm->guest_service_interface);
+        g_assert_false(vm->legacy_access);
+
+        /* Unset strings read back as "". */
+        g_assert_cmpint(vm_get_field(vm, "OsName", &v), ==, 0);
+        g_assert_cmpint(v.type, ==, 's');
+        g_assert_cmpstr(v.s, ==, "");
+        g_assert_cmpint(vm_get_field(vm, "PowerState", &v), ==, 0);
+        g_assert_cmpstr(v.s, ==, "Running");
+        g_assert_cmpint(vm_get_field(vm, "Generation", &v), ==, 0);
+        g_assert_cmpint(v.type, ==, 'u');
+        g_assert_cmpuint(v.u, ==, 2);
+
+        g_assert_null(vm_free(NULL));
+}
+
+static void test_field_table(void) {
+        size_t n = 0;
+
+        for (const VmField *f = vm_fields; f->name; f++) {
+                g_assert_true(vm_field_find(f->name) == f);
+                g_assert_true(strchr("sub", f->type));
+                n++;
+        }
+        g_assert_cmpuint(n, ==, 14);
+        g_assert_null(vm_field_find("Colour"));
+        g_assert_null(vm_field_find("osname")); /* names are case-sensitive */
+        g_assert_true(vm_field_find("Id")->required);
+        g_assert_true(vm_field_find("Name")->required);
+        g_assert_false(vm_field_find("OsName")->required);
+}
+
+static void test_set_get_roundtrip(void) {
+        _cleanup_(vm_freep) Vm *vm = vm_new();
+        VmValue v;
+
+        set_ok(vm, "Id", S("6F1C8A52-3B0E-4C7D-9A41-2D5E8F7B9C10"));
+        set_ok(vm, "Name", S("sales-avd-01"));
+        set_ok(vm, "Generation", U(1));
+        set_ok(vm, "PowerState", S("Off"));
+        set_ok(vm, "GuestServiceInterface", B(true));
+        set_ok(vm, "DataExchange", B(true));
+        set_ok(vm, "OsName", S("Windows 11 Enterprise multi-session"));
+        set_ok(vm, "OsVersion", S("10.0.22621.3447"));
+        set_ok(vm, "SqlVersion", S("12.0.6024.0"));
+        set_ok(vm, "ArcAgentVersion", S("1.39.0"));
+        set_ok(vm, "VsockCid", U(42));
+        set_ok(vm, "LegacyMac", S("52-54-00-AB-CD-EF"));
+        set_ok(vm, "Sku", S("Enterprise"));
+        set_ok(vm, "LicenseType", S("Windows_Client"));
+
+        /* Normalised on the way in. */
+        g_assert_cmpstr(vm->id, ==, ID);
+        g_assert_cmpstr(vm->legacy_mac, ==, "52:54:00:ab:cd:ef");
+        g_assert_cmpuint(vm->generation, ==, 1);
+        g_assert_cmpint(vm->power_state, ==, VM_POWER_OFF);
+        g_assert_true(vm->guest_service_interface);
+        g_assert_true(vm->data_exchange);
+        g_assert_cmpuint(vm->vsock_cid, ==, 42);
+
+        g_assert_cmpint(vm_get_field(vm, "Id", &v), ==, 0);
+        g_assert_cmpstr(v.s, ==, ID);
+        g_assert_cmpint(vm_get_field(vm, "PowerState", &v), ==, 0);
+        g_assert_cmpstr(v.s, ==, "Off");
+        g_assert_cmpint(vm_get_field(vm, "GuestServiceInterface", &v), ==, 0);
+        g_assert_cmpint(v.type, ==, 'b');
+        g_assert_true(v.b);
+        g_assert_cmpint(vm_get_field(vm, "VsockCid", &v), ==, 0);
+        g_assert_cmpuint(v.u, ==, 42);
+        g_assert_cmpint(vm_get_field(vm, "LegacyMac", &v), ==, 0);
+        g_assert_cmpstr(v.s, ==, "52:54:00:ab:cd:ef");
+        g_assert_cmpint(vm_get_field(vm, "ArcAgentVersion", &v), ==, 0);
+        g_assert_cmpstr(v.s, ==, "1.39.0");
+
+        /* "" clears an optional string. */
+        set_ok(vm, "SqlVersion", S(""));
+        g_assert_null(vm->sql_version);
+        set_ok(vm, "LegacyMac", S(""));
+        g_assert_null(vm->legacy_mac);
+        g_assert_cmpint(vm_get_field(vm, "SqlVersion", &v), ==, 0);
+        g_assert_cmpstr(v.s, ==, "");
+
+        g_assert_cmpint(vm_get_field(vm, "Colour", &v), ==, -ENOENT);
+}
+
+static void test_set_errors(void) {
+        _cleanup_(vm_freep) Vm *vm = vm_new();
+        char long_text[1026];
+
+        expect_set_error(vm, "Colour", S("blue"), "Unknown VM property 'Colour'.");
+        expect_set_error(vm, "Generation", S("2"), "VM property 'Generation' must be an unsigned 32-bit integer.");
+        expect_set_error(vm, "OsName", U(1), "VM property 'OsName' must be a string.");
+        expect_set_error(vm, "DataExchange", S("true"), "VM property 'DataExchange' must be a boolean.");
+        expect_set_error(vm, "Id", S("not-a-uuid"),
+                "VM property 'Id' must be a UUID (8-4-4-4-12 hex digits), not 'not-a-uuid'.");
+        expect_set_error(vm, "Id", S(""), "VM property 'Id' must be a UUID (8-4-4-4-12 hex digits), not ''.");
+        expect_set_error(vm, "Name", S("*"),
+                "VM property 'Name' must be 1 to 255 bytes of UTF-8 without control characters and not '*'.");
+        expect_set_error(vm, "Name", S(""),
+                "VM property 'Name' must be 1 to 255 bytes of UTF-8 without control characters and not '*'.");
+        expect_set_error(vm, "OsName", S("Windows\n11"),
+                "VM property 'OsName' must be at most 1024 bytes without control characters.");
+        memset(long_text, 'x', 1025);
+        long_text[1025] = 0;
+        expect_set_error(vm, "Sku", S(long_text),
+                "VM property 'Sku' must be at most 1024 bytes without control characters.");
+        expect_set_error(vm, "OsVersion", S("10.0.22621.3447a"),
+                "VM property 'OsVersion' must be a dotted numeric version such as 10.0.22621.3447, not "
+                "'10.0.22621.3447a'.");
+        expect_set_error(vm, "ArcAgentVersion", S("v1.39"),
+                "VM property 'ArcAgentVersion' must be a dotted numeric version such as 10.0.22621.3447, not "
+                "'v1.39'.");
+        expect_set_error(vm, "LegacyMac", S("ff:ff:ff:ff:ff:ff"),
+                "VM property 'LegacyMac' must be a unicast MAC address such as 52:54:00:12:34:56, not "
+                "'ff:ff:ff:ff:ff:ff'.");
+        expect_set_error(vm, "Generation", U(3), "VM property 'Generation' must be 1 or 2, not 3.");
+        expect_set_error(vm, "Generation", U(0), "VM property 'Generation' must be 1 or 2, not 0.");
+        expect_set_error(vm, "PowerState", S("Saved"),
+                "VM property 'PowerState' must be Running, Off or Paused, not 'Saved'.");
+        expect_set_error(vm, "VsockCid", U(2),
+                "VM property 'VsockCid' must be 0 (none) or a guest CID from 3 to 4294967294, not 2.");
+        expect_set_error(vm, "VsockCid", U(UINT32_MAX),
+                "VM property 'VsockCid' must be 0 (none) or a guest CID from 3 to 4294967294, not 4294967295.");
+
+        /* A failed set leaves the old value alone. */
+        set_ok(vm, "OsVersion", S("6.3.9600"));
+        expect_set_error(vm, "OsVersion", S("x"),
+                "VM property 'OsVersion' must be a dotted numeric version such as 10.0.22621.3447, not 'x'.");
+        g_assert_cmpstr(vm->os_version, ==, "6.3.9600");
+
+        /* No error object: still -EINVAL. */
+        g_assert_cmpint(vm_set_field(vm, "Generation", U(5), NULL), ==, -EINVAL);
+}
+
+static void test_validate_complete(void) {
+        _cleanup_(vm_freep) Vm *vm = vm_new();
+        _cleanup_(cleanup_bus_error) sd_bus_error e1 = SD_BUS_ERROR_NULL, e2 = SD_BUS_ERROR_NULL;
+
+        g_assert_cmpint(vm_validate_complete(vm, &e1), ==, -EINVAL);
+        g_assert_cmpstr(e1.name, ==, SD_BUS_ERROR_INVALID_ARGS);
+        g_assert_cmpstr(e1.message, ==, "VM property 'Id' is required.");
+
+        set_ok(vm, "Id", S(ID));
+        g_assert_cmpint(vm_validate_complete(vm, &e2), ==, -EINVAL);
+        g_assert_cmpstr(e2.message, ==, "VM property 'Name' is required.");
+
+        set_ok(vm, "Name", S("vm"));
+        g_assert_cmpint(vm_validate_complete(vm, NULL), ==, 0);
+}
+
+static void test_copy(void) {
+        _cleanup_(vm_freep) Vm *vm = vm_new(), *c = NULL, *sparse_copy = NULL;
+        _cleanup_(vm_freep) Vm *sparse = vm_new();
+
+        set_ok(vm, "Id", S(ID));
+        set_ok(vm, "Name", S("esu-2012r2"));
+        set_ok(vm, "Generation", U(1));
+        set_ok(vm, "PowerState", S("Paused"));
+        set_ok(vm, "DataExchange", B(true));
+        set_ok(vm, "OsName", S("Windows Server 2012 R2 Datacenter"));
+        set_ok(vm, "OsVersion", S("6.3.9600"));
+        set_ok(vm, "SqlVersion", S("11.0.7001.0"));
+        set_ok(vm, "VsockCid", U(7));
+        set_ok(vm, "LegacyMac", S("52:54:00:00:00:07"));
+        vm->legacy_access = true;
+        vm->evaluation.status = VM_STATUS_ACTIVE_BENEFITS;
+        g_assert_cmpint(strv_extend(&vm->evaluation.eligible, "ExtendedSecurityUpdates"), ==, 0);
+
+        g_assert_cmpint(vm_copy(vm, &c), ==, 0);
+        g_assert_true(c != vm);
+        g_assert_cmpstr(c->id, ==, ID);
+        g_assert_true(c->id != vm->id); /* deep */
+        g_assert_cmpstr(c->name, ==, "esu-2012r2");
+        g_assert_cmpuint(c->generation, ==, 1);
+        g_assert_cmpint(c->power_state, ==, VM_POWER_PAUSED);
+        g_assert_true(c->data_exchange);
+        g_assert_false(c->guest_service_interface);
+        g_assert_cmpstr(c->os_name, ==, "Windows Server 2012 R2 Datacenter");
+        g_assert_cmpstr(c->os_version, ==, "6.3.9600");
+        g_assert_cmpstr(c->sql_version, ==, "11.0.7001.0");
+        g_assert_null(c->arc_agent_version);
+        g_assert_null(c->sku);
+        g_assert_cmpuint(c->vsock_cid, ==, 7);
+        g_assert_cmpstr(c->legacy_mac, ==, "52:54:00:00:00:07");
+        g_assert_true(c->legacy_access);
+        /* The evaluation is derived state and is not copied. */
+        g_assert_cmpint(c->evaluation.status, ==, VM_STATUS_UNKNOWN);
+        g_assert_null(c->evaluation.eligible);
+
+        /* Changing the copy leaves the original alone. */
+        set_ok(c, "OsVersion", S("6.3.9601"));
+        g_assert_cmpstr(vm->os_version, ==, "6.3.9600");
+
+        /* A VM that has not been completed yet (no Id, no Name) copies too. */
+        g_assert_cmpint(vm_copy(sparse, &sparse_copy), ==, 0);
+        g_assert_null(sparse_copy->id);
+        g_assert_null(sparse_copy->name);
+}
+
+static void test_enums(void) {
+        g_assert_cmpstr(vm_power_state_to_string(VM_POWER_RUNNING), ==, "Running");
+        g_assert_cmpstr(vm_power_state_to_string(VM_POWER_OFF), ==, "Off");
+        g_assert_cmpstr(vm_power_state_to_string(VM_POWER_PAUSED), ==, "Paused");
+        g_assert_null(vm_power_state_to_string(_VM_POWER_STATE_MAX));
+        g_assert_null(vm_power_state_to_string(_VM_POWER_STATE_INVALID));
+        g_assert_cmpint(vm_power_state_from_string("Off"), ==, VM_POWER_OFF);
+        g_assert_cmpint(vm_power_state_from_string("off"), ==, _VM_POWER_STATE_INVALID);
+        g_assert_cmpint(vm_power_state_from_string(NULL), ==, _VM_POWER_STATE_INVALID);
+
+        g_assert_cmpstr(vm_status_to_string(VM_STATUS_ACTIVE_BENEFITS), ==, "ActiveBenefits");
+        g_assert_cmpstr(vm_status_to_string(VM_STATUS_INACTIVE_BENEFITS), ==, "InactiveBenefits");
+        g_assert_cmpstr(vm_status_to_string(VM_STATUS_UNKNOWN), ==, "Unknown");
+        g_assert_cmpstr(vm_status_to_string(VM_STATUS_NO_APPLICABLE_BENEFITS), ==, "NoApplicableBenefits");
+        g_assert_null(vm_status_to_string(_VM_STATUS_MAX));
+}
+
+static void test_evaluation_equal(void) {
+        BenefitEvaluation a = { .status = VM_STATUS_INACTIVE_BENEFITS }, b = { .status = VM_STATUS_INACTIVE_BENEFITS };
+
+        g_assert_true(benefit_evaluation_equal(&a, &b));
+        g_assert_cmpint(strv_extend(&a.recommended_actions, "InstallUpdates"), ==, 0);
+        g_assert_false(benefit_evaluation_equal(&a, &b));
+        g_assert_cmpint(strv_extend(&b.recommended_actions, "InstallUpdates"), ==, 0);
+        g_assert_true(benefit_evaluation_equal(&a, &b));
+        b.status = VM_STATUS_ACTIVE_BENEFITS;
+        g_assert_false(benefit_evaluation_equal(&a, &b));
+
+        benefit_evaluation_done(&a);
+        benefit_evaluation_done(&b);
+        g_assert_null(a.recommended_actions);
+}
+
+/* Builds a sealed method call whose body is the a{sv} built by append(), positioned at it. */
+static sd_bus_message *make_properties_message(sd_bus *bus, const char *signature, ...) {
+        sd_bus_message *m = NULL;
+        va_list ap;
+
+        g_assert_cmpint(sd_bus_message_new_method_call(bus, &m, "org.azshci.Attestation1",
+                                "/org/azshci/Attestation1", "org.azshci.Attestation1", "RegisterVM"),
+                >=, 0);
+        va_start(ap, signature);
+        g_assert_cmpint(sd_bus_message_appendv(m, signature, ap), >=, 0);
+        va_end(ap);
+        g_assert_cmpint(sd_bus_message_seal(m, 1, 0), >=, 0);
+        g_assert_cmpint(sd_bus_message_rewind(m, true), >=, 0);
+        return m;
+}
+
+static void test_apply_properties_message(void) {
+        _cleanup_(sd_bus_unrefp) sd_bus *bus = NULL;
+        _cleanup_(vm_freep) Vm *vm = vm_new();
+
+        int fds[2];
+
+        /* An unconnected bus object can build messages once it has been started; one end of a
+         * socketpair is enough, nothing is ever sent. */
+        g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fds), ==, 0);
+        g_assert_cmpint(sd_bus_new(&bus), >=, 0);
+        g_assert_cmpint(sd_bus_set_fd(bus, fds[0], fds[0]), >=, 0);
+        g_assert_cmpint(sd_bus_start(bus), >=, 0);
+
+        {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = make_properties_message(bus, "a{sv}", 4,
+                        "Id", "s", ID, "Name", "s", "w11", "Generation", "u", 1, "DataExchange", "b", 1);
+                _cleanup_(cleanup_bus_error) sd_bus_error error = SD_BUS_ERROR_NULL;
+
+                g_assert_cmpint(vm_apply_properties_message(vm, m, &error), >=, 0);
+                g_assert_cmpstr(vm->id, ==, ID);
+                g_assert_cmpstr(vm->name, ==, "w11");
+                g_assert_cmpuint(vm->generation, ==, 1);
+                g_assert_true(vm->data_exchange);
+        }
+        {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = make_properties_message(bus, "a{sv}", 1,
+                        "Shoe", "s", "x");
+                _cleanup_(cleanup_bus_error) sd_bus_error error = SD_BUS_ERROR_NULL;
+
+                g_assert_cmpint(vm_apply_properties_message(vm, m, &error), ==, -EINVAL);
+                g_assert_cmpstr(error.name, ==, SD_BUS_ERROR_INVALID_ARGS);
+                g_assert_cmpstr(error.message, ==, "Unknown VM property 'Shoe'.");
+        }
+        {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = make_properties_message(bus, "a{sv}", 1,
+                        "Generation", "i", -1);
+                _cleanup_(cleanup_bus_error) sd_bus_error error = SD_BUS_ERROR_NULL;
+
+                g_assert_cmpint(vm_apply_properties_message(vm, m, &error), ==, -EINVAL);
+                g_assert_cmpstr(error.message, ==, "VM property 'Generation' has unsupported type 'i'.");
+        }
+        {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = make_properties_message(bus, "a{sv}", 1,
+                        "Generation", "s", "2");
+                _cleanup_(cleanup_bus_error) sd_bus_error error = SD_BUS_ERROR_NULL;
+
+                g_assert_cmpint(vm_apply_properties_message(vm, m, &error), ==, -EINVAL);
+                g_assert_cmpstr(error.message, ==,
+                        "VM property 'Generation' must be an unsigned 32-bit integer.");
+        }
+        {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = make_properties_message(bus, "a{sv}", 1,
+                        "LegacyMac", "s", "01:00:5e:00:00:01");
+                _cleanup_(cleanup_bus_error) sd_bus_error error = SD_BUS_ERROR_NULL;
+
+                g_assert_cmpint(vm_apply_properties_message(vm, m, &error), ==, -EINVAL);
+                g_assert_cmpstr(error.message, ==,
+                        "VM property 'LegacyMac' must be a unicast MAC address such as 52:54:00:12:34:56, not "
+                        "'01:00:5e:00:00:01'.");
+        }
+        /* Earlier good values are unaffected by the rejected messages. */
+        g_assert_cmpuint(vm->generation, ==, 1);
+        g_assert_null(vm->legacy_mac);
+
+        bus = sd_bus_close_unref(bus);
+        safe_close(fds[1]);
+}
+
+static void test_object_path(void) {
+        _cleanup_(vm_freep) Vm *vm = vm_new();
+        _cleanup_free_ char *path = NULL, *id = NULL;
+
+        set_ok(vm, "Id", S(ID));
+        g_assert_cmpint(vm_object_path(vm, &path), >=, 0);
+        /* sd-bus escapes every byte that is not [A-Za-z0-9], and a leading digit, as _xx. */
+        g_assert_cmpstr(path, ==, "/org/azshci/Attestation1/vm/_36f1c8a52_2d3b0e_2d4c7d_2d9a41_2d2d5e8f7b9c10");
+        g_assert_cmpint(sd_bus_path_decode(path, "/org/azshci/Attestation1/vm", &id), >, 0);
+        g_assert_cmpstr(id, ==, ID);
+}
+
+int main(int argc, char **argv) {
+        g_test_init(&argc, &argv, NULL);
+
+        g_test_add_func("/vm/defaults", test_defaults);
+        g_test_add_func("/vm/field-table", test_field_table);
+        g_test_add_func("/vm/set-get-roundtrip", test_set_get_roundtrip);
+        g_test_add_func("/vm/set-errors", test_set_errors);
+        g_test_add_func("/vm/validate-complete", test_validate_complete);
+        g_test_add_func("/vm/copy", test_copy);
+        g_test_add_func("/vm/enums", test_enums);
+        g_test_add_func("/vm/evaluation-equal", test_evaluation_equal);
+        g_test_add_func("/vm/apply-properties-message", test_apply_properties_message);
+        g_test_add_func("/vm/object-path", test_object_path);
+
+        return g_test_run();
+}
