@@ -55,6 +55,7 @@ void config_init(Config *c) {
                 .rotate_key_on_sync = true,
                 .document_validity_minutes = 360,
                 .sync_interval_hours = 12,
+                .automatic_sync = true,
                 .issuer_type = ISSUER_LOCAL,
                 .cmp.timeout_sec = 30,
         };
@@ -116,6 +117,7 @@ static const ConfigKey top_keys[] = {
         KEY_BOOL("rotateKeyOnSync", rotate_key_on_sync),
         KEY_UINT("documentValidityMinutes", document_validity_minutes, 1, 7 * 24 * 60),
         KEY_UINT("syncIntervalHours", sync_interval_hours, 1, 24 * 30),
+        KEY_BOOL("automaticSync", automatic_sync),
         KEY_BOOL("embedChain", embed_chain),
         KEY_UINT("signingThreads", signing_threads, 0, 256),
 };

@@ -54,6 +54,7 @@ typedef struct Config {
         bool rotate_key_on_sync;                /* false: re-certify the current key */
         unsigned document_validity_minutes;
         unsigned sync_interval_hours;
+        bool automatic_sync;                    /* false: only Sync() renews */
         bool embed_chain;
         unsigned signing_threads; /* 0 = one per CPU */
         IssuerType issuer_type;

@@ -45,7 +45,7 @@
 typedef struct IssuerCmp {
         Issuer issuer;
 
-        char *url;     /* as configured, for messages */
+        char *url; /* as configured, for messages */
         char *host;
         char *port;
         char *path;
@@ -86,7 +86,8 @@ static void erase_and_free(char *s) {
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(char *, erase_and_free);
 
-static int cmp_log_cb(const char *func, const char *file, int line, OSSL_CMP_severity level, const char *msg) {
+static int cmp_log_cb(
+        const char *func, const char *file, int line, OSSL_CMP_severity level, const char *msg) {
         /* OpenSSL's CMP chatter ("sending IR", ...) is debug output for us: the outcome is
          * reported by the caller with a one-line reason. */
         log_debug("CMP: %s", msg);
@@ -113,18 +114,20 @@ static int cmp_get_secret(IssuerCmp *c, char **ret, char **ret_error) {
                 return 0;
         }
         if (!c->secret_file)
-                return x509_error(ret_error, -ENOKEY, "CMP: no shared secret configured (cmp.secret or cmp.secret_file)");
+                return x509_error(ret_error, -ENOKEY,
+                        "CMP: no shared secret configured (cmp.secret or cmp.secret_file)");
 
         r = read_full_file(c->secret_file, CMP_SECRET_MAX, &data, &size);
         if (r < 0)
-                return x509_error(ret_error, r, "CMP: cannot read the shared secret file %s: %s", c->secret_file,
-                        strerror(-r));
+                return x509_error(ret_error, r, "CMP: cannot read the shared secret file %s: %s",
+                        c->secret_file, strerror(-r));
         s = strdup_trimmed(data, size);
         if (!s)
                 return -ENOMEM;
         if (isempty(s)) {
                 free(s);
-                return x509_error(ret_error, -ENOKEY, "CMP: the shared secret file %s is empty", c->secret_file);
+                return x509_error(
+                        ret_error, -ENOKEY, "CMP: the shared secret file %s is empty", c->secret_file);
         }
         *ret = s;
         return 0;
@@ -157,8 +160,8 @@ static int parse_subject(const char *s, X509_NAME **ret) {
                 if (!eq || eq == p || isempty(eq + 1))
                         return -EINVAL;
                 *eq = 0;
-                if (X509_NAME_add_entry_by_txt(name, p, MBSTRING_UTF8, (const unsigned char *) eq + 1, -1, -1,
-                            0) != 1) {
+                if (X509_NAME_add_entry_by_txt(
+                            name, p, MBSTRING_UTF8, (const unsigned char *)eq + 1, -1, -1, 0) != 1) {
                         ERR_clear_error();
                         return -EINVAL;
                 }
@@ -179,8 +182,8 @@ static int build_subject(IssuerCmp *c, const IssuerRequest *req, X509_NAME **ret
         name = X509_NAME_new();
         if (!name)
                 return -ENOMEM;
-        if (X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *) req->subject_cn, -1, -1,
-                    0) != 1) {
+        if (X509_NAME_add_entry_by_txt(
+                    name, "CN", MBSTRING_UTF8, (const unsigned char *)req->subject_cn, -1, -1, 0) != 1) {
                 ERR_clear_error();
                 return -EINVAL;
         }
@@ -204,7 +207,7 @@ static int cert_conf_cb(OSSL_CMP_CTX *ctx, X509 *cert, int fail_info, const char
         CmpAttempt *a = OSSL_CMP_CTX_get_certConf_cb_arg(ctx);
         _cleanup_(X509_STORE_CTX_freep) X509_STORE_CTX *sctx = NULL;
         _cleanup_(x509_stack_freep) STACK_OF(X509) *untrusted = NULL;
-        STACK_OF(X509) *more;
+        STACK_OF(X509) * more;
 
         assert(a);
 
@@ -240,10 +243,12 @@ static int cert_conf_cb(OSSL_CMP_CTX *ctx, X509 *cert, int fail_info, const char
         if (X509_verify_cert(sctx) != 1) {
                 int e = X509_STORE_CTX_get_error(sctx);
 
-                snprintf(a->cert_problem, sizeof a->cert_problem,
-                        e == X509_V_ERR_CERT_HAS_EXPIRED ? "it has already expired"
-                                                         : "it does not chain to the trust anchor %s: %s",
-                        a->cmp->trust_anchor, X509_verify_cert_error_string(e));
+                if (e == X509_V_ERR_CERT_HAS_EXPIRED)
+                        snprintf(a->cert_problem, sizeof a->cert_problem, "it has already expired");
+                else
+                        snprintf(a->cert_problem, sizeof a->cert_problem,
+                                "it does not chain to the trust anchor %s: %s", a->cmp->trust_anchor,
+                                X509_verify_cert_error_string(e));
                 goto reject;
         }
         return fail_info;
@@ -286,11 +291,11 @@ static BIO *http_tls_cb(BIO *bio, void *arg, int connect, int detail) {
 
                 if (BIO_find_type(bio, BIO_TYPE_SSL) != bio)
                         return bio;
-                (void) ERR_set_mark();
+                (void)ERR_set_mark();
                 BIO_ssl_shutdown(bio);
                 cbio = BIO_pop(bio);
                 BIO_free(bio);
-                (void) ERR_pop_to_mark();
+                (void)ERR_pop_to_mark();
                 return cbio;
         }
         return bio;
@@ -348,7 +353,7 @@ static void collect_failure(CmpFailure *f) {
         int line, flags;
         size_t n = 0;
 
-        *f = (CmpFailure) {};
+        *f = (CmpFailure){};
 
         while ((e = ERR_get_error_all(&file, &line, &func, &data, &flags)) != 0) {
                 int lib = ERR_GET_LIB(e), reason = ERR_GET_REASON(e);
@@ -361,11 +366,13 @@ static void collect_failure(CmpFailure *f) {
                         if (f->sys_errno == 0)
                                 f->sys_errno = reason;
                 } else if ((lib == ERR_LIB_HTTP && reason == HTTP_R_RETRY_TIMEOUT) ||
-                        (lib == ERR_LIB_CMP && reason == CMP_R_TOTAL_TIMEOUT) ||
-                        (lib == ERR_LIB_BIO && (reason == BIO_R_CONNECT_TIMEOUT || reason == BIO_R_TRANSFER_TIMEOUT)))
+                           (lib == ERR_LIB_CMP && reason == CMP_R_TOTAL_TIMEOUT) ||
+                           (lib == ERR_LIB_BIO &&
+                                   (reason == BIO_R_CONNECT_TIMEOUT || reason == BIO_R_TRANSFER_TIMEOUT)))
                         f->timeout = true;
                 else if ((lib == ERR_LIB_HTTP && reason == HTTP_R_CONNECT_FAILURE) ||
-                        (lib == ERR_LIB_BIO && (reason == BIO_R_CONNECT_ERROR || reason == BIO_R_NBIO_CONNECT_ERROR)))
+                         (lib == ERR_LIB_BIO &&
+                                 (reason == BIO_R_CONNECT_ERROR || reason == BIO_R_NBIO_CONNECT_ERROR)))
                         f->connect_failed = true;
                 else if (lib == ERR_LIB_CMP && reason == CMP_R_TRANSFER_ERROR)
                         f->transfer_failed = true;
@@ -385,7 +392,7 @@ static void collect_failure(CmpFailure *f) {
                                 strempty(rs), rs && !isempty(data) && (flags & ERR_TXT_STRING) ? ": " : "",
                                 (flags & ERR_TXT_STRING) ? strempty(data) : "");
                         if (k > 0)
-                                n = MIN(n + (size_t) k, sizeof f->text - 1);
+                                n = MIN(n + (size_t)k, sizeof f->text - 1);
                 }
         }
 }
@@ -396,22 +403,22 @@ static const char *fail_info_to_reason(int fail_info, bool mac_protected) {
                 int bit;
                 const char *text;
         } table[] = {
-                { OSSL_CMP_PKIFAILUREINFO_badMessageCheck, NULL },
-                { OSSL_CMP_PKIFAILUREINFO_notAuthorized, "not authorized" },
-                { OSSL_CMP_PKIFAILUREINFO_signerNotTrusted, "our signing certificate is not trusted" },
-                { OSSL_CMP_PKIFAILUREINFO_badCertTemplate, "the certificate template is not acceptable" },
-                { OSSL_CMP_PKIFAILUREINFO_badPOP, "proof of possession failed" },
-                { OSSL_CMP_PKIFAILUREINFO_badCertId, "unknown current certificate" },
-                { OSSL_CMP_PKIFAILUREINFO_certRevoked, "the current certificate is revoked" },
-                { OSSL_CMP_PKIFAILUREINFO_badTime, "clock skew (check the host's time)" },
-                { OSSL_CMP_PKIFAILUREINFO_wrongAuthority, "wrong CA (check the server path / alias)" },
-                { OSSL_CMP_PKIFAILUREINFO_badAlg, "unsupported algorithm" },
-                { OSSL_CMP_PKIFAILUREINFO_unacceptedExtension, "a requested extension is not accepted" },
-                { OSSL_CMP_PKIFAILUREINFO_systemUnavail, "the CA is unavailable" },
-                { OSSL_CMP_PKIFAILUREINFO_systemFailure, "CA-side failure" },
-                { OSSL_CMP_PKIFAILUREINFO_badRequest, "bad request" },
-                { OSSL_CMP_PKIFAILUREINFO_badDataFormat, "bad data format" },
-                { OSSL_CMP_PKIFAILUREINFO_incorrectData, "incorrect data" },
+                {OSSL_CMP_PKIFAILUREINFO_badMessageCheck, NULL},
+                {OSSL_CMP_PKIFAILUREINFO_notAuthorized, "not authorized"},
+                {OSSL_CMP_PKIFAILUREINFO_signerNotTrusted, "our signing certificate is not trusted"},
+                {OSSL_CMP_PKIFAILUREINFO_badCertTemplate, "the certificate template is not acceptable"},
+                {OSSL_CMP_PKIFAILUREINFO_badPOP, "proof of possession failed"},
+                {OSSL_CMP_PKIFAILUREINFO_badCertId, "unknown current certificate"},
+                {OSSL_CMP_PKIFAILUREINFO_certRevoked, "the current certificate is revoked"},
+                {OSSL_CMP_PKIFAILUREINFO_badTime, "clock skew (check the host's time)"},
+                {OSSL_CMP_PKIFAILUREINFO_wrongAuthority, "wrong CA (check the server path / alias)"},
+                {OSSL_CMP_PKIFAILUREINFO_badAlg, "unsupported algorithm"},
+                {OSSL_CMP_PKIFAILUREINFO_unacceptedExtension, "a requested extension is not accepted"},
+                {OSSL_CMP_PKIFAILUREINFO_systemUnavail, "the CA is unavailable"},
+                {OSSL_CMP_PKIFAILUREINFO_systemFailure, "CA-side failure"},
+                {OSSL_CMP_PKIFAILUREINFO_badRequest, "bad request"},
+                {OSSL_CMP_PKIFAILUREINFO_badDataFormat, "bad data format"},
+                {OSSL_CMP_PKIFAILUREINFO_incorrectData, "incorrect data"},
         };
 
         if (fail_info & (1 << OSSL_CMP_PKIFAILUREINFO_badMessageCheck))
@@ -431,15 +438,15 @@ static void status_text(OSSL_CMP_CTX *ctx, char *buf, size_t size) {
         for (int i = 0; i < sk_ASN1_UTF8STRING_num(ft) && n < size - 1; i++) {
                 ASN1_UTF8STRING *s = sk_ASN1_UTF8STRING_value(ft, i);
                 int k = snprintf(buf + n, size - n, "%s%.*s", n > 0 ? "; " : "", ASN1_STRING_length(s),
-                        (const char *) ASN1_STRING_get0_data(s));
+                        (const char *)ASN1_STRING_get0_data(s));
                 if (k > 0)
-                        n = MIN(n + (size_t) k, size - 1);
+                        n = MIN(n + (size_t)k, size - 1);
         }
 }
 
 /* Turns a failed OSSL_CMP_exec_certreq() into a negative errno and a one-line reason. */
-static int enrol_failure(IssuerCmp *c, OSSL_CMP_CTX *ctx, CmpAttempt *a, bool mac_protected, bool *ret_rejected,
-        char **ret_error) {
+static int enrol_failure(IssuerCmp *c, OSSL_CMP_CTX *ctx, CmpAttempt *a, bool mac_protected,
+        bool *ret_rejected, char **ret_error) {
         int status = OSSL_CMP_CTX_get_status(ctx);
         CmpFailure f;
         char st[256];
@@ -448,8 +455,8 @@ static int enrol_failure(IssuerCmp *c, OSSL_CMP_CTX *ctx, CmpAttempt *a, bool ma
         *ret_rejected = false;
 
         if (f.timeout)
-                return x509_error(ret_error, -ETIMEDOUT, "CMP server %s did not answer within %u s (timed out)",
-                        c->url, c->timeout_sec);
+                return x509_error(ret_error, -ETIMEDOUT,
+                        "CMP server %s did not answer within %u s (timed out)", c->url, c->timeout_sec);
         if (f.connect_failed || (f.transfer_failed && f.sys_errno != 0 && status < 0))
                 return x509_error(ret_error, f.sys_errno > 0 ? -f.sys_errno : -EHOSTUNREACH,
                         "CMP server %s unreachable: %s", c->url,
@@ -458,17 +465,19 @@ static int enrol_failure(IssuerCmp *c, OSSL_CMP_CTX *ctx, CmpAttempt *a, bool ma
                 return x509_error(ret_error, -EPROTO, "TLS handshake with CMP server %s failed: %s", c->url,
                         f.tls_error);
         if (f.cert_rejected || a->cert_problem[0])
-                return x509_error(ret_error, -EBADMSG, "CMP server %s returned an unacceptable certificate: %s",
-                        c->url, a->cert_problem[0] ? a->cert_problem : f.text);
+                return x509_error(ret_error, -EBADMSG,
+                        "CMP server %s returned an unacceptable certificate: %s", c->url,
+                        a->cert_problem[0] ? a->cert_problem : f.text);
         if (f.wrong_mac && mac_protected) {
                 *ret_rejected = true;
                 return x509_error(ret_error, -EACCES,
-                        "CMP server rejected the request: wrong shared secret or reference (MAC check failed)");
+                        "CMP server rejected the request: wrong shared secret or reference (MAC check "
+                        "failed)");
         }
         if (f.wrong_mac || f.untrusted_response)
                 return x509_error(ret_error, -EBADMSG,
-                        "CMP response from %s could not be authenticated (check cmp.trust_anchor): %s", c->url,
-                        f.text);
+                        "CMP response from %s could not be authenticated (check cmp.trust_anchor): %s",
+                        c->url, f.text);
         if (status == OSSL_CMP_PKISTATUS_rejection) {
                 int fi = OSSL_CMP_CTX_get_failInfoCode(ctx);
                 const char *why = fail_info_to_reason(fi < 0 ? 0 : fi, mac_protected);
@@ -488,9 +497,9 @@ static int enrol_failure(IssuerCmp *c, OSSL_CMP_CTX *ctx, CmpAttempt *a, bool ma
 
 /* Builds the chain: issuers of the new certificate found among extraCerts and caPubs, leaf's
  * issuer first, up to (and including) a self-signed root if the CA sent one. */
-static int build_chain(OSSL_CMP_CTX *ctx, X509 *cert, STACK_OF(X509) **ret) {
+static int build_chain(OSSL_CMP_CTX *ctx, X509 *cert, STACK_OF(X509) * *ret) {
         _cleanup_(x509_stack_freep) STACK_OF(X509) *pool = NULL, *chain = NULL;
-        STACK_OF(X509) *more;
+        STACK_OF(X509) * more;
         X509 *cur = cert;
 
         pool = sk_X509_new_null();
@@ -539,14 +548,15 @@ static int build_chain(OSSL_CMP_CTX *ctx, X509 *cert, STACK_OF(X509) **ret) {
  * says "connect timeout". A server that is down should fail at once with the real reason (the
  * service has its own retry with backoff), so one plain TCP connect goes first. */
 static int probe_connect(IssuerCmp *c, char **ret_error) {
-        struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG };
+        struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG};
         struct addrinfo *ai = NULL;
         int r, last = -EHOSTUNREACH;
 
         r = getaddrinfo(c->host, c->port, &hints, &ai);
         if (r != 0)
-                return x509_error(ret_error, -EHOSTUNREACH, "CMP server %s unreachable: cannot resolve %s: %s", c->url,
-                        c->host, r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
+                return x509_error(ret_error, -EHOSTUNREACH,
+                        "CMP server %s unreachable: cannot resolve %s: %s", c->url, c->host,
+                        r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
 
         for (struct addrinfo *a = ai; a; a = a->ai_next) {
                 _cleanup_close_ int fd = -EBADF;
@@ -564,8 +574,8 @@ static int probe_connect(IssuerCmp *c, char **ret_error) {
                         last = negative_errno();
                         continue;
                 }
-                pfd = (struct pollfd) { .fd = fd, .events = POLLOUT };
-                r = poll(&pfd, 1, (int) MIN(c->timeout_sec, 3600U) * 1000);
+                pfd = (struct pollfd){.fd = fd, .events = POLLOUT};
+                r = poll(&pfd, 1, (int)MIN(c->timeout_sec, 3600U) * 1000);
                 if (r < 0) {
                         last = negative_errno();
                         continue;
@@ -573,7 +583,8 @@ static int probe_connect(IssuerCmp *c, char **ret_error) {
                 if (r == 0) {
                         freeaddrinfo(ai);
                         return x509_error(ret_error, -ETIMEDOUT,
-                                "CMP server %s did not answer within %u s (timed out)", c->url, c->timeout_sec);
+                                "CMP server %s did not answer within %u s (timed out)", c->url,
+                                c->timeout_sec);
                 }
                 if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &r, &len) < 0)
                         last = negative_errno();
@@ -590,8 +601,8 @@ ok:
         return 0;
 }
 
-static int enrol_once(IssuerCmp *c, const IssuerRequest *req, bool kur, X509 **ret_cert, STACK_OF(X509) **ret_chain,
-        bool *ret_rejected, char **ret_error) {
+static int enrol_once(IssuerCmp *c, const IssuerRequest *req, bool kur, X509 **ret_cert,
+        STACK_OF(X509) * *ret_chain, bool *ret_rejected, char **ret_error) {
         _cleanup_(OSSL_CMP_CTX_freep) OSSL_CMP_CTX *ctx = NULL;
         _cleanup_(X509_NAME_freep) X509_NAME *subject = NULL;
         _cleanup_(GENERAL_NAME_freep) GENERAL_NAME *san = NULL;
@@ -624,9 +635,9 @@ static int enrol_once(IssuerCmp *c, const IssuerRequest *req, bool kur, X509 **r
         ctx = OSSL_CMP_CTX_new(NULL, NULL);
         if (!ctx)
                 return openssl_error(ret_error, -ENOMEM, "CMP: cannot create a context");
-        (void) OSSL_CMP_CTX_set_log_cb(ctx, cmp_log_cb);
-        (void) OSSL_CMP_CTX_set_log_verbosity(ctx, log_get_max_level() >= LOG_DEBUG ? OSSL_CMP_LOG_DEBUG
-                                                                                  : OSSL_CMP_LOG_ERR);
+        (void)OSSL_CMP_CTX_set_log_cb(ctx, cmp_log_cb);
+        (void)OSSL_CMP_CTX_set_log_verbosity(
+                ctx, log_get_max_level() >= LOG_DEBUG ? OSSL_CMP_LOG_DEBUG : OSSL_CMP_LOG_ERR);
 
         r = load_trust(c, &trust, ret_error);
         if (r < 0)
@@ -637,10 +648,11 @@ static int enrol_once(IssuerCmp *c, const IssuerRequest *req, bool kur, X509 **r
         }
         a.trust = trust;
 
-        if (OSSL_CMP_CTX_set1_server(ctx, c->host) != 1 || OSSL_CMP_CTX_set_serverPort(ctx, atoi(c->port)) != 1 ||
+        if (OSSL_CMP_CTX_set1_server(ctx, c->host) != 1 ||
+                OSSL_CMP_CTX_set_serverPort(ctx, atoi(c->port)) != 1 ||
                 OSSL_CMP_CTX_set1_serverPath(ctx, c->path) != 1 ||
-                OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_MSG_TIMEOUT, (int) c->timeout_sec) != 1 ||
-                OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_TOTAL_TIMEOUT, (int) c->timeout_sec) != 1 ||
+                OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_MSG_TIMEOUT, (int)c->timeout_sec) != 1 ||
+                OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_TOTAL_TIMEOUT, (int)c->timeout_sec) != 1 ||
                 OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_KEEP_ALIVE, 0) != 1)
                 return openssl_error(ret_error, -EINVAL, "CMP: cannot configure the server %s", c->url);
 
@@ -648,7 +660,8 @@ static int enrol_once(IssuerCmp *c, const IssuerRequest *req, bool kur, X509 **r
                 r = tls_setup(c, &tls, ret_error);
                 if (r < 0)
                         return r;
-                if (OSSL_CMP_CTX_set_http_cb(ctx, http_tls_cb) != 1 || OSSL_CMP_CTX_set_http_cb_arg(ctx, &tls) != 1) {
+                if (OSSL_CMP_CTX_set_http_cb(ctx, http_tls_cb) != 1 ||
+                        OSSL_CMP_CTX_set_http_cb_arg(ctx, &tls) != 1) {
                         SSL_CTX_free(tls.ssl_ctx);
                         return openssl_error(ret_error, -EIO, "CMP: cannot set up TLS");
                 }
@@ -658,12 +671,14 @@ static int enrol_once(IssuerCmp *c, const IssuerRequest *req, bool kur, X509 **r
                 if (OSSL_CMP_CTX_set1_cert(ctx, req->current_cert) != 1 ||
                         OSSL_CMP_CTX_set1_pkey(ctx, req->current_key) != 1 ||
                         OSSL_CMP_CTX_set1_oldCert(ctx, req->current_cert) != 1) {
-                        r = openssl_error(ret_error, -EINVAL, "CMP: the current certificate/key cannot be used");
+                        r = openssl_error(
+                                ret_error, -EINVAL, "CMP: the current certificate/key cannot be used");
                         goto finish;
                 }
-        } else if (OSSL_CMP_CTX_set1_referenceValue(ctx, (const unsigned char *) strempty(c->reference),
-                           (int) strlen(strempty(c->reference))) != 1 ||
-                OSSL_CMP_CTX_set1_secretValue(ctx, (const unsigned char *) secret, (int) strlen(secret)) != 1) {
+        } else if (OSSL_CMP_CTX_set1_referenceValue(ctx, (const unsigned char *)strempty(c->reference),
+                           (int)strlen(strempty(c->reference))) != 1 ||
+                   OSSL_CMP_CTX_set1_secretValue(ctx, (const unsigned char *)secret, (int)strlen(secret)) !=
+                           1) {
                 r = openssl_error(ret_error, -ENOMEM, "CMP: cannot set the shared secret");
                 goto finish;
         }
@@ -682,7 +697,8 @@ static int enrol_once(IssuerCmp *c, const IssuerRequest *req, bool kur, X509 **r
                 }
                 GENERAL_NAME_set0_value(san, GEN_DNS, ia5);
                 if (OSSL_CMP_CTX_push1_subjectAltName(ctx, san) != 1) {
-                        r = openssl_error(ret_error, -ENOMEM, "CMP: cannot set the subject alternative name");
+                        r = openssl_error(
+                                ret_error, -ENOMEM, "CMP: cannot set the subject alternative name");
                         goto finish;
                 }
         }
@@ -694,8 +710,8 @@ static int enrol_once(IssuerCmp *c, const IssuerRequest *req, bool kur, X509 **r
         }
         if (OSSL_CMP_CTX_set1_subjectName(ctx, subject) != 1 ||
                 OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_SUBJECTALTNAME_NODEFAULT, 1) != 1 ||
-                (req->validity_days > 0 &&
-                        OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_VALIDITY_DAYS, (int) req->validity_days) != 1) ||
+                (req->validity_days > 0 && OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_VALIDITY_DAYS,
+                                                   (int)req->validity_days) != 1) ||
                 OSSL_CMP_CTX_set_certConf_cb(ctx, cert_conf_cb) != 1 ||
                 OSSL_CMP_CTX_set_certConf_cb_arg(ctx, &a) != 1) {
                 r = openssl_error(ret_error, -EINVAL, "CMP: cannot build the certificate request");
@@ -734,9 +750,9 @@ finish:
         return r;
 }
 
-static int cmp_enroll(Issuer *issuer, const IssuerRequest *req, X509 **ret_cert, STACK_OF(X509) **ret_chain,
+static int cmp_enroll(Issuer *issuer, const IssuerRequest *req, X509 **ret_cert, STACK_OF(X509) * *ret_chain,
         char **ret_error) {
-        IssuerCmp *c = (IssuerCmp *) issuer;
+        IssuerCmp *c = (IssuerCmp *)issuer;
         _cleanup_free_ char *kur_error = NULL, *ir_error = NULL;
         bool rejected = false, kur = false;
         int r;
@@ -748,7 +764,8 @@ static int cmp_enroll(Issuer *issuer, const IssuerRequest *req, X509 **ret_cert,
         assert(ret_cert);
 
         /* KUR only with a current certificate that is still valid: an expired one can't sign. */
-        if (req->current_cert && req->current_key && X509_cmp_current_time(X509_get0_notAfter(req->current_cert)) > 0)
+        if (req->current_cert && req->current_key &&
+                X509_cmp_current_time(X509_get0_notAfter(req->current_cert)) > 0)
                 kur = true;
 
         if (kur) {
@@ -760,7 +777,8 @@ static int cmp_enroll(Issuer *issuer, const IssuerRequest *req, X509 **ret_cert,
                                 *ret_error = TAKE_PTR(kur_error);
                         return r;
                 }
-                log_warning("CMP key update rejected (%s), falling back to initial registration with the shared secret.",
+                log_warning("CMP key update rejected (%s), falling back to initial registration with the "
+                            "shared secret.",
                         strna(kur_error));
         }
 
@@ -770,7 +788,8 @@ static int cmp_enroll(Issuer *issuer, const IssuerRequest *req, X509 **ret_cert,
         if (ret_error) {
                 if (kur_error) {
                         char *s = NULL;
-                        if (asprintf(&s, "%s (after the key update was refused: %s)", strna(ir_error), kur_error) < 0)
+                        if (asprintf(&s, "%s (after the key update was refused: %s)", strna(ir_error),
+                                    kur_error) < 0)
                                 return -ENOMEM;
                         *ret_error = s;
                 } else
@@ -780,7 +799,7 @@ static int cmp_enroll(Issuer *issuer, const IssuerRequest *req, X509 **ret_cert,
 }
 
 static int cmp_get_trust_anchor(Issuer *issuer, char **ret_pem) {
-        IssuerCmp *c = (IssuerCmp *) issuer;
+        IssuerCmp *c = (IssuerCmp *)issuer;
 
         assert(c);
         assert(ret_pem);
@@ -789,7 +808,7 @@ static int cmp_get_trust_anchor(Issuer *issuer, char **ret_pem) {
 }
 
 static void cmp_free(Issuer *issuer) {
-        IssuerCmp *c = (IssuerCmp *) issuer;
+        IssuerCmp *c = (IssuerCmp *)issuer;
 
         if (!c)
                 return;
@@ -814,7 +833,7 @@ static const IssuerOps issuer_cmp_ops = {
 };
 
 static IssuerCmp *issuer_cmp_freep_helper(IssuerCmp *c) {
-        cmp_free((Issuer *) c);
+        cmp_free((Issuer *)c);
         return NULL;
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(IssuerCmp *, issuer_cmp_freep_helper);
@@ -831,25 +850,27 @@ int issuer_cmp_new(const CmpConfig *config, Issuer **ret, char **ret_error) {
         if (isempty(config->server))
                 return x509_error(ret_error, -EINVAL, "CMP: no server URL configured (cmp.server)");
         if (strncmp(config->server, "http://", 7) != 0 && strncmp(config->server, "https://", 8) != 0)
-                return x509_error(ret_error, -EINVAL, "CMP: server URL \"%s\" must start with http:// or https://",
-                        config->server);
+                return x509_error(ret_error, -EINVAL,
+                        "CMP: server URL \"%s\" must start with http:// or https://", config->server);
         if (isempty(config->trust_anchor))
                 return x509_error(ret_error, -EINVAL, "CMP: no trust anchor configured (cmp.trust_anchor)");
         if (isempty(config->secret) && isempty(config->secret_file))
                 return x509_error(ret_error, -EINVAL,
-                        "CMP: no shared secret configured for the initial registration (cmp.secret or cmp.secret_file)");
+                        "CMP: no shared secret configured for the initial registration (cmp.secret or "
+                        "cmp.secret_file)");
 
         c = calloc(1, sizeof(IssuerCmp));
         if (!c)
                 return -ENOMEM;
         c->issuer.ops = &issuer_cmp_ops;
 
-        if (OSSL_HTTP_parse_url(config->server, &ssl, &user, &c->host, &c->port, NULL, &c->path, &query, &frag) !=
-                1) {
+        if (OSSL_HTTP_parse_url(
+                    config->server, &ssl, &user, &c->host, &c->port, NULL, &c->path, &query, &frag) != 1) {
                 OPENSSL_free(user);
                 OPENSSL_free(query);
                 OPENSSL_free(frag);
-                return openssl_error(ret_error, -EINVAL, "CMP: cannot parse the server URL \"%s\"", config->server);
+                return openssl_error(
+                        ret_error, -EINVAL, "CMP: cannot parse the server URL \"%s\"", config->server);
         }
         OPENSSL_free(user);
         OPENSSL_free(query);
@@ -862,7 +883,8 @@ int issuer_cmp_new(const CmpConfig *config, Issuer **ret, char **ret_error) {
         if (!c->url || !c->trust_anchor || !c->reference)
                 return -ENOMEM;
         if (free_and_strdup(&c->secret, isempty(config->secret) ? NULL : config->secret) < 0 ||
-                free_and_strdup(&c->secret_file, isempty(config->secret_file) ? NULL : config->secret_file) < 0 ||
+                free_and_strdup(&c->secret_file, isempty(config->secret_file) ? NULL : config->secret_file) <
+                        0 ||
                 free_and_strdup(&c->tls_trust, isempty(config->tls_trust) ? NULL : config->tls_trust) < 0 ||
                 free_and_strdup(&c->subject, isempty(config->subject) ? NULL : config->subject) < 0)
                 return -ENOMEM;
@@ -873,8 +895,8 @@ int issuer_cmp_new(const CmpConfig *config, Issuer **ret, char **ret_error) {
 
                 r = parse_subject(c->subject, &name);
                 if (r < 0)
-                        return x509_error(ret_error, r, "CMP: invalid subject \"%s\" (use /CN=a/O=b or CN=a,O=b)",
-                                c->subject);
+                        return x509_error(ret_error, r,
+                                "CMP: invalid subject \"%s\" (use /CN=a/O=b or CN=a,O=b)", c->subject);
         }
 
         /* Fail early on an unreadable trust anchor rather than at the first Sync. */

@@ -284,7 +284,7 @@ static int on_sync_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         /* The certificate may just have expired: show it. */
         manager_refresh(m);
 
-        if (now_usec(CLOCK_REALTIME) >= manager_next_sync(m)) {
+        if (m->config.automatic_sync && now_usec(CLOCK_REALTIME) >= manager_next_sync(m)) {
                 int r = manager_start_sync(m, NULL);
                 if (r < 0)
                         log_error_errno(r, "Failed to start an automatic sync: %m");
@@ -301,10 +301,12 @@ static void manager_schedule_sync(Manager *m) {
         if (!m->config.enabled || !m->event)
                 return;
 
-        next = manager_next_sync(m);
+        next = m->config.automatic_sync ? manager_next_sync(m) : USEC_INFINITY;
         /* Also wake up when the certificate expires, to turn the server Expired on time. */
         if (m->identity && m->identity->not_after > now_usec(CLOCK_REALTIME))
                 next = MIN(next, m->identity->not_after);
+        if (next == USEC_INFINITY)
+                return;
 
         if (m->sync_timer) {
                 r = sd_event_source_set_time(m->sync_timer, next);
@@ -387,7 +389,7 @@ static int find_peer_vm(Manager *m, const char *transport, const char *peer, Vm 
 }
 
 int manager_attest(Manager *m, sd_bus_message *msg, const char *transport, const char *peer, const char *nonce,
-        sd_bus_error *error) {
+        const char *api_version, sd_bus_error *error) {
         char created_nonce[DOCUMENT_NONCE_MAX], buf[32];
         SignJob *j;
         usec_t now;
@@ -436,6 +438,7 @@ int manager_attest(Manager *m, sd_bus_message *msg, const char *transport, const
                 .subscription_id = m->config.subscription_id,
                 .sku = vm->sku,
                 .license_type = vm->license_type,
+                .api_version = api_version,
                 .created = now,
                 .expires = MIN(now + m->config.document_validity_minutes * USEC_PER_MINUTE,
                         m->identity->not_after),

@@ -2,6 +2,7 @@
 
 #include "build-config.h"
 #include "bus-names.h"
+#include "imds-versions.h"
 #include "log.h"
 #include "manager-dbus.h"
 #include "validate.h"
@@ -364,16 +365,8 @@ static int method_unregister_vm(sd_bus_message *msg, void *userdata, sd_bus_erro
 
 /* --- Attest --- */
 
-static int method_attest(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        const char *transport, *peer, *nonce;
-        Manager *m = userdata;
-        int r;
-
-        /* No polkit here: the bus policy lets only the frontends' group call this, and it is on
-         * the hot path of every guest request. */
-        r = sd_bus_message_read(msg, "sss", &transport, &peer, &nonce);
-        if (r < 0)
-                return r;
+static int attest_common(Manager *m, sd_bus_message *msg, const char *transport, const char *peer,
+        const char *nonce, const char *api_version, sd_bus_error *error) {
 
         if (!streq(transport, "vsock") && !streq(transport, "http"))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
@@ -381,8 +374,33 @@ static int method_attest(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         if (!nonce_is_valid(nonce))
                 return sd_bus_error_set(error, BUS_ERROR_INVALID_NONCE,
                         "The nonce must be at most 32 characters of A-Z, a-z, 0-9, '_' and '-'.");
+        if (api_version && !imds_api_version_is_supported(api_version))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unsupported api-version '%s'.",
+                        api_version);
 
-        return manager_attest(m, msg, transport, peer, nonce, error);
+        return manager_attest(m, msg, transport, peer, nonce, api_version, error);
+}
+
+static int method_attest(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        const char *transport, *peer, *nonce;
+        int r;
+
+        /* No polkit here: the bus policy lets only the frontends' group call this, and it is on
+         * the hot path of every guest request. */
+        r = sd_bus_message_read(msg, "sss", &transport, &peer, &nonce);
+        if (r < 0)
+                return r;
+        return attest_common(userdata, msg, transport, peer, nonce, NULL, error);
+}
+
+static int method_attest_for_version(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        const char *transport, *peer, *nonce, *api_version;
+        int r;
+
+        r = sd_bus_message_read(msg, "ssss", &transport, &peer, &nonce, &api_version);
+        if (r < 0)
+                return r;
+        return attest_common(userdata, msg, transport, peer, nonce, api_version, error);
 }
 
 /* --- GetTrustAnchor --- */
@@ -425,6 +443,9 @@ static const sd_bus_vtable manager_vtable[] = {
                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Attest", SD_BUS_ARGS("s", transport, "s", peer, "s", nonce),
                 SD_BUS_RESULT("s", document), method_attest, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("AttestForVersion",
+                SD_BUS_ARGS("s", transport, "s", peer, "s", nonce, "s", api_version), SD_BUS_RESULT("s", document),
+                method_attest_for_version, SD_BUS_VTABLE_UNPRIVILEGED),
 
         SD_BUS_VTABLE_END,
 };

@@ -55,11 +55,13 @@ static int die(const char *msg) {
         exit(EXIT_FAILURE);
 }
 
-static int quiet_log(const char *func, const char *file, int line, OSSL_CMP_severity level, const char *msg) {
+static int quiet_log(
+        const char *func, const char *file, int line, OSSL_CMP_severity level, const char *msg) {
         return 1;
 }
 
-static int verbose_log(const char *func, const char *file, int line, OSSL_CMP_severity level, const char *msg) {
+static int verbose_log(
+        const char *func, const char *file, int line, OSSL_CMP_severity level, const char *msg) {
         fprintf(stderr, "test-cmp-ca: CMP: %s\n", msg);
         return 1;
 }
@@ -76,8 +78,10 @@ static void make_ca(TestCa *ca) {
         X509_set_version(ca->ca_cert, X509_VERSION_3);
         ASN1_INTEGER_set(X509_get_serialNumber(ca->ca_cert), 1);
         name = X509_get_subject_name(ca->ca_cert);
-        X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, (const unsigned char *) "azshci tests", -1, -1, 0);
-        X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *) "Test CMP CA", -1, -1, 0);
+        X509_NAME_add_entry_by_txt(
+                name, "O", MBSTRING_UTF8, (const unsigned char *)"azshci tests", -1, -1, 0);
+        X509_NAME_add_entry_by_txt(
+                name, "CN", MBSTRING_UTF8, (const unsigned char *)"Test CMP CA", -1, -1, 0);
         X509_set_issuer_name(ca->ca_cert, name);
         X509_gmtime_adj(X509_getm_notBefore(ca->ca_cert), -3600);
         X509_gmtime_adj(X509_getm_notAfter(ca->ca_cert), 3650L * 24 * 3600);
@@ -85,9 +89,9 @@ static void make_ca(TestCa *ca) {
 
         X509V3_set_ctx(&v3, ca->ca_cert, ca->ca_cert, NULL, NULL, 0);
         const char *exts[][2] = {
-                { "basicConstraints", "critical,CA:TRUE" },
-                { "keyUsage", "critical,keyCertSign,cRLSign,digitalSignature" },
-                { "subjectKeyIdentifier", "hash" },
+                {"basicConstraints", "critical,CA:TRUE"},
+                {"keyUsage", "critical,keyCertSign,cRLSign,digitalSignature"},
+                {"subjectKeyIdentifier", "hash"},
         };
         for (size_t i = 0; i < ELEMENTSOF(exts); i++) {
                 ext = X509V3_EXT_conf(NULL, &v3, exts[i][0], exts[i][1]);
@@ -136,13 +140,13 @@ static EVP_PKEY *template_public_key(OSSL_CRMF_CERTTEMPLATE *tmpl) {
                 if (ret & 0x80)
                         break;
                 if (xclass == V_ASN1_CONTEXT_SPECIFIC && tag == 6) {
-                        size_t total = (size_t) (p - start) + (size_t) len;
+                        size_t total = (size_t)(p - start) + (size_t)len;
                         unsigned char *copy = OPENSSL_memdup(start, total);
                         const unsigned char *q = copy;
 
                         if (copy) {
                                 copy[0] = V_ASN1_SEQUENCE | V_ASN1_CONSTRUCTED;
-                                key = d2i_PUBKEY(NULL, &q, (long) total);
+                                key = d2i_PUBKEY(NULL, &q, (long)total);
                                 OPENSSL_free(copy);
                         }
                         break;
@@ -159,8 +163,8 @@ static OSSL_CMP_PKISI *reject(int fail_bit, const char *text) {
 }
 
 static OSSL_CMP_PKISI *process_cert_request(OSSL_CMP_SRV_CTX *srv, const OSSL_CMP_MSG *req, int certReqId,
-        const OSSL_CRMF_MSG *crm, const X509_REQ *p10cr, X509 **certOut, STACK_OF(X509) **chainOut,
-        STACK_OF(X509) **caPubs) {
+        const OSSL_CRMF_MSG *crm, const X509_REQ *p10cr, X509 **certOut, STACK_OF(X509) * *chainOut,
+        STACK_OF(X509) * *caPubs) {
         TestCa *ca = OSSL_CMP_SRV_CTX_get0_custom_ctx(srv);
         OSSL_CRMF_CERTTEMPLATE *tmpl;
         const X509_NAME *subject;
@@ -189,7 +193,8 @@ static OSSL_CMP_PKISI *process_cert_request(OSSL_CMP_SRV_CTX *srv, const OSSL_CM
                 OSSL_CRMF_CERTID *old = OSSL_CRMF_MSG_get0_regCtrl_oldCertID(crm);
 
                 /* The signature of the KUR was checked against our CA certificate by OpenSSL. */
-                if (old && X509_NAME_cmp(OSSL_CRMF_CERTID_get0_issuer(old), X509_get_subject_name(ca->ca_cert)) != 0) {
+                if (old && X509_NAME_cmp(OSSL_CRMF_CERTID_get0_issuer(old),
+                                   X509_get_subject_name(ca->ca_cert)) != 0) {
                         EVP_PKEY_free(pub);
                         return reject(OSSL_CMP_PKIFAILUREINFO_badCertId, "the old certificate is not ours");
                 }
@@ -224,10 +229,10 @@ static OSSL_CMP_PKISI *process_cert_request(OSSL_CMP_SRV_CTX *srv, const OSSL_CM
         }
         X509V3_set_ctx(&v3, ca->ca_cert, cert, NULL, NULL, 0);
         const char *add[][2] = {
-                { "basicConstraints", "critical,CA:FALSE" },
-                { "keyUsage", "critical,digitalSignature" },
-                { "subjectKeyIdentifier", "hash" },
-                { "authorityKeyIdentifier", "keyid" },
+                {"basicConstraints", "critical,CA:FALSE"},
+                {"keyUsage", "critical,digitalSignature"},
+                {"subjectKeyIdentifier", "hash"},
+                {"authorityKeyIdentifier", "keyid"},
         };
         for (size_t i = 0; i < ELEMENTSOF(add); i++) {
                 X509_EXTENSION *e = X509V3_EXT_conf(NULL, &v3, add[i][0], add[i][1]);
@@ -267,7 +272,8 @@ static int process_cert_conf(OSSL_CMP_SRV_CTX *srv, const OSSL_CMP_MSG *req, int
 
         if (ca->verbose && si) {
                 char buf[OSSL_CMP_PKISI_BUFLEN];
-                fprintf(stderr, "test-cmp-ca: certConf: %s\n", OSSL_CMP_snprint_PKIStatusInfo(si, buf, sizeof buf));
+                fprintf(stderr, "test-cmp-ca: certConf: %s\n",
+                        OSSL_CMP_snprint_PKIStatusInfo(si, buf, sizeof buf));
         }
         return 1;
 }
@@ -285,14 +291,15 @@ static bool header_contains(const OSSL_CMP_MSG *msg, const unsigned char *bytes,
 
         n = i2d_OSSL_CMP_PKIHEADER(OSSL_CMP_MSG_get0_header(msg), &der);
         if (n > 0)
-                found = memmem(der, (size_t) n, bytes, size) != NULL;
+                found = memmem(der, (size_t)n, bytes, size) != NULL;
         OPENSSL_free(der);
         return found;
 }
 
 static bool is_pbm_protected(const OSSL_CMP_MSG *msg) {
         /* id-PasswordBasedMAC 1.2.840.113533.7.66.13 */
-        static const unsigned char pbm_oid[] = { 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf6, 0x7d, 0x07, 0x42, 0x0d };
+        static const unsigned char pbm_oid[] = {
+                0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf6, 0x7d, 0x07, 0x42, 0x0d};
 
         return header_contains(msg, pbm_oid, sizeof pbm_oid);
 }
@@ -305,9 +312,9 @@ static bool has_sender_kid(const OSSL_CMP_MSG *msg, const char *reference) {
         if (n > sizeof enc - 4)
                 return false;
         enc[0] = 0xa2;
-        enc[1] = (unsigned char) (n + 2);
+        enc[1] = (unsigned char)(n + 2);
         enc[2] = V_ASN1_OCTET_STRING;
-        enc[3] = (unsigned char) n;
+        enc[3] = (unsigned char)n;
         memcpy(enc + 4, reference, n);
         return header_contains(msg, enc, n + 4);
 }
@@ -320,7 +327,8 @@ static OSSL_CMP_MSG *handle(TestCa *ca, const OSSL_CMP_MSG *req) {
          * with a separate context, and a failed check becomes a signed badMessageCheck rejection. */
         ca->reject_mac = false;
         if (is_pbm_protected(req)) {
-                ca->reject_mac = !has_sender_kid(req, ca->reference) || OSSL_CMP_validate_msg(ca->mac_check, req) != 1;
+                ca->reject_mac = !has_sender_kid(req, ca->reference) ||
+                                 OSSL_CMP_validate_msg(ca->mac_check, req) != 1;
                 ERR_clear_error();
                 OSSL_CMP_SRV_CTX_set_accept_unprotected(ca->srv, 1);
         } else
@@ -347,12 +355,12 @@ static int read_line(BIO *b, char *buf, size_t size) {
         if (n > 0 && buf[n - 1] == '\r')
                 n--;
         buf[n] = 0;
-        return (int) n;
+        return (int)n;
 }
 
 static void send_status(BIO *b, const char *status) {
         BIO_printf(b, "HTTP/1.0 %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", status);
-        (void) BIO_flush(b);
+        (void)BIO_flush(b);
 }
 
 static void serve_connection(TestCa *ca, int fd) {
@@ -395,11 +403,11 @@ static void serve_connection(TestCa *ca, int fd) {
                 send_status(b, "411 Length Required");
                 goto out;
         }
-        body = malloc((size_t) content_length);
+        body = malloc((size_t)content_length);
         if (!body)
                 goto out;
         for (long got = 0; got < content_length;) {
-                int n = BIO_read(b, body + got, (int) (content_length - got));
+                int n = BIO_read(b, body + got, (int)(content_length - got));
                 if (n <= 0)
                         goto out;
                 got += n;
@@ -407,8 +415,8 @@ static void serve_connection(TestCa *ca, int fd) {
 
         if (ca->delay_sec > 0) {
                 /* The slow-server mode: wait, or until the client gives up and closes. */
-                struct timespec ts = { .tv_sec = ca->delay_sec };
-                (void) nanosleep(&ts, NULL);
+                struct timespec ts = {.tv_sec = ca->delay_sec};
+                (void)nanosleep(&ts, NULL);
         }
 
         {
@@ -427,7 +435,7 @@ static void serve_connection(TestCa *ca, int fd) {
                                 "Content-Length: %d\r\nConnection: close\r\n\r\n",
                                 outlen);
                         BIO_write(b, out, outlen);
-                        (void) BIO_flush(b);
+                        (void)BIO_flush(b);
                 } else
                         send_status(b, "400 Bad Request");
                 OPENSSL_free(out);
@@ -467,24 +475,39 @@ static void usage(void) {
 }
 
 int main(int argc, char *argv[]) {
-        enum { ARG_PORT = 0x100, ARG_PORT_FILE, ARG_CA_OUT, ARG_CA_CERT, ARG_CA_KEY, ARG_REF, ARG_SECRET, ARG_DAYS,
-                ARG_EXPIRED, ARG_WRONG_KEY, ARG_DELAY, ARG_TLS_CERT, ARG_TLS_KEY, ARG_VERBOSE, ARG_HELP };
+        enum {
+                ARG_PORT = 0x100,
+                ARG_PORT_FILE,
+                ARG_CA_OUT,
+                ARG_CA_CERT,
+                ARG_CA_KEY,
+                ARG_REF,
+                ARG_SECRET,
+                ARG_DAYS,
+                ARG_EXPIRED,
+                ARG_WRONG_KEY,
+                ARG_DELAY,
+                ARG_TLS_CERT,
+                ARG_TLS_KEY,
+                ARG_VERBOSE,
+                ARG_HELP
+        };
         static const struct option options[] = {
-                { "port", required_argument, NULL, ARG_PORT },
-                { "port-file", required_argument, NULL, ARG_PORT_FILE },
-                { "ca-cert-out", required_argument, NULL, ARG_CA_OUT },
-                { "ca-cert", required_argument, NULL, ARG_CA_CERT },
-                { "ca-key", required_argument, NULL, ARG_CA_KEY },
-                { "ref", required_argument, NULL, ARG_REF },
-                { "secret", required_argument, NULL, ARG_SECRET },
-                { "days", required_argument, NULL, ARG_DAYS },
-                { "expired", no_argument, NULL, ARG_EXPIRED },
-                { "wrong-key", no_argument, NULL, ARG_WRONG_KEY },
-                { "delay", required_argument, NULL, ARG_DELAY },
-                { "tls-cert", required_argument, NULL, ARG_TLS_CERT },
-                { "tls-key", required_argument, NULL, ARG_TLS_KEY },
-                { "verbose", no_argument, NULL, ARG_VERBOSE },
-                { "help", no_argument, NULL, ARG_HELP },
+                {"port", required_argument, NULL, ARG_PORT},
+                {"port-file", required_argument, NULL, ARG_PORT_FILE},
+                {"ca-cert-out", required_argument, NULL, ARG_CA_OUT},
+                {"ca-cert", required_argument, NULL, ARG_CA_CERT},
+                {"ca-key", required_argument, NULL, ARG_CA_KEY},
+                {"ref", required_argument, NULL, ARG_REF},
+                {"secret", required_argument, NULL, ARG_SECRET},
+                {"days", required_argument, NULL, ARG_DAYS},
+                {"expired", no_argument, NULL, ARG_EXPIRED},
+                {"wrong-key", no_argument, NULL, ARG_WRONG_KEY},
+                {"delay", required_argument, NULL, ARG_DELAY},
+                {"tls-cert", required_argument, NULL, ARG_TLS_CERT},
+                {"tls-key", required_argument, NULL, ARG_TLS_KEY},
+                {"verbose", no_argument, NULL, ARG_VERBOSE},
+                {"help", no_argument, NULL, ARG_HELP},
                 {},
         };
         TestCa ca = {
@@ -496,7 +519,7 @@ int main(int argc, char *argv[]) {
         const char *port_file = NULL, *ca_out = NULL, *ca_cert = NULL, *ca_key = NULL, *tls_cert = NULL,
                    *tls_key = NULL;
         unsigned port = 0;
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         socklen_t salen = sizeof sa;
         int c, fd, one = 1;
         OSSL_CMP_CTX *cmp;
@@ -506,7 +529,7 @@ int main(int argc, char *argv[]) {
         while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
                 switch (c) {
                 case ARG_PORT:
-                        port = (unsigned) atoi(optarg);
+                        port = (unsigned)atoi(optarg);
                         break;
                 case ARG_PORT_FILE:
                         port_file = optarg;
@@ -536,7 +559,7 @@ int main(int argc, char *argv[]) {
                         ca.wrong_key = true;
                         break;
                 case ARG_DELAY:
-                        ca.delay_sec = (unsigned) atoi(optarg);
+                        ca.delay_sec = (unsigned)atoi(optarg);
                         break;
                 case ARG_TLS_CERT:
                         tls_cert = optarg;
@@ -580,26 +603,27 @@ int main(int argc, char *argv[]) {
                 die("cannot create the CMP server context");
         cmp = OSSL_CMP_SRV_CTX_get0_cmp_ctx(ca.srv);
         store = X509_STORE_new();
-        if (!store || !X509_STORE_add_cert(store, ca.ca_cert) || !OSSL_CMP_CTX_set0_trustedStore(cmp, store) ||
-                !OSSL_CMP_CTX_set1_cert(cmp, ca.ca_cert) || !OSSL_CMP_CTX_set1_pkey(cmp, ca.ca_key))
+        if (!store || !X509_STORE_add_cert(store, ca.ca_cert) ||
+                !OSSL_CMP_CTX_set0_trustedStore(cmp, store) || !OSSL_CMP_CTX_set1_cert(cmp, ca.ca_cert) ||
+                !OSSL_CMP_CTX_set1_pkey(cmp, ca.ca_key))
                 die("cannot set the CA credentials");
         OSSL_CMP_CTX_set_log_cb(cmp, ca.verbose ? verbose_log : quiet_log);
         OSSL_CMP_SRV_CTX_set_grant_implicit_confirm(ca.srv, 0);
 
         ca.mac_check = OSSL_CMP_CTX_new(NULL, NULL);
-        if (!ca.mac_check ||
-                !OSSL_CMP_CTX_set1_secretValue(ca.mac_check, (const unsigned char *) ca.secret, (int) strlen(ca.secret)))
+        if (!ca.mac_check || !OSSL_CMP_CTX_set1_secretValue(
+                                     ca.mac_check, (const unsigned char *)ca.secret, (int)strlen(ca.secret)))
                 die("cannot set the shared secret");
         OSSL_CMP_CTX_set_log_cb(ca.mac_check, ca.verbose ? verbose_log : quiet_log);
 
         fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 die("socket() failed");
-        (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        sa.sin_port = htons((uint16_t) port);
-        if (bind(fd, (struct sockaddr *) &sa, sizeof sa) < 0 || listen(fd, 16) < 0)
+        (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        sa.sin_port = htons((uint16_t)port);
+        if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 16) < 0)
                 die("cannot listen");
-        if (getsockname(fd, (struct sockaddr *) &sa, &salen) < 0)
+        if (getsockname(fd, (struct sockaddr *)&sa, &salen) < 0)
                 die("getsockname() failed");
         port = ntohs(sa.sin_port);
 
@@ -611,7 +635,7 @@ int main(int argc, char *argv[]) {
                 if (!mem || !PEM_write_bio_X509(mem, ca.ca_cert))
                         die("cannot encode the CA certificate");
                 n = BIO_get_mem_data(mem, &pem);
-                pem = strndup(pem, (size_t) n);
+                pem = strndup(pem, (size_t)n);
                 if (!pem)
                         die("out of memory");
                 write_file_renamed(ca_out, pem);
@@ -625,7 +649,7 @@ int main(int argc, char *argv[]) {
         fflush(stdout);
 
         for (;;) {
-                struct timeval tv = { .tv_sec = 10 };
+                struct timeval tv = {.tv_sec = 10};
                 int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
 
                 if (cfd < 0) {
@@ -633,8 +657,8 @@ int main(int argc, char *argv[]) {
                                 continue;
                         die("accept() failed");
                 }
-                (void) setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-                (void) setsockopt(cfd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+                (void)setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+                (void)setsockopt(cfd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
                 serve_connection(&ca, cfd);
         }
 }

@@ -69,14 +69,15 @@ static void peer_stop(Peer *p) {
 
 /* A peer must not outlive a test that aborts half-way. */
 static void die_with_parent(gpointer data) {
-        (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+        (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 }
 
 static GPid spawn(char **argv) {
         g_autoptr(GError) error = NULL;
         GPid pid;
 
-        g_spawn_async(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
+        g_spawn_async(NULL, argv, NULL,
+                G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
                 die_with_parent, NULL, &pid, &error);
         g_assert_no_error(error);
         return pid;
@@ -98,7 +99,7 @@ static void start_test_ca(Fixture *f, const char *name, Peer *ret, ...) {
 
         g_assert_nonnull(ca);
         port_file = path_in(f, port_name);
-        *ret = (Peer) { .ca_pem = path_in(f, ca_name) };
+        *ret = (Peer){.ca_pem = path_in(f, ca_name)};
 
         g_ptr_array_add(argv, g_strdup(ca));
         g_ptr_array_add(argv, g_strdup("--port-file"));
@@ -115,14 +116,14 @@ static void start_test_ca(Fixture *f, const char *name, Peer *ret, ...) {
         va_end(ap);
         g_ptr_array_add(argv, NULL);
 
-        ret->pid = spawn((char **) argv->pdata);
+        ret->pid = spawn((char **)argv->pdata);
 
         deadline = g_get_monotonic_time() + READY_TIMEOUT_USEC;
         for (;;) {
                 g_autofree char *data = NULL;
 
                 if (g_file_get_contents(port_file, &data, NULL, NULL)) {
-                        ret->port = (unsigned) atoi(data);
+                        ret->port = (unsigned)atoi(data);
                         break;
                 }
                 assert_alive(ret->pid);
@@ -133,13 +134,13 @@ static void start_test_ca(Fixture *f, const char *name, Peer *ret, ...) {
 }
 
 static unsigned free_port(void) {
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         socklen_t len = sizeof sa;
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
         g_assert_cmpint(fd, >=, 0);
-        g_assert_cmpint(bind(fd, (struct sockaddr *) &sa, sizeof sa), ==, 0);
-        g_assert_cmpint(getsockname(fd, (struct sockaddr *) &sa, &len), ==, 0);
+        g_assert_cmpint(bind(fd, (struct sockaddr *)&sa, sizeof sa), ==, 0);
+        g_assert_cmpint(getsockname(fd, (struct sockaddr *)&sa, &len), ==, 0);
         close(fd);
         return ntohs(sa.sin_port);
 }
@@ -148,12 +149,13 @@ static void wait_for_port(GPid pid, unsigned port) {
         gint64 deadline = g_get_monotonic_time() + READY_TIMEOUT_USEC;
 
         for (;;) {
-                struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-                        .sin_port = htons((uint16_t) port) };
+                struct sockaddr_in sa = {.sin_family = AF_INET,
+                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+                        .sin_port = htons((uint16_t)port)};
                 int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), r;
 
                 g_assert_cmpint(fd, >=, 0);
-                r = connect(fd, (struct sockaddr *) &sa, sizeof sa);
+                r = connect(fd, (struct sockaddr *)&sa, sizeof sa);
                 close(fd);
                 if (r == 0)
                         return;
@@ -168,7 +170,8 @@ static void run_ok(const char *const *argv) {
         g_autofree char *out = NULL, *err = NULL;
         int status;
 
-        g_spawn_sync(NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, &error);
+        g_spawn_sync(
+                NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, &error);
         g_assert_no_error(error);
         if (!g_spawn_check_wait_status(status, NULL))
                 g_printerr("%s failed:\n%s%s", argv[0], out, err);
@@ -204,7 +207,7 @@ static EVP_PKEY *read_key(const char *path) {
 }
 
 static CmpConfig config_for(unsigned port, const char *ca_pem) {
-        return (CmpConfig) {
+        return (CmpConfig){
                 .server = g_strdup_printf("http://127.0.0.1:%u/pkix/", port),
                 .trust_anchor = g_strdup(ca_pem),
                 .reference = g_strdup(REFERENCE),
@@ -225,7 +228,7 @@ static void config_clear(CmpConfig *c) {
 
 /* issuer_cmp_new() + issuer_enroll(); returns the enrol result, the certificate in *ret_cert. */
 static int enroll(const CmpConfig *config, EVP_PKEY *key, EVP_PKEY *current_key, X509 *current_cert,
-        X509 **ret_cert, STACK_OF(X509) **ret_chain, char **ret_error) {
+        X509 **ret_cert, STACK_OF(X509) * *ret_chain, char **ret_error) {
         _cleanup_(issuer_freep) Issuer *issuer = NULL;
         _cleanup_free_ char *error = NULL;
         IssuerRequest req = {
@@ -255,25 +258,27 @@ static int enroll(const CmpConfig *config, EVP_PKEY *key, EVP_PKEY *current_key,
 }
 
 static char *cert_san_dns(X509 *cert) {
-        _cleanup_(GENERAL_NAMES_freep) GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+        _cleanup_(GENERAL_NAMES_freep) GENERAL_NAMES *names =
+                X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
 
         for (int i = 0; i < sk_GENERAL_NAME_num(names); i++) {
                 GENERAL_NAME *n = sk_GENERAL_NAME_value(names, i);
                 if (n->type == GEN_DNS)
-                        return g_strndup((const char *) ASN1_STRING_get0_data(n->d.dNSName),
+                        return g_strndup((const char *)ASN1_STRING_get0_data(n->d.dNSName),
                                 ASN1_STRING_length(n->d.dNSName));
         }
         return NULL;
 }
 
-static void assert_issued(X509 *cert, STACK_OF(X509) *chain, EVP_PKEY *key, const char *ca_pem) {
+static void assert_issued(X509 *cert, STACK_OF(X509) * chain, EVP_PKEY *key, const char *ca_pem) {
         _cleanup_(X509_freep) X509 *ca = read_cert(ca_pem);
         _cleanup_free_ char *error = NULL;
         g_autofree char *cn = NULL, *san = NULL;
         char buf[256];
 
         g_assert_true(certificate_matches_key(cert, key));
-        g_assert_cmpint(X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf, sizeof buf), >,
+        g_assert_cmpint(
+                X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf, sizeof buf), >,
                 0);
         g_assert_cmpstr(buf, ==, HOST);
         san = cert_san_dns(cert);
@@ -343,7 +348,8 @@ static void test_kur(Fixture *f, gconstpointer data) {
         config.secret = g_strdup("not-the-secret");
         g_assert_cmpint(enroll(&config, key2, key1, cert1, &cert2, &chain2, &error), ==, 0);
         assert_issued(cert2, chain2, key2, ca.ca_pem);
-        g_assert_cmpint(ASN1_INTEGER_cmp(X509_get0_serialNumber(cert1), X509_get0_serialNumber(cert2)), !=, 0);
+        g_assert_cmpint(
+                ASN1_INTEGER_cmp(X509_get0_serialNumber(cert1), X509_get0_serialNumber(cert2)), !=, 0);
         g_assert_false(certificate_matches_key(cert2, key1));
 
         config_clear(&config);
@@ -418,7 +424,8 @@ static void test_wrong_reference(Fixture *f, gconstpointer data) {
         config.reference = g_strdup("host2");
 
         g_assert_cmpint(enroll(&config, key, NULL, NULL, &cert, NULL, &error), ==, -EACCES);
-        g_assert_true(g_str_has_prefix(error, "CMP server rejected the request: wrong shared secret or reference"));
+        g_assert_true(g_str_has_prefix(
+                error, "CMP server rejected the request: wrong shared secret or reference"));
 
         config_clear(&config);
         peer_stop(&ca);
@@ -439,7 +446,8 @@ static void test_server_down(Fixture *f, gconstpointer data) {
 
         CmpConfig config = config_for(port, anchor);
         g_assert_cmpint(enroll(&config, key, NULL, NULL, &cert, NULL, &error), ==, -ECONNREFUSED);
-        expected = g_strdup_printf("CMP server http://127.0.0.1:%u/pkix/ unreachable: Connection refused", port);
+        expected = g_strdup_printf(
+                "CMP server http://127.0.0.1:%u/pkix/ unreachable: Connection refused", port);
         g_assert_cmpstr(error, ==, expected);
 
         config_clear(&config);
@@ -459,9 +467,10 @@ static void test_wrong_key(Fixture *f, gconstpointer data) {
          * certificate_check_acceptable() would. */
         g_assert_cmpint(enroll(&config, key, NULL, NULL, &cert, NULL, &error), ==, -EBADMSG);
         g_assert_null(cert);
-        expected = g_strdup_printf("CMP server %s returned an unacceptable certificate: it is for a different "
-                                   "public key than the one requested",
-                config.server);
+        expected =
+                g_strdup_printf("CMP server %s returned an unacceptable certificate: it is for a different "
+                                "public key than the one requested",
+                        config.server);
         g_assert_cmpstr(error, ==, expected);
 
         config_clear(&config);
@@ -480,8 +489,8 @@ static void test_expired(Fixture *f, gconstpointer data) {
 
         g_assert_cmpint(enroll(&config, key, NULL, NULL, &cert, NULL, &error), ==, -EBADMSG);
         g_assert_null(cert);
-        expected = g_strdup_printf("CMP server %s returned an unacceptable certificate: it has already expired",
-                config.server);
+        expected = g_strdup_printf(
+                "CMP server %s returned an unacceptable certificate: it has already expired", config.server);
         g_assert_cmpstr(error, ==, expected);
 
         config_clear(&config);
@@ -547,8 +556,8 @@ static void test_untrusted_response(Fixture *f, gconstpointer data) {
 
         g_assert_cmpint(enroll(&config, key, NULL, NULL, &cert, NULL, &error), ==, -EBADMSG);
         g_assert_null(cert);
-        prefix = g_strdup_printf("CMP response from %s could not be authenticated (check cmp.trust_anchor): ",
-                config.server);
+        prefix = g_strdup_printf(
+                "CMP response from %s could not be authenticated (check cmp.trust_anchor): ", config.server);
         g_assert_true(g_str_has_prefix(error, prefix));
 
         config_clear(&config);
@@ -558,9 +567,9 @@ static void test_untrusted_response(Fixture *f, gconstpointer data) {
 
 static void make_tls_cert(Fixture *f, const char *cert, const char *key, const char *san) {
         g_autofree char *ext = g_strdup_printf("subjectAltName=%s", san);
-        const char *argv[] = { openssl_bin(), "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert, "-subj", "/CN=cmp-tls", "-days",
-                "2", "-addext", ext, NULL };
+        const char *argv[] = {openssl_bin(), "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert, "-subj", "/CN=cmp-tls",
+                "-days", "2", "-addext", ext, NULL};
         run_ok(argv);
 }
 
@@ -590,7 +599,8 @@ static void test_https(Fixture *f, gconstpointer data) {
         config.tls_trust = g_strdup(bad_cert);
         g_assert_cmpint(enroll(&config, key, NULL, NULL, &cert, NULL, &error), ==, -EPROTO);
         g_assert_null(cert);
-        prefix = g_strdup_printf("TLS handshake with CMP server %s failed: certificate verify failed", config.server);
+        prefix = g_strdup_printf(
+                "TLS handshake with CMP server %s failed: certificate verify failed", config.server);
         g_assert_cmpstr(error, ==, prefix);
 
         config_clear(&config);
@@ -609,13 +619,13 @@ static void test_openssl_client(Fixture *f, gconstpointer data) {
         start_test_ca(f, "ca", &ca, NULL);
         server = g_strdup_printf("127.0.0.1:%u", ca.port);
 
-        const char *genkey[] = { openssl_bin(), "genpkey", "-algorithm", "EC", "-pkeyopt",
-                "ec_paramgen_curve:P-256", "-out", key, NULL };
+        const char *genkey[] = {openssl_bin(), "genpkey", "-algorithm", "EC", "-pkeyopt",
+                "ec_paramgen_curve:P-256", "-out", key, NULL};
         run_ok(genkey);
 
-        const char *ir[] = { openssl_bin(), "cmp", "-cmd", "ir", "-server", server, "-path", "pkix/", "-ref",
+        const char *ir[] = {openssl_bin(), "cmp", "-cmd", "ir", "-server", server, "-path", "pkix/", "-ref",
                 REFERENCE, "-secret", "pass:" SECRET, "-newkey", key, "-subject", "/CN=" HOST, "-trusted",
-                ca.ca_pem, "-certout", out, NULL };
+                ca.ca_pem, "-certout", out, NULL};
         run_ok(ir);
 
         cert = read_cert(out);
@@ -625,11 +635,12 @@ static void test_openssl_client(Fixture *f, gconstpointer data) {
         g_assert_cmpint(X509_verify(cert, X509_get0_pubkey(ca_cert)), ==, 1);
 
         /* KUR from openssl cmp too, signed with the certificate just obtained. */
-        const char *kur[] = { openssl_bin(), "cmp", "-cmd", "kur", "-server", server, "-path", "pkix/", "-cert",
-                out, "-key", key, "-newkey", key, "-trusted", ca.ca_pem, "-certout", kur_out, NULL };
+        const char *kur[] = {openssl_bin(), "cmp", "-cmd", "kur", "-server", server, "-path", "pkix/",
+                "-cert", out, "-key", key, "-newkey", key, "-trusted", ca.ca_pem, "-certout", kur_out, NULL};
         run_ok(kur);
         renewed = read_cert(kur_out);
-        g_assert_cmpint(ASN1_INTEGER_cmp(X509_get0_serialNumber(cert), X509_get0_serialNumber(renewed)), !=, 0);
+        g_assert_cmpint(
+                ASN1_INTEGER_cmp(X509_get0_serialNumber(cert), X509_get0_serialNumber(renewed)), !=, 0);
         g_assert_cmpint(X509_verify(renewed, X509_get0_pubkey(ca_cert)), ==, 1);
 
         /* And a wrong secret fails for openssl cmp as well. */
@@ -637,12 +648,12 @@ static void test_openssl_client(Fixture *f, gconstpointer data) {
                 g_autoptr(GError) error = NULL;
                 g_autofree char *sout = NULL, *serr = NULL;
                 int status;
-                const char *bad[] = { openssl_bin(), "cmp", "-cmd", "ir", "-server", server, "-path", "pkix/",
+                const char *bad[] = {openssl_bin(), "cmp", "-cmd", "ir", "-server", server, "-path", "pkix/",
                         "-ref", REFERENCE, "-secret", "pass:wrong", "-newkey", key, "-subject", "/CN=" HOST,
-                        "-trusted", ca.ca_pem, "-certout", out, NULL };
+                        "-trusted", ca.ca_pem, "-certout", out, NULL};
 
-                g_spawn_sync(NULL, (char **) bad, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &sout, &serr, &status,
-                        &error);
+                g_spawn_sync(NULL, (char **)bad, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &sout, &serr,
+                        &status, &error);
                 g_assert_no_error(error);
                 g_assert_false(g_spawn_check_wait_status(status, NULL));
                 g_assert_true(strstr(serr, "badMessageCheck") || strstr(sout, "badMessageCheck"));
@@ -664,26 +675,26 @@ static void test_openssl_mock_server(Fixture *f, gconstpointer data) {
         Peer mock = {};
 
         /* Pre-provision the key and the fixed certificate the mock server hands out. */
-        const char *mkca[] = { openssl_bin(), "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                "ec_paramgen_curve:P-256", "-nodes", "-keyout", ca_key, "-out", ca_pem, "-subj", "/CN=Mock CMP CA",
-                "-days", "30", "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
-                "keyUsage=critical,keyCertSign,cRLSign,digitalSignature", NULL };
+        const char *mkca[] = {openssl_bin(), "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                "ec_paramgen_curve:P-256", "-nodes", "-keyout", ca_key, "-out", ca_pem, "-subj",
+                "/CN=Mock CMP CA", "-days", "30", "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign,digitalSignature", NULL};
         run_ok(mkca);
-        const char *mkkey[] = { openssl_bin(), "genpkey", "-algorithm", "EC", "-pkeyopt",
-                "ec_paramgen_curve:P-256", "-out", key_pem, NULL };
+        const char *mkkey[] = {openssl_bin(), "genpkey", "-algorithm", "EC", "-pkeyopt",
+                "ec_paramgen_curve:P-256", "-out", key_pem, NULL};
         run_ok(mkkey);
-        const char *mkcsr[] = { openssl_bin(), "req", "-new", "-key", key_pem, "-subj", "/CN=" HOST, "-out", csr,
-                NULL };
+        const char *mkcsr[] = {
+                openssl_bin(), "req", "-new", "-key", key_pem, "-subj", "/CN=" HOST, "-out", csr, NULL};
         run_ok(mkcsr);
-        const char *sign[] = { openssl_bin(), "x509", "-req", "-in", csr, "-CA", ca_pem, "-CAkey", ca_key,
-                "-set_serial", "4242", "-days", "30", "-out", cert_pem, NULL };
+        const char *sign[] = {openssl_bin(), "x509", "-req", "-in", csr, "-CA", ca_pem, "-CAkey", ca_key,
+                "-set_serial", "4242", "-days", "30", "-out", cert_pem, NULL};
         run_ok(sign);
 
         mock.port = free_port();
         port = g_strdup_printf("%u", mock.port);
-        const char *srv[] = { openssl_bin(), "cmp", "-port", port, "-srv_ref", "mock-ref", "-srv_secret",
-                "pass:mock-secret", "-rsp_cert", cert_pem, "-rsp_capubs", ca_pem, NULL };
-        mock.pid = spawn((char **) srv);
+        const char *srv[] = {openssl_bin(), "cmp", "-port", port, "-srv_ref", "mock-ref", "-srv_secret",
+                "pass:mock-secret", "-rsp_cert", cert_pem, "-rsp_capubs", ca_pem, NULL};
+        mock.pid = spawn((char **)srv);
         wait_for_port(mock.pid, mock.port);
 
         key = read_key(key_pem);

@@ -851,3 +851,244 @@ def eq(actual, expected, what=""):
     if actual != expected:
         raise AssertionError(f"{what}: expected {expected!r}, got {actual!r}" if what
                              else f"expected {expected!r}, got {actual!r}")
+
+
+# ====================================================================== attestation core
+# Helpers of test_attest.py and test_sync.py (the attestation core: documents, Sync, the
+# keystore). Additions only: nothing above uses them.
+
+import base64  # noqa: E402
+import datetime  # noqa: E402
+import glob  # noqa: E402
+
+ERROR_PREFIX = "org.azshci.Attestation1.Error."
+METADATA_DOMAIN = "metadata.azshci.local"
+DOC_TIME_FORMAT = "%m/%d/%y %H:%M:%S -0000"
+
+
+def attest(h, transport, peer, nonce, api_version=None, user=TEST_FRONTEND_USER):
+    """Attest (or AttestForVersion when api_version is given) as a member of azshci-frontend,
+    through busctl; returns the response body string."""
+    if api_version is None:
+        return h.call("Attest", "sss", transport, peer, nonce, user=user)[0]
+    return h.call("AttestForVersion", "ssss", transport, peer, nonce, api_version, user=user)[0]
+
+
+def attest_error(h, name, transport, peer, nonce, api_version=None, contains=(), user=TEST_FRONTEND_USER):
+    """Attest/AttestForVersion that must fail with error name (short names get the project's
+    prefix); returns the CallError."""
+    if "." not in name:
+        name = ERROR_PREFIX + name
+    args = [gvariant_str(transport), gvariant_str(peer), gvariant_str(nonce)]
+    if api_version is None:
+        return h.expect_error(name, "Attest", args, contains=contains, user=user)
+    return h.expect_error(name, "AttestForVersion", args + [gvariant_str(api_version)], contains=contains,
+                          user=user)
+
+
+def trust_anchor_file(h, name="ca.pem", user=TEST_USER):
+    """The trust anchor from GetTrustAnchor (as an unprivileged user: it is public),
+    written to tmp/name. The only way the tests obtain the root they verify against."""
+    pem = h.call("GetTrustAnchor", user=user)[0]
+    if "-----BEGIN CERTIFICATE-----" not in pem:
+        raise AssertionError(f"GetTrustAnchor returned no certificate: {pem[:200]!r}")
+    path = os.path.join(h.tmp, name)
+    with open(path, "w") as f:
+        f.write(pem)
+    os.chmod(path, 0o644)
+    return path
+
+
+def _doc_files(h, doc):
+    """Writes the response body and its decoded DER PKCS#7 to fresh files in tmp."""
+    h.doc_files_count = getattr(h, "doc_files_count", 0) + 1
+    base = os.path.join(h.tmp, f"doc{h.doc_files_count}")
+    with open(base + ".json", "w") as f:
+        f.write(doc)
+    body = json.loads(doc)
+    with open(base + ".der", "wb") as f:
+        f.write(base64.b64decode(body["signature"], validate=True))
+    os.chmod(base + ".json", 0o644)
+    os.chmod(base + ".der", 0o644)
+    return base + ".json", base + ".der"
+
+
+def azshci_attest_verify(h, doc, *args, check=True, env=None):
+    """`client/azshci-attest verify ARGS FILE` as an unprivileged user; returns the process."""
+    tool = os.path.join(h.builddir, "client", "azshci-attest")
+    if not os.access(tool, os.X_OK):
+        raise HarnessError(f"{tool} is missing")
+    path, _ = _doc_files(h, doc)
+    return h.run([tool, "verify", *args, path], user=TEST_USER, check=check, env=env)
+
+
+def openssl_smime_verify(h, doc, ca, check=True, env=None):
+    """Plain `openssl smime -verify -inform DER -CAfile ca`; returns the process (stdout = the
+    signed content)."""
+    _, der = _doc_files(h, doc)
+    return h.run(["openssl", "smime", "-verify", "-inform", "DER", "-in", der, "-CAfile", ca],
+                 user=TEST_USER, check=check, env=env)
+
+
+def verify_document(h, doc, ca, nonce=None, vm_id=None, domain=METADATA_DOMAIN, env=None):
+    """Verifies a response body twice, with azshci-attest (chain to ca, SAN under domain,
+    nonce and vmId when given, time window) and with openssl smime; both must agree on the
+    signed content. Returns the payload exactly as signed (str)."""
+    body = json.loads(doc)
+    eq(list(body), ["encoding", "signature"], "response body keys")
+    eq(body["encoding"], "pkcs7", "response encoding")
+    args = ["--json", f"--ca={ca}"]
+    if domain:
+        args.append(f"--metadata-domain={domain}")
+    if nonce is not None:
+        args.append(f"--nonce={nonce}")
+    if vm_id is not None:
+        args.append(f"--vm-id={vm_id}")
+    ours = azshci_attest_verify(h, doc, *args, env=env).stdout
+    theirs = openssl_smime_verify(h, doc, ca, env=env).stdout
+    if ours.rstrip("\n") != theirs:
+        raise AssertionError(f"azshci-attest and openssl disagree on the payload:\n{ours!r}\n{theirs!r}")
+    return theirs
+
+
+def parse_doc_time(s):
+    return datetime.datetime.strptime(s, DOC_TIME_FORMAT).replace(tzinfo=datetime.timezone.utc).timestamp()
+
+
+def document_certs(h, doc):
+    """The certificates embedded in a document, as PEM blocks (openssl pkcs7 -print_certs)."""
+    _, der = _doc_files(h, doc)
+    out = h.run(["openssl", "pkcs7", "-inform", "DER", "-in", der, "-print_certs"]).stdout
+    return re.findall(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", out, re.S)
+
+
+def cert_field(h, pem, *opts):
+    """`openssl x509 -noout OPTS` of one PEM certificate, stdout stripped."""
+    return h.run(["openssl", "x509", "-noout", *opts], input=pem).stdout.strip()
+
+
+def keystore_identity(h):
+    """(key PEM, certificate PEM, chain PEMs) of <state>/keystore/identity.pem."""
+    with open(os.path.join(h.state_dir, "keystore", "identity.pem")) as f:
+        text = f.read()
+    keys = re.findall(r"-----BEGIN PRIVATE KEY-----.*?-----END PRIVATE KEY-----", text, re.S)
+    certs = re.findall(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", text, re.S)
+    if len(keys) != 1 or not certs:
+        raise AssertionError(f"identity.pem holds {len(keys)} key(s) and {len(certs)} certificate(s)")
+    return keys[0] + "\n", certs[0] + "\n", [c + "\n" for c in certs[1:]]
+
+
+def public_key_of(h, pem, is_key):
+    """The SubjectPublicKeyInfo PEM of a private key or a certificate, by openssl."""
+    if is_key:
+        return h.run(["openssl", "pkey", "-pubout"], input=pem).stdout
+    return h.run(["openssl", "x509", "-noout", "-pubkey"], input=pem).stdout
+
+
+def log_count(h, text):
+    return h.service_log().count(text)
+
+
+def wait_log_count(h, text, count, timeout=DEFAULT_TIMEOUT):
+    """Polls the service log until text occurs at least count times."""
+    for _ in deadline_loop(timeout, f"{count}x {text!r} in the service log"):
+        if log_count(h, text) >= count:
+            return
+        if h.service_proc and h.service_proc.poll() is not None:
+            raise HarnessError(f"the service exited with {h.service_proc.returncode}")
+
+
+def faketime_library():
+    libs = glob.glob("/usr/lib/*/faketime/libfaketime.so.1")
+    if not libs:
+        raise Skip("libfaketime is missing (Debian package faketime)")
+    return libs[0]
+
+
+def faketime_env(offset):
+    """Environment that runs a program offset into the future (e.g. "+31d") with libfaketime.
+    Only the wall clock moves: monotonic clocks stay real (sd-event timers, timeouts)."""
+    return {"LD_PRELOAD": faketime_library(), "FAKETIME": offset, "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+            "FAKETIME_DONT_RESET": "1"}
+
+
+def use_faketime(h, offset):
+    """Makes the next start_service() run azshci-attestd under libfaketime at offset ("+31d"),
+    or really (offset None). A wrapper script execs the real binary, so the process (and the
+    pid kill/stop signal) stays the same."""
+    real = os.path.join(h.builddir, "service", "azshci-attestd")
+    if offset is None:
+        h.service_bin = real
+        return
+    wrapper = os.path.join(h.tmp, "attestd-faketime")
+    env = " ".join(f"{k}={v}" for k, v in faketime_env(offset).items())
+    with open(wrapper, "w") as f:
+        f.write(f"#!/bin/sh\nexec env {env} {real} \"$@\"\n")
+    os.chmod(wrapper, 0o755)
+    h.service_bin = wrapper
+
+
+def find_test_cmp_ca(h):
+    """tests/cmp/test-cmp-ca of the build dir (or $AZSHCI_TEST_CMP_CA); Skip when missing."""
+    for p in (os.environ.get("AZSHCI_TEST_CMP_CA"), os.path.join(h.builddir, "tests", "cmp", "test-cmp-ca")):
+        if p and os.access(p, os.X_OK):
+            return p
+    raise Skip("tests/cmp/test-cmp-ca is not built (set AZSHCI_TEST_CMP_CA or build tests/cmp)")
+
+
+class TestCmpCa:
+    """The in-tree CMP test CA on a loopback port, with a CA key made here by openssl (so it
+    can be restarted with other options and the same identity)."""
+
+    def __init__(self, h, port=0, ref="host1", secret="s3cret"):
+        self.h = h
+        self.bin = find_test_cmp_ca(h)
+        self.dir = os.path.join(h.tmp, "cmp-ca")
+        os.makedirs(self.dir, exist_ok=True)
+        os.chmod(self.dir, 0o755)
+        self.cert = os.path.join(self.dir, "ca-cert.pem")
+        self.key = os.path.join(self.dir, "ca-key.pem")
+        self.ref, self.secret = ref, secret
+        self.port = port
+        self.proc = None
+        if not os.path.exists(self.cert):
+            h.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                   "-keyout", self.key, "-out", self.cert, "-days", "365", "-subj", "/CN=azshci test CMP CA",
+                   "-addext", "basicConstraints=critical,CA:TRUE",
+                   "-addext", "keyUsage=critical,keyCertSign,cRLSign,digitalSignature"])
+            os.chmod(self.cert, 0o644)
+        h.cmp_cas = getattr(h, "cmp_cas", [])
+        h.cmp_cas.append(self)
+
+    def start(self, *extra):
+        port_file = os.path.join(self.dir, "port")
+        if os.path.exists(port_file):
+            os.unlink(port_file)
+        log = open(os.path.join(self.h.tmp, "cmp-ca.log"), "a")
+        log.write(f"=== starting test-cmp-ca {' '.join(extra)} at {time.strftime('%T')}\n")
+        log.flush()
+        self.proc = subprocess.Popen(
+            [self.bin, f"--port={self.port}", f"--port-file={port_file}", f"--ca-cert={self.cert}",
+             f"--ca-key={self.key}", f"--ref={self.ref}", f"--secret={self.secret}", "--verbose", *extra],
+            stdout=subprocess.DEVNULL, stderr=log, stdin=subprocess.DEVNULL)
+        log.close()
+        for _ in deadline_loop(DEFAULT_TIMEOUT, "test-cmp-ca to listen"):
+            if self.proc.poll() is not None:
+                raise HarnessError(f"test-cmp-ca exited with {self.proc.returncode}: see cmp-ca.log")
+            if os.path.exists(port_file):
+                with open(port_file) as f:
+                    self.port = int(f.read().strip())
+                return self
+
+    def stop(self):
+        if self.proc:
+            Harness._terminate(self.proc)
+            self.proc = None
+
+    def issuer_config(self, timeout=30):
+        return {"type": "cmp", "server": f"http://127.0.0.1:{self.port}/pkix/", "trustAnchor": self.cert,
+                "reference": self.ref, "secret": self.secret, "timeoutSeconds": timeout}
+
+    def log(self):
+        with open(os.path.join(self.h.tmp, "cmp-ca.log"), errors="replace") as f:
+            return f.read()

@@ -1,5 +1,119 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* State serialisation (state.h): round trips, and every way a state file can be wrong being
+ * refused with a message that says what is wrong. */
+
 #include <glib.h>
+
+#include "state.h"
+
+#define ID1 "6f1c8a52-3b0e-4c7d-9a41-2d5e8f7b9c10"
+#define ID2 "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+
+static Vm *make_vm(const char *id, const char *name, uint32_t cid, const char *mac) {
+        Vm *vm = vm_new();
+
+        g_assert_nonnull(vm);
+        g_assert_cmpint(vm_set_field(vm, "Id", &(VmValue) { .type = 's', .s = id }, NULL), ==, 0);
+        g_assert_cmpint(vm_set_field(vm, "Name", &(VmValue) { .type = 's', .s = name }, NULL), ==, 0);
+        g_assert_cmpint(vm_set_field(vm, "VsockCid", &(VmValue) { .type = 'u', .u = cid }, NULL), ==, 0);
+        if (mac)
+                g_assert_cmpint(vm_set_field(vm, "LegacyMac", &(VmValue) { .type = 's', .s = mac }, NULL), ==, 0);
+        return vm;
+}
+
+static void test_round_trip(void) {
+        _cleanup_(state_data_done) StateData s = {};
+        _cleanup_free_ char *json = NULL, *json2 = NULL, *error = NULL;
+        Vm *vms[2];
+
+        vms[0] = make_vm(ID1, "vm-one", 3, "52:54:00:12:34:56");
+        vms[0]->legacy_access = true;
+        g_assert_cmpint(vm_set_field(vms[0], "OsVersion", &(VmValue) { .type = 's', .s = "10.0.22621.3447" }, NULL),
+                ==, 0);
+        vms[1] = make_vm(ID2, "vm-two", 0, NULL);
+        vms[1]->generation = 1;
+        vms[1]->power_state = VM_POWER_OFF;
+
+        g_assert_cmpint(state_serialize(true, 1234567, vms, 2, &json), ==, 0);
+        g_assert_cmpint(state_deserialize("t", json, &s, &error), ==, 0);
+        g_assert_null(error);
+
+        g_assert_true(s.legacy_support);
+        g_assert_cmpuint(s.last_sync, ==, 1234567);
+        g_assert_cmpuint(s.n_vms, ==, 2);
+        g_assert_cmpstr(s.vms[0]->id, ==, ID1);
+        g_assert_cmpstr(s.vms[0]->legacy_mac, ==, "52:54:00:12:34:56");
+        g_assert_cmpstr(s.vms[0]->os_version, ==, "10.0.22621.3447");
+        g_assert_true(s.vms[0]->legacy_access);
+        g_assert_cmpuint(s.vms[0]->vsock_cid, ==, 3);
+        g_assert_cmpuint(s.vms[1]->generation, ==, 1);
+        g_assert_cmpint(s.vms[1]->power_state, ==, VM_POWER_OFF);
+        g_assert_false(s.vms[1]->legacy_access);
+        g_assert_null(s.vms[1]->legacy_mac);
+
+        /* Serialising what was read gives the same bytes. */
+        g_assert_cmpint(state_serialize(s.legacy_support, s.last_sync, s.vms, s.n_vms, &json2), ==, 0);
+        g_assert_cmpstr(json, ==, json2);
+
+        vm_free(vms[0]);
+        vm_free(vms[1]);
+}
+
+static void test_empty(void) {
+        _cleanup_(state_data_done) StateData s = {};
+        _cleanup_free_ char *json = NULL;
+
+        g_assert_cmpint(state_serialize(false, 0, NULL, 0, &json), ==, 0);
+        g_assert_cmpstr(json, ==, "{\n  \"version\" : 1,\n  \"legacyOsSupport\" : false,\n  \"lastSync\" : 0,\n  \"vms\" : []\n}");
+        g_assert_cmpint(state_deserialize("t", json, &s, NULL), ==, 0);
+        g_assert_cmpuint(s.n_vms, ==, 0);
+        g_assert_false(s.legacy_support);
+}
+
+static void expect_bad(const char *json, int error, const char *message) {
+        _cleanup_(state_data_done) StateData s = {};
+        _cleanup_free_ char *e = NULL;
+
+        g_assert_cmpint(state_deserialize("state.json", json, &s, &e), ==, error);
+        g_assert_cmpstr(e, ==, message);
+        g_assert_cmpuint(s.n_vms, ==, 0);
+}
+
+#define VM(extra) "{\"Id\":\"" ID1 "\",\"Name\":\"a\"" extra "}"
+#define STATE(vms) "{\"version\":1,\"legacyOsSupport\":false,\"vms\":[" vms "]}"
+
+static void test_bad(void) {
+        expect_bad("{", -EBADMSG, "state.json:1:1: Parse error: unexpected character `{', expected string constant");
+        expect_bad("[]", -EINVAL, "state.json: not a JSON object");
+        expect_bad("{\"version\":2,\"legacyOsSupport\":false,\"vms\":[]}", -EINVAL,
+                "state.json: unsupported \"version\" (expected 1)");
+        expect_bad("{\"version\":1,\"legacyOsSupport\":1,\"vms\":[]}", -EINVAL,
+                "state.json: \"legacyOsSupport\" must be a boolean");
+        expect_bad("{\"version\":1,\"legacyOsSupport\":false,\"lastSync\":-1,\"vms\":[]}", -EINVAL,
+                "state.json: \"lastSync\" must be a non-negative integer");
+        expect_bad("{\"version\":1,\"legacyOsSupport\":false}", -EINVAL, "state.json: \"vms\" must be an array");
+        expect_bad(STATE("1"), -EINVAL, "state.json: vms[0] is not an object");
+        expect_bad(STATE(VM(",\"Colour\":\"red\"")), -EINVAL, "state.json: vms[0] has unknown key \"Colour\"");
+        expect_bad(STATE(VM(",\"VsockCid\":\"3\"")), -EINVAL, "state.json: vms[0].VsockCid has the wrong type");
+        expect_bad(STATE(VM(",\"VsockCid\":-3")), -EINVAL, "state.json: vms[0].VsockCid has the wrong type");
+        expect_bad(STATE(VM(",\"LegacyAccess\":\"yes\"")), -EINVAL,
+                "state.json: vms[0].LegacyAccess must be a boolean");
+        expect_bad(STATE(VM(",\"Generation\":3")), -EINVAL,
+                "state.json: vms[0]: VM property 'Generation' must be 1 or 2, not 3.");
+        expect_bad(STATE("{\"Name\":\"a\"}"), -EINVAL, "state.json: vms[0]: VM property 'Id' is required.");
+        expect_bad(STATE(VM("") "," VM("")), -EINVAL, "state.json: vms[0] and vms[1] have the same Id");
+        expect_bad(STATE(VM(",\"VsockCid\":5") ",{\"Id\":\"" ID2 "\",\"Name\":\"b\",\"VsockCid\":5}"), -EINVAL,
+                "state.json: vms[0] and vms[1] have the same VsockCid");
+        expect_bad(STATE(VM(",\"LegacyMac\":\"52:54:00:00:00:01\"") ",{\"Id\":\"" ID2
+                                                                      "\",\"Name\":\"b\",\"LegacyMac\":\"52-54-00-00-00-01\"}"),
+                -EINVAL, "state.json: vms[0] and vms[1] have the same LegacyMac");
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
+        g_test_add_func("/state/round-trip", test_round_trip);
+        g_test_add_func("/state/empty", test_empty);
+        g_test_add_func("/state/bad", test_bad);
         return g_test_run();
 }

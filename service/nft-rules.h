@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+
+#include "macro.h"
+
+/* The legacy network's firewall, through libnftables (no nft child process). Two tables of
+ * our own with the same name:
+ *
+ *   table bridge <t>: sets "ports" (ifname) and "port_mac" (ifname . ether_addr);
+ *     prerouting: frames from a port go through chain "guest": source MAC and ARP sender
+ *       must be the port's bound MAC, DHCP(v6) server replies, router advertisements and
+ *       redirects are dropped;
+ *     forward: nothing from or to a port is bridged (guest isolation, with the ports'
+ *       IFLA_BRPORT_ISOLATED flag);
+ *     input: from a port only ARP for 169.254.169.253 and TCP 80 to it reach the host.
+ *   table inet <t>: input from the bridge: only TCP 80 to 169.254.169.253; forward: nothing
+ *     is routed into or out of the bridge.
+ *
+ * The rule text below is written in the form `nft list` prints, so the check compares the
+ * kernel's listing line by line with it. */
+
+/* The whole ruleset (both tables, no set elements). */
+int nft_rules_render(const char *table, const char *bridge, char **ret);
+
+/* Replaces both tables atomically with ours, keeping the current port bindings. */
+int nft_rules_install(const char *table, const char *bridge, char **ret_error);
+
+/* Deletes both tables; absent tables are fine. */
+int nft_rules_remove(const char *table, char **ret_error);
+
+/* Reads the port bindings: a strv of pairs ifname, mac. -ENOENT when the table is missing. */
+int nft_rules_get_bindings(const char *table, char ***ret_pairs, char **ret_error);
+
+/* Binds ifname to mac (mac normalised, lowercase), dropping other bindings of ifname. */
+int nft_rules_bind(const char *table, const char *ifname, const char *mac, char **ret_error);
+
+/* Removes every binding of ifname. Missing binding or table: fine. */
+int nft_rules_unbind(const char *table, const char *ifname, char **ret_error);
+
+/* Compares the kernel's tables with ours. ret_present: both tables exist; ret_drift receives one
+ * line per difference (NULL when none). */
+int nft_rules_check(const char *table, const char *bridge, bool *ret_present, char ***ret_drift);
+
+/* Runs an nft command with libnftables; for tests and docs. ret_output may be NULL. */
+int nft_rules_run(const char *cmd, bool terse, char **ret_output, char **ret_error);
