@@ -33,6 +33,9 @@ int nft_rules_remove(const char *table, char **ret_error);
 /* Reads the port bindings: a strv of pairs ifname, mac. -ENOENT when the table is missing. */
 int nft_rules_get_bindings(const char *table, char ***ret_pairs, char **ret_error);
 
+/* Reads the names in the "ports" set. -ENOENT when the table is missing. */
+int nft_rules_get_ports(const char *table, char ***ret_names, char **ret_error);
+
 /* Binds ifname to mac (mac normalised, lowercase), dropping other bindings of ifname. */
 int nft_rules_bind(const char *table, const char *ifname, const char *mac, char **ret_error);
 

@@ -1,0 +1,545 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <ctype.h>
+#include <nftables/libnftables.h>
+#include <stdarg.h>
+
+#include "legacy-net.h"
+#include "nft-rules.h"
+#include "strv.h"
+
+static void nft_ctx_freep(struct nft_ctx **p) {
+        if (*p)
+                nft_ctx_free(*p);
+}
+
+static int errno_from_nft_message(const char *m) {
+        static const struct {
+                const char *text;
+                int error;
+        } table[] = {
+                { "No such file or directory", ENOENT },
+                { "Operation not permitted", EPERM },
+                { "Permission denied", EACCES },
+                { "File exists", EEXIST },
+                { "Device or resource busy", EBUSY },
+                { "Protocol not supported", EPROTONOSUPPORT },
+                { "Address family not supported", EAFNOSUPPORT },
+                { "Cannot allocate memory", ENOMEM },
+        };
+
+        if (!m)
+                return -EIO;
+        for (size_t i = 0; i < ELEMENTSOF(table); i++)
+                if (strstr(m, table[i].text))
+                        return -table[i].error;
+        return -EIO;
+}
+
+/* Keeps only the first line of libnftables' error output (the others repeat the command and
+ * underline the failing part). */
+static char *first_line(const char *s) {
+        size_t n;
+
+        s = strempty(s);
+        n = strcspn(s, "\n");
+        return strndup(s, n);
+}
+
+int nft_rules_run(const char *cmd, bool terse, char **ret_output, char **ret_error) {
+        _cleanup_(nft_ctx_freep) struct nft_ctx *ctx = NULL;
+        int r;
+
+        assert(cmd);
+
+        ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+        if (!ctx)
+                return -ENOMEM;
+        if (terse)
+                nft_ctx_output_set_flags(ctx, nft_ctx_output_get_flags(ctx) | NFT_CTX_OUTPUT_TERSE);
+        if (nft_ctx_buffer_output(ctx) < 0 || nft_ctx_buffer_error(ctx) < 0)
+                return -ENOMEM;
+
+        r = nft_run_cmd_from_buffer(ctx, cmd);
+        if (r != 0) {
+                const char *e = nft_ctx_get_error_buffer(ctx);
+
+                r = errno_from_nft_message(e);
+                if (ret_error) {
+                        _cleanup_free_ char *l = first_line(e);
+                        char *m = NULL;
+
+                        if (asprintf(&m, "nftables: %s", isempty(l) ? strerror(-r) : l) < 0)
+                                return -ENOMEM;
+                        free(*ret_error);
+                        *ret_error = m;
+                }
+                return r;
+        }
+
+        if (ret_output) {
+                char *o = strdup(strempty(nft_ctx_get_output_buffer(ctx)));
+                if (!o)
+                        return -ENOMEM;
+                *ret_output = o;
+        }
+        return 0;
+}
+
+/* The tables exactly as "nft list table" prints them (terse: no set elements). */
+static int render_bridge(FILE *f, const char *table) {
+        fprintf(f,
+                "table bridge %1$s {\n"
+                "\tset ports {\n"
+                "\t\ttype ifname\n"
+                "\t}\n"
+                "\n"
+                "\tset port_mac {\n"
+                "\t\ttype ifname . ether_addr\n"
+                "\t}\n"
+                "\n"
+                "\tchain prerouting {\n"
+                "\t\ttype filter hook prerouting priority filter; policy accept;\n"
+                "\t\tiifname @ports jump guest comment \"frames from VM ports\"\n"
+                "\t}\n"
+                "\n"
+                "\tchain guest {\n"
+                "\t\tiifname . ether saddr != @port_mac drop comment \"anti-spoofing: source MAC\"\n"
+                "\t\tiifname . arp saddr ether != @port_mac drop comment \"anti-spoofing: ARP sender\"\n"
+                "\t\tether type ip udp sport 67 drop comment \"DHCP guard\"\n"
+                "\t\tether type ip6 udp sport 547 drop comment \"DHCPv6 guard\"\n"
+                "\t\ticmpv6 type { nd-router-advert, nd-redirect } drop comment \"router guard\"\n"
+                "\t\ticmp type redirect drop comment \"redirect guard\"\n"
+                "\t}\n"
+                "\n"
+                "\tchain forward {\n"
+                "\t\ttype filter hook forward priority filter; policy accept;\n"
+                "\t\tiifname @ports drop comment \"guest isolation\"\n"
+                "\t\toifname @ports drop comment \"guest isolation\"\n"
+                "\t}\n"
+                "\n"
+                "\tchain input {\n"
+                "\t\ttype filter hook input priority filter; policy accept;\n"
+                "\t\tiifname != @ports accept\n"
+                "\t\tarp daddr ip %2$s accept comment \"guests resolve the host\"\n"
+                "\t\tip daddr %2$s tcp dport %3$u accept comment \"attestation endpoint\"\n"
+                "\t\tdrop comment \"nothing else to the host\"\n"
+                "\t}\n"
+                "}\n",
+                table, LEGACY_NET_ADDRESS, (unsigned) LEGACY_NET_PORT);
+        return 0;
+}
+
+static int render_inet(FILE *f, const char *table, const char *bridge) {
+        fprintf(f,
+                "table inet %1$s {\n"
+                "\tchain input {\n"
+                "\t\ttype filter hook input priority filter; policy accept;\n"
+                "\t\tiifname \"%2$s\" ip daddr %3$s tcp dport %4$u accept comment \"attestation endpoint\"\n"
+                "\t\tiifname \"%2$s\" drop comment \"nothing else to the host\"\n"
+                "\t}\n"
+                "\n"
+                "\tchain forward {\n"
+                "\t\ttype filter hook forward priority filter; policy accept;\n"
+                "\t\tiifname \"%2$s\" drop comment \"not routable\"\n"
+                "\t\toifname \"%2$s\" drop comment \"not routable\"\n"
+                "\t}\n"
+                "}\n",
+                table, bridge, LEGACY_NET_ADDRESS, (unsigned) LEGACY_NET_PORT);
+        return 0;
+}
+
+typedef enum Part {
+        PART_BRIDGE = 1 << 0,
+        PART_INET = 1 << 1,
+} Part;
+
+static int render(const char *table, const char *bridge, Part parts, char **ret) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        FILE *f;
+
+        f = open_memstream(&buf, &size);
+        if (!f)
+                return -ENOMEM;
+        if (parts & PART_BRIDGE)
+                render_bridge(f, table);
+        if (parts & PART_INET)
+                render_inet(f, table, bridge);
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+int nft_rules_render(const char *table, const char *bridge, char **ret) {
+        assert(table);
+        assert(bridge);
+        assert(ret);
+
+        return render(table, bridge, PART_BRIDGE | PART_INET, ret);
+}
+
+/* Collects the quoted names of a set listing's "elements = { ... }", and with pairs set the
+ * MAC that follows each name ("name" . aa:bb:cc:dd:ee:ff). */
+static int parse_elements(const char *listing, bool pairs, char ***ret) {
+        _cleanup_strv_free_ char **l = NULL;
+        const char *p;
+        int r;
+
+        p = strstr(listing, "elements = {");
+        if (!p) {
+                *ret = NULL;
+                return 0;
+        }
+        p += strlen("elements = {");
+
+        for (;;) {
+                _cleanup_free_ char *name = NULL, *mac = NULL;
+                const char *e;
+
+                p += strspn(p, " \t\n,");
+                if (*p == '}' || *p == '\0')
+                        break;
+                if (*p != '"')
+                        return -EBADMSG;
+                e = strchr(p + 1, '"');
+                if (!e)
+                        return -EBADMSG;
+                name = strndup(p + 1, e - p - 1);
+                if (!name)
+                        return -ENOMEM;
+                p = e + 1;
+
+                if (pairs) {
+                        size_t n;
+
+                        p += strspn(p, " \t");
+                        if (*p != '.')
+                                return -EBADMSG;
+                        p++;
+                        p += strspn(p, " \t");
+                        n = strspn(p, "0123456789abcdefABCDEF:");
+                        if (n != 17)
+                                return -EBADMSG;
+                        mac = strndup(p, n);
+                        if (!mac)
+                                return -ENOMEM;
+                        for (char *c = mac; *c; c++)
+                                *c = (char) tolower((unsigned char) *c);
+                        p += n;
+                }
+
+                r = strv_extend(&l, name);
+                if (r < 0)
+                        return r;
+                if (mac) {
+                        r = strv_extend(&l, mac);
+                        if (r < 0)
+                                return r;
+                }
+        }
+
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+static int list_set(const char *table, const char *set, bool pairs, char ***ret, char **ret_error) {
+        _cleanup_free_ char *cmd = NULL, *out = NULL;
+        int r;
+
+        if (asprintf(&cmd, "list set bridge %s %s", table, set) < 0)
+                return -ENOMEM;
+        r = nft_rules_run(cmd, false, &out, ret_error);
+        if (r < 0)
+                return r;
+        r = parse_elements(out, pairs, ret);
+        if (r == -EBADMSG && ret_error) {
+                free(*ret_error);
+                if (asprintf(ret_error, "nftables: cannot parse the elements of set bridge %s %s", table, set) < 0)
+                        *ret_error = NULL;
+        }
+        return r;
+}
+
+int nft_rules_get_bindings(const char *table, char ***ret_pairs, char **ret_error) {
+        assert(table);
+        assert(ret_pairs);
+
+        return list_set(table, "port_mac", true, ret_pairs, ret_error);
+}
+
+static int get_ports(const char *table, char ***ret_names, char **ret_error) {
+        return list_set(table, "ports", false, ret_names, ret_error);
+}
+
+int nft_rules_install(const char *table, const char *bridge, char **ret_error) {
+        _cleanup_strv_free_ char **pairs = NULL;
+        _cleanup_free_ char *rules = NULL, *buf = NULL;
+        size_t size = 0;
+        FILE *f;
+        int r;
+
+        assert(table);
+        assert(bridge);
+
+        r = nft_rules_get_bindings(table, &pairs, NULL);
+        if (r < 0 && r != -ENOENT)
+                /* A damaged set we cannot read: start over without bindings. */
+                pairs = strv_free(pairs);
+
+        r = nft_rules_render(table, bridge, &rules);
+        if (r < 0)
+                return r;
+
+        /* One transaction: "add" makes the "delete" safe when the table is missing. */
+        f = open_memstream(&buf, &size);
+        if (!f)
+                return -ENOMEM;
+        fprintf(f,
+                "add table bridge %1$s\n"
+                "delete table bridge %1$s\n"
+                "add table inet %1$s\n"
+                "delete table inet %1$s\n"
+                "%2$s",
+                table, rules);
+        for (size_t i = 0; pairs && pairs[i] && pairs[i + 1]; i += 2)
+                fprintf(f,
+                        "add element bridge %1$s ports { \"%2$s\" }\n"
+                        "add element bridge %1$s port_mac { \"%2$s\" . %3$s }\n",
+                        table, pairs[i], pairs[i + 1]);
+        if (fclose(f) != 0)
+                return -ENOMEM;
+
+        return nft_rules_run(buf, false, NULL, ret_error);
+}
+
+int nft_rules_remove(const char *table, char **ret_error) {
+        _cleanup_free_ char *cmd = NULL;
+
+        assert(table);
+
+        if (asprintf(&cmd,
+                    "add table bridge %1$s\n"
+                    "delete table bridge %1$s\n"
+                    "add table inet %1$s\n"
+                    "delete table inet %1$s\n",
+                    table) < 0)
+                return -ENOMEM;
+        return nft_rules_run(cmd, false, NULL, ret_error);
+}
+
+int nft_rules_bind(const char *table, const char *ifname, const char *mac, char **ret_error) {
+        _cleanup_strv_free_ char **pairs = NULL;
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        FILE *f;
+        int r;
+
+        assert(table);
+        assert(ifname);
+        assert(mac);
+
+        r = nft_rules_get_bindings(table, &pairs, ret_error);
+        if (r < 0)
+                return r;
+
+        f = open_memstream(&buf, &size);
+        if (!f)
+                return -ENOMEM;
+        for (size_t i = 0; pairs && pairs[i] && pairs[i + 1]; i += 2)
+                if (streq(pairs[i], ifname) && !streq(pairs[i + 1], mac))
+                        fprintf(f, "delete element bridge %s port_mac { \"%s\" . %s }\n", table, ifname,
+                                pairs[i + 1]);
+        fprintf(f,
+                "add element bridge %1$s ports { \"%2$s\" }\n"
+                "add element bridge %1$s port_mac { \"%2$s\" . %3$s }\n",
+                table, ifname, mac);
+        if (fclose(f) != 0)
+                return -ENOMEM;
+
+        return nft_rules_run(buf, false, NULL, ret_error);
+}
+
+int nft_rules_unbind(const char *table, const char *ifname, char **ret_error) {
+        _cleanup_strv_free_ char **pairs = NULL, **names = NULL;
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        bool any = false;
+        FILE *f;
+        int r;
+
+        assert(table);
+        assert(ifname);
+
+        r = nft_rules_get_bindings(table, &pairs, ret_error);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        r = get_ports(table, &names, ret_error);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+
+        f = open_memstream(&buf, &size);
+        if (!f)
+                return -ENOMEM;
+        for (size_t i = 0; pairs && pairs[i] && pairs[i + 1]; i += 2)
+                if (streq(pairs[i], ifname)) {
+                        fprintf(f, "delete element bridge %s port_mac { \"%s\" . %s }\n", table, ifname,
+                                pairs[i + 1]);
+                        any = true;
+                }
+        if (strv_contains(names, ifname)) {
+                fprintf(f, "delete element bridge %s ports { \"%s\" }\n", table, ifname);
+                any = true;
+        }
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        if (!any)
+                return 0;
+
+        return nft_rules_run(buf, false, NULL, ret_error);
+}
+
+/* Splits into trimmed, non-empty lines. */
+static int split_lines(const char *text, char ***ret) {
+        _cleanup_strv_free_ char **l = NULL;
+        const char *p = text;
+        int r;
+
+        while (*p) {
+                size_t n = strcspn(p, "\n");
+                const char *s = p, *e = p + n;
+
+                while (s < e && isspace((unsigned char) *s))
+                        s++;
+                while (e > s && isspace((unsigned char) e[-1]))
+                        e--;
+                if (e > s) {
+                        _cleanup_free_ char *line = strndup(s, e - s);
+                        if (!line)
+                                return -ENOMEM;
+                        r = strv_extend(&l, line);
+                        if (r < 0)
+                                return r;
+                }
+                p += n;
+                if (*p == '\n')
+                        p++;
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+static int add_drift(char ***drift, const char *format, ...) _printf_(2, 3);
+static int add_drift(char ***drift, const char *format, ...) {
+        _cleanup_free_ char *s = NULL;
+        va_list ap;
+        int r;
+
+        va_start(ap, format);
+        r = vasprintf(&s, format, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+        return strv_extend(drift, s);
+}
+
+static int check_part(const char *table, const char *bridge, Part part, bool *present, char ***drift) {
+        _cleanup_strv_free_ char **want = NULL, **have = NULL;
+        _cleanup_free_ char *expected = NULL, *listing = NULL, *cmd = NULL, *error = NULL;
+        _cleanup_free_ bool *used = NULL;
+        const char *family = part == PART_BRIDGE ? "bridge" : "inet";
+        size_t n_have;
+        bool order_ok;
+        int r;
+
+        r = render(table, bridge, part, &expected);
+        if (r < 0)
+                return r;
+        r = split_lines(expected, &want);
+        if (r < 0)
+                return r;
+
+        if (asprintf(&cmd, "list table %s %s", family, table) < 0)
+                return -ENOMEM;
+        r = nft_rules_run(cmd, true, &listing, &error);
+        if (r == -ENOENT) {
+                *present = false;
+                return add_drift(drift, "nftables table %s %s is missing", family, table);
+        }
+        if (r < 0)
+                return r;
+
+        r = split_lines(listing, &have);
+        if (r < 0)
+                return r;
+        n_have = strv_length(have);
+        used = calloc(n_have + 1, sizeof(bool));
+        if (!used)
+                return -ENOMEM;
+
+        order_ok = strv_equal(want, have);
+        if (order_ok)
+                return 0;
+
+        /* Report what is missing and what is extra; if both are empty the order changed. */
+        bool any = false;
+        STRV_FOREACH(w, want) {
+                bool found = false;
+
+                for (size_t i = 0; i < n_have; i++)
+                        if (!used[i] && streq(have[i], *w)) {
+                                used[i] = found = true;
+                                break;
+                        }
+                if (!found) {
+                        r = add_drift(drift, "nftables table %s %s: missing '%s'", family, table, *w);
+                        if (r < 0)
+                                return r;
+                        any = true;
+                }
+        }
+        for (size_t i = 0; i < n_have; i++)
+                if (!used[i]) {
+                        r = add_drift(drift, "nftables table %s %s: unexpected '%s'", family, table, have[i]);
+                        if (r < 0)
+                                return r;
+                        any = true;
+                }
+        if (!any)
+                return add_drift(drift, "nftables table %s %s: rules are out of order", family, table);
+        return 0;
+}
+
+int nft_rules_check(const char *table, const char *bridge, bool *ret_present, char ***ret_drift) {
+        _cleanup_strv_free_ char **drift = NULL;
+        bool present = true;
+        int r;
+
+        assert(table);
+        assert(bridge);
+        assert(ret_present);
+        assert(ret_drift);
+
+        r = check_part(table, bridge, PART_BRIDGE, &present, &drift);
+        if (r < 0)
+                return r;
+        r = check_part(table, bridge, PART_INET, &present, &drift);
+        if (r < 0)
+                return r;
+
+        *ret_present = present;
+        *ret_drift = TAKE_PTR(drift);
+        return 0;
+}
+
+int nft_rules_get_ports(const char *table, char ***ret_names, char **ret_error) {
+        assert(table);
+        assert(ret_names);
+
+        return get_ports(table, ret_names, ret_error);
+}
