@@ -55,3 +55,27 @@ install: build
 
 clean:
 	rm -rf $(BUILDDIR)
+
+# ---- hardening (issue 6): fuzzing and benchmarks; see docs/hardening.md ----
+# make fuzz [FUZZ_SECONDS=600] [FUZZ_TARGETS="fuzz-state ..."]: a clang + libFuzzer + ASAN/UBSAN
+# build in $(FUZZ_BUILDDIR), then each target fuzzed for FUZZ_SECONDS (findings land in
+# tests/fuzz/corpus/<target>/crash-*). Needs clang (Debian package clang).
+# make bench: builds $(BUILDDIR) and prints the benchmark table (bench/run.sh, as root).
+FUZZ_BUILDDIR ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+FUZZ_MESON_OPTIONS = -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false \
+	"-Dc_args=-fsanitize=fuzzer-no-link -fno-sanitize-recover=undefined"
+
+.PHONY: fuzz bench
+
+$(FUZZ_BUILDDIR)/build.ninja:
+	@command -v clang >/dev/null || { echo "make fuzz needs clang (apt-get install clang)" >&2; exit 1; }
+	CC=clang meson setup $(FUZZ_BUILDDIR) $(FUZZ_MESON_OPTIONS)
+
+fuzz: deps $(FUZZ_BUILDDIR)/build.ninja
+	meson compile -C $(FUZZ_BUILDDIR) fuzz-targets
+	tests/fuzz/run-fuzz.sh $(FUZZ_BUILDDIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+bench: build
+	bench/run.sh $(BUILDDIR) $(BENCHOPTS)

@@ -6,6 +6,7 @@
 
 #include <getopt.h>
 
+#include "attest-fetch.h"
 #include "build-config.h"
 #include "document-verify.h"
 #include "fileio.h"
@@ -16,6 +17,8 @@
 
 static void help(void) {
         printf("Usage: azshci-attest verify [OPTIONS] [FILE|-]\n"
+               "       azshci-attest fetch [--vsock [CID:]PORT | --url URL] [--nonce N] [--verify --ca ROOT.pem]\n"
+               "                           (see azshci-attest fetch --help)\n"
                "\n"
                "Verifies an attested-document response, as returned by the azshci attestation\n"
                "service (or by Azure IMDS at /metadata/attested/document), and prints the\n"
@@ -278,6 +281,8 @@ int main(int argc, char *argv[]) {
         }
         if (streq(argv[1], "verify"))
                 return verb_verify(argc - 1, argv + 1);
+        if (streq(argv[1], "fetch"))
+                return verb_fetch(argc - 1, argv + 1);
 
         fprintf(stderr, "azshci-attest: unknown command \"%s\"; see --help\n", argv[1]);
         return EXIT_USAGE;

@@ -52,23 +52,23 @@ typedef struct LegacyNetPortStatus {
         bool attached;   /* it is a port of our bridge */
         bool isolated;   /* IFLA_BRPORT_ISOLATED is set */
         bool up;
-        bool mac_bound;  /* bound_mac equals mac */
+        bool mac_bound; /* bound_mac equals mac */
 } LegacyNetPortStatus;
 
 typedef struct LegacyNetStatus {
-        char *bridge;            /* the bridge name that was checked */
-        bool bridge_present;     /* a link with that name exists ... */
-        bool bridge_is_bridge;   /* ... and is a bridge */
+        char *bridge;          /* the bridge name that was checked */
+        bool bridge_present;   /* a link with that name exists ... */
+        bool bridge_is_bridge; /* ... and is a bridge */
         bool bridge_up;
         bool alias_ok;
-        char *alias;             /* current ifalias, NULL = none */
-        bool address_ok;         /* 169.254.169.253/16 is on the bridge */
-        char **addresses;        /* all IPv4 addresses on the bridge, "a.b.c.d/n" */
-        bool table_present;      /* both nftables tables exist ... */
-        bool table_intact;       /* ... and their chains and rules are exactly ours */
+        char *alias;                /* current ifalias, NULL = none */
+        bool address_ok;            /* 169.254.169.253/16 is on the bridge */
+        char **addresses;           /* all IPv4 addresses on the bridge, "a.b.c.d/n" */
+        bool table_present;         /* both nftables tables exist ... */
+        bool table_intact;          /* ... and their chains and rules are exactly ours */
         LegacyNetPortStatus *ports; /* expected ports first (in the given order), then unexpected ones */
         size_t n_ports;
-        char **drift;            /* one line per problem; NULL or empty = everything as configured */
+        char **drift; /* one line per problem; NULL or empty = everything as configured */
 } LegacyNetStatus;
 
 /* Creates/repairs the bridge and (re)installs the firewall atomically, keeping existing MAC
@@ -89,10 +89,12 @@ int legacy_net_attach_port(const LegacyNetConfig *c, const char *ifname, const c
  * interface that no longer exists only loses its binding; nothing to do is not an error. */
 int legacy_net_detach_port(const LegacyNetConfig *c, const char *ifname, char **ret_error);
 
-/* Inspects everything (read-only). expected may be NULL/0. Returns 0 when the state could be
- * read (drift or not; see ret->drift), negative errno when netlink or nftables failed. */
-int legacy_net_status(
-                const LegacyNetConfig *c, const LegacyNetPort *expected, size_t n_expected, LegacyNetStatus *ret);
+/* Inspects everything (read-only). expected == NULL: no expectations about ports (every port
+ * found is taken as intended); otherwise ports other than expected[0..n_expected) are drift.
+ * Returns 0 when the state could be read (drift or not; see ret->drift), negative errno when netlink or
+ * nftables failed. */
+int legacy_net_status(const LegacyNetConfig *c, const LegacyNetPort *expected, size_t n_expected,
+        LegacyNetStatus *ret);
 void legacy_net_status_done(LegacyNetStatus *s);
 
 /* True when the status shows no drift. */

@@ -18,14 +18,14 @@ static int errno_from_nft_message(const char *m) {
                 const char *text;
                 int error;
         } table[] = {
-                { "No such file or directory", ENOENT },
-                { "Operation not permitted", EPERM },
-                { "Permission denied", EACCES },
-                { "File exists", EEXIST },
-                { "Device or resource busy", EBUSY },
-                { "Protocol not supported", EPROTONOSUPPORT },
-                { "Address family not supported", EAFNOSUPPORT },
-                { "Cannot allocate memory", ENOMEM },
+                {"No such file or directory", ENOENT},
+                {"Operation not permitted", EPERM},
+                {"Permission denied", EACCES},
+                {"File exists", EEXIST},
+                {"Device or resource busy", EBUSY},
+                {"Protocol not supported", EPROTONOSUPPORT},
+                {"Address family not supported", EAFNOSUPPORT},
+                {"Cannot allocate memory", ENOMEM},
         };
 
         if (!m)
@@ -126,7 +126,7 @@ static int render_bridge(FILE *f, const char *table) {
                 "\t\tdrop comment \"nothing else to the host\"\n"
                 "\t}\n"
                 "}\n",
-                table, LEGACY_NET_ADDRESS, (unsigned) LEGACY_NET_PORT);
+                table, LEGACY_NET_ADDRESS, (unsigned)LEGACY_NET_PORT);
         return 0;
 }
 
@@ -145,7 +145,7 @@ static int render_inet(FILE *f, const char *table, const char *bridge) {
                 "\t\toifname \"%2$s\" drop comment \"not routable\"\n"
                 "\t}\n"
                 "}\n",
-                table, bridge, LEGACY_NET_ADDRESS, (unsigned) LEGACY_NET_PORT);
+                table, bridge, LEGACY_NET_ADDRESS, (unsigned)LEGACY_NET_PORT);
         return 0;
 }
 
@@ -226,7 +226,7 @@ static int parse_elements(const char *listing, bool pairs, char ***ret) {
                         if (!mac)
                                 return -ENOMEM;
                         for (char *c = mac; *c; c++)
-                                *c = (char) tolower((unsigned char) *c);
+                                *c = (char)tolower((unsigned char)*c);
                         p += n;
                 }
 
@@ -256,7 +256,8 @@ static int list_set(const char *table, const char *set, bool pairs, char ***ret,
         r = parse_elements(out, pairs, ret);
         if (r == -EBADMSG && ret_error) {
                 free(*ret_error);
-                if (asprintf(ret_error, "nftables: cannot parse the elements of set bridge %s %s", table, set) < 0)
+                if (asprintf(ret_error, "nftables: cannot parse the elements of set bridge %s %s", table,
+                            set) < 0)
                         *ret_error = NULL;
         }
         return r;
@@ -414,9 +415,9 @@ static int split_lines(const char *text, char ***ret) {
                 size_t n = strcspn(p, "\n");
                 const char *s = p, *e = p + n;
 
-                while (s < e && isspace((unsigned char) *s))
+                while (s < e && isspace((unsigned char)*s))
                         s++;
-                while (e > s && isspace((unsigned char) e[-1]))
+                while (e > s && isspace((unsigned char)e[-1]))
                         e--;
                 if (e > s) {
                         _cleanup_free_ char *line = strndup(s, e - s);
@@ -488,7 +489,7 @@ static int check_part(const char *table, const char *bridge, Part part, bool *pr
 
         /* Report what is missing and what is extra; if both are empty the order changed. */
         bool any = false;
-        STRV_FOREACH(w, want) {
+        STRV_FOREACH (w, want) {
                 bool found = false;
 
                 for (size_t i = 0; i < n_have; i++)
@@ -505,7 +506,8 @@ static int check_part(const char *table, const char *bridge, Part part, bool *pr
         }
         for (size_t i = 0; i < n_have; i++)
                 if (!used[i]) {
-                        r = add_drift(drift, "nftables table %s %s: unexpected '%s'", family, table, have[i]);
+                        r = add_drift(drift, "nftables table %s %s: unexpected '%s'", family, table,
+                                have[i]);
                         if (r < 0)
                                 return r;
                         any = true;

@@ -859,7 +859,6 @@ def eq(actual, expected, what=""):
 
 import base64  # noqa: E402
 import datetime  # noqa: E402
-import glob  # noqa: E402
 
 ERROR_PREFIX = "org.azshci.Attestation1.Error."
 METADATA_DOMAIN = "metadata.azshci.local"
@@ -998,34 +997,48 @@ def wait_log_count(h, text, count, timeout=DEFAULT_TIMEOUT):
             raise HarnessError(f"the service exited with {h.service_proc.returncode}")
 
 
-def faketime_library():
-    libs = glob.glob("/usr/lib/*/faketime/libfaketime.so.1")
-    if not libs:
-        raise Skip("libfaketime is missing (Debian package faketime)")
-    return libs[0]
+def local_ca_issue(h, name, not_before, not_after, dns="node1." + METADATA_DOMAIN):
+    """A fresh RSA key and a certificate for it issued with plain `openssl ca` by the
+    service's embedded CA (its root key and certificate in <state>/ca/root.pem), valid from
+    not_before to not_after (Unix seconds), with the extensions of the local issuer's leaves.
+    Returns (key path, cert path), readable by the service user (for --import-key/-cert).
+    This is how the tests get a certificate that really expires a few seconds later: the
+    configuration cannot ask for less than a day, and libfaketime does not work with sd-event
+    (0.9.10 shifts absolute timerfd values, which breaks the bus loop's immediate wake-ups)."""
+    d = os.path.join(h.tmp, f"issue-{name}")
+    os.makedirs(d)
+    pw = pwd.getpwnam(SERVICE_USER)
+    root = os.path.join(h.state_dir, "ca", "root.pem")
+    key, csr, cert, conf = (os.path.join(d, f) for f in ("key.pem", "req.pem", "cert.pem", "ca.cnf"))
+    with open(os.path.join(d, "index.txt"), "w"):
+        pass
+    with open(os.path.join(d, "serial"), "w") as f:
+        f.write(os.urandom(12).hex().upper().lstrip("0") + "01\n")
+    with open(conf, "w") as f:
+        f.write(f"[ca]\ndefault_ca = c\n[c]\ndatabase = {d}/index.txt\nnew_certs_dir = {d}\n"
+                f"serial = {d}/serial\ndefault_md = sha256\npolicy = p\nunique_subject = no\n"
+                "[p]\ncommonName = supplied\n"
+                "[ext]\nbasicConstraints = critical,CA:FALSE\nkeyUsage = critical,digitalSignature\n"
+                "extendedKeyUsage = serverAuth,clientAuth,emailProtection\n"
+                "subjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid:always\n"
+                f"subjectAltName = DNS:{dns}\n")
+    fmt = "%Y%m%d%H%M%SZ"
+    h.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", key])
+    h.run(["openssl", "req", "-new", "-key", key, "-subj", f"/CN={dns}", "-out", csr])
+    h.run(["openssl", "ca", "-batch", "-config", conf, "-in", csr, "-out", cert, "-keyfile", root, "-cert", root,
+           "-startdate", time.strftime(fmt, time.gmtime(not_before)),
+           "-enddate", time.strftime(fmt, time.gmtime(not_after)), "-extensions", "ext", "-notext"])
+    for f in (key, cert):
+        os.chown(f, pw.pw_uid, pw.pw_gid)
+        os.chmod(f, 0o600)
+    os.chmod(d, 0o755)
+    return key, cert
 
 
-def faketime_env(offset):
-    """Environment that runs a program offset into the future (e.g. "+31d") with libfaketime.
-    Only the wall clock moves: monotonic clocks stay real (sd-event timers, timeouts)."""
-    return {"LD_PRELOAD": faketime_library(), "FAKETIME": offset, "FAKETIME_DONT_FAKE_MONOTONIC": "1",
-            "FAKETIME_DONT_RESET": "1"}
-
-
-def use_faketime(h, offset):
-    """Makes the next start_service() run azshci-attestd under libfaketime at offset ("+31d"),
-    or really (offset None). A wrapper script execs the real binary, so the process (and the
-    pid kill/stop signal) stays the same."""
-    real = os.path.join(h.builddir, "service", "azshci-attestd")
-    if offset is None:
-        h.service_bin = real
-        return
-    wrapper = os.path.join(h.tmp, "attestd-faketime")
-    env = " ".join(f"{k}={v}" for k, v in faketime_env(offset).items())
-    with open(wrapper, "w") as f:
-        f.write(f"#!/bin/sh\nexec env {env} {real} \"$@\"\n")
-    os.chmod(wrapper, 0o755)
-    h.service_bin = wrapper
+def import_identity(h, key, cert):
+    """`azshci-attestd --import-key --import-cert` as the service user (service stopped)."""
+    h.run([os.path.join(h.builddir, "service", "azshci-attestd"), "--config", h.config_path,
+           "--import-key", key, "--import-cert", cert], user=SERVICE_USER)
 
 
 def find_test_cmp_ca(h):
@@ -1057,8 +1070,6 @@ class TestCmpCa:
                    "-addext", "basicConstraints=critical,CA:TRUE",
                    "-addext", "keyUsage=critical,keyCertSign,cRLSign,digitalSignature"])
             os.chmod(self.cert, 0o644)
-        h.cmp_cas = getattr(h, "cmp_cas", [])
-        h.cmp_cas.append(self)
 
     def start(self, *extra):
         port_file = os.path.join(self.dir, "port")

@@ -22,6 +22,8 @@ import test_auth  # noqa: E402,F401
 import test_state  # noqa: E402,F401
 import test_signals  # noqa: E402,F401
 import test_ctl  # noqa: E402,F401
+import test_attest  # noqa: E402,F401
+import test_sync  # noqa: E402,F401
 
 SKIP = 77
 

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "imds-http.h"
+
+/* What azshci-imdsd and azshci-vsockd share: options, the listening socket (inherited through
+ * socket activation, or --listen), the bus backend (AttestForVersion on the system bus), the
+ * event loop. They differ only in their transport. */
+
+typedef struct ImdsTransportContext {
+        int ifindex; /* --interface, 0 = not given */
+        void *userdata;
+} ImdsTransportContext;
+
+typedef struct ImdsTransportDef {
+        const char *program;   /* "azshci-imdsd" */
+        const char *transport; /* AttestForVersion's transport: "http" or "vsock" */
+        const char *description;
+        const char *listen_help; /* --listen syntax, for --help */
+        bool http;               /* --interface and per-IP limits exist */
+        /* Parses a --listen value into a socket address. */
+        int (*parse_listen)(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len);
+        /* Whether an inherited socket has the right family. */
+        bool (*family_ok)(int family);
+        /* data is the ImdsTransportContext. */
+        ImdsIdentify identify;
+        /* Optional: set up / free ctx->userdata. */
+        int (*setup)(ImdsTransportContext *ctx);
+        void (*teardown)(ImdsTransportContext *ctx);
+} ImdsTransportDef;
+
+int imds_frontend_main(const ImdsTransportDef *t, int argc, char *argv[]);
+
+/* The sd-bus backend of imds-http.h: AttestForVersion on the system bus
+ * ($DBUS_SYSTEM_BUS_ADDRESS), connected on first use and again after a disconnect. */
+typedef struct ImdsBusBackend ImdsBusBackend;
+int imds_bus_backend_new(sd_event *event, ImdsBusBackend **ret);
+ImdsBusBackend *imds_bus_backend_free(ImdsBusBackend *b);
+DEFINE_TRIVIAL_CLEANUP_FUNC(ImdsBusBackend *, imds_bus_backend_free);
+void imds_bus_backend_fill(ImdsBusBackend *b, ImdsBackend *ret);

@@ -1,0 +1,1139 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <arpa/inet.h>
+#include <libmnl/libmnl.h>
+#include <linux/if.h>
+#include <linux/if_addr.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
+#include <net/ethernet.h>
+#include <stdarg.h>
+#include <time.h>
+
+#include "legacy-net.h"
+#include "log.h"
+#include "nft-rules.h"
+#include "strv.h"
+#include "validate.h"
+
+/* ---- errors ---------------------------------------------------------------------------- */
+
+static int set_error(char **ret_error, int r, const char *format, ...) _printf_(3, 4);
+static int set_error(char **ret_error, int r, const char *format, ...) {
+        va_list ap;
+
+        assert(r < 0);
+
+        if (ret_error) {
+                char *m = NULL;
+
+                va_start(ap, format);
+                if (vasprintf(&m, format, ap) < 0)
+                        m = NULL;
+                va_end(ap);
+                free(*ret_error);
+                *ret_error = m;
+        }
+        return r;
+}
+
+/* Prefixes an error message set by a lower layer (or strerror when there is none). */
+static int wrap_error(char **ret_error, int r, const char *what, char *inner) {
+        _cleanup_free_ char *i = inner;
+
+        return set_error(ret_error, r, "%s: %s", what, i ?: strerror(-r));
+}
+
+/* ---- names ------------------------------------------------------------------------------ */
+
+bool legacy_net_ifname_is_valid(const char *s) {
+        size_t n;
+
+        if (isempty(s))
+                return false;
+        n = strlen(s);
+        if (n >= IFNAMSIZ)
+                return false;
+        if (streq(s, ".") || streq(s, ".."))
+                return false;
+        return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
+}
+
+static bool table_name_is_valid(const char *s) {
+        size_t n;
+
+        if (isempty(s))
+                return false;
+        n = strlen(s);
+        return n <= 32 && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") == n;
+}
+
+static const char *cfg_bridge(const LegacyNetConfig *c) {
+        return c && !isempty(c->bridge) ? c->bridge : LEGACY_NET_BRIDGE_DEFAULT;
+}
+
+static const char *cfg_table(const LegacyNetConfig *c) {
+        return c && !isempty(c->table) ? c->table : LEGACY_NET_TABLE_DEFAULT;
+}
+
+static int check_config(const LegacyNetConfig *c, char **ret_error) {
+        if (!legacy_net_ifname_is_valid(cfg_bridge(c)))
+                return set_error(ret_error, -EINVAL, "Invalid legacy bridge name '%s'", cfg_bridge(c));
+        if (!table_name_is_valid(cfg_table(c)))
+                return set_error(ret_error, -EINVAL, "Invalid nftables table name '%s'", cfg_table(c));
+        return 0;
+}
+
+/* ---- rtnetlink over libmnl -------------------------------------------------------------- */
+
+#define RTNL_BUFFER_SIZE  32768 /* for answers, dumps included */
+#define RTNL_REQUEST_SIZE 4096  /* our requests are small; zeroed so padding is not garbage */
+
+typedef struct Rtnl {
+        struct mnl_socket *nl;
+        unsigned portid;
+        unsigned seq;
+} Rtnl;
+
+static void rtnl_done(Rtnl *r) {
+        if (r->nl)
+                mnl_socket_close(r->nl);
+        r->nl = NULL;
+}
+
+static int rtnl_open(Rtnl *ret) {
+        struct mnl_socket *nl;
+
+        nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+        if (!nl)
+                return negative_errno();
+        if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+                int r = negative_errno();
+                mnl_socket_close(nl);
+                return r;
+        }
+        *ret = (Rtnl){
+                .nl = nl,
+                .portid = mnl_socket_get_portid(nl),
+                .seq = (unsigned)time(NULL),
+        };
+        return 0;
+}
+
+#define IN_SET_GET(t) ((t) == RTM_GETLINK || (t) == RTM_GETADDR)
+
+typedef struct CallbackData {
+        mnl_cb_t cb;
+        void *userdata;
+        int error;
+} CallbackData;
+
+static int callback_trampoline(const struct nlmsghdr *nlh, void *data) {
+        CallbackData *d = data;
+        int r;
+
+        r = d->cb(nlh, d->userdata);
+        if (r < 0) {
+                d->error = r;
+                return MNL_CB_ERROR;
+        }
+        return MNL_CB_OK;
+}
+
+/* Sends one request and processes the answer; cb (returning 0 or negative errno) sees each data
+ * message. Non-dump requests are acknowledged, so kernel errors come back as -errno. */
+static int rtnl_call(Rtnl *rtnl, struct nlmsghdr *nlh, mnl_cb_t cb, void *userdata) {
+        _cleanup_free_ char *buf = NULL;
+        CallbackData d = {.cb = cb, .userdata = userdata};
+        unsigned seq;
+
+        buf = malloc(RTNL_BUFFER_SIZE);
+        if (!buf)
+                return -ENOMEM;
+
+        /* NLM_F_DUMP shares its bits with NLM_F_REPLACE/NLM_F_EXCL: only GET requests dump. */
+        bool dump = IN_SET_GET(nlh->nlmsg_type) && (nlh->nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP;
+
+        seq = nlh->nlmsg_seq = ++rtnl->seq;
+        if (!dump)
+                nlh->nlmsg_flags |= NLM_F_ACK;
+
+        if (mnl_socket_sendto(rtnl->nl, nlh, nlh->nlmsg_len) < 0)
+                return negative_errno();
+
+        for (;;) {
+                ssize_t n;
+                int r;
+
+                n = mnl_socket_recvfrom(rtnl->nl, buf, RTNL_BUFFER_SIZE);
+                if (n < 0)
+                        return negative_errno();
+                errno = 0;
+                r = mnl_cb_run(buf, n, seq, rtnl->portid, cb ? callback_trampoline : NULL, &d);
+                if (r < 0)
+                        return d.error < 0 ? d.error : negative_errno();
+                if (r == MNL_CB_STOP)
+                        return 0;
+        }
+}
+
+typedef struct AttrTable {
+        const struct nlattr **tb;
+        int max;
+} AttrTable;
+
+static int attr_table_cb(const struct nlattr *a, void *data) {
+        AttrTable *t = data;
+        int type = mnl_attr_get_type(a);
+
+        if (type <= t->max)
+                t->tb[type] = a;
+        return MNL_CB_OK;
+}
+
+static char *attr_strdup(const struct nlattr *a) {
+        return strndup(mnl_attr_get_payload(a), mnl_attr_get_payload_len(a));
+}
+
+typedef struct Link {
+        int ifindex;
+        char name[IFNAMSIZ];
+        char *alias;
+        char kind[32];
+        unsigned flags;
+        int master;
+        bool isolated;
+} Link;
+
+static void link_done(Link *l) {
+        l->alias = mfree(l->alias);
+}
+
+typedef struct LinkList {
+        Link *links;
+        size_t n;
+} LinkList;
+
+static void link_list_done(LinkList *l) {
+        for (size_t i = 0; i < l->n; i++)
+                link_done(l->links + i);
+        l->links = mfree(l->links);
+        l->n = 0;
+}
+
+static int link_parse(const struct nlmsghdr *nlh, Link *ret) {
+        const struct nlattr *tb[IFLA_MAX + 1] = {}, *li[IFLA_INFO_MAX + 1] = {},
+                                           *bp[IFLA_BRPORT_MAX + 1] = {};
+        const struct ifinfomsg *ifm = mnl_nlmsg_get_payload(nlh);
+        AttrTable t = {tb, IFLA_MAX};
+        Link l = {};
+
+        if (nlh->nlmsg_type != RTM_NEWLINK)
+                return 0;
+        if (mnl_attr_parse(nlh, sizeof(*ifm), attr_table_cb, &t) < 0)
+                return -EBADMSG;
+
+        l.ifindex = ifm->ifi_index;
+        l.flags = ifm->ifi_flags;
+        if (tb[IFLA_IFNAME])
+                snprintf(l.name, sizeof(l.name), "%.*s", (int)mnl_attr_get_payload_len(tb[IFLA_IFNAME]),
+                        (const char *)mnl_attr_get_payload(tb[IFLA_IFNAME]));
+        if (tb[IFLA_MASTER] && mnl_attr_get_payload_len(tb[IFLA_MASTER]) >= 4)
+                l.master = (int)mnl_attr_get_u32(tb[IFLA_MASTER]);
+        if (tb[IFLA_IFALIAS] && mnl_attr_get_payload_len(tb[IFLA_IFALIAS]) > 0) {
+                l.alias = attr_strdup(tb[IFLA_IFALIAS]);
+                if (!l.alias)
+                        return -ENOMEM;
+                if (isempty(l.alias))
+                        l.alias = mfree(l.alias);
+        }
+        if (tb[IFLA_LINKINFO]) {
+                AttrTable ti = {li, IFLA_INFO_MAX};
+
+                if (mnl_attr_parse_nested(tb[IFLA_LINKINFO], attr_table_cb, &ti) >= 0) {
+                        if (li[IFLA_INFO_KIND])
+                                snprintf(l.kind, sizeof(l.kind), "%.*s",
+                                        (int)mnl_attr_get_payload_len(li[IFLA_INFO_KIND]),
+                                        (const char *)mnl_attr_get_payload(li[IFLA_INFO_KIND]));
+                        if (li[IFLA_INFO_SLAVE_DATA]) {
+                                AttrTable tp = {bp, IFLA_BRPORT_MAX};
+
+                                if (mnl_attr_parse_nested(li[IFLA_INFO_SLAVE_DATA], attr_table_cb, &tp) >=
+                                                0 &&
+                                        bp[IFLA_BRPORT_ISOLATED])
+                                        l.isolated = mnl_attr_get_u8(bp[IFLA_BRPORT_ISOLATED]) != 0;
+                        }
+                }
+        }
+
+        link_done(ret);
+        *ret = l;
+        return 1;
+}
+
+static int link_get_cb(const struct nlmsghdr *nlh, void *data) {
+        int r = link_parse(nlh, data);
+        return r < 0 ? r : 0;
+}
+
+/* -ENODEV when there is no such link. */
+static int link_get(Rtnl *rtnl, const char *name, int ifindex, Link *ret) {
+        char buf[RTNL_REQUEST_SIZE] = {};
+        struct nlmsghdr *nlh;
+        struct ifinfomsg *ifm;
+        Link l = {};
+        int r;
+
+        nlh = mnl_nlmsg_put_header(buf);
+        nlh->nlmsg_type = RTM_GETLINK;
+        nlh->nlmsg_flags = NLM_F_REQUEST;
+        ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+        ifm->ifi_family = AF_UNSPEC;
+        ifm->ifi_index = ifindex;
+        if (name)
+                mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+
+        r = rtnl_call(rtnl, nlh, link_get_cb, &l);
+        if (r < 0) {
+                link_done(&l);
+                return r;
+        }
+        if (l.ifindex <= 0)
+                return -ENODEV;
+        *ret = l;
+        return 0;
+}
+
+static int link_dump_cb(const struct nlmsghdr *nlh, void *data) {
+        LinkList *list = data;
+        Link l = {}, *a;
+        int r;
+
+        r = link_parse(nlh, &l);
+        if (r <= 0)
+                return r;
+        a = reallocarray(list->links, list->n + 1, sizeof(Link));
+        if (!a) {
+                link_done(&l);
+                return -ENOMEM;
+        }
+        list->links = a;
+        list->links[list->n++] = l;
+        return 0;
+}
+
+static int link_dump(Rtnl *rtnl, LinkList *ret) {
+        char buf[RTNL_REQUEST_SIZE] = {};
+        struct nlmsghdr *nlh;
+        struct ifinfomsg *ifm;
+        LinkList list = {};
+        int r;
+
+        nlh = mnl_nlmsg_put_header(buf);
+        nlh->nlmsg_type = RTM_GETLINK;
+        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+        ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+        ifm->ifi_family = AF_UNSPEC;
+
+        r = rtnl_call(rtnl, nlh, link_dump_cb, &list);
+        if (r < 0) {
+                link_list_done(&list);
+                return r;
+        }
+        *ret = list;
+        return 0;
+}
+
+static struct nlmsghdr *link_request(char *buf, uint16_t type, uint16_t flags, int ifindex) {
+        struct nlmsghdr *nlh;
+        struct ifinfomsg *ifm;
+
+        nlh = mnl_nlmsg_put_header(buf);
+        nlh->nlmsg_type = type;
+        nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+        ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+        ifm->ifi_family = AF_UNSPEC;
+        ifm->ifi_index = ifindex;
+        return nlh;
+}
+
+/* The bridge's MAC: locally administered unicast, derived from the machine id and the bridge
+ * name (FNV-1a), so it is the same every time the bridge is created. Set explicitly, or the
+ * bridge would take the lowest port MAC and the host's MAC would change whenever a VM comes or
+ * goes; stable, or guests would keep a stale ARP entry after a repair (disable + enable). */
+static void bridge_mac(const char *name, uint8_t mac[static ETH_ALEN]) {
+        uint64_t h = UINT64_C(0xcbf29ce484222325);
+        char id[64] = {};
+        FILE *f;
+
+        f = fopen("/etc/machine-id", "re");
+        if (f) {
+                if (!fgets(id, sizeof(id), f))
+                        id[0] = 0;
+                fclose(f);
+        }
+        for (const char *p = "azshci-legacy-bridge\n"; *p; p++)
+                h = (h ^ (uint8_t)*p) * UINT64_C(0x100000001b3);
+        for (const char *p = id; *p && *p != '\n'; p++)
+                h = (h ^ (uint8_t)*p) * UINT64_C(0x100000001b3);
+        for (const char *p = name; *p; p++)
+                h = (h ^ (uint8_t)*p) * UINT64_C(0x100000001b3);
+
+        for (size_t i = 0; i < ETH_ALEN; i++)
+                mac[i] = (uint8_t)(h >> (8 * i));
+        mac[0] = (uint8_t)((mac[0] & 0xfe) | 0x02);
+}
+
+static int bridge_create(Rtnl *rtnl, const char *name) {
+        char buf[RTNL_REQUEST_SIZE] = {};
+        struct nlmsghdr *nlh;
+        struct nlattr *nest;
+        uint8_t mac[ETH_ALEN];
+
+        bridge_mac(name, mac);
+
+        nlh = link_request(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0);
+        mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+        mnl_attr_put(nlh, IFLA_ADDRESS, sizeof(mac), mac);
+        nest = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+        mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "bridge");
+        mnl_attr_nest_end(nlh, nest);
+        return rtnl_call(rtnl, nlh, NULL, NULL);
+}
+
+static int link_set_alias(Rtnl *rtnl, int ifindex, const char *alias) {
+        char buf[RTNL_REQUEST_SIZE] = {};
+        struct nlmsghdr *nlh;
+
+        nlh = link_request(buf, RTM_SETLINK, 0, ifindex);
+        mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias);
+        return rtnl_call(rtnl, nlh, NULL, NULL);
+}
+
+/* No IPv6 link-local address on the bridge: the host is reachable on IPv4 only. */
+static int link_set_no_ipv6_ll(Rtnl *rtnl, int ifindex) {
+        char buf[RTNL_REQUEST_SIZE] = {};
+        struct nlmsghdr *nlh;
+        struct nlattr *spec, *inet6;
+
+        nlh = link_request(buf, RTM_SETLINK, 0, ifindex);
+        spec = mnl_attr_nest_start(nlh, IFLA_AF_SPEC);
+        inet6 = mnl_attr_nest_start(nlh, AF_INET6);
+        mnl_attr_put_u8(nlh, IFLA_INET6_ADDR_GEN_MODE, IN6_ADDR_GEN_MODE_NONE);
+        mnl_attr_nest_end(nlh, inet6);
+        mnl_attr_nest_end(nlh, spec);
+        return rtnl_call(rtnl, nlh, NULL, NULL);
+}
+
+static int link_set_up(Rtnl *rtnl, int ifindex) {
+        char buf[RTNL_REQUEST_SIZE] = {};
+        struct nlmsghdr *nlh;
+        struct ifinfomsg *ifm;
+
+        nlh = link_request(buf, RTM_NEWLINK, 0, ifindex);
+        ifm = mnl_nlmsg_get_payload(nlh);
+        ifm->ifi_change = IFF_UP;
+        ifm->ifi_flags = IFF_UP;
+        return rtnl_call(rtnl, nlh, NULL, NULL);
+}
+
+static int link_set_master(Rtnl *rtnl, int ifindex, int master) {
+        char buf[RTNL_REQUEST_SIZE] = {};
+        struct nlmsghdr *nlh;
+
+        nlh = link_request(buf, RTM_NEWLINK, 0, ifindex);
+        mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)master);
+        return rtnl_call(rtnl, nlh, NULL, NULL);
+}
+
+static int port_set_isolated(Rtnl *rtnl, int ifindex, bool isolated) {
+        char buf[RTNL_REQUEST_SIZE] = {};
+        struct nlmsghdr *nlh;
+        struct nlattr *info, *data;
+
+        nlh = link_request(buf, RTM_NEWLINK, 0, ifindex);
+        info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+        mnl_attr_put_strz(nlh, IFLA_INFO_SLAVE_KIND, "bridge");
+        data = mnl_attr_nest_start(nlh, IFLA_INFO_SLAVE_DATA);
+        mnl_attr_put_u8(nlh, IFLA_BRPORT_ISOLATED, isolated);
+        mnl_attr_nest_end(nlh, data);
+        mnl_attr_nest_end(nlh, info);
+        return rtnl_call(rtnl, nlh, NULL, NULL);
+}
+
+static int link_delete(Rtnl *rtnl, int ifindex) {
+        char buf[RTNL_REQUEST_SIZE] = {};
+
+        return rtnl_call(rtnl, link_request(buf, RTM_DELLINK, 0, ifindex), NULL, NULL);
+}
+
+typedef struct Addr {
+        struct in_addr address;
+        unsigned prefixlen;
+} Addr;
+
+typedef struct AddrList {
+        int ifindex;
+        Addr *addrs;
+        size_t n;
+} AddrList;
+
+static int addr_dump_cb(const struct nlmsghdr *nlh, void *data) {
+        const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+        const struct nlattr *tb[IFA_MAX + 1] = {}, *a;
+        AttrTable t = {tb, IFA_MAX};
+        AddrList *list = data;
+        Addr *n;
+
+        if (nlh->nlmsg_type != RTM_NEWADDR || ifa->ifa_family != AF_INET ||
+                (int)ifa->ifa_index != list->ifindex)
+                return 0;
+        if (mnl_attr_parse(nlh, sizeof(*ifa), attr_table_cb, &t) < 0)
+                return -EBADMSG;
+        a = tb[IFA_LOCAL] ?: tb[IFA_ADDRESS];
+        if (!a || mnl_attr_get_payload_len(a) != sizeof(struct in_addr))
+                return 0;
+
+        n = reallocarray(list->addrs, list->n + 1, sizeof(Addr));
+        if (!n)
+                return -ENOMEM;
+        list->addrs = n;
+        memcpy(&list->addrs[list->n].address, mnl_attr_get_payload(a), sizeof(struct in_addr));
+        list->addrs[list->n].prefixlen = ifa->ifa_prefixlen;
+        list->n++;
+        return 0;
+}
+
+static int addr_dump(Rtnl *rtnl, int ifindex, AddrList *ret) {
+        char buf[RTNL_REQUEST_SIZE] = {};
+        struct nlmsghdr *nlh;
+        struct ifaddrmsg *ifa;
+        AddrList list = {.ifindex = ifindex};
+        int r;
+
+        nlh = mnl_nlmsg_put_header(buf);
+        nlh->nlmsg_type = RTM_GETADDR;
+        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+        ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+        ifa->ifa_family = AF_INET;
+
+        r = rtnl_call(rtnl, nlh, addr_dump_cb, &list);
+        if (r < 0) {
+                free(list.addrs);
+                return r;
+        }
+        *ret = list;
+        return 0;
+}
+
+static int addr_change(Rtnl *rtnl, uint16_t type, int ifindex, struct in_addr address, unsigned prefixlen) {
+        char buf[RTNL_REQUEST_SIZE] = {};
+        struct nlmsghdr *nlh;
+        struct ifaddrmsg *ifa;
+
+        nlh = mnl_nlmsg_put_header(buf);
+        nlh->nlmsg_type = type;
+        nlh->nlmsg_flags = NLM_F_REQUEST | (type == RTM_NEWADDR ? NLM_F_CREATE | NLM_F_REPLACE : 0);
+        ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+        ifa->ifa_family = AF_INET;
+        ifa->ifa_prefixlen = (uint8_t)prefixlen;
+        ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+        ifa->ifa_index = (unsigned)ifindex;
+        mnl_attr_put(nlh, IFA_LOCAL, sizeof(address), &address);
+        mnl_attr_put(nlh, IFA_ADDRESS, sizeof(address), &address);
+        if (type == RTM_NEWADDR && prefixlen < 31) {
+                struct in_addr b = {
+                        .s_addr = address.s_addr | htonl(UINT32_MAX >> prefixlen),
+                };
+                mnl_attr_put(nlh, IFA_BROADCAST, sizeof(b), &b);
+        }
+        return rtnl_call(rtnl, nlh, NULL, NULL);
+}
+
+static struct in_addr our_address(void) {
+        struct in_addr a = {};
+
+        (void)inet_pton(AF_INET, LEGACY_NET_ADDRESS, &a);
+        return a;
+}
+
+static bool addr_is_ours(const Addr *a) {
+        return a->address.s_addr == our_address().s_addr && a->prefixlen == LEGACY_NET_PREFIXLEN;
+}
+
+/* ---- enable / disable -------------------------------------------------------------------- */
+
+int legacy_net_enable(const LegacyNetConfig *c, char **ret_error) {
+        const char *bridge = cfg_bridge(c), *table = cfg_table(c);
+        _cleanup_free_ char *nft_error = NULL;
+        _cleanup_(rtnl_done) Rtnl rtnl = {};
+        _cleanup_(link_done) Link l = {};
+        AddrList addrs = {};
+        bool have_ours = false, created = false;
+        int r;
+
+        r = check_config(c, ret_error);
+        if (r < 0)
+                return r;
+
+        /* The firewall first: it matches by name, so it is in force before the bridge is up. */
+        r = nft_rules_install(table, bridge, &nft_error);
+        if (r < 0)
+                return wrap_error(ret_error, r, "Cannot install the legacy firewall", TAKE_PTR(nft_error));
+
+        r = rtnl_open(&rtnl);
+        if (r < 0)
+                return set_error(ret_error, r, "Cannot open rtnetlink: %s", strerror(-r));
+
+        r = link_get(&rtnl, bridge, 0, &l);
+        if (r == -ENODEV) {
+                r = bridge_create(&rtnl, bridge);
+                if (r < 0 && r != -EEXIST)
+                        return set_error(ret_error, r, "Cannot create bridge %s: %s", bridge, strerror(-r));
+                created = true;
+                r = link_get(&rtnl, bridge, 0, &l);
+        }
+        if (r < 0)
+                return set_error(ret_error, r, "Cannot read link %s: %s", bridge, strerror(-r));
+        if (!streq(l.kind, "bridge"))
+                return set_error(ret_error, -EEXIST, "Interface %s exists and is not a bridge (kind '%s')",
+                        bridge, l.kind);
+
+        if (!streq_ptr(l.alias, LEGACY_NET_ALIAS)) {
+                r = link_set_alias(&rtnl, l.ifindex, LEGACY_NET_ALIAS);
+                if (r < 0)
+                        return set_error(ret_error, r, "Cannot set the alias of %s: %s", bridge,
+                                strerror(-r));
+        }
+
+        if (created) {
+                r = link_set_no_ipv6_ll(&rtnl, l.ifindex);
+                if (r < 0)
+                        log_debug_errno(r, "Cannot turn off IPv6 link-local addresses on %s, ignoring: %m",
+                                bridge);
+        }
+
+        r = addr_dump(&rtnl, l.ifindex, &addrs);
+        if (r < 0)
+                return set_error(ret_error, r, "Cannot read the addresses of %s: %s", bridge, strerror(-r));
+        for (size_t i = 0; i < addrs.n; i++) {
+                char s[INET_ADDRSTRLEN];
+
+                if (addr_is_ours(addrs.addrs + i)) {
+                        have_ours = true;
+                        continue;
+                }
+                r = addr_change(&rtnl, RTM_DELADDR, l.ifindex, addrs.addrs[i].address,
+                        addrs.addrs[i].prefixlen);
+                if (r < 0 && r != -EADDRNOTAVAIL) {
+                        free(addrs.addrs);
+                        return set_error(ret_error, r, "Cannot remove address %s/%u from %s: %s",
+                                inet_ntop(AF_INET, &addrs.addrs[i].address, s, sizeof(s)),
+                                addrs.addrs[i].prefixlen, bridge, strerror(-r));
+                }
+        }
+        free(addrs.addrs);
+
+        if (!have_ours) {
+                r = addr_change(&rtnl, RTM_NEWADDR, l.ifindex, our_address(), LEGACY_NET_PREFIXLEN);
+                if (r < 0)
+                        return set_error(ret_error, r, "Cannot add %s/%u to %s: %s", LEGACY_NET_ADDRESS,
+                                LEGACY_NET_PREFIXLEN, bridge, strerror(-r));
+        }
+
+        if (!(l.flags & IFF_UP)) {
+                r = link_set_up(&rtnl, l.ifindex);
+                if (r < 0)
+                        return set_error(ret_error, r, "Cannot bring %s up: %s", bridge, strerror(-r));
+        }
+
+        log_debug("Legacy network enabled: bridge %s, tables bridge/inet %s.", bridge, table);
+        return 0;
+}
+
+int legacy_net_disable(const LegacyNetConfig *c, char **ret_error) {
+        const char *bridge = cfg_bridge(c), *table = cfg_table(c);
+        _cleanup_free_ char *nft_error = NULL;
+        _cleanup_(rtnl_done) Rtnl rtnl = {};
+        _cleanup_(link_list_done) LinkList links = {};
+        int r;
+
+        r = check_config(c, ret_error);
+        if (r < 0)
+                return r;
+
+        r = nft_rules_remove(table, &nft_error);
+        if (r < 0)
+                return wrap_error(ret_error, r, "Cannot remove the legacy firewall", TAKE_PTR(nft_error));
+
+        r = rtnl_open(&rtnl);
+        if (r < 0)
+                return set_error(ret_error, r, "Cannot open rtnetlink: %s", strerror(-r));
+        r = link_dump(&rtnl, &links);
+        if (r < 0)
+                return set_error(ret_error, r, "Cannot list links: %s", strerror(-r));
+
+        /* Our bridge by name, and any bridge carrying our alias (one renamed behind our back). */
+        for (size_t i = 0; i < links.n; i++) {
+                const Link *l = links.links + i;
+
+                if (!streq(l->kind, "bridge"))
+                        continue;
+                if (!streq(l->name, bridge) && !streq_ptr(l->alias, LEGACY_NET_ALIAS))
+                        continue;
+                r = link_delete(&rtnl, l->ifindex);
+                if (r < 0 && r != -ENODEV)
+                        return set_error(ret_error, r, "Cannot delete bridge %s: %s", l->name, strerror(-r));
+        }
+
+        log_debug("Legacy network disabled.");
+        return 0;
+}
+
+/* ---- ports -------------------------------------------------------------------------------- */
+
+int legacy_net_attach_port(const LegacyNetConfig *c, const char *ifname, const char *mac, char **ret_error) {
+        const char *bridge = cfg_bridge(c), *table = cfg_table(c);
+        _cleanup_free_ char *m = NULL, *nft_error = NULL;
+        _cleanup_(rtnl_done) Rtnl rtnl = {};
+        _cleanup_(link_done) Link br = {}, port = {};
+        int r;
+
+        r = check_config(c, ret_error);
+        if (r < 0)
+                return r;
+        if (!legacy_net_ifname_is_valid(ifname))
+                return set_error(ret_error, -EINVAL, "Invalid legacy interface name '%s'", strempty(ifname));
+        if (!mac || mac_normalize(mac, &m) < 0)
+                return set_error(ret_error, -EINVAL, "Invalid MAC address '%s' for %s", strempty(mac),
+                        ifname);
+        if (streq(ifname, bridge))
+                return set_error(ret_error, -EINVAL, "%s is the legacy bridge itself", ifname);
+
+        r = rtnl_open(&rtnl);
+        if (r < 0)
+                return set_error(ret_error, r, "Cannot open rtnetlink: %s", strerror(-r));
+
+        r = link_get(&rtnl, bridge, 0, &br);
+        if (r == -ENODEV || (r >= 0 && !streq(br.kind, "bridge")))
+                return set_error(ret_error, -ENODEV,
+                        "Legacy bridge %s does not exist (enable legacy OS support first)", bridge);
+        if (r < 0)
+                return set_error(ret_error, r, "Cannot read link %s: %s", bridge, strerror(-r));
+
+        r = link_get(&rtnl, ifname, 0, &port);
+        if (r == -ENODEV)
+                return set_error(ret_error, r, "Legacy interface %s does not exist", ifname);
+        if (r < 0)
+                return set_error(ret_error, r, "Cannot read link %s: %s", ifname, strerror(-r));
+        if (streq(port.kind, "bridge"))
+                return set_error(ret_error, -EINVAL, "Legacy interface %s is a bridge, not a VM port",
+                        ifname);
+        if (port.master != 0 && port.master != br.ifindex) {
+                _cleanup_(link_done) Link other = {};
+
+                (void)link_get(&rtnl, NULL, port.master, &other);
+                return set_error(ret_error, -EBUSY, "Legacy interface %s already belongs to %s", ifname,
+                        other.ifindex > 0 ? other.name : "another master");
+        }
+
+        /* Bind first: the firewall treats the name as a guest port before it forwards anything. */
+        r = nft_rules_bind(table, ifname, m, &nft_error);
+        if (r == -ENOENT)
+                return set_error(ret_error, r,
+                        "Legacy firewall table %s is missing (enable legacy OS support first)", table);
+        if (r < 0)
+                return wrap_error(ret_error, r, "Cannot bind the MAC address of the legacy port",
+                        TAKE_PTR(nft_error));
+
+        if (port.master != br.ifindex) {
+                r = link_set_master(&rtnl, port.ifindex, br.ifindex);
+                if (r < 0)
+                        return set_error(ret_error, r, "Cannot attach %s to %s: %s", ifname, bridge,
+                                strerror(-r));
+        }
+        r = port_set_isolated(&rtnl, port.ifindex, true);
+        if (r < 0)
+                return set_error(ret_error, r, "Cannot isolate port %s: %s", ifname, strerror(-r));
+        if (!(port.flags & IFF_UP)) {
+                r = link_set_up(&rtnl, port.ifindex);
+                if (r < 0)
+                        return set_error(ret_error, r, "Cannot bring %s up: %s", ifname, strerror(-r));
+        }
+
+        log_debug("Legacy port %s attached to %s with MAC %s.", ifname, bridge, m);
+        return 0;
+}
+
+int legacy_net_detach_port(const LegacyNetConfig *c, const char *ifname, char **ret_error) {
+        const char *bridge = cfg_bridge(c), *table = cfg_table(c);
+        _cleanup_free_ char *nft_error = NULL;
+        _cleanup_(rtnl_done) Rtnl rtnl = {};
+        _cleanup_(link_done) Link br = {}, port = {};
+        int r;
+
+        r = check_config(c, ret_error);
+        if (r < 0)
+                return r;
+        if (!legacy_net_ifname_is_valid(ifname))
+                return set_error(ret_error, -EINVAL, "Invalid legacy interface name '%s'", strempty(ifname));
+
+        r = rtnl_open(&rtnl);
+        if (r < 0)
+                return set_error(ret_error, r, "Cannot open rtnetlink: %s", strerror(-r));
+
+        r = link_get(&rtnl, bridge, 0, &br);
+        if (r < 0 && r != -ENODEV)
+                return set_error(ret_error, r, "Cannot read link %s: %s", bridge, strerror(-r));
+        if (r >= 0) {
+                r = link_get(&rtnl, ifname, 0, &port);
+                if (r < 0 && r != -ENODEV)
+                        return set_error(ret_error, r, "Cannot read link %s: %s", ifname, strerror(-r));
+                if (r >= 0 && port.master == br.ifindex) {
+                        r = link_set_master(&rtnl, port.ifindex, 0);
+                        if (r < 0 && r != -ENODEV)
+                                return set_error(ret_error, r, "Cannot detach %s from %s: %s", ifname,
+                                        bridge, strerror(-r));
+                }
+        }
+
+        r = nft_rules_unbind(table, ifname, &nft_error);
+        if (r < 0)
+                return wrap_error(ret_error, r, "Cannot unbind the MAC address of the legacy port",
+                        TAKE_PTR(nft_error));
+
+        log_debug("Legacy port %s detached from %s.", ifname, bridge);
+        return 0;
+}
+
+/* ---- status ------------------------------------------------------------------------------- */
+
+static void port_status_done(LegacyNetPortStatus *p) {
+        p->ifname = mfree(p->ifname);
+        p->mac = mfree(p->mac);
+        p->bound_mac = mfree(p->bound_mac);
+}
+
+void legacy_net_status_done(LegacyNetStatus *s) {
+        if (!s)
+                return;
+        s->bridge = mfree(s->bridge);
+        s->alias = mfree(s->alias);
+        s->addresses = strv_free(s->addresses);
+        for (size_t i = 0; i < s->n_ports; i++)
+                port_status_done(s->ports + i);
+        s->ports = mfree(s->ports);
+        s->n_ports = 0;
+        s->drift = strv_free(s->drift);
+}
+
+bool legacy_net_status_ok(const LegacyNetStatus *s) {
+        assert(s);
+        return strv_length(s->drift) == 0;
+}
+
+static int drift(LegacyNetStatus *s, const char *format, ...) _printf_(2, 3);
+static int drift(LegacyNetStatus *s, const char *format, ...) {
+        _cleanup_free_ char *m = NULL;
+        va_list ap;
+        int r;
+
+        va_start(ap, format);
+        r = vasprintf(&m, format, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+        return strv_extend(&s->drift, m);
+}
+
+static LegacyNetPortStatus *status_add_port(LegacyNetStatus *s, const char *ifname) {
+        LegacyNetPortStatus *a;
+
+        a = reallocarray(s->ports, s->n_ports + 1, sizeof(LegacyNetPortStatus));
+        if (!a)
+                return NULL;
+        s->ports = a;
+        a = s->ports + s->n_ports;
+        *a = (LegacyNetPortStatus){};
+        a->ifname = strdup(ifname);
+        if (!a->ifname)
+                return NULL;
+        s->n_ports++;
+        return a;
+}
+
+static LegacyNetPortStatus *status_find_port(LegacyNetStatus *s, const char *ifname) {
+        for (size_t i = 0; i < s->n_ports; i++)
+                if (streq(s->ports[i].ifname, ifname))
+                        return s->ports + i;
+        return NULL;
+}
+
+static const char *binding_of(char **pairs, const char *ifname) {
+        for (size_t i = 0; pairs && pairs[i] && pairs[i + 1]; i += 2)
+                if (streq(pairs[i], ifname))
+                        return pairs[i + 1];
+        return NULL;
+}
+
+static int fill_port(LegacyNetStatus *s, LegacyNetPortStatus *p, const LinkList *links, int bridge_ifindex,
+        char **pairs, char **port_names) {
+        const char *b;
+        int r;
+
+        for (size_t i = 0; i < links->n; i++) {
+                const Link *l = links->links + i;
+
+                if (!streq(l->name, p->ifname))
+                        continue;
+                p->present = true;
+                p->attached = bridge_ifindex > 0 && l->master == bridge_ifindex;
+                p->isolated = p->attached && l->isolated;
+                p->up = (l->flags & IFF_UP) != 0;
+                break;
+        }
+
+        b = binding_of(pairs, p->ifname);
+        if (b) {
+                r = free_and_strdup(&p->bound_mac, b);
+                if (r < 0)
+                        return r;
+        }
+        p->mac_bound = b && (!p->mac || streq(p->mac, b)) && strv_contains(port_names, p->ifname);
+
+        if (!p->expected) {
+                if (p->attached)
+                        return drift(s, "port %s: attached to %s but not expected", p->ifname, s->bridge);
+                return drift(s, "port %s: has a MAC binding but is not expected", p->ifname);
+        }
+        if (!p->present)
+                return drift(s, "port %s: interface does not exist", p->ifname);
+        if (!p->attached)
+                return drift(s, "port %s: not attached to %s", p->ifname, s->bridge);
+        if (!p->isolated) {
+                r = drift(s, "port %s: not isolated", p->ifname);
+                if (r < 0)
+                        return r;
+        }
+        if (!p->up) {
+                r = drift(s, "port %s: down", p->ifname);
+                if (r < 0)
+                        return r;
+        }
+        if (!b)
+                return drift(s, "port %s: MAC %s is not bound", p->ifname, strna(p->mac));
+        if (p->mac && !streq(p->mac, b))
+                return drift(s, "port %s: bound MAC is %s, expected %s", p->ifname, b, p->mac);
+        if (!strv_contains(port_names, p->ifname))
+                return drift(s, "port %s: missing from the firewall's port set", p->ifname);
+        return 0;
+}
+
+int legacy_net_status(const LegacyNetConfig *c, const LegacyNetPort *expected, size_t n_expected,
+        LegacyNetStatus *ret) {
+        const char *bridge = cfg_bridge(c), *table = cfg_table(c);
+        _cleanup_(legacy_net_status_done) LegacyNetStatus s = {};
+        _cleanup_strv_free_ char **pairs = NULL, **port_names = NULL, **nft_drift = NULL;
+        _cleanup_(link_list_done) LinkList links = {};
+        _cleanup_(rtnl_done) Rtnl rtnl = {};
+        const Link *br = NULL;
+        bool present;
+        int r;
+
+        assert(ret);
+        assert(expected || n_expected == 0);
+
+        r = check_config(c, NULL);
+        if (r < 0)
+                return r;
+
+        s.bridge = strdup(bridge);
+        if (!s.bridge)
+                return -ENOMEM;
+
+        r = rtnl_open(&rtnl);
+        if (r < 0)
+                return r;
+        r = link_dump(&rtnl, &links);
+        if (r < 0)
+                return r;
+
+        for (size_t i = 0; i < links.n; i++)
+                if (streq(links.links[i].name, bridge))
+                        br = links.links + i;
+
+        if (!br)
+                r = drift(&s, "bridge %s does not exist", bridge);
+        else if (!streq(br->kind, "bridge"))
+                r = drift(&s, "interface %s is not a bridge (kind '%s')", bridge, br->kind);
+        else {
+                _cleanup_free_ Addr *addrs = NULL;
+                AddrList al = {};
+
+                s.bridge_present = s.bridge_is_bridge = true;
+                s.bridge_up = (br->flags & IFF_UP) != 0;
+                if (br->alias) {
+                        s.alias = strdup(br->alias);
+                        if (!s.alias)
+                                return -ENOMEM;
+                }
+                s.alias_ok = streq_ptr(s.alias, LEGACY_NET_ALIAS);
+
+                r = addr_dump(&rtnl, br->ifindex, &al);
+                if (r < 0)
+                        return r;
+                addrs = al.addrs;
+                for (size_t i = 0; i < al.n; i++) {
+                        char a[INET_ADDRSTRLEN], *t = NULL;
+
+                        if (addr_is_ours(addrs + i))
+                                s.address_ok = true;
+                        if (asprintf(&t, "%s/%u", inet_ntop(AF_INET, &addrs[i].address, a, sizeof(a)),
+                                    addrs[i].prefixlen) < 0)
+                                return -ENOMEM;
+                        r = strv_extend(&s.addresses, t);
+                        free(t);
+                        if (r < 0)
+                                return r;
+                        if (!addr_is_ours(addrs + i)) {
+                                r = drift(&s, "bridge %s: unexpected address %s/%u", bridge, a,
+                                        addrs[i].prefixlen);
+                                if (r < 0)
+                                        return r;
+                        }
+                }
+
+                r = 0;
+                if (r >= 0 && !s.bridge_up)
+                        r = drift(&s, "bridge %s is down", bridge);
+                if (r >= 0 && !s.alias_ok)
+                        r = drift(&s, "bridge %s: alias is '%s', expected '%s'", bridge, strempty(s.alias),
+                                LEGACY_NET_ALIAS);
+                if (r >= 0 && !s.address_ok)
+                        r = drift(&s, "bridge %s: address %s/%u is missing", bridge, LEGACY_NET_ADDRESS,
+                                LEGACY_NET_PREFIXLEN);
+        }
+        if (r < 0)
+                return r;
+
+        for (size_t i = 0; i < links.n; i++) {
+                const Link *l = links.links + i;
+
+                if (l != br && streq_ptr(l->alias, LEGACY_NET_ALIAS)) {
+                        r = drift(&s, "interface %s also carries the alias %s", l->name, LEGACY_NET_ALIAS);
+                        if (r < 0)
+                                return r;
+                }
+        }
+
+        r = nft_rules_check(table, bridge, &present, &nft_drift);
+        if (r < 0)
+                return r;
+        s.table_present = present;
+        s.table_intact = present && strv_length(nft_drift) == 0;
+        STRV_FOREACH (d, nft_drift) {
+                r = strv_extend(&s.drift, *d);
+                if (r < 0)
+                        return r;
+        }
+
+        r = nft_rules_get_bindings(table, &pairs, NULL);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        r = nft_rules_get_ports(table, &port_names, NULL);
+        if (r < 0 && r != -ENOENT)
+                return r;
+
+        /* Expected ports first, then ports found on the bridge, then stray bindings. */
+        for (size_t i = 0; i < n_expected; i++) {
+                LegacyNetPortStatus *p;
+
+                if (!expected[i].ifname || status_find_port(&s, expected[i].ifname))
+                        continue;
+                p = status_add_port(&s, expected[i].ifname);
+                if (!p)
+                        return -ENOMEM;
+                p->expected = true;
+                if (expected[i].mac && mac_normalize(expected[i].mac, &p->mac) < 0)
+                        p->mac = NULL;
+        }
+        for (size_t i = 0; br && i < links.n; i++) {
+                const Link *l = links.links + i;
+                LegacyNetPortStatus *p;
+
+                if (l->master != br->ifindex || status_find_port(&s, l->name))
+                        continue;
+                p = status_add_port(&s, l->name);
+                if (!p)
+                        return -ENOMEM;
+                p->expected = !expected; /* without a list every port found is taken as intended */
+        }
+        for (size_t i = 0; pairs && pairs[i] && pairs[i + 1]; i += 2) {
+                LegacyNetPortStatus *p;
+
+                if (status_find_port(&s, pairs[i]))
+                        continue;
+                p = status_add_port(&s, pairs[i]);
+                if (!p)
+                        return -ENOMEM;
+                p->expected = !expected;
+        }
+        for (size_t i = 0; i < s.n_ports; i++) {
+                r = fill_port(&s, s.ports + i, &links, br && s.bridge_is_bridge ? br->ifindex : 0, pairs,
+                        port_names);
+                if (r < 0)
+                        return r;
+        }
+
+        *ret = s;
+        s = (LegacyNetStatus){};
+        return 0;
+}
+
+static const char *yes_no(bool b) {
+        return b ? "yes" : "no";
+}
+
+char *legacy_net_status_format(const LegacyNetStatus *s) {
+        _cleanup_free_ char *addrs = NULL;
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f;
+
+        assert(s);
+
+        addrs = strv_join(s->addresses, ", ");
+        if (!addrs)
+                return NULL;
+
+        f = open_memstream(&buf, &size);
+        if (!f)
+                return NULL;
+        fprintf(f, "Bridge: %s (present: %s, up: %s)\n", strna(s->bridge),
+                yes_no(s->bridge_present && s->bridge_is_bridge), yes_no(s->bridge_up));
+        fprintf(f, "Alias: %s%s\n", strna(s->alias), s->alias_ok ? "" : " (wrong)");
+        fprintf(f, "Address: %s%s\n", isempty(addrs) ? "none" : addrs,
+                s->address_ok ? "" : " (missing " LEGACY_NET_ADDRESS "/16)");
+        fprintf(f, "Firewall: %s\n",
+                !s->table_present ? "missing"
+                : s->table_intact ? "intact"
+                                  : "modified");
+        for (size_t i = 0; i < s->n_ports; i++) {
+                const LegacyNetPortStatus *p = s->ports + i;
+
+                fprintf(f, "Port %s: mac %s, bound %s, present %s, attached %s, isolated %s, up %s%s\n",
+                        p->ifname, strna(p->mac), strna(p->bound_mac), yes_no(p->present),
+                        yes_no(p->attached), yes_no(p->isolated), yes_no(p->up),
+                        p->expected ? "" : " (unexpected)");
+        }
+        if (strv_length(s->drift) == 0)
+                fputs("Drift: none\n", f);
+        else
+                STRV_FOREACH (d, s->drift)
+                        fprintf(f, "Drift: %s\n", *d);
+        if (fclose(f) != 0) {
+                free(buf);
+                return NULL;
+        }
+        return buf;
+}

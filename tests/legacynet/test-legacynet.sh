@@ -1,0 +1,239 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# The legacy network module end to end, with real traffic, inside network namespaces this
+# script creates and always removes: HOST plays the host (bridge, firewall, listeners), A and B
+# are guests with a veth each whose host end is a port of the bridge. The real host network is
+# never touched. Only the module builds the network (through legacynet-tool); "ip" is used
+# here solely to create the test's namespaces and veths, and to break things on purpose.
+#
+# Usage: test-legacynet.sh PATH/TO/legacynet-tool        TAP output; 77 = skipped (not root)
+set -u
+
+TOOL=${1:?usage: test-legacynet.sh legacynet-tool}
+TOOL=$(realpath "$TOOL")
+
+if [ "$(id -u)" != 0 ]; then
+        echo "1..0 # SKIP needs root for network namespaces"
+        exit 77
+fi
+
+ID=$$
+HOST=azln-host-$ID
+GA=azln-a-$ID
+GB=azln-b-$ID
+TMP=$(mktemp -d /tmp/azshci-legacynet.XXXXXX)
+BR=azshci-imds0
+MAC_A=02:00:5e:10:00:0a
+MAC_B=02:00:5e:10:00:0b
+IP_A=169.254.10.1
+IP_B=169.254.10.2
+HOSTIP=169.254.169.253
+PIDS=()
+
+cleanup() {
+        for p in "${PIDS[@]}"; do
+                kill "$p" 2>/dev/null
+                wait "$p" 2>/dev/null
+        done
+        for ns in "$GA" "$GB" "$HOST"; do
+                ip netns del "$ns" 2>/dev/null
+        done
+        rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+N=0
+FAILED=0
+ok() {
+        N=$((N + 1))
+        echo "ok $N - $1"
+}
+not_ok() {
+        N=$((N + 1))
+        FAILED=$((FAILED + 1))
+        echo "not ok $N - $1"
+        [ -n "${2:-}" ] && sed 's/^/# /' <<<"$2"
+        return 0
+}
+# check DESCRIPTION COMMAND...: the command must succeed.
+check() {
+        local d=$1 out
+        shift
+        if out=$("$@" 2>&1); then ok "$d"; else not_ok "$d" "$out"; fi
+}
+# refute DESCRIPTION COMMAND...: the command must fail.
+refute() {
+        local d=$1 out
+        shift
+        if out=$("$@" 2>&1); then not_ok "$d" "unexpectedly succeeded: $out"; else ok "$d"; fi
+}
+# expect_output DESCRIPTION EXPECTED COMMAND...: the command succeeds and prints exactly EXPECTED.
+expect_output() {
+        local d=$1 want=$2 out
+        shift 2
+        if out=$("$@" 2>&1) && [ "$out" = "$want" ]; then ok "$d"; else not_ok "$d" "got: $out"; fi
+}
+# expect_grep DESCRIPTION PATTERN COMMAND...: output (any exit status) contains PATTERN.
+expect_grep() {
+        local d=$1 pat=$2 out
+        shift 2
+        out=$("$@" 2>&1)
+        if grep -qF -- "$pat" <<<"$out"; then ok "$d"; else not_ok "$d" "no '$pat' in: $out"; fi
+}
+
+inhost() { ip netns exec "$HOST" "$TOOL" "$@"; }
+ina() { ip netns exec "$GA" "$TOOL" "$@"; }
+inb() { ip netns exec "$GB" "$TOOL" "$@"; }
+
+# Waits for a file to appear, polling with a deadline.
+wait_file() {
+        local deadline=$((SECONDS + 10))
+        while [ ! -e "$1" ]; do
+                [ $SECONDS -ge $deadline ] && return 1
+                sleep 0.02
+        done
+}
+# serve NETNS ADDRESS PORT REPLY: background TCP server, waits until it listens.
+serve() {
+        local ready=$TMP/ready-$1-$2-$3
+        ip netns exec "$1" "$TOOL" serve "$2" "$3" "$4" "$ready" &
+        PIDS+=($!)
+        wait_file "$ready"
+}
+
+# ---- setup (namespaces and veths only: the module builds the rest) ----
+ip netns add "$HOST" && ip netns add "$GA" && ip netns add "$GB" || {
+        echo "1..0 # SKIP cannot create network namespaces"
+        exit 77
+}
+ip -n "$HOST" link set lo up
+for g in A B; do
+        ns=$GA mac=$MAC_A addr=$IP_A
+        [ $g = B ] && ns=$GB mac=$MAC_B addr=$IP_B
+        port=vm-${g,,}
+        ip -n "$HOST" link add "$port" type veth peer name eth0 netns "$ns"
+        ip -n "$ns" link set lo up
+        ip -n "$ns" link set eth0 address "$mac"
+        ip -n "$ns" addr add "$addr/16" dev eth0
+        ip -n "$ns" link set eth0 up
+done
+# A route from A to a second host address that is not the endpoint.
+ip -n "$HOST" addr add 10.99.0.1/32 dev lo
+ip -n "$GA" route add 10.99.0.0/24 via "$HOSTIP"
+
+# ---- enable and attach ----
+refute "attach before enable fails" inhost attach vm-a "$MAC_A"
+expect_grep "attach before enable names the missing bridge" "Legacy bridge $BR does not exist" \
+        inhost attach vm-a "$MAC_A"
+check "enable" inhost enable
+check "enable again (idempotent)" inhost enable
+check "attach A" inhost attach vm-a "$MAC_A"
+check "attach B" inhost attach vm-b "$MAC_B"
+check "attach A again (idempotent)" inhost attach vm-a "$MAC_A"
+refute "attach with a bad MAC fails" inhost attach vm-a 01:00:00:00:00:01
+refute "attach of a missing interface fails" inhost attach vm-nope "$MAC_A"
+expect_grep "missing interface is named" "Legacy interface vm-nope does not exist" inhost attach vm-nope "$MAC_A"
+check "status: no drift" inhost status vm-a="$MAC_A" vm-b="$MAC_B"
+
+# Independent views of what the module built (ip/nft listings, never used to build it).
+expect_grep "bridge has the alias" "alias AZSHCI_HOST-IMDS_DO_NOT_MODIFY" ip -n "$HOST" -d link show "$BR"
+expect_grep "bridge has the address" "inet $HOSTIP/16" ip -n "$HOST" addr show dev "$BR"
+expect_grep "bridge is up" "state UP" ip -n "$HOST" link show "$BR"
+expect_grep "bridge has no IPv6 link-local address generation" "addrgenmode none" ip -n "$HOST" -d link show "$BR"
+BRMAC=$(ip -n "$HOST" -o link show "$BR" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
+expect_grep "port A is isolated" "isolated on" ip -n "$HOST" -d link show vm-a
+expect_grep "port B is isolated" "isolated on" ip -n "$HOST" -d link show vm-b
+expect_grep "port A is a port of the bridge" "master $BR" ip -n "$HOST" link show vm-a
+expect_grep "A's MAC is bound" "\"vm-a\" . $MAC_A" inhost nft "list set bridge azshci port_mac"
+expect_grep "B's MAC is bound" "\"vm-b\" . $MAC_B" inhost nft "list set bridge azshci port_mac"
+
+# ---- traffic ----
+serve "$HOST" "$HOSTIP" 80 endpoint
+serve "$HOST" 0.0.0.0 8080 other-port
+serve "$HOST" 10.99.0.1 80 other-address
+serve "$GB" "$IP_B" 80 guest-b
+
+expect_output "A reaches $HOSTIP:80" endpoint ina connect "$HOSTIP" 80 3000
+expect_output "B reaches $HOSTIP:80" endpoint inb connect "$HOSTIP" 80 3000
+expect_output "control: B's listener is up" guest-b inb connect "$IP_B" 80 3000
+refute "the host cannot open connections to B (only TCP 80 to the host is allowed)" inhost connect "$IP_B" 80 1500
+refute "A cannot reach B (isolation)" ina connect "$IP_B" 80 1500
+refute "A cannot reach host port 8080" ina connect "$HOSTIP" 8080 1500
+refute "A cannot reach another host address" ina connect 10.99.0.1 80 1500
+refute "A cannot ping the host" ina ping "$HOSTIP" 1500
+expect_output "control: the host reaches its own port 8080" other-port inhost connect "$HOSTIP" 8080 3000
+
+# Spoofing: A takes B's MAC and gets nothing; with its own MAC back it works again.
+ip -n "$GA" link set eth0 address "$MAC_B"
+ip -n "$GA" neigh flush all
+refute "A spoofing B's MAC cannot reach the endpoint" ina connect "$HOSTIP" 80 1500
+ip -n "$GA" link set eth0 address "$MAC_A"
+expect_output "A with its own MAC again reaches the endpoint" endpoint ina connect "$HOSTIP" 80 3000
+
+# Controls: the firewall itself is what blocks (its removal opens port 8080 and ping) ...
+check "control: delete the tables by hand" inhost nft "delete table inet azshci; delete table bridge azshci"
+expect_grep "status notices the missing tables" "nftables table bridge azshci is missing" inhost status vm-a="$MAC_A" vm-b="$MAC_B"
+expect_output "control: without the firewall A reaches port 8080" other-port ina connect "$HOSTIP" 8080 3000
+check "control: without the firewall A can ping the host" ina ping "$HOSTIP" 3000
+refute "without the firewall A still cannot reach B (port isolation)" ina connect "$IP_B" 80 1500
+expect_output "control: without the firewall the host reaches B's listener" guest-b inhost connect "$IP_B" 80 3000
+check "enable repairs the firewall" inhost enable
+# The bindings went with the tables: re-attaching restores them (as the service does at start).
+check "re-attach A" inhost attach vm-a "$MAC_A"
+check "re-attach B" inhost attach vm-b "$MAC_B"
+check "status: no drift after repair" inhost status vm-a="$MAC_A" vm-b="$MAC_B"
+refute "A cannot reach host port 8080 again" ina connect "$HOSTIP" 8080 1500
+
+# Tampering with a rule is drift; enable puts it right and keeps the bindings.
+check "tamper: add an accept rule" inhost nft "add rule inet azshci input accept"
+expect_grep "status flags the extra rule" "nftables table inet azshci: unexpected 'accept'" inhost status
+check "enable replaces the tampered table" inhost enable
+check "status: no drift, bindings kept" inhost status vm-a="$MAC_A" vm-b="$MAC_B"
+
+# Port isolation turned off by hand is drift.
+ip -n "$HOST" link set vm-b type bridge_slave isolated off
+expect_grep "status flags the non-isolated port" "port vm-b: not isolated" inhost status vm-a="$MAC_A" vm-b="$MAC_B"
+check "attach again re-isolates" inhost attach vm-b "$MAC_B"
+
+# ---- detach ----
+check "detach B" inhost detach vm-b
+refute "detached B cannot reach the endpoint" inb connect "$HOSTIP" 80 1500
+refute "B is no longer a port of the bridge" bash -c "ip -n '$HOST' link show vm-b | grep -F master"
+refute "B's binding is gone" bash -c "ip netns exec '$HOST' '$TOOL' nft 'list set bridge azshci port_mac' | grep -F vm-b"
+check "status without B: no drift" inhost status vm-a="$MAC_A"
+expect_grep "status flags B as not attached while still expected" "port vm-b: not attached" \
+        inhost status vm-a="$MAC_A" vm-b="$MAC_B"
+check "detach B again (idempotent)" inhost detach vm-b
+check "re-attach B" inhost attach vm-b "$MAC_B"
+expect_output "B reaches the endpoint again" endpoint inb connect "$HOSTIP" 80 3000
+
+# ---- the bridge deleted by hand: detected, repaired by disable + enable + attach ----
+ip -n "$HOST" link del "$BR"
+expect_grep "status detects the deleted bridge" "bridge $BR does not exist" inhost status vm-a="$MAC_A" vm-b="$MAC_B"
+refute "status exit code shows drift" inhost status vm-a="$MAC_A" vm-b="$MAC_B"
+refute "A cannot reach the endpoint without the bridge" ina connect "$HOSTIP" 80 1500
+check "disable" inhost disable
+check "enable" inhost enable
+check "attach A" inhost attach vm-a "$MAC_A"
+check "attach B" inhost attach vm-b "$MAC_B"
+check "status: no drift after off/on" inhost status vm-a="$MAC_A" vm-b="$MAC_B"
+expect_output "the recreated bridge has the same MAC (guests' ARP caches stay valid)" "$BRMAC" \
+        bash -c "ip -n '$HOST' -o link show '$BR' | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p'"
+expect_output "A reaches the endpoint after repair" endpoint ina connect "$HOSTIP" 80 3000
+refute "A still cannot reach B after repair" ina connect "$IP_B" 80 1500
+
+# ---- disable removes everything ----
+check "disable" inhost disable
+check "bridge and tables are gone (netlink + libnftables)" inhost absent
+refute "no bridge link left" ip -n "$HOST" link show "$BR"
+refute "no table bridge azshci left" inhost nft "list table bridge azshci"
+refute "no table inet azshci left" inhost nft "list table inet azshci"
+expect_grep "the ports are free again" "vm-a" ip -n "$HOST" link show vm-a
+refute "port A has no master" bash -c "ip -n '$HOST' link show vm-a | grep -F master"
+refute "A's fetch fails after disable" ina connect "$HOSTIP" 80 1500
+check "disable again (idempotent)" inhost disable
+
+echo "1..$N"
+[ $FAILED -eq 0 ]
