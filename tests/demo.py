@@ -20,8 +20,12 @@ import tempfile
 
 SRCDIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "integration"))
+sys.path.insert(0, os.path.join(SRCDIR, "tests", "frontends"))
 
 import harness  # noqa: E402
+import frontend  # noqa: E402
+
+GUEST_VM_ID = "5c0ffee0-2012-4e5a-9d1b-1e9a5e2c7b00"
 
 
 def step(title):
@@ -46,6 +50,7 @@ def main():
         sys.exit(f"make demo: {e}")
 
     h = harness.Harness(SRCDIR, args.build_dir, name="demo")
+    env = None
     failed = True
     try:
         step("Private system bus, real polkitd, azshci-attestd with the embedded CA")
@@ -62,22 +67,49 @@ def main():
         show(h, "vm", "import", os.path.join(SRCDIR, "data", "demo", "vms.json"))
         show(h, "vms")
 
+        step("A legacy guest: a network namespace whose NIC's MAC is registered")
+        env = frontend.Env(h)
+        guest = env.guest("demo")
+        print(f"guest namespace {guest.ns}: NIC {guest.mac} at {guest.guest_ip}, host side {guest.host_ip}")
+        show(h, "vm", "add", "--name", "legacy-ws2012r2", "--id", GUEST_VM_ID, "--generation", "2",
+             "--power-state", "Running", "--data-exchange", "yes", "--os-name", "Windows Server 2012 R2 Datacenter",
+             "--os-version", "6.3.9600.21620", "--legacy-mac", guest.mac)
+        show(h, "vm", "show", "legacy-ws2012r2")
+
         step("Turn legacy OS support on: existing VMs get legacy access")
         show(h, "legacy", "on")
         show(h, "vms")
+
+        step("The HTTP frontend, socket-activated, unprivileged, on the guest's host-side address")
+        env.frontend(f"{guest.host_ip}:80")
+        url = f"http://{guest.host_ip}/metadata/attested/document?api-version=2018-10-01&nonce=abc"
+        print(f"$ ip netns exec {guest.ns} curl -H Metadata:true '{url}'", flush=True)
+        r = env.curl(guest, url)
+        print(f"HTTP {r.status}\n{r.body[:120]}...")
+        if r.status != 200:
+            raise SystemExit(f"make demo: the guest got HTTP {r.status}: {r.body}")
+        work = tempfile.mkdtemp(prefix="azshci-demo-")
+        guest_doc = os.path.join(work, "guest-document.json")
+        with open(guest_doc, "w") as f:
+            f.write(r.body)
+        ca = os.path.join(work, "ca.pem")
+        with open(ca, "w") as f:
+            f.write(h.ctl("ca", "export").stdout)
+        attest = os.path.join(args.build_dir, "client", "azshci-attest")
+        cmd = [attest, "verify", "--ca", ca, "--nonce", "abc", "--vm-id", GUEST_VM_ID,
+               "--metadata-domain", "metadata.azshci.local", guest_doc]
+        print("$ " + " ".join(cmd), flush=True)
+        subprocess.run(cmd, check=True)
+        show(h, "vm", "show", "legacy-ws2012r2")
 
         step("A guest frontend asks for avd-host-01's document (vsock CID 3)")
         nonce = "demo" + os.urandom(6).hex()
         data = h.call("Attest", "sss", "vsock", "3", nonce, user=harness.TEST_FRONTEND_USER)
         body = data[0]
         print(body[:120] + "...")
-        work = tempfile.mkdtemp(prefix="azshci-demo-")
         doc = os.path.join(work, "document.json")
         with open(doc, "w") as f:
             f.write(body)
-        ca = os.path.join(work, "ca.pem")
-        with open(ca, "w") as f:
-            f.write(h.ctl("ca", "export").stdout)
 
         step("Verify with azshci-attest, trusting only the exported root")
         vm_id = json.load(open(os.path.join(SRCDIR, "data", "demo", "vms.json")))[0]["Id"]
@@ -101,13 +133,17 @@ def main():
         show(h, "legacy", "off")
         show(h, "status")
         show(h, "vms")
+        r = env.curl(guest, url)
+        print(f"$ ip netns exec {guest.ns} curl ... -> HTTP {r.status} {r.body}")
         failed = False
     finally:
+        if env:
+            env.close(failed)
         h.teardown(failed=failed)
         if args.keep:
             print(f"kept {h.tmp}")
-    print("\nDemo finished: the service synced, served the dashboards and signed a document that "
-          "two independent verifiers accepted.")
+    print("\nDemo finished: the service synced with its embedded CA, served the dashboards, and signed "
+          "documents for a vsock VM and a legacy guest that independent verifiers accepted.")
 
 
 if __name__ == "__main__":
