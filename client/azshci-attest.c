@@ -77,41 +77,9 @@ static void help(void) {
 }
 
 static int read_input(const char *path, char **ret, size_t *ret_size) {
-        _cleanup_free_ char *buf = NULL;
-        size_t size = 0, allocated = 0;
-
         if (path && !streq(path, "-"))
                 return read_full_file(path, DOCUMENT_BODY_MAX, ret, ret_size);
-
-        for (;;) {
-                ssize_t n;
-
-                if (size + 4096 + 1 > allocated) {
-                        char *p;
-                        allocated = size + 65536;
-                        if (allocated > DOCUMENT_BODY_MAX + 65536)
-                                return -EFBIG;
-                        p = realloc(buf, allocated);
-                        if (!p)
-                                return -ENOMEM;
-                        buf = p;
-                }
-                n = read(STDIN_FILENO, buf + size, allocated - size - 1);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                if (n == 0)
-                        break;
-                size += (size_t)n;
-        }
-        if (!buf && !(buf = strdup("")))
-                return -ENOMEM;
-        buf[size] = 0;
-        *ret = TAKE_PTR(buf);
-        *ret_size = size;
-        return 0;
+        return read_full_fd(STDIN_FILENO, DOCUMENT_BODY_MAX, ret, ret_size);
 }
 
 static void print_field(const char *name, const char *value) {

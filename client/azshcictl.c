@@ -18,6 +18,7 @@
 
 #include "bus-names.h"
 #include "build-config.h"
+#include "fileio.h"
 #include "json-util.h"
 #include "log.h"
 #include "strv.h"
@@ -1165,38 +1166,12 @@ static int verb_ca_export(Context *c, char **args) {
 
 static int read_stdin(char **ret) {
         _cleanup_free_ char *buf = NULL;
-        size_t size = 0, allocated = 0;
+        size_t size;
+        int r;
 
-        for (;;) {
-                ssize_t n;
-
-                if (allocated - size < 4096) {
-                        size_t a = MAX(allocated * 2, (size_t)65536);
-                        char *p;
-                        if (a > IMPORT_FILE_MAX + 1)
-                                return -EFBIG;
-                        p = realloc(buf, a);
-                        if (!p)
-                                return -ENOMEM;
-                        buf = p;
-                        allocated = a;
-                }
-                n = read(STDIN_FILENO, buf + size, allocated - size - 1);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                if (n == 0)
-                        break;
-                size += (size_t)n;
-        }
-        if (!buf)
-                buf = strdup("");
-        else
-                buf[size] = 0;
-        if (!buf)
-                return -ENOMEM;
+        r = read_full_fd(STDIN_FILENO, IMPORT_FILE_MAX, &buf, &size);
+        if (r < 0)
+                return r;
         if (strlen(buf) != size)
                 return -EBADMSG;
         *ret = TAKE_PTR(buf);

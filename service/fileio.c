@@ -116,6 +116,48 @@ int read_full_file(const char *path, size_t max_size, char **ret_data, size_t *r
         return 0;
 }
 
+int read_full_fd(int fd, size_t max_size, char **ret_data, size_t *ret_size) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0, allocated = 0;
+
+        assert(fd >= 0);
+        assert(ret_data);
+
+        for (;;) {
+                ssize_t n;
+
+                if (allocated - size < 4096) {
+                        size_t a = MAX(allocated * 2, (size_t) 65536);
+                        char *p;
+
+                        if (allocated > max_size)
+                                return -EFBIG;
+                        p = realloc(buf, a + 1);
+                        if (!p)
+                                return -ENOMEM;
+                        buf = p;
+                        allocated = a;
+                }
+                n = read(fd, buf + size, allocated - size);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (n == 0)
+                        break;
+                size += (size_t) n;
+                if (size > max_size)
+                        return -EFBIG;
+        }
+
+        buf[size] = 0;
+        *ret_data = TAKE_PTR(buf);
+        if (ret_size)
+                *ret_size = size;
+        return 0;
+}
+
 int mkdir_safe(const char *path, mode_t mode) {
         struct stat st;
 

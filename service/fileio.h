@@ -11,6 +11,10 @@ int write_file_atomic(const char *path, const void *data, size_t size, mode_t mo
 /* Reads a whole regular file of at most max_size bytes, NUL-terminated. */
 int read_full_file(const char *path, size_t max_size, char **ret_data, size_t *ret_size);
 
+/* Reads fd (a pipe, a terminal, a file) to its end: at most max_size bytes, NUL-terminated;
+ * -EFBIG beyond that. */
+int read_full_fd(int fd, size_t max_size, char **ret_data, size_t *ret_size);
+
 /* Creates the directory (not its parents) with the mode if it is missing and checks that an
  * existing one is a directory; chmods an existing directory to the mode. */
 int mkdir_safe(const char *path, mode_t mode);
