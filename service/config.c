@@ -56,6 +56,8 @@ void config_init(Config *c) {
                 .document_validity_minutes = 360,
                 .sync_interval_hours = 12,
                 .automatic_sync = true,
+                .legacy_network = true,
+                .legacy_bridge = strdup("azshci-imds0"),
                 .issuer_type = ISSUER_LOCAL,
                 .cmp.timeout_sec = 30,
         };
@@ -81,6 +83,7 @@ void config_done(Config *c) {
         free(c->state_directory);
         free(c->benefits_file);
         free(c->metadata_domain);
+        free(c->legacy_bridge);
         cmp_config_done(&c->cmp);
         *c = (Config) {};
 }
@@ -120,6 +123,8 @@ static const ConfigKey top_keys[] = {
         KEY_BOOL("automaticSync", automatic_sync),
         KEY_BOOL("embedChain", embed_chain),
         KEY_UINT("signingThreads", signing_threads, 0, 256),
+        KEY_BOOL("legacyNetwork", legacy_network),
+        KEY_STRING("legacyBridge", legacy_bridge),
 };
 
 static const ConfigKey cmp_keys[] = {
@@ -251,6 +256,10 @@ static int config_load_root(Config *c, const char *name, JsonNode *root, char **
                                                    strlen(c->metadata_domain))
                 return json_error(ret_error, -EINVAL,
                         "%s: key \"metadataDomain\" must be a lowercase DNS name such as metadata.azshci.local",
+                        name);
+        if (!ifname_is_valid(c->legacy_bridge))
+                return json_error(ret_error, -EINVAL,
+                        "%s: key \"legacyBridge\" must be a network interface name of at most 15 characters",
                         name);
         if (c->issuer_type == ISSUER_CMP) {
                 if (isempty(c->cmp.server))

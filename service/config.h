@@ -57,6 +57,8 @@ typedef struct Config {
         bool automatic_sync;                    /* false: only Sync() renews */
         bool embed_chain;
         unsigned signing_threads; /* 0 = one per CPU */
+        bool legacy_network;      /* manage the bridge, ports and firewall of legacy OS support */
+        char *legacy_bridge;
         IssuerType issuer_type;
         CmpConfig cmp;
 } Config;

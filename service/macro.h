@@ -133,3 +133,9 @@ static inline int negative_errno(void) {
 #define USEC_PER_MINUTE (UINT64_C(60) * USEC_PER_SEC)
 #define USEC_PER_HOUR (UINT64_C(60) * USEC_PER_MINUTE)
 #define USEC_PER_DAY  (UINT64_C(24) * USEC_PER_HOUR)
+
+/* Frees *p and takes ownership of s. */
+static inline void free_and_replace_string(char **p, char *s) {
+        free(*p);
+        *p = s;
+}

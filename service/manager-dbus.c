@@ -85,15 +85,40 @@ static int enable_legacy_authorized(sd_bus_message *msg, void *userdata, sd_bus_
                                         vm->name, vm_power_state_to_string(vm->power_state));
                                 continue;
                         }
+                        if (manager_legacy_check_vm(m, vm, NULL) < 0) {
+                                log_notice("Not giving legacy access to VM '%s': it has no legacy NIC registered.",
+                                        vm->name);
+                                continue;
+                        }
                         r = change_replace_vm(m, &c, vm, &copy);
                         if (r < 0)
                                 return r;
                         copy->legacy_access = true;
                 }
 
-        r = manager_commit(m, &c, error);
+        /* The network first: if it cannot be built (or removed), nothing changes. */
+        if (enable) {
+                _cleanup_free_ Vm **view = calloc(m->n_vms + 1, sizeof(Vm *));
+                if (!view)
+                        return -ENOMEM;
+                for (size_t i = 0; i < m->n_vms; i++)
+                        view[i] = c.replace && c.replace[i] ? c.replace[i] : m->vms[i];
+                r = manager_legacy_setup(m, view, m->n_vms, error);
+        } else
+                r = manager_legacy_teardown(m, error);
         if (r < 0)
                 return r;
+
+        r = manager_commit(m, &c, error);
+        if (r < 0) {
+                /* Put the network back the way the unchanged state says. */
+                if (enable)
+                        (void) manager_legacy_teardown(m, NULL);
+                else
+                        (void) manager_legacy_setup(m, m->vms, m->n_vms, NULL);
+                return r;
+        }
+        manager_legacy_check(m);
         return sd_bus_reply_method_return(msg, NULL);
 }
 
@@ -133,6 +158,11 @@ static int set_vm_access_check(Manager *m, sd_bus_message *msg, const char **ret
                         if (vm->legacy_access == !!enable)
                                 continue;
                         change = true;
+                        if (enable && m->legacy_support) {
+                                r = manager_legacy_check_vm(m, vm, error);
+                                if (r < 0)
+                                        return r;
+                        }
                         if (enable && vm_needs_power_off(vm)) {
                                 char *t;
                                 if (asprintf(&t, "%s%s'%s'", strempty(blocked), blocked ? ", " : "", vm->name) < 0)
@@ -156,6 +186,11 @@ static int set_vm_access_check(Manager *m, sd_bus_message *msg, const char **ret
                                 "VM '%s' is a Generation 1 VM and is %s: power it off before giving it legacy "
                                 "access.",
                                 vm->name, vm_power_state_to_string(vm->power_state));
+                if (change && enable && m->legacy_support) {
+                        r = manager_legacy_check_vm(m, vm, error);
+                        if (r < 0)
+                                return r;
+                }
         }
 
         *ret_vm = name;
@@ -190,11 +225,19 @@ static int set_vm_access_authorized(sd_bus_message *msg, void *userdata, sd_bus_
                 if (r < 0)
                         return r;
                 copy->legacy_access = enable;
+
+                /* A port that cannot be attached fails the call before anything is saved. */
+                if (enable && m->legacy_support) {
+                        r = manager_legacy_attach(m, copy, error);
+                        if (r < 0)
+                                return r;
+                }
         }
 
         r = manager_commit(m, &c, error);
         if (r < 0)
                 return r;
+        manager_legacy_check(m);
         return sd_bus_reply_method_return(msg, NULL);
 }
 
@@ -403,6 +446,20 @@ static int method_attest_for_version(sd_bus_message *msg, void *userdata, sd_bus
         return attest_common(userdata, msg, transport, peer, nonce, api_version, error);
 }
 
+/* --- GetLegacyNetworkStatus --- */
+
+static int method_get_legacy_network_status(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_free_ char *report = NULL;
+        Manager *m = userdata;
+        bool ok;
+        int r;
+
+        r = manager_legacy_status(m, &ok, &report);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Failed to inspect the legacy network: %m");
+        return sd_bus_reply_method_return(msg, "bs", ok, report);
+}
+
 /* --- GetTrustAnchor --- */
 
 static int method_get_trust_anchor(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -439,6 +496,8 @@ static const sd_bus_vtable manager_vtable[] = {
                 method_update_vm, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("UnregisterVM", SD_BUS_ARGS("s", vm), SD_BUS_NO_RESULT, method_unregister_vm,
                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetLegacyNetworkStatus", SD_BUS_NO_ARGS, SD_BUS_RESULT("b", ok, "s", report),
+                method_get_legacy_network_status, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetTrustAnchor", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", pem), method_get_trust_anchor,
                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Attest", SD_BUS_ARGS("s", transport, "s", peer, "s", nonce),

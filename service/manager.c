@@ -65,6 +65,7 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
 
+        manager_legacy_done(m);
         manager_attestation_done(m);
         polkit_registry_free(m->polkit);
         sd_bus_flush_close_unref(m->bus);
@@ -176,6 +177,10 @@ int manager_check_unique(Manager *m, const Vm *vm, const Vm *except, sd_bus_erro
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                 "VM property 'LegacyMac': %s already belongs to VM '%s'.", vm->legacy_mac,
                                 other->name);
+                if (vm->legacy_interface && streq_ptr(other->legacy_interface, vm->legacy_interface))
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                "VM property 'LegacyInterface': %s already belongs to VM '%s'.",
+                                vm->legacy_interface, other->name);
         }
         return 0;
 }
@@ -346,8 +351,30 @@ int manager_load(Manager *m) {
         if (r < 0)
                 return r;
 
+        r = manager_legacy_init(m);
+        if (r < 0)
+                return r;
+
         manager_refresh(m);
         return 0;
+}
+
+char *manager_server_error(Manager *m) {
+        char *s;
+
+        assert(m);
+
+        if (m->server_error && m->legacy_error) {
+                if (asprintf(&s, "%s; legacy network: %s", m->server_error, m->legacy_error) < 0)
+                        return NULL;
+                return s;
+        }
+        if (m->legacy_error) {
+                if (asprintf(&s, "Legacy network: %s", m->legacy_error) < 0)
+                        return NULL;
+                return s;
+        }
+        return strdup(strempty(m->server_error));
 }
 
 void manager_refresh(Manager *m) {
@@ -539,6 +566,7 @@ int manager_commit(Manager *m, Change *c, sd_bus_error *error) {
                 c->replace[i] = NULL;
 
                 (void) vm_changed_properties(old, new, &changed);
+                manager_legacy_vm_changed(m, c->legacy_support, old, new);
                 /* Carry the evaluation over, so that refreshing signals only real changes. */
                 new->evaluation = old->evaluation;
                 old->evaluation = (BenefitEvaluation) {};
@@ -554,6 +582,7 @@ int manager_commit(Manager *m, Change *c, sd_bus_error *error) {
 
                 if (vm_object_path(c->remove, &path) >= 0 && m->bus)
                         (void) sd_bus_emit_interfaces_removed(m->bus, path, BUS_INTERFACE_VM, NULL);
+                manager_legacy_vm_changed(m, c->legacy_support, c->remove, NULL);
                 log_info("Unregistered VM '%s' (%s).", c->remove->name, c->remove->id);
                 manager_remove_vm(m, TAKE_PTR(c->remove));
         }
@@ -571,6 +600,7 @@ int manager_commit(Manager *m, Change *c, sd_bus_error *error) {
                 }
                 if (vm_object_path(vm, &path) >= 0 && m->bus)
                         (void) sd_bus_emit_interfaces_added(m->bus, path, BUS_INTERFACE_VM, NULL);
+                manager_legacy_vm_changed(m, c->legacy_support, NULL, vm);
                 log_info("Registered VM '%s' (%s).", vm->name, vm->id);
         }
 

@@ -60,6 +60,10 @@ typedef struct Manager {
         struct SyncJob *sync_job;      /* the sync in progress, NULL when none */
         sd_event_source *sync_timer;   /* the next automatic sync or expiry check */
         unsigned sync_failures;        /* consecutive failed syncs, for the backoff */
+
+        /* Legacy networking (manager-legacy.c). */
+        char *legacy_error;            /* what drifted or failed, NULL when all is as configured */
+        sd_event_source *legacy_timer; /* the periodic drift check */
 } Manager;
 
 int manager_new(const char *config_path, Manager **ret);
@@ -92,6 +96,28 @@ int manager_save_state(Manager *m);
 void manager_refresh(Manager *m);
 /* Recomputes one VM's benefits; returns whether they changed. */
 bool manager_evaluate_vm(Manager *m, Vm *vm);
+
+/* The server's Error property: why the last sync failed and what is wrong with the legacy
+ * network, "" when nothing is. */
+char *manager_server_error(Manager *m);
+
+/* Legacy networking (manager-legacy.c): the bridge, the ports and the firewall follow the
+ * legacy switch and each VM's access. Does nothing when "legacyNetwork" is false. */
+bool manager_legacy_managed(Manager *m);
+/* Checks that a VM can get a port: it needs LegacyInterface and LegacyMac. */
+int manager_legacy_check_vm(Manager *m, const Vm *vm, sd_bus_error *error);
+/* Creates (or repairs) the bridge and firewall and attaches every VM of vms that has access. */
+int manager_legacy_setup(Manager *m, Vm *const *vms, size_t n_vms, sd_bus_error *error);
+int manager_legacy_teardown(Manager *m, sd_bus_error *error);
+int manager_legacy_attach(Manager *m, const Vm *vm, sd_bus_error *error);
+void manager_legacy_detach(Manager *m, const Vm *vm);
+/* Follows a VM's change (old → new; either may be NULL) while the switch has the given value. */
+void manager_legacy_vm_changed(Manager *m, bool legacy_support, const Vm *old, const Vm *new);
+/* Compares the network with the configuration; records and signals drift. */
+void manager_legacy_check(Manager *m);
+int manager_legacy_status(Manager *m, bool *ret_ok, char **ret_report);
+int manager_legacy_init(Manager *m);
+void manager_legacy_done(Manager *m);
 
 /* Property change signals. */
 int manager_emit_vm_changed(Manager *m, Vm *vm, char **properties);

@@ -54,8 +54,11 @@ static int property_get_legacy(sd_bus *bus, const char *path, const char *interf
 
 static int property_get_error(sd_bus *bus, const char *path, const char *interface, const char *property,
         sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
-        return sd_bus_message_append(reply, "s", strempty(m->server_error));
+        _cleanup_free_ char *e = manager_server_error(userdata);
+
+        if (!e)
+                return -ENOMEM;
+        return sd_bus_message_append(reply, "s", e);
 }
 
 static const sd_bus_vtable server_vtable[] = {

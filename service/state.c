@@ -145,6 +145,8 @@ static int check_unique(const char *name, Vm *const *vms, size_t n, char **ret_e
                                 what = "VsockCid";
                         else if (a->legacy_mac && streq_ptr(a->legacy_mac, b->legacy_mac))
                                 what = "LegacyMac";
+                        else if (a->legacy_interface && streq_ptr(a->legacy_interface, b->legacy_interface))
+                                what = "LegacyInterface";
                         if (what)
                                 return json_error(ret_error, -EINVAL, "%s: vms[%zu] and vms[%zu] have the same %s",
                                         name, j, i, what);

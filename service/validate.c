@@ -173,6 +173,16 @@ bool vsock_cid_is_valid(uint32_t cid) {
         return cid == 0 || (cid > 2 && cid != UINT32_MAX);
 }
 
+bool ifname_is_valid(const char *s) {
+        size_t len;
+
+        if (isempty(s) || streq(s, ".") || streq(s, ".."))
+                return false;
+        len = strlen(s);
+        return len <= 15 &&
+               strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == len;
+}
+
 bool nonce_is_valid(const char *s) {
         size_t len;
 

@@ -28,5 +28,8 @@ bool vm_name_is_valid(const char *s);
  * 0xffffffff is VMADDR_CID_ANY. */
 bool vsock_cid_is_valid(uint32_t cid);
 
+/* A Linux network interface name: 1..15 bytes of [A-Za-z0-9_.-], not "." or "..". */
+bool ifname_is_valid(const char *s);
+
 /* IMDS nonce: at most 32 characters of [A-Za-z0-9_-] (empty allowed: means "use the time"). */
 bool nonce_is_valid(const char *s);

@@ -99,6 +99,7 @@ static const sd_bus_vtable vm_vtable[] = {
         VM_FIELD_PROPERTY("ArcAgentVersion", "s"),
         VM_FIELD_PROPERTY("VsockCid", "u"),
         VM_FIELD_PROPERTY("LegacyMac", "s"),
+        VM_FIELD_PROPERTY("LegacyInterface", "s"),
         VM_FIELD_PROPERTY("Sku", "s"),
         VM_FIELD_PROPERTY("LicenseType", "s"),
         SD_BUS_PROPERTY("Status", "s", property_get_status, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),

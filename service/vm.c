@@ -52,6 +52,7 @@ typedef enum FieldKind {
         KIND_TEXT,    /* free text: no control characters, at most 1 KiB */
         KIND_VERSION, /* dotted numeric, "" = unset */
         KIND_MAC,     /* "" = unset */
+        KIND_IFNAME,  /* "" = unset */
         KIND_GENERATION,
         KIND_POWER_STATE,
         KIND_CID,
@@ -77,6 +78,7 @@ const VmField vm_fields[] = {
         { "ArcAgentVersion", 's', false },
         { "VsockCid", 'u', false },
         { "LegacyMac", 's', false },
+        { "LegacyInterface", 's', false },
         { "Sku", 's', false },
         { "LicenseType", 's', false },
         {},
@@ -95,6 +97,7 @@ static const FieldImpl field_impls[] = {
         { KIND_VERSION, offsetof(Vm, arc_agent_version) },
         { KIND_CID, offsetof(Vm, vsock_cid) },
         { KIND_MAC, offsetof(Vm, legacy_mac) },
+        { KIND_IFNAME, offsetof(Vm, legacy_interface) },
         { KIND_TEXT, offsetof(Vm, sku) },
         { KIND_TEXT, offsetof(Vm, license_type) },
 };
@@ -244,6 +247,14 @@ int vm_set_field(Vm *vm, const char *name, const VmValue *value, sd_bus_error *e
                                         "52:54:00:12:34:56, not '%s'.",
                                         value->s);
                 }
+                break;
+
+        case KIND_IFNAME:
+                if (!isempty(value->s) && !ifname_is_valid(value->s))
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                "VM property 'LegacyInterface' must be a network interface name (1 to 15 "
+                                "characters of A-Z, a-z, 0-9, '_', '.' and '-'), not '%s'.",
+                                value->s);
                 break;
 
         case KIND_GENERATION:

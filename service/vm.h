@@ -58,6 +58,7 @@ typedef struct Vm {
         char *arc_agent_version;   /* dotted numeric or NULL */
         uint32_t vsock_cid;        /* 0 = none */
         char *legacy_mac;          /* "aa:bb:cc:dd:ee:ff" or NULL */
+        char *legacy_interface;    /* host side of the legacy NIC (tap/veth), or NULL */
         char *sku;
         char *license_type;
 

@@ -111,9 +111,13 @@ def test_valgrind_memcheck(h):
     logdir = _use_valgrind(h)
     bench_bus = _find_bench_bus(h)
     # ECDSA keeps key generation and signing under valgrind fast; the code paths are the same.
-    h.write_config(keyType="ecdsa-p256", documentValidityMinutes=60)
+    # The first certificate comes from an explicit Sync (automaticSync off): under valgrind
+    # every call is slow enough to show a race in the automatic first sync (see
+    # docs/hardening.md, findings), and an explicit Sync is the path this test wants anyway.
+    h.write_config(keyType="ecdsa-p256", documentValidityMinutes=60, automaticSync=False)
     h.start_service(wait_ready=False)
     h.wait_ready(timeout=240)
+    h.call("Sync")
     h.wait_server_state("Active", timeout=240)
 
     # Inventory: RegisterVM through sd-bus asynchronously, and through busctl.

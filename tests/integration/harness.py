@@ -479,6 +479,10 @@ class Harness:
             "benefitsFile": self.benefits,
             "serverName": "node1",
             "subscriptionId": "8c1d64d1-4b8f-4a5f-9d6e-2b7c1f0e3a11",
+            # The service runs without CAP_NET_ADMIN in the host's network namespace here:
+            # only the legacy networking tests (tests/legacynet) let it build a bridge, in a
+            # namespace of their own.
+            "legacyNetwork": False,
         }
         self.config.update(overrides)
         self.config_path = os.path.join(self.tmp, "attestation.json")
@@ -704,7 +708,8 @@ class Harness:
 VM_KEY_TYPES = {
     "Id": "s", "Name": "s", "Generation": "u", "PowerState": "s", "GuestServiceInterface": "b",
     "DataExchange": "b", "OsName": "s", "OsVersion": "s", "SqlVersion": "s",
-    "ArcAgentVersion": "s", "VsockCid": "u", "LegacyMac": "s", "Sku": "s", "LicenseType": "s",
+    "ArcAgentVersion": "s", "VsockCid": "u", "LegacyMac": "s", "LegacyInterface": "s", "Sku": "s",
+    "LicenseType": "s",
 }
 
 
@@ -1013,7 +1018,7 @@ def local_ca_issue(h, name, not_before, not_after, dns="node1." + METADATA_DOMAI
     with open(os.path.join(d, "index.txt"), "w"):
         pass
     with open(os.path.join(d, "serial"), "w") as f:
-        f.write(os.urandom(12).hex().upper().lstrip("0") + "01\n")
+        f.write("5A" + os.urandom(11).hex().upper() + "\n")   # even length, positive
     with open(conf, "w") as f:
         f.write(f"[ca]\ndefault_ca = c\n[c]\ndatabase = {d}/index.txt\nnew_certs_dir = {d}\n"
                 f"serial = {d}/serial\ndefault_md = sha256\npolicy = p\nunique_subject = no\n"

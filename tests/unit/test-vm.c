@@ -68,7 +68,7 @@ static void test_field_table(void) {
                 g_assert_true(strchr("sub", f->type));
                 n++;
         }
-        g_assert_cmpuint(n, ==, 14);
+        g_assert_cmpuint(n, ==, 15);
         g_assert_null(vm_field_find("Colour"));
         g_assert_null(vm_field_find("osname")); /* names are case-sensitive */
         g_assert_true(vm_field_find("Id")->required);
@@ -92,6 +92,7 @@ static void test_set_get_roundtrip(void) {
         set_ok(vm, "ArcAgentVersion", S("1.39.0"));
         set_ok(vm, "VsockCid", U(42));
         set_ok(vm, "LegacyMac", S("52-54-00-AB-CD-EF"));
+        set_ok(vm, "LegacyInterface", S("vnet7"));
         set_ok(vm, "Sku", S("Enterprise"));
         set_ok(vm, "LicenseType", S("Windows_Client"));
 
@@ -113,6 +114,8 @@ static void test_set_get_roundtrip(void) {
         g_assert_true(v.b);
         g_assert_cmpint(vm_get_field(vm, "VsockCid", &v), ==, 0);
         g_assert_cmpuint(v.u, ==, 42);
+        g_assert_cmpint(vm_get_field(vm, "LegacyInterface", &v), ==, 0);
+        g_assert_cmpstr(v.s, ==, "vnet7");
         g_assert_cmpint(vm_get_field(vm, "LegacyMac", &v), ==, 0);
         g_assert_cmpstr(v.s, ==, "52:54:00:ab:cd:ef");
         g_assert_cmpint(vm_get_field(vm, "ArcAgentVersion", &v), ==, 0);
@@ -156,6 +159,12 @@ static void test_set_errors(void) {
         expect_set_error(vm, "ArcAgentVersion", S("v1.39"),
                 "VM property 'ArcAgentVersion' must be a dotted numeric version such as 10.0.22621.3447, not "
                 "'v1.39'.");
+        expect_set_error(vm, "LegacyInterface", S("this-name-is-too-long"),
+                "VM property 'LegacyInterface' must be a network interface name (1 to 15 characters of A-Z, "
+                "a-z, 0-9, '_', '.' and '-'), not 'this-name-is-too-long'.");
+        expect_set_error(vm, "LegacyInterface", S("tap/0"),
+                "VM property 'LegacyInterface' must be a network interface name (1 to 15 characters of A-Z, "
+                "a-z, 0-9, '_', '.' and '-'), not 'tap/0'.");
         expect_set_error(vm, "LegacyMac", S("ff:ff:ff:ff:ff:ff"),
                 "VM property 'LegacyMac' must be a unicast MAC address such as 52:54:00:12:34:56, not "
                 "'ff:ff:ff:ff:ff:ff'.");

@@ -1,0 +1,33 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# `make bench`: the benchmark table (docs/hardening.md). Needs root (a private bus, polkitd and
+# the real service through tests/integration/harness.py, network namespaces for the HTTP
+# guests) and a built tree.
+#
+#   bench/run.sh BUILDDIR [--seconds S] [--keys rsa-2048,ecdsa-p256] [--scale-vms N] [--http-vms N]
+#
+# The programs come from BUILDDIR/bench (when the build includes bench/), else they are compiled
+# here from the build's static libraries into BUILDDIR/bench-standalone.
+set -euo pipefail
+builddir=${1:?usage: bench/run.sh BUILDDIR [options]}
+shift
+srcdir=$(cd "$(dirname "$0")/.." && pwd)
+builddir=$(cd "$builddir" && pwd)
+
+bindir="$builddir/bench"
+if [ ! -x "$bindir/bench-sign" ] || [ ! -x "$bindir/bench-bus" ] || [ ! -x "$bindir/bench-http" ]; then
+        bindir="$builddir/bench-standalone"
+        mkdir -p "$bindir"
+        ninja -C "$builddir" service/libazshci-core.a service/libazshci-attest.a >/dev/null
+        cflags=(-O2 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -I"$srcdir/service" -I"$builddir")
+        libs=("$builddir/service/libazshci-attest.a" "$builddir/service/libazshci-core.a")
+        pc=$(pkg-config --cflags --libs libsystemd openssl json-glib-1.0)
+        # shellcheck disable=SC2086
+        cc "${cflags[@]}" "$srcdir/bench/bench-sign.c" "${libs[@]}" $pc -pthread -o "$bindir/bench-sign"
+        # shellcheck disable=SC2086
+        cc "${cflags[@]}" "$srcdir/bench/bench-bus.c" $pc -o "$bindir/bench-bus"
+        # shellcheck disable=SC2086
+        cc "${cflags[@]}" "$srcdir/bench/bench-http.c" $pc -o "$bindir/bench-http"
+fi
+
+exec python3 "$srcdir/bench/bench.py" --srcdir "$srcdir" --builddir "$builddir" --bindir "$bindir" "$@"
