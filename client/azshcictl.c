@@ -1084,6 +1084,47 @@ static int verb_legacy(Context *c, char **args) {
                 enable ? "enable legacy OS support" : "disable legacy OS support", "b", (int)enable);
 }
 
+/* "legacy status": GetLegacyNetworkStatus (open to everyone). Exit 0 when the bridge, address,
+ * firewall and every VM's port are as configured, 1 (EXIT_SERVICE) when something drifted. */
+static int verb_legacy_status(Context *c, char **args) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *report;
+        int ok, r;
+
+        r = connect_bus(c);
+        if (r < 0)
+                return r;
+        r = sd_bus_call_method(
+                c->bus, BUS_NAME, BUS_PATH, BUS_INTERFACE, "GetLegacyNetworkStatus", &error, &reply, NULL);
+        if (r < 0)
+                return log_bus_error(c, &error, r, "get the legacy network status");
+        r = sd_bus_message_read(reply, "bs", &ok, &report);
+        if (r < 0)
+                return log_error_status(c, EXIT_SERVICE, r, "Failed to parse the GetLegacyNetworkStatus reply: %s",
+                        strerror(-r));
+
+        if (c->json != JSON_OFF) {
+                _cleanup_(json_object_freep) JsonObject *o = json_object_new();
+                json_object_set_boolean_member(o, "ok", ok);
+                json_object_set_string_member(o, "report", report);
+                r = print_json(c, o);
+                if (r < 0)
+                        return r;
+        } else {
+                fputs(report, stdout);
+                if (!isempty(report) && report[strlen(report) - 1] != '\n')
+                        putchar('\n');
+                if (fflush(stdout) == EOF)
+                        return log_error_status(c, EXIT_SERVICE, -errno, "Failed to write output.");
+        }
+        if (!ok)
+                return log_error_status(c, EXIT_SERVICE, -EIO,
+                        "The legacy network drifted from its configuration. Repair: "
+                        "azshcictl legacy off && azshcictl legacy on");
+        return 0;
+}
+
 static int verb_vm_access(Context *c, char **args) {
         const char *vm;
         bool enable = false;
@@ -1439,6 +1480,10 @@ static void help(void) {
                "  legacy on|off              Turn cluster-wide legacy OS support (the REST path) on or\n"
                "                             off. Turning it on grants legacy access to every VM\n"
                "                             registered now (Generation 1 VMs only when Off).\n"
+               "  legacy status              The legacy network (bridge, address, firewall, each VM's\n"
+               "                             port) against the configuration; names what drifted.\n"
+               "                             Exit 1 on drift (repair: legacy off, then legacy on).\n"
+               "                             --json: {\"ok\":BOOL,\"report\":\"TEXT\"}.\n"
                "  vm-access NAME|ID on|off   Grant or revoke one VM's legacy access.\n"
                "  vm-access --all on|off     ... for every registered VM.\n"
                "  sync                       Renew the signing certificate now.\n"
@@ -1482,7 +1527,8 @@ static void help(void) {
                "EXIT STATUS\n"
                "  0  success\n"
                "  1  the service refused or failed the request (invalid argument, no such VM,\n"
-               "     power-off required, not configured, sync failed, ...), or an import entry failed\n"
+               "     power-off required, not configured, sync failed, ...), an import entry failed,\n"
+               "     or 'legacy status' found drift\n"
                "  2  usage error (unknown command or option, wrong number of arguments)\n"
                "  3  not authorized (polkit said no, or the bus policy refused the call)\n"
                "  4  the system bus or the service is not reachable\n"
@@ -1528,6 +1574,7 @@ static const Verb verbs[] = {
         {"vm", "update", 1, ARGS_MAX, true, verb_vm_update},
         {"vm", "remove", 1, 1, false, verb_vm_remove},
         {"vm", "import", 1, 1, false, verb_vm_import},
+        {"legacy", "status", 0, 0, false, verb_legacy_status}, /* before "legacy on|off" */
         {"legacy", NULL, 1, 1, false, verb_legacy},
         {"vm-access", NULL, 1, 2, false, verb_vm_access},
         {"sync", NULL, 0, 0, false, verb_sync},

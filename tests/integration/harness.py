@@ -1108,3 +1108,63 @@ class TestCmpCa:
     def log(self):
         with open(os.path.join(self.h.tmp, "cmp-ca.log"), errors="replace") as f:
             return f.read()
+
+
+# ====================================================================== legacy network (tests/legacy)
+# Helpers of tests/legacy (legacy OS support end to end in network namespaces). Additions
+# only: nothing above uses them, and Harness itself behaves exactly as before.
+
+class NetnsHarness(Harness):
+    """A Harness whose service runs inside an existing network namespace (`ip netns` name
+    netns) as user azshci with CAP_NET_ADMIN as its only capability (bounding, inheritable and
+    ambient set: what the unit grants with CapabilityBoundingSet=/AmbientCapabilities=
+    CAP_NET_ADMIN). It then builds the legacy bridge and firewall in that namespace and never
+    touches the host's own network. dbus-daemon, polkitd and the clients stay in the caller's
+    namespace: the bus is a unix socket in the file system, which network namespaces do not
+    separate. The service's configuration says "legacyNetwork": true."""
+
+    def __init__(self, srcdir, builddir, name="test", verbose=False, netns=None):
+        super().__init__(srcdir, builddir, name, verbose)
+        if not netns:
+            raise HarnessError("NetnsHarness needs a network namespace")
+        self.netns = netns
+
+    def write_config(self, **overrides):
+        overrides.setdefault("legacyNetwork", True)
+        super().write_config(**overrides)
+
+    def service_argv(self, args=()):
+        return ["ip", "netns", "exec", self.netns,
+                "setpriv", f"--reuid={SERVICE_USER}", f"--regid={SERVICE_USER}", "--init-groups",
+                "--bounding-set=-all,+net_admin", "--inh-caps=-all,+net_admin",
+                "--ambient-caps=-all,+net_admin", "--",
+                self.service_bin, "--config", self.config_path, "--log-level", "debug", *args]
+
+    def start_service(self, wait_ready=True, args=(), wait_sync=True):
+        """Harness.start_service() with service_argv() (`ip netns exec` and setpriv exec, so the
+        process is the service itself: kill_service() kills it)."""
+        if self.service_proc:
+            raise HarnessError("the service is already running")
+        if not os.access(self.service_bin, os.X_OK):
+            raise HarnessError(f"{self.service_bin} is missing: build it first")
+        if self.config is None:
+            self.write_config()
+        self._notify_socket()
+        self.notify_sock.setblocking(False)
+        try:
+            while self.notify_sock.recv(4096):
+                pass
+        except BlockingIOError:
+            pass
+        log = open(os.path.join(self.tmp, "service.log"), "a")
+        log.write(f"=== starting azshci-attestd in netns {self.netns} at {time.strftime('%T')}\n")
+        log.flush()
+        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "DBUS_SYSTEM_BUS_ADDRESS": self.bus_address,
+               "NOTIFY_SOCKET": self.notify_path, "LANG": "C.UTF-8"}
+        self.service_proc = subprocess.Popen(self.service_argv(args), env=env, stdout=log, stderr=log,
+                                             stdin=subprocess.DEVNULL, cwd="/")
+        log.close()
+        if wait_ready:
+            self.wait_ready()
+            if wait_sync and self.config.get("enabled", True):
+                self.wait_server_state("Active")
