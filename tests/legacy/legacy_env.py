@@ -166,7 +166,8 @@ class LegacyEnv:
     frontend_log."""
 
     def __init__(self, srcdir, builddir, name="legacy", verbose=False, frontend_args=()):
-        self.srcdir, self.builddir, self.name, self.verbose = srcdir, builddir, name, verbose
+        self.srcdir, self.builddir = os.path.abspath(srcdir), os.path.abspath(builddir)
+        self.name, self.verbose = name, verbose
         self.frontend_args = list(frontend_args)
         self.host_ns = f"{NS_PREFIX}h-{os.getpid()}"
         self.h = None
