@@ -18,11 +18,15 @@ MESON_OPTIONS ?= -Dwerror=true
 #  dbus-daemon polkitd                  the real bus and authority the integration tests run
 #  libglib2.0-bin                       gdbus, an independent D-Bus client in tests
 #  python3                              the integration test harness (standard library only)
+#  libmnl-dev libnftables-dev           netlink (links, neighbours) and nftables for legacy OS support
 #  curl iproute2                        independent HTTP client and network namespaces in tests
+#  util-linux passwd                    setpriv/unshare and useradd for the test users
+#  valgrind                             the memcheck fault test
+#  clang                                libFuzzer for `make fuzz`
 DEBIAN_PACKAGES = meson ninja-build pkg-config gcc libc6-dev \
 	libsystemd-dev systemd libjson-glib-dev libssl-dev openssl libmicrohttpd-dev \
 	libpolkit-gobject-1-dev libdbus-1-dev dbus-daemon polkitd libglib2.0-bin \
-	python3 curl iproute2
+	libmnl-dev libnftables-dev python3 curl iproute2 util-linux passwd valgrind clang
 
 .PHONY: all deps build check demo install clean
 

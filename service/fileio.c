@@ -68,8 +68,11 @@ int write_file_atomic(const char *path, const void *data, size_t size, mode_t mo
                 return r;
         }
 
-        /* The rename is durable only once the directory entry is on disk. */
-        return fsync_parent_directory(path);
+        /* The rename is durable once the directory entry is on disk. The new content is in
+         * place already whatever this says, so callers must not treat its failure as "nothing
+         * was written": it is best effort. */
+        (void) fsync_parent_directory(path);
+        return 0;
 }
 
 int read_full_file(const char *path, size_t max_size, char **ret_data, size_t *ret_size) {

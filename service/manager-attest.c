@@ -256,10 +256,10 @@ static usec_t random_jitter(usec_t max) {
         return x % max;
 }
 
-/* When the next automatic sync is due, in CLOCK_REALTIME µs. */
-static usec_t manager_next_sync(Manager *m) {
+/* When the next automatic sync is due, in CLOCK_REALTIME µs, as seen at now. */
+static usec_t manager_next_sync(Manager *m, usec_t now) {
         SigningIdentity *id = m->identity;
-        usec_t now = now_usec(CLOCK_REALTIME), next, half;
+        usec_t next, half;
 
         if (m->sync_failures > 0) {
                 /* Capped exponential backoff with jitter, so that a cluster does not hammer
@@ -280,11 +280,14 @@ static usec_t manager_next_sync(Manager *m) {
 
 static int on_sync_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
+        usec_t now = now_usec(CLOCK_REALTIME);
 
         /* The certificate may just have expired: show it. */
         manager_refresh(m);
 
-        if (m->config.automatic_sync && now_usec(CLOCK_REALTIME) >= manager_next_sync(m)) {
+        /* One reading of the clock for the question "is it due?": asking the clock twice could
+         * find it never due and re-arm the timer at once, for ever. */
+        if (m->config.automatic_sync && now >= manager_next_sync(m, now)) {
                 int r = manager_start_sync(m, NULL);
                 if (r < 0)
                         log_error_errno(r, "Failed to start an automatic sync: %m");
@@ -295,15 +298,15 @@ static int on_sync_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 static void manager_schedule_sync(Manager *m) {
-        usec_t next;
+        usec_t next, now = now_usec(CLOCK_REALTIME);
         int r;
 
         if (!m->config.enabled || !m->event)
                 return;
 
-        next = m->config.automatic_sync ? manager_next_sync(m) : USEC_INFINITY;
+        next = m->config.automatic_sync ? manager_next_sync(m, now) : USEC_INFINITY;
         /* Also wake up when the certificate expires, to turn the server Expired on time. */
-        if (m->identity && m->identity->not_after > now_usec(CLOCK_REALTIME))
+        if (m->identity && m->identity->not_after > now)
                 next = MIN(next, m->identity->not_after);
         if (next == USEC_INFINITY)
                 return;

@@ -226,9 +226,10 @@ static int set_vm_access_authorized(sd_bus_message *msg, void *userdata, sd_bus_
                         return r;
                 copy->legacy_access = enable;
 
-                /* A port that cannot be attached fails the call before anything is saved. */
+                /* A NIC that does not exist fails the call before anything is saved; the port
+                 * itself is attached by the commit. */
                 if (enable && m->legacy_support) {
-                        r = manager_legacy_attach(m, copy, error);
+                        r = manager_legacy_check_interface(m, copy, error);
                         if (r < 0)
                                 return r;
                 }

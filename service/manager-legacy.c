@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <net/if.h>
+
 #include "bus-names.h"
 #include "legacy-net.h"
 #include "log.h"
@@ -38,6 +40,16 @@ int manager_legacy_check_vm(Manager *m, const Vm *vm, sd_bus_error *error) {
         if (!vm->legacy_mac)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                         "VM '%s' has no 'LegacyMac': register the MAC address of its legacy NIC first.", vm->name);
+        return 0;
+}
+
+int manager_legacy_check_interface(Manager *m, const Vm *vm, sd_bus_error *error) {
+        if (!manager_legacy_managed(m) || !vm->legacy_interface)
+                return 0;
+        if (if_nametoindex(vm->legacy_interface) == 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                        "VM '%s': its LegacyInterface %s does not exist on this host.", vm->name,
+                        vm->legacy_interface);
         return 0;
 }
 
@@ -237,6 +249,10 @@ int manager_legacy_init(Manager *m) {
          * network looks as it did. */
         if (m->legacy_support)
                 (void) manager_legacy_setup(m, m->vms, m->n_vms, &error);
+        else
+                /* A crash between building the network and saving the switch may have left it
+                 * up; the saved state says off, so off it is. */
+                (void) manager_legacy_teardown(m, &error);
 
         r = sd_event_add_time_relative(m->event, &m->legacy_timer, CLOCK_MONOTONIC, LEGACY_CHECK_INTERVAL_USEC,
                 USEC_PER_SEC, on_legacy_timer, m);

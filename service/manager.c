@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-#include <search.h>
+#include <malloc.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 
@@ -13,6 +13,9 @@
 #include "state.h"
 #include "validate.h"
 #include "strv.h"
+
+/* The VM properties that follow from the benefit evaluation. */
+#define VM_EVALUATION_PROPERTIES STRV_MAKE("Status", "EligibleBenefits", "ActiveBenefits", "RecommendedActions")
 
 static const char *const server_state_table[_SERVER_STATE_MAX] = {
         [SERVER_ACTIVE] = "Active",
@@ -108,6 +111,8 @@ Vm *manager_find_vm_by_id(Manager *m, const char *id) {
         assert(m);
         assert(id);
 
+        if (m->n_vms == 0) /* bsearch() must not see a NULL array */
+                return NULL;
         p = bsearch(id, m->vms, m->n_vms, sizeof(Vm *), compare_vm_id);
         return p ? *p : NULL;
 }
@@ -356,6 +361,7 @@ int manager_load(Manager *m) {
                 return r;
 
         manager_refresh(m);
+        (void) malloc_trim(0); /* loading a big inventory leaves the parser's memory behind */
         return 0;
 }
 
@@ -391,8 +397,7 @@ void manager_refresh(Manager *m) {
 
         for (size_t i = 0; i < m->n_vms; i++)
                 if (manager_evaluate_vm(m, m->vms[i]))
-                        (void) manager_emit_vm_changed(m, m->vms[i],
-                                STRV_MAKE("Status", "EligibleBenefits", "ActiveBenefits", "RecommendedActions"));
+                        (void) manager_emit_vm_changed(m, m->vms[i], VM_EVALUATION_PROPERTIES);
 }
 
 int manager_emit_vm_changed(Manager *m, Vm *vm, char **properties) {
@@ -526,7 +531,8 @@ static int vm_changed_properties(const Vm *a, const Vm *b, char ***ret) {
 int manager_commit(Manager *m, Change *c, sd_bus_error *error) {
         _cleanup_free_ Vm **view = NULL;
         _cleanup_free_ char *json = NULL;
-        size_t n = 0;
+        size_t n = 0, n_replaced = 0;
+        bool legacy_changed;
         int r;
 
         assert(m);
@@ -575,6 +581,9 @@ int manager_commit(Manager *m, Change *c, sd_bus_error *error) {
 
                 if (changed)
                         (void) manager_emit_vm_changed(m, new, changed);
+                if (c->legacy_support == m->legacy_support && manager_evaluate_vm(m, new))
+                        (void) manager_emit_vm_changed(m, new, VM_EVALUATION_PROPERTIES);
+                n_replaced++;
         }
 
         if (c->remove) {
@@ -604,13 +613,21 @@ int manager_commit(Manager *m, Change *c, sd_bus_error *error) {
                 log_info("Registered VM '%s' (%s).", vm->name, vm->id);
         }
 
-        if (c->legacy_support != m->legacy_support) {
+        legacy_changed = c->legacy_support != m->legacy_support;
+        if (legacy_changed) {
                 m->legacy_support = c->legacy_support;
                 log_info("Legacy OS support is now %s.", m->legacy_support ? "on" : "off");
                 (void) manager_emit_changed(m, STRV_MAKE("LegacyOsSupport"));
                 (void) manager_emit_server_changed(m, STRV_MAKE("LegacyOsSupport"));
         }
 
-        manager_refresh(m);
+        if (legacy_changed)
+                /* An input of every VM's evaluation changed; otherwise only the replaced VMs
+                 * (evaluated above) and the added one (evaluated when added) can have. */
+                manager_refresh(m);
+
+        if (legacy_changed || n_replaced >= 100)
+                /* Give the memory of the copies and the serialised state back to the system. */
+                (void) malloc_trim(0);
         return 0;
 }

@@ -120,9 +120,11 @@ class Guest:
         # Forget neighbours learnt with the old MAC on our side.
         sh(["ip", "-n", self.ns, "neigh", "flush", "dev", "eth0"], check=False)
 
-    def tcp_connect(self, host, port, timeout=3):
+    def tcp_connect(self, host, port, timeout=6):
         """Connects from the guest; returns 'connected' or the error (e.g. 'timeout',
-        'No route to host')."""
+        'No route to host'). The default timeout is above the kernel's ARP resolution time
+        (3 probes, 1 s apart), so an unanswered ARP shows as 'No route to host' and frames
+        dropped after ARP resolved as 'timeout'."""
         code = ("import socket,sys\n"
                 "s=socket.socket(); s.settimeout(float(sys.argv[3]))\n"
                 "try:\n s.connect((sys.argv[1],int(sys.argv[2]))); print('connected')\n"
@@ -360,8 +362,10 @@ class LegacyEnv:
         return [f"{a['local']}/{a['prefixlen']}" for link in json.loads(out) for a in link["addr_info"]]
 
     def port_state(self, guest):
-        """(master or None, isolated or None, operstate) of a guest's host-side port."""
+        """(master or None, isolated or None, "UP"|"DOWN") of a guest's host-side port. The
+        last is the administrative state (IFF_UP, what the service sets); the operational
+        state follows asynchronously (linkwatch) and is not compared."""
         link = self.host_links()[guest.host_if]
         info = link.get("linkinfo", {})
         isolated = info.get("info_slave_data", {}).get("isolated") if info.get("info_slave_kind") == "bridge" else None
-        return link.get("master"), isolated, link.get("operstate")
+        return link.get("master"), isolated, "UP" if "UP" in link["flags"] else "DOWN"

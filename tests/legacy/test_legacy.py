@@ -17,6 +17,7 @@ VM_B = "5a1e0001-0b0b-4b0b-8b0b-00000000000b"
 VM_C = "5a1e0001-0c0c-4c0c-8c0c-00000000000c"
 VM_D = "5a1e0001-0d0d-4d0d-8d0d-00000000000d"
 
+UNREACHABLE_BODY = '{"error":"Service unavailable: the attestation service is not reachable, retry later"}'
 ACCESS_DENIED_BODY = '{"error":"Forbidden: this VM may not use attestation over this path"}'
 OUR_TABLES = [("bridge", TABLE), ("inet", TABLE)]
 ISOLATED_PORT = (BRIDGE, True, "UP")   # legacy_env.port_state(): master, isolated, operstate
@@ -55,10 +56,13 @@ def fetch_verified(env, guest, vm_id, nonce):
     return payload
 
 
-def expect_no_connection(env, guest, rc=7):
+def expect_no_connection(env, guest, rc=7, flush=False):
     """curl from guest gets no HTTP response at all. rc 7 = could not connect (the ARP
     request for 169.254.169.253 was never answered: EHOSTUNREACH after the kernel's 3 probes),
-    28 = timed out (frames dropped after ARP resolved)."""
+    28 = timed out (frames dropped after ARP resolved). flush: the guest forgets its
+    neighbours first, so a host MAC it learnt earlier does not turn 7 into 28."""
+    if flush:
+        guest.run(["ip", "neigh", "flush", "dev", "eth0"], check=True)
     r = env.fetch(guest)
     eq((r.rc, r.response), (rc, None), f"fetch from {guest.tag} ({r!r})")
     return r
@@ -79,6 +83,14 @@ def assert_network_complete(env, guests):
     eq(bound_macs(env), {g.host_if: g.mac for g in guests}, "anti-spoofing bindings")
     ok, report = env.status()
     eq(ok, True, f"GetLegacyNetworkStatus ok ({report})")
+
+
+def assert_ports_only(env, guests):
+    """The links and tables are there (without asking the service, which may be stopped)."""
+    eq(BRIDGE in env.host_links(), True, f"{BRIDGE} present")
+    eq(env.host_tables(), OUR_TABLES, "nftables tables in HOST")
+    for g in guests:
+        eq(env.port_state(g), ISOLATED_PORT, f"port {g.host_if}")
 
 
 def bound_macs(env):
@@ -126,12 +138,13 @@ def test_guests(env):
     eq(lb.peers(), [b.ip], "connections B's listener accepted")
 
     # Firewall: A reaches nothing on the host but TCP 80 on 169.254.169.253. HOST listens on
-    # every address, port 8080, and has a second address 10.99.0.1 (on a dummy link); A routes
-    # 10.99.0.0/24 through the host.
+    # every address, port 8080, and has a second address 10.99.0.1 on another link (a veth pair
+    # inside HOST: this kernel has no dummy links); A routes 10.99.0.0/24 through the host.
     lh = env.listener(env.host_ns, "0.0.0.0", 8080)
-    env.host(["ip", "link", "add", "azl-dummy0", "type", "dummy"])
-    env.host(["ip", "addr", "add", "10.99.0.1/24", "dev", "azl-dummy0"])
-    env.host(["ip", "link", "set", "azl-dummy0", "up"])
+    env.host(["ip", "link", "add", "azl-x0", "type", "veth", "peer", "name", "azl-x1"])
+    env.host(["ip", "addr", "add", "10.99.0.1/24", "dev", "azl-x0"])
+    env.host(["ip", "link", "set", "azl-x0", "up"])
+    env.host(["ip", "link", "set", "azl-x1", "up"])
     a.run(["ip", "route", "add", "10.99.0.0/24", "via", HOST_IP], check=True)
     eq(a.tcp_connect(HOST_IP, 8080), "timeout", "A to host port 8080")
     eq(a.tcp_connect("10.99.0.1", 8080), "timeout", "A to another host address")
@@ -181,14 +194,18 @@ def test_disable(env):
     eq(BRIDGE in env.host_links(), False, f"{BRIDGE} exists after EnableLegacy(false)")
     eq(env.host_tables(), [], "nftables tables in HOST after EnableLegacy(false)")
     eq(env.port_state(a)[0], None, "A's port master after EnableLegacy(false)")
-    expect_no_connection(env, a, rc=7)
+    expect_no_connection(env, a, rc=7, flush=True)
     eq(vm_prop(env, VM_A, "LegacyAccess"), True, "A keeps its LegacyAccess")
     eq(vm_prop(env, VM_A, "LegacyInterface"), a.host_if, "A keeps its LegacyInterface")
     eq(env.status()[0], True, "status while off and nothing left")
     eq(env.h.ctl("legacy", "status", check=False).returncode, 0, "azshcictl legacy status while off")
     env.enable_legacy(True)
-    assert_network_complete(env, [a])
+    # Turning it on grants every VM registered at that moment (the documented EnableLegacy
+    # rule), so B, registered after the first EnableLegacy(true), now has access and a port.
+    eq(vm_prop(env, VM_B, "LegacyAccess"), True, "B's LegacyAccess after off/on")
+    assert_network_complete(env, [a, b])
     fetch_verified(env, a, VM_A, "again")
+    fetch_verified(env, b, VM_B, "b-again")
 
 
 @case("legacy-bridge-deleted")
@@ -202,7 +219,7 @@ def test_bridge_deleted(env):
     eq(env.server_error(), "", "server Error before")
 
     env.host(["ip", "link", "del", BRIDGE])
-    expect_no_connection(env, a, rc=7)
+    expect_no_connection(env, a, rc=7, flush=True)
     # Nobody asks: the service's own check (every 30 s) must find it.
     for _ in deadline_loop(45, "the server Error property to name the bridge", 0.5):
         if BRIDGE in env.server_error():
@@ -233,7 +250,9 @@ def test_bridge_deleted(env):
     env.enable_legacy(False)
     env.enable_legacy(True)
     eq(env.server_error(), "", "server Error after the repair")
-    assert_network_complete(env, [a])
+    # The repair is EnableLegacy(true), which also grants B (registered later, no access yet).
+    eq(vm_prop(env, VM_B, "LegacyAccess"), True, "B's LegacyAccess after the repair")
+    assert_network_complete(env, [a, b])
     p = env.h.ctl("legacy", "status", check=False)
     eq((p.returncode, p.stderr), (0, ""), "azshcictl legacy status after the repair")
     eq(json.loads(env.h.ctl("--json", "legacy", "status").stdout)["ok"], True, "--json ok after the repair")
@@ -264,6 +283,12 @@ def test_restart(env):
     fetch_verified(env, b, VM_B, "b-after-kill")
 
     env.h.stop_service()   # SIGTERM: must exit 0
+    # The network outlives the service (as a switch outlives its manager): the frontend is
+    # still reachable through the bridge and says the service is not.
+    assert_ports_only(env, [a, b])
+    r = env.fetch(a)
+    eq((r.rc, r.response and r.response.status, r.response and r.response.body),
+       (0, 503, UNREACHABLE_BODY), f"A's fetch while the service is stopped ({r!r})")
     env.h.start_service()
     assert_network_complete(env, [a, b])
     fetch_verified(env, a, VM_A, "after-term")
