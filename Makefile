@@ -19,14 +19,14 @@ MESON_OPTIONS ?= -Dwerror=true
 #  libglib2.0-bin                       gdbus, an independent D-Bus client in tests
 #  python3                              the integration test harness (standard library only)
 #  libmnl-dev libnftables-dev           netlink (links, neighbours) and nftables for legacy OS support
-#  curl iproute2                        independent HTTP client and network namespaces in tests
+#  curl iproute2 nftables               independent HTTP client, network namespaces and nft listings in tests
 #  util-linux passwd                    setpriv/unshare and useradd for the test users
 #  valgrind                             the memcheck fault test
 #  clang                                libFuzzer for `make fuzz`
 DEBIAN_PACKAGES = meson ninja-build pkg-config gcc libc6-dev \
 	libsystemd-dev systemd libjson-glib-dev libssl-dev openssl libmicrohttpd-dev \
 	libpolkit-gobject-1-dev libdbus-1-dev dbus-daemon polkitd libglib2.0-bin \
-	libmnl-dev libnftables-dev python3 curl iproute2 util-linux passwd valgrind clang
+	libmnl-dev libnftables-dev python3 curl iproute2 nftables util-linux passwd valgrind clang
 
 .PHONY: all deps build check demo install clean
 

@@ -1095,14 +1095,14 @@ static int verb_legacy_status(Context *c, char **args) {
         r = connect_bus(c);
         if (r < 0)
                 return r;
-        r = sd_bus_call_method(
-                c->bus, BUS_NAME, BUS_PATH, BUS_INTERFACE, "GetLegacyNetworkStatus", &error, &reply, NULL);
+        r = sd_bus_call_method(c->bus, BUS_NAME, BUS_PATH, BUS_INTERFACE, "GetLegacyNetworkStatus", &error,
+                &reply, NULL);
         if (r < 0)
                 return log_bus_error(c, &error, r, "get the legacy network status");
         r = sd_bus_message_read(reply, "bs", &ok, &report);
         if (r < 0)
-                return log_error_status(c, EXIT_SERVICE, r, "Failed to parse the GetLegacyNetworkStatus reply: %s",
-                        strerror(-r));
+                return log_error_status(c, EXIT_SERVICE, r,
+                        "Failed to parse the GetLegacyNetworkStatus reply: %s", strerror(-r));
 
         if (c->json != JSON_OFF) {
                 _cleanup_(json_object_freep) JsonObject *o = json_object_new();

@@ -157,15 +157,21 @@ static void help(const ImdsTransportDef *t) {
                 printf("      --interface=IFNAME       Look up peers' MAC addresses on this interface\n"
                        "                               (default: the device the socket is bound to,\n"
                        "                               else the one the kernel routes the peer through)\n"
-                       "      --max-connections-per-ip=N  (default: %u; 0 = no limit)\n",
+                       "      --max-connections-per-ip=N  Open connections per source address\n"
+                       "                               (default: %u; 0 = no limit)\n",
                         IMDS_DEFAULT_MAX_PER_IP);
         printf("      --rate=N                 Document requests per second and VM (default: %u;\n"
                "                               0 = unlimited); more get 429\n"
                "      --burst=N                Requests a VM may make at once (default: %u)\n"
                "      --idle-timeout=SEC       When socket-activated, exit after SEC seconds without\n"
                "                               a connection (default: %u; 0 = never)\n"
-               "      --connection-timeout=SEC Drop idle or slow clients after SEC seconds (default: %u)\n"
-               "      --max-connections=N      (default: %u)\n"
+               "      --connection-timeout=SEC Drop clients idle for SEC seconds (default: %u)\n"
+               "      --request-timeout=SEC    Drop clients that have not sent a complete request SEC\n"
+               "                               seconds after connecting or after the previous\n"
+               "                               response, however slowly they trickle (default: %u)\n"
+               "      --max-connections=N      Open connections in all (default: %u)\n"
+               "      --max-connections-per-vm=N  Open connections per VM (by %s); more\n"
+               "                               are closed at once (default: %u; 0 = no limit)\n"
                "  -l, --log-level=LEVEL        debug, info, notice, warning or err (default: info)\n"
                "  -h, --help                   Show this help and exit\n"
                "      --version                Show the version and exit\n"
@@ -176,7 +182,9 @@ static void help(const ImdsTransportDef *t) {
                "\n"
                "See docs/frontends.md.\n",
                 IMDS_DEFAULT_RATE, IMDS_DEFAULT_BURST, IMDS_DEFAULT_IDLE_EXIT_SEC, IMDS_DEFAULT_CONNECTION_TIMEOUT,
-                IMDS_DEFAULT_MAX_CONNECTIONS);
+                IMDS_DEFAULT_REQUEST_TIMEOUT, IMDS_DEFAULT_MAX_CONNECTIONS,
+                t->http ? "MAC" : "CID",
+                IMDS_DEFAULT_MAX_PER_PEER);
 }
 
 static int parse_log_level(const char *s) {
@@ -216,6 +224,8 @@ static int parse_argv(const ImdsTransportDef *t, int argc, char *argv[], Argumen
                 ARG_CONN_TIMEOUT,
                 ARG_MAX_CONN,
                 ARG_MAX_PER_IP,
+                ARG_MAX_PER_VM,
+                ARG_REQUEST_TIMEOUT,
         };
         static const struct option options[] = {
                 { "listen", required_argument, NULL, ARG_LISTEN },
@@ -226,6 +236,8 @@ static int parse_argv(const ImdsTransportDef *t, int argc, char *argv[], Argumen
                 { "connection-timeout", required_argument, NULL, ARG_CONN_TIMEOUT },
                 { "max-connections", required_argument, NULL, ARG_MAX_CONN },
                 { "max-connections-per-ip", required_argument, NULL, ARG_MAX_PER_IP },
+                { "max-connections-per-vm", required_argument, NULL, ARG_MAX_PER_VM },
+                { "request-timeout", required_argument, NULL, ARG_REQUEST_TIMEOUT },
                 { "log-level", required_argument, NULL, 'l' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -264,6 +276,13 @@ static int parse_argv(const ImdsTransportDef *t, int argc, char *argv[], Argumen
                                 return log_error_errno(-EINVAL, "--max-connections-per-ip is for the HTTP frontend only.");
                         r = parse_unsigned("max-connections-per-ip", optarg, 0, 1000000,
                                 &a->server.max_connections_per_ip);
+                        break;
+                case ARG_MAX_PER_VM:
+                        r = parse_unsigned("max-connections-per-vm", optarg, 0, 1000000,
+                                &a->server.max_connections_per_peer);
+                        break;
+                case ARG_REQUEST_TIMEOUT:
+                        r = parse_unsigned("request-timeout", optarg, 1, 3600, &a->server.request_timeout_sec);
                         break;
                 case 'l':
                         level = parse_log_level(optarg);
@@ -351,7 +370,9 @@ static int run(const ImdsTransportDef *t, ImdsTransportContext *ctx, int argc, c
                         .burst = IMDS_DEFAULT_BURST,
                         .max_connections = IMDS_DEFAULT_MAX_CONNECTIONS,
                         .max_connections_per_ip = t->http ? IMDS_DEFAULT_MAX_PER_IP : 0,
+                        .max_connections_per_peer = IMDS_DEFAULT_MAX_PER_PEER,
                         .connection_timeout_sec = IMDS_DEFAULT_CONNECTION_TIMEOUT,
+                        .request_timeout_sec = IMDS_DEFAULT_REQUEST_TIMEOUT,
                         .connection_memory = IMDS_DEFAULT_CONNECTION_MEMORY,
                 },
                 .idle_exit_sec = IMDS_DEFAULT_IDLE_EXIT_SEC,
@@ -420,8 +441,10 @@ static int run(const ImdsTransportDef *t, ImdsTransportContext *ctx, int argc, c
         if (r < 0)
                 return log_error_errno(r, "Cannot start the HTTP server: %m");
 
-        log_info("%s serving %s attestation requests%s (rate %u/s, burst %u).", t->program, t->transport,
-                a.listen ? " on --listen address" : " on the inherited socket", a.server.rate, a.server.burst);
+        log_info("%s serving %s attestation requests%s (rate %u/s, burst %u; %u connections, %u per VM; "
+                 "request timeout %u s).", t->program, t->transport,
+                a.listen ? " on --listen address" : " on the inherited socket", a.server.rate, a.server.burst,
+                a.server.max_connections, a.server.max_connections_per_peer, a.server.request_timeout_sec);
         (void) sd_notify(false, "READY=1\nSTATUS=Serving attestation requests.");
 
         r = sd_event_loop(event);

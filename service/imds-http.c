@@ -12,23 +12,38 @@
 #include "ratelimit.h"
 
 typedef struct ImdsRequestCtx ImdsRequestCtx;
+typedef struct ImdsConn ImdsConn;
+
+/* Rejections beyond the per-peer limit are logged at notice level at most this often (the
+ * rest at debug level): a guest opening connections in a loop must not flood the journal. */
+#define LIMIT_NOTICE_INTERVAL_USEC (10 * USEC_PER_SEC)
 
 struct ImdsServer {
         sd_event *event;
         struct MHD_Daemon *daemon;
         sd_event_source *io, *timer, *idle;
         ImdsServerOptions options;
+        usec_t request_timeout;
         RateLimit *ratelimit;
         unsigned n_connections;
+        ImdsConn *connections;     /* every open connection with its state */
         ImdsRequestCtx *in_flight; /* requests with a backend call running (suspended) */
+        usec_t last_limit_notice;
+        unsigned n_limit_suppressed;
 };
 
-/* Per connection (MHD's socket context): the peer's identity, looked up once. */
-typedef struct ImdsPeer {
-        char *peer;
-        int error; /* < 0: could not be identified */
-        bool done;
-} ImdsPeer;
+/* Per connection (MHD's socket context), from accept() to close: the peer's identity, looked
+ * up once at accept (the same identity is counted for the per-peer limit and used for every
+ * request of the connection), and the request deadline. */
+struct ImdsConn {
+        ImdsServer *server;
+        int fd;
+        char *peer; /* NULL: not identified (error < 0) */
+        int error;
+        bool counted; /* false: over the per-peer limit, being closed */
+        sd_event_source *deadline; /* armed while a request is awaited */
+        ImdsConn *prev, *next;
+};
 
 /* Per request (MHD's request context, created by the URI log callback). */
 struct ImdsRequestCtx {
@@ -87,24 +102,166 @@ static int on_idle(sd_event_source *es, uint64_t usec, void *userdata) {
         return sd_event_exit(s->event, 0);
 }
 
+static socklen_t sockaddr_len(const struct sockaddr *sa) {
+        if (!sa)
+                return 0;
+        switch (sa->sa_family) {
+        case AF_INET:
+                return sizeof(struct sockaddr_in);
+        case AF_INET6:
+                return sizeof(struct sockaddr_in6);
+        case AF_VSOCK:
+                return sizeof(struct sockaddr_vm);
+        default:
+                return 0;
+        }
+}
+
+/* Makes MHD close a connection: after shutdown() the socket reads EOF, which MHD handles as the
+ * client going away (it closes the socket and reports the connection closed) the next time it
+ * runs; the epoll event that shutdown() raises makes sure it runs. MHD has no call to close a
+ * connection from outside a request. */
+static void conn_drop(int fd) {
+        if (fd >= 0)
+                (void) shutdown(fd, SHUT_RDWR);
+}
+
+static int on_deadline(sd_event_source *es, uint64_t usec, void *userdata) {
+        ImdsConn *c = userdata;
+        ImdsServer *s = c->server;
+
+        log_info("A %s connection (peer %s) did not deliver a complete request within %" PRIu64 " s: closing it.",
+                s->options.transport, c->peer ?: "unidentified", s->request_timeout / USEC_PER_SEC);
+        conn_drop(c->fd);
+        return 0;
+}
+
+/* Arms the request deadline from now (accept, or the end of the previous response). */
+static void conn_arm_deadline(ImdsConn *c) {
+        if (!c || !c->deadline)
+                return;
+        (void) sd_event_source_set_time_relative(c->deadline, c->server->request_timeout);
+        (void) sd_event_source_set_enabled(c->deadline, SD_EVENT_ONESHOT);
+}
+
+static void conn_disarm_deadline(ImdsConn *c) {
+        if (c && c->deadline)
+                (void) sd_event_source_set_enabled(c->deadline, SD_EVENT_OFF);
+}
+
+unsigned imds_server_n_peer_connections(const ImdsServer *s, const char *peer) {
+        unsigned n = 0;
+
+        assert(s);
+        /* Linear: at most --max-connections entries, each compared once per accept. */
+        for (const ImdsConn *c = s->connections; c; c = c->next)
+                if (c->counted && streq_ptr(c->peer, peer))
+                        n++;
+        return n;
+}
+
+static void log_limit(ImdsServer *s, const char *peer) {
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+
+        if (s->last_limit_notice == 0 || now - s->last_limit_notice >= LIMIT_NOTICE_INTERVAL_USEC) {
+                log_notice("%s peer %s already has %u connections (the per-peer limit): closing new ones%s.",
+                        s->options.transport, peer ?: "unidentified", s->options.max_connections_per_peer,
+                        s->n_limit_suppressed > 0 ? " (more rejections since the last notice)" : "");
+                s->last_limit_notice = now;
+                s->n_limit_suppressed = 0;
+        } else {
+                log_debug("%s peer %s is over its connection limit: closing the new connection.",
+                        s->options.transport, peer ?: "unidentified");
+                s->n_limit_suppressed++;
+        }
+}
+
+static ImdsConn *conn_free(ImdsConn *c) {
+        ImdsServer *s;
+
+        if (!c)
+                return NULL;
+        s = c->server;
+        if (c->prev)
+                c->prev->next = c->next;
+        else if (s->connections == c)
+                s->connections = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        sd_event_source_disable_unref(c->deadline);
+        free(c->peer);
+        return mfree(c);
+}
+
+/* A new connection: identify its peer, enforce the per-peer limit, arm the request deadline.
+ * Returns NULL only when out of memory; the connection is then closed at once. */
+static ImdsConn *conn_new(ImdsServer *s, struct MHD_Connection *connection) {
+        const union MHD_ConnectionInfo *ci;
+        const struct sockaddr *sa;
+        ImdsConn *c;
+        int r;
+
+        ci = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+        c = calloc(1, sizeof(ImdsConn));
+        if (!c) {
+                conn_drop(ci ? ci->connect_fd : -1);
+                return NULL;
+        }
+        c->server = s;
+        c->fd = ci ? ci->connect_fd : -1;
+        c->next = s->connections;
+        if (c->next)
+                c->next->prev = c;
+        s->connections = c;
+
+        ci = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        sa = ci ? ci->client_addr : NULL;
+        c->error = sa ? s->options.identify(s->options.identify_data, c->fd, sa, sockaddr_len(sa), &c->peer)
+                      : -EADDRNOTAVAIL;
+        if (c->error < 0) {
+                c->peer = NULL;
+                /* At debug level: every connection of an unidentifiable flood gets here. The
+                 * 403 for a document request is logged at info level. */
+                log_debug_errno(c->error, "Cannot identify the peer of a %s connection: %m", s->options.transport);
+        }
+
+        if (s->options.max_connections_per_peer > 0 &&
+            imds_server_n_peer_connections(s, c->peer) >= s->options.max_connections_per_peer) {
+                log_limit(s, c->peer);
+                conn_drop(c->fd);
+                return c;
+        }
+        c->counted = true;
+
+        r = sd_event_add_time_relative(s->event, &c->deadline, CLOCK_MONOTONIC, s->request_timeout,
+                10 * USEC_PER_MSEC, on_deadline, c);
+        if (r < 0) {
+                log_warning_errno(r, "Cannot arm the request deadline of a %s connection, closing it: %m",
+                        s->options.transport);
+                conn_drop(c->fd);
+        }
+        return c;
+}
+
 static void notify_connection(void *cls, struct MHD_Connection *connection, void **socket_context,
         enum MHD_ConnectionNotificationCode toe) {
         ImdsServer *s = cls;
-        ImdsPeer *p = *socket_context;
 
         if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
                 s->n_connections++;
-                *socket_context = calloc(1, sizeof(ImdsPeer)); /* NULL = identified on demand, again */
+                *socket_context = conn_new(s, connection);
         } else {
                 assert(s->n_connections > 0);
                 s->n_connections--;
-                if (p) {
-                        free(p->peer);
-                        free(p);
-                }
-                *socket_context = NULL;
+                *socket_context = conn_free(*socket_context);
         }
         (void) update_idle(s);
+}
+
+static ImdsConn *connection_conn(struct MHD_Connection *connection) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+        return ci ? ci->socket_context : NULL;
 }
 
 static void *uri_logger(void *cls, const char *uri, struct MHD_Connection *connection) {
@@ -125,6 +282,9 @@ static void request_completed(void *cls, struct MHD_Connection *connection, void
         enum MHD_RequestTerminationCode toe) {
         request_ctx_free(*con_cls);
         *con_cls = NULL;
+        /* Keep-alive: the next request must be complete within the deadline too. (A connection
+         * that is closing now is freed before the deadline could fire.) */
+        conn_arm_deadline(connection_conn(connection));
 }
 
 static enum MHD_Result queue_reply(struct MHD_Connection *connection, const ImdsReply *reply, const char *body) {
@@ -166,47 +326,15 @@ static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const cha
         return MHD_YES;
 }
 
-static socklen_t sockaddr_len(const struct sockaddr *sa) {
-        if (!sa)
-                return 0;
-        switch (sa->sa_family) {
-        case AF_INET:
-                return sizeof(struct sockaddr_in);
-        case AF_INET6:
-                return sizeof(struct sockaddr_in6);
-        case AF_VSOCK:
-                return sizeof(struct sockaddr_vm);
-        default:
-                return 0;
-        }
-}
+/* The peer identity of the connection, looked up when it was accepted. */
+static int connection_peer(struct MHD_Connection *connection, const char **ret) {
+        ImdsConn *c = connection_conn(connection);
 
-/* The peer identity of the connection, looked up on its first document request. */
-static int connection_peer(ImdsServer *s, struct MHD_Connection *connection, const char **ret) {
-        const union MHD_ConnectionInfo *ci;
-        const struct sockaddr *sa;
-        ImdsPeer *p;
-        int fd;
-
-        ci = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-        p = ci ? ci->socket_context : NULL;
-        if (!p)
+        if (!c)
                 return -ENOMEM;
-        if (!p->done) {
-                ci = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
-                fd = ci ? ci->connect_fd : -1;
-                ci = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-                sa = ci ? ci->client_addr : NULL;
-                p->error = sa ? s->options.identify(s->options.identify_data, fd, sa, sockaddr_len(sa), &p->peer)
-                              : -EADDRNOTAVAIL;
-                p->done = true;
-                if (p->error < 0)
-                        log_info_errno(p->error, "Cannot identify the peer of a %s connection: %m",
-                                s->options.transport);
-        }
-        if (p->error < 0)
-                return p->error;
-        *ret = p->peer;
+        if (c->error < 0)
+                return c->error;
+        *ret = c->peer;
         return 0;
 }
 
@@ -242,6 +370,9 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
         usec_t wait = 0;
         int r;
 
+        /* The request line and headers are complete: the request deadline is met. */
+        conn_disarm_deadline(connection_conn(connection));
+
         if (!c) { /* the URI logger ran out of memory */
                 imds_reply_internal_error(&reply);
                 return queue_reply(connection, &reply, NULL);
@@ -272,12 +403,14 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
                 return queue_reply(connection, &d.reply, d.reply.body);
         }
 
-        r = connection_peer(s, connection, &peer);
+        r = connection_peer(connection, &peer);
         if (r == -ENOMEM) {
                 imds_reply_internal_error(&reply);
                 return queue_reply(connection, &reply, NULL);
         }
         if (r < 0) {
+                log_info_errno(r, "Refusing a document request: cannot identify the peer of the %s connection: %m",
+                        s->options.transport);
                 imds_reply_unidentified(&reply);
                 return queue_reply(connection, &reply, NULL);
         }
@@ -358,6 +491,7 @@ int imds_server_new(sd_event *event, int listen_fd, const ImdsServerOptions *o, 
         }
         s->event = sd_event_ref(event);
         s->options = *o;
+        s->request_timeout = (usec_t) (o->request_timeout_sec ?: IMDS_DEFAULT_REQUEST_TIMEOUT) * USEC_PER_SEC;
 
         r = ratelimit_new(o->rate, MAX(o->burst, 1U), IMDS_RATELIMIT_MAX_KEYS, &s->ratelimit);
         if (r < 0) {

@@ -44,7 +44,14 @@ typedef struct ImdsServerOptions {
         unsigned burst; /* at least 1 */
         unsigned max_connections;
         unsigned max_connections_per_ip; /* 0 = no limit (vsock: always 0) */
-        unsigned connection_timeout_sec; /* idle/slow clients are dropped after this long */
+        unsigned max_connections_per_peer; /* per identified peer (MAC, CID; all unidentified
+                                            * peers share one count): more are closed at
+                                            * once; 0 = no limit */
+        unsigned connection_timeout_sec; /* idle clients are dropped after this long without
+                                          * traffic (MHD's inactivity timeout); 0 = default */
+        unsigned request_timeout_sec;    /* a connection must deliver a complete request within
+                                          * this long from accept (or from the end of its
+                                          * previous response), however it trickles; 0 = default */
         size_t connection_memory;        /* MHD per-connection memory (request line + headers) */
         usec_t idle_exit;                /* exit the event loop after this long without a
                                           * connection; 0 = never */
@@ -54,7 +61,9 @@ typedef struct ImdsServerOptions {
 #define IMDS_DEFAULT_BURST              5U
 #define IMDS_DEFAULT_MAX_CONNECTIONS    256U
 #define IMDS_DEFAULT_MAX_PER_IP         16U
+#define IMDS_DEFAULT_MAX_PER_PEER       4U
 #define IMDS_DEFAULT_CONNECTION_TIMEOUT 10U
+#define IMDS_DEFAULT_REQUEST_TIMEOUT    10U
 #define IMDS_DEFAULT_CONNECTION_MEMORY  (32U * 1024U)
 #define IMDS_DEFAULT_IDLE_EXIT_SEC      60U
 #define IMDS_RATELIMIT_MAX_KEYS         65536U
@@ -72,3 +81,6 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(ImdsServer *, imds_server_free);
 int imds_server_add_connection(ImdsServer *s, int fd, const struct sockaddr *addr, socklen_t addrlen);
 
 unsigned imds_server_n_connections(const ImdsServer *s);
+/* Open connections of one peer identity (NULL: the unidentified ones), as counted for
+ * max_connections_per_peer. */
+unsigned imds_server_n_peer_connections(const ImdsServer *s, const char *peer);

@@ -96,15 +96,12 @@ static int enable_legacy_authorized(sd_bus_message *msg, void *userdata, sd_bus_
                         copy->legacy_access = true;
                 }
 
-        /* The network first: if it cannot be built (or removed), nothing changes. */
-        if (enable) {
-                _cleanup_free_ Vm **view = calloc(m->n_vms + 1, sizeof(Vm *));
-                if (!view)
-                        return -ENOMEM;
-                for (size_t i = 0; i < m->n_vms; i++)
-                        view[i] = c.replace && c.replace[i] ? c.replace[i] : m->vms[i];
-                r = manager_legacy_setup(m, view, m->n_vms, error);
-        } else
+        /* The network first: if it cannot be built (or removed), nothing changes. The VMs that
+         * had access already get their ports now; the ones this call grants access to get
+         * theirs when the change is committed. */
+        if (enable)
+                r = manager_legacy_setup(m, m->vms, m->n_vms, error);
+        else
                 r = manager_legacy_teardown(m, error);
         if (r < 0)
                 return r;

@@ -1,13 +1,17 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""`make demo`: the service end to end on its embedded default (the local CA).
+"""`make demo`: azshci-attestation end to end on its embedded default (the local CA).
 
-Starts a private system bus, the real polkitd and azshci-attestd through the integration
-harness (nothing on the host's own bus is touched), then, as an administrator would:
-syncs with the embedded CA, imports the demo inventory, turns legacy OS support on and off,
-shows the dashboards, asks for one attested document the way a guest frontend does, and
-verifies it twice: with azshci-attest and with plain openssl, trusting only the exported
-root. Needs root (like the integration tests).
+Everything runs in throw-away namespaces and on a private bus, nothing on the host's own bus
+or network is touched: a "host" network namespace where azshci-attestd runs (as its own user,
+with CAP_NET_ADMIN only) next to the socket-activated HTTP frontend, a private dbus-daemon
+with the project's bus policy, the real polkitd with the project's actions, and two legacy
+guests (namespaces with a veth NIC each). As an administrator would, the demo syncs with the
+embedded CA, imports the demo inventory, turns legacy OS support on, shows the dashboards,
+lets guest A fetch its document with curl (verified with azshci-attest and plain openssl,
+trusting only the exported root) while guest B, never given access, is refused; asks for a
+vsock VM's document the way the vsock frontend does; and turns legacy support off again.
+Needs root, like the integration tests.
 """
 
 import argparse
@@ -19,131 +23,115 @@ import sys
 import tempfile
 
 SRCDIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(SRCDIR, "tests", "integration"))
-sys.path.insert(0, os.path.join(SRCDIR, "tests", "frontends"))
+sys.path.insert(0, os.path.join(SRCDIR, "tests", "legacy"))
 
+import legacy_env  # noqa: E402  (puts tests/integration and tests/frontends on the path)
 import harness  # noqa: E402
-import frontend  # noqa: E402
 
-GUEST_VM_ID = "5c0ffee0-2012-4e5a-9d1b-1e9a5e2c7b00"
+GUEST_A_ID = "5c0ffee0-2012-4e5a-9d1b-1e9a5e2c7b0a"
+GUEST_B_ID = "5c0ffee0-2012-4e5a-9d1b-1e9a5e2c7b0b"
 
 
 def step(title):
     print(f"\n\033[1m== {title}\033[0m" if sys.stdout.isatty() else f"\n== {title}", flush=True)
 
 
-def show(h, *args, user=None):
+def show(h, *args, check=True):
     print(f"$ azshcictl {' '.join(args)}", flush=True)
-    p = h.ctl(*args, user=user)
-    print(p.stdout.rstrip(), flush=True)
+    p = h.ctl(*args, check=check)
+    print((p.stdout + p.stderr).rstrip(), flush=True)
+
+
+def run(cmd):
+    print("$ " + " ".join(cmd), flush=True)
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    print((p.stdout + p.stderr).rstrip(), flush=True)
+    if p.returncode != 0:
+        raise SystemExit(f"make demo: {cmd[0]} failed with {p.returncode}")
+    return p
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build-dir", default=os.path.join(SRCDIR, "build"))
-    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = ap.parse_args()
+    build = os.path.abspath(args.build_dir)
+    attest = os.path.join(build, "client", "azshci-attest")
+    work = tempfile.mkdtemp(prefix="azshci-demo-")
 
     try:
-        harness.Harness.check_environment()
+        legacy_env.LegacyEnv.check_environment()
     except harness.Skip as e:
         sys.exit(f"make demo: {e}")
 
-    h = harness.Harness(SRCDIR, args.build_dir, name="demo")
-    env = None
-    failed = True
-    try:
-        step("Private system bus, real polkitd, azshci-attestd with the embedded CA")
-        h.setup(start_service=False)
-        h.write_config(subscriptionId="8d5e4d0c-1c2a-4b7e-9a51-0f6a3c2b9e11", serverName="hci-node1")
-        h.start_service(wait_sync=False)
-        print(f"bus: {h.bus_address}\nstate: {h.state_dir}")
+    with legacy_env.LegacyEnv(SRCDIR, build, name="demo") as env:
+        h = env.h
+        step("Private bus, real polkitd, azshci-attestd in a host namespace, HTTP frontend on 169.254.169.253:80")
+        print(f"bus {h.bus_address}\nhost namespace {env.host_ns}, state {h.state_dir}")
 
-        step("Sync with the cloud CA's stand-in (the embedded local CA)")
+        step("The server synced with the embedded CA at start; sync again by hand")
         show(h, "sync")
         show(h, "status")
 
         step("Import the demo inventory (every benefit, every status)")
         show(h, "vm", "import", os.path.join(SRCDIR, "data", "demo", "vms.json"))
-        show(h, "vms")
 
-        step("A legacy guest: a network namespace whose NIC's MAC is registered")
-        env = frontend.Env(h)
-        guest = env.guest("demo")
-        print(f"guest namespace {guest.ns}: NIC {guest.mac} at {guest.guest_ip}, host side {guest.host_ip}")
-        show(h, "vm", "add", "--name", "legacy-ws2012r2", "--id", GUEST_VM_ID, "--generation", "2",
-             "--power-state", "Running", "--data-exchange", "yes", "--os-name", "Windows Server 2012 R2 Datacenter",
-             "--os-version", "6.3.9600.21620", "--legacy-mac", guest.mac)
-        show(h, "vm", "show", "legacy-ws2012r2")
+        step("Two legacy guests: A is registered now, B only after legacy support is on")
+        a = env.add_guest("a")
+        b = env.add_guest("b")
+        print(f"guest A: namespace {a.ns}, NIC {a.mac}, host side {a.host_if}")
+        print(f"guest B: namespace {b.ns}, NIC {b.mac}, host side {b.host_if}")
+        env.register(a, GUEST_A_ID, "legacy-a")
+        show(h, "vm", "show", "legacy-a")
 
-        step("Turn legacy OS support on: existing VMs get legacy access")
+        step("Turn legacy OS support on: the bridge, its firewall, and access for every VM that exists")
         show(h, "legacy", "on")
+        env.register(b, GUEST_B_ID, "legacy-b")
         show(h, "vms")
+        show(h, "legacy", "status")
+        print("$ nft list table bridge azshci   (in the host namespace)")
+        print(env.nft_list_table("bridge").rstrip())
 
-        step("The HTTP frontend, socket-activated, unprivileged, on the guest's host-side address")
-        env.frontend(f"{guest.host_ip}:80")
-        url = f"http://{guest.host_ip}/metadata/attested/document?api-version=2018-10-01&nonce=abc"
-        print(f"$ ip netns exec {guest.ns} curl -H Metadata:true '{url}'", flush=True)
-        r = env.curl(guest, url)
-        print(f"HTTP {r.status}\n{r.body[:120]}...")
-        if r.status != 200:
-            raise SystemExit(f"make demo: the guest got HTTP {r.status}: {r.body}")
-        work = tempfile.mkdtemp(prefix="azshci-demo-")
-        guest_doc = os.path.join(work, "guest-document.json")
-        with open(guest_doc, "w") as f:
-            f.write(r.body)
+        step("Guest A fetches its document over HTTP and verifies it")
+        url = "http://169.254.169.253/metadata/attested/document?api-version=2018-10-01&nonce=abc"
+        print(f"$ ip netns exec {a.ns} curl -H Metadata:true '{url}'")
+        doc = env.fetch_ok(a, nonce="abc")
+        print(doc[:100] + "...")
+        path = os.path.join(work, "guest-a.json")
+        with open(path, "w") as f:
+            f.write(doc)
         ca = os.path.join(work, "ca.pem")
         with open(ca, "w") as f:
             f.write(h.ctl("ca", "export").stdout)
-        attest = os.path.join(args.build_dir, "client", "azshci-attest")
-        cmd = [attest, "verify", "--ca", ca, "--nonce", "abc", "--vm-id", GUEST_VM_ID,
-               "--metadata-domain", "metadata.azshci.local", guest_doc]
-        print("$ " + " ".join(cmd), flush=True)
-        subprocess.run(cmd, check=True)
-        show(h, "vm", "show", "legacy-ws2012r2")
-
-        step("A guest frontend asks for avd-host-01's document (vsock CID 3)")
-        nonce = "demo" + os.urandom(6).hex()
-        data = h.call("Attest", "sss", "vsock", "3", nonce, user=harness.TEST_FRONTEND_USER)
-        body = data[0]
-        print(body[:120] + "...")
-        doc = os.path.join(work, "document.json")
-        with open(doc, "w") as f:
-            f.write(body)
-
-        step("Verify with azshci-attest, trusting only the exported root")
-        vm_id = json.load(open(os.path.join(SRCDIR, "data", "demo", "vms.json")))[0]["Id"]
-        attest = os.path.join(args.build_dir, "client", "azshci-attest")
-        cmd = [attest, "verify", "--ca", ca, "--nonce", nonce, "--vm-id", vm_id,
-               "--metadata-domain", "metadata.azshci.local", doc]
-        print("$ " + " ".join(cmd), flush=True)
-        subprocess.run(cmd, check=True)
-
-        step("Verify with plain openssl smime -verify -CAfile <exported root>")
-        der = os.path.join(work, "document.p7")
+        run([attest, "verify", "--ca", ca, "--nonce", "abc", "--vm-id", GUEST_A_ID,
+             "--metadata-domain", "metadata.azshci.local", path])
+        der = os.path.join(work, "guest-a.p7")
         with open(der, "wb") as f:
-            f.write(base64.b64decode(json.loads(body)["signature"]))
-        cmd = ["openssl", "smime", "-verify", "-inform", "DER", "-in", der, "-CAfile", ca]
-        print("$ " + " ".join(cmd), flush=True)
-        p = subprocess.run(cmd, check=True, capture_output=True, text=True)
-        print(p.stdout.strip())
-        print(p.stderr.strip())
+            f.write(base64.b64decode(json.loads(doc)["signature"]))
+        run(["openssl", "smime", "-verify", "-inform", "DER", "-in", der, "-CAfile", ca])
 
-        step("Turn legacy OS support off again")
+        step("Guest B was never given access: its port is not on the bridge, it cannot even reach the host")
+        r = env.fetch(b, nonce="abc", timeout=4)
+        print(f"$ ip netns exec {b.ns} curl ... -> exit {r.rc}: {r.stderr.strip()}")
+        if r.rc == 0 and r.response.status == 200:
+            raise SystemExit("make demo: guest B was served, it should have been refused")
+
+        step("A vsock VM (avd-host-01, CID 3) asks the way azshci-vsockd does")
+        body = h.call("Attest", "sss", "vsock", "3", "demovsock", user=harness.TEST_FRONTEND_USER)[0]
+        path = os.path.join(work, "avd-host-01.json")
+        with open(path, "w") as f:
+            f.write(body)
+        vm_id = json.load(open(os.path.join(SRCDIR, "data", "demo", "vms.json")))[0]["Id"]
+        run([attest, "verify", "--ca", ca, "--nonce", "demovsock", "--vm-id", vm_id, path])
+
+        step("Turn legacy OS support off: bridge and firewall go, guest A is cut off")
         show(h, "legacy", "off")
-        show(h, "status")
+        r = env.fetch(a, nonce="abc", timeout=4)
+        print(f"$ ip netns exec {a.ns} curl ... -> exit {r.rc}: {r.stderr.strip()}")
         show(h, "vms")
-        r = env.curl(guest, url)
-        print(f"$ ip netns exec {guest.ns} curl ... -> HTTP {r.status} {r.body}")
-        failed = False
-    finally:
-        if env:
-            env.close(failed)
-        h.teardown(failed=failed)
-        if args.keep:
-            print(f"kept {h.tmp}")
-    print("\nDemo finished: the service synced with its embedded CA, served the dashboards, and signed "
-          "documents for a vsock VM and a legacy guest that independent verifiers accepted.")
+
+    print("\nDemo finished: the service synced with its embedded CA, served the dashboards, signed "
+          "documents that independent verifiers accepted, served guest A and refused guest B.")
 
 
 if __name__ == "__main__":

@@ -248,6 +248,8 @@ class LegacyEnv:
     def close(self, failed=False):
         """Stops everything and deletes every namespace (their links go with them). Safe to
         call twice."""
+        for s in self._old_handlers:   # a second SIGTERM must not interrupt the cleanup
+            signal.signal(s, signal.SIG_IGN)
         try:
             for p in [self.frontend, *self._procs]:
                 if p and p.poll() is None:
