@@ -259,7 +259,7 @@ int main(int argc, char *argv[]) {
                                 ssize_t rd = recv(k->fd, k->buf + k->len, BUF_SIZE - k->len, 0);
                                 if (rd > 0) {
                                         bool close_after = false;
-                                        int r;
+                                        int r = 0;
 
                                         k->len += (size_t) rd;
                                         k->buf[k->len] = 0;

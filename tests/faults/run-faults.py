@@ -11,6 +11,7 @@ import sys
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "frontends"))   # frontend.py (helpers only)
 sys.path.insert(0, HERE)
 
 import harness  # noqa: E402
@@ -19,6 +20,8 @@ import run as integration_run  # noqa: E402  (registers the integration tests to
 _before = set(harness.TESTS)
 import test_valgrind  # noqa: E402,F401
 import test_sanitizer_canary  # noqa: E402,F401
+import test_slowloris_http  # noqa: E402,F401
+import test_service_faults  # noqa: E402,F401
 
 OURS = [n for n in harness.TESTS if n not in _before]
 
