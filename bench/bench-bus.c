@@ -58,7 +58,7 @@ struct Load {
 static uint64_t now_usec(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000U + (uint64_t) ts.tv_nsec / 1000U;
+        return (uint64_t)ts.tv_sec * 1000000U + (uint64_t)ts.tv_nsec / 1000U;
 }
 
 static void vm_id(unsigned n, char buf[static 37]) {
@@ -89,9 +89,9 @@ static bool document_has_nonce(const char *doc, const char *nonce) {
         unsigned char *der = malloc(n / 4 * 3 + 4);
         if (!der)
                 return false;
-        int k = EVP_DecodeBlock(der, (const unsigned char *) p, (int) n);
+        int k = EVP_DecodeBlock(der, (const unsigned char *)p, (int)n);
         snprintf(needle, sizeof needle, "\"nonce\":\"%s\"", nonce);
-        found = k > 0 && memmem(der, (size_t) k, needle, strlen(needle));
+        found = k > 0 && memmem(der, (size_t)k, needle, strlen(needle));
         free(der);
         return found;
 }
@@ -128,14 +128,14 @@ static int issue_attest(Load *l) {
                 vm_mac(l->first + i % l->count, peer);
         else
                 snprintf(peer, sizeof peer, "%u", l->first + i % l->count);
-        snprintf(c->nonce, sizeof c->nonce, "b%u-%08lx", i, (unsigned long) random());
+        snprintf(c->nonce, sizeof c->nonce, "b%u-%08lx", i, (unsigned long)random());
         c->start = now_usec();
         if (l->api_version)
                 r = sd_bus_call_method_async(l->bus, NULL, BUS_NAME, BUS_PATH, BUS_IFACE, "AttestForVersion",
                         attest_reply, c, "ssss", l->transport, peer, c->nonce, l->api_version);
         else
-                r = sd_bus_call_method_async(l->bus, NULL, BUS_NAME, BUS_PATH, BUS_IFACE, "Attest", attest_reply, c,
-                        "sss", l->transport, peer, c->nonce);
+                r = sd_bus_call_method_async(l->bus, NULL, BUS_NAME, BUS_PATH, BUS_IFACE, "Attest",
+                        attest_reply, c, "sss", l->transport, peer, c->nonce);
         if (r < 0)
                 return r;
         l->inflight++;
@@ -166,7 +166,8 @@ static int issue_register(Load *l) {
         vm_mac(n, mac);
         snprintf(name, sizeof name, "vm%u", n);
         if (streq(l->verb, "unregister"))
-                r = sd_bus_message_new_method_call(l->bus, &m, BUS_NAME, BUS_PATH, BUS_IFACE, "UnregisterVM");
+                r = sd_bus_message_new_method_call(l->bus, &m, BUS_NAME, BUS_PATH, BUS_IFACE,
+                        "UnregisterVM");
         else
                 r = sd_bus_message_new_method_call(l->bus, &m, BUS_NAME, BUS_PATH, BUS_IFACE, "RegisterVM");
         if (r < 0)
@@ -174,17 +175,11 @@ static int issue_register(Load *l) {
         if (streq(l->verb, "unregister"))
                 r = sd_bus_message_append(m, "s", id);
         else
-                r = sd_bus_message_append(m, "a{sv}", 10,
-                        "Id", "s", id,
-                        "Name", "s", name,
-                        "Generation", "u", (uint32_t) 2,
-                        "PowerState", "s", "Running",
-                        "GuestServiceInterface", "b", 1,
-                        "DataExchange", "b", 1,
-                        "OsName", "s", "Windows Server 2022 Datacenter: Azure Edition",
-                        "OsVersion", "s", "10.0.20348.2402",
-                        "VsockCid", "u", (uint32_t) (100 + n),
-                        "LegacyMac", "s", mac);
+                r = sd_bus_message_append(m, "a{sv}", 10, "Id", "s", id, "Name", "s", name, "Generation",
+                        "u", (uint32_t)2, "PowerState", "s", "Running", "GuestServiceInterface", "b", 1,
+                        "DataExchange", "b", 1, "OsName", "s",
+                        "Windows Server 2022 Datacenter: Azure Edition", "OsVersion", "s", "10.0.20348.2402",
+                        "VsockCid", "u", (uint32_t)(100 + n), "LegacyMac", "s", mac);
         if (r < 0)
                 return r;
         c->start = now_usec();
@@ -196,7 +191,7 @@ static int issue_register(Load *l) {
 }
 
 static int cmp_u64(const void *a, const void *b) {
-        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+        uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
         return x < y ? -1 : x > y;
 }
 
@@ -237,10 +232,10 @@ static int run_load(Load *l, int (*issue)(Load *l)) {
         for (unsigned i = 0; i < l->n_calls; i++)
                 lat[i] = l->calls[i].end - l->calls[i].start;
         qsort(lat, l->n_calls, sizeof(uint64_t), cmp_u64);
-        double secs = (double) (end - start) / 1e6;
+        double secs = (double)(end - start) / 1e6;
         printf("calls=%u errors=%u seconds=%.3f rate=%.1f p50_ms=%.2f p99_ms=%.2f inflight=%u\n", l->n_calls,
                 l->errors, secs, l->n_calls / secs, lat[l->n_calls / 2] / 1e3,
-                lat[(size_t) ((l->n_calls - 1) * 0.99)] / 1e3, l->max_inflight);
+                lat[(size_t)((l->n_calls - 1) * 0.99)] / 1e3, l->max_inflight);
         if (l->errors)
                 fprintf(stderr, "%u of %u calls failed; first: %s\n", l->errors, l->n_calls, l->first_error);
         free(lat);
@@ -259,8 +254,8 @@ static int timed_call(sd_bus *bus, const char *what, const char *arg) {
                 r = sd_bus_call_method(bus, BUS_NAME, BUS_PATH, "org.freedesktop.DBus.ObjectManager",
                         "GetManagedObjects", &error, &reply, NULL);
         else if (streq(what, "enable-legacy"))
-                r = sd_bus_call_method(bus, BUS_NAME, BUS_PATH, BUS_IFACE, "EnableLegacy", &error, &reply, "b",
-                        arg && streq(arg, "true"));
+                r = sd_bus_call_method(bus, BUS_NAME, BUS_PATH, BUS_IFACE, "EnableLegacy", &error, &reply,
+                        "b", arg && streq(arg, "true"));
         else
                 r = sd_bus_call_method(bus, BUS_NAME, BUS_PATH, BUS_IFACE, "Sync", &error, &reply, NULL);
         end = now_usec();
@@ -291,29 +286,23 @@ static void usage(void) {
 }
 
 int main(int argc, char *argv[]) {
-        static const struct option options[] = {
-                { "calls", required_argument, NULL, 'n' },
-                { "vms", required_argument, NULL, 'n' },
-                { "inflight", required_argument, NULL, 'k' },
-                { "transport", required_argument, NULL, 't' },
-                { "peers", required_argument, NULL, 'p' },
-                { "first", required_argument, NULL, 'f' },
-                { "mac", no_argument, NULL, 'm' },
-                { "api-version", required_argument, NULL, 'a' },
-                {}
-        };
+        static const struct option options[] = {{"calls", required_argument, NULL, 'n'},
+                {"vms", required_argument, NULL, 'n'}, {"inflight", required_argument, NULL, 'k'},
+                {"transport", required_argument, NULL, 't'}, {"peers", required_argument, NULL, 'p'},
+                {"first", required_argument, NULL, 'f'}, {"mac", no_argument, NULL, 'm'},
+                {"api-version", required_argument, NULL, 'a'}, {}};
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        Load l = { .max_inflight = 64, .transport = "vsock", .first = 101, .count = 1 };
+        Load l = {.max_inflight = 64, .transport = "vsock", .first = 101, .count = 1};
         bool first_set = false;
         int c, r;
 
         while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
                 switch (c) {
                 case 'n':
-                        l.n_calls = (unsigned) strtoul(optarg, NULL, 10);
+                        l.n_calls = (unsigned)strtoul(optarg, NULL, 10);
                         break;
                 case 'k':
-                        l.max_inflight = (unsigned) strtoul(optarg, NULL, 10);
+                        l.max_inflight = (unsigned)strtoul(optarg, NULL, 10);
                         break;
                 case 't':
                         l.transport = optarg;
@@ -326,7 +315,7 @@ int main(int argc, char *argv[]) {
                         break;
                 case 'f':
                         first_set = true;
-                        l.first = (unsigned) strtoul(optarg, NULL, 10);
+                        l.first = (unsigned)strtoul(optarg, NULL, 10);
                         break;
                 case 'm':
                         l.mac = true;
@@ -343,7 +332,7 @@ int main(int argc, char *argv[]) {
                 return 2;
         }
         l.verb = argv[optind];
-        srandom((unsigned) now_usec());
+        srandom((unsigned)now_usec());
 
         r = sd_bus_open_system(&bus);
         if (r < 0) {

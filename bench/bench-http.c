@@ -50,7 +50,7 @@ static char first_error[512];
 static uint64_t now_usec(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000U + (uint64_t) ts.tv_nsec / 1000U;
+        return (uint64_t)ts.tv_sec * 1000000U + (uint64_t)ts.tv_nsec / 1000U;
 }
 
 static void record_error(const char *what, unsigned request) {
@@ -60,7 +60,7 @@ static void record_error(const char *what, unsigned request) {
 }
 
 static int conn_open(Conn *c, int ep) {
-        struct epoll_event ev = { .events = EPOLLOUT | EPOLLIN, .data.ptr = c };
+        struct epoll_event ev = {.events = EPOLLOUT | EPOLLIN, .data.ptr = c};
 
         c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (c->fd < 0)
@@ -69,9 +69,9 @@ static int conn_open(Conn *c, int ep) {
          * bind to the device too, so that the packets leave through it whatever the routes. */
         if (c->device[0] && setsockopt(c->fd, SOL_SOCKET, SO_BINDTODEVICE, c->device, strlen(c->device)) < 0)
                 return -errno;
-        if (bind(c->fd, (struct sockaddr *) &c->src, sizeof c->src) < 0)
+        if (bind(c->fd, (struct sockaddr *)&c->src, sizeof c->src) < 0)
                 return -errno;
-        if (connect(c->fd, (struct sockaddr *) &target, sizeof target) < 0 && errno != EINPROGRESS)
+        if (connect(c->fd, (struct sockaddr *)&target, sizeof target) < 0 && errno != EINPROGRESS)
                 return -errno;
         if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) < 0)
                 return -errno;
@@ -85,8 +85,8 @@ static void conn_next(Conn *c) {
                 return;
         }
         unsigned i = issued++;
-        snprintf(c->nonce, sizeof c->nonce, "h%u-%08lx", i, (unsigned long) random());
-        c->req_len = (size_t) snprintf(c->req, sizeof c->req,
+        snprintf(c->nonce, sizeof c->nonce, "h%u-%08lx", i, (unsigned long)random());
+        c->req_len = (size_t)snprintf(c->req, sizeof c->req,
                 "GET /metadata/attested/document?api-version=%s&nonce=%s HTTP/1.1\r\n"
                 "Host: 169.254.169.253\r\nMetadata: true\r\nUser-Agent: azshci-bench\r\n\r\n",
                 api_version, c->nonce);
@@ -108,9 +108,9 @@ static bool body_has_nonce(const char *body, size_t size, const char *nonce) {
         unsigned char *der = malloc(n / 4 * 3 + 4);
         if (!der)
                 return false;
-        int k = EVP_DecodeBlock(der, (const unsigned char *) p, (int) n);
+        int k = EVP_DecodeBlock(der, (const unsigned char *)p, (int)n);
         snprintf(needle, sizeof needle, "\"nonce\":\"%s\"", nonce);
-        found = k > 0 && memmem(der, (size_t) k, needle, strlen(needle));
+        found = k > 0 && memmem(der, (size_t)k, needle, strlen(needle));
         free(der);
         return found;
 }
@@ -123,7 +123,7 @@ static int conn_parse(Conn *c, bool *ret_close) {
 
         if (!end)
                 return c->len >= BUF_SIZE ? -EMSGSIZE : 0;
-        head = (size_t) (end - c->buf) + 4;
+        head = (size_t)(end - c->buf) + 4;
         if (sscanf(c->buf, "HTTP/1.%*c %u", &status) != 1)
                 return -EBADMSG;
         *ret_close = false;
@@ -140,7 +140,8 @@ static int conn_parse(Conn *c, bool *ret_close) {
         latency[done++] = now_usec() - c->start;
         if (status != 200) {
                 char text[200];
-                snprintf(text, sizeof text, "HTTP %u: %.*s", status, (int) (clen < 150 ? clen : 150), c->buf + head);
+                snprintf(text, sizeof text, "HTTP %u: %.*s", status, (int)(clen < 150 ? clen : 150),
+                        c->buf + head);
                 record_error(text, done);
         } else if (!body_has_nonce(c->buf + head, clen, c->nonce))
                 record_error("a document without its own request's nonce", done);
@@ -150,18 +151,14 @@ static int conn_parse(Conn *c, bool *ret_close) {
 }
 
 static int cmp_u64(const void *a, const void *b) {
-        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+        uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
         return x < y ? -1 : x > y;
 }
 
 int main(int argc, char *argv[]) {
-        static const struct option options[] = {
-                { "target", required_argument, NULL, 't' },
-                { "sources", required_argument, NULL, 's' },
-                { "requests", required_argument, NULL, 'n' },
-                { "api-version", required_argument, NULL, 'a' },
-                {}
-        };
+        static const struct option options[] = {{"target", required_argument, NULL, 't'},
+                {"sources", required_argument, NULL, 's'}, {"requests", required_argument, NULL, 'n'},
+                {"api-version", required_argument, NULL, 'a'}, {}};
         char *sources = NULL;
         Conn *conns;
         unsigned n_conns = 0;
@@ -175,7 +172,7 @@ int main(int argc, char *argv[]) {
                                 return 2;
                         *colon = 0;
                         target.sin_family = AF_INET;
-                        target.sin_port = htons((uint16_t) atoi(colon + 1));
+                        target.sin_port = htons((uint16_t)atoi(colon + 1));
                         if (inet_pton(AF_INET, optarg, &target.sin_addr) != 1)
                                 return 2;
                         break;
@@ -184,20 +181,21 @@ int main(int argc, char *argv[]) {
                         sources = optarg;
                         break;
                 case 'n':
-                        n_requests = (unsigned) strtoul(optarg, NULL, 10);
+                        n_requests = (unsigned)strtoul(optarg, NULL, 10);
                         break;
                 case 'a':
                         api_version = optarg;
                         break;
                 default:
-                        fprintf(stderr, "Usage: %s --target IP:PORT --sources IP[,IP...] --requests N\n", argv[0]);
+                        fprintf(stderr, "Usage: %s --target IP:PORT --sources IP[,IP...] --requests N\n",
+                                argv[0]);
                         return 2;
                 }
         if (!sources || !target.sin_family || n_requests == 0) {
                 fprintf(stderr, "Usage: %s --target IP:PORT --sources IP[,IP...] --requests N\n", argv[0]);
                 return 2;
         }
-        srandom((unsigned) now_usec());
+        srandom((unsigned)now_usec());
 
         conns = calloc(strlen(sources) / 8 + 2, sizeof(Conn));
         latency = calloc(n_requests, sizeof(uint64_t));
@@ -245,13 +243,14 @@ int main(int argc, char *argv[]) {
                         bool reopen = false;
 
                         if (k->busy && k->req_sent < k->req_len && (evs[i].events & EPOLLOUT)) {
-                                ssize_t w = send(k->fd, k->req + k->req_sent, k->req_len - k->req_sent, MSG_NOSIGNAL);
+                                ssize_t w = send(k->fd, k->req + k->req_sent, k->req_len - k->req_sent,
+                                        MSG_NOSIGNAL);
                                 if (w > 0)
-                                        k->req_sent += (size_t) w;
+                                        k->req_sent += (size_t)w;
                                 else if (w < 0 && errno != EAGAIN)
                                         reopen = true;
                                 if (k->req_sent == k->req_len) {
-                                        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = k };
+                                        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = k};
                                         epoll_ctl(ep, EPOLL_CTL_MOD, k->fd, &ev);
                                 }
                         }
@@ -261,7 +260,7 @@ int main(int argc, char *argv[]) {
                                         bool close_after = false;
                                         int r = 0;
 
-                                        k->len += (size_t) rd;
+                                        k->len += (size_t)rd;
                                         k->buf[k->len] = 0;
                                         while (k->busy && (r = conn_parse(k, &close_after)) > 0) {
                                                 conn_next(k);
@@ -269,7 +268,8 @@ int main(int argc, char *argv[]) {
                                                         reopen = true;
                                                         break;
                                                 }
-                                                struct epoll_event ev = { .events = EPOLLOUT | EPOLLIN, .data.ptr = k };
+                                                struct epoll_event ev = {.events = EPOLLOUT | EPOLLIN,
+                                                        .data.ptr = k};
                                                 epoll_ctl(ep, EPOLL_CTL_MOD, k->fd, &ev);
                                         }
                                         if (k->busy && r < 0) {
@@ -302,12 +302,12 @@ int main(int argc, char *argv[]) {
                         }
                 }
         }
-        double secs = (double) (now_usec() - start) / 1e6;
+        double secs = (double)(now_usec() - start) / 1e6;
 
         qsort(latency, n_requests, sizeof(uint64_t), cmp_u64);
-        printf("calls=%u errors=%u seconds=%.3f rate=%.1f p50_ms=%.2f p99_ms=%.2f connections=%u\n", n_requests, errors,
-                secs, n_requests / secs, latency[n_requests / 2] / 1e3, latency[(size_t) ((n_requests - 1) * 0.99)] / 1e3,
-                n_conns);
+        printf("calls=%u errors=%u seconds=%.3f rate=%.1f p50_ms=%.2f p99_ms=%.2f connections=%u\n",
+                n_requests, errors, secs, n_requests / secs, latency[n_requests / 2] / 1e3,
+                latency[(size_t)((n_requests - 1) * 0.99)] / 1e3, n_conns);
         if (errors)
                 fprintf(stderr, "%u of %u requests failed; first: %s\n", errors, n_requests, first_error);
         return errors ? 1 : 0;

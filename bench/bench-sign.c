@@ -66,13 +66,9 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 }
 
 int main(int argc, char *argv[]) {
-        static const struct option options[] = {
-                { "key", required_argument, NULL, 'k' },
-                { "threads", required_argument, NULL, 't' },
-                { "seconds", required_argument, NULL, 's' },
-                { "embed-chain", no_argument, NULL, 'c' },
-                {}
-        };
+        static const struct option options[] = {{"key", required_argument, NULL, 'k'},
+                {"threads", required_argument, NULL, 't'}, {"seconds", required_argument, NULL, 's'},
+                {"embed-chain", no_argument, NULL, 'c'}, {}};
         _cleanup_(issuer_freep) Issuer *issuer = NULL;
         _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
         _cleanup_(X509_freep) X509 *cert = NULL;
@@ -96,7 +92,7 @@ int main(int argc, char *argv[]) {
                         }
                         break;
                 case 't':
-                        threads = (unsigned) strtoul(optarg, NULL, 10);
+                        threads = (unsigned)strtoul(optarg, NULL, 10);
                         break;
                 case 's':
                         seconds = strtod(optarg, NULL);
@@ -105,12 +101,13 @@ int main(int argc, char *argv[]) {
                         embed_chain = true;
                         break;
                 default:
-                        fprintf(stderr, "Usage: %s --key rsa-2048|ecdsa-p256 [--threads N] [--seconds S] [--embed-chain]\n",
+                        fprintf(stderr,
+                                "Usage: %s --key rsa-2048|ecdsa-p256 [--threads N] [--seconds S] [--embed-chain]\n",
                                 argv[0]);
                         return 2;
                 }
         if (threads == 0)
-                threads = (unsigned) sysconf(_SC_NPROCESSORS_ONLN);
+                threads = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 
         if (!mkdtemp(dir)) {
                 perror("mkdtemp");
@@ -120,13 +117,15 @@ int main(int argc, char *argv[]) {
         if (r >= 0)
                 r = generate_key_pair(type, &key);
         if (r >= 0) {
-                IssuerRequest req = { .key = key, .subject_cn = "bench.metadata.azshci.local",
-                                      .san_dns = "bench.metadata.azshci.local", .validity_days = 30 };
+                IssuerRequest req = {.key = key,
+                        .subject_cn = "bench.metadata.azshci.local",
+                        .san_dns = "bench.metadata.azshci.local",
+                        .validity_days = 30};
                 r = issuer_enroll(issuer, &req, &cert, &chain, &error);
         }
         if (r >= 0)
                 r = signing_identity_new(key, cert, chain, &id);
-        (void) nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        (void)nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
         if (r < 0) {
                 fprintf(stderr, "setting up a signing key: %s\n", error ?: strerror(-r));
                 return 1;
@@ -135,9 +134,9 @@ int main(int argc, char *argv[]) {
         Worker *w = calloc(threads, sizeof(Worker));
         if (!w)
                 return 1;
-        usec_t start = now_usec(CLOCK_MONOTONIC), deadline = start + (usec_t) (seconds * USEC_PER_SEC);
+        usec_t start = now_usec(CLOCK_MONOTONIC), deadline = start + (usec_t)(seconds * USEC_PER_SEC);
         for (unsigned i = 0; i < threads; i++) {
-                w[i] = (Worker) { .id = id, .embed_chain = embed_chain, .deadline = deadline, .index = i };
+                w[i] = (Worker){.id = id, .embed_chain = embed_chain, .deadline = deadline, .index = i};
                 if (pthread_create(&w[i].thread, NULL, worker, &w[i]) != 0) {
                         fprintf(stderr, "pthread_create failed\n");
                         return 1;
@@ -151,13 +150,13 @@ int main(int argc, char *argv[]) {
                 if (w[i].error < 0)
                         r = w[i].error;
         }
-        double elapsed = (double) (now_usec(CLOCK_MONOTONIC) - start) / USEC_PER_SEC;
+        double elapsed = (double)(now_usec(CLOCK_MONOTONIC) - start) / USEC_PER_SEC;
         free(w);
         if (r < 0) {
                 fprintf(stderr, "signing failed: %s\n", strerror(-r));
                 return 1;
         }
-        printf("key=%s threads=%u docs=%lu seconds=%.3f rate=%.1f\n", key_type_to_string(type), threads, docs, elapsed,
-                docs / elapsed);
+        printf("key=%s threads=%u docs=%lu seconds=%.3f rate=%.1f\n", key_type_to_string(type), threads,
+                docs, elapsed, docs / elapsed);
         return 0;
 }

@@ -56,14 +56,14 @@ typedef struct HttpResult {
 
 static void http_result_done(HttpResult *r) {
         free(r->body);
-        *r = (HttpResult) {};
+        *r = (HttpResult){};
 }
 
 static void set_timeouts(int fd, unsigned sec) {
-        struct timeval tv = { .tv_sec = sec };
+        struct timeval tv = {.tv_sec = sec};
 
-        (void) setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-        (void) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 }
 
 /* One GET over a connected stream socket (Connection: close); reads to EOF. */
@@ -74,15 +74,17 @@ static int http_get(int fd, const char *host, const char *target, HttpResult *re
         unsigned status;
         int n;
 
-        n = asprintf(&req, "GET %s HTTP/1.1\r\nHost: %s\r\nMetadata: true\r\nUser-Agent: azshci-attest/%s\r\n"
-                           "Connection: close\r\n\r\n", target, host, PACKAGE_VERSION);
+        n = asprintf(&req,
+                "GET %s HTTP/1.1\r\nHost: %s\r\nMetadata: true\r\nUser-Agent: azshci-attest/%s\r\n"
+                "Connection: close\r\n\r\n",
+                target, host, PACKAGE_VERSION);
         if (n < 0)
                 return -ENOMEM;
-        for (size_t off = 0; off < (size_t) n;) {
-                ssize_t k = send(fd, req + off, (size_t) n - off, MSG_NOSIGNAL);
+        for (size_t off = 0; off < (size_t)n;) {
+                ssize_t k = send(fd, req + off, (size_t)n - off, MSG_NOSIGNAL);
                 if (k < 0)
                         return negative_errno();
-                off += (size_t) k;
+                off += (size_t)k;
         }
         buf = malloc(RESPONSE_MAX + 1);
         if (!buf)
@@ -93,7 +95,7 @@ static int http_get(int fd, const char *host, const char *target, HttpResult *re
                         return negative_errno();
                 if (k == 0)
                         break;
-                size += (size_t) k;
+                size += (size_t)k;
                 if (size >= RESPONSE_MAX)
                         return -EFBIG;
         }
@@ -104,7 +106,7 @@ static int http_get(int fd, const char *host, const char *target, HttpResult *re
         if (!end)
                 return -EBADMSG;
         end += 4;
-        ret->body_size = size - (size_t) (end - buf);
+        ret->body_size = size - (size_t)(end - buf);
         /* With Content-Length, take exactly that much. */
         cl = strcasestr(buf, "\r\nContent-Length:");
         if (cl && cl < end) {
@@ -122,20 +124,20 @@ static int http_get(int fd, const char *host, const char *target, HttpResult *re
 
 static int fetch_vsock(uint32_t cid, uint32_t port, unsigned timeout, const char *target, HttpResult *ret) {
         _cleanup_close_ int fd = -EBADF;
-        struct sockaddr_vm svm = { .svm_family = AF_VSOCK, .svm_cid = cid, .svm_port = port };
+        struct sockaddr_vm svm = {.svm_family = AF_VSOCK, .svm_cid = cid, .svm_port = port};
 
         fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return negative_errno();
         set_timeouts(fd, timeout);
-        if (connect(fd, (struct sockaddr *) &svm, sizeof svm) < 0)
+        if (connect(fd, (struct sockaddr *)&svm, sizeof svm) < 0)
                 return negative_errno();
         return http_get(fd, "169.254.169.253", target, ret);
 }
 
 static int fetch_url(const char *url, unsigned timeout, const char *target, HttpResult *ret) {
         _cleanup_free_ char *hostport = NULL, *host = NULL, *port = NULL;
-        struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
+        struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
         const char *p, *slash;
         char *sep;
         int r = -EHOSTUNREACH;
@@ -146,18 +148,18 @@ static int fetch_url(const char *url, unsigned timeout, const char *target, Http
         slash = strchrnul(p, '/');
         if (!streq(slash, "") && !streq(slash, "/"))
                 return -EINVAL; /* a base URL: the path is ours */
-        hostport = strndup(p, (size_t) (slash - p));
+        hostport = strndup(p, (size_t)(slash - p));
         if (!hostport)
                 return -ENOMEM;
         if (hostport[0] == '[') { /* [IPv6][:PORT] */
                 sep = strchr(hostport, ']');
                 if (!sep || (sep[1] && sep[1] != ':'))
                         return -EINVAL;
-                host = strndup(hostport + 1, (size_t) (sep - hostport - 1));
+                host = strndup(hostport + 1, (size_t)(sep - hostport - 1));
                 port = strdup(sep[1] ? sep + 2 : "80");
         } else {
                 sep = strchr(hostport, ':');
-                host = sep ? strndup(hostport, (size_t) (sep - hostport)) : strdup(hostport);
+                host = sep ? strndup(hostport, (size_t)(sep - hostport)) : strdup(hostport);
                 port = strdup(sep ? sep + 1 : "80");
         }
         if (!host || !port)
@@ -207,16 +209,16 @@ int verb_fetch(int argc, char *argv[]) {
                 ARG_DOMAIN,
         };
         static const struct option options[] = {
-                { "vsock", required_argument, NULL, ARG_VSOCK },
-                { "url", required_argument, NULL, ARG_URL },
-                { "nonce", required_argument, NULL, ARG_NONCE },
-                { "api-version", required_argument, NULL, ARG_API },
-                { "timeout", required_argument, NULL, ARG_TIMEOUT },
-                { "verify", no_argument, NULL, ARG_VERIFY },
-                { "ca", required_argument, NULL, ARG_CA },
-                { "vm-id", required_argument, NULL, ARG_VM_ID },
-                { "metadata-domain", required_argument, NULL, ARG_DOMAIN },
-                { "help", no_argument, NULL, 'h' },
+                {"vsock", required_argument, NULL, ARG_VSOCK},
+                {"url", required_argument, NULL, ARG_URL},
+                {"nonce", required_argument, NULL, ARG_NONCE},
+                {"api-version", required_argument, NULL, ARG_API},
+                {"timeout", required_argument, NULL, ARG_TIMEOUT},
+                {"verify", no_argument, NULL, ARG_VERIFY},
+                {"ca", required_argument, NULL, ARG_CA},
+                {"vm-id", required_argument, NULL, ARG_VM_ID},
+                {"metadata-domain", required_argument, NULL, ARG_DOMAIN},
+                {"help", no_argument, NULL, 'h'},
                 {},
         };
         _cleanup_(X509_STORE_freep) X509_STORE *trust = NULL;
@@ -238,7 +240,8 @@ int verb_fetch(int argc, char *argv[]) {
                         return 0;
                 case ARG_VSOCK:
                         if (vsock_address_parse(optarg, &cid, &port) < 0) {
-                                fprintf(stderr, "azshci-attest: --vsock wants [CID:]PORT, not '%s'\n", optarg);
+                                fprintf(stderr, "azshci-attest: --vsock wants [CID:]PORT, not '%s'\n",
+                                        optarg);
                                 return EXIT_USAGE;
                         }
                         if (cid == VMADDR_CID_ANY)
@@ -264,7 +267,7 @@ int verb_fetch(int argc, char *argv[]) {
                         api = optarg;
                         break;
                 case ARG_TIMEOUT:
-                        timeout = (unsigned) strtoul(optarg, NULL, 10);
+                        timeout = (unsigned)strtoul(optarg, NULL, 10);
                         if (timeout == 0 || timeout > 600) {
                                 fprintf(stderr, "azshci-attest: --timeout wants 1..600 seconds\n");
                                 return EXIT_USAGE;
@@ -342,10 +345,10 @@ int verb_fetch(int argc, char *argv[]) {
                         fprintf(stderr, "azshci-attest: %s: %s\n", document_check_to_string(check),
                                 error ?: strerror(-r));
                         http_result_done(&res);
-                        return check == DOCUMENT_CHECK_OK ? EXIT_USAGE : (int) check;
+                        return check == DOCUMENT_CHECK_OK ? EXIT_USAGE : (int)check;
                 }
-                fprintf(stderr, "azshci-attest: verified: vmId %s, nonce %s, expires %s\n", strna(info->vm_id),
-                        strna(info->nonce), strna(info->expires_on));
+                fprintf(stderr, "azshci-attest: verified: vmId %s, nonce %s, expires %s\n",
+                        strna(info->vm_id), strna(info->nonce), strna(info->expires_on));
         }
         fwrite(res.body, 1, res.body_size, stdout);
         putchar('\n');

@@ -235,8 +235,8 @@ static int connect_bus(Context *c) {
                 return 0;
         r = sd_bus_open_system(&c->bus);
         if (r < 0)
-                return log_error_status(
-                        c, EXIT_UNREACHABLE, r, "Failed to connect to the system bus: %s", strerror(-r));
+                return log_error_status(c, EXIT_UNREACHABLE, r, "Failed to connect to the system bus: %s",
+                        strerror(-r));
         return 0;
 }
 
@@ -283,8 +283,8 @@ static int simple_admin_call(Context *c, const char *member, const char *what, c
                 va_end(ap);
         }
         if (r < 0)
-                return log_error_status(
-                        c, EXIT_SERVICE, r, "Failed to build the %s call: %s", member, strerror(-r));
+                return log_error_status(c, EXIT_SERVICE, r, "Failed to build the %s call: %s", member,
+                        strerror(-r));
         return admin_call(c, m, what, NULL);
 }
 
@@ -377,8 +377,8 @@ static int read_variant(sd_bus_message *m, JsonNode **ret) {
                 case 't':
                         r = sd_bus_message_read_basic(m, 't', &v.t);
                         if (r >= 0)
-                                node = json_node_init_int(
-                                        json_node_alloc(), (gint64)MIN(v.t, (uint64_t)INT64_MAX));
+                                node = json_node_init_int(json_node_alloc(),
+                                        (gint64)MIN(v.t, (uint64_t)INT64_MAX));
                         break;
                 case 'd':
                         r = sd_bus_message_read_basic(m, 'd', &v.d);
@@ -505,8 +505,8 @@ static int get_cluster(Context *c, JsonObject **ret) {
         o = json_object_new();
         r = read_properties(reply, o);
         if (r < 0)
-                return log_error_status(
-                        c, EXIT_SERVICE, r, "Failed to parse the service's properties: %s", strerror(-r));
+                return log_error_status(c, EXIT_SERVICE, r, "Failed to parse the service's properties: %s",
+                        strerror(-r));
         *ret = json_object_ordered(o, cluster_keys);
         return 0;
 }
@@ -607,8 +607,8 @@ static int get_objects(Context *c, const char *interface, JsonArray **ret) {
 parse_error:
         for (size_t i = 0; i < n; i++)
                 json_object_unref(objects[i]);
-        return log_error_status(
-                c, EXIT_SERVICE, r, "Failed to parse the service's objects: %s", strerror(-r));
+        return log_error_status(c, EXIT_SERVICE, r, "Failed to parse the service's objects: %s",
+                strerror(-r));
 }
 
 /* ---- output helpers ---------------------------------------------------------------------- */
@@ -709,8 +709,8 @@ static char *xstrdup_timestamp(uint64_t t) {
 /* ---- verbs: reading ------------------------------------------------------------------------ */
 
 static int servers_table(Context *c, JsonArray *servers) {
-        static const char *const headers[] = {
-                "NAME", "STATE", "LAST SYNC", "CERTIFICATE EXPIRY", "LEGACY", "ERROR"};
+        static const char *const headers[] = {"NAME", "STATE", "LAST SYNC", "CERTIFICATE EXPIRY", "LEGACY",
+                "ERROR"};
         _cleanup_(table_freep) Table *t = table_new(ELEMENTSOF(headers), headers);
         int r = 0;
 
@@ -727,8 +727,8 @@ static int servers_table(Context *c, JsonArray *servers) {
                 if (r >= 0)
                         r = table_add_cell(t, format_timestamp_utc(a, sizeof a, jint(s, "LastSync")), NULL);
                 if (r >= 0)
-                        r = table_add_cell(
-                                t, format_timestamp_utc(b, sizeof b, jint(s, "CertificateExpiry")), NULL);
+                        r = table_add_cell(t,
+                                format_timestamp_utc(b, sizeof b, jint(s, "CertificateExpiry")), NULL);
                 if (r >= 0)
                         r = table_add_cell(t, jstr(s, "LegacyOsSupport"), NULL);
                 if (r >= 0)
@@ -795,12 +795,12 @@ static int verb_servers(Context *c, char **args) {
         return servers_table(c, servers);
 }
 
-static const char *const status_order[] = {
-        "ActiveBenefits", "InactiveBenefits", "Unknown", "NoApplicableBenefits"};
+static const char *const status_order[] = {"ActiveBenefits", "InactiveBenefits", "Unknown",
+        "NoApplicableBenefits"};
 
 static int verb_vms(Context *c, char **args) {
-        static const char *const headers[] = {
-                "NAME", "STATUS", "ELIGIBLE", "ACTIVE", "ACTIONS", "LEGACY ACCESS"};
+        static const char *const headers[] = {"NAME", "STATUS", "ELIGIBLE", "ACTIVE", "ACTIONS",
+                "LEGACY ACCESS"};
         _cleanup_(json_array_freep) JsonArray *vms = NULL;
         _cleanup_(table_freep) Table *t = NULL;
         uint64_t counts[ELEMENTSOF(status_order)] = {};
@@ -862,8 +862,8 @@ static int verb_vms(Context *c, char **args) {
                         return log_oom();
                 r = table_add_cell(t, jstr(vm, "Name"), NULL);
                 if (r >= 0)
-                        r = table_add_cell(
-                                t, vm_status_label(jstr(vm, "Status")), state_color(jstr(vm, "Status")));
+                        r = table_add_cell(t, vm_status_label(jstr(vm, "Status")),
+                                state_color(jstr(vm, "Status")));
                 if (r >= 0)
                         r = table_add_cell(t, eligible, NULL);
                 if (r >= 0)
@@ -1011,15 +1011,15 @@ static int verb_vm_add(Context *c, char **args) {
         if (r >= 0)
                 r = vm_property_list_append(l, m, false);
         if (r < 0)
-                return log_error_status(
-                        c, EXIT_SERVICE, r, "Failed to build the RegisterVM call: %s", strerror(-r));
+                return log_error_status(c, EXIT_SERVICE, r, "Failed to build the RegisterVM call: %s",
+                        strerror(-r));
         r = admin_call(c, m, "register VM", &reply);
         if (r < 0)
                 return r;
         r = sd_bus_message_read(reply, "o", &path);
         if (r < 0)
-                return log_error_status(
-                        c, EXIT_SERVICE, r, "Failed to parse the RegisterVM reply: %s", strerror(-r));
+                return log_error_status(c, EXIT_SERVICE, r, "Failed to parse the RegisterVM reply: %s",
+                        strerror(-r));
 
         if (c->json != JSON_OFF) {
                 _cleanup_(json_object_freep) JsonObject *o = json_object_new();
@@ -1056,8 +1056,8 @@ static int verb_vm_update(Context *c, char **args) {
         if (r >= 0)
                 r = vm_property_list_append(l, m, false);
         if (r < 0)
-                return log_error_status(
-                        c, EXIT_SERVICE, r, "Failed to build the UpdateVM call: %s", strerror(-r));
+                return log_error_status(c, EXIT_SERVICE, r, "Failed to build the UpdateVM call: %s",
+                        strerror(-r));
         return admin_call(c, m, "update VM", NULL);
 }
 
@@ -1161,8 +1161,8 @@ static int verb_sync(Context *c, char **args) {
         if (c->json != JSON_OFF) {
                 _cleanup_(json_object_freep) JsonObject *o = json_object_new();
                 json_object_set_int_member(o, "LastSync", (gint64)jint(cluster, "LastSync"));
-                json_object_set_int_member(
-                        o, "CertificateExpiry", (gint64)jint(cluster, "CertificateExpiry"));
+                json_object_set_int_member(o, "CertificateExpiry",
+                        (gint64)jint(cluster, "CertificateExpiry"));
                 return print_json(c, o);
         }
         printf("Synced. The signing certificate is valid until %s.\n",
@@ -1180,14 +1180,14 @@ static int verb_ca_export(Context *c, char **args) {
         if (r < 0)
                 return r;
         /* The trust anchor (PEM) that verifiers of our documents trust. Open to everyone. */
-        r = sd_bus_call_method(
-                c->bus, BUS_NAME, BUS_PATH, BUS_INTERFACE, "GetTrustAnchor", &error, &reply, NULL);
+        r = sd_bus_call_method(c->bus, BUS_NAME, BUS_PATH, BUS_INTERFACE, "GetTrustAnchor", &error, &reply,
+                NULL);
         if (r < 0)
                 return log_bus_error(c, &error, r, "get the trust anchor");
         r = sd_bus_message_read(reply, "s", &pem);
         if (r < 0)
-                return log_error_status(
-                        c, EXIT_SERVICE, r, "Failed to parse the GetTrustAnchor reply: %s", strerror(-r));
+                return log_error_status(c, EXIT_SERVICE, r, "Failed to parse the GetTrustAnchor reply: %s",
+                        strerror(-r));
         if (isempty(pem))
                 return log_error_status(c, EXIT_SERVICE, -ENOENT,
                         "The service has no trust anchor yet. (%s)", BUS_ERROR_NOT_CONFIGURED);
@@ -1246,8 +1246,8 @@ static void import_report(Context *c, JsonArray *results, ImportCounts *counts, 
         if (streq(result, "failed")) {
                 JsonObject *err = json_object_new();
                 json_object_set_string_member(err, "name", sd_bus_error_is_set(e) ? e->name : "");
-                json_object_set_string_member(
-                        err, "message", sd_bus_error_is_set(e) ? strempty(e->message) : strerror(-r));
+                json_object_set_string_member(err, "message",
+                        sd_bus_error_is_set(e) ? strempty(e->message) : strerror(-r));
                 json_object_set_object_member(o, "error", err);
                 counts->failed++;
                 if (c->json == JSON_OFF) {
@@ -1288,8 +1288,8 @@ static int verb_vm_import(Context *c, char **args) {
         if (streq(args[0], "-")) {
                 r = read_stdin(&data);
                 if (r < 0)
-                        return log_error_status(
-                                c, EXIT_SERVICE, r, "Failed to read standard input: %s", strerror(-r));
+                        return log_error_status(c, EXIT_SERVICE, r, "Failed to read standard input: %s",
+                                strerror(-r));
                 r = json_parse_data("<stdin>", data, &parser, &parse_error);
         } else
                 r = json_parse_file(args[0], &parser, &parse_error);
@@ -1324,8 +1324,8 @@ static int verb_vm_import(Context *c, char **args) {
 
                 if (!JSON_NODE_HOLDS_OBJECT(node)) {
                         sd_bus_error_set(&error, SD_BUS_ERROR_INVALID_ARGS, "Not a JSON object.");
-                        import_report(
-                                c, results, &counts, (int)i, NULL, NULL, "failed", NULL, &error, -EINVAL);
+                        import_report(c, results, &counts, (int)i, NULL, NULL, "failed", NULL, &error,
+                                -EINVAL);
                         continue;
                 }
                 /* For the report, even when another key is wrong. */
@@ -1335,15 +1335,15 @@ static int verb_vm_import(Context *c, char **args) {
                 if (r >= 0)
                         r = vm_property_list_validate(&l, false, &error);
                 if (r >= 0 && !raw_id)
-                        r = sd_bus_error_set(
-                                &error, SD_BUS_ERROR_INVALID_ARGS, "VM property 'Id' is required.");
+                        r = sd_bus_error_set(&error, SD_BUS_ERROR_INVALID_ARGS,
+                                "VM property 'Id' is required.");
                 if (r >= 0)
                         r = uuid_normalize(raw_id, &id);
                 if (r >= 0)
                         r = strv_extend(&seen_ids, id);
                 if (r < 0) {
-                        import_report(
-                                c, results, &counts, (int)i, id ?: raw_id, name, "failed", NULL, &error, r);
+                        import_report(c, results, &counts, (int)i, id ?: raw_id, name, "failed", NULL,
+                                &error, r);
                         continue;
                 }
 
@@ -1351,8 +1351,8 @@ static int verb_vm_import(Context *c, char **args) {
                 if (!update) {
                         r = vm_property_list_validate(&l, true, &error);
                         if (r < 0) {
-                                import_report(
-                                        c, results, &counts, (int)i, id, name, "failed", NULL, &error, r);
+                                import_report(c, results, &counts, (int)i, id, name, "failed", NULL, &error,
+                                        r);
                                 continue;
                         }
                 }
@@ -1363,8 +1363,8 @@ static int verb_vm_import(Context *c, char **args) {
                 if (r >= 0)
                         r = vm_property_list_append(&l, m, update);
                 if (r < 0)
-                        return log_error_status(
-                                c, EXIT_SERVICE, r, "Failed to build a call: %s", strerror(-r));
+                        return log_error_status(c, EXIT_SERVICE, r, "Failed to build a call: %s",
+                                strerror(-r));
 
                 (void)polkit_agent_open(c);
                 r = sd_bus_call(c->bus, m,
@@ -1386,8 +1386,8 @@ static int verb_vm_import(Context *c, char **args) {
                         if (sd_bus_path_encode(BUS_PATH_VM_PREFIX, id, &p) >= 0)
                                 import_report(c, results, &counts, (int)i, id, name, "updated", p, NULL, 0);
                         else
-                                import_report(
-                                        c, results, &counts, (int)i, id, name, "updated", NULL, NULL, 0);
+                                import_report(c, results, &counts, (int)i, id, name, "updated", NULL, NULL,
+                                        0);
                 } else
                         import_report(c, results, &counts, (int)i, id, name, "registered", path, NULL, 0);
         }
@@ -1420,8 +1420,8 @@ static int verb_vm_import(Context *c, char **args) {
                                 }
                                 continue;
                         }
-                        import_report(
-                                c, results, &counts, -1, id, jstr(vm, "Name"), "removed", NULL, NULL, 0);
+                        import_report(c, results, &counts, -1, id, jstr(vm, "Name"), "removed", NULL, NULL,
+                                0);
                 }
         else if (c->replace && counts.failed > 0)
                 fputs("azshcictl: Not removing unlisted VMs (--replace) because some entries failed.\n",
@@ -1664,8 +1664,8 @@ static int parse_argv(Context *c, int argc, char *argv[], bool *ret_help, bool *
                         else if (streq(optarg, "pretty"))
                                 c->json = JSON_PRETTY;
                         else
-                                return usage_error(
-                                        c, "--json= expects 'short' or 'pretty', not '%s'.", optarg);
+                                return usage_error(c, "--json= expects 'short' or 'pretty', not '%s'.",
+                                        optarg);
                         break;
                 case ARG_NO_LEGEND:
                         c->legend = false;
@@ -1688,8 +1688,8 @@ static int parse_argv(Context *c, int argc, char *argv[], bool *ret_help, bool *
                 default:
                         if (opt < ARG_FIELD_BASE || (size_t)(opt - ARG_FIELD_BASE) >= n_fields)
                                 return usage_error(c, "Unexpected option.");
-                        r = vm_property_list_add_string(
-                                &c->options, vm_fields[opt - ARG_FIELD_BASE].name, optarg, &error);
+                        r = vm_property_list_add_string(&c->options, vm_fields[opt - ARG_FIELD_BASE].name,
+                                optarg, &error);
                         if (r < 0)
                                 return log_bus_error(c, &error, r, "parse the command line");
                         *ret_field_options = true;
@@ -1741,8 +1741,8 @@ static int run(Context *c, int argc, char *argv[]) {
                 return usage_error(c, "%s%s%s: wrong number of arguments.", verb->word1,
                         verb->word2 ? " " : "", strempty(verb->word2));
         if (field_options && !verb->field_options)
-                return usage_error(
-                        c, "VM property options (--name, --id, ...) only go with 'vm add' and 'vm update'.");
+                return usage_error(c,
+                        "VM property options (--name, --id, ...) only go with 'vm add' and 'vm update'.");
         if (c->all && verb->run != verb_vm_access)
                 return usage_error(c, "--all only goes with 'vm-access'.");
         if (c->replace && verb->run != verb_vm_import)

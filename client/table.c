@@ -86,8 +86,8 @@ size_t utf8_width(const char *s) {
         return n;
 }
 
-static void print_cell(
-        FILE *f, const char *text, const char *color, size_t width, bool last, bool use_color) {
+static void print_cell(FILE *f, const char *text, const char *color, size_t width, bool last,
+        bool use_color) {
         if (use_color && color)
                 fputs(color, f);
         fputs(text, f);
@@ -115,8 +115,8 @@ int table_print(const Table *t, FILE *f, bool header, bool color) {
 
         if (header) {
                 for (size_t i = 0; i < t->n_columns; i++)
-                        print_cell(
-                                f, t->headers[i], ANSI_HIGHLIGHT, widths[i], i + 1 == t->n_columns, color);
+                        print_cell(f, t->headers[i], ANSI_HIGHLIGHT, widths[i], i + 1 == t->n_columns,
+                                color);
                 fputc('\n', f);
         }
         for (size_t i = 0; i < t->n_cells; i++) {

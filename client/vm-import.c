@@ -127,8 +127,8 @@ int vm_property_list_add_assignment(VmPropertyList *l, const char *assignment, s
 
         eq = strchr(assignment, '=');
         if (!eq || eq == assignment)
-                return sd_bus_error_setf(
-                        error, SD_BUS_ERROR_INVALID_ARGS, "Expected KEY=VALUE, not '%s'.", assignment);
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Expected KEY=VALUE, not '%s'.",
+                        assignment);
         key = strndup(assignment, (size_t)(eq - assignment));
         if (!key)
                 return -ENOMEM;

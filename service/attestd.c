@@ -52,8 +52,12 @@ static int parse_log_level(const char *s) {
                 const char *name;
                 int level;
         } levels[] = {
-                { "debug", LOG_DEBUG },     { "info", LOG_INFO }, { "notice", LOG_NOTICE },
-                { "warning", LOG_WARNING }, { "err", LOG_ERR },   { "error", LOG_ERR },
+                {"debug", LOG_DEBUG},
+                {"info", LOG_INFO},
+                {"notice", LOG_NOTICE},
+                {"warning", LOG_WARNING},
+                {"err", LOG_ERR},
+                {"error", LOG_ERR},
         };
 
         for (size_t i = 0; i < ELEMENTSOF(levels); i++)
@@ -65,12 +69,12 @@ static int parse_log_level(const char *s) {
 static int parse_argv(int argc, char *argv[], Arguments *args) {
         enum { ARG_VERSION = 0x100, ARG_IMPORT_KEY, ARG_IMPORT_CERT };
         static const struct option options[] = {
-                { "config", required_argument, NULL, 'c' },
-                { "import-key", required_argument, NULL, ARG_IMPORT_KEY },
-                { "import-cert", required_argument, NULL, ARG_IMPORT_CERT },
-                { "log-level", required_argument, NULL, 'l' },
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, ARG_VERSION },
+                {"config", required_argument, NULL, 'c'},
+                {"import-key", required_argument, NULL, ARG_IMPORT_KEY},
+                {"import-cert", required_argument, NULL, ARG_IMPORT_CERT},
+                {"log-level", required_argument, NULL, 'l'},
+                {"help", no_argument, NULL, 'h'},
+                {"version", no_argument, NULL, ARG_VERSION},
                 {},
         };
         int c, level;
@@ -103,7 +107,8 @@ static int parse_argv(int argc, char *argv[], Arguments *args) {
                 }
 
         if (optind < argc)
-                return log_error_errno(-EINVAL, "%s takes no positional arguments.", program_invocation_short_name);
+                return log_error_errno(-EINVAL, "%s takes no positional arguments.",
+                        program_invocation_short_name);
         if (!args->import_key != !args->import_cert)
                 return log_error_errno(-EINVAL, "--import-key and --import-cert go together.");
         return 1;
@@ -131,8 +136,8 @@ static int run_import(const Arguments *args) {
                 return log_oom();
         r = keystore_file_open(dir, &ks);
         if (r == -EPERM)
-                return log_error_errno(r, "The keystore %s belongs to another user: run this as the service user.",
-                        dir);
+                return log_error_errno(r,
+                        "The keystore %s belongs to another user: run this as the service user.", dir);
         if (r < 0)
                 return log_error_errno(r, "Failed to open the keystore %s: %m", dir);
 
@@ -143,7 +148,8 @@ static int run_import(const Arguments *args) {
         r = pem_decode_private_key(key_pem, key_size, &key);
         explicit_bzero(key_pem, key_size);
         if (r < 0)
-                return log_error_errno(r, "%s holds no readable unencrypted PEM private key.", args->import_key);
+                return log_error_errno(r, "%s holds no readable unencrypted PEM private key.",
+                        args->import_key);
         r = pem_read_certificates_file(args->import_cert, &certs, &error);
         if (r < 0)
                 return log_error_errno(r, "Failed to read %s: %s", args->import_cert, strna(error));

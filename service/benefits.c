@@ -10,9 +10,9 @@
 
 /* The rule file format is described in docs/benefits.md; keep the two in sync. */
 
-#define RULES_FILE_MAX (4U * 1024U * 1024U)
+#define RULES_FILE_MAX       (4U * 1024U * 1024U)
 #define RULES_FORMAT_VERSION 1
-#define PATH_MAX_DEPTH 8
+#define PATH_MAX_DEPTH       8
 
 typedef enum Transport {
         TRANSPORT_VSOCK,
@@ -33,12 +33,12 @@ typedef struct MatchKey {
 } MatchKey;
 
 static const MatchKey match_keys[] = {
-        { "OsName", false },
-        { "OsVersion", true },
-        { "SqlVersion", true },
-        { "ArcAgentVersion", true },
-        { "Sku", false },
-        { "LicenseType", false },
+        {"OsName", false},
+        {"OsVersion", true},
+        {"SqlVersion", true},
+        {"ArcAgentVersion", true},
+        {"Sku", false},
+        {"LicenseType", false},
 };
 
 /* The benefit ids the rest of the service knows about. */
@@ -156,12 +156,12 @@ typedef struct Loader {
 
 static void loader_push_key(Loader *l, const char *key) {
         assert(l->depth < PATH_MAX_DEPTH);
-        l->path[l->depth++] = (PathSegment) { .key = key };
+        l->path[l->depth++] = (PathSegment){.key = key};
 }
 
 static void loader_push_index(Loader *l, size_t index) {
         assert(l->depth < PATH_MAX_DEPTH);
-        l->path[l->depth++] = (PathSegment) { .index = index };
+        l->path[l->depth++] = (PathSegment){.index = index};
 }
 
 static void loader_pop(Loader *l) {
@@ -245,7 +245,7 @@ static const char *loader_locate(const Loader *l, bool at_key) {
                                 if (*p != ':')
                                         return NULL;
                                 p = skip_space(p + 1);
-                                if ((size_t) (end - key) == len + 2 && memcmp(key + 1, s->key, len) == 0) {
+                                if ((size_t)(end - key) == len + 2 && memcmp(key + 1, s->key, len) == 0) {
                                         if (i + 1 == l->depth && at_key)
                                                 return key;
                                         break;
@@ -336,8 +336,8 @@ static bool strv_const_contains(const char *const *l, const char *s) {
 }
 
 /* Rejects members not in allowed and reports the first missing one of required. */
-static int loader_check_members(
-        Loader *l, JsonObject *o, const char *const *allowed, const char *const *required) {
+static int loader_check_members(Loader *l, JsonObject *o, const char *const *allowed,
+        const char *const *required) {
         JsonObjectIter iter;
         const char *name;
         JsonNode *node;
@@ -345,7 +345,7 @@ static int loader_check_members(
         json_object_iter_init_ordered(&iter, o);
         while (json_object_iter_next_ordered(&iter, &name, &node))
                 if (!strv_const_contains(allowed, name)) {
-                        _cleanup_free_ char *expected = strv_join((char *const *) allowed, ", ");
+                        _cleanup_free_ char *expected = strv_join((char *const *)allowed, ", ");
                         int r;
 
                         if (!expected)
@@ -393,8 +393,8 @@ static int loader_dup_version(Loader *l, JsonNode *n, char **ret) {
         if (r < 0)
                 return r;
         if (!version_is_valid(s))
-                return loader_error(
-                        l, false, "'%s' is not a dotted numeric version such as 10.0.22621.3447", s);
+                return loader_error(l, false, "'%s' is not a dotted numeric version such as 10.0.22621.3447",
+                        s);
         *ret = strdup(s);
         return *ret ? 0 : -ENOMEM;
 }
@@ -402,7 +402,7 @@ static int loader_dup_version(Loader *l, JsonNode *n, char **ret) {
 static ssize_t match_key_find(const char *name) {
         for (size_t i = 0; i < ELEMENTSOF(match_keys); i++)
                 if (streq(match_keys[i].name, name))
-                        return (ssize_t) i;
+                        return (ssize_t)i;
         return -ENOENT;
 }
 
@@ -436,7 +436,7 @@ static int loader_unknown_property(Loader *l, bool versions_only) {
 }
 
 static int parse_condition(Loader *l, size_t key, JsonNode *n, Condition *c) {
-        static const char *const allowed[] = { "regex", "atLeast", "below", "present", NULL };
+        static const char *const allowed[] = {"regex", "atLeast", "below", "present", NULL};
         JsonObject *o;
         JsonNode *m;
         int r;
@@ -450,8 +450,8 @@ static int parse_condition(Loader *l, size_t key, JsonNode *n, Condition *c) {
         if (r < 0)
                 return r;
         if (json_object_get_size(o) == 0)
-                return loader_error(
-                        l, false, "a condition needs at least one of regex, atLeast, below, present");
+                return loader_error(l, false,
+                        "a condition needs at least one of regex, atLeast, below, present");
 
         m = json_object_get_member(o, "regex");
         if (m) {
@@ -465,7 +465,7 @@ static int parse_condition(Loader *l, size_t key, JsonNode *n, Condition *c) {
                 if (r != 0) {
                         char buf[256];
 
-                        (void) regerror(r, &c->regex, buf, sizeof buf);
+                        (void)regerror(r, &c->regex, buf, sizeof buf);
                         return loader_error(l, false, "invalid regular expression '%s': %s", s, buf);
                 }
                 c->has_regex = true;
@@ -529,7 +529,7 @@ static int parse_match(Loader *l, JsonNode *n, Rule *rule) {
                 loader_push_key(l, name);
                 if (key < 0)
                         return loader_unknown_property(l, false);
-                r = parse_condition(l, (size_t) key, m, &rule->conditions[rule->n_conditions++]);
+                r = parse_condition(l, (size_t)key, m, &rule->conditions[rule->n_conditions++]);
                 if (r < 0)
                         return r;
                 loader_pop(l);
@@ -562,7 +562,7 @@ static int parse_minimum(Loader *l, JsonNode *n, Rule *rule) {
                 loader_push_key(l, name);
                 if (key < 0 || !match_keys[key].version)
                         return loader_unknown_property(l, true);
-                min->key = (size_t) key;
+                min->key = (size_t)key;
                 r = loader_dup_version(l, m, &min->version);
                 if (r < 0)
                         return r;
@@ -582,9 +582,15 @@ static bool update_name_is_valid(const char *s) {
 
 static int parse_rule(Loader *l, const BenefitRules *rules, JsonNode *n, Rule *rule) {
         static const char *const allowed[] = {
-                "benefit", "description", "match", "minimum", "update", "transport", NULL,
+                "benefit",
+                "description",
+                "match",
+                "minimum",
+                "update",
+                "transport",
+                NULL,
         };
-        static const char *const required[] = { "benefit", "description", "match", "transport", NULL };
+        static const char *const required[] = {"benefit", "description", "match", "transport", NULL};
         const char *s;
         JsonObject *o;
         JsonNode *m;
@@ -639,8 +645,8 @@ static int parse_rule(Loader *l, const BenefitRules *rules, JsonNode *n, Rule *r
                 if (r < 0)
                         return r;
                 if (!update_name_is_valid(s))
-                        return loader_error(
-                                l, false, "'%s' is not a knowledge base article such as KB5036893", s);
+                        return loader_error(l, false,
+                                "'%s' is not a knowledge base article such as KB5036893", s);
                 rule->update = strdup(s);
                 if (!rule->update)
                         return -ENOMEM;
@@ -655,8 +661,8 @@ static int parse_rule(Loader *l, const BenefitRules *rules, JsonNode *n, Rule *r
                 if (streq(transport_table[rule->transport], s))
                         break;
         if (rule->transport == _TRANSPORT_MAX)
-                return loader_error(
-                        l, false, "unknown transport '%s' (expected \"vsock\" or \"legacy\")", s);
+                return loader_error(l, false, "unknown transport '%s' (expected \"vsock\" or \"legacy\")",
+                        s);
         loader_pop(l);
 
         return 0;
@@ -685,7 +691,7 @@ static int parse_rules(Loader *l, JsonNode *n, BenefitRules *rules) {
 }
 
 static int parse_benefits(Loader *l, JsonNode *n, BenefitRules *rules) {
-        static const char *const allowed[] = { "id", "title", NULL };
+        static const char *const allowed[] = {"id", "title", NULL};
         JsonArray *a;
         int r;
 
@@ -744,7 +750,7 @@ static int parse_benefits(Loader *l, JsonNode *n, BenefitRules *rules) {
 }
 
 static int parse_sources(Loader *l, JsonNode *n) {
-        static const char *const allowed[] = { "url", "confirms", NULL };
+        static const char *const allowed[] = {"url", "confirms", NULL};
         JsonArray *a;
         int r;
 
@@ -777,11 +783,11 @@ static int parse_sources(Loader *l, JsonNode *n) {
 }
 
 int benefit_rules_load_data(const char *name, const char *data, BenefitRules **ret, char **ret_error) {
-        static const char *const allowed[] = { "version", "sources", "benefits", "rules", NULL };
-        static const char *const required[] = { "version", "benefits", "rules", NULL };
+        static const char *const allowed[] = {"version", "sources", "benefits", "rules", NULL};
+        static const char *const required[] = {"version", "benefits", "rules", NULL};
         _cleanup_(g_object_unrefp) JsonParser *parser = NULL;
         _cleanup_(benefit_rules_freep) BenefitRules *rules = NULL;
-        Loader l = { .name = name, .data = data, .ret_error = ret_error };
+        Loader l = {.name = name, .data = data, .ret_error = ret_error};
         JsonNode *root, *n;
         JsonObject *o;
         int r;
@@ -895,7 +901,7 @@ static bool rule_minimums_met(const Rule *rule, const Vm *vm) {
                 const char *value = vm_string(vm, rule->minimums[i].key);
 
                 if (!value || !version_is_valid(value) ||
-                    version_compare(value, rule->minimums[i].version) < 0)
+                        version_compare(value, rule->minimums[i].version) < 0)
                         return false;
         }
         return true;
@@ -908,8 +914,8 @@ static const Rule *benefit_rules_find(const BenefitRules *rules, size_t benefit,
         return NULL;
 }
 
-int benefit_evaluate(
-        const BenefitRules *rules, const Vm *vm, const BenefitContext *ctx, BenefitEvaluation *ret) {
+int benefit_evaluate(const BenefitRules *rules, const Vm *vm, const BenefitContext *ctx,
+        BenefitEvaluation *ret) {
         _cleanup_(benefit_evaluation_done) BenefitEvaluation e = {};
         bool needed[_ACTION_MAX] = {};
         int r;
@@ -988,6 +994,6 @@ int benefit_evaluate(
 
         benefit_evaluation_done(ret);
         *ret = e;
-        e = (BenefitEvaluation) {};
+        e = (BenefitEvaluation){};
         return 0;
 }

@@ -22,22 +22,23 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(BenefitRules *, benefit_rules_free);
 
 /* The cluster-side inputs of the evaluation. */
 typedef struct BenefitContext {
-        bool server_active;       /* the local server's State is "Active" */
-        bool legacy_support;      /* cluster-wide LegacyOsSupport is "On" */
+        bool server_active;  /* the local server's State is "Active" */
+        bool legacy_support; /* cluster-wide LegacyOsSupport is "On" */
 } BenefitContext;
 
 /* Evaluates vm. ret must be zero-initialised or hold a previous result (it is replaced). */
-int benefit_evaluate(const BenefitRules *rules, const Vm *vm, const BenefitContext *ctx, BenefitEvaluation *ret);
+int benefit_evaluate(const BenefitRules *rules, const Vm *vm, const BenefitContext *ctx,
+        BenefitEvaluation *ret);
 
 /* Benefit ids and recommended-action names, as they appear on the bus. */
-#define BENEFIT_ESU              "ExtendedSecurityUpdates"
-#define BENEFIT_AVD              "AzureVirtualDesktop"
-#define BENEFIT_AZURE_EDITION    "WindowsServerAzureEdition"
-#define BENEFIT_GUEST_CONFIG     "AzurePolicyGuestConfiguration"
+#define BENEFIT_ESU           "ExtendedSecurityUpdates"
+#define BENEFIT_AVD           "AzureVirtualDesktop"
+#define BENEFIT_AZURE_EDITION "WindowsServerAzureEdition"
+#define BENEFIT_GUEST_CONFIG  "AzurePolicyGuestConfiguration"
 
-#define ACTION_INSTALL_UPDATES            "InstallUpdates"
-#define ACTION_ENABLE_GUEST_SERVICE       "EnableGuestServiceInterface"
-#define ACTION_ENABLE_LEGACY_OS_SUPPORT   "EnableLegacyOsSupport"
-#define ACTION_ENABLE_VM_LEGACY_ACCESS    "EnableVMLegacyAccess"
-#define ACTION_ENABLE_DATA_EXCHANGE       "EnableDataExchange"
-#define ACTION_SYNC_SERVER                "SyncServer"
+#define ACTION_INSTALL_UPDATES          "InstallUpdates"
+#define ACTION_ENABLE_GUEST_SERVICE     "EnableGuestServiceInterface"
+#define ACTION_ENABLE_LEGACY_OS_SUPPORT "EnableLegacyOsSupport"
+#define ACTION_ENABLE_VM_LEGACY_ACCESS  "EnableVMLegacyAccess"
+#define ACTION_ENABLE_DATA_EXCHANGE     "EnableDataExchange"
+#define ACTION_SYNC_SERVER              "SyncServer"

@@ -3,11 +3,11 @@
 
 /* Names on the bus: the contract in dbus/org.azshci.Attestation1.xml. */
 
-#define BUS_NAME             "org.azshci.Attestation1"
-#define BUS_PATH             "/org/azshci/Attestation1"
-#define BUS_INTERFACE        "org.azshci.Attestation1"
-#define BUS_INTERFACE_SERVER "org.azshci.Attestation1.Server"
-#define BUS_INTERFACE_VM     "org.azshci.Attestation1.VM"
+#define BUS_NAME               "org.azshci.Attestation1"
+#define BUS_PATH               "/org/azshci/Attestation1"
+#define BUS_INTERFACE          "org.azshci.Attestation1"
+#define BUS_INTERFACE_SERVER   "org.azshci.Attestation1.Server"
+#define BUS_INTERFACE_VM       "org.azshci.Attestation1.VM"
 #define BUS_PATH_VM_PREFIX     BUS_PATH "/vm"
 #define BUS_PATH_SERVER_PREFIX BUS_PATH "/server"
 
@@ -20,7 +20,7 @@
 #define BUS_ERROR_INVALID_NONCE      "org.azshci.Attestation1.Error.InvalidNonce"
 #define BUS_ERROR_SYNC_FAILED        "org.azshci.Attestation1.Error.SyncFailed"
 
-#define POLKIT_ACTION_SYNC              "org.azshci.attestation.sync"
-#define POLKIT_ACTION_MANAGE_LEGACY     "org.azshci.attestation.manage-legacy"
-#define POLKIT_ACTION_MANAGE_VM_ACCESS  "org.azshci.attestation.manage-vm-access"
-#define POLKIT_ACTION_MANAGE_INVENTORY  "org.azshci.attestation.manage-inventory"
+#define POLKIT_ACTION_SYNC             "org.azshci.attestation.sync"
+#define POLKIT_ACTION_MANAGE_LEGACY    "org.azshci.attestation.manage-legacy"
+#define POLKIT_ACTION_MANAGE_VM_ACCESS "org.azshci.attestation.manage-vm-access"
+#define POLKIT_ACTION_MANAGE_INVENTORY "org.azshci.attestation.manage-inventory"

@@ -43,7 +43,7 @@ IssuerType issuer_type_from_string(const char *s) {
 void config_init(Config *c) {
         assert(c);
 
-        *c = (Config) {
+        *c = (Config){
                 .enabled = true,
                 .state_directory = strdup(STATEDIR),
                 .benefits_file = strdup(PKGDATADIR "/benefits.json"),
@@ -85,7 +85,7 @@ void config_done(Config *c) {
         free(c->metadata_domain);
         free(c->legacy_bridge);
         cmp_config_done(&c->cmp);
-        *c = (Config) {};
+        *c = (Config){};
 }
 
 /* How one key is read: into a string, a bool or an unsigned with bounds. */
@@ -103,10 +103,14 @@ typedef struct ConfigKey {
         unsigned min, max;
 } ConfigKey;
 
-#define KEY_STRING(n, field)    { n, VALUE_STRING, offsetof(Config, field), 0, 0 }
-#define KEY_PATH(n, field)      { n, VALUE_PATH, offsetof(Config, field), 0, 0 }
-#define KEY_BOOL(n, field)      { n, VALUE_BOOL, offsetof(Config, field), 0, 0 }
-#define KEY_UINT(n, field, a, b) { n, VALUE_UNSIGNED, offsetof(Config, field), a, b }
+#define KEY_STRING(n, field) \
+        { n, VALUE_STRING, offsetof(Config, field), 0, 0 }
+#define KEY_PATH(n, field) \
+        { n, VALUE_PATH, offsetof(Config, field), 0, 0 }
+#define KEY_BOOL(n, field) \
+        { n, VALUE_BOOL, offsetof(Config, field), 0, 0 }
+#define KEY_UINT(n, field, a, b) \
+        { n, VALUE_UNSIGNED, offsetof(Config, field), a, b }
 
 static const ConfigKey top_keys[] = {
         KEY_BOOL("enabled", enabled),
@@ -138,8 +142,9 @@ static const ConfigKey cmp_keys[] = {
         KEY_UINT("timeoutSeconds", cmp.timeout_sec, 1, 600),
 };
 
-static int config_set_key(Config *c, const char *name, const ConfigKey *k, JsonNode *node, char **ret_error) {
-        void *p = (uint8_t *) c + k->offset;
+static int config_set_key(Config *c, const char *name, const ConfigKey *k, JsonNode *node,
+        char **ret_error) {
+        void *p = (uint8_t *)c + k->offset;
         const char *s;
         int64_t v;
 
@@ -147,29 +152,33 @@ static int config_set_key(Config *c, const char *name, const ConfigKey *k, JsonN
         case VALUE_STRING:
         case VALUE_PATH:
                 if (!json_node_is_string(node))
-                        return json_error(ret_error, -EINVAL, "%s: key \"%s\" must be a string", name, k->name);
+                        return json_error(ret_error, -EINVAL, "%s: key \"%s\" must be a string", name,
+                                k->name);
                 s = json_node_get_string(node);
                 if (k->kind == VALUE_PATH && s[0] != '/')
-                        return json_error(ret_error, -EINVAL, "%s: key \"%s\" must be an absolute path, not \"%s\"",
-                                name, k->name, s);
+                        return json_error(ret_error, -EINVAL,
+                                "%s: key \"%s\" must be an absolute path, not \"%s\"", name, k->name, s);
                 if (free_and_strdup(p, s) < 0)
                         return -ENOMEM;
                 return 0;
 
         case VALUE_BOOL:
                 if (!json_node_is_bool(node))
-                        return json_error(ret_error, -EINVAL, "%s: key \"%s\" must be true or false", name, k->name);
-                *(bool *) p = json_node_get_boolean(node);
+                        return json_error(ret_error, -EINVAL, "%s: key \"%s\" must be true or false", name,
+                                k->name);
+                *(bool *)p = json_node_get_boolean(node);
                 return 0;
 
         case VALUE_UNSIGNED:
                 if (!json_node_is_integer(node))
-                        return json_error(ret_error, -EINVAL, "%s: key \"%s\" must be an integer", name, k->name);
+                        return json_error(ret_error, -EINVAL, "%s: key \"%s\" must be an integer", name,
+                                k->name);
                 v = json_node_get_int(node);
                 if (v < k->min || v > k->max)
-                        return json_error(ret_error, -ERANGE, "%s: key \"%s\" must be between %u and %u, not %" PRIi64,
-                                name, k->name, k->min, k->max, v);
-                *(unsigned *) p = (unsigned) v;
+                        return json_error(ret_error, -ERANGE,
+                                "%s: key \"%s\" must be between %u and %u, not %" PRIi64, name, k->name,
+                                k->min, k->max, v);
+                *(unsigned *)p = (unsigned)v;
                 return 0;
         }
         assert(false);
@@ -177,8 +186,8 @@ static int config_set_key(Config *c, const char *name, const ConfigKey *k, JsonN
 }
 
 /* Reads every member of o through the key table; members named in skip are handled by the caller. */
-static int config_load_object(Config *c, const char *name, JsonObject *o, const ConfigKey *keys, size_t n_keys,
-        const char *section, char *const *skip, char **ret_error) {
+static int config_load_object(Config *c, const char *name, JsonObject *o, const ConfigKey *keys,
+        size_t n_keys, const char *section, char *const *skip, char **ret_error) {
         _cleanup_(g_list_freep) GList *members = json_object_get_members(o);
         int r;
 
@@ -194,8 +203,8 @@ static int config_load_object(Config *c, const char *name, JsonObject *o, const 
                         if (streq(keys[j].name, key))
                                 k = &keys[j];
                 if (!k)
-                        return json_error(ret_error, -EINVAL, "%s: unknown key \"%s%s%s\"", name, strempty(section),
-                                section ? "." : "", key);
+                        return json_error(ret_error, -EINVAL, "%s: unknown key \"%s%s%s\"", name,
+                                strempty(section), section ? "." : "", key);
                 r = config_set_key(c, name, k, node, ret_error);
                 if (r < 0)
                         return r;
@@ -215,7 +224,8 @@ static int config_load_root(Config *c, const char *name, JsonNode *root, char **
         /* Structured keys first, then the flat ones (which reject anything unknown). */
         node = json_object_get_member(o, "keyType");
         if (node) {
-                KeyType t = json_node_is_string(node) ? key_type_from_string(json_node_get_string(node)) : -EINVAL;
+                KeyType t = json_node_is_string(node) ? key_type_from_string(json_node_get_string(node))
+                                                      : -EINVAL;
                 if (t < 0)
                         return json_error(ret_error, -EINVAL,
                                 "%s: key \"keyType\" must be \"rsa-2048\" or \"ecdsa-p256\"", name);
@@ -231,7 +241,8 @@ static int config_load_root(Config *c, const char *name, JsonNode *root, char **
                         return json_error(ret_error, -EINVAL, "%s: key \"issuer\" must be an object", name);
                 issuer = json_node_get_object(node);
                 type = json_object_get_member(issuer, "type");
-                t = json_node_is_string(type) ? issuer_type_from_string(json_node_get_string(type)) : -EINVAL;
+                t = json_node_is_string(type) ? issuer_type_from_string(json_node_get_string(type))
+                                              : -EINVAL;
                 if (t < 0)
                         return json_error(ret_error, -EINVAL,
                                 "%s: key \"issuer.type\" must be \"local\" or \"cmp\"", name);
@@ -239,21 +250,22 @@ static int config_load_root(Config *c, const char *name, JsonNode *root, char **
                 if (t == ISSUER_LOCAL && json_object_get_size(issuer) > 1)
                         return json_error(ret_error, -EINVAL,
                                 "%s: the \"local\" issuer takes no settings besides \"type\"", name);
-                r = config_load_object(c, name, issuer, cmp_keys, ELEMENTSOF(cmp_keys), "issuer", STRV_MAKE("type"),
-                        ret_error);
+                r = config_load_object(c, name, issuer, cmp_keys, ELEMENTSOF(cmp_keys), "issuer",
+                        STRV_MAKE("type"), ret_error);
                 if (r < 0)
                         return r;
         }
 
-        r = config_load_object(c, name, o, top_keys, ELEMENTSOF(top_keys), NULL, STRV_MAKE("keyType", "issuer"),
-                ret_error);
+        r = config_load_object(c, name, o, top_keys, ELEMENTSOF(top_keys), NULL,
+                STRV_MAKE("keyType", "issuer"), ret_error);
         if (r < 0)
                 return r;
 
         if (c->server_name && !vm_name_is_valid(c->server_name))
                 return json_error(ret_error, -EINVAL, "%s: key \"serverName\" is not a valid name", name);
-        if (isempty(c->metadata_domain) || strspn(c->metadata_domain, "abcdefghijklmnopqrstuvwxyz0123456789.-") !=
-                                                   strlen(c->metadata_domain))
+        if (isempty(c->metadata_domain) ||
+                strspn(c->metadata_domain, "abcdefghijklmnopqrstuvwxyz0123456789.-") !=
+                        strlen(c->metadata_domain))
                 return json_error(ret_error, -EINVAL,
                         "%s: key \"metadataDomain\" must be a lowercase DNS name such as metadata.azshci.local",
                         name);
@@ -263,13 +275,14 @@ static int config_load_root(Config *c, const char *name, JsonNode *root, char **
                         name);
         if (c->issuer_type == ISSUER_CMP) {
                 if (isempty(c->cmp.server))
-                        return json_error(ret_error, -EINVAL, "%s: the \"cmp\" issuer needs \"issuer.server\"", name);
+                        return json_error(ret_error, -EINVAL,
+                                "%s: the \"cmp\" issuer needs \"issuer.server\"", name);
                 if (strncmp(c->cmp.server, "http://", 7) != 0 && strncmp(c->cmp.server, "https://", 8) != 0)
                         return json_error(ret_error, -EINVAL,
                                 "%s: key \"issuer.server\" must be an http:// or https:// URL", name);
                 if (isempty(c->cmp.trust_anchor))
-                        return json_error(ret_error, -EINVAL, "%s: the \"cmp\" issuer needs \"issuer.trustAnchor\"",
-                                name);
+                        return json_error(ret_error, -EINVAL,
+                                "%s: the \"cmp\" issuer needs \"issuer.trustAnchor\"", name);
                 if (isempty(c->cmp.reference) || (isempty(c->cmp.secret) == isempty(c->cmp.secret_file)))
                         return json_error(ret_error, -EINVAL,
                                 "%s: the \"cmp\" issuer needs \"issuer.reference\" and exactly one of "

@@ -31,19 +31,19 @@ const char *issuer_type_to_string(IssuerType t) _const_;
 IssuerType issuer_type_from_string(const char *s) _pure_;
 
 typedef struct CmpConfig {
-        char *server;          /* http(s)://host[:port]/path */
-        char *trust_anchor;    /* PEM file with the CA certificate(s) that sign CMP responses */
-        char *reference;       /* IR: the registration reference (senderKID) */
-        char *secret;          /* IR: the shared secret ... */
-        char *secret_file;     /* ... or a file holding it */
-        char *tls_trust;       /* PEM file to verify an HTTPS server; NULL = trust_anchor */
-        char *subject;         /* certificate subject requested, NULL = CN=<server>.<domain> */
-        unsigned timeout_sec;  /* whole transaction */
+        char *server;         /* http(s)://host[:port]/path */
+        char *trust_anchor;   /* PEM file with the CA certificate(s) that sign CMP responses */
+        char *reference;      /* IR: the registration reference (senderKID) */
+        char *secret;         /* IR: the shared secret ... */
+        char *secret_file;    /* ... or a file holding it */
+        char *tls_trust;      /* PEM file to verify an HTTPS server; NULL = trust_anchor */
+        char *subject;        /* certificate subject requested, NULL = CN=<server>.<domain> */
+        unsigned timeout_sec; /* whole transaction */
 } CmpConfig;
 
 typedef struct Config {
         bool enabled;
-        char *server_name;       /* NULL = the host name */
+        char *server_name; /* NULL = the host name */
         char *subscription_id;
         char *state_directory;
         char *benefits_file;
@@ -54,7 +54,7 @@ typedef struct Config {
         bool rotate_key_on_sync;                /* false: re-certify the current key */
         unsigned document_validity_minutes;
         unsigned sync_interval_hours;
-        bool automatic_sync;                    /* false: only Sync() renews */
+        bool automatic_sync; /* false: only Sync() renews */
         bool embed_chain;
         unsigned signing_threads; /* 0 = one per CPU */
         bool legacy_network;      /* manage the bridge, ports and firewall of legacy OS support */

@@ -36,7 +36,7 @@ static int write_all(int fd, const void *data, size_t size) {
                         return negative_errno();
                 }
                 p += n;
-                size -= (size_t) n;
+                size -= (size_t)n;
         }
         return 0;
 }
@@ -64,14 +64,14 @@ int write_file_atomic(const char *path, const void *data, size_t size, mode_t mo
         if (r >= 0 && rename(tmp, path) < 0)
                 r = negative_errno();
         if (r < 0) {
-                (void) unlink(tmp);
+                (void)unlink(tmp);
                 return r;
         }
 
         /* The rename is durable once the directory entry is on disk. The new content is in
          * place already whatever this says, so callers must not treat its failure as "nothing
          * was written": it is best effort. */
-        (void) fsync_parent_directory(path);
+        (void)fsync_parent_directory(path);
         return 0;
 }
 
@@ -91,15 +91,15 @@ int read_full_file(const char *path, size_t max_size, char **ret_data, size_t *r
                 return negative_errno();
         if (!S_ISREG(st.st_mode))
                 return -EBADFD;
-        if ((uint64_t) st.st_size > max_size)
+        if ((uint64_t)st.st_size > max_size)
                 return -EFBIG;
 
-        buf = malloc((size_t) st.st_size + 1);
+        buf = malloc((size_t)st.st_size + 1);
         if (!buf)
                 return -ENOMEM;
 
         for (;;) {
-                ssize_t n = read(fd, buf + size, (size_t) st.st_size + 1 - size);
+                ssize_t n = read(fd, buf + size, (size_t)st.st_size + 1 - size);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -107,8 +107,8 @@ int read_full_file(const char *path, size_t max_size, char **ret_data, size_t *r
                 }
                 if (n == 0)
                         break;
-                size += (size_t) n;
-                if (size > (size_t) st.st_size) /* grew while we read it */
+                size += (size_t)n;
+                if (size > (size_t)st.st_size) /* grew while we read it */
                         return -EFBIG;
         }
 
@@ -130,7 +130,7 @@ int read_full_fd(int fd, size_t max_size, char **ret_data, size_t *ret_size) {
                 ssize_t n;
 
                 if (allocated - size < 4096) {
-                        size_t a = MAX(allocated * 2, (size_t) 65536);
+                        size_t a = MAX(allocated * 2, (size_t)65536);
                         char *p;
 
                         if (allocated > max_size)
@@ -149,7 +149,7 @@ int read_full_fd(int fd, size_t max_size, char **ret_data, size_t *ret_size) {
                 }
                 if (n == 0)
                         break;
-                size += (size_t) n;
+                size += (size_t)n;
                 if (size > max_size)
                         return -EFBIG;
         }

@@ -23,12 +23,12 @@
 
 /* What the transport saw of the request. */
 typedef struct ImdsRequest {
-        const char *method;    /* "GET", ... */
-        const char *uri;       /* the raw request target, "path[?query]", not unescaped */
-        size_t headers_size;   /* sum of the lengths of every header name and value */
-        const char *metadata;  /* the value of the (first) Metadata header; NULL = absent */
-        unsigned n_metadata;   /* how many Metadata headers were sent */
-        bool forwarded_for;    /* an X-Forwarded-For header is present */
+        const char *method;   /* "GET", ... */
+        const char *uri;      /* the raw request target, "path[?query]", not unescaped */
+        size_t headers_size;  /* sum of the lengths of every header name and value */
+        const char *metadata; /* the value of the (first) Metadata header; NULL = absent */
+        unsigned n_metadata;  /* how many Metadata headers were sent */
+        bool forwarded_for;   /* an X-Forwarded-For header is present */
 } ImdsRequest;
 
 typedef enum ImdsAction {
@@ -61,10 +61,10 @@ void imds_request_decide(const ImdsRequest *req, ImdsDecision *ret);
 void imds_reply_for_bus_error(const char *error_name, ImdsReply *ret);
 
 /* Fixed answers the transports need outside the request decision. */
-void imds_reply_unidentified(ImdsReply *ret);                 /* 403: no VM identity for the peer */
+void imds_reply_unidentified(ImdsReply *ret);                       /* 403: no VM identity for the peer */
 void imds_reply_rate_limited(unsigned retry_after, ImdsReply *ret); /* 429 */
-void imds_reply_internal_error(ImdsReply *ret);               /* 500 */
-void imds_reply_shutting_down(ImdsReply *ret);                /* 503 */
+void imds_reply_internal_error(ImdsReply *ret);                     /* 500 */
+void imds_reply_shutting_down(ImdsReply *ret);                      /* 503 */
 
 /* The body of GET /metadata/versions: {"apiVersions":[...]} (oldest first). */
 const char *imds_versions_body(char *buf, size_t size);

@@ -21,13 +21,13 @@ static int parse_listen(const char *s, struct sockaddr_storage *ret, socklen_t *
                 const char *close = strchr(s, ']');
                 if (!close || close[1] != ':')
                         return -EINVAL;
-                host = strndup(s + 1, (size_t) (close - s - 1));
+                host = strndup(s + 1, (size_t)(close - s - 1));
                 port_s = close + 2;
         } else {
                 colon = strrchr(s, ':');
                 if (!colon)
                         return -EINVAL;
-                host = strndup(s, (size_t) (colon - s));
+                host = strndup(s, (size_t)(colon - s));
                 port_s = colon + 1;
         }
         if (!host)
@@ -37,16 +37,16 @@ static int parse_listen(const char *s, struct sockaddr_storage *ret, socklen_t *
         if (errno != 0 || end == port_s || *end || port > 65535)
                 return -EINVAL;
 
-        *ret = (struct sockaddr_storage) {};
-        if (inet_pton(AF_INET, host, &((struct sockaddr_in *) ret)->sin_addr) == 1) {
-                ((struct sockaddr_in *) ret)->sin_family = AF_INET;
-                ((struct sockaddr_in *) ret)->sin_port = htons((uint16_t) port);
+        *ret = (struct sockaddr_storage){};
+        if (inet_pton(AF_INET, host, &((struct sockaddr_in *)ret)->sin_addr) == 1) {
+                ((struct sockaddr_in *)ret)->sin_family = AF_INET;
+                ((struct sockaddr_in *)ret)->sin_port = htons((uint16_t)port);
                 *ret_len = sizeof(struct sockaddr_in);
                 return 0;
         }
-        if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *) ret)->sin6_addr) == 1) {
-                ((struct sockaddr_in6 *) ret)->sin6_family = AF_INET6;
-                ((struct sockaddr_in6 *) ret)->sin6_port = htons((uint16_t) port);
+        if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)ret)->sin6_addr) == 1) {
+                ((struct sockaddr_in6 *)ret)->sin6_family = AF_INET6;
+                ((struct sockaddr_in6 *)ret)->sin6_port = htons((uint16_t)port);
                 *ret_len = sizeof(struct sockaddr_in6);
                 return 0;
         }

@@ -86,8 +86,8 @@ static void erase_and_free(char *s) {
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(char *, erase_and_free);
 
-static int cmp_log_cb(
-        const char *func, const char *file, int line, OSSL_CMP_severity level, const char *msg) {
+static int cmp_log_cb(const char *func, const char *file, int line, OSSL_CMP_severity level,
+        const char *msg) {
         /* OpenSSL's CMP chatter ("sending IR", ...) is debug output for us: the outcome is
          * reported by the caller with a one-line reason. */
         log_debug("CMP: %s", msg);
@@ -126,8 +126,8 @@ static int cmp_get_secret(IssuerCmp *c, char **ret, char **ret_error) {
                 return -ENOMEM;
         if (isempty(s)) {
                 free(s);
-                return x509_error(
-                        ret_error, -ENOKEY, "CMP: the shared secret file %s is empty", c->secret_file);
+                return x509_error(ret_error, -ENOKEY, "CMP: the shared secret file %s is empty",
+                        c->secret_file);
         }
         *ret = s;
         return 0;
@@ -160,8 +160,8 @@ static int parse_subject(const char *s, X509_NAME **ret) {
                 if (!eq || eq == p || isempty(eq + 1))
                         return -EINVAL;
                 *eq = 0;
-                if (X509_NAME_add_entry_by_txt(
-                            name, p, MBSTRING_UTF8, (const unsigned char *)eq + 1, -1, -1, 0) != 1) {
+                if (X509_NAME_add_entry_by_txt(name, p, MBSTRING_UTF8, (const unsigned char *)eq + 1, -1, -1,
+                            0) != 1) {
                         ERR_clear_error();
                         return -EINVAL;
                 }
@@ -182,8 +182,8 @@ static int build_subject(IssuerCmp *c, const IssuerRequest *req, X509_NAME **ret
         name = X509_NAME_new();
         if (!name)
                 return -ENOMEM;
-        if (X509_NAME_add_entry_by_txt(
-                    name, "CN", MBSTRING_UTF8, (const unsigned char *)req->subject_cn, -1, -1, 0) != 1) {
+        if (X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)req->subject_cn, -1,
+                    -1, 0) != 1) {
                 ERR_clear_error();
                 return -EINVAL;
         }
@@ -636,8 +636,8 @@ static int enrol_once(IssuerCmp *c, const IssuerRequest *req, bool kur, X509 **r
         if (!ctx)
                 return openssl_error(ret_error, -ENOMEM, "CMP: cannot create a context");
         (void)OSSL_CMP_CTX_set_log_cb(ctx, cmp_log_cb);
-        (void)OSSL_CMP_CTX_set_log_verbosity(
-                ctx, log_get_max_level() >= LOG_DEBUG ? OSSL_CMP_LOG_DEBUG : OSSL_CMP_LOG_ERR);
+        (void)OSSL_CMP_CTX_set_log_verbosity(ctx,
+                log_get_max_level() >= LOG_DEBUG ? OSSL_CMP_LOG_DEBUG : OSSL_CMP_LOG_ERR);
 
         r = load_trust(c, &trust, ret_error);
         if (r < 0)
@@ -671,8 +671,8 @@ static int enrol_once(IssuerCmp *c, const IssuerRequest *req, bool kur, X509 **r
                 if (OSSL_CMP_CTX_set1_cert(ctx, req->current_cert) != 1 ||
                         OSSL_CMP_CTX_set1_pkey(ctx, req->current_key) != 1 ||
                         OSSL_CMP_CTX_set1_oldCert(ctx, req->current_cert) != 1) {
-                        r = openssl_error(
-                                ret_error, -EINVAL, "CMP: the current certificate/key cannot be used");
+                        r = openssl_error(ret_error, -EINVAL,
+                                "CMP: the current certificate/key cannot be used");
                         goto finish;
                 }
         } else if (OSSL_CMP_CTX_set1_referenceValue(ctx, (const unsigned char *)strempty(c->reference),
@@ -697,8 +697,8 @@ static int enrol_once(IssuerCmp *c, const IssuerRequest *req, bool kur, X509 **r
                 }
                 GENERAL_NAME_set0_value(san, GEN_DNS, ia5);
                 if (OSSL_CMP_CTX_push1_subjectAltName(ctx, san) != 1) {
-                        r = openssl_error(
-                                ret_error, -ENOMEM, "CMP: cannot set the subject alternative name");
+                        r = openssl_error(ret_error, -ENOMEM,
+                                "CMP: cannot set the subject alternative name");
                         goto finish;
                 }
         }
@@ -864,13 +864,13 @@ int issuer_cmp_new(const CmpConfig *config, Issuer **ret, char **ret_error) {
                 return -ENOMEM;
         c->issuer.ops = &issuer_cmp_ops;
 
-        if (OSSL_HTTP_parse_url(
-                    config->server, &ssl, &user, &c->host, &c->port, NULL, &c->path, &query, &frag) != 1) {
+        if (OSSL_HTTP_parse_url(config->server, &ssl, &user, &c->host, &c->port, NULL, &c->path, &query,
+                    &frag) != 1) {
                 OPENSSL_free(user);
                 OPENSSL_free(query);
                 OPENSSL_free(frag);
-                return openssl_error(
-                        ret_error, -EINVAL, "CMP: cannot parse the server URL \"%s\"", config->server);
+                return openssl_error(ret_error, -EINVAL, "CMP: cannot parse the server URL \"%s\"",
+                        config->server);
         }
         OPENSSL_free(user);
         OPENSSL_free(query);

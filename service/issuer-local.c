@@ -135,11 +135,11 @@ static int load_root(const char *path, EVP_PKEY **ret_key, X509 **ret_cert, char
         OPENSSL_cleanse(data, size);
         free(data);
         if (r < 0)
-                return x509_error(
-                        ret_error, -EBADMSG, "%s: not a private key followed by a certificate", path);
+                return x509_error(ret_error, -EBADMSG, "%s: not a private key followed by a certificate",
+                        path);
         if (!certificate_matches_key(sk_X509_value(certs, 0), key))
-                return x509_error(
-                        ret_error, -EKEYREJECTED, "%s: the certificate does not match the key", path);
+                return x509_error(ret_error, -EKEYREJECTED, "%s: the certificate does not match the key",
+                        path);
 
         *ret_key = TAKE_PTR(key);
         *ret_cert = sk_X509_shift(certs);
@@ -200,8 +200,8 @@ static int local_enroll(Issuer *issuer, const IssuerRequest *req, X509 **ret_cer
         assert(ret_cert);
 
         if (req->validity_days == 0 || req->validity_days > ROOT_VALIDITY_DAYS)
-                return x509_error(
-                        ret_error, -EINVAL, "invalid certificate validity of %u days", req->validity_days);
+                return x509_error(ret_error, -EINVAL, "invalid certificate validity of %u days",
+                        req->validity_days);
         if (isempty(req->subject_cn) || strlen(req->subject_cn) > 64)
                 return x509_error(ret_error, -EINVAL, "invalid certificate subject \"%s\"", req->subject_cn);
         if (!isempty(req->san_dns) && (strchr(req->san_dns, ',') || strchr(req->san_dns, ':')))
@@ -218,8 +218,8 @@ static int local_enroll(Issuer *issuer, const IssuerRequest *req, X509 **ret_cer
                 X509_set_pubkey(cert, req->key) != 1)
                 return openssl_error(ret_error, -EIO, "cannot create the certificate");
         if (set_subject_cn(cert, req->subject_cn) < 0)
-                return openssl_error(
-                        ret_error, -EINVAL, "invalid certificate subject \"%s\"", req->subject_cn);
+                return openssl_error(ret_error, -EINVAL, "invalid certificate subject \"%s\"",
+                        req->subject_cn);
         /* EKU: Azure's signing certificates carry serverAuth and clientAuth, which verifiers
          * modeled on Go's x509 (SPIRE, coder) require; emailProtection makes a plain
          * "openssl smime -verify" accept the certificate for S/MIME signing. */

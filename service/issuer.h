@@ -11,11 +11,11 @@
  * never from the bus loop. A TPM-backed key works unchanged: the issuer only uses EVP_PKEY. */
 
 typedef struct IssuerRequest {
-        EVP_PKEY *key;           /* the fresh key pair to certify */
-        const char *subject_cn;  /* e.g. "host1.metadata.azshci.local" */
-        const char *san_dns;     /* subjectAltName dNSName, usually the same */
-        unsigned validity_days;  /* what the service asks for (the issuer decides) */
-        EVP_PKEY *current_key;   /* the current credentials for renewal (CMP KUR), or NULL */
+        EVP_PKEY *key;          /* the fresh key pair to certify */
+        const char *subject_cn; /* e.g. "host1.metadata.azshci.local" */
+        const char *san_dns;    /* subjectAltName dNSName, usually the same */
+        unsigned validity_days; /* what the service asks for (the issuer decides) */
+        EVP_PKEY *current_key;  /* the current credentials for renewal (CMP KUR), or NULL */
         X509 *current_cert;
 } IssuerRequest;
 
@@ -23,7 +23,7 @@ typedef struct Issuer Issuer;
 
 typedef struct IssuerOps {
         const char *name;
-        int (*enroll)(Issuer *issuer, const IssuerRequest *req, X509 **ret_cert, STACK_OF(X509) **ret_chain,
+        int (*enroll)(Issuer *issuer, const IssuerRequest *req, X509 **ret_cert, STACK_OF(X509) * *ret_chain,
                 char **ret_error);
         /* PEM of the root(s) a verifier should trust for certificates from this issuer. */
         int (*get_trust_anchor)(Issuer *issuer, char **ret_pem);
@@ -43,7 +43,7 @@ int issuer_local_new(const char *state_dir, KeyType key_type, Issuer **ret, char
 int issuer_cmp_new(const CmpConfig *config, Issuer **ret, char **ret_error);
 
 static inline int issuer_enroll(Issuer *issuer, const IssuerRequest *req, X509 **ret_cert,
-        STACK_OF(X509) **ret_chain, char **ret_error) {
+        STACK_OF(X509) * *ret_chain, char **ret_error) {
         return issuer->ops->enroll(issuer, req, ret_cert, ret_chain, ret_error);
 }
 

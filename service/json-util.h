@@ -9,8 +9,8 @@
 
 /* For any GObject pointer (JsonParser, JsonBuilder, JsonGenerator). */
 static inline void g_object_unrefp(void *p) {
-        if (*(void **) p)
-                g_object_unref(*(void **) p);
+        if (*(void **)p)
+                g_object_unref(*(void **)p);
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(JsonNode *, json_node_unref);
 DEFINE_TRIVIAL_CLEANUP_FUNC(GError *, g_error_free);

@@ -261,8 +261,8 @@ static int file_import(Keystore *ks, const char *key_pem_path, const char *cert_
 
         r = signing_identity_new(key, cert, certs, &id);
         if (r == -EKEYREJECTED)
-                return x509_error(
-                        ret_error, r, "%s does not certify the key in %s", cert_pem_path, key_pem_path);
+                return x509_error(ret_error, r, "%s does not certify the key in %s", cert_pem_path,
+                        key_pem_path);
         if (r < 0)
                 return x509_error(ret_error, r, "cannot use %s: %s", cert_pem_path, strerror(-r));
 

@@ -73,8 +73,8 @@ static inline int keystore_store(Keystore *ks, const SigningIdentity *id) {
 /* The import path for a pre-provisioned key: a PEM private key file and a PEM file with the
  * certificate (optionally followed by its chain). Fails with -EKEYREJECTED when they do not
  * match. Validity is not checked here: the caller applies certificate_check_acceptable(). */
-static inline int keystore_import(
-        Keystore *ks, const char *key_pem_path, const char *cert_pem_path, char **ret_error) {
+static inline int keystore_import(Keystore *ks, const char *key_pem_path, const char *cert_pem_path,
+        char **ret_error) {
         return ks->ops->import(ks, key_pem_path, cert_pem_path, ret_error);
 }
 

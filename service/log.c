@@ -21,7 +21,8 @@ void log_set_program_name(const char *name) {
         log_program_name = name;
 }
 
-int log_internal(int level, int error, const char *file, int line, const char *func, const char *format, ...) {
+int log_internal(int level, int error, const char *file, int line, const char *func, const char *format,
+        ...) {
         char buf[2048];
         va_list ap;
         int saved = errno;
@@ -35,14 +36,14 @@ int log_internal(int level, int error, const char *file, int line, const char *f
         /* %m in the format means the error passed in, not whatever errno happens to hold. */
         errno = error;
         va_start(ap, format);
-        (void) vsnprintf(buf, sizeof buf, format, ap);
+        (void)vsnprintf(buf, sizeof buf, format, ap);
         va_end(ap);
 
         if (getenv("JOURNAL_STREAM"))
                 fprintf(stderr, "<%i>%s\n", level, buf);
         else if (log_max_level >= LOG_DEBUG)
-                fprintf(stderr, "%s%s%s:%i %s: %s\n", strempty(log_program_name), log_program_name ? ": " : "",
-                        file, line, func, buf);
+                fprintf(stderr, "%s%s%s:%i %s: %s\n", strempty(log_program_name),
+                        log_program_name ? ": " : "", file, line, func, buf);
         else
                 fprintf(stderr, "%s%s%s\n", strempty(log_program_name), log_program_name ? ": " : "", buf);
 

@@ -35,31 +35,31 @@
 #endif
 
 /* Takes the value of *p and sets *p to NULL: hands ownership to the caller. */
-#define TAKE_PTR(p)                                                                                          \
-        ({                                                                                                   \
-                typeof(p) *_pp_ = &(p);                                                                      \
-                typeof(p) _p_ = *_pp_;                                                                       \
-                *_pp_ = NULL;                                                                                \
-                _p_;                                                                                         \
+#define TAKE_PTR(p)                     \
+        ({                              \
+                typeof(p) *_pp_ = &(p); \
+                typeof(p) _p_ = *_pp_;  \
+                *_pp_ = NULL;           \
+                _p_;                    \
         })
 
-#define TAKE_FD(fd)                                                                                          \
-        ({                                                                                                   \
-                int *_fdp_ = &(fd);                                                                          \
-                int _fd_ = *_fdp_;                                                                           \
-                *_fdp_ = -EBADF;                                                                             \
-                _fd_;                                                                                        \
+#define TAKE_FD(fd)                 \
+        ({                          \
+                int *_fdp_ = &(fd); \
+                int _fd_ = *_fdp_;  \
+                *_fdp_ = -EBADF;    \
+                _fd_;               \
         })
 
 /* Defines name##p(type *p) that calls func(*p) when *p is not NULL: for _cleanup_(). */
-#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)                                                              \
-        static inline void func##p(type *p) {                                                                \
-                if (*p)                                                                                      \
-                        func(*p);                                                                            \
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func) \
+        static inline void func##p(type *p) {   \
+                if (*p)                         \
+                        func(*p);               \
         }
 
 static inline void freep(void *p) {
-        free(*(void **) p);
+        free(*(void **)p);
 }
 #define _cleanup_free_ _cleanup_(freep)
 
@@ -72,7 +72,7 @@ static inline void fclosep(FILE **f) {
 static inline int safe_close(int fd) {
         if (fd >= 0) {
                 int saved = errno;
-                (void) close(fd);
+                (void)close(fd);
                 errno = saved;
         }
         return -EBADF;
@@ -128,11 +128,11 @@ static inline int negative_errno(void) {
         return errno > 0 ? -errno : -EIO;
 }
 
-#define USEC_PER_SEC  UINT64_C(1000000)
-#define USEC_PER_MSEC UINT64_C(1000)
+#define USEC_PER_SEC    UINT64_C(1000000)
+#define USEC_PER_MSEC   UINT64_C(1000)
 #define USEC_PER_MINUTE (UINT64_C(60) * USEC_PER_SEC)
-#define USEC_PER_HOUR (UINT64_C(60) * USEC_PER_MINUTE)
-#define USEC_PER_DAY  (UINT64_C(24) * USEC_PER_HOUR)
+#define USEC_PER_HOUR   (UINT64_C(60) * USEC_PER_MINUTE)
+#define USEC_PER_DAY    (UINT64_C(24) * USEC_PER_HOUR)
 
 /* Frees *p and takes ownership of s. */
 static inline void free_and_replace_string(char **p, char *s) {

@@ -28,7 +28,7 @@ typedef struct SyncJob {
         Keystore *keystore;
         Issuer *issuer;
         KeyType key_type;
-        SigningIdentity *current;   /* for renewal (KUR) and for re-certifying the same key */
+        SigningIdentity *current; /* for renewal (KUR) and for re-certifying the same key */
         bool rotate_key;
         char *subject;
         unsigned validity_days, max_validity_days;
@@ -83,7 +83,7 @@ static void sync_work(void *userdata) {
         } else {
                 r = keystore_generate_key(j->keystore, j->key_type, &key);
                 if (r < 0) {
-                        (void) asprintf(&j->error, "Failed to generate a %s key: %s",
+                        (void)asprintf(&j->error, "Failed to generate a %s key: %s",
                                 key_type_to_string(j->key_type), strerror(-r));
                         return;
                 }
@@ -100,7 +100,7 @@ static void sync_work(void *userdata) {
         r = issuer_enroll(j->issuer, &req, &cert, &chain, &j->error);
         if (r < 0) {
                 if (!j->error)
-                        (void) asprintf(&j->error, "Enrolment failed: %s", strerror(-r));
+                        (void)asprintf(&j->error, "Enrolment failed: %s", strerror(-r));
                 return;
         }
 
@@ -111,13 +111,13 @@ static void sync_work(void *userdata) {
 
         r = signing_identity_new(key, cert, chain, &id);
         if (r < 0) {
-                (void) asprintf(&j->error, "Issued certificate unusable: %s", strerror(-r));
+                (void)asprintf(&j->error, "Issued certificate unusable: %s", strerror(-r));
                 return;
         }
 
         r = keystore_store(j->keystore, id);
         if (r < 0) {
-                (void) asprintf(&j->error, "Failed to store the new key and certificate: %s", strerror(-r));
+                (void)asprintf(&j->error, "Failed to store the new key and certificate: %s", strerror(-r));
                 return;
         }
 
@@ -147,19 +147,19 @@ static void sync_done(void *userdata) {
                 m->last_sync = now_usec(CLOCK_REALTIME);
                 m->sync_failures = 0;
                 m->server_error = mfree(m->server_error);
-                (void) manager_save_state(m);
+                (void)manager_save_state(m);
 
                 log_info("Sync succeeded: new %s signing certificate valid until %s.",
                         key_type_to_string(m->config.key_type),
                         format_timestamp_utc(buf, sizeof buf, m->certificate_expiry));
 
-                (void) manager_emit_changed(m, STRV_MAKE("LastSync", "CertificateExpiry"));
-                (void) manager_emit_server_changed(m, STRV_MAKE("LastSync", "CertificateExpiry", "Error"));
+                (void)manager_emit_changed(m, STRV_MAKE("LastSync", "CertificateExpiry"));
+                (void)manager_emit_server_changed(m, STRV_MAKE("LastSync", "CertificateExpiry", "Error"));
         } else {
                 m->sync_failures++;
-                (void) free_and_strdup(&m->server_error, j->error ?: "Sync failed.");
+                (void)free_and_strdup(&m->server_error, j->error ?: "Sync failed.");
                 log_error("Sync failed (attempt %u): %s", m->sync_failures, strna(j->error));
-                (void) manager_emit_server_changed(m, STRV_MAKE("Error"));
+                (void)manager_emit_server_changed(m, STRV_MAKE("Error"));
         }
 
         manager_refresh(m);
@@ -167,9 +167,9 @@ static void sync_done(void *userdata) {
 
         for (size_t i = 0; i < j->n_waiters; i++) {
                 if (ok)
-                        (void) sd_bus_reply_method_return(j->waiters[i], NULL);
+                        (void)sd_bus_reply_method_return(j->waiters[i], NULL);
                 else
-                        (void) sd_bus_reply_method_errorf(j->waiters[i], BUS_ERROR_SYNC_FAILED, "%s",
+                        (void)sd_bus_reply_method_errorf(j->waiters[i], BUS_ERROR_SYNC_FAILED, "%s",
                                 m->server_error);
         }
 }
@@ -181,7 +181,7 @@ static int server_dns_name(Manager *m, char **ret) {
         if (!label)
                 return -ENOMEM;
         for (char *p = label; *p; p++) {
-                *p = (char) tolower((unsigned char) *p);
+                *p = (char)tolower((unsigned char)*p);
                 if (!strchr("abcdefghijklmnopqrstuvwxyz0123456789-", *p))
                         *p = '-';
         }
@@ -205,7 +205,7 @@ static int manager_start_sync(Manager *m, sd_bus_message *waiter) {
         j = calloc(1, sizeof(SyncJob));
         if (!j)
                 return -ENOMEM;
-        *j = (SyncJob) {
+        *j = (SyncJob){
                 .manager = m,
                 .keystore = m->keystore,
                 .issuer = m->issuer,
@@ -316,8 +316,8 @@ static void manager_schedule_sync(Manager *m) {
                 if (r >= 0)
                         r = sd_event_source_set_enabled(m->sync_timer, SD_EVENT_ONESHOT);
         } else
-                r = sd_event_add_time(m->event, &m->sync_timer, CLOCK_REALTIME, next, USEC_PER_SEC, on_sync_timer,
-                        m);
+                r = sd_event_add_time(m->event, &m->sync_timer, CLOCK_REALTIME, next, USEC_PER_SEC,
+                        on_sync_timer, m);
         if (r < 0)
                 log_error_errno(r, "Failed to schedule the next sync: %m");
 }
@@ -352,10 +352,10 @@ static void sign_done(void *userdata) {
 
         if (j->error < 0) {
                 log_error_errno(j->error, "Failed to sign a document: %m");
-                (void) sd_bus_reply_method_errorf(j->request, SD_BUS_ERROR_FAILED, "Signing failed: %s",
+                (void)sd_bus_reply_method_errorf(j->request, SD_BUS_ERROR_FAILED, "Signing failed: %s",
                         strerror(-j->error));
         } else
-                (void) sd_bus_reply_method_return(j->request, "s", j->body);
+                (void)sd_bus_reply_method_return(j->request, "s", j->body);
         sign_job_free(j);
 }
 
@@ -369,10 +369,10 @@ static int find_peer_vm(Manager *m, const char *transport, const char *peer, Vm 
                 errno = 0;
                 cid = strtoul(peer, &end, 10);
                 if (errno != 0 || end == peer || *end || peer[0] == '-' || cid > UINT32_MAX ||
-                    !vsock_cid_is_valid((uint32_t) cid) || cid == 0)
+                        !vsock_cid_is_valid((uint32_t)cid) || cid == 0)
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                 "Peer of a vsock request must be a guest CID in decimal, not '%s'.", peer);
-                vm = manager_find_vm_by_cid(m, (uint32_t) cid);
+                vm = manager_find_vm_by_cid(m, (uint32_t)cid);
         } else {
                 _cleanup_free_ char *mac = NULL;
                 int r = mac_normalize(peer, &mac);
@@ -391,8 +391,8 @@ static int find_peer_vm(Manager *m, const char *transport, const char *peer, Vm 
         return 0;
 }
 
-int manager_attest(Manager *m, sd_bus_message *msg, const char *transport, const char *peer, const char *nonce,
-        const char *api_version, sd_bus_error *error) {
+int manager_attest(Manager *m, sd_bus_message *msg, const char *transport, const char *peer,
+        const char *nonce, const char *api_version, sd_bus_error *error) {
         char created_nonce[DOCUMENT_NONCE_MAX], buf[32];
         SignJob *j;
         usec_t now;
@@ -429,8 +429,8 @@ int manager_attest(Manager *m, sd_bus_message *msg, const char *transport, const
                         m->server_name);
         if (now >= m->identity->not_after)
                 return sd_bus_error_setf(error, BUS_ERROR_EXPIRED,
-                        "The signing certificate of server %s expired at %s: sync to renew it.", m->server_name,
-                        format_timestamp_utc(buf, sizeof buf, m->identity->not_after));
+                        "The signing certificate of server %s expired at %s: sync to renew it.",
+                        m->server_name, format_timestamp_utc(buf, sizeof buf, m->identity->not_after));
 
         if (isempty(nonce))
                 nonce = document_default_nonce(now, created_nonce);
@@ -502,7 +502,8 @@ int manager_attestation_init(Manager *m) {
         if (r == -ENOENT)
                 log_info("No signing certificate yet.");
         else if (r < 0)
-                log_error_errno(r, "Failed to load the signing key and certificate, a sync will replace them: %m");
+                log_error_errno(r,
+                        "Failed to load the signing key and certificate, a sync will replace them: %m");
         else {
                 manager_set_identity(m, id);
                 log_info("Loaded the signing certificate, valid until %s.",

@@ -7,8 +7,8 @@
 #include "manager-dbus.h"
 #include "validate.h"
 
-static int property_get_host_state(sd_bus *bus, const char *path, const char *interface, const char *property,
-        sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+static int property_get_host_state(sd_bus *bus, const char *path, const char *interface,
+        const char *property, sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         return sd_bus_message_append(reply, "s", m->config.enabled ? "On" : "Off");
 }
@@ -39,7 +39,8 @@ int manager_emit_changed(Manager *m, char **properties) {
 }
 
 static int reply_no_such_vm(sd_bus_error *error, const char *name) {
-        return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_VM, "No VM is registered with the name or id '%s'.", name);
+        return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_VM,
+                "No VM is registered with the name or id '%s'.", name);
 }
 
 /* --- Sync --- */
@@ -81,12 +82,14 @@ static int enable_legacy_authorized(sd_bus_message *msg, void *userdata, sd_bus_
                         if (vm->legacy_access)
                                 continue;
                         if (vm_needs_power_off(vm)) {
-                                log_notice("Not giving legacy access to Generation 1 VM '%s' while it is %s.",
+                                log_notice(
+                                        "Not giving legacy access to Generation 1 VM '%s' while it is %s.",
                                         vm->name, vm_power_state_to_string(vm->power_state));
                                 continue;
                         }
                         if (manager_legacy_check_vm(m, vm, NULL) < 0) {
-                                log_notice("Not giving legacy access to VM '%s': it has no legacy NIC registered.",
+                                log_notice(
+                                        "Not giving legacy access to VM '%s': it has no legacy NIC registered.",
                                         vm->name);
                                 continue;
                         }
@@ -110,9 +113,9 @@ static int enable_legacy_authorized(sd_bus_message *msg, void *userdata, sd_bus_
         if (r < 0) {
                 /* Put the network back the way the unchanged state says. */
                 if (enable)
-                        (void) manager_legacy_teardown(m, NULL);
+                        (void)manager_legacy_teardown(m, NULL);
                 else
-                        (void) manager_legacy_setup(m, m->vms, m->n_vms, NULL);
+                        (void)manager_legacy_setup(m, m->vms, m->n_vms, NULL);
                 return r;
         }
         manager_legacy_check(m);
@@ -129,8 +132,8 @@ static int method_enable_legacy(sd_bus_message *msg, void *userdata, sd_bus_erro
         if (!!enable == m->legacy_support)
                 return sd_bus_reply_method_return(msg, NULL);
 
-        return polkit_authorize_async(m->polkit, msg, POLKIT_ACTION_MANAGE_LEGACY, enable_legacy_authorized, m,
-                error);
+        return polkit_authorize_async(m->polkit, msg, POLKIT_ACTION_MANAGE_LEGACY, enable_legacy_authorized,
+                m, error);
 }
 
 /* --- SetVMAccess --- */
@@ -162,7 +165,8 @@ static int set_vm_access_check(Manager *m, sd_bus_message *msg, const char **ret
                         }
                         if (enable && vm_needs_power_off(vm)) {
                                 char *t;
-                                if (asprintf(&t, "%s%s'%s'", strempty(blocked), blocked ? ", " : "", vm->name) < 0)
+                                if (asprintf(&t, "%s%s'%s'", strempty(blocked), blocked ? ", " : "",
+                                            vm->name) < 0)
                                         return -ENOMEM;
                                 free(blocked);
                                 blocked = t;
@@ -251,8 +255,8 @@ static int method_set_vm_access(sd_bus_message *msg, void *userdata, sd_bus_erro
         if (r == 0)
                 return sd_bus_reply_method_return(msg, NULL);
 
-        return polkit_authorize_async(m->polkit, msg, POLKIT_ACTION_MANAGE_VM_ACCESS, set_vm_access_authorized, m,
-                error);
+        return polkit_authorize_async(m->polkit, msg, POLKIT_ACTION_MANAGE_VM_ACCESS,
+                set_vm_access_authorized, m, error);
 }
 
 /* --- RegisterVM --- */
@@ -307,8 +311,8 @@ static int method_register_vm(sd_bus_message *msg, void *userdata, sd_bus_error 
         if (r < 0)
                 return r;
 
-        return polkit_authorize_async(m->polkit, msg, POLKIT_ACTION_MANAGE_INVENTORY, register_vm_authorized, m,
-                error);
+        return polkit_authorize_async(m->polkit, msg, POLKIT_ACTION_MANAGE_INVENTORY, register_vm_authorized,
+                m, error);
 }
 
 /* --- UpdateVM --- */
@@ -362,8 +366,8 @@ static int method_update_vm(sd_bus_message *msg, void *userdata, sd_bus_error *e
         if (r < 0)
                 return r;
 
-        return polkit_authorize_async(m->polkit, msg, POLKIT_ACTION_MANAGE_INVENTORY, update_vm_authorized, m,
-                error);
+        return polkit_authorize_async(m->polkit, msg, POLKIT_ACTION_MANAGE_INVENTORY, update_vm_authorized,
+                m, error);
 }
 
 /* --- UnregisterVM --- */
@@ -400,8 +404,8 @@ static int method_unregister_vm(sd_bus_message *msg, void *userdata, sd_bus_erro
         if (!manager_find_vm(m, name))
                 return reply_no_such_vm(error, name);
 
-        return polkit_authorize_async(m->polkit, msg, POLKIT_ACTION_MANAGE_INVENTORY, unregister_vm_authorized, m,
-                error);
+        return polkit_authorize_async(m->polkit, msg, POLKIT_ACTION_MANAGE_INVENTORY,
+                unregister_vm_authorized, m, error);
 }
 
 /* --- Attest --- */
@@ -477,15 +481,18 @@ static const sd_bus_vtable manager_vtable[] = {
 
         SD_BUS_PROPERTY("HostState", "s", property_get_host_state, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("LegacyOsSupport", "s", property_get_legacy, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("LastSync", "t", NULL, offsetof(Manager, last_sync), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("LastSync", "t", NULL, offsetof(Manager, last_sync),
+                SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("CertificateExpiry", "t", NULL, offsetof(Manager, certificate_expiry),
                 SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("SubscriptionId", "s", property_get_subscription_id, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("SubscriptionId", "s", property_get_subscription_id, 0,
+                SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
 
-        SD_BUS_METHOD_WITH_ARGS("Sync", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_sync, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("EnableLegacy", SD_BUS_ARGS("b", enable), SD_BUS_NO_RESULT, method_enable_legacy,
+        SD_BUS_METHOD_WITH_ARGS("Sync", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_sync,
                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("EnableLegacy", SD_BUS_ARGS("b", enable), SD_BUS_NO_RESULT,
+                method_enable_legacy, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("SetVMAccess", SD_BUS_ARGS("s", vm, "b", enable), SD_BUS_NO_RESULT,
                 method_set_vm_access, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("RegisterVM", SD_BUS_ARGS("a{sv}", properties), SD_BUS_RESULT("o", path),
@@ -494,15 +501,16 @@ static const sd_bus_vtable manager_vtable[] = {
                 method_update_vm, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("UnregisterVM", SD_BUS_ARGS("s", vm), SD_BUS_NO_RESULT, method_unregister_vm,
                 SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("GetLegacyNetworkStatus", SD_BUS_NO_ARGS, SD_BUS_RESULT("b", ok, "s", report),
-                method_get_legacy_network_status, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("GetTrustAnchor", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", pem), method_get_trust_anchor,
+        SD_BUS_METHOD_WITH_ARGS("GetLegacyNetworkStatus", SD_BUS_NO_ARGS,
+                SD_BUS_RESULT("b", ok, "s", report), method_get_legacy_network_status,
                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetTrustAnchor", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", pem),
+                method_get_trust_anchor, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Attest", SD_BUS_ARGS("s", transport, "s", peer, "s", nonce),
                 SD_BUS_RESULT("s", document), method_attest, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("AttestForVersion",
-                SD_BUS_ARGS("s", transport, "s", peer, "s", nonce, "s", api_version), SD_BUS_RESULT("s", document),
-                method_attest_for_version, SD_BUS_VTABLE_UNPRIVILEGED),
+                SD_BUS_ARGS("s", transport, "s", peer, "s", nonce, "s", api_version),
+                SD_BUS_RESULT("s", document), method_attest_for_version, SD_BUS_VTABLE_UNPRIVILEGED),
 
         SD_BUS_VTABLE_END,
 };

@@ -19,5 +19,5 @@ int manager_sync(Manager *manager, sd_bus_message *m, sd_bus_error *error);
 /* The PEM of the root(s) that verify this service's documents. */
 int manager_get_trust_anchor(Manager *manager, char **ret_pem);
 /* Handles Attest for the request m (arguments read and checked by the caller). */
-int manager_attest(Manager *manager, sd_bus_message *m, const char *transport, const char *peer, const char *nonce,
-        const char *api_version, sd_bus_error *error);
+int manager_attest(Manager *manager, sd_bus_message *m, const char *transport, const char *peer,
+        const char *nonce, const char *api_version, sd_bus_error *error);

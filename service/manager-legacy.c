@@ -15,7 +15,7 @@
 #define LEGACY_CHECK_INTERVAL_USEC (30 * USEC_PER_SEC)
 
 static LegacyNetConfig legacy_config(Manager *m) {
-        return (LegacyNetConfig) { .bridge = m->config.legacy_bridge };
+        return (LegacyNetConfig){.bridge = m->config.legacy_bridge};
 }
 
 bool manager_legacy_managed(Manager *m) {
@@ -39,7 +39,8 @@ int manager_legacy_check_vm(Manager *m, const Vm *vm, sd_bus_error *error) {
                         vm->name);
         if (!vm->legacy_mac)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                        "VM '%s' has no 'LegacyMac': register the MAC address of its legacy NIC first.", vm->name);
+                        "VM '%s' has no 'LegacyMac': register the MAC address of its legacy NIC first.",
+                        vm->name);
         return 0;
 }
 
@@ -63,12 +64,14 @@ int manager_legacy_attach(Manager *m, const Vm *vm, sd_bus_error *error) {
 
         r = legacy_net_attach_port(&c, vm->legacy_interface, vm->legacy_mac, &e);
         if (r < 0) {
-                log_warning_errno(r, "Failed to attach VM '%s' (%s) to %s: %s", vm->name, vm->legacy_interface,
-                        c.bridge, strna(e));
-                return sd_bus_error_set_errnof(error, r, "Failed to attach VM '%s' (%s) to the legacy network: %s",
-                        vm->name, vm->legacy_interface, strna(e));
+                log_warning_errno(r, "Failed to attach VM '%s' (%s) to %s: %s", vm->name,
+                        vm->legacy_interface, c.bridge, strna(e));
+                return sd_bus_error_set_errnof(error, r,
+                        "Failed to attach VM '%s' (%s) to the legacy network: %s", vm->name,
+                        vm->legacy_interface, strna(e));
         }
-        log_info("Attached VM '%s' (%s, %s) to %s.", vm->name, vm->legacy_interface, vm->legacy_mac, c.bridge);
+        log_info("Attached VM '%s' (%s, %s) to %s.", vm->name, vm->legacy_interface, vm->legacy_mac,
+                c.bridge);
         return 0;
 }
 
@@ -82,7 +85,8 @@ void manager_legacy_detach(Manager *m, const Vm *vm) {
 
         r = legacy_net_detach_port(&c, vm->legacy_interface, &e);
         if (r < 0)
-                log_warning_errno(r, "Failed to detach %s from %s: %s", vm->legacy_interface, c.bridge, strna(e));
+                log_warning_errno(r, "Failed to detach %s from %s: %s", vm->legacy_interface, c.bridge,
+                        strna(e));
         else
                 log_info("Detached VM '%s' (%s) from %s.", vm->name, vm->legacy_interface, c.bridge);
 }
@@ -98,14 +102,15 @@ int manager_legacy_setup(Manager *m, Vm *const *vms, size_t n_vms, sd_bus_error 
         r = legacy_net_enable(&c, &e);
         if (r < 0) {
                 log_error_errno(r, "Failed to set up the legacy network on %s: %s", c.bridge, strna(e));
-                return sd_bus_error_set_errnof(error, r, "Failed to set up the legacy network: %s", strna(e));
+                return sd_bus_error_set_errnof(error, r, "Failed to set up the legacy network: %s",
+                        strna(e));
         }
         log_info("Legacy network %s is up.", c.bridge);
 
         /* One VM whose NIC is missing (it is powered off, say) must not keep the others off the
          * network: it shows up in the drift check instead. */
         for (size_t i = 0; i < n_vms; i++)
-                (void) manager_legacy_attach(m, vms[i], NULL);
+                (void)manager_legacy_attach(m, vms[i], NULL);
         return 0;
 }
 
@@ -120,7 +125,8 @@ int manager_legacy_teardown(Manager *m, sd_bus_error *error) {
         r = legacy_net_disable(&c, &e);
         if (r < 0) {
                 log_error_errno(r, "Failed to remove the legacy network %s: %s", c.bridge, strna(e));
-                return sd_bus_error_set_errnof(error, r, "Failed to remove the legacy network: %s", strna(e));
+                return sd_bus_error_set_errnof(error, r, "Failed to remove the legacy network: %s",
+                        strna(e));
         }
         log_info("Legacy network %s removed.", c.bridge);
         return 0;
@@ -136,7 +142,7 @@ void manager_legacy_vm_changed(Manager *m, bool legacy_support, const Vm *old, c
         if (had)
                 manager_legacy_detach(m, old);
         if (has)
-                (void) manager_legacy_attach(m, new, NULL);
+                (void)manager_legacy_attach(m, new, NULL);
 }
 
 static int legacy_expected_ports(Manager *m, LegacyNetPort **ret, size_t *ret_n) {
@@ -148,7 +154,7 @@ static int legacy_expected_ports(Manager *m, LegacyNetPort **ret, size_t *ret_n)
                 return -ENOMEM;
         for (size_t i = 0; i < m->n_vms; i++)
                 if (vm_has_port(m->vms[i]))
-                        ports[n++] = (LegacyNetPort) { m->vms[i]->legacy_interface, m->vms[i]->legacy_mac };
+                        ports[n++] = (LegacyNetPort){m->vms[i]->legacy_interface, m->vms[i]->legacy_mac};
         *ret = ports;
         *ret_n = n;
         return 0;
@@ -161,8 +167,8 @@ static void manager_set_legacy_error(Manager *m, const char *error) {
                 log_error("Legacy network: %s", error);
         else if (m->legacy_error)
                 log_info("Legacy network is as configured again.");
-        (void) free_and_strdup(&m->legacy_error, error);
-        (void) manager_emit_server_changed(m, STRV_MAKE("Error"));
+        (void)free_and_strdup(&m->legacy_error, error);
+        (void)manager_emit_server_changed(m, STRV_MAKE("Error"));
 }
 
 int manager_legacy_status(Manager *m, bool *ret_ok, char **ret_report) {
@@ -178,7 +184,8 @@ int manager_legacy_status(Manager *m, bool *ret_ok, char **ret_report) {
 
         if (!manager_legacy_managed(m)) {
                 *ret_ok = true;
-                *ret_report = strdup("The service does not manage the legacy network (\"legacyNetwork\": false).\n");
+                *ret_report = strdup(
+                        "The service does not manage the legacy network (\"legacyNetwork\": false).\n");
                 return *ret_report ? 0 : -ENOMEM;
         }
 
@@ -232,7 +239,7 @@ static int on_legacy_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
 
         manager_legacy_check(m);
-        (void) sd_event_source_set_time_relative(s, LEGACY_CHECK_INTERVAL_USEC);
+        (void)sd_event_source_set_time_relative(s, LEGACY_CHECK_INTERVAL_USEC);
         return 0;
 }
 
@@ -248,17 +255,17 @@ int manager_legacy_init(Manager *m) {
         /* Everything is restored from the persisted state: after a restart or a reboot the
          * network looks as it did. */
         if (m->legacy_support)
-                (void) manager_legacy_setup(m, m->vms, m->n_vms, &error);
+                (void)manager_legacy_setup(m, m->vms, m->n_vms, &error);
         else
                 /* A crash between building the network and saving the switch may have left it
                  * up; the saved state says off, so off it is. */
-                (void) manager_legacy_teardown(m, &error);
+                (void)manager_legacy_teardown(m, &error);
 
-        r = sd_event_add_time_relative(m->event, &m->legacy_timer, CLOCK_MONOTONIC, LEGACY_CHECK_INTERVAL_USEC,
-                USEC_PER_SEC, on_legacy_timer, m);
+        r = sd_event_add_time_relative(m->event, &m->legacy_timer, CLOCK_MONOTONIC,
+                LEGACY_CHECK_INTERVAL_USEC, USEC_PER_SEC, on_legacy_timer, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the legacy network check: %m");
-        (void) sd_event_source_set_enabled(m->legacy_timer, SD_EVENT_ON);
+        (void)sd_event_source_set_enabled(m->legacy_timer, SD_EVENT_ON);
 
         manager_legacy_check(m);
         return 0;

@@ -15,7 +15,8 @@
 #include "strv.h"
 
 /* The VM properties that follow from the benefit evaluation. */
-#define VM_EVALUATION_PROPERTIES STRV_MAKE("Status", "EligibleBenefits", "ActiveBenefits", "RecommendedActions")
+#define VM_EVALUATION_PROPERTIES \
+        STRV_MAKE("Status", "EligibleBenefits", "ActiveBenefits", "RecommendedActions")
 
 static const char *const server_state_table[_SERVER_STATE_MAX] = {
         [SERVER_ACTIVE] = "Active",
@@ -47,7 +48,7 @@ int manager_new(const char *config_path, Manager **ret) {
         r = sd_event_default(&m->event);
         if (r < 0)
                 return r;
-        (void) sd_event_set_watchdog(m->event, true);
+        (void)sd_event_set_watchdog(m->event, true);
 
         r = sd_event_add_signal(m->event, NULL, SIGTERM | SD_EVENT_SIGNAL_PROCMASK, NULL, NULL);
         if (r < 0)
@@ -89,7 +90,7 @@ Manager *manager_free(Manager *m) {
 }
 
 static int compare_vm_id(const void *key, const void *element) {
-        return strcmp(key, (*(Vm *const *) element)->id);
+        return strcmp(key, (*(Vm *const *)element)->id);
 }
 
 static size_t vm_insert_position(Manager *m, const char *id) {
@@ -165,7 +166,8 @@ int manager_check_unique(Manager *m, const Vm *vm, const Vm *except, sd_bus_erro
         other = manager_find_vm_by_id(m, vm->id);
         if (other && other != except)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                        "VM property 'Id': a VM with id %s is already registered ('%s').", vm->id, other->name);
+                        "VM property 'Id': a VM with id %s is already registered ('%s').", vm->id,
+                        other->name);
 
         for (size_t i = 0; i < m->n_vms; i++) {
                 other = m->vms[i];
@@ -176,8 +178,8 @@ int manager_check_unique(Manager *m, const Vm *vm, const Vm *except, sd_bus_erro
                                 "VM property 'Name': a VM named '%s' is already registered.", vm->name);
                 if (vm->vsock_cid != 0 && other->vsock_cid == vm->vsock_cid)
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                "VM property 'VsockCid': CID %" PRIu32 " already belongs to VM '%s'.", vm->vsock_cid,
-                                other->name);
+                                "VM property 'VsockCid': CID %" PRIu32 " already belongs to VM '%s'.",
+                                vm->vsock_cid, other->name);
                 if (vm->legacy_mac && streq_ptr(other->legacy_mac, vm->legacy_mac))
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                 "VM property 'LegacyMac': %s already belongs to VM '%s'.", vm->legacy_mac,
@@ -208,7 +210,7 @@ int manager_add_vm(Manager *m, Vm *vm) {
         m->vms[pos] = vm;
         m->n_vms++;
 
-        (void) manager_evaluate_vm(m, vm);
+        (void)manager_evaluate_vm(m, vm);
         return 0;
 }
 
@@ -226,7 +228,7 @@ void manager_remove_vm(Manager *m, Vm *vm) {
 }
 
 static BenefitContext manager_benefit_context(Manager *m) {
-        return (BenefitContext) {
+        return (BenefitContext){
                 .server_active = m->server_state == SERVER_ACTIVE,
                 .legacy_support = m->legacy_support,
         };
@@ -281,7 +283,7 @@ static int manager_load_state(Manager *m) {
         if (r >= 0)
                 r = state_deserialize(m->state_file, data, &s, &error);
         else
-                (void) asprintf(&error, "%s: %s", m->state_file, strerror(-r));
+                (void)asprintf(&error, "%s: %s", m->state_file, strerror(-r));
         if (r == -ENOMEM)
                 return log_oom();
         if (r < 0) {
@@ -292,8 +294,10 @@ static int manager_load_state(Manager *m) {
                 if (asprintf(&aside, "%s.corrupt-%" PRIu64, m->state_file, now_usec(CLOCK_REALTIME)) < 0)
                         return log_oom();
                 if (rename(m->state_file, aside) < 0)
-                        return log_error_errno(negative_errno(), "State file is corrupt (%s) and could not be moved "
-                                "aside: %m", strna(error));
+                        return log_error_errno(negative_errno(),
+                                "State file is corrupt (%s) and could not be moved "
+                                "aside: %m",
+                                strna(error));
                 log_error("State file is corrupt (%s); moved it to %s and starting with an empty inventory.",
                         strna(error), aside);
                 return 0;
@@ -343,7 +347,8 @@ int manager_load(Manager *m) {
 
         r = mkdir_safe(m->config.state_directory, 0755);
         if (r < 0)
-                return log_error_errno(r, "Failed to create the state directory %s: %m", m->config.state_directory);
+                return log_error_errno(r, "Failed to create the state directory %s: %m",
+                        m->config.state_directory);
 
         if (asprintf(&m->state_file, "%s/state.json", m->config.state_directory) < 0)
                 return log_oom();
@@ -361,7 +366,7 @@ int manager_load(Manager *m) {
                 return r;
 
         manager_refresh(m);
-        (void) malloc_trim(0); /* loading a big inventory leaves the parser's memory behind */
+        (void)malloc_trim(0); /* loading a big inventory leaves the parser's memory behind */
         return 0;
 }
 
@@ -392,12 +397,12 @@ void manager_refresh(Manager *m) {
         if (state != m->server_state) {
                 log_info("Server %s is now %s.", m->server_name, server_state_to_string(state));
                 m->server_state = state;
-                (void) manager_emit_server_changed(m, STRV_MAKE("State"));
+                (void)manager_emit_server_changed(m, STRV_MAKE("State"));
         }
 
         for (size_t i = 0; i < m->n_vms; i++)
                 if (manager_evaluate_vm(m, m->vms[i]))
-                        (void) manager_emit_vm_changed(m, m->vms[i], VM_EVALUATION_PROPERTIES);
+                        (void)manager_emit_vm_changed(m, m->vms[i], VM_EVALUATION_PROPERTIES);
 }
 
 int manager_emit_vm_changed(Manager *m, Vm *vm, char **properties) {
@@ -445,12 +450,12 @@ int manager_run(Manager *m) {
 
         assert(m);
 
-        (void) sd_notifyf(false, "READY=1\nSTATUS=Serving %zu VM(s); server %s is %s.", m->n_vms, m->server_name,
-                server_state_to_string(m->server_state));
+        (void)sd_notifyf(false, "READY=1\nSTATUS=Serving %zu VM(s); server %s is %s.", m->n_vms,
+                m->server_name, server_state_to_string(m->server_state));
         log_info("Ready: %s on %s.", BUS_NAME, m->server_name);
 
         r = sd_event_loop(m->event);
-        (void) sd_notify(false, "STOPPING=1");
+        (void)sd_notify(false, "STOPPING=1");
         if (r < 0)
                 return log_error_errno(r, "Event loop failed: %m");
         return 0;
@@ -464,14 +469,14 @@ void change_done(Change *c) {
                 for (size_t i = 0; i < c->n_replace; i++)
                         vm_free(c->replace[i]);
         free(c->replace);
-        *c = (Change) {};
+        *c = (Change){};
 }
 
 void change_init(Manager *m, Change *c) {
         assert(m);
         assert(c);
 
-        *c = (Change) { .legacy_support = m->legacy_support };
+        *c = (Change){.legacy_support = m->legacy_support};
 }
 
 int change_replace_vm(Manager *m, Change *c, Vm *vm, Vm **ret_copy) {
@@ -510,8 +515,8 @@ static int vm_changed_properties(const Vm *a, const Vm *b, char ***ret) {
                 VmValue x, y;
                 bool same;
 
-                (void) vm_get_field(a, f->name, &x);
-                (void) vm_get_field(b, f->name, &y);
+                (void)vm_get_field(a, f->name, &x);
+                (void)vm_get_field(b, f->name, &y);
                 same = f->type == 's' ? streq(x.s, y.s) : f->type == 'u' ? x.u == y.u : x.b == y.b;
                 if (!same) {
                         r = strv_extend(&l, f->name);
@@ -559,7 +564,8 @@ int manager_commit(Manager *m, Change *c, sd_bus_error *error) {
         r = write_file_atomic(m->state_file, json, strlen(json), 0644);
         if (r < 0) {
                 log_error_errno(r, "Failed to write %s: %m", m->state_file);
-                return sd_bus_error_set_errnof(error, r, "Failed to save the state to %s: %m", m->state_file);
+                return sd_bus_error_set_errnof(error, r, "Failed to save the state to %s: %m",
+                        m->state_file);
         }
 
         /* Then memory and signals. Replacements first, while indices still match. */
@@ -571,18 +577,18 @@ int manager_commit(Manager *m, Change *c, sd_bus_error *error) {
                         continue;
                 c->replace[i] = NULL;
 
-                (void) vm_changed_properties(old, new, &changed);
+                (void)vm_changed_properties(old, new, &changed);
                 manager_legacy_vm_changed(m, c->legacy_support, old, new);
                 /* Carry the evaluation over, so that refreshing signals only real changes. */
                 new->evaluation = old->evaluation;
-                old->evaluation = (BenefitEvaluation) {};
+                old->evaluation = (BenefitEvaluation){};
                 m->vms[i] = new;
                 vm_free(old);
 
                 if (changed)
-                        (void) manager_emit_vm_changed(m, new, changed);
+                        (void)manager_emit_vm_changed(m, new, changed);
                 if (c->legacy_support == m->legacy_support && manager_evaluate_vm(m, new))
-                        (void) manager_emit_vm_changed(m, new, VM_EVALUATION_PROPERTIES);
+                        (void)manager_emit_vm_changed(m, new, VM_EVALUATION_PROPERTIES);
                 n_replaced++;
         }
 
@@ -590,7 +596,7 @@ int manager_commit(Manager *m, Change *c, sd_bus_error *error) {
                 _cleanup_free_ char *path = NULL;
 
                 if (vm_object_path(c->remove, &path) >= 0 && m->bus)
-                        (void) sd_bus_emit_interfaces_removed(m->bus, path, BUS_INTERFACE_VM, NULL);
+                        (void)sd_bus_emit_interfaces_removed(m->bus, path, BUS_INTERFACE_VM, NULL);
                 manager_legacy_vm_changed(m, c->legacy_support, c->remove, NULL);
                 log_info("Unregistered VM '%s' (%s).", c->remove->name, c->remove->id);
                 manager_remove_vm(m, TAKE_PTR(c->remove));
@@ -608,7 +614,7 @@ int manager_commit(Manager *m, Change *c, sd_bus_error *error) {
                         return r;
                 }
                 if (vm_object_path(vm, &path) >= 0 && m->bus)
-                        (void) sd_bus_emit_interfaces_added(m->bus, path, BUS_INTERFACE_VM, NULL);
+                        (void)sd_bus_emit_interfaces_added(m->bus, path, BUS_INTERFACE_VM, NULL);
                 manager_legacy_vm_changed(m, c->legacy_support, NULL, vm);
                 log_info("Registered VM '%s' (%s).", vm->name, vm->id);
         }
@@ -617,8 +623,8 @@ int manager_commit(Manager *m, Change *c, sd_bus_error *error) {
         if (legacy_changed) {
                 m->legacy_support = c->legacy_support;
                 log_info("Legacy OS support is now %s.", m->legacy_support ? "on" : "off");
-                (void) manager_emit_changed(m, STRV_MAKE("LegacyOsSupport"));
-                (void) manager_emit_server_changed(m, STRV_MAKE("LegacyOsSupport"));
+                (void)manager_emit_changed(m, STRV_MAKE("LegacyOsSupport"));
+                (void)manager_emit_server_changed(m, STRV_MAKE("LegacyOsSupport"));
         }
 
         if (legacy_changed)
@@ -628,6 +634,6 @@ int manager_commit(Manager *m, Change *c, sd_bus_error *error) {
 
         if (legacy_changed || n_replaced >= 100)
                 /* Give the memory of the copies and the serialised state back to the system. */
-                (void) malloc_trim(0);
+                (void)malloc_trim(0);
         return 0;
 }

@@ -54,12 +54,12 @@ typedef struct Manager {
         /* Attestation (manager-attest.c). */
         Keystore *keystore;
         Issuer *issuer;
-        SigningIdentity *identity;     /* the current key + certificate, NULL before the first sync */
-        WorkQueue *signers;            /* signs documents, one thread per CPU */
-        WorkQueue *enroller;           /* runs enrolments, one at a time */
-        struct SyncJob *sync_job;      /* the sync in progress, NULL when none */
-        sd_event_source *sync_timer;   /* the next automatic sync or expiry check */
-        unsigned sync_failures;        /* consecutive failed syncs, for the backoff */
+        SigningIdentity *identity;   /* the current key + certificate, NULL before the first sync */
+        WorkQueue *signers;          /* signs documents, one thread per CPU */
+        WorkQueue *enroller;         /* runs enrolments, one at a time */
+        struct SyncJob *sync_job;    /* the sync in progress, NULL when none */
+        sd_event_source *sync_timer; /* the next automatic sync or expiry check */
+        unsigned sync_failures;      /* consecutive failed syncs, for the backoff */
 
         /* Legacy networking (manager-legacy.c). */
         char *legacy_error;            /* what drifted or failed, NULL when all is as configured */

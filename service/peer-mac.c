@@ -37,7 +37,7 @@ int peer_mac_new(PeerMac **ret) {
                 return r;
         }
         p->portid = mnl_socket_get_portid(p->nl);
-        p->seq = (unsigned) time(NULL);
+        p->seq = (unsigned)time(NULL);
         *ret = p;
         return 0;
 }
@@ -50,7 +50,8 @@ PeerMac *peer_mac_free(PeerMac *p) {
         return mfree(p);
 }
 
-int peer_address(const struct sockaddr *addr, socklen_t addrlen, void *ret_addr, size_t *ret_len, int *ret_scope) {
+int peer_address(const struct sockaddr *addr, socklen_t addrlen, void *ret_addr, size_t *ret_len,
+        int *ret_scope) {
         assert(addr);
         assert(ret_addr);
         assert(ret_len);
@@ -58,12 +59,12 @@ int peer_address(const struct sockaddr *addr, socklen_t addrlen, void *ret_addr,
         if (ret_scope)
                 *ret_scope = 0;
         if (addr->sa_family == AF_INET && addrlen >= sizeof(struct sockaddr_in)) {
-                memcpy(ret_addr, &((const struct sockaddr_in *) addr)->sin_addr, 4);
+                memcpy(ret_addr, &((const struct sockaddr_in *)addr)->sin_addr, 4);
                 *ret_len = 4;
                 return AF_INET;
         }
         if (addr->sa_family == AF_INET6 && addrlen >= sizeof(struct sockaddr_in6)) {
-                const struct sockaddr_in6 *sa6 = (const struct sockaddr_in6 *) addr;
+                const struct sockaddr_in6 *sa6 = (const struct sockaddr_in6 *)addr;
 
                 if (IN6_IS_ADDR_V4MAPPED(&sa6->sin6_addr)) {
                         memcpy(ret_addr, sa6->sin6_addr.s6_addr + 12, 4);
@@ -73,7 +74,7 @@ int peer_address(const struct sockaddr *addr, socklen_t addrlen, void *ret_addr,
                 memcpy(ret_addr, &sa6->sin6_addr, 16);
                 *ret_len = 16;
                 if (ret_scope && IN6_IS_ADDR_LINKLOCAL(&sa6->sin6_addr))
-                        *ret_scope = (int) sa6->sin6_scope_id;
+                        *ret_scope = (int)sa6->sin6_scope_id;
                 return AF_INET6;
         }
         return -EAFNOSUPPORT;
@@ -93,7 +94,7 @@ static int request(PeerMac *p, struct nlmsghdr *nlh, mnl_cb_t cb, void *data) {
                 n = mnl_socket_recvfrom(p->nl, buf, sizeof buf);
                 if (n < 0)
                         return negative_errno();
-                r = mnl_cb_run(buf, (size_t) n, seq, p->portid, cb, data);
+                r = mnl_cb_run(buf, (size_t)n, seq, p->portid, cb, data);
                 if (r < 0)
                         return negative_errno();
                 if (r == MNL_CB_STOP)
@@ -153,7 +154,7 @@ int peer_mac_lookup(PeerMac *p, const struct sockaddr *addr, socklen_t addrlen, 
         nlh->nlmsg_type = RTM_GETNEIGH;
         nlh->nlmsg_flags = NLM_F_REQUEST;
         ndm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndm));
-        ndm->ndm_family = (uint8_t) family;
+        ndm->ndm_family = (uint8_t)family;
         ndm->ndm_ifindex = ifindex;
         mnl_attr_put(nlh, NDA_DST, alen, a);
 
@@ -173,13 +174,14 @@ static int route_cb(const struct nlmsghdr *nlh, void *data) {
 
         if (nlh->nlmsg_type != RTM_NEWROUTE)
                 return MNL_CB_STOP;
-        mnl_attr_for_each(a, nlh, sizeof(struct rtmsg))
-                if (mnl_attr_get_type(a) == RTA_OIF && mnl_attr_get_payload_len(a) == 4)
-                        *oif = (int) mnl_attr_get_u32(a);
+        mnl_attr_for_each(a, nlh, sizeof(struct rtmsg)) if (mnl_attr_get_type(a) == RTA_OIF &&
+                                                            mnl_attr_get_payload_len(a) == 4) *oif =
+                (int)mnl_attr_get_u32(a);
         return MNL_CB_STOP;
 }
 
-int peer_mac_ingress_ifindex(PeerMac *p, int fd, const struct sockaddr *addr, socklen_t addrlen, int ifindex) {
+int peer_mac_ingress_ifindex(PeerMac *p, int fd, const struct sockaddr *addr, socklen_t addrlen,
+        int ifindex) {
         char buf[MNL_SOCKET_BUFFER_SIZE], ifname[IF_NAMESIZE + 1] = {};
         socklen_t len = sizeof ifname - 1;
         struct nlmsghdr *nlh;
@@ -198,7 +200,7 @@ int peer_mac_ingress_ifindex(PeerMac *p, int fd, const struct sockaddr *addr, so
                 unsigned idx = if_nametoindex(ifname);
                 if (idx == 0)
                         return negative_errno();
-                return (int) idx;
+                return (int)idx;
         }
 
         family = peer_address(addr, addrlen, a, &alen, &scope);
@@ -211,8 +213,8 @@ int peer_mac_ingress_ifindex(PeerMac *p, int fd, const struct sockaddr *addr, so
         nlh->nlmsg_type = RTM_GETROUTE;
         nlh->nlmsg_flags = NLM_F_REQUEST;
         rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
-        rtm->rtm_family = (uint8_t) family;
-        rtm->rtm_dst_len = (uint8_t) (alen * 8);
+        rtm->rtm_family = (uint8_t)family;
+        rtm->rtm_dst_len = (uint8_t)(alen * 8);
         mnl_attr_put(nlh, RTA_DST, alen, a);
 
         r = request(p, nlh, route_cb, &oif);

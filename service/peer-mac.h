@@ -21,7 +21,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(PeerMac *, peer_mac_free);
  * socket is bound to (SO_BINDTODEVICE, inherited from a listening socket with BindToDevice=),
  * else the interface the kernel routes the peer's address through (for IPv6 link-local
  * peers, their scope id). Returns the ifindex or a negative errno. */
-int peer_mac_ingress_ifindex(PeerMac *p, int fd, const struct sockaddr *addr, socklen_t addrlen, int ifindex);
+int peer_mac_ingress_ifindex(PeerMac *p, int fd, const struct sockaddr *addr, socklen_t addrlen,
+        int ifindex);
 
 /* Looks up addr (AF_INET, AF_INET6; v4-mapped IPv6 counts as IPv4) on ifindex. Returns 0 and
  * writes "aa:bb:cc:dd:ee:ff" to ret, -ENOENT when the table holds no usable (resolved)

@@ -77,7 +77,8 @@ static int polkit_reply_handler(sd_bus_message *reply, void *userdata, sd_bus_er
                 const sd_bus_error *e = sd_bus_message_get_error(reply);
 
                 /* No polkit, or polkit failed: deny, never allow by default. */
-                log_warning("Authorization check for %s failed, denying: %s (%s)", q->action, e->message, e->name);
+                log_warning("Authorization check for %s failed, denying: %s (%s)", q->action, e->message,
+                        e->name);
                 return sd_bus_reply_method_errorf(request, SD_BUS_ERROR_ACCESS_DENIED,
                         "Authorization service unavailable: %s", e->message);
         }
@@ -93,7 +94,8 @@ static int polkit_reply_handler(sd_bus_message *reply, void *userdata, sd_bus_er
 
         if (!authorized) {
                 if (challenge && !sd_bus_message_get_allow_interactive_authorization(request))
-                        return sd_bus_reply_method_errorf(request, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED,
+                        return sd_bus_reply_method_errorf(request,
+                                SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED,
                                 "Interactive authentication required for %s.", q->action);
                 return sd_bus_reply_method_errorf(request, SD_BUS_ERROR_ACCESS_DENIED,
                         "Not authorized to perform %s.", q->action);
@@ -155,8 +157,10 @@ int polkit_authorize_async(PolkitRegistry *registry, sd_bus_message *m, const ch
                 "CheckAuthorization");
         if (r < 0)
                 return r;
-        r = sd_bus_message_append(call, "(sa{sv})sa{ss}us", "system-bus-name", 1, "name", "s", sender, action, 0,
-                sd_bus_message_get_allow_interactive_authorization(m) ? POLKIT_CHECK_ALLOW_USER_INTERACTION : 0,
+        r = sd_bus_message_append(call, "(sa{sv})sa{ss}us", "system-bus-name", 1, "name", "s", sender,
+                action, 0,
+                sd_bus_message_get_allow_interactive_authorization(m) ? POLKIT_CHECK_ALLOW_USER_INTERACTION
+                                                                      : 0,
                 "");
         if (r < 0)
                 return r;

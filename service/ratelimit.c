@@ -9,7 +9,7 @@ typedef struct Bucket {
 } Bucket;
 
 struct RateLimit {
-        usec_t interval; /* 1 s / rate */
+        usec_t interval;  /* 1 s / rate */
         usec_t tolerance; /* (burst - 1) * interval */
         size_t max_keys;
         size_t n_keys;
@@ -30,7 +30,7 @@ int ratelimit_new(unsigned rate, unsigned burst, size_t max_keys, RateLimit **re
         if (!rl)
                 return -ENOMEM;
         rl->interval = rate > 0 ? USEC_PER_SEC / rate : 0;
-        rl->tolerance = (usec_t) (burst - 1) * rl->interval;
+        rl->tolerance = (usec_t)(burst - 1) * rl->interval;
         rl->max_keys = max_keys;
         rl->n_slots = INITIAL_SLOTS;
         rl->slots = calloc(rl->n_slots, sizeof(Bucket *));
@@ -62,8 +62,8 @@ static size_t hash_key(const char *s) {
          * clients, and the table is bounded; a keyed hash is not needed. */
         uint64_t h = UINT64_C(14695981039346656037);
         for (; *s; s++)
-                h = (h ^ (uint8_t) *s) * UINT64_C(1099511628211);
-        return (size_t) h;
+                h = (h ^ (uint8_t)*s) * UINT64_C(1099511628211);
+        return (size_t)h;
 }
 
 /* Forgets every key whose bucket is full again (tat <= now): it behaves exactly like a key

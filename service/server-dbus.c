@@ -18,7 +18,8 @@ static int server_find(sd_bus *bus, const char *path, const char *interface, voi
         return 1;
 }
 
-static int server_enumerate(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
+static int server_enumerate(sd_bus *bus, const char *path, void *userdata, char ***nodes,
+        sd_bus_error *error) {
         Manager *m = userdata;
         char **l;
 
@@ -65,7 +66,8 @@ static const sd_bus_vtable server_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Name", "s", property_get_name, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("State", "s", property_get_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("LastSync", "t", NULL, offsetof(Manager, last_sync), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("LastSync", "t", NULL, offsetof(Manager, last_sync),
+                SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("CertificateExpiry", "t", NULL, offsetof(Manager, certificate_expiry),
                 SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("LegacyOsSupport", "s", property_get_legacy, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
@@ -78,8 +80,8 @@ int server_add_bus_objects(Manager *m) {
 
         assert(m);
 
-        r = sd_bus_add_fallback_vtable(m->bus, NULL, BUS_PATH_SERVER_PREFIX, BUS_INTERFACE_SERVER, server_vtable,
-                server_find, m);
+        r = sd_bus_add_fallback_vtable(m->bus, NULL, BUS_PATH_SERVER_PREFIX, BUS_INTERFACE_SERVER,
+                server_vtable, server_find, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to register %s: %m", BUS_INTERFACE_SERVER);
 

@@ -9,7 +9,7 @@ void state_data_done(StateData *s) {
         for (size_t i = 0; i < s->n_vms; i++)
                 vm_free(s->vms[i]);
         free(s->vms);
-        *s = (StateData) {};
+        *s = (StateData){};
 }
 
 static void builder_add_vm(JsonBuilder *b, const Vm *vm) {
@@ -55,7 +55,7 @@ int state_serialize(bool legacy_support, usec_t last_sync, Vm *const *vms, size_
         json_builder_set_member_name(b, "legacyOsSupport");
         json_builder_add_boolean_value(b, legacy_support);
         json_builder_set_member_name(b, "lastSync");
-        json_builder_add_int_value(b, (gint64) last_sync);
+        json_builder_add_int_value(b, (gint64)last_sync);
         json_builder_set_member_name(b, "vms");
         json_builder_begin_array(b);
         for (size_t i = 0; i < n_vms; i++)
@@ -95,15 +95,16 @@ static int vm_from_json(const char *name, size_t index, JsonNode *node, Vm **ret
 
                 if (streq(key, "LegacyAccess")) {
                         if (!json_node_is_bool(value))
-                                return json_error(ret_error, -EINVAL, "%s: vms[%zu].LegacyAccess must be a boolean",
-                                        name, index);
+                                return json_error(ret_error, -EINVAL,
+                                        "%s: vms[%zu].LegacyAccess must be a boolean", name, index);
                         vm->legacy_access = json_node_get_boolean(value);
                         continue;
                 }
 
                 f = vm_field_find(key);
                 if (!f)
-                        return json_error(ret_error, -EINVAL, "%s: vms[%zu] has unknown key \"%s\"", name, index, key);
+                        return json_error(ret_error, -EINVAL, "%s: vms[%zu] has unknown key \"%s\"", name,
+                                index, key);
 
                 v.type = f->type;
                 if (f->type == 's' && json_node_is_string(value))
@@ -112,15 +113,17 @@ static int vm_from_json(const char *name, size_t index, JsonNode *node, Vm **ret
                         v.b = json_node_get_boolean(value);
                 else if (f->type == 'u' && json_node_is_integer(value) && json_node_get_int(value) >= 0 &&
                          json_node_get_int(value) <= UINT32_MAX)
-                        v.u = (uint32_t) json_node_get_int(value);
+                        v.u = (uint32_t)json_node_get_int(value);
                 else
-                        return json_error(ret_error, -EINVAL, "%s: vms[%zu].%s has the wrong type", name, index, key);
+                        return json_error(ret_error, -EINVAL, "%s: vms[%zu].%s has the wrong type", name,
+                                index, key);
 
                 r = vm_set_field(vm, key, &v, &error);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
-                        return json_error(ret_error, -EINVAL, "%s: vms[%zu]: %s", name, index, error.message);
+                        return json_error(ret_error, -EINVAL, "%s: vms[%zu]: %s", name, index,
+                                error.message);
         }
 
         r = vm_validate_complete(vm, &error);
@@ -148,8 +151,8 @@ static int check_unique(const char *name, Vm *const *vms, size_t n, char **ret_e
                         else if (a->legacy_interface && streq_ptr(a->legacy_interface, b->legacy_interface))
                                 what = "LegacyInterface";
                         if (what)
-                                return json_error(ret_error, -EINVAL, "%s: vms[%zu] and vms[%zu] have the same %s",
-                                        name, j, i, what);
+                                return json_error(ret_error, -EINVAL,
+                                        "%s: vms[%zu] and vms[%zu] have the same %s", name, j, i, what);
                 }
         return 0;
 }
@@ -187,9 +190,9 @@ int state_deserialize(const char *name, const char *json, StateData *ret, char *
         node = json_object_get_member(o, "lastSync");
         if (node) {
                 if (!json_node_is_integer(node) || json_node_get_int(node) < 0)
-                        return json_error(ret_error, -EINVAL, "%s: \"lastSync\" must be a non-negative integer",
-                                name);
-                s.last_sync = (usec_t) json_node_get_int(node);
+                        return json_error(ret_error, -EINVAL,
+                                "%s: \"lastSync\" must be a non-negative integer", name);
+                s.last_sync = (usec_t)json_node_get_int(node);
         }
 
         node = json_object_get_member(o, "vms");
@@ -212,6 +215,6 @@ int state_deserialize(const char *name, const char *json, StateData *ret, char *
                 return r;
 
         *ret = s;
-        s = (StateData) {};
+        s = (StateData){};
         return 0;
 }

@@ -3,7 +3,7 @@
 #include "strv.h"
 
 char **strv_free(char **l) {
-        STRV_FOREACH(s, l)
+        STRV_FOREACH (s, l)
                 free(*s);
         free(l);
         return NULL;
@@ -12,7 +12,7 @@ char **strv_free(char **l) {
 size_t strv_length(char *const *l) {
         size_t n = 0;
 
-        STRV_FOREACH(s, l)
+        STRV_FOREACH (s, l)
                 n++;
         return n;
 }
@@ -20,7 +20,7 @@ size_t strv_length(char *const *l) {
 bool strv_contains(char *const *l, const char *s) {
         assert(s);
 
-        STRV_FOREACH(i, l)
+        STRV_FOREACH (i, l)
                 if (streq(*i, s))
                         return true;
         return false;
@@ -86,14 +86,14 @@ char *strv_join(char *const *l, const char *separator) {
         size_t n = 0, k = strlen(separator);
         char *r, *p;
 
-        STRV_FOREACH(s, l)
+        STRV_FOREACH (s, l)
                 n += strlen(*s) + k;
 
         r = p = malloc(n + 1);
         if (!r)
                 return NULL;
         *p = 0;
-        STRV_FOREACH(s, l) {
+        STRV_FOREACH (s, l) {
                 if (s != l)
                         p = stpcpy(p, separator);
                 p = stpcpy(p, *s);

@@ -23,6 +23,6 @@ char **strv_copy(char *const *l);
 /* Joins with the separator; an empty strv gives "". */
 char *strv_join(char *const *l, const char *separator);
 
-#define STRV_MAKE(...) ((char *[]) { __VA_ARGS__, NULL })
+#define STRV_MAKE(...) ((char *[]){__VA_ARGS__, NULL})
 
 #define STRV_FOREACH(s, l) for (char *const *s = (l); s && *s; s++)

@@ -5,7 +5,7 @@
 
 usec_t timespec_to_usec(const struct timespec *ts) {
         assert(ts);
-        return (usec_t) ts->tv_sec * USEC_PER_SEC + (usec_t) ts->tv_nsec / 1000;
+        return (usec_t)ts->tv_sec * USEC_PER_SEC + (usec_t)ts->tv_nsec / 1000;
 }
 
 usec_t now_usec(clockid_t clock) {
@@ -27,7 +27,7 @@ const char *format_timestamp_utc(char *buf, size_t size, usec_t t) {
                 snprintf(buf, size, "n/a");
                 return buf;
         }
-        sec = (time_t) (t / USEC_PER_SEC);
+        sec = (time_t)(t / USEC_PER_SEC);
         if (!gmtime_r(&sec, &tm) || strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
                 snprintf(buf, size, "n/a");
         return buf;

@@ -33,7 +33,7 @@ int uuid_normalize(const char *s, char **ret) {
                 } else {
                         if (hex_value(s[i]) < 0)
                                 return -EINVAL;
-                        buf[i] = (char) tolower((unsigned char) s[i]);
+                        buf[i] = (char)tolower((unsigned char)s[i]);
                 }
         }
         buf[36] = 0;
@@ -64,7 +64,7 @@ int mac_normalize(const char *s, char **ret) {
                         return -EINVAL;
                 if (i < 5 && s[i * 3 + 2] != sep)
                         return -EINVAL;
-                octets[i] = (unsigned char) (hi << 4 | lo);
+                octets[i] = (unsigned char)(hi << 4 | lo);
         }
 
         if (octets[0] & 1) /* multicast and broadcast */
@@ -72,8 +72,8 @@ int mac_normalize(const char *s, char **ret) {
         if (!(octets[0] | octets[1] | octets[2] | octets[3] | octets[4] | octets[5]))
                 return -EINVAL;
 
-        snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", octets[0], octets[1], octets[2], octets[3],
-                octets[4], octets[5]);
+        snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", octets[0], octets[1], octets[2],
+                octets[3], octets[4], octets[5]);
         *ret = strdup(buf);
         return *ret ? 0 : -ENOMEM;
 }
@@ -144,7 +144,7 @@ static size_t utf8_char_length(const unsigned char *p) {
         }
         /* Overlong forms, surrogates and values beyond Unicode. */
         if ((n == 2 && c < 0x80) || (n == 3 && c < 0x800) || (n == 4 && c < 0x10000) ||
-            (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
+                (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
                 return 0;
         return n;
 }
@@ -158,7 +158,7 @@ bool vm_name_is_valid(const char *s) {
         if (len > 255)
                 return false;
 
-        for (const unsigned char *p = (const unsigned char *) s; *p;) {
+        for (const unsigned char *p = (const unsigned char *)s; *p;) {
                 size_t n = utf8_char_length(p);
                 if (n == 0)
                         return false;

@@ -78,11 +78,11 @@ static int property_get_strv(sd_bus *bus, const char *path, const char *interfac
 
 static int property_get_bool(sd_bus *bus, const char *path, const char *interface, const char *property,
         sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        int b = *(bool *) userdata;
+        int b = *(bool *)userdata;
         return sd_bus_message_append_basic(reply, 'b', &b);
 }
 
-#define VM_FIELD_PROPERTY(name, type)                                                                        \
+#define VM_FIELD_PROPERTY(name, type) \
         SD_BUS_PROPERTY(name, type, property_get_field, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE)
 
 static const sd_bus_vtable vm_vtable[] = {
@@ -107,8 +107,8 @@ static const sd_bus_vtable vm_vtable[] = {
                 SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("ActiveBenefits", "as", property_get_strv, offsetof(Vm, evaluation.active),
                 SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("RecommendedActions", "as", property_get_strv, offsetof(Vm, evaluation.recommended_actions),
-                SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("RecommendedActions", "as", property_get_strv,
+                offsetof(Vm, evaluation.recommended_actions), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("LegacyAccess", "b", property_get_bool, offsetof(Vm, legacy_access),
                 SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_VTABLE_END,
@@ -119,7 +119,8 @@ int vm_add_bus_objects(Manager *m) {
 
         assert(m);
 
-        r = sd_bus_add_fallback_vtable(m->bus, NULL, BUS_PATH_VM_PREFIX, BUS_INTERFACE_VM, vm_vtable, vm_find, m);
+        r = sd_bus_add_fallback_vtable(m->bus, NULL, BUS_PATH_VM_PREFIX, BUS_INTERFACE_VM, vm_vtable,
+                vm_find, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to register %s: %m", BUS_INTERFACE_VM);
 

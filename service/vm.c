@@ -41,7 +41,8 @@ void benefit_evaluation_done(BenefitEvaluation *e) {
 }
 
 bool benefit_evaluation_equal(const BenefitEvaluation *a, const BenefitEvaluation *b) {
-        return a->status == b->status && strv_equal(a->eligible, b->eligible) && strv_equal(a->active, b->active) &&
+        return a->status == b->status && strv_equal(a->eligible, b->eligible) &&
+               strv_equal(a->active, b->active) &&
                strv_equal(a->recommended_actions, b->recommended_actions);
 }
 
@@ -66,40 +67,40 @@ typedef struct FieldImpl {
 
 /* The public table and the implementation table share their index. */
 const VmField vm_fields[] = {
-        { "Id", 's', true },
-        { "Name", 's', true },
-        { "Generation", 'u', false },
-        { "PowerState", 's', false },
-        { "GuestServiceInterface", 'b', false },
-        { "DataExchange", 'b', false },
-        { "OsName", 's', false },
-        { "OsVersion", 's', false },
-        { "SqlVersion", 's', false },
-        { "ArcAgentVersion", 's', false },
-        { "VsockCid", 'u', false },
-        { "LegacyMac", 's', false },
-        { "LegacyInterface", 's', false },
-        { "Sku", 's', false },
-        { "LicenseType", 's', false },
+        {"Id", 's', true},
+        {"Name", 's', true},
+        {"Generation", 'u', false},
+        {"PowerState", 's', false},
+        {"GuestServiceInterface", 'b', false},
+        {"DataExchange", 'b', false},
+        {"OsName", 's', false},
+        {"OsVersion", 's', false},
+        {"SqlVersion", 's', false},
+        {"ArcAgentVersion", 's', false},
+        {"VsockCid", 'u', false},
+        {"LegacyMac", 's', false},
+        {"LegacyInterface", 's', false},
+        {"Sku", 's', false},
+        {"LicenseType", 's', false},
         {},
 };
 
 static const FieldImpl field_impls[] = {
-        { KIND_UUID, offsetof(Vm, id) },
-        { KIND_NAME, offsetof(Vm, name) },
-        { KIND_GENERATION, offsetof(Vm, generation) },
-        { KIND_POWER_STATE, offsetof(Vm, power_state) },
-        { KIND_BOOL, offsetof(Vm, guest_service_interface) },
-        { KIND_BOOL, offsetof(Vm, data_exchange) },
-        { KIND_TEXT, offsetof(Vm, os_name) },
-        { KIND_VERSION, offsetof(Vm, os_version) },
-        { KIND_VERSION, offsetof(Vm, sql_version) },
-        { KIND_VERSION, offsetof(Vm, arc_agent_version) },
-        { KIND_CID, offsetof(Vm, vsock_cid) },
-        { KIND_MAC, offsetof(Vm, legacy_mac) },
-        { KIND_IFNAME, offsetof(Vm, legacy_interface) },
-        { KIND_TEXT, offsetof(Vm, sku) },
-        { KIND_TEXT, offsetof(Vm, license_type) },
+        {KIND_UUID, offsetof(Vm, id)},
+        {KIND_NAME, offsetof(Vm, name)},
+        {KIND_GENERATION, offsetof(Vm, generation)},
+        {KIND_POWER_STATE, offsetof(Vm, power_state)},
+        {KIND_BOOL, offsetof(Vm, guest_service_interface)},
+        {KIND_BOOL, offsetof(Vm, data_exchange)},
+        {KIND_TEXT, offsetof(Vm, os_name)},
+        {KIND_VERSION, offsetof(Vm, os_version)},
+        {KIND_VERSION, offsetof(Vm, sql_version)},
+        {KIND_VERSION, offsetof(Vm, arc_agent_version)},
+        {KIND_CID, offsetof(Vm, vsock_cid)},
+        {KIND_MAC, offsetof(Vm, legacy_mac)},
+        {KIND_IFNAME, offsetof(Vm, legacy_interface)},
+        {KIND_TEXT, offsetof(Vm, sku)},
+        {KIND_TEXT, offsetof(Vm, license_type)},
 };
 
 _Static_assert(ELEMENTSOF(vm_fields) == ELEMENTSOF(field_impls) + 1, "field tables out of sync");
@@ -117,7 +118,7 @@ Vm *vm_new(void) {
 }
 
 static char **field_string(const Vm *vm, size_t i) {
-        return (char **) ((uint8_t *) vm + field_impls[i].offset);
+        return (char **)((uint8_t *)vm + field_impls[i].offset);
 }
 
 Vm *vm_free(Vm *vm) {
@@ -158,7 +159,7 @@ int vm_copy(const Vm *vm, Vm **ret) {
 static ssize_t field_index(const char *name) {
         for (size_t i = 0; vm_fields[i].name; i++)
                 if (streq(vm_fields[i].name, name))
-                        return (ssize_t) i;
+                        return (ssize_t)i;
         return -ENOENT;
 }
 
@@ -170,7 +171,7 @@ const VmField *vm_field_find(const char *name) {
 static bool text_is_valid(const char *s) {
         if (strlen(s) > 1024)
                 return false;
-        for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+        for (const unsigned char *p = (const unsigned char *)s; *p; p++)
                 if (*p < 0x20 || *p == 0x7f)
                         return false;
         return true;
@@ -200,10 +201,11 @@ int vm_set_field(Vm *vm, const char *name, const VmValue *value, sd_bus_error *e
 
         i = field_index(name);
         if (i < 0)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown VM property '%s'.", name);
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown VM property '%s'.",
+                        name);
         if (value->type != vm_fields[i].type)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "VM property '%s' must be %s.", name,
-                        dbus_type_name(vm_fields[i].type));
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "VM property '%s' must be %s.",
+                        name, dbus_type_name(vm_fields[i].type));
 
         switch (field_impls[i].kind) {
         case KIND_UUID:
@@ -212,7 +214,8 @@ int vm_set_field(Vm *vm, const char *name, const VmValue *value, sd_bus_error *e
                         return r;
                 if (r < 0)
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                "VM property 'Id' must be a UUID (8-4-4-4-12 hex digits), not '%s'.", value->s);
+                                "VM property 'Id' must be a UUID (8-4-4-4-12 hex digits), not '%s'.",
+                                value->s);
                 break;
 
         case KIND_NAME:
@@ -225,7 +228,8 @@ int vm_set_field(Vm *vm, const char *name, const VmValue *value, sd_bus_error *e
         case KIND_TEXT:
                 if (!text_is_valid(value->s))
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                "VM property '%s' must be at most 1024 bytes without control characters.", name);
+                                "VM property '%s' must be at most 1024 bytes without control characters.",
+                                name);
                 break;
 
         case KIND_VERSION:
@@ -268,7 +272,8 @@ int vm_set_field(Vm *vm, const char *name, const VmValue *value, sd_bus_error *e
                 VmPowerState s = vm_power_state_from_string(value->s);
                 if (s < 0)
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                "VM property 'PowerState' must be Running, Off or Paused, not '%s'.", value->s);
+                                "VM property 'PowerState' must be Running, Off or Paused, not '%s'.",
+                                value->s);
                 vm->power_state = s;
                 return 0;
         }
@@ -283,7 +288,7 @@ int vm_set_field(Vm *vm, const char *name, const VmValue *value, sd_bus_error *e
                 return 0;
 
         case KIND_BOOL:
-                *(bool *) ((uint8_t *) vm + field_impls[i].offset) = value->b;
+                *(bool *)((uint8_t *)vm + field_impls[i].offset) = value->b;
                 return 0;
         }
 
@@ -293,8 +298,8 @@ int vm_set_field(Vm *vm, const char *name, const VmValue *value, sd_bus_error *e
                 if (!normalized)
                         return -ENOMEM;
         }
-        free(*field_string(vm, (size_t) i));
-        *field_string(vm, (size_t) i) = TAKE_PTR(normalized);
+        free(*field_string(vm, (size_t)i));
+        *field_string(vm, (size_t)i) = TAKE_PTR(normalized);
         return 0;
 }
 
@@ -321,10 +326,10 @@ int vm_get_field(const Vm *vm, const char *name, VmValue *ret) {
                 ret->s = vm_power_state_to_string(vm->power_state);
                 break;
         case KIND_BOOL:
-                ret->b = *(const bool *) ((const uint8_t *) vm + field_impls[i].offset);
+                ret->b = *(const bool *)((const uint8_t *)vm + field_impls[i].offset);
                 break;
         default:
-                ret->s = strempty(*field_string(vm, (size_t) i));
+                ret->s = strempty(*field_string(vm, (size_t)i));
         }
         return 0;
 }
@@ -361,8 +366,8 @@ int vm_apply_properties_message(Vm *vm, sd_bus_message *m, sd_bus_error *error) 
                 if (r < 0)
                         return r;
                 if (!vm_field_find(key))
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown VM property '%s'.",
-                                key);
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                "Unknown VM property '%s'.", key);
                 if (strlen(contents) != 1 || !strchr("sub", contents[0]))
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                 "VM property '%s' has unsupported type '%s'.", key, contents);

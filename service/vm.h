@@ -36,8 +36,8 @@ const char *vm_status_to_string(VmStatus s) _const_;
 
 typedef struct BenefitEvaluation {
         VmStatus status;
-        char **eligible;           /* benefit ids, in rule-file order */
-        char **active;             /* subset of eligible */
+        char **eligible; /* benefit ids, in rule-file order */
+        char **active;   /* subset of eligible */
         char **recommended_actions;
 } BenefitEvaluation;
 
@@ -46,19 +46,19 @@ bool benefit_evaluation_equal(const BenefitEvaluation *a, const BenefitEvaluatio
 
 typedef struct Vm {
         /* Registration: keep in sync with the field table in vm.c. */
-        char *id;                  /* lowercase UUID; becomes the document's vmId */
+        char *id; /* lowercase UUID; becomes the document's vmId */
         char *name;
-        uint32_t generation;       /* 1 or 2 */
+        uint32_t generation; /* 1 or 2 */
         VmPowerState power_state;
         bool guest_service_interface;
         bool data_exchange;
         char *os_name;
-        char *os_version;          /* dotted numeric or NULL */
-        char *sql_version;         /* dotted numeric or NULL */
-        char *arc_agent_version;   /* dotted numeric or NULL */
-        uint32_t vsock_cid;        /* 0 = none */
-        char *legacy_mac;          /* "aa:bb:cc:dd:ee:ff" or NULL */
-        char *legacy_interface;    /* host side of the legacy NIC (tap/veth), or NULL */
+        char *os_version;        /* dotted numeric or NULL */
+        char *sql_version;       /* dotted numeric or NULL */
+        char *arc_agent_version; /* dotted numeric or NULL */
+        uint32_t vsock_cid;      /* 0 = none */
+        char *legacy_mac;        /* "aa:bb:cc:dd:ee:ff" or NULL */
+        char *legacy_interface;  /* host side of the legacy NIC (tap/veth), or NULL */
         char *sku;
         char *license_type;
 

@@ -6,7 +6,7 @@
 #include "vsock-peer.h"
 
 int vsock_peer_identify(const struct sockaddr *addr, socklen_t addrlen, char **ret_peer) {
-        const struct sockaddr_vm *svm = (const struct sockaddr_vm *) addr;
+        const struct sockaddr_vm *svm = (const struct sockaddr_vm *)addr;
 
         assert(ret_peer);
 
@@ -15,7 +15,7 @@ int vsock_peer_identify(const struct sockaddr *addr, socklen_t addrlen, char **r
         /* 0 hypervisor, 1 local, 2 host, -1 any: no guest. */
         if (svm->svm_cid <= VMADDR_CID_HOST || svm->svm_cid == VMADDR_CID_ANY)
                 return -EADDRNOTAVAIL;
-        if (asprintf(ret_peer, "%" PRIu32, (uint32_t) svm->svm_cid) < 0)
+        if (asprintf(ret_peer, "%" PRIu32, (uint32_t)svm->svm_cid) < 0)
                 return -ENOMEM;
         return 0;
 }
@@ -28,11 +28,11 @@ static int parse_u32(const char *s, size_t len, uint32_t *ret) {
         for (size_t i = 0; i < len; i++) {
                 if (s[i] < '0' || s[i] > '9')
                         return -EINVAL;
-                v = v * 10 + (uint64_t) (s[i] - '0');
+                v = v * 10 + (uint64_t)(s[i] - '0');
         }
         if (v > UINT32_MAX)
                 return -EINVAL;
-        *ret = (uint32_t) v;
+        *ret = (uint32_t)v;
         return 0;
 }
 
@@ -50,7 +50,7 @@ int vsock_address_parse(const char *s, uint32_t *ret_cid, uint32_t *ret_port) {
         colon = strchr(s, ':');
         if (colon) {
                 if (colon > s) {
-                        r = parse_u32(s, (size_t) (colon - s), &cid);
+                        r = parse_u32(s, (size_t)(colon - s), &cid);
                         if (r < 0)
                                 return r;
                 }

@@ -9,14 +9,14 @@
 #include "vsock-peer.h"
 
 static int parse_listen(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len) {
-        struct sockaddr_vm *svm = (struct sockaddr_vm *) ret;
+        struct sockaddr_vm *svm = (struct sockaddr_vm *)ret;
         uint32_t cid, port;
         int r;
 
         r = vsock_address_parse(s, &cid, &port);
         if (r < 0)
                 return r;
-        *ret = (struct sockaddr_storage) {};
+        *ret = (struct sockaddr_storage){};
         svm->svm_family = AF_VSOCK;
         svm->svm_cid = cid;
         svm->svm_port = port;

@@ -72,7 +72,7 @@ static void *worker_main(void *p) {
                 pthread_mutex_lock(&q->lock);
 
                 job_list_push(&q->finished, j);
-                (void) eventfd_write(q->event_fd, 1);
+                (void)eventfd_write(q->event_fd, 1);
         }
         pthread_mutex_unlock(&q->lock);
         return NULL;
@@ -83,7 +83,7 @@ static void deliver_finished(WorkQueue *q) {
 
         pthread_mutex_lock(&q->lock);
         l = q->finished;
-        q->finished = (JobList) {};
+        q->finished = (JobList){};
         pthread_mutex_unlock(&q->lock);
 
         for (Job *j; (j = job_list_pop(&l));) {
@@ -98,7 +98,7 @@ static int on_event_fd(sd_event_source *s, int fd, uint32_t revents, void *userd
         WorkQueue *q = userdata;
         eventfd_t v;
 
-        (void) eventfd_read(q->event_fd, &v);
+        (void)eventfd_read(q->event_fd, &v);
         deliver_finished(q);
         return 0;
 }
@@ -113,7 +113,7 @@ int workqueue_new(sd_event *event, unsigned n_threads, const char *name, WorkQue
 
         if (n_threads == 0) {
                 long n = sysconf(_SC_NPROCESSORS_ONLN);
-                n_threads = n > 0 ? (unsigned) n : 1;
+                n_threads = n > 0 ? (unsigned)n : 1;
         }
 
         q = calloc(1, sizeof(WorkQueue));
@@ -142,7 +142,7 @@ int workqueue_new(sd_event *event, unsigned n_threads, const char *name, WorkQue
                 workqueue_free(q);
                 return r;
         }
-        (void) sd_event_source_set_description(q->event_source, name);
+        (void)sd_event_source_set_description(q->event_source, name);
 
         for (unsigned i = 0; i < n_threads; i++) {
                 char thread_name[32];
@@ -155,7 +155,7 @@ int workqueue_new(sd_event *event, unsigned n_threads, const char *name, WorkQue
                 q->n_threads++;
                 snprintf(thread_name, sizeof thread_name, "%.8s-%u", name, i);
                 thread_name[15] = 0; /* the kernel's limit */
-                (void) pthread_setname_np(q->threads[i], thread_name);
+                (void)pthread_setname_np(q->threads[i], thread_name);
         }
 
         *ret = q;
@@ -194,7 +194,7 @@ int workqueue_submit(WorkQueue *q, work_func_t work, work_done_t done, void *use
         j = calloc(1, sizeof(Job));
         if (!j)
                 return -ENOMEM;
-        *j = (Job) { .work = work, .done = done, .userdata = userdata };
+        *j = (Job){.work = work, .done = done, .userdata = userdata};
 
         pthread_mutex_lock(&q->lock);
         job_list_push(&q->todo, j);

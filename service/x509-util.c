@@ -129,8 +129,8 @@ bool certificate_matches_key(X509 *cert, EVP_PKEY *key) {
         return r == 1;
 }
 
-int certificate_check_acceptable(
-        X509 *cert, EVP_PKEY *key, unsigned max_validity_days, time_t now, char **ret_error) {
+int certificate_check_acceptable(X509 *cert, EVP_PKEY *key, unsigned max_validity_days, time_t now,
+        char **ret_error) {
         char a[32], b[32];
         usec_t nb, na, n;
         int r;
@@ -140,8 +140,8 @@ int certificate_check_acceptable(
         assert(now >= 0);
 
         if (!certificate_matches_key(cert, key))
-                return x509_error(
-                        ret_error, -EKEYREJECTED, "certificate does not match the key it was requested for");
+                return x509_error(ret_error, -EKEYREJECTED,
+                        "certificate does not match the key it was requested for");
 
         r = certificate_not_before_usec(cert, &nb);
         if (r >= 0)

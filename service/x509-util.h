@@ -60,8 +60,8 @@ bool certificate_matches_key(X509 *cert, EVP_PKEY *key);
  * limit). -EKEYREJECTED for a mismatching key, -EKEYEXPIRED for the time checks, -ERANGE for
  * an over-long validity; the reason in *ret_error. */
 #define CERTIFICATE_CLOCK_SKEW_USEC (5 * USEC_PER_MINUTE)
-int certificate_check_acceptable(
-        X509 *cert, EVP_PKEY *key, unsigned max_validity_days, time_t now, char **ret_error);
+int certificate_check_acceptable(X509 *cert, EVP_PKEY *key, unsigned max_validity_days, time_t now,
+        char **ret_error);
 
 /* PEM of one certificate followed by the ones in chain (chain may be NULL). */
 int pem_encode_certificates(X509 *cert, STACK_OF(X509) * chain, char **ret_pem);

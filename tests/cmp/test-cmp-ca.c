@@ -55,13 +55,13 @@ static int die(const char *msg) {
         exit(EXIT_FAILURE);
 }
 
-static int quiet_log(
-        const char *func, const char *file, int line, OSSL_CMP_severity level, const char *msg) {
+static int quiet_log(const char *func, const char *file, int line, OSSL_CMP_severity level,
+        const char *msg) {
         return 1;
 }
 
-static int verbose_log(
-        const char *func, const char *file, int line, OSSL_CMP_severity level, const char *msg) {
+static int verbose_log(const char *func, const char *file, int line, OSSL_CMP_severity level,
+        const char *msg) {
         fprintf(stderr, "test-cmp-ca: CMP: %s\n", msg);
         return 1;
 }
@@ -78,10 +78,10 @@ static void make_ca(TestCa *ca) {
         X509_set_version(ca->ca_cert, X509_VERSION_3);
         ASN1_INTEGER_set(X509_get_serialNumber(ca->ca_cert), 1);
         name = X509_get_subject_name(ca->ca_cert);
-        X509_NAME_add_entry_by_txt(
-                name, "O", MBSTRING_UTF8, (const unsigned char *)"azshci tests", -1, -1, 0);
-        X509_NAME_add_entry_by_txt(
-                name, "CN", MBSTRING_UTF8, (const unsigned char *)"Test CMP CA", -1, -1, 0);
+        X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, (const unsigned char *)"azshci tests", -1, -1,
+                0);
+        X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)"Test CMP CA", -1, -1,
+                0);
         X509_set_issuer_name(ca->ca_cert, name);
         X509_gmtime_adj(X509_getm_notBefore(ca->ca_cert), -3600);
         X509_gmtime_adj(X509_getm_notAfter(ca->ca_cert), 3650L * 24 * 3600);
@@ -298,8 +298,8 @@ static bool header_contains(const OSSL_CMP_MSG *msg, const unsigned char *bytes,
 
 static bool is_pbm_protected(const OSSL_CMP_MSG *msg) {
         /* id-PasswordBasedMAC 1.2.840.113533.7.66.13 */
-        static const unsigned char pbm_oid[] = {
-                0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf6, 0x7d, 0x07, 0x42, 0x0d};
+        static const unsigned char pbm_oid[] = {0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf6, 0x7d, 0x07, 0x42,
+                0x0d};
 
         return header_contains(msg, pbm_oid, sizeof pbm_oid);
 }
@@ -611,8 +611,8 @@ int main(int argc, char *argv[]) {
         OSSL_CMP_SRV_CTX_set_grant_implicit_confirm(ca.srv, 0);
 
         ca.mac_check = OSSL_CMP_CTX_new(NULL, NULL);
-        if (!ca.mac_check || !OSSL_CMP_CTX_set1_secretValue(
-                                     ca.mac_check, (const unsigned char *)ca.secret, (int)strlen(ca.secret)))
+        if (!ca.mac_check || !OSSL_CMP_CTX_set1_secretValue(ca.mac_check, (const unsigned char *)ca.secret,
+                                     (int)strlen(ca.secret)))
                 die("cannot set the shared secret");
         OSSL_CMP_CTX_set_log_cb(ca.mac_check, ca.verbose ? verbose_log : quiet_log);
 

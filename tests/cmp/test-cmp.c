@@ -170,8 +170,8 @@ static void run_ok(const char *const *argv) {
         g_autofree char *out = NULL, *err = NULL;
         int status;
 
-        g_spawn_sync(
-                NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, &error);
+        g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status,
+                &error);
         g_assert_no_error(error);
         if (!g_spawn_check_wait_status(status, NULL))
                 g_printerr("%s failed:\n%s%s", argv[0], out, err);
@@ -277,9 +277,9 @@ static void assert_issued(X509 *cert, STACK_OF(X509) * chain, EVP_PKEY *key, con
         char buf[256];
 
         g_assert_true(certificate_matches_key(cert, key));
-        g_assert_cmpint(
-                X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf, sizeof buf), >,
-                0);
+        g_assert_cmpint(X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf,
+                                sizeof buf),
+                >, 0);
         g_assert_cmpstr(buf, ==, HOST);
         san = cert_san_dns(cert);
         g_assert_cmpstr(san, ==, HOST);
@@ -348,8 +348,8 @@ static void test_kur(Fixture *f, gconstpointer data) {
         config.secret = g_strdup("not-the-secret");
         g_assert_cmpint(enroll(&config, key2, key1, cert1, &cert2, &chain2, &error), ==, 0);
         assert_issued(cert2, chain2, key2, ca.ca_pem);
-        g_assert_cmpint(
-                ASN1_INTEGER_cmp(X509_get0_serialNumber(cert1), X509_get0_serialNumber(cert2)), !=, 0);
+        g_assert_cmpint(ASN1_INTEGER_cmp(X509_get0_serialNumber(cert1), X509_get0_serialNumber(cert2)), !=,
+                0);
         g_assert_false(certificate_matches_key(cert2, key1));
 
         config_clear(&config);
@@ -424,8 +424,8 @@ static void test_wrong_reference(Fixture *f, gconstpointer data) {
         config.reference = g_strdup("host2");
 
         g_assert_cmpint(enroll(&config, key, NULL, NULL, &cert, NULL, &error), ==, -EACCES);
-        g_assert_true(g_str_has_prefix(
-                error, "CMP server rejected the request: wrong shared secret or reference"));
+        g_assert_true(g_str_has_prefix(error,
+                "CMP server rejected the request: wrong shared secret or reference"));
 
         config_clear(&config);
         peer_stop(&ca);
@@ -446,8 +446,8 @@ static void test_server_down(Fixture *f, gconstpointer data) {
 
         CmpConfig config = config_for(port, anchor);
         g_assert_cmpint(enroll(&config, key, NULL, NULL, &cert, NULL, &error), ==, -ECONNREFUSED);
-        expected = g_strdup_printf(
-                "CMP server http://127.0.0.1:%u/pkix/ unreachable: Connection refused", port);
+        expected = g_strdup_printf("CMP server http://127.0.0.1:%u/pkix/ unreachable: Connection refused",
+                port);
         g_assert_cmpstr(error, ==, expected);
 
         config_clear(&config);
@@ -489,8 +489,9 @@ static void test_expired(Fixture *f, gconstpointer data) {
 
         g_assert_cmpint(enroll(&config, key, NULL, NULL, &cert, NULL, &error), ==, -EBADMSG);
         g_assert_null(cert);
-        expected = g_strdup_printf(
-                "CMP server %s returned an unacceptable certificate: it has already expired", config.server);
+        expected =
+                g_strdup_printf("CMP server %s returned an unacceptable certificate: it has already expired",
+                        config.server);
         g_assert_cmpstr(error, ==, expected);
 
         config_clear(&config);
@@ -556,8 +557,9 @@ static void test_untrusted_response(Fixture *f, gconstpointer data) {
 
         g_assert_cmpint(enroll(&config, key, NULL, NULL, &cert, NULL, &error), ==, -EBADMSG);
         g_assert_null(cert);
-        prefix = g_strdup_printf(
-                "CMP response from %s could not be authenticated (check cmp.trust_anchor): ", config.server);
+        prefix =
+                g_strdup_printf("CMP response from %s could not be authenticated (check cmp.trust_anchor): ",
+                        config.server);
         g_assert_true(g_str_has_prefix(error, prefix));
 
         config_clear(&config);
@@ -599,8 +601,8 @@ static void test_https(Fixture *f, gconstpointer data) {
         config.tls_trust = g_strdup(bad_cert);
         g_assert_cmpint(enroll(&config, key, NULL, NULL, &cert, NULL, &error), ==, -EPROTO);
         g_assert_null(cert);
-        prefix = g_strdup_printf(
-                "TLS handshake with CMP server %s failed: certificate verify failed", config.server);
+        prefix = g_strdup_printf("TLS handshake with CMP server %s failed: certificate verify failed",
+                config.server);
         g_assert_cmpstr(error, ==, prefix);
 
         config_clear(&config);
@@ -639,8 +641,8 @@ static void test_openssl_client(Fixture *f, gconstpointer data) {
                 "-cert", out, "-key", key, "-newkey", key, "-trusted", ca.ca_pem, "-certout", kur_out, NULL};
         run_ok(kur);
         renewed = read_cert(kur_out);
-        g_assert_cmpint(
-                ASN1_INTEGER_cmp(X509_get0_serialNumber(cert), X509_get0_serialNumber(renewed)), !=, 0);
+        g_assert_cmpint(ASN1_INTEGER_cmp(X509_get0_serialNumber(cert), X509_get0_serialNumber(renewed)), !=,
+                0);
         g_assert_cmpint(X509_verify(renewed, X509_get0_pubkey(ca_cert)), ==, 1);
 
         /* And a wrong secret fails for openssl cmp as well. */
@@ -683,8 +685,8 @@ static void test_openssl_mock_server(Fixture *f, gconstpointer data) {
         const char *mkkey[] = {openssl_bin(), "genpkey", "-algorithm", "EC", "-pkeyopt",
                 "ec_paramgen_curve:P-256", "-out", key_pem, NULL};
         run_ok(mkkey);
-        const char *mkcsr[] = {
-                openssl_bin(), "req", "-new", "-key", key_pem, "-subj", "/CN=" HOST, "-out", csr, NULL};
+        const char *mkcsr[] = {openssl_bin(), "req", "-new", "-key", key_pem, "-subj", "/CN=" HOST, "-out",
+                csr, NULL};
         run_ok(mkcsr);
         const char *sign[] = {openssl_bin(), "x509", "-req", "-in", csr, "-CA", ca_pem, "-CAkey", ca_key,
                 "-set_serial", "4242", "-days", "30", "-out", cert_pem, NULL};

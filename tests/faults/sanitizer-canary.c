@@ -17,14 +17,14 @@
 #include <string.h>
 
 #if defined(__SANITIZE_ADDRESS__)
-#  define HAVE_ASAN 1
+#define HAVE_ASAN 1
 #elif defined(__has_feature)
-#  if __has_feature(address_sanitizer)
-#    define HAVE_ASAN 1
-#  endif
+#if __has_feature(address_sanitizer)
+#define HAVE_ASAN 1
+#endif
 #endif
 #ifndef HAVE_ASAN
-#  define HAVE_ASAN 0
+#define HAVE_ASAN 0
 #endif
 
 const char *__asan_default_options(void) __attribute__((weak));
@@ -35,7 +35,8 @@ int main(int argc, char *argv[]) {
         const char *what = argc > 1 ? argv[1] : "ok";
 
         if (strcmp(what, "info") == 0) {
-                printf("asan=%d options=%s\n", HAVE_ASAN, __asan_default_options ? __asan_default_options() : "");
+                printf("asan=%d options=%s\n", HAVE_ASAN,
+                        __asan_default_options ? __asan_default_options() : "");
                 return 0;
         }
         if (strcmp(what, "leak") == 0) {

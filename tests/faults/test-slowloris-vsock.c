@@ -28,7 +28,8 @@
 #define PER_VM          4U
 #define REQUEST_TIMEOUT 1U /* seconds */
 #define MAX_CONNECTIONS 64U
-#define DOCUMENT        "{\"encoding\":\"pkcs7\",\"signature\":\"MIAGCSqGSIb3DQEHAqCAMIACAQExDzANBglghkgBZQMEAgEF\"}"
+#define DOCUMENT \
+        "{\"encoding\":\"pkcs7\",\"signature\":\"MIAGCSqGSIb3DQEHAqCAMIACAQExDzANBglghkgBZQMEAgEF\"}"
 
 typedef struct Fixture {
         sd_event *event;
@@ -82,7 +83,7 @@ static void fixture_setup(Fixture *fx, gconstpointer unused) {
         ImdsServerOptions o = {
                 .transport = "vsock",
                 .identify = identify,
-                .backend = { .attest = fake_attest, .cancel = fake_cancel, .data = fx },
+                .backend = {.attest = fake_attest, .cancel = fake_cancel, .data = fx},
                 .rate = 0,
                 .burst = 1,
                 .max_connections = MAX_CONNECTIONS,
@@ -103,11 +104,11 @@ static void fixture_teardown(Fixture *fx, gconstpointer unused) {
 /* Our end of a socketpair the server serves as peer CID cid; -1 if the server refused it
  * (global connection limit: MHD closes its end). */
 static int connect_as(Fixture *fx, uint32_t cid) {
-        struct sockaddr_vm svm = { .svm_family = AF_VSOCK, .svm_cid = cid, .svm_port = 50000 };
+        struct sockaddr_vm svm = {.svm_family = AF_VSOCK, .svm_cid = cid, .svm_port = 50000};
         int sv[2];
 
         g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv), ==, 0);
-        if (imds_server_add_connection(fx->server, sv[1], (struct sockaddr *) &svm, sizeof svm) < 0) {
+        if (imds_server_add_connection(fx->server, sv[1], (struct sockaddr *)&svm, sizeof svm) < 0) {
                 close(sv[0]);
                 return -1;
         }
@@ -115,7 +116,7 @@ static int connect_as(Fixture *fx, uint32_t cid) {
 }
 
 static void run_for(Fixture *fx, usec_t usec) {
-        gint64 end = g_get_monotonic_time() + (gint64) usec;
+        gint64 end = g_get_monotonic_time() + (gint64)usec;
 
         while (g_get_monotonic_time() < end)
                 g_assert_cmpint(sd_event_run(fx->event, 5 * USEC_PER_MSEC), >=, 0);
@@ -132,11 +133,12 @@ static bool is_closed(int fd) {
 }
 
 static void run_until_connections(Fixture *fx, unsigned n, usec_t timeout) {
-        gint64 deadline = g_get_monotonic_time() + (gint64) timeout;
+        gint64 deadline = g_get_monotonic_time() + (gint64)timeout;
 
         while (imds_server_n_connections(fx->server) != n) {
                 if (g_get_monotonic_time() >= deadline)
-                        g_error("the server has %u connections, expected %u", imds_server_n_connections(fx->server), n);
+                        g_error("the server has %u connections, expected %u",
+                                imds_server_n_connections(fx->server), n);
                 g_assert_cmpint(sd_event_run(fx->event, 5 * USEC_PER_MSEC), >=, 0);
         }
 }
@@ -144,25 +146,27 @@ static void run_until_connections(Fixture *fx, unsigned n, usec_t timeout) {
 /* A whole GET on fd; returns the status of the response, read within timeout (event loop
  * running meanwhile), and leaves the connection open (keep-alive). */
 static unsigned get(Fixture *fx, int fd, const char *target, usec_t timeout) {
-        g_autofree char *req = g_strdup_printf(
-                "GET %s HTTP/1.1\r\nHost: 169.254.169.253\r\nMetadata: true\r\n\r\n", target);
+        g_autofree char *req =
+                g_strdup_printf("GET %s HTTP/1.1\r\nHost: 169.254.169.253\r\nMetadata: true\r\n\r\n",
+                        target);
         g_autoptr(GString) buf = g_string_new(NULL);
-        gint64 deadline = g_get_monotonic_time() + (gint64) timeout;
+        gint64 deadline = g_get_monotonic_time() + (gint64)timeout;
         unsigned status = 0;
 
-        g_assert_cmpint(write(fd, req, strlen(req)), ==, (ssize_t) strlen(req));
+        g_assert_cmpint(write(fd, req, strlen(req)), ==, (ssize_t)strlen(req));
         for (;;) {
-                struct pollfd p = { .fd = fd, .events = POLLIN };
+                struct pollfd p = {.fd = fd, .events = POLLIN};
                 const char *end = strstr(buf->str, "\r\n\r\n"), *cl;
                 char chunk[4096];
 
                 if (end && (cl = strstr(buf->str, "Content-Length: ")) &&
-                    buf->len >= (size_t) (end - buf->str) + 4 + strtoul(cl + 16, NULL, 10)) {
+                        buf->len >= (size_t)(end - buf->str) + 4 + strtoul(cl + 16, NULL, 10)) {
                         g_assert_cmpint(sscanf(buf->str, "HTTP/1.1 %u ", &status), ==, 1);
                         return status;
                 }
                 if (g_get_monotonic_time() >= deadline)
-                        g_error("no response to GET %s within %" PRIu64 " ms", target, timeout / USEC_PER_MSEC);
+                        g_error("no response to GET %s within %" PRIu64 " ms", target,
+                                timeout / USEC_PER_MSEC);
                 g_assert_cmpint(sd_event_run(fx->event, 5 * USEC_PER_MSEC), >=, 0);
                 if (poll(&p, 1, 0) == 1) {
                         ssize_t n = read(fd, chunk, sizeof chunk);
@@ -225,7 +229,7 @@ static void test_tricklers(Fixture *fx, gconstpointer unused) {
                 g_assert_cmpint(g_get_monotonic_time() - start, <, (REQUEST_TIMEOUT + 2) * G_USEC_PER_SEC);
                 g_assert_cmpuint(sent, <, sizeof req - 5); /* never a complete request */
                 for (size_t i = 0; i < ELEMENTSOF(slow); i++)
-                        (void) send(slow[i], req + sent, 1, MSG_NOSIGNAL);
+                        (void)send(slow[i], req + sent, 1, MSG_NOSIGNAL);
                 sent++;
                 run_for(fx, 100 * USEC_PER_MSEC);
                 if (imds_server_n_peer_connections(fx->server, "11") == 0)
@@ -266,7 +270,7 @@ static void test_keepalive_deadline(Fixture *fx, gconstpointer unused) {
 }
 
 static void test_unidentified_share(Fixture *fx, gconstpointer unused) {
-        static const uint32_t bad[] = { VMADDR_CID_HYPERVISOR, VMADDR_CID_LOCAL, VMADDR_CID_HOST };
+        static const uint32_t bad[] = {VMADDR_CID_HYPERVISOR, VMADDR_CID_LOCAL, VMADDR_CID_HOST};
         int fds[3 * PER_VM];
 
         for (size_t i = 0; i < ELEMENTSOF(fds); i++)
@@ -285,7 +289,7 @@ static void test_global_limit_recovers(Fixture *fx, gconstpointer unused) {
 
         /* Distinct VMs, each within its own limit, fill the server. */
         for (size_t i = 0; i < ELEMENTSOF(fds); i++) {
-                fds[i] = connect_as(fx, 1000 + (uint32_t) i);
+                fds[i] = connect_as(fx, 1000 + (uint32_t)i);
                 refused += fds[i] < 0;
         }
         g_assert_cmpuint(refused, ==, 16);
@@ -302,7 +306,8 @@ static void test_global_limit_recovers(Fixture *fx, gconstpointer unused) {
                         close(fds[i]);
 }
 
-#define ADD(name, fn) g_test_add("/slowloris-vsock/" name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+#define ADD(name, fn) \
+        g_test_add("/slowloris-vsock/" name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
 
 int main(int argc, char *argv[]) {
         struct rlimit rl;
@@ -317,7 +322,7 @@ int main(int argc, char *argv[]) {
         }
         if (rl.rlim_cur < 2200) {
                 printf("1..0 # SKIP RLIMIT_NOFILE %lu is below the 2200 file descriptors this test needs\n",
-                        (unsigned long) rl.rlim_cur);
+                        (unsigned long)rl.rlim_cur);
                 return 77;
         }
 

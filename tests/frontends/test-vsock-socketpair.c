@@ -51,7 +51,8 @@ static int fake_attest(void *data, const char *transport, const char *peer, cons
 static void fake_remove(Fake *f, FakeCall *c) {
         for (unsigned i = 0; i < f->n_pending; i++)
                 if (f->pending[i] == c) {
-                        memmove(f->pending + i, f->pending + i + 1, (f->n_pending - i - 1) * sizeof(FakeCall *));
+                        memmove(f->pending + i, f->pending + i + 1,
+                                (f->n_pending - i - 1) * sizeof(FakeCall *));
                         f->n_pending--;
                         return;
                 }
@@ -91,7 +92,7 @@ static void fixture_setup(Fixture *fx, gconstpointer unused) {
         ImdsServerOptions o = {
                 .transport = "vsock",
                 .identify = identify,
-                .backend = { .attest = fake_attest, .cancel = fake_cancel, .data = &fx->fake },
+                .backend = {.attest = fake_attest, .cancel = fake_cancel, .data = &fx->fake},
                 .rate = 5,
                 .burst = 5,
                 .connection_timeout_sec = 10,
@@ -111,18 +112,19 @@ static void fixture_teardown(Fixture *fx, gconstpointer unused) {
 /* A client connection: our end of a socketpair whose other end the server serves as if the
  * kernel had reported peer CID cid. */
 static int connect_as(Fixture *fx, uint32_t cid) {
-        struct sockaddr_vm svm = { .svm_family = AF_VSOCK, .svm_cid = cid, .svm_port = 50000 };
+        struct sockaddr_vm svm = {.svm_family = AF_VSOCK, .svm_cid = cid, .svm_port = 50000};
         int sv[2];
 
         g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
-        g_assert_cmpint(imds_server_add_connection(fx->server, sv[1], (struct sockaddr *) &svm, sizeof svm), ==, 0);
+        g_assert_cmpint(imds_server_add_connection(fx->server, sv[1], (struct sockaddr *)&svm, sizeof svm),
+                ==, 0);
         return sv[0];
 }
 
 static void send_request(int fd, const char *target, const char *extra_headers) {
         g_autofree char *req = g_strdup_printf("GET %s HTTP/1.1\r\nHost: 169.254.169.253\r\n%s\r\n", target,
                 extra_headers ?: "Metadata: true\r\n");
-        g_assert_cmpint(write(fd, req, strlen(req)), ==, (ssize_t) strlen(req));
+        g_assert_cmpint(write(fd, req, strlen(req)), ==, (ssize_t)strlen(req));
 }
 
 typedef struct Response {
@@ -134,7 +136,7 @@ typedef struct Response {
 static void response_clear(Response *r) {
         g_free(r->headers);
         g_free(r->body);
-        *r = (Response) {};
+        *r = (Response){};
 }
 
 /* Runs the event loop until one whole response arrived on fd (or fails after 5 s). */
@@ -144,8 +146,8 @@ static bool try_parse(GString *buf, Response *ret) {
 
         if (!end)
                 return false;
-        hlen = (size_t) (end - buf->str) + 4;
-        cl = g_strstr_len(buf->str, (gssize) hlen, "Content-Length: ");
+        hlen = (size_t)(end - buf->str) + 4;
+        cl = g_strstr_len(buf->str, (gssize)hlen, "Content-Length: ");
         g_assert_nonnull(cl);
         blen = strtoul(cl + 16, NULL, 10);
         if (buf->len < hlen + blen)
@@ -153,7 +155,7 @@ static bool try_parse(GString *buf, Response *ret) {
         g_assert_cmpint(sscanf(buf->str, "HTTP/1.1 %u ", &ret->status), ==, 1);
         ret->headers = g_strndup(buf->str, hlen);
         ret->body = g_strndup(buf->str + hlen, blen);
-        g_string_erase(buf, 0, (gssize) (hlen + blen));
+        g_string_erase(buf, 0, (gssize)(hlen + blen));
         return true;
 }
 
@@ -161,7 +163,7 @@ static void read_response(Fixture *fx, int fd, GString *buf, Response *ret) {
         gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
 
         for (;;) {
-                struct pollfd p = { .fd = fd, .events = POLLIN };
+                struct pollfd p = {.fd = fd, .events = POLLIN};
                 char chunk[4096];
 
                 if (try_parse(buf, ret))
@@ -178,7 +180,7 @@ static void read_response(Fixture *fx, int fd, GString *buf, Response *ret) {
 
 /* Runs the loop a little and asserts nothing arrived on fd. */
 static void assert_no_response(Fixture *fx, int fd) {
-        struct pollfd p = { .fd = fd, .events = POLLIN };
+        struct pollfd p = {.fd = fd, .events = POLLIN};
 
         for (int i = 0; i < 10; i++)
                 g_assert_cmpint(sd_event_run(fx->event, 1 * USEC_PER_MSEC), >=, 0);
@@ -194,7 +196,8 @@ static void run_until_pending(Fixture *fx, unsigned n) {
         }
 }
 
-#define DOCUMENT "{\"encoding\":\"pkcs7\",\"signature\":\"MIAGCSqGSIb3DQEHAqCAMIACAQExDzANBglghkgBZQMEAgEF\"}"
+#define DOCUMENT \
+        "{\"encoding\":\"pkcs7\",\"signature\":\"MIAGCSqGSIb3DQEHAqCAMIACAQExDzANBglghkgBZQMEAgEF\"}"
 
 static void test_document(Fixture *fx, gconstpointer unused) {
         g_autoptr(GString) buf = g_string_new(NULL);
@@ -254,19 +257,24 @@ static void test_bus_errors(Fixture *fx, gconstpointer unused) {
         check_error(fx, 0, "org.azshci.Attestation1.Error.AccessDenied", 403,
                 "{\"error\":\"Forbidden: this VM may not use attestation over this path\"}", false);
         check_error(fx, 0, "org.azshci.Attestation1.Error.NotConfigured", 503,
-                "{\"error\":\"Service unavailable: attestation is not active on this host, retry later\"}", true);
+                "{\"error\":\"Service unavailable: attestation is not active on this host, retry later\"}",
+                true);
         check_error(fx, 0, "org.azshci.Attestation1.Error.Expired", 503,
-                "{\"error\":\"Service unavailable: the host's signing certificate has expired, retry later\"}", true);
+                "{\"error\":\"Service unavailable: the host's signing certificate has expired, retry later\"}",
+                true);
         check_error(fx, 0, "org.freedesktop.DBus.Error.ServiceUnknown", 503,
-                "{\"error\":\"Service unavailable: the attestation service is not reachable, retry later\"}", true);
+                "{\"error\":\"Service unavailable: the attestation service is not reachable, retry later\"}",
+                true);
         check_error(fx, -ETIMEDOUT, NULL, 503,
-                "{\"error\":\"Service unavailable: the attestation service is not reachable, retry later\"}", true);
+                "{\"error\":\"Service unavailable: the attestation service is not reachable, retry later\"}",
+                true);
         check_error(fx, 0, "org.freedesktop.DBus.Error.AccessDenied", 500,
                 "{\"error\":\"Internal error: the request could not be served, retry later\"}", true);
 }
 
 static void test_unidentified(Fixture *fx, gconstpointer unused) {
-        static const uint32_t bad[] = { VMADDR_CID_HYPERVISOR, VMADDR_CID_LOCAL, VMADDR_CID_HOST, VMADDR_CID_ANY };
+        static const uint32_t bad[] = {VMADDR_CID_HYPERVISOR, VMADDR_CID_LOCAL, VMADDR_CID_HOST,
+                VMADDR_CID_ANY};
 
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 g_autoptr(GString) buf = g_string_new(NULL);
@@ -276,7 +284,8 @@ static void test_unidentified(Fixture *fx, gconstpointer unused) {
                 send_request(fd, "/metadata/attested/document?api-version=2018-10-01", NULL);
                 read_response(fx, fd, buf, &r);
                 g_assert_cmpuint(r.status, ==, 403);
-                g_assert_cmpstr(r.body, ==, "{\"error\":\"Forbidden: the requesting VM could not be identified\"}");
+                g_assert_cmpstr(r.body, ==,
+                        "{\"error\":\"Forbidden: the requesting VM could not be identified\"}");
                 response_clear(&r);
                 close(fd);
         }
@@ -299,7 +308,8 @@ static void test_rate_limit(Fixture *fx, gconstpointer unused) {
         send_request(fd, "/metadata/attested/document?api-version=2018-10-01", NULL);
         read_response(fx, fd, buf, &r);
         g_assert_cmpuint(r.status, ==, 429);
-        g_assert_cmpstr(r.body, ==, "{\"error\":\"Too many requests: the rate limit of this VM was exceeded\"}");
+        g_assert_cmpstr(r.body, ==,
+                "{\"error\":\"Too many requests: the rate limit of this VM was exceeded\"}");
         g_assert_nonnull(strstr(r.headers, "Retry-After: 1\r\n"));
         response_clear(&r);
         g_assert_cmpuint(fx->fake.n_calls, ==, 5);
@@ -386,7 +396,8 @@ static void test_connection_count(Fixture *fx, gconstpointer unused) {
         }
 }
 
-#define ADD(name, fn) g_test_add("/vsock-socketpair/" name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+#define ADD(name, fn) \
+        g_test_add("/vsock-socketpair/" name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
 
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);

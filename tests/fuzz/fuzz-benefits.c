@@ -16,41 +16,49 @@ static Vm *sample_vm(unsigned i) {
                 bool gsi, kvp;
                 const char *mac;
         } samples[] = {
-                { "Windows Server 2012 R2 Datacenter", "6.3.9600.21620", "11.0.7001.0", NULL, 2, 3, false, true,
-                  "52:54:00:00:00:01" },
-                { "Windows 11 Enterprise multi-session", "10.0.22621.3447", NULL, "1.39", 2, 4, true, true, NULL },
-                { "Windows Server 2022 Datacenter: Azure Edition", "10.0.20348.2402", NULL, "1.40.0", 2, 5, true,
-                  true, NULL },
-                { "Windows 10 Enterprise multi-session", "10.0.19045.4291", NULL, NULL, 1, 0, false, true,
-                  "52:54:00:00:00:02" },
-                { NULL, NULL, NULL, NULL, 1, 0, false, false, NULL },
-                { "Ubuntu", "22.04", NULL, "1.39", 2, 6, true, true, NULL },
+                {"Windows Server 2012 R2 Datacenter", "6.3.9600.21620", "11.0.7001.0", NULL, 2, 3, false,
+                        true, "52:54:00:00:00:01"},
+                {"Windows 11 Enterprise multi-session", "10.0.22621.3447", NULL, "1.39", 2, 4, true, true,
+                        NULL},
+                {"Windows Server 2022 Datacenter: Azure Edition", "10.0.20348.2402", NULL, "1.40.0", 2, 5,
+                        true, true, NULL},
+                {"Windows 10 Enterprise multi-session", "10.0.19045.4291", NULL, NULL, 1, 0, false, true,
+                        "52:54:00:00:00:02"},
+                {NULL, NULL, NULL, NULL, 1, 0, false, false, NULL},
+                {"Ubuntu", "22.04", NULL, "1.39", 2, 6, true, true, NULL},
         };
         Vm *vm;
 
         i %= ELEMENTSOF(samples);
         vm = vm_new();
         fuzz_check(vm);
-        fuzz_check(vm_set_field(vm, "Id", &(VmValue) { .type = 's', .s = "6f1c8a52-3b0e-4c7d-9a41-2d5e8f7b9c10" },
+        fuzz_check(vm_set_field(vm, "Id",
+                           &(VmValue){.type = 's', .s = "6f1c8a52-3b0e-4c7d-9a41-2d5e8f7b9c10"}, NULL) >= 0);
+        fuzz_check(vm_set_field(vm, "Name", &(VmValue){.type = 's', .s = "vm"}, NULL) >= 0);
+        fuzz_check(vm_set_field(vm, "Generation", &(VmValue){.type = 'u', .u = samples[i].generation},
                            NULL) >= 0);
-        fuzz_check(vm_set_field(vm, "Name", &(VmValue) { .type = 's', .s = "vm" }, NULL) >= 0);
-        fuzz_check(vm_set_field(vm, "Generation", &(VmValue) { .type = 'u', .u = samples[i].generation }, NULL) >= 0);
-        fuzz_check(vm_set_field(vm, "GuestServiceInterface", &(VmValue) { .type = 'b', .b = samples[i].gsi }, NULL) >= 0);
-        fuzz_check(vm_set_field(vm, "DataExchange", &(VmValue) { .type = 'b', .b = samples[i].kvp }, NULL) >= 0);
+        fuzz_check(vm_set_field(vm, "GuestServiceInterface", &(VmValue){.type = 'b', .b = samples[i].gsi},
+                           NULL) >= 0);
+        fuzz_check(
+                vm_set_field(vm, "DataExchange", &(VmValue){.type = 'b', .b = samples[i].kvp}, NULL) >= 0);
         if (samples[i].os_name)
-                fuzz_check(vm_set_field(vm, "OsName", &(VmValue) { .type = 's', .s = samples[i].os_name }, NULL) >= 0);
+                fuzz_check(vm_set_field(vm, "OsName", &(VmValue){.type = 's', .s = samples[i].os_name},
+                                   NULL) >= 0);
         if (samples[i].os_version)
-                fuzz_check(vm_set_field(vm, "OsVersion", &(VmValue) { .type = 's', .s = samples[i].os_version }, NULL) >=
-                           0);
+                fuzz_check(vm_set_field(vm, "OsVersion", &(VmValue){.type = 's', .s = samples[i].os_version},
+                                   NULL) >= 0);
         if (samples[i].sql)
-                fuzz_check(vm_set_field(vm, "SqlVersion", &(VmValue) { .type = 's', .s = samples[i].sql }, NULL) >= 0);
+                fuzz_check(vm_set_field(vm, "SqlVersion", &(VmValue){.type = 's', .s = samples[i].sql},
+                                   NULL) >= 0);
         if (samples[i].arc)
-                fuzz_check(vm_set_field(vm, "ArcAgentVersion", &(VmValue) { .type = 's', .s = samples[i].arc }, NULL) >=
-                           0);
+                fuzz_check(vm_set_field(vm, "ArcAgentVersion", &(VmValue){.type = 's', .s = samples[i].arc},
+                                   NULL) >= 0);
         if (samples[i].cid)
-                fuzz_check(vm_set_field(vm, "VsockCid", &(VmValue) { .type = 'u', .u = samples[i].cid }, NULL) >= 0);
+                fuzz_check(vm_set_field(vm, "VsockCid", &(VmValue){.type = 'u', .u = samples[i].cid},
+                                   NULL) >= 0);
         if (samples[i].mac)
-                fuzz_check(vm_set_field(vm, "LegacyMac", &(VmValue) { .type = 's', .s = samples[i].mac }, NULL) >= 0);
+                fuzz_check(vm_set_field(vm, "LegacyMac", &(VmValue){.type = 's', .s = samples[i].mac},
+                                   NULL) >= 0);
         vm->legacy_access = i % 2 == 0;
         return vm;
 }
@@ -77,12 +85,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 BenefitEvaluation e = {};
 
                 for (unsigned k = 0; k < 4; k++) {
-                        BenefitContext ctx = { .server_active = k & 1, .legacy_support = k & 2 };
+                        BenefitContext ctx = {.server_active = k & 1, .legacy_support = k & 2};
 
                         r = benefit_evaluate(rules, vm, &ctx, &e);
                         fuzz_check(r >= 0);
                         fuzz_check(e.status >= 0 && e.status < _VM_STATUS_MAX);
-                        STRV_FOREACH(a, e.active)
+                        STRV_FOREACH (a, e.active)
                                 fuzz_check(strv_contains(e.eligible, *a));
                 }
                 benefit_evaluation_done(&e);

@@ -22,26 +22,25 @@
 #include "x509-util.h"
 
 /* tests/fuzz/corpus/document-verify/ca.pem.txt: the root of the seed documents. */
-static const char root_pem[] =
-        "-----BEGIN CERTIFICATE-----\n"
-        "MIIDKjCCAhKgAwIBAgIUGxT6L360/3qQLAs+pM06o5ecL0IwDQYJKoZIhvcNAQEL\n"
-        "BQAwLTErMCkGA1UEAwwiYXpzaGNpIGxvY2FsIGF0dGVzdGF0aW9uIHJvb3QgKHZt\n"
-        "KTAeFw0yNjExMjkwMTU5MzhaFw0zNjExMjYwMTU5MzhaMC0xKzApBgNVBAMMImF6\n"
-        "c2hjaSBsb2NhbCBhdHRlc3RhdGlvbiByb290ICh2bSkwggEiMA0GCSqGSIb3DQEB\n"
-        "AQUAA4IBDwAwggEKAoIBAQD5nYEX1tF3ygLP68pr22wWc82xtna1GF1RwGotKDWR\n"
-        "9IBgeBbSEaJ7jhTGtNqwTfSr4Zvl4CtK8l0T4F6Js30r/ksCgpUea4gctuHUGar6\n"
-        "pgALdSIGdAmJ7ET3emgKyWkh8leIPse5uGCA+LX4AKo84yhl/7J7Pe4fvAcvrxw0\n"
-        "4eeZnkeU7IUyveTMdR+QgiGsMAqt0ptqmucbuH7AyEuzkHgimAHn6onTGmw2id6U\n"
-        "VCWs+nqp//jLTpWcK6Vu+mN6H7B7r9WN8x/iNMheSIZelZ9w8RDgZZkfhgDjj224\n"
-        "jMfjDXG4wH7M9LXam4N/k7bWLUvfh+GmkpWg4yk7zUSvAgMBAAGjQjBAMA8GA1Ud\n"
-        "EwEB/wQFMAMBAf8wDgYDVR0PAQH/BAQDAgEGMB0GA1UdDgQWBBRwhPazgEE/d8X3\n"
-        "goPqazF7EXTjqDANBgkqhkiG9w0BAQsFAAOCAQEA3O4hdKPrlGSa6weVAVSJA/l/\n"
-        "2zG/GJmxuoEHZaz0NzEeslVqH46+Y0HGvKfV/qrQ9EvcVl0Y6wTj3c02V+gB5qbx\n"
-        "V4qwE0lO0UV8sjYjnov280cjwrk+dUqC3fhYgw4L0VdqzvehF+joNBU7M+enN8gB\n"
-        "CBD4qmXf01hQKgAh2eHymjC+3Q/maJS0ZUVQ6N84s7fEooeRTlHumR4rhjrriKSU\n"
-        "G9XTap90CSC+/DGfVvbYLL7pXotnQ5XaKB8Ld2ny0j0BzjRqgSd6lryOc4zwCj95\n"
-        "xNtmIfwKu1zc+Y/evIgonvhztC9zQLnKDVDVt2yVQqSwMNDtdRSaHdZtZrjFbw==\n"
-        "-----END CERTIFICATE-----\n";
+static const char root_pem[] = "-----BEGIN CERTIFICATE-----\n"
+                               "MIIDKjCCAhKgAwIBAgIUGxT6L360/3qQLAs+pM06o5ecL0IwDQYJKoZIhvcNAQEL\n"
+                               "BQAwLTErMCkGA1UEAwwiYXpzaGNpIGxvY2FsIGF0dGVzdGF0aW9uIHJvb3QgKHZt\n"
+                               "KTAeFw0yNjExMjkwMTU5MzhaFw0zNjExMjYwMTU5MzhaMC0xKzApBgNVBAMMImF6\n"
+                               "c2hjaSBsb2NhbCBhdHRlc3RhdGlvbiByb290ICh2bSkwggEiMA0GCSqGSIb3DQEB\n"
+                               "AQUAA4IBDwAwggEKAoIBAQD5nYEX1tF3ygLP68pr22wWc82xtna1GF1RwGotKDWR\n"
+                               "9IBgeBbSEaJ7jhTGtNqwTfSr4Zvl4CtK8l0T4F6Js30r/ksCgpUea4gctuHUGar6\n"
+                               "pgALdSIGdAmJ7ET3emgKyWkh8leIPse5uGCA+LX4AKo84yhl/7J7Pe4fvAcvrxw0\n"
+                               "4eeZnkeU7IUyveTMdR+QgiGsMAqt0ptqmucbuH7AyEuzkHgimAHn6onTGmw2id6U\n"
+                               "VCWs+nqp//jLTpWcK6Vu+mN6H7B7r9WN8x/iNMheSIZelZ9w8RDgZZkfhgDjj224\n"
+                               "jMfjDXG4wH7M9LXam4N/k7bWLUvfh+GmkpWg4yk7zUSvAgMBAAGjQjBAMA8GA1Ud\n"
+                               "EwEB/wQFMAMBAf8wDgYDVR0PAQH/BAQDAgEGMB0GA1UdDgQWBBRwhPazgEE/d8X3\n"
+                               "goPqazF7EXTjqDANBgkqhkiG9w0BAQsFAAOCAQEA3O4hdKPrlGSa6weVAVSJA/l/\n"
+                               "2zG/GJmxuoEHZaz0NzEeslVqH46+Y0HGvKfV/qrQ9EvcVl0Y6wTj3c02V+gB5qbx\n"
+                               "V4qwE0lO0UV8sjYjnov280cjwrk+dUqC3fhYgw4L0VdqzvehF+joNBU7M+enN8gB\n"
+                               "CBD4qmXf01hQKgAh2eHymjC+3Q/maJS0ZUVQ6N84s7fEooeRTlHumR4rhjrriKSU\n"
+                               "G9XTap90CSC+/DGfVvbYLL7pXotnQ5XaKB8Ld2ny0j0BzjRqgSd6lryOc4zwCj95\n"
+                               "xNtmIfwKu1zc+Y/evIgonvhztC9zQLnKDVDVt2yVQqSwMNDtdRSaHdZtZrjFbw==\n"
+                               "-----END CERTIFICATE-----\n";
 
 /* 2026-11-30 00:00:00 UTC: inside the seed documents' leaf certificate validity. */
 #define FUZZ_NOW (UINT64_C(1795996800) * USEC_PER_SEC)
@@ -97,7 +96,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         r = document_verify(body, body_size, &opts, &info, &check, &error);
         if (getenv("FUZZ_VERBOSE"))
-                fprintf(stderr, "flags 0x%02x: %s (%s)\n", flags, document_check_to_string(check), strna(error));
+                fprintf(stderr, "flags 0x%02x: %s (%s)\n", flags, document_check_to_string(check),
+                        strna(error));
         if (r >= 0) {
                 fuzz_check(check == DOCUMENT_CHECK_OK);
                 fuzz_check(info && info->payload);

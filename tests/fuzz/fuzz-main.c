@@ -74,7 +74,7 @@ static int run_file(const char *path) {
                 memcpy(copy, data, size);
         free(data);
         fflush(stdout);
-        (void) LLVMFuzzerTestOneInput(copy, size);
+        (void)LLVMFuzzerTestOneInput(copy, size);
         free(copy);
         printf("ok %u - %s (%zu bytes)\n", ++n_run, path, size);
         return 0;
@@ -125,7 +125,7 @@ int main(int argc, char *argv[]) {
                 fprintf(stderr, "Usage: %s FILE|DIRECTORY...\n", argv[0]);
                 return 2;
         }
-        (void) LLVMFuzzerInitialize(&argc, &argv);
+        (void)LLVMFuzzerInitialize(&argc, &argv);
         for (int i = 1; i < argc; i++) {
                 int k = run_path(argv[i]);
                 if (k < 0 && r == 0)

@@ -41,7 +41,7 @@ static uint8_t get_byte(Input *in) {
 static uint64_t get_uint(Input *in, unsigned n) {
         uint64_t v = 0;
         for (unsigned i = 0; i < n; i++)
-                v |= (uint64_t) get_byte(in) << (8 * i);
+                v |= (uint64_t)get_byte(in) << (8 * i);
         return v;
 }
 
@@ -50,7 +50,7 @@ static void get_string(Input *in, char *buf) {
         unsigned len = get_byte(in);
         for (unsigned i = 0; i < len; i++) {
                 uint8_t c = get_byte(in);
-                buf[i] = c ? (char) c : 'x';
+                buf[i] = c ? (char)c : 'x';
         }
         buf[len] = 0;
 }
@@ -107,13 +107,13 @@ static int append_value(sd_bus_message *m, Input *in, unsigned depth) {
                 get_string(in, s);
                 return sd_bus_message_append(m, "v", "s", s);
         case 1:
-                return sd_bus_message_append(m, "v", "u", (uint32_t) get_uint(in, 4));
+                return sd_bus_message_append(m, "v", "u", (uint32_t)get_uint(in, 4));
         case 2:
-                return sd_bus_message_append(m, "v", "b", (int) (get_byte(in) & 1));
+                return sd_bus_message_append(m, "v", "b", (int)(get_byte(in) & 1));
         case 3:
-                return sd_bus_message_append(m, "v", "i", (int32_t) get_uint(in, 4));
+                return sd_bus_message_append(m, "v", "i", (int32_t)get_uint(in, 4));
         case 4:
-                return sd_bus_message_append(m, "v", "x", (int64_t) get_uint(in, 8));
+                return sd_bus_message_append(m, "v", "x", (int64_t)get_uint(in, 8));
         case 5: {
                 uint64_t u = get_uint(in, 8);
                 double d;
@@ -177,7 +177,7 @@ static int append_value(sd_bus_message *m, Input *in, unsigned depth) {
                 return sd_bus_message_close_container(m);
         case 12:
                 get_string(in, s);
-                return sd_bus_message_append(m, "v", "(su)", s, (uint32_t) get_uint(in, 4));
+                return sd_bus_message_append(m, "v", "(su)", s, (uint32_t)get_uint(in, 4));
         default:
                 get_string(in, s2);
                 return sd_bus_message_append(m, "v", "ay", strlen(s2), s2);
@@ -186,11 +186,11 @@ static int append_value(sd_bus_message *m, Input *in, unsigned depth) {
 
 static int build_message(const uint8_t *data, size_t size, sd_bus_message **ret) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        Input in = { .data = data, .size = size };
+        Input in = {.data = data, .size = size};
         int r;
 
-        r = sd_bus_message_new_method_call(fuzz_bus(), &m, "org.azshci.Attestation1", "/org/azshci/Attestation1",
-                "org.azshci.Attestation1", "RegisterVM");
+        r = sd_bus_message_new_method_call(fuzz_bus(), &m, "org.azshci.Attestation1",
+                "/org/azshci/Attestation1", "org.azshci.Attestation1", "RegisterVM");
         if (r < 0)
                 return r;
         r = sd_bus_message_open_container(m, 'a', "{sv}");

@@ -33,10 +33,10 @@ static inline char *fuzz_strndup(const uint8_t *data, size_t size) {
 }
 
 /* The fuzz targets check properties with this, not assert(): it stays on under NDEBUG. */
-#define fuzz_check(expr)                                                                             \
-        do {                                                                                         \
-                if (!(expr)) {                                                                       \
+#define fuzz_check(expr)                                                                                   \
+        do {                                                                                               \
+                if (!(expr)) {                                                                             \
                         fprintf(stderr, "%s:%d: fuzz property violated: %s\n", __FILE__, __LINE__, #expr); \
-                        abort();                                                                     \
-                }                                                                                    \
+                        abort();                                                                           \
+                }                                                                                          \
         } while (0)

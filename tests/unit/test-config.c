@@ -89,33 +89,32 @@ static void test_every_key(void) {
         _cleanup_(config_donep) Config c = {};
 
         config_init(&c);
-        expect_ok(&c,
-                "{\n"
-                "  \"enabled\": false,\n"
-                "  \"serverName\": \"hci-node-02\",\n"
-                "  \"subscriptionId\": \"0b6a1c5e-55f4-4b4c-9a3d-7d1f2e3c4b5a\",\n"
-                "  \"stateDirectory\": \"/srv/azshci\",\n"
-                "  \"benefitsFile\": \"/etc/azshci/benefits.json\",\n"
-                "  \"metadataDomain\": \"imds.example-corp.internal\",\n"
-                "  \"keyType\": \"ecdsa-p256\",\n"
-                "  \"certificateValidityDays\": 7,\n"
-                "  \"certificateMaxValidityDays\": 14,\n"
-                "  \"rotateKeyOnSync\": false,\n"
-                "  \"documentValidityMinutes\": 60,\n"
-                "  \"syncIntervalHours\": 6,\n"
-                "  \"embedChain\": true,\n"
-                "  \"signingThreads\": 4,\n"
-                "  \"issuer\": {\n"
-                "    \"type\": \"cmp\",\n"
-                "    \"server\": \"https://ca.example:8443/pkix/\",\n"
-                "    \"trustAnchor\": \"/etc/azshci/ca.pem\",\n"
-                "    \"reference\": \"node-02\",\n"
-                "    \"secretFile\": \"/etc/azshci/cmp-secret\",\n"
-                "    \"tlsTrust\": \"/etc/azshci/tls.pem\",\n"
-                "    \"subject\": \"/CN=hci-node-02\",\n"
-                "    \"timeoutSeconds\": 120\n"
-                "  }\n"
-                "}\n");
+        expect_ok(&c, "{\n"
+                      "  \"enabled\": false,\n"
+                      "  \"serverName\": \"hci-node-02\",\n"
+                      "  \"subscriptionId\": \"0b6a1c5e-55f4-4b4c-9a3d-7d1f2e3c4b5a\",\n"
+                      "  \"stateDirectory\": \"/srv/azshci\",\n"
+                      "  \"benefitsFile\": \"/etc/azshci/benefits.json\",\n"
+                      "  \"metadataDomain\": \"imds.example-corp.internal\",\n"
+                      "  \"keyType\": \"ecdsa-p256\",\n"
+                      "  \"certificateValidityDays\": 7,\n"
+                      "  \"certificateMaxValidityDays\": 14,\n"
+                      "  \"rotateKeyOnSync\": false,\n"
+                      "  \"documentValidityMinutes\": 60,\n"
+                      "  \"syncIntervalHours\": 6,\n"
+                      "  \"embedChain\": true,\n"
+                      "  \"signingThreads\": 4,\n"
+                      "  \"issuer\": {\n"
+                      "    \"type\": \"cmp\",\n"
+                      "    \"server\": \"https://ca.example:8443/pkix/\",\n"
+                      "    \"trustAnchor\": \"/etc/azshci/ca.pem\",\n"
+                      "    \"reference\": \"node-02\",\n"
+                      "    \"secretFile\": \"/etc/azshci/cmp-secret\",\n"
+                      "    \"tlsTrust\": \"/etc/azshci/tls.pem\",\n"
+                      "    \"subject\": \"/CN=hci-node-02\",\n"
+                      "    \"timeoutSeconds\": 120\n"
+                      "  }\n"
+                      "}\n");
         g_assert_false(c.enabled);
         g_assert_cmpstr(c.server_name, ==, "hci-node-02");
         g_assert_cmpstr(c.subscription_id, ==, "0b6a1c5e-55f4-4b4c-9a3d-7d1f2e3c4b5a");
@@ -146,7 +145,8 @@ static void test_errors(void) {
         expect_error("{ \"colour\": \"blue\" }", -EINVAL, "c.json: unknown key \"colour\"");
         expect_error("{ \"Enabled\": true }", -EINVAL, "c.json: unknown key \"Enabled\"");
         expect_error("{ \"enabled\": \"yes\" }", -EINVAL, "c.json: key \"enabled\" must be true or false");
-        expect_error("{ \"subscriptionId\": 5 }", -EINVAL, "c.json: key \"subscriptionId\" must be a string");
+        expect_error("{ \"subscriptionId\": 5 }", -EINVAL,
+                "c.json: key \"subscriptionId\" must be a string");
         expect_error("{ \"stateDirectory\": \"var/lib/azshci\" }", -EINVAL,
                 "c.json: key \"stateDirectory\" must be an absolute path, not \"var/lib/azshci\"");
         expect_error("{ \"benefitsFile\": \"\" }", -EINVAL,
@@ -165,7 +165,8 @@ static void test_errors(void) {
                 "c.json: key \"certificateMaxValidityDays\" must be between 1 and 3650, not 4294967297");
         expect_error("{ \"keyType\": \"ed25519\" }", -EINVAL,
                 "c.json: key \"keyType\" must be \"rsa-2048\" or \"ecdsa-p256\"");
-        expect_error("{ \"keyType\": 2048 }", -EINVAL, "c.json: key \"keyType\" must be \"rsa-2048\" or \"ecdsa-p256\"");
+        expect_error("{ \"keyType\": 2048 }", -EINVAL,
+                "c.json: key \"keyType\" must be \"rsa-2048\" or \"ecdsa-p256\"");
         expect_error("{ \"serverName\": \"*\" }", -EINVAL, "c.json: key \"serverName\" is not a valid name");
         expect_error("{ \"metadataDomain\": \"Metadata.Local\" }", -EINVAL,
                 "c.json: key \"metadataDomain\" must be a lowercase DNS name such as metadata.azshci.local");
@@ -175,7 +176,8 @@ static void test_errors(void) {
 
 static void test_issuer_errors(void) {
         expect_error("{ \"issuer\": \"local\" }", -EINVAL, "c.json: key \"issuer\" must be an object");
-        expect_error("{ \"issuer\": {} }", -EINVAL, "c.json: key \"issuer.type\" must be \"local\" or \"cmp\"");
+        expect_error("{ \"issuer\": {} }", -EINVAL,
+                "c.json: key \"issuer.type\" must be \"local\" or \"cmp\"");
         expect_error("{ \"issuer\": { \"type\": \"acme\" } }", -EINVAL,
                 "c.json: key \"issuer.type\" must be \"local\" or \"cmp\"");
         expect_error("{ \"issuer\": { \"type\": \"local\", \"server\": \"http://x\" } }", -EINVAL,
@@ -188,20 +190,24 @@ static void test_issuer_errors(void) {
                 "c.json: key \"issuer.server\" must be an http:// or https:// URL");
         expect_error("{ \"issuer\": { \"type\": \"cmp\", \"server\": \"http://ca:829/pkix/\" } }", -EINVAL,
                 "c.json: the \"cmp\" issuer needs \"issuer.trustAnchor\"");
-        expect_error("{ \"issuer\": { \"type\": \"cmp\", \"server\": \"http://ca/\", \"trustAnchor\": \"ca.pem\" } }",
+        expect_error(
+                "{ \"issuer\": { \"type\": \"cmp\", \"server\": \"http://ca/\", \"trustAnchor\": \"ca.pem\" } }",
                 -EINVAL, "c.json: key \"trustAnchor\" must be an absolute path, not \"ca.pem\"");
-        expect_error("{ \"issuer\": { \"type\": \"cmp\", \"server\": \"http://ca/\", \"trustAnchor\": \"/ca.pem\","
-                     " \"reference\": \"r\" } }",
+        expect_error(
+                "{ \"issuer\": { \"type\": \"cmp\", \"server\": \"http://ca/\", \"trustAnchor\": \"/ca.pem\","
+                " \"reference\": \"r\" } }",
                 -EINVAL,
                 "c.json: the \"cmp\" issuer needs \"issuer.reference\" and exactly one of \"issuer.secret\" and "
                 "\"issuer.secretFile\"");
-        expect_error("{ \"issuer\": { \"type\": \"cmp\", \"server\": \"http://ca/\", \"trustAnchor\": \"/ca.pem\","
-                     " \"reference\": \"r\", \"secret\": \"s\", \"secretFile\": \"/s\" } }",
+        expect_error(
+                "{ \"issuer\": { \"type\": \"cmp\", \"server\": \"http://ca/\", \"trustAnchor\": \"/ca.pem\","
+                " \"reference\": \"r\", \"secret\": \"s\", \"secretFile\": \"/s\" } }",
                 -EINVAL,
                 "c.json: the \"cmp\" issuer needs \"issuer.reference\" and exactly one of \"issuer.secret\" and "
                 "\"issuer.secretFile\"");
-        expect_error("{ \"issuer\": { \"type\": \"cmp\", \"server\": \"http://ca/\", \"trustAnchor\": \"/ca.pem\","
-                     " \"reference\": \"r\", \"secret\": \"s\", \"timeoutSeconds\": 601 } }",
+        expect_error(
+                "{ \"issuer\": { \"type\": \"cmp\", \"server\": \"http://ca/\", \"trustAnchor\": \"/ca.pem\","
+                " \"reference\": \"r\", \"secret\": \"s\", \"timeoutSeconds\": 601 } }",
                 -ERANGE, "c.json: key \"timeoutSeconds\" must be between 1 and 600, not 601");
 }
 
@@ -216,9 +222,11 @@ static void test_files(void) {
         g_assert_cmpstr(error, ==, "/nonexistent/attestation.json: No such file or directory");
 
         error = mfree(error);
-        g_assert_cmpint(config_load_data(&c, "c.json", "{\n  \"enabled\": true,\n}\n", &error), ==, -EBADMSG);
+        g_assert_cmpint(config_load_data(&c, "c.json", "{\n  \"enabled\": true,\n}\n", &error), ==,
+                -EBADMSG);
         /* json-glib's wording (Debian 12, json-glib 1.6); the name and position are ours. */
-        g_assert_cmpstr(error, ==, "c.json:2:18: Parse error: unexpected character `,', expected character `]'");
+        g_assert_cmpstr(error, ==,
+                "c.json:2:18: Parse error: unexpected character `,', expected character `]'");
 }
 
 int main(int argc, char **argv) {

@@ -147,8 +147,8 @@ static void test_default_nonce(void) {
 
         g_assert_cmpstr(document_default_nonce(AZ_CREATED, buf), ==, "20200221-145322");
         g_assert_cmpstr(document_default_nonce(0, buf), ==, "19700101-000000");
-        g_assert_cmpstr(
-                document_default_nonce(UINT64_C(1767225599) * USEC_PER_SEC + 5, buf), ==, "20251231-235959");
+        g_assert_cmpstr(document_default_nonce(UINT64_C(1767225599) * USEC_PER_SEC + 5, buf), ==,
+                "20251231-235959");
 }
 
 static void test_dns_names(void) {
@@ -178,8 +178,8 @@ static void rm_rf(const char *path) {
         g_assert_cmpint(system(cmd), ==, 0);
 }
 
-static void make_identity(
-        Issuer *issuer, KeyType type, const char *cn, unsigned days, SigningIdentity **ret) {
+static void make_identity(Issuer *issuer, KeyType type, const char *cn, unsigned days,
+        SigningIdentity **ret) {
         _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
         _cleanup_(X509_freep) X509 *cert = NULL;
         _cleanup_(x509_stack_freep) STACK_OF(X509) *chain = NULL;
@@ -229,8 +229,8 @@ static char *sign_now(Fixture *fx, const char *nonce, bool embed_chain, usec_t n
         return body;
 }
 
-static DocumentCheck verify(
-        Fixture *fx, const char *body, DocumentVerifyOptions *o, DocumentInfo **ret_info) {
+static DocumentCheck verify(Fixture *fx, const char *body, DocumentVerifyOptions *o,
+        DocumentInfo **ret_info) {
         _cleanup_free_ char *error = NULL;
         DocumentCheck check = DOCUMENT_CHECK_OK;
         int r;

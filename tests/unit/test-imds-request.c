@@ -12,9 +12,9 @@
 #include "vsock-peer.h"
 
 #define BODY_METADATA "{\"error\":\"Bad request: . Required metadata header not specified\"}"
-#define BODY_API_VERSION                                                                                     \
-        "{\"error\":\"Bad request. api-version is invalid or was not specified in the request. For more "  \
-        "information refer to aka.ms/azureimds\",\"newest-versions\":[\"2025-04-07\",\"2024-07-17\","      \
+#define BODY_API_VERSION                                                                                  \
+        "{\"error\":\"Bad request. api-version is invalid or was not specified in the request. For more " \
+        "information refer to aka.ms/azureimds\",\"newest-versions\":[\"2025-04-07\",\"2024-07-17\","     \
         "\"2024-03-15\"]}"
 #define BODY_DUPLICATE "{\"error\":\"Bad request: duplicate query parameter\"}"
 #define BODY_UNKNOWN   "{\"error\":\"Bad request: unknown query parameter\"}"
@@ -71,16 +71,22 @@ static void test_document(void) {
         check_attest(decide(DOC "?api%2Dversion=2019%2D08%2D15&nonce=%61bc"), "abc", "2019-08-15");
         check_attest(decide(DOC "?api-version=2019-08-15&&nonce=x"), "x", "2019-08-15");
         /* Metadata compared case-insensitively. */
-        check_attest(decide_full("GET", DOC "?api-version=2019-08-15", "True", 1, false, 10), "", "2019-08-15");
-        check_attest(decide_full("GET", DOC "?api-version=2019-08-15", "TRUE", 1, false, 10), "", "2019-08-15");
+        check_attest(decide_full("GET", DOC "?api-version=2019-08-15", "True", 1, false, 10), "",
+                "2019-08-15");
+        check_attest(decide_full("GET", DOC "?api-version=2019-08-15", "TRUE", 1, false, 10), "",
+                "2019-08-15");
 }
 
 static void test_metadata(void) {
-        check_reply(decide_full("GET", DOC "?api-version=2018-10-01", NULL, 0, false, 10), 400, BODY_METADATA);
-        check_reply(decide_full("GET", DOC "?api-version=2018-10-01", "false", 1, false, 10), 400, BODY_METADATA);
+        check_reply(decide_full("GET", DOC "?api-version=2018-10-01", NULL, 0, false, 10), 400,
+                BODY_METADATA);
+        check_reply(decide_full("GET", DOC "?api-version=2018-10-01", "false", 1, false, 10), 400,
+                BODY_METADATA);
         check_reply(decide_full("GET", DOC "?api-version=2018-10-01", "", 1, false, 10), 400, BODY_METADATA);
-        check_reply(decide_full("GET", DOC "?api-version=2018-10-01", "true ", 1, false, 10), 400, BODY_METADATA);
-        check_reply(decide_full("GET", DOC "?api-version=2018-10-01", "true", 2, false, 10), 400, BODY_METADATA);
+        check_reply(decide_full("GET", DOC "?api-version=2018-10-01", "true ", 1, false, 10), 400,
+                BODY_METADATA);
+        check_reply(decide_full("GET", DOC "?api-version=2018-10-01", "true", 2, false, 10), 400,
+                BODY_METADATA);
         check_reply(decide_full("GET", IMDS_PATH_VERSIONS, NULL, 0, false, 10), 400, BODY_METADATA);
         check_reply(decide_full("GET", DOC "?api-version=2018-10-01", "true", 1, true, 10), 400, BODY_XFF);
 }
@@ -102,13 +108,15 @@ static void test_query(void) {
         check_reply(decide(DOC "?api-version=2018-10-01&nonce=a&%6eonce=b"), 400, BODY_DUPLICATE);
         check_reply(decide(DOC "?api-version=2018-10-01&format=json"), 400, BODY_UNKNOWN);
         check_reply(decide(DOC "?api-version=2018-10-01&Nonce=a"), 400, BODY_UNKNOWN);
-        check_reply(decide(DOC "?api-version=2018-10-01&" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa=1"), 400,
-                BODY_UNKNOWN);
+        check_reply(decide(DOC "?api-version=2018-10-01&"
+                               "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa=1"),
+                400, BODY_UNKNOWN);
         check_reply(decide(DOC "?api-version=2018-10-01&nonce=%zz"), 400, BODY_MALFORMED);
         check_reply(decide(DOC "?api-version=2018-10-01&nonce=%4"), 400, BODY_MALFORMED);
         check_reply(decide(DOC "?api-version=2018-10-01&nonce=a%00b"), 400, BODY_MALFORMED);
         check_reply(decide(DOC "?api-%=2018-10-01"), 400, BODY_MALFORMED);
-        check_reply(decide(DOC "?api-version=2018-10-01&nonce=123456789012345678901234567890123"), 400, BODY_NONCE);
+        check_reply(decide(DOC "?api-version=2018-10-01&nonce=123456789012345678901234567890123"), 400,
+                BODY_NONCE);
         check_reply(decide(DOC "?api-version=2018-10-01&nonce=a.b"), 400, BODY_NONCE);
         check_reply(decide(DOC "?api-version=2018-10-01&nonce=a+b"), 400, BODY_NONCE);
         check_reply(decide(DOC "?api-version=2018-10-01&nonce=a%2Fb"), 400, BODY_NONCE);
@@ -123,14 +131,15 @@ static void test_paths_methods(void) {
         check_reply(decide("/"), 404, "{\"error\":\"Not found\"}");
         check_reply(decide("/metadata"), 404, "{\"error\":\"Not found\"}");
         check_reply(decide("/metadata/attested/document/"), 404, "{\"error\":\"Not found\"}");
-        check_reply(decide("/metadata/attested/documentx?api-version=2018-10-01"), 404, "{\"error\":\"Not found\"}");
+        check_reply(decide("/metadata/attested/documentx?api-version=2018-10-01"), 404,
+                "{\"error\":\"Not found\"}");
         check_reply(decide("/metadata/instance?api-version=2021-02-01"), 404, "{\"error\":\"Not found\"}");
         check_reply(decide("/METADATA/versions"), 404, "{\"error\":\"Not found\"}");
         check_reply(decide(""), 404, "{\"error\":\"Not found\"}");
         check_reply(decide_full("GET", NULL, "true", 1, false, 0), 404, "{\"error\":\"Not found\"}");
 
         for (size_t i = 0; i < 6; i++) {
-                static const char *const methods[] = { "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "get" };
+                static const char *const methods[] = {"POST", "PUT", "DELETE", "HEAD", "OPTIONS", "get"};
                 d = decide_full(methods[i], DOC "?api-version=2018-10-01", "true", 1, false, 10);
                 check_reply(d, 405, "{\"error\":\"Method not allowed: only GET is supported\"}");
                 g_assert_true(d->reply.allow_get);
@@ -162,8 +171,8 @@ static void test_limits(void) {
         check_reply(decide(uri), 414, "{\"error\":\"Request-URI too long\"}");
         check_reply(decide_full("GET", DOC, "true", 1, false, IMDS_HEADERS_MAX + 1), 431,
                 "{\"error\":\"Request header fields too large\"}");
-        check_attest(decide_full("GET", DOC "?api-version=2018-10-01", "true", 1, false, IMDS_HEADERS_MAX), "",
-                "2018-10-01");
+        check_attest(decide_full("GET", DOC "?api-version=2018-10-01", "true", 1, false, IMDS_HEADERS_MAX),
+                "", "2018-10-01");
         /* A request target of exactly the limit is served. */
         memset(uri, 'a', IMDS_URI_MAX);
         memcpy(uri, DOC "?api-version=2018-10-01&nonce=", strlen(DOC "?api-version=2018-10-01&nonce="));
@@ -187,14 +196,18 @@ static void test_bus_errors(void) {
         check_bus_error(BUS_ERROR_NOT_CONFIGURED, 503, "not active", IMDS_RETRY_AFTER_SEC);
         check_bus_error(BUS_ERROR_EXPIRED, 503, "expired", IMDS_RETRY_AFTER_SEC);
         check_bus_error(BUS_ERROR_INVALID_NONCE, 400, "nonce", 0);
-        check_bus_error("org.freedesktop.DBus.Error.ServiceUnknown", 503, "not reachable", IMDS_RETRY_AFTER_SEC);
-        check_bus_error("org.freedesktop.DBus.Error.NameHasNoOwner", 503, "not reachable", IMDS_RETRY_AFTER_SEC);
+        check_bus_error("org.freedesktop.DBus.Error.ServiceUnknown", 503, "not reachable",
+                IMDS_RETRY_AFTER_SEC);
+        check_bus_error("org.freedesktop.DBus.Error.NameHasNoOwner", 503, "not reachable",
+                IMDS_RETRY_AFTER_SEC);
         check_bus_error("org.freedesktop.DBus.Error.NoReply", 503, "not reachable", IMDS_RETRY_AFTER_SEC);
         check_bus_error("org.freedesktop.DBus.Error.Timeout", 503, "not reachable", IMDS_RETRY_AFTER_SEC);
         check_bus_error(NULL, 503, "not reachable", IMDS_RETRY_AFTER_SEC);
         /* The bus refusing us (policy) or anything unexpected: an internal error, retry. */
-        check_bus_error("org.freedesktop.DBus.Error.AccessDenied", 500, "Internal error", IMDS_RETRY_AFTER_SEC);
-        check_bus_error("org.freedesktop.DBus.Error.InvalidArgs", 500, "Internal error", IMDS_RETRY_AFTER_SEC);
+        check_bus_error("org.freedesktop.DBus.Error.AccessDenied", 500, "Internal error",
+                IMDS_RETRY_AFTER_SEC);
+        check_bus_error("org.freedesktop.DBus.Error.InvalidArgs", 500, "Internal error",
+                IMDS_RETRY_AFTER_SEC);
         check_bus_error("x.y.Z", 500, "Internal error", IMDS_RETRY_AFTER_SEC);
 }
 
@@ -204,7 +217,8 @@ static void test_fixed_replies(void) {
         imds_reply_rate_limited(0, &r);
         g_assert_cmpuint(r.status, ==, 429);
         g_assert_cmpuint(r.retry_after, ==, 1);
-        g_assert_cmpstr(r.body, ==, "{\"error\":\"Too many requests: the rate limit of this VM was exceeded\"}");
+        g_assert_cmpstr(r.body, ==,
+                "{\"error\":\"Too many requests: the rate limit of this VM was exceeded\"}");
         imds_reply_rate_limited(3, &r);
         g_assert_cmpuint(r.retry_after, ==, 3);
         imds_reply_unidentified(&r);
@@ -229,22 +243,23 @@ static void test_url_decode(void) {
 }
 
 static void test_vsock_peer(void) {
-        struct sockaddr_vm svm = { .svm_family = AF_VSOCK, .svm_cid = 42, .svm_port = 1234 };
-        struct sockaddr sa = { .sa_family = AF_INET };
+        struct sockaddr_vm svm = {.svm_family = AF_VSOCK, .svm_cid = 42, .svm_port = 1234};
+        struct sockaddr sa = {.sa_family = AF_INET};
         char *peer = NULL;
         uint32_t cid, port;
 
-        g_assert_cmpint(vsock_peer_identify((struct sockaddr *) &svm, sizeof svm, &peer), ==, 0);
+        g_assert_cmpint(vsock_peer_identify((struct sockaddr *)&svm, sizeof svm, &peer), ==, 0);
         g_assert_cmpstr(peer, ==, "42");
         free(peer);
         for (uint32_t bad = 0; bad <= 2; bad++) {
                 svm.svm_cid = bad;
-                g_assert_cmpint(vsock_peer_identify((struct sockaddr *) &svm, sizeof svm, &peer), ==, -EADDRNOTAVAIL);
+                g_assert_cmpint(vsock_peer_identify((struct sockaddr *)&svm, sizeof svm, &peer), ==,
+                        -EADDRNOTAVAIL);
         }
         svm.svm_cid = VMADDR_CID_ANY;
-        g_assert_cmpint(vsock_peer_identify((struct sockaddr *) &svm, sizeof svm, &peer), ==, -EADDRNOTAVAIL);
+        g_assert_cmpint(vsock_peer_identify((struct sockaddr *)&svm, sizeof svm, &peer), ==, -EADDRNOTAVAIL);
         g_assert_cmpint(vsock_peer_identify(&sa, sizeof sa, &peer), ==, -EAFNOSUPPORT);
-        g_assert_cmpint(vsock_peer_identify((struct sockaddr *) &svm, 4, &peer), ==, -EAFNOSUPPORT);
+        g_assert_cmpint(vsock_peer_identify((struct sockaddr *)&svm, 4, &peer), ==, -EAFNOSUPPORT);
 
         g_assert_cmpint(vsock_address_parse("vsock::5000", &cid, &port), ==, 0);
         g_assert_cmpuint(cid, ==, VMADDR_CID_ANY);

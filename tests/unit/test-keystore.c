@@ -326,8 +326,8 @@ static void test_acceptable(void) {
         error = mfree(error);
 
         /* expired: at and after notAfter */
-        g_assert_cmpint(
-                certificate_check_acceptable(cert30, key, 30, now + 31 * 86400, &error), ==, -EKEYEXPIRED);
+        g_assert_cmpint(certificate_check_acceptable(cert30, key, 30, now + 31 * 86400, &error), ==,
+                -EKEYEXPIRED);
         g_test_message("%s", error);
         error = mfree(error);
 

@@ -14,11 +14,12 @@ static Vm *make_vm(const char *id, const char *name, uint32_t cid, const char *m
         Vm *vm = vm_new();
 
         g_assert_nonnull(vm);
-        g_assert_cmpint(vm_set_field(vm, "Id", &(VmValue) { .type = 's', .s = id }, NULL), ==, 0);
-        g_assert_cmpint(vm_set_field(vm, "Name", &(VmValue) { .type = 's', .s = name }, NULL), ==, 0);
-        g_assert_cmpint(vm_set_field(vm, "VsockCid", &(VmValue) { .type = 'u', .u = cid }, NULL), ==, 0);
+        g_assert_cmpint(vm_set_field(vm, "Id", &(VmValue){.type = 's', .s = id}, NULL), ==, 0);
+        g_assert_cmpint(vm_set_field(vm, "Name", &(VmValue){.type = 's', .s = name}, NULL), ==, 0);
+        g_assert_cmpint(vm_set_field(vm, "VsockCid", &(VmValue){.type = 'u', .u = cid}, NULL), ==, 0);
         if (mac)
-                g_assert_cmpint(vm_set_field(vm, "LegacyMac", &(VmValue) { .type = 's', .s = mac }, NULL), ==, 0);
+                g_assert_cmpint(vm_set_field(vm, "LegacyMac", &(VmValue){.type = 's', .s = mac}, NULL), ==,
+                        0);
         return vm;
 }
 
@@ -29,7 +30,8 @@ static void test_round_trip(void) {
 
         vms[0] = make_vm(ID1, "vm-one", 3, "52:54:00:12:34:56");
         vms[0]->legacy_access = true;
-        g_assert_cmpint(vm_set_field(vms[0], "OsVersion", &(VmValue) { .type = 's', .s = "10.0.22621.3447" }, NULL),
+        g_assert_cmpint(vm_set_field(vms[0], "OsVersion", &(VmValue){.type = 's', .s = "10.0.22621.3447"},
+                                NULL),
                 ==, 0);
         vms[1] = make_vm(ID2, "vm-two", 0, NULL);
         vms[1]->generation = 1;
@@ -65,7 +67,8 @@ static void test_empty(void) {
         _cleanup_free_ char *json = NULL;
 
         g_assert_cmpint(state_serialize(false, 0, NULL, 0, &json), ==, 0);
-        g_assert_cmpstr(json, ==, "{\n  \"version\" : 1,\n  \"legacyOsSupport\" : false,\n  \"lastSync\" : 0,\n  \"vms\" : []\n}");
+        g_assert_cmpstr(json, ==,
+                "{\n  \"version\" : 1,\n  \"legacyOsSupport\" : false,\n  \"lastSync\" : 0,\n  \"vms\" : []\n}");
         g_assert_cmpint(state_deserialize("t", json, &s, NULL), ==, 0);
         g_assert_cmpuint(s.n_vms, ==, 0);
         g_assert_false(s.legacy_support);
@@ -80,11 +83,12 @@ static void expect_bad(const char *json, int error, const char *message) {
         g_assert_cmpuint(s.n_vms, ==, 0);
 }
 
-#define VM(extra) "{\"Id\":\"" ID1 "\",\"Name\":\"a\"" extra "}"
+#define VM(extra)  "{\"Id\":\"" ID1 "\",\"Name\":\"a\"" extra "}"
 #define STATE(vms) "{\"version\":1,\"legacyOsSupport\":false,\"vms\":[" vms "]}"
 
 static void test_bad(void) {
-        expect_bad("{", -EBADMSG, "state.json:1:1: Parse error: unexpected character `{', expected string constant");
+        expect_bad("{", -EBADMSG,
+                "state.json:1:1: Parse error: unexpected character `{', expected string constant");
         expect_bad("[]", -EINVAL, "state.json: not a JSON object");
         expect_bad("{\"version\":2,\"legacyOsSupport\":false,\"vms\":[]}", -EINVAL,
                 "state.json: unsupported \"version\" (expected 1)");
@@ -92,10 +96,13 @@ static void test_bad(void) {
                 "state.json: \"legacyOsSupport\" must be a boolean");
         expect_bad("{\"version\":1,\"legacyOsSupport\":false,\"lastSync\":-1,\"vms\":[]}", -EINVAL,
                 "state.json: \"lastSync\" must be a non-negative integer");
-        expect_bad("{\"version\":1,\"legacyOsSupport\":false}", -EINVAL, "state.json: \"vms\" must be an array");
+        expect_bad("{\"version\":1,\"legacyOsSupport\":false}", -EINVAL,
+                "state.json: \"vms\" must be an array");
         expect_bad(STATE("1"), -EINVAL, "state.json: vms[0] is not an object");
-        expect_bad(STATE(VM(",\"Colour\":\"red\"")), -EINVAL, "state.json: vms[0] has unknown key \"Colour\"");
-        expect_bad(STATE(VM(",\"VsockCid\":\"3\"")), -EINVAL, "state.json: vms[0].VsockCid has the wrong type");
+        expect_bad(STATE(VM(",\"Colour\":\"red\"")), -EINVAL,
+                "state.json: vms[0] has unknown key \"Colour\"");
+        expect_bad(STATE(VM(",\"VsockCid\":\"3\"")), -EINVAL,
+                "state.json: vms[0].VsockCid has the wrong type");
         expect_bad(STATE(VM(",\"VsockCid\":-3")), -EINVAL, "state.json: vms[0].VsockCid has the wrong type");
         expect_bad(STATE(VM(",\"LegacyAccess\":\"yes\"")), -EINVAL,
                 "state.json: vms[0].LegacyAccess must be a boolean");
@@ -103,10 +110,12 @@ static void test_bad(void) {
                 "state.json: vms[0]: VM property 'Generation' must be 1 or 2, not 3.");
         expect_bad(STATE("{\"Name\":\"a\"}"), -EINVAL, "state.json: vms[0]: VM property 'Id' is required.");
         expect_bad(STATE(VM("") "," VM("")), -EINVAL, "state.json: vms[0] and vms[1] have the same Id");
-        expect_bad(STATE(VM(",\"VsockCid\":5") ",{\"Id\":\"" ID2 "\",\"Name\":\"b\",\"VsockCid\":5}"), -EINVAL,
-                "state.json: vms[0] and vms[1] have the same VsockCid");
-        expect_bad(STATE(VM(",\"LegacyMac\":\"52:54:00:00:00:01\"") ",{\"Id\":\"" ID2
-                                                                      "\",\"Name\":\"b\",\"LegacyMac\":\"52-54-00-00-00-01\"}"),
+        expect_bad(STATE(VM(",\"VsockCid\":5") ",{\"Id\":\"" ID2 "\",\"Name\":\"b\",\"VsockCid\":5}"),
+                -EINVAL, "state.json: vms[0] and vms[1] have the same VsockCid");
+        expect_bad(
+                STATE(VM(
+                        ",\"LegacyMac\":\"52:54:00:00:00:01\"") ",{\"Id\":\"" ID2
+                                                                "\",\"Name\":\"b\",\"LegacyMac\":\"52-54-00-00-00-01\"}"),
                 -EINVAL, "state.json: vms[0] and vms[1] have the same LegacyMac");
 }
 

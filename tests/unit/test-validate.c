@@ -55,14 +55,14 @@ static void test_mac(void) {
         check_mac("00:15:5D:00:00:01", "00:15:5d:00:00:01");
         check_mac("52:54:00:12:34", NULL);
         check_mac("52:54:00:12:34:56:78", NULL);
-        check_mac("52:54-00:12:34:56", NULL);  /* mixed separators */
+        check_mac("52:54-00:12:34:56", NULL); /* mixed separators */
         check_mac("52.54.00.12.34.56", NULL);
         check_mac("5254.0012.3456", NULL);
         check_mac("52:54:00:12:34:5g", NULL);
-        check_mac("00:00:00:00:00:00", NULL);  /* all zero */
-        check_mac("ff:ff:ff:ff:ff:ff", NULL);  /* broadcast */
-        check_mac("01:00:5e:00:00:01", NULL);  /* multicast */
-        check_mac("33:33:00:00:00:01", NULL);  /* IPv6 multicast */
+        check_mac("00:00:00:00:00:00", NULL); /* all zero */
+        check_mac("ff:ff:ff:ff:ff:ff", NULL); /* broadcast */
+        check_mac("01:00:5e:00:00:01", NULL); /* multicast */
+        check_mac("33:33:00:00:00:01", NULL); /* IPv6 multicast */
         check_mac("", NULL);
 }
 

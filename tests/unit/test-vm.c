@@ -31,9 +31,9 @@ static void set_ok(Vm *vm, const char *field, const VmValue *v) {
         g_assert_false(sd_bus_error_is_set(&error));
 }
 
-#define S(x) (&(VmValue) { .type = 's', .s = (x) })
-#define U(x) (&(VmValue) { .type = 'u', .u = (x) })
-#define B(x) (&(VmValue) { .type = 'b', .b = (x) })
+#define S(x) (&(VmValue){.type = 's', .s = (x)})
+#define U(x) (&(VmValue){.type = 'u', .u = (x)})
+#define B(x) (&(VmValue){.type = 'b', .b = (x)})
 
 static void test_defaults(void) {
         _cleanup_(vm_freep) Vm *vm = vm_new();
@@ -137,12 +137,14 @@ static void test_set_errors(void) {
         char long_text[1026];
 
         expect_set_error(vm, "Colour", S("blue"), "Unknown VM property 'Colour'.");
-        expect_set_error(vm, "Generation", S("2"), "VM property 'Generation' must be an unsigned 32-bit integer.");
+        expect_set_error(vm, "Generation", S("2"),
+                "VM property 'Generation' must be an unsigned 32-bit integer.");
         expect_set_error(vm, "OsName", U(1), "VM property 'OsName' must be a string.");
         expect_set_error(vm, "DataExchange", S("true"), "VM property 'DataExchange' must be a boolean.");
         expect_set_error(vm, "Id", S("not-a-uuid"),
                 "VM property 'Id' must be a UUID (8-4-4-4-12 hex digits), not 'not-a-uuid'.");
-        expect_set_error(vm, "Id", S(""), "VM property 'Id' must be a UUID (8-4-4-4-12 hex digits), not ''.");
+        expect_set_error(vm, "Id", S(""),
+                "VM property 'Id' must be a UUID (8-4-4-4-12 hex digits), not ''.");
         expect_set_error(vm, "Name", S("*"),
                 "VM property 'Name' must be 1 to 255 bytes of UTF-8 without control characters and not '*'.");
         expect_set_error(vm, "Name", S(""),
@@ -270,7 +272,8 @@ static void test_enums(void) {
 }
 
 static void test_evaluation_equal(void) {
-        BenefitEvaluation a = { .status = VM_STATUS_INACTIVE_BENEFITS }, b = { .status = VM_STATUS_INACTIVE_BENEFITS };
+        BenefitEvaluation a = {.status = VM_STATUS_INACTIVE_BENEFITS},
+                          b = {.status = VM_STATUS_INACTIVE_BENEFITS};
 
         g_assert_true(benefit_evaluation_equal(&a, &b));
         g_assert_cmpint(strv_extend(&a.recommended_actions, "InstallUpdates"), ==, 0);
@@ -326,8 +329,8 @@ static void test_apply_properties_message(void) {
                 g_assert_true(vm->data_exchange);
         }
         {
-                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = make_properties_message(bus, "a{sv}", 1,
-                        "Shoe", "s", "x");
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m =
+                        make_properties_message(bus, "a{sv}", 1, "Shoe", "s", "x");
                 _cleanup_(cleanup_bus_error) sd_bus_error error = SD_BUS_ERROR_NULL;
 
                 g_assert_cmpint(vm_apply_properties_message(vm, m, &error), ==, -EINVAL);
@@ -335,16 +338,16 @@ static void test_apply_properties_message(void) {
                 g_assert_cmpstr(error.message, ==, "Unknown VM property 'Shoe'.");
         }
         {
-                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = make_properties_message(bus, "a{sv}", 1,
-                        "Generation", "i", -1);
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m =
+                        make_properties_message(bus, "a{sv}", 1, "Generation", "i", -1);
                 _cleanup_(cleanup_bus_error) sd_bus_error error = SD_BUS_ERROR_NULL;
 
                 g_assert_cmpint(vm_apply_properties_message(vm, m, &error), ==, -EINVAL);
                 g_assert_cmpstr(error.message, ==, "VM property 'Generation' has unsupported type 'i'.");
         }
         {
-                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = make_properties_message(bus, "a{sv}", 1,
-                        "Generation", "s", "2");
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m =
+                        make_properties_message(bus, "a{sv}", 1, "Generation", "s", "2");
                 _cleanup_(cleanup_bus_error) sd_bus_error error = SD_BUS_ERROR_NULL;
 
                 g_assert_cmpint(vm_apply_properties_message(vm, m, &error), ==, -EINVAL);
@@ -352,8 +355,8 @@ static void test_apply_properties_message(void) {
                         "VM property 'Generation' must be an unsigned 32-bit integer.");
         }
         {
-                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = make_properties_message(bus, "a{sv}", 1,
-                        "LegacyMac", "s", "01:00:5e:00:00:01");
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m =
+                        make_properties_message(bus, "a{sv}", 1, "LegacyMac", "s", "01:00:5e:00:00:01");
                 _cleanup_(cleanup_bus_error) sd_bus_error error = SD_BUS_ERROR_NULL;
 
                 g_assert_cmpint(vm_apply_properties_message(vm, m, &error), ==, -EINVAL);
@@ -376,7 +379,8 @@ static void test_object_path(void) {
         set_ok(vm, "Id", S(ID));
         g_assert_cmpint(vm_object_path(vm, &path), >=, 0);
         /* sd-bus escapes every byte that is not [A-Za-z0-9], and a leading digit, as _xx. */
-        g_assert_cmpstr(path, ==, "/org/azshci/Attestation1/vm/_36f1c8a52_2d3b0e_2d4c7d_2d9a41_2d2d5e8f7b9c10");
+        g_assert_cmpstr(path, ==,
+                "/org/azshci/Attestation1/vm/_36f1c8a52_2d3b0e_2d4c7d_2d9a41_2d2d5e8f7b9c10");
         g_assert_cmpint(sd_bus_path_decode(path, "/org/azshci/Attestation1/vm", &id), >, 0);
         g_assert_cmpstr(id, ==, ID);
 }
