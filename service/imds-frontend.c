@@ -384,12 +384,11 @@ static int run(const ImdsTransportDef *t, ImdsTransportContext *ctx, int argc, c
         if (r <= 0)
                 return r;
 
-        if (a.interface) {
-                unsigned idx = if_nametoindex(a.interface);
-                if (idx == 0)
-                        return log_error_errno(negative_errno(), "Unknown interface '%s': %m", a.interface);
-                ctx->ifindex = (int) idx;
-        }
+        if (a.interface && if_nametoindex(a.interface) == 0)
+                /* Not fatal: the legacy bridge comes and goes with legacy OS support. */
+                log_notice("Interface '%s' does not exist (yet); peers cannot be identified until it does.",
+                        a.interface);
+        ctx->interface = a.interface;
 
         if (t->setup) {
                 r = t->setup(ctx);

@@ -8,7 +8,8 @@
  * event loop. They differ only in their transport. */
 
 typedef struct ImdsTransportContext {
-        int ifindex; /* --interface, 0 = not given */
+        const char *interface; /* --interface, NULL = not given; resolved per connection, since
+                                * the legacy bridge gets a new ifindex when it is rebuilt */
         void *userdata;
 } ImdsTransportContext;
 

@@ -40,7 +40,7 @@ struct ImdsConn {
         int fd;
         char *peer; /* NULL: not identified (error < 0) */
         int error;
-        bool counted; /* false: over the per-peer limit, being closed */
+        bool counted;              /* false: over the per-peer limit, being closed */
         sd_event_source *deadline; /* armed while a request is awaited */
         ImdsConn *prev, *next;
 };

@@ -43,18 +43,19 @@ typedef struct ImdsServerOptions {
         unsigned rate;  /* document requests per second and peer; 0 = unlimited */
         unsigned burst; /* at least 1 */
         unsigned max_connections;
-        unsigned max_connections_per_ip; /* 0 = no limit (vsock: always 0) */
+        unsigned max_connections_per_ip;   /* 0 = no limit (vsock: always 0) */
         unsigned max_connections_per_peer; /* per identified peer (MAC, CID; all unidentified
                                             * peers share one count): more are closed at
                                             * once; 0 = no limit */
-        unsigned connection_timeout_sec; /* idle clients are dropped after this long without
-                                          * traffic (MHD's inactivity timeout); 0 = default */
-        unsigned request_timeout_sec;    /* a connection must deliver a complete request within
-                                          * this long from accept (or from the end of its
-                                          * previous response), however it trickles; 0 = default */
-        size_t connection_memory;        /* MHD per-connection memory (request line + headers) */
-        usec_t idle_exit;                /* exit the event loop after this long without a
-                                          * connection; 0 = never */
+        unsigned connection_timeout_sec;   /* idle clients are dropped after this long without
+                                            * traffic (MHD's inactivity timeout); 0 = default */
+        unsigned request_timeout_sec;      /* a connection must deliver a complete request
+                                            * within this long from accept (or from the end of
+                                            * its previous response), however it trickles;
+                                            * 0 = default */
+        size_t connection_memory;          /* MHD per-connection memory (request line + headers) */
+        usec_t idle_exit;                  /* exit the event loop after this long without a
+                                            * connection; 0 = never */
 } ImdsServerOptions;
 
 #define IMDS_DEFAULT_RATE               5U

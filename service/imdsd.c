@@ -4,6 +4,7 @@
  * legacy bridge; the VM is identified by its NIC's MAC address, looked up for the
  * connection's source address in the kernel's neighbour table on the ingress interface. */
 
+#include <net/if.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -77,9 +78,15 @@ static void teardown(ImdsTransportContext *ctx) {
 static int identify(void *data, int fd, const struct sockaddr *addr, socklen_t addrlen, char **ret_peer) {
         ImdsTransportContext *ctx = data;
         char mac[PEER_MAC_STRLEN];
-        int ifindex, r;
+        int ifindex = 0, r;
 
-        ifindex = peer_mac_ingress_ifindex(ctx->userdata, fd, addr, addrlen, ctx->ifindex);
+        if (ctx->interface) {
+                /* Looked up every time: the bridge is recreated by a repair (legacy off/on). */
+                ifindex = (int) if_nametoindex(ctx->interface);
+                if (ifindex == 0)
+                        return -ENODEV;
+        }
+        ifindex = peer_mac_ingress_ifindex(ctx->userdata, fd, addr, addrlen, ifindex);
         if (ifindex < 0)
                 return ifindex;
         r = peer_mac_lookup(ctx->userdata, addr, addrlen, ifindex, mac);

@@ -135,6 +135,7 @@ static int render_inet(FILE *f, const char *table, const char *bridge) {
                 "table inet %1$s {\n"
                 "\tchain input {\n"
                 "\t\ttype filter hook input priority filter; policy accept;\n"
+                "\t\tiifname != { \"lo\", \"%2$s\" } ip daddr %3$s drop comment \"the endpoint is for the legacy bridge only\"\n"
                 "\t\tiifname \"%2$s\" ip daddr %3$s tcp dport %4$u accept comment \"attestation endpoint\"\n"
                 "\t\tiifname \"%2$s\" drop comment \"nothing else to the host\"\n"
                 "\t}\n"

@@ -55,6 +55,7 @@ def test_slowloris_http(h, env):
             took = time.monotonic() - start
             eq(r.status, 200, f"{what}: the other guest's document ({r!r})")
             verify_document(h, r.body, ca, nonce="victim")
+            print(f"{what}: the other guest's document in {took:.2f}s")
             if took > 2.0:
                 raise AssertionError(f"{what}: the other guest waited {took:.1f}s for its document")
 
@@ -63,6 +64,7 @@ def test_slowloris_http(h, env):
         st = poll_until("the 1000 idle connections to be closed",
                         lambda: (lambda s: s if s["open_idle"] == 0 else None)(flood.status()),
                         timeout=REQUEST_TIMEOUT - 1.5)
+        print(f"idle connections: all {N_IDLE} closed, the last {st['idle_closed_after_max']:.2f}s after connecting")
         if st["idle_closed_after_max"] >= REQUEST_TIMEOUT - 1:
             raise AssertionError(f"idle connections were closed only after {st['idle_closed_after_max']:.1f}s")
         eq(st["open_trickle"], PER_VM, f"the tricklers hold the VM's {PER_VM} connections ({st})")
@@ -72,6 +74,8 @@ def test_slowloris_http(h, env):
         st = poll_until("the tricklers to be closed by the request deadline",
                         lambda: (lambda s: s if s["open_trickle"] == 0 else None)(flood.status()),
                         timeout=REQUEST_TIMEOUT + 3 - (time.monotonic() - flood_start))
+        print(f"tricklers closed after {', '.join(f'{t:.2f}' for t in st['trickle_closed_after'])}s, "
+              f"{st['trickle_bytes_sent']} bytes sent each")
         for t in st["trickle_closed_after"]:
             if not REQUEST_TIMEOUT - 0.3 <= t <= REQUEST_TIMEOUT + 2.0:
                 raise AssertionError(f"a trickler was closed after {t:.2f}s, expected about {REQUEST_TIMEOUT}s: {st}")
