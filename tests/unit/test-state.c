@@ -62,13 +62,27 @@ static void test_round_trip(void) {
         vm_free(vms[1]);
 }
 
+/* Strings that need escaping, and UTF-8, survive the hand-written serialiser. */
+static void test_escaping(void) {
+        _cleanup_(state_data_done) StateData s = {};
+        _cleanup_free_ char *json = NULL;
+        Vm *vm = make_vm(ID1, "say \"hi\" \\ to Zoë 🙂", 0, NULL);
+
+        g_assert_cmpint(vm_set_field(vm, "Sku", &(VmValue) { .type = 's', .s = "a/b\\c\"d" }, NULL), ==, 0);
+        g_assert_cmpint(state_serialize(false, 0, &vm, 1, &json), ==, 0);
+        g_assert_cmpint(state_deserialize("t", json, &s, NULL), ==, 0);
+        g_assert_cmpuint(s.n_vms, ==, 1);
+        g_assert_cmpstr(s.vms[0]->name, ==, "say \"hi\" \\ to Zoë 🙂");
+        g_assert_cmpstr(s.vms[0]->sku, ==, "a/b\\c\"d");
+        vm_free(vm);
+}
+
 static void test_empty(void) {
         _cleanup_(state_data_done) StateData s = {};
         _cleanup_free_ char *json = NULL;
 
         g_assert_cmpint(state_serialize(false, 0, NULL, 0, &json), ==, 0);
-        g_assert_cmpstr(json, ==,
-                "{\n  \"version\" : 1,\n  \"legacyOsSupport\" : false,\n  \"lastSync\" : 0,\n  \"vms\" : []\n}");
+        g_assert_cmpstr(json, ==, "{\n  \"version\": 1,\n  \"legacyOsSupport\": false,\n  \"lastSync\": 0,\n  \"vms\": []\n}\n");
         g_assert_cmpint(state_deserialize("t", json, &s, NULL), ==, 0);
         g_assert_cmpuint(s.n_vms, ==, 0);
         g_assert_false(s.legacy_support);
@@ -123,6 +137,7 @@ int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/state/round-trip", test_round_trip);
         g_test_add_func("/state/empty", test_empty);
+        g_test_add_func("/state/escaping", test_escaping);
         g_test_add_func("/state/bad", test_bad);
         return g_test_run();
 }
