@@ -53,6 +53,9 @@ ACTIONS = {
     "inventory": "org.azshci.attestation.manage-inventory",
 }
 
+# The environment azshci-attestd.service gives the service (data/azshci-attestd.service.in).
+SERVICE_UNIT_ENV = {"G_SLICE": "always-malloc"}
+
 DEFAULT_TIMEOUT = 20.0   # seconds any single wait or client call may take
 
 
@@ -519,7 +522,7 @@ class Harness:
         log.write(f"=== starting azshci-attestd at {time.strftime('%T')}\n")
         log.flush()
         env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "DBUS_SYSTEM_BUS_ADDRESS": self.bus_address,
-               "NOTIFY_SOCKET": self.notify_path, "LANG": "C.UTF-8"}
+               "NOTIFY_SOCKET": self.notify_path, "LANG": "C.UTF-8", **SERVICE_UNIT_ENV}
         self.service_proc = subprocess.Popen(
             ["setpriv", f"--reuid={SERVICE_USER}", f"--regid={SERVICE_USER}", "--init-groups", "--",
              self.service_bin, "--config", self.config_path, "--log-level", "debug", *args],
@@ -1160,7 +1163,7 @@ class NetnsHarness(Harness):
         log.write(f"=== starting azshci-attestd in netns {self.netns} at {time.strftime('%T')}\n")
         log.flush()
         env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "DBUS_SYSTEM_BUS_ADDRESS": self.bus_address,
-               "NOTIFY_SOCKET": self.notify_path, "LANG": "C.UTF-8"}
+               "NOTIFY_SOCKET": self.notify_path, "LANG": "C.UTF-8", **SERVICE_UNIT_ENV}
         self.service_proc = subprocess.Popen(self.service_argv(args), env=env, stdout=log, stderr=log,
                                              stdin=subprocess.DEVNULL, cwd="/")
         log.close()
