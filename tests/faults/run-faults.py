@@ -26,16 +26,5 @@ import test_service_faults  # noqa: E402,F401
 OURS = [n for n in harness.TESTS if n not in _before]
 
 
-def main():
-    if "--list" in sys.argv[1:]:
-        print("\n".join(OURS))
-        return 0
-    names = [a for a in sys.argv[1:] if not a.startswith("-") and a in harness.TESTS]
-    if not names:
-        # No test named: run all of ours (the integration runner would run everything).
-        sys.argv += OURS
-    return integration_run.main()
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(integration_run.main(OURS))

@@ -1171,3 +1171,148 @@ class NetnsHarness(Harness):
             self.wait_ready()
             if wait_sync and self.config.get("enabled", True):
                 self.wait_server_state("Active")
+
+
+# ====================================================================== openssl cmp mock server
+# Helpers of test_cmp_daemon.py (the service against OpenSSL's `openssl cmp -port` mock
+# server). Additions only: nothing above uses them.
+
+def free_tcp_port():
+    """A loopback TCP port nobody listens on right now (bound to port 0, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_tcp_listening(port, proc, what, timeout=DEFAULT_TIMEOUT):
+    """Polls connect() to 127.0.0.1:port until it succeeds; fails at once if proc exits."""
+    for _ in deadline_loop(timeout, f"{what} to listen on 127.0.0.1:{port}"):
+        if proc.poll() is not None:
+            raise HarnessError(f"{what} exited with {proc.returncode}")
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+
+
+class OpensslCmpMock:
+    """OpenSSL's command-line CMP mock server (`openssl cmp -port`), which answers every
+    certificate request with one fixed certificate (-rsp_cert) whatever key was asked for,
+    plus the PKI made here with the openssl CLI for it: a root CA (EC P-256, 30 days), a
+    responder certificate the CA issued (signs the mock's responses) and `issue()` for
+    service keys and certificates.
+
+    How the mock accepts our client: a service holding a valid certificate renews with a KUR
+    signed by that certificate (docs/cmp.md), so the mock gets -srv_trusted = the CA (it
+    verifies the KUR's signature protection against it) and -srv_cert/-srv_key = the
+    responder (it signs its answers, which the service verifies against its trustAnchor,
+    the CA, with the responder certificate from extraCerts). No -srv_secret: with one the
+    mock would MAC-protect every answer, which a KUR client (no secret in use) refuses."""
+
+    def __init__(self, h):
+        self.h = h
+        self.dir = os.path.join(h.tmp, "cmp-mock")
+        os.makedirs(self.dir, exist_ok=True)
+        os.chmod(self.dir, 0o755)
+        self.ca_cert, self.ca_key = (os.path.join(self.dir, f) for f in ("ca-cert.pem", "ca-key.pem"))
+        self.rsp_cert, self.rsp_key = (os.path.join(self.dir, f) for f in ("rsp-cert.pem", "rsp-key.pem"))
+        self.log_path = os.path.join(h.tmp, "cmp-mock.log")
+        self.proc = None
+        self.port = None
+        self.serial = 0x4200
+        h.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+               "-keyout", self.ca_key, "-out", self.ca_cert, "-days", "30", "-subj", "/CN=azshci mock CMP CA",
+               "-addext", "basicConstraints=critical,CA:TRUE",
+               "-addext", "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
+               "-addext", "subjectKeyIdentifier=hash"])
+        os.chmod(self.ca_cert, 0o644)
+        now = int(time.time())
+        self._sign(self._new_key("rsp", "ec"), "/CN=azshci mock CMP responder", self.rsp_cert, now - 60,
+                   now + 29 * 86400, "basicConstraints = critical,CA:FALSE\nkeyUsage = critical,digitalSignature\n"
+                   "subjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid:always\n")
+
+    def _new_key(self, name, kind="rsa"):
+        path = os.path.join(self.dir, f"{name}-key.pem")
+        if kind == "rsa":
+            self.h.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", path])
+        else:
+            self.h.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", path])
+        return path
+
+    def _sign(self, key, subject, out, not_before, not_after, extensions):
+        """`openssl ca` (it takes exact start and end dates, `openssl x509 -req` of 3.0 does
+        not) with the CA here: a certificate for key."""
+        base = out.removesuffix(".pem")
+        csr, conf, db = base + ".csr", base + ".cnf", base + "-db"
+        os.makedirs(db)
+        with open(os.path.join(db, "index.txt"), "w"):
+            pass
+        self.serial += 1
+        with open(os.path.join(db, "serial"), "w") as f:
+            f.write(f"{self.serial:04X}\n")
+        with open(conf, "w") as f:
+            f.write(f"[ca]\ndefault_ca = c\n[c]\ndatabase = {db}/index.txt\nnew_certs_dir = {db}\n"
+                    f"serial = {db}/serial\ndefault_md = sha256\npolicy = p\nunique_subject = no\n"
+                    f"[p]\ncommonName = supplied\n[ext]\n{extensions}")
+        fmt = "%Y%m%d%H%M%SZ"
+        self.h.run(["openssl", "req", "-new", "-key", key, "-subj", subject, "-out", csr])
+        self.h.run(["openssl", "ca", "-batch", "-config", conf, "-in", csr, "-out", out, "-keyfile", self.ca_key,
+                    "-cert", self.ca_cert, "-startdate", time.strftime(fmt, time.gmtime(not_before)),
+                    "-enddate", time.strftime(fmt, time.gmtime(not_after)), "-extensions", "ext", "-notext"])
+
+    def issue(self, name, not_before=None, not_after=None, key=None, dns="node1." + METADATA_DOMAIN):
+        """A fresh RSA-2048 key (or the given key file) and a certificate for it from the CA
+        here, with the extensions of the local issuer's leaves (service/issuer-local.c:
+        digitalSignature, EKU incl. emailProtection so `openssl smime -verify` accepts the
+        documents, CN and SAN dns), from not_before (default: a minute ago) for 30 days (or
+        to not_after). Returns (key path, cert path), owned by the service user, 0600."""
+        now = int(time.time())
+        not_before = now - 60 if not_before is None else not_before
+        not_after = not_before + 30 * 86400 if not_after is None else not_after
+        key = key or self._new_key(name)
+        cert = os.path.join(self.dir, f"{name}-cert.pem")
+        self._sign(key, f"/CN={dns}", cert, not_before, not_after,
+                   "basicConstraints = critical,CA:FALSE\nkeyUsage = critical,digitalSignature\n"
+                   "extendedKeyUsage = serverAuth,clientAuth,emailProtection\n"
+                   "subjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid:always\n"
+                   f"subjectAltName = DNS:{dns}\n")
+        pw = pwd.getpwnam(SERVICE_USER)
+        for f in (key, cert):
+            os.chown(f, pw.pw_uid, pw.pw_gid)
+            os.chmod(f, 0o600)
+        return key, cert
+
+    def start(self, rsp_cert):
+        """`openssl cmp -port PORT` answering every request with rsp_cert; returns once it
+        accepts connections."""
+        if self.proc:
+            raise HarnessError("the mock CMP server is already running")
+        self.port = free_tcp_port()
+        log = open(self.log_path, "a")
+        log.write(f"=== starting openssl cmp mock server on port {self.port} at {time.strftime('%T')}\n")
+        log.flush()
+        self.proc = subprocess.Popen(
+            ["openssl", "cmp", "-port", str(self.port), "-srv_cert", self.rsp_cert, "-srv_key", self.rsp_key,
+             "-srv_trusted", self.ca_cert, "-rsp_cert", rsp_cert, "-rsp_extracerts", self.ca_cert,
+             "-rsp_capubs", self.ca_cert, "-verbosity", "7"],
+            stdout=log, stderr=log, stdin=subprocess.DEVNULL, cwd=self.dir)
+        log.close()
+        wait_tcp_listening(self.port, self.proc, "openssl cmp mock server")
+        return self
+
+    def stop(self):
+        if self.proc:
+            Harness._terminate(self.proc)
+            self.proc = None
+
+    def url(self):
+        return f"http://127.0.0.1:{self.port}/pkix/"
+
+    def issuer_config(self, timeout=30):
+        """The "cmp" issuer pointed at the mock. reference/secret are required by the
+        configuration; the mock never sees them (KUR is signed, and no -srv_secret)."""
+        return {"type": "cmp", "server": self.url(), "trustAnchor": self.ca_cert, "reference": "node1",
+                "secret": "unused-by-kur", "timeoutSeconds": timeout}
+
+    def log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
