@@ -26,7 +26,7 @@ struct WorkQueue {
 
         pthread_mutex_t lock;
         pthread_cond_t wakeup;
-        JobList todo;     /* waiting for a worker */
+        JobList queued;   /* waiting for a worker */
         JobList finished; /* waiting for done() in the loop */
         bool stopping;
 
@@ -61,9 +61,9 @@ static void *worker_main(void *p) {
         for (;;) {
                 Job *j;
 
-                while (!q->todo.head && !q->stopping)
+                while (!q->queued.head && !q->stopping)
                         pthread_cond_wait(&q->wakeup, &q->lock);
-                j = job_list_pop(&q->todo);
+                j = job_list_pop(&q->queued);
                 if (!j)
                         break; /* stopping and nothing left */
 
@@ -197,7 +197,7 @@ int workqueue_submit(WorkQueue *q, work_func_t work, work_done_t done, void *use
         *j = (Job){.work = work, .done = done, .userdata = userdata};
 
         pthread_mutex_lock(&q->lock);
-        job_list_push(&q->todo, j);
+        job_list_push(&q->queued, j);
         pthread_cond_signal(&q->wakeup);
         pthread_mutex_unlock(&q->lock);
 

@@ -519,19 +519,26 @@ class Harness:
         except BlockingIOError:
             pass
         log = open(os.path.join(self.tmp, "service.log"), "a")
-        log.write(f"=== starting azshci-attestd at {time.strftime('%T')}\n")
+        log.write(f"=== starting azshci-attestd{self.service_where()} at {time.strftime('%T')}\n")
         log.flush()
         env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "DBUS_SYSTEM_BUS_ADDRESS": self.bus_address,
                "NOTIFY_SOCKET": self.notify_path, "LANG": "C.UTF-8", **SERVICE_UNIT_ENV}
-        self.service_proc = subprocess.Popen(
-            ["setpriv", f"--reuid={SERVICE_USER}", f"--regid={SERVICE_USER}", "--init-groups", "--",
-             self.service_bin, "--config", self.config_path, "--log-level", "debug", *args],
-            env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL, cwd="/")
+        self.service_proc = subprocess.Popen(self.service_argv(args), env=env, stdout=log, stderr=log,
+                                             stdin=subprocess.DEVNULL, cwd="/")
         log.close()
         if wait_ready:
             self.wait_ready()
             if wait_sync and self.config.get("enabled", True):
                 self.wait_server_state("Active")
+
+    def service_argv(self, args=()):
+        """How the service is started: as the service user, like its unit does. Each process
+        in the chain execs the next, so service_proc is the service itself."""
+        return ["setpriv", f"--reuid={SERVICE_USER}", f"--regid={SERVICE_USER}", "--init-groups", "--",
+                self.service_bin, "--config", self.config_path, "--log-level", "debug", *args]
+
+    def service_where(self):
+        return ""
 
     def wait_server_state(self, state, timeout=60):
         """The service enrols with its (local) issuer right after start when it holds no
@@ -1143,34 +1150,8 @@ class NetnsHarness(Harness):
                 "--ambient-caps=-all,+net_admin", "--",
                 self.service_bin, "--config", self.config_path, "--log-level", "debug", *args]
 
-    def start_service(self, wait_ready=True, args=(), wait_sync=True):
-        """Harness.start_service() with service_argv() (`ip netns exec` and setpriv exec, so the
-        process is the service itself: kill_service() kills it)."""
-        if self.service_proc:
-            raise HarnessError("the service is already running")
-        if not os.access(self.service_bin, os.X_OK):
-            raise HarnessError(f"{self.service_bin} is missing: build it first")
-        if self.config is None:
-            self.write_config()
-        self._notify_socket()
-        self.notify_sock.setblocking(False)
-        try:
-            while self.notify_sock.recv(4096):
-                pass
-        except BlockingIOError:
-            pass
-        log = open(os.path.join(self.tmp, "service.log"), "a")
-        log.write(f"=== starting azshci-attestd in netns {self.netns} at {time.strftime('%T')}\n")
-        log.flush()
-        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "DBUS_SYSTEM_BUS_ADDRESS": self.bus_address,
-               "NOTIFY_SOCKET": self.notify_path, "LANG": "C.UTF-8", **SERVICE_UNIT_ENV}
-        self.service_proc = subprocess.Popen(self.service_argv(args), env=env, stdout=log, stderr=log,
-                                             stdin=subprocess.DEVNULL, cwd="/")
-        log.close()
-        if wait_ready:
-            self.wait_ready()
-            if wait_sync and self.config.get("enabled", True):
-                self.wait_server_state("Active")
+    def service_where(self):
+        return f" in netns {self.netns}"
 
 
 # ====================================================================== openssl cmp mock server
