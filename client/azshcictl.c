@@ -1503,6 +1503,7 @@ static void help(void) {
                "  --arc-agent-version VERSION     e.g. 1.39.0\n"
                "  --vsock-cid N                   guest CID, 0 = none\n"
                "  --legacy-mac MAC                the legacy NIC's MAC, \"\" = none\n"
+               "  --legacy-interface IFNAME       host side of the legacy NIC (tap/veth), \"\" = none\n"
                "  --sku TEXT, --license-type TEXT\n"
                "  Booleans accept yes/no, true/false, on/off, 1/0.\n"
                "\n"
