@@ -26,6 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench-document.h"
+
 #define BUF_SIZE (64 * 1024)
 
 typedef struct Conn {
@@ -96,25 +98,6 @@ static void conn_next(Conn *c) {
         c->start = now_usec();
 }
 
-static bool body_has_nonce(const char *body, size_t size, const char *nonce) {
-        const char *p = memmem(body, size, "\"signature\":\"", 13);
-        char needle[64];
-        bool found;
-
-        if (!p)
-                return false;
-        p += 13;
-        size_t n = strcspn(p, "\"");
-        unsigned char *der = malloc(n / 4 * 3 + 4);
-        if (!der)
-                return false;
-        int k = EVP_DecodeBlock(der, (const unsigned char *)p, (int)n);
-        snprintf(needle, sizeof needle, "\"nonce\":\"%s\"", nonce);
-        found = k > 0 && memmem(der, (size_t)k, needle, strlen(needle));
-        free(der);
-        return found;
-}
-
 /* Returns 1 when a whole response was consumed, 0 when more is needed, <0 on a bad response. */
 static int conn_parse(Conn *c, bool *ret_close) {
         char *end = memmem(c->buf, c->len, "\r\n\r\n", 4);
@@ -143,7 +126,7 @@ static int conn_parse(Conn *c, bool *ret_close) {
                 snprintf(text, sizeof text, "HTTP %u: %.*s", status, (int)(clen < 150 ? clen : 150),
                         c->buf + head);
                 record_error(text, done);
-        } else if (!body_has_nonce(c->buf + head, clen, c->nonce))
+        } else if (!document_has_nonce(c->buf + head, clen, c->nonce))
                 record_error("a document without its own request's nonce", done);
         memmove(c->buf, c->buf + head + clen, c->len - head - clen);
         c->len -= head + clen;
