@@ -47,25 +47,6 @@ static void help(void) {
                 program_invocation_short_name, PKGSYSCONFDIR);
 }
 
-static int parse_log_level(const char *s) {
-        static const struct {
-                const char *name;
-                int level;
-        } levels[] = {
-                {"debug", LOG_DEBUG},
-                {"info", LOG_INFO},
-                {"notice", LOG_NOTICE},
-                {"warning", LOG_WARNING},
-                {"err", LOG_ERR},
-                {"error", LOG_ERR},
-        };
-
-        for (size_t i = 0; i < ELEMENTSOF(levels); i++)
-                if (streq(levels[i].name, s))
-                        return levels[i].level;
-        return -EINVAL;
-}
-
 static int parse_argv(int argc, char *argv[], Arguments *args) {
         enum { ARG_VERSION = 0x100, ARG_IMPORT_KEY, ARG_IMPORT_CERT };
         static const struct option options[] = {
@@ -91,7 +72,7 @@ static int parse_argv(int argc, char *argv[], Arguments *args) {
                         args->import_cert = optarg;
                         break;
                 case 'l':
-                        level = parse_log_level(optarg);
+                        level = log_level_from_string(optarg);
                         if (level < 0)
                                 return log_error_errno(level, "Unknown log level '%s'.", optarg);
                         log_set_max_level(level);

@@ -77,9 +77,7 @@ int write_file_atomic(const char *path, const void *data, size_t size, mode_t mo
 
 int read_full_file(const char *path, size_t max_size, char **ret_data, size_t *ret_size) {
         _cleanup_close_ int fd = -EBADF;
-        _cleanup_free_ char *buf = NULL;
         struct stat st;
-        size_t size = 0;
 
         assert(path);
         assert(ret_data);
@@ -94,29 +92,7 @@ int read_full_file(const char *path, size_t max_size, char **ret_data, size_t *r
         if ((uint64_t)st.st_size > max_size)
                 return -EFBIG;
 
-        buf = malloc((size_t)st.st_size + 1);
-        if (!buf)
-                return -ENOMEM;
-
-        for (;;) {
-                ssize_t n = read(fd, buf + size, (size_t)st.st_size + 1 - size);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                if (n == 0)
-                        break;
-                size += (size_t)n;
-                if (size > (size_t)st.st_size) /* grew while we read it */
-                        return -EFBIG;
-        }
-
-        buf[size] = 0;
-        *ret_data = TAKE_PTR(buf);
-        if (ret_size)
-                *ret_size = size;
-        return 0;
+        return read_full_fd(fd, max_size, ret_data, ret_size);
 }
 
 int read_full_fd(int fd, size_t max_size, char **ret_data, size_t *ret_size) {
@@ -133,8 +109,6 @@ int read_full_fd(int fd, size_t max_size, char **ret_data, size_t *ret_size) {
                         size_t a = MAX(allocated * 2, (size_t)65536);
                         char *p;
 
-                        if (allocated > max_size)
-                                return -EFBIG;
                         p = realloc(buf, a + 1);
                         if (!p)
                                 return -ENOMEM;

@@ -60,7 +60,7 @@ static int bus_connect(ImdsBusBackend *b) {
         r = sd_bus_open_system(&bus);
         if (r < 0)
                 return log_debug_errno(r, "Cannot connect to the system bus: %m");
-        (void) sd_bus_set_description(bus, "attestd");
+        (void)sd_bus_set_description(bus, "attestd");
         r = sd_bus_attach_event(bus, b->event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
                 return r;
@@ -95,7 +95,8 @@ static int bus_attest(void *data, const char *transport, const char *peer, const
         r = bus_connect(b);
         if (r < 0)
                 return r;
-        r = sd_bus_message_new_method_call(b->bus, &m, BUS_NAME, BUS_PATH, BUS_INTERFACE, "AttestForVersion");
+        r = sd_bus_message_new_method_call(b->bus, &m, BUS_NAME, BUS_PATH, BUS_INTERFACE,
+                "AttestForVersion");
         if (r < 0)
                 return r;
         r = sd_bus_message_append(m, "ssss", transport, peer, nonce, api_version);
@@ -129,7 +130,7 @@ static void bus_cancel(void *data, void *handle) {
 void imds_bus_backend_fill(ImdsBusBackend *b, ImdsBackend *ret) {
         assert(b);
         assert(ret);
-        *ret = (ImdsBackend) { .attest = bus_attest, .cancel = bus_cancel, .data = b };
+        *ret = (ImdsBackend){.attest = bus_attest, .cancel = bus_cancel, .data = b};
 }
 
 /* ------------------------------------------------------------------ options */
@@ -181,24 +182,9 @@ static void help(const ImdsTransportDef *t) {
                "  LISTEN_FDS, LISTEN_PID   one inherited listening socket (sd_listen_fds(3))\n"
                "\n"
                "See docs/frontends.md.\n",
-                IMDS_DEFAULT_RATE, IMDS_DEFAULT_BURST, IMDS_DEFAULT_IDLE_EXIT_SEC, IMDS_DEFAULT_CONNECTION_TIMEOUT,
-                IMDS_DEFAULT_REQUEST_TIMEOUT, IMDS_DEFAULT_MAX_CONNECTIONS,
-                t->http ? "MAC" : "CID",
-                IMDS_DEFAULT_MAX_PER_PEER);
-}
-
-static int parse_log_level(const char *s) {
-        static const struct {
-                const char *name;
-                int level;
-        } levels[] = {
-                { "debug", LOG_DEBUG },     { "info", LOG_INFO }, { "notice", LOG_NOTICE },
-                { "warning", LOG_WARNING }, { "err", LOG_ERR },   { "error", LOG_ERR },
-        };
-        for (size_t i = 0; i < ELEMENTSOF(levels); i++)
-                if (streq(levels[i].name, s))
-                        return levels[i].level;
-        return -EINVAL;
+                IMDS_DEFAULT_RATE, IMDS_DEFAULT_BURST, IMDS_DEFAULT_IDLE_EXIT_SEC,
+                IMDS_DEFAULT_CONNECTION_TIMEOUT, IMDS_DEFAULT_REQUEST_TIMEOUT, IMDS_DEFAULT_MAX_CONNECTIONS,
+                t->http ? "MAC" : "CID", IMDS_DEFAULT_MAX_PER_PEER);
 }
 
 static int parse_unsigned(const char *opt, const char *s, unsigned min, unsigned max, unsigned *ret) {
@@ -208,8 +194,9 @@ static int parse_unsigned(const char *opt, const char *s, unsigned min, unsigned
         errno = 0;
         v = strtoul(s, &end, 10);
         if (errno != 0 || end == s || *end || s[0] == '-' || v < min || v > max)
-                return log_error_errno(-EINVAL, "--%s wants a number from %u to %u, not '%s'.", opt, min, max, s);
-        *ret = (unsigned) v;
+                return log_error_errno(-EINVAL, "--%s wants a number from %u to %u, not '%s'.", opt, min,
+                        max, s);
+        *ret = (unsigned)v;
         return 0;
 }
 
@@ -228,19 +215,19 @@ static int parse_argv(const ImdsTransportDef *t, int argc, char *argv[], Argumen
                 ARG_REQUEST_TIMEOUT,
         };
         static const struct option options[] = {
-                { "listen", required_argument, NULL, ARG_LISTEN },
-                { "interface", required_argument, NULL, ARG_INTERFACE },
-                { "rate", required_argument, NULL, ARG_RATE },
-                { "burst", required_argument, NULL, ARG_BURST },
-                { "idle-timeout", required_argument, NULL, ARG_IDLE },
-                { "connection-timeout", required_argument, NULL, ARG_CONN_TIMEOUT },
-                { "max-connections", required_argument, NULL, ARG_MAX_CONN },
-                { "max-connections-per-ip", required_argument, NULL, ARG_MAX_PER_IP },
-                { "max-connections-per-vm", required_argument, NULL, ARG_MAX_PER_VM },
-                { "request-timeout", required_argument, NULL, ARG_REQUEST_TIMEOUT },
-                { "log-level", required_argument, NULL, 'l' },
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, ARG_VERSION },
+                {"listen", required_argument, NULL, ARG_LISTEN},
+                {"interface", required_argument, NULL, ARG_INTERFACE},
+                {"rate", required_argument, NULL, ARG_RATE},
+                {"burst", required_argument, NULL, ARG_BURST},
+                {"idle-timeout", required_argument, NULL, ARG_IDLE},
+                {"connection-timeout", required_argument, NULL, ARG_CONN_TIMEOUT},
+                {"max-connections", required_argument, NULL, ARG_MAX_CONN},
+                {"max-connections-per-ip", required_argument, NULL, ARG_MAX_PER_IP},
+                {"max-connections-per-vm", required_argument, NULL, ARG_MAX_PER_VM},
+                {"request-timeout", required_argument, NULL, ARG_REQUEST_TIMEOUT},
+                {"log-level", required_argument, NULL, 'l'},
+                {"help", no_argument, NULL, 'h'},
+                {"version", no_argument, NULL, ARG_VERSION},
                 {},
         };
         int c, r, level;
@@ -253,7 +240,8 @@ static int parse_argv(const ImdsTransportDef *t, int argc, char *argv[], Argumen
                         break;
                 case ARG_INTERFACE:
                         if (!t->http)
-                                return log_error_errno(-EINVAL, "--interface is for the HTTP frontend only.");
+                                return log_error_errno(-EINVAL,
+                                        "--interface is for the HTTP frontend only.");
                         a->interface = optarg;
                         break;
                 case ARG_RATE:
@@ -266,14 +254,17 @@ static int parse_argv(const ImdsTransportDef *t, int argc, char *argv[], Argumen
                         r = parse_unsigned("idle-timeout", optarg, 0, 86400 * 365, &a->idle_exit_sec);
                         break;
                 case ARG_CONN_TIMEOUT:
-                        r = parse_unsigned("connection-timeout", optarg, 1, 3600, &a->server.connection_timeout_sec);
+                        r = parse_unsigned("connection-timeout", optarg, 1, 3600,
+                                &a->server.connection_timeout_sec);
                         break;
                 case ARG_MAX_CONN:
-                        r = parse_unsigned("max-connections", optarg, 1, 1000000, &a->server.max_connections);
+                        r = parse_unsigned("max-connections", optarg, 1, 1000000,
+                                &a->server.max_connections);
                         break;
                 case ARG_MAX_PER_IP:
                         if (!t->http)
-                                return log_error_errno(-EINVAL, "--max-connections-per-ip is for the HTTP frontend only.");
+                                return log_error_errno(-EINVAL,
+                                        "--max-connections-per-ip is for the HTTP frontend only.");
                         r = parse_unsigned("max-connections-per-ip", optarg, 0, 1000000,
                                 &a->server.max_connections_per_ip);
                         break;
@@ -282,10 +273,11 @@ static int parse_argv(const ImdsTransportDef *t, int argc, char *argv[], Argumen
                                 &a->server.max_connections_per_peer);
                         break;
                 case ARG_REQUEST_TIMEOUT:
-                        r = parse_unsigned("request-timeout", optarg, 1, 3600, &a->server.request_timeout_sec);
+                        r = parse_unsigned("request-timeout", optarg, 1, 3600,
+                                &a->server.request_timeout_sec);
                         break;
                 case 'l':
-                        level = parse_log_level(optarg);
+                        level = log_level_from_string(optarg);
                         if (level < 0)
                                 return log_error_errno(level, "Unknown log level '%s'.", optarg);
                         log_set_max_level(level);
@@ -322,8 +314,8 @@ static int listen_on(const ImdsTransportDef *t, const char *address) {
         if (fd < 0)
                 return log_error_errno(negative_errno(), "Cannot create a socket for %s: %m", address);
         if (sa.ss_family != AF_VSOCK)
-                (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (bind(fd, (struct sockaddr *) &sa, len) < 0)
+                (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, (struct sockaddr *)&sa, len) < 0)
                 return log_error_errno(negative_errno(), "Cannot bind to %s: %m", address);
         if (listen(fd, SOMAXCONN) < 0)
                 return log_error_errno(negative_errno(), "Cannot listen on %s: %m", address);
@@ -344,15 +336,18 @@ static int inherited_socket(const ImdsTransportDef *t) {
                 return log_error_errno(-EINVAL, "Got %d sockets from the service manager, expected one.", n);
         fd = SD_LISTEN_FDS_START;
         if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0)
-                return log_error_errno(-EINVAL, "The inherited file descriptor is not a listening stream socket.");
-        if (getsockname(fd, (struct sockaddr *) &sa, &len) < 0)
+                return log_error_errno(-EINVAL,
+                        "The inherited file descriptor is not a listening stream socket.");
+        if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
                 return log_error_errno(negative_errno(), "getsockname() on the inherited socket failed: %m");
         if (!t->family_ok(sa.ss_family))
-                return log_error_errno(-EAFNOSUPPORT, "The inherited socket has address family %d, not one %s serves.",
-                        sa.ss_family, t->program);
+                return log_error_errno(-EAFNOSUPPORT,
+                        "The inherited socket has address family %d, not one %s serves.", sa.ss_family,
+                        t->program);
         flags = fcntl(fd, F_GETFL);
         if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
-                return log_error_errno(negative_errno(), "Cannot make the inherited socket non-blocking: %m");
+                return log_error_errno(negative_errno(),
+                        "Cannot make the inherited socket non-blocking: %m");
         return fd;
 }
 
@@ -363,18 +358,19 @@ static int run(const ImdsTransportDef *t, ImdsTransportContext *ctx, int argc, c
         _cleanup_(imds_server_freep) ImdsServer *server = NULL;
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
         Arguments a = {
-                .server = {
-                        .transport = t->transport,
-                        .identify = t->identify,
-                        .rate = IMDS_DEFAULT_RATE,
-                        .burst = IMDS_DEFAULT_BURST,
-                        .max_connections = IMDS_DEFAULT_MAX_CONNECTIONS,
-                        .max_connections_per_ip = t->http ? IMDS_DEFAULT_MAX_PER_IP : 0,
-                        .max_connections_per_peer = IMDS_DEFAULT_MAX_PER_PEER,
-                        .connection_timeout_sec = IMDS_DEFAULT_CONNECTION_TIMEOUT,
-                        .request_timeout_sec = IMDS_DEFAULT_REQUEST_TIMEOUT,
-                        .connection_memory = IMDS_DEFAULT_CONNECTION_MEMORY,
-                },
+                .server =
+                        {
+                                .transport = t->transport,
+                                .identify = t->identify,
+                                .rate = IMDS_DEFAULT_RATE,
+                                .burst = IMDS_DEFAULT_BURST,
+                                .max_connections = IMDS_DEFAULT_MAX_CONNECTIONS,
+                                .max_connections_per_ip = t->http ? IMDS_DEFAULT_MAX_PER_IP : 0,
+                                .max_connections_per_peer = IMDS_DEFAULT_MAX_PER_PEER,
+                                .connection_timeout_sec = IMDS_DEFAULT_CONNECTION_TIMEOUT,
+                                .request_timeout_sec = IMDS_DEFAULT_REQUEST_TIMEOUT,
+                                .connection_memory = IMDS_DEFAULT_CONNECTION_MEMORY,
+                        },
                 .idle_exit_sec = IMDS_DEFAULT_IDLE_EXIT_SEC,
         };
         sigset_t mask;
@@ -401,7 +397,8 @@ static int run(const ImdsTransportDef *t, ImdsTransportContext *ctx, int argc, c
                 return log_error_errno(-EINVAL, "--listen cannot be used with an inherited socket.");
         if (fd == -ENOENT) {
                 if (!a.listen)
-                        return log_error_errno(-EINVAL, "No socket: start through the .socket unit or with --listen=ADDR.");
+                        return log_error_errno(-EINVAL,
+                                "No socket: start through the .socket unit or with --listen=ADDR.");
                 fd = listen_on(t, a.listen);
                 a.idle_exit_sec = 0; /* nobody would start us again */
         }
@@ -417,7 +414,7 @@ static int run(const ImdsTransportDef *t, ImdsTransportContext *ctx, int argc, c
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
         sigprocmask(SIG_BLOCK, &mask, NULL);
-        (void) signal(SIGPIPE, SIG_IGN);
+        (void)signal(SIGPIPE, SIG_IGN);
         r = sd_event_add_signal(event, NULL, SIGTERM, NULL, NULL);
         if (r >= 0)
                 r = sd_event_add_signal(event, NULL, SIGINT, NULL, NULL);
@@ -433,7 +430,7 @@ static int run(const ImdsTransportDef *t, ImdsTransportContext *ctx, int argc, c
         }
         imds_bus_backend_fill(backend, &a.server.backend);
         a.server.identify_data = ctx;
-        a.server.idle_exit = (usec_t) a.idle_exit_sec * USEC_PER_SEC;
+        a.server.idle_exit = (usec_t)a.idle_exit_sec * USEC_PER_SEC;
 
         /* The server owns fd from here on (also when it fails to start). */
         r = imds_server_new(event, fd, &a.server, &server);
@@ -441,13 +438,14 @@ static int run(const ImdsTransportDef *t, ImdsTransportContext *ctx, int argc, c
                 return log_error_errno(r, "Cannot start the HTTP server: %m");
 
         log_info("%s serving %s attestation requests%s (rate %u/s, burst %u; %u connections, %u per VM; "
-                 "request timeout %u s).", t->program, t->transport,
-                a.listen ? " on --listen address" : " on the inherited socket", a.server.rate, a.server.burst,
-                a.server.max_connections, a.server.max_connections_per_peer, a.server.request_timeout_sec);
-        (void) sd_notify(false, "READY=1\nSTATUS=Serving attestation requests.");
+                 "request timeout %u s).",
+                t->program, t->transport, a.listen ? " on --listen address" : " on the inherited socket",
+                a.server.rate, a.server.burst, a.server.max_connections, a.server.max_connections_per_peer,
+                a.server.request_timeout_sec);
+        (void)sd_notify(false, "READY=1\nSTATUS=Serving attestation requests.");
 
         r = sd_event_loop(event);
-        (void) sd_notify(false, "STOPPING=1");
+        (void)sd_notify(false, "STOPPING=1");
         if (r < 0)
                 return log_error_errno(r, "Event loop failed: %m");
         return 0;

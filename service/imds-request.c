@@ -41,16 +41,6 @@ static void set_reply(ImdsDecision *d, unsigned status, const char *body) {
         d->reply = (ImdsReply){.status = status, .body = body};
 }
 
-static int unhex(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 int imds_url_decode(const char *src, size_t len, char *buf, size_t size) {
         size_t j = 0;
 
@@ -66,8 +56,8 @@ int imds_url_decode(const char *src, size_t len, char *buf, size_t size) {
 
                         if (len - i < 3)
                                 return -EINVAL;
-                        hi = unhex(src[i + 1]);
-                        lo = unhex(src[i + 2]);
+                        hi = unhexchar(src[i + 1]);
+                        lo = unhexchar(src[i + 2]);
                         if (hi < 0 || lo < 0)
                                 return -EINVAL;
                         c = (char)(hi << 4 | lo);

@@ -21,6 +21,25 @@ void log_set_program_name(const char *name) {
         log_program_name = name;
 }
 
+int log_level_from_string(const char *s) {
+        static const struct {
+                const char *name;
+                int level;
+        } levels[] = {
+                {"debug", LOG_DEBUG},
+                {"info", LOG_INFO},
+                {"notice", LOG_NOTICE},
+                {"warning", LOG_WARNING},
+                {"err", LOG_ERR},
+                {"error", LOG_ERR},
+        };
+
+        for (size_t i = 0; s && i < ELEMENTSOF(levels); i++)
+                if (streq(levels[i].name, s))
+                        return levels[i].level;
+        return -EINVAL;
+}
+
 int log_internal(int level, int error, const char *file, int line, const char *func, const char *format,
         ...) {
         char buf[2048];

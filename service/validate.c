@@ -7,7 +7,7 @@
 
 #define NONCE_MAX 32
 
-static int hex_value(char c) {
+int unhexchar(char c) {
         if (c >= '0' && c <= '9')
                 return c - '0';
         if (c >= 'a' && c <= 'f')
@@ -31,7 +31,7 @@ int uuid_normalize(const char *s, char **ret) {
                                 return -EINVAL;
                         buf[i] = '-';
                 } else {
-                        if (hex_value(s[i]) < 0)
+                        if (unhexchar(s[i]) < 0)
                                 return -EINVAL;
                         buf[i] = (char)tolower((unsigned char)s[i]);
                 }
@@ -59,7 +59,7 @@ int mac_normalize(const char *s, char **ret) {
         if (sep != ':' && sep != '-')
                 return -EINVAL;
         for (size_t i = 0; i < 6; i++) {
-                int hi = hex_value(s[i * 3]), lo = hex_value(s[i * 3 + 1]);
+                int hi = unhexchar(s[i * 3]), lo = unhexchar(s[i * 3 + 1]);
                 if (hi < 0 || lo < 0)
                         return -EINVAL;
                 if (i < 5 && s[i * 3 + 2] != sep)

@@ -4,7 +4,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "macro.h"
+
 /* Pure validators and normalisers for values that arrive from outside: no I/O, no bus. */
+
+/* The value of a hexadecimal digit, -EINVAL for anything else. */
+int unhexchar(char c) _const_;
 
 /* Accepts 8-4-4-4-12 hex UUIDs in any case; returns the lowercase form. -EINVAL otherwise. */
 int uuid_normalize(const char *s, char **ret);
