@@ -5,14 +5,18 @@
  * connection, like a frontend under load.
  *
  *   bench-bus attest --calls N [--inflight K] [--transport vsock|http] --peers FIRST:COUNT
- *                    [--mac] [--api-version V]
+ *                    [--mac] [--api-version V] [--direct SOCKET]
  *       Attest (or AttestForVersion) N times, each with a fresh nonce, round robin over the
  *       peers: vsock CIDs FIRST..FIRST+COUNT-1, or with --mac the MACs of VMs FIRST.. (see
  *       vm_mac()). Every reply must carry its own nonce in the signed content. Prints
- *       "calls=N errors=E seconds=S rate=R p50_ms=X p99_ms=Y".
+ *       "calls=N errors=E seconds=S rate=R p50_ms=X p99_ms=Y". With --direct, on a peer-to-peer
+ *       connection to the service's frontend socket instead of the bus (what the frontends do).
  *   bench-bus register --vms N [--first F] [--inflight K]
  *       RegisterVM for VMs F..F+N-1 (the ids, CIDs and MACs of tests/integration/vmdata.py).
  *   bench-bus unregister --vms N [--first F] [--inflight K]
+ *   bench-bus import --vms N [--first F] [--batch K]
+ *       The same VMs as register, with ImportVMs calls of K VMs each (default 10000), one
+ *       after the other: "vms=N calls=C seconds=S rate=R max_call_ms=M".
  *   bench-bus managed-objects   GetManagedObjects once: "objects=N seconds=S bytes=B"
  *   bench-bus enable-legacy true|false   EnableLegacy once (the service re-evaluates every VM
  *       before it replies): "seconds=S"
@@ -52,6 +56,7 @@ struct Load {
         Call *calls;
         unsigned n_calls, issued, done, inflight, max_inflight, errors;
         const char *transport, *api_version, *verb;
+        const char *destination; /* BUS_NAME, NULL on a direct connection */
         unsigned first, count;
         bool mac;
         char first_error[256];
@@ -113,10 +118,11 @@ static int issue_attest(Load *l) {
         snprintf(c->nonce, sizeof c->nonce, "b%u-%08lx", i, (unsigned long)random());
         c->start = now_usec();
         if (l->api_version)
-                r = sd_bus_call_method_async(l->bus, NULL, BUS_NAME, BUS_PATH, BUS_IFACE, "AttestForVersion",
-                        attest_reply, c, "ssss", l->transport, peer, c->nonce, l->api_version);
+                r = sd_bus_call_method_async(l->bus, NULL, l->destination, BUS_PATH, BUS_IFACE,
+                        "AttestForVersion", attest_reply, c, "ssss", l->transport, peer, c->nonce,
+                        l->api_version);
         else
-                r = sd_bus_call_method_async(l->bus, NULL, BUS_NAME, BUS_PATH, BUS_IFACE, "Attest",
+                r = sd_bus_call_method_async(l->bus, NULL, l->destination, BUS_PATH, BUS_IFACE, "Attest",
                         attest_reply, c, "sss", l->transport, peer, c->nonce);
         if (r < 0)
                 return r;
@@ -136,17 +142,28 @@ static int simple_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_err
         return 0;
 }
 
+/* The a{sv} of VM n (as in tests/integration/vmdata.py). */
+static int append_vm_registration(sd_bus_message *m, unsigned n) {
+        char id[37], mac[18], name[32];
+
+        vm_id(n, id);
+        vm_mac(n, mac);
+        snprintf(name, sizeof name, "vm%u", n);
+        return sd_bus_message_append(m, "a{sv}", 10, "Id", "s", id, "Name", "s", name, "Generation", "u",
+                (uint32_t)2, "PowerState", "s", "Running", "GuestServiceInterface", "b", 1, "DataExchange",
+                "b", 1, "OsName", "s", "Windows Server 2022 Datacenter: Azure Edition", "OsVersion", "s",
+                "10.0.20348.2402", "VsockCid", "u", (uint32_t)(100 + n), "LegacyMac", "s", mac);
+}
+
 static int issue_register(Load *l) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         unsigned i = l->issued++, n = l->first + i;
         Call *c = l->calls + i;
-        char id[37], mac[18], name[32];
+        char id[37];
         int r;
 
         c->load = l;
         vm_id(n, id);
-        vm_mac(n, mac);
-        snprintf(name, sizeof name, "vm%u", n);
         if (streq(l->verb, "unregister"))
                 r = sd_bus_message_new_method_call(l->bus, &m, BUS_NAME, BUS_PATH, BUS_IFACE,
                         "UnregisterVM");
@@ -157,11 +174,7 @@ static int issue_register(Load *l) {
         if (streq(l->verb, "unregister"))
                 r = sd_bus_message_append(m, "s", id);
         else
-                r = sd_bus_message_append(m, "a{sv}", 10, "Id", "s", id, "Name", "s", name, "Generation",
-                        "u", (uint32_t)2, "PowerState", "s", "Running", "GuestServiceInterface", "b", 1,
-                        "DataExchange", "b", 1, "OsName", "s",
-                        "Windows Server 2022 Datacenter: Azure Edition", "OsVersion", "s", "10.0.20348.2402",
-                        "VsockCid", "u", (uint32_t)(100 + n), "LegacyMac", "s", mac);
+                r = append_vm_registration(m, n);
         if (r < 0)
                 return r;
         c->start = now_usec();
@@ -169,6 +182,54 @@ static int issue_register(Load *l) {
         if (r < 0)
                 return r;
         l->inflight++;
+        return 0;
+}
+
+/* ImportVMs of VMs first..first+n-1, batch at a time; each reply must list one path per VM. */
+static int run_import(sd_bus *bus, unsigned first, unsigned n, unsigned batch) {
+        uint64_t start, end, slowest = 0;
+        unsigned calls = 0;
+        int r;
+
+        start = now_usec();
+        for (unsigned done = 0; done < n; calls++) {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+                unsigned k = MIN(batch, n - done), paths = 0;
+                uint64_t t;
+
+                r = sd_bus_message_new_method_call(bus, &m, BUS_NAME, BUS_PATH, BUS_IFACE, "ImportVMs");
+                if (r >= 0)
+                        r = sd_bus_message_open_container(m, 'a', "a{sv}");
+                for (unsigned i = 0; r >= 0 && i < k; i++)
+                        r = append_vm_registration(m, first + done + i);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(m);
+                if (r < 0) {
+                        fprintf(stderr, "building ImportVMs: %s\n", strerror(-r));
+                        return r;
+                }
+                t = now_usec();
+                r = sd_bus_call(bus, m, 600 * UINT64_C(1000000), &error, &reply);
+                t = now_usec() - t;
+                if (r < 0) {
+                        fprintf(stderr, "ImportVMs of VMs %u..%u: %s\n", first + done, first + done + k - 1,
+                                error.message ?: strerror(-r));
+                        return r;
+                }
+                slowest = MAX(slowest, t);
+                r = sd_bus_message_enter_container(reply, 'a', "o");
+                while (r >= 0 && (r = sd_bus_message_skip(reply, "o")) > 0)
+                        paths++;
+                if (r < 0 || paths != k) {
+                        fprintf(stderr, "ImportVMs replied %u paths for %u VMs\n", paths, k);
+                        return -EIO;
+                }
+                done += k;
+        }
+        end = now_usec();
+        printf("vms=%u calls=%u seconds=%.3f rate=%.1f max_call_ms=%.1f\n", n, calls, (end - start) / 1e6,
+                n / ((end - start) / 1e6), slowest / 1e3);
         return 0;
 }
 
@@ -264,6 +325,8 @@ static void usage(void) {
                 "Usage: bench-bus attest --calls N [--inflight K] [--transport T] --peers FIRST:COUNT [--mac] "
                 "[--api-version V]\n"
                 "       bench-bus register|unregister --vms N [--first F] [--inflight K]\n"
+                "       bench-bus import --vms N [--first F] [--batch K]\n"
+                "       (attest also takes --direct SOCKET: the service's frontend socket)\n"
                 "       bench-bus managed-objects | enable-legacy true|false | sync\n");
 }
 
@@ -272,10 +335,17 @@ int main(int argc, char *argv[]) {
                 {"vms", required_argument, NULL, 'n'}, {"inflight", required_argument, NULL, 'k'},
                 {"transport", required_argument, NULL, 't'}, {"peers", required_argument, NULL, 'p'},
                 {"first", required_argument, NULL, 'f'}, {"mac", no_argument, NULL, 'm'},
-                {"api-version", required_argument, NULL, 'a'}, {}};
+                {"api-version", required_argument, NULL, 'a'}, {"batch", required_argument, NULL, 'b'},
+                {"direct", required_argument, NULL, 'd'}, {}};
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        Load l = {.max_inflight = 64, .transport = "vsock", .first = 101, .count = 1};
+        Load l = {.max_inflight = 64,
+                .transport = "vsock",
+                .first = 101,
+                .count = 1,
+                .destination = BUS_NAME};
+        const char *direct = NULL;
         bool first_set = false;
+        unsigned batch = 10000;
         int c, r;
 
         while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
@@ -305,6 +375,12 @@ int main(int argc, char *argv[]) {
                 case 'a':
                         l.api_version = optarg;
                         break;
+                case 'b':
+                        batch = (unsigned)strtoul(optarg, NULL, 10);
+                        break;
+                case 'd':
+                        direct = optarg;
+                        break;
                 default:
                         usage();
                         return 2;
@@ -316,9 +392,20 @@ int main(int argc, char *argv[]) {
         l.verb = argv[optind];
         srandom((unsigned)now_usec());
 
-        r = sd_bus_open_system(&bus);
+        if (direct) {
+                char address[256];
+
+                snprintf(address, sizeof address, "unix:path=%s", direct);
+                r = sd_bus_new(&bus);
+                if (r >= 0)
+                        r = sd_bus_set_address(bus, address);
+                if (r >= 0)
+                        r = sd_bus_start(bus);
+                l.destination = NULL;
+        } else
+                r = sd_bus_open_system(&bus);
         if (r < 0) {
-                fprintf(stderr, "connecting to the system bus: %s\n", strerror(-r));
+                fprintf(stderr, "connecting to %s: %s\n", direct ?: "the system bus", strerror(-r));
                 return 1;
         }
         l.bus = bus;
@@ -337,6 +424,12 @@ int main(int argc, char *argv[]) {
                 if (!first_set)
                         l.first = 1;
                 r = run_load(&l, issue_register);
+        } else if (streq(l.verb, "import")) {
+                if (l.n_calls == 0 || batch == 0) {
+                        usage();
+                        return 2;
+                }
+                r = run_import(bus, first_set ? l.first : 1, l.n_calls, batch);
         } else if (streq(l.verb, "managed-objects") || streq(l.verb, "sync"))
                 r = timed_call(bus, l.verb, NULL);
         else if (streq(l.verb, "enable-legacy") && optind + 1 < argc)

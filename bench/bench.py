@@ -56,6 +56,58 @@ class PeakRss:
         return self.peak
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def thread_cpu(pid):
+    """CPU seconds (user + system) of each thread of pid, summed by thread name; the signing
+    threads (signer-N) count as one "signers"."""
+    out = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                s = f.read()
+        except OSError:
+            continue
+        comm = s[s.index("(") + 1:s.rindex(")")]
+        fields = s[s.rindex(")") + 2:].split()
+        name = "signers" if comm.startswith("signer") else "main"
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / TICK
+    return out
+
+
+class CpuMeter:
+    """Where the CPU time of one load goes: each named process (threads split into main and
+    signers), the load client (this script's children), and what stayed idle."""
+
+    def __init__(self, procs):
+        self.procs = {name: pid for name, pid in procs.items() if pid}
+        self.start = {name: thread_cpu(pid) for name, pid in self.procs.items()}
+        self.children = self._children()
+        self.wall = time.monotonic()
+
+    @staticmethod
+    def _children():
+        r = os.times()
+        return r.children_user + r.children_system
+
+    def stop(self, documents):
+        wall = time.monotonic() - self.wall
+        used = {}
+        for name, pid in self.procs.items():
+            end = thread_cpu(pid)
+            for part, v in end.items():
+                key = name if part == "main" else f"{name} {part}"
+                used[key] = v - self.start[name].get(part, 0.0)
+        used["load client"] = self._children() - self.children
+        used["other"] = max(0.0, (os.cpu_count() or 1) * wall - sum(used.values()))
+        return {k: v * 1e6 / documents for k, v in used.items()} if documents else {}
+
+
 def mib(kib):
     return f"{kib / 1024:.1f} MiB" if kib else "n/a"
 
@@ -73,6 +125,7 @@ class Bench:
         except ImportError:
             self.frontend = None
         self.rows = []
+        self.cpu = []   # (key, load, {component: CPU µs per document})
         self.memory = []
         self.notes = []
 
@@ -103,15 +156,22 @@ class Bench:
         h.wait_server_state("Active")
         return h
 
-    def bus_load(self, h, calls, n_vms):
+    def bus_load(self, h, calls, n_vms, direct=False):
+        """Attest from one client with many calls in flight, as the frontend user: through
+        dbus-daemon, or (direct) on the service's frontend socket."""
         pid = h.service_proc.pid
         peak = PeakRss(pid)
+        via = [f"--direct={h.frontend_socket}"] if direct else []
+        cpu = CpuMeter({"service": pid, "dbus-daemon": None if direct else h.bus_proc.pid})
         p = h.run([self.tool("bench-bus"), "attest", f"--calls={calls}", f"--inflight={self.a.inflight}",
-                   f"--peers=101:{n_vms}"], user=self.harness.TEST_FRONTEND_USER, timeout=900)
-        return parse_kv(p.stdout), peak.stop()
+                   f"--peers=101:{n_vms}", *via], user=self.harness.TEST_FRONTEND_USER, timeout=900)
+        res = parse_kv(p.stdout)
+        self.cpu.append((h.config.get("keyType"), "Attest " + ("direct" if direct else "dbus"), cpu.stop(calls)))
+        return res, peak.stop()
 
-    def http_load(self, h, calls, n_vms):
-        """n_vms macvlans in one guest namespace, MACs = the registered VMs' LegacyMac."""
+    def http_load(self, h, calls, n_vms, via_bus=False):
+        """n_vms macvlans in one guest namespace, MACs = the registered VMs' LegacyMac. The
+        frontend asks the service on its direct socket, or (via_bus) through dbus-daemon."""
         if self.frontend is None:
             self.notes.append("HTTP: tests/frontends/frontend.py is missing; skipped")
             return None
@@ -141,7 +201,8 @@ class Bench:
             # --rate=0: the per-VM limit is off, so the pipeline, not the limit, is measured
             # (with the default 5/s a run at 1,000 documents/s needs 200+ simulated VMs).
             fe = self.frontend.Frontend(h, f"{g.host_ip}:80",
-                                        args=["--log-level=info", "--rate=0", "--max-connections-per-ip=0"])
+                                        args=["--log-level=info", "--rate=0", "--max-connections-per-ip=0",
+                                              *(["--service-socket="] if via_bus else [])])
             # The first connection execs the frontend (socket activation): warm up.
             warm = g.run([self.tool("bench-http"), f"--target={g.host_ip}:80", f"--sources={sources[0]}",
                           "--requests=3"], timeout=60)
@@ -151,8 +212,11 @@ class Bench:
             fe_idle = rss_kib(fe_pid)
             svc_peak = PeakRss(h.service_proc.pid)
             fe_peak = PeakRss(fe_pid)
+            cpu = CpuMeter({"service": h.service_proc.pid, "frontend": fe_pid,
+                            "dbus-daemon": h.bus_proc.pid if via_bus else None})
             p = g.run([self.tool("bench-http"), f"--target={g.host_ip}:80", f"--sources={','.join(sources)}",
                        f"--requests={calls}"], timeout=900)
+            self.cpu.append((h.config.get("keyType"), "HTTP " + ("dbus" if via_bus else "direct"), cpu.stop(calls)))
             svc, fpk = svc_peak.stop(), fe_peak.stop()
             if p.returncode != 0:
                 raise RuntimeError(f"bench-http failed: {p.stdout.decode()}{p.stderr.decode()}")
@@ -175,31 +239,38 @@ class Bench:
             self.run([self.tool("bench-bus"), "register", f"--vms={self.a.http_vms}"],
                      env=h.client_env())
             idle = rss_kib(h.service_proc.pid)
-            print(f"--- {key}: Attest over the bus ({calls} calls)", flush=True)
+            print(f"--- {key}: Attest through dbus-daemon ({calls} calls)", flush=True)
             bus, bus_peak = self.bus_load(h, calls, self.a.http_vms)
-            http = None
+            print(f"--- {key}: Attest on the direct socket ({calls} calls)", flush=True)
+            direct, _ = self.bus_load(h, calls, self.a.http_vms, direct=True)
+            http = http_bus = None
             if not self.a.no_http:
-                print(f"--- {key}: HTTP end to end ({calls} requests, {self.a.http_vms} VMs)", flush=True)
-                try:
-                    http = self.http_load(h, calls, self.a.http_vms)
-                except Exception as e:   # noqa: BLE001 - the rest of the table is still worth printing
-                    self.notes.append(f"HTTP ({key}): {e}")
+                for via_bus in (True, False):
+                    path = "through dbus-daemon" if via_bus else "on the direct socket"
+                    print(f"--- {key}: HTTP end to end, frontend {path} ({calls} requests, {self.a.http_vms} VMs)",
+                          flush=True)
+                    try:
+                        res = self.http_load(h, calls, self.a.http_vms, via_bus=via_bus)
+                    except Exception as e:   # noqa: BLE001 - the rest of the table is still worth printing
+                        self.notes.append(f"HTTP {path} ({key}): {e}")
+                        res = None
+                    if via_bus:
+                        http_bus = res
+                    else:
+                        http = res
             failed = False
         finally:
             h.teardown(failed=failed)
-        self.rows.append((key, raw1, rawn, bus, http[0] if http else None))
+        self.rows.append((key, raw1, rawn, bus, direct, http_bus[0] if http_bus else None, http[0] if http else None))
         self.memory.append((key, idle, bus_peak, http))
 
     def scale_run(self):
-        """RegisterVM over the bus for the first VMs (its rate), then the service restarted on a
-        state file holding all N VMs (written here in the documented format: registering
-        10,000 one by one takes long, see docs/hardening.md), and the readers and the
-        re-evaluation timed on that."""
-        import json
-        import pwd
-        from vmdata import vm_props
+        """RegisterVM over the bus for the first VMs (its rate); then, on an empty inventory,
+        all N VMs over the bus with ImportVMs (at most 10,000 per call, one state write each);
+        then the service restarted with N VMs, and the readers and the re-evaluation timed on
+        that."""
         n, n_reg = self.a.scale_vms, min(self.a.scale_vms, self.a.register_vms)
-        print(f"--- scale: RegisterVM x{n_reg}, then {n} VMs from the state file", flush=True)
+        print(f"--- scale: RegisterVM x{n_reg}, then ImportVMs of {n} VMs", flush=True)
         h = self.start_service("bench-scale")
         failed = True
         try:
@@ -209,15 +280,17 @@ class Bench:
                      timeout=3600)
             reg = time.monotonic() - t
             reg_rss = rss_kib(h.service_proc.pid)
+
+            # The same service, from an empty inventory again (the keystore stays).
+            h.stop_service()
+            os.unlink(os.path.join(h.state_dir, "state.json"))
+            h.start_service(wait_sync=False)
+            h.wait_server_state("Active")
+            imp = parse_kv(self.run([self.tool("bench-bus"), "import", f"--vms={n}", "--batch=10000"],
+                                    env=h.client_env(), timeout=3600))
+            imp_rss = rss_kib(h.service_proc.pid)
             h.stop_service()
 
-            state = {"version": 1, "legacyOsSupport": False, "lastSync": 0,
-                     "vms": [dict(vm_props(i), LegacyAccess=False) for i in range(1, n + 1)]}
-            path = os.path.join(h.state_dir, "state.json")
-            with open(path, "w") as f:
-                json.dump(state, f, indent=2)
-            pw = pwd.getpwnam(self.harness.SERVICE_USER)
-            os.chown(path, pw.pw_uid, pw.pw_gid)
             t = time.monotonic()
             h.start_service(wait_sync=False)
             start = time.monotonic() - t
@@ -235,8 +308,8 @@ class Bench:
             failed = False
         finally:
             h.teardown(failed=failed)
-        self.scale = dict(n=n, n_reg=n_reg, idle=idle, reg=reg, reg_rss=reg_rss, start=start, loaded=loaded, gmo=gmo,
-                          ctl=ctl, ctl_lines=ctl_lines, leg=leg, after=after, hwm=hwm)
+        self.scale = dict(n=n, n_reg=n_reg, idle=idle, reg=reg, reg_rss=reg_rss, imp=imp, imp_rss=imp_rss, start=start,
+                          loaded=loaded, gmo=gmo, ctl=ctl, ctl_lines=ctl_lines, leg=leg, after=after, hwm=hwm)
 
     # ------------------------------------------------------------------ output
 
@@ -244,20 +317,49 @@ class Bench:
         ncpu = os.cpu_count()
         print()
         print(f"== Throughput (documents/s; {ncpu} CPUs; load {os.getloadavg()[0]:.2f} at the end; "
-              f"bus: {self.a.inflight} calls in flight; HTTP: {self.a.http_vms} keep-alive connections, one per VM)")
-        hdr = (f"{'key':<11} {'raw 1 thr':>10} {'raw all':>9} {'bus Attest':>11} {'bus p50/p99 ms':>15} "
-               f"{'HTTP e2e':>9} {'HTTP p50/p99 ms':>16} {'e2e/all':>8} {'e2e/1thr':>9} {'bus/all':>8}")
+              f"Attest: one client, {self.a.inflight} calls in flight; HTTP: {self.a.http_vms} keep-alive "
+              "connections, one per VM)")
+        print("   'dbus' = through dbus-daemon (the system bus); 'direct' = on the service's frontend socket,")
+        print("   the frontends' default; e2e = HTTP direct; ratios against raw signing in the same run")
+
+        def rate(d):
+            return float(d["rate"]) if d else None
+
+        def num(v):
+            return f"{v:.0f}" if v else "n/a"
+
+        def lat(d):
+            return f"{d['p50_ms']}/{d['p99_ms']}" if d else "n/a"
+
+        def ratio(a, b):
+            return f"{a / b:.2f}" if a and b else "n/a"
+
+        hdr = (f"{'key':<11} {'raw 1 thr':>9} {'raw all':>8} {'Attest dbus':>11} {'Attest direct':>13} "
+               f"{'HTTP dbus':>9} {'HTTP direct':>11} {'direct p50/p99 ms':>17} {'e2e/all':>7} {'e2e/1thr':>8} "
+               f"{'dbus e2e/all':>12}")
         print(hdr)
-        for key, raw1, rawn, bus, http in self.rows:
-            r1, rn, b = float(raw1["rate"]), float(rawn["rate"]), float(bus["rate"])
-            e = float(http["rate"]) if http else None
-            print(f"{key:<11} {r1:>10.0f} {rn:>9.0f} {b:>11.0f} {bus['p50_ms'] + '/' + bus['p99_ms']:>15} "
-                  f"{(f'{e:.0f}' if e else 'n/a'):>9} "
-                  f"{(http['p50_ms'] + '/' + http['p99_ms']) if http else 'n/a':>16} "
-                  f"{(f'{e / rn:.2f}' if e else 'n/a'):>8} {(f'{e / r1:.2f}' if e else 'n/a'):>9} {b / rn:>8.2f}")
-            for what, d in (("bus", bus), ("http", http)):
+        for key, raw1, rawn, bus, direct, http_bus, http in self.rows:
+            r1, rn = rate(raw1), rate(rawn)
+            e, eb = rate(http), rate(http_bus)
+            print(f"{key:<11} {r1:>9.0f} {rn:>8.0f} {num(rate(bus)):>11} {num(rate(direct)):>13} {num(eb):>9} "
+                  f"{num(e):>11} {lat(http):>17} {ratio(e, rn):>7} {ratio(e, r1):>8} {ratio(eb, rn):>12}")
+            print(f"{'':<11} latency p50/p99 ms: Attest dbus {lat(bus)}, Attest direct {lat(direct)}, "
+                  f"HTTP dbus {lat(http_bus)}")
+            for what, d in (("Attest dbus", bus), ("Attest direct", direct), ("HTTP dbus", http_bus),
+                            ("HTTP direct", http)):
                 if d and d.get("errors", "0") != "0":
                     self.notes.append(f"{key} {what}: {d['errors']} errors")
+        if self.cpu:
+            print()
+            print("== CPU per document (µs; user + system; 'other' = CPUs x wall time not used by these: idle, or other processes)")
+            cols = ["service", "service signers", "dbus-daemon", "frontend", "load client", "other"]
+            print(f"{'key':<11} {'load':<14} " + " ".join(f"{c:>15}" for c in cols) + f" {'all but signing':>15}")
+            for key, load, d in self.cpu:
+                other = sum(v for k, v in d.items() if k not in ("service signers", "other"))
+                print(f"{key or '':<11} {load:<14} " +
+                      " ".join(f"{d[c]:>15.0f}" if c in d else f"{'-':>15}" for c in cols) + f" {other:>15.0f}")
+            for key, raw1, *_ in self.rows:
+                print(f"{key:<11} one signature, raw 1 thread: {1e6 / float(raw1['rate']):.0f} µs")
         print()
         print("== Memory (RSS)")
         for key, idle, bus_peak, http in self.memory:
@@ -273,6 +375,10 @@ class Bench:
             print(f"== Scale ({s['n']} VMs, rsa-2048)")
             print(f"RegisterVM x{s['n_reg']} (64 in flight): {s['reg']:.2f} s ({s['n_reg'] / s['reg']:.0f}/s); "
                   f"RSS then {mib(s['reg_rss'])}")
+            imp = s["imp"]
+            print(f"ImportVMs x{imp['vms']} ({imp['calls']} call(s)): {float(imp['seconds']):.2f} s "
+                  f"({float(imp['rate']):.0f}/s, {float(imp['rate']) * s['reg'] / s['n_reg']:.0f}x RegisterVM); "
+                  f"RSS then {mib(s['imp_rss'])}")
             print(f"start with {s['n']} VMs in the state file: {s['start'] * 1000:.0f} ms to READY")
             print(f"GetManagedObjects: {float(s['gmo']['seconds']) * 1000:.0f} ms ({s['gmo']['objects']} objects)")
             print(f"azshcictl vms: {s['ctl'] * 1000:.0f} ms ({s['ctl_lines']} lines)")

@@ -26,6 +26,7 @@
 #include "time-util.h"
 #include "validate.h"
 #include "vm-import.h"
+#include "vm-index.h"
 #include "vm.h"
 
 /* Exit codes: part of the interface, documented in --help and docs/azshcictl.md. */
@@ -1274,12 +1275,132 @@ static void import_report(Context *c, JsonArray *results, ImportCounts *counts, 
         json_array_add_object_element(results, o);
 }
 
+/* One entry of the import file, read and checked before any call. */
+typedef struct ImportEntry {
+        VmPropertyList props;
+        char *id;         /* normalised; NULL when the entry has none */
+        const char *name; /* for the report; borrowed from the JSON document */
+        bool update;      /* registered already: UpdateVM */
+        bool batch_tried; /* was part of an ImportVMs call that was refused: RegisterVM alone */
+        char *path;       /* registered by ImportVMs */
+        int r;            /* < 0: refused locally, error says why */
+        sd_bus_error error;
+} ImportEntry;
+
+typedef struct ImportEntries {
+        ImportEntry *items;
+        size_t n;
+} ImportEntries;
+
+static void import_entries_done(ImportEntries *l) {
+        for (size_t i = 0; i < l->n; i++) {
+                vm_property_list_done(&l->items[i].props);
+                free(l->items[i].id);
+                free(l->items[i].path);
+                sd_bus_error_free(&l->items[i].error);
+        }
+        l->items = mfree(l->items);
+        l->n = 0;
+}
+
+/* Reads and checks one entry; a refused entry gets e->r < 0 and e->error. Returns < 0 only
+ * when out of memory. */
+static int import_entry_read(ImportEntry *e, JsonNode *node, const HashIndex *existing_ids) {
+        const char *raw_id;
+        int r;
+
+        if (!JSON_NODE_HOLDS_OBJECT(node)) {
+                sd_bus_error_set(&e->error, SD_BUS_ERROR_INVALID_ARGS, "Not a JSON object.");
+                e->r = -EINVAL;
+                return 0;
+        }
+        /* For the report, even when another key is wrong. */
+        e->name = json_string_member(json_node_get_object(node), "Name");
+        raw_id = json_string_member(json_node_get_object(node), "Id");
+        r = vm_property_list_from_json(&e->props, json_node_get_object(node), &e->error);
+        if (r >= 0)
+                r = vm_property_list_validate(&e->props, false, &e->error);
+        if (r >= 0 && !raw_id)
+                r = sd_bus_error_set(&e->error, SD_BUS_ERROR_INVALID_ARGS, "VM property 'Id' is required.");
+        if (r >= 0)
+                r = uuid_normalize(raw_id, &e->id);
+        if (r >= 0) {
+                e->update = hash_index_get(existing_ids, e->id) != NULL;
+                if (!e->update)
+                        r = vm_property_list_validate(&e->props, true, &e->error);
+        }
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 && !e->id && raw_id) {
+                /* Report the id as written when it could not be normalised. */
+                e->id = strdup(raw_id);
+                if (!e->id)
+                        return -ENOMEM;
+        }
+        e->r = MIN(r, 0);
+        return 0;
+}
+
+/* Registers the new entries from first on (up to IMPORT_VMS_MAX of them) with one ImportVMs
+ * call and stores their paths. When the call fails, every entry in it is marked so that it is
+ * registered on its own. */
+static int import_batch(Context *c, ImportEntries *l, size_t first, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_free_ size_t *batch = NULL;
+        size_t n = 0;
+        int r;
+
+        batch = calloc(MIN(l->n - first, (size_t)IMPORT_VMS_MAX), sizeof(size_t));
+        if (!batch)
+                return -ENOMEM;
+        for (size_t i = first; i < l->n && n < IMPORT_VMS_MAX; i++) {
+                ImportEntry *e = &l->items[i];
+                if (e->r < 0 || e->update || e->path || e->batch_tried)
+                        continue;
+                e->batch_tried = true;
+                batch[n++] = i;
+        }
+
+        r = new_admin_call(c, "ImportVMs", &m);
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "a{sv}");
+        for (size_t k = 0; r >= 0 && k < n; k++)
+                r = vm_property_list_append(&l->items[batch[k]].props, m, false);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return r;
+
+        (void)polkit_agent_open(c);
+        r = sd_bus_call(c->bus, m, c->ask_password ? CALL_TIMEOUT_INTERACTIVE_USEC : CALL_TIMEOUT_USEC,
+                error, &reply);
+        if (r < 0)
+                return r;
+
+        r = sd_bus_message_enter_container(reply, 'a', "o");
+        for (size_t k = 0; r >= 0 && k < n; k++) {
+                const char *path;
+
+                r = sd_bus_message_read(reply, "o", &path);
+                if (r == 0)
+                        r = -EBADMSG; /* fewer paths than VMs */
+                if (r > 0)
+                        r = free_and_strdup(&l->items[batch[k]].path, path);
+        }
+        if (r >= 0)
+                r = sd_bus_message_exit_container(reply);
+        return r;
+}
+
 static int verb_vm_import(Context *c, char **args) {
         _cleanup_(json_array_freep) JsonArray *existing = NULL, *results = NULL;
         _cleanup_(g_object_unrefp) JsonParser *parser = NULL;
-        _cleanup_strv_free_ char **seen_ids = NULL;
+        _cleanup_(hash_index_done) HashIndex existing_ids = {}, seen_ids = {};
+        _cleanup_(import_entries_done) ImportEntries entries = {};
+        _cleanup_strv_free_ char **existing_norm = NULL;
         _cleanup_free_ char *data = NULL, *parse_error = NULL;
         ImportCounts counts = {};
+        size_t n_existing;
         JsonArray *items;
         JsonNode *root;
         bool fatal = false;
@@ -1312,56 +1433,86 @@ static int verb_vm_import(Context *c, char **args) {
         if (r < 0)
                 return r;
 
+        /* Registered ids, for "update or register?" in O(1) per entry. */
+        hash_index_init(&existing_ids, &hash_index_string_type);
+        n_existing = json_array_get_length(existing);
+        existing_norm = calloc(n_existing + 1, sizeof(char *));
+        if (!existing_norm)
+                return log_oom();
+        for (size_t i = 0, k = 0; i < n_existing; i++)
+                if (uuid_normalize(jstr(json_array_get_object_element(existing, i), "Id"),
+                            &existing_norm[k]) >= 0) {
+                        r = hash_index_put(&existing_ids, existing_norm[k], existing_norm[k]);
+                        if (r == -ENOMEM)
+                                return log_oom();
+                        k++;
+                }
+
+        entries.n = json_array_get_length(items);
+        entries.items = calloc(entries.n, sizeof(ImportEntry));
+        if (entries.n > 0 && !entries.items)
+                return log_oom();
+        hash_index_init(&seen_ids, &hash_index_string_type);
+        for (size_t i = 0; i < entries.n; i++) {
+                r = import_entry_read(&entries.items[i], json_array_get_element(items, i), &existing_ids);
+                if (r == -ENOMEM)
+                        return log_oom();
+                if (entries.items[i].id &&
+                        hash_index_put(&seen_ids, entries.items[i].id, &entries.items[i]) == -ENOMEM)
+                        return log_oom();
+        }
+
         results = json_array_new();
-        for (guint i = 0; i < json_array_get_length(items) && !fatal; i++) {
+        for (size_t i = 0; i < entries.n; i++) {
                 _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
                 _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-                _cleanup_(vm_property_list_done) VmPropertyList l = {};
-                _cleanup_free_ char *id = NULL;
-                JsonNode *node = json_array_get_element(items, i);
-                const char *name = NULL, *raw_id, *path = NULL;
-                bool update;
+                ImportEntry *e = &entries.items[i];
+                const char *path = NULL;
 
-                if (!JSON_NODE_HOLDS_OBJECT(node)) {
-                        sd_bus_error_set(&error, SD_BUS_ERROR_INVALID_ARGS, "Not a JSON object.");
-                        import_report(c, results, &counts, (int)i, NULL, NULL, "failed", NULL, &error,
-                                -EINVAL);
+                if (fatal) {
+                        /* Report what a batch registered before the import had to stop. */
+                        if (e->path)
+                                import_report(c, results, &counts, (int)i, e->id, e->name, "registered",
+                                        e->path, NULL, 0);
                         continue;
                 }
-                /* For the report, even when another key is wrong. */
-                name = json_string_member(json_node_get_object(node), "Name");
-                raw_id = json_string_member(json_node_get_object(node), "Id");
-                r = vm_property_list_from_json(&l, json_node_get_object(node), &error);
-                if (r >= 0)
-                        r = vm_property_list_validate(&l, false, &error);
-                if (r >= 0 && !raw_id)
-                        r = sd_bus_error_set(&error, SD_BUS_ERROR_INVALID_ARGS,
-                                "VM property 'Id' is required.");
-                if (r >= 0)
-                        r = uuid_normalize(raw_id, &id);
-                if (r >= 0)
-                        r = strv_extend(&seen_ids, id);
-                if (r < 0) {
-                        import_report(c, results, &counts, (int)i, id ?: raw_id, name, "failed", NULL,
-                                &error, r);
+                if (e->r < 0) {
+                        import_report(c, results, &counts, (int)i, e->id, e->name, "failed", NULL, &e->error,
+                                e->r);
+                        continue;
+                }
+                if (e->path) {
+                        import_report(c, results, &counts, (int)i, e->id, e->name, "registered", e->path,
+                                NULL, 0);
                         continue;
                 }
 
-                update = find_vm(existing, id) != NULL;
-                if (!update) {
-                        r = vm_property_list_validate(&l, true, &error);
-                        if (r < 0) {
-                                import_report(c, results, &counts, (int)i, id, name, "failed", NULL, &error,
-                                        r);
+                if (!e->update && !e->batch_tried) {
+                        /* This and the next new entries, in one ImportVMs call. */
+                        r = import_batch(c, &entries, i, &error);
+                        if (r >= 0) {
+                                import_report(c, results, &counts, (int)i, e->id, e->name, "registered",
+                                        e->path, NULL, 0);
                                 continue;
                         }
+                        int s = exit_status_for_bus_error(&error, r);
+                        if (s == EXIT_NOT_AUTHORIZED || s == EXIT_UNREACHABLE) {
+                                /* Everything after would fail the same way. */
+                                import_report(c, results, &counts, (int)i, e->id, e->name, "failed", NULL,
+                                        &error, r);
+                                status = s;
+                                fatal = true;
+                                continue;
+                        }
+                        /* Refused as a whole: one RegisterVM per entry says which failed and why. */
+                        sd_bus_error_free(&error);
                 }
 
-                r = new_admin_call(c, update ? "UpdateVM" : "RegisterVM", &m);
-                if (r >= 0 && update)
-                        r = sd_bus_message_append(m, "s", id);
+                r = new_admin_call(c, e->update ? "UpdateVM" : "RegisterVM", &m);
+                if (r >= 0 && e->update)
+                        r = sd_bus_message_append(m, "s", e->id);
                 if (r >= 0)
-                        r = vm_property_list_append(&l, m, update);
+                        r = vm_property_list_append(&e->props, m, e->update);
                 if (r < 0)
                         return log_error_status(c, EXIT_SERVICE, r, "Failed to build a call: %s",
                                 strerror(-r));
@@ -1369,11 +1520,12 @@ static int verb_vm_import(Context *c, char **args) {
                 (void)polkit_agent_open(c);
                 r = sd_bus_call(c->bus, m,
                         c->ask_password ? CALL_TIMEOUT_INTERACTIVE_USEC : CALL_TIMEOUT_USEC, &error, &reply);
-                if (r >= 0 && !update)
+                if (r >= 0 && !e->update)
                         r = sd_bus_message_read(reply, "o", &path);
                 if (r < 0) {
                         int s = exit_status_for_bus_error(&error, r);
-                        import_report(c, results, &counts, (int)i, id, name, "failed", NULL, &error, r);
+                        import_report(c, results, &counts, (int)i, e->id, e->name, "failed", NULL, &error,
+                                r);
                         /* Everything after would fail the same way. */
                         if (s == EXIT_NOT_AUTHORIZED || s == EXIT_UNREACHABLE) {
                                 status = s;
@@ -1381,15 +1533,17 @@ static int verb_vm_import(Context *c, char **args) {
                         }
                         continue;
                 }
-                if (update) {
+                if (e->update) {
                         _cleanup_free_ char *p = NULL;
-                        if (sd_bus_path_encode(BUS_PATH_VM_PREFIX, id, &p) >= 0)
-                                import_report(c, results, &counts, (int)i, id, name, "updated", p, NULL, 0);
+                        if (sd_bus_path_encode(BUS_PATH_VM_PREFIX, e->id, &p) >= 0)
+                                import_report(c, results, &counts, (int)i, e->id, e->name, "updated", p,
+                                        NULL, 0);
                         else
-                                import_report(c, results, &counts, (int)i, id, name, "updated", NULL, NULL,
-                                        0);
+                                import_report(c, results, &counts, (int)i, e->id, e->name, "updated", NULL,
+                                        NULL, 0);
                 } else
-                        import_report(c, results, &counts, (int)i, id, name, "registered", path, NULL, 0);
+                        import_report(c, results, &counts, (int)i, e->id, e->name, "registered", path, NULL,
+                                0);
         }
 
         /* --replace: the file is the whole inventory; forget VMs it does not mention. Only when
@@ -1401,7 +1555,7 @@ static int verb_vm_import(Context *c, char **args) {
                         JsonObject *vm = json_array_get_object_element(existing, i);
                         _cleanup_free_ char *id = NULL;
 
-                        if (uuid_normalize(jstr(vm, "Id"), &id) < 0 || strv_contains(seen_ids, id))
+                        if (uuid_normalize(jstr(vm, "Id"), &id) < 0 || hash_index_get(&seen_ids, id))
                                 continue;
                         r = new_admin_call(c, "UnregisterVM", &m);
                         if (r >= 0)

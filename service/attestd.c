@@ -8,6 +8,7 @@
 #include "fileio.h"
 #include "keystore.h"
 #include "log.h"
+#include "manager-dbus.h"
 #include "manager.h"
 #include "x509-util.h"
 
@@ -41,6 +42,8 @@ static void help(void) {
                "Environment:\n"
                "  DBUS_SYSTEM_BUS_ADDRESS  the bus to serve on instead of the system bus\n"
                "  NOTIFY_SOCKET            where READY=1 is sent once the bus name is taken\n"
+               "  LISTEN_FDS, LISTEN_PID   the frontends' direct socket (azshci-attestd.socket);\n"
+               "                           without it the service binds \"frontendSocket\"\n"
                "\n"
                "Exit status: 0 on SIGTERM/SIGINT, 1 on any start-up or run-time failure.\n"
                "See docs/configuration.md for every configuration key.\n",
@@ -178,6 +181,10 @@ static int run(int argc, char *argv[]) {
                 return r;
 
         r = manager_connect_bus(m);
+        if (r < 0)
+                return r;
+
+        r = manager_frontend_init(m);
         if (r < 0)
                 return r;
 

@@ -24,3 +24,6 @@
 #define POLKIT_ACTION_MANAGE_LEGACY    "org.azshci.attestation.manage-legacy"
 #define POLKIT_ACTION_MANAGE_VM_ACCESS "org.azshci.attestation.manage-vm-access"
 #define POLKIT_ACTION_MANAGE_INVENTORY "org.azshci.attestation.manage-inventory"
+
+/* The most VMs one ImportVMs call takes (the call is refused with LimitsExceeded beyond). */
+#define IMPORT_VMS_MAX 10000U

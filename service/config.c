@@ -58,6 +58,7 @@ void config_init(Config *c) {
                 .automatic_sync = true,
                 .legacy_network = true,
                 .legacy_bridge = strdup("azshci-imds0"),
+                .frontend_socket = strdup(FRONTEND_SOCKET),
                 .issuer_type = ISSUER_LOCAL,
                 .cmp.timeout_sec = 30,
         };
@@ -84,6 +85,7 @@ void config_done(Config *c) {
         free(c->benefits_file);
         free(c->metadata_domain);
         free(c->legacy_bridge);
+        free(c->frontend_socket);
         cmp_config_done(&c->cmp);
         *c = (Config){};
 }
@@ -129,6 +131,7 @@ static const ConfigKey top_keys[] = {
         KEY_UINT("signingThreads", signing_threads, 0, 256),
         KEY_BOOL("legacyNetwork", legacy_network),
         KEY_STRING("legacyBridge", legacy_bridge),
+        KEY_PATH("frontendSocket", frontend_socket),
 };
 
 static const ConfigKey cmp_keys[] = {

@@ -59,6 +59,7 @@ typedef struct Config {
         unsigned signing_threads; /* 0 = one per CPU */
         bool legacy_network;      /* manage the bridge, ports and firewall of legacy OS support */
         char *legacy_bridge;
+        char *frontend_socket; /* where the frontends connect directly, unless activation passes it */
         IssuerType issuer_type;
         CmpConfig cmp;
 } Config;

@@ -4,6 +4,8 @@
 #include <getopt.h>
 #include <net/if.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-daemon.h>
 
@@ -11,24 +13,35 @@
 #include "bus-names.h"
 #include "imds-frontend.h"
 #include "log.h"
+#include "time-util.h"
 
 #define ATTEST_TIMEOUT_USEC (10 * USEC_PER_SEC)
 
 /* ------------------------------------------------------------------ the bus backend */
 
+/* How long to leave the direct socket alone after it failed, before trying it again. */
+#define DIRECT_RETRY_USEC (30 * USEC_PER_SEC)
+
 struct ImdsBusBackend {
         sd_event *event;
-        sd_bus *bus;
+        char *service_socket;      /* the service's direct socket; NULL = the system bus only */
+        sd_bus *direct;            /* peer-to-peer connection to azshci-attestd on it */
+        bool direct_answered;      /* the service has answered on this direct connection */
+        usec_t direct_retry_after; /* CLOCK_MONOTONIC */
+        sd_bus *system;            /* the system bus, when the direct socket is not there */
+        bool logged_path;
 };
 
 typedef struct BusCall {
+        ImdsBusBackend *backend;
         sd_bus_slot *slot;
+        bool direct;
         ImdsAttestDone done;
         void *userdata;
 } BusCall;
 
-int imds_bus_backend_new(sd_event *event, ImdsBusBackend **ret) {
-        ImdsBusBackend *b;
+int imds_bus_backend_new(sd_event *event, const char *service_socket, ImdsBusBackend **ret) {
+        _cleanup_(imds_bus_backend_freep) ImdsBusBackend *b = NULL;
 
         assert(event);
         assert(ret);
@@ -37,25 +50,66 @@ int imds_bus_backend_new(sd_event *event, ImdsBusBackend **ret) {
         if (!b)
                 return -ENOMEM;
         b->event = sd_event_ref(event);
-        *ret = b;
+        if (!isempty(service_socket)) {
+                b->service_socket = strdup(service_socket);
+                if (!b->service_socket)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(b);
         return 0;
 }
 
 ImdsBusBackend *imds_bus_backend_free(ImdsBusBackend *b) {
         if (!b)
                 return NULL;
-        sd_bus_flush_close_unref(b->bus);
+        sd_bus_flush_close_unref(b->direct);
+        sd_bus_flush_close_unref(b->system);
         sd_event_unref(b->event);
+        free(b->service_socket);
         return mfree(b);
 }
 
-static int bus_connect(ImdsBusBackend *b) {
+/* A peer-to-peer D-Bus connection on the service's socket: no dbus-daemon between us. The
+ * service checks who we are (SO_PEERCRED) when it accepts. */
+static int connect_direct(ImdsBusBackend *b) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
         int r;
 
-        if (b->bus && sd_bus_is_open(b->bus) > 0)
-                return 0;
-        b->bus = sd_bus_flush_close_unref(b->bus);
+        if (strlen(b->service_socket) >= sizeof sa.sun_path)
+                return -ENAMETOOLONG;
+        strcpy(sa.sun_path, b->service_socket);
+
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (struct sockaddr *)&sa, SUN_LEN(&sa)) < 0 && errno != EINPROGRESS)
+                return -errno;
+
+        r = sd_bus_new(&bus);
+        if (r < 0)
+                return r;
+        r = sd_bus_set_fd(bus, fd, fd);
+        if (r < 0)
+                return r;
+        TAKE_FD(fd);
+        (void)sd_bus_set_description(bus, "attestd-direct");
+        r = sd_bus_attach_event(bus, b->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return r;
+        r = sd_bus_start(bus);
+        if (r < 0)
+                return r;
+
+        b->direct = TAKE_PTR(bus);
+        b->direct_answered = false;
+        return 0;
+}
+
+static int connect_system(ImdsBusBackend *b) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        int r;
 
         r = sd_bus_open_system(&bus);
         if (r < 0)
@@ -64,20 +118,79 @@ static int bus_connect(ImdsBusBackend *b) {
         r = sd_bus_attach_event(bus, b->event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
                 return r;
-        b->bus = TAKE_PTR(bus);
+        b->system = TAKE_PTR(bus);
+        return 0;
+}
+
+static void direct_failed(ImdsBusBackend *b, int error, const char *why) {
+        log_full_errno(b->logged_path ? LOG_WARNING : LOG_INFO, error,
+                "Direct connection to the service on %s %s (%m); using the system bus for the next %u s.",
+                b->service_socket, why, (unsigned)(DIRECT_RETRY_USEC / USEC_PER_SEC));
+        b->direct_retry_after = now_usec(CLOCK_MONOTONIC) + DIRECT_RETRY_USEC;
+        b->logged_path = false;
+}
+
+/* The connection for the next call: the direct one whenever the service's socket takes us,
+ * else the system bus. Calls already sent finish on the connection they went out on. */
+static int backend_pick(ImdsBusBackend *b, sd_bus **ret, bool *ret_direct) {
+        int r;
+
+        if (b->direct && sd_bus_is_open(b->direct) <= 0) {
+                if (!b->direct_answered)
+                        /* Closed before the service ever answered: refused (wrong user?) or
+                         * the service died at once. Do not hammer it. */
+                        direct_failed(b, -ECONNRESET, "was closed before any answer");
+                b->direct = sd_bus_flush_close_unref(b->direct);
+        }
+        if (!b->direct && b->service_socket && now_usec(CLOCK_MONOTONIC) >= b->direct_retry_after) {
+                r = connect_direct(b);
+                if (r < 0)
+                        direct_failed(b, r, "failed");
+        }
+        if (b->direct) {
+                *ret = b->direct;
+                *ret_direct = true;
+                return 0;
+        }
+
+        if (b->system && sd_bus_is_open(b->system) <= 0)
+                b->system = sd_bus_flush_close_unref(b->system);
+        if (!b->system) {
+                r = connect_system(b);
+                if (r < 0)
+                        return r;
+        }
+        if (!b->logged_path) {
+                log_info("Asking the service over the system bus.");
+                b->logged_path = true;
+        }
+        *ret = b->system;
+        *ret_direct = false;
         return 0;
 }
 
 static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         BusCall *call = userdata;
+        ImdsBusBackend *b = call->backend;
+        const sd_bus_error *e = sd_bus_message_get_error(m);
         const char *document = NULL;
         int r = 0;
 
         call->slot = sd_bus_slot_unref(call->slot);
-        if (sd_bus_message_is_method_error(m, NULL)) {
-                const sd_bus_error *e = sd_bus_message_get_error(m);
+        /* Any answer from the service itself proves the direct connection works; a local
+         * error (the connection closed, the call timed out) does not. */
+        if (call->direct && sd_bus_message_get_sender(m) == NULL && !b->direct_answered &&
+                (!e || !sd_bus_error_has_names(e, SD_BUS_ERROR_NO_REPLY, SD_BUS_ERROR_DISCONNECTED,
+                               "org.freedesktop.DBus.Error.Timeout"))) {
+                b->direct_answered = true;
+                if (!b->logged_path) {
+                        log_info("Asking the service directly on %s.", b->service_socket);
+                        b->logged_path = true;
+                }
+        }
+        if (sd_bus_message_is_method_error(m, NULL))
                 call->done(call->userdata, 0, e && e->name ? e->name : SD_BUS_ERROR_FAILED, NULL);
-        } else {
+        else {
                 r = sd_bus_message_read(m, "s", &document);
                 call->done(call->userdata, r < 0 ? r : 0, NULL, r < 0 ? NULL : document);
         }
@@ -90,12 +203,15 @@ static int bus_attest(void *data, const char *transport, const char *peer, const
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         ImdsBusBackend *b = data;
         BusCall *call;
+        sd_bus *bus;
+        bool direct;
         int r;
 
-        r = bus_connect(b);
+        r = backend_pick(b, &bus, &direct);
         if (r < 0)
                 return r;
-        r = sd_bus_message_new_method_call(b->bus, &m, BUS_NAME, BUS_PATH, BUS_INTERFACE,
+        /* A direct connection has no bus to route by name. */
+        r = sd_bus_message_new_method_call(bus, &m, direct ? NULL : BUS_NAME, BUS_PATH, BUS_INTERFACE,
                 "AttestForVersion");
         if (r < 0)
                 return r;
@@ -105,15 +221,19 @@ static int bus_attest(void *data, const char *transport, const char *peer, const
         call = calloc(1, sizeof(BusCall));
         if (!call)
                 return -ENOMEM;
-        call->done = done;
-        call->userdata = userdata;
-        r = sd_bus_call_async(b->bus, &call->slot, m, on_reply, call, ATTEST_TIMEOUT_USEC);
+        *call = (BusCall){.backend = b, .direct = direct, .done = done, .userdata = userdata};
+        r = sd_bus_call_async(bus, &call->slot, m, on_reply, call, ATTEST_TIMEOUT_USEC);
         if (r < 0) {
                 free(call);
-                /* A connection that broke since the last call: start over once. */
-                b->bus = sd_bus_flush_close_unref(b->bus);
+                /* A connection that broke since the last call: the next call starts over. */
+                if (direct)
+                        b->direct = sd_bus_flush_close_unref(b->direct);
+                else
+                        b->system = sd_bus_flush_close_unref(b->system);
                 return r;
         }
+        log_debug("AttestForVersion(%s, %s, %s, %s) sent %s.", transport, peer, nonce, api_version,
+                direct ? "on the direct socket" : "on the bus");
         *ret_handle = call;
         return 0;
 }
@@ -138,6 +258,7 @@ void imds_bus_backend_fill(ImdsBusBackend *b, ImdsBackend *ret) {
 typedef struct Arguments {
         const char *listen;
         const char *interface;
+        const char *service_socket;
         ImdsServerOptions server;
         unsigned idle_exit_sec;
 } Arguments;
@@ -147,13 +268,17 @@ static void help(const ImdsTransportDef *t) {
                "\n"
                "%s\n"
                "Serves GET /metadata/attested/document and GET /metadata/versions (the Azure IMDS\n"
-               "contract) and asks azshci-attestd on the system bus for each document; holds no key.\n"
+               "contract) and asks azshci-attestd for each document: directly on its socket, else\n"
+               "on the system bus. Holds no key.\n"
                "Normally started by systemd through its .socket unit (socket activation).\n"
                "\n"
                "Options:\n"
                "      --listen=ADDR            Listen on ADDR instead of an inherited socket\n"
-               "                               (for running by hand): %s\n",
-                t->program, t->description, t->listen_help);
+               "                               (for running by hand): %s\n"
+               "      --service-socket=PATH    azshci-attestd's socket for the frontends (default:\n"
+               "                               %s); when it is missing or refuses us, the\n"
+               "                               system bus is used. Empty: the system bus only\n",
+                t->program, t->description, t->listen_help, FRONTEND_SOCKET);
         if (t->http)
                 printf("      --interface=IFNAME       Look up peers' MAC addresses on this interface\n"
                        "                               (default: the device the socket is bound to,\n"
@@ -213,6 +338,7 @@ static int parse_argv(const ImdsTransportDef *t, int argc, char *argv[], Argumen
                 ARG_MAX_PER_IP,
                 ARG_MAX_PER_VM,
                 ARG_REQUEST_TIMEOUT,
+                ARG_SERVICE_SOCKET,
         };
         static const struct option options[] = {
                 {"listen", required_argument, NULL, ARG_LISTEN},
@@ -225,6 +351,7 @@ static int parse_argv(const ImdsTransportDef *t, int argc, char *argv[], Argumen
                 {"max-connections-per-ip", required_argument, NULL, ARG_MAX_PER_IP},
                 {"max-connections-per-vm", required_argument, NULL, ARG_MAX_PER_VM},
                 {"request-timeout", required_argument, NULL, ARG_REQUEST_TIMEOUT},
+                {"service-socket", required_argument, NULL, ARG_SERVICE_SOCKET},
                 {"log-level", required_argument, NULL, 'l'},
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, ARG_VERSION},
@@ -275,6 +402,13 @@ static int parse_argv(const ImdsTransportDef *t, int argc, char *argv[], Argumen
                 case ARG_REQUEST_TIMEOUT:
                         r = parse_unsigned("request-timeout", optarg, 1, 3600,
                                 &a->server.request_timeout_sec);
+                        break;
+                case ARG_SERVICE_SOCKET:
+                        if (!isempty(optarg) && optarg[0] != '/')
+                                return log_error_errno(-EINVAL,
+                                        "--service-socket wants an absolute path (or nothing), not '%s'.",
+                                        optarg);
+                        a->service_socket = optarg;
                         break;
                 case 'l':
                         level = log_level_from_string(optarg);
@@ -372,6 +506,7 @@ static int run(const ImdsTransportDef *t, ImdsTransportContext *ctx, int argc, c
                                 .connection_memory = IMDS_DEFAULT_CONNECTION_MEMORY,
                         },
                 .idle_exit_sec = IMDS_DEFAULT_IDLE_EXIT_SEC,
+                .service_socket = FRONTEND_SOCKET,
         };
         sigset_t mask;
         int fd, r;
@@ -423,7 +558,7 @@ static int run(const ImdsTransportDef *t, ImdsTransportContext *ctx, int argc, c
                 return log_error_errno(r, "Cannot watch signals: %m");
         }
 
-        r = imds_bus_backend_new(event, &backend);
+        r = imds_bus_backend_new(event, a.service_socket, &backend);
         if (r < 0) {
                 safe_close(fd);
                 return log_oom();

@@ -88,7 +88,7 @@ static int update_idle(ImdsServer *s) {
                 return 0;
         if (s->n_connections > 0)
                 return sd_event_source_set_enabled(s->idle, SD_EVENT_OFF);
-        (void) sd_event_source_set_time_relative(s->idle, s->options.idle_exit);
+        (void)sd_event_source_set_time_relative(s->idle, s->options.idle_exit);
         return sd_event_source_set_enabled(s->idle, SD_EVENT_ONESHOT);
 }
 
@@ -123,14 +123,15 @@ static socklen_t sockaddr_len(const struct sockaddr *sa) {
  * connection from outside a request. */
 static void conn_drop(int fd) {
         if (fd >= 0)
-                (void) shutdown(fd, SHUT_RDWR);
+                (void)shutdown(fd, SHUT_RDWR);
 }
 
 static int on_deadline(sd_event_source *es, uint64_t usec, void *userdata) {
         ImdsConn *c = userdata;
         ImdsServer *s = c->server;
 
-        log_info("A %s connection (peer %s) did not deliver a complete request within %" PRIu64 " s: closing it.",
+        log_info("A %s connection (peer %s) did not deliver a complete request within %" PRIu64
+                 " s: closing it.",
                 s->options.transport, c->peer ?: "unidentified", s->request_timeout / USEC_PER_SEC);
         conn_drop(c->fd);
         return 0;
@@ -140,13 +141,13 @@ static int on_deadline(sd_event_source *es, uint64_t usec, void *userdata) {
 static void conn_arm_deadline(ImdsConn *c) {
         if (!c || !c->deadline)
                 return;
-        (void) sd_event_source_set_time_relative(c->deadline, c->server->request_timeout);
-        (void) sd_event_source_set_enabled(c->deadline, SD_EVENT_ONESHOT);
+        (void)sd_event_source_set_time_relative(c->deadline, c->server->request_timeout);
+        (void)sd_event_source_set_enabled(c->deadline, SD_EVENT_ONESHOT);
 }
 
 static void conn_disarm_deadline(ImdsConn *c) {
         if (c && c->deadline)
-                (void) sd_event_source_set_enabled(c->deadline, SD_EVENT_OFF);
+                (void)sd_event_source_set_enabled(c->deadline, SD_EVENT_OFF);
 }
 
 unsigned imds_server_n_peer_connections(const ImdsServer *s, const char *peer) {
@@ -222,11 +223,12 @@ static ImdsConn *conn_new(ImdsServer *s, struct MHD_Connection *connection) {
                 c->peer = NULL;
                 /* At debug level: every connection of an unidentifiable flood gets here. The
                  * 403 for a document request is logged at info level. */
-                log_debug_errno(c->error, "Cannot identify the peer of a %s connection: %m", s->options.transport);
+                log_debug_errno(c->error, "Cannot identify the peer of a %s connection: %m",
+                        s->options.transport);
         }
 
         if (s->options.max_connections_per_peer > 0 &&
-            imds_server_n_peer_connections(s, c->peer) >= s->options.max_connections_per_peer) {
+                imds_server_n_peer_connections(s, c->peer) >= s->options.max_connections_per_peer) {
                 log_limit(s, c->peer);
                 conn_drop(c->fd);
                 return c;
@@ -255,11 +257,12 @@ static void notify_connection(void *cls, struct MHD_Connection *connection, void
                 s->n_connections--;
                 *socket_context = conn_free(*socket_context);
         }
-        (void) update_idle(s);
+        (void)update_idle(s);
 }
 
 static ImdsConn *connection_conn(struct MHD_Connection *connection) {
-        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        const union MHD_ConnectionInfo *ci =
+                MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 
         return ci ? ci->socket_context : NULL;
 }
@@ -287,18 +290,20 @@ static void request_completed(void *cls, struct MHD_Connection *connection, void
         conn_arm_deadline(connection_conn(connection));
 }
 
-static enum MHD_Result queue_reply(struct MHD_Connection *connection, const ImdsReply *reply, const char *body) {
+static enum MHD_Result queue_reply(struct MHD_Connection *connection, const ImdsReply *reply,
+        const char *body) {
         struct MHD_Response *resp;
         enum MHD_Result r;
         char buf[16];
 
         body = body ?: reply->body;
-        resp = MHD_create_response_from_buffer(strlen(body), (void *) body, MHD_RESPMEM_MUST_COPY);
+        resp = MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
         if (!resp)
                 return MHD_NO;
         if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, IMDS_CONTENT_TYPE) != MHD_YES ||
-            MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES ||
-            (reply->allow_get && MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET") != MHD_YES)) {
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES ||
+                (reply->allow_get &&
+                        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET") != MHD_YES)) {
                 MHD_destroy_response(resp);
                 return MHD_NO;
         }
@@ -346,7 +351,7 @@ static void attest_done(void *userdata, int error, const char *error_name, const
         in_flight_remove(s, c);
         c->have_reply = true;
         if (error >= 0 && !error_name && document && (c->document = strdup(document)))
-                c->reply = (ImdsReply) { .status = 200 };
+                c->reply = (ImdsReply){.status = 200};
         else if (error >= 0 && !error_name && document)
                 imds_reply_internal_error(&c->reply);
         else {
@@ -386,8 +391,10 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
                 /* Answer once the request is complete, so that the connection may stay open
                  * (keep-alive); but a request with a body is answered at once (nothing here
                  * takes a body) and MHD then closes the connection. */
-                if (!MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH) &&
-                    !MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+                if (!MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+                            MHD_HTTP_HEADER_CONTENT_LENGTH) &&
+                        !MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+                                MHD_HTTP_HEADER_TRANSFER_ENCODING))
                         return MHD_YES;
         } else if (*upload_data_size > 0) {
                 *upload_data_size = 0; /* a body after all: discard it */
@@ -396,7 +403,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
 
         req.method = method;
         req.uri = c->uri;
-        (void) MHD_get_connection_values(connection, MHD_HEADER_KIND, scan_header, &req);
+        (void)MHD_get_connection_values(connection, MHD_HEADER_KIND, scan_header, &req);
         imds_request_decide(&req, &d);
         if (d.action == IMDS_ACTION_REPLY) {
                 log_debug("%s %.128s: HTTP %u.", method, c->uri, d.reply.status);
@@ -409,7 +416,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
                 return queue_reply(connection, &reply, NULL);
         }
         if (r < 0) {
-                log_info_errno(r, "Refusing a document request: cannot identify the peer of the %s connection: %m",
+                log_info_errno(r,
+                        "Refusing a document request: cannot identify the peer of the %s connection: %m",
                         s->options.transport);
                 imds_reply_unidentified(&reply);
                 return queue_reply(connection, &reply, NULL);
@@ -422,7 +430,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
         }
         if (r == 0) {
                 log_debug("Rate limit of %s peer %s hit.", s->options.transport, peer);
-                imds_reply_rate_limited((unsigned) ((wait + USEC_PER_SEC - 1) / USEC_PER_SEC), &reply);
+                imds_reply_rate_limited((unsigned)((wait + USEC_PER_SEC - 1) / USEC_PER_SEC), &reply);
                 return queue_reply(connection, &reply, NULL);
         }
 
@@ -447,10 +455,16 @@ static void server_run(ImdsServer *s) {
         if (MHD_run(s->daemon) != MHD_YES)
                 log_debug("MHD_run() failed.");
         if (MHD_get_timeout(s->daemon, &timeout) == MHD_YES) {
-                (void) sd_event_source_set_time_relative(s->timer, (uint64_t) timeout * USEC_PER_MSEC);
-                (void) sd_event_source_set_enabled(s->timer, SD_EVENT_ONESHOT);
+                /* 0 ms means a resumed connection is ready: run again at once. Anything else is a
+                 * connection timeout (seconds): a quarter of it, at most 250 ms, is precise enough,
+                 * and it lets sd-event keep its timerfd armed instead of re-arming it (a syscall)
+                 * after every request, as an exact deadline that moves with each one would. */
+                (void)sd_event_source_set_time_accuracy(s->timer,
+                        timeout == 0 ? 1 : MIN((uint64_t)timeout * USEC_PER_MSEC / 4, 250 * USEC_PER_MSEC));
+                (void)sd_event_source_set_time_relative(s->timer, (uint64_t)timeout * USEC_PER_MSEC);
+                (void)sd_event_source_set_enabled(s->timer, SD_EVENT_ONESHOT);
         } else
-                (void) sd_event_source_set_enabled(s->timer, SD_EVENT_OFF);
+                (void)sd_event_source_set_enabled(s->timer, SD_EVENT_OFF);
 }
 
 static int on_io(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
@@ -466,7 +480,7 @@ static int on_timer(sd_event_source *es, uint64_t usec, void *userdata) {
 static void mhd_logger(void *cls, const char *fmt, va_list ap) {
         char buf[512];
 
-        (void) vsnprintf(buf, sizeof buf, fmt, ap);
+        (void)vsnprintf(buf, sizeof buf, fmt, ap);
         buf[strcspn(buf, "\n")] = '\0';
         log_debug("libmicrohttpd: %s", buf);
 }
@@ -491,7 +505,7 @@ int imds_server_new(sd_event *event, int listen_fd, const ImdsServerOptions *o, 
         }
         s->event = sd_event_ref(event);
         s->options = *o;
-        s->request_timeout = (usec_t) (o->request_timeout_sec ?: IMDS_DEFAULT_REQUEST_TIMEOUT) * USEC_PER_SEC;
+        s->request_timeout = (usec_t)(o->request_timeout_sec ?: IMDS_DEFAULT_REQUEST_TIMEOUT) * USEC_PER_SEC;
 
         r = ratelimit_new(o->rate, MAX(o->burst, 1U), IMDS_RATELIMIT_MAX_KEYS, &s->ratelimit);
         if (r < 0) {
@@ -500,29 +514,30 @@ int imds_server_new(sd_event *event, int listen_fd, const ImdsServerOptions *o, 
         }
 
         struct MHD_OptionItem opts[] = {
-                { MHD_OPTION_URI_LOG_CALLBACK, (intptr_t) uri_logger, s },
-                { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t) request_completed, s },
-                { MHD_OPTION_NOTIFY_CONNECTION, (intptr_t) notify_connection, s },
-                { MHD_OPTION_CONNECTION_LIMIT, o->max_connections ?: IMDS_DEFAULT_MAX_CONNECTIONS, NULL },
-                { MHD_OPTION_CONNECTION_TIMEOUT, o->connection_timeout_sec ?: IMDS_DEFAULT_CONNECTION_TIMEOUT,
-                        NULL },
-                { MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                        (intptr_t) (o->connection_memory ?: IMDS_DEFAULT_CONNECTION_MEMORY), NULL },
-                { o->max_connections_per_ip > 0 ? MHD_OPTION_PER_IP_CONNECTION_LIMIT : MHD_OPTION_END,
-                        o->max_connections_per_ip, NULL },
-                { MHD_OPTION_END, 0, NULL },
+                {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)uri_logger, s},
+                {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)request_completed, s},
+                {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)notify_connection, s},
+                {MHD_OPTION_CONNECTION_LIMIT, o->max_connections ?: IMDS_DEFAULT_MAX_CONNECTIONS, NULL},
+                {MHD_OPTION_CONNECTION_TIMEOUT, o->connection_timeout_sec ?: IMDS_DEFAULT_CONNECTION_TIMEOUT,
+                        NULL},
+                {MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                        (intptr_t)(o->connection_memory ?: IMDS_DEFAULT_CONNECTION_MEMORY), NULL},
+                {o->max_connections_per_ip > 0 ? MHD_OPTION_PER_IP_CONNECTION_LIMIT : MHD_OPTION_END,
+                        o->max_connections_per_ip, NULL},
+                {MHD_OPTION_END, 0, NULL},
         };
 
         if (listen_fd < 0)
                 flags |= MHD_USE_NO_LISTEN_SOCKET;
         /* MHD_USE_ITC: MHD then never shutdown()s the listening socket, which may be systemd's. */
         if (listen_fd >= 0)
-                s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, access_handler, s, MHD_OPTION_EXTERNAL_LOGGER,
-                        mhd_logger, NULL, MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_ARRAY, opts,
-                        MHD_OPTION_END);
+                s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, access_handler, s,
+                        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL, MHD_OPTION_LISTEN_SOCKET, listen_fd,
+                        MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
         else
-                s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, access_handler, s, MHD_OPTION_EXTERNAL_LOGGER,
-                        mhd_logger, NULL, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+                s->daemon =
+                        MHD_start_daemon(flags, 0, NULL, NULL, access_handler, s, MHD_OPTION_EXTERNAL_LOGGER,
+                                mhd_logger, NULL, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
         if (!s->daemon) {
                 safe_close(listen_fd);
                 return -EINVAL;
@@ -534,14 +549,16 @@ int imds_server_new(sd_event *event, int listen_fd, const ImdsServerOptions *o, 
         r = sd_event_add_io(event, &s->io, info->epoll_fd, EPOLLIN, on_io, s);
         if (r < 0)
                 return r;
-        /* Accuracy 1 µs: MHD asks for 0 ms when a resumed connection is ready, and sd-event's
-         * default accuracy (250 ms) would delay every keep-alive request after a document. */
+        /* Accuracy set per use in server_run(): MHD asks for 0 ms when a resumed connection is
+         * ready, and sd-event's default accuracy (250 ms) would then delay every keep-alive
+         * request after a document. */
         r = sd_event_add_time_relative(event, &s->timer, CLOCK_MONOTONIC, 0, 1, on_timer, s);
         if (r < 0)
                 return r;
-        (void) sd_event_source_set_enabled(s->timer, SD_EVENT_OFF);
+        (void)sd_event_source_set_enabled(s->timer, SD_EVENT_OFF);
         if (o->idle_exit > 0) {
-                r = sd_event_add_time_relative(event, &s->idle, CLOCK_MONOTONIC, o->idle_exit, 0, on_idle, s);
+                r = sd_event_add_time_relative(event, &s->idle, CLOCK_MONOTONIC, o->idle_exit, 0, on_idle,
+                        s);
                 if (r < 0)
                         return r;
         }

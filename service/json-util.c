@@ -94,3 +94,25 @@ char *json_node_to_malloc_string(JsonNode *node, bool pretty) {
         g_free(s);
         return r;
 }
+
+void json_write_string(FILE *f, const char *s) {
+        assert(f);
+        assert(s);
+
+        fputc('"', f);
+        for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+                switch (*p) {
+                case '"':
+                        fputs("\\\"", f);
+                        break;
+                case '\\':
+                        fputs("\\\\", f);
+                        break;
+                default:
+                        if (*p < 0x20 || *p == 0x7f)
+                                fprintf(f, "\\u%04x", *p);
+                        else
+                                fputc(*p, f);
+                }
+        fputc('"', f);
+}

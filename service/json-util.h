@@ -30,5 +30,10 @@ bool json_node_is_integer(JsonNode *n);
 /* Formats an error message into *ret_error (if not NULL) and returns error. */
 int json_error(char **ret_error, int error, const char *format, ...) _printf_(3, 4);
 
+/* Writes s as a JSON string literal: '"' and '\\' escaped, control characters as \\u00XX,
+ * everything else (UTF-8 included: callers pass validated text) as it is. For the writers that
+ * do without a JsonBuilder tree (the state file, the signed payload). */
+void json_write_string(FILE *f, const char *s);
+
 /* Serialises a node: pretty (2-space indent) for files, compact otherwise. */
 char *json_node_to_malloc_string(JsonNode *node, bool pretty);

@@ -261,6 +261,9 @@ static int method_set_vm_access(sd_bus_message *msg, void *userdata, sd_bus_erro
 
 /* --- RegisterVM --- */
 
+/* Reads one a{sv} registration and checks it against the inventory. The VM is returned also
+ * when it is refused (as far as it got), so that the caller can name it; NULL only when out of
+ * memory. */
 static int register_vm_parse(Manager *m, sd_bus_message *msg, Vm **ret, sd_bus_error *error) {
         _cleanup_(vm_freep) Vm *vm = NULL;
         int r;
@@ -269,30 +272,30 @@ static int register_vm_parse(Manager *m, sd_bus_message *msg, Vm **ret, sd_bus_e
         if (!vm)
                 return -ENOMEM;
         r = vm_apply_properties_message(vm, msg, error);
-        if (r < 0)
-                return r;
-        r = vm_validate_complete(vm, error);
-        if (r < 0)
-                return r;
-        r = manager_check_unique(m, vm, NULL, error);
-        if (r < 0)
-                return r;
+        if (r >= 0)
+                r = vm_validate_complete(vm, error);
+        if (r >= 0)
+                r = manager_check_unique(m, vm, NULL, error);
 
         *ret = TAKE_PTR(vm);
-        return 0;
+        return r;
 }
 
 static int register_vm_authorized(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(change_done) Change c = {};
+        _cleanup_(vm_freep) Vm *vm = NULL;
         _cleanup_free_ char *path = NULL;
         Manager *m = userdata;
         int r;
 
         change_init(m, &c);
-        r = register_vm_parse(m, msg, &c.add, error);
+        r = register_vm_parse(m, msg, &vm, error);
         if (r < 0)
                 return r;
-        r = vm_object_path(c.add, &path);
+        r = vm_object_path(vm, &path);
+        if (r < 0)
+                return r;
+        r = change_add_vm(&c, TAKE_PTR(vm));
         if (r < 0)
                 return r;
 
@@ -312,6 +315,126 @@ static int method_register_vm(sd_bus_message *msg, void *userdata, sd_bus_error 
                 return r;
 
         return polkit_authorize_async(m->polkit, msg, POLKIT_ACTION_MANAGE_INVENTORY, register_vm_authorized,
+                m, error);
+}
+
+/* --- ImportVMs --- */
+
+/* Prefixes the error of one entry with its position and name: "VM 3 ('db1'): ...". */
+static int import_entry_error(sd_bus_error *error, int r, size_t index, const Vm *vm) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+
+        if (!sd_bus_error_is_set(error))
+                return r; /* a malformed message or no memory: nothing to name */
+        sd_bus_error_move(&e, error);
+        if (vm && vm->name)
+                return sd_bus_error_setf(error, e.name, "VM %zu ('%s'): %s", index, vm->name, e.message);
+        return sd_bus_error_setf(error, e.name, "VM %zu: %s", index, e.message);
+}
+
+/* Reads and validates every entry of ImportVMs like RegisterVM does one, and checks that the
+ * entries are unique among themselves too. On success the new VMs are in c->add, in order. */
+static int import_vms_parse(Manager *m, sd_bus_message *msg, Change *c, sd_bus_error *error) {
+        _cleanup_(vm_indexes_done) VmIndexes batch = {};
+        int r;
+
+        vm_indexes_init(&batch);
+        r = sd_bus_message_enter_container(msg, 'a', "a{sv}");
+        if (r < 0)
+                return r;
+        for (size_t i = 0;; i++) {
+                Vm *vm = NULL, *other;
+                VmKey key;
+
+                r = sd_bus_message_at_end(msg, false);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        break;
+                if (i >= IMPORT_VMS_MAX)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                "ImportVMs takes at most %u VMs at once; split the batch.", IMPORT_VMS_MAX);
+
+                r = register_vm_parse(m, msg, &vm, error);
+                if (r < 0) {
+                        _cleanup_(vm_freep) Vm *refused = vm; /* named in the error, if it got a name */
+                        return import_entry_error(error, r, i, refused);
+                }
+                r = change_add_vm(c, vm);
+                if (r < 0)
+                        return r;
+
+                other = vm_indexes_find_clash(&batch, vm, NULL, &key);
+                if (other) {
+                        size_t j = 0;
+
+                        while (c->add[j] != other)
+                                j++;
+                        sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                "VM property '%s': the same value as VM %zu ('%s') of this batch.",
+                                vm_key_to_property(key), j, other->name);
+                        return import_entry_error(error, -EINVAL, i, vm);
+                }
+                r = vm_indexes_add(&batch, vm);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_exit_container(msg);
+}
+
+static int import_vms_authorized(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(change_done) Change c = {};
+        Manager *m = userdata;
+        int r;
+
+        /* Again: the inventory may have changed while polkit was thinking. */
+        change_init(m, &c);
+        r = import_vms_parse(m, msg, &c, error);
+        if (r < 0)
+                return r;
+
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "o");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < c.n_add; i++) {
+                _cleanup_free_ char *path = NULL;
+
+                r = vm_object_path(c.add[i], &path);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_append(reply, "o", path);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+
+        if (c.n_add > 0) {
+                r = manager_commit(m, &c, error);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_import_vms(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(change_done) Change c = {};
+        Manager *m = userdata;
+        int r;
+
+        change_init(m, &c);
+        r = import_vms_parse(m, msg, &c, error);
+        if (r < 0)
+                return r;
+        if (c.n_add == 0) /* nothing to change, nothing to authorize */
+                return sd_bus_reply_method_return(msg, "ao", 0);
+
+        return polkit_authorize_async(m->polkit, msg, POLKIT_ACTION_MANAGE_INVENTORY, import_vms_authorized,
                 m, error);
 }
 
@@ -426,7 +549,7 @@ static int attest_common(Manager *m, sd_bus_message *msg, const char *transport,
         return manager_attest(m, msg, transport, peer, nonce, api_version, error);
 }
 
-static int method_attest(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+int method_attest(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         const char *transport, *peer, *nonce;
         int r;
 
@@ -438,7 +561,7 @@ static int method_attest(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         return attest_common(userdata, msg, transport, peer, nonce, NULL, error);
 }
 
-static int method_attest_for_version(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+int method_attest_for_version(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         const char *transport, *peer, *nonce, *api_version;
         int r;
 
@@ -497,6 +620,8 @@ static const sd_bus_vtable manager_vtable[] = {
                 method_set_vm_access, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("RegisterVM", SD_BUS_ARGS("a{sv}", properties), SD_BUS_RESULT("o", path),
                 method_register_vm, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ImportVMs", SD_BUS_ARGS("aa{sv}", vms), SD_BUS_RESULT("ao", paths),
+                method_import_vms, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("UpdateVM", SD_BUS_ARGS("s", vm, "a{sv}", properties), SD_BUS_NO_RESULT,
                 method_update_vm, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("UnregisterVM", SD_BUS_ARGS("s", vm), SD_BUS_NO_RESULT, method_unregister_vm,
@@ -506,11 +631,7 @@ static const sd_bus_vtable manager_vtable[] = {
                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetTrustAnchor", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", pem),
                 method_get_trust_anchor, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Attest", SD_BUS_ARGS("s", transport, "s", peer, "s", nonce),
-                SD_BUS_RESULT("s", document), method_attest, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("AttestForVersion",
-                SD_BUS_ARGS("s", transport, "s", peer, "s", nonce, "s", api_version),
-                SD_BUS_RESULT("s", document), method_attest_for_version, SD_BUS_VTABLE_UNPRIVILEGED),
+        MANAGER_ATTEST_METHODS,
 
         SD_BUS_VTABLE_END,
 };

@@ -8,6 +8,23 @@
 int manager_add_bus_objects(Manager *m);
 
 int server_add_bus_objects(Manager *m);
+
+/* Attest and AttestForVersion: served on the bus and on the frontends' direct connections,
+ * from the same vtable entries. */
+int method_attest(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int method_attest_for_version(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+#define MANAGER_ATTEST_METHODS                                                                \
+        SD_BUS_METHOD_WITH_ARGS("Attest", SD_BUS_ARGS("s", transport, "s", peer, "s", nonce), \
+                SD_BUS_RESULT("s", document), method_attest, SD_BUS_VTABLE_UNPRIVILEGED),     \
+                SD_BUS_METHOD_WITH_ARGS("AttestForVersion",                                   \
+                        SD_BUS_ARGS("s", transport, "s", peer, "s", nonce, "s", api_version), \
+                        SD_BUS_RESULT("s", document), method_attest_for_version,              \
+                        SD_BUS_VTABLE_UNPRIVILEGED)
+
+/* The frontends' direct socket (manager-frontend.c). Not being able to open it is not fatal:
+ * the frontends then use the system bus. */
+int manager_frontend_init(Manager *m);
+void manager_frontend_done(Manager *m);
 int vm_add_bus_objects(Manager *m);
 
 /* The attestation half of the manager (manager-attest.c): keystore, issuer, Sync, Attest. */

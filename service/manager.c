@@ -40,6 +40,7 @@ int manager_new(const char *config_path, Manager **ret) {
                 return -ENOMEM;
 
         config_init(&m->config);
+        vm_indexes_init(&m->index);
         m->server_state = SERVER_INACTIVE;
         m->config_path = strdup(config_path ?: PKGSYSCONFDIR "/attestation.json");
         if (!m->config_path)
@@ -69,6 +70,7 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
 
+        manager_frontend_done(m);
         manager_legacy_done(m);
         manager_attestation_done(m);
         polkit_registry_free(m->polkit);
@@ -78,6 +80,7 @@ Manager *manager_free(Manager *m) {
         for (size_t i = 0; i < m->n_vms; i++)
                 vm_free(m->vms[i]);
         free(m->vms);
+        vm_indexes_done(&m->index);
 
         benefit_rules_free(m->rules);
         config_done(&m->config);
@@ -126,9 +129,9 @@ Vm *manager_find_vm(Manager *m, const char *name_or_id) {
         assert(name_or_id);
 
         /* Names win over ids: a VM may well be named like another's UUID, but never twice. */
-        for (size_t i = 0; i < m->n_vms; i++)
-                if (streq(m->vms[i]->name, name_or_id))
-                        return m->vms[i];
+        vm = hash_index_get(&m->index.by_key[VM_KEY_NAME], name_or_id);
+        if (vm)
+                return vm;
 
         if (uuid_normalize(name_or_id, &id) < 0)
                 return NULL;
@@ -141,60 +144,55 @@ Vm *manager_find_vm_by_cid(Manager *m, uint32_t cid) {
 
         if (cid == 0)
                 return NULL;
-        for (size_t i = 0; i < m->n_vms; i++)
-                if (m->vms[i]->vsock_cid == cid)
-                        return m->vms[i];
-        return NULL;
+        return hash_index_get(&m->index.by_key[VM_KEY_VSOCK_CID], &cid);
 }
 
 Vm *manager_find_vm_by_mac(Manager *m, const char *mac) {
         assert(m);
         assert(mac);
 
-        for (size_t i = 0; i < m->n_vms; i++)
-                if (streq_ptr(m->vms[i]->legacy_mac, mac))
-                        return m->vms[i];
-        return NULL;
+        if (isempty(mac))
+                return NULL;
+        return hash_index_get(&m->index.by_key[VM_KEY_LEGACY_MAC], mac);
 }
 
 int manager_check_unique(Manager *m, const Vm *vm, const Vm *except, sd_bus_error *error) {
+        VmKey key;
         Vm *other;
 
         assert(m);
         assert(vm);
 
-        other = manager_find_vm_by_id(m, vm->id);
-        if (other && other != except)
+        other = vm_indexes_find_clash(&m->index, vm, except, &key);
+        if (!other)
+                return 0;
+        switch (key) {
+        case VM_KEY_ID:
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                         "VM property 'Id': a VM with id %s is already registered ('%s').", vm->id,
                         other->name);
-
-        for (size_t i = 0; i < m->n_vms; i++) {
-                other = m->vms[i];
-                if (other == except)
-                        continue;
-                if (streq(other->name, vm->name))
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                "VM property 'Name': a VM named '%s' is already registered.", vm->name);
-                if (vm->vsock_cid != 0 && other->vsock_cid == vm->vsock_cid)
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                "VM property 'VsockCid': CID %" PRIu32 " already belongs to VM '%s'.",
-                                vm->vsock_cid, other->name);
-                if (vm->legacy_mac && streq_ptr(other->legacy_mac, vm->legacy_mac))
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                "VM property 'LegacyMac': %s already belongs to VM '%s'.", vm->legacy_mac,
-                                other->name);
-                if (vm->legacy_interface && streq_ptr(other->legacy_interface, vm->legacy_interface))
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                "VM property 'LegacyInterface': %s already belongs to VM '%s'.",
-                                vm->legacy_interface, other->name);
+        case VM_KEY_NAME:
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                        "VM property 'Name': a VM named '%s' is already registered.", vm->name);
+        case VM_KEY_VSOCK_CID:
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                        "VM property 'VsockCid': CID %" PRIu32 " already belongs to VM '%s'.", vm->vsock_cid,
+                        other->name);
+        case VM_KEY_LEGACY_MAC:
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                        "VM property 'LegacyMac': %s already belongs to VM '%s'.", vm->legacy_mac,
+                        other->name);
+        default:
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                        "VM property 'LegacyInterface': %s already belongs to VM '%s'.",
+                        vm->legacy_interface, other->name);
         }
-        return 0;
 }
 
 int manager_add_vm(Manager *m, Vm *vm) {
         Vm **a;
         size_t pos;
+        int r;
 
         assert(m);
         assert(vm);
@@ -204,6 +202,9 @@ int manager_add_vm(Manager *m, Vm *vm) {
         if (!a)
                 return -ENOMEM;
         m->vms = a;
+        r = vm_indexes_add(&m->index, vm);
+        if (r < 0)
+                return r;
 
         pos = vm_insert_position(m, vm->id);
         memmove(m->vms + pos + 1, m->vms + pos, (m->n_vms - pos) * sizeof(Vm *));
@@ -224,7 +225,52 @@ void manager_remove_vm(Manager *m, Vm *vm) {
         assert(pos < m->n_vms && m->vms[pos] == vm);
         memmove(m->vms + pos, m->vms + pos + 1, (m->n_vms - pos - 1) * sizeof(Vm *));
         m->n_vms--;
+        vm_indexes_remove(&m->index, vm);
         vm_free(vm);
+}
+
+static int compare_vms_by_id(const void *a, const void *b) {
+        return strcmp((*(Vm *const *)a)->id, (*(Vm *const *)b)->id);
+}
+
+/* Adds many VMs at once (taking ownership of them on success): one sort instead of one
+ * insertion each. All or nothing: -EEXIST when one of them clashes with a registered VM or
+ * another of them, -ENOMEM. */
+static int manager_add_vms(Manager *m, Vm **vms, size_t n) {
+        Vm **a;
+        int r;
+
+        assert(m);
+        assert(vms || n == 0);
+
+        if (n == 0)
+                return 0;
+        if (n == 1)
+                return manager_add_vm(m, vms[0]);
+
+        a = reallocarray(m->vms, m->n_vms + n, sizeof(Vm *));
+        if (!a)
+                return -ENOMEM;
+        m->vms = a;
+        r = vm_indexes_reserve(&m->index, m->n_vms + n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                r = vm_indexes_add(&m->index, vms[i]);
+                if (r < 0) {
+                        while (i > 0)
+                                vm_indexes_remove(&m->index, vms[--i]);
+                        return r;
+                }
+        }
+
+        memcpy(m->vms + m->n_vms, vms, n * sizeof(Vm *));
+        m->n_vms += n;
+        qsort(m->vms, m->n_vms, sizeof(Vm *), compare_vms_by_id);
+
+        for (size_t i = 0; i < n; i++)
+                (void)manager_evaluate_vm(m, vms[i]);
+        return 0;
 }
 
 static BenefitContext manager_benefit_context(Manager *m) {
@@ -305,12 +351,12 @@ static int manager_load_state(Manager *m) {
 
         m->legacy_support = s.legacy_support;
         m->last_sync = s.last_sync;
-        for (size_t i = 0; i < s.n_vms; i++) {
-                r = manager_add_vm(m, s.vms[i]);
-                if (r < 0)
-                        return log_oom();
-                s.vms[i] = NULL;
-        }
+        r = manager_add_vms(m, s.vms, s.n_vms);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r < 0) /* state_deserialize() checked uniqueness */
+                return log_error_errno(r, "Failed to index the VMs of %s: %m", m->state_file);
+        s.n_vms = 0; /* now the manager's */
         log_info("Loaded %zu VM(s) from %s; legacy OS support is %s.", m->n_vms, m->state_file,
                 m->legacy_support ? "on" : "off");
         return 0;
@@ -464,7 +510,9 @@ int manager_run(Manager *m) {
 void change_done(Change *c) {
         assert(c);
 
-        vm_free(c->add);
+        for (size_t i = 0; i < c->n_add; i++)
+                vm_free(c->add[i]);
+        free(c->add);
         if (c->replace)
                 for (size_t i = 0; i < c->n_replace; i++)
                         vm_free(c->replace[i]);
@@ -477,6 +525,22 @@ void change_init(Manager *m, Change *c) {
         assert(c);
 
         *c = (Change){.legacy_support = m->legacy_support};
+}
+
+int change_add_vm(Change *c, Vm *vm) {
+        Vm **a;
+
+        assert(c);
+        assert(vm);
+
+        a = reallocarray(c->add, c->n_add + 1, sizeof(Vm *));
+        if (!a) {
+                vm_free(vm);
+                return -ENOMEM;
+        }
+        c->add = a;
+        c->add[c->n_add++] = vm;
+        return 0;
 }
 
 int change_replace_vm(Manager *m, Change *c, Vm *vm, Vm **ret_copy) {
@@ -536,7 +600,7 @@ static int vm_changed_properties(const Vm *a, const Vm *b, char ***ret) {
 int manager_commit(Manager *m, Change *c, sd_bus_error *error) {
         _cleanup_free_ Vm **view = NULL;
         _cleanup_free_ char *json = NULL;
-        size_t n = 0, n_replaced = 0;
+        size_t n = 0, n_replaced = 0, n_added = c->n_add;
         bool legacy_changed;
         int r;
 
@@ -547,16 +611,21 @@ int manager_commit(Manager *m, Change *c, sd_bus_error *error) {
         /* First the disk: the state as it will be after the change. Only once that is safely
          * written does the change become visible in memory and on the bus; if the write fails
          * nothing at all has changed. */
-        view = calloc(m->n_vms + 1, sizeof(Vm *));
+        view = calloc(m->n_vms + c->n_add, sizeof(Vm *));
         if (!view)
                 return -ENOMEM;
+        /* Room in the indexes now, so that nothing after the write below runs out of memory
+         * there. */
+        r = vm_indexes_reserve(&m->index, m->n_vms + c->n_add);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < m->n_vms; i++) {
                 if (m->vms[i] == c->remove)
                         continue;
                 view[n++] = c->replace && c->replace[i] ? c->replace[i] : m->vms[i];
         }
-        if (c->add)
-                view[n++] = c->add;
+        for (size_t i = 0; i < c->n_add; i++)
+                view[n++] = c->add[i];
 
         r = state_serialize(c->legacy_support, m->last_sync, view, n, &json);
         if (r < 0)
@@ -568,7 +637,12 @@ int manager_commit(Manager *m, Change *c, sd_bus_error *error) {
                         m->state_file);
         }
 
-        /* Then memory and signals. Replacements first, while indices still match. */
+        /* Then memory and signals. Replacements first, while indices still match; all the old
+         * copies leave the indexes before any new one enters, so that keys may move between
+         * them. */
+        for (size_t i = 0; c->replace && i < c->n_replace; i++)
+                if (c->replace[i])
+                        vm_indexes_remove(&m->index, m->vms[i]);
         for (size_t i = 0; c->replace && i < c->n_replace; i++) {
                 _cleanup_strv_free_ char **changed = NULL;
                 Vm *old = m->vms[i], *new = c->replace[i];
@@ -583,6 +657,8 @@ int manager_commit(Manager *m, Change *c, sd_bus_error *error) {
                 new->evaluation = old->evaluation;
                 old->evaluation = (BenefitEvaluation){};
                 m->vms[i] = new;
+                r = vm_indexes_add(&m->index, new);
+                assert(r >= 0); /* reserved above; the change was checked for clashes */
                 vm_free(old);
 
                 if (changed)
@@ -602,21 +678,26 @@ int manager_commit(Manager *m, Change *c, sd_bus_error *error) {
                 manager_remove_vm(m, TAKE_PTR(c->remove));
         }
 
-        if (c->add) {
-                _cleanup_free_ char *path = NULL;
-                Vm *vm = TAKE_PTR(c->add);
-
-                r = manager_add_vm(m, vm);
-                if (r < 0) {
+        if (c->n_add > 0) {
+                r = manager_add_vms(m, c->add, c->n_add);
+                if (r < 0)
                         /* Memory ran out after the state was written: it is on disk and will
                          * be loaded at the next start. */
-                        vm_free(vm);
                         return r;
+                for (size_t i = 0; i < c->n_add; i++) {
+                        _cleanup_free_ char *path = NULL;
+                        Vm *vm = c->add[i];
+
+                        if (vm_object_path(vm, &path) >= 0 && m->bus)
+                                (void)sd_bus_emit_interfaces_added(m->bus, path, BUS_INTERFACE_VM, NULL);
+                        manager_legacy_vm_changed(m, c->legacy_support, NULL, vm);
+                        if (c->n_add == 1)
+                                log_info("Registered VM '%s' (%s).", vm->name, vm->id);
                 }
-                if (vm_object_path(vm, &path) >= 0 && m->bus)
-                        (void)sd_bus_emit_interfaces_added(m->bus, path, BUS_INTERFACE_VM, NULL);
-                manager_legacy_vm_changed(m, c->legacy_support, NULL, vm);
-                log_info("Registered VM '%s' (%s).", vm->name, vm->id);
+                if (c->n_add > 1)
+                        log_info("Registered %zu VMs at once.", c->n_add);
+                c->add = mfree(c->add); /* the VMs are the manager's now */
+                c->n_add = 0;
         }
 
         legacy_changed = c->legacy_support != m->legacy_support;
@@ -632,7 +713,7 @@ int manager_commit(Manager *m, Change *c, sd_bus_error *error) {
                  * (evaluated above) and the added one (evaluated when added) can have. */
                 manager_refresh(m);
 
-        if (legacy_changed || n_replaced >= 100)
+        if (legacy_changed || n_replaced >= 100 || n_added >= 100)
                 /* Give the memory of the copies and the serialised state back to the system. */
                 (void)malloc_trim(0);
         return 0;

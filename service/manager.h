@@ -10,6 +10,7 @@
 #include "keystore.h"
 #include "polkit.h"
 #include "time-util.h"
+#include "vm-index.h"
 #include "vm.h"
 #include "workqueue.h"
 
@@ -31,6 +32,7 @@ const char *server_state_to_string(ServerState s) _const_;
 typedef struct Manager {
         sd_event *event;
         sd_bus *bus;
+        struct FrontendServer *frontends; /* the frontends' direct connections (manager-frontend.c) */
         PolkitRegistry *polkit;
 
         Config config;
@@ -41,6 +43,7 @@ typedef struct Manager {
         /* The inventory, sorted by id (for the object lookups the bus does per call). */
         Vm **vms;
         size_t n_vms;
+        VmIndexes index; /* every VM by id, name, vsock CID, legacy MAC and interface (vm-index.h) */
         bool legacy_support;
 
         /* The local server. */
@@ -131,14 +134,17 @@ int manager_emit_server_changed(Manager *m, char **properties);
  * signalled. A failed commit changes nothing. */
 typedef struct Change {
         bool legacy_support; /* the new value of the switch */
-        Vm *add;             /* a VM to register (owned), or NULL */
-        Vm *remove;          /* a registered VM to drop (borrowed), or NULL */
-        Vm **replace;        /* indexed like Manager.vms: modified copies (owned) or NULL */
+        Vm **add;            /* VMs to register (owned), in this order */
+        size_t n_add;
+        Vm *remove;   /* a registered VM to drop (borrowed), or NULL */
+        Vm **replace; /* indexed like Manager.vms: modified copies (owned) or NULL */
         size_t n_replace;
 } Change;
 
 void change_init(Manager *m, Change *c);
 void change_done(Change *c);
+/* Adds a VM to register; takes ownership of vm, also on failure. */
+int change_add_vm(Change *c, Vm *vm);
 /* Returns the modified copy of vm that the change will install, creating it on first use. */
 int change_replace_vm(Manager *m, Change *c, Vm *vm, Vm **ret_copy);
 int manager_commit(Manager *m, Change *c, sd_bus_error *error);

@@ -71,8 +71,12 @@ static void *worker_main(void *p) {
                 j->work(j->userdata);
                 pthread_mutex_lock(&q->lock);
 
+                /* Only the first finished job wakes the loop: it takes the whole list when it
+                 * runs, so under load one wakeup (and one syscall here) serves many jobs. */
+                bool wake = !q->finished.head;
                 job_list_push(&q->finished, j);
-                (void)eventfd_write(q->event_fd, 1);
+                if (wake)
+                        (void)eventfd_write(q->event_fd, 1);
         }
         pthread_mutex_unlock(&q->lock);
         return NULL;

@@ -17,6 +17,7 @@ import run as it_run  # noqa: E402  (registers the integration cases too; we onl
 
 BEFORE = set(harness.TESTS)
 import test_http  # noqa: E402,F401
+import test_direct  # noqa: E402,F401
 import test_vsock  # noqa: E402,F401
 
 MINE = [n for n in harness.TESTS if n not in BEFORE]

@@ -120,7 +120,7 @@ class Frontend:
             ["systemd-socket-activate", "-l", self.listen,
              "-E", f"DBUS_SYSTEM_BUS_ADDRESS={self.h.bus_address}", "--",
              "setpriv", f"--reuid={FRONTEND_USER}", f"--regid={FRONTEND_USER}", "--init-groups", "--",
-             self.bin, "--log-level=debug", *self.args],
+             self.bin, "--log-level=debug", f"--service-socket={self.h.frontend_socket}", *self.args],
             stdout=log, stderr=log, stdin=subprocess.DEVNULL, cwd="/",
             env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"})
         log.close()

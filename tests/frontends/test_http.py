@@ -237,7 +237,7 @@ def test_idle_exit(h, env):
                 ["setpriv", f"--reuid={harness.FRONTEND_USER}", f"--regid={harness.FRONTEND_USER}",
                  "--init-groups", "--", "/bin/sh", "-c",
                  'exec 3<&"$FD"; LISTEN_PID=$$ LISTEN_FDS=1 exec "$@"', "sh",
-                 bin_, "--idle-timeout=1", "--log-level=debug"],
+                 bin_, "--idle-timeout=1", "--log-level=debug", f"--service-socket={h.frontend_socket}"],
                 env={"PATH": "/usr/bin:/bin", "FD": str(lsock.fileno()),
                      "DBUS_SYSTEM_BUS_ADDRESS": h.bus_address},
                 pass_fds=(lsock.fileno(),), stdout=log, stderr=log)

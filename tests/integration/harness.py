@@ -234,6 +234,8 @@ class Harness:
         self.tmp = tempfile.mkdtemp(prefix=f"azshci-it-{self.name}-")
         os.chmod(self.tmp, 0o755)   # the service, polkitd and test users reach the bus socket
         self.state_dir = os.path.join(self.tmp, "state")
+        self.run_dir = os.path.join(self.tmp, "run")   # the service's runtime directory
+        self.frontend_socket = os.path.join(self.run_dir, "frontend.socket")   # "frontendSocket"
         self.rules_dir = os.path.join(self.tmp, "polkit-rules")
         self.actions_dir = os.path.join(self.tmp, "polkit-actions")
         self.vendor_rules_dir = os.path.join(self.tmp, "polkit-vendor-rules")
@@ -477,6 +479,9 @@ class Harness:
         pw = pwd.getpwnam(SERVICE_USER)
         os.chown(self.state_dir, pw.pw_uid, pw.pw_gid)
         os.chmod(self.state_dir, 0o700)
+        os.makedirs(self.run_dir, exist_ok=True)
+        os.chown(self.run_dir, pw.pw_uid, pw.pw_gid)
+        os.chmod(self.run_dir, 0o755)
         self.config = {
             "stateDirectory": self.state_dir,
             "benefitsFile": self.benefits,
@@ -486,6 +491,8 @@ class Harness:
             # only the legacy networking tests (tests/legacynet) let it build a bridge, in a
             # namespace of their own.
             "legacyNetwork": False,
+            # The frontends' direct socket, private to this test (never /run/azshci).
+            "frontendSocket": self.frontend_socket,
         }
         self.config.update(overrides)
         self.config_path = os.path.join(self.tmp, "attestation.json")

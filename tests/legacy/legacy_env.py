@@ -230,7 +230,8 @@ class LegacyEnv:
             ["ip", "netns", "exec", self.host_ns,
              "systemd-socket-activate", "-l", f"{HOST_IP}:80", "-E", f"DBUS_SYSTEM_BUS_ADDRESS={self.h.bus_address}",
              "--", "setpriv", f"--reuid={harness.FRONTEND_USER}", f"--regid={harness.FRONTEND_USER}",
-             "--init-groups", "--", binary, "--log-level=debug", "--idle-timeout=0", *self.frontend_args],
+             "--init-groups", "--", binary, "--log-level=debug", "--idle-timeout=0",
+             f"--service-socket={self.h.frontend_socket}", *self.frontend_args],
             stdout=log, stderr=log, stdin=subprocess.DEVNULL, cwd="/",
             env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"})
         log.close()

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "macro.h"
+
+/* The frontends' direct line to the service: a UNIX stream socket on which every accepted
+ * connection is a peer-to-peer D-Bus connection (no dbus-daemon in between) that serves one
+ * vtable. Only root, the service's own user and members of the frontend group may connect:
+ * the kernel's SO_PEERCRED/SO_PEERGROUPS say who the peer is, so this is the same rule the
+ * bus policy applies to Attest* on the system bus. */
+
+typedef struct FrontendServer FrontendServer;
+
+/* Whether a peer with these credentials may use the socket. Pure, for the unit tests. */
+bool frontend_peer_allowed(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups, uid_t service_uid,
+        gid_t frontend_gid);
+
+/* The listening socket: the one socket activation passed (sd_listen_fds(3)), else a socket
+ * bound at path (a stale socket there is replaced; mode 0666, access is checked per
+ * connection). */
+int frontend_socket_open(const char *path, int *ret_fd, bool *ret_inherited);
+
+/* Takes listen_fd (also on failure). frontend_gid may be (gid_t)-1: no group, only root and
+ * the service user. vtable is registered at path/interface of every connection. */
+int frontend_server_new(sd_event *event, int listen_fd, gid_t frontend_gid, const char *path,
+        const char *interface, const sd_bus_vtable *vtable, void *userdata, FrontendServer **ret);
+FrontendServer *frontend_server_free(FrontendServer *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(FrontendServer *, frontend_server_free);
+
+size_t frontend_server_connections(const FrontendServer *s);
