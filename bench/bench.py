@@ -297,6 +297,7 @@ class Bench:
             h.wait_server_state("Active")
             pid = h.service_proc.pid
             loaded = rss_kib(pid)
+            start_hwm = rss_kib(pid, "VmHWM")   # the peak of loading the state file
             gmo = parse_kv(self.run([self.tool("bench-bus"), "managed-objects"], env=h.client_env(), timeout=600))
             t = time.monotonic()
             out = h.ctl("vms").stdout
@@ -309,7 +310,8 @@ class Bench:
         finally:
             h.teardown(failed=failed)
         self.scale = dict(n=n, n_reg=n_reg, idle=idle, reg=reg, reg_rss=reg_rss, imp=imp, imp_rss=imp_rss, start=start,
-                          loaded=loaded, gmo=gmo, ctl=ctl, ctl_lines=ctl_lines, leg=leg, after=after, hwm=hwm)
+                          loaded=loaded, gmo=gmo, ctl=ctl, ctl_lines=ctl_lines, leg=leg, after=after, hwm=hwm,
+                          start_hwm=start_hwm)
 
     # ------------------------------------------------------------------ output
 
@@ -384,7 +386,7 @@ class Bench:
             print(f"azshcictl vms: {s['ctl'] * 1000:.0f} ms ({s['ctl_lines']} lines)")
             print(f"EnableLegacy(true), re-evaluating every VM: {float(s['leg']['seconds']) * 1000:.0f} ms")
             line = (f"service RSS: idle {mib(s['idle'])}, with {s['n']} VMs {mib(s['loaded'])}, after EnableLegacy "
-                    f"{mib(s['after'])}, peak {mib(s['hwm'])}")
+                    f"{mib(s['after'])}, peak {mib(s['hwm'])} ({mib(s['start_hwm'])} of it by READY)")
             if per_vm:
                 line += f"; {per_vm:.0f} bytes per VM"
             print(line)

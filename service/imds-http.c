@@ -21,7 +21,7 @@ typedef struct ImdsConn ImdsConn;
 struct ImdsServer {
         sd_event *event;
         struct MHD_Daemon *daemon;
-        sd_event_source *io, *timer, *idle;
+        sd_event_source *io, *timer, *again, *idle;
         ImdsServerOptions options;
         usec_t request_timeout;
         RateLimit *ratelimit;
@@ -454,17 +454,21 @@ static void server_run(ImdsServer *s) {
 
         if (MHD_run(s->daemon) != MHD_YES)
                 log_debug("MHD_run() failed.");
-        if (MHD_get_timeout(s->daemon, &timeout) == MHD_YES) {
-                /* 0 ms means a resumed connection is ready: run again at once. Anything else is a
-                 * connection timeout (seconds): a quarter of it, at most 250 ms, is precise enough,
-                 * and it lets sd-event keep its timerfd armed instead of re-arming it (a syscall)
-                 * after every request, as an exact deadline that moves with each one would. */
+        if (MHD_get_timeout(s->daemon, &timeout) != MHD_YES)
+                (void)sd_event_source_set_enabled(s->timer, SD_EVENT_OFF);
+        else if (timeout == 0)
+                /* A resumed connection is ready: run again in this iteration of the loop, without
+                 * touching the timer (re-arming a timerfd is a syscall, twice per request). */
+                (void)sd_event_source_set_enabled(s->again, SD_EVENT_ONESHOT);
+        else {
+                /* A connection timeout (seconds away): a quarter of it, at most 250 ms, is precise
+                 * enough, and lets sd-event keep its timerfd armed instead of re-arming it after
+                 * every request, as an exact deadline that moves with each one would. */
                 (void)sd_event_source_set_time_accuracy(s->timer,
-                        timeout == 0 ? 1 : MIN((uint64_t)timeout * USEC_PER_MSEC / 4, 250 * USEC_PER_MSEC));
+                        MIN((uint64_t)timeout * USEC_PER_MSEC / 4, 250 * USEC_PER_MSEC));
                 (void)sd_event_source_set_time_relative(s->timer, (uint64_t)timeout * USEC_PER_MSEC);
                 (void)sd_event_source_set_enabled(s->timer, SD_EVENT_ONESHOT);
-        } else
-                (void)sd_event_source_set_enabled(s->timer, SD_EVENT_OFF);
+        }
 }
 
 static int on_io(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
@@ -473,6 +477,11 @@ static int on_io(sd_event_source *es, int fd, uint32_t revents, void *userdata) 
 }
 
 static int on_timer(sd_event_source *es, uint64_t usec, void *userdata) {
+        server_run(userdata);
+        return 0;
+}
+
+static int on_again(sd_event_source *es, void *userdata) {
         server_run(userdata);
         return 0;
 }
@@ -549,13 +558,16 @@ int imds_server_new(sd_event *event, int listen_fd, const ImdsServerOptions *o, 
         r = sd_event_add_io(event, &s->io, info->epoll_fd, EPOLLIN, on_io, s);
         if (r < 0)
                 return r;
-        /* Accuracy set per use in server_run(): MHD asks for 0 ms when a resumed connection is
-         * ready, and sd-event's default accuracy (250 ms) would then delay every keep-alive
-         * request after a document. */
-        r = sd_event_add_time_relative(event, &s->timer, CLOCK_MONOTONIC, 0, 1, on_timer, s);
+        /* MHD_get_timeout() after every MHD_run(): 0 ms (a resumed connection is ready) runs MHD
+         * again through the defer source, anything else through the timer (server_run()). */
+        r = sd_event_add_time_relative(event, &s->timer, CLOCK_MONOTONIC, 0, 0, on_timer, s);
         if (r < 0)
                 return r;
         (void)sd_event_source_set_enabled(s->timer, SD_EVENT_OFF);
+        r = sd_event_add_defer(event, &s->again, on_again, s);
+        if (r < 0)
+                return r;
+        (void)sd_event_source_set_enabled(s->again, SD_EVENT_OFF);
         if (o->idle_exit > 0) {
                 r = sd_event_add_time_relative(event, &s->idle, CLOCK_MONOTONIC, o->idle_exit, 0, on_idle,
                         s);
@@ -586,6 +598,7 @@ ImdsServer *imds_server_free(ImdsServer *s) {
                 MHD_stop_daemon(s->daemon);
         sd_event_source_disable_unref(s->io);
         sd_event_source_disable_unref(s->timer);
+        sd_event_source_disable_unref(s->again);
         sd_event_source_disable_unref(s->idle);
         ratelimit_free(s->ratelimit);
         sd_event_unref(s->event);

@@ -25,13 +25,25 @@ int json_error(char **ret_error, int error, const char *format, ...) {
 
 int json_parse_data(const char *name, const char *data, JsonParser **ret, char **ret_error) {
         _cleanup_(g_object_unrefp) JsonParser *parser = NULL;
-        _cleanup_(g_error_freep) GError *gerror = NULL;
+        int r;
 
-        assert(name);
-        assert(data);
         assert(ret);
 
         parser = json_parser_new_immutable();
+        r = json_parser_load(parser, name, data, ret_error);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(parser);
+        return 0;
+}
+
+int json_parser_load(JsonParser *parser, const char *name, const char *data, char **ret_error) {
+        _cleanup_(g_error_freep) GError *gerror = NULL;
+
+        assert(parser);
+        assert(name);
+        assert(data);
+
         if (!json_parser_load_from_data(parser, data, -1, &gerror)) {
                 /* json-glib's messages already start with "<data>:LINE:COLUMN: "; put our name
                  * in front of the position in place of its "<data>". */
@@ -44,8 +56,6 @@ int json_parse_data(const char *name, const char *data, JsonParser **ret, char *
         }
         if (!json_parser_get_root(parser))
                 return json_error(ret_error, -EBADMSG, "%s: empty document", name);
-
-        *ret = TAKE_PTR(parser);
         return 0;
 }
 

@@ -19,6 +19,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(GList *, g_list_free);
 /* Parses data; on failure returns -EBADMSG and "NAME:LINE:COLUMN: message" in ret_error. */
 int json_parse_data(const char *name, const char *data, JsonParser **ret, char **ret_error);
 
+/* The same with a parser the caller made (and maybe connected to). */
+int json_parser_load(JsonParser *parser, const char *name, const char *data, char **ret_error);
+
 /* Reads and parses a file (at most 16 MiB). */
 int json_parse_file(const char *path, JsonParser **ret, char **ret_error);
 

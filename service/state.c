@@ -166,19 +166,128 @@ static int check_unique(const char *name, Vm *const *vms, size_t n, char **ret_e
         return 0;
 }
 
+/* One JsonParser tree of 10,000 VMs is about 20 MiB for a moment: the service's peak. So VMs
+ * leave the tree as soon as the parser completes each: for the arrays directly inside the root
+ * object, the "array-element" signal converts the element and removes it from its array, and
+ * the root's "object-member" signal then keeps what was converted for the member "vms" and
+ * drops it for any other member. The tree never holds more than one VM. */
+typedef struct VmsLoader {
+        const char *name;
+        unsigned object_depth, array_depth;
+        /* The array being parsed at the top level: its elements so far, the first error. */
+        Vm **pending;
+        size_t n_pending, n_seen;
+        int pending_error;
+        char *pending_message;
+        /* What "vms" turned out to hold. */
+        Vm **vms;
+        size_t n_vms;
+        int vms_error;
+        char *vms_message;
+} VmsLoader;
+
+static void vms_free(Vm **vms, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                vm_free(vms[i]);
+        free(vms);
+}
+
+static void vms_loader_drop_pending(VmsLoader *l) {
+        vms_free(l->pending, l->n_pending);
+        l->pending = NULL;
+        l->n_pending = l->n_seen = 0;
+        l->pending_error = 0;
+        l->pending_message = mfree(l->pending_message);
+}
+
+static void vms_loader_done(VmsLoader *l) {
+        vms_loader_drop_pending(l);
+        vms_free(l->vms, l->n_vms);
+        free(l->vms_message);
+}
+
+static void on_object_start(JsonParser *parser, gpointer userdata) {
+        ((VmsLoader *)userdata)->object_depth++;
+}
+
+static void on_object_end(JsonParser *parser, JsonObject *object, gpointer userdata) {
+        ((VmsLoader *)userdata)->object_depth--;
+}
+
+static void on_array_start(JsonParser *parser, gpointer userdata) {
+        ((VmsLoader *)userdata)->array_depth++;
+}
+
+static void on_array_end(JsonParser *parser, JsonArray *array, gpointer userdata) {
+        ((VmsLoader *)userdata)->array_depth--;
+}
+
+static void on_array_element(JsonParser *parser, JsonArray *array, gint index, gpointer userdata) {
+        VmsLoader *l = userdata;
+        guint last = json_array_get_length(array) - 1;
+        Vm *vm = NULL;
+        int r;
+
+        if (l->object_depth != 1 || l->array_depth != 1)
+                return; /* not an element of a member of the root object */
+
+        if (l->pending_error == 0) {
+                r = vm_from_json(l->name, l->n_seen, json_array_get_element(array, last), &vm,
+                        &l->pending_message);
+                if (r >= 0) {
+                        Vm **a = reallocarray(l->pending, l->n_pending + 1, sizeof(Vm *));
+                        if (!a) {
+                                vm_free(vm);
+                                r = -ENOMEM;
+                        } else {
+                                l->pending = a;
+                                l->pending[l->n_pending++] = vm;
+                        }
+                }
+                if (r < 0)
+                        l->pending_error = r;
+        }
+        l->n_seen++;
+        json_array_remove_element(array, last);
+}
+
+static void on_object_member(JsonParser *parser, JsonObject *object, gchar *member, gpointer userdata) {
+        VmsLoader *l = userdata;
+
+        if (l->object_depth != 1)
+                return;
+        if (streq(member, "vms")) { /* the last one counts, as in the tree */
+                vms_free(l->vms, l->n_vms);
+                free(l->vms_message);
+                l->vms = TAKE_PTR(l->pending);
+                l->n_vms = l->n_pending;
+                l->vms_error = l->pending_error;
+                l->vms_message = TAKE_PTR(l->pending_message);
+                l->n_pending = 0;
+        }
+        vms_loader_drop_pending(l);
+}
+
 int state_deserialize(const char *name, const char *json, StateData *ret, char **ret_error) {
         _cleanup_(g_object_unrefp) JsonParser *parser = NULL;
         _cleanup_(state_data_done) StateData s = {};
+        _cleanup_(vms_loader_done) VmsLoader loader = {.name = name};
         JsonObject *o;
         JsonNode *node, *root;
-        JsonArray *a;
         int r;
 
         assert(name);
         assert(json);
         assert(ret);
 
-        r = json_parse_data(name, json, &parser, ret_error);
+        parser = json_parser_new();
+        g_signal_connect(parser, "object-start", G_CALLBACK(on_object_start), &loader);
+        g_signal_connect(parser, "object-end", G_CALLBACK(on_object_end), &loader);
+        g_signal_connect(parser, "object-member", G_CALLBACK(on_object_member), &loader);
+        g_signal_connect(parser, "array-start", G_CALLBACK(on_array_start), &loader);
+        g_signal_connect(parser, "array-end", G_CALLBACK(on_array_end), &loader);
+        g_signal_connect(parser, "array-element", G_CALLBACK(on_array_element), &loader);
+        r = json_parser_load(parser, name, json, ret_error);
         if (r < 0)
                 return r;
         root = json_parser_get_root(parser);
@@ -207,17 +316,14 @@ int state_deserialize(const char *name, const char *json, StateData *ret, char *
         node = json_object_get_member(o, "vms");
         if (!node || !JSON_NODE_HOLDS_ARRAY(node))
                 return json_error(ret_error, -EINVAL, "%s: \"vms\" must be an array", name);
-        a = json_node_get_array(node);
-
-        s.vms = calloc(json_array_get_length(a) + 1, sizeof(Vm *));
-        if (!s.vms)
-                return -ENOMEM;
-        for (guint i = 0; i < json_array_get_length(a); i++) {
-                r = vm_from_json(name, i, json_array_get_element(a, i), &s.vms[s.n_vms], ret_error);
-                if (r < 0)
-                        return r;
-                s.n_vms++;
+        if (loader.vms_error < 0) {
+                if (ret_error)
+                        *ret_error = TAKE_PTR(loader.vms_message);
+                return loader.vms_error;
         }
+        s.vms = TAKE_PTR(loader.vms);
+        s.n_vms = loader.n_vms;
+        loader.n_vms = 0;
 
         r = check_unique(name, s.vms, s.n_vms, ret_error);
         if (r < 0)

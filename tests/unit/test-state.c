@@ -68,7 +68,7 @@ static void test_escaping(void) {
         _cleanup_free_ char *json = NULL;
         Vm *vm = make_vm(ID1, "say \"hi\" \\ to Zoë 🙂", 0, NULL);
 
-        g_assert_cmpint(vm_set_field(vm, "Sku", &(VmValue) { .type = 's', .s = "a/b\\c\"d" }, NULL), ==, 0);
+        g_assert_cmpint(vm_set_field(vm, "Sku", &(VmValue){.type = 's', .s = "a/b\\c\"d"}, NULL), ==, 0);
         g_assert_cmpint(state_serialize(false, 0, &vm, 1, &json), ==, 0);
         g_assert_cmpint(state_deserialize("t", json, &s, NULL), ==, 0);
         g_assert_cmpuint(s.n_vms, ==, 1);
@@ -82,7 +82,8 @@ static void test_empty(void) {
         _cleanup_free_ char *json = NULL;
 
         g_assert_cmpint(state_serialize(false, 0, NULL, 0, &json), ==, 0);
-        g_assert_cmpstr(json, ==, "{\n  \"version\": 1,\n  \"legacyOsSupport\": false,\n  \"lastSync\": 0,\n  \"vms\": []\n}\n");
+        g_assert_cmpstr(json, ==,
+                "{\n  \"version\": 1,\n  \"legacyOsSupport\": false,\n  \"lastSync\": 0,\n  \"vms\": []\n}\n");
         g_assert_cmpint(state_deserialize("t", json, &s, NULL), ==, 0);
         g_assert_cmpuint(s.n_vms, ==, 0);
         g_assert_false(s.legacy_support);
@@ -99,6 +100,7 @@ static void expect_bad(const char *json, int error, const char *message) {
 
 #define VM(extra)  "{\"Id\":\"" ID1 "\",\"Name\":\"a\"" extra "}"
 #define STATE(vms) "{\"version\":1,\"legacyOsSupport\":false,\"vms\":[" vms "]}"
+#define VM_TWO     "{\"Id\":\"" ID2 "\",\"Name\":\"b\"}"
 
 static void test_bad(void) {
         expect_bad("{", -EBADMSG,
@@ -133,11 +135,42 @@ static void test_bad(void) {
                 -EINVAL, "state.json: vms[0] and vms[1] have the same LegacyMac");
 }
 
+/* VMs leave the parser's tree as each is parsed (state.c): only the member "vms" of the root
+ * holds them, the last one when it is there twice (as in the tree), nested arrays are not VMs,
+ * and an error names the element's position in "vms". */
+static void test_streaming(void) {
+        _cleanup_(state_data_done) StateData s = {};
+        _cleanup_(state_data_done) StateData t = {};
+
+        g_assert_cmpint(
+                state_deserialize("t",
+                        "{\"version\":1,\"other\":[" VM("") "],\"legacyOsSupport\":true,\"vms\":[" VM(
+                                "") "],\"later\":[" VM(",\"Colour\":1") "]}",
+                        &s, NULL),
+                ==, 0);
+        g_assert_cmpuint(s.n_vms, ==, 1);
+        g_assert_cmpstr(s.vms[0]->name, ==, "a");
+        g_assert_true(s.legacy_support);
+
+        g_assert_cmpint(state_deserialize("t",
+                                "{\"version\":1,\"legacyOsSupport\":false,\"vms\":[" VM(
+                                        ",\"Colour\":1") "],\"vms\":[" VM("") "," VM_TWO "]}",
+                                &t, NULL),
+                ==, 0);
+        g_assert_cmpuint(t.n_vms, ==, 2);
+        g_assert_cmpstr(t.vms[1]->name, ==, "b");
+
+        expect_bad(STATE(VM("") "," VM_TWO "," VM(",\"Colour\":[[1]]")), -EINVAL,
+                "state.json: vms[2] has unknown key \"Colour\"");
+        expect_bad(STATE(VM("") ",[" VM("") "]"), -EINVAL, "state.json: vms[1] is not an object");
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/state/round-trip", test_round_trip);
         g_test_add_func("/state/empty", test_empty);
         g_test_add_func("/state/escaping", test_escaping);
+        g_test_add_func("/state/streaming", test_streaming);
         g_test_add_func("/state/bad", test_bad);
         return g_test_run();
 }
