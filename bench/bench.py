@@ -299,10 +299,12 @@ class Bench:
             loaded = rss_kib(pid)
             start_hwm = rss_kib(pid, "VmHWM")   # the peak of loading the state file
             gmo = parse_kv(self.run([self.tool("bench-bus"), "managed-objects"], env=h.client_env(), timeout=600))
+            gmo_hwm = rss_kib(pid, "VmHWM")
             t = time.monotonic()
             out = h.ctl("vms").stdout
             ctl = time.monotonic() - t
             ctl_lines = len(out.strip().splitlines())
+            ctl_hwm = rss_kib(pid, "VmHWM")
             leg = parse_kv(self.run([self.tool("bench-bus"), "enable-legacy", "true"], env=h.client_env(), timeout=600))
             after = rss_kib(pid)
             hwm = rss_kib(pid, "VmHWM")
@@ -311,7 +313,7 @@ class Bench:
             h.teardown(failed=failed)
         self.scale = dict(n=n, n_reg=n_reg, idle=idle, reg=reg, reg_rss=reg_rss, imp=imp, imp_rss=imp_rss, start=start,
                           loaded=loaded, gmo=gmo, ctl=ctl, ctl_lines=ctl_lines, leg=leg, after=after, hwm=hwm,
-                          start_hwm=start_hwm)
+                          start_hwm=start_hwm, gmo_hwm=gmo_hwm, ctl_hwm=ctl_hwm)
 
     # ------------------------------------------------------------------ output
 
@@ -386,10 +388,12 @@ class Bench:
             print(f"azshcictl vms: {s['ctl'] * 1000:.0f} ms ({s['ctl_lines']} lines)")
             print(f"EnableLegacy(true), re-evaluating every VM: {float(s['leg']['seconds']) * 1000:.0f} ms")
             line = (f"service RSS: idle {mib(s['idle'])}, with {s['n']} VMs {mib(s['loaded'])}, after EnableLegacy "
-                    f"{mib(s['after'])}, peak {mib(s['hwm'])} ({mib(s['start_hwm'])} of it by READY)")
+                    f"{mib(s['after'])}, peak {mib(s['hwm'])}")
             if per_vm:
                 line += f"; {per_vm:.0f} bytes per VM"
             print(line)
+            print(f"service peak RSS (VmHWM) after each step: READY {mib(s['start_hwm'])}, GetManagedObjects "
+                  f"{mib(s['gmo_hwm'])}, azshcictl vms {mib(s['ctl_hwm'])}, EnableLegacy {mib(s['hwm'])}")
         if self.notes:
             print()
             for n in self.notes:

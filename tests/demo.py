@@ -97,6 +97,11 @@ def main():
         print(f"$ ip netns exec {a.ns} curl -H Metadata:true '{url}'")
         doc = env.fetch_ok(a, nonce="abc")
         print(doc[:100] + "...")
+        # Which way the frontend asked the service: its direct socket, not dbus-daemon.
+        for line in env.read_frontend_log().splitlines():
+            if "Asking the service" in line:
+                print("azshci-imdsd: " + line[line.index("Asking the service"):])
+                break
         path = os.path.join(work, "guest-a.json")
         with open(path, "w") as f:
             f.write(doc)
