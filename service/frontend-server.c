@@ -227,7 +227,8 @@ static int on_listen(sd_event_source *source, int fd, uint32_t revents, void *us
                 if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
                         return 0;
                 /* Out of file descriptors and the like: wait for a connection to close instead
-                 * of spinning on a socket that stays readable. */
+                 * of spinning on a socket that stays readable (with none open, the source's
+                 * rate limit stops the spinning). */
                 log_warning_errno(-errno, "Cannot accept a frontend connection: %m");
                 if (s->n_connections > 0)
                         (void)sd_event_source_set_enabled(source, SD_EVENT_OFF);
@@ -277,6 +278,11 @@ int frontend_server_new(sd_event *event, int listen_fd, gid_t frontend_gid, cons
                 return r;
         TAKE_FD(fd);
         (void)sd_event_source_set_description(s->listen_source, "frontend-listen");
+        /* Frontends connect a few times a day; a socket that keeps firing (accept() failing
+         * with nothing to wait for, or a local flood) is left alone for a second. */
+        r = sd_event_source_set_ratelimit(s->listen_source, USEC_PER_SEC, 100);
+        if (r < 0)
+                return r;
 
         *ret = TAKE_PTR(s);
         return 0;
