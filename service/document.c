@@ -103,7 +103,7 @@ int document_build_payload(const DocumentFields *f, char **ret_json) {
         char created[DOCUMENT_TIME_MAX], expires[DOCUMENT_TIME_MAX];
         _cleanup_free_ char *buf = NULL;
         size_t size = 0;
-        bool licensed;
+        bool licensed, failed;
         FILE *out;
 
         assert(f);
@@ -147,7 +147,8 @@ int document_build_payload(const DocumentFields *f, char **ret_json) {
         write_member(out, "vmId", f->vm_id, false);
         fputc('}', out);
 
-        if (ferror(out) || fclose(out) != 0)
+        failed = ferror(out) != 0;
+        if (fclose(out) != 0 || failed)
                 return -ENOMEM;
         *ret_json = TAKE_PTR(buf);
         return 0;

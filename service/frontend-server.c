@@ -10,6 +10,7 @@
 
 #include "frontend-server.h"
 #include "log.h"
+#include "time-util.h"
 
 /* Two frontends each hold one connection; the headroom is for restarts overlapping and for
  * tools. Beyond it the socket stops accepting until a connection closes. */
@@ -27,6 +28,9 @@ struct FrontendConnection {
 struct FrontendServer {
         sd_event *event;
         sd_event_source *listen_source;
+        sd_event_source *retry_source; /* re-enables accepting after accept() failed */
+        usec_t refusals_logged_at;     /* CLOCK_MONOTONIC */
+        unsigned refusals_not_logged;
         sd_id128_t id;
         uid_t service_uid;
         gid_t frontend_gid;
@@ -74,7 +78,7 @@ static int peer_groups(int fd, gid_t **ret, size_t *ret_n) {
         return 0;
 }
 
-int frontend_socket_open(const char *path, int *ret_fd, bool *ret_inherited) {
+int frontend_socket_open(const char *path, gid_t frontend_gid, int *ret_fd, bool *ret_inherited) {
         _cleanup_close_ int fd = -EBADF;
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
         struct stat st;
@@ -114,8 +118,13 @@ int frontend_socket_open(const char *path, int *ret_fd, bool *ret_inherited) {
                 (void)unlink(path);
         if (bind(fd, (struct sockaddr *)&sa, SUN_LEN(&sa)) < 0)
                 return log_error_errno(-errno, "Cannot bind the frontend socket %s: %m", path);
-        /* Anybody may connect; who may stay is decided per connection (frontend_peer_allowed). */
-        if (chmod(path, 0666) < 0)
+        /* Who may stay is decided per connection (frontend_peer_allowed). Who may connect at all:
+         * the frontend group, when we may give the socket to it (as root, or as a member), else
+         * anybody. */
+        if (frontend_gid != (gid_t)-1 && chown(path, (uid_t)-1, frontend_gid) >= 0) {
+                if (chmod(path, 0660) < 0)
+                        return log_error_errno(-errno, "Cannot set the mode of %s: %m", path);
+        } else if (chmod(path, 0666) < 0)
                 return log_error_errno(-errno, "Cannot set the mode of %s: %m", path);
         if (listen(fd, SOMAXCONN) < 0)
                 return log_error_errno(-errno, "Cannot listen on %s: %m", path);
@@ -172,9 +181,20 @@ static int frontend_connection_new(FrontendServer *s, int fd) {
         if (r < 0)
                 return log_warning_errno(r, "Cannot read a frontend peer's groups: %m");
         if (!frontend_peer_allowed(cred.uid, cred.gid, groups, n_groups, s->service_uid, s->frontend_gid)) {
-                log_notice("Refused a frontend connection from PID %d (uid %u, gid %u): only root, the "
-                           "service user and the frontend group may connect.",
-                        (int)cred.pid, (unsigned)cred.uid, (unsigned)cred.gid);
+                usec_t now = now_usec(CLOCK_MONOTONIC);
+
+                /* At most one line per 10 s: a local user who keeps connecting must not flood the
+                 * journal. */
+                if (s->refusals_logged_at == 0 || now >= s->refusals_logged_at + 10 * USEC_PER_SEC) {
+                        log_notice("Refused a frontend connection from PID %d (uid %u, gid %u): only root, "
+                                   "the service user and the frontend group may connect (%u more refused "
+                                   "since the last report).",
+                                (int)cred.pid, (unsigned)cred.uid, (unsigned)cred.gid,
+                                s->refusals_not_logged);
+                        s->refusals_logged_at = now;
+                        s->refusals_not_logged = 0;
+                } else
+                        s->refusals_not_logged++;
                 return 0;
         }
 
@@ -218,27 +238,40 @@ static int frontend_connection_new(FrontendServer *s, int fd) {
         return 0;
 }
 
+static int on_retry(sd_event_source *source, uint64_t usec, void *userdata) {
+        FrontendServer *s = userdata;
+
+        (void)sd_event_source_set_enabled(s->listen_source, SD_EVENT_ON);
+        return 0;
+}
+
 static int on_listen(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
         FrontendServer *s = userdata;
-        int cfd;
 
-        cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (cfd < 0) {
-                if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
-                        return 0;
-                /* Out of file descriptors and the like: wait for a connection to close instead
-                 * of spinning on a socket that stays readable (with none open, the source's
-                 * rate limit stops the spinning). */
-                log_warning_errno(-errno, "Cannot accept a frontend connection: %m");
-                if (s->n_connections > 0)
+        /* Drain the backlog: connections that are refused at once must not keep a frontend
+         * waiting behind them for more than one turn of the loop. */
+        for (unsigned i = 0; i < FRONTEND_CONNECTIONS_MAX; i++) {
+                int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+                if (cfd < 0) {
+                        if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+                                return 0;
+                        /* Out of file descriptors and the like: do not spin on a socket that stays
+                         * readable; try again when a connection closes, or in a second. */
+                        log_warning_errno(-errno,
+                                "Cannot accept a frontend connection, pausing for a second: %m");
                         (void)sd_event_source_set_enabled(source, SD_EVENT_OFF);
-                return 0;
-        }
-        (void)frontend_connection_new(s, cfd);
-        if (s->n_connections >= FRONTEND_CONNECTIONS_MAX) {
-                log_warning("%zu frontend connections open; not accepting more until one closes.",
-                        s->n_connections);
-                (void)sd_event_source_set_enabled(source, SD_EVENT_OFF);
+                        (void)sd_event_source_set_time_relative(s->retry_source, USEC_PER_SEC);
+                        (void)sd_event_source_set_enabled(s->retry_source, SD_EVENT_ONESHOT);
+                        return 0;
+                }
+                (void)frontend_connection_new(s, cfd);
+                if (s->n_connections >= FRONTEND_CONNECTIONS_MAX) {
+                        log_warning("%zu frontend connections open; not accepting more until one closes.",
+                                s->n_connections);
+                        (void)sd_event_source_set_enabled(source, SD_EVENT_OFF);
+                        return 0;
+                }
         }
         return 0;
 }
@@ -278,11 +311,11 @@ int frontend_server_new(sd_event *event, int listen_fd, gid_t frontend_gid, cons
                 return r;
         TAKE_FD(fd);
         (void)sd_event_source_set_description(s->listen_source, "frontend-listen");
-        /* Frontends connect a few times a day; a socket that keeps firing (accept() failing
-         * with nothing to wait for, or a local flood) is left alone for a second. */
-        r = sd_event_source_set_ratelimit(s->listen_source, USEC_PER_SEC, 100);
+        r = sd_event_add_time_relative(event, &s->retry_source, CLOCK_MONOTONIC, USEC_PER_SEC, 0, on_retry,
+                s);
         if (r < 0)
                 return r;
+        (void)sd_event_source_set_enabled(s->retry_source, SD_EVENT_OFF);
 
         *ret = TAKE_PTR(s);
         return 0;
@@ -292,6 +325,7 @@ FrontendServer *frontend_server_free(FrontendServer *s) {
         if (!s)
                 return NULL;
         s->listen_source = sd_event_source_disable_unref(s->listen_source);
+        s->retry_source = sd_event_source_disable_unref(s->retry_source);
         while (s->connections)
                 frontend_connection_free(s->connections);
         sd_event_unref(s->event);

@@ -21,9 +21,9 @@ bool frontend_peer_allowed(uid_t uid, gid_t gid, const gid_t *groups, size_t n_g
         gid_t frontend_gid);
 
 /* The listening socket: the one socket activation passed (sd_listen_fds(3)), else a socket
- * bound at path (a stale socket there is replaced; mode 0666, access is checked per
- * connection). */
-int frontend_socket_open(const char *path, int *ret_fd, bool *ret_inherited);
+ * bound at path (a stale socket there is replaced; group frontend_gid and mode 0660 when the
+ * caller may give it that group, else mode 0666: access is checked per connection anyway). */
+int frontend_socket_open(const char *path, gid_t frontend_gid, int *ret_fd, bool *ret_inherited);
 
 /* Takes listen_fd (also on failure). frontend_gid may be (gid_t)-1: no group, only root and
  * the service user. vtable is registered at path/interface of every connection. */

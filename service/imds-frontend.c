@@ -130,6 +130,13 @@ static void direct_failed(ImdsBusBackend *b, int error, const char *why) {
         b->logged_path = false;
 }
 
+/* Lets go of a connection that broke. Not closed: the calls still pending on it hold their own
+ * references, get their error replies (NoReply) from it, and it goes with the last of them.
+ * Closing it would drop them without a callback and leave their guests waiting for ever. */
+static sd_bus *connection_drop(sd_bus *bus) {
+        return sd_bus_unref(bus);
+}
+
 /* The connection for the next call: the direct one whenever the service's socket takes us,
  * else the system bus. Calls already sent finish on the connection they went out on. */
 static int backend_pick(ImdsBusBackend *b, sd_bus **ret, bool *ret_direct) {
@@ -140,7 +147,7 @@ static int backend_pick(ImdsBusBackend *b, sd_bus **ret, bool *ret_direct) {
                         /* Closed before the service ever answered: refused (wrong user?) or
                          * the service died at once. Do not hammer it. */
                         direct_failed(b, -ECONNRESET, "was closed before any answer");
-                b->direct = sd_bus_flush_close_unref(b->direct);
+                b->direct = connection_drop(b->direct);
         }
         if (!b->direct && b->service_socket && now_usec(CLOCK_MONOTONIC) >= b->direct_retry_after) {
                 r = connect_direct(b);
@@ -154,7 +161,7 @@ static int backend_pick(ImdsBusBackend *b, sd_bus **ret, bool *ret_direct) {
         }
 
         if (b->system && sd_bus_is_open(b->system) <= 0)
-                b->system = sd_bus_flush_close_unref(b->system);
+                b->system = connection_drop(b->system);
         if (!b->system) {
                 r = connect_system(b);
                 if (r < 0)
@@ -227,9 +234,9 @@ static int bus_attest(void *data, const char *transport, const char *peer, const
                 free(call);
                 /* A connection that broke since the last call: the next call starts over. */
                 if (direct)
-                        b->direct = sd_bus_flush_close_unref(b->direct);
+                        b->direct = connection_drop(b->direct);
                 else
-                        b->system = sd_bus_flush_close_unref(b->system);
+                        b->system = connection_drop(b->system);
                 return r;
         }
         log_debug("AttestForVersion(%s, %s, %s, %s) sent %s.", transport, peer, nonce, api_version,

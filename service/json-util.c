@@ -37,12 +37,64 @@ int json_parse_data(const char *name, const char *data, JsonParser **ret, char *
         return 0;
 }
 
+/* Where the first JSON value in data ends, or NULL when it does not end (json-glib then says
+ * what is wrong). Only brackets and strings are followed; anything else is json-glib's to judge. */
+static const char *json_value_end(const char *p) {
+        unsigned depth = 0;
+
+        p += strspn(p, " \t\r\n");
+        if (*p != '{' && *p != '[') {
+                if (*p != '"') /* a literal or a number: up to the next separator */
+                        return p + strcspn(p, " \t\r\n{}[],:\"");
+        }
+        for (; *p; p++)
+                switch (*p) {
+                case '"':
+                        for (p++; *p && *p != '"'; p++)
+                                if (*p == '\\' && p[1])
+                                        p++;
+                        if (!*p)
+                                return NULL;
+                        if (depth == 0)
+                                return p + 1;
+                        break;
+                case '{':
+                case '[':
+                        depth++;
+                        break;
+                case '}':
+                case ']':
+                        if (depth == 0 || --depth == 0)
+                                return p + 1;
+                        break;
+                }
+        return NULL;
+}
+
 int json_parser_load(JsonParser *parser, const char *name, const char *data, char **ret_error) {
         _cleanup_(g_error_freep) GError *gerror = NULL;
+        const char *end;
 
         assert(parser);
         assert(name);
         assert(data);
+
+        /* One value, as RFC 8259 says. json-glib (1.6) also reads on after the first one, and
+         * then loses the first root's nodes for good: refuse such data before it sees it. */
+        end = json_value_end(data);
+        if (end && end[strspn(end, " \t\r\n")] != '\0') {
+                unsigned line = 1, column = 1;
+
+                end += strspn(end, " \t\r\n");
+                for (const char *c = data; c < end; c++)
+                        if (*c == '\n') {
+                                line++;
+                                column = 1;
+                        } else
+                                column++;
+                return json_error(ret_error, -EBADMSG,
+                        "%s:%u:%u: Parse error: data after the top-level value", name, line, column);
+        }
 
         if (!json_parser_load_from_data(parser, data, -1, &gerror)) {
                 /* json-glib's messages already start with "<data>:LINE:COLUMN: "; put our name

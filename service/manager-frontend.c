@@ -25,12 +25,6 @@ int manager_frontend_init(Manager *m) {
 
         assert(m);
 
-        r = frontend_socket_open(m->config.frontend_socket, &fd, &inherited);
-        if (r < 0) {
-                log_warning("The frontends will reach the service over the system bus only.");
-                return 0;
-        }
-
         errno = 0;
         g = getgrnam(FRONTEND_USER);
         if (g)
@@ -38,6 +32,12 @@ int manager_frontend_init(Manager *m) {
         else
                 log_notice("Group %s does not exist: only root and %s may use the frontend socket.",
                         FRONTEND_USER, SERVICE_USER);
+
+        r = frontend_socket_open(m->config.frontend_socket, frontend_gid, &fd, &inherited);
+        if (r < 0) {
+                log_warning("The frontends will reach the service over the system bus only.");
+                return 0;
+        }
 
         r = frontend_server_new(m->event, fd, frontend_gid, BUS_PATH, BUS_INTERFACE, frontend_vtable, m,
                 &m->frontends);

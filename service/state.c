@@ -48,6 +48,7 @@ static void write_vm(FILE *f, const Vm *vm) {
 int state_serialize(bool legacy_support, usec_t last_sync, Vm *const *vms, size_t n_vms, char **ret_json) {
         _cleanup_free_ char *buf = NULL;
         size_t size = 0;
+        bool failed;
         FILE *f;
 
         assert(vms || n_vms == 0);
@@ -68,7 +69,8 @@ int state_serialize(bool legacy_support, usec_t last_sync, Vm *const *vms, size_
         }
         fputs(n_vms > 0 ? "\n  ]\n}\n" : "]\n}\n", f);
 
-        if (ferror(f) || fclose(f) != 0)
+        failed = ferror(f) != 0;
+        if (fclose(f) != 0 || failed)
                 return -ENOMEM;
         *ret_json = TAKE_PTR(buf);
         return 0;
@@ -174,6 +176,7 @@ static int check_unique(const char *name, Vm *const *vms, size_t n, char **ret_e
 typedef struct VmsLoader {
         const char *name;
         unsigned object_depth, array_depth;
+        bool root_done; /* json-glib (not strict) reads on after the root: that is not the root */
         /* The array being parsed at the top level: its elements so far, the first error. */
         Vm **pending;
         size_t n_pending, n_seen;
@@ -211,7 +214,10 @@ static void on_object_start(JsonParser *parser, gpointer userdata) {
 }
 
 static void on_object_end(JsonParser *parser, JsonObject *object, gpointer userdata) {
-        ((VmsLoader *)userdata)->object_depth--;
+        VmsLoader *l = userdata;
+
+        if (--l->object_depth == 0)
+                l->root_done = true;
 }
 
 static void on_array_start(JsonParser *parser, gpointer userdata) {
@@ -228,7 +234,7 @@ static void on_array_element(JsonParser *parser, JsonArray *array, gint index, g
         Vm *vm = NULL;
         int r;
 
-        if (l->object_depth != 1 || l->array_depth != 1)
+        if (l->root_done || l->object_depth != 1 || l->array_depth != 1)
                 return; /* not an element of a member of the root object */
 
         if (l->pending_error == 0) {
@@ -254,7 +260,7 @@ static void on_array_element(JsonParser *parser, JsonArray *array, gint index, g
 static void on_object_member(JsonParser *parser, JsonObject *object, gchar *member, gpointer userdata) {
         VmsLoader *l = userdata;
 
-        if (l->object_depth != 1)
+        if (l->root_done || l->object_depth != 1)
                 return;
         if (streq(member, "vms")) { /* the last one counts, as in the tree */
                 vms_free(l->vms, l->n_vms);

@@ -175,6 +175,56 @@ def frontend_killed(h, env, via_bus):
         raise AssertionError("the service logged problems:\n" + "\n".join(problems))
 
 
+@frontend_case("service-killed-with-calls-in-flight")
+def test_service_killed_in_flight(h, env):
+    """16 document requests wait in the frontend with their calls sent on the direct connection
+    (the service SIGSTOPped). The frontend is stopped too, the service killed with -9, and
+    another request is put in the frontend's socket: when the frontend goes on it finds the
+    broken connection (sd-bus then hands out one error reply per loop iteration) and that new
+    request at the same time. Every one of the 16 must still get its answer (503, the service
+    being gone): letting go of the connection must not drop the calls still pending on it."""
+    g = env.guest()
+    f = env.frontend(f"{g.host_ip}:80", args=["--rate=0", "--max-connections-per-vm=0",
+                                              "--max-connections-per-ip=0"])
+    env.register_legacy_vm(g.mac)
+    eq(env.curl(g, env.url(g, DOC + "?api-version=2018-10-01&nonce=warm")).status, 200, "before")
+
+    def curl(nonce):
+        return subprocess.Popen(
+            ["ip", "netns", "exec", g.ns, "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20",
+             "-H", "Metadata: true", env.url(g, DOC + f"?api-version=2018-10-01&nonce={nonce}")],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def unread_request():
+        """A connection to the frontend whose request the (stopped) frontend has not read."""
+        out = subprocess.run(["ss", "-Htn", "state", "established", "src", f"{g.host_ip}:80"],
+                             capture_output=True, text=True, check=True).stdout
+        return any(int(line.split()[0]) > 0 for line in out.splitlines())
+
+    os.kill(h.service_proc.pid, signal.SIGSTOP)
+    clients = [curl(f"fly{i}") for i in range(16)]
+    poll_until("16 calls sent on the direct socket", lambda: f.log().count("sent on the direct socket.") >= 17,
+               timeout=harness.DEFAULT_TIMEOUT)
+    fe = frontend_pid(f)
+    os.kill(fe, signal.SIGSTOP)
+    try:
+        h.kill_service()
+        late = curl("late")
+        poll_until("the new request to wait in the frontend's socket", unread_request,
+                   timeout=harness.DEFAULT_TIMEOUT)
+    finally:
+        os.kill(fe, signal.SIGCONT)
+    codes = [c.communicate(timeout=30)[0] for c in clients]
+    eq(codes, ["503"] * 16, "answers to the 16 requests in flight (000 = left hanging until the client gave up)")
+    eq(late.communicate(timeout=30)[0], "503", "the request that came in meanwhile")
+    # The frontend serves again once the service is back, without a restart of its own.
+    h.start_service()
+    for _ in harness.deadline_loop(harness.DEFAULT_TIMEOUT, "a document after the service is back"):
+        if env.curl(g, env.url(g, DOC + "?api-version=2018-10-01&nonce=back")).status == 200:
+            break
+    eq(f.alive(), True, "the frontend is the same process")
+
+
 def _state_dir_fault(h, fault):
     """Shared by disk-full and state-readonly: a populated service on a tmpfs, the fault, then
     every state-changing call fails with the errno's D-Bus error naming the state file and the

@@ -160,6 +160,12 @@ static void test_streaming(void) {
         g_assert_cmpuint(t.n_vms, ==, 2);
         g_assert_cmpstr(t.vms[1]->name, ==, "b");
 
+        /* One top-level value only: json-glib would read on (and leak the first root's nodes). */
+        expect_bad(STATE("") "\n " STATE(VM("")), -EBADMSG,
+                "state.json:2:2: Parse error: data after the top-level value");
+        expect_bad("[1] [2]", -EBADMSG, "state.json:1:5: Parse error: data after the top-level value");
+        expect_bad("\"a\\\"}\" 1", -EBADMSG, "state.json:1:8: Parse error: data after the top-level value");
+
         expect_bad(STATE(VM("") "," VM_TWO "," VM(",\"Colour\":[[1]]")), -EINVAL,
                 "state.json: vms[2] has unknown key \"Colour\"");
         expect_bad(STATE(VM("") ",[" VM("") "]"), -EINVAL, "state.json: vms[1] is not an object");
