@@ -33,7 +33,8 @@ typedef struct ImdsBackend {
 /* The peer's identity (AttestForVersion's peer argument) from the accepted connection: its fd
  * and the address accept() returned for it. Returns 0 and a new string, or a negative errno
  * when the peer cannot be identified (the request gets 403). */
-typedef int (*ImdsIdentify)(void *data, int fd, const struct sockaddr *addr, socklen_t addrlen, char **ret_peer);
+typedef int (
+        *ImdsIdentify)(void *data, int fd, const struct sockaddr *addr, socklen_t addrlen, char **ret_peer);
 
 typedef struct ImdsServerOptions {
         const char *transport; /* "http" or "vsock" */
@@ -70,7 +71,8 @@ typedef struct ImdsServerOptions {
 #define IMDS_RATELIMIT_MAX_KEYS         65536U
 
 /* listen_fd: a listening stream socket the server takes over (MHD closes it when the server is
- * freed, but never shutdown()s it: it may be shared with systemd), or -1 for none (connections only through imds_server_add_connection()). */
+ * freed, but never shutdown()s it: it may be shared with systemd), or -1 for none (connections only through
+ * imds_server_add_connection()). */
 int imds_server_new(sd_event *event, int listen_fd, const ImdsServerOptions *options, ImdsServer **ret);
 /* Answers in-flight requests' backend calls are cancelled, connections closed. */
 ImdsServer *imds_server_free(ImdsServer *s);

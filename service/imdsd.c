@@ -82,7 +82,7 @@ static int identify(void *data, int fd, const struct sockaddr *addr, socklen_t a
 
         if (ctx->interface) {
                 /* Looked up every time: the bridge is recreated by a repair (legacy off/on). */
-                ifindex = (int) if_nametoindex(ctx->interface);
+                ifindex = (int)if_nametoindex(ctx->interface);
                 if (ifindex == 0)
                         return -ENODEV;
         }
