@@ -435,6 +435,59 @@ static int loader_unknown_property(Loader *l, bool versions_only) {
         return loader_error(l, true, "unknown VM property (expected one of: %s)", list);
 }
 
+/* glibc's regcomp() copies a repeated subexpression for every repetition operator, so stacked
+ * or nested repetitions grow exponentially (a pattern of a hundred '+' took gigabytes: found by
+ * fuzz-benefits). The conditions of a rules file need nothing of the sort: keep them small. */
+#define REGEX_MAX_LENGTH      256U
+#define REGEX_MAX_QUANTIFIERS 8U
+#define REGEX_MAX_COUNT       16U
+
+static bool regex_is_tame(const char *s) {
+        unsigned quantifiers = 0;
+        bool after_quantifier = false;
+
+        if (strlen(s) > REGEX_MAX_LENGTH)
+                return false;
+        for (const char *p = s; *p; p++) {
+                bool quantifier = false;
+
+                switch (*p) {
+                case '\\':
+                        if (p[1])
+                                p++;
+                        break;
+                case '[': /* a bracket expression: ']' first is literal */
+                        p++;
+                        if (*p == '^')
+                                p++;
+                        if (*p == ']')
+                                p++;
+                        while (*p && *p != ']')
+                                p++;
+                        if (!*p)
+                                return true; /* unterminated: regcomp() says so */
+                        break;
+                case '*':
+                case '+':
+                case '?':
+                        quantifier = true;
+                        break;
+                case '{':
+                        quantifier = true;
+                        for (p++; *p && *p != '}'; p++)
+                                if (*p >= '0' && *p <= '9' && strtoul(p, NULL, 10) > REGEX_MAX_COUNT)
+                                        return false;
+                        if (!*p)
+                                return true; /* unterminated: regcomp() says so */
+                        break;
+                }
+                if (quantifier && (after_quantifier || ++quantifiers > REGEX_MAX_QUANTIFIERS))
+                        return false;
+                after_quantifier = quantifier;
+        }
+        return true;
+}
+
 static int parse_condition(Loader *l, size_t key, JsonNode *n, Condition *c) {
         static const char *const allowed[] = {"regex", "atLeast", "below", "present", NULL};
         JsonObject *o;
@@ -461,6 +514,11 @@ static int parse_condition(Loader *l, size_t key, JsonNode *n, Condition *c) {
                 r = loader_get_string(l, m, false, &s);
                 if (r < 0)
                         return r;
+                if (!regex_is_tame(s))
+                        return loader_error(l, false,
+                                "regular expression '%s' is too complex: at most %u characters and %u "
+                                "repetition operators, none directly after another, counts in {} up to %u",
+                                s, REGEX_MAX_LENGTH, REGEX_MAX_QUANTIFIERS, REGEX_MAX_COUNT);
                 r = regcomp(&c->regex, s, REG_EXTENDED | REG_ICASE | REG_NOSUB);
                 if (r != 0) {
                         char buf[256];

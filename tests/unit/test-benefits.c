@@ -471,6 +471,18 @@ static void test_load_rules(void) {
                 -EINVAL,
                 "t.json:8:39: rules[0].match.OsName.regex: invalid regular expression 'win(': "
                 "Unmatched ( or \\(");
+        expect_error(HEAD RULE_OPEN "      \"match\": { \"OsName\": { \"regex\": \"multi-++session\" } },\n"
+                                    "      \"transport\": \"vsock\"\n"
+                                    "    }\n  ]\n}\n",
+                -EINVAL,
+                "t.json:8:39: rules[0].match.OsName.regex: regular expression 'multi-++session' is too complex: at "
+                "most 256 characters and 8 repetition operators, none directly after another, counts in {} up to 16");
+        expect_error(HEAD RULE_OPEN "      \"match\": { \"OsName\": { \"regex\": \"(a{2}){17}\" } },\n"
+                                    "      \"transport\": \"vsock\"\n"
+                                    "    }\n  ]\n}\n",
+                -EINVAL,
+                "t.json:8:39: rules[0].match.OsName.regex: regular expression '(a{2}){17}' is too complex: at "
+                "most 256 characters and 8 repetition operators, none directly after another, counts in {} up to 16");
         expect_error(HEAD RULE_OPEN "      \"match\": { \"OsVersion\": { \"atLeast\": \"10.0.x\" } },\n"
                                     "      \"transport\": \"vsock\"\n"
                                     "    }\n  ]\n}\n",
