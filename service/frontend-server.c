@@ -331,7 +331,3 @@ FrontendServer *frontend_server_free(FrontendServer *s) {
         sd_event_unref(s->event);
         return mfree(s);
 }
-
-size_t frontend_server_connections(const FrontendServer *s) {
-        return s ? s->n_connections : 0;
-}

@@ -16,7 +16,7 @@
 
 typedef struct FrontendServer FrontendServer;
 
-/* Whether a peer with these credentials may use the socket. Pure, for the unit tests. */
+/* Whether a peer with these credentials may use the socket (pure). */
 bool frontend_peer_allowed(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups, uid_t service_uid,
         gid_t frontend_gid);
 
@@ -31,5 +31,3 @@ int frontend_server_new(sd_event *event, int listen_fd, gid_t frontend_gid, cons
         const char *interface, const sd_bus_vtable *vtable, void *userdata, FrontendServer **ret);
 FrontendServer *frontend_server_free(FrontendServer *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(FrontendServer *, frontend_server_free);
-
-size_t frontend_server_connections(const FrontendServer *s);

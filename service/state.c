@@ -172,11 +172,11 @@ static int check_unique(const char *name, Vm *const *vms, size_t n, char **ret_e
  * leave the tree as soon as the parser completes each: for the arrays directly inside the root
  * object, the "array-element" signal converts the element and removes it from its array, and
  * the root's "object-member" signal then keeps what was converted for the member "vms" and
- * drops it for any other member. The tree never holds more than one VM. */
+ * drops it for any other member. The tree never holds more than one VM. Depth 1 is the root
+ * object's: json_parser_load() refuses data with a second top-level value. */
 typedef struct VmsLoader {
         const char *name;
         unsigned object_depth, array_depth;
-        bool root_done; /* json-glib (not strict) reads on after the root: that is not the root */
         /* The array being parsed at the top level: its elements so far, the first error. */
         Vm **pending;
         size_t n_pending, n_seen;
@@ -214,10 +214,7 @@ static void on_object_start(JsonParser *parser, gpointer userdata) {
 }
 
 static void on_object_end(JsonParser *parser, JsonObject *object, gpointer userdata) {
-        VmsLoader *l = userdata;
-
-        if (--l->object_depth == 0)
-                l->root_done = true;
+        ((VmsLoader *)userdata)->object_depth--;
 }
 
 static void on_array_start(JsonParser *parser, gpointer userdata) {
@@ -234,7 +231,7 @@ static void on_array_element(JsonParser *parser, JsonArray *array, gint index, g
         Vm *vm = NULL;
         int r;
 
-        if (l->root_done || l->object_depth != 1 || l->array_depth != 1)
+        if (l->object_depth != 1 || l->array_depth != 1)
                 return; /* not an element of a member of the root object */
 
         if (l->pending_error == 0) {
@@ -260,7 +257,7 @@ static void on_array_element(JsonParser *parser, JsonArray *array, gint index, g
 static void on_object_member(JsonParser *parser, JsonObject *object, gchar *member, gpointer userdata) {
         VmsLoader *l = userdata;
 
-        if (l->root_done || l->object_depth != 1)
+        if (l->object_depth != 1)
                 return;
         if (streq(member, "vms")) { /* the last one counts, as in the tree */
                 vms_free(l->vms, l->n_vms);
