@@ -92,7 +92,9 @@ static bool api_at_least(const char *api_version, const char *since) {
 static void write_member(FILE *f, const char *name, const char *value, bool first) {
         if (!first)
                 fputc(',', f);
-        fprintf(f, "\"%s\":", name);
+        fputc('"', f);
+        fputs(name, f);
+        fputs("\":", f);
         json_write_string(f, value);
 }
 

@@ -162,19 +162,22 @@ void json_write_string(FILE *f, const char *s) {
         assert(s);
 
         fputc('"', f);
-        for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-                switch (*p) {
-                case '"':
-                        fputs("\\\"", f);
+        for (const unsigned char *p = (const unsigned char *)s; *p;) {
+                const unsigned char *plain = p;
+
+                /* Runs of characters that need no escape go out in one write. */
+                while (*p && *p != '"' && *p != '\\' && *p >= 0x20 && *p != 0x7f)
+                        p++;
+                if (p > plain)
+                        fwrite(plain, 1, (size_t)(p - plain), f);
+                if (!*p)
                         break;
-                case '\\':
-                        fputs("\\\\", f);
-                        break;
-                default:
-                        if (*p < 0x20 || *p == 0x7f)
-                                fprintf(f, "\\u%04x", *p);
-                        else
-                                fputc(*p, f);
-                }
+                if (*p == '"' || *p == '\\') {
+                        fputc('\\', f);
+                        fputc(*p, f);
+                } else
+                        fprintf(f, "\\u%04x", *p);
+                p++;
+        }
         fputc('"', f);
 }

@@ -347,15 +347,45 @@ static void sign_work(void *userdata) {
         j->error = document_sign(j->identity, j->payload, j->embed_chain, &j->body);
 }
 
+/* Replies with the document. sd_bus_message_append() would check the whole body for valid UTF-8
+ * byte by byte (about a tenth of the loop's time per document): the body is our own base64 in
+ * ASCII JSON, so it is copied in as it is. */
+static int reply_document(sd_bus_message *request, const char *body) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        size_t len = strlen(body);
+        char *space;
+        int r;
+
+        /* As sd_bus_reply_method_return() does: nothing for a caller that asked for no reply,
+         * -ENOTCONN once the caller's connection is gone. */
+        if (!sd_bus_message_get_expect_reply(request))
+                return 0;
+        if (sd_bus_is_open(sd_bus_message_get_bus(request)) <= 0)
+                return -ENOTCONN;
+
+        r = sd_bus_message_new_method_return(request, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append_string_space(reply, len, &space);
+        if (r < 0)
+                return r;
+        memcpy(space, body, len);
+        return sd_bus_message_send(reply);
+}
+
 static void sign_done(void *userdata) {
         SignJob *j = userdata;
+        int r;
 
         if (j->error < 0) {
                 log_error_errno(j->error, "Failed to sign a document: %m");
                 (void)sd_bus_reply_method_errorf(j->request, SD_BUS_ERROR_FAILED, "Signing failed: %s",
                         strerror(-j->error));
-        } else
-                (void)sd_bus_reply_method_return(j->request, "s", j->body);
+        } else {
+                r = reply_document(j->request, j->body);
+                if (r < 0)
+                        log_debug_errno(r, "Failed to send a document: %m");
+        }
         sign_job_free(j);
 }
 

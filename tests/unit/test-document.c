@@ -117,6 +117,18 @@ static void test_payload_escaping(void) {
         g_assert_nonnull(strstr(json, "\"plan\":{\"name\":\"a\\\"b\\\\c\",\"product\":\"\""));
         free(json);
 
+        /* Escapes at both ends and next to each other, control characters, DEL; UTF-8 and
+         * everything else passes through as it is. */
+        f.plan_name = "\"\\\x01x\ty\x1f\x7f\"z\u00e9\\";
+        g_assert_cmpint(document_build_payload(&f, &json), ==, 0);
+        g_assert_nonnull(strstr(json,
+                "\"plan\":{\"name\":\"\\\"\\\\\\u0001x\\u0009y\\u001f\\u007f\\\"z\u00e9\\\\\",\"product\":\"\""));
+        free(json);
+        f.plan_name = "";
+        g_assert_cmpint(document_build_payload(&f, &json), ==, 0);
+        g_assert_nonnull(strstr(json, "\"plan\":{\"name\":\"\",\"product\":\"\""));
+        free(json);
+
         f.vm_id = NULL;
         g_assert_cmpint(document_build_payload(&f, &json), ==, -EINVAL);
 }
