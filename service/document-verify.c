@@ -11,6 +11,7 @@
 
 #include "document-verify.h"
 #include "document.h"
+#include "json-util.h"
 #include "strv.h"
 #include "x509-util.h"
 
@@ -24,11 +25,13 @@ static bool node_is_string(JsonNode *n) {
         return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING;
 }
 
-/* Parses text into an object; NULL when it is not valid JSON or not an object. */
+/* Parses text into an object; NULL when it is not valid JSON or not an object. Through
+ * json_parser_load(), which keeps json-glib from the inputs it leaks on: the body comes from the
+ * network. */
 static JsonObject *parse_object(JsonParser *parser, const char *text) {
         JsonNode *root;
 
-        if (!json_parser_load_from_data(parser, text, -1, NULL))
+        if (json_parser_load(parser, "document", text, NULL) < 0)
                 return NULL;
         root = json_parser_get_root(parser);
         if (!root || !JSON_NODE_HOLDS_OBJECT(root))

@@ -4,6 +4,7 @@
 
 #include "fileio.h"
 #include "json-util.h"
+#include "validate.h"
 
 #define JSON_FILE_MAX (16U * 1024U * 1024U)
 
@@ -37,11 +38,47 @@ int json_parse_data(const char *name, const char *data, JsonParser **ret, char *
         return 0;
 }
 
+/* The UTF-16 code unit of the four hex digits at p, or -1 when they are not four hex digits. */
+static int hex4(const char *p) {
+        int v = 0;
+
+        for (int i = 0; i < 4; i++) {
+                int d = unhexchar(p[i]);
+                if (d < 0)
+                        return -1;
+                v = v << 4 | d;
+        }
+        return v;
+}
+
+/* Whether the \u escape at p (p[0] == '\\', p[1] == 'u') is well formed: four hex digits, and
+ * UTF-16 surrogates only as a high one directly followed by an escaped low one (RFC 8259 §7, §8.2).
+ * On success *ret_len is the length of the escape (6, or 12 for a pair). */
+static bool unicode_escape_ok(const char *p, size_t *ret_len) {
+        int hi = hex4(p + 2), lo;
+
+        if (hi < 0 || (hi >= 0xdc00 && hi <= 0xdfff))
+                return false;
+        if (hi < 0xd800 || hi > 0xdbff) {
+                *ret_len = 6;
+                return true;
+        }
+        if (p[6] != '\\' || p[7] != 'u')
+                return false;
+        lo = hex4(p + 8);
+        if (lo < 0xdc00 || lo > 0xdfff)
+                return false;
+        *ret_len = 12;
+        return true;
+}
+
 /* Where the first JSON value in data ends, or NULL when it does not end (json-glib then says
- * what is wrong). Only brackets and strings are followed; anything else is json-glib's to judge. */
-static const char *json_value_end(const char *p) {
+ * what is wrong). Only brackets and strings are followed; anything else is json-glib's to judge,
+ * except \u escapes: *ret_bad_escape is set to the first malformed one (and NULL returned). */
+static const char *json_value_end(const char *p, const char **ret_bad_escape) {
         unsigned depth = 0;
 
+        *ret_bad_escape = NULL;
         p += strspn(p, " \t\r\n");
         if (*p != '{' && *p != '[') {
                 if (*p != '"') /* a literal or a number: up to the next separator */
@@ -50,9 +87,21 @@ static const char *json_value_end(const char *p) {
         for (; *p; p++)
                 switch (*p) {
                 case '"':
-                        for (p++; *p && *p != '"'; p++)
-                                if (*p == '\\' && p[1])
+                        for (p++; *p && *p != '"'; p++) {
+                                size_t len;
+
+                                if (*p != '\\' || !p[1])
+                                        continue;
+                                if (p[1] != 'u') {
                                         p++;
+                                        continue;
+                                }
+                                if (!unicode_escape_ok(p, &len)) {
+                                        *ret_bad_escape = p;
+                                        return NULL;
+                                }
+                                p += len - 1;
+                        }
                         if (!*p)
                                 return NULL;
                         if (depth == 0)
@@ -71,30 +120,38 @@ static const char *json_value_end(const char *p) {
         return NULL;
 }
 
+static int parse_error_at(char **ret_error, const char *name, const char *data, const char *at,
+        const char *what) {
+        unsigned line = 1, column = 1;
+
+        for (const char *c = data; c < at; c++)
+                if (*c == '\n') {
+                        line++;
+                        column = 1;
+                } else
+                        column++;
+        return json_error(ret_error, -EBADMSG, "%s:%u:%u: Parse error: %s", name, line, column, what);
+}
+
 int json_parser_load(JsonParser *parser, const char *name, const char *data, char **ret_error) {
         _cleanup_(g_error_freep) GError *gerror = NULL;
-        const char *end;
+        const char *end, *bad_escape;
 
         assert(parser);
         assert(name);
         assert(data);
 
-        /* One value, as RFC 8259 says. json-glib (1.6) also reads on after the first one, and
-         * then loses the first root's nodes for good: refuse such data before it sees it. */
-        end = json_value_end(data);
-        if (end && end[strspn(end, " \t\r\n")] != '\0') {
-                unsigned line = 1, column = 1;
-
-                end += strspn(end, " \t\r\n");
-                for (const char *c = data; c < end; c++)
-                        if (*c == '\n') {
-                                line++;
-                                column = 1;
-                        } else
-                                column++;
-                return json_error(ret_error, -EBADMSG,
-                        "%s:%u:%u: Parse error: data after the top-level value", name, line, column);
-        }
+        /* Two kinds of input make json-glib (1.6) lose memory for good, so they are refused
+         * before it sees them: data after the first value (RFC 8259 allows one; json-glib reads
+         * on and drops the first root's nodes), and a \u escape of a UTF-16 surrogate not
+         * followed by its pair (json-glib drops the string it was building). */
+        end = json_value_end(data, &bad_escape);
+        if (bad_escape)
+                return parse_error_at(ret_error, name, data, bad_escape,
+                        "invalid \\u escape (four hex digits; surrogates only as a high-low pair)");
+        if (end && end[strspn(end, " \t\r\n")] != '\0')
+                return parse_error_at(ret_error, name, data, end + strspn(end, " \t\r\n"),
+                        "data after the top-level value");
 
         if (!json_parser_load_from_data(parser, data, -1, &gerror)) {
                 /* json-glib's messages already start with "<data>:LINE:COLUMN: "; put our name

@@ -5,6 +5,7 @@
 
 #include <glib.h>
 
+#include "json-util.h"
 #include "state.h"
 
 #define ID1 "6f1c8a52-3b0e-4c7d-9a41-2d5e8f7b9c10"
@@ -166,9 +167,36 @@ static void test_streaming(void) {
         expect_bad("[1] [2]", -EBADMSG, "state.json:1:5: Parse error: data after the top-level value");
         expect_bad("\"a\\\"}\" 1", -EBADMSG, "state.json:1:8: Parse error: data after the top-level value");
 
+        /* \u escapes: four hex digits, UTF-16 surrogates only as a pair (json-glib 1.6 leaks the
+         * string it was building on the others). */
+#define BAD_ESCAPE "Parse error: invalid \\u escape (four hex digits; surrogates only as a high-low pair)"
+        expect_bad("{\"a\":\"\\ud800\\u0041\"}", -EBADMSG, "state.json:1:7: " BAD_ESCAPE);
+        expect_bad("{\"a\":\"\\ud800\\ud800\"}", -EBADMSG, "state.json:1:7: " BAD_ESCAPE);
+        expect_bad("{\"a\":\"x\\udd(\\uer\"}", -EBADMSG, "state.json:1:8: " BAD_ESCAPE);
+        expect_bad("{\"a\":\"\\udc00\"}", -EBADMSG, "state.json:1:7: " BAD_ESCAPE);
+        expect_bad("{\"a\":\"\\ud800\"}", -EBADMSG, "state.json:1:7: " BAD_ESCAPE);
+        expect_bad("\n{\"a\":\"\\\\u\\u12\"}", -EBADMSG, "state.json:2:10: " BAD_ESCAPE);
+#undef BAD_ESCAPE
+
         expect_bad(STATE(VM("") "," VM_TWO "," VM(",\"Colour\":[[1]]")), -EINVAL,
                 "state.json: vms[2] has unknown key \"Colour\"");
         expect_bad(STATE(VM("") ",[" VM("") "]"), -EINVAL, "state.json: vms[1] is not an object");
+}
+
+/* What the \u check lets through, json-glib decodes: pairs, the BMP, escaped backslashes. */
+static void test_unicode_escapes(void) {
+        _cleanup_(g_object_unrefp) JsonParser *parser = NULL;
+        _cleanup_free_ char *error = NULL;
+        JsonObject *o;
+
+        g_assert_cmpint(json_parse_data("t.json",
+                                "{\"a\":\"\\ud83d\\ude00\\u00e9\\\\u\\u0041\\uDBFF\\uDFFF\\\"\"}", &parser,
+                                &error),
+                ==, 0);
+        g_assert_null(error);
+        o = json_node_get_object(json_parser_get_root(parser));
+        g_assert_cmpstr(json_object_get_string_member(o, "a"), ==,
+                "\xf0\x9f\x98\x80\xc3\xa9\\uA\xf4\x8f\xbf\xbf\"");
 }
 
 int main(int argc, char **argv) {
@@ -178,5 +206,6 @@ int main(int argc, char **argv) {
         g_test_add_func("/state/escaping", test_escaping);
         g_test_add_func("/state/streaming", test_streaming);
         g_test_add_func("/state/bad", test_bad);
+        g_test_add_func("/state/unicode-escapes", test_unicode_escapes);
         return g_test_run();
 }
