@@ -11,6 +11,7 @@
 #include "document-verify.h"
 #include "fileio.h"
 #include "strv.h"
+#include "validate.h"
 #include "x509-util.h"
 
 #define EXIT_USAGE 1
@@ -82,8 +83,12 @@ static int read_input(const char *path, char **ret, size_t *ret_size) {
         return read_full_fd(STDIN_FILENO, DOCUMENT_BODY_MAX, ret, ret_size);
 }
 
+/* The values come from the document (and its certificate): control characters and the like are
+ * shown escaped, never sent to the terminal as they are. */
 static void print_field(const char *name, const char *value) {
-        printf("%-17s %s\n", name, value ? value : "(absent)");
+        _cleanup_free_ char *shown = value ? escape_unprintable(value) : NULL;
+
+        printf("%-17s %s\n", name, shown ?: value ? "(out of memory)" : "(absent)");
 }
 
 static void print_table(const DocumentInfo *info, const DocumentVerifyOptions *opts) {

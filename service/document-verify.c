@@ -13,6 +13,7 @@
 #include "document.h"
 #include "json-util.h"
 #include "strv.h"
+#include "validate.h"
 #include "x509-util.h"
 
 /* json-util.h is not used here: a parser and string type checks are all that is needed. */
@@ -408,23 +409,31 @@ int document_verify(const void *body, size_t size, const DocumentVerifyOptions *
                                 break;
                         }
                 if (!found) {
-                        _cleanup_free_ char *names = strv_join(info->signer_dns_names, ", ");
+                        _cleanup_free_ char *names = strv_join(info->signer_dns_names, ", "), *shown = NULL;
+                        if (!names || !(shown = escape_unprintable(names)))
+                                return -ENOMEM;
                         r = fail(&f, DOCUMENT_CHECK_NAME, -EADDRNOTAVAIL, false,
                                 "the signing certificate's DNS names (%s) are not under %s",
-                                isempty(names) ? "none" : names, opts->metadata_domain);
+                                isempty(shown) ? "none" : shown, opts->metadata_domain);
                         goto finish;
                 }
         }
 
         /* 6. The request's nonce and the VM. */
         if (opts->nonce && !streq_ptr(info->nonce, opts->nonce)) {
+                _cleanup_free_ char *shown = escape_unprintable(strna(info->nonce));
+                if (!shown)
+                        return -ENOMEM;
                 r = fail(&f, DOCUMENT_CHECK_NONCE, -EBADE, false,
-                        "nonce \"%s\" does not match the expected \"%s\"", strna(info->nonce), opts->nonce);
+                        "nonce \"%s\" does not match the expected \"%s\"", shown, opts->nonce);
                 goto finish;
         }
         if (opts->vm_id && (!info->vm_id || strcasecmp(info->vm_id, opts->vm_id) != 0)) {
+                _cleanup_free_ char *shown = escape_unprintable(strna(info->vm_id));
+                if (!shown)
+                        return -ENOMEM;
                 r = fail(&f, DOCUMENT_CHECK_VM_ID, -EBADE, false,
-                        "vmId \"%s\" does not match the expected \"%s\"", strna(info->vm_id), opts->vm_id);
+                        "vmId \"%s\" does not match the expected \"%s\"", shown, opts->vm_id);
                 goto finish;
         }
 

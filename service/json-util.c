@@ -74,11 +74,12 @@ static bool unicode_escape_ok(const char *p, size_t *ret_len) {
 
 /* Where the first JSON value in data ends, or NULL when it does not end (json-glib then says
  * what is wrong). Only brackets and strings are followed; anything else is json-glib's to judge,
- * except \u escapes: *ret_bad_escape is set to the first malformed one (and NULL returned). */
-static const char *json_value_end(const char *p, const char **ret_bad_escape) {
+ * except what it must never see: then *ret_bad points there, *ret_why says why, and NULL is
+ * returned. */
+static const char *json_value_end(const char *p, const char **ret_bad, const char **ret_why) {
         unsigned depth = 0;
 
-        *ret_bad_escape = NULL;
+        *ret_bad = NULL;
         p += strspn(p, " \t\r\n");
         if (*p != '{' && *p != '[') {
                 if (*p != '"') /* a literal or a number: up to the next separator */
@@ -97,7 +98,9 @@ static const char *json_value_end(const char *p, const char **ret_bad_escape) {
                                         continue;
                                 }
                                 if (!unicode_escape_ok(p, &len)) {
-                                        *ret_bad_escape = p;
+                                        *ret_bad = p;
+                                        *ret_why =
+                                                "invalid \\u escape (four hex digits; surrogates only as a high-low pair)";
                                         return NULL;
                                 }
                                 p += len - 1;
@@ -107,6 +110,12 @@ static const char *json_value_end(const char *p, const char **ret_bad_escape) {
                         if (depth == 0)
                                 return p + 1;
                         break;
+                case '/':
+                        /* json-glib skips "/.../" and C comments: what it reads is then not what
+                         * this scan sees (a second top-level value, for one). */
+                        *ret_bad = p;
+                        *ret_why = "'/' outside a string (JSON has no comments)";
+                        return NULL;
                 case '{':
                 case '[':
                         depth++;
@@ -135,20 +144,20 @@ static int parse_error_at(char **ret_error, const char *name, const char *data, 
 
 int json_parser_load(JsonParser *parser, const char *name, const char *data, char **ret_error) {
         _cleanup_(g_error_freep) GError *gerror = NULL;
-        const char *end, *bad_escape;
+        const char *end, *bad, *why = NULL;
 
         assert(parser);
         assert(name);
         assert(data);
 
-        /* Two kinds of input make json-glib (1.6) lose memory for good, so they are refused
-         * before it sees them: data after the first value (RFC 8259 allows one; json-glib reads
-         * on and drops the first root's nodes), and a \u escape of a UTF-16 surrogate not
-         * followed by its pair (json-glib drops the string it was building). */
-        end = json_value_end(data, &bad_escape);
-        if (bad_escape)
-                return parse_error_at(ret_error, name, data, bad_escape,
-                        "invalid \\u escape (four hex digits; surrogates only as a high-low pair)");
+        /* Some input makes json-glib (1.6) lose memory for good, so it is refused before
+         * json-glib sees it: data after the first value (RFC 8259 allows one; json-glib reads on
+         * and drops the first root's nodes), a \u escape of a UTF-16 surrogate not followed by
+         * its pair (json-glib drops the string it was building), and comments, which JSON does
+         * not have and which json-glib reads in its own way ("{/x/}{}" is two values to it). */
+        end = json_value_end(data, &bad, &why);
+        if (bad)
+                return parse_error_at(ret_error, name, data, bad, why);
         if (end && end[strspn(end, " \t\r\n")] != '\0')
                 return parse_error_at(ret_error, name, data, end + strspn(end, " \t\r\n"),
                         "data after the top-level value");

@@ -138,6 +138,25 @@ static void test_vm_name(void) {
         g_assert_false(vm_name_is_valid(long_name));
 }
 
+static void test_escape_unprintable(void) {
+        static const struct {
+                const char *in, *out;
+        } cases[] = {
+                {"", ""},
+                {"metadata.azshci.local", "metadata.azshci.local"},
+                {"a\nb\r\x1b[31m", "a\\x0ab\\x0d\\x1b[31m"},
+                {"back\\slash", "back\\\\slash"},
+                {"\x7f\x80\xff", "\\x7f\\x80\\xff"},
+                {"\xc3\xa9 ~", "\\xc3\\xa9 ~"},
+        };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+                char *s = escape_unprintable(cases[i].in);
+                g_assert_cmpstr(s, ==, cases[i].out);
+                free(s);
+        }
+}
+
 static void test_nonce(void) {
         g_assert_true(nonce_is_valid(""));
         g_assert_true(nonce_is_valid("1234567890"));
@@ -168,6 +187,7 @@ int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
 
         g_test_add_func("/validate/uuid", test_uuid);
+        g_test_add_func("/validate/escape-unprintable", test_escape_unprintable);
         g_test_add_func("/validate/mac", test_mac);
         g_test_add_func("/validate/version-valid", test_version_valid);
         g_test_add_func("/validate/version-compare", test_version_compare);
