@@ -111,10 +111,15 @@ static const char *json_value_end(const char *p, const char **ret_bad, const cha
                                 return p + 1;
                         break;
                 case '/':
-                        /* json-glib skips "/.../" and C comments: what it reads is then not what
-                         * this scan sees (a second top-level value, for one). */
+                        /* json-glib skips "/.../" and C comments, and reads '...' as a string:
+                         * what it reads is then not what this scan sees (a second top-level
+                         * value, for one). */
                         *ret_bad = p;
                         *ret_why = "'/' outside a string (JSON has no comments)";
+                        return NULL;
+                case '\'':
+                        *ret_bad = p;
+                        *ret_why = "single quote outside a string (JSON strings take double quotes)";
                         return NULL;
                 case '{':
                 case '[':
@@ -153,8 +158,9 @@ int json_parser_load(JsonParser *parser, const char *name, const char *data, cha
         /* Some input makes json-glib (1.6) lose memory for good, so it is refused before
          * json-glib sees it: data after the first value (RFC 8259 allows one; json-glib reads on
          * and drops the first root's nodes), a \u escape of a UTF-16 surrogate not followed by
-         * its pair (json-glib drops the string it was building), and comments, which JSON does
-         * not have and which json-glib reads in its own way ("{/x/}{}" is two values to it). */
+         * its pair (json-glib drops the string it was building), and comments and single-quoted
+         * strings, which JSON does not have and json-glib reads in its own way ("{/x/}{}" and
+         * "['\"']{}" are two values to it). */
         end = json_value_end(data, &bad, &why);
         if (bad)
                 return parse_error_at(ret_error, name, data, bad, why);

@@ -178,12 +178,15 @@ static void test_streaming(void) {
         expect_bad("\n{\"a\":\"\\\\u\\u12\"}", -EBADMSG, "state.json:2:10: " BAD_ESCAPE);
 #undef BAD_ESCAPE
 
-        /* No comments: json-glib skips "/.../" and would read a second value after it. */
+        /* No comments, no single quotes: json-glib skips "/.../", reads '...' as a string, and
+         * would then read a second value. */
 #define SLASH "Parse error: '/' outside a string (JSON has no comments)"
         expect_bad("{/\"/}{}", -EBADMSG, "state.json:1:2: " SLASH);
         expect_bad("{\"a/b\":1 /* c */}", -EBADMSG, "state.json:1:10: " SLASH);
         expect_bad("[1,\n// c\n2]", -EBADMSG, "state.json:2:1: " SLASH);
 #undef SLASH
+        expect_bad("['\"']{}", -EBADMSG,
+                "state.json:1:2: Parse error: single quote outside a string (JSON strings take double quotes)");
 
         expect_bad(STATE(VM("") "," VM_TWO "," VM(",\"Colour\":[[1]]")), -EINVAL,
                 "state.json: vms[2] has unknown key \"Colour\"");
