@@ -16,16 +16,6 @@
 #include "validate.h"
 #include "x509-util.h"
 
-/* json-util.h is not used here: a parser and string type checks are all that is needed. */
-static void parser_unrefp(JsonParser **p) {
-        if (*p)
-                g_object_unref(*p);
-}
-
-static bool node_is_string(JsonNode *n) {
-        return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING;
-}
-
 /* Parses text into an object; NULL when it is not valid JSON or not an object. Through
  * json_parser_load(), which keeps json-glib from the inputs it leaks on: the body comes from the
  * network. */
@@ -138,7 +128,7 @@ static int get_string(JsonObject *o, const char *name, char **ret) {
         n = json_object_get_member(o, name);
         if (!n)
                 return 0;
-        if (!node_is_string(n))
+        if (!json_node_is_string(n))
                 return -EBADMSG;
         *ret = strdup(json_node_get_string(n));
         return *ret ? 0 : -ENOMEM;
@@ -158,7 +148,7 @@ static int get_object(JsonObject *o, const char *name, JsonObject **ret) {
 }
 
 static int parse_payload(DocumentInfo *info) {
-        _cleanup_(parser_unrefp) JsonParser *parser = NULL;
+        _cleanup_(g_object_unrefp) JsonParser *parser = NULL;
         JsonObject *o, *plan, *ts;
         int r;
 
@@ -258,7 +248,7 @@ static int verify_chain(X509 *signer, STACK_OF(X509) * untrusted, const Document
 int document_verify(const void *body, size_t size, const DocumentVerifyOptions *opts,
         DocumentInfo **ret_info, DocumentCheck *ret_check, char **ret_error) {
         _cleanup_(document_info_freep) DocumentInfo *info = NULL;
-        _cleanup_(parser_unrefp) JsonParser *parser = NULL;
+        _cleanup_(g_object_unrefp) JsonParser *parser = NULL;
         _cleanup_(PKCS7_freep) PKCS7 *p7 = NULL;
         _cleanup_(BIO_free_allp) BIO *out = NULL;
         _cleanup_free_ unsigned char *der = NULL;
@@ -311,13 +301,13 @@ int document_verify(const void *body, size_t size, const DocumentVerifyOptions *
                 goto finish;
         }
         n = json_object_get_member(o, "encoding");
-        enc = node_is_string(n) ? json_node_get_string(n) : NULL;
+        enc = json_node_is_string(n) ? json_node_get_string(n) : NULL;
         if (!streq_ptr(enc, "pkcs7")) {
                 r = fail(&f, DOCUMENT_CHECK_FORMAT, -EBADMSG, false, "document encoding is not \"pkcs7\"");
                 goto finish;
         }
         n = json_object_get_member(o, "signature");
-        sig = node_is_string(n) ? json_node_get_string(n) : NULL;
+        sig = json_node_is_string(n) ? json_node_get_string(n) : NULL;
         if (!sig || base64_decode(sig, strlen(sig), &der, &der_size) < 0 || der_size == 0 ||
                 der_size > LONG_MAX) {
                 r = fail(&f, DOCUMENT_CHECK_FORMAT, -EBADMSG, false, "document signature is not base64");
