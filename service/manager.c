@@ -125,20 +125,19 @@ Vm *manager_find_vm_by_id(Manager *m, const char *id) {
 
 Vm *manager_find_vm(Manager *m, const char *name_or_id) {
         _cleanup_free_ char *id = NULL;
-        Vm *vm;
 
         assert(m);
         assert(name_or_id);
 
-        /* Names win over ids: a VM may well be named like another's UUID, but never twice. */
-        vm = hash_index_get(&m->index.by_key[VM_KEY_NAME], name_or_id);
-        if (vm)
-                return vm;
-
-        if (uuid_normalize(name_or_id, &id) < 0)
-                return NULL;
-        vm = manager_find_vm_by_id(m, id);
-        return vm;
+        /* Something shaped like an id is only ever an id, whether or not a VM has it: names
+         * never shadow ids. New names cannot look like ids (vm.c); a state file from before
+         * may still hold such a name, and that VM is then reached by its id. */
+        if (uuid_is_shaped(name_or_id)) {
+                if (uuid_normalize(name_or_id, &id) < 0)
+                        return NULL; /* the nil UUID, or out of memory */
+                return manager_find_vm_by_id(m, id);
+        }
+        return hash_index_get(&m->index.by_key[VM_KEY_NAME], name_or_id);
 }
 
 Vm *manager_find_vm_by_cid(Manager *m, uint32_t cid) {
