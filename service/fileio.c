@@ -42,7 +42,8 @@ static int write_all(int fd, const void *data, size_t size) {
         return 0;
 }
 
-int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode) {
+static int write_file_atomic_full(const char *path, const void *data, size_t size, mode_t mode,
+        bool keep_old) {
         _cleanup_free_ char *tmp = NULL;
         _cleanup_close_ int fd = -EBADF;
         int r;
@@ -62,6 +63,13 @@ int write_file_atomic(const char *path, const void *data, size_t size, mode_t mo
                 r = write_all(fd, data, size);
         if (r >= 0 && fsync(fd) < 0)
                 r = negative_errno();
+        /* Only now that the new content is safe (a full disk fails the write above): the
+         * previous generation is replaced only by a file that is itself replaced. */
+        if (r >= 0 && keep_old) {
+                r = file_keep_old(path);
+                if (r == -ENOENT)
+                        r = 0;
+        }
         if (r >= 0 && rename(tmp, path) < 0)
                 r = negative_errno();
         if (r < 0) {
@@ -76,6 +84,14 @@ int write_file_atomic(const char *path, const void *data, size_t size, mode_t mo
         return 0;
 }
 
+int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode) {
+        return write_file_atomic_full(path, data, size, mode, false);
+}
+
+int write_file_atomic_keep_old(const char *path, const void *data, size_t size, mode_t mode) {
+        return write_file_atomic_full(path, data, size, mode, true);
+}
+
 /* Makes to a hard link of from, atomically, through the temporary name tmp. */
 static int link_atomic(const char *from, const char *tmp, const char *to) {
         int r;
@@ -88,7 +104,8 @@ static int link_atomic(const char *from, const char *tmp, const char *to) {
                 (void)unlink(tmp);
                 return r;
         }
-        return fsync_parent_directory(to);
+        (void)fsync_parent_directory(to); /* best effort, as in write_file_atomic() */
+        return 0;
 }
 
 static int old_names(const char *path, char **ret_old, char **ret_tmp) {

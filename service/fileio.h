@@ -11,6 +11,10 @@ int write_file_atomic(const char *path, const void *data, size_t size, mode_t mo
 /* The suffix of the previous generation of a file that keeps one ("state.json.old"). */
 #define FILE_OLD_SUFFIX ".old"
 
+/* write_file_atomic() that keeps the file it replaces as "<path>.old" (file_keep_old()), once
+ * the new content is written and synced: a write that fails (a full disk) changes nothing. */
+int write_file_atomic_keep_old(const char *path, const void *data, size_t size, mode_t mode);
+
 /* Keeps path's current content as its previous generation, "<path>.old": hard-links it under
  * "<path>.old.new" and renames that over "<path>.old", so every step leaves complete files.
  * -ENOENT when path does not exist (then "<path>.old" is left as it is). */

@@ -201,15 +201,15 @@ fail:
         return -EIO;
 }
 
-/* Keeps the current pair as the previous one, but only a pair that loads: a broken current
- * file (the one file_load() fell back from) must not replace the good previous pair. */
-static int keep_current_as_old(const char *cur) {
+/* Whether the current pair may become the previous one: only a pair that loads. A broken
+ * current file (the one file_load() fell back from) must not replace the good previous pair. */
+static int current_is_good(const char *cur) {
         _cleanup_(signing_identity_unrefp) SigningIdentity *current = NULL;
         int r;
 
         r = identity_load_file(cur, &current);
         if (r == -ENOENT)
-                return 0; /* the first store */
+                return false; /* the first store */
         if (r == -ENOMEM)
                 return r;
         if (r < 0) {
@@ -217,10 +217,9 @@ static int keep_current_as_old(const char *cur) {
                         "Not keeping %s as the previous key and certificate (%m): "
                         "the previous pair stays as it is.",
                         cur);
-                return 0;
+                return false;
         }
-        r = file_keep_old(cur);
-        return r == -ENOENT ? 0 : r;
+        return true;
 }
 
 static int file_store(Keystore *ks, const SigningIdentity *id) {
@@ -239,8 +238,10 @@ static int file_store(Keystore *ks, const SigningIdentity *id) {
         if (r < 0)
                 return r;
 
-        r = keep_current_as_old(cur);
-        if (r >= 0)
+        r = current_is_good(cur);
+        if (r > 0)
+                r = write_file_atomic_keep_old(cur, data, size, 0600);
+        else if (r == 0)
                 r = write_file_atomic(cur, data, size, 0600);
         erase_and_free(data, size);
         return r;

@@ -310,10 +310,7 @@ static int manager_write_state(Manager *m, const char *json) {
         assert(m);
         assert(json);
 
-        r = file_keep_old(m->state_file);
-        if (r < 0 && r != -ENOENT)
-                return log_error_errno(r, "Failed to keep %s as the previous generation: %m", m->state_file);
-        r = write_file_atomic(m->state_file, json, strlen(json), 0644);
+        r = write_file_atomic_keep_old(m->state_file, json, strlen(json), 0644);
         if (r < 0)
                 return log_error_errno(r, "Failed to write %s: %m", m->state_file);
         return 0;

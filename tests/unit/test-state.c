@@ -242,10 +242,12 @@ static void test_generations(void) {
         text = read_text(old);
         g_assert_cmpstr(text, ==, "one");
         g_free(text);
-        g_assert_cmpint(file_keep_old(path), ==, 0);
-        g_assert_cmpint(write_file_atomic(path, "three", 5, 0644), ==, 0);
+        g_assert_cmpint(write_file_atomic_keep_old(path, "three", 5, 0644), ==, 0);
         text = read_text(old);
         g_assert_cmpstr(text, ==, "two");
+        g_free(text);
+        text = read_text(path);
+        g_assert_cmpstr(text, ==, "three");
         g_free(text);
 
         g_assert_cmpint(file_restore_old(path), ==, 0);
