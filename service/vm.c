@@ -407,7 +407,7 @@ int vm_apply_properties_message(Vm *vm, sd_bus_message *m, sd_bus_error *error) 
                 /* A name shaped like an id would make the lookups ambiguous (an id always
                  * means its VM). Refused here, for what arrives over the bus, and not in
                  * vm_set_field(): a state file from before may hold such a name. */
-                if (field_impls[i].kind == KIND_NAME && uuid_is_shaped(v.s))
+                if (field_impls[i].kind == KIND_NAME && v.type == 's' && uuid_is_shaped(v.s))
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                 "VM property 'Name' must not be a UUID ('%s'): a UUID always means the VM "
                                 "with that id.",

@@ -411,6 +411,15 @@ static void test_apply_properties_message(void) {
                 }
         }
         {
+                /* The type is checked before the value. */
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m =
+                        make_properties_message(bus, "a{sv}", 1, "Name", "u", 7);
+                _cleanup_(cleanup_bus_error) sd_bus_error error = SD_BUS_ERROR_NULL;
+
+                g_assert_cmpint(vm_apply_properties_message(vm, m, &error), ==, -EINVAL);
+                g_assert_cmpstr(error.message, ==, "VM property 'Name' must be a string.");
+        }
+        {
                 /* In braces it is not the form an id is given in: a name. */
                 _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = make_properties_message(bus, "a{sv}", 1,
                         "Name", "s", "{0b0f3c1e-5a7d-4e2b-8c9f-1a2b3c4d5e6f}");
