@@ -99,11 +99,12 @@ static int link_atomic(const char *from, const char *tmp, const char *to) {
         (void)unlink(tmp);
         if (link(from, tmp) < 0)
                 return negative_errno();
-        if (rename(tmp, to) < 0) {
-                r = negative_errno();
-                (void)unlink(tmp);
+        r = rename(tmp, to) < 0 ? negative_errno() : 0;
+        /* Also after success: when to already was a link of the same file, rename() does
+         * nothing and leaves tmp. */
+        (void)unlink(tmp);
+        if (r < 0)
                 return r;
-        }
         (void)fsync_parent_directory(to); /* best effort, as in write_file_atomic() */
         return 0;
 }

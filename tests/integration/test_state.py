@@ -183,6 +183,7 @@ def test_corrupt_state_previous_generation(h):
 
     # it works from there on, and the next start is a normal one
     h.register_vm(**vm_props(6))
+    eq(_state_files(h), sorted(["state.json", "state.json.old", aside[0]]), "state files after the next write")
     h.restart_service()
     eq(len(_vms(h)), 5, "VMs after restart")
     eq(_server(h)["Error"], "", "server Error after a clean start")

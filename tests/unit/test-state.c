@@ -255,6 +255,14 @@ static void test_generations(void) {
         g_assert_cmpstr(text, ==, "two");
         g_free(text);
         g_assert_cmpint(access(tmp2, F_OK), <, 0);
+        /* Now path and its previous generation are one file: keeping it again leaves no
+         * temporary link behind (rename() of two links of one file does nothing). */
+        g_assert_cmpint(write_file_atomic_keep_old(path, "four", 4, 0644), ==, 0);
+        g_assert_cmpint(access(tmp2, F_OK), <, 0);
+        text = read_text(old);
+        g_assert_cmpstr(text, ==, "two");
+        g_free(text);
+        g_assert_cmpint(file_restore_old(path), ==, 0);
 
         /* Only what write_file_atomic() and file_keep_old() make of this path. */
         g_assert_cmpint(file_remove_interrupted_writes(path), ==, 0);
