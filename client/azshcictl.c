@@ -882,18 +882,19 @@ static int verb_vms(Context *c, char **args) {
         return 0;
 }
 
-/* Finds a VM by exact name, else by id (any case). */
+/* Finds a VM by id (any case), else by exact name: an id always means its VM, as in the
+ * service's lookups. */
 static JsonObject *find_vm(JsonArray *vms, const char *key) {
         guint n = json_array_get_length(vms);
 
         for (guint i = 0; i < n; i++) {
                 JsonObject *vm = json_array_get_object_element(vms, i);
-                if (streq(jstr(vm, "Name"), key))
+                if (strcasecmp(jstr(vm, "Id"), key) == 0)
                         return vm;
         }
         for (guint i = 0; i < n; i++) {
                 JsonObject *vm = json_array_get_object_element(vms, i);
-                if (strcasecmp(jstr(vm, "Id"), key) == 0)
+                if (streq(jstr(vm, "Name"), key))
                         return vm;
         }
         return NULL;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <sys/stat.h>
@@ -41,7 +42,8 @@ static int write_all(int fd, const void *data, size_t size) {
         return 0;
 }
 
-int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode) {
+static int write_file_atomic_full(const char *path, const void *data, size_t size, mode_t mode,
+        bool keep_old) {
         _cleanup_free_ char *tmp = NULL;
         _cleanup_close_ int fd = -EBADF;
         int r;
@@ -61,6 +63,13 @@ int write_file_atomic(const char *path, const void *data, size_t size, mode_t mo
                 r = write_all(fd, data, size);
         if (r >= 0 && fsync(fd) < 0)
                 r = negative_errno();
+        /* Only now that the new content is safe (a full disk fails the write above): the
+         * previous generation is replaced only by a file that is itself replaced. */
+        if (r >= 0 && keep_old) {
+                r = file_keep_old(path);
+                if (r == -ENOENT)
+                        r = 0;
+        }
         if (r >= 0 && rename(tmp, path) < 0)
                 r = negative_errno();
         if (r < 0) {
@@ -73,6 +82,113 @@ int write_file_atomic(const char *path, const void *data, size_t size, mode_t mo
          * was written": it is best effort. */
         (void)fsync_parent_directory(path);
         return 0;
+}
+
+int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode) {
+        return write_file_atomic_full(path, data, size, mode, false);
+}
+
+int write_file_atomic_keep_old(const char *path, const void *data, size_t size, mode_t mode) {
+        return write_file_atomic_full(path, data, size, mode, true);
+}
+
+/* Makes to a hard link of from, atomically, through the temporary name tmp. */
+static int link_atomic(const char *from, const char *tmp, const char *to) {
+        int r;
+
+        (void)unlink(tmp);
+        if (link(from, tmp) < 0)
+                return negative_errno();
+        r = rename(tmp, to) < 0 ? negative_errno() : 0;
+        /* Also after success: when to already was a link of the same file, rename() does
+         * nothing and leaves tmp. */
+        (void)unlink(tmp);
+        if (r < 0)
+                return r;
+        (void)fsync_parent_directory(to); /* best effort, as in write_file_atomic() */
+        return 0;
+}
+
+static int old_names(const char *path, char **ret_old, char **ret_tmp) {
+        if (asprintf(ret_old, "%s" FILE_OLD_SUFFIX, path) < 0)
+                return -ENOMEM;
+        if (asprintf(ret_tmp, "%s.new", *ret_old) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+int file_keep_old(const char *path) {
+        _cleanup_free_ char *old = NULL, *tmp = NULL;
+
+        assert(path);
+
+        if (old_names(path, &old, &tmp) < 0)
+                return -ENOMEM;
+        return link_atomic(path, tmp, old);
+}
+
+int file_restore_old(const char *path) {
+        _cleanup_free_ char *old = NULL, *tmp = NULL;
+
+        assert(path);
+
+        if (old_names(path, &old, &tmp) < 0)
+                return -ENOMEM;
+        return link_atomic(old, tmp, path);
+}
+
+/* "<base>.XXXXXX" as mkostemp() makes them from write_file_atomic()'s template. */
+static bool is_write_temporary(const char *name, const char *base) {
+        size_t n = strlen(base);
+
+        return strncmp(name, base, n) == 0 && name[n] == '.' && strlen(name + n + 1) == 6 &&
+               strspn(name + n + 1, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") == 6;
+}
+
+static void closedirp(DIR **d) {
+        if (*d)
+                (void)closedir(*d);
+}
+
+int file_remove_interrupted_writes(const char *path) {
+        _cleanup_free_ char *copy_dir = NULL, *copy_base = NULL, *old_new = NULL;
+        _cleanup_(closedirp) DIR *d = NULL;
+        const char *base;
+        int n = 0;
+
+        assert(path);
+
+        copy_dir = strdup(path);
+        copy_base = strdup(path);
+        if (!copy_dir || !copy_base)
+                return -ENOMEM;
+        base = basename(copy_base);
+        if (asprintf(&old_new, "%s" FILE_OLD_SUFFIX ".new", base) < 0)
+                return -ENOMEM;
+
+        d = opendir(dirname(copy_dir));
+        if (!d)
+                return negative_errno();
+        for (;;) {
+                struct dirent *de;
+
+                errno = 0;
+                de = readdir(d);
+                if (!de) {
+                        if (errno != 0)
+                                return negative_errno();
+                        break;
+                }
+                if (!is_write_temporary(de->d_name, base) && !streq(de->d_name, old_new))
+                        continue;
+                if (unlinkat(dirfd(d), de->d_name, 0) < 0) {
+                        if (errno == ENOENT)
+                                continue;
+                        return negative_errno();
+                }
+                n++;
+        }
+        return n;
 }
 
 int read_full_file(const char *path, size_t max_size, char **ret_data, size_t *ret_size) {

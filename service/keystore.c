@@ -8,6 +8,7 @@
 
 #include "fileio.h"
 #include "keystore.h"
+#include "log.h"
 #include "x509-util.h"
 
 #define IDENTITY_FILE_MAX (1024U * 1024U)
@@ -159,10 +160,14 @@ static int file_load(Keystore *ks, SigningIdentity **ret) {
                 return r;
 
         /* The current file is gone or unreadable (it cannot be half-written: it is replaced by
-         * rename): fall back to the previous pair, if any. */
+         * rename): fall back to the previous pair, if any. Loudly: the current pair is lost, and
+         * the next store must not make the broken file the previous pair (file_store()). */
         q = identity_load_file(old, ret);
-        if (q >= 0)
+        if (q >= 0) {
+                log_warning_errno(r, "Cannot use %s (%m); using the previous key and certificate from %s.",
+                        cur, old);
                 return 0;
+        }
         return r;
 }
 
@@ -196,40 +201,48 @@ fail:
         return -EIO;
 }
 
+/* Whether the current pair may become the previous one: only a pair that loads. A broken
+ * current file (the one file_load() fell back from) must not replace the good previous pair. */
+static int current_is_good(const char *cur) {
+        _cleanup_(signing_identity_unrefp) SigningIdentity *current = NULL;
+        int r;
+
+        r = identity_load_file(cur, &current);
+        if (r == -ENOENT)
+                return false; /* the first store */
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                log_warning_errno(r,
+                        "Not keeping %s as the previous key and certificate (%m): "
+                        "the previous pair stays as it is.",
+                        cur);
+                return false;
+        }
+        return true;
+}
+
 static int file_store(Keystore *ks, const SigningIdentity *id) {
         FileKeystore *f = file_keystore(ks);
-        _cleanup_free_ char *cur = NULL, *old = NULL, *tmp = NULL;
+        _cleanup_free_ char *cur = NULL;
         char *data = NULL;
         size_t size = 0;
         int r;
 
         assert(id);
 
-        if (asprintf(&cur, "%s/" KEYSTORE_IDENTITY_FILE, f->dir) < 0 ||
-                asprintf(&old, "%s/" KEYSTORE_IDENTITY_OLD_FILE, f->dir) < 0 ||
-                asprintf(&tmp, "%s/" KEYSTORE_IDENTITY_OLD_FILE ".new", f->dir) < 0)
+        if (asprintf(&cur, "%s/" KEYSTORE_IDENTITY_FILE, f->dir) < 0)
                 return -ENOMEM;
 
         r = identity_to_pem(id, &data, &size);
         if (r < 0)
                 return r;
 
-        /* Keep the current pair as the previous one: hard-link it under a temporary name and
-         * rename that over the old backup, so every step leaves complete files behind. */
-        (void)unlink(tmp);
-        if (link(cur, tmp) >= 0) {
-                if (rename(tmp, old) < 0) {
-                        r = negative_errno();
-                        (void)unlink(tmp);
-                        goto finish;
-                }
-        } else if (errno != ENOENT) {
-                r = negative_errno();
-                goto finish;
-        }
-
-        r = write_file_atomic(cur, data, size, 0600);
-finish:
+        r = current_is_good(cur);
+        if (r > 0)
+                r = write_file_atomic_keep_old(cur, data, size, 0600);
+        else if (r == 0)
+                r = write_file_atomic(cur, data, size, 0600);
         erase_and_free(data, size);
         return r;
 }
@@ -289,6 +302,7 @@ static const KeystoreOps file_keystore_ops = {
 };
 
 int keystore_file_open(const char *dir, Keystore **ret) {
+        _cleanup_free_ char *cur = NULL;
         FileKeystore *f;
         struct stat st;
         int r;
@@ -303,6 +317,16 @@ int keystore_file_open(const char *dir, Keystore **ret) {
                 return negative_errno();
         if (st.st_uid != geteuid())
                 return -EPERM;
+
+        if (asprintf(&cur, "%s/" KEYSTORE_IDENTITY_FILE, dir) < 0)
+                return -ENOMEM;
+        /* A kill in the middle of a store leaves its temporary files: a complete or partial copy
+         * of a key, never read. */
+        r = file_remove_interrupted_writes(cur);
+        if (r < 0)
+                return r;
+        if (r > 0)
+                log_notice("Removed %d temporary file(s) left by an interrupted write of %s.", r, cur);
 
         f = calloc(1, sizeof *f);
         if (!f)

@@ -49,7 +49,10 @@ struct Keystore {
 /* The file keystore: dir is created 0700 (an existing one is chmodded to 0700 and must be
  * owned by the effective uid, else -EPERM). It holds one file, "identity.pem" (0600): the
  * private key, the certificate and its chain, replaced atomically; "identity.pem.old" keeps
- * the previous pair, and is used when the current file cannot be read. */
+ * the previous pair, and is used (with a warning in the log) when the current file cannot be
+ * read. A store keeps the current pair as the previous one only when it loads, so a broken
+ * current file never replaces a good previous pair. Opening removes the temporary files an
+ * interrupted store leaves ("identity.pem.XXXXXX", "identity.pem.old.new"). */
 int keystore_file_open(const char *dir, Keystore **ret);
 
 #define KEYSTORE_IDENTITY_FILE     "identity.pem"

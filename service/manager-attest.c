@@ -5,6 +5,7 @@
 
 #include "bus-names.h"
 #include "document.h"
+#include "fault.h"
 #include "log.h"
 #include "manager-dbus.h"
 #include "validate.h"
@@ -120,6 +121,7 @@ static void sync_work(void *userdata) {
                 (void)asprintf(&j->error, "Failed to store the new key and certificate: %s", strerror(-r));
                 return;
         }
+        fault_point("sync-stored");
 
         j->result = TAKE_PTR(id);
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <ctype.h>
 #include <malloc.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
@@ -89,6 +90,7 @@ Manager *manager_free(Manager *m) {
         free(m->server_name);
         free(m->server_path);
         free(m->server_error);
+        free(m->state_error);
         return mfree(m);
 }
 
@@ -123,20 +125,19 @@ Vm *manager_find_vm_by_id(Manager *m, const char *id) {
 
 Vm *manager_find_vm(Manager *m, const char *name_or_id) {
         _cleanup_free_ char *id = NULL;
-        Vm *vm;
 
         assert(m);
         assert(name_or_id);
 
-        /* Names win over ids: a VM may well be named like another's UUID, but never twice. */
-        vm = hash_index_get(&m->index.by_key[VM_KEY_NAME], name_or_id);
-        if (vm)
-                return vm;
-
-        if (uuid_normalize(name_or_id, &id) < 0)
-                return NULL;
-        vm = manager_find_vm_by_id(m, id);
-        return vm;
+        /* Something shaped like an id is only ever an id, whether or not a VM has it: names
+         * never shadow ids. New names cannot look like ids (vm.c); a state file from before
+         * may still hold such a name, and that VM is then reached by its id. */
+        if (uuid_is_shaped(name_or_id)) {
+                if (uuid_normalize(name_or_id, &id) < 0)
+                        return NULL; /* the nil UUID, or out of memory */
+                return manager_find_vm_by_id(m, id);
+        }
+        return hash_index_get(&m->index.by_key[VM_KEY_NAME], name_or_id);
 }
 
 Vm *manager_find_vm_by_cid(Manager *m, uint32_t cid) {
@@ -301,6 +302,20 @@ bool manager_evaluate_vm(Manager *m, Vm *vm) {
         return changed;
 }
 
+/* Writes the state file, keeping the file it replaces as the previous generation
+ * (state.json.old) to fall back to should the new one ever be unreadable. */
+static int manager_write_state(Manager *m, const char *json) {
+        int r;
+
+        assert(m);
+        assert(json);
+
+        r = write_file_atomic_keep_old(m->state_file, json, strlen(json), 0644);
+        if (r < 0)
+                return log_error_errno(r, "Failed to write %s: %m", m->state_file);
+        return 0;
+}
+
 int manager_save_state(Manager *m) {
         _cleanup_free_ char *json = NULL;
         int r;
@@ -310,43 +325,103 @@ int manager_save_state(Manager *m) {
         r = state_serialize(m->legacy_support, m->last_sync, m->vms, m->n_vms, &json);
         if (r < 0)
                 return r;
-        r = write_file_atomic(m->state_file, json, strlen(json), 0644);
+        return manager_write_state(m, json);
+}
+
+/* Reads and parses one generation of the state file. */
+static int state_load_file(const char *path, StateData *ret, char **ret_error) {
+        _cleanup_free_ char *data = NULL;
+        int r;
+
+        r = read_full_file(path, STATE_FILE_MAX, &data, NULL);
+        if (r < 0) {
+                if (r != -ENOMEM && asprintf(ret_error, "%s: %s", path,
+                                            r == -EBADFD ? "not a regular file" : strerror(-r)) < 0)
+                        return -ENOMEM;
+                return r;
+        }
+        return state_deserialize(path, data, ret, ret_error);
+}
+
+/* What state_deserialize() calls damage; anything else (permissions, I/O, a directory in
+ * place of the file) is a failure to read, which moving the file aside would not mend. */
+static bool state_error_is_corruption(int r) {
+        return r == -EBADMSG || r == -EINVAL;
+}
+
+/* The current file is corrupt: falls back to the previous generation. The corrupt file is kept
+ * under another name for a human to look at, and the previous generation takes its place, so
+ * that the next write does not make the corrupt file the previous generation and a start
+ * before that write finds the same inventory. */
+static int manager_load_previous_state(Manager *m, const char *error, StateData *ret) {
+        _cleanup_free_ char *old = NULL, *old_error = NULL, *aside = NULL;
+        int r;
+
+        if (asprintf(&old, "%s" FILE_OLD_SUFFIX, m->state_file) < 0)
+                return log_oom();
+        r = state_load_file(old, ret, &old_error);
+        if (r == -ENOMEM)
+                return log_oom();
         if (r < 0)
-                return log_error_errno(r, "Failed to write %s: %m", m->state_file);
+                return log_error_errno(r,
+                        "State file is corrupt (%s) and the previous generation is not usable (%s): "
+                        "refusing to start rather than lose the inventory. Move %s aside to start "
+                        "with an empty inventory.",
+                        error, r == -ENOENT ? "there is none" : strna(old_error), m->state_file);
+
+        if (asprintf(&aside, "%s.corrupt-%" PRIu64, m->state_file, now_usec(CLOCK_REALTIME)) < 0)
+                return log_oom();
+        if (link(m->state_file, aside) < 0)
+                return log_error_errno(negative_errno(),
+                        "State file is corrupt (%s) and could not be moved aside: %m", error);
+        r = file_restore_old(m->state_file);
+        if (r < 0)
+                return log_error_errno(r, "State file is corrupt (%s) and could not be replaced by %s: %m",
+                        error, old);
+
+        free(m->state_error);
+        if (asprintf(&m->state_error,
+                    "state file was corrupt (%s), moved to %s; loaded the previous generation %s "
+                    "(changes made after it are lost)",
+                    error, aside, old) < 0)
+                return log_oom();
+        log_error("State file is corrupt (%s); moved it to %s and loaded the previous generation %s "
+                  "with %zu VM(s) in its place.",
+                error, aside, old, ret->n_vms);
         return 0;
 }
 
 static int manager_load_state(Manager *m) {
         _cleanup_(state_data_done) StateData s = {};
-        _cleanup_free_ char *data = NULL, *error = NULL;
+        _cleanup_free_ char *error = NULL;
         int r;
 
-        r = read_full_file(m->state_file, 64 * 1024 * 1024, &data, NULL);
+        /* A kill during a write leaves its temporary file behind: never to be read, only
+         * removed. */
+        r = file_remove_interrupted_writes(m->state_file);
+        if (r < 0)
+                return log_error_errno(r, "Failed to look for interrupted writes of %s: %m", m->state_file);
+        if (r > 0)
+                log_notice("Removed %d temporary file(s) left by an interrupted write of %s.", r,
+                        m->state_file);
+
+        r = state_load_file(m->state_file, &s, &error);
         if (r == -ENOENT) {
                 log_info("No state in %s yet, starting with an empty inventory.", m->state_file);
                 return 0;
         }
-        if (r >= 0)
-                r = state_deserialize(m->state_file, data, &s, &error);
-        else
-                (void)asprintf(&error, "%s: %s", m->state_file, strerror(-r));
         if (r == -ENOMEM)
                 return log_oom();
+        if (r < 0 && !state_error_is_corruption(r))
+                /* Not corruption: the file may be fine, only out of reach for now. Starting
+                 * empty would turn legacy support off, take the network down and overwrite the
+                 * inventory at the next change; failing lets the admin (or a restart) fix it. */
+                return log_error_errno(r, "Failed to read the state file (%s): refusing to start.",
+                        strna(error));
         if (r < 0) {
-                _cleanup_free_ char *aside = NULL;
-
-                /* Keep the broken file for a human to look at, and start afresh rather than
-                 * refusing to start for ever. */
-                if (asprintf(&aside, "%s.corrupt-%" PRIu64, m->state_file, now_usec(CLOCK_REALTIME)) < 0)
-                        return log_oom();
-                if (rename(m->state_file, aside) < 0)
-                        return log_error_errno(negative_errno(),
-                                "State file is corrupt (%s) and could not be moved "
-                                "aside: %m",
-                                strna(error));
-                log_error("State file is corrupt (%s); moved it to %s and starting with an empty inventory.",
-                        strna(error), aside);
-                return 0;
+                r = manager_load_previous_state(m, strna(error), &s);
+                if (r < 0)
+                        return r;
         }
 
         m->legacy_support = s.legacy_support;
@@ -416,22 +491,35 @@ int manager_load(Manager *m) {
         return 0;
 }
 
+/* Appends "; label: error" to *s, or makes it "Label: error" when *s is empty. */
+static bool append_error(char **s, const char *label, const char *error) {
+        char *n;
+        int r;
+
+        if (isempty(*s))
+                r = asprintf(&n, "%c%s: %s", toupper((unsigned char)label[0]), label + 1, error);
+        else
+                r = asprintf(&n, "%s; %s: %s", *s, label, error);
+        if (r < 0)
+                return false;
+        free_and_replace_string(s, n);
+        return true;
+}
+
 char *manager_server_error(Manager *m) {
-        char *s;
+        _cleanup_free_ char *s = NULL;
 
         assert(m);
 
-        if (m->server_error && m->legacy_error) {
-                if (asprintf(&s, "%s; legacy network: %s", m->server_error, m->legacy_error) < 0)
-                        return NULL;
-                return s;
-        }
-        if (m->legacy_error) {
-                if (asprintf(&s, "Legacy network: %s", m->legacy_error) < 0)
-                        return NULL;
-                return s;
-        }
-        return strdup(strempty(m->server_error));
+        /* "sync error; legacy network: ...; state: ..." with the parts that are set. */
+        s = strdup(strempty(m->server_error));
+        if (!s)
+                return NULL;
+        if (m->legacy_error && !append_error(&s, "legacy network", m->legacy_error))
+                return NULL;
+        if (m->state_error && !append_error(&s, "state", m->state_error))
+                return NULL;
+        return TAKE_PTR(s);
 }
 
 void manager_refresh(Manager *m) {
@@ -630,12 +718,10 @@ int manager_commit(Manager *m, Change *c, sd_bus_error *error) {
         r = state_serialize(c->legacy_support, m->last_sync, view, n, &json);
         if (r < 0)
                 return r;
-        r = write_file_atomic(m->state_file, json, strlen(json), 0644);
-        if (r < 0) {
-                log_error_errno(r, "Failed to write %s: %m", m->state_file);
+        r = manager_write_state(m, json);
+        if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Failed to save the state to %s: %m",
                         m->state_file);
-        }
 
         /* Then memory and signals. Replacements first, while indices still match; all the old
          * copies leave the indexes before any new one enters, so that keys may move between

@@ -39,6 +39,7 @@ typedef struct Manager {
         char *config_path;
         BenefitRules *rules;
         char *state_file;
+        char *state_error; /* what went wrong loading the state file, NULL when nothing did */
 
         /* The inventory, sorted by id (for the object lookups the bus does per call). */
         Vm **vms;
@@ -73,8 +74,9 @@ int manager_new(const char *config_path, Manager **ret);
 Manager *manager_free(Manager *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
 
-/* Loads config, rules and state. Fails (with a logged reason) on a bad config or rules file;
- * a corrupt state file is moved aside and the service starts empty. */
+/* Loads config, rules and state. Fails (with a logged reason) on a bad config or rules file,
+ * and on a state file it cannot read; a corrupt state file is moved aside and replaced by its
+ * previous generation (state_error says so), and when there is none the load fails. */
 int manager_load(Manager *m);
 /* Connects to the system bus, exports the objects, takes the name. */
 int manager_connect_bus(Manager *m);

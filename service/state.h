@@ -12,6 +12,9 @@
 
 #define STATE_FORMAT_VERSION 1
 
+/* A state file larger than this is not read (10,000 VMs take about 6 MiB). */
+#define STATE_FILE_MAX (64U * 1024U * 1024U)
+
 typedef struct StateData {
         bool legacy_support;
         usec_t last_sync;

@@ -147,13 +147,16 @@ int version_compare(const char *a, const char *b) {
         return 0;
 }
 
-static size_t utf8_char_length(const unsigned char *p) {
-        /* Returns the length of the well-formed UTF-8 sequence at p, 0 if it is malformed. */
+/* The length of the well-formed UTF-8 sequence at p and its code point; 0 if it is
+ * malformed. */
+static size_t utf8_decode(const unsigned char *p, uint32_t *ret) {
         size_t n;
         uint32_t c;
 
-        if (p[0] < 0x80)
+        if (p[0] < 0x80) {
+                *ret = p[0];
                 return 1;
+        }
         if ((p[0] & 0xe0) == 0xc0)
                 n = 2, c = p[0] & 0x1f;
         else if ((p[0] & 0xf0) == 0xe0)
@@ -172,7 +175,40 @@ static size_t utf8_char_length(const unsigned char *p) {
         if ((n == 2 && c < 0x80) || (n == 3 && c < 0x800) || (n == 4 && c < 0x10000) ||
                 (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
                 return 0;
+        *ret = c;
         return n;
+}
+
+bool unichar_garbles_text(uint32_t c) {
+        static const struct {
+                uint32_t first, last;
+        } ranges[] = {
+                {0x0000, 0x001f}, /* C0 controls */
+                {0x007f, 0x009f}, /* DEL, C1 controls */
+                {0x061c, 0x061c}, /* ARABIC LETTER MARK */
+                {0x180e, 0x180e}, /* MONGOLIAN VOWEL SEPARATOR */
+                {0x200b, 0x200f}, /* zero width space, non-joiner, joiner; LRM, RLM */
+                {0x2028, 0x202e}, /* line and paragraph separators; LRE, RLE, PDF, LRO, RLO */
+                {0x2060, 0x206f}, /* word joiner, invisible operators; LRI, RLI, FSI, PDI; deprecated */
+                {0xfeff, 0xfeff}, /* ZERO WIDTH NO-BREAK SPACE (BOM) */
+                {0xfff9, 0xfffb}, /* interlinear annotation */
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(ranges); i++)
+                if (c >= ranges[i].first && c <= ranges[i].last)
+                        return true;
+        return false;
+}
+
+bool uuid_is_shaped(const char *s) {
+        assert(s);
+
+        if (strlen(s) != 36)
+                return false;
+        for (size_t i = 0; i < 36; i++)
+                if (i == 8 || i == 13 || i == 18 || i == 23 ? s[i] != '-' : unhexchar(s[i]) < 0)
+                        return false;
+        return true;
 }
 
 bool vm_name_is_valid(const char *s) {
@@ -185,10 +221,9 @@ bool vm_name_is_valid(const char *s) {
                 return false;
 
         for (const unsigned char *p = (const unsigned char *)s; *p;) {
-                size_t n = utf8_char_length(p);
-                if (n == 0)
-                        return false;
-                if (n == 1 && (*p < 0x20 || *p == 0x7f))
+                uint32_t c;
+                size_t n = utf8_decode(p, &c);
+                if (n == 0 || unichar_garbles_text(c))
                         return false;
                 p += n;
         }

@@ -18,6 +18,10 @@ char *escape_unprintable(const char *s);
 /* Accepts 8-4-4-4-12 hex UUIDs in any case; returns the lowercase form. -EINVAL otherwise. */
 int uuid_normalize(const char *s, char **ret);
 
+/* 8-4-4-4-12 hex digits in any case, the nil UUID included: what a lookup could take for an
+ * id. */
+bool uuid_is_shaped(const char *s);
+
 /* Accepts six hex octets separated by ':' or '-' in any case; rejects the all-zero,
  * broadcast and multicast addresses a VM NIC cannot own; returns "aa:bb:cc:dd:ee:ff". */
 int mac_normalize(const char *s, char **ret);
@@ -29,8 +33,14 @@ bool version_is_valid(const char *s);
  * Both must be valid. Returns <0, 0, >0. */
 int version_compare(const char *a, const char *b);
 
-/* A display name for a VM or server: 1..255 bytes of valid UTF-8 without control characters,
- * and not "*" (which means "all VMs" in SetVMAccess). */
+/* Code points that garble a table or a log line, or make two names look alike: the C0 and C1
+ * controls and DEL (Unicode Cc), the bidirectional controls (U+061C, U+200E/U+200F,
+ * U+202A..U+202E, U+2066..U+2069), the line and paragraph separators and the invisible format
+ * characters (zero-width spaces and joiners, U+2060..U+2064, U+FEFF, ...). */
+bool unichar_garbles_text(uint32_t c) _const_;
+
+/* A display name for a VM or server: 1..255 bytes of valid UTF-8 without any character
+ * unichar_garbles_text() refuses, and not "*" (which means "all VMs" in SetVMAccess). */
 bool vm_name_is_valid(const char *s);
 
 /* A guest-visible context id: 0 means none; 1 (local) and 2 (host) are reserved, and

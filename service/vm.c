@@ -221,8 +221,8 @@ int vm_set_field(Vm *vm, const char *name, const VmValue *value, sd_bus_error *e
         case KIND_NAME:
                 if (!vm_name_is_valid(value->s))
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                "VM property 'Name' must be 1 to 255 bytes of UTF-8 without control characters "
-                                "and not '*'.");
+                                "VM property 'Name' must be 1 to 255 bytes of UTF-8 without control, "
+                                "bidirectional or invisible formatting characters, and not '*'.");
                 break;
 
         case KIND_TEXT:
@@ -345,6 +345,7 @@ int vm_validate_complete(const Vm *vm, sd_bus_error *error) {
 }
 
 int vm_apply_properties_message(Vm *vm, sd_bus_message *m, sd_bus_error *error) {
+        uint64_t seen = 0; /* bit i: vm_fields[i] was given */
         int r;
 
         assert(vm);
@@ -357,6 +358,7 @@ int vm_apply_properties_message(Vm *vm, sd_bus_message *m, sd_bus_error *error) 
         while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
                 const char *key, *contents;
                 VmValue v = {};
+                ssize_t i;
                 char type;
 
                 r = sd_bus_message_read(m, "s", &key);
@@ -365,9 +367,15 @@ int vm_apply_properties_message(Vm *vm, sd_bus_message *m, sd_bus_error *error) 
                 r = sd_bus_message_peek_type(m, &type, &contents);
                 if (r < 0)
                         return r;
-                if (!vm_field_find(key))
+                i = field_index(key);
+                if (i < 0)
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                 "Unknown VM property '%s'.", key);
+                assert(i < 64);
+                if (seen & UINT64_C(1) << i)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                "VM property '%s' is given more than once.", key);
+                seen |= UINT64_C(1) << i;
                 if (strlen(contents) != 1 || !strchr("sub", contents[0]))
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                 "VM property '%s' has unsupported type '%s'.", key, contents);
@@ -395,6 +403,15 @@ int vm_apply_properties_message(Vm *vm, sd_bus_message *m, sd_bus_error *error) 
                 r = sd_bus_message_exit_container(m);
                 if (r < 0)
                         return r;
+
+                /* A name shaped like an id would make the lookups ambiguous (an id always
+                 * means its VM). Refused here, for what arrives over the bus, and not in
+                 * vm_set_field(): a state file from before may hold such a name. */
+                if (field_impls[i].kind == KIND_NAME && v.type == 's' && uuid_is_shaped(v.s))
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                "VM property 'Name' must not be a UUID ('%s'): a UUID always means the VM "
+                                "with that id.",
+                                v.s);
 
                 r = vm_set_field(vm, key, &v, error);
                 if (r < 0)

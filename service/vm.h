@@ -106,7 +106,8 @@ int vm_get_field(const Vm *vm, const char *name, VmValue *ret);
 /* Checks the fields that must be present in a complete registration. */
 int vm_validate_complete(const Vm *vm, sd_bus_error *error);
 
-/* Applies an a{sv} dictionary (the message must be positioned at it) to vm. */
+/* Applies an a{sv} dictionary (the message must be positioned at it) to vm. Beyond
+ * vm_set_field() it refuses a key given twice and a Name shaped like a UUID (an id). */
 int vm_apply_properties_message(Vm *vm, sd_bus_message *m, sd_bus_error *error);
 
 /* The D-Bus object path of a VM: /org/azshci/Attestation1/vm/<escaped id>. */

@@ -2,6 +2,9 @@
 """The VM inventory: RegisterVM, UpdateVM, UnregisterVM, their errors, and status
 re-evaluation on the live service (as root)."""
 
+import json
+import os
+
 from harness import (IFACE_VM, eq, gvariant_dict, gvariant_str, server_path, testcase, vm_path)
 from vmdata import vm_id, vm_mac, vm_props
 
@@ -135,6 +138,96 @@ def test_unregister_vm(h):
     h.expect_error(NO_SUCH_VM, "UnregisterVM", [gvariant_str(vm_id(2))])
     path = h.register_vm(**vm_props(3, Name="vm1", VsockCid=101, LegacyMac=vm_mac(1)))
     eq(h.vm_paths(), [path], "VM objects after re-registration")
+
+
+NAME_ERROR = ("VM property 'Name' must be 1 to 255 bytes of UTF-8 without control, bidirectional or "
+              "invisible formatting characters, and not '*'.")
+
+
+def _uuid_name_error(name):
+    return f"VM property 'Name' must not be a UUID ('{name}'): a UUID always means the VM with that id."
+
+
+@testcase()
+def test_vm_names_refused(h):
+    """Through the real bus: a Name shaped like a UUID (another VM's id, in any case, or an id
+    nobody has) and names with bidirectional, C1 or invisible formatting characters are
+    InvalidArgs with the exact message, in RegisterVM, UpdateVM and ImportVMs; nothing
+    changes."""
+    h.register_vm(**vm_props(1))
+    h.register_vm(**vm_props(2))
+    before = h.managed_objects()
+    for name in (vm_id(1), vm_id(1).upper(), vm_id(9), "00000000-0000-0000-0000-000000000000"):
+        e = h.expect_error(INVALID_ARGS, "RegisterVM", [gvariant_dict(vm_props(3, Name=name))])
+        eq(e.message, _uuid_name_error(name), f"RegisterVM Name={name}")
+        e = h.expect_error(INVALID_ARGS, "UpdateVM", [gvariant_str("vm2"), gvariant_dict({"Name": name})])
+        eq(e.message, _uuid_name_error(name), f"UpdateVM Name={name}")
+        e = h.expect_error(INVALID_ARGS, "ImportVMs",
+                           ["@aa{sv} [" + gvariant_dict(vm_props(3, Name=name)).removeprefix("@a{sv} ") + "]"])
+        eq(e.message, "VM 0: " + _uuid_name_error(name), f"ImportVMs Name={name}")
+    for name in ("vm-\u202etxt.exe", "vm\u2066x\u2069", "\u200fvm", "vm\u0085", "vm\u200b", "vm\u2028"):
+        real = name.encode().decode("unicode_escape")
+        e = h.expect_error(INVALID_ARGS, "RegisterVM", [gvariant_dict(vm_props(3, Name=real))])
+        eq(e.message, NAME_ERROR, f"RegisterVM Name={name}")
+        e = h.expect_error(INVALID_ARGS, "UpdateVM", [gvariant_str("vm2"), gvariant_dict({"Name": real})])
+        eq(e.message, NAME_ERROR, f"UpdateVM Name={name}")
+    eq(h.managed_objects(), before, "objects after the refused names")
+
+
+@testcase()
+def test_duplicate_property_refused(h):
+    """A property map with a key given twice is InvalidArgs naming the key, whether the two
+    values differ or not, in RegisterVM, UpdateVM and ImportVMs; nothing changes (before,
+    the last value silently won)."""
+    h.register_vm(**vm_props(1))
+    before = h.managed_objects()
+    twice = list(vm_props(2).items()) + [("Name", "other")]
+    typed = [(k, "u" if isinstance(v, int) and not isinstance(v, bool) else "b" if isinstance(v, bool) else "s", v)
+             for k, v in twice]
+    e = h.expect_error(INVALID_ARGS, "RegisterVM", [gvariant_dict(typed)])
+    eq(e.message, "VM property 'Name' is given more than once.", "RegisterVM with Name twice")
+    e = h.expect_error(INVALID_ARGS, "UpdateVM",
+                       [gvariant_str("vm1"), gvariant_dict([("Sku", "s", "A"), ("Sku", "s", "A")])])
+    eq(e.message, "VM property 'Sku' is given more than once.", "UpdateVM with Sku twice")
+    batch = "@aa{sv} [" + gvariant_dict(vm_props(3)).removeprefix("@a{sv} ") + ", " + \
+        gvariant_dict(typed).removeprefix("@a{sv} ") + "]"
+    e = h.expect_error(INVALID_ARGS, "ImportVMs", [batch])
+    eq(e.message, "VM 1 ('vm2'): VM property 'Name' is given more than once.", "ImportVMs with Name twice in VM 1")
+    eq(h.managed_objects(), before, "objects after the refused maps")
+
+
+@testcase()
+def test_id_means_its_vm(h):
+    """An id always means its VM, even when another VM is named like it (a name only a state
+    file from before can still hold; it loads): UnregisterVM, UpdateVM and SetVMAccess with
+    VM C's id act on C, never on B named C's id; B is reached by its own id."""
+    h.register_vm(**vm_props(1))   # C
+    h.register_vm(**vm_props(2))   # B, renamed to C's id in the state file below
+    h.stop_service()
+    path = os.path.join(h.state_dir, "state.json")
+    with open(path) as f:
+        state = json.load(f)
+    for vm in state["vms"]:
+        if vm["Id"] == vm_id(2):
+            vm["Name"] = vm_id(1)
+    with open(path, "w") as f:
+        json.dump(state, f)
+    h.start_service()
+    eq(h.get_all(vm_path(vm_id(2)), IFACE_VM)["Name"], vm_id(1), "B's name (loaded from the state file)")
+
+    h.call("UpdateVM", "sa{sv}", vm_id(1), 1, "Sku", "s", "for-C")
+    eq(h.get_all(vm_path(vm_id(1)), IFACE_VM)["Sku"], "for-C", "C's Sku after UpdateVM <C's id>")
+    eq(h.get_all(vm_path(vm_id(2)), IFACE_VM)["Sku"], "", "B's Sku after UpdateVM <C's id>")
+    h.call("SetVMAccess", "sb", vm_id(1).upper(), True)
+    eq(h.get_all(vm_path(vm_id(1)), IFACE_VM)["LegacyAccess"], True, "C's access after SetVMAccess <C's ID>")
+    eq(h.get_all(vm_path(vm_id(2)), IFACE_VM)["LegacyAccess"], False, "B's access after SetVMAccess <C's ID>")
+    h.call("UnregisterVM", "s", vm_id(1))
+    eq(h.vm_paths(), [vm_path(vm_id(2))], "VMs after UnregisterVM <C's id>")
+    # C is gone: its id finds nothing, not B named like it
+    e = h.expect_error(NO_SUCH_VM, "UnregisterVM", [gvariant_str(vm_id(1))])
+    eq(e.message, f"No VM is registered with the name or id '{vm_id(1)}'.", "UnregisterVM <C's id> again")
+    h.call("UnregisterVM", "s", vm_id(2))
+    eq(h.vm_paths(), [], "VMs after UnregisterVM <B's id>")
 
 
 @testcase()

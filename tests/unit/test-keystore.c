@@ -112,10 +112,34 @@ static void test_keystore_store_load(void) {
         assert_same_identity(a, loaded);
         loaded = signing_identity_unref(loaded);
 
-        /* a leftover temporary file of an interrupted write does not matter */
+        /* a renewal after that fallback keeps the good previous pair, not the broken file */
         g_assert_cmpint(keystore_store(ks, b), ==, 0);
+        g_assert_cmpint(keystore_load(ks, &loaded), ==, 0);
+        assert_same_identity(b, loaded);
+        loaded = signing_identity_unref(loaded);
+        g_assert_cmpint(rename(old, cur), ==, 0);
+        g_assert_cmpint(keystore_load(ks, &loaded), ==, 0);
+        assert_same_identity(a, loaded);
+        loaded = signing_identity_unref(loaded);
+        g_assert_cmpint(keystore_store(ks, b), ==, 0);
+
+        /* a leftover temporary file of an interrupted write does not matter, and the next
+         * open removes it and the backup's temporary link */
         g_autofree char *stale = g_strdup_printf("%s/identity.pem.Ab12Cd", ks_dir);
+        g_autofree char *stale_link = g_strdup_printf("%s/identity.pem.old.new", ks_dir);
+        g_autofree char *not_ours = g_strdup_printf("%s/identity.pem.Ab12Cd3", ks_dir);
         g_assert_cmpint(write_file_atomic(stale, "-----BEGIN", 10, 0600), ==, 0);
+        g_assert_cmpint(link(cur, stale_link), ==, 0);
+        g_assert_cmpint(write_file_atomic(not_ours, "x", 1, 0600), ==, 0);
+        g_assert_cmpint(keystore_load(ks, &loaded), ==, 0);
+        assert_same_identity(b, loaded);
+        loaded = signing_identity_unref(loaded);
+        ks = keystore_free(ks);
+        g_assert_cmpint(keystore_file_open(ks_dir, &ks), ==, 0);
+        g_assert_cmpint(access(stale, F_OK), <, 0);
+        g_assert_cmpint(access(stale_link, F_OK), <, 0);
+        g_assert_cmpint(access(not_ours, F_OK), ==, 0);
+        g_assert_cmpint(unlink(not_ours), ==, 0);
         g_assert_cmpint(keystore_load(ks, &loaded), ==, 0);
         assert_same_identity(b, loaded);
         loaded = signing_identity_unref(loaded);
@@ -135,6 +159,44 @@ static void test_keystore_store_load(void) {
         g_assert_null(signing_identity_unref(NULL));
 
         rm_rf(dir);
+}
+
+/* The fallback to the previous pair is logged (stderr of a subprocess). */
+static void test_keystore_fallback_logged(void) {
+        if (g_test_subprocess()) {
+                g_autofree char *dir = make_tmpdir(), *ks_dir = g_strdup_printf("%s/keys", dir);
+                g_autofree char *cur = g_strdup_printf("%s/identity.pem", ks_dir);
+                _cleanup_(keystore_freep) Keystore *ks = NULL;
+                _cleanup_(issuer_freep) Issuer *issuer = new_issuer(dir, KEY_TYPE_ECDSA_P256);
+                SigningIdentity *a, *b, *loaded = NULL;
+
+                g_assert_cmpint(keystore_file_open(ks_dir, &ks), ==, 0);
+                a = new_identity(issuer, KEY_TYPE_ECDSA_P256, "a.metadata.azshci.local");
+                b = new_identity(issuer, KEY_TYPE_ECDSA_P256, "b.metadata.azshci.local");
+                g_assert_cmpint(keystore_store(ks, a), ==, 0);
+                g_assert_cmpint(keystore_store(ks, b), ==, 0);
+                g_assert_cmpint(keystore_load(ks, &loaded), ==, 0); /* no fallback: silent */
+                loaded = signing_identity_unref(loaded);
+                fputs("--- fallback\n", stderr);
+                g_assert_cmpint(write_file_atomic(cur, "garbage", 7, 0600), ==, 0);
+                g_assert_cmpint(keystore_load(ks, &loaded), ==, 0);
+                assert_same_identity(a, loaded);
+                signing_identity_unref(loaded);
+                fputs("--- renewal\n", stderr);
+                g_assert_cmpint(keystore_store(ks, b), ==, 0);
+                signing_identity_unref(a);
+                signing_identity_unref(b);
+                rm_rf(dir);
+                return;
+        }
+        g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+        g_test_trap_assert_passed();
+        g_test_trap_assert_stderr("--- fallback\n"
+                                  "Cannot use */keys/identity.pem (Bad message); using the previous key and "
+                                  "certificate from */keys/identity.pem.old.\n"
+                                  "--- renewal\n"
+                                  "Not keeping */keys/identity.pem as the previous key and certificate (Bad "
+                                  "message): the previous pair stays as it is.\n");
 }
 
 static void test_keystore_dir_modes(void) {
@@ -372,6 +434,7 @@ static void test_pem_base64(void) {
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/keystore/store-load", test_keystore_store_load);
+        g_test_add_func("/keystore/fallback-logged", test_keystore_fallback_logged);
         g_test_add_func("/keystore/dir-modes", test_keystore_dir_modes);
         g_test_add_func("/keystore/import", test_keystore_import);
         g_test_add_func("/issuer-local/rsa", test_local_ca_rsa);

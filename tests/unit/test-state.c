@@ -5,6 +5,7 @@
 
 #include <glib.h>
 
+#include "fileio.h"
 #include "json-util.h"
 #include "state.h"
 
@@ -209,6 +210,78 @@ static void test_unicode_escapes(void) {
                 "\xf0\x9f\x98\x80\xc3\xa9\\uA\xf4\x8f\xbf\xbf\"");
 }
 
+static char *read_text(const char *path) {
+        char *data = NULL;
+
+        g_assert_cmpint(read_full_file(path, 1 << 20, &data, NULL), ==, 0);
+        return data;
+}
+
+/* The generations of the state file (fileio.h): the previous one kept at each write, put back
+ * in place, and the temporaries of interrupted writes removed. */
+static void test_generations(void) {
+        g_autofree char *dir = g_dir_make_tmp("azshci-test-state-XXXXXX", NULL);
+        g_autofree char *path = g_strdup_printf("%s/state.json", dir);
+        g_autofree char *old = g_strdup_printf("%s/state.json.old", dir);
+        g_autofree char *tmp1 = g_strdup_printf("%s/state.json.aB3dE9", dir);
+        g_autofree char *tmp2 = g_strdup_printf("%s/state.json.old.new", dir);
+        g_autofree char *keep1 = g_strdup_printf("%s/state.json.corrupt-1764870000000000", dir);
+        g_autofree char *keep2 = g_strdup_printf("%s/state.json.aB3dE", dir);
+        g_autofree char *keep3 = g_strdup_printf("%s/state.json.aB-dE9", dir);
+        g_autofree char *keep4 = g_strdup_printf("%s/other.json.aB3dE9", dir);
+        g_autofree char *cmd = NULL;
+        char *text;
+
+        g_assert_nonnull(dir);
+        /* No current file: nothing to keep, and no previous generation appears. */
+        g_assert_cmpint(file_keep_old(path), ==, -ENOENT);
+        g_assert_cmpint(access(old, F_OK), <, 0);
+        g_assert_cmpint(write_file_atomic(path, "one", 3, 0644), ==, 0);
+        g_assert_cmpint(file_keep_old(path), ==, 0);
+        g_assert_cmpint(write_file_atomic(path, "two", 3, 0644), ==, 0);
+        text = read_text(old);
+        g_assert_cmpstr(text, ==, "one");
+        g_free(text);
+        g_assert_cmpint(write_file_atomic_keep_old(path, "three", 5, 0644), ==, 0);
+        text = read_text(old);
+        g_assert_cmpstr(text, ==, "two");
+        g_free(text);
+        text = read_text(path);
+        g_assert_cmpstr(text, ==, "three");
+        g_free(text);
+
+        g_assert_cmpint(file_restore_old(path), ==, 0);
+        text = read_text(path);
+        g_assert_cmpstr(text, ==, "two");
+        g_free(text);
+        g_assert_cmpint(access(tmp2, F_OK), <, 0);
+        /* Now path and its previous generation are one file: keeping it again leaves no
+         * temporary link behind (rename() of two links of one file does nothing). */
+        g_assert_cmpint(write_file_atomic_keep_old(path, "four", 4, 0644), ==, 0);
+        g_assert_cmpint(access(tmp2, F_OK), <, 0);
+        text = read_text(old);
+        g_assert_cmpstr(text, ==, "two");
+        g_free(text);
+        g_assert_cmpint(file_restore_old(path), ==, 0);
+
+        /* Only what write_file_atomic() and file_keep_old() make of this path. */
+        g_assert_cmpint(file_remove_interrupted_writes(path), ==, 0);
+        g_assert_cmpint(write_file_atomic(tmp1, "{", 1, 0644), ==, 0);
+        g_assert_cmpint(link(path, tmp2), ==, 0);
+        for (const char *const *k = (const char *const[]){keep1, keep2, keep3, keep4, NULL}; *k; k++)
+                g_assert_cmpint(write_file_atomic(*k, "x", 1, 0644), ==, 0);
+        g_assert_cmpint(file_remove_interrupted_writes(path), ==, 2);
+        g_assert_cmpint(access(tmp1, F_OK), <, 0);
+        g_assert_cmpint(access(tmp2, F_OK), <, 0);
+        for (const char *const *k = (const char *const[]){path, old, keep1, keep2, keep3, keep4, NULL}; *k;
+                k++)
+                g_assert_cmpint(access(*k, F_OK), ==, 0);
+        g_assert_cmpint(file_remove_interrupted_writes("/nonexistent/state.json"), ==, -ENOENT);
+
+        cmd = g_strdup_printf("rm -rf '%s'", dir);
+        g_assert_cmpint(system(cmd), ==, 0);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/state/round-trip", test_round_trip);
@@ -217,5 +290,6 @@ int main(int argc, char **argv) {
         g_test_add_func("/state/streaming", test_streaming);
         g_test_add_func("/state/bad", test_bad);
         g_test_add_func("/state/unicode-escapes", test_unicode_escapes);
+        g_test_add_func("/state/generations", test_generations);
         return g_test_run();
 }

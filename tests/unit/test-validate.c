@@ -129,6 +129,25 @@ static void test_vm_name(void) {
         g_assert_false(vm_name_is_valid("overlong \xc0\xaf"));
         g_assert_false(vm_name_is_valid("surrogate \xed\xa0\x80"));
         g_assert_false(vm_name_is_valid("truncated \xe6\x97"));
+        /* C1 controls, bidirectional controls, invisible format characters. */
+        g_assert_false(vm_name_is_valid("c1 \xc2\x85 nel"));
+        g_assert_false(vm_name_is_valid("c1 \xc2\x9b csi"));
+        g_assert_false(vm_name_is_valid("alm \u061c"));
+        g_assert_false(vm_name_is_valid("lrm \u200e"));
+        g_assert_false(vm_name_is_valid("rlm \u200f"));
+        g_assert_false(vm_name_is_valid("lre \u202a"));
+        g_assert_false(vm_name_is_valid("rlo \u202e"));
+        g_assert_false(vm_name_is_valid("lri \u2066"));
+        g_assert_false(vm_name_is_valid("pdi \u2069"));
+        g_assert_false(vm_name_is_valid("zwsp \u200b"));
+        g_assert_false(vm_name_is_valid("line \u2028 separator"));
+        g_assert_false(vm_name_is_valid("bom \ufeff"));
+        /* Their neighbours are fine. */
+        g_assert_true(vm_name_is_valid("\u00a0nbsp \u00e9t\u00e9"));
+        g_assert_true(vm_name_is_valid("dash \u2010 \u2027 \u202f \u2070"));
+        g_assert_true(vm_name_is_valid("arabic \u061b \u061d"));
+        /* A UUID is a valid name for vm_name_is_valid(); the bus refuses it (vm.c). */
+        g_assert_true(vm_name_is_valid("0b0f3c1e-5a7d-4e2b-8c9f-1a2b3c4d5e6f"));
 
         memset(long_name, 'a', 255);
         long_name[255] = 0;
@@ -136,6 +155,31 @@ static void test_vm_name(void) {
         long_name[255] = 'a';
         long_name[256] = 0;
         g_assert_false(vm_name_is_valid(long_name));
+}
+
+static void test_unichar_garbles_text(void) {
+        /* The boundaries of every range. */
+        static const uint32_t bad[] = {0x0, 0x1f, 0x7f, 0x9f, 0x61c, 0x180e, 0x200b, 0x200f, 0x2028, 0x202e,
+                0x2060, 0x206f, 0xfeff, 0xfff9, 0xfffb};
+        static const uint32_t good[] = {0x20, 0x7e, 0xa0, 0x61b, 0x61d, 0x180d, 0x180f, 0x200a, 0x2010,
+                0x2027, 0x202f, 0x205f, 0x2070, 0xfefe, 0xff00, 0xfff8, 0xfffc, 0x10ffff};
+
+        for (size_t i = 0; i < G_N_ELEMENTS(bad); i++)
+                g_assert_true(unichar_garbles_text(bad[i]));
+        for (size_t i = 0; i < G_N_ELEMENTS(good); i++)
+                g_assert_false(unichar_garbles_text(good[i]));
+}
+
+static void test_uuid_is_shaped(void) {
+        g_assert_true(uuid_is_shaped("0b0f3c1e-5a7d-4e2b-8c9f-1a2b3c4d5e6f"));
+        g_assert_true(uuid_is_shaped("0B0F3C1E-5A7D-4E2B-8C9F-1A2B3C4D5E6F"));
+        g_assert_true(uuid_is_shaped("00000000-0000-0000-0000-000000000000"));
+        g_assert_false(uuid_is_shaped(""));
+        g_assert_false(uuid_is_shaped("0b0f3c1e-5a7d-4e2b-8c9f-1a2b3c4d5e6"));
+        g_assert_false(uuid_is_shaped("0b0f3c1e-5a7d-4e2b-8c9f-1a2b3c4d5e6f0"));
+        g_assert_false(uuid_is_shaped("0b0f3c1e5a7d-4e2b-8c9f-1a2b3c4d5e6f0"));
+        g_assert_false(uuid_is_shaped("0b0f3c1g-5a7d-4e2b-8c9f-1a2b3c4d5e6f"));
+        g_assert_false(uuid_is_shaped("{b0f3c1e-5a7d-4e2b-8c9f-1a2b3c4d5e6}"));
 }
 
 static void test_escape_unprintable(void) {
@@ -192,6 +236,8 @@ int main(int argc, char **argv) {
         g_test_add_func("/validate/version-valid", test_version_valid);
         g_test_add_func("/validate/version-compare", test_version_compare);
         g_test_add_func("/validate/vm-name", test_vm_name);
+        g_test_add_func("/validate/unichar-garbles-text", test_unichar_garbles_text);
+        g_test_add_func("/validate/uuid-is-shaped", test_uuid_is_shaped);
         g_test_add_func("/validate/nonce", test_nonce);
         g_test_add_func("/validate/cid", test_cid);
 

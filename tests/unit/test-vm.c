@@ -31,6 +31,10 @@ static void set_ok(Vm *vm, const char *field, const VmValue *v) {
         g_assert_false(sd_bus_error_is_set(&error));
 }
 
+#define NAME_ERROR                                                                                        \
+        "VM property 'Name' must be 1 to 255 bytes of UTF-8 without control, bidirectional or invisible " \
+        "formatting characters, and not '*'."
+
 #define S(x) (&(VmValue){.type = 's', .s = (x)})
 #define U(x) (&(VmValue){.type = 'u', .u = (x)})
 #define B(x) (&(VmValue){.type = 'b', .b = (x)})
@@ -145,10 +149,13 @@ static void test_set_errors(void) {
                 "VM property 'Id' must be a UUID (8-4-4-4-12 hex digits), not 'not-a-uuid'.");
         expect_set_error(vm, "Id", S(""),
                 "VM property 'Id' must be a UUID (8-4-4-4-12 hex digits), not ''.");
-        expect_set_error(vm, "Name", S("*"),
-                "VM property 'Name' must be 1 to 255 bytes of UTF-8 without control characters and not '*'.");
-        expect_set_error(vm, "Name", S(""),
-                "VM property 'Name' must be 1 to 255 bytes of UTF-8 without control characters and not '*'.");
+        expect_set_error(vm, "Name", S("*"), NAME_ERROR);
+        expect_set_error(vm, "Name", S(""), NAME_ERROR);
+        /* A right-to-left override (U+202E) makes "vm-exe.txt" display as "vm-txt.exe". */
+        expect_set_error(vm, "Name", S("vm-\u202etxt.exe"), NAME_ERROR);
+        expect_set_error(vm, "Name", S("vm\u2066x\u2069"), NAME_ERROR);
+        expect_set_error(vm, "Name", S("\u200fvm"), NAME_ERROR);
+        expect_set_error(vm, "Name", S("vm\xc2\x85"), NAME_ERROR);
         expect_set_error(vm, "OsName", S("Windows\n11"),
                 "VM property 'OsName' must be at most 1024 bytes without control characters.");
         memset(long_text, 'x', 1025);
@@ -363,6 +370,63 @@ static void test_apply_properties_message(void) {
                 g_assert_cmpstr(error.message, ==,
                         "VM property 'LegacyMac' must be a unicast MAC address such as 52:54:00:12:34:56, not "
                         "'01:00:5e:00:00:01'.");
+        }
+        {
+                /* The last value would silently win: refused, whatever the values. */
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = make_properties_message(bus, "a{sv}", 3,
+                        "Name", "s", "w11", "Sku", "s", "Datacenter", "Name", "s", "other");
+                _cleanup_(cleanup_bus_error) sd_bus_error error = SD_BUS_ERROR_NULL;
+
+                g_assert_cmpint(vm_apply_properties_message(vm, m, &error), ==, -EINVAL);
+                g_assert_cmpstr(error.name, ==, SD_BUS_ERROR_INVALID_ARGS);
+                g_assert_cmpstr(error.message, ==, "VM property 'Name' is given more than once.");
+        }
+        {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m =
+                        make_properties_message(bus, "a{sv}", 2, "Generation", "u", 1, "Generation", "u", 1);
+                _cleanup_(cleanup_bus_error) sd_bus_error error = SD_BUS_ERROR_NULL;
+
+                g_assert_cmpint(vm_apply_properties_message(vm, m, &error), ==, -EINVAL);
+                g_assert_cmpstr(error.message, ==, "VM property 'Generation' is given more than once.");
+        }
+        {
+                /* A name shaped like an id, in any case, the nil UUID too. */
+                static const char *const names[] = {
+                        "0b0f3c1e-5a7d-4e2b-8c9f-1a2b3c4d5e6f",
+                        "0B0F3C1E-5A7D-4E2B-8C9F-1A2B3C4D5E6F",
+                        "00000000-0000-0000-0000-000000000000",
+                };
+                for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+                        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m =
+                                make_properties_message(bus, "a{sv}", 1, "Name", "s", names[i]);
+                        _cleanup_(cleanup_bus_error) sd_bus_error error = SD_BUS_ERROR_NULL;
+                        g_autofree char *expected = g_strdup_printf(
+                                "VM property 'Name' must not be a UUID ('%s'): a UUID always means the VM "
+                                "with that id.",
+                                names[i]);
+
+                        g_assert_cmpint(vm_apply_properties_message(vm, m, &error), ==, -EINVAL);
+                        g_assert_cmpstr(error.name, ==, SD_BUS_ERROR_INVALID_ARGS);
+                        g_assert_cmpstr(error.message, ==, expected);
+                }
+        }
+        {
+                /* The type is checked before the value. */
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m =
+                        make_properties_message(bus, "a{sv}", 1, "Name", "u", 7);
+                _cleanup_(cleanup_bus_error) sd_bus_error error = SD_BUS_ERROR_NULL;
+
+                g_assert_cmpint(vm_apply_properties_message(vm, m, &error), ==, -EINVAL);
+                g_assert_cmpstr(error.message, ==, "VM property 'Name' must be a string.");
+        }
+        {
+                /* In braces it is not the form an id is given in: a name. */
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = make_properties_message(bus, "a{sv}", 1,
+                        "Name", "s", "{0b0f3c1e-5a7d-4e2b-8c9f-1a2b3c4d5e6f}");
+                _cleanup_(cleanup_bus_error) sd_bus_error error = SD_BUS_ERROR_NULL;
+
+                g_assert_cmpint(vm_apply_properties_message(vm, m, &error), >=, 0);
+                g_assert_cmpstr(vm->name, ==, "{0b0f3c1e-5a7d-4e2b-8c9f-1a2b3c4d5e6f}");
         }
         /* Earlier good values are unaffected by the rejected messages. */
         g_assert_cmpuint(vm->generation, ==, 1);
