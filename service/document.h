@@ -6,7 +6,7 @@
 #include "keystore.h"
 #include "time-util.h"
 
-/* IMDS-compatible attested documents (docs: ../shared/reference/imds-contract.md): the signed
+/* IMDS-compatible attested documents (docs/imds-contract.md): the signed
  * JSON content and its PKCS#7 envelope. Pure functions, safe to call from several threads at
  * once (also with the same SigningIdentity). */
 

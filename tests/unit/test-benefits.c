@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 /* The benefit evaluator against the real data/benefits.json (every row of the seed's table, each
- * side of each minimum build, every recommended action and status) and the rule loader against
+ * side of each minimum build, every recommended action and status), every bound of the shipped
+ * rules and of the rule language at, just below and just above it, and the rule loader against
  * malformed files, with the exact messages an administrator would see. */
 
 #include <glib.h>
@@ -352,6 +353,160 @@ static void test_real_file_has_every_benefit(void) {
         g_assert_true(strv_contains(seen, GCONFIG));
 }
 
+/* ---- Bounds of the shipped rules --------------------------------------------------------------- */
+
+/* Every atLeast, below and minimum of data/benefits.json, probed exactly at its version (also
+ * with trailing ".0" components, which compare equal), one below and one above it (the last
+ * component minus or plus one), and just below and just above it (the closest versions: the
+ * one below with a further component of 999999999, the largest a component may be; the bound
+ * with a further ".1"). atLeast and minimum hold at the bound, below does not. Where a
+ * neighbouring rule takes over at a bound, the case says which. */
+#define NONE       .status = "NoApplicableBenefits", .eligible = "", .active = "", .actions = ""
+#define ACTIVE(b)  .status = "ActiveBenefits", .eligible = b, .active = b, .actions = ""
+#define INSTALL(b) .status = "InactiveBenefits", .eligible = b, .active = "", .actions = "InstallUpdates"
+#define NEEDS_LEGACY_ACCESS(b) \
+        .status = "InactiveBenefits", .eligible = b, .active = "", .actions = "EnableVMLegacyAccess"
+#define WS2012 "Windows Server 2012 R2 Datacenter"
+#define WS2019 "Windows Server 2019 Datacenter"
+#define W81    "Windows 8.1 Pro" /* Windows 6.3, not a server: no Windows Server ESU rule */
+#define DEBIAN "Debian GNU/Linux 12 (bookworm)"
+#define N9     "999999999"
+
+static void test_bounds_esu(void) {
+        static const Case cases[] = {
+                /* Windows Server 2008/2008 R2: atLeast 6.0, below 6.2; 2012/2012 R2: atLeast 6.2,
+                 * below 6.4 (the same transport: at 6.2 either rule gives the same answer) */
+                {"one below 6.0", WS2012, "5." N9, .gsi = true, .legacy_access = true, NONE},
+                {"at 6.0", WS2012, "6.0", .gsi = true, .legacy_access = true, ACTIVE(ESU)},
+                {"just above 6.0", WS2012, "6.0.1", .gsi = true, .legacy_access = true, ACTIVE(ESU)},
+                {"one below 6.2", WS2012, "6.1", .gsi = true, .legacy_access = true, ACTIVE(ESU)},
+                {"just below 6.2", WS2012, "6.1." N9, .gsi = true, .legacy_access = true, ACTIVE(ESU)},
+                {"at 6.2", WS2012, "6.2", .gsi = true, .legacy_access = true, ACTIVE(ESU)},
+                {"one above 6.2", WS2012, "6.3", .gsi = true, .legacy_access = true, ACTIVE(ESU)},
+                {"just below 6.4", WS2012, "6.3." N9, .gsi = true, .legacy_access = true, ACTIVE(ESU)},
+                {"at 6.4", WS2012, "6.4", .gsi = true, .legacy_access = true, NONE},
+                {"at 6.4.0", WS2012, "6.4.0", .gsi = true, .legacy_access = true, NONE},
+                {"just above 6.4", WS2012, "6.4.1", .gsi = true, .legacy_access = true, NONE},
+                {"one above 6.4", WS2012, "6.5", .gsi = true, .legacy_access = true, NONE},
+                /* SQL Server: SqlVersion below 13 (vsock rule, on a newer guest) */
+                {"SQL one below 13", WS2019, "10.0.17763.5696", "12", .gsi = true, ACTIVE(ESU)},
+                {"SQL just below 13", WS2019, "10.0.17763.5696", "12." N9, .gsi = true, ACTIVE(ESU)},
+                {"SQL at 13", WS2019, "10.0.17763.5696", "13", .gsi = true, NONE},
+                {"SQL at 13.0", WS2019, "10.0.17763.5696", "13.0", .gsi = true, NONE},
+                {"SQL just above 13", WS2019, "10.0.17763.5696", "13.0.1", .gsi = true, NONE},
+                {"SQL one above 13", WS2019, "10.0.17763.5696", "14", .gsi = true, NONE},
+                /* SQL Server on Windows 6.x: SqlVersion below 13 and OsVersion below 6.4 → legacy;
+                 * from 6.4 on the vsock rule takes over (no legacy access here: the action tells
+                 * which rule decided) */
+                {"SQL on 6.x: one below 6.4", W81, "6.3", "12", .gsi = true, NEEDS_LEGACY_ACCESS(ESU)},
+                {"SQL on 6.x: just below 6.4", W81, "6.3." N9, "12", .gsi = true, NEEDS_LEGACY_ACCESS(ESU)},
+                {"SQL on 6.x: at 6.4 → vsock rule", W81, "6.4", "12", .gsi = true, ACTIVE(ESU)},
+                {"SQL on 6.x: one above 6.4 → vsock rule", W81, "6.5", "12", .gsi = true, ACTIVE(ESU)},
+                {"SQL on 6.x: SQL one below 13", W81, "6.3", "12." N9, .gsi = true,
+                        NEEDS_LEGACY_ACCESS(ESU)},
+                {"SQL on 6.x: SQL at 13", W81, "6.3", "13", .gsi = true, NONE},
+                {"SQL on 6.x: SQL one above 13", W81, "6.3", "14", .gsi = true, NONE},
+        };
+        run_cases(cases, ELEMENTSOF(cases));
+}
+
+typedef enum Expect {
+        EXPECT_NONE,    /* no benefit */
+        EXPECT_INSTALL, /* eligible, below the minimum */
+        EXPECT_ACTIVE,
+} Expect;
+
+static void check_probe(const BenefitRules *rules, Case c, const char *benefit, const char *bound,
+        const char *version, Expect expect) {
+        g_autofree char *what = g_strdup_printf("%s %s (%s)", c.os_name, version, bound);
+
+        c.what = what;
+        c.os_version = version;
+        c.status = expect == EXPECT_NONE      ? "NoApplicableBenefits"
+                   : expect == EXPECT_INSTALL ? "InactiveBenefits"
+                                              : "ActiveBenefits";
+        c.eligible = expect == EXPECT_NONE ? "" : benefit;
+        c.active = expect == EXPECT_ACTIVE ? benefit : "";
+        c.actions = expect == EXPECT_INSTALL ? "InstallUpdates" : "";
+        check_case(rules, &c);
+}
+
+/* A rule of the shape "OsVersion atLeast 10.0.B, below 10.0.B+1, minimum 10.0.B.R" (one OS
+ * build and its update), probed at, one below and above, and just below and above each of the
+ * three bounds. base says the OS name and a ready transport. Outside the build there is no
+ * benefit, unless the build before (prev_rule) or after (next_rule) has a rule of the same
+ * shape of its own, which then decides: below its minimum at its build number, above it at
+ * the largest revision. */
+static void check_build_rule(const BenefitRules *rules, const Case *base, const char *benefit, unsigned b,
+        unsigned r, bool prev_rule, bool next_rule) {
+        const Expect prev = prev_rule ? EXPECT_INSTALL : EXPECT_NONE,
+                     prev_max = prev_rule ? EXPECT_ACTIVE : EXPECT_NONE,
+                     next = next_rule ? EXPECT_INSTALL : EXPECT_NONE;
+        char v[64];
+
+#define PROBE(bound, expect, ...)                                                      \
+        do {                                                                           \
+                g_assert_cmpint(snprintf(v, sizeof v, __VA_ARGS__), <, (int)sizeof v); \
+                check_probe(rules, *base, benefit, bound, v, expect);                  \
+        } while (0)
+        PROBE("one below atLeast", prev, "10.0.%u", b - 1);
+        PROBE("just below atLeast", prev_max, "10.0.%u." N9, b - 1);
+        PROBE("at atLeast", EXPECT_INSTALL, "10.0.%u", b);
+        PROBE("at atLeast", EXPECT_INSTALL, "10.0.%u.0", b);
+        PROBE("just above atLeast", EXPECT_INSTALL, "10.0.%u.0.1", b);
+        PROBE("one below minimum", EXPECT_INSTALL, "10.0.%u.%u", b, r - 1);
+        PROBE("just below minimum", EXPECT_INSTALL, "10.0.%u.%u." N9, b, r - 1);
+        PROBE("at minimum", EXPECT_ACTIVE, "10.0.%u.%u", b, r);
+        PROBE("at minimum", EXPECT_ACTIVE, "10.0.%u.%u.0", b, r);
+        PROBE("just above minimum", EXPECT_ACTIVE, "10.0.%u.%u.1", b, r);
+        PROBE("one above minimum", EXPECT_ACTIVE, "10.0.%u.%u", b, r + 1);
+        PROBE("just below below", EXPECT_ACTIVE, "10.0.%u." N9, b);
+        PROBE("closest below below", EXPECT_ACTIVE, "10.0.%u." N9 "." N9 "." N9 "." N9 "." N9, b);
+        PROBE("at below", next, "10.0.%u", b + 1);
+        PROBE("at below", next, "10.0.%u.0", b + 1);
+        PROBE("just above below", next, "10.0.%u.0.1", b + 1);
+        PROBE("one above below", EXPECT_NONE, "10.0.%u", b + 2);
+#undef PROBE
+}
+
+static void test_bounds_avd_and_azure_edition(void) {
+        _cleanup_(benefit_rules_freep) BenefitRules *rules = load_real_rules();
+        const Case w11 = {.os_name = W11MS, .gsi = true}, w10 = {.os_name = W10MS, .legacy_access = true},
+                   azed = {.os_name = AZEDN, .gsi = true};
+
+        check_build_rule(rules, &w11, AVD, 22621, 3447, false, false); /* 22H2 */
+        check_build_rule(rules, &w11, AVD, 22631, 3447, false, false); /* 23H2 */
+        check_build_rule(rules, &w11, AVD, 22000, 2899, false, false); /* 21H2 */
+        /* Windows 10 21H2 (19044) and 22H2 (19045): one's below is the other's atLeast */
+        check_build_rule(rules, &w10, AVD, 19044, 4291, false, true);
+        check_build_rule(rules, &w10, AVD, 19045, 4291, true, false);
+        check_build_rule(rules, &azed, AZED, 20348, 2402, false, false);
+}
+
+static void test_bounds_guest_configuration(void) {
+        static const Case cases[] = {
+                /* guest configuration: ArcAgentVersion minimum 1.39 */
+                {"Arc: one below minimum", DEBIAN, "6.1.0", NULL, "1.38", .gsi = true, INSTALL(GCONFIG)},
+                {"Arc: just below minimum", DEBIAN, "6.1.0", NULL, "1.38." N9, .gsi = true,
+                        INSTALL(GCONFIG)},
+                {"Arc: at minimum", DEBIAN, "6.1.0", NULL, "1.39", .gsi = true, ACTIVE(GCONFIG)},
+                {"Arc: just above minimum", DEBIAN, "6.1.0", NULL, "1.39.0.1", .gsi = true, ACTIVE(GCONFIG)},
+                {"Arc: one above minimum", DEBIAN, "6.1.0", NULL, "1.40", .gsi = true, ACTIVE(GCONFIG)},
+                /* ... on Windows 6.x: OsVersion below 6.4 → legacy, from 6.4 on the vsock rule */
+                {"Arc on 6.x: one below 6.4", W81, "6.3", NULL, "1.39", .gsi = true,
+                        NEEDS_LEGACY_ACCESS(GCONFIG)},
+                {"Arc on 6.x: just below 6.4", W81, "6.3." N9, NULL, "1.39", .gsi = true,
+                        NEEDS_LEGACY_ACCESS(GCONFIG)},
+                {"Arc on 6.x: at 6.4 → vsock rule", W81, "6.4", NULL, "1.39", .gsi = true, ACTIVE(GCONFIG)},
+                {"Arc on 6.x: one above 6.4 → vsock rule", W81, "6.5", NULL, "1.39", .gsi = true,
+                        ACTIVE(GCONFIG)},
+                {"Arc on 6.x: one below minimum", W81, "6.3", NULL, "1.38", .legacy_access = true,
+                        INSTALL(GCONFIG)},
+                {"Arc on 6.x: at minimum", W81, "6.3", NULL, "1.39", .legacy_access = true, ACTIVE(GCONFIG)},
+        };
+        run_cases(cases, ELEMENTSOF(cases));
+}
+
 /* ---- Malformed rule files ----------------------------------------------------------------------- */
 
 static void expect_error(const char *data, int expected_r, const char *expected_message) {
@@ -593,6 +748,134 @@ static void test_load_rules(void) {
                 "t.json:4:14: rules[0]: a rule must be an object");
 }
 
+/* ---- Bounds of the rule language ---------------------------------------------------------------- */
+
+/* HEAD and RULE_OPEN with one rule for AzureVirtualDesktop over vsock: the given match and, if
+ * not NULL, minimum (the members inside the braces). */
+static char *one_rule(const char *match, const char *minimum) {
+        return g_strdup_printf(HEAD RULE_OPEN "      \"match\": { %s },\n%s%s%s"
+                                              "      \"transport\": \"vsock\"\n"
+                                              "    }\n  ]\n}\n",
+                match, minimum ? "      \"minimum\": { " : "", minimum ?: "", minimum ? " },\n" : "");
+}
+
+static BenefitRules *expect_loads(const char *data) {
+        BenefitRules *rules = NULL;
+        _cleanup_free_ char *error = NULL;
+
+        g_assert_cmpint(benefit_rules_load_data("t.json", data, &rules, &error), ==, 0);
+        g_assert_null(error);
+        g_assert_nonnull(rules);
+        return rules;
+}
+
+/* atLeast and minimum hold at their version, below does not; missing components count as 0. */
+static void test_bounds_language(void) {
+        g_autofree char *data = one_rule("\"OsVersion\": { \"atLeast\": \"2.5\", \"below\": \"4.1\" }",
+                "\"OsVersion\": \"3.3\"");
+        _cleanup_(benefit_rules_freep) BenefitRules *rules = expect_loads(data);
+        const Case base = {.os_name = "Any OS", .gsi = true};
+        static const struct {
+                const char *bound, *version;
+                Expect expect;
+        } probes[] = {
+                {"one below atLeast", "2.4", EXPECT_NONE},
+                {"just below atLeast", "2.4." N9, EXPECT_NONE},
+                {"at atLeast", "2.5", EXPECT_INSTALL},
+                {"at atLeast", "2.5.0.0", EXPECT_INSTALL},
+                {"just above atLeast", "2.5.0.1", EXPECT_INSTALL},
+                {"one above atLeast", "2.6", EXPECT_INSTALL},
+                {"one below minimum", "3.2", EXPECT_INSTALL},
+                {"closest below minimum", "3.2." N9 "." N9 "." N9 "." N9 "." N9 "." N9, EXPECT_INSTALL},
+                {"at minimum", "3.3", EXPECT_ACTIVE},
+                {"at minimum", "3.3.0", EXPECT_ACTIVE},
+                {"just above minimum", "3.3.0.1", EXPECT_ACTIVE},
+                {"one above minimum", "3.4", EXPECT_ACTIVE},
+                {"one below below", "4.0", EXPECT_ACTIVE},
+                {"closest below below", "4.0." N9 "." N9 "." N9 "." N9 "." N9 "." N9, EXPECT_ACTIVE},
+                {"at below", "4.1", EXPECT_NONE},
+                {"at below", "4.1.0.0.0", EXPECT_NONE},
+                {"just above below", "4.1.0.1", EXPECT_NONE},
+                {"one above below", "4.2", EXPECT_NONE},
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(probes); i++)
+                check_probe(rules, base, AVD, probes[i].bound, probes[i].version, probes[i].expect);
+}
+
+/* What the loader accepts, at and one past each of its limits. */
+static void test_bounds_loader(void) {
+        const char *accepted[] = {
+                /* atLeast must be below below: one component apart is enough */
+                "\"OsVersion\": { \"atLeast\": \"4.0\", \"below\": \"4.1\" }",
+                "\"OsVersion\": { \"atLeast\": \"4.0." N9 "\", \"below\": \"4.1\" }",
+                /* versions: up to 8 components of up to 9 digits */
+                "\"OsVersion\": { \"atLeast\": \"1.2.3.4.5.6.7.8\" }",
+                "\"OsVersion\": { \"below\": \"" N9 "\" }",
+                /* regular expressions: 8 repetition operators, counts up to 16, 256 characters */
+                "\"OsName\": { \"regex\": \"a?b*c+d{2}e?f*g+h{1,16}\" }",
+                "\"OsName\": { \"regex\": \"a{16}\" }",
+        };
+        g_autofree char *long_regex = g_strnfill(256, 'w'), *too_long_regex = g_strnfill(257, 'w');
+        g_autofree char *long_match = g_strdup_printf("\"OsName\": { \"regex\": \"%s\" }", long_regex);
+        g_autofree char *too_long_match =
+                g_strdup_printf("\"OsName\": { \"regex\": \"%s\" }", too_long_regex);
+        g_autofree char *too_long_message = NULL;
+
+        for (size_t i = 0; i < ELEMENTSOF(accepted); i++) {
+                g_autofree char *data = one_rule(accepted[i], NULL);
+                _cleanup_(benefit_rules_freep) BenefitRules *rules = NULL;
+
+                g_test_message("accepted: %s", accepted[i]);
+                rules = expect_loads(data);
+        }
+        {
+                g_autofree char *data = one_rule(long_match, NULL);
+                _cleanup_(benefit_rules_freep) BenefitRules *rules = expect_loads(data);
+        }
+        {
+                g_autofree char *data = one_rule("\"OsName\": { \"regex\": \"w\" }",
+                        "\"ArcAgentVersion\": \"1.2.3.4.5.6.7." N9 "\"");
+                _cleanup_(benefit_rules_freep) BenefitRules *rules = expect_loads(data);
+        }
+
+#define CHECK_ERROR(match, minimum, message)                       \
+        do {                                                       \
+                g_autofree char *_data = one_rule(match, minimum); \
+                expect_error(_data, -EINVAL, message);             \
+        } while (0)
+#define TOO_COMPLEX                                                                                 \
+        "' is too complex: at most 256 characters and 8 repetition operators, none directly after " \
+        "another, counts in {} up to 16"
+        CHECK_ERROR("\"OsVersion\": { \"atLeast\": \"4.1\", \"below\": \"4.1\" }", NULL,
+                "t.json:8:31: rules[0].match.OsVersion: atLeast 4.1 is not below 4.1: the condition can never "
+                "match");
+        CHECK_ERROR("\"OsVersion\": { \"atLeast\": \"4.1.0\", \"below\": \"4.1\" }", NULL,
+                "t.json:8:31: rules[0].match.OsVersion: atLeast 4.1.0 is not below 4.1: the condition can never "
+                "match");
+        CHECK_ERROR("\"OsVersion\": { \"atLeast\": \"1.2.3.4.5.6.7.8.9\" }", NULL,
+                "t.json:8:44: rules[0].match.OsVersion.atLeast: '1.2.3.4.5.6.7.8.9' is not a dotted numeric "
+                "version such as 10.0.22621.3447");
+        CHECK_ERROR("\"OsVersion\": { \"below\": \"1000000000\" }", NULL,
+                "t.json:8:42: rules[0].match.OsVersion.below: '1000000000' is not a dotted numeric version "
+                "such as 10.0.22621.3447");
+        CHECK_ERROR("\"OsName\": { \"regex\": \"w\" }", "\"ArcAgentVersion\": \"1.2.3.4.5.6.7.8.9\"",
+                "t.json:9:39: rules[0].minimum.ArcAgentVersion: '1.2.3.4.5.6.7.8.9' is not a dotted numeric "
+                "version such as 10.0.22621.3447");
+        CHECK_ERROR("\"OsName\": { \"regex\": \"a?b*c+d{2}e?f*g+h{1,16}i?\" }", NULL,
+                "t.json:8:39: rules[0].match.OsName.regex: regular expression 'a?b*c+d{2}e?f*g+h{1,16}i?" TOO_COMPLEX);
+        CHECK_ERROR("\"OsName\": { \"regex\": \"a{17}\" }", NULL,
+                "t.json:8:39: rules[0].match.OsName.regex: regular expression 'a{17}" TOO_COMPLEX);
+        CHECK_ERROR("\"OsName\": { \"regex\": \"a{1,17}\" }", NULL,
+                "t.json:8:39: rules[0].match.OsName.regex: regular expression 'a{1,17}" TOO_COMPLEX);
+        too_long_message = g_strdup_printf(
+                "t.json:8:39: rules[0].match.OsName.regex: regular expression '%s" TOO_COMPLEX,
+                too_long_regex);
+        CHECK_ERROR(too_long_match, NULL, too_long_message);
+#undef TOO_COMPLEX
+#undef CHECK_ERROR
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
 
@@ -604,12 +887,17 @@ int main(int argc, char **argv) {
         g_test_add_func("/benefits/statuses-and-actions", test_statuses_and_actions);
         g_test_add_func("/benefits/evaluate-replaces-previous", test_evaluate_replaces_previous);
         g_test_add_func("/benefits/real-file-has-every-benefit", test_real_file_has_every_benefit);
+        g_test_add_func("/benefits/bounds/esu", test_bounds_esu);
+        g_test_add_func("/benefits/bounds/avd-and-azure-edition", test_bounds_avd_and_azure_edition);
+        g_test_add_func("/benefits/bounds/guest-configuration", test_bounds_guest_configuration);
         g_test_add_func("/benefits/load/minimal", test_load_minimal);
         g_test_add_func("/benefits/load/syntax-error", test_load_syntax_error);
         g_test_add_func("/benefits/load/missing-file", test_load_missing_file);
         g_test_add_func("/benefits/load/top-level", test_load_top_level);
         g_test_add_func("/benefits/load/benefits", test_load_benefits);
         g_test_add_func("/benefits/load/rules", test_load_rules);
+        g_test_add_func("/benefits/bounds/language", test_bounds_language);
+        g_test_add_func("/benefits/bounds/loader", test_bounds_loader);
 
         return g_test_run();
 }

@@ -25,40 +25,79 @@ static Vm *make_vm(const char *id, const char *name, uint32_t cid, const char *m
         return vm;
 }
 
+static void set_field(Vm *vm, const char *name, VmValue v) {
+        g_assert_cmpint(vm_set_field(vm, name, &v, NULL), ==, 0);
+}
+
+/* The populated state pinned to a committed file (tests/unit/state-populated.json): the
+ * serialiser must write exactly those bytes, and reading the file gives back every field. A
+ * change of the format shows up here as a diff against that file, not only as a change that
+ * the serialiser and the parser happen to agree on. */
 static void test_round_trip(void) {
         _cleanup_(state_data_done) StateData s = {};
-        _cleanup_free_ char *json = NULL, *json2 = NULL, *error = NULL;
+        _cleanup_free_ char *json = NULL, *json2 = NULL, *error = NULL, *expected = NULL;
+        g_autofree char *path = NULL;
+        const char *src = g_getenv("AZSHCI_SOURCE_DIR");
         Vm *vms[2];
 
+        /* every field set on the first VM, only the mandatory ones and two others on the second */
         vms[0] = make_vm(ID1, "vm-one", 3, "52:54:00:12:34:56");
         vms[0]->legacy_access = true;
-        g_assert_cmpint(vm_set_field(vms[0], "OsVersion", &(VmValue){.type = 's', .s = "10.0.22621.3447"},
-                                NULL),
-                ==, 0);
+        set_field(vms[0], "Generation", (VmValue){.type = 'u', .u = 2});
+        set_field(vms[0], "PowerState", (VmValue){.type = 's', .s = "Paused"});
+        set_field(vms[0], "GuestServiceInterface", (VmValue){.type = 'b', .b = true});
+        set_field(vms[0], "DataExchange", (VmValue){.type = 'b', .b = true});
+        set_field(vms[0], "OsName", (VmValue){.type = 's', .s = "Windows \"Server\" 2022 \\ Zoë"});
+        set_field(vms[0], "OsVersion", (VmValue){.type = 's', .s = "10.0.22621.3447"});
+        set_field(vms[0], "SqlVersion", (VmValue){.type = 's', .s = "16.0.1000.6"});
+        set_field(vms[0], "ArcAgentVersion", (VmValue){.type = 's', .s = "1.41.02664.1629"});
+        set_field(vms[0], "LegacyInterface", (VmValue){.type = 's', .s = "azshci-l0"});
+        set_field(vms[0], "Sku", (VmValue){.type = 's', .s = "2022-datacenter-azure-edition"});
+        set_field(vms[0], "LicenseType", (VmValue){.type = 's', .s = "Windows_Server"});
         vms[1] = make_vm(ID2, "vm-two", 0, NULL);
         vms[1]->generation = 1;
         vms[1]->power_state = VM_POWER_OFF;
 
-        g_assert_cmpint(state_serialize(true, 1234567, vms, 2, &json), ==, 0);
-        g_assert_cmpint(state_deserialize("t", json, &s, &error), ==, 0);
-        g_assert_null(error);
+        path = g_strdup_printf("%s/tests/unit/state-populated.json", src ? src : ".");
+        g_assert_cmpint(read_full_file(path, 1024 * 1024, &expected, NULL), ==, 0);
 
+        g_assert_cmpint(state_serialize(true, 1234567, vms, 2, &json), ==, 0);
+        g_assert_cmpstr(json, ==, expected);
+
+        g_assert_cmpint(state_deserialize("t", expected, &s, &error), ==, 0);
+        g_assert_null(error);
         g_assert_true(s.legacy_support);
         g_assert_cmpuint(s.last_sync, ==, 1234567);
         g_assert_cmpuint(s.n_vms, ==, 2);
         g_assert_cmpstr(s.vms[0]->id, ==, ID1);
-        g_assert_cmpstr(s.vms[0]->legacy_mac, ==, "52:54:00:12:34:56");
+        g_assert_cmpstr(s.vms[0]->name, ==, "vm-one");
+        g_assert_cmpuint(s.vms[0]->generation, ==, 2);
+        g_assert_cmpint(s.vms[0]->power_state, ==, VM_POWER_PAUSED);
+        g_assert_true(s.vms[0]->guest_service_interface);
+        g_assert_true(s.vms[0]->data_exchange);
+        g_assert_cmpstr(s.vms[0]->os_name, ==, "Windows \"Server\" 2022 \\ Zoë");
         g_assert_cmpstr(s.vms[0]->os_version, ==, "10.0.22621.3447");
-        g_assert_true(s.vms[0]->legacy_access);
+        g_assert_cmpstr(s.vms[0]->sql_version, ==, "16.0.1000.6");
+        g_assert_cmpstr(s.vms[0]->arc_agent_version, ==, "1.41.02664.1629");
         g_assert_cmpuint(s.vms[0]->vsock_cid, ==, 3);
+        g_assert_cmpstr(s.vms[0]->legacy_mac, ==, "52:54:00:12:34:56");
+        g_assert_cmpstr(s.vms[0]->legacy_interface, ==, "azshci-l0");
+        g_assert_cmpstr(s.vms[0]->sku, ==, "2022-datacenter-azure-edition");
+        g_assert_cmpstr(s.vms[0]->license_type, ==, "Windows_Server");
+        g_assert_true(s.vms[0]->legacy_access);
+        g_assert_cmpstr(s.vms[1]->id, ==, ID2);
+        g_assert_cmpstr(s.vms[1]->name, ==, "vm-two");
         g_assert_cmpuint(s.vms[1]->generation, ==, 1);
         g_assert_cmpint(s.vms[1]->power_state, ==, VM_POWER_OFF);
-        g_assert_false(s.vms[1]->legacy_access);
+        g_assert_false(s.vms[1]->guest_service_interface);
+        g_assert_cmpuint(s.vms[1]->vsock_cid, ==, 0);
         g_assert_null(s.vms[1]->legacy_mac);
+        g_assert_null(s.vms[1]->os_name);
+        g_assert_false(s.vms[1]->legacy_access);
 
-        /* Serialising what was read gives the same bytes. */
+        /* Serialising what was read gives the file's bytes again. */
         g_assert_cmpint(state_serialize(s.legacy_support, s.last_sync, s.vms, s.n_vms, &json2), ==, 0);
-        g_assert_cmpstr(json, ==, json2);
+        g_assert_cmpstr(json2, ==, expected);
 
         vm_free(vms[0]);
         vm_free(vms[1]);
