@@ -21,7 +21,8 @@
 #define BODY_MALFORMED "{\"error\":\"Bad request: malformed query string\"}"
 #define BODY_NONCE \
         "{\"error\":\"Bad request: nonce must be 1 to 32 characters of A-Z, a-z, 0-9, '_' and '-'\"}"
-#define BODY_XFF "{\"error\":\"Bad request: requests with an X-Forwarded-For header are not accepted\"}"
+#define BODY_XFF       "{\"error\":\"Bad request: requests with an X-Forwarded-For header are not accepted\"}"
+#define BODY_FORWARDED "{\"error\":\"Bad request: requests with a Forwarded header are not accepted\"}"
 
 #define DOC "/metadata/attested/document"
 
@@ -89,6 +90,59 @@ static void test_metadata(void) {
                 BODY_METADATA);
         check_reply(decide_full("GET", IMDS_PATH_VERSIONS, NULL, 0, false, 10), 400, BODY_METADATA);
         check_reply(decide_full("GET", DOC "?api-version=2018-10-01", "true", 1, true, 10), 400, BODY_XFF);
+}
+
+/* Headers as the transport hands them over (imds_request_add_header), then the decision. */
+static const ImdsDecision *decide_headers(const char *const *headers) {
+        ImdsRequest req = {.method = "GET", .uri = DOC "?api-version=2018-10-01"};
+        static ImdsDecision d;
+
+        for (size_t i = 0; headers[i]; i += 2)
+                imds_request_add_header(&req, headers[i], headers[i + 1]);
+        imds_request_decide(&req, &d);
+        return &d;
+}
+
+static void test_headers(void) {
+        ImdsRequest req = {};
+
+        imds_request_add_header(&req, "Metadata", "true");
+        imds_request_add_header(&req, "metadata", "false");
+        imds_request_add_header(&req, "Host", NULL);
+        g_assert_cmpuint(req.n_metadata, ==, 2);
+        g_assert_cmpstr(req.metadata, ==, "true");
+        g_assert_cmpuint(req.headers_size, ==,
+                strlen("Metadata"
+                       "true"
+                       "metadata"
+                       "false"
+                       "Host"));
+        g_assert_false(req.forwarded_for);
+        g_assert_false(req.forwarded);
+
+        check_attest(decide_headers((const char *[]){"Metadata", "true", "Host", "x", NULL}), "",
+                "2018-10-01");
+        /* Either proxy header is refused, whatever the case of its name and even when empty; the
+         * X-Forwarded-For answer comes first when both are sent. */
+        check_reply(decide_headers((const char *[]){"Metadata", "true", "Forwarded", "for=10.0.0.1", NULL}),
+                400, BODY_FORWARDED);
+        check_reply(decide_headers((
+                            const char *[]){"FORWARDED", "for=\"[2001:db8::1]\"", "Metadata", "true", NULL}),
+                400, BODY_FORWARDED);
+        check_reply(decide_headers((const char *[]){"Metadata", "true", "forwarded", "", NULL}), 400,
+                BODY_FORWARDED);
+        check_reply(decide_headers(
+                            (const char *[]){"Metadata", "true", "x-forwarded-for", "10.0.0.1", NULL}),
+                400, BODY_XFF);
+        check_reply(decide_headers((const char *[]){"Forwarded", "for=a", "X-Forwarded-For", "b", "Metadata",
+                            "true", NULL}),
+                400, BODY_XFF);
+        /* Only those two names: look-alikes are ordinary headers. */
+        check_attest(decide_headers((const char *[]){"Metadata", "true", "X-Forwarded-Host", "h",
+                             "Forwarded-For", "a", "X-Forwarded", "b", NULL}),
+                "", "2018-10-01");
+        /* Before the Metadata check, like X-Forwarded-For; after 404 and 405. */
+        check_reply(decide_headers((const char *[]){"Forwarded", "for=a", NULL}), 400, BODY_FORWARDED);
 }
 
 static void test_api_version(void) {
@@ -283,6 +337,7 @@ int main(int argc, char *argv[]) {
 
         g_test_add_func("/imds-request/document", test_document);
         g_test_add_func("/imds-request/metadata", test_metadata);
+        g_test_add_func("/imds-request/headers", test_headers);
         g_test_add_func("/imds-request/api-version", test_api_version);
         g_test_add_func("/imds-request/query", test_query);
         g_test_add_func("/imds-request/paths-methods", test_paths_methods);
