@@ -332,6 +332,60 @@ static void test_vsock_peer(void) {
         g_assert_cmpint(vsock_address_parse("-1", &cid, &port), ==, -EINVAL);
 }
 
+/* The peer strings the service accepts for the vsock transport: exactly what
+ * vsock_peer_identify writes. */
+static void test_vsock_peer_parse(void) {
+        static const struct {
+                const char *peer;
+                int r;
+                uint32_t cid;
+        } cases[] = {
+                {"3", 0, 3},
+                {"5", 0, 5},
+                {"42", 0, 42},
+                {"4294967294", 0, 4294967294U},
+                /* Not canonical decimal. */
+                {"+5", -EINVAL},
+                {" 5", -EINVAL},
+                {"5 ", -EINVAL},
+                {"05", -EINVAL},
+                {"00", -EINVAL},
+                {"007", -EINVAL},
+                {"-5", -EINVAL},
+                {"0x5", -EINVAL},
+                {"5\n", -EINVAL},
+                {"\t5", -EINVAL},
+                {"", -EINVAL},
+                {"5.0", -EINVAL},
+                {"4294967296", -EINVAL},
+                {"18446744073709551621", -EINVAL},
+                /* Canonical, but no guest's CID. */
+                {"0", -EADDRNOTAVAIL},
+                {"1", -EADDRNOTAVAIL},
+                {"2", -EADDRNOTAVAIL},
+                {"4294967295", -EADDRNOTAVAIL},
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                uint32_t cid = 77;
+
+                g_test_message("peer '%s'", cases[i].peer);
+                g_assert_cmpint(vsock_peer_parse(cases[i].peer, &cid), ==, cases[i].r);
+                g_assert_cmpuint(cid, ==, cases[i].r == 0 ? cases[i].cid : 77);
+        }
+
+        /* Every string vsock_peer_identify writes parses back to its CID. */
+        for (uint32_t c = 3; c < 3000; c += 7) {
+                struct sockaddr_vm svm = {.svm_family = AF_VSOCK, .svm_cid = c};
+                _cleanup_free_ char *peer = NULL;
+                uint32_t cid = 0;
+
+                g_assert_cmpint(vsock_peer_identify((struct sockaddr *)&svm, sizeof svm, &peer), ==, 0);
+                g_assert_cmpint(vsock_peer_parse(peer, &cid), ==, 0);
+                g_assert_cmpuint(cid, ==, c);
+        }
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
 
@@ -347,5 +401,6 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/imds-request/fixed-replies", test_fixed_replies);
         g_test_add_func("/imds-request/url-decode", test_url_decode);
         g_test_add_func("/imds-request/vsock-peer", test_vsock_peer);
+        g_test_add_func("/imds-request/vsock-peer-parse", test_vsock_peer_parse);
         return g_test_run();
 }
