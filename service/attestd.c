@@ -2,6 +2,7 @@
 
 #include <getopt.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 
 #include "build-config.h"
@@ -168,6 +169,11 @@ static int run(int argc, char *argv[]) {
 
         /* Group and others never get write access to what we create; secrets are created 0600. */
         umask(0022);
+
+        /* The memory holds private keys: no core dump, no ptrace or /proc/PID/mem for other
+         * processes of the service user (docs/trust-model.md, "Keys at rest"). */
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+                return log_error_errno(negative_errno(), "Failed to make the process non-dumpable: %m");
 
         if (args.import_key)
                 return run_import(&args);

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include "config.h"
 #include "fileio.h"
 #include "json-util.h"
@@ -309,18 +312,41 @@ int config_load_data(Config *c, const char *name, const char *data, char **ret_e
         return config_load_root(c, name, json_parser_get_root(parser), ret_error);
 }
 
+/* An inline CMP secret may only sit in a file that other users cannot read: whoever reads it
+ * can enrol certificates in this host's name (docs/cmp.md). */
+static int config_check_secret_mode(const Config *c, const char *path, mode_t mode, char **ret_error) {
+        if (isempty(c->cmp.secret) || !(mode & S_IROTH))
+                return 0;
+        return json_error(ret_error, -EPERM,
+                "%s: key \"issuer.secret\" in a file that every user can read (mode %04o): put the "
+                "secret in a file of its own named by \"issuer.secretFile\", or make %s unreadable "
+                "to others (chmod o-r)",
+                path, (unsigned)(mode & 07777), path);
+}
+
 int config_load(Config *c, const char *path, bool missing_ok, char **ret_error) {
         _cleanup_free_ char *data = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
         int r;
 
         assert(c);
         assert(path);
 
-        r = read_full_file(path, 1024 * 1024, &data, NULL);
-        if (r == -ENOENT && missing_ok)
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0 && errno == ENOENT && missing_ok)
                 return 0;
+        if (fd < 0 || fstat(fd, &st) < 0)
+                r = negative_errno();
+        else if (!S_ISREG(st.st_mode))
+                r = -EBADFD;
+        else
+                r = read_full_fd(fd, 1024 * 1024, &data, NULL);
         if (r < 0)
                 return json_error(ret_error, r, "%s: %s", path, strerror(-r));
 
-        return config_load_data(c, path, data, ret_error);
+        r = config_load_data(c, path, data, ret_error);
+        if (r < 0)
+                return r;
+        return config_check_secret_mode(c, path, st.st_mode, ret_error);
 }

@@ -69,6 +69,7 @@ void config_init(Config *c);
 void config_done(Config *c);
 
 /* Loads a configuration file over the defaults. A missing file is not an error when
- * missing_ok is set (the defaults stand). Errors carry "FILE: problem" in ret_error. */
+ * missing_ok is set (the defaults stand). An inline "issuer.secret" in a file that others may
+ * read is refused with -EPERM. Errors carry "FILE: problem" in ret_error. */
 int config_load(Config *c, const char *path, bool missing_ok, char **ret_error);
 int config_load_data(Config *c, const char *name, const char *data, char **ret_error);

@@ -4,7 +4,6 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdarg.h>
-#include <strings.h>
 
 #include "imds-http.h"
 #include "imds-request.h"
@@ -320,14 +319,7 @@ static enum MHD_Result queue_reply(struct MHD_Connection *connection, const Imds
 }
 
 static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
-        ImdsRequest *req = cls;
-
-        req->headers_size += strlen(key) + strlen(strempty(value));
-        if (strcasecmp(key, "Metadata") == 0) {
-                if (req->n_metadata++ == 0)
-                        req->metadata = strempty(value);
-        } else if (strcasecmp(key, "X-Forwarded-For") == 0)
-                req->forwarded_for = true;
+        imds_request_add_header(cls, key, value);
         return MHD_YES;
 }
 

@@ -14,6 +14,7 @@
         "For more information refer to aka.ms/azureimds\",\"newest-versions\":["
 #define BODY_FORWARDED_FOR \
         "{\"error\":\"Bad request: requests with an X-Forwarded-For header are not accepted\"}"
+#define BODY_FORWARDED "{\"error\":\"Bad request: requests with a Forwarded header are not accepted\"}"
 #define BODY_DUPLICATE "{\"error\":\"Bad request: duplicate query parameter\"}"
 #define BODY_UNKNOWN   "{\"error\":\"Bad request: unknown query parameter\"}"
 #define BODY_MALFORMED "{\"error\":\"Bad request: malformed query string\"}"
@@ -129,6 +130,20 @@ static bool metadata_header_ok(const ImdsRequest *req) {
         return req->n_metadata == 1 && req->metadata && strcasecmp(req->metadata, "true") == 0;
 }
 
+void imds_request_add_header(ImdsRequest *req, const char *name, const char *value) {
+        assert(req);
+        assert(name);
+
+        req->headers_size += strlen(name) + strlen(strempty(value));
+        if (strcasecmp(name, "Metadata") == 0) {
+                if (req->n_metadata++ == 0)
+                        req->metadata = strempty(value);
+        } else if (strcasecmp(name, "X-Forwarded-For") == 0)
+                req->forwarded_for = true;
+        else if (strcasecmp(name, "Forwarded") == 0)
+                req->forwarded = true;
+}
+
 void imds_request_decide(const ImdsRequest *req, ImdsDecision *d) {
         char value[IMDS_URI_MAX + 1], name[32];
         bool seen[_PARAM_MAX] = {}, document;
@@ -161,8 +176,12 @@ void imds_request_decide(const ImdsRequest *req, ImdsDecision *d) {
                 d->reply.allow_get = true;
                 return;
         }
+        /* A proxy's word on who the client is: never ours to take (the peer identity comes from
+         * the connection). IMDS refuses X-Forwarded-For; Forwarded says the same thing. */
         if (req->forwarded_for)
                 return set_reply(d, 400, BODY_FORWARDED_FOR);
+        if (req->forwarded)
+                return set_reply(d, 400, BODY_FORWARDED);
         if (!metadata_header_ok(req))
                 return set_reply(d, 400, BODY_METADATA);
 

@@ -29,7 +29,12 @@ typedef struct ImdsRequest {
         const char *metadata; /* the value of the (first) Metadata header; NULL = absent */
         unsigned n_metadata;  /* how many Metadata headers were sent */
         bool forwarded_for;   /* an X-Forwarded-For header is present */
+        bool forwarded;       /* a Forwarded header (RFC 7239) is present */
 } ImdsRequest;
+
+/* Accounts one request header (any name and value, as received) in req: its size, Metadata,
+ * X-Forwarded-For and Forwarded. Header names compare case-insensitively. */
+void imds_request_add_header(ImdsRequest *req, const char *name, const char *value);
 
 typedef enum ImdsAction {
         IMDS_ACTION_REPLY,  /* answer now: status, body, allow_get, retry_after */

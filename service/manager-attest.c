@@ -9,6 +9,7 @@
 #include "log.h"
 #include "manager-dbus.h"
 #include "validate.h"
+#include "vsock-peer.h"
 #include "x509-util.h"
 
 /* The attestation half of the manager: the keystore and issuer, Sync (enrolment in a worker
@@ -395,16 +396,12 @@ static int find_peer_vm(Manager *m, const char *transport, const char *peer, Vm 
         Vm *vm = NULL;
 
         if (streq(transport, "vsock")) {
-                char *end;
-                unsigned long cid;
+                uint32_t cid;
 
-                errno = 0;
-                cid = strtoul(peer, &end, 10);
-                if (errno != 0 || end == peer || *end || peer[0] == '-' || cid > UINT32_MAX ||
-                        !vsock_cid_is_valid((uint32_t)cid) || cid == 0)
+                if (vsock_peer_parse(peer, &cid) < 0)
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                 "Peer of a vsock request must be a guest CID in decimal, not '%s'.", peer);
-                vm = manager_find_vm_by_cid(m, (uint32_t)cid);
+                vm = manager_find_vm_by_cid(m, cid);
         } else {
                 _cleanup_free_ char *mac = NULL;
                 int r = mac_normalize(peer, &mac);

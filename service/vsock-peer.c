@@ -5,6 +5,11 @@
 #include "macro.h"
 #include "vsock-peer.h"
 
+static bool vsock_cid_is_guest(uint32_t cid) {
+        /* 0 hypervisor, 1 local, 2 host, -1 any: no guest. */
+        return cid > VMADDR_CID_HOST && cid != VMADDR_CID_ANY;
+}
+
 int vsock_peer_identify(const struct sockaddr *addr, socklen_t addrlen, char **ret_peer) {
         const struct sockaddr_vm *svm = (const struct sockaddr_vm *)addr;
 
@@ -12,8 +17,7 @@ int vsock_peer_identify(const struct sockaddr *addr, socklen_t addrlen, char **r
 
         if (!addr || addrlen < sizeof(struct sockaddr_vm) || addr->sa_family != AF_VSOCK)
                 return -EAFNOSUPPORT;
-        /* 0 hypervisor, 1 local, 2 host, -1 any: no guest. */
-        if (svm->svm_cid <= VMADDR_CID_HOST || svm->svm_cid == VMADDR_CID_ANY)
+        if (!vsock_cid_is_guest(svm->svm_cid))
                 return -EADDRNOTAVAIL;
         if (asprintf(ret_peer, "%" PRIu32, (uint32_t)svm->svm_cid) < 0)
                 return -ENOMEM;
@@ -33,6 +37,24 @@ static int parse_u32(const char *s, size_t len, uint32_t *ret) {
         if (v > UINT32_MAX)
                 return -EINVAL;
         *ret = (uint32_t)v;
+        return 0;
+}
+
+int vsock_peer_parse(const char *peer, uint32_t *ret_cid) {
+        uint32_t cid;
+        int r;
+
+        assert(peer);
+        assert(ret_cid);
+
+        r = parse_u32(peer, strlen(peer), &cid);
+        if (r < 0)
+                return r;
+        if (peer[0] == '0' && peer[1] != '\0')
+                return -EINVAL;
+        if (!vsock_cid_is_guest(cid))
+                return -EADDRNOTAVAIL;
+        *ret_cid = cid;
         return 0;
 }
 

@@ -20,6 +20,7 @@ B_METADATA = '{"error":"Bad request: . Required metadata header not specified"}'
 B_API = ('{"error":"Bad request. api-version is invalid or was not specified in the request. For more '
          'information refer to aka.ms/azureimds","newest-versions":["2025-04-07","2024-07-17","2024-03-15"]}')
 B_XFF = '{"error":"Bad request: requests with an X-Forwarded-For header are not accepted"}'
+B_FORWARDED = '{"error":"Bad request: requests with a Forwarded header are not accepted"}'
 B_DUP = '{"error":"Bad request: duplicate query parameter"}'
 B_UNKNOWN_PARAM = '{"error":"Bad request: unknown query parameter"}'
 B_NONCE = '{"error":"Bad request: nonce must be 1 to 32 characters of A-Z, a-z, 0-9, \'_\' and \'-\'"}'
@@ -112,6 +113,13 @@ def test_contract(h, env):
     expect(env.curl(g, u(q), headers=()), 400, B_METADATA, "no Metadata header")
     expect(env.curl(g, u(q), headers=("Metadata: false",)), 400, B_METADATA, "Metadata: false")
     expect(env.curl(g, u(q), headers=("Metadata: true", "X-Forwarded-For: 10.0.0.1")), 400, B_XFF, "XFF")
+    # RFC 7239's Forwarded says the same as X-Forwarded-For: refused too, in any case.
+    expect(env.curl(g, u(q), headers=("Metadata: true", "Forwarded: for=10.0.0.1")), 400, B_FORWARDED,
+           "Forwarded")
+    expect(env.curl(g, u(q), headers=("Metadata: true", 'forwarded: for="[2001:db8::1]";proto=http')), 400,
+           B_FORWARDED, "forwarded (lower case)")
+    expect(env.curl(g, u(q), headers=("Metadata: true", "Forwarded: for=10.0.0.1", "X-Forwarded-For: 10.0.0.1")),
+           400, B_XFF, "both: X-Forwarded-For first")
     expect(env.curl(g, u(DOC)), 400, B_API, "no api-version")
     expect(env.curl(g, u(DOC + "?api-version=2017-12-01")), 400, B_API, "unsupported api-version")
     expect(env.curl(g, u(DOC + "?api-version=2018-10-01&api-version=2018-10-01")), 400, B_DUP, "dup api-version")

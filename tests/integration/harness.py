@@ -498,7 +498,13 @@ class Harness:
         self.config_path = os.path.join(self.tmp, "attestation.json")
         with open(self.config_path, "w") as f:
             json.dump(self.config, f, indent=2)
-        os.chmod(self.config_path, 0o644)
+        # The service refuses an inline CMP secret in a file others can read (docs/cmp.md):
+        # such a file is root:<service group> 0640, as an administrator would keep it.
+        if "secret" in self.config.get("issuer", {}):
+            os.chown(self.config_path, 0, pw.pw_gid)
+            os.chmod(self.config_path, 0o640)
+        else:
+            os.chmod(self.config_path, 0o644)
 
     def _notify_socket(self):
         if self.notify_sock:

@@ -254,6 +254,9 @@ def test_attest_errors(h):
     attest_error(h, invalid, "VSOCK", "101", "n")
     attest_error(h, invalid, "vsock", "abc", "n", contains="abc")
     attest_error(h, invalid, "vsock", "-1", "n")
+    # VM 1's CID 101 in any spelling but the canonical one (vsock_peer_parse).
+    for peer in ("+101", " 101", "101 ", "0101", "0x65", "101.0"):
+        attest_error(h, invalid, "vsock", peer, "n", contains="guest CID in decimal")
     attest_error(h, invalid, "http", "52:54:00:zz:00:01", "n")
     for v in ("2018-09-30", "2017-12-01", "2025-13-01", "latest", ""):
         attest_error(h, invalid, "vsock", "101", "n", v, contains="api-version")

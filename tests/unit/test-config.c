@@ -4,6 +4,7 @@
  * checks, and the exact messages of the errors. */
 
 #include <glib.h>
+#include <sys/stat.h>
 
 #include "build-config.h"
 #include "config.h"
@@ -229,6 +230,66 @@ static void test_files(void) {
                 "c.json:2:18: Parse error: unexpected character `,', expected character `]'");
 }
 
+#define CMP_ISSUER(credential)                                                                         \
+        "{ \"issuer\": { \"type\": \"cmp\", \"server\": \"http://ca/\", \"trustAnchor\": \"/ca.pem\"," \
+        " \"reference\": \"r\", " credential " } }\n"
+
+/* Writes data to dir/name with the mode and loads it with config_load. */
+static int load_file_with_mode(const char *dir, const char *name, const char *data, mode_t mode,
+        char **ret_path, char **ret_error) {
+        _cleanup_(config_donep) Config c = {};
+        g_autofree char *path = g_build_filename(dir, name, NULL);
+
+        g_assert_true(g_file_set_contents(path, data, -1, NULL));
+        g_assert_cmpint(chmod(path, mode), ==, 0);
+        config_init(&c);
+        *ret_path = g_steal_pointer(&path);
+        return config_load(&c, *ret_path, false, ret_error);
+}
+
+/* An inline CMP secret is refused in a file others can read; a secretFile or a file closed to
+ * others is accepted, and so is any mode without an inline secret. */
+static void test_secret_mode(void) {
+        g_autofree char *dir = g_dir_make_tmp("azshci-config-XXXXXX", NULL);
+        g_autofree char *file = g_build_filename(dir, "attestation.json", NULL);
+        static const struct {
+                const char *data;
+                mode_t mode;
+                bool refused;
+        } cases[] = {
+                {CMP_ISSUER("\"secret\": \"s\""), 0644, true},
+                {CMP_ISSUER("\"secret\": \"s\""), 0604, true},
+                {CMP_ISSUER("\"secret\": \"s\""), 0444, true},
+                {CMP_ISSUER("\"secret\": \"s\""), 0640, false},
+                {CMP_ISSUER("\"secret\": \"s\""), 0600, false},
+                {CMP_ISSUER("\"secretFile\": \"/etc/azshci/cmp-secret\""), 0644, false},
+                {"{ \"issuer\": { \"type\": \"local\" } }\n", 0644, false},
+        };
+
+        g_assert_nonnull(dir);
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *error = NULL, *path = NULL, *expected = NULL;
+                int r = load_file_with_mode(dir, "attestation.json", cases[i].data, cases[i].mode, &path,
+                        &error);
+
+                if (!cases[i].refused) {
+                        g_assert_cmpint(r, ==, 0);
+                        g_assert_null(error);
+                        continue;
+                }
+                g_assert_cmpint(r, ==, -EPERM);
+                g_assert_cmpint(asprintf(&expected,
+                                        "%s: key \"issuer.secret\" in a file that every user can read "
+                                        "(mode %04o): put the secret in a file of its own named by "
+                                        "\"issuer.secretFile\", or make %s unreadable to others (chmod o-r)",
+                                        path, (unsigned)cases[i].mode, path),
+                        >, 0);
+                g_assert_cmpstr(error, ==, expected);
+        }
+        g_assert_cmpint(unlink(file), ==, 0);
+        g_assert_cmpint(rmdir(dir), ==, 0);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
 
@@ -239,6 +300,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/config/errors", test_errors);
         g_test_add_func("/config/issuer-errors", test_issuer_errors);
         g_test_add_func("/config/files", test_files);
+        g_test_add_func("/config/secret-mode", test_secret_mode);
 
         return g_test_run();
 }

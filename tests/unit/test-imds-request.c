@@ -21,7 +21,8 @@
 #define BODY_MALFORMED "{\"error\":\"Bad request: malformed query string\"}"
 #define BODY_NONCE \
         "{\"error\":\"Bad request: nonce must be 1 to 32 characters of A-Z, a-z, 0-9, '_' and '-'\"}"
-#define BODY_XFF "{\"error\":\"Bad request: requests with an X-Forwarded-For header are not accepted\"}"
+#define BODY_XFF       "{\"error\":\"Bad request: requests with an X-Forwarded-For header are not accepted\"}"
+#define BODY_FORWARDED "{\"error\":\"Bad request: requests with a Forwarded header are not accepted\"}"
 
 #define DOC "/metadata/attested/document"
 
@@ -89,6 +90,59 @@ static void test_metadata(void) {
                 BODY_METADATA);
         check_reply(decide_full("GET", IMDS_PATH_VERSIONS, NULL, 0, false, 10), 400, BODY_METADATA);
         check_reply(decide_full("GET", DOC "?api-version=2018-10-01", "true", 1, true, 10), 400, BODY_XFF);
+}
+
+/* Headers as the transport hands them over (imds_request_add_header), then the decision. */
+static const ImdsDecision *decide_headers(const char *const *headers) {
+        ImdsRequest req = {.method = "GET", .uri = DOC "?api-version=2018-10-01"};
+        static ImdsDecision d;
+
+        for (size_t i = 0; headers[i]; i += 2)
+                imds_request_add_header(&req, headers[i], headers[i + 1]);
+        imds_request_decide(&req, &d);
+        return &d;
+}
+
+static void test_headers(void) {
+        ImdsRequest req = {};
+
+        imds_request_add_header(&req, "Metadata", "true");
+        imds_request_add_header(&req, "metadata", "false");
+        imds_request_add_header(&req, "Host", NULL);
+        g_assert_cmpuint(req.n_metadata, ==, 2);
+        g_assert_cmpstr(req.metadata, ==, "true");
+        g_assert_cmpuint(req.headers_size, ==,
+                strlen("Metadata"
+                       "true"
+                       "metadata"
+                       "false"
+                       "Host"));
+        g_assert_false(req.forwarded_for);
+        g_assert_false(req.forwarded);
+
+        check_attest(decide_headers((const char *[]){"Metadata", "true", "Host", "x", NULL}), "",
+                "2018-10-01");
+        /* Either proxy header is refused, whatever the case of its name and even when empty; the
+         * X-Forwarded-For answer comes first when both are sent. */
+        check_reply(decide_headers((const char *[]){"Metadata", "true", "Forwarded", "for=10.0.0.1", NULL}),
+                400, BODY_FORWARDED);
+        check_reply(decide_headers((
+                            const char *[]){"FORWARDED", "for=\"[2001:db8::1]\"", "Metadata", "true", NULL}),
+                400, BODY_FORWARDED);
+        check_reply(decide_headers((const char *[]){"Metadata", "true", "forwarded", "", NULL}), 400,
+                BODY_FORWARDED);
+        check_reply(decide_headers(
+                            (const char *[]){"Metadata", "true", "x-forwarded-for", "10.0.0.1", NULL}),
+                400, BODY_XFF);
+        check_reply(decide_headers((const char *[]){"Forwarded", "for=a", "X-Forwarded-For", "b", "Metadata",
+                            "true", NULL}),
+                400, BODY_XFF);
+        /* Only those two names: look-alikes are ordinary headers. */
+        check_attest(decide_headers((const char *[]){"Metadata", "true", "X-Forwarded-Host", "h",
+                             "Forwarded-For", "a", "X-Forwarded", "b", NULL}),
+                "", "2018-10-01");
+        /* Before the Metadata check, like X-Forwarded-For; after 404 and 405. */
+        check_reply(decide_headers((const char *[]){"Forwarded", "for=a", NULL}), 400, BODY_FORWARDED);
 }
 
 static void test_api_version(void) {
@@ -278,11 +332,66 @@ static void test_vsock_peer(void) {
         g_assert_cmpint(vsock_address_parse("-1", &cid, &port), ==, -EINVAL);
 }
 
+/* The peer strings the service accepts for the vsock transport: exactly what
+ * vsock_peer_identify writes. */
+static void test_vsock_peer_parse(void) {
+        static const struct {
+                const char *peer;
+                int r;
+                uint32_t cid;
+        } cases[] = {
+                {"3", 0, 3},
+                {"5", 0, 5},
+                {"42", 0, 42},
+                {"4294967294", 0, 4294967294U},
+                /* Not canonical decimal. */
+                {"+5", -EINVAL},
+                {" 5", -EINVAL},
+                {"5 ", -EINVAL},
+                {"05", -EINVAL},
+                {"00", -EINVAL},
+                {"007", -EINVAL},
+                {"-5", -EINVAL},
+                {"0x5", -EINVAL},
+                {"5\n", -EINVAL},
+                {"\t5", -EINVAL},
+                {"", -EINVAL},
+                {"5.0", -EINVAL},
+                {"4294967296", -EINVAL},
+                {"18446744073709551621", -EINVAL},
+                /* Canonical, but no guest's CID. */
+                {"0", -EADDRNOTAVAIL},
+                {"1", -EADDRNOTAVAIL},
+                {"2", -EADDRNOTAVAIL},
+                {"4294967295", -EADDRNOTAVAIL},
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                uint32_t cid = 77;
+
+                g_test_message("peer '%s'", cases[i].peer);
+                g_assert_cmpint(vsock_peer_parse(cases[i].peer, &cid), ==, cases[i].r);
+                g_assert_cmpuint(cid, ==, cases[i].r == 0 ? cases[i].cid : 77);
+        }
+
+        /* Every string vsock_peer_identify writes parses back to its CID. */
+        for (uint32_t c = 3; c < 3000; c += 7) {
+                struct sockaddr_vm svm = {.svm_family = AF_VSOCK, .svm_cid = c};
+                _cleanup_free_ char *peer = NULL;
+                uint32_t cid = 0;
+
+                g_assert_cmpint(vsock_peer_identify((struct sockaddr *)&svm, sizeof svm, &peer), ==, 0);
+                g_assert_cmpint(vsock_peer_parse(peer, &cid), ==, 0);
+                g_assert_cmpuint(cid, ==, c);
+        }
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
 
         g_test_add_func("/imds-request/document", test_document);
         g_test_add_func("/imds-request/metadata", test_metadata);
+        g_test_add_func("/imds-request/headers", test_headers);
         g_test_add_func("/imds-request/api-version", test_api_version);
         g_test_add_func("/imds-request/query", test_query);
         g_test_add_func("/imds-request/paths-methods", test_paths_methods);
@@ -292,5 +401,6 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/imds-request/fixed-replies", test_fixed_replies);
         g_test_add_func("/imds-request/url-decode", test_url_decode);
         g_test_add_func("/imds-request/vsock-peer", test_vsock_peer);
+        g_test_add_func("/imds-request/vsock-peer-parse", test_vsock_peer_parse);
         return g_test_run();
 }
