@@ -191,6 +191,7 @@
         })
                 .catch(err => {
                     showError($("connection-error"), _("Cannot read the attestation service: ") + errorText(err));
+                    $("loading").hidden = true;
                     $("app").setAttribute("aria-busy", "false");
                 });
     }
@@ -502,6 +503,9 @@
         renderHost();
         renderLegacy();
         renderVms();
+        $("loading").hidden = true;
+        for (const card of document.querySelectorAll("section.card"))
+            card.hidden = false;
         $("app").setAttribute("aria-busy", "false");
     }
 

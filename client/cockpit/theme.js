@@ -4,7 +4,7 @@
  * localStorage "shell:style" ("auto", "light" or "dark") and announces changes with a
  * "cockpit-style" event; "auto" (and a page opened outside the shell) follows the browser's
  * prefers-color-scheme. The page is dark while <html> has the class pf-v5-theme-dark
- * (Cockpit >= 290, PatternFly 5) or pf-theme-dark (earlier Cockpit, PatternFly 4).
+ * (newer Cockpit, PatternFly 5) or pf-theme-dark (earlier Cockpit, PatternFly 4).
  */
 (function () {
     "use strict";

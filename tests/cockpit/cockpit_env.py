@@ -162,20 +162,82 @@ class Page:
         self.js(f"document.querySelector({json.dumps(selector)}).focus()")
         self.dt.send("Input.insertText", text=text)
 
-    def screenshot(self, path, dark=False):
+    def color_scheme(self, dark):
+        """The browser prefers a dark (or light) colour scheme; returns once the page follows."""
         self.dt.send("Emulation.setEmulatedMedia", features=[
             {"name": "prefers-color-scheme", "value": "dark" if dark else "light"}])
         want = "true" if dark else "false"
         self.wait(f"document.documentElement.classList.contains('pf-v5-theme-dark') === {want}",
                   "the page to follow prefers-color-scheme")
-        height = self.js("Math.ceil(document.documentElement.scrollHeight)")
-        self.dt.send("Emulation.setDeviceMetricsOverride", width=1280, height=height, deviceScaleFactor=1,
+
+    def screenshot(self, path, dark=False):
+        self.color_scheme(dark)
+        # The whole page at 1280 pixels wide, down to the end of its content.
+        self.dt.send("Emulation.setDeviceMetricsOverride", width=1280, height=900, deviceScaleFactor=1,
                      mobile=False)
-        data = self.dt.send("Page.captureScreenshot", format="png", captureBeyondViewport=True)["data"]
+        height = self.js("Math.ceil(document.getElementById('app').getBoundingClientRect().bottom + window.scrollY)")
+        data = self.dt.send("Page.captureScreenshot", format="png", captureBeyondViewport=True,
+                            clip={"x": 0, "y": 0, "width": 1280, "height": height, "scale": 1})["data"]
         self.dt.send("Emulation.clearDeviceMetricsOverride")
         with open(path, "wb") as f:
             f.write(base64.b64decode(data))
         return path
+
+
+class CockpitWs:
+    """cockpit-ws with a local session on a harness's bus, serving the package from the
+    source tree (staged under the harness's tmp, as meson installs it). Also `make demo`'s."""
+
+    def __init__(self, h):
+        self.h = h
+        self.proc = None
+        self.port = None
+        self.log_path = os.path.join(h.tmp, "cockpit-ws.log")
+
+    def stage_package(self):
+        """The package as meson installs it (client/cockpit minus meson.build) under
+        tmp/xdg/cockpit/azshci, for XDG_DATA_DIRS."""
+        src = os.path.join(self.h.srcdir, *PACKAGE_SRC)
+        xdg = os.path.join(self.h.tmp, "xdg")
+        dst = os.path.join(xdg, "cockpit", PACKAGE)
+        shutil.copytree(src, dst, ignore=shutil.ignore_patterns("meson.build"))
+        for root, dirs, files in os.walk(xdg):
+            os.chmod(root, 0o755)
+            for f in files:
+                os.chmod(os.path.join(root, f), 0o644)
+        return xdg
+
+    def start(self, user=None, address="127.0.0.1", port=None):
+        """The bridge runs as the user cockpit-ws runs as (root, or user through setpriv)."""
+        xdg = self.stage_package()
+        home = os.path.join(self.h.tmp, "home")
+        runtime = os.path.join(self.h.tmp, "runtime")
+        for d, mode in ((home, 0o755), (runtime, 0o700)):
+            os.makedirs(d, exist_ok=True)
+            os.chmod(d, mode)
+            if user:
+                pw = pwd.getpwnam(user)
+                os.chown(d, pw.pw_uid, pw.pw_gid)
+        self.address = address
+        self.port = port or free_tcp_port()
+        env = self.h.client_env({"XDG_DATA_DIRS": f"{xdg}:/usr/share", "HOME": home,
+                                 "XDG_RUNTIME_DIR": runtime, "USER": user or "root"})
+        log = open(self.log_path, "a")
+        self.proc = subprocess.Popen(
+            self.h.user_prefix(user) + [COCKPIT_WS, "--no-tls", f"--local-session={COCKPIT_BRIDGE}",
+                                        "--port", str(self.port), "--address", address],
+            env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL, cwd="/")
+        log.close()
+        wait_tcp_listening(self.port, self.proc, "cockpit-ws")
+        return self
+
+    def url(self):
+        return f"http://{self.address}:{self.port}/cockpit/@localhost/{PACKAGE}/index.html"
+
+    def stop(self):
+        if self.proc:
+            harness.Harness._terminate(self.proc)
+            self.proc = None
 
 
 class CockpitWorld:
@@ -184,11 +246,9 @@ class CockpitWorld:
     def __init__(self, srcdir, builddir, name="cockpit", verbose=False):
         self.h = harness.Harness(srcdir, builddir, name, verbose=verbose)
         self.name = name
-        self.ws_proc = None
+        self.ws = None
         self.browser_proc = None
         self.devtools = None
-        self.port = None
-        self.user = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -200,11 +260,11 @@ class CockpitWorld:
         if self.devtools:
             self.devtools.close()
             self.devtools = None
-        for attr in ("browser_proc", "ws_proc"):
-            proc = getattr(self, attr)
-            if proc:
-                harness.Harness._terminate(proc)
-                setattr(self, attr, None)
+        if self.browser_proc:
+            harness.Harness._terminate(self.browser_proc)
+            self.browser_proc = None
+        if self.ws:
+            self.ws.stop()
         if failed and self.h.tmp:
             for name in ("cockpit-ws.log", "browser.log", "page.log"):
                 path = os.path.join(self.h.tmp, name)
@@ -223,44 +283,11 @@ class CockpitWorld:
         if bad:
             raise AssertionError("the page reported errors:\n" + "".join(bad))
 
-    def stage_package(self):
-        """The package as meson installs it (client/cockpit minus meson.build) under
-        tmp/xdg/cockpit/azshci, for XDG_DATA_DIRS."""
-        src = os.path.join(self.h.srcdir, *PACKAGE_SRC)
-        dst = os.path.join(self.h.tmp, "xdg", "cockpit", PACKAGE)
-        shutil.copytree(src, dst, ignore=shutil.ignore_patterns("meson.build"))
-        for root, dirs, files in os.walk(os.path.join(self.h.tmp, "xdg")):
-            os.chmod(root, 0o755)
-            for f in files:
-                os.chmod(os.path.join(root, f), 0o644)
-        return os.path.join(self.h.tmp, "xdg")
-
     def start_cockpit(self, user=None):
-        """cockpit-ws with a local session: the bridge runs as the user cockpit-ws runs as
-        (root, or user through setpriv) on the harness's bus."""
-        xdg = self.stage_package()
-        self.user = user
-        home = os.path.join(self.h.tmp, "home")
-        runtime = os.path.join(self.h.tmp, "runtime")
-        for d, mode in ((home, 0o755), (runtime, 0o700)):
-            os.makedirs(d, exist_ok=True)
-            os.chmod(d, mode)
-            if user:
-                pw = pwd.getpwnam(user)
-                os.chown(d, pw.pw_uid, pw.pw_gid)
-        self.port = free_tcp_port()
-        env = self.h.client_env({"XDG_DATA_DIRS": f"{xdg}:/usr/share", "HOME": home,
-                                 "XDG_RUNTIME_DIR": runtime, "USER": user or "root"})
-        log = open(os.path.join(self.h.tmp, "cockpit-ws.log"), "a")
-        self.ws_proc = subprocess.Popen(
-            self.h.user_prefix(user) + [COCKPIT_WS, "--no-tls", f"--local-session={COCKPIT_BRIDGE}",
-                                        "--port", str(self.port), "--address", "127.0.0.1"],
-            env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL, cwd="/")
-        log.close()
-        wait_tcp_listening(self.port, self.ws_proc, "cockpit-ws")
+        self.ws = CockpitWs(self.h).start(user=user)
 
     def page_url(self):
-        return f"http://127.0.0.1:{self.port}/cockpit/@localhost/{PACKAGE}/index.html"
+        return self.ws.url()
 
     def start_browser(self):
         profile = os.path.join(self.h.tmp, "chromium")

@@ -180,7 +180,10 @@ def test_dashboard(world):
     shots = world.screenshot_dir()
     page.screenshot(os.path.join(shots, "dashboard-light.png"))
     page.screenshot(os.path.join(shots, "dashboard-dark.png"), dark=True)
-    page.screenshot(os.path.join(shots, "dashboard-light.png"))
+    bg = page.js("getComputedStyle(document.body).backgroundColor")
+    eq(bg, "rgb(21, 21, 21)", "the dark theme's background")
+    page.color_scheme(dark=False)
+    eq(page.js("getComputedStyle(document.body).backgroundColor"), "rgb(240, 240, 240)", "the light background")
     for f in ("dashboard-light.png", "dashboard-dark.png"):
         with open(os.path.join(shots, f), "rb") as fh:
             if fh.read(8) != b"\x89PNG\r\n\x1a\n":
@@ -290,6 +293,7 @@ def test_legacy_switch(world):
     eq(results, expect, "per-VM results")
     eq(page.js("document.getElementById('legacy-switch').checked"), True, "switch after confirming")
     assert_page_matches_service(h, page)
+    page.screenshot(os.path.join(world.screenshot_dir(), "legacy-results.png"))
 
     page.click("#revoke-all")
     page.wait("document.getElementById('legacy-results-title').textContent.includes('revoked')",
@@ -408,6 +412,7 @@ def test_unprivileged(world):
     page.click(row("esu-ws2008r2") + ' button[data-action="EnableVMLegacyAccess"]')
     refused(row("esu-ws2008r2") + " .inline-error", "esu-ws2008r2's recommended action")
     eq(page.js("document.getElementById('access-alert').hidden"), False, "access alert after a refusal")
+    page.screenshot(os.path.join(world.screenshot_dir(), "unprivileged-refused.png"))
 
     eq(h.managed_objects(), objects, "the service's objects after refused actions")
     eq(h.get_all(), props, "the service's properties after refused actions")
