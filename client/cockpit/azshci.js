@@ -539,13 +539,12 @@
 
         /* Subscribe first, then read: every change after the answer arrives as a signal. */
         client.subscribe({ path_namespace: BUS_PATH }, onSignal);
-        let owner = null;
+        let owner; /* undefined until the bridge tells the first owner (null = none) */
         client.addEventListener("owner", (ev, newOwner) => {
-            /* The service (re)started: read everything again. */
-            if (newOwner && owner !== null && newOwner !== owner)
-                load();
             if (!newOwner)
                 showError($("connection-error"), _("The attestation service is not running."));
+            else if (owner !== undefined && newOwner !== owner)
+                load(); /* the service (re)started: read everything again */
             owner = newOwner;
         });
         client.addEventListener("close", (ev, options) => {

@@ -231,6 +231,26 @@ def test_live_updates(world):
 
 
 @testcase
+def test_service_restart(world):
+    """The service stops: the page says so and keeps the last state. It starts again: the page
+    reads everything once more and follows its signals as before."""
+    h = world.h
+    page = open_dashboard(world)
+    page.js("window.azshciNoReload = 42")
+    h.stop_service()
+    text = page.wait("(e => !e.hidden && e.textContent)(document.getElementById('connection-error'))",
+                     "the page to notice the service is gone")
+    eq(text, "The attestation service is not running.", "the alert")
+    h.start_service()
+    page.wait("document.getElementById('connection-error').hidden", "the alert to go")
+    assert_page_matches_service(h, page)
+    h.ctl("vm", "remove", "debian-web")
+    page.wait(f"document.querySelector('{row('debian-web')}') === null", "the removed VM's row to go")
+    assert_page_matches_service(h, page)
+    eq(page.js("window.azshciNoReload"), 42, "the page was not reloaded")
+
+
+@testcase
 def test_sync_now(world):
     """"Sync now" renews the certificate: the service's LastSync and expiry move, the page
     shows the new values."""
