@@ -194,22 +194,25 @@ class CockpitWs:
         self.port = None
         self.log_path = os.path.join(h.tmp, "cockpit-ws.log")
 
-    def stage_package(self):
+    def stage_package(self, extra=None):
         """The package as meson installs it (client/cockpit minus meson.build) under
-        tmp/xdg/cockpit/azshci, for XDG_DATA_DIRS."""
+        tmp/xdg/cockpit/azshci, for XDG_DATA_DIRS; extra: {file name: text} to add."""
         src = os.path.join(self.h.srcdir, *PACKAGE_SRC)
         xdg = os.path.join(self.h.tmp, "xdg")
         dst = os.path.join(xdg, "cockpit", PACKAGE)
         shutil.copytree(src, dst, ignore=shutil.ignore_patterns("meson.build"))
+        for name, text in (extra or {}).items():
+            with open(os.path.join(dst, name), "w") as f:
+                f.write(text)
         for root, dirs, files in os.walk(xdg):
             os.chmod(root, 0o755)
             for f in files:
                 os.chmod(os.path.join(root, f), 0o644)
         return xdg
 
-    def start(self, user=None, address="127.0.0.1", port=None):
+    def start(self, user=None, address="127.0.0.1", port=None, stage_extra=None):
         """The bridge runs as the user cockpit-ws runs as (root, or user through setpriv)."""
-        xdg = self.stage_package()
+        xdg = self.stage_package(stage_extra)
         home = os.path.join(self.h.tmp, "home")
         runtime = os.path.join(self.h.tmp, "runtime")
         for d, mode in ((home, 0o755), (runtime, 0o700)):
@@ -283,8 +286,8 @@ class CockpitWorld:
         if bad:
             raise AssertionError("the page reported errors:\n" + "".join(bad))
 
-    def start_cockpit(self, user=None):
-        self.ws = CockpitWs(self.h).start(user=user)
+    def start_cockpit(self, user=None, stage_extra=None):
+        self.ws = CockpitWs(self.h).start(user=user, stage_extra=stage_extra)
 
     def page_url(self):
         return self.ws.url()

@@ -440,3 +440,35 @@ def test_unprivileged(world):
 
     page.click("#ca-button")   # reading is open to everyone
     eq(wait_download(world), ctl_json(h, "ca", "export")["pem"], "ca.pem downloaded by the unprivileged user")
+
+
+PO_DE = """cockpit.locale({
+    "": {"plural-forms": n => n != 1, "language": "de", "language-direction": "ltr"},
+    "Sync now": [null, "Jetzt synchronisieren"],
+    "Active benefits": [null, "Aktive Vorteile"],
+    "Grant legacy access": [null, "Legacy-Zugriff gewähren"]
+});
+"""
+
+
+@testcase
+def test_translations(world):
+    """The page's strings go through Cockpit's translation mechanism: a po.de.js in the package
+    (a test fixture: none ships yet) translates the HTML (translate attributes) and the script's
+    strings (cockpit.gettext) for a German browser (Cockpit's CockpitLang cookie)."""
+    h = world.h
+    import_demo(world)
+    world.start_cockpit(stage_extra={"po.de.js": PO_DE})
+    world.start_browser()
+    world.devtools.send("Network.enable")
+    world.devtools.send("Network.setCookie", name="CockpitLang", value="de", url=world.page_url())
+    page = world.open_page()
+    eq(page.js("document.getElementById('sync-button').textContent"), "Jetzt synchronisieren", "HTML string")
+    eq(page.js("document.querySelector('#counts .count[data-status=\"ActiveBenefits\"] .count-label').textContent"),
+       "Aktive Vorteile", "HTML string of a count card")
+    eq(page.js(f"document.querySelector('{row('avd-win10-ms')} button[data-action]').textContent"),
+       "Legacy-Zugriff gewähren", "script string")
+    eq(page.js(f"document.querySelector('{row('avd-host-01')} .status').textContent"), "Aktive Vorteile",
+       "script string of a status")
+    eq(page.js("document.getElementById('ca-button').textContent"), "Download trust anchor (ca.pem)",
+       "a string the catalogue does not have")
