@@ -95,10 +95,11 @@
         return (ids || []).map(b => BENEFIT_LABELS[b] || b).join(", ") || "-";
     }
 
+    /* A D-Bus error as "message (org.example.Error.Name)"; anything else by its message. */
     function errorText(err) {
-        if (err && err.name)
+        if (err && typeof err.name === "string" && err.name.indexOf(".") > 0)
             return err.message + " (" + err.name + ")";
-        return cockpit.message(err);
+        return (err && err.message) || cockpit.message(err);
     }
 
     function isRefusal(err) {
