@@ -23,12 +23,15 @@ MESON_OPTIONS ?= -Dwerror=true
 #  util-linux passwd                    setpriv/unshare and useradd for the test users
 #  valgrind                             the memcheck fault test
 #  clang                                libFuzzer for `make fuzz`
+#  cockpit-ws cockpit-bridge            the Cockpit page's web server and bridge (tests/cockpit, make demo)
+#  chromium python3-websocket           the headless browser the Cockpit tests drive over DevTools
 DEBIAN_PACKAGES = meson ninja-build pkg-config gcc libc6-dev \
 	libsystemd-dev systemd libjson-glib-dev libssl-dev openssl libmicrohttpd-dev \
 	libpolkit-gobject-1-dev libdbus-1-dev dbus-daemon polkitd libglib2.0-bin \
-	libmnl-dev libnftables-dev python3 curl iproute2 nftables util-linux passwd valgrind clang
+	libmnl-dev libnftables-dev python3 curl iproute2 nftables util-linux passwd valgrind clang \
+	cockpit-ws cockpit-bridge chromium python3-websocket
 
-.PHONY: all deps build check demo install clean
+.PHONY: all deps build check demo demo-ui install clean
 
 all: build
 
@@ -53,6 +56,10 @@ check: build
 
 demo: build
 	python3 tests/demo.py --build-dir $(BUILDDIR)
+
+# The demo, then the stack and its Cockpit page stay up until Ctrl-C.
+demo-ui: build
+	python3 tests/demo.py --build-dir $(BUILDDIR) --keep
 
 install: build
 	meson install -C $(BUILDDIR)

@@ -11,22 +11,28 @@ embedded CA, imports the demo inventory, turns legacy OS support on, shows the d
 lets guest A fetch its document with curl (verified with azshci-attest and plain openssl,
 trusting only the exported root) while guest B, never given access, is refused; asks for a
 vsock VM's document the way the vsock frontend does; and turns legacy support off again.
+While it runs, the Cockpit page (client/cockpit) is served by the real cockpit-ws on the demo's
+bus and its URL is printed; `--keep` (`make demo-ui`) keeps everything up until Ctrl-C.
 Needs root, like the integration tests.
 """
 
 import argparse
+import atexit
 import base64
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 
 SRCDIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "legacy"))
+sys.path.insert(1, os.path.join(SRCDIR, "tests", "cockpit"))
 
 import legacy_env  # noqa: E402  (puts tests/integration and tests/frontends on the path)
 import harness  # noqa: E402
+import cockpit_env  # noqa: E402
 
 GUEST_A_ID = "5c0ffee0-2012-4e5a-9d1b-1e9a5e2c7b0a"
 GUEST_B_ID = "5c0ffee0-2012-4e5a-9d1b-1e9a5e2c7b0b"
@@ -51,9 +57,39 @@ def run(cmd):
     return p
 
 
+def start_cockpit(h):
+    """The Cockpit page on the demo's bus: the real cockpit-ws with a local session as root
+    (tests/cockpit/cockpit_env.py), stopped when the demo exits however it exits (LegacyEnv
+    turns SIGTERM/SIGHUP into an exception). None, with a note, when Cockpit is missing."""
+    if not os.access(cockpit_env.COCKPIT_WS, os.X_OK):
+        print(f"(no Cockpit page: {cockpit_env.COCKPIT_WS} is missing; install cockpit-ws and cockpit-bridge)")
+        return None
+    ws = cockpit_env.CockpitWs(h)
+    atexit.register(ws.stop)
+    ws.start()
+    print(f"Cockpit page (while the demo runs): {ws.url()}")
+    return ws
+
+
+def keep_running(ws):
+    """--keep: the stack (and the page) stays up until Ctrl-C or SIGTERM."""
+    step("The demo stack stays up" + (f": open {ws.url()}" if ws else ""))
+    if ws:
+        print(f"(from another machine: ssh -L 9090:127.0.0.1:{ws.port} root@this-host, then "
+              f"http://localhost:9090/cockpit/@localhost/{cockpit_env.PACKAGE}/index.html)")
+    print("Press Ctrl-C to stop and clean up.", flush=True)
+    try:
+        while True:
+            signal.pause()
+    except KeyboardInterrupt:
+        print("\nStopping.", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build-dir", default=os.path.join(SRCDIR, "build"))
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the demo stack and the Cockpit page up until Ctrl-C (make demo-ui)")
     args = ap.parse_args()
     build = os.path.abspath(args.build_dir)
     attest = os.path.join(build, "client", "azshci-attest")
@@ -68,6 +104,7 @@ def main():
         h = env.h
         step("Private bus, real polkitd, azshci-attestd in a host namespace, HTTP frontend on 169.254.169.253:80")
         print(f"bus {h.bus_address}\nhost namespace {env.host_ns}, state {h.state_dir}")
+        ws = start_cockpit(h)
 
         step("The server synced with the embedded CA at start; sync again by hand")
         show(h, "sync")
@@ -134,9 +171,13 @@ def main():
         r = env.fetch(a, nonce="abc", timeout=4)
         print(f"$ ip netns exec {a.ns} curl ... -> exit {r.rc}: {r.stderr.strip()}")
         show(h, "vms")
+        if args.keep:
+            keep_running(ws)
 
     print("\nDemo finished: the service synced with its embedded CA, served the dashboards, signed "
           "documents that independent verifiers accepted, served guest A and refused guest B.")
+    if not args.keep:
+        print("`make demo-ui` runs it and keeps the stack and the Cockpit page up until Ctrl-C.")
 
 
 if __name__ == "__main__":

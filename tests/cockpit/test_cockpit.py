@@ -1,0 +1,474 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The Cockpit page in a real browser against the real service (cockpit_env.py).
+
+What the page shows is compared with `azshcictl --json` (an independent client of the same
+service); what the page does is checked in the service's state, through azshcictl."""
+
+import json
+import os
+import time
+
+from harness import TEST_USER, HarnessError, deadline_loop, eq
+from cockpit_env import PAGE_TIMEOUT
+
+TESTS = {}
+
+
+def testcase(fn):
+    TESTS[fn.__name__.removeprefix("test_").replace("_", "-")] = fn
+    return fn
+
+
+# What the page must say for the service's values (the seed's words; written out here rather
+# than taken from the page's script, so a wrong label in the page fails).
+STATUS = {"ActiveBenefits": "Active benefits", "InactiveBenefits": "Inactive benefits",
+          "Unknown": "Unknown", "NoApplicableBenefits": "No applicable benefits"}
+BENEFIT = {"ExtendedSecurityUpdates": "Extended Security Updates",
+           "AzureVirtualDesktop": "Azure Virtual Desktop",
+           "WindowsServerAzureEdition": "Windows Server Azure Edition",
+           "AzurePolicyGuestConfiguration": "Azure Policy guest configuration"}
+ACTION = {"InstallUpdates": "Install updates",
+          "EnableGuestServiceInterface": "Enable the guest service interface",
+          "EnableLegacyOsSupport": "Turn on legacy OS support",
+          "EnableVMLegacyAccess": "Grant legacy access",
+          "EnableDataExchange": "Turn on data exchange",
+          "SyncServer": "Sync the server"}
+BUTTON_ACTIONS = {"EnableVMLegacyAccess"}
+REFUSED = ("org.freedesktop.DBus.Error.InteractiveAuthorizationRequired", "org.freedesktop.DBus.Error.AccessDenied")
+
+DEMO_VMS = ("data", "demo", "vms.json")
+
+
+# ---------------------------------------------------------------------- reading both sides
+
+def fmt_time(usec):
+    if not usec:
+        return "n/a"
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(usec // 1000000))
+
+
+def ctl_json(h, *args, user=None):
+    return json.loads(h.ctl("--json", *args, user=user).stdout)
+
+
+def expected_vm_rows(vms):
+    rows = []
+    for vm in vms:
+        rows.append({
+            "name": vm["Name"],
+            "status": STATUS[vm["Status"]],
+            "eligible": ", ".join(BENEFIT[b] for b in vm["EligibleBenefits"]) or "-",
+            "active": ", ".join(BENEFIT[b] for b in vm["ActiveBenefits"]) or "-",
+            "actions": [[ACTION[a], a in BUTTON_ACTIONS] for a in vm["RecommendedActions"]],
+            "access": [vm["LegacyAccess"], "Yes" if vm["LegacyAccess"] else "No"],
+        })
+    return rows
+
+
+PAGE_VM_ROWS = """[...document.querySelectorAll('#vms-table tbody tr')].map(tr => ({
+    name: tr.querySelector('.name').textContent,
+    status: tr.querySelector('.status').textContent,
+    eligible: tr.querySelector('.eligible').textContent,
+    active: tr.querySelector('.active').textContent,
+    actions: [...tr.querySelectorAll('.actions [data-action]')].map(e => [e.textContent, e.tagName === 'BUTTON']),
+    access: [tr.querySelector('.access input').checked, tr.querySelector('.access .switch-text').textContent],
+}))"""
+
+PAGE_COUNTS = """Object.fromEntries([...document.querySelectorAll('#counts .count')].map(
+    b => [b.dataset.status, Number(b.querySelector('.count-value').textContent)]))"""
+
+PAGE_SERVERS = """[...document.querySelectorAll('#servers-table tbody tr')].map(tr =>
+    [...tr.cells].map(td => td.textContent))"""
+
+PAGE_HOST = """({state: host('host-state'), legacy: host('host-legacy'), lastSync: host('host-last-sync'),
+    expiry: host('host-expiry'), subscription: host('host-subscription'), version: host('host-version')})"""
+
+
+def page_host(page):
+    return page.js("(() => { const host = id => document.getElementById(id).textContent; return "
+                   + PAGE_HOST + "; })()")
+
+
+def expected_host(status):
+    c = status["cluster"]
+    return {"state": c["HostState"], "legacy": c["LegacyOsSupport"], "lastSync": fmt_time(c["LastSync"]),
+            "expiry": fmt_time(c["CertificateExpiry"]), "subscription": c["SubscriptionId"],
+            "version": c["Version"]}
+
+
+def expected_servers(status):
+    return [[s["Name"], s["State"], fmt_time(s["LastSync"]), fmt_time(s["CertificateExpiry"]),
+             s["LegacyOsSupport"], s["Error"] or "-"] for s in status["servers"]]
+
+
+def wait_equal(page, expr, expected, what, timeout=PAGE_TIMEOUT):
+    """Polls the page until expr gives expected (the page follows the service's signals)."""
+    got = None
+    try:
+        for _ in deadline_loop(timeout, what, 0.05):
+            got = page.js(expr)
+            if got == expected:
+                return got
+    except HarnessError:
+        raise AssertionError(f"{what}: the page shows\n{json.dumps(got, indent=1)}\n"
+                             f"but the service (azshcictl) says\n{json.dumps(expected, indent=1)}")
+
+
+def wait_download(world, name="ca.pem"):
+    """Polls the download directory until Chromium has written name; returns its text."""
+    path = os.path.join(world.downloads, name)
+    for _ in deadline_loop(PAGE_TIMEOUT, f"the download of {name}", 0.05):
+        if os.path.exists(path) and os.path.getsize(path) > 0:
+            with open(path) as f:
+                return f.read()
+
+
+def assert_page_matches_service(h, page):
+    """Counts, every VM row, the host facts and the servers table, against azshcictl --json
+    read now (the state does not change while we compare)."""
+    vms = ctl_json(h, "vms")
+    status = ctl_json(h, "status")
+    summary = vms["summary"]
+    wait_equal(page, PAGE_VM_ROWS, expected_vm_rows(vms["vms"]), "VM table")
+    wait_equal(page, PAGE_COUNTS, {k: summary[k] for k in STATUS}, "counts")
+    eq(sum(summary[k] for k in STATUS), summary["Total"], "counts add up to Total")
+    wait_equal(page, "(() => { const host = id => document.getElementById(id).textContent; return "
+               + PAGE_HOST + "; })()", expected_host(status), "host")
+    wait_equal(page, PAGE_SERVERS, expected_servers(status), "servers table")
+    return vms, status
+
+
+def vm_of(h, name):
+    return ctl_json(h, "vm", "show", name)
+
+
+def row(name):
+    return f'#vms-table tbody tr[data-vm="{name}"]'
+
+
+def import_demo(world):
+    world.h.ctl("vm", "import", os.path.join(world.h.srcdir, *DEMO_VMS))
+
+
+def open_dashboard(world, user=None, demo=True):
+    if demo:
+        import_demo(world)
+    world.start_cockpit(user=user)
+    page = world.open_page()
+    assert_page_matches_service(world.h, page)
+    return page
+
+
+def inline_error(page, selector):
+    return page.js(f"(() => {{ const e = document.querySelector({json.dumps(selector)}); "
+                   "return e && !e.hidden ? e.textContent : null; })()")
+
+
+# ---------------------------------------------------------------------- the tests
+
+@testcase
+def test_dashboard(world):
+    """The page shows exactly what the service holds (demo inventory: every status), the
+    count cards filter the table, the search filters by name; screenshots light and dark."""
+    h = world.h
+    page = open_dashboard(world)
+    vms = ctl_json(h, "vms")["vms"]
+    names = [v["Name"] for v in vms]
+    eq(len(names), 11, "demo VMs")
+    shown = "[...document.querySelectorAll('#vms-table tbody tr')].map(tr => tr.dataset.vm)"
+
+    shots = world.screenshot_dir()
+    page.screenshot(os.path.join(shots, "dashboard-light.png"))
+    page.screenshot(os.path.join(shots, "dashboard-dark.png"), dark=True)
+    bg = page.js("getComputedStyle(document.body).backgroundColor")
+    eq(bg, "rgb(21, 21, 21)", "the dark theme's background")
+    page.color_scheme(dark=False)
+    eq(page.js("getComputedStyle(document.body).backgroundColor"), "rgb(240, 240, 240)", "the light background")
+    for f in ("dashboard-light.png", "dashboard-dark.png"):
+        with open(os.path.join(shots, f), "rb") as fh:
+            if fh.read(8) != b"\x89PNG\r\n\x1a\n":
+                raise AssertionError(f"{f} is not a PNG")
+
+    for status in STATUS:
+        page.click(f'#counts .count[data-status="{status}"]')
+        want = [v["Name"] for v in vms if v["Status"] == status]
+        wait_equal(page, shown, want, f"rows after clicking the {status} card")
+        eq(page.js(f"document.querySelector('#counts .count[data-status=\"{status}\"]')"
+                   ".getAttribute('aria-pressed')"), "true", f"{status} card pressed")
+        page.click(f'#counts .count[data-status="{status}"]')
+        wait_equal(page, shown, names, f"rows after clicking the {status} card again")
+
+    page.type_text("#vm-search", "ESU")
+    wait_equal(page, shown, [n for n in names if "esu" in n], "rows after searching 'ESU'")
+    page.click('#counts .count[data-status="ActiveBenefits"]')
+    wait_equal(page, shown, [v["Name"] for v in vms if "esu" in v["Name"] and v["Status"] == "ActiveBenefits"],
+               "rows for 'ESU' and Active benefits")
+
+
+@testcase
+def test_live_updates(world):
+    """VMs registered, changed and removed from the command line while the page is open show
+    up without a reload (InterfacesAdded, PropertiesChanged, InterfacesRemoved)."""
+    h = world.h
+    page = open_dashboard(world)
+    page.js("window.azshciNoReload = 42")
+    h.ctl("vm", "add", "--name", "live-vm", "--id", "0d1e2f30-4a5b-4c6d-8e7f-112233445566",
+          "--os-name", "Windows 11 Enterprise multi-session", "--os-version", "10.0.22621.3447",
+          "--guest-service-interface", "yes", "--data-exchange", "yes", "--vsock-cid", "77")
+    page.wait(f"document.querySelector('{row('live-vm')}') !== null", "the new VM's row")
+    assert_page_matches_service(h, page)
+
+    h.ctl("vm", "update", "live-vm", "OsVersion=10.0.22621.100")   # too old: benefit inactive
+    eq(vm_of(h, "live-vm")["Status"], "InactiveBenefits", "live-vm after the update")
+    page.wait(f"document.querySelector('{row('live-vm')}').dataset.status === 'InactiveBenefits'",
+              "the row to follow the update")
+    assert_page_matches_service(h, page)
+
+    h.ctl("vm", "remove", "live-vm")
+    page.wait(f"document.querySelector('{row('live-vm')}') === null", "the removed VM's row to go")
+    assert_page_matches_service(h, page)
+    eq(page.js("window.azshciNoReload"), 42, "the page was not reloaded")
+
+
+@testcase
+def test_service_restart(world):
+    """The service stops: the page says so and keeps the last state. It starts again: the page
+    reads everything once more and follows its signals as before."""
+    h = world.h
+    page = open_dashboard(world)
+    page.js("window.azshciNoReload = 42")
+    h.stop_service()
+    text = page.wait("(e => !e.hidden && e.textContent)(document.getElementById('connection-error'))",
+                     "the page to notice the service is gone")
+    eq(text, "The attestation service is not running.", "the alert")
+    h.start_service()
+    page.wait("document.getElementById('connection-error').hidden", "the alert to go")
+    assert_page_matches_service(h, page)
+    h.ctl("vm", "remove", "debian-web")
+    page.wait(f"document.querySelector('{row('debian-web')}') === null", "the removed VM's row to go")
+    assert_page_matches_service(h, page)
+    eq(page.js("window.azshciNoReload"), 42, "the page was not reloaded")
+
+
+@testcase
+def test_sync_now(world):
+    """"Sync now" renews the certificate: the service's LastSync and expiry move, the page
+    shows the new values."""
+    h = world.h
+    page = open_dashboard(world)
+    before = ctl_json(h, "status")["cluster"]
+    page.click("#sync-button")
+    for _ in deadline_loop(PAGE_TIMEOUT, "Sync now to change the service's LastSync", 0.05):
+        after = ctl_json(h, "status")["cluster"]
+        if after["LastSync"] != before["LastSync"]:
+            break
+    if not after["LastSync"] > before["LastSync"]:
+        raise AssertionError(f"LastSync went from {before['LastSync']} to {after['LastSync']}")
+    assert_page_matches_service(h, page)
+    eq(inline_error(page, "#sync-error"), None, "sync error")
+
+
+@testcase
+def test_legacy_switch(world):
+    """The legacy OS support switch asks first (and Cancel changes nothing); confirmed, the
+    service turns it on and grants every VM that may have it; the page lists the result per
+    VM. Revoke all and Grant all act on every VM."""
+    h = world.h
+    page = open_dashboard(world)
+    before = {v["Name"]: v for v in ctl_json(h, "vms")["vms"]}
+
+    page.click("#legacy-switch")
+    text = page.wait("!document.getElementById('legacy-confirm').hidden && "
+                     "document.getElementById('legacy-confirm-text').textContent", "the confirmation")
+    for part in ("every VM registered now (11 VMs)", "Generation 1 VMs that are not Off are skipped"):
+        if part not in text:
+            raise AssertionError(f"confirmation {text!r} does not say {part!r}")
+    eq(page.js("document.getElementById('legacy-switch').checked"), False, "switch before confirming")
+    page.click("#legacy-confirm-no")
+    page.wait("document.getElementById('legacy-confirm').hidden", "the confirmation to close")
+    eq(ctl_json(h, "status")["cluster"]["LegacyOsSupport"], "Off", "LegacyOsSupport after Cancel")
+
+    page.click("#legacy-switch")
+    page.wait("!document.getElementById('legacy-confirm').hidden", "the confirmation")
+    page.click("#legacy-confirm-yes")
+    page.wait("!document.getElementById('legacy-results').hidden", "the per-VM results")
+    eq(ctl_json(h, "status")["cluster"]["LegacyOsSupport"], "On", "LegacyOsSupport after confirming")
+    after = {v["Name"]: v for v in ctl_json(h, "vms")["vms"]}
+    for name, vm in after.items():
+        want = not (vm["Generation"] == 1 and vm["PowerState"] != "Off")
+        eq(vm["LegacyAccess"], want, f"{name}'s LegacyAccess after EnableLegacy(true)")
+    eq(after["esu-ws2008r2"]["LegacyAccess"], False, "the running Generation 1 VM")
+    results = page.js("Object.fromEntries([...document.querySelectorAll('#legacy-results-list li')]"
+                      ".map(li => [li.dataset.vm, li.textContent]))")
+    expect = {}
+    for n, vm in after.items():
+        if vm["LegacyAccess"]:
+            expect[n] = f"{n}: " + ("had access already" if before[n]["LegacyAccess"] else "granted")
+        elif vm["Generation"] == 1 and vm["PowerState"] != "Off":
+            expect[n] = f"{n}: not granted: Generation 1 VM is {vm['PowerState']}, power it off and grant access"
+        else:
+            expect[n] = f"{n}: not granted"
+    eq(expect["esu-ws2008r2"], "esu-ws2008r2: not granted: Generation 1 VM is Running, power it off and "
+       "grant access", "expected result of the running Generation 1 VM")
+    eq(results, expect, "per-VM results")
+    eq(page.js("document.getElementById('legacy-switch').checked"), True, "switch after confirming")
+    assert_page_matches_service(h, page)
+    page.screenshot(os.path.join(world.screenshot_dir(), "legacy-results.png"))
+
+    page.click("#revoke-all")
+    page.wait("document.getElementById('legacy-results-title').textContent.includes('revoked')",
+              "the Revoke all results")
+    if any(v["LegacyAccess"] for v in ctl_json(h, "vms")["vms"]):
+        raise AssertionError("Revoke all left a VM with legacy access")
+    assert_page_matches_service(h, page)
+    # Grant all is all or nothing: the running Generation 1 VM makes the service refuse it,
+    # and the page says so next to the buttons.
+    before = h.managed_objects()
+    page.click("#grant-all")
+    err = page.wait("(e => !e.hidden && e.textContent)(document.getElementById('legacy-error'))",
+                    "the Grant all error")
+    for part in ("org.azshci.Attestation1.Error.PowerOffRequired", "esu-ws2008r2"):
+        if part not in err:
+            raise AssertionError(f"Grant all error {err!r} does not show {part!r}")
+    eq(h.managed_objects(), before, "the service's objects after the refused Grant all")
+    h.ctl("vm", "update", "esu-ws2008r2", "PowerState=Off")
+    page.click("#grant-all")
+    page.wait("document.getElementById('legacy-results-title').textContent.includes('granted')",
+              "the Grant all results")
+    eq(inline_error(page, "#legacy-error"), None, "the error after a successful Grant all")
+    if not all(v["LegacyAccess"] for v in ctl_json(h, "vms")["vms"]):
+        raise AssertionError("Grant all left a VM without legacy access")
+    assert_page_matches_service(h, page)
+
+
+@testcase
+def test_vm_access_toggle(world):
+    """One VM's legacy access switch grants and revokes exactly that VM's access."""
+    h = world.h
+    page = open_dashboard(world)
+    others = {v["Name"]: v["LegacyAccess"] for v in ctl_json(h, "vms")["vms"] if v["Name"] != "debian-web"}
+    page.click(row("debian-web") + " .access .switch-track")
+    page.wait(f"document.querySelector('{row('debian-web')} .access input').checked", "the switch on")
+    eq(vm_of(h, "debian-web")["LegacyAccess"], True, "debian-web's LegacyAccess")
+    eq({v["Name"]: v["LegacyAccess"] for v in ctl_json(h, "vms")["vms"] if v["Name"] != "debian-web"},
+       others, "the other VMs")
+    assert_page_matches_service(h, page)
+    page.click(row("debian-web") + " .access .switch-track")
+    page.wait(f"!document.querySelector('{row('debian-web')} .access input').checked", "the switch off")
+    eq(vm_of(h, "debian-web")["LegacyAccess"], False, "debian-web's LegacyAccess")
+    assert_page_matches_service(h, page)
+
+
+@testcase
+def test_recommended_action(world):
+    """A recommended action's button does it (avd-win10-ms gets legacy access, the action
+    goes away); when the service refuses (a running Generation 1 VM), the D-Bus error name
+    and message show in that VM's row and nothing changes."""
+    h = world.h
+    page = open_dashboard(world)
+    if "EnableVMLegacyAccess" not in vm_of(h, "avd-win10-ms")["RecommendedActions"]:
+        raise AssertionError("the demo VM avd-win10-ms should recommend EnableVMLegacyAccess")
+    page.click(row("avd-win10-ms") + ' button[data-action="EnableVMLegacyAccess"]')
+    page.wait(f"document.querySelector('{row('avd-win10-ms')} button[data-action]') === null",
+              "the action's button to go")
+    vm = vm_of(h, "avd-win10-ms")
+    eq(vm["LegacyAccess"], True, "avd-win10-ms's LegacyAccess")
+    if "EnableVMLegacyAccess" in vm["RecommendedActions"]:
+        raise AssertionError(f"still recommended: {vm['RecommendedActions']}")
+    assert_page_matches_service(h, page)
+
+    before = h.managed_objects()
+    page.click(row("esu-ws2008r2") + ' button[data-action="EnableVMLegacyAccess"]')
+    err = page.wait(f"(e => e && e.textContent)(document.querySelector('{row('esu-ws2008r2')} .inline-error'))",
+                    "the error in esu-ws2008r2's row")
+    for part in ("org.azshci.Attestation1.Error.PowerOffRequired", "power it off"):
+        if part not in err:
+            raise AssertionError(f"row error {err!r} does not show {part!r}")
+    eq(h.managed_objects(), before, "the service's objects after the refused call")
+
+
+@testcase
+def test_trust_anchor(world):
+    """"Download trust anchor" saves ca.pem, byte for byte what GetTrustAnchor returns."""
+    h = world.h
+    page = open_dashboard(world)
+    page.click("#ca-button")
+    eq(wait_download(world), ctl_json(h, "ca", "export")["pem"], "downloaded ca.pem")
+    eq(inline_error(page, "#ca-error"), None, "trust anchor error")
+
+
+@testcase
+def test_unprivileged(world):
+    """A Cockpit session of a user without rights: everything reads, every action shows the
+    polkit refusal (error name and message) next to it and how to get access, and the service
+    state does not change."""
+    h = world.h
+    import_demo(world)
+    # Powered off, so that Grant all is not refused for it before polkit is asked.
+    h.ctl("vm", "update", "esu-ws2008r2", "PowerState=Off")
+    page = open_dashboard(world, user=TEST_USER, demo=False)
+    objects, props = h.managed_objects(), h.get_all()
+    eq(page.js("document.getElementById('access-alert').hidden"), True, "access alert before any action")
+
+    def refused(selector, what):
+        text = page.wait(f"(e => e && !e.hidden && e.textContent)(document.querySelector({json.dumps(selector)}))",
+                         f"the refusal of {what}")
+        if not any(name in text for name in REFUSED):
+            raise AssertionError(f"{what}: {text!r} does not show the polkit refusal")
+        if "administrative access" not in text:
+            raise AssertionError(f"{what}: {text!r} does not say how to get access")
+
+    page.click("#sync-button")
+    refused("#sync-error", "Sync now")
+    page.click("#legacy-switch")
+    page.wait("!document.getElementById('legacy-confirm').hidden", "the confirmation")
+    page.click("#legacy-confirm-yes")
+    refused("#legacy-error", "the legacy switch")
+    eq(page.js("document.getElementById('legacy-switch').checked"), False, "switch after the refusal")
+    page.click("#grant-all")
+    refused("#legacy-error", "Grant all")
+    page.click(row("debian-web") + " .access .switch-track")
+    refused(row("debian-web") + " .inline-error", "debian-web's access switch")
+    page.click(row("esu-ws2008r2") + ' button[data-action="EnableVMLegacyAccess"]')
+    refused(row("esu-ws2008r2") + " .inline-error", "esu-ws2008r2's recommended action")
+    eq(page.js("document.getElementById('access-alert').hidden"), False, "access alert after a refusal")
+    page.screenshot(os.path.join(world.screenshot_dir(), "unprivileged-refused.png"))
+
+    eq(h.managed_objects(), objects, "the service's objects after refused actions")
+    eq(h.get_all(), props, "the service's properties after refused actions")
+    assert_page_matches_service(h, page)
+
+    page.click("#ca-button")   # reading is open to everyone
+    eq(wait_download(world), ctl_json(h, "ca", "export")["pem"], "ca.pem downloaded by the unprivileged user")
+
+
+PO_DE = """cockpit.locale({
+    "": {"plural-forms": n => n != 1, "language": "de", "language-direction": "ltr"},
+    "Sync now": [null, "Jetzt synchronisieren"],
+    "Active benefits": [null, "Aktive Vorteile"],
+    "Grant legacy access": [null, "Legacy-Zugriff gewähren"]
+});
+"""
+
+
+@testcase
+def test_translations(world):
+    """The page's strings go through Cockpit's translation mechanism: a po.de.js in the package
+    (a test fixture: none ships yet) translates the HTML (translate attributes) and the script's
+    strings (cockpit.gettext) for a German browser (Cockpit's CockpitLang cookie)."""
+    h = world.h
+    import_demo(world)
+    world.start_cockpit(stage_extra={"po.de.js": PO_DE})
+    world.start_browser()
+    world.devtools.send("Network.enable")
+    world.devtools.send("Network.setCookie", name="CockpitLang", value="de", url=world.page_url())
+    page = world.open_page()
+    eq(page.js("document.getElementById('sync-button').textContent"), "Jetzt synchronisieren", "HTML string")
+    eq(page.js("document.querySelector('#counts .count[data-status=\"ActiveBenefits\"] .count-label').textContent"),
+       "Aktive Vorteile", "HTML string of a count card")
+    eq(page.js(f"document.querySelector('{row('avd-win10-ms')} button[data-action]').textContent"),
+       "Legacy-Zugriff gewähren", "script string")
+    eq(page.js(f"document.querySelector('{row('avd-host-01')} .status').textContent"), "Aktive Vorteile",
+       "script string of a status")
+    eq(page.js("document.getElementById('ca-button').textContent"), "Download trust anchor (ca.pem)",
+       "a string the catalogue does not have")
