@@ -220,6 +220,9 @@ check_prefix() {
                         "$prefix/share/dbus-1/system.d/org.azshci.Attestation1.conf" \
                         "$prefix/share/polkit-1/actions/org.azshci.attestation.policy" \
                         "$prefix/share/doc/azshci-attestation/README.md"
+                for f in manifest.json index.html azshci.js theme.js azshci.css; do
+                        echo "$prefix/share/cockpit/azshci/$f"
+                done
                 for f in "$srcdir"/docs/*; do echo "$prefix/share/doc/azshci-attestation/docs/${f##*/}"; done
         )
         expected=$(sort <<<"$expected")
