@@ -31,7 +31,9 @@ const char *server_state_to_string(ServerState s) _const_;
 
 typedef struct Manager {
         sd_event *event;
-        sd_bus *bus;
+        sd_bus *bus;                    /* NULL while the system bus is lost (manager.c reconnects) */
+        sd_event_source *bus_reconnect; /* the next attempt to reach the bus again */
+        usec_t bus_reconnect_delay;
         struct FrontendServer *frontends; /* the frontends' direct connections (manager-frontend.c) */
         PolkitRegistry *polkit;
 
@@ -76,7 +78,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
 /* Loads config, rules and state. Fails (with a logged reason) on a bad config or rules file;
  * a corrupt state file is moved aside and the service starts empty. */
 int manager_load(Manager *m);
-/* Connects to the system bus, exports the objects, takes the name. */
+/* Connects to the system bus, exports the objects, takes the name. When the bus goes away
+ * later, connects again (with backoff) and takes the name back. */
 int manager_connect_bus(Manager *m);
 int manager_run(Manager *m);
 
