@@ -9,6 +9,7 @@
 #include "fileio.h"
 #include "frontend-server.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "manager-dbus.h"
 #include "manager.h"
 #include "state.h"
@@ -76,6 +77,7 @@ Manager *manager_free(Manager *m) {
         manager_attestation_done(m);
         polkit_registry_free(m->polkit);
         sd_event_source_disable_unref(m->bus_reconnect);
+        ratelimit_free(m->inventory_reads);
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
 
@@ -494,6 +496,46 @@ static int on_bus_disconnected(sd_bus_message *message, void *userdata, sd_bus_e
         return manager_bus_schedule_reconnect(m);
 }
 
+/* Whole-inventory reads (GetManagedObjects) by users other than root and the service's: each
+ * costs one unit per object, and each user may spend INVENTORY_READ_RATE units per second
+ * (INVENTORY_READ_BURST at once). With 10,000 VMs that is about four reads at once, then one
+ * every 5 s: a reader that keeps asking cannot keep the service serialising the inventory
+ * instead of signing guests' documents. Over the budget the call fails with LimitsExceeded. */
+#define INVENTORY_READ_RATE  2000U
+#define INVENTORY_READ_BURST 30000U
+
+static int inventory_read_filter(sd_bus_message *message, void *userdata, sd_bus_error *ret_error) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        Manager *m = userdata;
+        char key[16];
+        usec_t wait;
+        uid_t uid;
+        int r;
+
+        if (!sd_bus_message_is_method_call(message, "org.freedesktop.DBus.ObjectManager",
+                    "GetManagedObjects") ||
+                !streq_ptr(sd_bus_message_get_path(message), BUS_PATH))
+                return 0;
+        r = sd_bus_query_sender_creds(message, SD_BUS_CREDS_EUID, &creds);
+        if (r >= 0)
+                r = sd_bus_creds_get_euid(creds, &uid);
+        if (r < 0 || uid == 0 || uid == geteuid())
+                return 0; /* an unknown sender is sd-bus's to answer */
+
+        (void)snprintf(key, sizeof key, "%u", (unsigned)uid);
+        r = ratelimit_check_n(m->inventory_reads, key, (unsigned)MIN(m->n_vms + 1, (size_t)UINT_MAX),
+                now_usec(CLOCK_MONOTONIC), &wait);
+        if (r != 0)
+                return 0; /* allowed (or out of memory: then rather serve than refuse) */
+
+        r = sd_bus_reply_method_errorf(message, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                "Too many inventory reads: user %u may read %u objects per second (%u at once); "
+                "GetManagedObjects again in %" PRIu64 ".%01" PRIu64 " s.",
+                (unsigned)uid, INVENTORY_READ_RATE, INVENTORY_READ_BURST, wait / USEC_PER_SEC,
+                (wait % USEC_PER_SEC) / (USEC_PER_SEC / 10));
+        return r < 0 ? r : 1;
+}
+
 /* A new connection to the system bus ($DBUS_SYSTEM_BUS_ADDRESS), with the objects exported and
  * attached to the event loop below everything that serves guests (FRONTEND_PRIORITY_BUS). The
  * name is not requested yet. */
@@ -509,6 +551,14 @@ static int manager_bus_open(Manager *m) {
                 return r;
         r = sd_bus_match_signal(bus, NULL, "org.freedesktop.DBus.Local", "/org/freedesktop/DBus/Local",
                 "org.freedesktop.DBus.Local", "Disconnected", on_bus_disconnected, m);
+        if (r < 0)
+                return r;
+        if (!m->inventory_reads) {
+                r = ratelimit_new(INVENTORY_READ_RATE, INVENTORY_READ_BURST, 4096, &m->inventory_reads);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_add_filter(bus, NULL, inventory_read_filter, m);
         if (r < 0)
                 return r;
 

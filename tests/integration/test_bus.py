@@ -6,6 +6,7 @@ polkit check that was waiting, and takes its name back on the new bus by itself.
 import json
 import os
 import pwd
+import re
 import signal
 import subprocess
 
@@ -134,3 +135,47 @@ def test_bus_lost_twice(h):
     with open(os.path.join(h.state_dir, "state.json")) as f:
         eq(len(json.load(f)["vms"]), 2, "VMs in state.json")
     h.stop_service()
+
+
+READ_LIMITED = re.compile(r"managed-objects: Too many inventory reads: user (\d+) may read 2000 objects per second "
+                          r"\(30000 at once\); GetManagedObjects again in (\d+)\.(\d) s\.")
+
+
+@testcase("inventory-read-limit")
+def test_inventory_read_limit(h):
+    """Whole-inventory reads cost one unit per object against a budget of each user (2000 per
+    second, 30000 at once): with 3000 VMs an unprivileged reader gets about ten reads in a row,
+    then LimitsExceeded saying when to come back, and again a read once that time has passed.
+    Other users (another unprivileged one, root) are not affected meanwhile, nor are the
+    limited user's other reads (GetAll of a VM)."""
+    bench_bus = os.path.join(h.builddir, "bench", "bench-bus")
+    h.run([bench_bus, "import", "--vms=3000"], timeout=300)
+
+    def read(user):
+        p = h.run([bench_bus, "managed-objects"], user=user, check=False)
+        if p.returncode == 0:
+            eq(p.stdout.split()[0], "objects=3001", "GetManagedObjects")   # the server and 3000 VMs
+            return None
+        m = READ_LIMITED.fullmatch(p.stderr.strip())
+        if not m:
+            raise AssertionError(f"unexpected failure of GetManagedObjects: {p.stderr!r}")
+        eq(int(m.group(1)), pwd.getpwnam(user).pw_uid, "uid in the message")
+        return int(m.group(2)) + int(m.group(3)) / 10
+
+    results = [read(TEST_USER) for _ in range(20)]
+    first_refused = next((i for i, r in enumerate(results) if r is not None), None)
+    if first_refused is None or first_refused < 10:
+        raise AssertionError(f"reads before the first refusal: {first_refused} (expected at least 10): {results}")
+    wait = results[first_refused]
+    if not 0 <= wait <= 1.6:
+        raise AssertionError(f"retry in {wait} s, expected at most one read's worth (1.5 s)")
+
+    eq(read(TEST_FRONTEND_USER), None, "another user's read")
+    for _ in range(3):
+        eq(read("root"), None, "root's read")
+    props = h.get_all(vm_path(vm_id(1)), IFACE_VM, user=TEST_USER)
+    eq(props["Name"], "vm1", "GetAll of a VM by the limited user")
+
+    for _ in deadline_loop(DEFAULT_TIMEOUT, "the budget to refill", 0.2):
+        if read(TEST_USER) is None:
+            break
