@@ -498,7 +498,7 @@ static int on_bus_disconnected(sd_bus_message *message, void *userdata, sd_bus_e
 
 /* Whole-inventory reads (GetManagedObjects) by users other than root and the service's: each
  * costs one unit per object, and each user may spend INVENTORY_READ_RATE units per second
- * (INVENTORY_READ_BURST at once). With 10,000 VMs that is about four reads at once, then one
+ * (INVENTORY_READ_BURST at once). With 10,000 VMs that is three reads at once, then one
  * every 5 s: a reader that keeps asking cannot keep the service serialising the inventory
  * instead of signing guests' documents. Over the budget the call fails with LimitsExceeded. */
 #define INVENTORY_READ_RATE  2000U
