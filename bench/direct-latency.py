@@ -101,7 +101,8 @@ def main():
           f"Attest on the direct socket, {a.calls} calls, one at a time:")
     for what, r in (("alone", alone), (f"{a.readers} GetManagedObjects reader(s), {during} replies ({refused_during} refused: "
                                    "LimitsExceeded) meanwhile", loaded)):
-        print(f"  {what}: p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, max {r['max_ms']} ms, errors {r['errors']}")
+        print(f"  {what}: p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, max {r['max_ms']} ms, "
+              f"{r['over_20ms']} calls over 20 ms, {r['seconds']} s, errors {r['errors']}")
     return 0
 
 
