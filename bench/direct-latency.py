@@ -16,7 +16,6 @@ user's inventory read budget, docs/frontends.md). Asserts nothing about speed.""
 import argparse
 import os
 import re
-import subprocess
 import sys
 import threading
 import time
