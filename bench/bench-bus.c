@@ -9,8 +9,8 @@
  *       Attest (or AttestForVersion) N times, each with a fresh nonce, round robin over the
  *       peers: vsock CIDs FIRST..FIRST+COUNT-1, or with --mac the MACs of VMs FIRST.. (see
  *       vm_mac()). Every reply must carry its own nonce in the signed content. Prints
- *       "calls=N errors=E seconds=S rate=R p50_ms=X p99_ms=Y". With --direct, on a peer-to-peer
- *       connection to the service's frontend socket instead of the bus (what the frontends do).
+ *       "calls=N errors=E seconds=S rate=R p50_ms=X p99_ms=Y max_ms=Z over_20ms=K". With --direct, on a
+ * peer-to-peer connection to the service's frontend socket instead of the bus (what the frontends do).
  *   bench-bus register --vms N [--first F] [--inflight K]
  *       RegisterVM for VMs F..F+N-1 (the ids, CIDs and MACs of tests/integration/vmdata.py).
  *   bench-bus unregister --vms N [--first F] [--inflight K]
@@ -276,9 +276,14 @@ static int run_load(Load *l, int (*issue)(Load *l)) {
                 lat[i] = l->calls[i].end - l->calls[i].start;
         qsort(lat, l->n_calls, sizeof(uint64_t), cmp_u64);
         double secs = (double)(end - start) / 1e6;
-        printf("calls=%u errors=%u seconds=%.3f rate=%.1f p50_ms=%.2f p99_ms=%.2f inflight=%u\n", l->n_calls,
-                l->errors, secs, l->n_calls / secs, lat[l->n_calls / 2] / 1e3,
-                lat[(size_t)((l->n_calls - 1) * 0.99)] / 1e3, l->max_inflight);
+        unsigned over_20ms = 0;
+        for (unsigned i = 0; i < l->n_calls; i++)
+                over_20ms += lat[i] > 20 * 1000;
+        printf("calls=%u errors=%u seconds=%.3f rate=%.1f p50_ms=%.2f p99_ms=%.2f max_ms=%.2f over_20ms=%u "
+               "inflight=%u\n",
+                l->n_calls, l->errors, secs, l->n_calls / secs, lat[l->n_calls / 2] / 1e3,
+                lat[(size_t)((l->n_calls - 1) * 0.99)] / 1e3, lat[l->n_calls - 1] / 1e3, over_20ms,
+                l->max_inflight);
         if (l->errors)
                 fprintf(stderr, "%u of %u calls failed; first: %s\n", l->errors, l->n_calls, l->first_error);
         free(lat);

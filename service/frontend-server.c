@@ -12,16 +12,20 @@
 #include "log.h"
 #include "time-util.h"
 
-/* Two frontends each hold one connection; the headroom is for restarts overlapping and for
- * tools. Beyond it the socket stops accepting until a connection closes. */
-#define FRONTEND_CONNECTIONS_MAX 64U
+/* Two frontends each hold one connection; the headroom is for restarts overlapping, tools and
+ * users each at their own limit (FRONTEND_CONNECTIONS_PER_UID_MAX). Beyond it the socket stops
+ * accepting until a connection closes. */
+#define FRONTEND_CONNECTIONS_MAX 256U
 
 typedef struct FrontendConnection FrontendConnection;
 
 struct FrontendConnection {
         FrontendServer *server;
         sd_bus *bus;
+        sd_event_source *auth_source;  /* watches for the end of authentication */
+        sd_event_source *drain_source; /* then processes what came along with it */
         pid_t pid;
+        uid_t uid;
         FrontendConnection *prev, *next;
 };
 
@@ -147,6 +151,8 @@ static FrontendConnection *frontend_connection_free(FrontendConnection *c) {
         if (c->next)
                 c->next->prev = c->prev;
         s->n_connections--;
+        c->auth_source = sd_event_source_disable_unref(c->auth_source);
+        c->drain_source = sd_event_source_disable_unref(c->drain_source);
         /* Requests still being signed hold a reference to the bus; their replies then fail
          * with ENOTCONN, which is what a vanished frontend deserves. */
         if (c->bus) {
@@ -166,6 +172,70 @@ static int on_disconnected(sd_bus_message *m, void *userdata, sd_bus_error *erro
         return 0;
 }
 
+/* sd-bus (252) as a server reads what the client sent along with BEGIN into its buffer, but only
+ * looks at that buffer again when more data arrives on the socket: the first call of a client
+ * that sends it right after BEGIN (GDBus does) would wait for ever. So once a connection is
+ * authenticated, it is processed until sd-bus has nothing left, one message per turn of the
+ * loop. */
+static int on_connection_drain(sd_event_source *source, void *userdata) {
+        FrontendConnection *c = userdata;
+        int r;
+
+        r = sd_bus_process(c->bus, NULL);
+        if (r > 0)
+                return 0; /* maybe more: again in the next iteration */
+        c->drain_source = sd_event_source_disable_unref(c->drain_source);
+        if (r < 0) {
+                log_debug_errno(r, "Frontend connection of PID %d failed: %m", (int)c->pid);
+                frontend_connection_free(c);
+        }
+        return 0;
+}
+
+static int on_connection_post(sd_event_source *source, void *userdata) {
+        FrontendConnection *c = userdata;
+        int r;
+
+        if (sd_bus_is_ready(c->bus) <= 0)
+                return 0; /* still authenticating */
+        c->auth_source = sd_event_source_disable_unref(c->auth_source);
+
+        r = sd_event_add_defer(c->server->event, &c->drain_source, on_connection_drain, c);
+        if (r >= 0)
+                r = sd_event_source_set_priority(c->drain_source, FRONTEND_PRIORITY);
+        if (r < 0) {
+                log_warning_errno(r, "Cannot process a frontend connection of PID %d, closing it: %m",
+                        (int)c->pid);
+                frontend_connection_free(c);
+        }
+        return 0;
+}
+
+/* At most one line per 10 s: a local user who keeps connecting must not flood the journal. */
+static void log_refusal(FrontendServer *s, const struct ucred *cred, const char *why) {
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+
+        if (s->refusals_logged_at != 0 && now < s->refusals_logged_at + 10 * USEC_PER_SEC) {
+                s->refusals_not_logged++;
+                return;
+        }
+        log_notice(
+                "Refused a frontend connection from PID %d (uid %u, gid %u): %s (%u more refused since the "
+                "last report).",
+                (int)cred->pid, (unsigned)cred->uid, (unsigned)cred->gid, why, s->refusals_not_logged);
+        s->refusals_logged_at = now;
+        s->refusals_not_logged = 0;
+}
+
+static size_t frontend_connections_of(FrontendServer *s, uid_t uid) {
+        size_t n = 0;
+
+        for (FrontendConnection *c = s->connections; c; c = c->next)
+                if (c->uid == uid)
+                        n++;
+        return n;
+}
+
 static int frontend_connection_new(FrontendServer *s, int fd) {
         _cleanup_free_ gid_t *groups = NULL;
         _cleanup_close_ int cfd = fd;
@@ -181,20 +251,16 @@ static int frontend_connection_new(FrontendServer *s, int fd) {
         if (r < 0)
                 return log_warning_errno(r, "Cannot read a frontend peer's groups: %m");
         if (!frontend_peer_allowed(cred.uid, cred.gid, groups, n_groups, s->service_uid, s->frontend_gid)) {
-                usec_t now = now_usec(CLOCK_MONOTONIC);
+                log_refusal(s, &cred, "only root, the service user and the frontend group may connect");
+                return 0;
+        }
+        if (frontend_connections_of(s, cred.uid) >= FRONTEND_CONNECTIONS_PER_UID_MAX) {
+                char why[80];
 
-                /* At most one line per 10 s: a local user who keeps connecting must not flood the
-                 * journal. */
-                if (s->refusals_logged_at == 0 || now >= s->refusals_logged_at + 10 * USEC_PER_SEC) {
-                        log_notice("Refused a frontend connection from PID %d (uid %u, gid %u): only root, "
-                                   "the service user and the frontend group may connect (%u more refused "
-                                   "since the last report).",
-                                (int)cred.pid, (unsigned)cred.uid, (unsigned)cred.gid,
-                                s->refusals_not_logged);
-                        s->refusals_logged_at = now;
-                        s->refusals_not_logged = 0;
-                } else
-                        s->refusals_not_logged++;
+                (void)snprintf(why, sizeof why,
+                        "this user already holds %u connections, the most one user may",
+                        FRONTEND_CONNECTIONS_PER_UID_MAX);
+                log_refusal(s, &cred, why);
                 return 0;
         }
 
@@ -203,6 +269,7 @@ static int frontend_connection_new(FrontendServer *s, int fd) {
                 return log_oom();
         c->server = s;
         c->pid = cred.pid;
+        c->uid = cred.uid;
         c->next = s->connections;
         if (c->next)
                 c->next->prev = c;
@@ -226,9 +293,11 @@ static int frontend_connection_new(FrontendServer *s, int fd) {
                         "/org/freedesktop/DBus/Local", "org.freedesktop.DBus.Local", "Disconnected",
                         on_disconnected, c);
         if (r >= 0)
-                r = sd_bus_attach_event(c->bus, s->event, SD_EVENT_PRIORITY_NORMAL);
+                r = sd_bus_attach_event(c->bus, s->event, FRONTEND_PRIORITY);
         if (r >= 0)
                 r = sd_bus_start(c->bus);
+        if (r >= 0)
+                r = sd_event_add_post(s->event, &c->auth_source, on_connection_post, c);
         if (r < 0) {
                 frontend_connection_free(c);
                 return log_warning_errno(r, "Cannot set up a frontend connection: %m");
@@ -311,6 +380,9 @@ int frontend_server_new(sd_event *event, int listen_fd, gid_t frontend_gid, cons
                 return r;
         TAKE_FD(fd);
         (void)sd_event_source_set_description(s->listen_source, "frontend-listen");
+        r = sd_event_source_set_priority(s->listen_source, FRONTEND_PRIORITY);
+        if (r < 0)
+                return r;
         r = sd_event_add_time_relative(event, &s->retry_source, CLOCK_MONOTONIC, USEC_PER_SEC, 0, on_retry,
                 s);
         if (r < 0)

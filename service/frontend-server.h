@@ -16,6 +16,18 @@
 
 typedef struct FrontendServer FrontendServer;
 
+/* Event loop priorities. Guests wait on the frontends' connections, so these come first, and
+ * the system bus (admin calls, inventory readers) after everything else of the service: a
+ * GetManagedObjects of 10,000 VMs or a stream of admin calls delays a guest's document by at
+ * most the one bus message being handled, never by a queue of them. */
+#define FRONTEND_PRIORITY     (SD_EVENT_PRIORITY_NORMAL - 10)
+#define FRONTEND_PRIORITY_BUS (SD_EVENT_PRIORITY_NORMAL + 10)
+
+/* How many connections one user may hold: the two frontends (one user) need one each, plus
+ * headroom for restarts; beyond it a user's new connections are closed at once, so that a
+ * member of the frontend group cannot take the socket away from the frontends. */
+#define FRONTEND_CONNECTIONS_PER_UID_MAX 16U
+
 /* Whether a peer with these credentials may use the socket (pure). */
 bool frontend_peer_allowed(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups, uid_t service_uid,
         gid_t frontend_gid);

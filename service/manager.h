@@ -31,8 +31,11 @@ const char *server_state_to_string(ServerState s) _const_;
 
 typedef struct Manager {
         sd_event *event;
-        sd_bus *bus;
-        struct FrontendServer *frontends; /* the frontends' direct connections (manager-frontend.c) */
+        sd_bus *bus;                    /* NULL while the system bus is lost (manager.c reconnects) */
+        sd_event_source *bus_reconnect; /* the next attempt to reach the bus again */
+        usec_t bus_reconnect_delay;
+        struct RateLimit *inventory_reads; /* each user's GetManagedObjects budget (manager.c) */
+        struct FrontendServer *frontends;  /* the frontends' direct connections (manager-frontend.c) */
         PolkitRegistry *polkit;
 
         Config config;
@@ -78,7 +81,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
  * and on a state file it cannot read; a corrupt state file is moved aside and replaced by its
  * previous generation (state_error says so), and when there is none the load fails. */
 int manager_load(Manager *m);
-/* Connects to the system bus, exports the objects, takes the name. */
+/* Connects to the system bus, exports the objects, takes the name. When the bus goes away
+ * later, connects again (with backoff) and takes the name back. */
 int manager_connect_bus(Manager *m);
 int manager_run(Manager *m);
 

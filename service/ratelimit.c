@@ -100,12 +100,17 @@ static void grow(RateLimit *rl) {
 }
 
 int ratelimit_check(RateLimit *rl, const char *key, usec_t now, usec_t *ret_wait) {
+        return ratelimit_check_n(rl, key, 1, now, ret_wait);
+}
+
+int ratelimit_check_n(RateLimit *rl, const char *key, unsigned n, usec_t now, usec_t *ret_wait) {
         Bucket *b;
         size_t slot;
         usec_t tat;
 
         assert(rl);
         assert(key);
+        assert(n >= 1);
 
         if (rl->interval == 0)
                 return 1;
@@ -145,6 +150,6 @@ int ratelimit_check(RateLimit *rl, const char *key, usec_t now, usec_t *ret_wait
                 if (rl->n_keys > rl->n_slots * 2)
                         grow(rl);
         }
-        b->tat = tat + rl->interval;
+        b->tat = tat + (usec_t)n * rl->interval;
         return 1;
 }

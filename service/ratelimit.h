@@ -22,5 +22,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(RateLimit *, ratelimit_free);
  * limit (*ret_wait, if not NULL, tells how long until it would be allowed), -ENOMEM. */
 int ratelimit_check(RateLimit *rl, const char *key, usec_t now, usec_t *ret_wait);
 
+/* The same for a request that counts as n (>= 1) requests: allowed whenever one request would
+ * be, it then uses up n, so that the key's next request waits until n intervals (less the
+ * burst) have passed. */
+int ratelimit_check_n(RateLimit *rl, const char *key, unsigned n, usec_t now, usec_t *ret_wait);
+
 /* How many keys are tracked (for tests). */
 size_t ratelimit_size(const RateLimit *rl);

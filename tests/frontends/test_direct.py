@@ -4,6 +4,7 @@ service's frontend socket ("frontendSocket", azshci-attestd.socket in production
 guest request costs no dbus-daemon hop; the system bus when that socket is missing. Who may
 connect is decided by the service from the kernel's SO_PEERCRED/SO_PEERGROUPS."""
 
+import json
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import sys
 import harness
 from harness import deadline_loop
 from frontend import eq, frontend_case
+from test_bus import direct_client
 from test_http import DOC, setup_guest, verify_document
 
 # A minimal peer-to-peer D-Bus client written from the specification (busctl and gdbus always
@@ -43,8 +45,8 @@ s.settimeout(10)
 s.connect(sys.argv[1])
 try:
     # BEGIN right away, as sd-bus's own client does, and the first message only after the
-    # server's OK: sd-bus (252) as a server does not look at bytes that arrived together with
-    # BEGIN until more come. A refused peer may find the connection closed while it sends.
+    # server's OK (a first message sent along with BEGIN: test frontend-direct-gdbus-first-call).
+    # A refused peer may find the connection closed while it sends.
     s.sendall(b"\0AUTH EXTERNAL " + str(os.getuid()).encode().hex().encode() + b"\r\nBEGIN\r\n")
     line = s.recv(4096).decode().split("\r\n")[0]
 except (BrokenPipeError, ConnectionResetError):
@@ -95,6 +97,30 @@ while off < 16 + fields_len:
             error_name = value
 first = read_string(buf, body_off)[0] if body_len else ""
 print(f"error: {error_name}: {first}" if mtype == 3 else f"return: {first}")
+"""
+
+
+# Holds `COUNT` connections to `SOCKET` (each authenticated: AUTH EXTERNAL, BEGIN, the server's
+# OK), prints "ok=N closed=M" (M: hung up on before OK) and keeps the open ones until stdin closes.
+HOLD = r"""
+import os, socket, sys
+held, closed = [], 0
+for _ in range(int(sys.argv[2])):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(sys.argv[1])
+    try:
+        s.sendall(b"\0AUTH EXTERNAL " + str(os.getuid()).encode().hex().encode() + b"\r\nBEGIN\r\n")
+        line = s.recv(4096)
+    except (BrokenPipeError, ConnectionResetError):
+        line = b""
+    if line.startswith(b"OK "):
+        held.append(s)
+    else:
+        closed += 1
+        s.close()
+print(f"ok={len(held)} closed={closed}", flush=True)
+sys.stdin.read()
 """
 
 
@@ -202,3 +228,46 @@ def test_socket_peers(h, env):
        "Attest with a bad transport on the direct socket")
     eq(probe(h, harness.TEST_USER, "call", "Attest", "http", "52:54:00:00:00:99", "n1"), "CLOSED",
        f"Attest as {harness.TEST_USER}")
+
+
+@harness.testcase("frontend-direct-gdbus-first-call")
+def test_gdbus_first_call(h):
+    """A third-party GDBus client (tests/integration/direct-gdbus-client), which sends its first
+    call in the same breath as BEGIN: 200 fresh connections one after the other, every call
+    answered (UnknownVM for an unregistered CID; a document for a registered one)."""
+    rc, out = direct_client(h, 200, 99, "gdbus", user=harness.FRONTEND_USER)
+    eq((rc, out.get("connections"), out.get("answered"), out.get("errors"), out.get("other")),
+       (0, "200", "200", "200", None), f"200 GDBus connections ({out})")
+    eq(out["error"], f"{harness.IFACE}.Error.UnknownVM: No VM is registered for vsock peer 99.", "the answer")
+
+    h.register_vm(Id="6a1b2c3d-4e5f-4000-8000-000000000001", Name="vm1", Generation=2, PowerState="Running",
+                  GuestServiceInterface=True, DataExchange=True, OsName="Linux", OsVersion="6.1", VsockCid=101)
+    rc, out = direct_client(h, 20, 101, "gdbus", user=harness.TEST_FRONTEND_USER)
+    eq((rc, out.get("answered"), out.get("errors")), (0, "20", "0"), f"20 documents ({out})")
+    eq(json.loads(out["reply"])["encoding"], "pkcs7", "a document")
+
+
+@harness.testcase("frontend-direct-per-user-limit")
+def test_per_user_limit(h):
+    """A member of the frontend group who holds 64 connections gets 16 (the limit per user;
+    the rest are hung up on at once, and the service says why); meanwhile the frontend user
+    and root connect and are answered at once. Once the holder lets go, it may connect again."""
+    holder = subprocess.Popen(h.user_prefix(harness.TEST_FRONTEND_USER) + [sys.executable, "-c", HOLD,
+                                                                           h.frontend_socket, "64"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        eq(holder.stdout.readline().strip(), "ok=16 closed=48", f"connections of {harness.TEST_FRONTEND_USER}")
+        eq(probe(h, harness.FRONTEND_USER, "call", "Attest", "vsock", "99", "n1"),
+           f"error: {harness.IFACE}.Error.UnknownVM: No VM is registered for vsock peer 99.",
+           f"Attest as {harness.FRONTEND_USER} while another member holds its connections")
+        eq(probe(h, None, "auth")[:3], "OK ", "root while another member holds its connections")
+        eq(probe(h, harness.TEST_FRONTEND_USER, "auth"), "CLOSED", "the holder's 17th connection")
+        for _ in deadline_loop(harness.DEFAULT_TIMEOUT, "the service to log the refusal"):
+            if "this user already holds 16 connections, the most one user may" in h.service_log():
+                break
+    finally:
+        holder.stdin.close()
+        holder.wait(harness.DEFAULT_TIMEOUT)
+    for _ in deadline_loop(harness.DEFAULT_TIMEOUT, "the holder's connections to be gone"):
+        if probe(h, harness.TEST_FRONTEND_USER, "auth")[:3] == "OK ":
+            break

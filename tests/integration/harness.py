@@ -354,8 +354,27 @@ class Harness:
         if not addr:
             self.bus_proc.wait(5)
             raise HarnessError(f"dbus-daemon failed to start (exit {self.bus_proc.returncode})")
-        self.bus_address = addr
+        # Without the daemon's ",guid=...": the system bus's address names only the socket, so
+        # that a daemon restarted on it is the same bus to its clients (restart_bus()).
+        self.bus_address = re.sub(r",guid=[0-9a-f]+", "", addr)
         os.chmod(os.path.join(self.tmp, "system_bus_socket"), 0o666)
+
+    def kill_bus(self):
+        """SIGKILL dbus-daemon, as when the system bus crashes: every connection on it breaks
+        at once. polkitd (GDBus) exits with it; running monitors lose it too."""
+        self._terminate(self.bus_proc, signal.SIGKILL)
+        self.bus_proc = None
+
+    def restart_bus(self):
+        """A new dbus-daemon on the same socket path (it replaces the stale socket file of the
+        killed one), then a fresh polkitd on it."""
+        if self.bus_proc:
+            raise HarnessError("dbus-daemon is still running")
+        with open(os.path.join(self.tmp, "bus.log"), "a") as log:
+            log.write(f"=== restarting dbus-daemon at {time.strftime('%T')}\n")
+        self.stop_polkit(wait_gone=False)
+        self.start_bus()
+        self.start_polkit()
 
     def client_env(self, extra=None):
         env = {

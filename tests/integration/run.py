@@ -24,6 +24,7 @@ import test_attest  # noqa: E402,F401
 import test_sync  # noqa: E402,F401
 import test_cmp_daemon  # noqa: E402,F401
 import test_import  # noqa: E402,F401
+import test_bus  # noqa: E402,F401
 
 if __name__ == "__main__":
     sys.exit(runner.main())

@@ -36,6 +36,27 @@ static void test_default_limit(void) {
         g_assert_cmpint(ratelimit_check(rl, "vm-a", t0 + 1400 * MS, NULL), ==, 0);
 }
 
+static void test_weighted(void) {
+        _cleanup_(ratelimit_freep) RateLimit *rl = NULL;
+        usec_t wait = 0, t0 = 1000 * USEC_PER_SEC;
+
+        /* 1000 units per second, a burst of 3000: a request of 2500 units, then one of 2500 (the
+         * bucket is not over its burst yet), then none until 2 s have refilled enough. */
+        g_assert_cmpint(ratelimit_new(1000, 3000, 100, &rl), ==, 0);
+        g_assert_cmpint(ratelimit_check_n(rl, "uid", 2500, t0, NULL), ==, 1);
+        g_assert_cmpint(ratelimit_check_n(rl, "uid", 2500, t0, NULL), ==, 1);
+        g_assert_cmpint(ratelimit_check_n(rl, "uid", 1, t0, &wait), ==, 0);
+        g_assert_cmpuint(wait, ==, 2001 * MS);
+        /* Refused requests do not consume, whatever their size. */
+        g_assert_cmpint(ratelimit_check_n(rl, "uid", 100000, t0 + 2000 * MS, NULL), ==, 0);
+        g_assert_cmpint(ratelimit_check_n(rl, "uid", 2500, t0 + 2001 * MS, NULL), ==, 1);
+        g_assert_cmpint(ratelimit_check(rl, "uid", t0 + 2001 * MS, &wait), ==, 0);
+        g_assert_cmpuint(wait, ==, 2500 * MS);
+        /* n = 1 is ratelimit_check(). */
+        g_assert_cmpint(ratelimit_check_n(rl, "other", 1, t0, NULL), ==, 1);
+        g_assert_cmpuint(ratelimit_size(rl), ==, 2);
+}
+
 static void test_burst(void) {
         _cleanup_(ratelimit_freep) RateLimit *rl = NULL;
 
@@ -92,6 +113,7 @@ int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
 
         g_test_add_func("/ratelimit/default", test_default_limit);
+        g_test_add_func("/ratelimit/weighted", test_weighted);
         g_test_add_func("/ratelimit/burst", test_burst);
         g_test_add_func("/ratelimit/unlimited-invalid", test_unlimited_and_invalid);
         g_test_add_func("/ratelimit/many-keys", test_many_keys);
