@@ -134,9 +134,13 @@ static const char *json_value_end(const char *p, const char **ret_bad, const cha
         return NULL;
 }
 
-static int parse_error_at(char **ret_error, const char *name, const char *data, const char *at,
-        const char *what) {
+void json_text_position(const char *data, const char *at, unsigned *ret_line, unsigned *ret_column) {
         unsigned line = 1, column = 1;
+
+        assert(data);
+        assert(at);
+        assert(ret_line);
+        assert(ret_column);
 
         for (const char *c = data; c < at; c++)
                 if (*c == '\n') {
@@ -144,7 +148,88 @@ static int parse_error_at(char **ret_error, const char *name, const char *data, 
                         column = 1;
                 } else
                         column++;
+        *ret_line = line;
+        *ret_column = column;
+}
+
+static int parse_error_at(char **ret_error, const char *name, const char *data, const char *at,
+        const char *what) {
+        unsigned line, column;
+
+        json_text_position(data, at, &line, &column);
         return json_error(ret_error, -EBADMSG, "%s:%u:%u: Parse error: %s", name, line, column, what);
+}
+
+static const char *skip_space(const char *p) {
+        return p + strspn(p, " \t\r\n");
+}
+
+/* The end of the value at p in text json_parser_load() accepted, NULL if it has none. */
+static const char *skip_value(const char *p) {
+        const char *bad, *why;
+
+        return json_value_end(p, &bad, &why);
+}
+
+const char *json_text_locate(const char *data, const JsonPathStep *path, size_t n_path, bool at_key) {
+        const char *p;
+
+        assert(data);
+        assert(path || n_path == 0);
+
+        p = skip_space(data);
+        for (size_t i = 0; i < n_path; i++) {
+                const JsonPathStep *s = &path[i];
+
+                if (s->key) {
+                        size_t len = strlen(s->key);
+
+                        if (*p != '{')
+                                return NULL;
+                        p++;
+                        for (;;) {
+                                const char *key, *end;
+
+                                p = skip_space(p);
+                                if (*p != '"')
+                                        return NULL;
+                                key = p;
+                                end = skip_value(p);
+                                if (!end)
+                                        return NULL;
+                                p = skip_space(end);
+                                if (*p != ':')
+                                        return NULL;
+                                p = skip_space(p + 1);
+                                if ((size_t)(end - key) == len + 2 && memcmp(key + 1, s->key, len) == 0) {
+                                        if (i + 1 == n_path && at_key)
+                                                return key;
+                                        break;
+                                }
+                                p = skip_value(p);
+                                if (!p)
+                                        return NULL;
+                                p = skip_space(p);
+                                if (*p != ',')
+                                        return NULL;
+                                p++;
+                        }
+                } else {
+                        if (*p != '[')
+                                return NULL;
+                        p = skip_space(p + 1);
+                        for (size_t j = 0; j < s->index; j++) {
+                                p = skip_value(p);
+                                if (!p)
+                                        return NULL;
+                                p = skip_space(p);
+                                if (*p != ',')
+                                        return NULL;
+                                p = skip_space(p + 1);
+                        }
+                }
+        }
+        return p;
 }
 
 int json_parser_load(JsonParser *parser, const char *name, const char *data, char **ret_error) {
@@ -183,19 +268,30 @@ int json_parser_load(JsonParser *parser, const char *name, const char *data, cha
         return 0;
 }
 
-int json_parse_file(const char *path, JsonParser **ret, char **ret_error) {
+int json_read_text_file(const char *path, size_t max_size, char **ret, char **ret_error) {
         _cleanup_free_ char *data = NULL;
         size_t size;
         int r;
 
         assert(path);
+        assert(ret);
 
-        r = read_full_file(path, JSON_FILE_MAX, &data, &size);
+        r = read_full_file(path, max_size, &data, &size);
         if (r < 0)
                 return json_error(ret_error, r, "%s: %s", path, strerror(-r));
         if (strlen(data) != size)
                 return json_error(ret_error, -EBADMSG, "%s: contains a NUL byte", path);
+        *ret = TAKE_PTR(data);
+        return 0;
+}
 
+int json_parse_file(const char *path, JsonParser **ret, char **ret_error) {
+        _cleanup_free_ char *data = NULL;
+        int r;
+
+        r = json_read_text_file(path, JSON_FILE_MAX, &data, ret_error);
+        if (r < 0)
+                return r;
         return json_parse_data(path, data, ret, ret_error);
 }
 
