@@ -3,7 +3,7 @@
 
 #include <stdbool.h>
 
-#include "keystore.h"
+#include "signing-identity.h"
 #include "time-util.h"
 
 /* IMDS-compatible attested documents (docs/imds-contract.md): the signed

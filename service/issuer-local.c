@@ -22,6 +22,7 @@
 
 #include "fileio.h"
 #include "issuer.h"
+#include "keystore.h"
 #include "x509-util.h"
 
 #define ROOT_VALIDITY_DAYS 3650U

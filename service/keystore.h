@@ -6,30 +6,15 @@
 
 #include "config.h"
 #include "macro.h"
-#include "time-util.h"
+#include "signing-identity.h"
 
 /* The "enclave": where the signing key lives. The key is generated inside the keystore and
  * handed out only as an EVP_PKEY (an opaque handle: a TPM-backed store would return a
  * provider key whose private part never enters this process); no function here returns the
  * private key as bytes or writes it outside the keystore directory. */
 
-/* A key with its certificate, shared by the worker threads that sign and replaced as a whole
- * on renewal. Immutable once created; reference counted with atomic operations, so a thread
- * may keep signing with an identity that a Sync has just replaced. */
-typedef struct SigningIdentity {
-        unsigned n_ref;
-        EVP_PKEY *key;
-        X509 *cert;
-        STACK_OF(X509) * chain; /* issuers up to (possibly including) the root; may be empty */
-        usec_t not_before, not_after;
-} SigningIdentity;
-
-/* Takes references on key, cert and the certificates in chain (chain may be NULL); the caller
- * keeps its own. Fails with -EKEYREJECTED when the certificate does not match the key. */
-int signing_identity_new(EVP_PKEY *key, X509 *cert, STACK_OF(X509) * chain, SigningIdentity **ret);
-SigningIdentity *signing_identity_ref(SigningIdentity *id);
-SigningIdentity *signing_identity_unref(SigningIdentity *id);
-DEFINE_TRIVIAL_CLEANUP_FUNC(SigningIdentity *, signing_identity_unref);
+/* A fresh key pair: RSA-2048 or ECDSA P-256. */
+int generate_key_pair(KeyType type, EVP_PKEY **ret);
 
 typedef struct Keystore Keystore;
 

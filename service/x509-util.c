@@ -62,29 +62,6 @@ int x509_error(char **ret_error, int error, const char *format, ...) {
         return r;
 }
 
-int generate_key_pair(KeyType type, EVP_PKEY **ret) {
-        EVP_PKEY *k;
-
-        assert(ret);
-
-        switch (type) {
-        case KEY_TYPE_RSA_2048:
-                k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
-                break;
-        case KEY_TYPE_ECDSA_P256:
-                k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-                break;
-        default:
-                return -EINVAL;
-        }
-        if (!k) {
-                ERR_clear_error();
-                return -EIO;
-        }
-        *ret = k;
-        return 0;
-}
-
 int asn1_time_to_usec(const ASN1_TIME *t, usec_t *ret) {
         struct tm tm = {};
         time_t sec;

@@ -11,7 +11,6 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
-#include "config.h"
 #include "macro.h"
 #include "time-util.h"
 
@@ -42,9 +41,6 @@ int openssl_error(char **ret_error, int error, const char *format, ...) _printf_
 
 /* Formats a plain message into *ret_error (if not NULL) and returns error. */
 int x509_error(char **ret_error, int error, const char *format, ...) _printf_(3, 4);
-
-/* A fresh key pair: RSA-2048 or ECDSA P-256. */
-int generate_key_pair(KeyType type, EVP_PKEY **ret);
 
 /* ASN1_TIME ↔ µs since the epoch. */
 int asn1_time_to_usec(const ASN1_TIME *t, usec_t *ret);
