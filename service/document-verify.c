@@ -245,25 +245,174 @@ static int verify_chain(X509 *signer, STACK_OF(X509) * untrusted, const Document
         return 0;
 }
 
+/* Steps 1 and 2: the response body and the PKCS#7 structure in it: SignedData, attached data,
+ * exactly one signer. */
+static int read_envelope(const void *body, size_t size, Failure *f, PKCS7 **ret) {
+        _cleanup_(g_object_unrefp) JsonParser *parser = NULL;
+        _cleanup_(PKCS7_freep) PKCS7 *p7 = NULL;
+        _cleanup_free_ unsigned char *der = NULL;
+        _cleanup_free_ char *text = NULL;
+        const unsigned char *p;
+        const char *enc, *sig;
+        size_t der_size;
+        JsonObject *o;
+        JsonNode *n;
+
+        if (size > DOCUMENT_BODY_MAX)
+                return fail(f, DOCUMENT_CHECK_FORMAT, -EBADMSG, false, "document larger than %u bytes",
+                        DOCUMENT_BODY_MAX);
+        text = strndup(body, size);
+        if (!text)
+                return -ENOMEM;
+        if (strlen(text) != size)
+                return fail(f, DOCUMENT_CHECK_FORMAT, -EBADMSG, false, "document contains a NUL byte");
+        parser = json_parser_new_immutable();
+        if (!parser)
+                return -ENOMEM;
+        o = parse_object(parser, text);
+        if (!o)
+                return fail(f, DOCUMENT_CHECK_FORMAT, -EBADMSG, false, "document is not a JSON object");
+        n = json_object_get_member(o, "encoding");
+        enc = json_node_is_string(n) ? json_node_get_string(n) : NULL;
+        if (!streq_ptr(enc, "pkcs7"))
+                return fail(f, DOCUMENT_CHECK_FORMAT, -EBADMSG, false, "document encoding is not \"pkcs7\"");
+        n = json_object_get_member(o, "signature");
+        sig = json_node_is_string(n) ? json_node_get_string(n) : NULL;
+        if (!sig || base64_decode(sig, strlen(sig), &der, &der_size) < 0 || der_size == 0 ||
+                der_size > LONG_MAX)
+                return fail(f, DOCUMENT_CHECK_FORMAT, -EBADMSG, false, "document signature is not base64");
+
+        p = der;
+        p7 = d2i_PKCS7(NULL, &p, (long)der_size);
+        if (!p7)
+                return fail(f, DOCUMENT_CHECK_FORMAT, -EBADMSG, true, "signature is not DER PKCS#7");
+        if (!PKCS7_type_is_signed(p7) || !p7->d.sign || !p7->d.sign->contents ||
+                !PKCS7_type_is_data(p7->d.sign->contents) || PKCS7_get_detached(p7))
+                return fail(f, DOCUMENT_CHECK_FORMAT, -EBADMSG, false,
+                        "PKCS#7 is not SignedData with attached data");
+        if (sk_PKCS7_SIGNER_INFO_num(PKCS7_get_signer_info(p7)) != 1)
+                return fail(f, DOCUMENT_CHECK_FORMAT, -EBADMSG, false,
+                        "PKCS#7 does not have exactly one signer");
+        *ret = TAKE_PTR(p7);
+        return 0;
+}
+
+static void sk_X509_shallow_freep(STACK_OF(X509) * *s) {
+        sk_X509_free(*s);
+}
+
+/* Step 3: the signature over the content, by the embedded signer certificate; fills info with
+ * the content and the signer, and returns the signer stack (free it with sk_X509_free()). */
+static int read_signed_content(PKCS7 *p7, DocumentInfo *info, Failure *f, STACK_OF(X509) * *ret_signers) {
+        _cleanup_(sk_X509_shallow_freep) STACK_OF(X509) *signers = NULL;
+        _cleanup_(BIO_free_allp) BIO *out = NULL;
+        char *data;
+        long len;
+        int r;
+
+        out = BIO_new(BIO_s_mem());
+        if (!out)
+                return -ENOMEM;
+        if (PKCS7_verify(p7, NULL, NULL, NULL, out, PKCS7_NOVERIFY | PKCS7_BINARY) != 1)
+                return fail(f, DOCUMENT_CHECK_SIGNATURE, -EKEYREJECTED, true,
+                        "signature verification failed");
+        len = BIO_get_mem_data(out, &data);
+        if (len < 0 || memchr(data, 0, (size_t)len))
+                return fail(f, DOCUMENT_CHECK_FORMAT, -EBADMSG, false, "signed content is not text");
+        info->payload = strndup(data, (size_t)len);
+        if (!info->payload)
+                return -ENOMEM;
+
+        signers = PKCS7_get0_signers(p7, NULL, 0);
+        if (!sk_X509_value(signers, 0))
+                return fail(f, DOCUMENT_CHECK_FORMAT, -EBADMSG, true, "signer certificate not found");
+        r = read_signer(sk_X509_value(signers, 0), info);
+        if (r < 0)
+                return r;
+
+        r = parse_payload(info);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return fail(f, DOCUMENT_CHECK_FORMAT, -EBADMSG, false,
+                        "signed content is not an attested-data JSON object");
+        *ret_signers = TAKE_PTR(signers);
+        return 0;
+}
+
+/* Step 4: the chain to a trusted root, and the key usage of the signer. */
+static int check_signer(X509 *signer, STACK_OF(X509) * untrusted, const DocumentVerifyOptions *opts,
+        usec_t now, Failure *f) {
+        int r;
+
+        r = verify_chain(signer, untrusted, opts, now, f);
+        if (r < 0)
+                return r;
+        if (!(X509_get_key_usage(signer) & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION)))
+                return fail(f, DOCUMENT_CHECK_CHAIN, -ENOKEY, false,
+                        "the signing certificate's key usage does not allow signatures");
+        return 0;
+}
+
+/* Step 5: the signer's name under the metadata domain. */
+static int check_name(const DocumentInfo *info, const char *domain, Failure *f) {
+        _cleanup_free_ char *names = NULL, *shown = NULL;
+
+        STRV_FOREACH (s, info->signer_dns_names)
+                if (dns_name_under_domain(*s, domain))
+                        return 0;
+
+        names = strv_join(info->signer_dns_names, ", ");
+        if (!names || !(shown = escape_unprintable(names)))
+                return -ENOMEM;
+        return fail(f, DOCUMENT_CHECK_NAME, -EADDRNOTAVAIL, false,
+                "the signing certificate's DNS names (%s) are not under %s", isempty(shown) ? "none" : shown,
+                domain);
+}
+
+/* Step 6: the request's nonce and the VM. */
+static int check_request(const DocumentInfo *info, const DocumentVerifyOptions *opts, Failure *f) {
+        if (opts->nonce && !streq_ptr(info->nonce, opts->nonce)) {
+                _cleanup_free_ char *shown = escape_unprintable(strna(info->nonce));
+                if (!shown)
+                        return -ENOMEM;
+                return fail(f, DOCUMENT_CHECK_NONCE, -EBADE, false,
+                        "nonce \"%s\" does not match the expected \"%s\"", shown, opts->nonce);
+        }
+        if (opts->vm_id && (!info->vm_id || strcasecmp(info->vm_id, opts->vm_id) != 0)) {
+                _cleanup_free_ char *shown = escape_unprintable(strna(info->vm_id));
+                if (!shown)
+                        return -ENOMEM;
+                return fail(f, DOCUMENT_CHECK_VM_ID, -EBADE, false,
+                        "vmId \"%s\" does not match the expected \"%s\"", shown, opts->vm_id);
+        }
+        return 0;
+}
+
+/* Step 7: createdOn <= now < expiresOn, with some clock skew either way. */
+static int check_time(const DocumentInfo *info, usec_t now, Failure *f) {
+        char a[32];
+
+        if (info->created == 0 || info->expires == 0)
+                return fail(f, DOCUMENT_CHECK_TIME, -EKEYEXPIRED, false,
+                        "document has no valid timeStamp.createdOn/expiresOn");
+        if (info->created > now + DOCUMENT_CLOCK_SKEW)
+                return fail(f, DOCUMENT_CHECK_TIME, -EKEYEXPIRED, false,
+                        "document is not valid yet (created %s)",
+                        format_timestamp_utc(a, sizeof a, info->created));
+        if (now >= info->expires + DOCUMENT_CLOCK_SKEW)
+                return fail(f, DOCUMENT_CHECK_TIME, -EKEYEXPIRED, false, "document expired at %s",
+                        format_timestamp_utc(a, sizeof a, info->expires));
+        return 0;
+}
+
 int document_verify(const void *body, size_t size, const DocumentVerifyOptions *opts,
         DocumentInfo **ret_info, DocumentCheck *ret_check, char **ret_error) {
         _cleanup_(document_info_freep) DocumentInfo *info = NULL;
-        _cleanup_(g_object_unrefp) JsonParser *parser = NULL;
+        _cleanup_(sk_X509_shallow_freep) STACK_OF(X509) *signers = NULL;
         _cleanup_(PKCS7_freep) PKCS7 *p7 = NULL;
-        _cleanup_(BIO_free_allp) BIO *out = NULL;
-        _cleanup_free_ unsigned char *der = NULL;
-        _cleanup_free_ char *text = NULL;
-        STACK_OF(X509) *signers = NULL;
         Failure f = {.check = DOCUMENT_CHECK_OK, .error = ret_error};
-        const unsigned char *p;
-        const char *enc, *sig;
-        JsonObject *o;
-        JsonNode *n;
-        X509 *signer;
-        size_t der_size;
         usec_t now;
-        char *data;
-        long len;
         int r;
 
         assert(body || size == 0);
@@ -279,178 +428,44 @@ int document_verify(const void *body, size_t size, const DocumentVerifyOptions *
         if (!info)
                 return -ENOMEM;
 
-        /* 1. The response body. */
-        if (size > DOCUMENT_BODY_MAX) {
-                r = fail(&f, DOCUMENT_CHECK_FORMAT, -EBADMSG, false, "document larger than %u bytes",
-                        DOCUMENT_BODY_MAX);
-                goto finish;
-        }
-        text = strndup(body, size);
-        if (!text)
-                return -ENOMEM;
-        if (strlen(text) != size) {
-                r = fail(&f, DOCUMENT_CHECK_FORMAT, -EBADMSG, false, "document contains a NUL byte");
-                goto finish;
-        }
-        parser = json_parser_new_immutable();
-        if (!parser)
-                return -ENOMEM;
-        o = parse_object(parser, text);
-        if (!o) {
-                r = fail(&f, DOCUMENT_CHECK_FORMAT, -EBADMSG, false, "document is not a JSON object");
-                goto finish;
-        }
-        n = json_object_get_member(o, "encoding");
-        enc = json_node_is_string(n) ? json_node_get_string(n) : NULL;
-        if (!streq_ptr(enc, "pkcs7")) {
-                r = fail(&f, DOCUMENT_CHECK_FORMAT, -EBADMSG, false, "document encoding is not \"pkcs7\"");
-                goto finish;
-        }
-        n = json_object_get_member(o, "signature");
-        sig = json_node_is_string(n) ? json_node_get_string(n) : NULL;
-        if (!sig || base64_decode(sig, strlen(sig), &der, &der_size) < 0 || der_size == 0 ||
-                der_size > LONG_MAX) {
-                r = fail(&f, DOCUMENT_CHECK_FORMAT, -EBADMSG, false, "document signature is not base64");
-                goto finish;
-        }
-
-        /* 2. The PKCS#7 structure: SignedData, attached data, exactly one signer. */
-        p = der;
-        p7 = d2i_PKCS7(NULL, &p, (long)der_size);
-        if (!p7) {
-                r = fail(&f, DOCUMENT_CHECK_FORMAT, -EBADMSG, true, "signature is not DER PKCS#7");
-                goto finish;
-        }
-        if (!PKCS7_type_is_signed(p7) || !p7->d.sign || !p7->d.sign->contents ||
-                !PKCS7_type_is_data(p7->d.sign->contents) || PKCS7_get_detached(p7)) {
-                r = fail(&f, DOCUMENT_CHECK_FORMAT, -EBADMSG, false,
-                        "PKCS#7 is not SignedData with attached data");
-                goto finish;
-        }
-        if (sk_PKCS7_SIGNER_INFO_num(PKCS7_get_signer_info(p7)) != 1) {
-                r = fail(&f, DOCUMENT_CHECK_FORMAT, -EBADMSG, false,
-                        "PKCS#7 does not have exactly one signer");
-                goto finish;
-        }
+        /* A step either fails a check (f.check says which: the caller gets the reason and what
+         * was read so far) or cannot run at all (out of memory: a plain error). */
+        r = read_envelope(body, size, &f, &p7);
+        if (r < 0)
+                goto failed;
         info->n_certificates = (unsigned)MAX(sk_X509_num(p7->d.sign->cert), 0);
 
-        /* 3. The signature over the content, by the embedded signer certificate. */
-        out = BIO_new(BIO_s_mem());
-        if (!out)
-                return -ENOMEM;
-        if (PKCS7_verify(p7, NULL, NULL, NULL, out, PKCS7_NOVERIFY | PKCS7_BINARY) != 1) {
-                r = fail(&f, DOCUMENT_CHECK_SIGNATURE, -EKEYREJECTED, true, "signature verification failed");
-                goto finish;
-        }
-        len = BIO_get_mem_data(out, &data);
-        if (len < 0 || memchr(data, 0, (size_t)len)) {
-                r = fail(&f, DOCUMENT_CHECK_FORMAT, -EBADMSG, false, "signed content is not text");
-                goto finish;
-        }
-        info->payload = strndup(data, (size_t)len);
-        if (!info->payload)
-                return -ENOMEM;
+        r = read_signed_content(p7, info, &f, &signers);
+        if (r < 0)
+                goto failed;
 
-        signers = PKCS7_get0_signers(p7, NULL, 0);
-        signer = sk_X509_value(signers, 0);
-        if (!signer) {
-                sk_X509_free(signers);
-                r = fail(&f, DOCUMENT_CHECK_FORMAT, -EBADMSG, true, "signer certificate not found");
-                goto finish;
-        }
-        r = read_signer(signer, info);
-        if (r < 0) {
-                sk_X509_free(signers);
-                return r;
-        }
-
-        r = parse_payload(info);
-        if (r == -ENOMEM) {
-                sk_X509_free(signers);
-                return r;
-        }
-        if (r < 0) {
-                sk_X509_free(signers);
-                r = fail(&f, DOCUMENT_CHECK_FORMAT, -EBADMSG, false,
-                        "signed content is not an attested-data JSON object");
-                goto finish;
-        }
-
-        /* 4. The chain to a trusted root, and the key usage of the signer. */
         if (!opts->skip_chain) {
-                r = verify_chain(signer, p7->d.sign->cert, opts, now, &f);
-                if (r >= 0 && !(X509_get_key_usage(signer) & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION)))
-                        r = fail(&f, DOCUMENT_CHECK_CHAIN, -ENOKEY, false,
-                                "the signing certificate's key usage does not allow signatures");
-                if (r < 0) {
-                        sk_X509_free(signers);
-                        goto finish;
-                }
+                r = check_signer(sk_X509_value(signers, 0), p7->d.sign->cert, opts, now, &f);
+                if (r < 0)
+                        goto finish; /* also when the chain cannot be set up */
                 info->chain_verified = true;
         }
-        sk_X509_free(signers);
 
-        /* 5. The signer's name under the metadata domain. */
         if (opts->metadata_domain) {
-                bool found = false;
-                STRV_FOREACH (s, info->signer_dns_names)
-                        if (dns_name_under_domain(*s, opts->metadata_domain)) {
-                                found = true;
-                                break;
-                        }
-                if (!found) {
-                        _cleanup_free_ char *names = strv_join(info->signer_dns_names, ", "), *shown = NULL;
-                        if (!names || !(shown = escape_unprintable(names)))
-                                return -ENOMEM;
-                        r = fail(&f, DOCUMENT_CHECK_NAME, -EADDRNOTAVAIL, false,
-                                "the signing certificate's DNS names (%s) are not under %s",
-                                isempty(shown) ? "none" : shown, opts->metadata_domain);
-                        goto finish;
-                }
+                r = check_name(info, opts->metadata_domain, &f);
+                if (r < 0)
+                        goto failed;
         }
-
-        /* 6. The request's nonce and the VM. */
-        if (opts->nonce && !streq_ptr(info->nonce, opts->nonce)) {
-                _cleanup_free_ char *shown = escape_unprintable(strna(info->nonce));
-                if (!shown)
-                        return -ENOMEM;
-                r = fail(&f, DOCUMENT_CHECK_NONCE, -EBADE, false,
-                        "nonce \"%s\" does not match the expected \"%s\"", shown, opts->nonce);
-                goto finish;
-        }
-        if (opts->vm_id && (!info->vm_id || strcasecmp(info->vm_id, opts->vm_id) != 0)) {
-                _cleanup_free_ char *shown = escape_unprintable(strna(info->vm_id));
-                if (!shown)
-                        return -ENOMEM;
-                r = fail(&f, DOCUMENT_CHECK_VM_ID, -EBADE, false,
-                        "vmId \"%s\" does not match the expected \"%s\"", shown, opts->vm_id);
-                goto finish;
-        }
-
-        /* 7. createdOn <= now < expiresOn, with some clock skew either way. */
+        r = check_request(info, opts, &f);
+        if (r < 0)
+                goto failed;
         if (!opts->ignore_time) {
-                char a[32];
-
-                if (info->created == 0 || info->expires == 0) {
-                        r = fail(&f, DOCUMENT_CHECK_TIME, -EKEYEXPIRED, false,
-                                "document has no valid timeStamp.createdOn/expiresOn");
-                        goto finish;
-                }
-                if (info->created > now + DOCUMENT_CLOCK_SKEW) {
-                        r = fail(&f, DOCUMENT_CHECK_TIME, -EKEYEXPIRED, false,
-                                "document is not valid yet (created %s)",
-                                format_timestamp_utc(a, sizeof a, info->created));
-                        goto finish;
-                }
-                if (now >= info->expires + DOCUMENT_CLOCK_SKEW) {
-                        r = fail(&f, DOCUMENT_CHECK_TIME, -EKEYEXPIRED, false, "document expired at %s",
-                                format_timestamp_utc(a, sizeof a, info->expires));
-                        goto finish;
-                }
+                r = check_time(info, now, &f);
+                if (r < 0)
+                        goto failed;
                 info->time_verified = true;
         }
         r = 0;
+        goto finish;
 
+failed:
+        if (f.check == DOCUMENT_CHECK_OK)
+                return r;
 finish:
         ERR_clear_error();
         if (ret_check)
