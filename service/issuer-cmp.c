@@ -601,11 +601,109 @@ ok:
         return 0;
 }
 
+/* A CMP context for c's server, trusting c's roots (*ret_trust, owned by the context), over TLS
+ * when c asks for it: tls then holds the TLS context, which must outlive the CMP context's
+ * connection. */
+static int cmp_context_new(IssuerCmp *c, TlsInfo *tls, OSSL_CMP_CTX **ret, X509_STORE **ret_trust,
+        char **ret_error) {
+        _cleanup_(OSSL_CMP_CTX_freep) OSSL_CMP_CTX *ctx = NULL;
+        X509_STORE *trust = NULL;
+        int r;
+
+        ctx = OSSL_CMP_CTX_new(NULL, NULL);
+        if (!ctx)
+                return openssl_error(ret_error, -ENOMEM, "CMP: cannot create a context");
+        (void)OSSL_CMP_CTX_set_log_cb(ctx, cmp_log_cb);
+        (void)OSSL_CMP_CTX_set_log_verbosity(ctx,
+                log_get_max_level() >= LOG_DEBUG ? OSSL_CMP_LOG_DEBUG : OSSL_CMP_LOG_ERR);
+
+        r = load_trust(c, &trust, ret_error);
+        if (r < 0)
+                return r;
+        if (OSSL_CMP_CTX_set0_trustedStore(ctx, trust) != 1) {
+                X509_STORE_free(trust);
+                return openssl_error(ret_error, -ENOMEM, "CMP: cannot set the trust store");
+        }
+
+        if (OSSL_CMP_CTX_set1_server(ctx, c->host) != 1 ||
+                OSSL_CMP_CTX_set_serverPort(ctx, atoi(c->port)) != 1 ||
+                OSSL_CMP_CTX_set1_serverPath(ctx, c->path) != 1 ||
+                OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_MSG_TIMEOUT, (int)c->timeout_sec) != 1 ||
+                OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_TOTAL_TIMEOUT, (int)c->timeout_sec) != 1 ||
+                OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_KEEP_ALIVE, 0) != 1)
+                return openssl_error(ret_error, -EINVAL, "CMP: cannot configure the server %s", c->url);
+
+        if (c->tls) {
+                r = tls_setup(c, tls, ret_error);
+                if (r < 0)
+                        return r;
+                if (OSSL_CMP_CTX_set_http_cb(ctx, http_tls_cb) != 1 ||
+                        OSSL_CMP_CTX_set_http_cb_arg(ctx, tls) != 1) {
+                        SSL_CTX_free(tls->ssl_ctx);
+                        return openssl_error(ret_error, -EIO, "CMP: cannot set up TLS");
+                }
+        }
+
+        *ret_trust = trust;
+        *ret = TAKE_PTR(ctx);
+        return 0;
+}
+
+/* Who asks: the current certificate and key for a KUR, the reference and secret for an IR. */
+static int cmp_context_set_sender(OSSL_CMP_CTX *ctx, IssuerCmp *c, const IssuerRequest *req, bool kur,
+        const char *secret, char **ret_error) {
+        if (kur) {
+                if (OSSL_CMP_CTX_set1_cert(ctx, req->current_cert) != 1 ||
+                        OSSL_CMP_CTX_set1_pkey(ctx, req->current_key) != 1 ||
+                        OSSL_CMP_CTX_set1_oldCert(ctx, req->current_cert) != 1)
+                        return openssl_error(ret_error, -EINVAL,
+                                "CMP: the current certificate/key cannot be used");
+        } else if (OSSL_CMP_CTX_set1_referenceValue(ctx, (const unsigned char *)strempty(c->reference),
+                           (int)strlen(strempty(c->reference))) != 1 ||
+                   OSSL_CMP_CTX_set1_secretValue(ctx, (const unsigned char *)secret, (int)strlen(secret)) !=
+                           1)
+                return openssl_error(ret_error, -ENOMEM, "CMP: cannot set the shared secret");
+        return 0;
+}
+
+/* What is asked for: the new key, the subject and its alternative name, the validity. */
+static int cmp_context_set_request(OSSL_CMP_CTX *ctx, const IssuerRequest *req, X509_NAME *subject,
+        CmpAttempt *a, char **ret_error) {
+        _cleanup_(GENERAL_NAME_freep) GENERAL_NAME *san = NULL;
+
+        san = GENERAL_NAME_new();
+        if (!san)
+                return -ENOMEM;
+        if (!isempty(req->san_dns)) {
+                ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
+                if (!ia5 || ASN1_STRING_set(ia5, req->san_dns, -1) != 1) {
+                        ASN1_IA5STRING_free(ia5);
+                        return -ENOMEM;
+                }
+                GENERAL_NAME_set0_value(san, GEN_DNS, ia5);
+                if (OSSL_CMP_CTX_push1_subjectAltName(ctx, san) != 1)
+                        return openssl_error(ret_error, -ENOMEM,
+                                "CMP: cannot set the subject alternative name");
+        }
+        EVP_PKEY_up_ref(req->key);
+        if (OSSL_CMP_CTX_set0_newPkey(ctx, 1, req->key) != 1) {
+                EVP_PKEY_free(req->key);
+                return openssl_error(ret_error, -EINVAL, "CMP: cannot use the new key");
+        }
+        if (OSSL_CMP_CTX_set1_subjectName(ctx, subject) != 1 ||
+                OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_SUBJECTALTNAME_NODEFAULT, 1) != 1 ||
+                (req->validity_days > 0 && OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_VALIDITY_DAYS,
+                                                   (int)req->validity_days) != 1) ||
+                OSSL_CMP_CTX_set_certConf_cb(ctx, cert_conf_cb) != 1 ||
+                OSSL_CMP_CTX_set_certConf_cb_arg(ctx, a) != 1)
+                return openssl_error(ret_error, -EINVAL, "CMP: cannot build the certificate request");
+        return 0;
+}
+
 static int enrol_once(IssuerCmp *c, const IssuerRequest *req, bool kur, X509 **ret_cert,
         STACK_OF(X509) * *ret_chain, bool *ret_rejected, char **ret_error) {
         _cleanup_(OSSL_CMP_CTX_freep) OSSL_CMP_CTX *ctx = NULL;
         _cleanup_(X509_NAME_freep) X509_NAME *subject = NULL;
-        _cleanup_(GENERAL_NAME_freep) GENERAL_NAME *san = NULL;
         _cleanup_(erase_and_freep) char *secret = NULL;
         _cleanup_(x509_stack_freep) STACK_OF(X509) *chain = NULL;
         _cleanup_(X509_freep) X509 *cert = NULL;
@@ -614,7 +712,6 @@ static int enrol_once(IssuerCmp *c, const IssuerRequest *req, bool kur, X509 **r
                 .cmp = c,
                 .new_key = req->key,
         };
-        X509_STORE *trust = NULL;
         X509 *issued;
         int r;
 
@@ -632,91 +729,15 @@ static int enrol_once(IssuerCmp *c, const IssuerRequest *req, bool kur, X509 **r
                 return x509_error(ret_error, r, "CMP: invalid certificate subject \"%s\"",
                         c->subject ?: req->subject_cn);
 
-        ctx = OSSL_CMP_CTX_new(NULL, NULL);
-        if (!ctx)
-                return openssl_error(ret_error, -ENOMEM, "CMP: cannot create a context");
-        (void)OSSL_CMP_CTX_set_log_cb(ctx, cmp_log_cb);
-        (void)OSSL_CMP_CTX_set_log_verbosity(ctx,
-                log_get_max_level() >= LOG_DEBUG ? OSSL_CMP_LOG_DEBUG : OSSL_CMP_LOG_ERR);
-
-        r = load_trust(c, &trust, ret_error);
+        r = cmp_context_new(c, &tls, &ctx, &a.trust, ret_error);
         if (r < 0)
                 return r;
-        if (OSSL_CMP_CTX_set0_trustedStore(ctx, trust) != 1) {
-                X509_STORE_free(trust);
-                return openssl_error(ret_error, -ENOMEM, "CMP: cannot set the trust store");
-        }
-        a.trust = trust;
-
-        if (OSSL_CMP_CTX_set1_server(ctx, c->host) != 1 ||
-                OSSL_CMP_CTX_set_serverPort(ctx, atoi(c->port)) != 1 ||
-                OSSL_CMP_CTX_set1_serverPath(ctx, c->path) != 1 ||
-                OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_MSG_TIMEOUT, (int)c->timeout_sec) != 1 ||
-                OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_TOTAL_TIMEOUT, (int)c->timeout_sec) != 1 ||
-                OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_KEEP_ALIVE, 0) != 1)
-                return openssl_error(ret_error, -EINVAL, "CMP: cannot configure the server %s", c->url);
-
-        if (c->tls) {
-                r = tls_setup(c, &tls, ret_error);
-                if (r < 0)
-                        return r;
-                if (OSSL_CMP_CTX_set_http_cb(ctx, http_tls_cb) != 1 ||
-                        OSSL_CMP_CTX_set_http_cb_arg(ctx, &tls) != 1) {
-                        SSL_CTX_free(tls.ssl_ctx);
-                        return openssl_error(ret_error, -EIO, "CMP: cannot set up TLS");
-                }
-        }
-
-        if (kur) {
-                if (OSSL_CMP_CTX_set1_cert(ctx, req->current_cert) != 1 ||
-                        OSSL_CMP_CTX_set1_pkey(ctx, req->current_key) != 1 ||
-                        OSSL_CMP_CTX_set1_oldCert(ctx, req->current_cert) != 1) {
-                        r = openssl_error(ret_error, -EINVAL,
-                                "CMP: the current certificate/key cannot be used");
-                        goto finish;
-                }
-        } else if (OSSL_CMP_CTX_set1_referenceValue(ctx, (const unsigned char *)strempty(c->reference),
-                           (int)strlen(strempty(c->reference))) != 1 ||
-                   OSSL_CMP_CTX_set1_secretValue(ctx, (const unsigned char *)secret, (int)strlen(secret)) !=
-                           1) {
-                r = openssl_error(ret_error, -ENOMEM, "CMP: cannot set the shared secret");
+        r = cmp_context_set_sender(ctx, c, req, kur, secret, ret_error);
+        if (r < 0)
                 goto finish;
-        }
-
-        san = GENERAL_NAME_new();
-        if (!san) {
-                r = -ENOMEM;
+        r = cmp_context_set_request(ctx, req, subject, &a, ret_error);
+        if (r < 0)
                 goto finish;
-        }
-        if (!isempty(req->san_dns)) {
-                ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
-                if (!ia5 || ASN1_STRING_set(ia5, req->san_dns, -1) != 1) {
-                        ASN1_IA5STRING_free(ia5);
-                        r = -ENOMEM;
-                        goto finish;
-                }
-                GENERAL_NAME_set0_value(san, GEN_DNS, ia5);
-                if (OSSL_CMP_CTX_push1_subjectAltName(ctx, san) != 1) {
-                        r = openssl_error(ret_error, -ENOMEM,
-                                "CMP: cannot set the subject alternative name");
-                        goto finish;
-                }
-        }
-        EVP_PKEY_up_ref(req->key);
-        if (OSSL_CMP_CTX_set0_newPkey(ctx, 1, req->key) != 1) {
-                EVP_PKEY_free(req->key);
-                r = openssl_error(ret_error, -EINVAL, "CMP: cannot use the new key");
-                goto finish;
-        }
-        if (OSSL_CMP_CTX_set1_subjectName(ctx, subject) != 1 ||
-                OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_SUBJECTALTNAME_NODEFAULT, 1) != 1 ||
-                (req->validity_days > 0 && OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_VALIDITY_DAYS,
-                                                   (int)req->validity_days) != 1) ||
-                OSSL_CMP_CTX_set_certConf_cb(ctx, cert_conf_cb) != 1 ||
-                OSSL_CMP_CTX_set_certConf_cb_arg(ctx, &a) != 1) {
-                r = openssl_error(ret_error, -EINVAL, "CMP: cannot build the certificate request");
-                goto finish;
-        }
 
         r = probe_connect(c, ret_error);
         if (r < 0)
