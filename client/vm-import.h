@@ -24,10 +24,6 @@ typedef struct VmPropertyList {
 
 void vm_property_list_done(VmPropertyList *l);
 
-/* Finds a field by its D-Bus name or a spelling of it that ignores case, '-' and '_':
- * "LegacyMac", "legacy-mac", "legacy_mac" and "legacymac" are the same field. */
-const VmField *vm_field_lookup(const char *key);
-
 /* Parses "yes|no|true|false|on|off|1|0". */
 int parse_boolean(const char *s);
 

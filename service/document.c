@@ -156,8 +156,9 @@ int document_build_payload(const DocumentFields *f, char **ret_json) {
         return 0;
 }
 
-int document_sign_der(SigningIdentity *id, const char *payload, bool embed_chain, unsigned char **ret_der,
-        size_t *ret_size) {
+/* The same, returning the DER PKCS#7 instead of the response body. */
+static int document_sign_der(SigningIdentity *id, const char *payload, bool embed_chain,
+        unsigned char **ret_der, size_t *ret_size) {
         const int flags = PKCS7_BINARY | PKCS7_NOATTR | PKCS7_NOSMIMECAP | PKCS7_PARTIAL;
         _cleanup_(PKCS7_freep) PKCS7 *p7 = NULL;
         _cleanup_(BIO_free_allp) BIO *in = NULL;

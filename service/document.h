@@ -48,7 +48,3 @@ const char *document_default_nonce(usec_t t, char *buf);
  * PKCS#7 SignedData, content attached, one signer by issuer and serial, no signed attributes,
  * SHA-256, the signer's certificate embedded, plus id->chain when embed_chain. */
 int document_sign(SigningIdentity *id, const char *payload, bool embed_chain, char **ret_body);
-
-/* The same, returning the DER PKCS#7 instead of the response body. */
-int document_sign_der(SigningIdentity *id, const char *payload, bool embed_chain, unsigned char **ret_der,
-        size_t *ret_size);

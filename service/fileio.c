@@ -8,7 +8,8 @@
 #include "fileio.h"
 #include "macro.h"
 
-int fsync_parent_directory(const char *path) {
+/* fsyncs the directory that contains path. */
+static int fsync_parent_directory(const char *path) {
         _cleanup_free_ char *copy = NULL;
         _cleanup_close_ int dfd = -EBADF;
 

@@ -39,6 +39,3 @@ int read_full_fd(int fd, size_t max_size, char **ret_data, size_t *ret_size);
 /* Creates the directory (not its parents) with the mode if it is missing and checks that an
  * existing one is a directory; chmods an existing directory to the mode. */
 int mkdir_safe(const char *path, mode_t mode);
-
-/* fsyncs the directory that contains path. */
-int fsync_parent_directory(const char *path);

@@ -58,6 +58,3 @@ int json_error(char **ret_error, int error, const char *format, ...) _printf_(3,
  * everything else (UTF-8 included: callers pass validated text) as it is. For the writers that
  * do without a JsonBuilder tree (the state file, the signed payload). */
 void json_write_string(FILE *f, const char *s);
-
-/* Serialises a node: pretty (2-space indent) for files, compact otherwise. */
-char *json_node_to_malloc_string(JsonNode *node, bool pretty);

@@ -19,7 +19,6 @@ bool strv_equal(char *const *a, char *const *b);
 int strv_extend(char ***l, const char *value);
 /* Appends a copy of value unless it is already there. */
 int strv_extend_unique(char ***l, const char *value);
-char **strv_copy(char *const *l);
 /* Joins with the separator; an empty strv gives "". */
 char *strv_join(char *const *l, const char *separator);
 

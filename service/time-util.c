@@ -3,7 +3,7 @@
 #include "macro.h"
 #include "time-util.h"
 
-usec_t timespec_to_usec(const struct timespec *ts) {
+static usec_t timespec_to_usec(const struct timespec *ts) {
         assert(ts);
         return (usec_t)ts->tv_sec * USEC_PER_SEC + (usec_t)ts->tv_nsec / 1000;
 }

@@ -208,11 +208,3 @@ int workqueue_submit(WorkQueue *q, work_func_t work, work_done_t done, void *use
         q->n_pending++;
         return 0;
 }
-
-unsigned workqueue_n_threads(const WorkQueue *q) {
-        return q->n_threads;
-}
-
-size_t workqueue_n_pending(const WorkQueue *q) {
-        return q->n_pending;
-}

@@ -23,7 +23,3 @@ WorkQueue *workqueue_free(WorkQueue *q);
 DEFINE_TRIVIAL_CLEANUP_FUNC(WorkQueue *, workqueue_free);
 
 int workqueue_submit(WorkQueue *q, work_func_t work, work_done_t done, void *userdata);
-
-unsigned workqueue_n_threads(const WorkQueue *q);
-/* Jobs submitted whose done() has not run yet. */
-size_t workqueue_n_pending(const WorkQueue *q);

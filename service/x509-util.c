@@ -62,7 +62,8 @@ int x509_error(char **ret_error, int error, const char *format, ...) {
         return r;
 }
 
-int asn1_time_to_usec(const ASN1_TIME *t, usec_t *ret) {
+/* ASN1_TIME ↔ µs since the epoch. */
+static int asn1_time_to_usec(const ASN1_TIME *t, usec_t *ret) {
         struct tm tm = {};
         time_t sec;
 

@@ -42,8 +42,6 @@ int openssl_error(char **ret_error, int error, const char *format, ...) _printf_
 /* Formats a plain message into *ret_error (if not NULL) and returns error. */
 int x509_error(char **ret_error, int error, const char *format, ...) _printf_(3, 4);
 
-/* ASN1_TIME ↔ µs since the epoch. */
-int asn1_time_to_usec(const ASN1_TIME *t, usec_t *ret);
 int certificate_not_before_usec(X509 *cert, usec_t *ret);
 int certificate_not_after_usec(X509 *cert, usec_t *ret);
 
