@@ -380,7 +380,12 @@ static int parse_condition(Loader *l, size_t key, JsonNode *n, Condition *c) {
         return 0;
 }
 
-static int parse_match(Loader *l, JsonNode *n, Rule *rule) {
+/* n must be a non-empty object keyed by VM property (version properties only, when
+ * versions_only); *array gets room for one element_size element per member, and each member goes
+ * to parse with the loader's path at it. */
+static int parse_by_property(Loader *l, JsonNode *n, bool versions_only, const char *not_an_object,
+        const char *empty, void **array, size_t element_size, Rule *rule,
+        int (*parse)(Loader *l, size_t key, JsonNode *m, Rule *rule)) {
         JsonObjectIter iter;
         const char *name;
         JsonNode *m;
@@ -388,13 +393,13 @@ static int parse_match(Loader *l, JsonNode *n, Rule *rule) {
         int r;
 
         if (!JSON_NODE_HOLDS_OBJECT(n))
-                return loader_error(l, false, "must be an object of VM property conditions");
+                return loader_error(l, false, "%s", not_an_object);
         o = json_node_get_object(n);
         if (json_object_get_size(o) == 0)
-                return loader_error(l, false, "must hold at least one condition");
+                return loader_error(l, false, "%s", empty);
 
-        rule->conditions = calloc(json_object_get_size(o), sizeof(Condition));
-        if (!rule->conditions)
+        *array = calloc(json_object_get_size(o), element_size);
+        if (!*array)
                 return -ENOMEM;
 
         json_object_iter_init_ordered(&iter, o);
@@ -402,9 +407,9 @@ static int parse_match(Loader *l, JsonNode *n, Rule *rule) {
                 ssize_t key = match_key_find(name);
 
                 loader_push_key(l, name);
-                if (key < 0)
-                        return loader_unknown_property(l, false);
-                r = parse_condition(l, (size_t)key, m, &rule->conditions[rule->n_conditions++]);
+                if (key < 0 || (versions_only && !match_keys[key].version))
+                        return loader_unknown_property(l, versions_only);
+                r = parse(l, (size_t)key, m, rule);
                 if (r < 0)
                         return r;
                 loader_pop(l);
@@ -412,38 +417,27 @@ static int parse_match(Loader *l, JsonNode *n, Rule *rule) {
         return 0;
 }
 
+static int parse_match_member(Loader *l, size_t key, JsonNode *m, Rule *rule) {
+        return parse_condition(l, key, m, &rule->conditions[rule->n_conditions++]);
+}
+
+static int parse_match(Loader *l, JsonNode *n, Rule *rule) {
+        return parse_by_property(l, n, false, "must be an object of VM property conditions",
+                "must hold at least one condition", (void **)&rule->conditions, sizeof(Condition), rule,
+                parse_match_member);
+}
+
+static int parse_minimum_member(Loader *l, size_t key, JsonNode *m, Rule *rule) {
+        Minimum *min = &rule->minimums[rule->n_minimums++];
+
+        min->key = key;
+        return loader_dup_version(l, m, &min->version);
+}
+
 static int parse_minimum(Loader *l, JsonNode *n, Rule *rule) {
-        JsonObjectIter iter;
-        const char *name;
-        JsonNode *m;
-        JsonObject *o;
-        int r;
-
-        if (!JSON_NODE_HOLDS_OBJECT(n))
-                return loader_error(l, false, "must be an object mapping version properties to versions");
-        o = json_node_get_object(n);
-        if (json_object_get_size(o) == 0)
-                return loader_error(l, false, "must not be empty (leave \"minimum\" out instead)");
-
-        rule->minimums = calloc(json_object_get_size(o), sizeof(Minimum));
-        if (!rule->minimums)
-                return -ENOMEM;
-
-        json_object_iter_init_ordered(&iter, o);
-        while (json_object_iter_next_ordered(&iter, &name, &m)) {
-                ssize_t key = match_key_find(name);
-                Minimum *min = &rule->minimums[rule->n_minimums++];
-
-                loader_push_key(l, name);
-                if (key < 0 || !match_keys[key].version)
-                        return loader_unknown_property(l, true);
-                min->key = (size_t)key;
-                r = loader_dup_version(l, m, &min->version);
-                if (r < 0)
-                        return r;
-                loader_pop(l);
-        }
-        return 0;
+        return parse_by_property(l, n, true, "must be an object mapping version properties to versions",
+                "must not be empty (leave \"minimum\" out instead)", (void **)&rule->minimums,
+                sizeof(Minimum), rule, parse_minimum_member);
 }
 
 static bool update_name_is_valid(const char *s) {

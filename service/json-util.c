@@ -171,6 +171,15 @@ static const char *skip_value(const char *p) {
         return json_value_end(p, &bad, &why);
 }
 
+/* Past the value at p and the ',' after it; NULL when no ',' follows. */
+static const char *skip_value_and_comma(const char *p) {
+        p = skip_value(p);
+        if (!p)
+                return NULL;
+        p = skip_space(p);
+        return *p == ',' ? p + 1 : NULL;
+}
+
 const char *json_text_locate(const char *data, const JsonPathStep *path, size_t n_path, bool at_key) {
         const char *p;
 
@@ -206,26 +215,19 @@ const char *json_text_locate(const char *data, const JsonPathStep *path, size_t 
                                                 return key;
                                         break;
                                 }
-                                p = skip_value(p);
+                                p = skip_value_and_comma(p);
                                 if (!p)
                                         return NULL;
-                                p = skip_space(p);
-                                if (*p != ',')
-                                        return NULL;
-                                p++;
                         }
                 } else {
                         if (*p != '[')
                                 return NULL;
                         p = skip_space(p + 1);
                         for (size_t j = 0; j < s->index; j++) {
-                                p = skip_value(p);
+                                p = skip_value_and_comma(p);
                                 if (!p)
                                         return NULL;
                                 p = skip_space(p);
-                                if (*p != ',')
-                                        return NULL;
-                                p = skip_space(p + 1);
                         }
                 }
         }
