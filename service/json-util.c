@@ -4,7 +4,7 @@
 
 #include "fileio.h"
 #include "json-util.h"
-#include "validate.h"
+#include "string-util.h"
 
 #define JSON_FILE_MAX (16U * 1024U * 1024U)
 

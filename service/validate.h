@@ -5,15 +5,9 @@
 #include <stdint.h>
 
 #include "macro.h"
+#include "string-util.h"
 
 /* Pure validators and normalisers for values that arrive from outside: no I/O, no bus. */
-
-/* The value of a hexadecimal digit, -EINVAL for anything else. */
-int unhexchar(char c) _const_;
-
-/* s for a one-line message or a terminal, whatever it holds: a backslash doubled, and every byte
- * outside printable ASCII (0x20..0x7e) as \xNN. NULL when out of memory. */
-char *escape_unprintable(const char *s);
 
 /* Accepts 8-4-4-4-12 hex UUIDs in any case; returns the lowercase form. -EINVAL otherwise. */
 int uuid_normalize(const char *s, char **ret);
