@@ -19,21 +19,16 @@
  * Every enrolment builds its own OSSL_CMP_CTX, trust store and TLS context: no shared mutable
  * state, so enrolments may run on any worker thread. */
 
-#include <arpa/inet.h>
-#include <netdb.h>
-#include <poll.h>
 #include <stdarg.h>
-#include <sys/socket.h>
 #include <string.h>
 
 #include <openssl/cmp.h>
 #include <openssl/crmf.h>
 #include <openssl/err.h>
-#include <openssl/http.h>
-#include <openssl/httperr.h>
-#include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "cmp-failure.h"
+#include "cmp-transport.h"
 #include "fileio.h"
 #include "issuer.h"
 #include "log.h"
@@ -68,14 +63,7 @@ typedef struct CmpAttempt {
         char cert_problem[256];
 } CmpAttempt;
 
-typedef struct TlsInfo {
-        SSL_CTX *ssl_ctx;
-        const char *host;
-        bool sni; /* only for names, not IP literals */
-} TlsInfo;
-
 DEFINE_TRIVIAL_CLEANUP_FUNC(OSSL_CMP_CTX *, OSSL_CMP_CTX_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(SSL_CTX *, SSL_CTX_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(GENERAL_NAME *, GENERAL_NAME_free);
 
 static void erase_and_free(char *s) {
@@ -261,240 +249,6 @@ reject:
         return fail_info | (1 << OSSL_CMP_PKIFAILUREINFO_incorrectData);
 }
 
-/* For https:// servers: pushes a TLS BIO onto the connection OpenSSL's HTTP client opened. */
-static BIO *http_tls_cb(BIO *bio, void *arg, int connect, int detail) {
-        TlsInfo *info = arg;
-
-        if (connect && detail) {
-                BIO *sbio;
-                SSL *ssl;
-
-                sbio = BIO_new(BIO_f_ssl());
-                if (!sbio)
-                        return NULL;
-                ssl = SSL_new(info->ssl_ctx);
-                if (!ssl) {
-                        BIO_free(sbio);
-                        return NULL;
-                }
-                if (info->sni && SSL_set_tlsext_host_name(ssl, info->host) != 1) {
-                        SSL_free(ssl);
-                        BIO_free(sbio);
-                        return NULL;
-                }
-                SSL_set_connect_state(ssl);
-                BIO_set_ssl(sbio, ssl, BIO_CLOSE);
-                return BIO_push(sbio, bio);
-        }
-        if (!connect) {
-                BIO *cbio;
-
-                if (BIO_find_type(bio, BIO_TYPE_SSL) != bio)
-                        return bio;
-                (void)ERR_set_mark();
-                BIO_ssl_shutdown(bio);
-                cbio = BIO_pop(bio);
-                BIO_free(bio);
-                (void)ERR_pop_to_mark();
-                return cbio;
-        }
-        return bio;
-}
-
-static bool is_ip_literal(const char *host) {
-        unsigned char buf[16];
-
-        return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
-}
-
-static int tls_setup(IssuerCmp *c, TlsInfo *info, char **ret_error) {
-        _cleanup_(SSL_CTX_freep) SSL_CTX *ssl_ctx = NULL;
-        const char *trust = c->tls_trust ?: c->trust_anchor;
-        X509_VERIFY_PARAM *vpm;
-
-        ssl_ctx = SSL_CTX_new(TLS_client_method());
-        if (!ssl_ctx)
-                return openssl_error(ret_error, -ENOMEM, "CMP: cannot create a TLS context");
-        if (SSL_CTX_set_min_proto_version(ssl_ctx, TLS1_2_VERSION) != 1)
-                return openssl_error(ret_error, -EIO, "CMP: cannot set the TLS version");
-        if (SSL_CTX_load_verify_file(ssl_ctx, trust) != 1)
-                return openssl_error(ret_error, -EINVAL, "CMP: cannot load the TLS trust file %s", trust);
-        SSL_CTX_set_verify(ssl_ctx, SSL_VERIFY_PEER, NULL);
-
-        vpm = SSL_CTX_get0_param(ssl_ctx);
-        if (is_ip_literal(c->host)) {
-                if (X509_VERIFY_PARAM_set1_ip_asc(vpm, c->host) != 1)
-                        return openssl_error(ret_error, -EINVAL, "CMP: bad server address %s", c->host);
-        } else if (X509_VERIFY_PARAM_set1_host(vpm, c->host, 0) != 1)
-                return openssl_error(ret_error, -EINVAL, "CMP: bad server name %s", c->host);
-
-        info->ssl_ctx = TAKE_PTR(ssl_ctx);
-        info->host = c->host;
-        info->sni = !is_ip_literal(c->host);
-        return 0;
-}
-
-/* What went wrong, read from the thread's OpenSSL error queue (which this clears). */
-typedef struct CmpFailure {
-        int sys_errno;
-        bool timeout;
-        bool connect_failed;
-        bool transfer_failed;
-        bool wrong_mac;
-        bool untrusted_response;
-        bool cert_rejected;
-        char tls_error[128];
-        char text[512]; /* the innermost reasons, "; "-separated */
-} CmpFailure;
-
-static void collect_failure(CmpFailure *f) {
-        const char *data, *func, *file;
-        unsigned long e;
-        int line, flags;
-        size_t n = 0;
-
-        *f = (CmpFailure){};
-
-        while ((e = ERR_get_error_all(&file, &line, &func, &data, &flags)) != 0) {
-                int lib = ERR_GET_LIB(e), reason = ERR_GET_REASON(e);
-                const char *rs = ERR_reason_error_string(e);
-
-                if (lib == ERR_LIB_SSL) {
-                        if (!f->tls_error[0])
-                                snprintf(f->tls_error, sizeof f->tls_error, "%s", strna(rs));
-                } else if (lib == ERR_LIB_SYS) {
-                        if (f->sys_errno == 0)
-                                f->sys_errno = reason;
-                } else if ((lib == ERR_LIB_HTTP && reason == HTTP_R_RETRY_TIMEOUT) ||
-                           (lib == ERR_LIB_CMP && reason == CMP_R_TOTAL_TIMEOUT) ||
-                           (lib == ERR_LIB_BIO &&
-                                   (reason == BIO_R_CONNECT_TIMEOUT || reason == BIO_R_TRANSFER_TIMEOUT)))
-                        f->timeout = true;
-                else if ((lib == ERR_LIB_HTTP && reason == HTTP_R_CONNECT_FAILURE) ||
-                         (lib == ERR_LIB_BIO &&
-                                 (reason == BIO_R_CONNECT_ERROR || reason == BIO_R_NBIO_CONNECT_ERROR)))
-                        f->connect_failed = true;
-                else if (lib == ERR_LIB_CMP && reason == CMP_R_TRANSFER_ERROR)
-                        f->transfer_failed = true;
-                else if (lib == ERR_LIB_CMP && reason == CMP_R_WRONG_PBM_VALUE)
-                        f->wrong_mac = true;
-                else if (lib == ERR_LIB_CMP && (reason == CMP_R_ERROR_VALIDATING_PROTECTION ||
-                                                       reason == CMP_R_ERROR_VALIDATING_SIGNATURE ||
-                                                       reason == CMP_R_NO_SUITABLE_SENDER_CERT ||
-                                                       reason == CMP_R_MISSING_TRUST_STORE ||
-                                                       reason == CMP_R_MISSING_TRUST_ANCHOR))
-                        f->untrusted_response = true;
-                else if (lib == ERR_LIB_CMP && reason == CMP_R_CERTIFICATE_NOT_ACCEPTED)
-                        f->cert_rejected = true;
-
-                if (n < sizeof f->text - 1 && (rs || !isempty(data))) {
-                        int k = snprintf(f->text + n, sizeof f->text - n, "%s%s%s%s", n > 0 ? "; " : "",
-                                strempty(rs), rs && !isempty(data) && (flags & ERR_TXT_STRING) ? ": " : "",
-                                (flags & ERR_TXT_STRING) ? strempty(data) : "");
-                        if (k > 0)
-                                n = MIN(n + (size_t)k, sizeof f->text - 1);
-                }
-        }
-}
-
-/* The PKIFailureInfo bits in words an operator can act on. */
-static const char *fail_info_to_reason(int fail_info, bool mac_protected) {
-        static const struct {
-                int bit;
-                const char *text;
-        } table[] = {
-                {OSSL_CMP_PKIFAILUREINFO_badMessageCheck, NULL},
-                {OSSL_CMP_PKIFAILUREINFO_notAuthorized, "not authorized"},
-                {OSSL_CMP_PKIFAILUREINFO_signerNotTrusted, "our signing certificate is not trusted"},
-                {OSSL_CMP_PKIFAILUREINFO_badCertTemplate, "the certificate template is not acceptable"},
-                {OSSL_CMP_PKIFAILUREINFO_badPOP, "proof of possession failed"},
-                {OSSL_CMP_PKIFAILUREINFO_badCertId, "unknown current certificate"},
-                {OSSL_CMP_PKIFAILUREINFO_certRevoked, "the current certificate is revoked"},
-                {OSSL_CMP_PKIFAILUREINFO_badTime, "clock skew (check the host's time)"},
-                {OSSL_CMP_PKIFAILUREINFO_wrongAuthority, "wrong CA (check the server path / alias)"},
-                {OSSL_CMP_PKIFAILUREINFO_badAlg, "unsupported algorithm"},
-                {OSSL_CMP_PKIFAILUREINFO_unacceptedExtension, "a requested extension is not accepted"},
-                {OSSL_CMP_PKIFAILUREINFO_systemUnavail, "the CA is unavailable"},
-                {OSSL_CMP_PKIFAILUREINFO_systemFailure, "CA-side failure"},
-                {OSSL_CMP_PKIFAILUREINFO_badRequest, "bad request"},
-                {OSSL_CMP_PKIFAILUREINFO_badDataFormat, "bad data format"},
-                {OSSL_CMP_PKIFAILUREINFO_incorrectData, "incorrect data"},
-        };
-
-        if (fail_info & (1 << OSSL_CMP_PKIFAILUREINFO_badMessageCheck))
-                return mac_protected ? "wrong shared secret or reference (MAC check failed)"
-                                     : "our signature was not accepted (message check failed)";
-        for (size_t i = 1; i < ELEMENTSOF(table); i++)
-                if (fail_info & (1 << table[i].bit))
-                        return table[i].text;
-        return NULL;
-}
-
-static void status_text(OSSL_CMP_CTX *ctx, char *buf, size_t size) {
-        OSSL_CMP_PKIFREETEXT *ft = OSSL_CMP_CTX_get0_statusString(ctx);
-        size_t n = 0;
-
-        buf[0] = 0;
-        for (int i = 0; i < sk_ASN1_UTF8STRING_num(ft) && n < size - 1; i++) {
-                ASN1_UTF8STRING *s = sk_ASN1_UTF8STRING_value(ft, i);
-                int k = snprintf(buf + n, size - n, "%s%.*s", n > 0 ? "; " : "", ASN1_STRING_length(s),
-                        (const char *)ASN1_STRING_get0_data(s));
-                if (k > 0)
-                        n = MIN(n + (size_t)k, size - 1);
-        }
-}
-
-/* Turns a failed OSSL_CMP_exec_certreq() into a negative errno and a one-line reason. */
-static int enrol_failure(IssuerCmp *c, OSSL_CMP_CTX *ctx, CmpAttempt *a, bool mac_protected,
-        bool *ret_rejected, char **ret_error) {
-        int status = OSSL_CMP_CTX_get_status(ctx);
-        CmpFailure f;
-        char st[256];
-
-        collect_failure(&f);
-        *ret_rejected = false;
-
-        if (f.timeout)
-                return x509_error(ret_error, -ETIMEDOUT,
-                        "CMP server %s did not answer within %u s (timed out)", c->url, c->timeout_sec);
-        if (f.connect_failed || (f.transfer_failed && f.sys_errno != 0 && status < 0))
-                return x509_error(ret_error, f.sys_errno > 0 ? -f.sys_errno : -EHOSTUNREACH,
-                        "CMP server %s unreachable: %s", c->url,
-                        f.sys_errno > 0 ? strerror(f.sys_errno) : f.text);
-        if (f.tls_error[0] && status < 0)
-                return x509_error(ret_error, -EPROTO, "TLS handshake with CMP server %s failed: %s", c->url,
-                        f.tls_error);
-        if (f.cert_rejected || a->cert_problem[0])
-                return x509_error(ret_error, -EBADMSG,
-                        "CMP server %s returned an unacceptable certificate: %s", c->url,
-                        a->cert_problem[0] ? a->cert_problem : f.text);
-        if (f.wrong_mac && mac_protected) {
-                *ret_rejected = true;
-                return x509_error(ret_error, -EACCES,
-                        "CMP server rejected the request: wrong shared secret or reference (MAC check "
-                        "failed)");
-        }
-        if (f.wrong_mac || f.untrusted_response)
-                return x509_error(ret_error, -EBADMSG,
-                        "CMP response from %s could not be authenticated (check cmp.trust_anchor): %s",
-                        c->url, f.text);
-        if (status == OSSL_CMP_PKISTATUS_rejection) {
-                int fi = OSSL_CMP_CTX_get_failInfoCode(ctx);
-                const char *why = fail_info_to_reason(fi < 0 ? 0 : fi, mac_protected);
-
-                *ret_rejected = true;
-                status_text(ctx, st, sizeof st);
-                return x509_error(ret_error, -EACCES, "CMP server rejected the request: %s%s%s%s",
-                        why ?: "rejected", st[0] ? " (server says: " : "", st, st[0] ? ")" : "");
-        }
-        if (status < 0 && f.transfer_failed)
-                return x509_error(ret_error, f.sys_errno > 0 ? -f.sys_errno : -EIO,
-                        "CMP server %s unreachable: %s", c->url,
-                        f.sys_errno > 0 ? strerror(f.sys_errno) : f.text);
-        return x509_error(ret_error, -EIO, "CMP enrolment with %s failed: %s", c->url,
-                f.text[0] ? f.text : "unknown error");
-}
-
 /* Builds the chain: issuers of the new certificate found among extraCerts and caPubs, leaf's
  * issuer first, up to (and including) a self-signed root if the CA sent one. */
 static int build_chain(OSSL_CMP_CTX *ctx, X509 *cert, STACK_OF(X509) * *ret) {
@@ -544,63 +298,6 @@ static int build_chain(OSSL_CMP_CTX *ctx, X509 *cert, STACK_OF(X509) * *ret) {
         return 0;
 }
 
-/* OpenSSL's HTTP client retries a refused connection until the timeout runs out and then only
- * says "connect timeout". A server that is down should fail at once with the real reason (the
- * service has its own retry with backoff), so one plain TCP connect goes first. */
-static int probe_connect(IssuerCmp *c, char **ret_error) {
-        struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG};
-        struct addrinfo *ai = NULL;
-        int r, last = -EHOSTUNREACH;
-
-        r = getaddrinfo(c->host, c->port, &hints, &ai);
-        if (r != 0)
-                return x509_error(ret_error, -EHOSTUNREACH,
-                        "CMP server %s unreachable: cannot resolve %s: %s", c->url, c->host,
-                        r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
-
-        for (struct addrinfo *a = ai; a; a = a->ai_next) {
-                _cleanup_close_ int fd = -EBADF;
-                struct pollfd pfd;
-                socklen_t len = sizeof r;
-
-                fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
-                if (fd < 0) {
-                        last = negative_errno();
-                        continue;
-                }
-                if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
-                        goto ok;
-                if (errno != EINPROGRESS) {
-                        last = negative_errno();
-                        continue;
-                }
-                pfd = (struct pollfd){.fd = fd, .events = POLLOUT};
-                r = poll(&pfd, 1, (int)MIN(c->timeout_sec, 3600U) * 1000);
-                if (r < 0) {
-                        last = negative_errno();
-                        continue;
-                }
-                if (r == 0) {
-                        freeaddrinfo(ai);
-                        return x509_error(ret_error, -ETIMEDOUT,
-                                "CMP server %s did not answer within %u s (timed out)", c->url,
-                                c->timeout_sec);
-                }
-                if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &r, &len) < 0)
-                        last = negative_errno();
-                else if (r == 0)
-                        goto ok;
-                else
-                        last = -r;
-        }
-        freeaddrinfo(ai);
-        return x509_error(ret_error, last, "CMP server %s unreachable: %s", c->url, strerror(-last));
-
-ok:
-        freeaddrinfo(ai);
-        return 0;
-}
-
 /* A CMP context for c's server, trusting c's roots (*ret_trust, owned by the context), over TLS
  * when c asks for it: tls then holds the TLS context, which must outlive the CMP context's
  * connection. */
@@ -634,10 +331,10 @@ static int cmp_context_new(IssuerCmp *c, TlsInfo *tls, OSSL_CMP_CTX **ret, X509_
                 return openssl_error(ret_error, -EINVAL, "CMP: cannot configure the server %s", c->url);
 
         if (c->tls) {
-                r = tls_setup(c, tls, ret_error);
+                r = cmp_tls_setup(c->host, c->tls_trust ?: c->trust_anchor, tls, ret_error);
                 if (r < 0)
                         return r;
-                if (OSSL_CMP_CTX_set_http_cb(ctx, http_tls_cb) != 1 ||
+                if (OSSL_CMP_CTX_set_http_cb(ctx, cmp_tls_http_cb) != 1 ||
                         OSSL_CMP_CTX_set_http_cb_arg(ctx, tls) != 1) {
                         SSL_CTX_free(tls->ssl_ctx);
                         return openssl_error(ret_error, -EIO, "CMP: cannot set up TLS");
@@ -739,14 +436,15 @@ static int enrol_once(IssuerCmp *c, const IssuerRequest *req, bool kur, X509 **r
         if (r < 0)
                 goto finish;
 
-        r = probe_connect(c, ret_error);
+        r = cmp_probe_connect(c->url, c->host, c->port, c->timeout_sec, ret_error);
         if (r < 0)
                 goto finish;
 
         log_debug("CMP: sending %s to %s", kur ? "KUR" : "IR", c->url);
         issued = OSSL_CMP_exec_certreq(ctx, kur ? OSSL_CMP_KUR : OSSL_CMP_IR, NULL);
         if (!issued) {
-                r = enrol_failure(c, ctx, &a, !kur, ret_rejected, ret_error);
+                r = cmp_failure_explain(ctx, c->url, c->timeout_sec, a.cert_problem, !kur, ret_rejected,
+                        ret_error);
                 goto finish;
         }
         cert = X509_dup(issued);
