@@ -9,7 +9,7 @@
 #include "fileio.h"
 #include "keystore.h"
 #include "log.h"
-#include "manager-dbus.h"
+#include "manager-frontend.h"
 #include "manager.h"
 #include "x509-util.h"
 

@@ -7,7 +7,9 @@
 #include "document.h"
 #include "fault.h"
 #include "log.h"
-#include "manager-dbus.h"
+#include "manager-attest.h"
+#include "manager-bus.h"
+#include "server-bus.h"
 #include "validate.h"
 #include "vsock-peer.h"
 #include "x509-util.h"
@@ -157,12 +159,12 @@ static void sync_done(void *userdata) {
                         format_timestamp_utc(buf, sizeof buf, m->certificate_expiry));
 
                 (void)manager_emit_changed(m, STRV_MAKE("LastSync", "CertificateExpiry"));
-                (void)manager_emit_server_changed(m, STRV_MAKE("LastSync", "CertificateExpiry", "Error"));
+                (void)server_emit_changed(m, STRV_MAKE("LastSync", "CertificateExpiry", "Error"));
         } else {
                 m->sync_failures++;
                 (void)free_and_strdup(&m->server_error, j->error ?: "Sync failed.");
                 log_error("Sync failed (attempt %u): %s", m->sync_failures, strna(j->error));
-                (void)manager_emit_server_changed(m, STRV_MAKE("Error"));
+                (void)server_emit_changed(m, STRV_MAKE("Error"));
         }
 
         manager_refresh(m);

@@ -6,7 +6,8 @@
 #include "bus-names.h"
 #include "frontend-server.h"
 #include "log.h"
-#include "manager-dbus.h"
+#include "manager-bus.h"
+#include "manager-frontend.h"
 
 /* What the frontends see on their direct connection: the two methods they call for every
  * guest request, with the same handlers (and so the same checks and errors) as on the bus,

@@ -5,7 +5,9 @@
 #include "bus-names.h"
 #include "legacy-net.h"
 #include "log.h"
+#include "manager-legacy.h"
 #include "manager.h"
+#include "server-bus.h"
 
 /* Legacy OS support on the network: the bridge with its firewall exists while the switch is
  * on, and each VM with legacy access has its NIC's host side attached as an isolated port
@@ -168,7 +170,7 @@ static void manager_set_legacy_error(Manager *m, const char *error) {
         else if (m->legacy_error)
                 log_info("Legacy network is as configured again.");
         (void)free_and_strdup(&m->legacy_error, error);
-        (void)manager_emit_server_changed(m, STRV_MAKE("Error"));
+        (void)server_emit_changed(m, STRV_MAKE("Error"));
 }
 
 int manager_legacy_status(Manager *m, bool *ret_ok, char **ret_report) {
@@ -276,4 +278,97 @@ void manager_legacy_done(Manager *m) {
 
         m->legacy_timer = sd_event_source_disable_unref(m->legacy_timer);
         m->legacy_error = mfree(m->legacy_error);
+}
+
+int manager_set_legacy_support(Manager *m, bool enable, sd_bus_error *error) {
+        _cleanup_(change_done) Change c = {};
+        int r;
+
+        assert(m);
+
+        change_init(m, &c);
+        c.legacy_support = enable;
+        if (enable)
+                /* Turning it on gives every VM that exists now its legacy access, as on
+                 * Azure Stack HCI; Generation 1 VMs that are running cannot get the NIC and
+                 * keep the recommended action instead. */
+                for (size_t i = 0; i < m->n_vms; i++) {
+                        Vm *vm = m->vms[i], *copy;
+
+                        if (vm->legacy_access)
+                                continue;
+                        if (vm_needs_power_off_for_legacy(vm)) {
+                                log_notice(
+                                        "Not giving legacy access to Generation 1 VM '%s' while it is %s.",
+                                        vm->name, vm_power_state_to_string(vm->power_state));
+                                continue;
+                        }
+                        if (manager_legacy_check_vm(m, vm, NULL) < 0) {
+                                log_notice(
+                                        "Not giving legacy access to VM '%s': it has no legacy NIC registered.",
+                                        vm->name);
+                                continue;
+                        }
+                        r = change_replace_vm(m, &c, vm, &copy);
+                        if (r < 0)
+                                return r;
+                        copy->legacy_access = true;
+                }
+
+        /* The network first: if it cannot be built (or removed), nothing changes. The VMs that
+         * had access already get their ports now; the ones this call grants access to get
+         * theirs when the change is committed. */
+        if (enable)
+                r = manager_legacy_setup(m, m->vms, m->n_vms, error);
+        else
+                r = manager_legacy_teardown(m, error);
+        if (r < 0)
+                return r;
+
+        r = manager_commit(m, &c, error);
+        if (r < 0) {
+                /* Put the network back the way the unchanged state says. */
+                if (enable)
+                        (void)manager_legacy_teardown(m, NULL);
+                else
+                        (void)manager_legacy_setup(m, m->vms, m->n_vms, NULL);
+                return r;
+        }
+        manager_legacy_check(m);
+        return 0;
+}
+
+int manager_set_vm_access(Manager *m, Vm *target, bool enable, sd_bus_error *error) {
+        _cleanup_(change_done) Change c = {};
+        int r;
+
+        assert(m);
+
+        change_init(m, &c);
+        for (size_t i = 0; i < m->n_vms; i++) {
+                Vm *vm = m->vms[i], *copy;
+
+                if (vm->legacy_access == enable)
+                        continue;
+                if (target && vm != target)
+                        continue;
+                r = change_replace_vm(m, &c, vm, &copy);
+                if (r < 0)
+                        return r;
+                copy->legacy_access = enable;
+
+                /* A NIC that does not exist fails the call before anything is saved; the port
+                 * itself is attached by the commit. */
+                if (enable && m->legacy_support) {
+                        r = manager_legacy_check_interface(m, copy, error);
+                        if (r < 0)
+                                return r;
+                }
+        }
+
+        r = manager_commit(m, &c, error);
+        if (r < 0)
+                return r;
+        manager_legacy_check(m);
+        return 0;
 }

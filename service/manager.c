@@ -10,12 +10,17 @@
 #include "fileio.h"
 #include "frontend-server.h"
 #include "log.h"
-#include "ratelimit.h"
-#include "manager-dbus.h"
+#include "manager-attest.h"
+#include "manager-bus.h"
+#include "manager-frontend.h"
+#include "manager-legacy.h"
 #include "manager.h"
+#include "ratelimit.h"
+#include "server-bus.h"
 #include "state.h"
-#include "validate.h"
 #include "strv.h"
+#include "validate.h"
+#include "vm-bus.h"
 
 /* The VM properties that follow from the benefit evaluation. */
 #define VM_EVALUATION_PROPERTIES \
@@ -535,27 +540,12 @@ void manager_refresh(Manager *m) {
         if (state != m->server_state) {
                 log_info("Server %s is now %s.", m->server_name, server_state_to_string(state));
                 m->server_state = state;
-                (void)manager_emit_server_changed(m, STRV_MAKE("State"));
+                (void)server_emit_changed(m, STRV_MAKE("State"));
         }
 
         for (size_t i = 0; i < m->n_vms; i++)
                 if (manager_evaluate_vm(m, m->vms[i]))
-                        (void)manager_emit_vm_changed(m, m->vms[i], VM_EVALUATION_PROPERTIES);
-}
-
-int manager_emit_vm_changed(Manager *m, Vm *vm, char **properties) {
-        _cleanup_free_ char *path = NULL;
-        int r;
-
-        assert(m);
-        assert(vm);
-
-        if (!m->bus)
-                return 0;
-        r = vm_object_path(vm, &path);
-        if (r < 0)
-                return r;
-        return sd_bus_emit_properties_changed_strv(m->bus, path, BUS_INTERFACE_VM, properties);
+                        (void)vm_emit_changed(m, m->vms[i], VM_EVALUATION_PROPERTIES);
 }
 
 /* After losing the bus: the first attempt to reach it again, and the longest pause between
@@ -923,9 +913,9 @@ int manager_commit(Manager *m, Change *c, sd_bus_error *error) {
                 vm_free(old);
 
                 if (changed)
-                        (void)manager_emit_vm_changed(m, new, changed);
+                        (void)vm_emit_changed(m, new, changed);
                 if (c->legacy_support == m->legacy_support && manager_evaluate_vm(m, new))
-                        (void)manager_emit_vm_changed(m, new, VM_EVALUATION_PROPERTIES);
+                        (void)vm_emit_changed(m, new, VM_EVALUATION_PROPERTIES);
                 n_replaced++;
         }
 
@@ -966,7 +956,7 @@ int manager_commit(Manager *m, Change *c, sd_bus_error *error) {
                 m->legacy_support = c->legacy_support;
                 log_info("Legacy OS support is now %s.", m->legacy_support ? "on" : "off");
                 (void)manager_emit_changed(m, STRV_MAKE("LegacyOsSupport"));
-                (void)manager_emit_server_changed(m, STRV_MAKE("LegacyOsSupport"));
+                (void)server_emit_changed(m, STRV_MAKE("LegacyOsSupport"));
         }
 
         if (legacy_changed)

@@ -110,31 +110,6 @@ bool manager_evaluate_vm(Manager *m, Vm *vm);
  * network, "" when nothing is. */
 char *manager_server_error(Manager *m);
 
-/* Legacy networking (manager-legacy.c): the bridge, the ports and the firewall follow the
- * legacy switch and each VM's access. Does nothing when "legacyNetwork" is false. */
-bool manager_legacy_managed(Manager *m);
-/* Checks that a VM can get a port: it needs LegacyInterface and LegacyMac. */
-int manager_legacy_check_vm(Manager *m, const Vm *vm, sd_bus_error *error);
-/* Creates (or repairs) the bridge and firewall and attaches every VM of vms that has access. */
-int manager_legacy_setup(Manager *m, Vm *const *vms, size_t n_vms, sd_bus_error *error);
-int manager_legacy_teardown(Manager *m, sd_bus_error *error);
-int manager_legacy_attach(Manager *m, const Vm *vm, sd_bus_error *error);
-/* Checks that the VM's LegacyInterface exists on this host. */
-int manager_legacy_check_interface(Manager *m, const Vm *vm, sd_bus_error *error);
-void manager_legacy_detach(Manager *m, const Vm *vm);
-/* Follows a VM's change (old → new; either may be NULL) while the switch has the given value. */
-void manager_legacy_vm_changed(Manager *m, bool legacy_support, const Vm *old, const Vm *new);
-/* Compares the network with the configuration; records and signals drift. */
-void manager_legacy_check(Manager *m);
-int manager_legacy_status(Manager *m, bool *ret_ok, char **ret_report);
-int manager_legacy_init(Manager *m);
-void manager_legacy_done(Manager *m);
-
-/* Property change signals. */
-int manager_emit_vm_changed(Manager *m, Vm *vm, char **properties);
-int manager_emit_changed(Manager *m, char **properties);
-int manager_emit_server_changed(Manager *m, char **properties);
-
 /* A change of the admin state, applied all at once by manager_commit(): the new state is
  * written to disk first; only if that succeeds does it replace what is in memory and get
  * signalled. A failed commit changes nothing. */

@@ -112,3 +112,7 @@ int vm_apply_properties_message(Vm *vm, sd_bus_message *m, sd_bus_error *error);
 
 /* The D-Bus object path of a VM: /org/azshci/Attestation1/vm/<escaped id>. */
 int vm_object_path(const Vm *vm, char **ret);
+
+/* A Generation 1 VM gets its legacy NIC only while it is powered off (as on Azure Stack HCI):
+ * whether vm must be powered off before it can be given legacy access. */
+bool vm_needs_power_off_for_legacy(const Vm *vm);

@@ -4,8 +4,12 @@
 #include "bus-names.h"
 #include "imds-versions.h"
 #include "log.h"
-#include "manager-dbus.h"
+#include "manager-attest.h"
+#include "manager-bus.h"
+#include "manager-legacy.h"
+#include "server-bus.h"
 #include "validate.h"
+#include "vm-bus.h"
 
 static int property_get_host_state(sd_bus *bus, const char *path, const char *interface,
         const char *property, sd_bus_message *reply, void *userdata, sd_bus_error *error) {
@@ -57,68 +61,16 @@ static int method_sync(sd_bus_message *msg, void *userdata, sd_bus_error *error)
 
 /* --- EnableLegacy --- */
 
-static bool vm_needs_power_off(const Vm *vm) {
-        return vm->generation == 1 && vm->power_state != VM_POWER_OFF;
-}
-
 static int enable_legacy_authorized(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        _cleanup_(change_done) Change c = {};
         Manager *m = userdata;
         int enable, r;
 
         r = sd_bus_message_read(msg, "b", &enable);
         if (r < 0)
                 return r;
-
-        change_init(m, &c);
-        c.legacy_support = enable;
-        if (enable)
-                /* Turning it on gives every VM that exists now its legacy access, as on
-                 * Azure Stack HCI; Generation 1 VMs that are running cannot get the NIC and
-                 * keep the recommended action instead. */
-                for (size_t i = 0; i < m->n_vms; i++) {
-                        Vm *vm = m->vms[i], *copy;
-
-                        if (vm->legacy_access)
-                                continue;
-                        if (vm_needs_power_off(vm)) {
-                                log_notice(
-                                        "Not giving legacy access to Generation 1 VM '%s' while it is %s.",
-                                        vm->name, vm_power_state_to_string(vm->power_state));
-                                continue;
-                        }
-                        if (manager_legacy_check_vm(m, vm, NULL) < 0) {
-                                log_notice(
-                                        "Not giving legacy access to VM '%s': it has no legacy NIC registered.",
-                                        vm->name);
-                                continue;
-                        }
-                        r = change_replace_vm(m, &c, vm, &copy);
-                        if (r < 0)
-                                return r;
-                        copy->legacy_access = true;
-                }
-
-        /* The network first: if it cannot be built (or removed), nothing changes. The VMs that
-         * had access already get their ports now; the ones this call grants access to get
-         * theirs when the change is committed. */
-        if (enable)
-                r = manager_legacy_setup(m, m->vms, m->n_vms, error);
-        else
-                r = manager_legacy_teardown(m, error);
+        r = manager_set_legacy_support(m, enable, error);
         if (r < 0)
                 return r;
-
-        r = manager_commit(m, &c, error);
-        if (r < 0) {
-                /* Put the network back the way the unchanged state says. */
-                if (enable)
-                        (void)manager_legacy_teardown(m, NULL);
-                else
-                        (void)manager_legacy_setup(m, m->vms, m->n_vms, NULL);
-                return r;
-        }
-        manager_legacy_check(m);
         return sd_bus_reply_method_return(msg, NULL);
 }
 
@@ -163,7 +115,7 @@ static int set_vm_access_check(Manager *m, sd_bus_message *msg, const char **ret
                                 if (r < 0)
                                         return r;
                         }
-                        if (enable && vm_needs_power_off(vm)) {
+                        if (enable && vm_needs_power_off_for_legacy(vm)) {
                                 char *t;
                                 if (asprintf(&t, "%s%s'%s'", strempty(blocked), blocked ? ", " : "",
                                             vm->name) < 0)
@@ -182,7 +134,7 @@ static int set_vm_access_check(Manager *m, sd_bus_message *msg, const char **ret
                 if (!vm)
                         return reply_no_such_vm(error, name);
                 change = vm->legacy_access != !!enable;
-                if (change && enable && vm_needs_power_off(vm))
+                if (change && enable && vm_needs_power_off_for_legacy(vm))
                         return sd_bus_error_setf(error, BUS_ERROR_POWER_OFF_REQUIRED,
                                 "VM '%s' is a Generation 1 VM and is %s: power it off before giving it legacy "
                                 "access.",
@@ -200,10 +152,8 @@ static int set_vm_access_check(Manager *m, sd_bus_message *msg, const char **ret
 }
 
 static int set_vm_access_authorized(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        _cleanup_(change_done) Change c = {};
         Manager *m = userdata;
         const char *name;
-        Vm *target;
         bool enable;
         int r;
 
@@ -212,34 +162,9 @@ static int set_vm_access_authorized(sd_bus_message *msg, void *userdata, sd_bus_
         if (r <= 0)
                 return r < 0 ? r : sd_bus_reply_method_return(msg, NULL);
 
-        target = streq(name, "*") ? NULL : manager_find_vm(m, name);
-
-        change_init(m, &c);
-        for (size_t i = 0; i < m->n_vms; i++) {
-                Vm *vm = m->vms[i], *copy;
-
-                if (vm->legacy_access == enable)
-                        continue;
-                if (target && vm != target)
-                        continue;
-                r = change_replace_vm(m, &c, vm, &copy);
-                if (r < 0)
-                        return r;
-                copy->legacy_access = enable;
-
-                /* A NIC that does not exist fails the call before anything is saved; the port
-                 * itself is attached by the commit. */
-                if (enable && m->legacy_support) {
-                        r = manager_legacy_check_interface(m, copy, error);
-                        if (r < 0)
-                                return r;
-                }
-        }
-
-        r = manager_commit(m, &c, error);
+        r = manager_set_vm_access(m, streq(name, "*") ? NULL : manager_find_vm(m, name), enable, error);
         if (r < 0)
                 return r;
-        manager_legacy_check(m);
         return sd_bus_reply_method_return(msg, NULL);
 }
 

@@ -2,7 +2,7 @@
 
 #include "bus-names.h"
 #include "log.h"
-#include "manager-dbus.h"
+#include "vm-bus.h"
 
 /* The org.azshci.Attestation1.VM objects, one per registered VM, found by the escaped id in
  * their path. The registration properties are read through the field table of vm.c. */
@@ -128,4 +128,19 @@ int vm_add_bus_objects(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to register the VM enumerator: %m");
         return 0;
+}
+
+int vm_emit_changed(Manager *m, Vm *vm, char **properties) {
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        assert(m);
+        assert(vm);
+
+        if (!m->bus)
+                return 0;
+        r = vm_object_path(vm, &path);
+        if (r < 0)
+                return r;
+        return sd_bus_emit_properties_changed_strv(m->bus, path, BUS_INTERFACE_VM, properties);
 }

@@ -2,7 +2,7 @@
 
 #include "bus-names.h"
 #include "log.h"
-#include "manager-dbus.h"
+#include "server-bus.h"
 
 /* The org.azshci.Attestation1.Server objects. This host is the only server a standalone
  * service knows; the object path carries its escaped name so that cluster members can be
@@ -91,7 +91,7 @@ int server_add_bus_objects(Manager *m) {
         return 0;
 }
 
-int manager_emit_server_changed(Manager *m, char **properties) {
+int server_emit_changed(Manager *m, char **properties) {
         assert(m);
 
         if (!m->bus)
