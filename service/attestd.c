@@ -62,7 +62,7 @@ static int parse_argv(int argc, char *argv[], Arguments *args) {
                 {"version", no_argument, NULL, ARG_VERSION},
                 {},
         };
-        int c, level;
+        int c, r;
 
         while ((c = getopt_long(argc, argv, "c:l:h", options, NULL)) >= 0)
                 switch (c) {
@@ -76,10 +76,9 @@ static int parse_argv(int argc, char *argv[], Arguments *args) {
                         args->import_cert = optarg;
                         break;
                 case 'l':
-                        level = log_level_from_string(optarg);
-                        if (level < 0)
-                                return log_error_errno(level, "Unknown log level '%s'.", optarg);
-                        log_set_max_level(level);
+                        r = log_set_max_level_from_string(optarg);
+                        if (r < 0)
+                                return r;
                         break;
                 case 'h':
                         help();

@@ -364,7 +364,7 @@ static int parse_argv(const ImdsTransportDef *t, int argc, char *argv[], Argumen
                 {"version", no_argument, NULL, ARG_VERSION},
                 {},
         };
-        int c, r, level;
+        int c, r;
 
         while ((c = getopt_long(argc, argv, "l:h", options, NULL)) >= 0) {
                 r = 0;
@@ -418,10 +418,9 @@ static int parse_argv(const ImdsTransportDef *t, int argc, char *argv[], Argumen
                         a->service_socket = optarg;
                         break;
                 case 'l':
-                        level = log_level_from_string(optarg);
-                        if (level < 0)
-                                return log_error_errno(level, "Unknown log level '%s'.", optarg);
-                        log_set_max_level(level);
+                        r = log_set_max_level_from_string(optarg);
+                        if (r < 0)
+                                return r;
                         break;
                 case 'h':
                         help(t);

@@ -21,7 +21,7 @@ void log_set_program_name(const char *name) {
         log_program_name = name;
 }
 
-int log_level_from_string(const char *s) {
+static int log_level_from_string(const char *s) {
         static const struct {
                 const char *name;
                 int level;
@@ -38,6 +38,15 @@ int log_level_from_string(const char *s) {
                 if (streq(levels[i].name, s))
                         return levels[i].level;
         return -EINVAL;
+}
+
+int log_set_max_level_from_string(const char *s) {
+        int level = log_level_from_string(s);
+
+        if (level < 0)
+                return log_error_errno(level, "Unknown log level '%s'.", strna(s));
+        log_set_max_level(level);
+        return 0;
 }
 
 int log_internal(int level, int error, const char *file, int line, const char *func, const char *format,

@@ -13,8 +13,9 @@
 void log_set_max_level(int level);
 int log_get_max_level(void);
 void log_set_program_name(const char *name);
-/* "debug", "info", "notice", "warning", "err" (or "error") → LOG_*; -EINVAL otherwise. */
-int log_level_from_string(const char *s);
+/* --log-level: sets the maximum level from "debug", "info", "notice", "warning", "err" (or
+ * "error"); logs and returns -EINVAL for anything else. */
+int log_set_max_level_from_string(const char *s);
 
 int log_internal(int level, int error, const char *file, int line, const char *func, const char *format, ...)
         _printf_(6, 7);
