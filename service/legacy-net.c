@@ -46,19 +46,6 @@ static int wrap_error(char **ret_error, int r, const char *what, char *inner) {
 
 /* ---- names ------------------------------------------------------------------------------ */
 
-bool legacy_net_ifname_is_valid(const char *s) {
-        size_t n;
-
-        if (isempty(s))
-                return false;
-        n = strlen(s);
-        if (n >= IFNAMSIZ)
-                return false;
-        if (streq(s, ".") || streq(s, ".."))
-                return false;
-        return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
-}
-
 static bool table_name_is_valid(const char *s) {
         size_t n;
 
@@ -77,7 +64,7 @@ static const char *cfg_table(const LegacyNetConfig *c) {
 }
 
 static int check_config(const LegacyNetConfig *c, char **ret_error) {
-        if (!legacy_net_ifname_is_valid(cfg_bridge(c)))
+        if (!ifname_is_valid(cfg_bridge(c)))
                 return set_error(ret_error, -EINVAL, "Invalid legacy bridge name '%s'", cfg_bridge(c));
         if (!table_name_is_valid(cfg_table(c)))
                 return set_error(ret_error, -EINVAL, "Invalid nftables table name '%s'", cfg_table(c));
@@ -702,7 +689,7 @@ int legacy_net_attach_port(const LegacyNetConfig *c, const char *ifname, const c
         r = check_config(c, ret_error);
         if (r < 0)
                 return r;
-        if (!legacy_net_ifname_is_valid(ifname))
+        if (!ifname_is_valid(ifname))
                 return set_error(ret_error, -EINVAL, "Invalid legacy interface name '%s'", strempty(ifname));
         if (!mac || mac_normalize(mac, &m) < 0)
                 return set_error(ret_error, -EINVAL, "Invalid MAC address '%s' for %s", strempty(mac),
@@ -775,7 +762,7 @@ int legacy_net_detach_port(const LegacyNetConfig *c, const char *ifname, char **
         r = check_config(c, ret_error);
         if (r < 0)
                 return r;
-        if (!legacy_net_ifname_is_valid(ifname))
+        if (!ifname_is_valid(ifname))
                 return set_error(ret_error, -EINVAL, "Invalid legacy interface name '%s'", strempty(ifname));
 
         r = rtnl_open(&rtnl);

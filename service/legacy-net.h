@@ -102,6 +102,3 @@ bool legacy_net_status_ok(const LegacyNetStatus *s);
 
 /* Multi-line human-readable rendering of a status (for azshcictl and logs). */
 char *legacy_net_status_format(const LegacyNetStatus *s);
-
-/* Interface names we accept: 1..15 bytes of [A-Za-z0-9_.-], not "." or "..". */
-bool legacy_net_ifname_is_valid(const char *s);
