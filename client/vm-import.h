@@ -7,7 +7,7 @@
 #include "vm.h"
 
 /* Turning what an administrator typed (KEY=VALUE, --key VALUE) or wrote (a JSON object) into
- * the typed a{sv} of RegisterVM/UpdateVM. Names and types come from vm_fields[] (service/vm.c)
+ * the typed a{sv} of RegisterVM/UpdateVM. Names and types come from vm_fields[] (service/shared/vm.c)
  * and every value is checked with vm_set_field(), so the client rejects exactly what the
  * service would reject, with the same message and the error name
  * org.freedesktop.DBus.Error.InvalidArgs. */

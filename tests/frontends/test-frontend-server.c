@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* The service's direct socket (service/frontend-server.c) in-process: the real server on a
+/* The service's direct socket (service/attestd/frontend-server.c) in-process: the real server on a
  * real UNIX socket in an sd-event loop the test turns by hand, and a client written from the
  * D-Bus specification on a plain socket, so that the test decides exactly which bytes arrive
  * together and when the loop runs:
