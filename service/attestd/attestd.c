@@ -9,7 +9,7 @@
 #include "fileio.h"
 #include "keystore.h"
 #include "log.h"
-#include "manager-frontend.h"
+#include "manager-direct.h"
 #include "manager.h"
 #include "x509-util.h"
 
@@ -189,7 +189,7 @@ static int run(int argc, char *argv[]) {
         if (r < 0)
                 return r;
 
-        r = manager_frontend_init(m);
+        r = manager_direct_init(m);
         if (r < 0)
                 return r;
 

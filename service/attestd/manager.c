@@ -8,11 +8,11 @@
 #include "build-config.h"
 #include "bus-names.h"
 #include "fileio.h"
-#include "frontend-server.h"
+#include "direct-socket.h"
 #include "log.h"
 #include "manager-attest.h"
 #include "manager-bus.h"
-#include "manager-frontend.h"
+#include "manager-direct.h"
 #include "manager-legacy.h"
 #include "manager.h"
 #include "ratelimit.h"
@@ -78,7 +78,7 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
 
-        manager_frontend_done(m);
+        manager_direct_done(m);
         manager_legacy_done(m);
         manager_attestation_done(m);
         polkit_registry_free(m->polkit);

@@ -34,8 +34,8 @@ typedef struct Manager {
         sd_bus *bus;                    /* NULL while the system bus is lost (manager.c reconnects) */
         sd_event_source *bus_reconnect; /* the next attempt to reach the bus again */
         usec_t bus_reconnect_delay;
-        struct RateLimit *inventory_reads; /* each user's GetManagedObjects budget (manager.c) */
-        struct FrontendServer *frontends;  /* the frontends' direct connections (manager-frontend.c) */
+        struct RateLimit *inventory_reads;  /* each user's GetManagedObjects budget (manager.c) */
+        struct DirectSocket *direct_socket; /* the frontends' direct connections (manager-direct.c) */
         PolkitRegistry *polkit;
 
         Config config;

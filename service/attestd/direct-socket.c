@@ -8,7 +8,7 @@
 #include <systemd/sd-id128.h>
 #include <unistd.h>
 
-#include "frontend-server.h"
+#include "direct-socket.h"
 #include "log.h"
 #include "time-util.h"
 
@@ -20,7 +20,7 @@
 typedef struct FrontendConnection FrontendConnection;
 
 struct FrontendConnection {
-        FrontendServer *server;
+        DirectSocket *server;
         sd_bus *bus;
         sd_event_source *auth_source;  /* watches for the end of authentication */
         sd_event_source *drain_source; /* then processes what came along with it */
@@ -29,7 +29,7 @@ struct FrontendConnection {
         FrontendConnection *prev, *next;
 };
 
-struct FrontendServer {
+struct DirectSocket {
         sd_event *event;
         sd_event_source *listen_source;
         sd_event_source *retry_source; /* re-enables accepting after accept() failed */
@@ -45,8 +45,8 @@ struct FrontendServer {
         size_t n_connections;
 };
 
-bool frontend_peer_allowed(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups, uid_t service_uid,
-        gid_t frontend_gid) {
+bool direct_socket_peer_allowed(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups,
+        uid_t service_uid, gid_t frontend_gid) {
         assert(groups || n_groups == 0);
 
         if (uid == 0 || uid == service_uid)
@@ -82,7 +82,7 @@ static int peer_groups(int fd, gid_t **ret, size_t *ret_n) {
         return 0;
 }
 
-int frontend_socket_open(const char *path, gid_t frontend_gid, int *ret_fd, bool *ret_inherited) {
+int direct_socket_open(const char *path, gid_t frontend_gid, int *ret_fd, bool *ret_inherited) {
         _cleanup_close_ int fd = -EBADF;
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
         struct stat st;
@@ -122,7 +122,7 @@ int frontend_socket_open(const char *path, gid_t frontend_gid, int *ret_fd, bool
                 (void)unlink(path);
         if (bind(fd, (struct sockaddr *)&sa, SUN_LEN(&sa)) < 0)
                 return log_error_errno(-errno, "Cannot bind the frontend socket %s: %m", path);
-        /* Who may stay is decided per connection (frontend_peer_allowed). Who may connect at all:
+        /* Who may stay is decided per connection (direct_socket_peer_allowed). Who may connect at all:
          * the frontend group, when we may give the socket to it (as root, or as a member), else
          * anybody. */
         if (frontend_gid != (gid_t)-1 && chown(path, (uid_t)-1, frontend_gid) >= 0) {
@@ -139,7 +139,7 @@ int frontend_socket_open(const char *path, gid_t frontend_gid, int *ret_fd, bool
 }
 
 static FrontendConnection *frontend_connection_free(FrontendConnection *c) {
-        FrontendServer *s;
+        DirectSocket *s;
 
         if (!c)
                 return NULL;
@@ -212,7 +212,7 @@ static int on_connection_post(sd_event_source *source, void *userdata) {
 }
 
 /* At most one line per 10 s: a local user who keeps connecting must not flood the journal. */
-static void log_refusal(FrontendServer *s, const struct ucred *cred, const char *why) {
+static void log_refusal(DirectSocket *s, const struct ucred *cred, const char *why) {
         usec_t now = now_usec(CLOCK_MONOTONIC);
 
         if (s->refusals_logged_at != 0 && now < s->refusals_logged_at + 10 * USEC_PER_SEC) {
@@ -227,7 +227,7 @@ static void log_refusal(FrontendServer *s, const struct ucred *cred, const char 
         s->refusals_not_logged = 0;
 }
 
-static size_t frontend_connections_of(FrontendServer *s, uid_t uid) {
+static size_t frontend_connections_of(DirectSocket *s, uid_t uid) {
         size_t n = 0;
 
         for (FrontendConnection *c = s->connections; c; c = c->next)
@@ -236,7 +236,7 @@ static size_t frontend_connections_of(FrontendServer *s, uid_t uid) {
         return n;
 }
 
-static int frontend_connection_new(FrontendServer *s, int fd) {
+static int frontend_connection_new(DirectSocket *s, int fd) {
         _cleanup_free_ gid_t *groups = NULL;
         _cleanup_close_ int cfd = fd;
         struct ucred cred = {};
@@ -250,7 +250,8 @@ static int frontend_connection_new(FrontendServer *s, int fd) {
         r = peer_groups(cfd, &groups, &n_groups);
         if (r < 0)
                 return log_warning_errno(r, "Cannot read a frontend peer's groups: %m");
-        if (!frontend_peer_allowed(cred.uid, cred.gid, groups, n_groups, s->service_uid, s->frontend_gid)) {
+        if (!direct_socket_peer_allowed(cred.uid, cred.gid, groups, n_groups, s->service_uid,
+                    s->frontend_gid)) {
                 log_refusal(s, &cred, "only root, the service user and the frontend group may connect");
                 return 0;
         }
@@ -308,14 +309,14 @@ static int frontend_connection_new(FrontendServer *s, int fd) {
 }
 
 static int on_retry(sd_event_source *source, uint64_t usec, void *userdata) {
-        FrontendServer *s = userdata;
+        DirectSocket *s = userdata;
 
         (void)sd_event_source_set_enabled(s->listen_source, SD_EVENT_ON);
         return 0;
 }
 
 static int on_listen(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
-        FrontendServer *s = userdata;
+        DirectSocket *s = userdata;
 
         /* Drain the backlog: connections that are refused at once must not keep a frontend
          * waiting behind them for more than one turn of the loop. */
@@ -345,10 +346,10 @@ static int on_listen(sd_event_source *source, int fd, uint32_t revents, void *us
         return 0;
 }
 
-int frontend_server_new(sd_event *event, int listen_fd, gid_t frontend_gid, const char *path,
-        const char *interface, const sd_bus_vtable *vtable, void *userdata, FrontendServer **ret) {
+int direct_socket_new(sd_event *event, int listen_fd, gid_t frontend_gid, const char *path,
+        const char *interface, const sd_bus_vtable *vtable, void *userdata, DirectSocket **ret) {
         _cleanup_close_ int fd = listen_fd;
-        _cleanup_(frontend_server_freep) FrontendServer *s = NULL;
+        _cleanup_(direct_socket_freep) DirectSocket *s = NULL;
         int r;
 
         assert(event);
@@ -358,7 +359,7 @@ int frontend_server_new(sd_event *event, int listen_fd, gid_t frontend_gid, cons
         assert(vtable);
         assert(ret);
 
-        s = calloc(1, sizeof(FrontendServer));
+        s = calloc(1, sizeof(DirectSocket));
         if (!s)
                 return -ENOMEM;
         s->event = sd_event_ref(event);
@@ -393,7 +394,7 @@ int frontend_server_new(sd_event *event, int listen_fd, gid_t frontend_gid, cons
         return 0;
 }
 
-FrontendServer *frontend_server_free(FrontendServer *s) {
+DirectSocket *direct_socket_free(DirectSocket *s) {
         if (!s)
                 return NULL;
         s->listen_source = sd_event_source_disable_unref(s->listen_source);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* The service's direct socket (service/attestd/frontend-server.c) in-process: the real server on a
+/* The service's direct socket (service/attestd/direct-socket.c) in-process: the real server on a
  * real UNIX socket in an sd-event loop the test turns by hand, and a client written from the
  * D-Bus specification on a plain socket, so that the test decides exactly which bytes arrive
  * together and when the loop runs:
@@ -16,7 +16,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "frontend-server.h"
+#include "direct-socket.h"
 #include "macro.h"
 
 #define TEST_PATH  "/org/azshci/Attestation1"
@@ -25,7 +25,7 @@
 typedef struct Fixture {
         char *dir, *socket_path;
         sd_event *event;
-        FrontendServer *server;
+        DirectSocket *server;
         unsigned n_calls;
         unsigned n_other; /* dispatches of the competing source */
 } Fixture;
@@ -49,19 +49,19 @@ static void fixture_setup(Fixture *f, gconstpointer data) {
         int fd;
 
         g_unsetenv("LISTEN_FDS");
-        f->dir = g_dir_make_tmp("test-frontend-server-XXXXXX", &error);
+        f->dir = g_dir_make_tmp("test-direct-socket-XXXXXX", &error);
         g_assert_no_error(error);
         f->socket_path = g_build_filename(f->dir, "frontend.socket", NULL);
         g_assert_cmpint(sd_event_new(&f->event), >=, 0);
-        g_assert_cmpint(frontend_socket_open(f->socket_path, (gid_t)-1, &fd, &inherited), ==, 0);
+        g_assert_cmpint(direct_socket_open(f->socket_path, (gid_t)-1, &fd, &inherited), ==, 0);
         g_assert_false(inherited);
-        g_assert_cmpint(frontend_server_new(f->event, fd, (gid_t)-1, TEST_PATH, TEST_IFACE, test_vtable, f,
+        g_assert_cmpint(direct_socket_new(f->event, fd, (gid_t)-1, TEST_PATH, TEST_IFACE, test_vtable, f,
                                 &f->server),
                 ==, 0);
 }
 
 static void fixture_teardown(Fixture *f, gconstpointer data) {
-        frontend_server_free(f->server);
+        direct_socket_free(f->server);
         sd_event_unref(f->event);
         (void)g_unlink(f->socket_path);
         (void)g_rmdir(f->dir);
@@ -221,8 +221,7 @@ static void test_priority(Fixture *f, gconstpointer data) {
         close(fd);
 }
 
-#define ADD(name, fn) \
-        g_test_add("/frontend-server/" name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+#define ADD(name, fn) g_test_add("/direct-socket/" name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
 
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);

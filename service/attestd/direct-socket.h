@@ -14,7 +14,7 @@
  * the kernel's SO_PEERCRED/SO_PEERGROUPS say who the peer is, so this is the same rule the
  * bus policy applies to Attest* on the system bus. */
 
-typedef struct FrontendServer FrontendServer;
+typedef struct DirectSocket DirectSocket;
 
 /* Event loop priorities. Guests wait on the frontends' connections, so these come first, and
  * the system bus (admin calls, inventory readers) after everything else of the service: a
@@ -29,17 +29,17 @@ typedef struct FrontendServer FrontendServer;
 #define FRONTEND_CONNECTIONS_PER_UID_MAX 16U
 
 /* Whether a peer with these credentials may use the socket (pure). */
-bool frontend_peer_allowed(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups, uid_t service_uid,
-        gid_t frontend_gid);
+bool direct_socket_peer_allowed(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups,
+        uid_t service_uid, gid_t frontend_gid);
 
 /* The listening socket: the one socket activation passed (sd_listen_fds(3)), else a socket
  * bound at path (a stale socket there is replaced; group frontend_gid and mode 0660 when the
  * caller may give it that group, else mode 0666: access is checked per connection anyway). */
-int frontend_socket_open(const char *path, gid_t frontend_gid, int *ret_fd, bool *ret_inherited);
+int direct_socket_open(const char *path, gid_t frontend_gid, int *ret_fd, bool *ret_inherited);
 
 /* Takes listen_fd (also on failure). frontend_gid may be (gid_t)-1: no group, only root and
  * the service user. vtable is registered at path/interface of every connection. */
-int frontend_server_new(sd_event *event, int listen_fd, gid_t frontend_gid, const char *path,
-        const char *interface, const sd_bus_vtable *vtable, void *userdata, FrontendServer **ret);
-FrontendServer *frontend_server_free(FrontendServer *s);
-DEFINE_TRIVIAL_CLEANUP_FUNC(FrontendServer *, frontend_server_free);
+int direct_socket_new(sd_event *event, int listen_fd, gid_t frontend_gid, const char *path,
+        const char *interface, const sd_bus_vtable *vtable, void *userdata, DirectSocket **ret);
+DirectSocket *direct_socket_free(DirectSocket *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(DirectSocket *, direct_socket_free);

@@ -4,10 +4,10 @@
 
 #include "build-config.h"
 #include "bus-names.h"
-#include "frontend-server.h"
+#include "direct-socket.h"
 #include "log.h"
 #include "manager-bus.h"
-#include "manager-frontend.h"
+#include "manager-direct.h"
 
 /* What the frontends see on their direct connection: the two methods they call for every
  * guest request, with the same handlers (and so the same checks and errors) as on the bus,
@@ -18,7 +18,7 @@ static const sd_bus_vtable frontend_vtable[] = {
         SD_BUS_VTABLE_END,
 };
 
-int manager_frontend_init(Manager *m) {
+int manager_direct_init(Manager *m) {
         gid_t frontend_gid = (gid_t)-1;
         struct group *g;
         bool inherited;
@@ -34,14 +34,14 @@ int manager_frontend_init(Manager *m) {
                 log_notice("Group %s does not exist: only root and %s may use the frontend socket.",
                         FRONTEND_USER, SERVICE_USER);
 
-        r = frontend_socket_open(m->config.frontend_socket, frontend_gid, &fd, &inherited);
+        r = direct_socket_open(m->config.frontend_socket, frontend_gid, &fd, &inherited);
         if (r < 0) {
                 log_warning("The frontends will reach the service over the system bus only.");
                 return 0;
         }
 
-        r = frontend_server_new(m->event, fd, frontend_gid, BUS_PATH, BUS_INTERFACE, frontend_vtable, m,
-                &m->frontends);
+        r = direct_socket_new(m->event, fd, frontend_gid, BUS_PATH, BUS_INTERFACE, frontend_vtable, m,
+                &m->direct_socket);
         if (r < 0)
                 return log_error_errno(r, "Failed to serve the frontend socket: %m");
 
@@ -50,8 +50,8 @@ int manager_frontend_init(Manager *m) {
         return 0;
 }
 
-void manager_frontend_done(Manager *m) {
+void manager_direct_done(Manager *m) {
         assert(m);
 
-        m->frontends = frontend_server_free(m->frontends);
+        m->direct_socket = direct_socket_free(m->direct_socket);
 }
