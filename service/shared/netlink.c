@@ -158,6 +158,19 @@ static int link_parse(const struct nlmsghdr *nlh, Link *ret) {
         return 1;
 }
 
+struct nlmsghdr *link_request(char *buf, uint16_t type, uint16_t flags, int ifindex) {
+        struct nlmsghdr *nlh;
+        struct ifinfomsg *ifm;
+
+        nlh = mnl_nlmsg_put_header(buf);
+        nlh->nlmsg_type = type;
+        nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+        ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+        ifm->ifi_family = AF_UNSPEC;
+        ifm->ifi_index = ifindex;
+        return nlh;
+}
+
 static int link_get_cb(const struct nlmsghdr *nlh, void *data) {
         int r = link_parse(nlh, data);
         return r < 0 ? r : 0;
@@ -166,16 +179,10 @@ static int link_get_cb(const struct nlmsghdr *nlh, void *data) {
 int link_get(Rtnl *rtnl, const char *name, int ifindex, Link *ret) {
         char buf[RTNL_REQUEST_SIZE] = {};
         struct nlmsghdr *nlh;
-        struct ifinfomsg *ifm;
         Link l = {};
         int r;
 
-        nlh = mnl_nlmsg_put_header(buf);
-        nlh->nlmsg_type = RTM_GETLINK;
-        nlh->nlmsg_flags = NLM_F_REQUEST;
-        ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
-        ifm->ifi_family = AF_UNSPEC;
-        ifm->ifi_index = ifindex;
+        nlh = link_request(buf, RTM_GETLINK, 0, ifindex);
         if (name)
                 mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
 
@@ -210,35 +217,14 @@ static int link_dump_cb(const struct nlmsghdr *nlh, void *data) {
 
 int link_dump(Rtnl *rtnl, LinkList *ret) {
         char buf[RTNL_REQUEST_SIZE] = {};
-        struct nlmsghdr *nlh;
-        struct ifinfomsg *ifm;
         LinkList list = {};
         int r;
 
-        nlh = mnl_nlmsg_put_header(buf);
-        nlh->nlmsg_type = RTM_GETLINK;
-        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-        ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
-        ifm->ifi_family = AF_UNSPEC;
-
-        r = rtnl_call(rtnl, nlh, link_dump_cb, &list);
+        r = rtnl_call(rtnl, link_request(buf, RTM_GETLINK, NLM_F_DUMP, 0), link_dump_cb, &list);
         if (r < 0) {
                 link_list_done(&list);
                 return r;
         }
         *ret = list;
         return 0;
-}
-
-struct nlmsghdr *link_request(char *buf, uint16_t type, uint16_t flags, int ifindex) {
-        struct nlmsghdr *nlh;
-        struct ifinfomsg *ifm;
-
-        nlh = mnl_nlmsg_put_header(buf);
-        nlh->nlmsg_type = type;
-        nlh->nlmsg_flags = NLM_F_REQUEST | flags;
-        ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
-        ifm->ifi_family = AF_UNSPEC;
-        ifm->ifi_index = ifindex;
-        return nlh;
 }
