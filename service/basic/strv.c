@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <stdarg.h>
+
 #include "strv.h"
 
 char **strv_free(char **l) {
@@ -58,6 +60,19 @@ int strv_extend(char ***l, const char *value) {
         c[n + 1] = NULL;
         *l = c;
         return 0;
+}
+
+int strv_extendf(char ***l, const char *format, ...) {
+        _cleanup_free_ char *s = NULL;
+        va_list ap;
+        int r;
+
+        va_start(ap, format);
+        r = vasprintf(&s, format, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+        return strv_extend(l, s);
 }
 
 int strv_extend_unique(char ***l, const char *value) {

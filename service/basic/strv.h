@@ -17,6 +17,8 @@ bool strv_contains(char *const *l, const char *s);
 bool strv_equal(char *const *a, char *const *b);
 /* Appends a copy of value. */
 int strv_extend(char ***l, const char *value);
+/* Appends the formatted string. */
+int strv_extendf(char ***l, const char *format, ...) _printf_(2, 3);
 /* Appends a copy of value unless it is already there. */
 int strv_extend_unique(char ***l, const char *value);
 /* Joins with the separator; an empty strv gives "". */

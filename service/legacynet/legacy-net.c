@@ -547,20 +547,6 @@ bool legacy_net_status_ok(const LegacyNetStatus *s) {
         return strv_length(s->drift) == 0;
 }
 
-static int drift(LegacyNetStatus *s, const char *format, ...) _printf_(2, 3);
-static int drift(LegacyNetStatus *s, const char *format, ...) {
-        _cleanup_free_ char *m = NULL;
-        va_list ap;
-        int r;
-
-        va_start(ap, format);
-        r = vasprintf(&m, format, ap);
-        va_end(ap);
-        if (r < 0)
-                return -ENOMEM;
-        return strv_extend(&s->drift, m);
-}
-
 static LegacyNetPortStatus *status_add_port(LegacyNetStatus *s, const char *ifname) {
         LegacyNetPortStatus *a;
 
@@ -618,29 +604,151 @@ static int fill_port(LegacyNetStatus *s, LegacyNetPortStatus *p, const LinkList 
 
         if (!p->expected) {
                 if (p->attached)
-                        return drift(s, "port %s: attached to %s but not expected", p->ifname, s->bridge);
-                return drift(s, "port %s: has a MAC binding but is not expected", p->ifname);
+                        return strv_extendf(&s->drift, "port %s: attached to %s but not expected", p->ifname,
+                                s->bridge);
+                return strv_extendf(&s->drift, "port %s: has a MAC binding but is not expected", p->ifname);
         }
         if (!p->present)
-                return drift(s, "port %s: interface does not exist", p->ifname);
+                return strv_extendf(&s->drift, "port %s: interface does not exist", p->ifname);
         if (!p->attached)
-                return drift(s, "port %s: not attached to %s", p->ifname, s->bridge);
+                return strv_extendf(&s->drift, "port %s: not attached to %s", p->ifname, s->bridge);
         if (!p->isolated) {
-                r = drift(s, "port %s: not isolated", p->ifname);
+                r = strv_extendf(&s->drift, "port %s: not isolated", p->ifname);
                 if (r < 0)
                         return r;
         }
         if (!p->up) {
-                r = drift(s, "port %s: down", p->ifname);
+                r = strv_extendf(&s->drift, "port %s: down", p->ifname);
                 if (r < 0)
                         return r;
         }
         if (!b)
-                return drift(s, "port %s: MAC %s is not bound", p->ifname, strna(p->mac));
+                return strv_extendf(&s->drift, "port %s: MAC %s is not bound", p->ifname, strna(p->mac));
         if (p->mac && !streq(p->mac, b))
-                return drift(s, "port %s: bound MAC is %s, expected %s", p->ifname, b, p->mac);
+                return strv_extendf(&s->drift, "port %s: bound MAC is %s, expected %s", p->ifname, b,
+                        p->mac);
         if (!strv_contains(port_names, p->ifname))
-                return drift(s, "port %s: missing from the firewall's port set", p->ifname);
+                return strv_extendf(&s->drift, "port %s: missing from the firewall's port set", p->ifname);
+        return 0;
+}
+
+/* The bridge of the status: its kind, state, alias and addresses, and no other interface with
+ * its alias. *ret_br is the bridge among links, NULL when there is none. */
+static int status_check_bridge(LegacyNetStatus *s, Rtnl *rtnl, const LinkList *links, const char *bridge,
+        const Link **ret_br) {
+        const Link *br = NULL;
+        int r;
+
+        for (size_t i = 0; i < links->n; i++)
+                if (streq(links->links[i].name, bridge))
+                        br = links->links + i;
+
+        if (!br)
+                r = strv_extendf(&s->drift, "bridge %s does not exist", bridge);
+        else if (!streq(br->kind, "bridge"))
+                r = strv_extendf(&s->drift, "interface %s is not a bridge (kind '%s')", bridge, br->kind);
+        else {
+                _cleanup_free_ Addr *addrs = NULL;
+                AddrList al = {};
+
+                s->bridge_present = s->bridge_is_bridge = true;
+                s->bridge_up = (br->flags & IFF_UP) != 0;
+                if (br->alias) {
+                        s->alias = strdup(br->alias);
+                        if (!s->alias)
+                                return -ENOMEM;
+                }
+                s->alias_ok = streq_ptr(s->alias, LEGACY_NET_ALIAS);
+
+                r = addr_dump(rtnl, br->ifindex, &al);
+                if (r < 0)
+                        return r;
+                addrs = al.addrs;
+                for (size_t i = 0; i < al.n; i++) {
+                        char a[INET_ADDRSTRLEN], *t = NULL;
+
+                        if (addr_is_ours(addrs + i))
+                                s->address_ok = true;
+                        if (asprintf(&t, "%s/%u", inet_ntop(AF_INET, &addrs[i].address, a, sizeof(a)),
+                                    addrs[i].prefixlen) < 0)
+                                return -ENOMEM;
+                        r = strv_extend(&s->addresses, t);
+                        free(t);
+                        if (r < 0)
+                                return r;
+                        if (!addr_is_ours(addrs + i)) {
+                                r = strv_extendf(&s->drift, "bridge %s: unexpected address %s/%u", bridge, a,
+                                        addrs[i].prefixlen);
+                                if (r < 0)
+                                        return r;
+                        }
+                }
+
+                r = 0;
+                if (r >= 0 && !s->bridge_up)
+                        r = strv_extendf(&s->drift, "bridge %s is down", bridge);
+                if (r >= 0 && !s->alias_ok)
+                        r = strv_extendf(&s->drift, "bridge %s: alias is '%s', expected '%s'", bridge,
+                                strempty(s->alias), LEGACY_NET_ALIAS);
+                if (r >= 0 && !s->address_ok)
+                        r = strv_extendf(&s->drift, "bridge %s: address %s/%u is missing", bridge,
+                                LEGACY_NET_ADDRESS, LEGACY_NET_PREFIXLEN);
+        }
+        if (r < 0)
+                return r;
+
+        for (size_t i = 0; i < links->n; i++) {
+                const Link *l = links->links + i;
+
+                if (l != br && streq_ptr(l->alias, LEGACY_NET_ALIAS)) {
+                        r = strv_extendf(&s->drift, "interface %s also carries the alias %s", l->name,
+                                LEGACY_NET_ALIAS);
+                        if (r < 0)
+                                return r;
+                }
+        }
+
+        *ret_br = br;
+        return 0;
+}
+
+/* The ports the status reports: the expected ones first, then those found on the bridge, then
+ * stray bindings of the firewall (pairs: name, MAC, ...). */
+static int status_collect_ports(LegacyNetStatus *s, const LegacyNetPort *expected, size_t n_expected,
+        const LinkList *links, const Link *br, char **pairs) {
+        for (size_t i = 0; i < n_expected; i++) {
+                LegacyNetPortStatus *p;
+
+                if (!expected[i].ifname || status_find_port(s, expected[i].ifname))
+                        continue;
+                p = status_add_port(s, expected[i].ifname);
+                if (!p)
+                        return -ENOMEM;
+                p->expected = true;
+                if (expected[i].mac && mac_normalize(expected[i].mac, &p->mac) < 0)
+                        p->mac = NULL;
+        }
+        for (size_t i = 0; br && i < links->n; i++) {
+                const Link *l = links->links + i;
+                LegacyNetPortStatus *p;
+
+                if (l->master != br->ifindex || status_find_port(s, l->name))
+                        continue;
+                p = status_add_port(s, l->name);
+                if (!p)
+                        return -ENOMEM;
+                p->expected = !expected; /* without a list every port found is taken as intended */
+        }
+        for (size_t i = 0; pairs && pairs[i] && pairs[i + 1]; i += 2) {
+                LegacyNetPortStatus *p;
+
+                if (status_find_port(s, pairs[i]))
+                        continue;
+                p = status_add_port(s, pairs[i]);
+                if (!p)
+                        return -ENOMEM;
+                p->expected = !expected;
+        }
         return 0;
 }
 
@@ -673,73 +781,9 @@ int legacy_net_status(const LegacyNetConfig *c, const LegacyNetPort *expected, s
         if (r < 0)
                 return r;
 
-        for (size_t i = 0; i < links.n; i++)
-                if (streq(links.links[i].name, bridge))
-                        br = links.links + i;
-
-        if (!br)
-                r = drift(&s, "bridge %s does not exist", bridge);
-        else if (!streq(br->kind, "bridge"))
-                r = drift(&s, "interface %s is not a bridge (kind '%s')", bridge, br->kind);
-        else {
-                _cleanup_free_ Addr *addrs = NULL;
-                AddrList al = {};
-
-                s.bridge_present = s.bridge_is_bridge = true;
-                s.bridge_up = (br->flags & IFF_UP) != 0;
-                if (br->alias) {
-                        s.alias = strdup(br->alias);
-                        if (!s.alias)
-                                return -ENOMEM;
-                }
-                s.alias_ok = streq_ptr(s.alias, LEGACY_NET_ALIAS);
-
-                r = addr_dump(&rtnl, br->ifindex, &al);
-                if (r < 0)
-                        return r;
-                addrs = al.addrs;
-                for (size_t i = 0; i < al.n; i++) {
-                        char a[INET_ADDRSTRLEN], *t = NULL;
-
-                        if (addr_is_ours(addrs + i))
-                                s.address_ok = true;
-                        if (asprintf(&t, "%s/%u", inet_ntop(AF_INET, &addrs[i].address, a, sizeof(a)),
-                                    addrs[i].prefixlen) < 0)
-                                return -ENOMEM;
-                        r = strv_extend(&s.addresses, t);
-                        free(t);
-                        if (r < 0)
-                                return r;
-                        if (!addr_is_ours(addrs + i)) {
-                                r = drift(&s, "bridge %s: unexpected address %s/%u", bridge, a,
-                                        addrs[i].prefixlen);
-                                if (r < 0)
-                                        return r;
-                        }
-                }
-
-                r = 0;
-                if (r >= 0 && !s.bridge_up)
-                        r = drift(&s, "bridge %s is down", bridge);
-                if (r >= 0 && !s.alias_ok)
-                        r = drift(&s, "bridge %s: alias is '%s', expected '%s'", bridge, strempty(s.alias),
-                                LEGACY_NET_ALIAS);
-                if (r >= 0 && !s.address_ok)
-                        r = drift(&s, "bridge %s: address %s/%u is missing", bridge, LEGACY_NET_ADDRESS,
-                                LEGACY_NET_PREFIXLEN);
-        }
+        r = status_check_bridge(&s, &rtnl, &links, bridge, &br);
         if (r < 0)
                 return r;
-
-        for (size_t i = 0; i < links.n; i++) {
-                const Link *l = links.links + i;
-
-                if (l != br && streq_ptr(l->alias, LEGACY_NET_ALIAS)) {
-                        r = drift(&s, "interface %s also carries the alias %s", l->name, LEGACY_NET_ALIAS);
-                        if (r < 0)
-                                return r;
-                }
-        }
 
         r = nft_rules_check(table, bridge, &present, &nft_drift);
         if (r < 0)
@@ -759,40 +803,9 @@ int legacy_net_status(const LegacyNetConfig *c, const LegacyNetPort *expected, s
         if (r < 0 && r != -ENOENT)
                 return r;
 
-        /* Expected ports first, then ports found on the bridge, then stray bindings. */
-        for (size_t i = 0; i < n_expected; i++) {
-                LegacyNetPortStatus *p;
-
-                if (!expected[i].ifname || status_find_port(&s, expected[i].ifname))
-                        continue;
-                p = status_add_port(&s, expected[i].ifname);
-                if (!p)
-                        return -ENOMEM;
-                p->expected = true;
-                if (expected[i].mac && mac_normalize(expected[i].mac, &p->mac) < 0)
-                        p->mac = NULL;
-        }
-        for (size_t i = 0; br && i < links.n; i++) {
-                const Link *l = links.links + i;
-                LegacyNetPortStatus *p;
-
-                if (l->master != br->ifindex || status_find_port(&s, l->name))
-                        continue;
-                p = status_add_port(&s, l->name);
-                if (!p)
-                        return -ENOMEM;
-                p->expected = !expected; /* without a list every port found is taken as intended */
-        }
-        for (size_t i = 0; pairs && pairs[i] && pairs[i + 1]; i += 2) {
-                LegacyNetPortStatus *p;
-
-                if (status_find_port(&s, pairs[i]))
-                        continue;
-                p = status_add_port(&s, pairs[i]);
-                if (!p)
-                        return -ENOMEM;
-                p->expected = !expected;
-        }
+        r = status_collect_ports(&s, expected, n_expected, &links, br, pairs);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < s.n_ports; i++) {
                 r = fill_port(&s, s.ports + i, &links, br && s.bridge_is_bridge ? br->ifindex : 0, pairs,
                         port_names);

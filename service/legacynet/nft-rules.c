@@ -436,20 +436,6 @@ static int split_lines(const char *text, char ***ret) {
         return 0;
 }
 
-static int add_drift(char ***drift, const char *format, ...) _printf_(2, 3);
-static int add_drift(char ***drift, const char *format, ...) {
-        _cleanup_free_ char *s = NULL;
-        va_list ap;
-        int r;
-
-        va_start(ap, format);
-        r = vasprintf(&s, format, ap);
-        va_end(ap);
-        if (r < 0)
-                return -ENOMEM;
-        return strv_extend(drift, s);
-}
-
 static int check_part(const char *table, const char *bridge, Part part, bool *present, char ***drift) {
         _cleanup_strv_free_ char **want = NULL, **have = NULL;
         _cleanup_free_ char *expected = NULL, *listing = NULL, *cmd = NULL, *error = NULL;
@@ -471,7 +457,7 @@ static int check_part(const char *table, const char *bridge, Part part, bool *pr
         r = nft_rules_run(cmd, true, &listing, &error);
         if (r == -ENOENT) {
                 *present = false;
-                return add_drift(drift, "nftables table %s %s is missing", family, table);
+                return strv_extendf(drift, "nftables table %s %s is missing", family, table);
         }
         if (r < 0)
                 return r;
@@ -499,7 +485,7 @@ static int check_part(const char *table, const char *bridge, Part part, bool *pr
                                 break;
                         }
                 if (!found) {
-                        r = add_drift(drift, "nftables table %s %s: missing '%s'", family, table, *w);
+                        r = strv_extendf(drift, "nftables table %s %s: missing '%s'", family, table, *w);
                         if (r < 0)
                                 return r;
                         any = true;
@@ -507,14 +493,14 @@ static int check_part(const char *table, const char *bridge, Part part, bool *pr
         }
         for (size_t i = 0; i < n_have; i++)
                 if (!used[i]) {
-                        r = add_drift(drift, "nftables table %s %s: unexpected '%s'", family, table,
+                        r = strv_extendf(drift, "nftables table %s %s: unexpected '%s'", family, table,
                                 have[i]);
                         if (r < 0)
                                 return r;
                         any = true;
                 }
         if (!any)
-                return add_drift(drift, "nftables table %s %s: rules are out of order", family, table);
+                return strv_extendf(drift, "nftables table %s %s: rules are out of order", family, table);
         return 0;
 }
 
