@@ -9,6 +9,7 @@
 #include "fileio.h"
 #include "keystore.h"
 #include "log.h"
+#include "manager-connect.h"
 #include "manager-direct.h"
 #include "manager.h"
 #include "x509-util.h"

@@ -81,9 +81,6 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
  * and on a state file it cannot read; a corrupt state file is moved aside and replaced by its
  * previous generation (state_error says so), and when there is none the load fails. */
 int manager_load(Manager *m);
-/* Connects to the system bus, exports the objects, takes the name. When the bus goes away
- * later, connects again (with backoff) and takes the name back. */
-int manager_connect_bus(Manager *m);
 int manager_run(Manager *m);
 
 /* Inventory. */
