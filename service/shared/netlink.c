@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <arpa/inet.h>
+#include <linux/if_addr.h>
 #include <time.h>
 
 #include "netlink.h"
@@ -227,4 +229,141 @@ int link_dump(Rtnl *rtnl, LinkList *ret) {
         }
         *ret = list;
         return 0;
+}
+
+int link_set_alias(Rtnl *rtnl, int ifindex, const char *alias) {
+        char buf[RTNL_REQUEST_SIZE] = {};
+        struct nlmsghdr *nlh;
+
+        nlh = link_request(buf, RTM_SETLINK, 0, ifindex);
+        mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias);
+        return rtnl_call(rtnl, nlh, NULL, NULL);
+}
+
+int link_set_no_ipv6_ll(Rtnl *rtnl, int ifindex) {
+        char buf[RTNL_REQUEST_SIZE] = {};
+        struct nlmsghdr *nlh;
+        struct nlattr *spec, *inet6;
+
+        nlh = link_request(buf, RTM_SETLINK, 0, ifindex);
+        spec = mnl_attr_nest_start(nlh, IFLA_AF_SPEC);
+        inet6 = mnl_attr_nest_start(nlh, AF_INET6);
+        mnl_attr_put_u8(nlh, IFLA_INET6_ADDR_GEN_MODE, IN6_ADDR_GEN_MODE_NONE);
+        mnl_attr_nest_end(nlh, inet6);
+        mnl_attr_nest_end(nlh, spec);
+        return rtnl_call(rtnl, nlh, NULL, NULL);
+}
+
+int link_set_up(Rtnl *rtnl, int ifindex) {
+        char buf[RTNL_REQUEST_SIZE] = {};
+        struct nlmsghdr *nlh;
+        struct ifinfomsg *ifm;
+
+        nlh = link_request(buf, RTM_NEWLINK, 0, ifindex);
+        ifm = mnl_nlmsg_get_payload(nlh);
+        ifm->ifi_change = IFF_UP;
+        ifm->ifi_flags = IFF_UP;
+        return rtnl_call(rtnl, nlh, NULL, NULL);
+}
+
+int link_set_master(Rtnl *rtnl, int ifindex, int master) {
+        char buf[RTNL_REQUEST_SIZE] = {};
+        struct nlmsghdr *nlh;
+
+        nlh = link_request(buf, RTM_NEWLINK, 0, ifindex);
+        mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)master);
+        return rtnl_call(rtnl, nlh, NULL, NULL);
+}
+
+int port_set_isolated(Rtnl *rtnl, int ifindex, bool isolated) {
+        char buf[RTNL_REQUEST_SIZE] = {};
+        struct nlmsghdr *nlh;
+        struct nlattr *info, *data;
+
+        nlh = link_request(buf, RTM_NEWLINK, 0, ifindex);
+        info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+        mnl_attr_put_strz(nlh, IFLA_INFO_SLAVE_KIND, "bridge");
+        data = mnl_attr_nest_start(nlh, IFLA_INFO_SLAVE_DATA);
+        mnl_attr_put_u8(nlh, IFLA_BRPORT_ISOLATED, isolated);
+        mnl_attr_nest_end(nlh, data);
+        mnl_attr_nest_end(nlh, info);
+        return rtnl_call(rtnl, nlh, NULL, NULL);
+}
+
+int link_delete(Rtnl *rtnl, int ifindex) {
+        char buf[RTNL_REQUEST_SIZE] = {};
+
+        return rtnl_call(rtnl, link_request(buf, RTM_DELLINK, 0, ifindex), NULL, NULL);
+}
+
+static int addr_dump_cb(const struct nlmsghdr *nlh, void *data) {
+        const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+        const struct nlattr *tb[IFA_MAX + 1] = {}, *a;
+        AttrTable t = {tb, IFA_MAX};
+        AddrList *list = data;
+        Addr *n;
+
+        if (nlh->nlmsg_type != RTM_NEWADDR || ifa->ifa_family != AF_INET ||
+                (int)ifa->ifa_index != list->ifindex)
+                return 0;
+        if (mnl_attr_parse(nlh, sizeof(*ifa), attr_table_cb, &t) < 0)
+                return -EBADMSG;
+        a = tb[IFA_LOCAL] ?: tb[IFA_ADDRESS];
+        if (!a || mnl_attr_get_payload_len(a) != sizeof(struct in_addr))
+                return 0;
+
+        n = reallocarray(list->addrs, list->n + 1, sizeof(Addr));
+        if (!n)
+                return -ENOMEM;
+        list->addrs = n;
+        memcpy(&list->addrs[list->n].address, mnl_attr_get_payload(a), sizeof(struct in_addr));
+        list->addrs[list->n].prefixlen = ifa->ifa_prefixlen;
+        list->n++;
+        return 0;
+}
+
+int addr_dump(Rtnl *rtnl, int ifindex, AddrList *ret) {
+        char buf[RTNL_REQUEST_SIZE] = {};
+        struct nlmsghdr *nlh;
+        struct ifaddrmsg *ifa;
+        AddrList list = {.ifindex = ifindex};
+        int r;
+
+        nlh = mnl_nlmsg_put_header(buf);
+        nlh->nlmsg_type = RTM_GETADDR;
+        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+        ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+        ifa->ifa_family = AF_INET;
+
+        r = rtnl_call(rtnl, nlh, addr_dump_cb, &list);
+        if (r < 0) {
+                free(list.addrs);
+                return r;
+        }
+        *ret = list;
+        return 0;
+}
+
+int addr_change(Rtnl *rtnl, uint16_t type, int ifindex, struct in_addr address, unsigned prefixlen) {
+        char buf[RTNL_REQUEST_SIZE] = {};
+        struct nlmsghdr *nlh;
+        struct ifaddrmsg *ifa;
+
+        nlh = mnl_nlmsg_put_header(buf);
+        nlh->nlmsg_type = type;
+        nlh->nlmsg_flags = NLM_F_REQUEST | (type == RTM_NEWADDR ? NLM_F_CREATE | NLM_F_REPLACE : 0);
+        ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+        ifa->ifa_family = AF_INET;
+        ifa->ifa_prefixlen = (uint8_t)prefixlen;
+        ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+        ifa->ifa_index = (unsigned)ifindex;
+        mnl_attr_put(nlh, IFA_LOCAL, sizeof(address), &address);
+        mnl_attr_put(nlh, IFA_ADDRESS, sizeof(address), &address);
+        if (type == RTM_NEWADDR && prefixlen < 31) {
+                struct in_addr b = {
+                        .s_addr = address.s_addr | htonl(UINT32_MAX >> prefixlen),
+                };
+                mnl_attr_put(nlh, IFA_BROADCAST, sizeof(b), &b);
+        }
+        return rtnl_call(rtnl, nlh, NULL, NULL);
 }

@@ -5,6 +5,7 @@
 #include <linux/if.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -62,3 +63,30 @@ int link_dump(Rtnl *rtnl, LinkList *ret);
 /* Starts a link request of type (RTM_NEWLINK, ...) for ifindex in buf (RTNL_REQUEST_SIZE bytes,
  * zeroed). */
 struct nlmsghdr *link_request(char *buf, uint16_t type, uint16_t flags, int ifindex);
+
+/* Changes of one link (ifindex), each one request. */
+int link_set_alias(Rtnl *rtnl, int ifindex, const char *alias);
+/* No IPv6 link-local address on the link (IN6_ADDR_GEN_MODE_NONE). */
+int link_set_no_ipv6_ll(Rtnl *rtnl, int ifindex);
+int link_set_up(Rtnl *rtnl, int ifindex);
+int link_set_master(Rtnl *rtnl, int ifindex, int master);
+/* The bridge port's "isolated" flag: isolated ports reach only non-isolated ones. */
+int port_set_isolated(Rtnl *rtnl, int ifindex, bool isolated);
+int link_delete(Rtnl *rtnl, int ifindex);
+
+/* IPv4 addresses. */
+typedef struct Addr {
+        struct in_addr address;
+        unsigned prefixlen;
+} Addr;
+
+typedef struct AddrList {
+        int ifindex;
+        Addr *addrs;
+        size_t n;
+} AddrList;
+
+/* The IPv4 addresses of ifindex. */
+int addr_dump(Rtnl *rtnl, int ifindex, AddrList *ret);
+/* Adds (RTM_NEWADDR, replacing, with the broadcast address) or removes (RTM_DELADDR) address. */
+int addr_change(Rtnl *rtnl, uint16_t type, int ifindex, struct in_addr address, unsigned prefixlen);
