@@ -266,7 +266,7 @@ typedef struct Arguments {
         const char *listen;
         const char *interface;
         const char *service_socket;
-        ImdsServerOptions server;
+        ImdsHttpOptions http;
         unsigned idle_exit_sec;
 } Arguments;
 
@@ -379,36 +379,34 @@ static int parse_argv(const ImdsTransportDef *t, int argc, char *argv[], Argumen
                         a->interface = optarg;
                         break;
                 case ARG_RATE:
-                        r = parse_unsigned("rate", optarg, 0, 1000000, &a->server.rate);
+                        r = parse_unsigned("rate", optarg, 0, 1000000, &a->http.rate);
                         break;
                 case ARG_BURST:
-                        r = parse_unsigned("burst", optarg, 1, 1000000, &a->server.burst);
+                        r = parse_unsigned("burst", optarg, 1, 1000000, &a->http.burst);
                         break;
                 case ARG_IDLE:
                         r = parse_unsigned("idle-timeout", optarg, 0, 86400 * 365, &a->idle_exit_sec);
                         break;
                 case ARG_CONN_TIMEOUT:
                         r = parse_unsigned("connection-timeout", optarg, 1, 3600,
-                                &a->server.connection_timeout_sec);
+                                &a->http.connection_timeout_sec);
                         break;
                 case ARG_MAX_CONN:
-                        r = parse_unsigned("max-connections", optarg, 1, 1000000,
-                                &a->server.max_connections);
+                        r = parse_unsigned("max-connections", optarg, 1, 1000000, &a->http.max_connections);
                         break;
                 case ARG_MAX_PER_IP:
                         if (!t->http)
                                 return log_error_errno(-EINVAL,
                                         "--max-connections-per-ip is for the HTTP frontend only.");
                         r = parse_unsigned("max-connections-per-ip", optarg, 0, 1000000,
-                                &a->server.max_connections_per_ip);
+                                &a->http.max_connections_per_ip);
                         break;
                 case ARG_MAX_PER_VM:
                         r = parse_unsigned("max-connections-per-vm", optarg, 0, 1000000,
-                                &a->server.max_connections_per_peer);
+                                &a->http.max_connections_per_peer);
                         break;
                 case ARG_REQUEST_TIMEOUT:
-                        r = parse_unsigned("request-timeout", optarg, 1, 3600,
-                                &a->server.request_timeout_sec);
+                        r = parse_unsigned("request-timeout", optarg, 1, 3600, &a->http.request_timeout_sec);
                         break;
                 case ARG_SERVICE_SOCKET:
                         if (!isempty(optarg) && optarg[0] != '/')
@@ -495,10 +493,10 @@ static int inherited_socket(const ImdsTransportDef *t) {
 
 static int run(const ImdsTransportDef *t, ImdsTransportContext *ctx, int argc, char *argv[]) {
         _cleanup_(imds_bus_backend_freep) ImdsBusBackend *backend = NULL;
-        _cleanup_(imds_server_freep) ImdsServer *server = NULL;
+        _cleanup_(imds_http_freep) ImdsHttp *http = NULL;
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
         Arguments a = {
-                .server =
+                .http =
                         {
                                 .transport = t->transport,
                                 .identify = t->identify,
@@ -569,20 +567,20 @@ static int run(const ImdsTransportDef *t, ImdsTransportContext *ctx, int argc, c
                 safe_close(fd);
                 return log_oom();
         }
-        imds_bus_backend_fill(backend, &a.server.backend);
-        a.server.identify_data = ctx;
-        a.server.idle_exit = (usec_t)a.idle_exit_sec * USEC_PER_SEC;
+        imds_bus_backend_fill(backend, &a.http.backend);
+        a.http.identify_data = ctx;
+        a.http.idle_exit = (usec_t)a.idle_exit_sec * USEC_PER_SEC;
 
         /* The server owns fd from here on (also when it fails to start). */
-        r = imds_server_new(event, fd, &a.server, &server);
+        r = imds_http_new(event, fd, &a.http, &http);
         if (r < 0)
                 return log_error_errno(r, "Cannot start the HTTP server: %m");
 
         log_info("%s serving %s attestation requests%s (rate %u/s, burst %u; %u connections, %u per VM; "
                  "request timeout %u s).",
                 t->program, t->transport, a.listen ? " on --listen address" : " on the inherited socket",
-                a.server.rate, a.server.burst, a.server.max_connections, a.server.max_connections_per_peer,
-                a.server.request_timeout_sec);
+                a.http.rate, a.http.burst, a.http.max_connections, a.http.max_connections_per_peer,
+                a.http.request_timeout_sec);
         (void)sd_notify(false, "READY=1\nSTATUS=Serving attestation requests.");
 
         r = sd_event_loop(event);

@@ -17,11 +17,11 @@ typedef struct ImdsConn ImdsConn;
  * rest at debug level): a guest opening connections in a loop must not flood the journal. */
 #define LIMIT_NOTICE_INTERVAL_USEC (10 * USEC_PER_SEC)
 
-struct ImdsServer {
+struct ImdsHttp {
         sd_event *event;
         struct MHD_Daemon *daemon;
         sd_event_source *io, *timer, *again, *idle;
-        ImdsServerOptions options;
+        ImdsHttpOptions options;
         usec_t request_timeout;
         RateLimit *ratelimit;
         unsigned n_connections;
@@ -35,7 +35,7 @@ struct ImdsServer {
  * up once at accept (the same identity is counted for the per-peer limit and used for every
  * request of the connection), and the request deadline. */
 struct ImdsConn {
-        ImdsServer *server;
+        ImdsHttp *server;
         int fd;
         char *peer; /* NULL: not identified (error < 0) */
         int error;
@@ -46,7 +46,7 @@ struct ImdsConn {
 
 /* Per request (MHD's request context, created by the URI log callback). */
 struct ImdsRequestCtx {
-        ImdsServer *server;
+        ImdsHttp *server;
         struct MHD_Connection *connection;
         char *uri;
         bool started;
@@ -57,7 +57,7 @@ struct ImdsRequestCtx {
         ImdsRequestCtx *prev, *next;
 };
 
-static void in_flight_remove(ImdsServer *s, ImdsRequestCtx *c) {
+static void in_flight_remove(ImdsHttp *s, ImdsRequestCtx *c) {
         if (c->prev)
                 c->prev->next = c->next;
         else if (s->in_flight == c)
@@ -80,9 +80,9 @@ static void request_ctx_free(ImdsRequestCtx *c) {
         free(c);
 }
 
-static void server_run(ImdsServer *s);
+static void server_run(ImdsHttp *s);
 
-static int update_idle(ImdsServer *s) {
+static int update_idle(ImdsHttp *s) {
         if (!s->idle)
                 return 0;
         if (s->n_connections > 0)
@@ -92,7 +92,7 @@ static int update_idle(ImdsServer *s) {
 }
 
 static int on_idle(sd_event_source *es, uint64_t usec, void *userdata) {
-        ImdsServer *s = userdata;
+        ImdsHttp *s = userdata;
 
         if (s->n_connections > 0)
                 return 0;
@@ -127,7 +127,7 @@ static void conn_drop(int fd) {
 
 static int on_deadline(sd_event_source *es, uint64_t usec, void *userdata) {
         ImdsConn *c = userdata;
-        ImdsServer *s = c->server;
+        ImdsHttp *s = c->server;
 
         log_info("A %s connection (peer %s) did not deliver a complete request within %" PRIu64
                  " s: closing it.",
@@ -149,7 +149,7 @@ static void conn_disarm_deadline(ImdsConn *c) {
                 (void)sd_event_source_set_enabled(c->deadline, SD_EVENT_OFF);
 }
 
-unsigned imds_server_n_peer_connections(const ImdsServer *s, const char *peer) {
+unsigned imds_http_n_peer_connections(const ImdsHttp *s, const char *peer) {
         unsigned n = 0;
 
         assert(s);
@@ -160,7 +160,7 @@ unsigned imds_server_n_peer_connections(const ImdsServer *s, const char *peer) {
         return n;
 }
 
-static void log_limit(ImdsServer *s, const char *peer) {
+static void log_limit(ImdsHttp *s, const char *peer) {
         usec_t now = now_usec(CLOCK_MONOTONIC);
 
         if (s->last_limit_notice == 0 || now - s->last_limit_notice >= LIMIT_NOTICE_INTERVAL_USEC) {
@@ -177,7 +177,7 @@ static void log_limit(ImdsServer *s, const char *peer) {
 }
 
 static ImdsConn *conn_free(ImdsConn *c) {
-        ImdsServer *s;
+        ImdsHttp *s;
 
         if (!c)
                 return NULL;
@@ -195,7 +195,7 @@ static ImdsConn *conn_free(ImdsConn *c) {
 
 /* A new connection: identify its peer, enforce the per-peer limit, arm the request deadline.
  * Returns NULL only when out of memory; the connection is then closed at once. */
-static ImdsConn *conn_new(ImdsServer *s, struct MHD_Connection *connection) {
+static ImdsConn *conn_new(ImdsHttp *s, struct MHD_Connection *connection) {
         const union MHD_ConnectionInfo *ci;
         const struct sockaddr *sa;
         ImdsConn *c;
@@ -227,7 +227,7 @@ static ImdsConn *conn_new(ImdsServer *s, struct MHD_Connection *connection) {
         }
 
         if (s->options.max_connections_per_peer > 0 &&
-                imds_server_n_peer_connections(s, c->peer) >= s->options.max_connections_per_peer) {
+                imds_http_n_peer_connections(s, c->peer) >= s->options.max_connections_per_peer) {
                 log_limit(s, c->peer);
                 conn_drop(c->fd);
                 return c;
@@ -246,7 +246,7 @@ static ImdsConn *conn_new(ImdsServer *s, struct MHD_Connection *connection) {
 
 static void notify_connection(void *cls, struct MHD_Connection *connection, void **socket_context,
         enum MHD_ConnectionNotificationCode toe) {
-        ImdsServer *s = cls;
+        ImdsHttp *s = cls;
 
         if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
                 s->n_connections++;
@@ -337,7 +337,7 @@ static int connection_peer(struct MHD_Connection *connection, const char **ret) 
 
 static void attest_done(void *userdata, int error, const char *error_name, const char *document) {
         ImdsRequestCtx *c = userdata;
-        ImdsServer *s = c->server;
+        ImdsHttp *s = c->server;
 
         c->call = NULL;
         in_flight_remove(s, c);
@@ -358,7 +358,7 @@ static void attest_done(void *userdata, int error, const char *error_name, const
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connection, const char *url,
         const char *method, const char *version, const char *upload_data, size_t *upload_data_size,
         void **con_cls) {
-        ImdsServer *s = cls;
+        ImdsHttp *s = cls;
         ImdsRequestCtx *c = *con_cls;
         ImdsRequest req = {};
         ImdsDecision d;
@@ -441,7 +441,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
         return MHD_YES;
 }
 
-static void server_run(ImdsServer *s) {
+static void server_run(ImdsHttp *s) {
         MHD_UNSIGNED_LONG_LONG timeout;
 
         if (MHD_run(s->daemon) != MHD_YES)
@@ -486,8 +486,8 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap) {
         log_debug("libmicrohttpd: %s", buf);
 }
 
-int imds_server_new(sd_event *event, int listen_fd, const ImdsServerOptions *o, ImdsServer **ret) {
-        _cleanup_(imds_server_freep) ImdsServer *s = NULL;
+int imds_http_new(sd_event *event, int listen_fd, const ImdsHttpOptions *o, ImdsHttp **ret) {
+        _cleanup_(imds_http_freep) ImdsHttp *s = NULL;
         const union MHD_DaemonInfo *info;
         unsigned flags = MHD_USE_EPOLL | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
         int r;
@@ -499,7 +499,7 @@ int imds_server_new(sd_event *event, int listen_fd, const ImdsServerOptions *o, 
         assert(o->backend.attest && o->backend.cancel);
         assert(ret);
 
-        s = calloc(1, sizeof(ImdsServer));
+        s = calloc(1, sizeof(ImdsHttp));
         if (!s) {
                 safe_close(listen_fd);
                 return -ENOMEM;
@@ -572,7 +572,7 @@ int imds_server_new(sd_event *event, int listen_fd, const ImdsServerOptions *o, 
         return 0;
 }
 
-ImdsServer *imds_server_free(ImdsServer *s) {
+ImdsHttp *imds_http_free(ImdsHttp *s) {
         if (!s)
                 return NULL;
         /* MHD must not stop with suspended connections: cancel their calls and resume them. */
@@ -597,7 +597,7 @@ ImdsServer *imds_server_free(ImdsServer *s) {
         return mfree(s);
 }
 
-int imds_server_add_connection(ImdsServer *s, int fd, const struct sockaddr *addr, socklen_t addrlen) {
+int imds_http_add_connection(ImdsHttp *s, int fd, const struct sockaddr *addr, socklen_t addrlen) {
         assert(s);
         assert(fd >= 0);
 
@@ -608,7 +608,7 @@ int imds_server_add_connection(ImdsServer *s, int fd, const struct sockaddr *add
         return 0;
 }
 
-unsigned imds_server_n_connections(const ImdsServer *s) {
+unsigned imds_http_n_connections(const ImdsHttp *s) {
         assert(s);
         return s->n_connections;
 }

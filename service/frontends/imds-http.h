@@ -14,7 +14,7 @@
  * asynchronous backend call (AttestForVersion on the bus) while the connection is suspended,
  * so one slow signature never blocks other clients. */
 
-typedef struct ImdsServer ImdsServer;
+typedef struct ImdsHttp ImdsHttp;
 
 /* Called exactly once per started call, from the event loop, unless cancelled first. error < 0:
  * the call could not be completed (no reply: the service is unreachable); else error_name set
@@ -36,7 +36,7 @@ typedef struct ImdsBackend {
 typedef int (
         *ImdsIdentify)(void *data, int fd, const struct sockaddr *addr, socklen_t addrlen, char **ret_peer);
 
-typedef struct ImdsServerOptions {
+typedef struct ImdsHttpOptions {
         const char *transport; /* "http" or "vsock" */
         ImdsIdentify identify;
         void *identify_data;
@@ -57,7 +57,7 @@ typedef struct ImdsServerOptions {
         size_t connection_memory;          /* MHD per-connection memory (request line + headers) */
         usec_t idle_exit;                  /* exit the event loop after this long without a
                                             * connection; 0 = never */
-} ImdsServerOptions;
+} ImdsHttpOptions;
 
 #define IMDS_DEFAULT_RATE               5U
 #define IMDS_DEFAULT_BURST              5U
@@ -72,18 +72,18 @@ typedef struct ImdsServerOptions {
 
 /* listen_fd: a listening stream socket the server takes over (MHD closes it when the server is
  * freed, but never shutdown()s it: it may be shared with systemd), or -1 for none (connections only through
- * imds_server_add_connection()). */
-int imds_server_new(sd_event *event, int listen_fd, const ImdsServerOptions *options, ImdsServer **ret);
+ * imds_http_add_connection()). */
+int imds_http_new(sd_event *event, int listen_fd, const ImdsHttpOptions *options, ImdsHttp **ret);
 /* Answers in-flight requests' backend calls are cancelled, connections closed. */
-ImdsServer *imds_server_free(ImdsServer *s);
-DEFINE_TRIVIAL_CLEANUP_FUNC(ImdsServer *, imds_server_free);
+ImdsHttp *imds_http_free(ImdsHttp *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(ImdsHttp *, imds_http_free);
 
 /* Internal API for tests: serve an already connected socket as if accept() had returned it
  * with peer address addr. Production code never calls this: the frontends' peer identity
  * always comes from the kernel through accept(). Takes ownership of fd (also on failure). */
-int imds_server_add_connection(ImdsServer *s, int fd, const struct sockaddr *addr, socklen_t addrlen);
+int imds_http_add_connection(ImdsHttp *s, int fd, const struct sockaddr *addr, socklen_t addrlen);
 
-unsigned imds_server_n_connections(const ImdsServer *s);
+unsigned imds_http_n_connections(const ImdsHttp *s);
 /* Open connections of one peer identity (NULL: the unidentified ones), as counted for
  * max_connections_per_peer. */
-unsigned imds_server_n_peer_connections(const ImdsServer *s, const char *peer);
+unsigned imds_http_n_peer_connections(const ImdsHttp *s, const char *peer);
