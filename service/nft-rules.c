@@ -4,6 +4,7 @@
 #include <nftables/libnftables.h>
 #include <stdarg.h>
 
+#include "legacy-mark.h"
 #include "legacy-net.h"
 #include "nft-rules.h"
 #include "strv.h"
@@ -98,6 +99,14 @@ static int render_bridge(FILE *f, const char *table) {
                 "\t\ttype ifname . ether_addr\n"
                 "\t}\n"
                 "\n"
+                "\tmap port_mark {\n"
+                "\t\ttype ifname : mark\n"
+                "\t}\n"
+                "\n"
+                "\tset port_id {\n"
+                "\t\ttype ifname . mark\n"
+                "\t}\n"
+                "\n"
                 "\tchain prerouting {\n"
                 "\t\ttype filter hook prerouting priority filter; policy accept;\n"
                 "\t\tiifname @ports jump guest comment \"frames from VM ports\"\n"
@@ -110,6 +119,7 @@ static int render_bridge(FILE *f, const char *table) {
                 "\t\tether type ip6 udp sport 547 drop comment \"DHCPv6 guard\"\n"
                 "\t\ticmpv6 type { nd-router-advert, nd-redirect } drop comment \"router guard\"\n"
                 "\t\ticmp type redirect drop comment \"redirect guard\"\n"
+                "\t\tmeta mark set iifname map @port_mark comment \"identity: the port the frame came in through\"\n"
                 "\t}\n"
                 "\n"
                 "\tchain forward {\n"
@@ -125,8 +135,15 @@ static int render_bridge(FILE *f, const char *table) {
                 "\t\tip daddr %2$s tcp dport %3$u accept comment \"attestation endpoint\"\n"
                 "\t\tdrop comment \"nothing else to the host\"\n"
                 "\t}\n"
+                "\n"
+                "\tchain output {\n"
+                "\t\ttype filter hook output priority filter; policy accept;\n"
+                "\t\tmeta mark 0x%4$08" PRIx32
+                "/%5$u oifname . meta mark != @port_id drop comment \"a port's connections leave only through that port\"\n"
+                "\t}\n"
                 "}\n",
-                table, LEGACY_NET_ADDRESS, (unsigned)LEGACY_NET_PORT);
+                table, LEGACY_NET_ADDRESS, (unsigned)LEGACY_NET_PORT, LEGACY_MARK_TAG,
+                (unsigned)__builtin_popcount(LEGACY_MARK_MASK));
         return 0;
 }
 
@@ -181,9 +198,50 @@ int nft_rules_render(const char *table, const char *bridge, char **ret) {
         return render(table, bridge, PART_BRIDGE | PART_INET, ret);
 }
 
-/* Collects the quoted names of a set listing's "elements = { ... }", and with pairs set the
- * MAC that follows each name ("name" . aa:bb:cc:dd:ee:ff). */
-static int parse_elements(const char *listing, bool pairs, char ***ret) {
+typedef enum ElementKind {
+        ELEMENTS_NAMES,     /* "name" */
+        ELEMENTS_NAME_MAC,  /* "name" . aa:bb:cc:dd:ee:ff */
+        ELEMENTS_NAME_MARK, /* "name" : 0xa5000003 */
+} ElementKind;
+
+/* The value after a name: the separator, then the MAC or mark (lowercased). NULL when there is
+ * none (ELEMENTS_NAMES). Advances *p. */
+static int parse_element_value(const char **p, ElementKind kind, char **ret) {
+        const char *q = *p;
+        size_t n;
+
+        if (kind == ELEMENTS_NAMES) {
+                *ret = NULL;
+                return 0;
+        }
+        q += strspn(q, " \t");
+        if (*q != (kind == ELEMENTS_NAME_MAC ? '.' : ':'))
+                return -EBADMSG;
+        q++;
+        q += strspn(q, " \t");
+        if (kind == ELEMENTS_NAME_MAC) {
+                n = strspn(q, "0123456789abcdefABCDEF:");
+                if (n != 17)
+                        return -EBADMSG;
+        } else {
+                if (strncmp(q, "0x", 2) != 0)
+                        return -EBADMSG;
+                n = 2 + strspn(q + 2, "0123456789abcdefABCDEF");
+                if (n < 3 || n > 10)
+                        return -EBADMSG;
+        }
+        *ret = strndup(q, n);
+        if (!*ret)
+                return -ENOMEM;
+        for (char *c = *ret; *c; c++)
+                *c = (char)tolower((unsigned char)*c);
+        *p = q + n;
+        return 0;
+}
+
+/* Collects the quoted names of a set or map listing's "elements = { ... }", and unless kind is
+ * ELEMENTS_NAMES the value that follows each name: a strv of names, or of pairs name, value. */
+static int parse_elements(const char *listing, ElementKind kind, char ***ret) {
         _cleanup_strv_free_ char **l = NULL;
         const char *p;
         int r;
@@ -196,7 +254,7 @@ static int parse_elements(const char *listing, bool pairs, char ***ret) {
         p += strlen("elements = {");
 
         for (;;) {
-                _cleanup_free_ char *name = NULL, *mac = NULL;
+                _cleanup_free_ char *name = NULL, *value = NULL;
                 const char *e;
 
                 p += strspn(p, " \t\n,");
@@ -212,30 +270,15 @@ static int parse_elements(const char *listing, bool pairs, char ***ret) {
                         return -ENOMEM;
                 p = e + 1;
 
-                if (pairs) {
-                        size_t n;
-
-                        p += strspn(p, " \t");
-                        if (*p != '.')
-                                return -EBADMSG;
-                        p++;
-                        p += strspn(p, " \t");
-                        n = strspn(p, "0123456789abcdefABCDEF:");
-                        if (n != 17)
-                                return -EBADMSG;
-                        mac = strndup(p, n);
-                        if (!mac)
-                                return -ENOMEM;
-                        for (char *c = mac; *c; c++)
-                                *c = (char)tolower((unsigned char)*c);
-                        p += n;
-                }
+                r = parse_element_value(&p, kind, &value);
+                if (r < 0)
+                        return r;
 
                 r = strv_extend(&l, name);
                 if (r < 0)
                         return r;
-                if (mac) {
-                        r = strv_extend(&l, mac);
+                if (value) {
+                        r = strv_extend(&l, value);
                         if (r < 0)
                                 return r;
                 }
@@ -245,20 +288,21 @@ static int parse_elements(const char *listing, bool pairs, char ***ret) {
         return 0;
 }
 
-static int list_set(const char *table, const char *set, bool pairs, char ***ret, char **ret_error) {
+static int list_set(const char *table, const char *set, ElementKind kind, char ***ret, char **ret_error) {
         _cleanup_free_ char *cmd = NULL, *out = NULL;
         int r;
 
-        if (asprintf(&cmd, "list set bridge %s %s", table, set) < 0)
+        if (asprintf(&cmd, "list %s bridge %s %s", kind == ELEMENTS_NAME_MARK ? "map" : "set", table, set) <
+                0)
                 return -ENOMEM;
         r = nft_rules_run(cmd, false, &out, ret_error);
         if (r < 0)
                 return r;
-        r = parse_elements(out, pairs, ret);
+        r = parse_elements(out, kind, ret);
         if (r == -EBADMSG && ret_error) {
                 free(*ret_error);
-                if (asprintf(ret_error, "nftables: cannot parse the elements of set bridge %s %s", table,
-                            set) < 0)
+                if (asprintf(ret_error, "nftables: cannot parse the elements of bridge %s %s", table, set) <
+                        0)
                         *ret_error = NULL;
         }
         return r;
@@ -268,15 +312,31 @@ int nft_rules_get_bindings(const char *table, char ***ret_pairs, char **ret_erro
         assert(table);
         assert(ret_pairs);
 
-        return list_set(table, "port_mac", true, ret_pairs, ret_error);
+        return list_set(table, "port_mac", ELEMENTS_NAME_MAC, ret_pairs, ret_error);
+}
+
+const char *nft_rules_pairs_get(char **pairs, const char *key) {
+        assert(key);
+
+        for (size_t i = 0; pairs && pairs[i] && pairs[i + 1]; i += 2)
+                if (streq(pairs[i], key))
+                        return pairs[i + 1];
+        return NULL;
+}
+
+int nft_rules_get_marks(const char *table, char ***ret_pairs, char **ret_error) {
+        assert(table);
+        assert(ret_pairs);
+
+        return list_set(table, "port_mark", ELEMENTS_NAME_MARK, ret_pairs, ret_error);
 }
 
 static int get_ports(const char *table, char ***ret_names, char **ret_error) {
-        return list_set(table, "ports", false, ret_names, ret_error);
+        return list_set(table, "ports", ELEMENTS_NAMES, ret_names, ret_error);
 }
 
 int nft_rules_install(const char *table, const char *bridge, char **ret_error) {
-        _cleanup_strv_free_ char **pairs = NULL;
+        _cleanup_strv_free_ char **pairs = NULL, **marks = NULL;
         _cleanup_free_ char *rules = NULL, *buf = NULL;
         size_t size = 0;
         FILE *f;
@@ -289,6 +349,10 @@ int nft_rules_install(const char *table, const char *bridge, char **ret_error) {
         if (r < 0 && r != -ENOENT)
                 /* A damaged set we cannot read: start over without bindings. */
                 pairs = strv_free(pairs);
+        r = nft_rules_get_marks(table, &marks, NULL);
+        if (r < 0)
+                /* Missing (an older ruleset) or damaged: attaching the ports again marks them. */
+                marks = strv_free(marks);
 
         r = nft_rules_render(table, bridge, &rules);
         if (r < 0)
@@ -310,6 +374,11 @@ int nft_rules_install(const char *table, const char *bridge, char **ret_error) {
                         "add element bridge %1$s ports { \"%2$s\" }\n"
                         "add element bridge %1$s port_mac { \"%2$s\" . %3$s }\n",
                         table, pairs[i], pairs[i + 1]);
+        for (size_t i = 0; marks && marks[i] && marks[i + 1]; i += 2)
+                fprintf(f,
+                        "add element bridge %1$s port_mark { \"%2$s\" : %3$s }\n"
+                        "add element bridge %1$s port_id { \"%2$s\" . %3$s }\n",
+                        table, marks[i], marks[i + 1]);
         if (fclose(f) != 0)
                 return -ENOMEM;
 
@@ -331,9 +400,21 @@ int nft_rules_remove(const char *table, char **ret_error) {
         return nft_rules_run(cmd, false, NULL, ret_error);
 }
 
-int nft_rules_bind(const char *table, const char *ifname, const char *mac, char **ret_error) {
-        _cleanup_strv_free_ char **pairs = NULL;
+/* Deletes the mark of ifname from the map and the set of identities, except the pair keep. */
+static void put_delete_marks(FILE *f, const char *table, char **marks, const char *ifname,
+        const char *keep) {
+        for (size_t i = 0; marks && marks[i] && marks[i + 1]; i += 2)
+                if (streq(marks[i], ifname) && !streq_ptr(marks[i + 1], keep))
+                        fprintf(f,
+                                "delete element bridge %1$s port_mark { \"%2$s\" : %3$s }\n"
+                                "delete element bridge %1$s port_id { \"%2$s\" . %3$s }\n",
+                                table, ifname, marks[i + 1]);
+}
+
+int nft_rules_bind(const char *table, const char *ifname, const char *mac, uint32_t mark, char **ret_error) {
+        _cleanup_strv_free_ char **pairs = NULL, **marks = NULL;
         _cleanup_free_ char *buf = NULL;
+        char mark_s[sizeof("0x") + 8];
         size_t size = 0;
         FILE *f;
         int r;
@@ -345,6 +426,10 @@ int nft_rules_bind(const char *table, const char *ifname, const char *mac, char 
         r = nft_rules_get_bindings(table, &pairs, ret_error);
         if (r < 0)
                 return r;
+        r = nft_rules_get_marks(table, &marks, ret_error);
+        if (r < 0)
+                return r;
+        snprintf(mark_s, sizeof mark_s, "0x%08" PRIx32, mark);
 
         f = open_memstream(&buf, &size);
         if (!f)
@@ -353,10 +438,13 @@ int nft_rules_bind(const char *table, const char *ifname, const char *mac, char 
                 if (streq(pairs[i], ifname) && !streq(pairs[i + 1], mac))
                         fprintf(f, "delete element bridge %s port_mac { \"%s\" . %s }\n", table, ifname,
                                 pairs[i + 1]);
+        put_delete_marks(f, table, marks, ifname, mark_s);
         fprintf(f,
                 "add element bridge %1$s ports { \"%2$s\" }\n"
-                "add element bridge %1$s port_mac { \"%2$s\" . %3$s }\n",
-                table, ifname, mac);
+                "add element bridge %1$s port_mac { \"%2$s\" . %3$s }\n"
+                "add element bridge %1$s port_mark { \"%2$s\" : %4$s }\n"
+                "add element bridge %1$s port_id { \"%2$s\" . %4$s }\n",
+                table, ifname, mac, mark_s);
         if (fclose(f) != 0)
                 return -ENOMEM;
 
@@ -364,7 +452,7 @@ int nft_rules_bind(const char *table, const char *ifname, const char *mac, char 
 }
 
 int nft_rules_unbind(const char *table, const char *ifname, char **ret_error) {
-        _cleanup_strv_free_ char **pairs = NULL, **names = NULL;
+        _cleanup_strv_free_ char **pairs = NULL, **names = NULL, **marks = NULL;
         _cleanup_free_ char *buf = NULL;
         size_t size = 0;
         bool any = false;
@@ -384,6 +472,9 @@ int nft_rules_unbind(const char *table, const char *ifname, char **ret_error) {
                 return 0;
         if (r < 0)
                 return r;
+        r = nft_rules_get_marks(table, &marks, ret_error);
+        if (r < 0)
+                return r;
 
         f = open_memstream(&buf, &size);
         if (!f)
@@ -396,6 +487,10 @@ int nft_rules_unbind(const char *table, const char *ifname, char **ret_error) {
                 }
         if (strv_contains(names, ifname)) {
                 fprintf(f, "delete element bridge %s ports { \"%s\" }\n", table, ifname);
+                any = true;
+        }
+        if (nft_rules_pairs_get(marks, ifname)) {
+                put_delete_marks(f, table, marks, ifname, NULL);
                 any = true;
         }
         if (fclose(f) != 0)

@@ -8,13 +8,17 @@
 /* The legacy network's firewall, through libnftables (no nft child process). Two tables of
  * our own with the same name:
  *
- *   table bridge <t>: sets "ports" (ifname) and "port_mac" (ifname . ether_addr);
+ *   table bridge <t>: sets "ports" (ifname) and "port_mac" (ifname . ether_addr), map
+ *     "port_mark" (ifname : mark) and set "port_id" (ifname . mark) with the same pairs;
  *     prerouting: frames from a port go through chain "guest": source MAC and ARP sender
  *       must be the port's bound MAC, DHCP(v6) server replies, router advertisements and
- *       redirects are dropped;
+ *       redirects are dropped, and what passes gets the port's mark (legacy-mark.h): the
+ *       identity the HTTP frontend reads from the accepted socket;
  *     forward: nothing from or to a port is bridged (guest isolation, with the ports'
  *       IFLA_BRPORT_ISOLATED flag);
- *     input: from a port only ARP for 169.254.169.253 and TCP 80 to it reach the host.
+ *     input: from a port only ARP for 169.254.169.253 and TCP 80 to it reach the host;
+ *     output: a frame of the host that carries a port's mark (a reply on a connection that
+ *       port opened) leaves through that port only, whatever the neighbour table says.
  *   table inet <t>: input from the bridge: only TCP 80 to 169.254.169.253; forward: nothing
  *     is routed into or out of the bridge.
  *
@@ -36,10 +40,17 @@ int nft_rules_get_bindings(const char *table, char ***ret_pairs, char **ret_erro
 /* Reads the names in the "ports" set. -ENOENT when the table is missing. */
 int nft_rules_get_ports(const char *table, char ***ret_names, char **ret_error);
 
-/* Binds ifname to mac (mac normalised, lowercase), dropping other bindings of ifname. */
-int nft_rules_bind(const char *table, const char *ifname, const char *mac, char **ret_error);
+/* Reads the port marks: a strv of pairs ifname, "0x%08x". -ENOENT when the table is missing. */
+int nft_rules_get_marks(const char *table, char ***ret_pairs, char **ret_error);
 
-/* Removes every binding of ifname. Missing binding or table: fine. */
+/* The value of key in a strv of pairs (as the getters above return), or NULL. */
+const char *nft_rules_pairs_get(char **pairs, const char *key);
+
+/* Binds ifname to mac (mac normalised, lowercase) and to mark, dropping other bindings and
+ * marks of ifname. */
+int nft_rules_bind(const char *table, const char *ifname, const char *mac, uint32_t mark, char **ret_error);
+
+/* Removes every binding and mark of ifname. Missing binding or table: fine. */
 int nft_rules_unbind(const char *table, const char *ifname, char **ret_error);
 
 /* Compares the kernel's tables with ours. ret_present: both tables exist; ret_drift receives one

@@ -17,7 +17,8 @@ What it builds (and always removes, also on failure or SIGTERM/SIGINT):
     `azshci-imds0`, address 169.254.169.253/16 and nftables tables exist only there.
     `net.ipv4.ip_nonlocal_bind=1` in HOST stands in for the socket unit's `FreeBind=yes`:
     systemd-socket-activate has no such option, and the address only exists once the service
-    has built the bridge.
+    has built the bridge. `net.ipv4.tcp_fwmark_accept=1` in HOST is what azshci-imds.service
+    sets before the frontend starts (ExecStartPre=).
   - the HTTP frontend azshci-imdsd, socket-activated in HOST by systemd-socket-activate on
     169.254.169.253:80 (socket bound as root, exec on the first connection, setpriv to
     azshci-frontend), `--idle-timeout=0` so the socket stays for the whole test.
@@ -211,6 +212,9 @@ class LegacyEnv:
             self._namespaces.append(self.host_ns)
             sh(["ip", "-n", self.host_ns, "link", "set", "lo", "up"])
             sh(["ip", "netns", "exec", self.host_ns, "sysctl", "-q", "-w", "net.ipv4.ip_nonlocal_bind=1"])
+            # What azshci-imds.service's ExecStartPre= does on a real host: accepted sockets
+            # carry the port mark of their SYN (how the frontend identifies a guest).
+            self.set_fwmark_accept(True)
             self.h = harness.NetnsHarness(self.srcdir, self.builddir, self.name, self.verbose,
                                           netns=self.host_ns)
             self.h.setup()
@@ -219,6 +223,10 @@ class LegacyEnv:
         except BaseException:
             self.close(failed=True)
             raise
+
+    def set_fwmark_accept(self, on):
+        sh(["ip", "netns", "exec", self.host_ns, "sysctl", "-q", "-w",
+            f"net.ipv4.tcp_fwmark_accept={1 if on else 0}"])
 
     def start_frontend(self):
         binary = os.path.join(self.builddir, "service", "azshci-imdsd")

@@ -19,6 +19,7 @@ VM_D = "5a1e0001-0d0d-4d0d-8d0d-00000000000d"
 
 UNREACHABLE_BODY = '{"error":"Service unavailable: the attestation service is not reachable, retry later"}'
 ACCESS_DENIED_BODY = '{"error":"Forbidden: this VM may not use attestation over this path"}'
+UNIDENTIFIED_BODY = '{"error":"Forbidden: the requesting VM could not be identified"}'
 OUR_TABLES = [("bridge", TABLE), ("inet", TABLE)]
 ISOLATED_PORT = (BRIDGE, True, "UP")   # legacy_env.port_state(): master, isolated, operstate
 FREE_PORT = (None, None, "DOWN")       # a veth end nobody touched (we never set it up)
@@ -169,13 +170,16 @@ def test_guests(env):
 
 @case("legacy-hand-attached")
 def test_hand_attached(env):
-    """A port someone attaches by hand (B, no access) reaches the frontend: the service itself
-    refuses with 403 AccessDenied, and the status names the unexpected port."""
+    """A port someone attaches by hand (B, no access) reaches the frontend, but its packets
+    carry no port mark (the firewall marks only the ports the service attached): the frontend
+    identifies nobody and answers 403, and the status names the unexpected port."""
     a, b = two_guests(env)
     env.host(["ip", "link", "set", b.host_if, "master", BRIDGE, "up"])
     r = env.fetch(b)
     eq(r.rc, 0, f"B's fetch through a hand-attached port ({r!r})")
-    eq((r.response.status, r.response.body), (403, ACCESS_DENIED_BODY), "B's response")
+    eq((r.response.status, r.response.body), (403, UNIDENTIFIED_BODY), "B's response")
+    if "carries no legacy port mark" not in env.read_frontend_log():
+        raise AssertionError("the frontend log does not say why B was not identified")
     ok, report = env.status()
     eq(ok, False, "status with a hand-attached port")
     if f"Drift: port {b.host_if}:" not in report:
