@@ -12,9 +12,11 @@
  *     uplink, a fixed locally administered MAC, no IPv6 link-local address, and the host
  *     address 169.254.169.253/16, up;
  *   - nftables tables "bridge azshci" and "inet azshci" (see nft-rules.h): only TCP 80 and ARP
- *     to 169.254.169.253 reach the host from the bridge, nothing is routed in or out, guest
- *     ports cannot talk to each other, each port may only send with its registered MAC, and
- *     DHCP server / router advertisement frames from guests are dropped;
+ *     to 169.254.169.253 reach the host from the bridge (so DHCP server / router advertisement
+ *     frames from guests reach nobody), nothing is routed in or out, guest ports cannot talk
+ *     to each other, each port may only send with its registered MAC, each port's frames carry
+ *     its identity mark (legacy-mark.h), and the host's frames for a port's connections leave
+ *     through that port only;
  *   - per VM an isolated bridge port (IFLA_BRPORT_ISOLATED) whose MAC is bound in the
  *     anti-spoofing set.
  *

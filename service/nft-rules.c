@@ -89,6 +89,9 @@ int nft_rules_run(const char *cmd, bool terse, char **ret_output, char **ret_err
 
 /* The tables exactly as "nft list table" prints them (terse: no set elements). */
 static int render_bridge(FILE *f, const char *table) {
+        char tag[sizeof("0x") + 8];
+
+        snprintf(tag, sizeof tag, "0x%08" PRIx32, LEGACY_MARK_TAG);
         fprintf(f,
                 "table bridge %1$s {\n"
                 "\tset ports {\n"
@@ -115,10 +118,6 @@ static int render_bridge(FILE *f, const char *table) {
                 "\tchain guest {\n"
                 "\t\tiifname . ether saddr != @port_mac drop comment \"anti-spoofing: source MAC\"\n"
                 "\t\tiifname . arp saddr ether != @port_mac drop comment \"anti-spoofing: ARP sender\"\n"
-                "\t\tether type ip udp sport 67 drop comment \"DHCP guard\"\n"
-                "\t\tether type ip6 udp sport 547 drop comment \"DHCPv6 guard\"\n"
-                "\t\ticmpv6 type { nd-router-advert, nd-redirect } drop comment \"router guard\"\n"
-                "\t\ticmp type redirect drop comment \"redirect guard\"\n"
                 "\t\tmeta mark set iifname map @port_mark comment \"identity: the port the frame came in through\"\n"
                 "\t}\n"
                 "\n"
@@ -138,11 +137,10 @@ static int render_bridge(FILE *f, const char *table) {
                 "\n"
                 "\tchain output {\n"
                 "\t\ttype filter hook output priority filter; policy accept;\n"
-                "\t\tmeta mark 0x%4$08" PRIx32
-                "/%5$u oifname . meta mark != @port_id drop comment \"a port's connections leave only through that port\"\n"
+                "\t\tmeta mark %4$s/%5$u oifname . meta mark != @port_id drop comment \"a port's connections leave only through that port\"\n"
                 "\t}\n"
                 "}\n",
-                table, LEGACY_NET_ADDRESS, (unsigned)LEGACY_NET_PORT, LEGACY_MARK_TAG,
+                table, LEGACY_NET_ADDRESS, (unsigned)LEGACY_NET_PORT, tag,
                 (unsigned)__builtin_popcount(LEGACY_MARK_MASK));
         return 0;
 }

@@ -11,12 +11,13 @@
  *   table bridge <t>: sets "ports" (ifname) and "port_mac" (ifname . ether_addr), map
  *     "port_mark" (ifname : mark) and set "port_id" (ifname . mark) with the same pairs;
  *     prerouting: frames from a port go through chain "guest": source MAC and ARP sender
- *       must be the port's bound MAC, DHCP(v6) server replies, router advertisements and
- *       redirects are dropped, and what passes gets the port's mark (legacy-mark.h): the
- *       identity the HTTP frontend reads from the accepted socket;
+ *       must be the port's bound MAC, and what passes gets the port's mark (legacy-mark.h):
+ *       the identity the HTTP frontend reads from the accepted socket;
  *     forward: nothing from or to a port is bridged (guest isolation, with the ports'
  *       IFLA_BRPORT_ISOLATED flag);
- *     input: from a port only ARP for 169.254.169.253 and TCP 80 to it reach the host;
+ *     input: from a port only ARP for 169.254.169.253 and TCP 80 to it reach the host (with
+ *       forward, this is the DHCP and router guard: a guest's DHCP replies, router
+ *       advertisements and redirects reach nobody);
  *     output: a frame of the host that carries a port's mark (a reply on a connection that
  *       port opened) leaves through that port only, whatever the neighbour table says.
  *   table inet <t>: input from the bridge: only TCP 80 to 169.254.169.253; forward: nothing
