@@ -119,7 +119,29 @@ class Guest:
     def set_mac(self, mac):
         sh(["ip", "-n", self.ns, "link", "set", "eth0", "address", mac])
         # Forget neighbours learnt with the old MAC on our side.
-        sh(["ip", "-n", self.ns, "neigh", "flush", "dev", "eth0"], check=False)
+        sh(["ip", "-n", self.ns, "neigh", "flush", "dev", "eth0", "nud", "all"], check=False)
+
+    def set_ip(self, ip):
+        """eth0 carries ip (and only ip) from now on; the guest forgets its neighbours (pinned
+        ones too)."""
+        sh(["ip", "-n", self.ns, "addr", "flush", "dev", "eth0"])
+        sh(["ip", "-n", self.ns, "addr", "add", f"{ip}/16", "dev", "eth0"])
+        sh(["ip", "-n", self.ns, "neigh", "flush", "dev", "eth0", "nud", "all"], check=False)
+
+    def send_arp(self, op, sha, spa, tha, tpa):
+        """One ARP frame from eth0, with eth0's own MAC as Ethernet source (what the firewall
+        binds) and the given sender/target fields: op "request" (broadcast) or "reply" (to
+        tha)."""
+        code = ("import socket,sys\n"
+                "mac=lambda s: bytes.fromhex(s.replace(':',''))\n"
+                "op,sha,spa,tha,tpa=sys.argv[1:6]\n"
+                "s=socket.socket(socket.AF_PACKET,socket.SOCK_RAW); s.bind(('eth0',0))\n"
+                "src=s.getsockname()[4]\n"
+                "dst=b'\\xff'*6 if op=='request' else mac(tha)\n"
+                "arp=bytes.fromhex('0001080006040001' if op=='request' else '0001080006040002')\n"
+                "arp+=mac(sha)+socket.inet_aton(spa)+mac(tha)+socket.inet_aton(tpa)\n"
+                "s.send(dst+src+b'\\x08\\x06'+arp)\n")
+        self.run(["python3", "-c", code, op, sha, spa, tha, tpa], check=True)
 
     def tcp_connect(self, host, port, timeout=6):
         """Connects from the guest; returns 'connected' or the error (e.g. 'timeout',

@@ -18,7 +18,6 @@ VM_C = "5a1e0001-0c0c-4c0c-8c0c-00000000000c"
 VM_D = "5a1e0001-0d0d-4d0d-8d0d-00000000000d"
 
 UNREACHABLE_BODY = '{"error":"Service unavailable: the attestation service is not reachable, retry later"}'
-ACCESS_DENIED_BODY = '{"error":"Forbidden: this VM may not use attestation over this path"}'
 UNIDENTIFIED_BODY = '{"error":"Forbidden: the requesting VM could not be identified"}'
 OUR_TABLES = [("bridge", TABLE), ("inet", TABLE)]
 ISOLATED_PORT = (BRIDGE, True, "UP")   # legacy_env.port_state(): master, isolated, operstate
@@ -327,3 +326,124 @@ def test_access_errors(env):
     env.set_access("guest-d", True)
     eq(env.port_state(d), ISOLATED_PORT, "D's port once Off and granted")
     eq(env.status()[0], True, "status")
+
+
+def bridge_mac(env):
+    return env.host_links()[BRIDGE]["address"]
+
+
+def host_neigh(env, ip):
+    """The MAC HOST's neighbour table holds for ip on the bridge (None: no entry or none
+    resolved)."""
+    out = env.host(["ip", "-j", "neigh", "show", "to", ip, "dev", BRIDGE]).stdout.strip()
+    entries = json.loads(out) if out else []
+    return entries[0].get("lladdr") if entries else None
+
+
+def forget_neighbours(guest):
+    """The guest forgets every neighbour, pinned ones too: its next connection asks ARP."""
+    guest.run(["ip", "neigh", "flush", "dev", "eth0", "nud", "all"], check=True)
+
+
+def expect_nothing_served(env, guest, what):
+    """No HTTP response at all: the guest's connection never completes (curl exit 28)."""
+    r = env.fetch(guest)
+    eq((r.rc, r.response), (28, None), f"{what} ({r!r})")
+
+
+@case("legacy-spoofing")
+def test_spoofing(env):
+    """A guest (A) that takes the victim's (B's) address, with its own MAC or B's, with and
+    without ARP, with B's port up and down, and that sends ARP carrying B's address, is never
+    served B's vmId: it is served as A or gets no answer. B is served as B again once it has
+    asked ARP itself. See docs/trust-model.md, "How a guest is identified"."""
+    a, b = two_guests(env)
+    env.set_access("guest-b", True)
+    fetch_verified(env, a, VM_A, "a0")
+    fetch_verified(env, b, VM_B, "b0")
+    eq(host_neigh(env, b.ip), b.mac, "HOST's entry for B's address")
+    br = bridge_mac(env)
+    pin_host = ["ip", "neigh", "replace", HOST_IP, "lladdr", br, "dev", "eth0", "nud", "permanent"]
+
+    # 1. B's address and A's own MAC, the endpoint's MAC pinned (no ARP), B up: the host
+    # answers B's address at B's MAC, on B's port, where the output chain drops answers that
+    # carry A's port mark. Nothing for A, nothing of A's connection for B.
+    a.set_ip(b.ip)
+    a.run(pin_host, check=True)
+    expect_nothing_served(env, a, "A with B's address, no ARP, B up")
+    fetch_verified(env, b, VM_B, "b1")
+
+    # 2. The same with B's port down (the VM off): the host's entry still says B's MAC, the
+    # bridge no longer knows where that is and floods the answer to every port, A's too. A
+    # takes frames for B's MAC (a macvlan with it, for receiving only: what it sends with that
+    # MAC is dropped) and completes the connection: it is served, as A. Identifying by the
+    # neighbour table served B's document here.
+    env.host(["ip", "link", "set", b.host_if, "down"])
+    eq(host_neigh(env, b.ip), b.mac, "HOST's entry for B's address with B's port down")
+    a.run(["ip", "link", "add", "link", "eth0", "name", "rx", "address", b.mac, "type", "macvlan"], check=True)
+    for conf in ("all", "default", "eth0", "rx"):
+        a.run(["sysctl", "-q", "-w", f"net.ipv4.conf.{conf}.rp_filter=0"], check=True)
+    a.run(["ip", "link", "set", "rx", "up"], check=True)
+    fetch_verified(env, a, VM_A, "a2")
+    a.run(["ip", "link", "del", "rx"], check=True)
+
+    # 3. B's address and B's MAC (B still down, then up): the source-MAC rule drops every frame.
+    a.set_mac(b.mac)
+    a.run(pin_host, check=True)
+    expect_nothing_served(env, a, "A with B's address and MAC, B down")
+    env.host(["ip", "link", "set", b.host_if, "up"])
+    expect_nothing_served(env, a, "A with B's address and MAC, B up")
+    a.set_mac(a.mac)
+    fetch_verified(env, b, VM_B, "b3")
+
+    # 4. B's address and A's own MAC with ARP as usual, B up: A's ARP request carries B's
+    # address with A's MAC, passes the firewall (the MAC is A's) and repoints the host's entry
+    # for B's address to A. A is served, as A. (B's entry for the host is pinned so that B
+    # cannot ask ARP on its own while this is looked at: that is the deterministic version of
+    # "B's entry for the host is still fresh".)
+    b.run(pin_host, check=True)
+    a.set_ip(b.ip)
+    fetch_verified(env, a, VM_A, "a4")
+    eq(host_neigh(env, b.ip), a.mac, "HOST's entry for B's address after A's ARP")
+    # Meanwhile B, which still knows the host's MAC, gets no answer: they carry B's port mark
+    # and the entry sends them to A's port, where the output chain drops them. This is what
+    # remains of the attack: B is cut off until it asks ARP again, as its kernel does when the
+    # entry for the host stops being confirmed, and as it does here at once.
+    expect_nothing_served(env, b, "B while the host's entry for its address points to A")
+    a.run(pin_host, check=True)
+    forget_neighbours(b)
+    fetch_verified(env, b, VM_B, "b4")
+    eq(host_neigh(env, b.ip), b.mac, "HOST's entry for B's address after B's own ARP")
+    # A, still on B's address but without ARP, is cut off in turn.
+    expect_nothing_served(env, a, "A with B's address once B asked ARP again")
+
+    # 5. The same with B's port down: A's ARP repoints the entry, A is served as A.
+    env.host(["ip", "link", "set", b.host_if, "down"])
+    a.set_ip(b.ip)
+    fetch_verified(env, a, VM_A, "a5")
+    env.host(["ip", "link", "set", b.host_if, "up"])
+    a.set_ip(a.ip)
+    forget_neighbours(b)
+    fetch_verified(env, b, VM_B, "b5")
+
+    # 6. ARP with B's address from A, A on its own address. A gratuitous ARP (B's address as
+    # sender and target) is for nobody the host answers: the bridge's input chain drops it and
+    # the host's entry stays B's.
+    a.send_arp("request", a.mac, b.ip, "00:00:00:00:00:00", b.ip)
+    a.send_arp("reply", a.mac, b.ip, "ff:ff:ff:ff:ff:ff", b.ip)
+    fetch_verified(env, a, VM_A, "a6")
+    eq(host_neigh(env, b.ip), b.mac, "HOST's entry for B's address after gratuitous ARP from A")
+    fetch_verified(env, b, VM_B, "b6")
+    # An unsolicited ARP reply to the host with B's address and A's MAC repoints the entry once
+    # the kernel's lock time (1 s) has passed: sent until it does. A is not served as B for it;
+    # B is cut off until it asks ARP again (as in 4).
+    b.run(pin_host, check=True)
+    for _ in deadline_loop(10, "an ARP reply to repoint the host's entry for B's address", 0.2):
+        a.send_arp("reply", a.mac, b.ip, br, HOST_IP)
+        if host_neigh(env, b.ip) == a.mac:
+            break
+    fetch_verified(env, a, VM_A, "a7")
+    expect_nothing_served(env, b, "B while the host's entry for its address points to A")
+    forget_neighbours(b)
+    fetch_verified(env, b, VM_B, "b7")
+    fetch_verified(env, a, VM_A, "a8")
