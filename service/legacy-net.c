@@ -577,11 +577,6 @@ int legacy_net_enable(const LegacyNetConfig *c, char **ret_error) {
         if (r < 0)
                 return r;
 
-        /* The firewall first: it matches by name, so it is in force before the bridge is up. */
-        r = nft_rules_install(table, bridge, &nft_error);
-        if (r < 0)
-                return wrap_error(ret_error, r, "Cannot install the legacy firewall", TAKE_PTR(nft_error));
-
         r = rtnl_open(&rtnl);
         if (r < 0)
                 return set_error(ret_error, r, "Cannot open rtnetlink: %s", strerror(-r));
@@ -599,6 +594,12 @@ int legacy_net_enable(const LegacyNetConfig *c, char **ret_error) {
         if (!streq(l.kind, "bridge"))
                 return set_error(ret_error, -EEXIST, "Interface %s exists and is not a bridge (kind '%s')",
                         bridge, l.kind);
+
+        /* The firewall before the bridge is up (a new bridge is created down), and after it
+         * exists: the netdev table's chain hooks the bridge device itself. */
+        r = nft_rules_install(table, bridge, &nft_error);
+        if (r < 0)
+                return wrap_error(ret_error, r, "Cannot install the legacy firewall", TAKE_PTR(nft_error));
 
         if (!streq_ptr(l.alias, LEGACY_NET_ALIAS)) {
                 r = link_set_alias(&rtnl, l.ifindex, LEGACY_NET_ALIAS);

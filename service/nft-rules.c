@@ -87,11 +87,9 @@ int nft_rules_run(const char *cmd, bool terse, char **ret_output, char **ret_err
         return 0;
 }
 
-/* The tables exactly as "nft list table" prints them (terse: no set elements). */
-static int render_bridge(FILE *f, const char *table) {
-        char tag[sizeof("0x") + 8];
-
-        snprintf(tag, sizeof tag, "0x%08" PRIx32, LEGACY_MARK_TAG);
+/* The tables exactly as "nft list table" prints them (terse: no set elements); tag is
+ * LEGACY_MARK_TAG as nft prints it. */
+static int render_bridge(FILE *f, const char *table, const char *tag) {
         fprintf(f,
                 "table bridge %1$s {\n"
                 "\tset ports {\n"
@@ -165,23 +163,47 @@ static int render_inet(FILE *f, const char *table, const char *bridge) {
         return 0;
 }
 
+/* On the bridge device itself, before the bridge picks the port: a frame of the host that
+ * carries a port's mark is addressed to that port's MAC, so that the bridge delivers it to that
+ * port whatever MAC the host's neighbour table (which guests' ARP can repoint) gave it. */
+static int render_netdev(FILE *f, const char *table, const char *bridge, const char *tag) {
+        fprintf(f,
+                "table netdev %1$s {\n"
+                "\tmap port_dest {\n"
+                "\t\ttype mark : ether_addr\n"
+                "\t}\n"
+                "\n"
+                "\tchain egress {\n"
+                "\t\ttype filter hook egress device \"%2$s\" priority filter; policy accept;\n"
+                "\t\tmeta mark %3$s/%4$u ether daddr set meta mark map @port_dest comment \"a port's connections go to the port's MAC\"\n"
+                "\t}\n"
+                "}\n",
+                table, bridge, tag, (unsigned)__builtin_popcount(LEGACY_MARK_MASK));
+        return 0;
+}
+
 typedef enum Part {
         PART_BRIDGE = 1 << 0,
         PART_INET = 1 << 1,
+        PART_NETDEV = 1 << 2,
 } Part;
 
 static int render(const char *table, const char *bridge, Part parts, char **ret) {
         _cleanup_free_ char *buf = NULL;
+        char tag[sizeof("0x") + 8];
         size_t size = 0;
         FILE *f;
 
         f = open_memstream(&buf, &size);
         if (!f)
                 return -ENOMEM;
+        snprintf(tag, sizeof tag, "0x%08" PRIx32, LEGACY_MARK_TAG);
         if (parts & PART_BRIDGE)
-                render_bridge(f, table);
+                render_bridge(f, table, tag);
         if (parts & PART_INET)
                 render_inet(f, table, bridge);
+        if (parts & PART_NETDEV)
+                render_netdev(f, table, bridge, tag);
         if (fclose(f) != 0)
                 return -ENOMEM;
         *ret = TAKE_PTR(buf);
@@ -193,7 +215,7 @@ int nft_rules_render(const char *table, const char *bridge, char **ret) {
         assert(bridge);
         assert(ret);
 
-        return render(table, bridge, PART_BRIDGE | PART_INET, ret);
+        return render(table, bridge, PART_BRIDGE | PART_INET | PART_NETDEV, ret);
 }
 
 typedef enum ElementKind {
@@ -365,6 +387,8 @@ int nft_rules_install(const char *table, const char *bridge, char **ret_error) {
                 "delete table bridge %1$s\n"
                 "add table inet %1$s\n"
                 "delete table inet %1$s\n"
+                "add table netdev %1$s\n"
+                "delete table netdev %1$s\n"
                 "%2$s",
                 table, rules);
         for (size_t i = 0; pairs && pairs[i] && pairs[i + 1]; i += 2)
@@ -372,11 +396,17 @@ int nft_rules_install(const char *table, const char *bridge, char **ret_error) {
                         "add element bridge %1$s ports { \"%2$s\" }\n"
                         "add element bridge %1$s port_mac { \"%2$s\" . %3$s }\n",
                         table, pairs[i], pairs[i + 1]);
-        for (size_t i = 0; marks && marks[i] && marks[i + 1]; i += 2)
+        for (size_t i = 0; marks && marks[i] && marks[i + 1]; i += 2) {
+                const char *mac = nft_rules_pairs_get(pairs, marks[i]);
+
                 fprintf(f,
                         "add element bridge %1$s port_mark { \"%2$s\" : %3$s }\n"
                         "add element bridge %1$s port_id { \"%2$s\" . %3$s }\n",
                         table, marks[i], marks[i + 1]);
+                if (mac)
+                        fprintf(f, "add element netdev %s port_dest { %s : %s }\n", table, marks[i + 1],
+                                mac);
+        }
         if (fclose(f) != 0)
                 return -ENOMEM;
 
@@ -392,13 +422,15 @@ int nft_rules_remove(const char *table, char **ret_error) {
                     "add table bridge %1$s\n"
                     "delete table bridge %1$s\n"
                     "add table inet %1$s\n"
-                    "delete table inet %1$s\n",
+                    "delete table inet %1$s\n"
+                    "add table netdev %1$s\n"
+                    "delete table netdev %1$s\n",
                     table) < 0)
                 return -ENOMEM;
         return nft_rules_run(cmd, false, NULL, ret_error);
 }
 
-/* Deletes the mark of ifname from the map and the set of identities, except the pair keep. */
+/* Deletes the marks of ifname from the map and the set of identities, except the mark keep. */
 static void put_delete_marks(FILE *f, const char *table, char **marks, const char *ifname,
         const char *keep) {
         for (size_t i = 0; marks && marks[i] && marks[i + 1]; i += 2)
@@ -407,6 +439,22 @@ static void put_delete_marks(FILE *f, const char *table, char **marks, const cha
                                 "delete element bridge %1$s port_mark { \"%2$s\" : %3$s }\n"
                                 "delete element bridge %1$s port_id { \"%2$s\" . %3$s }\n",
                                 table, ifname, marks[i + 1]);
+}
+
+/* Rewrites the netdev table's destinations from the ports' marks and MACs, leaving out ifname
+ * (NULL: nobody), then adds mark : mac when given. Derived data, so rebuilt whole: replacing
+ * one element would fail on a missing one. */
+static void put_port_dest(FILE *f, const char *table, char **marks, char **pairs, const char *ifname,
+        const char *mark, const char *mac) {
+        fprintf(f, "flush map netdev %s port_dest\n", table);
+        for (size_t i = 0; marks && marks[i] && marks[i + 1]; i += 2) {
+                const char *m = nft_rules_pairs_get(pairs, marks[i]);
+
+                if (m && !streq_ptr(marks[i], ifname))
+                        fprintf(f, "add element netdev %s port_dest { %s : %s }\n", table, marks[i + 1], m);
+        }
+        if (mark && mac)
+                fprintf(f, "add element netdev %s port_dest { %s : %s }\n", table, mark, mac);
 }
 
 int nft_rules_bind(const char *table, const char *ifname, const char *mac, uint32_t mark, char **ret_error) {
@@ -443,6 +491,7 @@ int nft_rules_bind(const char *table, const char *ifname, const char *mac, uint3
                 "add element bridge %1$s port_mark { \"%2$s\" : %4$s }\n"
                 "add element bridge %1$s port_id { \"%2$s\" . %4$s }\n",
                 table, ifname, mac, mark_s);
+        put_port_dest(f, table, marks, pairs, ifname, mark_s, mac);
         if (fclose(f) != 0)
                 return -ENOMEM;
 
@@ -489,6 +538,7 @@ int nft_rules_unbind(const char *table, const char *ifname, char **ret_error) {
         }
         if (nft_rules_pairs_get(marks, ifname)) {
                 put_delete_marks(f, table, marks, ifname, NULL);
+                put_port_dest(f, table, marks, pairs, ifname, NULL, NULL);
                 any = true;
         }
         if (fclose(f) != 0)
@@ -547,7 +597,7 @@ static int check_part(const char *table, const char *bridge, Part part, bool *pr
         _cleanup_strv_free_ char **want = NULL, **have = NULL;
         _cleanup_free_ char *expected = NULL, *listing = NULL, *cmd = NULL, *error = NULL;
         _cleanup_free_ bool *used = NULL;
-        const char *family = part == PART_BRIDGE ? "bridge" : "inet";
+        const char *family = part == PART_BRIDGE ? "bridge" : part == PART_INET ? "inet" : "netdev";
         size_t n_have;
         bool order_ok;
         int r;
@@ -625,6 +675,9 @@ int nft_rules_check(const char *table, const char *bridge, bool *ret_present, ch
         if (r < 0)
                 return r;
         r = check_part(table, bridge, PART_INET, &present, &drift);
+        if (r < 0)
+                return r;
+        r = check_part(table, bridge, PART_NETDEV, &present, &drift);
         if (r < 0)
                 return r;
 

@@ -22,17 +22,23 @@
  *       port opened) leaves through that port only, whatever the neighbour table says.
  *   table inet <t>: input from the bridge: only TCP 80 to 169.254.169.253; forward: nothing
  *     is routed into or out of the bridge.
+ *   table netdev <t>: map "port_dest" (mark : ether_addr, each port's mark to its bound MAC);
+ *     egress on the bridge device: a frame of the host that carries a port's mark is addressed
+ *     to that port's MAC before the bridge picks the port (the neighbour table, which a
+ *     guest's ARP can repoint, decides nothing for marked frames). Created with the other two
+ *     once the bridge exists (older kernels refuse a netdev chain for a missing device).
  *
  * The rule text below is written in the form `nft list` prints, so the check compares the
  * kernel's listing line by line with it. */
 
-/* The whole ruleset (both tables, no set elements). */
+/* The whole ruleset (the three tables, no set elements). */
 int nft_rules_render(const char *table, const char *bridge, char **ret);
 
-/* Replaces both tables atomically with ours, keeping the current port bindings. */
+/* Replaces the tables atomically with ours, keeping the current port bindings and marks. The
+ * bridge must exist. */
 int nft_rules_install(const char *table, const char *bridge, char **ret_error);
 
-/* Deletes both tables; absent tables are fine. */
+/* Deletes the tables; absent tables are fine. */
 int nft_rules_remove(const char *table, char **ret_error);
 
 /* Reads the port bindings: a strv of pairs ifname, mac. -ENOENT when the table is missing. */
@@ -54,7 +60,7 @@ int nft_rules_bind(const char *table, const char *ifname, const char *mac, uint3
 /* Removes every binding and mark of ifname. Missing binding or table: fine. */
 int nft_rules_unbind(const char *table, const char *ifname, char **ret_error);
 
-/* Compares the kernel's tables with ours. ret_present: both tables exist; ret_drift receives one
+/* Compares the kernel's tables with ours. ret_present: all three exist; ret_drift receives one
  * line per difference (NULL when none). */
 int nft_rules_check(const char *table, const char *bridge, bool *ret_present, char ***ret_drift);
 

@@ -19,7 +19,7 @@ VM_D = "5a1e0001-0d0d-4d0d-8d0d-00000000000d"
 
 UNREACHABLE_BODY = '{"error":"Service unavailable: the attestation service is not reachable, retry later"}'
 UNIDENTIFIED_BODY = '{"error":"Forbidden: the requesting VM could not be identified"}'
-OUR_TABLES = [("bridge", TABLE), ("inet", TABLE)]
+OUR_TABLES = [("bridge", TABLE), ("inet", TABLE), ("netdev", TABLE)]
 ISOLATED_PORT = (BRIDGE, True, "UP")   # legacy_env.port_state(): master, isolated, operstate
 FREE_PORT = (None, None, "DOWN")       # a veth end nobody touched (we never set it up)
 
@@ -188,7 +188,7 @@ def test_hand_attached(env):
 
 @case("legacy-disable")
 def test_disable(env):
-    """EnableLegacy(false) removes the bridge and both tables; A's fetch fails; VMs keep their
+    """EnableLegacy(false) removes the bridge and the tables; A's fetch fails; VMs keep their
     registration and access; EnableLegacy(true) brings everything back."""
     a, b = two_guests(env)
     fetch_verified(env, a, VM_A, "abc")
@@ -275,6 +275,7 @@ def test_restart(env):
     env.host(["ip", "link", "del", BRIDGE])
     env.host(["nft", "delete", "table", "bridge", TABLE])
     env.host(["nft", "delete", "table", "inet", TABLE])
+    env.host(["nft", "delete", "table", "netdev", TABLE])
     eq(BRIDGE in env.host_links(), False, "bridge deleted by hand")
     eq(env.host_tables(), [], "tables deleted by hand")
     eq(env.port_state(a)[0], None, "A's port released with the bridge")
@@ -355,8 +356,9 @@ def expect_nothing_served(env, guest, what):
 def test_spoofing(env):
     """A guest (A) that takes the victim's (B's) address, with its own MAC or B's, with and
     without ARP, with B's port up and down, and that sends ARP carrying B's address, is never
-    served B's vmId: it is served as A or gets no answer. B is served as B again once it has
-    asked ARP itself. See docs/trust-model.md, "How a guest is identified"."""
+    served B's vmId: it is served as A, or gets no answer when it sends with B's MAC. B is
+    served as B throughout, also while ARP from A has repointed the host's entry for B's
+    address. See docs/trust-model.md, "How a guest is identified"."""
     a, b = two_guests(env)
     env.set_access("guest-b", True)
     fetch_verified(env, a, VM_A, "a0")
@@ -365,19 +367,19 @@ def test_spoofing(env):
     br = bridge_mac(env)
     pin_host = ["ip", "neigh", "replace", HOST_IP, "lladdr", br, "dev", "eth0", "nud", "permanent"]
 
-    # 1. B's address and A's own MAC, the endpoint's MAC pinned (no ARP), B up: the host
-    # answers B's address at B's MAC, on B's port, where the output chain drops answers that
-    # carry A's port mark. Nothing for A, nothing of A's connection for B.
+    # 1. B's address and A's own MAC, the endpoint's MAC pinned (no ARP), B up: the host's
+    # entry for B's address still says B's MAC, but the answers carry A's port mark and go to
+    # A's MAC (netdev table): A is served, as A; B is served as B.
     a.set_ip(b.ip)
     a.run(pin_host, check=True)
-    expect_nothing_served(env, a, "A with B's address, no ARP, B up")
+    fetch_verified(env, a, VM_A, "a1")
+    eq(host_neigh(env, b.ip), b.mac, "HOST's entry for B's address (A sent no ARP)")
     fetch_verified(env, b, VM_B, "b1")
 
-    # 2. The same with B's port down (the VM off): the host's entry still says B's MAC, the
-    # bridge no longer knows where that is and floods the answer to every port, A's too. A
-    # takes frames for B's MAC (a macvlan with it, for receiving only: what it sends with that
-    # MAC is dropped) and completes the connection: it is served, as A. Identifying by the
-    # neighbour table served B's document here.
+    # 2. The same with B's port down (the VM off), A also taking frames for B's MAC (a
+    # receive-only macvlan with it: what it sends with that MAC is dropped). Identifying by the
+    # neighbour table served B's document here (the host's entry still says B's MAC, the bridge
+    # floods what it no longer knows where to send). A is served as A.
     env.host(["ip", "link", "set", b.host_if, "down"])
     eq(host_neigh(env, b.ip), b.mac, "HOST's entry for B's address with B's port down")
     a.run(["ip", "link", "add", "link", "eth0", "name", "rx", "address", b.mac, "type", "macvlan"], check=True)
@@ -398,33 +400,32 @@ def test_spoofing(env):
 
     # 4. B's address and A's own MAC with ARP as usual, B up: A's ARP request carries B's
     # address with A's MAC, passes the firewall (the MAC is A's) and repoints the host's entry
-    # for B's address to A. A is served, as A. (B's entry for the host is pinned so that B
-    # cannot ask ARP on its own while this is looked at: that is the deterministic version of
-    # "B's entry for the host is still fresh".)
+    # for B's address to A. A is served as A, and B (its entry for the host pinned, so that it
+    # cannot put the host's entry right by asking ARP itself) is served as B all the same: its
+    # answers carry B's port mark and go to B's MAC.
     b.run(pin_host, check=True)
     a.set_ip(b.ip)
     fetch_verified(env, a, VM_A, "a4")
     eq(host_neigh(env, b.ip), a.mac, "HOST's entry for B's address after A's ARP")
-    # Meanwhile B, which still knows the host's MAC, gets no answer: they carry B's port mark
-    # and the entry sends them to A's port, where the output chain drops them. This is what
-    # remains of the attack: B is cut off until it asks ARP again, as its kernel does when the
-    # entry for the host stops being confirmed, and as it does here at once.
-    expect_nothing_served(env, b, "B while the host's entry for its address points to A")
-    a.run(pin_host, check=True)
-    forget_neighbours(b)
     fetch_verified(env, b, VM_B, "b4")
+    eq(host_neigh(env, b.ip), a.mac, "HOST's entry for B's address while B is served")
+    forget_neighbours(b)
+    fetch_verified(env, b, VM_B, "b4-arp")
     eq(host_neigh(env, b.ip), b.mac, "HOST's entry for B's address after B's own ARP")
-    # A, still on B's address but without ARP, is cut off in turn.
-    expect_nothing_served(env, a, "A with B's address once B asked ARP again")
+    a.run(pin_host, check=True)
+    fetch_verified(env, a, VM_A, "a4-again")
 
-    # 5. The same with B's port down: A's ARP repoints the entry, A is served as A.
+    # 5. The same with B's port down: A's ARP repoints the entry, A is served as A; B back up
+    # is served as B.
     env.host(["ip", "link", "set", b.host_if, "down"])
     a.set_ip(b.ip)
     fetch_verified(env, a, VM_A, "a5")
+    eq(host_neigh(env, b.ip), a.mac, "HOST's entry for B's address after A's ARP, B down")
     env.host(["ip", "link", "set", b.host_if, "up"])
+    fetch_verified(env, b, VM_B, "b5")
     a.set_ip(a.ip)
     forget_neighbours(b)
-    fetch_verified(env, b, VM_B, "b5")
+    fetch_verified(env, b, VM_B, "b5-arp")
 
     # 6. ARP with B's address from A, A on its own address. A gratuitous ARP (B's address as
     # sender and target) is for nobody the host answers: the bridge's input chain drops it and
@@ -435,15 +436,12 @@ def test_spoofing(env):
     eq(host_neigh(env, b.ip), b.mac, "HOST's entry for B's address after gratuitous ARP from A")
     fetch_verified(env, b, VM_B, "b6")
     # An unsolicited ARP reply to the host with B's address and A's MAC repoints the entry once
-    # the kernel's lock time (1 s) has passed: sent until it does. A is not served as B for it;
-    # B is cut off until it asks ARP again (as in 4).
+    # the kernel's lock time (1 s) has passed: sent until it does. A is served as A, B as B.
     b.run(pin_host, check=True)
     for _ in deadline_loop(10, "an ARP reply to repoint the host's entry for B's address", 0.2):
         a.send_arp("reply", a.mac, b.ip, br, HOST_IP)
         if host_neigh(env, b.ip) == a.mac:
             break
     fetch_verified(env, a, VM_A, "a7")
-    expect_nothing_served(env, b, "B while the host's entry for its address points to A")
-    forget_neighbours(b)
     fetch_verified(env, b, VM_B, "b7")
-    fetch_verified(env, a, VM_A, "a8")
+    eq(host_neigh(env, b.ip), a.mac, "HOST's entry for B's address while B is served")

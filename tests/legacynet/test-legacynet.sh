@@ -261,10 +261,21 @@ expect_output "A with B's address and its own MAC is identified as A" vm-a ina c
 expect_grep "the host's entry for B's address now points to A (the repointing is real)" "lladdr $MAC_A" \
         ip -n "$HOST" neigh show "$IP_B" dev "$BR"
 # B, which still knows the host's MAC and so does not ARP, opens a connection: the host's
-# answers (B's port mark) head for A's MAC, and the output chain drops them at A's port.
+# answers carry B's port mark, so the netdev table addresses them to B's MAC whatever the
+# host's entry says: B is served, and A sees none of them.
 expect_output "A receives none of the host's frames of B's connection" 0 \
         sniff_while "$GA" eth0 "$HOSTIP" inb connect "$HOSTIP" 80 1500
+expect_output "B is served as itself while the host's entry for its address points to A" vm-b \
+        inb connect "$HOSTIP" 80 3000
 restore_a
+# The bridge floods a frame for a MAC it has not learnt (here: B's port learns nothing) to every
+# port: the output chain lets the copies of B's frames out through B's port only.
+ip -n "$HOST" link set vm-b type bridge_slave learning off fdb_flush
+refute "control: the bridge does not know B's MAC" bash -c "bridge -n '$HOST' fdb show br '$BR' | grep -F '$MAC_B'"
+expect_output "A receives none of the host's frames of B's connection when they are flooded" 0 \
+        sniff_while "$GA" eth0 "$HOSTIP" inb connect "$HOSTIP" 80 1500
+expect_output "B is served through the flood" vm-b inb connect "$HOSTIP" 80 3000
+ip -n "$HOST" link set vm-b type bridge_slave learning on
 # Once B asks ARP again (its own address, its own MAC) the host's entry is B's again.
 ip -n "$GB" neigh flush all
 expect_output "B, after its own ARP, is served as itself" vm-b inb connect "$HOSTIP" 80 3000
@@ -375,6 +386,7 @@ check "bridge and tables are gone (netlink + libnftables)" inhost absent
 refute "no bridge link left" ip -n "$HOST" link show "$BR"
 refute "no table bridge azshci left" inhost nft "list table bridge azshci"
 refute "no table inet azshci left" inhost nft "list table inet azshci"
+refute "no table netdev azshci left" inhost nft "list table netdev azshci"
 expect_grep "the ports are free again" "vm-a" ip -n "$HOST" link show vm-a
 refute "port A has no master" bash -c "ip -n '$HOST' link show vm-a | grep -F master"
 refute "A's fetch fails after disable" ina connect "$HOSTIP" 80 1500
