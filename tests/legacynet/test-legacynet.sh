@@ -248,8 +248,9 @@ ip -n "$GA" addr add "$IP_B/16" dev eth0
 ip -n "$GA" neigh replace "$HOSTIP" lladdr "$BRMAC" dev eth0 nud permanent
 refute "A with B's MAC and address and a static neighbour entry cannot reach the endpoint" \
         ina connect "$HOSTIP" 80 1500
-expect_output "B is still served as itself (the bridge did not learn B's MAC on A's port)" vm-b \
-        inb connect "$HOSTIP" 80 3000
+expect_output "nothing A sends with B's MAC and address reaches the host" 0 \
+        sniff_while "$HOST" "$BR" "$IP_B" ina connect "$HOSTIP" 80 1500
+expect_output "B is still served as itself" vm-b inb connect "$HOSTIP" 80 3000
 restore_a
 
 # Spoofing the address with its own MAC (ARP carries B's address with A's MAC, which the
@@ -364,6 +365,22 @@ expect_grep "status flags B as not attached while still expected" "port vm-b: no
 check "detach B again (idempotent)" inhost detach vm-b
 check "re-attach B" inhost attach vm-b "$MAC_B"
 expect_output "B reaches the endpoint again" vm-b inb connect "$HOSTIP" 80 3000
+
+# A port recreated under the same name (the VM restarted) has a new ifindex: its frames carry
+# the old mark, which names no interface, until it is attached again; the status says so.
+ip -n "$HOST" link del vm-b
+ip -n "$HOST" link add vm-b type veth peer name eth0 netns "$GB"
+ip -n "$GB" link set eth0 address "$MAC_B"
+ip -n "$GB" addr add "$IP_B/16" dev eth0
+ip -n "$GB" link set eth0 up
+ip -n "$HOST" link set vm-b master "$BR" up
+ip -n "$HOST" link set vm-b type bridge_slave isolated on
+expect_grep "status flags the recreated port's old mark" "port vm-b: identity mark 0xa5" \
+        inhost status vm-a="$MAC_A" vm-b="$MAC_B"
+expect_output "the recreated port's frames identify nobody" unidentified inb connect "$HOSTIP" 80 3000
+check "attach the recreated port" inhost attach vm-b "$MAC_B"
+check "status: no drift with the recreated port attached" inhost status vm-a="$MAC_A" vm-b="$MAC_B"
+expect_output "B is identified by its recreated port" vm-b inb connect "$HOSTIP" 80 3000
 
 # ---- the bridge deleted by hand: detected, repaired by disable + enable + attach ----
 ip -n "$HOST" link del "$BR"
