@@ -5,14 +5,15 @@
  * connection, like a frontend under load.
  *
  *   bench-bus attest --calls N [--inflight K] [--transport vsock|http] --peers FIRST:COUNT
- *                    [--mac] [--api-version V] [--direct SOCKET]
+ *                    [--port] [--api-version V] [--direct SOCKET]
  *       Attest (or AttestForVersion) N times, each with a fresh nonce, round robin over the
- *       peers: vsock CIDs FIRST..FIRST+COUNT-1, or with --mac the MACs of VMs FIRST.. (see
- *       vm_mac()). Every reply must carry its own nonce in the signed content. Prints
- *       "calls=N errors=E seconds=S rate=R p50_ms=X p99_ms=Y max_ms=Z over_20ms=K". With --direct, on a
- * peer-to-peer connection to the service's frontend socket instead of the bus (what the frontends do).
+ *       peers: vsock CIDs FIRST..FIRST+COUNT-1, or with --port the legacy ports of VMs FIRST..
+ *       (see vm_port(): the peer of the http transport is the bridge port). Every reply must carry its own
+ * nonce in the signed content. Prints "calls=N errors=E seconds=S rate=R p50_ms=X p99_ms=Y max_ms=Z over_20ms=K". With --direct,
+ * on a peer-to-peer connection to the service's frontend socket instead of the bus (what the frontends do).
  *   bench-bus register --vms N [--first F] [--inflight K]
- *       RegisterVM for VMs F..F+N-1 (the ids, CIDs and MACs of tests/integration/vmdata.py).
+ *       RegisterVM for VMs F..F+N-1 (the ids, CIDs and MACs of tests/integration/vmdata.py, and
+ *       LegacyInterface vm_port()).
  *   bench-bus unregister --vms N [--first F] [--inflight K]
  *   bench-bus import --vms N [--first F] [--batch K]
  *       The same VMs as register, with ImportVMs calls of K VMs each (default 10000), one
@@ -58,7 +59,7 @@ struct Load {
         const char *transport, *api_version, *verb;
         const char *destination; /* BUS_NAME, NULL on a direct connection */
         unsigned first, count;
-        bool mac;
+        bool port;
         char first_error[256];
 };
 
@@ -74,6 +75,11 @@ static void vm_id(unsigned n, char buf[static 37]) {
 
 static void vm_mac(unsigned n, char buf[static 18]) {
         snprintf(buf, 18, "52:54:00:00:%02x:%02x", (n >> 8) & 0xff, n & 0xff);
+}
+
+/* The host side of VM n's legacy NIC (vm_port() in tests/integration/vmdata.py). */
+static void vm_port(unsigned n, char buf[static 16]) {
+        snprintf(buf, 16, "azv%u", n);
 }
 
 static void record_error(Load *l, const sd_bus_error *e, const char *what) {
@@ -111,8 +117,8 @@ static int issue_attest(Load *l) {
         int r;
 
         c->load = l;
-        if (l->mac)
-                vm_mac(l->first + i % l->count, peer);
+        if (l->port)
+                vm_port(l->first + i % l->count, peer);
         else
                 snprintf(peer, sizeof peer, "%u", l->first + i % l->count);
         snprintf(c->nonce, sizeof c->nonce, "b%u-%08lx", i, (unsigned long)random());
@@ -144,15 +150,17 @@ static int simple_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_err
 
 /* The a{sv} of VM n (as in tests/integration/vmdata.py). */
 static int append_vm_registration(sd_bus_message *m, unsigned n) {
-        char id[37], mac[18], name[32];
+        char id[37], mac[18], port[16], name[32];
 
         vm_id(n, id);
         vm_mac(n, mac);
+        vm_port(n, port);
         snprintf(name, sizeof name, "vm%u", n);
-        return sd_bus_message_append(m, "a{sv}", 10, "Id", "s", id, "Name", "s", name, "Generation", "u",
+        return sd_bus_message_append(m, "a{sv}", 11, "Id", "s", id, "Name", "s", name, "Generation", "u",
                 (uint32_t)2, "PowerState", "s", "Running", "GuestServiceInterface", "b", 1, "DataExchange",
                 "b", 1, "OsName", "s", "Windows Server 2022 Datacenter: Azure Edition", "OsVersion", "s",
-                "10.0.20348.2402", "VsockCid", "u", (uint32_t)(100 + n), "LegacyMac", "s", mac);
+                "10.0.20348.2402", "VsockCid", "u", (uint32_t)(100 + n), "LegacyMac", "s", mac,
+                "LegacyInterface", "s", port);
 }
 
 static int issue_register(Load *l) {
@@ -327,7 +335,7 @@ static int timed_call(sd_bus *bus, const char *what, const char *arg) {
 
 static void usage(void) {
         fprintf(stderr,
-                "Usage: bench-bus attest --calls N [--inflight K] [--transport T] --peers FIRST:COUNT [--mac] "
+                "Usage: bench-bus attest --calls N [--inflight K] [--transport T] --peers FIRST:COUNT [--port] "
                 "[--api-version V]\n"
                 "       bench-bus register|unregister --vms N [--first F] [--inflight K]\n"
                 "       bench-bus import --vms N [--first F] [--batch K]\n"
@@ -339,7 +347,7 @@ int main(int argc, char *argv[]) {
         static const struct option options[] = {{"calls", required_argument, NULL, 'n'},
                 {"vms", required_argument, NULL, 'n'}, {"inflight", required_argument, NULL, 'k'},
                 {"transport", required_argument, NULL, 't'}, {"peers", required_argument, NULL, 'p'},
-                {"first", required_argument, NULL, 'f'}, {"mac", no_argument, NULL, 'm'},
+                {"first", required_argument, NULL, 'f'}, {"port", no_argument, NULL, 'm'},
                 {"api-version", required_argument, NULL, 'a'}, {"batch", required_argument, NULL, 'b'},
                 {"direct", required_argument, NULL, 'd'}, {}};
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
@@ -375,7 +383,7 @@ int main(int argc, char *argv[]) {
                         l.first = (unsigned)strtoul(optarg, NULL, 10);
                         break;
                 case 'm':
-                        l.mac = true;
+                        l.port = true;
                         break;
                 case 'a':
                         l.api_version = optarg;

@@ -171,7 +171,12 @@ class Bench:
 
     def http_load(self, h, calls, n_vms, via_bus=False):
         """n_vms macvlans in one guest namespace, MACs = the registered VMs' LegacyMac. The
-        frontend asks the service on its direct socket, or (via_bus) through dbus-daemon."""
+        frontend identifies a VM by the port mark of its connection (service/shared/legacy-mark.h);
+        here all VMs share one veth, so a table of the benchmark's own marks each source address
+        with the mark of that VM's LegacyInterface (vm_port(), a veth pair that only gives the
+        name an ifindex): the frontend does the same work per connection as behind the legacy
+        bridge. The frontend asks the service on its direct socket, or (via_bus) through
+        dbus-daemon."""
         if self.frontend is None:
             self.notes.append("HTTP: tests/frontends/frontend.py is missing; skipped")
             return None
@@ -179,9 +184,11 @@ class Bench:
         if not os.access(imdsd, os.X_OK):
             self.notes.append("HTTP: azshci-imdsd is not built; skipped")
             return None
-        from vmdata import vm_mac
+        from vmdata import vm_mac, vm_port
         g = self.frontend.Guest("b")
         fe = None
+        ports = []
+        table = f"azbench{os.getpid()}"
         try:
             net = g.host_ip.rsplit(".", 1)[0]
             batch = []
@@ -197,6 +204,19 @@ class Bench:
                 subprocess.run(["ip", "netns", "exec", g.ns, "sysctl", "-q", f"net.ipv4.conf.{k}={v}"], check=True)
             subprocess.run(["ip", "-n", g.ns, "-batch", "-"], input="\n".join(batch) + "\n", text=True, check=True,
                            capture_output=True)
+            rules = []
+            for i in range(n_vms):
+                port = vm_port(i + 1)
+                subprocess.run(["ip", "link", "add", port, "type", "veth", "peer", "name", f"{port}p"], check=True,
+                               capture_output=True)
+                ports.append(port)
+                mark = self.frontend.MARK_TAG | self.frontend.ifindex(port)
+                rules.append(f"  iifname \"{g.host_if}\" ip saddr {sources[i].split('@')[0]} meta mark set {mark:#x}")
+            # After the guest's own marking table (priority -150), so these marks win.
+            subprocess.run(["nft", "-f", "-"], check=True, capture_output=True, text=True,
+                           input=f"table inet {table} {{\n chain pre {{\n"
+                                 f"  type filter hook prerouting priority -140; policy accept;\n"
+                                 + "\n".join(rules) + "\n }\n}\n")
             h.call("EnableLegacy", "b", True)   # also gives every existing VM legacy access
             # --rate=0: the per-VM limit is off, so the pipeline, not the limit, is measured
             # (with the default 5/s a run at 1,000 documents/s needs 200+ simulated VMs).
@@ -224,6 +244,9 @@ class Bench:
         finally:
             if fe:
                 fe.stop()
+            subprocess.run(["nft", "delete", "table", "inet", table], capture_output=True)
+            for port in ports:
+                subprocess.run(["ip", "link", "del", port], capture_output=True)
             g.close()
 
     # ------------------------------------------------------------------ runs

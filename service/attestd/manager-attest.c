@@ -405,14 +405,13 @@ static int find_peer_vm(Manager *m, const char *transport, const char *peer, Vm 
                                 "Peer of a vsock request must be a guest CID in decimal, not '%s'.", peer);
                 vm = manager_find_vm_by_cid(m, cid);
         } else {
-                _cleanup_free_ char *mac = NULL;
-                int r = mac_normalize(peer, &mac);
-                if (r == -ENOMEM)
-                        return r;
-                if (r < 0)
+                /* The legacy bridge port the request came in through (the frontend reads it from
+                 * the connection's port mark): the VM whose LegacyInterface it is. */
+                if (!ifname_is_valid(peer))
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                "Peer of an http request must be a MAC address, not '%s'.", peer);
-                vm = manager_find_vm_by_mac(m, mac);
+                                "Peer of an http request must be the interface name of a legacy bridge port, not '%s'.",
+                                peer);
+                vm = manager_find_vm_by_legacy_interface(m, peer);
         }
 
         if (!vm)

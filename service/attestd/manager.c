@@ -156,13 +156,13 @@ Vm *manager_find_vm_by_cid(Manager *m, uint32_t cid) {
         return hash_index_get(&m->index.by_key[VM_KEY_VSOCK_CID], &cid);
 }
 
-Vm *manager_find_vm_by_mac(Manager *m, const char *mac) {
+Vm *manager_find_vm_by_legacy_interface(Manager *m, const char *ifname) {
         assert(m);
-        assert(mac);
+        assert(ifname);
 
-        if (isempty(mac))
+        if (isempty(ifname))
                 return NULL;
-        return hash_index_get(&m->index.by_key[VM_KEY_LEGACY_MAC], mac);
+        return hash_index_get(&m->index.by_key[VM_KEY_LEGACY_INTERFACE], ifname);
 }
 
 int manager_check_unique(Manager *m, const Vm *vm, const Vm *except, sd_bus_error *error) {

@@ -87,7 +87,7 @@ int manager_run(Manager *m);
 Vm *manager_find_vm(Manager *m, const char *name_or_id);
 Vm *manager_find_vm_by_id(Manager *m, const char *id);
 Vm *manager_find_vm_by_cid(Manager *m, uint32_t cid);
-Vm *manager_find_vm_by_mac(Manager *m, const char *mac);
+Vm *manager_find_vm_by_legacy_interface(Manager *m, const char *ifname);
 /* Checks that vm's unique keys (Id, Name, VsockCid, LegacyMac) clash with no VM but except. */
 int manager_check_unique(Manager *m, const Vm *vm, const Vm *except, sd_bus_error *error);
 /* Takes ownership of vm. */

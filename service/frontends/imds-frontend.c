@@ -287,9 +287,9 @@ static void help(const ImdsTransportDef *t) {
                "                               system bus is used. Empty: the system bus only\n",
                 t->program, t->description, t->listen_help, FRONTEND_SOCKET);
         if (t->http)
-                printf("      --interface=IFNAME       Look up peers' MAC addresses on this interface\n"
-                       "                               (default: the device the socket is bound to,\n"
-                       "                               else the one the kernel routes the peer through)\n"
+                printf("      --interface=IFNAME       The legacy bridge: a connection is served only when\n"
+                       "                               the port its mark names is a port of IFNAME\n"
+                       "                               (default: any port the mark names)\n"
                        "      --max-connections-per-ip=N  Open connections per source address\n"
                        "                               (default: %u; 0 = no limit)\n",
                         IMDS_DEFAULT_MAX_PER_IP);

@@ -8,8 +8,8 @@
  * event loop. They differ only in their transport. */
 
 typedef struct ImdsTransportContext {
-        const char *interface; /* --interface, NULL = not given; resolved per connection, since
-                                * the legacy bridge gets a new ifindex when it is rebuilt */
+        const char *interface; /* --interface (the legacy bridge), NULL = not given; resolved per
+                                * connection, since the bridge gets a new ifindex when it is rebuilt */
         void *userdata;
 } ImdsTransportContext;
 

@@ -1,16 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 /* azshci-imdsd: the legacy OS support frontend. HTTP over TCP at 169.254.169.253:80 on the
- * legacy bridge; the VM is identified by its NIC's MAC address, looked up for the
- * connection's source address in the kernel's neighbour table on the ingress interface. */
+ * legacy bridge; the VM is identified by the bridge port its connection came in through: the
+ * port mark the legacy firewall put on the SYN, carried by the accepted socket (peer-port.h). */
 
-#include <net/if.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include "imds-frontend.h"
 #include "log.h"
-#include "peer-mac.h"
+#include "peer-port.h"
 
 static int parse_listen(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len) {
         _cleanup_free_ char *host = NULL;
@@ -59,10 +58,10 @@ static bool family_ok(int family) {
 }
 
 static int setup(ImdsTransportContext *ctx) {
-        PeerMac *p = NULL;
+        PeerPort *p = NULL;
         int r;
 
-        r = peer_mac_new(&p);
+        r = peer_port_new(&p);
         if (r < 0)
                 return log_error_errno(r, "Cannot open an rtnetlink socket: %m");
         ctx->userdata = p;
@@ -70,29 +69,27 @@ static int setup(ImdsTransportContext *ctx) {
 }
 
 static void teardown(ImdsTransportContext *ctx) {
-        ctx->userdata = peer_mac_free(ctx->userdata);
+        ctx->userdata = peer_port_free(ctx->userdata);
 }
 
-/* The peer's identity is the MAC the kernel resolved for its address on the ingress
- * interface: never anything the client sent. */
+/* The peer's identity is the name of the bridge port its packets came in through, from the
+ * mark the kernel gave its SYN: never an address, nor anything else the client sent. */
 static int identify(void *data, int fd, const struct sockaddr *addr, socklen_t addrlen, char **ret_peer) {
         ImdsTransportContext *ctx = data;
-        char mac[PEER_MAC_STRLEN];
-        int ifindex = 0, r;
+        char port[IF_NAMESIZE], a[INET6_ADDRSTRLEN] = "?";
+        int r;
 
-        if (ctx->interface) {
-                /* Looked up every time: the bridge is recreated by a repair (legacy off/on). */
-                ifindex = (int)if_nametoindex(ctx->interface);
-                if (ifindex == 0)
-                        return -ENODEV;
-        }
-        ifindex = peer_mac_ingress_ifindex(ctx->userdata, fd, addr, addrlen, ifindex);
-        if (ifindex < 0)
-                return ifindex;
-        r = peer_mac_lookup(ctx->userdata, addr, addrlen, ifindex, mac);
-        if (r < 0)
+        r = peer_port_identify(ctx->userdata, fd, ctx->interface, port);
+        if (r < 0) {
+                if (addr->sa_family == AF_INET && addrlen >= sizeof(struct sockaddr_in))
+                        (void)inet_ntop(AF_INET, &((const struct sockaddr_in *)addr)->sin_addr, a, sizeof a);
+                else if (addr->sa_family == AF_INET6 && addrlen >= sizeof(struct sockaddr_in6))
+                        (void)inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)addr)->sin6_addr, a,
+                                sizeof a);
+                log_info("Cannot identify the VM of a connection from %s: %s.", a, peer_port_strerror(r));
                 return r;
-        *ret_peer = strdup(mac);
+        }
+        *ret_peer = strdup(port);
         return *ret_peer ? 0 : -ENOMEM;
 }
 
@@ -100,8 +97,8 @@ static const ImdsTransportDef transport = {
         .program = "azshci-imdsd",
         .transport = "http",
         .description = "The HTTP (legacy OS support) frontend of the azshci attestation service. A VM is\n"
-                       "identified by the MAC address the kernel's neighbour table holds for the\n"
-                       "connection's source address on the ingress interface.",
+                       "identified by the legacy bridge port its connection came in through (the port\n"
+                       "mark the legacy firewall puts on its packets; needs net.ipv4.tcp_fwmark_accept=1).",
         .listen_help = "IPV4:PORT or [IPV6]:PORT",
         .http = true,
         .parse_listen = parse_listen,

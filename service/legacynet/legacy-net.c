@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <time.h>
 
+#include "legacy-mark.h"
 #include "legacy-net.h"
 #include "netlink.h"
 #include "log.h"
@@ -142,11 +143,6 @@ int legacy_net_enable(const LegacyNetConfig *c, char **ret_error) {
         if (r < 0)
                 return r;
 
-        /* The firewall first: it matches by name, so it is in force before the bridge is up. */
-        r = nft_rules_install(table, bridge, &nft_error);
-        if (r < 0)
-                return wrap_error(ret_error, r, "Cannot install the legacy firewall", TAKE_PTR(nft_error));
-
         r = rtnl_open(&rtnl);
         if (r < 0)
                 return set_error(ret_error, r, "Cannot open rtnetlink: %s", strerror(-r));
@@ -164,6 +160,12 @@ int legacy_net_enable(const LegacyNetConfig *c, char **ret_error) {
         if (!streq(l.kind, "bridge"))
                 return set_error(ret_error, -EEXIST, "Interface %s exists and is not a bridge (kind '%s')",
                         bridge, l.kind);
+
+        /* The firewall before the bridge is up (a new bridge is created down), and after it
+         * exists: the netdev table's chain hooks the bridge device itself. */
+        r = nft_rules_install(table, bridge, &nft_error);
+        if (r < 0)
+                return wrap_error(ret_error, r, "Cannot install the legacy firewall", TAKE_PTR(nft_error));
 
         if (!streq_ptr(l.alias, LEGACY_NET_ALIAS)) {
                 r = link_set_alias(&rtnl, l.ifindex, LEGACY_NET_ALIAS);
@@ -263,6 +265,7 @@ int legacy_net_attach_port(const LegacyNetConfig *c, const char *ifname, const c
         _cleanup_free_ char *m = NULL, *nft_error = NULL;
         _cleanup_(rtnl_done) Rtnl rtnl = {};
         _cleanup_(link_done) Link br = {}, port = {};
+        uint32_t mark;
         int r;
 
         r = check_config(c, ret_error);
@@ -303,8 +306,16 @@ int legacy_net_attach_port(const LegacyNetConfig *c, const char *ifname, const c
                         other.ifindex > 0 ? other.name : "another master");
         }
 
+        /* The port's identity for the HTTP frontend: its ifindex, in the mark of its frames. */
+        r = legacy_mark_from_ifindex(port.ifindex, &mark);
+        if (r < 0)
+                return set_error(ret_error, r,
+                        "Legacy interface %s has ifindex %d, above the %d a port mark can carry "
+                        "(recreate the interface)",
+                        ifname, port.ifindex, LEGACY_MARK_IFINDEX_MAX);
+
         /* Bind first: the firewall treats the name as a guest port before it forwards anything. */
-        r = nft_rules_bind(table, ifname, m, &nft_error);
+        r = nft_rules_bind(table, ifname, m, mark, &nft_error);
         if (r == -ENOENT)
                 return set_error(ret_error, r,
                         "Legacy firewall table %s is missing (enable legacy OS support first)", table);
@@ -421,17 +432,11 @@ static LegacyNetPortStatus *status_find_port(LegacyNetStatus *s, const char *ifn
         return NULL;
 }
 
-static const char *binding_of(char **pairs, const char *ifname) {
-        for (size_t i = 0; pairs && pairs[i] && pairs[i + 1]; i += 2)
-                if (streq(pairs[i], ifname))
-                        return pairs[i + 1];
-        return NULL;
-}
-
 static int fill_port(LegacyNetStatus *s, LegacyNetPortStatus *p, const LinkList *links, int bridge_ifindex,
-        char **pairs, char **port_names) {
-        const char *b;
-        int r;
+        char **pairs, char **port_names, char **marks) {
+        const char *b, *mark_s;
+        char want[sizeof("0x") + 8] = "";
+        int ifindex = 0, r;
 
         for (size_t i = 0; i < links->n; i++) {
                 const Link *l = links->links + i;
@@ -439,13 +444,14 @@ static int fill_port(LegacyNetStatus *s, LegacyNetPortStatus *p, const LinkList 
                 if (!streq(l->name, p->ifname))
                         continue;
                 p->present = true;
+                ifindex = l->ifindex;
                 p->attached = bridge_ifindex > 0 && l->master == bridge_ifindex;
                 p->isolated = p->attached && l->isolated;
                 p->up = (l->flags & IFF_UP) != 0;
                 break;
         }
 
-        b = binding_of(pairs, p->ifname);
+        b = nft_rules_pairs_get(pairs, p->ifname);
         if (b) {
                 r = free_and_strdup(&p->bound_mac, b);
                 if (r < 0)
@@ -480,6 +486,21 @@ static int fill_port(LegacyNetStatus *s, LegacyNetPortStatus *p, const LinkList 
                         p->mac);
         if (!strv_contains(port_names, p->ifname))
                 return strv_extendf(&s->drift, "port %s: missing from the firewall's port set", p->ifname);
+
+        /* A port recreated under the same name (VM restarted) has a new ifindex: until it is
+         * attached again its frames carry the old mark and identify nobody. */
+        mark_s = nft_rules_pairs_get(marks, p->ifname);
+        {
+                uint32_t mark;
+
+                if (legacy_mark_from_ifindex(ifindex, &mark) >= 0)
+                        snprintf(want, sizeof want, "0x%08" PRIx32, mark);
+        }
+        if (!mark_s)
+                return strv_extendf(&s->drift, "port %s: has no identity mark (attach it again)", p->ifname);
+        if (!streq(mark_s, want))
+                return strv_extendf(&s->drift, "port %s: identity mark %s is not its ifindex %d (attach it again)",
+                        p->ifname, mark_s, ifindex);
         return 0;
 }
 
@@ -607,7 +628,7 @@ int legacy_net_status(const LegacyNetConfig *c, const LegacyNetPort *expected, s
         LegacyNetStatus *ret) {
         const char *bridge = cfg_bridge(c), *table = cfg_table(c);
         _cleanup_(legacy_net_status_done) LegacyNetStatus s = {};
-        _cleanup_strv_free_ char **pairs = NULL, **port_names = NULL, **nft_drift = NULL;
+        _cleanup_strv_free_ char **pairs = NULL, **port_names = NULL, **marks = NULL, **nft_drift = NULL;
         _cleanup_(link_list_done) LinkList links = {};
         _cleanup_(rtnl_done) Rtnl rtnl = {};
         const Link *br = NULL;
@@ -653,13 +674,16 @@ int legacy_net_status(const LegacyNetConfig *c, const LegacyNetPort *expected, s
         r = nft_rules_get_ports(table, &port_names, NULL);
         if (r < 0 && r != -ENOENT)
                 return r;
+        r = nft_rules_get_marks(table, &marks, NULL);
+        if (r < 0 && r != -ENOENT)
+                return r;
 
         r = status_collect_ports(&s, expected, n_expected, &links, br, pairs);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < s.n_ports; i++) {
                 r = fill_port(&s, s.ports + i, &links, br && s.bridge_is_bridge ? br->ifindex : 0, pairs,
-                        port_names);
+                        port_names, marks);
                 if (r < 0)
                         return r;
         }

@@ -11,10 +11,13 @@
  *   - a Linux bridge (default "azshci-imds0", ifalias AZSHCI_HOST-IMDS_DO_NOT_MODIFY) with no
  *     uplink, a fixed locally administered MAC, no IPv6 link-local address, and the host
  *     address 169.254.169.253/16, up;
- *   - nftables tables "bridge azshci" and "inet azshci" (see nft-rules.h): only TCP 80 and ARP
- *     to 169.254.169.253 reach the host from the bridge, nothing is routed in or out, guest
- *     ports cannot talk to each other, each port may only send with its registered MAC, and
- *     DHCP server / router advertisement frames from guests are dropped;
+ *   - nftables tables "bridge azshci", "inet azshci" and "netdev azshci" (see nft-rules.h):
+ *     only TCP 80 and ARP
+ *     to 169.254.169.253 reach the host from the bridge (so DHCP server / router advertisement
+ *     frames from guests reach nobody), nothing is routed in or out, guest ports cannot talk
+ *     to each other, each port may only send with its registered MAC, each port's frames carry
+ *     its identity mark (legacy-mark.h), and the host's frames for a port's connections go to
+ *     that port's MAC and leave through that port only;
  *   - per VM an isolated bridge port (IFLA_BRPORT_ISOLATED) whose MAC is bound in the
  *     anti-spoofing set.
  *
@@ -64,7 +67,7 @@ typedef struct LegacyNetStatus {
         char *alias;                /* current ifalias, NULL = none */
         bool address_ok;            /* 169.254.169.253/16 is on the bridge */
         char **addresses;           /* all IPv4 addresses on the bridge, "a.b.c.d/n" */
-        bool table_present;         /* both nftables tables exist ... */
+        bool table_present;         /* the nftables tables exist ... */
         bool table_intact;          /* ... and their chains and rules are exactly ours */
         LegacyNetPortStatus *ports; /* expected ports first (in the given order), then unexpected ones */
         size_t n_ports;

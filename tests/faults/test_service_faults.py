@@ -42,7 +42,7 @@ def test_kill9_under_load(h, env):
     f = env.frontend(f"{g.host_ip}:80", args=["--log-level=info", "--rate=0", "--max-connections-per-vm=16"])
     for n in range(1, N_VMS + 1):
         h.register_vm(**vm_props(n))
-    env.register_legacy_vm(g.mac)          # also turns legacy OS support on
+    env.register_legacy_vm(g)          # also turns legacy OS support on
     h.call("SetVMAccess", "sb", vm_id(3), False)
     h.call("UnregisterVM", "s", vm_id(4))
     before = _snapshot(h)
@@ -122,7 +122,7 @@ def frontend_killed(h, env, via_bus):
     # 8 connections of one VM: above the default per-VM connection limit (4).
     f = env.frontend(f"{g.host_ip}:80", args=["--rate=0", "--max-connections-per-vm=16",
                                               *(["--service-socket="] if via_bus else [])])
-    env.register_legacy_vm(g.mac)
+    env.register_legacy_vm(g)
     url = env.url(g, DOC + "?api-version=2018-10-01&nonce=mid")
     eq(env.curl(g, url).status, 200, "before")
     m = h.monitor()
@@ -158,7 +158,7 @@ def frontend_killed(h, env, via_bus):
     eq(h.service_proc.pid, svc, "service pid")
     if h.service_proc.poll() is not None:
         raise AssertionError(f"the service exited with {h.service_proc.returncode}")
-    doc = attest(h, "http", g.mac, "direct")
+    doc = attest(h, "http", g.host_if, "direct")
     ca = trust_anchor_file(h)
     verify_document(h, doc, ca, nonce="direct")
     h.managed_objects()
@@ -186,7 +186,7 @@ def test_service_killed_in_flight(h, env):
     g = env.guest()
     f = env.frontend(f"{g.host_ip}:80", args=["--rate=0", "--max-connections-per-vm=0",
                                               "--max-connections-per-ip=0"])
-    env.register_legacy_vm(g.mac)
+    env.register_legacy_vm(g)
     eq(env.curl(g, env.url(g, DOC + "?api-version=2018-10-01&nonce=warm")).status, 200, "before")
 
     def curl(nonce):

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Slow and idle clients against the real HTTP frontend (socket-activated azshci-imdsd as
-azshci-frontend, real neighbour lookups, the real service behind it), and requests beyond
+azshci-frontend, real port marks, the real service behind it), and requests beyond
 libmicrohttpd's own buffer."""
 
 import time
@@ -36,7 +36,7 @@ def test_slowloris_http(h, env):
                      args=["--log-level=info", f"--request-timeout={REQUEST_TIMEOUT}", "--connection-timeout=30",
                            f"--max-connections-per-vm={PER_VM}", "--max-connections-per-ip=16",
                            "--max-connections=256", "--rate=0"])
-    env.register_legacy_vm(victim.mac)
+    env.register_legacy_vm(victim)
     ca = trust_anchor_file(h)
     url = env.url(victim, DOC + "?api-version=2018-10-01&nonce=victim")
     eq(env.curl(victim, url).status, 200, "before the flood (socket activation starts the frontend)")
@@ -86,8 +86,8 @@ def test_slowloris_http(h, env):
         flood.close()
 
     log = f.log()
-    for text in (f"http peer {attacker.mac} already has {PER_VM} connections",
-                 f"(peer {attacker.mac}) did not deliver a complete request within {REQUEST_TIMEOUT} s"):
+    for text in (f"http peer {attacker.host_if} already has {PER_VM} connections",
+                 f"(peer {attacker.host_if}) did not deliver a complete request within {REQUEST_TIMEOUT} s"):
         if text not in log:
             raise AssertionError(f"the frontend log lacks {text!r}")
     eq(frontend_pid(f), pid, "frontend pid")
@@ -102,7 +102,7 @@ def test_oversized(h, env):
     docs/frontends.md), and closes the connection. The frontend serves on afterwards."""
     g = env.guest()
     env.frontend(f"{g.host_ip}:80")
-    env.register_legacy_vm(g.mac)
+    env.register_legacy_vm(g)
     base = DOC + "?api-version=2018-10-01&nonce="
     expect(env.curl(g, env.url(g, base + "a" * 3000)), 414, '{"error":"Request-URI too long"}', "3 KB URI")
     big = tuple(f"X-Filler-{i}: {'x' * 1000}" for i in range(9))

@@ -15,7 +15,7 @@ import subprocess
 
 from harness import (SERVICE_USER, TEST_FRONTEND_USER, Skip, attest, attest_error, testcase,
                      vm_props_busctl)
-from vmdata import vm_id, vm_mac, vm_props
+from vmdata import vm_id, vm_port, vm_props
 
 VALGRIND_EXIT = 99
 N_VMS = 24
@@ -94,15 +94,15 @@ def _stop_under_valgrind(h, timeout=180):
     return rc
 
 
-def _attest_load(h, bench_bus, calls, first, count, transport="vsock", mac=False):
+def _attest_load(h, bench_bus, calls, first, count, transport="vsock", port=False):
     if bench_bus:
         args = [bench_bus, "attest", f"--calls={calls}", "--inflight=16", f"--transport={transport}",
-                f"--peers={first}:{count}"] + (["--mac"] if mac else [])
+                f"--peers={first}:{count}"] + (["--port"] if port else [])
         p = h.run(args, user=TEST_FRONTEND_USER, timeout=600)
         print(p.stdout.strip())
     else:   # slower, one busctl per call
         for i in range(calls):
-            peer = vm_mac(first + i % count) if mac else str(first + i % count)
+            peer = vm_port(first + i % count) if port else str(first + i % count)
             attest(h, transport, peer, f"vg{i}")
 
 
@@ -128,7 +128,7 @@ def test_valgrind_memcheck(h):
             h.register_vm(**vm_props(n))
     for n in (N_VMS - 1, N_VMS):
         h.register_vm(**vm_props(n, GuestServiceInterface=False, OsName="Windows Server 2012 R2 Datacenter",
-                                 OsVersion="6.3.9600.21620", SqlVersion="11.0.7001.0"))
+                                 OsVersion="6.3.9600.21620", SqlVersion="11.0.7001.0", LegacyInterface=vm_port(n)))
     h.call("UpdateVM", "sa{sv}", vm_id(1), vm_props_busctl({"OsVersion": "10.0.20348.2700", "Sku": "Datacenter"}))
 
     # Documents, many in flight, and the refusals.
@@ -136,12 +136,12 @@ def test_valgrind_memcheck(h):
     attest_error(h, "UnknownVM", "vsock", "9999", "n1")
     attest_error(h, "InvalidNonce", "vsock", "101", "bad nonce!")
     attest_error(h, "AccessDenied", "vsock", str(100 + N_VMS), "n2")      # no guest service interface
-    attest_error(h, "AccessDenied", "http", vm_mac(N_VMS), "n3")          # legacy support off
+    attest_error(h, "AccessDenied", "http", vm_port(N_VMS), "n3")          # legacy support off
 
     # Legacy: on, per-VM access, documents over the legacy transport, off again.
     h.call("EnableLegacy", "b", True)
     h.call("SetVMAccess", "sb", vm_id(N_VMS), True)
-    _attest_load(h, bench_bus, 40, N_VMS, 1, transport="http", mac=True)
+    _attest_load(h, bench_bus, 40, N_VMS, 1, transport="http", port=True)
     h.call("EnableLegacy", "b", False)
 
     # A Sync (new key) while documents are being signed.

@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Helpers for the frontend tests, on top of tests/integration/harness.py (reused, not forked):
-a guest network namespace joined to the host by a veth pair (so the HTTP frontend's neighbour
-lookup is real), the frontend started with an inherited socket exactly as systemd does it,
-and curl in the guest as the client. Python 3 standard library only."""
+a guest network namespace joined to the host by a veth pair whose host end marks the guest's
+packets as the legacy firewall marks a bridge port's (so the HTTP frontend's port
+identification is real), the frontend started with an inherited socket exactly as systemd
+does it, and curl in the guest as the client. Python 3 standard library only."""
 
 import functools
 import json
@@ -18,13 +19,24 @@ import harness
 from harness import deadline_loop, HarnessError, Skip
 
 FRONTEND_USER = harness.FRONTEND_USER
+MARK_TAG = 0xa5000000   # service/shared/legacy-mark.h: a port's mark is MARK_TAG | its ifindex
 VM_ID = "3f2b8c1e-7d4a-4e59-9b61-0c8d2e5f7a13"
 VM_NAME = "legacy-guest"
 
 
+def ifindex(ifname, ns=None):
+    out = subprocess.run(["ip", *(["-n", ns] if ns else []), "-j", "link", "show", "dev", ifname],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out)[0]["ifindex"]
+
+
 class Guest:
-    """A network namespace with one end of a veth pair; the host end carries host_ip. Always
-    removed in close(), also when the test failed."""
+    """A network namespace with one end of a veth pair; the host end carries host_ip and is
+    the VM's LegacyInterface. A table "inet azfe<tag>" of the test's own gives the guest's
+    packets the port mark (MARK_TAG | the host end's ifindex) the legacy bridge's firewall
+    would give them (tests/legacy run the real bridge and firewall), and the host namespace
+    gets net.ipv4.tcp_fwmark_accept=1, as azshci-imds.service sets it. Always removed in
+    close(), also when the test failed."""
 
     def __init__(self, tag):
         n = random.randrange(1, 250)
@@ -58,8 +70,18 @@ class Guest:
         out = subprocess.run(["ip", "-n", self.ns, "-j", "link", "show", "dev", self.guest_if],
                              check=True, capture_output=True, text=True).stdout
         self.mac = json.loads(out)[0]["address"]
+        self.mark = MARK_TAG | ifindex(self.host_if)
+        self.table = f"azfe{self.tag}"
+        subprocess.run(["nft", "-f", "-"], check=True, capture_output=True, text=True, timeout=10,
+                       input=f"table inet {self.table} {{\n chain pre {{\n"
+                             f"  type filter hook prerouting priority -150; policy accept;\n"
+                             f"  iifname \"{self.host_if}\" meta mark set {self.mark:#x}\n }}\n}}\n")
+        self.created.append("table")
+        subprocess.run(["sysctl", "-q", "-w", "net.ipv4.tcp_fwmark_accept=1"], check=True, capture_output=True)
 
     def close(self):
+        if "table" in self.created:
+            subprocess.run(["nft", "delete", "table", "inet", self.table], capture_output=True)
         if "link" in self.created:
             subprocess.run(["ip", "link", "del", self.host_if], capture_output=True)
         if "ns" in self.created:
@@ -200,10 +222,12 @@ class Env:
 
     # ------------------------------------------------------------------ service side
 
-    def register_legacy_vm(self, mac, vm_id=VM_ID, name=VM_NAME, access=True):
+    def register_legacy_vm(self, guest, vm_id=VM_ID, name=VM_NAME, access=True):
+        """The VM behind guest: its port (the veth's host end) and MAC."""
         self.h.register_vm(Id=vm_id, Name=name, Generation=2, PowerState="Running",
                            GuestServiceInterface=True, DataExchange=True, OsName="Windows Server 2012 R2",
-                           OsVersion="6.3.9600.21620", LegacyMac=mac, Sku="2012-R2-Datacenter")
+                           OsVersion="6.3.9600.21620", LegacyMac=guest.mac, LegacyInterface=guest.host_if,
+                           Sku="2012-R2-Datacenter")
         if access:
             self.h.call("EnableLegacy", "b", True)
 

@@ -220,13 +220,13 @@ def test_socket_peers(h, env):
     eq(probe(h, fe, "call", "EnableLegacy"),
        "error: org.freedesktop.DBus.Error.UnknownMethod: Unknown method EnableLegacy or interface "
        "org.azshci.Attestation1.", "EnableLegacy on the direct socket")
-    eq(probe(h, fe, "call", "Attest", "http", "52:54:00:00:00:99", "n1"),
-       f"error: {harness.IFACE}.Error.UnknownVM: No VM is registered for http peer 52:54:00:00:00:99.",
+    eq(probe(h, fe, "call", "Attest", "http", "vnet99", "n1"),
+       f"error: {harness.IFACE}.Error.UnknownVM: No VM is registered for http peer vnet99.",
        "Attest for an unknown VM on the direct socket")
     eq(probe(h, fe, "call", "Attest", "smtp", "52:54:00:00:00:99", "n1"),
        'error: org.freedesktop.DBus.Error.InvalidArgs: Transport must be "vsock" or "http", not "smtp".',
        "Attest with a bad transport on the direct socket")
-    eq(probe(h, harness.TEST_USER, "call", "Attest", "http", "52:54:00:00:00:99", "n1"), "CLOSED",
+    eq(probe(h, harness.TEST_USER, "call", "Attest", "http", "vnet99", "n1"), "CLOSED",
        f"Attest as {harness.TEST_USER}")
 
 

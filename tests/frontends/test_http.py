@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """The HTTP frontend end to end: curl in a guest network namespace → veth → azshci-imdsd
-(socket-activated, as azshci-frontend) → real neighbour lookup → AttestForVersion on the
+(socket-activated, as azshci-frontend) → the port mark of the connection → AttestForVersion on the
 harness bus → the real azshci-attestd. Documents are checked by azshci-attest verify and by
 openssl smime."""
 
@@ -29,6 +29,7 @@ B_405 = '{"error":"Method not allowed: only GET is supported"}'
 B_414 = '{"error":"Request-URI too long"}'
 B_431 = '{"error":"Request header fields too large"}'
 B_429 = '{"error":"Too many requests: the rate limit of this VM was exceeded"}'
+B_UNIDENTIFIED = '{"error":"Forbidden: the requesting VM could not be identified"}'
 B_UNKNOWN_VM = '{"error":"Forbidden: this VM is not registered for attestation"}'
 B_DENIED = '{"error":"Forbidden: this VM may not use attestation over this path"}'
 B_UNREACHABLE = '{"error":"Service unavailable: the attestation service is not reachable, retry later"}'
@@ -44,7 +45,7 @@ def setup_guest(env, register=True, args=()):
     g = env.guest()
     f = env.frontend(f"{g.host_ip}:80", args)
     if register:
-        env.register_legacy_vm(g.mac)
+        env.register_legacy_vm(g)
     return g, f
 
 
@@ -80,7 +81,7 @@ def test_contract(h, env):
     # Before the VM is registered: the service says UnknownVM.
     expect(env.curl(g, u(q)), 403, B_UNKNOWN_VM, "unregistered VM")
     # Registered, but legacy OS support off: AccessDenied.
-    env.register_legacy_vm(g.mac, access=False)
+    env.register_legacy_vm(g, access=False)
     expect(env.curl(g, u(q)), 403, B_DENIED, "no legacy access")
     h.call("EnableLegacy", "b", True)
 
@@ -134,9 +135,16 @@ def test_contract(h, env):
     expect(env.curl(g, u(DOC + "?api-version=2018-10-01&nonce=" + "a" * 3000)), 414, B_414, "long URI")
     big = tuple(f"X-Filler-{i}: {'x' * 1000}" for i in range(9))
     expect(env.curl(g, u(q), headers=("Metadata: true",) + big), 431, B_431, "large headers")
-    # A header claiming another identity changes nothing: the MAC comes from the kernel.
+    # A header claiming another identity changes nothing: the port comes from the kernel.
     r = env.curl(g, u(q), headers=("Metadata: true", "X-Azshci-Peer: 52:54:00:00:00:01"))
     eq(r.status, 200, "spoofing header ignored")
+    # Without the port mark (the table that stands in for the legacy firewall removed) the same
+    # guest, address and MAC identify nobody: 403, and the log says why.
+    subprocess.run(["nft", "delete", "table", "inet", g.table], check=True, capture_output=True)
+    g.created.remove("table")
+    expect(env.curl(g, u(q)), 403, B_UNIDENTIFIED, "a connection without a port mark")
+    if "carries no legacy port mark" not in f.log():
+        raise AssertionError(f"the frontend log does not say why: {f.log()[-2000:]}")
 
 
 # The guest side of frontend-rate-limit: C connections opened first; then, K times, one document
@@ -303,7 +311,7 @@ def test_idle_exit(h, env):
     serves, exits 0 after --idle-timeout without connections, and a second instance serves a
     connection that queued on the same socket meanwhile."""
     g = env.guest()
-    env.register_legacy_vm(g.mac)
+    env.register_legacy_vm(g)
     lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     lsock.bind((g.host_ip, 8080))
@@ -349,34 +357,45 @@ def test_idle_exit(h, env):
 
 @frontend_case("frontend-listen-by-hand")
 def test_listen(h, env):
-    """--listen ADDR for running by hand (no socket activation, no idle exit)."""
+    """--listen ADDR for running by hand (no socket activation, no idle exit). With
+    --interface=BRIDGE a port that is not a port of BRIDGE identifies nobody: 403, and the log
+    says why; without it the same guest is served."""
     g = env.guest()
-    env.register_legacy_vm(g.mac)
+    env.register_legacy_vm(g)
     bin_ = os.path.join(h.builddir, "service", "azshci-imdsd")
-    log = open(os.path.join(h.tmp, "listen.log"), "a")
-    p = subprocess.Popen(["setpriv", f"--reuid={harness.FRONTEND_USER}", f"--regid={harness.FRONTEND_USER}",
-                          "--init-groups", "--", bin_, f"--listen={g.host_ip}:8081", f"--interface={g.host_if}",
-                          "--log-level=debug"],
-                         env={"PATH": "/usr/bin:/bin", "DBUS_SYSTEM_BUS_ADDRESS": h.bus_address},
-                         stdout=log, stderr=log)
-    try:
-        url = env.url(g, DOC + "?api-version=2018-10-01&nonce=byhand", port=8081)
-        for _ in deadline_loop(harness.DEFAULT_TIMEOUT, "--listen to accept"):
-            pr = g.run(["curl", "-sS", "-i", "--max-time", "10", "-H", "Metadata: true", url])
-            if pr.returncode == 0:
-                break
-            if p.poll() is not None:
-                raise AssertionError(f"azshci-imdsd exited with {p.returncode}")
-        r = parse_curl_i(pr.stdout)
-        eq(r.status, 200, f"--listen ({r!r})")
-        verify_document(h, env, r.body, "byhand")
-        p.send_signal(15)
-        eq(p.wait(10), 0, "exit status on SIGTERM")
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-        log.close()
+    log_path = os.path.join(h.tmp, "listen.log")
+    url = env.url(g, DOC + "?api-version=2018-10-01&nonce=byhand", port=8081)
+
+    def run(args):
+        with open(log_path, "a") as log:
+            p = subprocess.Popen(["setpriv", f"--reuid={harness.FRONTEND_USER}", f"--regid={harness.FRONTEND_USER}",
+                                  "--init-groups", "--", bin_, f"--listen={g.host_ip}:8081", *args,
+                                  "--log-level=debug"],
+                                 env={"PATH": "/usr/bin:/bin", "DBUS_SYSTEM_BUS_ADDRESS": h.bus_address},
+                                 stdout=log, stderr=log)
+        try:
+            for _ in deadline_loop(harness.DEFAULT_TIMEOUT, "--listen to accept"):
+                pr = g.run(["curl", "-sS", "-i", "--max-time", "10", "-H", "Metadata: true", url])
+                if pr.returncode == 0:
+                    break
+                if p.poll() is not None:
+                    raise AssertionError(f"azshci-imdsd exited with {p.returncode}")
+            p.send_signal(15)
+            eq(p.wait(10), 0, "exit status on SIGTERM")
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        return parse_curl_i(pr.stdout)
+
+    # g's port (the veth's host end) is no bridge's port.
+    expect(run([f"--interface={g.host_if}"]), 403, B_UNIDENTIFIED, "--interface naming another link")
+    with open(log_path) as f:
+        if "is not a port of the legacy bridge" not in f.read():
+            raise AssertionError("the log does not say why the guest was not identified")
+    r = run([])
+    eq(r.status, 200, f"--listen ({r!r})")
+    verify_document(h, env, r.body, "byhand")
 
 
 @frontend_case("frontend-attest-fetch")

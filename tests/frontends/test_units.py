@@ -65,6 +65,11 @@ def main():
                 if line not in text.replace("\r", ""):
                     print(f"FAIL: {name} lacks {line.strip()}")
                     failed = True
+            # Without tcp_fwmark_accept the accepted sockets carry no port mark and every guest
+            # gets 403 (docs/trust-model.md): the HTTP frontend's unit sets it before each start.
+            if "imds" in name and "ExecStartPre=+sysctl -q -w net.ipv4.tcp_fwmark_accept=1\n" not in text:
+                print(f"FAIL: {name} does not set net.ipv4.tcp_fwmark_accept=1 before it starts")
+                failed = True
             fams = re.search(r"^RestrictAddressFamilies=(.*)$", text, re.M).group(1).split()
             want = ["AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK"] if "imds" in name else ["AF_UNIX", "AF_VSOCK"]
             if fams != want:

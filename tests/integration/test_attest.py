@@ -129,20 +129,25 @@ def test_attest_document_vsock(h):
 
 @testcase()
 def test_attest_legacy_http(h):
-    """The http (legacy) path by MAC: refused while legacy OS support is off, works once it is
-    on (which grants existing VMs), refused again when the VM's access is revoked; the MAC
-    matches in any letter case; the vsock path of a VM without the guest service interface
-    is refused; the document verifies with both peers."""
-    h.register_vm(**vm_props(2, GuestServiceInterface=False, Generation=1, PowerState="Off"))
+    """The http (legacy) path by bridge port (the VM's LegacyInterface): refused while legacy
+    OS support is off, works once it is on (which grants existing VMs), refused again when the
+    VM's access is revoked; the port name matches exactly (interface names are case-sensitive)
+    and the VM's MAC identifies nothing; the vsock path of a VM without the guest service
+    interface is refused; the document verifies with both peers."""
+    h.register_vm(**vm_props(2, GuestServiceInterface=False, Generation=1, PowerState="Off",
+                             LegacyInterface="vnet2"))
     ca = trust_anchor_file(h)
-    mac = vm_mac(2)
+    mac = "vnet2"   # the peer of an http request: the port
     attest_error(h, "AccessDenied", "http", mac, "n1", contains=("vm2", "legacy OS support is off"))
     attest_error(h, "AccessDenied", "vsock", "102", "n1", contains=("vm2", "guest service interface"))
     h.call("EnableLegacy", "b", True)
     eq(h.get_property("LegacyAccess", path=h.vm_paths()[0], interface="org.azshci.Attestation1.VM"), True,
        "LegacyAccess after EnableLegacy")
     _attest_verified(h, ca, "http", mac, "legacy1", vm_id(2), sku="")
-    _attest_verified(h, ca, "http", mac.upper(), "legacy2", vm_id(2), api_version="2019-11-01", sku="")
+    _attest_verified(h, ca, "http", mac, "legacy2", vm_id(2), api_version="2019-11-01", sku="")
+    attest_error(h, "UnknownVM", "http", "VNET2", "n1", contains="VNET2")
+    attest_error(h, "org.freedesktop.DBus.Error.InvalidArgs", "http", vm_mac(2), "n1",
+                 contains="interface name of a legacy bridge port")
     attest_error(h, "AccessDenied", "vsock", "102", "n1", contains="guest service interface")
     h.call("SetVMAccess", "sb", "vm2", False)
     attest_error(h, "AccessDenied", "http", mac, "n1", contains=("vm2", "legacy access"))
@@ -239,9 +244,9 @@ def test_attest_concurrent_nonces(h):
 def test_attest_errors(h):
     """Every refusal has its own D-Bus error: InvalidNonce (33 characters, space, dot, slash,
     non-ASCII), InvalidArgs (unknown transport, malformed peer, unsupported or empty
-    api-version), UnknownVM (unregistered CID or MAC, and after UnregisterVM); a 32-character
+    api-version), UnknownVM (unregistered CID or port, and after UnregisterVM); a 32-character
     nonce of the whole alphabet is fine."""
-    h.register_vm(**vm_props(1))
+    h.register_vm(**vm_props(1, LegacyInterface="vnet1"))
     ca = trust_anchor_file(h)
     ok32 = "aZ09_-" + "b" * 26
     _attest_verified(h, ca, "vsock", "101", ok32, vm_id(1))
@@ -258,15 +263,17 @@ def test_attest_errors(h):
     for peer in ("+101", " 101", "101 ", "0101", "0x65", "101.0"):
         attest_error(h, invalid, "vsock", peer, "n", contains="guest CID in decimal")
     attest_error(h, invalid, "http", "52:54:00:zz:00:01", "n")
+    attest_error(h, invalid, "http", "", "n")
+    attest_error(h, invalid, "http", "a-name-longer-than-15", "n")
     for v in ("2018-09-30", "2017-12-01", "2025-13-01", "latest", ""):
         attest_error(h, invalid, "vsock", "101", "n", v, contains="api-version")
     attest_error(h, "UnknownVM", "vsock", "999", "n", contains="999")
-    attest_error(h, "UnknownVM", "http", "52:54:00:99:99:99", "n", contains="52:54:00:99:99:99")
+    attest_error(h, "UnknownVM", "http", "vnet99", "n", contains="No VM is registered for http peer vnet99.")
     h.call("EnableLegacy", "b", True)
-    attest_error(h, "UnknownVM", "http", "52:54:00:99:99:99", "n")
+    attest_error(h, "UnknownVM", "http", "vnet99", "n")
     h.call("UnregisterVM", "s", "vm1")
     attest_error(h, "UnknownVM", "vsock", "101", "n")
-    attest_error(h, "UnknownVM", "http", vm_mac(1), "n")
+    attest_error(h, "UnknownVM", "http", "vnet1", "n")
 
 
 @testcase(start_service=False)

@@ -12,6 +12,12 @@ def vm_mac(n):
     return f"52:54:00:00:{(n >> 8) & 0xff:02x}:{n & 0xff:02x}"
 
 
+def vm_port(n):
+    """The host side of VM n's legacy NIC (a name only: no such link exists unless a test makes
+    it); bench-bus registers its VMs with it."""
+    return f"azv{n}"
+
+
 def vm_props(n, **overrides):
     """VM number n: a Generation 2 Windows Server 2022 Azure Edition VM with unique id,
     name, vsock CID and legacy MAC; keyword arguments override keys (None removes one)."""

@@ -17,7 +17,8 @@ What it builds (and always removes, also on failure or SIGTERM/SIGINT):
     `azshci-imds0`, address 169.254.169.253/16 and nftables tables exist only there.
     `net.ipv4.ip_nonlocal_bind=1` in HOST stands in for the socket unit's `FreeBind=yes`:
     systemd-socket-activate has no such option, and the address only exists once the service
-    has built the bridge.
+    has built the bridge. `net.ipv4.tcp_fwmark_accept=1` in HOST is what azshci-imds.service
+    sets before the frontend starts (ExecStartPre=).
   - the HTTP frontend azshci-imdsd, socket-activated in HOST by systemd-socket-activate on
     169.254.169.253:80 (socket bound as root, exec on the first connection, setpriv to
     azshci-frontend), `--idle-timeout=0` so the socket stays for the whole test.
@@ -118,7 +119,29 @@ class Guest:
     def set_mac(self, mac):
         sh(["ip", "-n", self.ns, "link", "set", "eth0", "address", mac])
         # Forget neighbours learnt with the old MAC on our side.
-        sh(["ip", "-n", self.ns, "neigh", "flush", "dev", "eth0"], check=False)
+        sh(["ip", "-n", self.ns, "neigh", "flush", "dev", "eth0", "nud", "all"], check=False)
+
+    def set_ip(self, ip):
+        """eth0 carries ip (and only ip) from now on; the guest forgets its neighbours (pinned
+        ones too)."""
+        sh(["ip", "-n", self.ns, "addr", "flush", "dev", "eth0"])
+        sh(["ip", "-n", self.ns, "addr", "add", f"{ip}/16", "dev", "eth0"])
+        sh(["ip", "-n", self.ns, "neigh", "flush", "dev", "eth0", "nud", "all"], check=False)
+
+    def send_arp(self, op, sha, spa, tha, tpa):
+        """One ARP frame from eth0, with eth0's own MAC as Ethernet source (what the firewall
+        binds) and the given sender/target fields: op "request" (broadcast) or "reply" (to
+        tha)."""
+        code = ("import socket,sys\n"
+                "mac=lambda s: bytes.fromhex(s.replace(':',''))\n"
+                "op,sha,spa,tha,tpa=sys.argv[1:6]\n"
+                "s=socket.socket(socket.AF_PACKET,socket.SOCK_RAW); s.bind(('eth0',0))\n"
+                "src=s.getsockname()[4]\n"
+                "dst=b'\\xff'*6 if op=='request' else mac(tha)\n"
+                "arp=bytes.fromhex('0001080006040001' if op=='request' else '0001080006040002')\n"
+                "arp+=mac(sha)+socket.inet_aton(spa)+mac(tha)+socket.inet_aton(tpa)\n"
+                "s.send(dst+src+b'\\x08\\x06'+arp)\n")
+        self.run(["python3", "-c", code, op, sha, spa, tha, tpa], check=True)
 
     def tcp_connect(self, host, port, timeout=6):
         """Connects from the guest; returns 'connected' or the error (e.g. 'timeout',
@@ -211,6 +234,9 @@ class LegacyEnv:
             self._namespaces.append(self.host_ns)
             sh(["ip", "-n", self.host_ns, "link", "set", "lo", "up"])
             sh(["ip", "netns", "exec", self.host_ns, "sysctl", "-q", "-w", "net.ipv4.ip_nonlocal_bind=1"])
+            # What azshci-imds.service's ExecStartPre= does on a real host: accepted sockets
+            # carry the port mark of their SYN (how the frontend identifies a guest).
+            self.set_fwmark_accept(True)
             self.h = harness.NetnsHarness(self.srcdir, self.builddir, self.name, self.verbose,
                                           netns=self.host_ns)
             self.h.setup()
@@ -219,6 +245,10 @@ class LegacyEnv:
         except BaseException:
             self.close(failed=True)
             raise
+
+    def set_fwmark_accept(self, on):
+        sh(["ip", "netns", "exec", self.host_ns, "sysctl", "-q", "-w",
+            f"net.ipv4.tcp_fwmark_accept={1 if on else 0}"])
 
     def start_frontend(self):
         binary = os.path.join(self.builddir, "service", "azshci-imdsd")

@@ -18,8 +18,8 @@ VM_C = "5a1e0001-0c0c-4c0c-8c0c-00000000000c"
 VM_D = "5a1e0001-0d0d-4d0d-8d0d-00000000000d"
 
 UNREACHABLE_BODY = '{"error":"Service unavailable: the attestation service is not reachable, retry later"}'
-ACCESS_DENIED_BODY = '{"error":"Forbidden: this VM may not use attestation over this path"}'
-OUR_TABLES = [("bridge", TABLE), ("inet", TABLE)]
+UNIDENTIFIED_BODY = '{"error":"Forbidden: the requesting VM could not be identified"}'
+OUR_TABLES = [("bridge", TABLE), ("inet", TABLE), ("netdev", TABLE)]
 ISOLATED_PORT = (BRIDGE, True, "UP")   # legacy_env.port_state(): master, isolated, operstate
 FREE_PORT = (None, None, "DOWN")       # a veth end nobody touched (we never set it up)
 
@@ -169,13 +169,16 @@ def test_guests(env):
 
 @case("legacy-hand-attached")
 def test_hand_attached(env):
-    """A port someone attaches by hand (B, no access) reaches the frontend: the service itself
-    refuses with 403 AccessDenied, and the status names the unexpected port."""
+    """A port someone attaches by hand (B, no access) reaches the frontend, but its packets
+    carry no port mark (the firewall marks only the ports the service attached): the frontend
+    identifies nobody and answers 403, and the status names the unexpected port."""
     a, b = two_guests(env)
     env.host(["ip", "link", "set", b.host_if, "master", BRIDGE, "up"])
     r = env.fetch(b)
     eq(r.rc, 0, f"B's fetch through a hand-attached port ({r!r})")
-    eq((r.response.status, r.response.body), (403, ACCESS_DENIED_BODY), "B's response")
+    eq((r.response.status, r.response.body), (403, UNIDENTIFIED_BODY), "B's response")
+    if "carries no legacy port mark" not in env.read_frontend_log():
+        raise AssertionError("the frontend log does not say why B was not identified")
     ok, report = env.status()
     eq(ok, False, "status with a hand-attached port")
     if f"Drift: port {b.host_if}:" not in report:
@@ -185,7 +188,7 @@ def test_hand_attached(env):
 
 @case("legacy-disable")
 def test_disable(env):
-    """EnableLegacy(false) removes the bridge and both tables; A's fetch fails; VMs keep their
+    """EnableLegacy(false) removes the bridge and the tables; A's fetch fails; VMs keep their
     registration and access; EnableLegacy(true) brings everything back."""
     a, b = two_guests(env)
     fetch_verified(env, a, VM_A, "abc")
@@ -272,6 +275,7 @@ def test_restart(env):
     env.host(["ip", "link", "del", BRIDGE])
     env.host(["nft", "delete", "table", "bridge", TABLE])
     env.host(["nft", "delete", "table", "inet", TABLE])
+    env.host(["nft", "delete", "table", "netdev", TABLE])
     eq(BRIDGE in env.host_links(), False, "bridge deleted by hand")
     eq(env.host_tables(), [], "tables deleted by hand")
     eq(env.port_state(a)[0], None, "A's port released with the bridge")
@@ -323,3 +327,121 @@ def test_access_errors(env):
     env.set_access("guest-d", True)
     eq(env.port_state(d), ISOLATED_PORT, "D's port once Off and granted")
     eq(env.status()[0], True, "status")
+
+
+def bridge_mac(env):
+    return env.host_links()[BRIDGE]["address"]
+
+
+def host_neigh(env, ip):
+    """The MAC HOST's neighbour table holds for ip on the bridge (None: no entry or none
+    resolved)."""
+    out = env.host(["ip", "-j", "neigh", "show", "to", ip, "dev", BRIDGE]).stdout.strip()
+    entries = json.loads(out) if out else []
+    return entries[0].get("lladdr") if entries else None
+
+
+def forget_neighbours(guest):
+    """The guest forgets every neighbour, pinned ones too: its next connection asks ARP."""
+    guest.run(["ip", "neigh", "flush", "dev", "eth0", "nud", "all"], check=True)
+
+
+def expect_nothing_served(env, guest, what):
+    """No HTTP response at all: the guest's connection never completes (curl exit 28)."""
+    r = env.fetch(guest)
+    eq((r.rc, r.response), (28, None), f"{what} ({r!r})")
+
+
+@case("legacy-spoofing")
+def test_spoofing(env):
+    """A guest (A) that takes the victim's (B's) address, with its own MAC or B's, with and
+    without ARP, with B's port up and down, and that sends ARP carrying B's address, is never
+    served B's vmId: it is served as A, or gets no answer when it sends with B's MAC. B is
+    served as B throughout, also while ARP from A has repointed the host's entry for B's
+    address. See docs/trust-model.md, "How a guest is identified"."""
+    a, b = two_guests(env)
+    env.set_access("guest-b", True)
+    fetch_verified(env, a, VM_A, "a0")
+    fetch_verified(env, b, VM_B, "b0")
+    eq(host_neigh(env, b.ip), b.mac, "HOST's entry for B's address")
+    br = bridge_mac(env)
+    pin_host = ["ip", "neigh", "replace", HOST_IP, "lladdr", br, "dev", "eth0", "nud", "permanent"]
+
+    # 1. B's address and A's own MAC, the endpoint's MAC pinned (no ARP), B up: the host's
+    # entry for B's address still says B's MAC, but the answers carry A's port mark and go to
+    # A's MAC (netdev table): A is served, as A; B is served as B.
+    a.set_ip(b.ip)
+    a.run(pin_host, check=True)
+    fetch_verified(env, a, VM_A, "a1")
+    eq(host_neigh(env, b.ip), b.mac, "HOST's entry for B's address (A sent no ARP)")
+    fetch_verified(env, b, VM_B, "b1")
+
+    # 2. The same with B's port down (the VM off), A also taking frames for B's MAC (a
+    # receive-only macvlan with it: what it sends with that MAC is dropped). Identifying by the
+    # neighbour table served B's document here (the host's entry still says B's MAC, the bridge
+    # floods what it no longer knows where to send). A is served as A.
+    env.host(["ip", "link", "set", b.host_if, "down"])
+    eq(host_neigh(env, b.ip), b.mac, "HOST's entry for B's address with B's port down")
+    a.run(["ip", "link", "add", "link", "eth0", "name", "rx", "address", b.mac, "type", "macvlan"], check=True)
+    for conf in ("all", "default", "eth0", "rx"):
+        a.run(["sysctl", "-q", "-w", f"net.ipv4.conf.{conf}.rp_filter=0"], check=True)
+    a.run(["ip", "link", "set", "rx", "up"], check=True)
+    fetch_verified(env, a, VM_A, "a2")
+    a.run(["ip", "link", "del", "rx"], check=True)
+
+    # 3. B's address and B's MAC (B still down, then up): the source-MAC rule drops every frame.
+    a.set_mac(b.mac)
+    a.run(pin_host, check=True)
+    expect_nothing_served(env, a, "A with B's address and MAC, B down")
+    env.host(["ip", "link", "set", b.host_if, "up"])
+    expect_nothing_served(env, a, "A with B's address and MAC, B up")
+    a.set_mac(a.mac)
+    fetch_verified(env, b, VM_B, "b3")
+
+    # 4. B's address and A's own MAC with ARP as usual, B up: A's ARP request carries B's
+    # address with A's MAC, passes the firewall (the MAC is A's) and repoints the host's entry
+    # for B's address to A. A is served as A, and B (its entry for the host pinned, so that it
+    # cannot put the host's entry right by asking ARP itself) is served as B all the same: its
+    # answers carry B's port mark and go to B's MAC.
+    b.run(pin_host, check=True)
+    a.set_ip(b.ip)
+    fetch_verified(env, a, VM_A, "a4")
+    eq(host_neigh(env, b.ip), a.mac, "HOST's entry for B's address after A's ARP")
+    fetch_verified(env, b, VM_B, "b4")
+    eq(host_neigh(env, b.ip), a.mac, "HOST's entry for B's address while B is served")
+    forget_neighbours(b)
+    fetch_verified(env, b, VM_B, "b4-arp")
+    eq(host_neigh(env, b.ip), b.mac, "HOST's entry for B's address after B's own ARP")
+    a.run(pin_host, check=True)
+    fetch_verified(env, a, VM_A, "a4-again")
+
+    # 5. The same with B's port down: A's ARP repoints the entry, A is served as A; B back up
+    # is served as B.
+    env.host(["ip", "link", "set", b.host_if, "down"])
+    a.set_ip(b.ip)
+    fetch_verified(env, a, VM_A, "a5")
+    eq(host_neigh(env, b.ip), a.mac, "HOST's entry for B's address after A's ARP, B down")
+    env.host(["ip", "link", "set", b.host_if, "up"])
+    fetch_verified(env, b, VM_B, "b5")
+    a.set_ip(a.ip)
+    forget_neighbours(b)
+    fetch_verified(env, b, VM_B, "b5-arp")
+
+    # 6. ARP with B's address from A, A on its own address. A gratuitous ARP (B's address as
+    # sender and target) is for nobody the host answers: the bridge's input chain drops it and
+    # the host's entry stays B's.
+    a.send_arp("request", a.mac, b.ip, "00:00:00:00:00:00", b.ip)
+    a.send_arp("reply", a.mac, b.ip, "ff:ff:ff:ff:ff:ff", b.ip)
+    fetch_verified(env, a, VM_A, "a6")
+    eq(host_neigh(env, b.ip), b.mac, "HOST's entry for B's address after gratuitous ARP from A")
+    fetch_verified(env, b, VM_B, "b6")
+    # An unsolicited ARP reply to the host with B's address and A's MAC repoints the entry once
+    # the kernel's lock time (1 s) has passed: sent until it does. A is served as A, B as B.
+    b.run(pin_host, check=True)
+    for _ in deadline_loop(10, "an ARP reply to repoint the host's entry for B's address", 0.2):
+        a.send_arp("reply", a.mac, b.ip, br, HOST_IP)
+        if host_neigh(env, b.ip) == a.mac:
+            break
+    fetch_verified(env, a, VM_A, "a7")
+    fetch_verified(env, b, VM_B, "b7")
+    eq(host_neigh(env, b.ip), a.mac, "HOST's entry for B's address while B is served")

@@ -8,13 +8,27 @@
  *   legacynet-tool [...] status [IFNAME=MAC ...]     exit 0: no drift, 3: drift
  *   legacynet-tool [...] absent                      exit 0: no bridge and no tables
  *   legacynet-tool nft COMMAND                        libnftables, output on stdout
- *   legacynet-tool serve ADDRESS PORT REPLY READYFILE TCP server answering REPLY, forever
+ *   legacynet-tool serve ADDRESS PORT REPLY READYFILE TCP server answering REPLY, forever;
+ *                                                     REPLY "@port": the name of the bridge
+ *                                                     port the connection came in through
+ *                                                     (peer-port.h, as azshci-imdsd finds it),
+ *                                                     or "unidentified"
  *   legacynet-tool connect ADDRESS PORT TIMEOUT_MS    prints the server's reply; exit 0 on one
  *   legacynet-tool ping ADDRESS TIMEOUT_MS            ICMP echo; exit 0 on a reply
+ *   legacynet-tool sniff IFNAME SOURCE MS READYFILE   counts the IPv4 frames from SOURCE that
+ *                                                     arrive on IFNAME (whatever their MAC)
+ *                                                     for MS milliseconds; prints the count
+ *   legacynet-tool arp IFNAME request|reply ETHSRC SHA SPA THA TPA
+ *                                                     sends one ARP frame as given (broadcast
+ *                                                     for a request, to THA for a reply)
  */
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <net/if_arp.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/ip_icmp.h>
@@ -24,6 +38,7 @@
 
 #include "legacy-net.h"
 #include "nft-rules.h"
+#include "peer-port.h"
 #include "strv.h"
 
 static uint64_t now_ms(void) {
@@ -76,11 +91,96 @@ static int do_serve(char **argv) {
         }
         for (;;) {
                 _cleanup_close_ int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+                const char *reply = argv[2];
+                char port[IF_NAMESIZE];
+
                 if (c < 0)
                         continue;
-                (void)!write(c, argv[2], strlen(argv[2]));
+                if (streq(reply, "@port")) {
+                        _cleanup_(peer_port_freep) PeerPort *p = NULL;
+
+                        reply = peer_port_new(&p) >= 0 && peer_port_identify(p, c, NULL, port) >= 0
+                                        ? port
+                                        : "unidentified";
+                }
+                (void)!write(c, reply, strlen(reply));
                 (void)!write(c, "\n", 1);
         }
+}
+
+static int do_sniff(char **argv) {
+        _cleanup_close_ int fd = -EBADF;
+        struct sockaddr_ll ll = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP)};
+        uint64_t deadline = now_ms() + (uint64_t)atoi(argv[2]);
+        struct in_addr source;
+        unsigned count = 0;
+
+        if (inet_pton(AF_INET, argv[1], &source) != 1)
+                return 2;
+        ll.sll_ifindex = (int)if_nametoindex(argv[0]);
+        fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_IP));
+        if (ll.sll_ifindex == 0 || fd < 0 || bind(fd, (struct sockaddr *)&ll, sizeof ll) < 0) {
+                fprintf(stderr, "sniff %s: %m\n", argv[0]);
+                return 1;
+        }
+        {
+                _cleanup_fclose_ FILE *f = fopen(argv[3], "we");
+                if (!f)
+                        return 1;
+        }
+        while (wait_fd(fd, POLLIN, deadline) >= 0) {
+                uint8_t buf[2048];
+                const struct iphdr *ip = (const void *)buf;
+                ssize_t n = recv(fd, buf, sizeof buf, 0);
+
+                if (n >= (ssize_t)sizeof(*ip) && ip->saddr == source.s_addr)
+                        count++;
+        }
+        printf("%u\n", count);
+        return 0;
+}
+
+static int parse_mac(const char *s, uint8_t ret[static ETH_ALEN]) {
+        return sscanf(s, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", ret, ret + 1, ret + 2, ret + 3, ret + 4,
+                       ret + 5) == 6
+                       ? 0
+                       : -EINVAL;
+}
+
+static int do_arp(char **argv) {
+        _cleanup_close_ int fd = -EBADF;
+        struct __attribute__((packed)) {
+                struct ether_header eth;
+                struct arphdr arp;
+                uint8_t sha[ETH_ALEN], spa[4], tha[ETH_ALEN], tpa[4];
+        } frame = {};
+        struct sockaddr_ll ll = {.sll_family = AF_PACKET, .sll_halen = ETH_ALEN};
+        bool request = streq(argv[1], "request");
+
+        if ((!request && !streq(argv[1], "reply")) || parse_mac(argv[2], frame.eth.ether_shost) < 0 ||
+                parse_mac(argv[3], frame.sha) < 0 || inet_pton(AF_INET, argv[4], frame.spa) != 1 ||
+                parse_mac(argv[5], frame.tha) < 0 || inet_pton(AF_INET, argv[6], frame.tpa) != 1)
+                return 2;
+        if (request)
+                memset(frame.eth.ether_dhost, 0xff, ETH_ALEN);
+        else
+                memcpy(frame.eth.ether_dhost, frame.tha, ETH_ALEN);
+        frame.eth.ether_type = htons(ETHERTYPE_ARP);
+        frame.arp = (struct arphdr){.ar_hrd = htons(ARPHRD_ETHER),
+                .ar_pro = htons(ETHERTYPE_IP),
+                .ar_hln = ETH_ALEN,
+                .ar_pln = 4,
+                .ar_op = htons(request ? ARPOP_REQUEST : ARPOP_REPLY)};
+        ll.sll_ifindex = (int)if_nametoindex(argv[0]);
+        memcpy(ll.sll_addr, frame.eth.ether_dhost, ETH_ALEN);
+        fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+        if (ll.sll_ifindex == 0 || fd < 0 ||
+                sendto(fd, &frame, sizeof frame, 0, (struct sockaddr *)&ll, sizeof ll) !=
+                        (ssize_t)sizeof frame) {
+                fprintf(stderr, "arp %s: %m\n", argv[0]);
+                return 1;
+        }
+        return 0;
 }
 
 static int do_connect(char **argv) {
@@ -253,6 +353,10 @@ int main(int argc, char **argv) {
                 return do_connect(argv);
         else if (streq(cmd, "ping") && argc == 2)
                 return do_ping(argv);
+        else if (streq(cmd, "sniff") && argc == 4)
+                return do_sniff(argv);
+        else if (streq(cmd, "arp") && argc == 7)
+                return do_arp(argv);
         else
                 return usage();
 
