@@ -25,8 +25,10 @@ from harness import Skip
 MODULES = ["virtio_ring", "virtio", "virtio_pci_modern_dev", "virtio_pci_legacy_dev", "virtio_pci",
            "failover", "net_failover", "virtio_net", "virtio_console"]
 BEGIN, END = "AZSHCI-DOC-BEGIN", "AZSHCI-DOC-END"
-OS_RELEASE = ('PRETTY_NAME="Azshci Test Guest 12.4"\nNAME="Azshci Test Guest"\nVERSION_ID="12.4"\n'
-              'ID=azshci-test\n')
+# What the guest agent reports as the OS (guest-get-osinfo reads os-release): a Linux initramfs
+# standing in for a Windows 10 multi-session guest, so that the benefit rules apply to it.
+OS_RELEASE = ('PRETTY_NAME="Windows 10 Enterprise multi-session"\nNAME="Windows 10 Enterprise"\n'
+              'VERSION_ID="10.0.19045"\nID=azshci-test\n')
 
 INIT = r"""#!/bin/busybox sh
 /bin/busybox mkdir -p /proc /sys /dev /tmp /run /var/run /usr/bin /usr/sbin /sbin
@@ -137,6 +139,7 @@ def domain_xml(name, kernel, initrd, serial_log, bridge, mac, nonce, ip="169.254
   <vcpu>1</vcpu>
   <os><type arch='x86_64' machine='pc'>hvm</type>
     <kernel>{kernel}</kernel><initrd>{initrd}</initrd><cmdline>{cmdline}</cmdline></os>
+  <features><acpi/></features>
   <on_poweroff>destroy</on_poweroff>
   <on_reboot>destroy</on_reboot>
   <devices>

@@ -164,21 +164,14 @@ static int parse_cid(const char *s, uint32_t *ret) {
         return 0;
 }
 
-/* OsName and OsVersion from the agent: Windows reports its version as kernel-version "10.0"
- * and its build as kernel-release "22621"; the update revision (the 4th part, which the
- * benefit rules compare) comes from the metadata since no agent reports it. Other systems'
- * version-id is used when it is a dotted number. */
-static int os_version_from_agent(const VirtGuestOs *os, const char *revision, char **ret) {
-        if (streq_ptr(os->id, "mswindows") && os->kernel_version && is_digits(os->kernel_release)) {
-                if (is_digits(revision))
-                        return asprintf(ret, "%s.%s.%s", os->kernel_version, os->kernel_release, revision) <
-                                               0
-                                       ? -ENOMEM
-                                       : 0;
+/* The OS version the agent reports: Windows gives its version as kernel-version "10.0" and
+ * its build as kernel-release "22621"; other systems' version-id counts when it is a dotted
+ * number. NULL when there is none. */
+static int os_version_from_agent(const VirtGuestOs *os, char **ret) {
+        if (streq_ptr(os->id, "mswindows") && os->kernel_version && is_digits(os->kernel_release))
                 return asprintf(ret, "%s.%s", os->kernel_version, os->kernel_release) < 0 ? -ENOMEM : 0;
-        }
-        *ret = os->version_id && version_is_valid(os->version_id) ? strdup(os->version_id) : NULL;
-        return os->version_id && version_is_valid(os->version_id) && !*ret ? -ENOMEM : 0;
+        return free_and_strdup(ret,
+                os->version_id && version_is_valid(os->version_id) ? os->version_id : NULL);
 }
 
 static int parse_legacy_nic(xmlXPathContext *ctx, const char *bridge, Vm *vm, char ***warnings) {
@@ -376,15 +369,18 @@ int virt_domain_to_vm(const char *xml, VmPowerState power_state, const VirtGuest
                 if (r < 0)
                         return r;
         }
-        if (os)
-                r = os_version_from_agent(os, revision, &os_version);
-        else if (md_os_version && revision && version_is_valid(md_os_version) &&
-                 count_dots(md_os_version) == 2)
-                r = asprintf(&os_version, "%s.%s", md_os_version, revision) < 0 ? -ENOMEM : 0;
-        else
-                r = free_and_strdup(&os_version, md_os_version);
+        r = os ? os_version_from_agent(os, &os_version) : free_and_strdup(&os_version, md_os_version);
         if (r < 0)
                 return r;
+        /* No agent reports the update revision (the 4th part, which the benefit rules compare):
+         * the metadata's completes a three-part version. */
+        if (os_version && revision && version_is_valid(os_version) && count_dots(os_version) == 2) {
+                char *full;
+
+                if (asprintf(&full, "%s.%s", os_version, revision) < 0)
+                        return -ENOMEM;
+                free_and_replace_string(&os_version, full);
+        }
         r = set_optional(vm, "OsVersion", os_version, os ? "guest agent" : "metadata", &warnings);
         if (r < 0)
                 return r;
