@@ -19,7 +19,7 @@
 
 /* The VM properties that follow from the benefit evaluation. */
 #define VM_EVALUATION_PROPERTIES \
-        STRV_MAKE("Status", "EligibleBenefits", "ActiveBenefits", "RecommendedActions")
+        STRV_MAKE("Status", "EligibleBenefits", "ActiveBenefits", "RecommendedActions", "RequiredUpdates")
 
 static const char *const server_state_table[_SERVER_STATE_MAX] = {
         [SERVER_ACTIVE] = "Active",

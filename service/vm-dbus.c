@@ -115,6 +115,8 @@ static const sd_bus_vtable vm_vtable[] = {
                 SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("RecommendedActions", "as", property_get_strv,
                 offsetof(Vm, evaluation.recommended_actions), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("RequiredUpdates", "as", property_get_strv,
+                offsetof(Vm, evaluation.required_updates), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("LegacyAccess", "b", property_get_bool, offsetof(Vm, legacy_access),
                 SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Source", "s", property_get_source, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),

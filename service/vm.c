@@ -54,12 +54,14 @@ void benefit_evaluation_done(BenefitEvaluation *e) {
         e->eligible = strv_free(e->eligible);
         e->active = strv_free(e->active);
         e->recommended_actions = strv_free(e->recommended_actions);
+        e->required_updates = strv_free(e->required_updates);
 }
 
 bool benefit_evaluation_equal(const BenefitEvaluation *a, const BenefitEvaluation *b) {
         return a->status == b->status && strv_equal(a->eligible, b->eligible) &&
                strv_equal(a->active, b->active) &&
-               strv_equal(a->recommended_actions, b->recommended_actions);
+               strv_equal(a->recommended_actions, b->recommended_actions) &&
+               strv_equal(a->required_updates, b->required_updates);
 }
 
 /* How each field's value is checked and stored. */

@@ -50,6 +50,10 @@ typedef struct BenefitEvaluation {
         char **eligible; /* benefit ids, in rule-file order */
         char **active;   /* subset of eligible */
         char **recommended_actions;
+        /* With InstallUpdates: what to install, one entry per rule whose minimum is not met:
+         * "KB5036892 (OsVersion 10.0.19045.4291)", or "ArcAgentVersion 1.39" without a named
+         * update. */
+        char **required_updates;
 } BenefitEvaluation;
 
 void benefit_evaluation_done(BenefitEvaluation *e);

@@ -229,3 +229,33 @@ def test_reconnect(env):
     env.wait_vm_gone(b)
     eq(env.vm_props(a)["Name"], "keep", "the domain that stayed")
     harness.wait_log_count(env.h, "libvirt inventory follows", 2)
+
+
+@case("manual-api")
+def test_manual_api(env):
+    """With the libvirt provider the manual API refuses to change or remove a domain's VM
+    (OwnedByLibvirt, naming the fields) and to register its id again; admin state (legacy
+    access) stays the admin's; hand-registered VMs keep working beside the domains."""
+    from harness import gvariant_dict, gvariant_str
+    owned = "org.azshci.Attestation1.Error.OwnedByLibvirt"
+    nic = f"<interface type='bridge'><source bridge='{BRIDGE}'/><mac address='52:54:00:10:00:09'/></interface>"
+    vm_id = env.define("dom", plain_domain("dom", devices=nic))
+    env.wait_vm(vm_id, Source="libvirt", LegacyMac="52:54:00:10:00:09")
+    e = env.h.expect_error(owned, "UpdateVM", [gvariant_str("dom"), gvariant_dict({"Sku": "x", "OsName": "y"})])
+    eq(e.message, "VM 'dom' is a libvirt domain and libvirt owns OsName, Sku: change the domain, or its "
+                  "<metadata> with virsh metadata (docs/libvirt.md).", "UpdateVM error")
+    e = env.h.expect_error(owned, "UnregisterVM", [gvariant_str(vm_id)])
+    eq(e.message, "VM 'dom' is a libvirt domain: undefine it in libvirt (virsh undefine) to remove it.",
+       "UnregisterVM error")
+    e = env.h.expect_error(owned, "RegisterVM", [gvariant_dict({"Id": vm_id, "Name": "other"})])
+    eq(e.message, f"VM {vm_id} is libvirt's domain 'dom': it is in the inventory already and libvirt owns "
+                  "its facts.", "RegisterVM error")
+    env.h.call("UpdateVM", "sa{sv}", "dom", harness.Dict([("Name", "s", "dom")]))   # no change: fine
+    env.enable_legacy(True)
+    env.set_access("dom", True)
+    eq(env.vm_props(vm_id)["LegacyAccess"], True, "LegacyAccess of a domain")
+    manual = "5a1e0013-0d0d-4d0d-8d0d-00000000000d"
+    env.h.register_vm(Id=manual, Name="by-hand", DataExchange=True)
+    eq(env.wait_vm(manual)["Source"], "manual", "a hand-registered VM")
+    env.h.call("UnregisterVM", "s", "by-hand")
+    env.wait_vm_gone(manual)
