@@ -43,6 +43,8 @@ int manager_inventory_check_register(Manager *m, const Vm *vm, sd_bus_error *err
         assert(m);
         assert(vm);
 
+        if (!m->libvirt) /* the provider is off: what it left is the admin's again */
+                return 0;
         other = vm->id ? manager_find_vm_by_id(m, vm->id) : NULL;
         if (!other || other->source != VM_SOURCE_LIBVIRT)
                 return 0;
@@ -59,7 +61,7 @@ int manager_inventory_check_update(Manager *m, const Vm *vm, const Vm *update, s
         assert(m);
         assert(vm);
 
-        if (vm->source != VM_SOURCE_LIBVIRT)
+        if (!m->libvirt || vm->source != VM_SOURCE_LIBVIRT)
                 return 0;
         if (!update)
                 return sd_bus_error_setf(error, BUS_ERROR_OWNED_BY_LIBVIRT,
