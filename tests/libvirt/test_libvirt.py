@@ -221,6 +221,12 @@ def test_reconnect(env):
     c = "5a1e0013-0c0c-4c0c-8c0c-00000000000c"
     with open(os.path.join(qemu_dir, "new.xml"), "w") as f:
         f.write(plain_domain("new", uuid=c))
+    # Two new domains with the same static CID: one VM can have it, not both (the inventory's
+    # keys stay unique, and the state file loadable).
+    vsock = "<vsock model='virtio'><cid auto='no' address='90'/></vsock>"
+    for name, uuid in (("cid-a", "5a1e0013-0a0a-4a0a-8a0a-0000000000a0"), ("cid-b", "5a1e0013-0b0b-4b0b-8b0b-0000000000b0")):
+        with open(os.path.join(qemu_dir, f"{name}.xml"), "w") as f:
+            f.write(plain_domain(name, uuid=uuid, devices=vsock))
     env.start_libvirtd()
     for _ in deadline_loop(60, "InventoryStale to become false"):
         if env.inventory_stale() is False:
@@ -229,6 +235,12 @@ def test_reconnect(env):
     env.wait_vm_gone(b)
     eq(env.vm_props(a)["Name"], "keep", "the domain that stayed")
     harness.wait_log_count(env.h, "libvirt inventory follows", 2)
+    cid_vms = [p["Name"] for p in (env.vm_props("5a1e0013-0a0a-4a0a-8a0a-0000000000a0"),
+                                   env.vm_props("5a1e0013-0b0b-4b0b-8b0b-0000000000b0")) if p]
+    eq(len(cid_vms), 1, f"VMs with CID 90 ({cid_vms})")
+    harness.wait_log_count(env.h, "its VsockCid is also domain", 1)
+    env.h.restart_service()   # the state written by the reconcile loads
+    env.wait_vm(c, Name="new")
 
 
 @case("manual-api")

@@ -273,16 +273,85 @@ static int compare_ids(const void *a, const void *b) {
         return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The whole list: every domain's VM added or updated, the VMs of domains gone removed. New
- * VMs go in at once (one state write for a thousand domains), changed ones one by one, and
- * those that clashed are tried again at the end, when the VMs they clashed with have moved. */
+static void vms_free(Vm **vms, size_t n) {
+        for (size_t i = 0; vms && i < n; i++)
+                vm_free(vms[i]);
+        free(vms);
+}
+
+/* Updates the VMs of domains already in the inventory, one change each, twice: a clash in the
+ * first round (a tap or CID moving from one domain to another) may be gone after it. */
+static int reconcile_changed(InventoryLibvirt *p, Vm **vms, size_t n) {
+        for (int round = 0; round < 2; round++) {
+                size_t left = 0;
+
+                for (size_t i = 0; i < n; i++) {
+                        _cleanup_(change_done) Change c = {};
+                        _cleanup_(vm_freep) Vm *keep = NULL;
+                        int r;
+
+                        if (round == 0) {
+                                r = vm_copy(vms[i], &keep);
+                                if (r < 0)
+                                        return r;
+                        }
+                        change_init(p->manager, &c);
+                        r = stage_vm(p, &c, TAKE_PTR(vms[i]));
+                        if (r == -EEXIST) {
+                                vms[left++] = TAKE_PTR(keep);
+                                continue;
+                        }
+                        if (r < 0)
+                                return r;
+                        if (r == 0)
+                                (void)commit(p, &c);
+                }
+                n = left;
+        }
+        return 0;
+}
+
+/* Adds the VMs of new domains at once (one state write for a thousand domains), leaving out
+ * (logged) those that clash with the inventory or with each other. */
+static int reconcile_new(InventoryLibvirt *p, Vm **vms, size_t n) {
+        _cleanup_(vm_indexes_done) VmIndexes batch = {};
+        _cleanup_(change_done) Change c = {};
+        int r;
+
+        vm_indexes_init(&batch);
+        change_init(p->manager, &c);
+        for (size_t i = 0; i < n; i++) {
+                Vm *vm = TAKE_PTR(vms[i]), *other;
+                VmKey key;
+
+                other = vm_indexes_find_clash(&batch, vm, NULL, &key);
+                if (other) {
+                        log_warning(
+                                "Domain '%s' (%s) is not in the inventory: its %s is also domain '%s''s.",
+                                vm->name, vm->id, vm_key_to_property(key), other->name);
+                        vm_free(vm);
+                        continue;
+                }
+                r = stage_vm(p, &c, vm);
+                if (r == -EEXIST)
+                        continue;
+                if (r < 0)
+                        return r;
+                r = vm_indexes_add(&batch, c.add[c.n_add - 1]);
+                if (r < 0)
+                        return r;
+        }
+        return c.n_add > 0 ? commit(p, &c) : 0;
+}
+
+/* The whole list: the VMs of domains gone removed first (so that their names, CIDs and MACs are
+ * free for the others), then the changed ones updated, then the new ones added. */
 static int reconcile(InventoryLibvirt *p) {
-        _cleanup_(change_done) Change added = {};
         _cleanup_strv_free_ char **seen = NULL, **gone = NULL;
-        _cleanup_free_ Vm **retry = NULL;
+        Vm **fresh = NULL, **changed = NULL;
         virDomainPtr *doms = NULL;
         Manager *m = p->manager;
-        size_t n_seen = 0, n_retry = 0;
+        size_t n_seen = 0, n_fresh = 0, n_changed = 0;
         usec_t start = now_usec(CLOCK_MONOTONIC);
         int n, r = 0;
 
@@ -292,41 +361,41 @@ static int reconcile(InventoryLibvirt *p) {
                 return -EIO;
         }
         seen = calloc(n + 1, sizeof(char *));
-        retry = calloc(MAX(n, 1), sizeof(Vm *));
-        if (!seen || !retry) {
+        fresh = calloc(MAX(n, 1), sizeof(Vm *));
+        changed = calloc(MAX(n, 1), sizeof(Vm *));
+        if (!seen || !fresh || !changed) {
                 r = -ENOMEM;
                 goto finish;
         }
 
-        change_init(m, &added);
         for (int i = 0; i < n; i++) {
+                char id[VIR_UUID_STRING_BUFLEN];
                 Vm *vm;
 
                 r = domain_to_vm(p, doms[i], false, &vm);
                 if (r == -ENOMEM)
                         goto finish;
-                if (r < 0 || !vm)
+                if (r == -EINVAL || (r >= 0 && !vm))
+                        continue; /* cannot be a VM, or gone meanwhile */
+                /* A domain that could not be read this time keeps its VM. */
+                if (r < 0 && virDomainGetUUIDString(doms[i], id) < 0)
                         continue;
-                seen[n_seen] = strdup(vm->id);
+                seen[n_seen] = strdup(r < 0 ? id : vm->id);
                 if (!seen[n_seen]) {
                         vm_free(vm);
                         r = -ENOMEM;
                         goto finish;
                 }
                 n_seen++;
-                if (!manager_find_vm_by_id(m, vm->id)) {
-                        r = stage_vm(p, &added, vm);
-                        if (r == -EEXIST)
-                                continue;
-                        if (r < 0)
-                                goto finish;
+                if (r < 0)
                         continue;
-                }
-                retry[n_retry++] = vm;
+                if (manager_find_vm_by_id(m, vm->id))
+                        changed[n_changed++] = vm;
+                else
+                        fresh[n_fresh++] = vm;
         }
         qsort(seen, n_seen, sizeof(char *), compare_ids);
 
-        /* Gone first, so that their names, CIDs and MACs are free for the others. */
         for (size_t i = 0; i < m->n_vms; i++)
                 if (m->vms[i]->source == VM_SOURCE_LIBVIRT &&
                         !bsearch(&m->vms[i]->id, seen, n_seen, sizeof(char *), compare_ids)) {
@@ -337,47 +406,20 @@ static int reconcile(InventoryLibvirt *p) {
         STRV_FOREACH (id, gone)
                 (void)remove_vm(p, *id);
 
-        /* Changed VMs, twice: a clash in the first round may be gone after it. */
-        for (int round = 0; round < 2; round++) {
-                size_t left = 0;
+        /* Both take the VMs they use out of the arrays; what is left is freed below. */
+        r = reconcile_changed(p, changed, n_changed);
+        if (r < 0)
+                goto finish;
+        r = reconcile_new(p, fresh, n_fresh);
+        if (r < 0)
+                goto finish;
 
-                for (size_t i = 0; i < n_retry; i++) {
-                        _cleanup_(change_done) Change c = {};
-                        _cleanup_(vm_freep) Vm *keep = NULL;
-
-                        change_init(m, &c);
-                        if (round == 0) {
-                                r = vm_copy(retry[i], &keep);
-                                if (r < 0)
-                                        goto finish;
-                                keep->legacy_access = retry[i]->legacy_access;
-                                keep->source = retry[i]->source;
-                        }
-                        r = stage_vm(p, &c, TAKE_PTR(retry[i]));
-                        if (r == -EEXIST) {
-                                retry[left++] = TAKE_PTR(keep);
-                                continue;
-                        }
-                        if (r < 0)
-                                goto finish;
-                        if (r == 0)
-                                (void)commit(p, &c);
-                }
-                n_retry = left;
-        }
-
-        if (added.n_add > 0) {
-                r = commit(p, &added);
-                if (r < 0)
-                        goto finish;
-        }
         log_info("Reconciled %d libvirt domain(s) in %" PRIu64 " ms.", n,
                 (now_usec(CLOCK_MONOTONIC) - start) / USEC_PER_MSEC);
-        r = 0;
 
 finish:
-        for (size_t i = 0; retry && i < n_retry; i++)
-                vm_free(retry[i]);
+        vms_free(fresh, n_fresh);
+        vms_free(changed, n_changed);
         for (int i = 0; i < n; i++)
                 virDomainFree(doms[i]);
         free(doms);
