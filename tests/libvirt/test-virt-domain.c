@@ -65,7 +65,8 @@ static void test_running_uefi_with_agent(void) {
         g_assert_cmpstr(vm->arc_agent_version, ==, "1.39.2");
         g_assert_cmpstr(vm->sku, ==, "2022-Datacenter");
         g_assert_cmpstr(vm->license_type, ==, "Windows_Server");
-        g_assert_true(virt_domain_agent_connected(fixture("running-uefi.xml")) == 1);
+        _cleanup_free_ char *xml = fixture("running-uefi.xml");
+        g_assert_cmpint(virt_domain_agent_connected(xml), ==, 1);
 }
 
 static void test_metadata_without_agent(void) {
