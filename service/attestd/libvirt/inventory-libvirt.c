@@ -657,6 +657,7 @@ InventoryLibvirt *inventory_libvirt_free(InventoryLibvirt *p) {
         if (!p)
                 return NULL;
         disconnect(p);
+        virt_event_release_pending();
         sd_event_source_disable_unref(p->lost);
         sd_event_source_disable_unref(p->reconnect);
         sd_event_source_disable_unref(p->agent_refresh);

@@ -24,7 +24,8 @@ typedef struct VirtEventSource {
         void *opaque;
         virFreeCallback ff;
         sd_event_source *source;
-        sd_event_source *release; /* the deferred free, once removed */
+        bool removed;             /* by libvirt: the free callback is pending */
+        sd_event_source *release; /* the deferred free, NULL when the loop has finished */
         struct VirtEventSource *next;
 } VirtEventSource;
 
@@ -39,7 +40,7 @@ static struct {
 
 static VirtEventSource *find_source(int id, bool is_timeout) {
         for (VirtEventSource *s = loop.sources; s; s = s->next)
-                if (s->id == id && s->is_timeout == is_timeout && !s->release)
+                if (s->id == id && s->is_timeout == is_timeout && !s->removed)
                         return s;
         return NULL;
 }
@@ -189,12 +190,16 @@ static int source_remove(VirtEventSource *s) {
         int r;
 
         s->source = sd_event_source_disable_unref(s->source);
+        s->removed = true;
         r = sd_event_add_defer(loop.event, &s->release, on_release, s);
         if (r < 0) {
-                /* Out of memory: better a leak than a free callback under libvirt's lock. */
-                log_error_errno(r, "libvirt event loop: cannot defer releasing source %d: %m", s->id);
+                /* The loop has finished (the service is stopping) or memory ran out: the free
+                 * callback waits for virt_event_release_pending(), never runs under libvirt's
+                 * lock. */
+                if (r != -ESTALE)
+                        log_error_errno(r, "libvirt event loop: cannot defer releasing source %d: %m",
+                                s->id);
                 s->release = NULL;
-                source_unlink(s);
         }
         if (s->is_timeout)
                 loop.n_timeouts--;
@@ -265,6 +270,16 @@ int virt_event_register(sd_event *event) {
         virEventRegisterImpl(add_handle, update_handle, remove_handle, add_timeout, update_timeout,
                 remove_timeout);
         return 0;
+}
+
+void virt_event_release_pending(void) {
+        VirtEventSource *next;
+
+        for (VirtEventSource *s = loop.sources; s; s = next) {
+                next = s->next;
+                if (s->removed)
+                        on_release(s->release, s);
+        }
 }
 
 unsigned virt_event_n_handles(void) {

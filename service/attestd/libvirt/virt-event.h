@@ -14,6 +14,11 @@
 
 int virt_event_register(sd_event *event);
 
+/* Runs the free callbacks of the handles and timeouts libvirt removed and the loop has not
+ * released yet: for the end of the process, after the last connection is closed, when the loop
+ * will not run again. */
+void virt_event_release_pending(void);
+
 /* How many handles and timeouts libvirt has registered and not removed (for tests). */
 unsigned virt_event_n_handles(void);
 unsigned virt_event_n_timeouts(void);
