@@ -13,7 +13,7 @@ trusting only the exported root) while guest B, never given access, is refused; 
 vsock VM's document the way the vsock frontend does; and turns legacy support off again.
 The service follows a private libvirtd (tests/libvirt/libvirt_env.py) beside the hand-made
 inventory: a real QEMU guest (TCG) defined through libvirt appears on the bus by itself and
-fetches and verifies its own document over the legacy bridge (about 10 s more).
+fetches and verifies its own document over the legacy bridge (about 7 s more: 17 s in all here).
 While it runs, the Cockpit page (client/cockpit) is served by the real cockpit-ws on the demo's
 bus and its URL is printed; `--keep` (`make demo-ui`) keeps everything up until Ctrl-C.
 Needs root, like the integration tests.
