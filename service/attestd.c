@@ -194,6 +194,10 @@ static int run(int argc, char *argv[]) {
         if (r < 0)
                 return r;
 
+        r = manager_inventory_init(m);
+        if (r < 0)
+                return EXIT_FAILURE;
+
         return manager_run(m);
 }
 

@@ -68,6 +68,9 @@ typedef struct Manager {
         sd_event_source *sync_timer; /* the next automatic sync or expiry check */
         unsigned sync_failures;      /* consecutive failed syncs, for the backoff */
 
+        /* The libvirt inventory provider (manager-inventory.c), NULL with the manual one. */
+        struct InventoryLibvirt *libvirt;
+
         /* Legacy networking (manager-legacy.c). */
         char *legacy_error;            /* what drifted or failed, NULL when all is as configured */
         sd_event_source *legacy_timer; /* the periodic drift check */
@@ -129,6 +132,17 @@ void manager_legacy_check(Manager *m);
 int manager_legacy_status(Manager *m, bool *ret_ok, char **ret_report);
 int manager_legacy_init(Manager *m);
 void manager_legacy_done(Manager *m);
+
+/* The inventory provider (manager-inventory.c): starts it when the configuration asks for
+ * libvirt; whether the inventory may be out of date (libvirt unreachable); and the checks of
+ * the manual API against VMs libvirt owns (errors: BUS_ERROR_OWNED_BY_LIBVIRT). update NULL
+ * means removing vm. */
+int manager_inventory_init(Manager *m);
+void manager_inventory_done(Manager *m);
+bool manager_inventory_stale(Manager *m);
+void manager_inventory_stale_changed(Manager *m);
+int manager_inventory_check_register(Manager *m, const Vm *vm, sd_bus_error *error);
+int manager_inventory_check_update(Manager *m, const Vm *vm, const Vm *update, sd_bus_error *error);
 
 /* Property change signals. */
 int manager_emit_vm_changed(Manager *m, Vm *vm, char **properties);
