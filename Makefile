@@ -25,11 +25,21 @@ MESON_OPTIONS ?= -Dwerror=true
 #  clang                                libFuzzer for `make fuzz`
 #  cockpit-ws cockpit-bridge            the Cockpit page's web server and bridge (tests/cockpit, make demo)
 #  chromium python3-websocket           the headless browser the Cockpit tests drive over DevTools
+#  libvirt-dev libxml2-dev              the libvirt inventory provider (libvirt's C API; libxml2 reads domain XML)
+#  libvirt-daemon-driver-qemu           the private libvirtd (with its QEMU driver) the libvirt tests and demo run
+#  libvirt-clients                      virsh, which the libvirt tests change domains with
+#  libvirt-daemon-system                creates the libvirt-qemu user libvirtd needs even when QEMU runs as root
+#  qemu-system-x86                      the real guests of the libvirt tests and demo (TCG)
+#  busybox-static cpio                  the test guests' initramfs: busybox (with wget) and its archive
+#  linux-image-amd64                    the test guests' kernel and virtio modules
+#  qemu-guest-agent                     the guest agent copied into the test guests (OS facts)
 DEBIAN_PACKAGES = meson ninja-build pkg-config gcc libc6-dev \
 	libsystemd-dev systemd libjson-glib-dev libssl-dev openssl libmicrohttpd-dev \
 	libpolkit-gobject-1-dev libdbus-1-dev dbus-daemon polkitd libglib2.0-bin \
 	libmnl-dev libnftables-dev python3 curl iproute2 nftables util-linux passwd valgrind clang \
-	cockpit-ws cockpit-bridge chromium python3-websocket
+	cockpit-ws cockpit-bridge chromium python3-websocket \
+	libvirt-dev libxml2-dev libvirt-daemon-driver-qemu libvirt-clients libvirt-daemon-system \
+	qemu-system-x86 busybox-static cpio linux-image-amd64 qemu-guest-agent
 
 .PHONY: all deps build check demo demo-ui install clean
 

@@ -25,6 +25,7 @@ LAYERS = {
     "service/frontends": "frontends",
     "service/attestd": "attestd",
     "service/attestd/issuers": "attestd",
+    "service/attestd/libvirt": "attestd",
     "client": "client",
 }
 # layer -> the layers it may include

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "manager-connect.h"
 #include "manager-direct.h"
+#include "manager-inventory.h"
 #include "manager.h"
 #include "x509-util.h"
 
@@ -193,6 +194,10 @@ static int run(int argc, char *argv[]) {
         r = manager_direct_init(m);
         if (r < 0)
                 return r;
+
+        r = manager_inventory_init(m);
+        if (r < 0)
+                return EXIT_FAILURE;
 
         return manager_run(m);
 }

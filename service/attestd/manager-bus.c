@@ -6,6 +6,7 @@
 #include "log.h"
 #include "manager-attest.h"
 #include "manager-bus.h"
+#include "manager-inventory.h"
 #include "manager-legacy.h"
 #include "server-bus.h"
 #include "validate.h"
@@ -21,6 +22,12 @@ static int property_get_legacy(sd_bus *bus, const char *path, const char *interf
         sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         return sd_bus_message_append(reply, "s", m->legacy_support ? "On" : "Off");
+}
+
+static int property_get_inventory_stale(sd_bus *bus, const char *path, const char *interface,
+        const char *property, sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        int b = manager_inventory_stale(userdata);
+        return sd_bus_message_append_basic(reply, 'b', &b);
 }
 
 static int property_get_subscription_id(sd_bus *bus, const char *path, const char *interface,
@@ -199,6 +206,8 @@ static int register_vm_parse(Manager *m, sd_bus_message *msg, Vm **ret, sd_bus_e
         r = vm_apply_properties_message(vm, msg, error);
         if (r >= 0)
                 r = vm_validate_complete(vm, error);
+        if (r >= 0)
+                r = manager_inventory_check_register(m, vm, error);
         if (r >= 0)
                 r = manager_check_unique(m, vm, NULL, error);
 
@@ -386,6 +395,9 @@ static int update_vm_parse(Manager *m, sd_bus_message *msg, Change *c, sd_bus_er
         if (!streq(copy->id, vm->id))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                         "VM property 'Id' cannot be changed (VM '%s' has id %s).", vm->name, vm->id);
+        r = manager_inventory_check_update(m, vm, copy, error);
+        if (r < 0)
+                return r;
         return manager_check_unique(m, copy, vm, error);
 }
 
@@ -434,6 +446,9 @@ static int unregister_vm_authorized(sd_bus_message *msg, void *userdata, sd_bus_
         c.remove = manager_find_vm(m, name);
         if (!c.remove)
                 return reply_no_such_vm(error, name);
+        r = manager_inventory_check_update(m, c.remove, NULL, error);
+        if (r < 0)
+                return r;
 
         r = manager_commit(m, &c, error);
         if (r < 0)
@@ -443,14 +458,19 @@ static int unregister_vm_authorized(sd_bus_message *msg, void *userdata, sd_bus_
 
 static int method_unregister_vm(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
+        Vm *vm;
         const char *name;
         int r;
 
         r = sd_bus_message_read(msg, "s", &name);
         if (r < 0)
                 return r;
-        if (!manager_find_vm(m, name))
+        vm = manager_find_vm(m, name);
+        if (!vm)
                 return reply_no_such_vm(error, name);
+        r = manager_inventory_check_update(m, vm, NULL, error);
+        if (r < 0)
+                return r;
 
         return polkit_authorize_async(m->polkit, msg, POLKIT_ACTION_MANAGE_INVENTORY,
                 unregister_vm_authorized, m, error);
@@ -529,6 +549,8 @@ static const sd_bus_vtable manager_vtable[] = {
 
         SD_BUS_PROPERTY("HostState", "s", property_get_host_state, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("LegacyOsSupport", "s", property_get_legacy, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("InventoryStale", "b", property_get_inventory_stale, 0,
+                SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("LastSync", "t", NULL, offsetof(Manager, last_sync),
                 SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("CertificateExpiry", "t", NULL, offsetof(Manager, certificate_expiry),

@@ -35,7 +35,8 @@ int manager_legacy_check_vm(Manager *m, const Vm *vm, sd_bus_error *error) {
 
         if (!manager_legacy_managed(m))
                 return 0;
-        if (!vm->legacy_interface)
+        /* A libvirt domain's tap exists only while it runs: it is attached when it appears. */
+        if (!vm->legacy_interface && vm->source != VM_SOURCE_LIBVIRT)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                         "VM '%s' has no 'LegacyInterface': register the host side of its legacy NIC first.",
                         vm->name);

@@ -12,6 +12,7 @@
 #include "manager-attest.h"
 #include "manager-bus.h"
 #include "manager-direct.h"
+#include "manager-inventory.h"
 #include "manager-legacy.h"
 #include "manager.h"
 #include "ratelimit.h"
@@ -23,7 +24,7 @@
 
 /* The VM properties that follow from the benefit evaluation. */
 #define VM_EVALUATION_PROPERTIES \
-        STRV_MAKE("Status", "EligibleBenefits", "ActiveBenefits", "RecommendedActions")
+        STRV_MAKE("Status", "EligibleBenefits", "ActiveBenefits", "RecommendedActions", "RequiredUpdates")
 
 static const char *const server_state_table[_SERVER_STATE_MAX] = {
         [SERVER_ACTIVE] = "Active",
@@ -77,6 +78,7 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
 
+        manager_inventory_done(m);
         manager_direct_done(m);
         manager_legacy_done(m);
         manager_attestation_done(m);
@@ -623,33 +625,6 @@ int change_replace_vm(Manager *m, Change *c, Vm *vm, Vm **ret_copy) {
                         return r;
         }
         *ret_copy = c->replace[pos];
-        return 0;
-}
-
-/* The names of the registration properties (and LegacyAccess) that differ between a and b. */
-static int vm_changed_properties(const Vm *a, const Vm *b, char ***ret) {
-        _cleanup_strv_free_ char **l = NULL;
-        int r;
-
-        for (const VmField *f = vm_fields; f->name; f++) {
-                VmValue x, y;
-                bool same;
-
-                (void)vm_get_field(a, f->name, &x);
-                (void)vm_get_field(b, f->name, &y);
-                same = f->type == 's' ? streq(x.s, y.s) : f->type == 'u' ? x.u == y.u : x.b == y.b;
-                if (!same) {
-                        r = strv_extend(&l, f->name);
-                        if (r < 0)
-                                return r;
-                }
-        }
-        if (a->legacy_access != b->legacy_access) {
-                r = strv_extend(&l, "LegacyAccess");
-                if (r < 0)
-                        return r;
-        }
-        *ret = TAKE_PTR(l);
         return 0;
 }
 

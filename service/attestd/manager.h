@@ -68,6 +68,9 @@ typedef struct Manager {
         sd_event_source *sync_timer; /* the next automatic sync or expiry check */
         unsigned sync_failures;      /* consecutive failed syncs, for the backoff */
 
+        /* The libvirt inventory provider (manager-inventory.c), NULL with the manual one. */
+        struct InventoryLibvirt *libvirt;
+
         /* Legacy networking (manager-legacy.c). */
         char *legacy_error;            /* what drifted or failed, NULL when all is as configured */
         sd_event_source *legacy_timer; /* the periodic drift check */

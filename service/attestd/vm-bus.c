@@ -70,6 +70,12 @@ static int property_get_status(sd_bus *bus, const char *path, const char *interf
         return sd_bus_message_append(reply, "s", vm_status_to_string(vm->evaluation.status));
 }
 
+static int property_get_source(sd_bus *bus, const char *path, const char *interface, const char *property,
+        sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Vm *vm = userdata;
+        return sd_bus_message_append(reply, "s", vm_source_to_string(vm->source));
+}
+
 static int property_get_strv(sd_bus *bus, const char *path, const char *interface, const char *property,
         sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         char ***l = userdata;
@@ -109,8 +115,11 @@ static const sd_bus_vtable vm_vtable[] = {
                 SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("RecommendedActions", "as", property_get_strv,
                 offsetof(Vm, evaluation.recommended_actions), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("RequiredUpdates", "as", property_get_strv,
+                offsetof(Vm, evaluation.required_updates), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("LegacyAccess", "b", property_get_bool, offsetof(Vm, legacy_access),
                 SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Source", "s", property_get_source, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_VTABLE_END,
 };
 

@@ -69,6 +69,25 @@ static bool rule_minimums_met(const Rule *rule, const Vm *vm) {
         return true;
 }
 
+/* What a rule whose minimums are not met asks to install, for RequiredUpdates. */
+static int rule_required_update(const Rule *rule, char **ret) {
+        _cleanup_free_ char *versions = NULL;
+
+        for (size_t i = 0; i < rule->n_minimums; i++) {
+                char *s;
+
+                if (asprintf(&s, "%s%s%s %s", strempty(versions), versions ? ", " : "",
+                            benefit_property_name(rule->minimums[i].key), rule->minimums[i].version) < 0)
+                        return -ENOMEM;
+                free_and_replace_string(&versions, s);
+        }
+        if (!rule->update) {
+                *ret = TAKE_PTR(versions);
+                return 0;
+        }
+        return asprintf(ret, "%s (%s)", rule->update, strempty(versions)) < 0 ? -ENOMEM : 0;
+}
+
 static const Rule *benefit_rules_find(const BenefitRules *rules, size_t benefit, const Vm *vm) {
         for (size_t i = 0; i < rules->n_rules; i++)
                 if (rules->rules[i].benefit == benefit && rule_matches(&rules->rules[i], vm))
@@ -109,8 +128,18 @@ int benefit_evaluate(const BenefitRules *rules, const Vm *vm, const BenefitConte
                                 active = false;
                         }
                         if (!rule_minimums_met(rule, vm)) {
+                                _cleanup_free_ char *update = NULL;
+
                                 needed[ACTION_INSTALL] = true;
                                 active = false;
+                                r = rule_required_update(rule, &update);
+                                if (r < 0)
+                                        return r;
+                                if (!strv_contains(e.required_updates, update)) {
+                                        r = strv_extend(&e.required_updates, update);
+                                        if (r < 0)
+                                                return r;
+                                }
                         }
                         switch (rule->transport) {
                         case TRANSPORT_VSOCK:

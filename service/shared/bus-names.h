@@ -18,6 +18,7 @@
 #define BUS_ERROR_ACCESS_DENIED      "org.azshci.Attestation1.Error.AccessDenied"
 #define BUS_ERROR_EXPIRED            "org.azshci.Attestation1.Error.Expired"
 #define BUS_ERROR_INVALID_NONCE      "org.azshci.Attestation1.Error.InvalidNonce"
+#define BUS_ERROR_OWNED_BY_LIBVIRT   "org.azshci.Attestation1.Error.OwnedByLibvirt"
 #define BUS_ERROR_SYNC_FAILED        "org.azshci.Attestation1.Error.SyncFailed"
 
 #define POLKIT_ACTION_SYNC             "org.azshci.attestation.sync"

@@ -88,6 +88,7 @@ void config_done(Config *c) {
         free(c->benefits_file);
         free(c->metadata_domain);
         free(c->legacy_bridge);
+        free(c->inventory_uri);
         free(c->frontend_socket);
         cmp_config_done(&c->cmp);
         *c = (Config){};
@@ -136,6 +137,26 @@ static const ConfigKey top_keys[] = {
         KEY_STRING("legacyBridge", legacy_bridge),
         KEY_PATH("frontendSocket", frontend_socket),
 };
+
+static const ConfigKey inventory_keys[] = {
+        KEY_STRING("uri", inventory_uri),
+};
+
+static const char *const inventory_provider_table[_INVENTORY_PROVIDER_MAX] = {
+        [INVENTORY_MANUAL] = "manual",
+        [INVENTORY_LIBVIRT] = "libvirt",
+};
+
+const char *inventory_provider_to_string(InventoryProvider p) {
+        return p >= 0 && p < _INVENTORY_PROVIDER_MAX ? inventory_provider_table[p] : NULL;
+}
+
+InventoryProvider inventory_provider_from_string(const char *s) {
+        for (InventoryProvider i = 0; s && i < _INVENTORY_PROVIDER_MAX; i++)
+                if (streq(inventory_provider_table[i], s))
+                        return i;
+        return _INVENTORY_PROVIDER_INVALID;
+}
 
 static const ConfigKey cmp_keys[] = {
         KEY_STRING("server", cmp.server),
@@ -262,8 +283,36 @@ static int config_load_root(Config *c, const char *name, JsonNode *root, char **
                         return r;
         }
 
+        node = json_object_get_member(o, "inventory");
+        if (node) {
+                JsonObject *inventory;
+                JsonNode *provider;
+                InventoryProvider p;
+
+                if (!JSON_NODE_HOLDS_OBJECT(node))
+                        return json_error(ret_error, -EINVAL, "%s: key \"inventory\" must be an object",
+                                name);
+                inventory = json_node_get_object(node);
+                provider = json_object_get_member(inventory, "provider");
+                p = json_node_is_string(provider)
+                            ? inventory_provider_from_string(json_node_get_string(provider))
+                            : -EINVAL;
+                if (p < 0)
+                        return json_error(ret_error, -EINVAL,
+                                "%s: key \"inventory.provider\" must be \"manual\" or \"libvirt\"", name);
+                c->inventory_provider = p;
+                r = config_load_object(c, name, inventory, inventory_keys, ELEMENTSOF(inventory_keys),
+                        "inventory", STRV_MAKE("provider"), ret_error);
+                if (r < 0)
+                        return r;
+                if (c->inventory_uri && (isempty(c->inventory_uri) || !strstr(c->inventory_uri, ":")))
+                        return json_error(ret_error, -EINVAL,
+                                "%s: key \"inventory.uri\" must be a libvirt URI such as qemu:///system",
+                                name);
+        }
+
         r = config_load_object(c, name, o, top_keys, ELEMENTSOF(top_keys), NULL,
-                STRV_MAKE("keyType", "issuer"), ret_error);
+                STRV_MAKE("keyType", "issuer", "inventory"), ret_error);
         if (r < 0)
                 return r;
 

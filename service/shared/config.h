@@ -41,6 +41,17 @@ typedef struct CmpConfig {
         unsigned timeout_sec; /* whole transaction */
 } CmpConfig;
 
+/* Where the VM inventory comes from (docs/libvirt.md). */
+typedef enum InventoryProvider {
+        INVENTORY_MANUAL,  /* RegisterVM, ImportVMs, UpdateVM, UnregisterVM */
+        INVENTORY_LIBVIRT, /* the domains of a libvirt connection */
+        _INVENTORY_PROVIDER_MAX,
+        _INVENTORY_PROVIDER_INVALID = -EINVAL,
+} InventoryProvider;
+
+const char *inventory_provider_to_string(InventoryProvider p) _const_;
+InventoryProvider inventory_provider_from_string(const char *s) _pure_;
+
 typedef struct Config {
         bool enabled;
         char *server_name; /* NULL = the host name */
@@ -62,6 +73,8 @@ typedef struct Config {
         char *frontend_socket; /* where the frontends connect directly, unless activation passes it */
         IssuerType issuer_type;
         CmpConfig cmp;
+        InventoryProvider inventory_provider;
+        char *inventory_uri; /* libvirt's connection URI, NULL = qemu:///system */
 } Config;
 
 /* Fills in the defaults. */

@@ -42,6 +42,9 @@ static void write_vm(FILE *f, const Vm *vm) {
                 }
                 fputc(',', f);
         }
+        /* Hand-registered VMs say nothing, so that files of older versions read the same. */
+        if (vm->source != VM_SOURCE_MANUAL)
+                fprintf(f, "\n      \"Source\": \"%s\",", vm_source_to_string(vm->source));
         fprintf(f, "\n      \"LegacyAccess\": %s\n    }", vm->legacy_access ? "true" : "false");
 }
 
@@ -103,6 +106,18 @@ static int vm_from_json(const char *name, size_t index, JsonNode *node, Vm **ret
                                 return json_error(ret_error, -EINVAL,
                                         "%s: vms[%zu].LegacyAccess must be a boolean", name, index);
                         vm->legacy_access = json_node_get_boolean(value);
+                        continue;
+                }
+
+                if (streq(key, "Source")) {
+                        VmSource src = json_node_is_string(value)
+                                               ? vm_source_from_string(json_node_get_string(value))
+                                               : _VM_SOURCE_INVALID;
+                        if (src < 0)
+                                return json_error(ret_error, -EINVAL,
+                                        "%s: vms[%zu].Source must be \"manual\" or \"libvirt\"", name,
+                                        index);
+                        vm->source = src;
                         continue;
                 }
 

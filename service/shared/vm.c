@@ -10,6 +10,22 @@ static const char *const vm_power_state_table[_VM_POWER_STATE_MAX] = {
         [VM_POWER_PAUSED] = "Paused",
 };
 
+static const char *const vm_source_table[_VM_SOURCE_MAX] = {
+        [VM_SOURCE_MANUAL] = "manual",
+        [VM_SOURCE_LIBVIRT] = "libvirt",
+};
+
+const char *vm_source_to_string(VmSource s) {
+        return s >= 0 && s < _VM_SOURCE_MAX ? vm_source_table[s] : NULL;
+}
+
+VmSource vm_source_from_string(const char *s) {
+        for (VmSource i = 0; s && i < _VM_SOURCE_MAX; i++)
+                if (streq(vm_source_table[i], s))
+                        return i;
+        return _VM_SOURCE_INVALID;
+}
+
 static const char *const vm_status_table[_VM_STATUS_MAX] = {
         [VM_STATUS_ACTIVE_BENEFITS] = "ActiveBenefits",
         [VM_STATUS_INACTIVE_BENEFITS] = "InactiveBenefits",
@@ -38,12 +54,14 @@ void benefit_evaluation_done(BenefitEvaluation *e) {
         e->eligible = strv_free(e->eligible);
         e->active = strv_free(e->active);
         e->recommended_actions = strv_free(e->recommended_actions);
+        e->required_updates = strv_free(e->required_updates);
 }
 
 bool benefit_evaluation_equal(const BenefitEvaluation *a, const BenefitEvaluation *b) {
         return a->status == b->status && strv_equal(a->eligible, b->eligible) &&
                strv_equal(a->active, b->active) &&
-               strv_equal(a->recommended_actions, b->recommended_actions);
+               strv_equal(a->recommended_actions, b->recommended_actions) &&
+               strv_equal(a->required_updates, b->required_updates);
 }
 
 /* How each field's value is checked and stored. */
@@ -152,7 +170,53 @@ int vm_copy(const Vm *vm, Vm **ret) {
                         return r;
         }
         c->legacy_access = vm->legacy_access;
+        c->source = vm->source;
         *ret = TAKE_PTR(c);
+        return 0;
+}
+
+void vm_swap(Vm *a, Vm *b) {
+        Vm t;
+
+        assert(a);
+        assert(b);
+        t = *a;
+        *a = *b;
+        *b = t;
+}
+
+int vm_changed_properties(const Vm *a, const Vm *b, char ***ret) {
+        _cleanup_strv_free_ char **l = NULL;
+        int r;
+
+        assert(a);
+        assert(b);
+        assert(ret);
+
+        for (const VmField *f = vm_fields; f->name; f++) {
+                VmValue x, y;
+                bool same;
+
+                (void)vm_get_field(a, f->name, &x);
+                (void)vm_get_field(b, f->name, &y);
+                same = f->type == 's' ? streq(x.s, y.s) : f->type == 'u' ? x.u == y.u : x.b == y.b;
+                if (!same) {
+                        r = strv_extend(&l, f->name);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        if (a->source != b->source) {
+                r = strv_extend(&l, "Source");
+                if (r < 0)
+                        return r;
+        }
+        if (a->legacy_access != b->legacy_access) {
+                r = strv_extend(&l, "LegacyAccess");
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(l);
         return 0;
 }
 

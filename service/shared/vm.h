@@ -30,6 +30,17 @@ typedef enum VmStatus {
         _VM_STATUS_INVALID = -EINVAL,
 } VmStatus;
 
+/* Where a VM's facts come from: registered by hand (RegisterVM, ImportVMs) or observed
+ * through libvirt (docs/libvirt.md), which then owns them. */
+typedef enum VmSource {
+        VM_SOURCE_MANUAL,
+        VM_SOURCE_LIBVIRT,
+        _VM_SOURCE_MAX,
+        _VM_SOURCE_INVALID = -EINVAL,
+} VmSource;
+
+const char *vm_source_to_string(VmSource s) _const_;
+VmSource vm_source_from_string(const char *s) _pure_;
 const char *vm_power_state_to_string(VmPowerState s) _const_;
 VmPowerState vm_power_state_from_string(const char *s) _pure_;
 const char *vm_status_to_string(VmStatus s) _const_;
@@ -39,6 +50,10 @@ typedef struct BenefitEvaluation {
         char **eligible; /* benefit ids, in rule-file order */
         char **active;   /* subset of eligible */
         char **recommended_actions;
+        /* With InstallUpdates: what to install, one entry per rule whose minimum is not met:
+         * "KB5036892 (OsVersion 10.0.19045.4291)", or "ArcAgentVersion 1.39" without a named
+         * update. */
+        char **required_updates;
 } BenefitEvaluation;
 
 void benefit_evaluation_done(BenefitEvaluation *e);
@@ -62,6 +77,8 @@ typedef struct Vm {
         char *sku;
         char *license_type;
 
+        VmSource source;
+
         /* Admin state. */
         bool legacy_access;
 
@@ -73,8 +90,13 @@ Vm *vm_new(void);
 Vm *vm_free(Vm *vm);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Vm *, vm_free);
 
-/* Deep copy of the registration and admin state (not the evaluation). */
+/* Deep copy of the registration, source and admin state (not the evaluation). */
 int vm_copy(const Vm *vm, Vm **ret);
+/* Exchanges the contents of two VMs. */
+void vm_swap(Vm *a, Vm *b);
+/* The names of the registration properties (and LegacyAccess) that differ between a and b;
+ * NULL when none does. */
+int vm_changed_properties(const Vm *a, const Vm *b, char ***ret);
 
 /* A typed value for one registration field. */
 typedef struct VmValue {

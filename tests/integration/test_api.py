@@ -66,6 +66,7 @@ def test_initial_properties(h):
     eq(props, {
         "HostState": "On",
         "LegacyOsSupport": "Off",
+        "InventoryStale": False,   # the manual inventory is never stale
         "SubscriptionId": h.config["subscriptionId"],
         "Version": project_version(h.srcdir),
     }, "org.azshci.Attestation1 properties")

@@ -5,6 +5,7 @@ frontend, curl in the guests, documents verified with azshci-attest and openssl.
 gets a fresh LegacyEnv (see legacy_env.py); see README.md here for what each one proves."""
 
 import json
+import os
 
 import harness
 from harness import deadline_loop, eq
@@ -297,6 +298,52 @@ def test_restart(env):
     assert_network_complete(env, [a, b])
     fetch_verified(env, a, VM_A, "after-term")
     fetch_verified(env, b, VM_B, "b-after-term")
+
+
+@case("legacy-damaged-state")
+def test_damaged_state(env):
+    """A state file the service cannot read, or one that is damaged, never takes the legacy
+    network down (issue 11, item 3). A and B granted, then one more change (VM C registered),
+    so state.json.old still holds both grants. Killed; state.json mode 000: the start is refused
+    and bridge, tables and both ports stay, the frontend answers 503. Mode back, state.json
+    truncated: the service starts from state.json.old, the network is complete and both guests
+    are served; the server's Error says what happened."""
+    a, b = two_guests(env)
+    env.set_access("guest-b", True)
+    env.register(None, VM_C, "guest-c")  # the last change: lost with the truncated file
+    assert_network_complete(env, [a, b])
+
+    h = env.h
+    h.kill_service()
+    path = os.path.join(h.state_dir, "state.json")
+    with open(path, "rb") as f:
+        content = f.read()
+
+    os.chmod(path, 0o000)
+    log_before = len(h.service_log())
+    h.start_service(wait_ready=False)
+    if h.wait_service_exit() == 0:
+        raise AssertionError("the service started on a state file it could not read")
+    text = f"Failed to read the state file ({path}: Permission denied): refusing to start."
+    if text not in h.service_log()[log_before:]:
+        raise AssertionError(f"the log does not say {text!r}")
+    assert_ports_only(env, [a, b])
+    eq(bound_macs(env), {g.host_if: g.mac for g in (a, b)}, "anti-spoofing bindings after the refused start")
+    r = env.fetch(a)
+    eq((r.rc, r.response and r.response.status, r.response and r.response.body),
+       (0, 503, UNREACHABLE_BODY), f"A's fetch while the service cannot start ({r!r})")
+
+    os.chmod(path, 0o644)
+    with open(path, "wb") as f:
+        f.write(content[:len(content) // 2])
+    h.start_service()
+    assert_network_complete(env, [a, b])
+    eq(vm_prop(env, VM_B, "LegacyAccess"), True, "B's LegacyAccess from the previous generation")
+    error = env.server_error()
+    if not error.startswith(f"State: state file was corrupt ({path}:"):
+        raise AssertionError(f"server Error after the fallback: {error!r}")
+    fetch_verified(env, a, VM_A, "after-fallback")
+    fetch_verified(env, b, VM_B, "b-after-fallback")
 
 
 @case("legacy-access-errors")

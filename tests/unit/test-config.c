@@ -212,6 +212,31 @@ static void test_issuer_errors(void) {
                 -ERANGE, "c.json: key \"timeoutSeconds\" must be between 1 and 600, not 601");
 }
 
+static void test_inventory(void) {
+        _cleanup_(config_donep) Config c = {};
+
+        config_init(&c);
+        g_assert_cmpint(c.inventory_provider, ==, INVENTORY_MANUAL);
+        g_assert_null(c.inventory_uri);
+        expect_ok(&c, "{ \"inventory\": { \"provider\": \"libvirt\" } }");
+        g_assert_cmpint(c.inventory_provider, ==, INVENTORY_LIBVIRT);
+        g_assert_null(c.inventory_uri);
+        expect_ok(&c,
+                "{ \"inventory\": { \"provider\": \"libvirt\", \"uri\": \"qemu+unix:///system?socket=/s\" } }");
+        g_assert_cmpstr(c.inventory_uri, ==, "qemu+unix:///system?socket=/s");
+
+        expect_error("{ \"inventory\": \"libvirt\" }", -EINVAL,
+                "c.json: key \"inventory\" must be an object");
+        expect_error("{ \"inventory\": { \"uri\": \"qemu:///system\" } }", -EINVAL,
+                "c.json: key \"inventory.provider\" must be \"manual\" or \"libvirt\"");
+        expect_error("{ \"inventory\": { \"provider\": \"hyperv\" } }", -EINVAL,
+                "c.json: key \"inventory.provider\" must be \"manual\" or \"libvirt\"");
+        expect_error("{ \"inventory\": { \"provider\": \"libvirt\", \"url\": \"x\" } }", -EINVAL,
+                "c.json: unknown key \"inventory.url\"");
+        expect_error("{ \"inventory\": { \"provider\": \"libvirt\", \"uri\": \"system\" } }", -EINVAL,
+                "c.json: key \"inventory.uri\" must be a libvirt URI such as qemu:///system");
+}
+
 static void test_files(void) {
         _cleanup_(config_donep) Config c = {};
         _cleanup_free_ char *error = NULL;
@@ -299,6 +324,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/config/every-key", test_every_key);
         g_test_add_func("/config/errors", test_errors);
         g_test_add_func("/config/issuer-errors", test_issuer_errors);
+        g_test_add_func("/config/inventory", test_inventory);
         g_test_add_func("/config/files", test_files);
         g_test_add_func("/config/secret-mode", test_secret_mode);
 

@@ -118,6 +118,25 @@ static void test_escaping(void) {
         vm_free(vm);
 }
 
+/* A VM's source is written only when it is not "manual" (files of older versions read the
+ * same), and read back. */
+static void test_source(void) {
+        _cleanup_(state_data_done) StateData s = {};
+        _cleanup_free_ char *json = NULL;
+        Vm *vms[2] = {make_vm(ID1, "by-hand", 0, NULL), make_vm(ID2, "domain", 0, NULL)};
+
+        vms[1]->source = VM_SOURCE_LIBVIRT;
+        g_assert_cmpint(state_serialize(false, 0, vms, 2, &json), ==, 0);
+        g_assert_null(strstr(json, "\"Source\": \"manual\""));
+        g_assert_nonnull(strstr(json, "\"Source\": \"libvirt\""));
+        g_assert_cmpint(state_deserialize("t", json, &s, NULL), ==, 0);
+        g_assert_cmpuint(s.n_vms, ==, 2);
+        g_assert_cmpint(s.vms[0]->source, ==, VM_SOURCE_MANUAL);
+        g_assert_cmpint(s.vms[1]->source, ==, VM_SOURCE_LIBVIRT);
+        vm_free(vms[0]);
+        vm_free(vms[1]);
+}
+
 static void test_empty(void) {
         _cleanup_(state_data_done) StateData s = {};
         _cleanup_free_ char *json = NULL;
@@ -163,6 +182,8 @@ static void test_bad(void) {
         expect_bad(STATE(VM(",\"VsockCid\":-3")), -EINVAL, "state.json: vms[0].VsockCid has the wrong type");
         expect_bad(STATE(VM(",\"LegacyAccess\":\"yes\"")), -EINVAL,
                 "state.json: vms[0].LegacyAccess must be a boolean");
+        expect_bad(STATE(VM(",\"Source\":\"hyperv\"")), -EINVAL,
+                "state.json: vms[0].Source must be \"manual\" or \"libvirt\"");
         expect_bad(STATE(VM(",\"Generation\":3")), -EINVAL,
                 "state.json: vms[0]: VM property 'Generation' must be 1 or 2, not 3.");
         expect_bad(STATE("{\"Name\":\"a\"}"), -EINVAL, "state.json: vms[0]: VM property 'Id' is required.");
@@ -325,6 +346,7 @@ int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/state/round-trip", test_round_trip);
         g_test_add_func("/state/empty", test_empty);
+        g_test_add_func("/state/source", test_source);
         g_test_add_func("/state/escaping", test_escaping);
         g_test_add_func("/state/streaming", test_streaming);
         g_test_add_func("/state/bad", test_bad);

@@ -1,0 +1,392 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <libvirt/libvirt.h>
+#include <libxml/parser.h>
+#include <libxml/xpath.h>
+#include <libxml/xpathInternals.h>
+
+#include "macro.h"
+#include "strv.h"
+#include "validate.h"
+#include "virt-domain.h"
+
+#define AGENT_CHANNEL "org.qemu.guest_agent.0"
+
+void virt_guest_os_done(VirtGuestOs *os) {
+        if (!os)
+                return;
+        free(os->id);
+        free(os->name);
+        free(os->pretty_name);
+        free(os->version_id);
+        free(os->kernel_release);
+        free(os->kernel_version);
+        *os = (VirtGuestOs){};
+}
+
+int virt_guest_os_copy(const VirtGuestOs *os, VirtGuestOs *ret) {
+        _cleanup_(virt_guest_os_done) VirtGuestOs c = {};
+
+        assert(os);
+        assert(ret);
+
+        if (free_and_strdup(&c.id, os->id) < 0 || free_and_strdup(&c.name, os->name) < 0 ||
+                free_and_strdup(&c.pretty_name, os->pretty_name) < 0 ||
+                free_and_strdup(&c.version_id, os->version_id) < 0 ||
+                free_and_strdup(&c.kernel_release, os->kernel_release) < 0 ||
+                free_and_strdup(&c.kernel_version, os->kernel_version) < 0)
+                return -ENOMEM;
+        *ret = c;
+        c = (VirtGuestOs){};
+        return 0;
+}
+
+bool virt_guest_os_equal(const VirtGuestOs *a, const VirtGuestOs *b) {
+        assert(a);
+        assert(b);
+        return streq_ptr(a->id, b->id) && streq_ptr(a->name, b->name) &&
+               streq_ptr(a->pretty_name, b->pretty_name) && streq_ptr(a->version_id, b->version_id) &&
+               streq_ptr(a->kernel_release, b->kernel_release) &&
+               streq_ptr(a->kernel_version, b->kernel_version);
+}
+
+VmPowerState virt_domain_power_state(int state) {
+        switch (state) {
+        case VIR_DOMAIN_RUNNING:
+        case VIR_DOMAIN_BLOCKED:
+        case VIR_DOMAIN_SHUTDOWN:
+                return VM_POWER_RUNNING;
+        case VIR_DOMAIN_PAUSED:
+        case VIR_DOMAIN_PMSUSPENDED:
+                return VM_POWER_PAUSED;
+        default:
+                return VM_POWER_OFF;
+        }
+}
+
+static void xml_doc_freep(xmlDoc **p) {
+        if (*p)
+                xmlFreeDoc(*p);
+}
+
+static void xpath_context_freep(xmlXPathContext **p) {
+        if (*p)
+                xmlXPathFreeContext(*p);
+}
+
+static void xpath_object_freep(xmlXPathObject **p) {
+        if (*p)
+                xmlXPathFreeObject(*p);
+}
+
+/* The string value of an XPath expression relative to node (NULL: the document), or NULL when
+ * it is empty. */
+static int xpath_string(xmlXPathContext *ctx, xmlNode *node, const char *expr, char **ret) {
+        _cleanup_(xpath_object_freep) xmlXPathObject *o = NULL;
+        _cleanup_free_ char *wrapped = NULL;
+
+        if (asprintf(&wrapped, "string(%s)", expr) < 0)
+                return -ENOMEM;
+        ctx->node = node ?: xmlDocGetRootElement(ctx->doc);
+        o = xmlXPathEvalExpression((const xmlChar *)wrapped, ctx);
+        if (!o)
+                return -ENOMEM;
+        if (!o->stringval || o->stringval[0] == 0) {
+                *ret = NULL;
+                return 0;
+        }
+        *ret = strdup((const char *)o->stringval);
+        return *ret ? 0 : -ENOMEM;
+}
+
+/* Whether an XPath expression selects at least one node. */
+static int xpath_exists(xmlXPathContext *ctx, const char *expr) {
+        _cleanup_(xpath_object_freep) xmlXPathObject *o = NULL;
+
+        ctx->node = xmlDocGetRootElement(ctx->doc);
+        o = xmlXPathEvalExpression((const xmlChar *)expr, ctx);
+        if (!o)
+                return -ENOMEM;
+        return o->nodesetval && o->nodesetval->nodeNr > 0;
+}
+
+static int set_string(Vm *vm, const char *name, const char *value, sd_bus_error *error) {
+        return vm_set_field(vm, name, &(VmValue){.type = 's', .s = value}, error);
+}
+
+/* A field from the metadata or the agent: a bad value is reported, not fatal. */
+static int set_optional(Vm *vm, const char *name, const char *value, const char *source, char ***warnings) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *w = NULL;
+        int r;
+
+        if (!value)
+                return 0;
+        r = set_string(vm, name, value, &e);
+        if (r == -ENOMEM)
+                return r;
+        if (r >= 0 || !warnings)
+                return 0;
+        if (asprintf(&w, "%s: %s", source, e.message) < 0)
+                return -ENOMEM;
+        return strv_extend(warnings, w);
+}
+
+static bool is_digits(const char *s) {
+        if (isempty(s))
+                return false;
+        for (; *s; s++)
+                if (*s < '0' || *s > '9')
+                        return false;
+        return true;
+}
+
+static size_t count_dots(const char *s) {
+        size_t n = 0;
+
+        for (; *s; s++)
+                n += *s == '.';
+        return n;
+}
+
+/* A guest CID: 3 and above (0-2 are the hypervisor, local and host addresses). */
+static int parse_cid(const char *s, uint32_t *ret) {
+        unsigned long long v;
+        char *end;
+
+        if (!is_digits(s))
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno != 0 || *end || v < 3 || v > UINT32_MAX - 1)
+                return -ERANGE;
+        *ret = (uint32_t)v;
+        return 0;
+}
+
+/* The OS version the agent reports: Windows gives its version as kernel-version "10.0" and
+ * its build as kernel-release "22621"; other systems' version-id counts when it is a dotted
+ * number. NULL when there is none. */
+static int os_version_from_agent(const VirtGuestOs *os, char **ret) {
+        if (streq_ptr(os->id, "mswindows") && os->kernel_version && is_digits(os->kernel_release))
+                return asprintf(ret, "%s.%s", os->kernel_version, os->kernel_release) < 0 ? -ENOMEM : 0;
+        return free_and_strdup(ret,
+                os->version_id && version_is_valid(os->version_id) ? os->version_id : NULL);
+}
+
+static int parse_legacy_nic(xmlXPathContext *ctx, const char *bridge, Vm *vm, char ***warnings) {
+        _cleanup_(xpath_object_freep) xmlXPathObject *o = NULL;
+        int r;
+
+        if (isempty(bridge))
+                return 0;
+        ctx->node = xmlDocGetRootElement(ctx->doc);
+        o = xmlXPathEvalExpression((const xmlChar *)"/domain/devices/interface[source/@bridge]", ctx);
+        if (!o)
+                return -ENOMEM;
+        for (int i = 0; o->nodesetval && i < o->nodesetval->nodeNr; i++) {
+                _cleanup_free_ char *b = NULL, *mac = NULL, *dev = NULL;
+                xmlNode *n = o->nodesetval->nodeTab[i];
+
+                r = xpath_string(ctx, n, "source/@bridge", &b);
+                if (r < 0)
+                        return r;
+                if (!streq_ptr(b, bridge))
+                        continue;
+                r = xpath_string(ctx, n, "mac/@address", &mac);
+                if (r < 0)
+                        return r;
+                /* The live target device: absent while the domain is off, and possibly another
+                 * name after each start. */
+                r = xpath_string(ctx, n, "target/@dev", &dev);
+                if (r < 0)
+                        return r;
+                r = set_optional(vm, "LegacyMac", mac, "interface", warnings);
+                if (r < 0)
+                        return r;
+                return set_optional(vm, "LegacyInterface", dev, "interface", warnings);
+        }
+        return 0;
+}
+
+/* Parses a domain XML; -EINVAL when it is not one. */
+static int parse_domain(const char *xml, xmlDoc **ret_doc, xmlXPathContext **ret_ctx) {
+        _cleanup_(xml_doc_freep) xmlDoc *doc = NULL;
+        xmlXPathContext *ctx;
+
+        doc = xmlReadMemory(xml, strlen(xml), "domain.xml", NULL,
+                XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+        if (!doc || !xmlDocGetRootElement(doc) ||
+                !xmlStrEqual(xmlDocGetRootElement(doc)->name, (const xmlChar *)"domain"))
+                return -EINVAL;
+        ctx = xmlXPathNewContext(doc);
+        if (!ctx)
+                return -ENOMEM;
+        if (xmlXPathRegisterNs(ctx, (const xmlChar *)"az", (const xmlChar *)VIRT_DOMAIN_METADATA_NS) < 0) {
+                xmlXPathFreeContext(ctx);
+                return -ENOMEM;
+        }
+        *ret_doc = TAKE_PTR(doc);
+        *ret_ctx = ctx;
+        return 0;
+}
+
+static int agent_connected(xmlXPathContext *ctx) {
+        return xpath_exists(ctx,
+                "/domain/devices/channel[target/@type='virtio' and target/@name='" AGENT_CHANNEL
+                "' and target/@state='connected']");
+}
+
+int virt_domain_agent_connected(const char *xml) {
+        _cleanup_(xml_doc_freep) xmlDoc *doc = NULL;
+        _cleanup_(xpath_context_freep) xmlXPathContext *ctx = NULL;
+        int r;
+
+        assert(xml);
+
+        r = parse_domain(xml, &doc, &ctx);
+        if (r < 0)
+                return r;
+        return agent_connected(ctx);
+}
+
+static const struct {
+        const char *element; /* in the metadata */
+        const char *field;   /* the VM property */
+} metadata_fields[] = {
+        {"sqlVersion", "SqlVersion"},
+        {"arcAgentVersion", "ArcAgentVersion"},
+        {"sku", "Sku"},
+        {"licenseType", "LicenseType"},
+};
+
+int virt_domain_to_vm(const char *xml, VmPowerState power_state, const VirtGuestOs *os,
+        const char *legacy_bridge, Vm **ret, char ***ret_warnings, sd_bus_error *error) {
+        _cleanup_(xml_doc_freep) xmlDoc *doc = NULL;
+        _cleanup_(xpath_context_freep) xmlXPathContext *ctx = NULL;
+        _cleanup_free_ char *uuid = NULL, *name = NULL, *cid = NULL, *revision = NULL, *md_os_name = NULL,
+                            *md_os_version = NULL, *os_version = NULL;
+        _cleanup_strv_free_ char **warnings = NULL;
+        _cleanup_(vm_freep) Vm *vm = NULL;
+        int r;
+
+        assert(xml);
+        assert(ret);
+
+        r = parse_domain(xml, &doc, &ctx);
+        if (r == -EINVAL)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Not a libvirt domain XML.");
+        if (r < 0)
+                return r;
+
+        vm = vm_new();
+        if (!vm)
+                return -ENOMEM;
+
+        r = xpath_string(ctx, NULL, "/domain/uuid", &uuid);
+        if (r < 0)
+                return r;
+        r = set_string(vm, "Id", strempty(uuid), error);
+        if (r < 0)
+                return r;
+        r = xpath_string(ctx, NULL, "/domain/name", &name);
+        if (r < 0)
+                return r;
+        r = set_string(vm, "Name", strempty(name), error);
+        if (r < 0)
+                return r;
+        vm->power_state = power_state;
+
+        /* UEFI: firmware autoselection says efi, or a loader that is a pflash image (OVMF). */
+        r = xpath_exists(ctx, "/domain/os[@firmware='efi'] | /domain/os/loader[@type='pflash']");
+        if (r < 0)
+                return r;
+        vm->generation = r ? 2 : 1;
+
+        r = xpath_exists(ctx, "/domain/devices/vsock[not(@model) or @model='virtio']");
+        if (r < 0)
+                return r;
+        vm->guest_service_interface = r;
+        if (vm->guest_service_interface) {
+                uint32_t u;
+
+                /* Present in the live XML of a running domain also when auto-assigned; an
+                 * inactive domain with auto='yes' has none yet. */
+                r = xpath_string(ctx, NULL, "/domain/devices/vsock/cid/@address", &cid);
+                if (r < 0)
+                        return r;
+                if (cid && parse_cid(cid, &u) >= 0)
+                        vm->vsock_cid = u;
+        }
+
+        r = agent_connected(ctx);
+        if (r < 0)
+                return r;
+        vm->data_exchange = r;
+
+        r = parse_legacy_nic(ctx, legacy_bridge, vm, &warnings);
+        if (r < 0)
+                return r;
+
+        /* The project's metadata; child elements are matched by local name, so that both
+         * <az:sku> and an unqualified <sku> under <az:vm> count. */
+        for (size_t i = 0; i < ELEMENTSOF(metadata_fields); i++) {
+                _cleanup_free_ char *expr = NULL, *v = NULL;
+
+                if (asprintf(&expr, "/domain/metadata/az:vm/*[local-name()='%s']",
+                            metadata_fields[i].element) < 0)
+                        return -ENOMEM;
+                r = xpath_string(ctx, NULL, expr, &v);
+                if (r < 0)
+                        return r;
+                r = set_optional(vm, metadata_fields[i].field, v, "metadata", &warnings);
+                if (r < 0)
+                        return r;
+        }
+        r = xpath_string(ctx, NULL, "/domain/metadata/az:vm/*[local-name()='updateRevision']", &revision);
+        if (r < 0)
+                return r;
+        if (revision && !is_digits(revision)) {
+                r = strv_extend(&warnings, "metadata: updateRevision must be a number.");
+                if (r < 0)
+                        return r;
+                revision = mfree(revision);
+        }
+        r = xpath_string(ctx, NULL, "/domain/metadata/az:vm/*[local-name()='osName']", &md_os_name);
+        if (r < 0)
+                return r;
+        r = xpath_string(ctx, NULL, "/domain/metadata/az:vm/*[local-name()='osVersion']", &md_os_version);
+        if (r < 0)
+                return r;
+
+        /* What the agent observes wins over what the metadata declares. */
+        if (os && (os->pretty_name || os->name)) {
+                r = set_optional(vm, "OsName", os->pretty_name ?: os->name, "guest agent", &warnings);
+                if (r < 0)
+                        return r;
+        } else {
+                r = set_optional(vm, "OsName", md_os_name, "metadata", &warnings);
+                if (r < 0)
+                        return r;
+        }
+        r = os ? os_version_from_agent(os, &os_version) : free_and_strdup(&os_version, md_os_version);
+        if (r < 0)
+                return r;
+        /* No agent reports the update revision (the 4th part, which the benefit rules compare):
+         * the metadata's completes a three-part version. */
+        if (os_version && revision && version_is_valid(os_version) && count_dots(os_version) == 2) {
+                char *full;
+
+                if (asprintf(&full, "%s.%s", os_version, revision) < 0)
+                        return -ENOMEM;
+                free_and_replace_string(&os_version, full);
+        }
+        r = set_optional(vm, "OsVersion", os_version, os ? "guest agent" : "metadata", &warnings);
+        if (r < 0)
+                return r;
+
+        if (ret_warnings)
+                *ret_warnings = TAKE_PTR(warnings);
+        *ret = TAKE_PTR(vm);
+        return 0;
+}

@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* The mapping from a libvirt domain's XML, state and guest agent OS info to the VM facts
+ * (service/attestd/libvirt/virt-domain.c), on XML fixtures: no libvirt connection. */
+
+#include <glib.h>
+#include <libvirt/libvirt.h>
+
+#include "fileio.h"
+#include "strv.h"
+#include "virt-domain.h"
+
+#define BRIDGE "azshci-imds0"
+
+static char *fixture(const char *name) {
+        g_autofree char *path = g_build_filename(g_getenv("AZSHCI_SOURCE_DIR") ?: ".", "tests", "libvirt",
+                "fixtures", name, NULL);
+        char *data = NULL;
+
+        /* A missing fixture is a failure, not a skip. */
+        g_assert_cmpint(read_full_file(path, 1 << 20, &data, NULL), ==, 0);
+        return data;
+}
+
+static Vm *map(const char *name, VmPowerState state, const VirtGuestOs *os, char ***warnings) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *xml = fixture(name);
+        Vm *vm = NULL;
+
+        g_assert_cmpint(virt_domain_to_vm(xml, state, os, BRIDGE, &vm, warnings, &error), ==, 0);
+        g_assert_false(sd_bus_error_is_set(&error));
+        g_assert_nonnull(vm);
+        return vm;
+}
+
+static const VirtGuestOs windows_11 = {
+        .id = (char *)"mswindows",
+        .name = (char *)"Microsoft Windows",
+        .pretty_name = (char *)"Windows 11 Enterprise multi-session",
+        .version_id = (char *)"11",
+        .kernel_release = (char *)"22621",
+        .kernel_version = (char *)"10.0",
+};
+
+static void test_running_uefi_with_agent(void) {
+        _cleanup_strv_free_ char **warnings = NULL;
+        _cleanup_(vm_freep) Vm *vm = map("running-uefi.xml", VM_POWER_RUNNING, &windows_11, &warnings);
+
+        g_assert_null(warnings);
+        g_assert_cmpstr(vm->id, ==, "da38a48e-aacf-4a1e-b472-1fe89f2d95ec");
+        g_assert_cmpstr(vm->name, ==, "win11-a");
+        g_assert_cmpint(vm->power_state, ==, VM_POWER_RUNNING);
+        g_assert_cmpuint(vm->generation, ==, 2);
+        g_assert_true(vm->guest_service_interface);
+        g_assert_cmpuint(vm->vsock_cid, ==, 42);
+        g_assert_true(vm->data_exchange);
+        /* The NIC on the legacy bridge, not the first NIC. */
+        g_assert_cmpstr(vm->legacy_mac, ==, "52:54:00:aa:bb:01");
+        g_assert_cmpstr(vm->legacy_interface, ==, "vnet3");
+        /* The agent wins over the metadata's osName/osVersion; the revision comes from the
+         * metadata. */
+        g_assert_cmpstr(vm->os_name, ==, "Windows 11 Enterprise multi-session");
+        g_assert_cmpstr(vm->os_version, ==, "10.0.22621.3447");
+        g_assert_cmpstr(vm->sql_version, ==, "12.0.6024");
+        g_assert_cmpstr(vm->arc_agent_version, ==, "1.39.2");
+        g_assert_cmpstr(vm->sku, ==, "2022-Datacenter");
+        g_assert_cmpstr(vm->license_type, ==, "Windows_Server");
+        _cleanup_free_ char *xml = fixture("running-uefi.xml");
+        g_assert_cmpint(virt_domain_agent_connected(xml), ==, 1);
+}
+
+static void test_metadata_without_agent(void) {
+        _cleanup_(vm_freep) Vm *vm = map("running-uefi.xml", VM_POWER_PAUSED, NULL, NULL);
+
+        g_assert_cmpint(vm->power_state, ==, VM_POWER_PAUSED);
+        g_assert_cmpstr(vm->os_name, ==, "Windows 10 Pro");
+        /* osVersion has three parts: the update revision completes it. */
+        g_assert_cmpstr(vm->os_version, ==, "10.0.19045.3447");
+}
+
+static void test_linux_agent(void) {
+        const VirtGuestOs debian = {
+                .id = (char *)"debian",
+                .name = (char *)"Debian GNU/Linux",
+                .pretty_name = (char *)"Debian GNU/Linux 12 (bookworm)",
+                .version_id = (char *)"12",
+                .kernel_release = (char *)"6.1.0-13-amd64",
+                .kernel_version = (char *)"#1 SMP PREEMPT_DYNAMIC Debian 6.1.55-1",
+        };
+        const VirtGuestOs bare = {.name = (char *)"Linux", .version_id = (char *)"rolling"};
+        _cleanup_(vm_freep) Vm *vm = map("running-uefi.xml", VM_POWER_RUNNING, &debian, NULL);
+        _cleanup_(vm_freep) Vm *vm2 = map("running-uefi.xml", VM_POWER_RUNNING, &bare, NULL);
+
+        g_assert_cmpstr(vm->os_name, ==, "Debian GNU/Linux 12 (bookworm)");
+        g_assert_cmpstr(vm->os_version, ==, "12");
+        /* No pretty name: the name; a version that is not a dotted number: none. */
+        g_assert_cmpstr(vm2->os_name, ==, "Linux");
+        g_assert_null(vm2->os_version);
+}
+
+static void test_inactive_bios(void) {
+        _cleanup_strv_free_ char **warnings = NULL;
+        _cleanup_(vm_freep) Vm *vm = map("inactive-bios.xml", VM_POWER_OFF, NULL, &warnings);
+
+        g_assert_null(warnings);
+        g_assert_cmpstr(vm->id, ==, "0e7c2f7a-8a51-4f5e-9d2b-6c1f0a3e4b5d");
+        g_assert_cmpint(vm->power_state, ==, VM_POWER_OFF);
+        g_assert_cmpuint(vm->generation, ==, 1);
+        /* The device is there; an auto CID is only assigned at start. */
+        g_assert_true(vm->guest_service_interface);
+        g_assert_cmpuint(vm->vsock_cid, ==, 0);
+        /* A channel without a connected agent is no data exchange. */
+        g_assert_false(vm->data_exchange);
+        g_assert_cmpstr(vm->legacy_mac, ==, "52:54:00:aa:bb:02");
+        g_assert_null(vm->legacy_interface);
+        g_assert_null(vm->os_name);
+        g_assert_null(vm->os_version);
+        g_assert_null(vm->sku);
+}
+
+static void test_bad_metadata(void) {
+        _cleanup_strv_free_ char **warnings = NULL;
+        _cleanup_(vm_freep) Vm *vm = map("bad-metadata.xml", VM_POWER_RUNNING, &windows_11, &warnings);
+
+        /* Bad values are skipped and reported; the rest is kept. */
+        g_assert_cmpuint(strv_length(warnings), ==, 2);
+        g_assert_cmpstr(warnings[0], ==,
+                "metadata: VM property 'SqlVersion' must be a dotted numeric version such as "
+                "10.0.22621.3447, not 'twelve'.");
+        g_assert_cmpstr(warnings[1], ==, "metadata: updateRevision must be a number.");
+        g_assert_null(vm->sql_version);
+        g_assert_cmpstr(vm->sku, ==, "Standard");
+        g_assert_cmpstr(vm->os_version, ==, "10.0.22621");
+        /* A ROM loader is BIOS; a static CID; a disconnected agent; no NIC on our bridge. */
+        g_assert_cmpuint(vm->generation, ==, 1);
+        g_assert_cmpuint(vm->vsock_cid, ==, 1234);
+        g_assert_false(vm->data_exchange);
+        g_assert_null(vm->legacy_mac);
+        g_assert_null(vm->legacy_interface);
+}
+
+static void test_not_a_domain(void) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        Vm *vm = NULL;
+
+        g_assert_cmpint(virt_domain_to_vm("<network><name>x</name></network>", VM_POWER_OFF, NULL, BRIDGE,
+                                &vm, NULL, &error),
+                ==, -EINVAL);
+        g_assert_cmpstr(error.message, ==, "Not a libvirt domain XML.");
+        sd_bus_error_free(&error);
+        g_assert_cmpint(virt_domain_to_vm("<domain", VM_POWER_OFF, NULL, BRIDGE, &vm, NULL, &error), ==,
+                -EINVAL);
+        sd_bus_error_free(&error);
+        /* A domain whose UUID is not one cannot be a VM: the error names the field. */
+        g_assert_cmpint(virt_domain_to_vm("<domain><name>n</name><uuid>nope</uuid></domain>", VM_POWER_OFF,
+                                NULL, BRIDGE, &vm, NULL, &error),
+                ==, -EINVAL);
+        g_assert_cmpstr(error.message, ==,
+                "VM property 'Id' must be a UUID (8-4-4-4-12 hex digits), not 'nope'.");
+        g_assert_null(vm);
+}
+
+static void test_power_states(void) {
+        g_assert_cmpint(virt_domain_power_state(VIR_DOMAIN_RUNNING), ==, VM_POWER_RUNNING);
+        g_assert_cmpint(virt_domain_power_state(VIR_DOMAIN_BLOCKED), ==, VM_POWER_RUNNING);
+        g_assert_cmpint(virt_domain_power_state(VIR_DOMAIN_SHUTDOWN), ==, VM_POWER_RUNNING);
+        g_assert_cmpint(virt_domain_power_state(VIR_DOMAIN_PAUSED), ==, VM_POWER_PAUSED);
+        g_assert_cmpint(virt_domain_power_state(VIR_DOMAIN_PMSUSPENDED), ==, VM_POWER_PAUSED);
+        g_assert_cmpint(virt_domain_power_state(VIR_DOMAIN_SHUTOFF), ==, VM_POWER_OFF);
+        g_assert_cmpint(virt_domain_power_state(VIR_DOMAIN_CRASHED), ==, VM_POWER_OFF);
+        g_assert_cmpint(virt_domain_power_state(VIR_DOMAIN_NOSTATE), ==, VM_POWER_OFF);
+}
+
+int main(int argc, char *argv[]) {
+        g_test_init(&argc, &argv, NULL);
+        g_test_add_func("/virt-domain/running-uefi-with-agent", test_running_uefi_with_agent);
+        g_test_add_func("/virt-domain/metadata-without-agent", test_metadata_without_agent);
+        g_test_add_func("/virt-domain/linux-agent", test_linux_agent);
+        g_test_add_func("/virt-domain/inactive-bios", test_inactive_bios);
+        g_test_add_func("/virt-domain/bad-metadata", test_bad_metadata);
+        g_test_add_func("/virt-domain/not-a-domain", test_not_a_domain);
+        g_test_add_func("/virt-domain/power-states", test_power_states);
+        return g_test_run();
+}

@@ -1,0 +1,310 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The libvirt inventory end to end (issue 13): a real private libvirtd from Debian, domains
+changed with libvirt's own virsh, the real service following it on a private bus, and real
+QEMU guests (TCG) fetching their documents over the legacy bridge through libvirt's taps.
+Every case gets a fresh LibvirtEnv (libvirt_env.py); README.md here says what each proves."""
+
+import os
+import time
+
+import guest
+import harness
+from harness import HarnessError, deadline_loop, eq
+from legacy_env import BRIDGE
+
+TESTS = {}
+
+
+def case(name):
+    def deco(fn):
+        TESTS[name] = fn
+        return fn
+    return deco
+
+
+def plain_domain(name, extra_os="", devices="", uuid=None):
+    """A domain that is only defined, never started."""
+    uuid_xml = f"<uuid>{uuid}</uuid>" if uuid else ""
+    return f"""<domain type='qemu'><name>{name}</name>{uuid_xml}<memory unit='MiB'>64</memory>
+  <os><type arch='x86_64' machine='pc'>hvm</type>{extra_os}</os><features><acpi/></features>
+  <devices>{devices}</devices></domain>"""
+
+
+def boot_domain(env, name, nonce="n", mac="52:54:00:10:00:01", stay=False, agent=False, serial=None, uuid=None):
+    kernel, initrd = guest.build_guest(env.libvirt_dir)
+    serial = serial or os.path.join(env.libvirt_dir, "domains", f"{name}.serial")
+    return guest.domain_xml(name, kernel, initrd, serial, BRIDGE, mac, nonce, stay=stay, agent=agent, uuid=uuid), serial
+
+
+def wait_document(serial, timeout=90):
+    for _ in deadline_loop(timeout, f"the guest's document on {serial}", interval=0.2):
+        doc = guest.read_document(serial)
+        if doc is not None:
+            if not doc:
+                with open(serial, errors="replace") as f:
+                    raise AssertionError(f"the guest fetched nothing:\n{f.read()[-3000:]}")
+            return doc
+
+
+def signal_paths(mon, mark, member):
+    """The object paths of the ObjectManager's InterfacesAdded/Removed signals since mark."""
+    return [s["payload"]["data"][0] for s in mon.signals(since=mark, member=member)]
+
+
+@case("lifecycle")
+def test_lifecycle(env):
+    """define → start → suspend → resume → destroy → domrename → undefine, each followed on the
+    bus; a defined domain appears within 1 s with no admin action."""
+    env.enable_legacy(True)   # the bridge the domain's NIC joins at start
+    mon = env.h.monitor()
+    mark = mon.mark()
+    xml, _ = boot_domain(env, "life1", stay=True)
+    t0 = time.monotonic()
+    vm_id = env.define("life1", xml)
+    props = env.wait_vm(vm_id, timeout=1.0, Name="life1")
+    print(f"defined domain on the bus after {time.monotonic() - t0:.2f}s")
+    for k, v in dict(Source="libvirt", PowerState="Off", Generation=1, GuestServiceInterface=False,
+                     VsockCid=0, DataExchange=False, LegacyMac="52:54:00:10:00:01", LegacyInterface="",
+                     Status="Unknown").items():
+        eq(props[k], v, k)
+    mon.sync()
+    eq(signal_paths(mon, mark, "InterfacesAdded"), [harness.vm_path(vm_id)], "InterfacesAdded")
+
+    env.virsh("start", "life1")
+    props = env.wait_vm(vm_id, PowerState="Running", what="running with its tap")
+    if not props["LegacyInterface"].startswith("vnet"):
+        raise AssertionError(f"LegacyInterface of a running domain: {props['LegacyInterface']!r}")
+    env.virsh("suspend", "life1")
+    env.wait_vm(vm_id, PowerState="Paused")
+    env.virsh("resume", "life1")
+    env.wait_vm(vm_id, PowerState="Running")
+    env.virsh("destroy", "life1")
+    env.wait_vm(vm_id, PowerState="Off", LegacyInterface="")
+    env.virsh("domrename", "life1", "life2")
+    env.wait_vm(vm_id, Name="life2")
+    mark = mon.mark()
+    env.virsh("undefine", "life2")
+    env.wait_vm_gone(vm_id)
+    mon.sync()
+    eq(signal_paths(mon, mark, "InterfacesRemoved"), [harness.vm_path(vm_id)], "InterfacesRemoved")
+
+
+@case("vsock-firmware")
+def test_vsock_firmware(env):
+    """Defined (not started: no vhost-vsock here) domains: a virtio <vsock> is the guest
+    service interface; an auto CID has no address until libvirt assigns one at start, a static
+    one is the VsockCid; a pflash loader or firmware='efi' is generation 2."""
+    auto = env.define("vs-auto", plain_domain("vs-auto", devices="<vsock model='virtio'><cid auto='yes'/></vsock>"))
+    static = env.define("vs-static", plain_domain(
+        "vs-static", devices="<vsock model='virtio'><cid auto='no' address='77'/></vsock>"))
+    uefi = env.define("uefi", plain_domain(
+        "uefi", extra_os="<loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE.fd</loader>"))
+    none = env.define("novsock", plain_domain("novsock"))
+    eq([env.wait_vm(auto)[k] for k in ("GuestServiceInterface", "VsockCid", "Generation")], [True, 0, 1], "vs-auto")
+    eq([env.wait_vm(static)[k] for k in ("GuestServiceInterface", "VsockCid")], [True, 77], "vs-static")
+    eq([env.wait_vm(uefi)[k] for k in ("GuestServiceInterface", "Generation")], [False, 2], "uefi")
+    eq([env.wait_vm(none)[k] for k in ("GuestServiceInterface", "VsockCid", "Generation")], [False, 0, 1], "novsock")
+    # libvirt says what the service says: the inactive XML of an auto CID has no address.
+    xml = env.virsh("dumpxml", "vs-auto").stdout
+    if "<cid auto='yes'/>" not in xml:
+        raise AssertionError(f"libvirt's XML of an auto CID changed:\n{xml}")
+    # A device added to the persistent config is followed (device events are for live
+    # devices; redefining is a lifecycle event).
+    env.define("novsock", plain_domain("novsock", uuid=none,
+                                       devices="<vsock model='virtio'><cid auto='no' address='78'/></vsock>"))
+    env.wait_vm(none, GuestServiceInterface=True, VsockCid=78)
+
+
+@case("metadata")
+def test_metadata(env):
+    """The project's <metadata> element, set and removed with virsh metadata, is followed."""
+    vm_id = env.define("md", plain_domain("md"))
+    env.wait_vm(vm_id, Sku="")
+    env.set_metadata("md", "<vm><sqlVersion>12.0.6024</sqlVersion><arcAgentVersion>1.40</arcAgentVersion>"
+                           "<sku>2012-R2-Datacenter</sku><licenseType>Windows_Server</licenseType>"
+                           "<osName>Windows Server 2012 R2 Datacenter</osName><osVersion>6.3.9600</osVersion>"
+                           "<updateRevision>21620</updateRevision></vm>")
+    props = env.wait_vm(vm_id, Sku="2012-R2-Datacenter")
+    eq({k: props[k] for k in ("SqlVersion", "ArcAgentVersion", "LicenseType", "OsName", "OsVersion")},
+       {"SqlVersion": "12.0.6024", "ArcAgentVersion": "1.40", "LicenseType": "Windows_Server",
+        "OsName": "Windows Server 2012 R2 Datacenter", "OsVersion": "6.3.9600.21620"}, "metadata facts")
+    # No agent: the seed's Unknown, asking for data exchange.
+    eq((props["Status"], props["RecommendedActions"]), ("Unknown", ["EnableDataExchange"]), "status")
+    # A bad value is left out (and logged), the rest kept.
+    env.set_metadata("md", "<vm><sqlVersion>twelve</sqlVersion><sku>Standard</sku></vm>")
+    props = env.wait_vm(vm_id, Sku="Standard")
+    eq((props["SqlVersion"], props["OsName"]), ("", ""), "after the second metadata")
+    harness.wait_log_count(env.h, "metadata: VM property 'SqlVersion' must be a dotted numeric version", 1)
+    env.virsh("metadata", "md", "--uri", "https://azshci.org/xmlns/libvirt/vm/1", "--remove")
+    env.wait_vm(vm_id, Sku="")
+
+
+def attested_run(env, vm_id, name, nonce, serial):
+    env.virsh("start", name)
+    doc = wait_document(serial)
+    payload = env.verify(doc, nonce=nonce, vm_id=vm_id)
+    eq((payload["vmId"], payload["nonce"]), (vm_id, nonce), "the guest's document")
+    return payload
+
+
+@case("guest-document")
+def test_guest_document(env):
+    """A real QEMU guest (TCG) defined through libvirt fetches its document over the legacy
+    bridge through libvirt's tap; verified with openssl smime and azshci-attest verify --vm-id
+    <domain UUID>. After the guest powers off and starts again (a new tap), it fetches again:
+    the re-created tap was attached."""
+    env.enable_legacy(True)
+    serial1 = os.path.join(env.libvirt_dir, "domains", "g-1.serial")
+    xml, _ = boot_domain(env, "g", nonce="first-run", serial=serial1)
+    vm_id = env.define("g", xml)
+    env.wait_vm(vm_id)
+    env.set_access(vm_id, True)
+    t0 = time.monotonic()
+    attested_run(env, vm_id, "g", "first-run", serial1)
+    print(f"first document verified {time.monotonic() - t0:.1f}s after virsh start")
+    # The service made libvirt's tap an isolated port bound to the guest's MAC.
+    harness.wait_log_count(env.h, "Attached VM 'g' (vnet", 1)
+    # poweroff -f in the guest: libvirt destroys it and removes the tap.
+    env.wait_vm(vm_id, timeout=60, PowerState="Off", LegacyInterface="")
+    serial2 = os.path.join(env.libvirt_dir, "domains", "g-2.serial")
+    xml, _ = boot_domain(env, "g", nonce="second-run", serial=serial2, uuid=vm_id)
+    env.define("g", xml)
+    attested_run(env, vm_id, "g", "second-run", serial2)
+    harness.wait_log_count(env.h, "Attached VM 'g' (vnet", 2)
+    eq(env.vm_props(vm_id)["LegacyAccess"], True, "LegacyAccess kept across runs")
+
+
+@case("guest-agent")
+def test_guest_agent(env):
+    """Debian's qemu-guest-agent inside the test guest: DataExchange and the OS facts come from
+    the real agent through libvirt (virDomainGetGuestInfo). The guest's os-release plays a
+    Windows 10 multi-session guest so that the benefit rules apply: InstallUpdates until the
+    update revision (metadata) reaches the rule's minimum, then ActiveBenefits; without the
+    agent, Unknown with EnableDataExchange."""
+    env.enable_legacy(True)
+    xml, _ = boot_domain(env, "ga", stay=True, agent=True)
+    vm_id = env.define("ga", xml)
+    env.wait_vm(vm_id)
+    env.set_access(vm_id, True)
+    env.virsh("start", "ga")
+    props = env.wait_vm(vm_id, timeout=90, DataExchange=True, OsVersion="10.0.19045", what="the agent's OS facts")
+    eq(props["OsName"], "Windows 10 Enterprise multi-session", "OsName")
+    eq((props["Status"], props["RecommendedActions"]), ("InactiveBenefits", ["InstallUpdates"]), "before the update")
+    eq(props["RequiredUpdates"], ["KB5036892 (OsVersion 10.0.19045.4291)"], "RequiredUpdates")
+    env.set_metadata("ga", "<vm><updateRevision>4291</updateRevision></vm>")
+    props = env.wait_vm(vm_id, OsVersion="10.0.19045.4291")
+    eq((props["Status"], props["RecommendedActions"], props["RequiredUpdates"]), ("ActiveBenefits", [], []),
+       "after the update")
+    env.virsh("destroy", "ga")
+    props = env.wait_vm(vm_id, PowerState="Off", DataExchange=False)
+    eq((props["Status"], props["RecommendedActions"]), ("Unknown", ["EnableDataExchange"]), "without the agent")
+    eq(props["OsName"], "Windows 10 Enterprise multi-session", "the last observed OsName is kept")
+
+
+@case("reconnect")
+def test_reconnect(env):
+    """libvirtd stopped: the inventory is kept and marked stale; domains change while it is
+    down (their persistent configs added and removed); libvirtd started again: the service
+    reconnects and converges, and the inventory is fresh again."""
+    eq(env.inventory_stale(), False, "InventoryStale while connected")
+    a = env.define("keep", plain_domain("keep"))
+    b = env.define("gone", plain_domain("gone"))
+    env.wait_vm(a)
+    env.wait_vm(b)
+    env.stop_libvirtd()
+    for _ in deadline_loop(harness.DEFAULT_TIMEOUT, "InventoryStale to become true"):
+        if env.inventory_stale() is True:
+            break
+    eq(env.vm_props(a) is not None and env.vm_props(b) is not None, True, "VMs kept while stale")
+    qemu_dir = os.path.join(env.libvirt_dir, "etc", "qemu")
+    os.unlink(os.path.join(qemu_dir, "gone.xml"))
+    c = "5a1e0013-0c0c-4c0c-8c0c-00000000000c"
+    with open(os.path.join(qemu_dir, "new.xml"), "w") as f:
+        f.write(plain_domain("new", uuid=c))
+    # Two new domains with the same static CID: one VM can have it, not both (the inventory's
+    # keys stay unique, and the state file loadable).
+    vsock = "<vsock model='virtio'><cid auto='no' address='90'/></vsock>"
+    for name, uuid in (("cid-a", "5a1e0013-0a0a-4a0a-8a0a-0000000000a0"), ("cid-b", "5a1e0013-0b0b-4b0b-8b0b-0000000000b0")):
+        with open(os.path.join(qemu_dir, f"{name}.xml"), "w") as f:
+            f.write(plain_domain(name, uuid=uuid, devices=vsock))
+    env.start_libvirtd()
+    for _ in deadline_loop(60, "InventoryStale to become false"):
+        if env.inventory_stale() is False:
+            break
+    env.wait_vm(c, Name="new")
+    env.wait_vm_gone(b)
+    eq(env.vm_props(a)["Name"], "keep", "the domain that stayed")
+    harness.wait_log_count(env.h, "libvirt inventory follows", 2)
+    cid_vms = [p["Name"] for p in (env.vm_props("5a1e0013-0a0a-4a0a-8a0a-0000000000a0"),
+                                   env.vm_props("5a1e0013-0b0b-4b0b-8b0b-0000000000b0")) if p]
+    eq(len(cid_vms), 1, f"VMs with CID 90 ({cid_vms})")
+    harness.wait_log_count(env.h, "its VsockCid is also domain", 1)
+    env.h.restart_service()   # the state written by the reconcile loads
+    env.wait_vm(c, Name="new")
+
+
+@case("manual-api")
+def test_manual_api(env):
+    """With the libvirt provider the manual API refuses to change or remove a domain's VM
+    (OwnedByLibvirt, naming the fields) and to register its id again; admin state (legacy
+    access) stays the admin's; hand-registered VMs keep working beside the domains."""
+    from harness import gvariant_dict, gvariant_str
+    owned = "org.azshci.Attestation1.Error.OwnedByLibvirt"
+    nic = f"<interface type='bridge'><source bridge='{BRIDGE}'/><mac address='52:54:00:10:00:09'/></interface>"
+    vm_id = env.define("dom", plain_domain("dom", devices=nic))
+    env.wait_vm(vm_id, Source="libvirt", LegacyMac="52:54:00:10:00:09")
+    e = env.h.expect_error(owned, "UpdateVM", [gvariant_str("dom"), gvariant_dict({"Sku": "x", "OsName": "y"})])
+    eq(e.message, "VM 'dom' is a libvirt domain and libvirt owns OsName, Sku: change the domain, or its "
+                  "<metadata> with virsh metadata (docs/libvirt.md).", "UpdateVM error")
+    e = env.h.expect_error(owned, "UnregisterVM", [gvariant_str(vm_id)])
+    eq(e.message, "VM 'dom' is a libvirt domain: undefine it in libvirt (virsh undefine) to remove it.",
+       "UnregisterVM error")
+    e = env.h.expect_error(owned, "RegisterVM", [gvariant_dict({"Id": vm_id, "Name": "other"})])
+    eq(e.message, f"VM {vm_id} is libvirt's domain 'dom': it is in the inventory already and libvirt owns "
+                  "its facts.", "RegisterVM error")
+    env.h.call("UpdateVM", "sa{sv}", "dom", harness.Dict([("Name", "s", "dom")]))   # no change: fine
+    env.enable_legacy(True)
+    env.set_access("dom", True)
+    eq(env.vm_props(vm_id)["LegacyAccess"], True, "LegacyAccess of a domain")
+    manual = "5a1e0013-0d0d-4d0d-8d0d-00000000000d"
+    env.h.register_vm(Id=manual, Name="by-hand", DataExchange=True)
+    eq(env.wait_vm(manual)["Source"], "manual", "a hand-registered VM")
+    env.h.call("UnregisterVM", "s", "by-hand")
+    env.wait_vm_gone(manual)
+
+
+@case("memcheck")
+def test_memcheck(env):
+    """The service under valgrind memcheck (as tests/faults/test_valgrind.py runs it) while it
+    follows libvirt: domains defined, changed through metadata (also a bad value), renamed,
+    undefined, libvirtd restarted (reconnect and reconcile). No error, nothing definitely lost."""
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "faults"))
+    import test_valgrind
+    env.h.stop_service()
+    logdir = test_valgrind._use_valgrind(env.h)
+    # Without the legacy network: libnftables' own netlink buffers have uninitialised padding
+    # that memcheck reports (tests/faults/test_valgrind.py runs without it too).
+    env.h.write_config(legacyNetwork=False, inventory=env.h.config["inventory"])
+    env.h.start_service()
+    a = env.define("mc-a", plain_domain("mc-a", devices="<vsock model='virtio'><cid auto='no' address='55'/></vsock>"))
+    env.wait_vm(a, timeout=60)
+    env.set_metadata("mc-a", "<vm><sqlVersion>12.0.1</sqlVersion><sku>S</sku><updateRevision>x</updateRevision></vm>")
+    env.wait_vm(a, timeout=60, Sku="S")
+    env.virsh("domrename", "mc-a", "mc-b")
+    env.wait_vm(a, timeout=60, Name="mc-b")
+    b = env.define("mc-c", plain_domain("mc-c"))
+    env.wait_vm(b, timeout=60)
+    env.stop_libvirtd()
+    for _ in deadline_loop(60, "InventoryStale to become true"):
+        if env.inventory_stale() is True:
+            break
+    env.start_libvirtd()
+    for _ in deadline_loop(90, "InventoryStale to become false"):
+        if env.inventory_stale() is False:
+            break
+    env.virsh("undefine", "mc-c")
+    env.wait_vm_gone(b, timeout=60)
+    rc = test_valgrind._stop_under_valgrind(env.h)
+    test_valgrind._check_logs(logdir)
+    eq(rc, 0, "the service's exit code under valgrind")
