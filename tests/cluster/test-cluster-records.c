@@ -83,7 +83,8 @@ static void test_settings(void) {
         g_assert_cmpint(cluster_settings_from_json(json, &s, NULL), ==, 0);
         g_assert_true(s.legacy_support);
         /* Members a newer server added are ignored. */
-        g_assert_cmpint(cluster_settings_from_json("{\"legacySupport\":false,\"future\":1}", &s, NULL), ==, 0);
+        g_assert_cmpint(cluster_settings_from_json("{\"legacySupport\":false,\"future\":1}", &s, NULL), ==,
+                0);
         g_assert_false(s.legacy_support);
 
         g_assert_cmpint(cluster_settings_from_json("{\"legacySupport\":\"yes\"}", &s, &error), ==, -EBADMSG);
@@ -120,8 +121,8 @@ static void test_server_record(void) {
 
         g_assert_cmpint(cluster_server_record_to_json(&r, &json), ==, 0);
         g_assert_cmpstr(json, ==,
-                        "{\"state\":\"Active\",\"lastSync\":1700000000000000,\"certificateExpiry\":"
-                        "1800000000000000,\"legacyApplied\":true,\"error\":\"\"}");
+                "{\"state\":\"Active\",\"lastSync\":1700000000000000,\"certificateExpiry\":"
+                "1800000000000000,\"legacyApplied\":true,\"error\":\"\"}");
         g_assert_cmpint(cluster_server_record_from_json(json, &back, NULL), ==, 0);
         g_assert_cmpstr(back.state, ==, "Active");
         g_assert_cmpuint(back.last_sync, ==, 1700000000000000);
@@ -129,17 +130,19 @@ static void test_server_record(void) {
         g_assert_true(back.legacy_applied);
         g_assert_cmpstr(back.error, ==, "");
 
-        g_assert_cmpint(cluster_server_record_from_json("{\"state\":\"Happy\",\"lastSync\":0,\"certificateExpiry\":0,"
-                                                        "\"legacyApplied\":false,\"error\":\"\"}",
-                                                        &back, &error),
-                        ==, -EBADMSG);
+        g_assert_cmpint(cluster_server_record_from_json(
+                                "{\"state\":\"Happy\",\"lastSync\":0,\"certificateExpiry\":0,"
+                                "\"legacyApplied\":false,\"error\":\"\"}",
+                                &back, &error),
+                ==, -EBADMSG);
         g_assert_cmpstr(error, ==,
-                        "server record: \"state\" must be \"Active\", \"Expired\", \"Inactive\" or \"Error\"");
+                "server record: \"state\" must be \"Active\", \"Expired\", \"Inactive\" or \"Error\"");
         error = mfree(error);
-        g_assert_cmpint(cluster_server_record_from_json("{\"state\":\"Error\",\"lastSync\":-1,\"certificateExpiry\":0,"
-                                                        "\"legacyApplied\":false,\"error\":\"x\"}",
-                                                        &back, &error),
-                        ==, -EBADMSG);
+        g_assert_cmpint(cluster_server_record_from_json(
+                                "{\"state\":\"Error\",\"lastSync\":-1,\"certificateExpiry\":0,"
+                                "\"legacyApplied\":false,\"error\":\"x\"}",
+                                &back, &error),
+                ==, -EBADMSG);
         g_assert_cmpstr(error, ==, "server record: \"lastSync\" must be a non-negative integer");
 }
 
@@ -168,12 +171,13 @@ static void test_build(void) {
         g_assert_cmpint(etcd_build_put("/c/settings", "v", 7587868, &b), ==, 0);
         g_assert_cmpstr(b, ==, "{\"key\":\"L2Mvc2V0dGluZ3M=\",\"value\":\"dg==\",\"lease\":\"7587868\"}");
         b = mfree(b);
-        g_assert_cmpint(etcd_build_txn_cas(&(EtcdCas){.key = "/c/settings", .mod_revision = 5, .value = "v"}, 1, &b),
-                        ==, 0);
+        g_assert_cmpint(etcd_build_txn_cas(&(EtcdCas){.key = "/c/settings", .mod_revision = 5, .value = "v"},
+                                1, &b),
+                ==, 0);
         g_assert_cmpstr(b, ==,
-                        "{\"compare\":[{\"key\":\"L2Mvc2V0dGluZ3M=\",\"target\":\"MOD\",\"result\":\"EQUAL\","
-                        "\"mod_revision\":\"5\"}],\"success\":[{\"request_put\":{\"key\":\"L2Mvc2V0dGluZ3M=\","
-                        "\"value\":\"dg==\"}}],\"failure\":[{\"request_range\":{\"key\":\"L2Mvc2V0dGluZ3M=\"}}]}");
+                "{\"compare\":[{\"key\":\"L2Mvc2V0dGluZ3M=\",\"target\":\"MOD\",\"result\":\"EQUAL\","
+                "\"mod_revision\":\"5\"}],\"success\":[{\"request_put\":{\"key\":\"L2Mvc2V0dGluZ3M=\","
+                "\"value\":\"dg==\"}}],\"failure\":[{\"request_range\":{\"key\":\"L2Mvc2V0dGluZ3M=\"}}]}");
         b = mfree(b);
         g_assert_cmpint(etcd_build_lease_grant(5, &b), ==, 0);
         g_assert_cmpstr(b, ==, "{\"TTL\":\"5\"}");
@@ -183,7 +187,7 @@ static void test_build(void) {
         b = mfree(b);
         g_assert_cmpint(etcd_build_watch_create("/c/", "/c0", 8, &b), ==, 0);
         g_assert_cmpstr(b, ==,
-                        "{\"create_request\":{\"key\":\"L2Mv\",\"range_end\":\"L2Mw\",\"start_revision\":\"8\"}}");
+                "{\"create_request\":{\"key\":\"L2Mv\",\"range_end\":\"L2Mw\",\"start_revision\":\"8\"}}");
 }
 
 #define HEADER "\"header\":{\"cluster_id\":\"324952591200643719\",\"member_id\":\"3319814642761637952\","
@@ -195,11 +199,12 @@ static void test_parse(void) {
         int64_t rev, id, ttl;
         bool ok;
 
-        g_assert_cmpint(etcd_parse_range("{" HEADER "\"revision\":\"2\",\"raft_term\":\"2\"},\"kvs\":[{\"key\":"
-                                         "\"L2Evc2V0dGluZ3M=\",\"create_revision\":\"2\",\"mod_revision\":\"2\","
-                                         "\"version\":\"1\",\"value\":\"eyJ4IjoxfQ==\"}],\"count\":\"1\"}",
-                                         &l, NULL),
-                        ==, 0);
+        g_assert_cmpint(
+                etcd_parse_range("{" HEADER "\"revision\":\"2\",\"raft_term\":\"2\"},\"kvs\":[{\"key\":"
+                                 "\"L2Evc2V0dGluZ3M=\",\"create_revision\":\"2\",\"mod_revision\":\"2\","
+                                 "\"version\":\"1\",\"value\":\"eyJ4IjoxfQ==\"}],\"count\":\"1\"}",
+                        &l, NULL),
+                ==, 0);
         g_assert_cmpint(l.revision, ==, 2);
         g_assert_cmpuint(l.n_kvs, ==, 1);
         g_assert_cmpstr(l.kvs[0].key, ==, "/a/settings");
@@ -212,53 +217,59 @@ static void test_parse(void) {
         g_assert_cmpuint(l.n_kvs, ==, 0);
         g_assert_cmpint(l.revision, ==, 9);
 
-        g_assert_cmpint(etcd_parse_put("{" HEADER "\"revision\":\"3\",\"raft_term\":\"2\"}}", &rev, NULL), ==, 0);
+        g_assert_cmpint(etcd_parse_put("{" HEADER "\"revision\":\"3\",\"raft_term\":\"2\"}}", &rev, NULL),
+                ==, 0);
         g_assert_cmpint(rev, ==, 3);
 
         /* An error reply: the gateway's message. */
-        g_assert_cmpint(etcd_parse_range("{\"error\":\"illegal base64 data at input byte 0\",\"message\":\"illegal "
-                                         "base64 data at input byte 0\",\"code\":3}",
-                                         &l, &error),
-                        ==, -EIO);
+        g_assert_cmpint(
+                etcd_parse_range("{\"error\":\"illegal base64 data at input byte 0\",\"message\":\"illegal "
+                                 "base64 data at input byte 0\",\"code\":3}",
+                        &l, &error),
+                ==, -EIO);
         g_assert_cmpstr(error, ==, "etcd: illegal base64 data at input byte 0");
         error = mfree(error);
 
         /* A transaction whose compare failed reads the key back. */
-        g_assert_cmpint(etcd_parse_txn_cas("{" HEADER "\"revision\":\"2\"},\"responses\":[{\"response_range\":{"
-                                           "\"header\":{\"revision\":\"2\"},\"kvs\":[{\"key\":\"L2Evc2V0dGluZ3M=\","
-                                           "\"create_revision\":\"2\",\"mod_revision\":\"2\",\"version\":\"1\","
-                                           "\"value\":\"eyJ4IjoxfQ==\"}],\"count\":\"1\"}}]}",
-                                           &ok, &rev, &cur, NULL),
-                        ==, 0);
+        g_assert_cmpint(
+                etcd_parse_txn_cas("{" HEADER "\"revision\":\"2\"},\"responses\":[{\"response_range\":{"
+                                   "\"header\":{\"revision\":\"2\"},\"kvs\":[{\"key\":\"L2Evc2V0dGluZ3M=\","
+                                   "\"create_revision\":\"2\",\"mod_revision\":\"2\",\"version\":\"1\","
+                                   "\"value\":\"eyJ4IjoxfQ==\"}],\"count\":\"1\"}}]}",
+                        &ok, &rev, &cur, NULL),
+                ==, 0);
         g_assert_false(ok);
         g_assert_cmpuint(cur.n_kvs, ==, 1);
         g_assert_cmpint(cur.kvs[0].mod_revision, ==, 2);
         etcd_kv_list_done(&cur);
-        g_assert_cmpint(etcd_parse_txn_cas("{" HEADER "\"revision\":\"3\"},\"succeeded\":true,\"responses\":[{"
+        g_assert_cmpint(etcd_parse_txn_cas("{" HEADER
+                                           "\"revision\":\"3\"},\"succeeded\":true,\"responses\":[{"
                                            "\"response_put\":{\"header\":{\"revision\":\"3\"}}}]}",
-                                           &ok, &rev, &cur, NULL),
-                        ==, 0);
+                                &ok, &rev, &cur, NULL),
+                ==, 0);
         g_assert_true(ok);
         g_assert_cmpint(rev, ==, 3);
 
-        g_assert_cmpint(etcd_parse_lease("{" HEADER "\"revision\":\"2\"},\"ID\":\"2324035814185618951\",\"TTL\":\"3\"}",
-                                         &id, &ttl, NULL),
-                        ==, 0);
+        g_assert_cmpint(etcd_parse_lease("{" HEADER
+                                         "\"revision\":\"2\"},\"ID\":\"2324035814185618951\",\"TTL\":\"3\"}",
+                                &id, &ttl, NULL),
+                ==, 0);
         g_assert_cmpint(id, ==, 2324035814185618951);
         g_assert_cmpint(ttl, ==, 3);
         /* keepalive of a lease that expired: no TTL */
-        g_assert_cmpint(etcd_parse_lease("{\"result\":{" HEADER "\"revision\":\"3\"},\"ID\":\"12345\"}}", &id, &ttl,
-                                         NULL),
-                        ==, 0);
+        g_assert_cmpint(etcd_parse_lease("{\"result\":{" HEADER "\"revision\":\"3\"},\"ID\":\"12345\"}}",
+                                &id, &ttl, NULL),
+                ==, 0);
         g_assert_cmpint(id, ==, 12345);
         g_assert_cmpint(ttl, ==, 0);
 
-        g_assert_cmpint(etcd_parse_watch("{\"result\":{" HEADER "\"revision\":\"4\"},\"events\":[{\"kv\":{\"key\":"
-                                         "\"L2Evc2V0dGluZ3M=\",\"create_revision\":\"2\",\"mod_revision\":\"3\","
-                                         "\"version\":\"2\",\"value\":\"djM=\"}},{\"type\":\"DELETE\",\"kv\":{"
-                                         "\"key\":\"L2Evc2V0dGluZ3M=\",\"mod_revision\":\"4\"}}]}}",
-                                         &w, NULL),
-                        ==, 0);
+        g_assert_cmpint(
+                etcd_parse_watch("{\"result\":{" HEADER "\"revision\":\"4\"},\"events\":[{\"kv\":{\"key\":"
+                                 "\"L2Evc2V0dGluZ3M=\",\"create_revision\":\"2\",\"mod_revision\":\"3\","
+                                 "\"version\":\"2\",\"value\":\"djM=\"}},{\"type\":\"DELETE\",\"kv\":{"
+                                 "\"key\":\"L2Evc2V0dGluZ3M=\",\"mod_revision\":\"4\"}}]}}",
+                        &w, NULL),
+                ==, 0);
         g_assert_false(w.created);
         g_assert_cmpuint(w.events.n_kvs, ==, 2);
         g_assert_cmpint(w.types[0], ==, ETCD_EVENT_PUT);
@@ -269,15 +280,16 @@ static void test_parse(void) {
 
         g_assert_cmpint(etcd_parse_watch("{\"result\":{" HEADER "\"raft_term\":\"2\"},\"canceled\":true,"
                                          "\"compact_revision\":\"5\"}}",
-                                         &w2, NULL),
-                        ==, 0);
+                                &w2, NULL),
+                ==, 0);
         g_assert_true(w2.canceled);
         g_assert_cmpint(w2.compact_revision, ==, 5);
 
         /* Wrong shapes are refused, never half-read. */
-        g_assert_cmpint(etcd_parse_watch("{\"result\":{\"events\":[{\"type\":\"MOVE\",\"kv\":{\"key\":\"YQ==\"}}]}}",
-                                         &w2, NULL),
-                        ==, -EBADMSG);
+        g_assert_cmpint(
+                etcd_parse_watch("{\"result\":{\"events\":[{\"type\":\"MOVE\",\"kv\":{\"key\":\"YQ==\"}}]}}",
+                        &w2, NULL),
+                ==, -EBADMSG);
         g_assert_cmpint(etcd_parse_range("{\"kvs\":[{\"key\":\"!!\"}]}", &l, NULL), ==, -EBADMSG);
         g_assert_cmpint(etcd_parse_range("{\"header\":{\"revision\":\"x\"}}", &l, NULL), ==, -EBADMSG);
         g_assert_cmpint(etcd_parse_lease("{\"ID\":\"0\"}", &id, &ttl, NULL), ==, -EBADMSG);

@@ -116,7 +116,7 @@ static int to_string(JsonBuilder *b, char **ret) {
 }
 
 static int parse_object(const char *what, const char *data, JsonParser **ret_parser, JsonObject **ret,
-                        char **ret_error) {
+        char **ret_error) {
         _cleanup_(g_object_unrefp) JsonParser *p = NULL;
         JsonNode *root;
         int r;
@@ -251,7 +251,7 @@ static int get_usec(const char *what, JsonObject *o, const char *member, usec_t 
 
         if (!n || !json_node_is_integer(n) || json_node_get_int(n) < 0)
                 return json_error(ret_error, -EBADMSG, "%s: \"%s\" must be a non-negative integer", what,
-                                  member);
+                        member);
         *ret = (usec_t)json_node_get_int(n);
         return 0;
 }
@@ -278,7 +278,7 @@ int cluster_server_record_from_json(const char *data, ClusterServerRecord *ret, 
                                 state = states[i];
         if (!state)
                 return json_error(ret_error, -EBADMSG,
-                                  "%s: \"state\" must be \"Active\", \"Expired\", \"Inactive\" or \"Error\"", what);
+                        "%s: \"state\" must be \"Active\", \"Expired\", \"Inactive\" or \"Error\"", what);
         n = json_object_get_member(o, "error");
         if (!n || !json_node_is_string(n))
                 return json_error(ret_error, -EBADMSG, "%s: \"error\" must be a string", what);

@@ -59,11 +59,11 @@ int cluster_grant_to_json(const ClusterGrant *g, char **ret);
 int cluster_grant_from_json(const char *data, ClusterGrant *ret, char **ret_error);
 
 typedef struct ClusterServerRecord {
-        char *state;           /* "Active", "Expired", "Inactive", "Error" */
-        usec_t last_sync;      /* CLOCK_REALTIME, 0 = never */
+        char *state;               /* "Active", "Expired", "Inactive", "Error" */
+        usec_t last_sync;          /* CLOCK_REALTIME, 0 = never */
         usec_t certificate_expiry; /* CLOCK_REALTIME, 0 = no certificate */
-        bool legacy_applied;   /* the bridge and firewall are up as the settings say */
-        char *error;           /* "" when none */
+        bool legacy_applied;       /* the bridge and firewall are up as the settings say */
+        char *error;               /* "" when none */
 } ClusterServerRecord;
 
 /* The state shown for a member without a status record. */

@@ -186,8 +186,8 @@ static unsigned view_apply(ClusterStore *s, const char *key, const char *value, 
                 }
                 r = cluster_settings_from_json(value, &n, &error);
                 if (r < 0) {
-                        log_warning("Ignoring bad cluster settings at revision %" PRIi64 ": %s", mod_revision,
-                                    error);
+                        log_warning("Ignoring bad cluster settings at revision %" PRIi64 ": %s",
+                                mod_revision, error);
                         return 0;
                 }
                 s->settings_revision = mod_revision;
@@ -313,7 +313,7 @@ static void on_range(EtcdClient *c, int error, const char *message, const char *
         s->loaded = true;
         s->need_range = false;
         log_info("Cluster store read at revision %" PRIi64 ": %zu servers, %zu VM grants.", s->revision,
-                 s->n_servers, s->n_grants);
+                s->n_servers, s->n_grants);
         if (s->watch_call) {
                 etcd_call_cancel(s->watch_call);
                 s->watch_call = NULL;
@@ -346,7 +346,7 @@ static int on_watch_defer(sd_event_source *source, void *userdata) {
         _cleanup_strv_free_ char **queue = TAKE_PTR(s->watch_queue);
         unsigned what = 0;
 
-        STRV_FOREACH(m, queue) {
+        STRV_FOREACH (m, queue) {
                 _cleanup_(etcd_watch_message_done) EtcdWatchMessage w = {};
                 _cleanup_free_ char *error = NULL;
 
@@ -357,7 +357,7 @@ static int on_watch_defer(sd_event_source *source, void *userdata) {
                 }
                 if (w.compact_revision > 0 || w.canceled) {
                         log_notice("The cluster store watch was cancelled (%s); reading everything again.",
-                                   w.compact_revision > 0 ? "revision compacted" : strempty(w.cancel_reason));
+                                w.compact_revision > 0 ? "revision compacted" : strempty(w.cancel_reason));
                         s->need_range = true;
                         continue;
                 }
@@ -365,7 +365,7 @@ static int on_watch_defer(sd_event_source *source, void *userdata) {
                         EtcdKv *kv = &w.events.kvs[i];
 
                         what |= view_apply(s, kv->key, w.types[i] == ETCD_EVENT_DELETE ? NULL : kv->value,
-                                           kv->mod_revision);
+                                kv->mod_revision);
                         s->revision = MAX(s->revision, kv->mod_revision);
                 }
         }
@@ -442,10 +442,12 @@ static void store_kick(ClusterStore *s) {
                 return;
 
         if (!s->lease_call) {
-                r = s->lease == 0 ? etcd_build_lease_grant(s->ttl, &body) : etcd_build_lease_keepalive(s->lease, &body);
+                r = s->lease == 0 ? etcd_build_lease_grant(s->ttl, &body)
+                                  : etcd_build_lease_keepalive(s->lease, &body);
                 if (r >= 0)
-                        r = etcd_client_call(s->etcd, s->lease == 0 ? "/v3/lease/grant" : "/v3/lease/keepalive",
-                                             body, on_lease, s, &s->lease_call);
+                        r = etcd_client_call(s->etcd,
+                                s->lease == 0 ? "/v3/lease/grant" : "/v3/lease/keepalive", body, on_lease, s,
+                                &s->lease_call);
                 if (r < 0)
                         log_warning_errno(r, "Cannot renew the cluster lease: %m");
                 body = mfree(body);
@@ -464,7 +466,7 @@ static void store_kick(ClusterStore *s) {
                 r = etcd_build_watch_create(s->range_key, s->range_end, s->revision + 1, &body);
                 if (r >= 0)
                         r = etcd_client_stream(s->etcd, "/v3/watch", body, on_watch_message, on_watch_end, s,
-                                               &s->watch_call);
+                                &s->watch_call);
                 if (r < 0)
                         log_warning_errno(r, "Cannot watch the cluster store: %m");
                 body = mfree(body);
@@ -591,7 +593,7 @@ static void on_txn(EtcdClient *c, int error, const char *message, const char *bo
                 for (size_t j = 0; j < current.n_kvs; j++)
                         if (streq(current.kvs[j].key, w->keys[i])) {
                                 what |= view_apply(s, current.kvs[j].key, current.kvs[j].value,
-                                                   current.kvs[j].mod_revision);
+                                        current.kvs[j].mod_revision);
                                 found = true;
                         }
                 if (!found)
@@ -599,7 +601,8 @@ static void on_txn(EtcdClient *c, int error, const char *message, const char *bo
         }
         notify(s, what);
         if (++w->attempts >= CAS_ATTEMPTS)
-                return write_finish(w, -EAGAIN, "the cluster settings kept changing under this change; try again");
+                return write_finish(w, -EAGAIN,
+                        "the cluster settings kept changing under this change; try again");
         r = write_send(w);
         if (r < 0)
                 return write_finish(w, r, "cannot send the change to etcd");
@@ -642,8 +645,12 @@ static int write_start(ClusterStore *s, char **keys, char **values, cluster_done
                 strv_free(values);
                 return -ENOMEM;
         }
-        *w = (Write){.store = s, .keys = keys, .values = values, .n = strv_length(keys), .done = done,
-                     .userdata = userdata};
+        *w = (Write){.store = s,
+                .keys = keys,
+                .values = values,
+                .n = strv_length(keys),
+                .done = done,
+                .userdata = userdata};
         w->next = s->writes;
         if (s->writes)
                 s->writes->prev = w;
@@ -674,7 +681,7 @@ int cluster_store_set_legacy(ClusterStore *s, bool legacy_support, cluster_done_
 }
 
 int cluster_store_set_grants(ClusterStore *s, char *const *vm_ids, bool legacy_access, cluster_done_t done,
-                             void *userdata) {
+        void *userdata) {
         _cleanup_strv_free_ char **keys = NULL, **values = NULL;
         _cleanup_free_ char *value = NULL;
         int r;
@@ -686,7 +693,7 @@ int cluster_store_set_grants(ClusterStore *s, char *const *vm_ids, bool legacy_a
         r = cluster_grant_to_json(&(ClusterGrant){.legacy_access = legacy_access}, &value);
         if (r < 0)
                 return r;
-        STRV_FOREACH(id, vm_ids) {
+        STRV_FOREACH (id, vm_ids) {
                 _cleanup_free_ char *key = NULL;
 
                 r = cluster_key_grant(s->prefix, *id, &key);
@@ -718,8 +725,8 @@ int cluster_store_publish_status(ClusterStore *s, const ClusterServerRecord *sta
 
 /* --- the object --- */
 
-int cluster_store_new(sd_event *event, const ClusterStoreOptions *o, cluster_changed_t changed, void *userdata,
-                      ClusterStore **ret) {
+int cluster_store_new(sd_event *event, const ClusterStoreOptions *o, cluster_changed_t changed,
+        void *userdata, ClusterStore **ret) {
         _cleanup_(cluster_store_freep) ClusterStore *s = NULL;
         int r;
 
@@ -728,7 +735,7 @@ int cluster_store_new(sd_event *event, const ClusterStoreOptions *o, cluster_cha
         assert(ret);
 
         if (!cluster_prefix_is_valid(o->prefix) || !cluster_server_name_is_valid(o->server_name) ||
-            o->lease_ttl_sec < 2)
+                o->lease_ttl_sec < 2)
                 return -EINVAL;
 
         s = calloc(1, sizeof(*s));
@@ -743,21 +750,22 @@ int cluster_store_new(sd_event *event, const ClusterStoreOptions *o, cluster_cha
         s->server_name = strdup(o->server_name);
         if (!s->prefix || !s->server_name)
                 return -ENOMEM;
-        if (cluster_key_all(s->prefix, &s->range_key) < 0 || etcd_prefix_range_end(s->range_key, &s->range_end) < 0 ||
-            cluster_key_settings(s->prefix, &s->settings_key) < 0 ||
-            cluster_key_server(s->prefix, s->server_name, &s->status_key) < 0 ||
-            cluster_key_member(s->prefix, s->server_name, &s->member_key) < 0)
+        if (cluster_key_all(s->prefix, &s->range_key) < 0 ||
+                etcd_prefix_range_end(s->range_key, &s->range_end) < 0 ||
+                cluster_key_settings(s->prefix, &s->settings_key) < 0 ||
+                cluster_key_server(s->prefix, s->server_name, &s->status_key) < 0 ||
+                cluster_key_member(s->prefix, s->server_name, &s->member_key) < 0)
                 return -ENOMEM;
 
         r = etcd_client_new(event,
-                            &(EtcdClientOptions){
-                                    .endpoints = o->endpoints,
-                                    .ca_file = o->ca_file,
-                                    .cert_file = o->cert_file,
-                                    .key_file = o->key_file,
-                                    .timeout = o->timeout,
-                            },
-                            &s->etcd);
+                &(EtcdClientOptions){
+                        .endpoints = o->endpoints,
+                        .ca_file = o->ca_file,
+                        .cert_file = o->cert_file,
+                        .key_file = o->key_file,
+                        .timeout = o->timeout,
+                },
+                &s->etcd);
         if (r < 0)
                 return r;
 
@@ -778,8 +786,8 @@ int cluster_store_start(ClusterStore *s) {
 
         if (s->started)
                 return 0;
-        r = sd_event_add_time_relative(s->event, &s->tick, CLOCK_MONOTONIC, s->ttl * USEC_PER_SEC / 3, 0, on_tick,
-                                       s);
+        r = sd_event_add_time_relative(s->event, &s->tick, CLOCK_MONOTONIC, s->ttl * USEC_PER_SEC / 3, 0,
+                on_tick, s);
         if (r < 0)
                 return r;
         (void)sd_event_source_set_description(s->tick, "cluster-tick");

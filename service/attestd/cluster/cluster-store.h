@@ -48,8 +48,8 @@ typedef struct ClusterServerView {
         ClusterServerRecord status;
 } ClusterServerView;
 
-int cluster_store_new(sd_event *event, const ClusterStoreOptions *o, cluster_changed_t changed, void *userdata,
-                      ClusterStore **ret);
+int cluster_store_new(sd_event *event, const ClusterStoreOptions *o, cluster_changed_t changed,
+        void *userdata, ClusterStore **ret);
 ClusterStore *cluster_store_free(ClusterStore *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ClusterStore *, cluster_store_free);
 
@@ -75,7 +75,7 @@ const char *cluster_server_view_state(const ClusterServerView *v);
 int cluster_store_set_legacy(ClusterStore *s, bool legacy_support, cluster_done_t done, void *userdata);
 /* Sets the grant of every VM of vm_ids at once. */
 int cluster_store_set_grants(ClusterStore *s, char *const *vm_ids, bool legacy_access, cluster_done_t done,
-                             void *userdata);
+        void *userdata);
 
 /* Publishes this server's status under its lease (coalesced: only the last one is written). */
 int cluster_store_publish_status(ClusterStore *s, const ClusterServerRecord *status);

@@ -5,7 +5,7 @@
 #include "etcd-client.h"
 #include "strv.h"
 
-#define ETCD_REPLY_MAX (16U * 1024U * 1024U)
+#define ETCD_REPLY_MAX          (16U * 1024U * 1024U)
 #define ETCD_CONNECT_TIMEOUT_MS 1000L
 
 struct EtcdClient {
@@ -107,7 +107,7 @@ int etcd_client_new(sd_event *event, const EtcdClientOptions *o, EtcdClient **re
         c->n_endpoints = strv_length(c->endpoints);
         c->timeout = o->timeout ?: 3 * USEC_PER_SEC;
         if (strdup_opt(o->ca_file, &c->ca_file) < 0 || strdup_opt(o->cert_file, &c->cert_file) < 0 ||
-            strdup_opt(o->key_file, &c->key_file) < 0)
+                strdup_opt(o->key_file, &c->key_file) < 0)
                 return -ENOMEM;
 
         r = curl_event_new(event, &c->curl);
@@ -173,8 +173,8 @@ static void on_done(CurlEvent *ce, CURL *easy, CURLcode result, void *userdata) 
         (void)curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
 
         if (result == CURLE_COULDNT_CONNECT || result == CURLE_COULDNT_RESOLVE_HOST ||
-            (result == CURLE_OPERATION_TIMEDOUT && status == 0 && call->size == 0) ||
-            (result == CURLE_GOT_NOTHING && !call->stream)) {
+                (result == CURLE_OPERATION_TIMEDOUT && status == 0 && call->size == 0) ||
+                (result == CURLE_GOT_NOTHING && !call->stream)) {
                 /* This member is not there (or did not answer at all): try the next one. For a
                  * transaction that timed out without an answer the member may still apply it;
                  * the compare-and-swap makes a second attempt fail instead of applying twice. */
@@ -187,9 +187,10 @@ static void on_done(CurlEvent *ce, CURL *easy, CURLcode result, void *userdata) 
                         if (r >= 0)
                                 return;
                 }
-                snprintf(message, sizeof(message), "no etcd member reachable (%s)", curl_easy_strerror(result));
+                snprintf(message, sizeof(message), "no etcd member reachable (%s)",
+                        curl_easy_strerror(result));
                 return finish(call, result == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -EHOSTUNREACH, message,
-                              NULL);
+                        NULL);
         }
         if (call->overflow)
                 return finish(call, -EFBIG, "etcd reply too large", NULL);
@@ -225,22 +226,23 @@ static int call_start(EtcdCall *call) {
         }
 
         if (curl_easy_setopt(call->easy, CURLOPT_URL, url) != CURLE_OK ||
-            curl_easy_setopt(call->easy, CURLOPT_POSTFIELDS, call->body) != CURLE_OK ||
-            curl_easy_setopt(call->easy, CURLOPT_HTTPHEADER, call->headers) != CURLE_OK ||
-            curl_easy_setopt(call->easy, CURLOPT_WRITEFUNCTION, on_data) != CURLE_OK ||
-            curl_easy_setopt(call->easy, CURLOPT_WRITEDATA, call) != CURLE_OK ||
-            curl_easy_setopt(call->easy, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-            curl_easy_setopt(call->easy, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
-            curl_easy_setopt(call->easy, CURLOPT_CONNECTTIMEOUT_MS, ETCD_CONNECT_TIMEOUT_MS) != CURLE_OK ||
-            curl_easy_setopt(call->easy, CURLOPT_TCP_KEEPALIVE, 1L) != CURLE_OK)
+                curl_easy_setopt(call->easy, CURLOPT_POSTFIELDS, call->body) != CURLE_OK ||
+                curl_easy_setopt(call->easy, CURLOPT_HTTPHEADER, call->headers) != CURLE_OK ||
+                curl_easy_setopt(call->easy, CURLOPT_WRITEFUNCTION, on_data) != CURLE_OK ||
+                curl_easy_setopt(call->easy, CURLOPT_WRITEDATA, call) != CURLE_OK ||
+                curl_easy_setopt(call->easy, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+                curl_easy_setopt(call->easy, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
+                curl_easy_setopt(call->easy, CURLOPT_CONNECTTIMEOUT_MS, ETCD_CONNECT_TIMEOUT_MS) !=
+                        CURLE_OK ||
+                curl_easy_setopt(call->easy, CURLOPT_TCP_KEEPALIVE, 1L) != CURLE_OK)
                 return -EIO;
-        if (!call->stream &&
-            curl_easy_setopt(call->easy, CURLOPT_TIMEOUT_MS, (long)(c->timeout / USEC_PER_MSEC)) != CURLE_OK)
+        if (!call->stream && curl_easy_setopt(call->easy, CURLOPT_TIMEOUT_MS,
+                                     (long)(c->timeout / USEC_PER_MSEC)) != CURLE_OK)
                 return -EIO;
         if (c->ca_file && curl_easy_setopt(call->easy, CURLOPT_CAINFO, c->ca_file) != CURLE_OK)
                 return -EIO;
         if (c->cert_file && (curl_easy_setopt(call->easy, CURLOPT_SSLCERT, c->cert_file) != CURLE_OK ||
-                             curl_easy_setopt(call->easy, CURLOPT_SSLKEY, c->key_file) != CURLE_OK))
+                                    curl_easy_setopt(call->easy, CURLOPT_SSLKEY, c->key_file) != CURLE_OK))
                 return -EIO;
 
         r = curl_event_add(c->curl, call->easy, on_done, call);
@@ -250,7 +252,7 @@ static int call_start(EtcdCall *call) {
 }
 
 static int call_new(EtcdClient *c, const char *path, const char *body, bool stream, etcd_message_t message,
-                    etcd_reply_t reply, void *userdata, EtcdCall **ret_call) {
+        etcd_reply_t reply, void *userdata, EtcdCall **ret_call) {
         EtcdCall *call;
         int r;
 
@@ -261,7 +263,11 @@ static int call_new(EtcdClient *c, const char *path, const char *body, bool stre
         call = calloc(1, sizeof(*call));
         if (!call)
                 return -ENOMEM;
-        *call = (EtcdCall){.client = c, .stream = stream, .message = message, .reply = reply, .userdata = userdata};
+        *call = (EtcdCall){.client = c,
+                .stream = stream,
+                .message = message,
+                .reply = reply,
+                .userdata = userdata};
         call->next = c->calls;
         if (c->calls)
                 c->calls->prev = call;
@@ -285,13 +291,13 @@ static int call_new(EtcdClient *c, const char *path, const char *body, bool stre
 }
 
 int etcd_client_call(EtcdClient *c, const char *path, const char *body, etcd_reply_t reply, void *userdata,
-                     EtcdCall **ret_call) {
+        EtcdCall **ret_call) {
         assert(reply);
         return call_new(c, path, body, false, NULL, reply, userdata, ret_call);
 }
 
 int etcd_client_stream(EtcdClient *c, const char *path, const char *body, etcd_message_t message,
-                       etcd_reply_t end, void *userdata, EtcdCall **ret_call) {
+        etcd_reply_t end, void *userdata, EtcdCall **ret_call) {
         assert(message);
         assert(end);
         return call_new(c, path, body, true, message, end, userdata, ret_call);

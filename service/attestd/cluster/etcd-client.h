@@ -26,7 +26,8 @@ typedef struct EtcdClientOptions {
  * an HTTP error whose body is passed, -EPIPE a stream that ended), message says why; body is
  * the reply text (also for HTTP errors, to parse the gateway's {"error":…}), or NULL. The call
  * is freed after the callback returns. */
-typedef void (*etcd_reply_t)(EtcdClient *c, int error, const char *message, const char *body, void *userdata);
+typedef void (
+        *etcd_reply_t)(EtcdClient *c, int error, const char *message, const char *body, void *userdata);
 /* One message of a stream (one line of JSON). */
 typedef void (*etcd_message_t)(EtcdClient *c, const char *message, void *userdata);
 
@@ -37,10 +38,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(EtcdClient *, etcd_client_free);
 
 /* POSTs body to path (e.g. "/v3/kv/range"). ret_call may be NULL. */
 int etcd_client_call(EtcdClient *c, const char *path, const char *body, etcd_reply_t reply, void *userdata,
-                     EtcdCall **ret_call);
+        EtcdCall **ret_call);
 /* The same for a streaming call (/v3/watch): message for each line, end when it stops. No
  * overall timeout. */
 int etcd_client_stream(EtcdClient *c, const char *path, const char *body, etcd_message_t message,
-                       etcd_reply_t end, void *userdata, EtcdCall **ret_call);
+        etcd_reply_t end, void *userdata, EtcdCall **ret_call);
 /* Stops a call without calling back. */
 void etcd_call_cancel(EtcdCall *call);

@@ -336,7 +336,8 @@ static int parse_kv(JsonNode *node, EtcdKv *ret) {
                 return r;
         *ret = (EtcdKv){.key = TAKE_PTR(key), .value = TAKE_PTR(value), .value_size = size};
         if (get_int64(o, "create_revision", &ret->create_revision) < 0 ||
-            get_int64(o, "mod_revision", &ret->mod_revision) < 0 || get_int64(o, "lease", &ret->lease) < 0) {
+                get_int64(o, "mod_revision", &ret->mod_revision) < 0 ||
+                get_int64(o, "lease", &ret->lease) < 0) {
                 free(ret->key);
                 free(ret->value);
                 *ret = (EtcdKv){};
@@ -358,7 +359,7 @@ static int parse_header_revision(JsonObject *o, int64_t *ret) {
 }
 
 static int parse_kvs(JsonObject *o, const char *member, bool events, EtcdKvList *ret,
-                     EtcdEventType **ret_types) {
+        EtcdEventType **ret_types) {
         _cleanup_(etcd_kv_list_done) EtcdKvList l = {};
         _cleanup_free_ EtcdEventType *types = NULL;
         JsonNode *n = json_object_get_member(o, member);
@@ -483,7 +484,7 @@ int etcd_parse_put(const char *data, int64_t *ret_revision, char **ret_error) {
 }
 
 int etcd_parse_txn_cas(const char *data, bool *ret_succeeded, int64_t *ret_revision, EtcdKvList *ret_current,
-                       char **ret_error) {
+        char **ret_error) {
         _cleanup_(g_object_unrefp) JsonParser *p = NULL;
         _cleanup_(etcd_kv_list_done) EtcdKvList current = {};
         JsonObject *o;
@@ -522,7 +523,8 @@ int etcd_parse_txn_cas(const char *data, bool *ret_succeeded, int64_t *ret_revis
                                 return json_error(ret_error, -EBADMSG, "etcd txn reply: no read-back");
                         r = parse_kvs(json_node_get_object(rr), "kvs", false, &one, NULL);
                         if (r < 0 || one.n_kvs > 1)
-                                return json_error(ret_error, -EBADMSG, "etcd txn reply: unexpected read-back");
+                                return json_error(ret_error, -EBADMSG,
+                                        "etcd txn reply: unexpected read-back");
                         if (one.n_kvs == 1) {
                                 current.kvs[current.n_kvs++] = one.kvs[0];
                                 one.n_kvs = 0;
@@ -556,7 +558,8 @@ int etcd_parse_lease(const char *data, int64_t *ret_id, int64_t *ret_ttl, char *
                         return json_error(ret_error, -EBADMSG, "etcd lease reply: unexpected shape");
                 o = json_node_get_object(res);
         }
-        if (get_int64(o, "ID", ret_id) < 0 || get_int64(o, "TTL", ret_ttl) < 0 || *ret_id == 0 || *ret_ttl < 0)
+        if (get_int64(o, "ID", ret_id) < 0 || get_int64(o, "TTL", ret_ttl) < 0 || *ret_id == 0 ||
+                *ret_ttl < 0)
                 return json_error(ret_error, -EBADMSG, "etcd lease reply: unexpected shape");
         return 0;
 }
@@ -579,7 +582,7 @@ int etcd_parse_watch(const char *data, EtcdWatchMessage *ret, char **ret_error) 
                 return json_error(ret_error, -EBADMSG, "etcd watch message: no result");
         o = json_node_get_object(res);
         if (get_bool(o, "created", &m.created) < 0 || get_bool(o, "canceled", &m.canceled) < 0 ||
-            get_int64(o, "compact_revision", &m.compact_revision) < 0)
+                get_int64(o, "compact_revision", &m.compact_revision) < 0)
                 return json_error(ret_error, -EBADMSG, "etcd watch message: unexpected shape");
         reason = json_object_get_member(o, "cancel_reason");
         if (reason && json_node_is_string(reason)) {

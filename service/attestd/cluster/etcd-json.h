@@ -76,7 +76,7 @@ int etcd_parse_put(const char *data, int64_t *ret_revision, char **ret_error);
 /* ret_succeeded: whether the compares held; on failure ret_current holds the keys as they are
  * now (keys that do not exist are left out). */
 int etcd_parse_txn_cas(const char *data, bool *ret_succeeded, int64_t *ret_revision, EtcdKvList *ret_current,
-                       char **ret_error);
+        char **ret_error);
 /* ret_ttl: the seconds left, 0 when the lease is gone. */
 int etcd_parse_lease(const char *data, int64_t *ret_id, int64_t *ret_ttl, char **ret_error);
 /* One message of the watch stream ({"result":{…}}). */
