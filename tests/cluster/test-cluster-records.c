@@ -62,6 +62,14 @@ static void test_keys(void) {
         k = mfree(k);
         name = mfree(name);
 
+        g_assert_cmpint(cluster_key_reapply("/c", "node-3", &k), ==, 0);
+        g_assert_cmpstr(k, ==, "/c/reapply/node-3");
+        g_assert_cmpint(cluster_key_parse("/c", k, &kind, &name), ==, 0);
+        g_assert_cmpint(kind, ==, CLUSTER_KEY_REAPPLY);
+        g_assert_cmpstr(name, ==, "node-3");
+        k = mfree(k);
+        name = mfree(name);
+
         g_assert_cmpint(cluster_key_all("/c", &k), ==, 0);
         g_assert_cmpstr(k, ==, "/c/");
 

@@ -155,6 +155,20 @@ static void test_converge(void) {
         g_assert_cmpint(cluster_store_get_grant(a, ID1, &g), ==, 0);
         g_assert_true(g.legacy_access);
 
+        /* A reapply request reaches the server it names, and only that one. */
+        seen_b.changes = 0;
+        d = (Done){};
+        g_assert_cmpint(cluster_store_request_reapply(a, "b", on_done, &d), ==, 0);
+        RUN_UNTIL(d.called && (seen_b.changes & CLUSTER_CHANGED_REAPPLY), 5);
+        g_assert_cmpint(d.error, ==, 0);
+        g_free(d.message);
+        d = (Done){};
+        seen_b.changes = 0;
+        g_assert_cmpint(cluster_store_request_reapply(b, "a", on_done, &d), ==, 0);
+        RUN_UNTIL(d.called, 5);
+        g_assert_cmpint(d.error, ==, 0);
+        g_assert_false(seen_b.changes & CLUSTER_CHANGED_REAPPLY);
+
         /* Statuses under leases: both see both; a store that stops is Disconnected after its TTL. */
         publish(a, "Active");
         publish(b, "Expired");

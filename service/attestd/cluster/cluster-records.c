@@ -51,6 +51,13 @@ int cluster_key_member(const char *prefix, const char *server, char **ret) {
         return asprintf(ret, "%s/members/%s", prefix, server) < 0 ? -ENOMEM : 0;
 }
 
+int cluster_key_reapply(const char *prefix, const char *server, char **ret) {
+        assert(cluster_prefix_is_valid(prefix));
+        if (!cluster_server_name_is_valid(server))
+                return -EINVAL;
+        return asprintf(ret, "%s/reapply/%s", prefix, server) < 0 ? -ENOMEM : 0;
+}
+
 int cluster_key_all(const char *prefix, char **ret) {
         assert(cluster_prefix_is_valid(prefix));
         return asprintf(ret, "%s/", prefix) < 0 ? -ENOMEM : 0;
@@ -81,6 +88,11 @@ int cluster_key_parse(const char *prefix, const char *key, ClusterKeyKind *ret_k
                         return -EBADMSG;
         } else if (strncmp(rest, "servers/", 8) == 0) {
                 kind = CLUSTER_KEY_SERVER;
+                name = rest + 8;
+                if (!cluster_server_name_is_valid(name))
+                        return -EBADMSG;
+        } else if (strncmp(rest, "reapply/", 8) == 0) {
+                kind = CLUSTER_KEY_REAPPLY;
                 name = rest + 8;
                 if (!cluster_server_name_is_valid(name))
                         return -EBADMSG;
@@ -205,16 +217,24 @@ int cluster_grant_from_json(const char *data, ClusterGrant *ret, char **ret_erro
         return 0;
 }
 
-int cluster_member_to_json(usec_t joined, char **ret) {
+static int one_time_to_json(const char *member, usec_t t, char **ret) {
         _cleanup_(g_object_unrefp) JsonBuilder *b = json_builder_new();
 
         assert(ret);
 
         json_builder_begin_object(b);
-        json_builder_set_member_name(b, "joined");
-        json_builder_add_int_value(b, (int64_t)joined);
+        json_builder_set_member_name(b, member);
+        json_builder_add_int_value(b, (int64_t)t);
         json_builder_end_object(b);
         return to_string(b, ret);
+}
+
+int cluster_member_to_json(usec_t joined, char **ret) {
+        return one_time_to_json("joined", joined, ret);
+}
+
+int cluster_reapply_to_json(usec_t requested, char **ret) {
+        return one_time_to_json("requested", requested, ret);
 }
 
 void cluster_server_record_done(ClusterServerRecord *r) {

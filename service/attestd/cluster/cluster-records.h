@@ -13,6 +13,7 @@
  *   <prefix>/grants/<vm uuid>  {"legacyAccess":bool}                    one VM's legacy access
  *   <prefix>/servers/<name>    {"state":…,"lastSync":…,…}  (leased)     one server's status
  *   <prefix>/members/<name>    {"joined":usec}                          a server of the cluster
+ *   <prefix>/reapply/<name>    {"requested":usec}                       re-apply legacy support there
  *
  * A member whose status record is gone (its lease expired: it stopped) is shown as
  * "Disconnected".
@@ -25,6 +26,7 @@ typedef enum ClusterKeyKind {
         CLUSTER_KEY_GRANT,
         CLUSTER_KEY_SERVER,
         CLUSTER_KEY_MEMBER,
+        CLUSTER_KEY_REAPPLY,
         _CLUSTER_KEY_KIND_MAX,
         _CLUSTER_KEY_KIND_INVALID = -EINVAL,
 } ClusterKeyKind;
@@ -38,6 +40,7 @@ int cluster_key_settings(const char *prefix, char **ret);
 int cluster_key_grant(const char *prefix, const char *vm_id, char **ret);
 int cluster_key_server(const char *prefix, const char *server, char **ret);
 int cluster_key_member(const char *prefix, const char *server, char **ret);
+int cluster_key_reapply(const char *prefix, const char *server, char **ret);
 /* The prefix of every key of the cluster ("<prefix>/"). */
 int cluster_key_all(const char *prefix, char **ret);
 /* Which record key is, and its name (VM id or server name; NULL for the settings). Keys under
@@ -70,6 +73,7 @@ typedef struct ClusterServerRecord {
 #define CLUSTER_STATE_DISCONNECTED "Disconnected"
 
 int cluster_member_to_json(usec_t joined, char **ret);
+int cluster_reapply_to_json(usec_t requested, char **ret);
 
 void cluster_server_record_done(ClusterServerRecord *r);
 int cluster_server_record_to_json(const ClusterServerRecord *r, char **ret);

@@ -13,6 +13,11 @@ typedef struct Grant {
         int64_t mod_revision;
 } Grant;
 
+typedef struct Reapply {
+        char *server;
+        int64_t mod_revision;
+} Reapply;
+
 typedef struct Write Write;
 
 struct ClusterStore {
@@ -35,6 +40,8 @@ struct ClusterStore {
         ClusterServerView *servers;
         size_t n_servers;
         int64_t *status_revisions; /* indexed like servers */
+        Reapply *reapplies;        /* the reapply key of each server that has one */
+        size_t n_reapplies;
 
         /* The connection. */
         bool started;
@@ -97,6 +104,11 @@ static void view_clear(ClusterStore *s) {
         s->servers = NULL;
         s->status_revisions = NULL;
         s->n_servers = 0;
+        for (size_t i = 0; i < s->n_reapplies; i++)
+                free(s->reapplies[i].server);
+        free(s->reapplies);
+        s->reapplies = NULL;
+        s->n_reapplies = 0;
         s->has_settings = false;
         s->settings = (ClusterSettings){};
         s->settings_revision = 0;
@@ -106,6 +118,13 @@ static Grant *find_grant(ClusterStore *s, const char *vm_id) {
         for (size_t i = 0; i < s->n_grants; i++)
                 if (streq(s->grants[i].vm_id, vm_id))
                         return &s->grants[i];
+        return NULL;
+}
+
+static Reapply *find_reapply(ClusterStore *s, const char *server) {
+        for (size_t i = 0; i < s->n_reapplies; i++)
+                if (streq(s->reapplies[i].server, server))
+                        return &s->reapplies[i];
         return NULL;
 }
 
@@ -231,6 +250,31 @@ static unsigned view_apply(ClusterStore *s, const char *key, const char *value, 
                 return CLUSTER_CHANGED_GRANTS;
         }
 
+        case CLUSTER_KEY_REAPPLY: {
+                Reapply *a = find_reapply(s, name);
+
+                if (!value) {
+                        if (a) {
+                                free(a->server);
+                                *a = s->reapplies[--s->n_reapplies];
+                        }
+                        return 0;
+                }
+                if (a && mod_revision <= a->mod_revision)
+                        return 0;
+                if (!a) {
+                        Reapply *n = realloc(s->reapplies, (s->n_reapplies + 1) * sizeof(*n));
+                        if (!n)
+                                return log_oom(), 0;
+                        s->reapplies = n;
+                        a = &s->reapplies[s->n_reapplies++];
+                        *a = (Reapply){.server = TAKE_PTR(name)};
+                }
+                a->mod_revision = mod_revision;
+                /* A request for this server, made while it follows the cluster. */
+                return s->loaded && streq(a->server, s->server_name) ? CLUSTER_CHANGED_REAPPLY : 0;
+        }
+
         case CLUSTER_KEY_SERVER:
         case CLUSTER_KEY_MEMBER: {
                 ssize_t i = find_server(s, name);
@@ -305,8 +349,10 @@ static void on_range(EtcdClient *c, int error, const char *message, const char *
                 return;
         }
 
-        /* The whole view again: anything not in the reply is gone. */
+        /* The whole view again: anything not in the reply is gone. A reapply request already
+         * there is not a new one. */
         view_clear(s);
+        s->loaded = false;
         for (size_t i = 0; i < l.n_kvs; i++)
                 (void)view_apply(s, l.kvs[i].key, l.kvs[i].value, l.kvs[i].mod_revision);
         s->revision = l.revision;
@@ -541,6 +587,10 @@ static int64_t view_revision_of(ClusterStore *s, const char *key) {
         case CLUSTER_KEY_GRANT:
                 g = find_grant(s, name);
                 return g ? g->mod_revision : 0;
+        case CLUSTER_KEY_REAPPLY: {
+                Reapply *a = find_reapply(s, name);
+                return a ? a->mod_revision : 0;
+        }
         default:
                 return 0;
         }
@@ -702,6 +752,24 @@ int cluster_store_set_grants(ClusterStore *s, char *const *vm_ids, bool legacy_a
                 if (strv_extend(&keys, key) < 0 || strv_extend(&values, value) < 0)
                         return -ENOMEM;
         }
+        return write_start(s, TAKE_PTR(keys), TAKE_PTR(values), done, userdata);
+}
+
+int cluster_store_request_reapply(ClusterStore *s, const char *server, cluster_done_t done, void *userdata) {
+        _cleanup_strv_free_ char **keys = NULL, **values = NULL;
+        _cleanup_free_ char *key = NULL, *value = NULL;
+        int r;
+
+        assert(s);
+
+        r = cluster_key_reapply(s->prefix, server, &key);
+        if (r < 0)
+                return r;
+        r = cluster_reapply_to_json(now_usec(CLOCK_REALTIME), &value);
+        if (r < 0)
+                return r;
+        if (strv_extend(&keys, key) < 0 || strv_extend(&values, value) < 0)
+                return -ENOMEM;
         return write_start(s, TAKE_PTR(keys), TAKE_PTR(values), done, userdata);
 }
 

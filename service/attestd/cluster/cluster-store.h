@@ -33,6 +33,7 @@ typedef enum ClusterChangeFlags {
         CLUSTER_CHANGED_GRANTS = 1 << 1,
         CLUSTER_CHANGED_SERVERS = 1 << 2,
         CLUSTER_CHANGED_REACHABLE = 1 << 3,
+        CLUSTER_CHANGED_REAPPLY = 1 << 4, /* someone asked this server to re-apply legacy support */
 } ClusterChangeFlags;
 
 /* What changed in the view (ClusterChangeFlags). Called from the event loop; the view may be
@@ -76,6 +77,9 @@ int cluster_store_set_legacy(ClusterStore *s, bool legacy_support, cluster_done_
 /* Sets the grant of every VM of vm_ids at once. */
 int cluster_store_set_grants(ClusterStore *s, char *const *vm_ids, bool legacy_access, cluster_done_t done,
         void *userdata);
+
+/* Asks server (any member, this one included) to re-apply the cluster's legacy setting. */
+int cluster_store_request_reapply(ClusterStore *s, const char *server, cluster_done_t done, void *userdata);
 
 /* Publishes this server's status under its lease (coalesced: only the last one is written). */
 int cluster_store_publish_status(ClusterStore *s, const ClusterServerRecord *status);
