@@ -41,6 +41,17 @@ typedef struct CmpConfig {
         unsigned timeout_sec; /* whole transaction */
 } CmpConfig;
 
+/* The "cluster" section (docs/cluster.md): without endpoints the service is standalone. */
+typedef struct ClusterConfig {
+        char **endpoints; /* etcd client URLs, http:// or https:// */
+        char *prefix;     /* where the cluster's keys live */
+        char *ca_file;    /* PEM CA that verifies the etcd members, NULL = the system's */
+        char *cert_file;  /* PEM client certificate and key for etcd, or NULL */
+        char *key_file;
+        unsigned lease_ttl_sec; /* this server's status record lives this long without renewal */
+        unsigned timeout_sec;   /* one call to etcd */
+} ClusterConfig;
+
 typedef struct Config {
         bool enabled;
         char *server_name; /* NULL = the host name */
@@ -62,6 +73,7 @@ typedef struct Config {
         char *frontend_socket; /* where the frontends connect directly, unless activation passes it */
         IssuerType issuer_type;
         CmpConfig cmp;
+        ClusterConfig cluster;
 } Config;
 
 /* Fills in the defaults. */

@@ -68,6 +68,7 @@ def test_initial_properties(h):
         "LegacyOsSupport": "Off",
         "SubscriptionId": h.config["subscriptionId"],
         "Version": project_version(h.srcdir),
+        "ClusterStore": "Standalone",
     }, "org.azshci.Attestation1 properties")
     if not now - 120 * 10**6 <= last <= now:
         raise AssertionError(f"LastSync {last} is not within the last two minutes of {now}")

@@ -7,24 +7,6 @@
 
 #define SERVER_STATES "Active", "Expired", "Inactive", "Error"
 
-static bool chars_ok(const char *s, const char *allowed) {
-        return strspn(s, allowed) == strlen(s);
-}
-
-bool cluster_server_name_is_valid(const char *s) {
-        size_t n = s ? strlen(s) : 0;
-
-        return n >= 1 && n <= 63 && !streq(s, ".") && !streq(s, "..") &&
-               chars_ok(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-");
-}
-
-bool cluster_prefix_is_valid(const char *s) {
-        size_t n = s ? strlen(s) : 0;
-
-        return n >= 2 && n <= 128 && s[0] == '/' && s[n - 1] != '/' && !strstr(s, "//") &&
-               chars_ok(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._/-");
-}
-
 int cluster_key_settings(const char *prefix, char **ret) {
         assert(cluster_prefix_is_valid(prefix));
         return asprintf(ret, "%s/settings", prefix) < 0 ? -ENOMEM : 0;

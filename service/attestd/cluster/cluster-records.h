@@ -5,6 +5,7 @@
 
 #include "macro.h"
 #include "time-util.h"
+#include "validate.h" /* cluster_server_name_is_valid(), cluster_prefix_is_valid() */
 
 /* What the servers of a cluster share in etcd, as pure functions: the key layout under the
  * prefix and the JSON value of each record (docs/cluster.md lists them).
@@ -30,11 +31,6 @@ typedef enum ClusterKeyKind {
         _CLUSTER_KEY_KIND_MAX,
         _CLUSTER_KEY_KIND_INVALID = -EINVAL,
 } ClusterKeyKind;
-
-/* A server name as it appears in a key: 1..63 of [A-Za-z0-9._-], not "." or "..". */
-bool cluster_server_name_is_valid(const char *s);
-/* A key prefix: "/" followed by 1..127 of [A-Za-z0-9._/-], not ending in "/". */
-bool cluster_prefix_is_valid(const char *s);
 
 int cluster_key_settings(const char *prefix, char **ret);
 int cluster_key_grant(const char *prefix, const char *vm_id, char **ret);

@@ -868,7 +868,7 @@ ClusterStore *cluster_store_free(ClusterStore *s) {
         if (!s)
                 return NULL;
         while (s->writes)
-                write_free(s->writes);
+                write_finish(s->writes, -ECANCELED, "the service is stopping");
         etcd_call_cancel(s->lease_call);
         etcd_call_cancel(s->range_call);
         etcd_call_cancel(s->watch_call);
@@ -922,6 +922,19 @@ int cluster_store_get_grant(ClusterStore *s, const char *vm_id, ClusterGrant *re
         if (!g)
                 return -ENOENT;
         *ret = (ClusterGrant){.legacy_access = g->legacy_access};
+        return 0;
+}
+
+int cluster_store_grant_ids(ClusterStore *s, char ***ret) {
+        _cleanup_strv_free_ char **ids = NULL;
+
+        assert(s);
+        assert(ret);
+
+        for (size_t i = 0; i < s->n_grants; i++)
+                if (strv_extend(&ids, s->grants[i].vm_id) < 0)
+                        return -ENOMEM;
+        *ret = TAKE_PTR(ids);
         return 0;
 }
 

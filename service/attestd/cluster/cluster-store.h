@@ -51,6 +51,7 @@ typedef struct ClusterServerView {
 
 int cluster_store_new(sd_event *event, const ClusterStoreOptions *o, cluster_changed_t changed,
         void *userdata, ClusterStore **ret);
+/* Calls back the changes still waiting with -ECANCELED. */
 ClusterStore *cluster_store_free(ClusterStore *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ClusterStore *, cluster_store_free);
 
@@ -65,6 +66,8 @@ bool cluster_store_loaded(ClusterStore *s);
 bool cluster_store_get_settings(ClusterStore *s, ClusterSettings *ret);
 /* A VM's grant: -ENOENT when the cluster has none for it. */
 int cluster_store_get_grant(ClusterStore *s, const char *vm_id, ClusterGrant *ret);
+/* The id of every VM that has a grant (NULL when none). */
+int cluster_store_grant_ids(ClusterStore *s, char ***ret);
 /* Every server the cluster knows, sorted by name. */
 const ClusterServerView *cluster_store_servers(ClusterStore *s, size_t *ret_n);
 /* The state to show for a server: its record's, or CLUSTER_STATE_DISCONNECTED. */
