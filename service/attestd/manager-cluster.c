@@ -421,6 +421,11 @@ int manager_cluster_init(Manager *m) {
         publish_status(m);
         log_info("Cluster mode: server '%s', prefix %s, %zu etcd endpoint(s).", m->server_name, c->prefix,
                 strv_length(c->endpoints));
+        if (m->config.issuer_type == ISSUER_LOCAL)
+                log_warning(
+                        "Cluster mode with the embedded issuer: this server signs under its own root, so "
+                        "guests must trust every server's root. For one cluster root, enrol every server "
+                        "with one CA over CMP (docs/trust-model.md, \"Cluster\").");
         return 0;
 }
 

@@ -33,6 +33,7 @@ LEASE_TTL = 2
 PREFIX = "/azshci"
 SUBNET = "10.231.0"
 ETCD = "/usr/bin/etcd"
+CMP_PORT = 8290
 
 
 def member_url(i, port=2379):
@@ -141,9 +142,14 @@ class ClusterServer(LegacyEnv):
 class ClusterEnv:
     """See the module docstring. Attributes: servers (list of ClusterServer), tmp."""
 
-    def __init__(self, srcdir, builddir, name="cluster", verbose=False):
+    def __init__(self, srcdir, builddir, name="cluster", verbose=False, cmp_ca=False):
+        """cmp_ca: the cluster's one root is the in-tree CMP CA (tests/cmp/test-cmp-ca), run in
+        node1's namespace on 10.231.0.1:CMP_PORT; every server enrols with it ("issuer" type
+        "cmp"). Without it each server has its own embedded CA."""
         self.srcdir, self.builddir = os.path.abspath(srcdir), os.path.abspath(builddir)
         self.name, self.verbose = name, verbose
+        self.cmp_ca = cmp_ca
+        self.ca = None
         self.switch_ns = f"{NS_PREFIX}sw-{os.getpid()}"
         self.servers = []
         self.tmp = None
@@ -183,6 +189,13 @@ class ClusterEnv:
                 s = ClusterServer(self, i)
                 self.servers.append(s)
                 s.start()
+            if self.cmp_ca:
+                s1 = self.servers[0]
+                self.ca = harness.TestCmpCa(s1.h, port=CMP_PORT)
+                self.ca.start(f"--address={s1.ip}", netns=s1.host_ns)
+                for s in self.servers:
+                    s.h.write_config(serverName=s.server_name, cluster=s.cluster_config(),
+                                     issuer=self.ca.issuer_config(host=s1.ip))
             for s in self.servers:
                 s.start_service()
             self.wait_all_active()
@@ -205,6 +218,9 @@ class ClusterEnv:
         for s in self._old_handlers:
             signal.signal(s, signal.SIG_IGN)
         try:
+            if self.ca:
+                self.ca.stop()
+                self.ca = None
             for s in reversed(self.servers):
                 try:
                     s.close(failed=failed)

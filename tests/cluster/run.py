@@ -19,7 +19,8 @@ import test_cluster  # noqa: E402
 
 def run_one(name, args):
     return runner.run_case(
-        name, lambda: cluster_env.ClusterEnv(args.srcdir, args.builddir, name=name, verbose=args.verbose),
+        name, lambda: cluster_env.ClusterEnv(args.srcdir, args.builddir, name=name, verbose=args.verbose,
+                                             **test_cluster.OPTIONS.get(name, {})),
         test_cluster.TESTS[name])
 
 

@@ -3,21 +3,24 @@
 network namespaces on one bridge (cluster_env.ClusterEnv). See README.md here for what each
 case proves."""
 
+import json
 import threading
 
 import harness
 from harness import deadline_loop, eq
 
 TESTS = {}
+OPTIONS = {}   # ClusterEnv keyword arguments of a case
 
 VM_M = "c1a5e001-0a0a-4a0a-8a0a-0000000000a1"
 UNAVAILABLE = "org.azshci.Attestation1.Error.ClusterUnavailable"
 CONVERGE = 15   # seconds any change may take to reach every server (leases are 2 s)
 
 
-def case(name):
+def case(name, **options):
     def deco(fn):
         TESTS[name] = fn
+        OPTIONS[name] = options
         return fn
     return deco
 
@@ -160,3 +163,23 @@ def reapply(env):
     s1.h.ctl("legacy", "reapply", "node2")
     wait("node2's bridge rebuilt", s2.bridge_up)
     s1.h.expect_error("org.azshci.Attestation1.Error.NoSuchServer", "ReapplyLegacy", ["'node9'"])
+
+
+@case("cluster-one-root", cmp_ca=True)
+def one_root(env):
+    """Every server enrolled with the cluster's one CA (the CMP CA in node1's namespace): a
+    guest on each server verifies its document with that one root certificate, and every
+    server's GetTrustAnchor is that certificate."""
+    with open(env.ca.cert) as f:
+        root = f.read()
+    env.servers[0].enable_legacy(True)
+    for i, s in enumerate(env.servers, start=1):
+        eq(s.h.call("GetTrustAnchor")[0].strip(), root.strip(), f"{s.server_name}'s trust anchor")
+        vm = f"c1a5e001-0b0b-4b0b-8b0b-00000000000{i}"
+        g = s.add_guest(f"r{i}")
+        s.register(g, vm, f"rooted-{i}")
+        s.set_access(vm, True)
+        wait(f"the port of {g.tag} on {s.server_name}", lambda: s.port_state(g)[0] == "azshci-imds0")
+        doc = s.fetch_ok(g, nonce=f"n{i}")
+        payload = json.loads(harness.verify_document(s.h, doc, env.ca.cert, nonce=f"n{i}", vm_id=vm))
+        eq(payload["vmId"], vm, f"vmId of the document of {s.server_name}")
