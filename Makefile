@@ -25,13 +25,17 @@ MESON_OPTIONS ?= -Dwerror=true
 #  clang                                libFuzzer for `make fuzz`
 #  cockpit-ws cockpit-bridge            the Cockpit page's web server and bridge (tests/cockpit, make demo)
 #  chromium python3-websocket           the headless browser the Cockpit tests drive over DevTools
+#  libcurl4-openssl-dev                 libcurl: the service talks to etcd's JSON gateway (cluster mode)
+#  etcd-server                          the etcd members of the cluster tests and `make demo-cluster`
+#  etcd-client                          etcdctl, an independent etcd client in the cluster tests
 DEBIAN_PACKAGES = meson ninja-build pkg-config gcc libc6-dev \
 	libsystemd-dev systemd libjson-glib-dev libssl-dev openssl libmicrohttpd-dev \
 	libpolkit-gobject-1-dev libdbus-1-dev dbus-daemon polkitd libglib2.0-bin \
 	libmnl-dev libnftables-dev python3 curl iproute2 nftables util-linux passwd valgrind clang \
-	cockpit-ws cockpit-bridge chromium python3-websocket
+	cockpit-ws cockpit-bridge chromium python3-websocket \
+	libcurl4-openssl-dev etcd-server etcd-client
 
-.PHONY: all deps build check demo demo-ui install clean
+.PHONY: all deps build check demo demo-ui demo-cluster install clean
 
 all: build
 
@@ -60,6 +64,10 @@ demo: build
 # The demo, then the stack and its Cockpit page stay up until Ctrl-C.
 demo-ui: build
 	python3 tests/demo.py --build-dir $(BUILDDIR) --keep
+
+# Three servers of one cluster converging through etcd (docs/cluster.md, "Demo").
+demo-cluster: build
+	python3 tests/cluster/demo.py --build-dir $(BUILDDIR)
 
 install: build
 	meson install -C $(BUILDDIR)
