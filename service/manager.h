@@ -72,6 +72,7 @@ typedef struct Manager {
         struct ClusterStore *cluster;
         sd_event_source *cluster_converge; /* applies the cluster's changes here */
         char **cluster_server_paths;       /* the other servers' objects announced on the bus */
+        bool cluster_servers_changed;      /* their properties changed since they were signalled */
         char *cluster_error;               /* what failed applying the cluster's settings, or NULL */
         bool cluster_reapply;              /* a ReapplyLegacy for this server is pending */
         bool cluster_legacy_failed;        /* applying the cluster's legacy switch failed: retried */

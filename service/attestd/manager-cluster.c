@@ -128,7 +128,8 @@ const ClusterServerView *manager_cluster_find_server(Manager *m, const char *pat
         return NULL;
 }
 
-/* Announces servers that appeared or went, and the changes of the others. */
+/* Announces servers that appeared or went, and the changes of the others (when the store said
+ * they changed). */
 static void sync_server_objects(Manager *m) {
         _cleanup_strv_free_ char **now = NULL;
 
@@ -143,13 +144,14 @@ static void sync_server_objects(Manager *m) {
                 STRV_FOREACH (p, now)
                         if (!strv_contains(m->cluster_server_paths, *p))
                                 (void)sd_bus_emit_interfaces_added(m->bus, *p, BUS_INTERFACE_SERVER, NULL);
-                        else
+                        else if (m->cluster_servers_changed)
                                 (void)sd_bus_emit_properties_changed_strv(m->bus, *p, BUS_INTERFACE_SERVER,
                                         STRV_MAKE("State", "LastSync", "CertificateExpiry",
                                                 "LegacyOsSupport", "Error"));
         }
         strv_free(m->cluster_server_paths);
         m->cluster_server_paths = TAKE_PTR(now);
+        m->cluster_servers_changed = false;
 }
 
 /* --- convergence --- */
@@ -264,6 +266,8 @@ static void on_store_changed(ClusterStore *s, unsigned what, void *userdata) {
                 (void)manager_emit_changed(m, STRV_MAKE("ClusterStore"));
         if (what & CLUSTER_CHANGED_REAPPLY)
                 m->cluster_reapply = true;
+        if (what & CLUSTER_CHANGED_SERVERS)
+                m->cluster_servers_changed = true;
         if (what & (CLUSTER_CHANGED_REAPPLY | CLUSTER_CHANGED_SETTINGS))
                 m->cluster_legacy_failed = false; /* try again */
         manager_cluster_changed(m);

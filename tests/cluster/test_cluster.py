@@ -83,9 +83,16 @@ def quorum(env):
     s2.stop_member()
     for s in env.servers:
         wait(f"{s.server_name} ClusterStore Unreachable", lambda: s.cluster_store() == "Unreachable", timeout=20)
+    monitors = [s.h.monitor() for s in env.servers]
+    marks = [mon.mark() for mon in monitors]
     e = s1.h.expect_error(UNAVAILABLE, "EnableLegacy", ["false"], contains="nothing was changed")
     print(f"refused: {e.message}")
     s2.h.expect_error(UNAVAILABLE, "EnableLegacy", ["false"])
+    for s, mon, mark in zip(env.servers, monitors, marks):
+        mon.sync()
+        flips = [m for m in mon.signals(since=mark, member="PropertiesChanged", path=harness.BUS_PATH)
+                 if "LegacyOsSupport" in json.dumps(m.get("payload", {}))]
+        eq(flips, [], f"LegacyOsSupport changes on {s.server_name} during the refused calls")
     for s in env.servers:
         eq(s.legacy(), "On", f"{s.server_name} LegacyOsSupport after the refused change")
         eq(s.bridge_up(), True, f"{s.server_name}'s bridge after the refused change")
