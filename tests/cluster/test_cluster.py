@@ -66,9 +66,15 @@ def server_lease(env):
     for s in (s1, s3):
         wait(f"{s.server_name} to see node2 Disconnected", lambda: s.servers().get("node2") == "Disconnected")
         eq(servers_table(s).get("node2"), "Disconnected", f"azshcictl servers on {s.server_name}")
+    # Changed while node2 is down: it applies the cluster's setting when it starts.
+    s1.enable_legacy(True)
+    wait("node3's bridge", s3.bridge_up)
+    eq(s2.bridge_gone(), True, "node2's bridge while its service is down")
     s2.h.start_service()
     for s in (s1, s3):
         wait(f"{s.server_name} to see node2 Active again", lambda: s.servers().get("node2") == "Active")
+    wait("node2's bridge after its restart", s2.bridge_up)
+    eq(s2.legacy(), "On", "node2's LegacyOsSupport after its restart")
 
 
 @case("cluster-quorum")
