@@ -5,7 +5,9 @@
  * status and see a stopped one Disconnected after its lease; concurrent compare-and-swap
  * changes end in one state both agree on; a store whose member is gone fails over to the
  * others; without quorum changes are refused and nothing is applied; a watch that resumes
- * from a compacted revision reads everything again. Each test uses its own key prefix. */
+ * from a compacted revision reads everything again; a fourth, https-only member with
+ * client-certificate authentication is reached with the TLS options and only with them. Each
+ * test uses its own key prefix. */
 
 #include <glib.h>
 #include <signal.h>
@@ -294,6 +296,117 @@ static void test_compacted(void) {
         cluster_store_free(b);
 }
 
+static void run_ok(const char *cmd) {
+        g_autofree char *err = NULL;
+        int status;
+
+        g_assert_true(g_spawn_command_line_sync(cmd, NULL, &err, &status, NULL));
+        if (status != 0)
+                g_error("%s failed: %s", cmd, err);
+}
+
+/* A member that speaks only https and wants a client certificate (etcd --client-cert-auth):
+ * the store reaches it with caFile/certFile/keyFile, and not without a client certificate. */
+static void test_tls(void) {
+        g_autofree char *d = g_strdup_printf("%s/tls", tmpdir);
+        g_autofree char *ext = g_strdup_printf("%s/ext", d);
+        g_autofree char *ca = g_strdup_printf("%s/ca.pem", d), *crt = g_strdup_printf("%s/client.pem", d);
+        g_autofree char *key = g_strdup_printf("%s/client.key", d);
+        g_autofree char *url = g_strdup_printf("https://127.0.0.1:%u", base_port + 8);
+        g_autofree char *cmd = NULL;
+        g_autoptr(GError) error = NULL;
+        ClusterStore *a, *b;
+        Done d1 = {};
+        GPid pid;
+        int status;
+
+        g_assert_cmpint(g_mkdir_with_parents(d, 0700), ==, 0);
+        cmd = g_strdup_printf(
+                "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout %s/ca.key "
+                "-out %s -days 1 -subj /CN=etcd-test-ca -addext basicConstraints=critical,CA:TRUE "
+                "-addext keyUsage=critical,keyCertSign",
+                d, ca);
+        run_ok(cmd);
+        g_assert_true(g_file_set_contents(ext,
+                "subjectAltName=IP:127.0.0.1\n"
+                "extendedKeyUsage=serverAuth,clientAuth\n",
+                -1, NULL));
+        for (int i = 0; i < 2; i++) {
+                const char *who = i == 0 ? "server" : "client";
+                g_free(cmd);
+                cmd = g_strdup_printf(
+                        "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "
+                        "%s/%s.key -out %s/%s.csr -subj /CN=%s",
+                        d, who, d, who, who);
+                run_ok(cmd);
+                g_free(cmd);
+                cmd = g_strdup_printf(
+                        "openssl x509 -req -in %s/%s.csr -CA %s -CAkey %s/ca.key -CAcreateserial "
+                        "-out %s/%s.pem -days 1 -extfile %s",
+                        d, who, ca, d, d, who, ext);
+                run_ok(cmd);
+        }
+
+        {
+                g_autofree char *peer = g_strdup_printf("http://127.0.0.1:%u", base_port + 9);
+                char *argv[] = {
+                        (char *)"/bin/sh",
+                        (char *)"-c",
+                        g_strdup_printf(
+                                "exec etcd --name t --data-dir %s/data --listen-client-urls %s "
+                                "--advertise-client-urls %s --listen-peer-urls %s "
+                                "--initial-advertise-peer-urls %s --initial-cluster t=%s "
+                                "--cert-file %s/server.pem --key-file %s/server.key --client-cert-auth "
+                                "--trusted-ca-file %s >>%s/etcd.log 2>&1",
+                                d, url, url, peer, peer, peer, d, d, ca, d),
+                        NULL,
+                };
+                g_assert_true(g_spawn_async(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &pid,
+                        &error));
+                g_free(argv[2]);
+        }
+
+        g_assert_cmpint(cluster_store_new(event,
+                                &(ClusterStoreOptions){
+                                        .endpoints = STRV_MAKE(url),
+                                        .ca_file = ca,
+                                        .cert_file = crt,
+                                        .key_file = key,
+                                        .prefix = "/t/tls",
+                                        .server_name = "a",
+                                        .lease_ttl_sec = TTL,
+                                },
+                                NULL, NULL, &a),
+                ==, 0);
+        g_assert_cmpint(cluster_store_start(a), ==, 0);
+        g_assert_cmpint(cluster_store_new(event,
+                                &(ClusterStoreOptions){
+                                        .endpoints = STRV_MAKE(url),
+                                        .ca_file = ca,
+                                        .prefix = "/t/tls",
+                                        .server_name = "b",
+                                        .lease_ttl_sec = TTL,
+                                },
+                                NULL, NULL, &b),
+                ==, 0);
+        g_assert_cmpint(cluster_store_start(b), ==, 0);
+
+        RUN_UNTIL(cluster_store_reachable(a) && cluster_store_loaded(a), 20);
+        g_assert_cmpint(cluster_store_set_legacy(a, true, on_done, &d1), ==, 0);
+        RUN_UNTIL(d1.called, 5);
+        g_assert_cmpint(d1.error, ==, 0);
+        /* b (no client certificate) got nowhere meanwhile */
+        g_assert_false(cluster_store_reachable(b));
+        g_assert_false(cluster_store_loaded(b));
+        g_assert_cmpint(cluster_store_set_legacy(b, false, on_done, &d1), ==, -ENOTCONN);
+
+        cluster_store_free(a);
+        cluster_store_free(b);
+        g_assert_cmpint(kill(pid, SIGKILL), ==, 0);
+        g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+        g_free(d1.message);
+}
+
 int main(int argc, char **argv) {
         GString *cluster = g_string_new(NULL);
         int r;
@@ -316,6 +429,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/cluster-store/concurrent", test_concurrent);
         g_test_add_func("/cluster-store/quorum", test_quorum);
         g_test_add_func("/cluster-store/compacted", test_compacted);
+        g_test_add_func("/cluster-store/tls", test_tls);
         r = g_test_run();
 
         for (unsigned i = 0; i < N_MEMBERS; i++)
