@@ -5,7 +5,8 @@
 #include "log.h"
 #include "strv.h"
 
-#define CAS_ATTEMPTS 3
+#define CAS_ATTEMPTS      3
+#define LEADER_RETRY_USEC (500 * USEC_PER_MSEC)
 
 typedef struct Grant {
         char *vm_id;
@@ -64,6 +65,7 @@ struct Write {
         size_t n;
         unsigned attempts;
         EtcdCall *call;
+        sd_event_source *retry; /* the next attempt after etcd changed its leader */
         cluster_done_t done;
         void *userdata;
         Write *next, *prev;
@@ -569,6 +571,7 @@ static void write_free(Write *w) {
                 w->next->prev = w->prev;
         if (w->call)
                 etcd_call_cancel(w->call);
+        sd_event_source_disable_unref(w->retry);
         strv_free(w->keys);
         strv_free(w->values);
         free(w);
@@ -597,6 +600,18 @@ static int64_t view_revision_of(ClusterStore *s, const char *key) {
 }
 
 static int write_send(Write *w);
+static void write_finish(Write *w, int error, const char *message);
+
+static int on_write_retry(sd_event_source *source, uint64_t usec, void *userdata) {
+        Write *w = userdata;
+        int r;
+
+        w->retry = sd_event_source_disable_unref(w->retry);
+        r = write_send(w);
+        if (r < 0)
+                write_finish(w, r, "cannot send the change to etcd");
+        return 0;
+}
 
 static void write_finish(Write *w, int error, const char *message) {
         ClusterStore *s = w->store;
@@ -626,6 +641,15 @@ static void on_txn(EtcdClient *c, int error, const char *message, const char *bo
                 return write_finish(w, error, message);
         }
         r = etcd_parse_txn_cas(body, &ok, &revision, &current, &perror);
+        if (r < 0 && perror && (strstr(perror, "leader changed") || strstr(perror, "no leader")) &&
+                ++w->attempts < CAS_ATTEMPTS) {
+                /* An election is under way (a member was lost): the change was not applied; try
+                 * again when it should be over. */
+                r = sd_event_add_time_relative(s->event, &w->retry, CLOCK_MONOTONIC, LEADER_RETRY_USEC, 0,
+                        on_write_retry, w);
+                if (r >= 0)
+                        return;
+        }
         if (r < 0)
                 return write_finish(w, r, perror);
 

@@ -28,6 +28,7 @@ struct EtcdCall {
         size_t size;
         bool stream;
         bool overflow;
+        size_t endpoint; /* the endpoint this attempt goes to */
         size_t attempts; /* endpoints tried */
         etcd_reply_t reply;
         etcd_message_t message;
@@ -177,8 +178,12 @@ static void on_done(CurlEvent *ce, CURL *easy, CURLcode result, void *userdata) 
                 (result == CURLE_GOT_NOTHING && !call->stream)) {
                 /* This member is not there (or did not answer at all): try the next one. For a
                  * transaction that timed out without an answer the member may still apply it;
-                 * the compare-and-swap makes a second attempt fail instead of applying twice. */
-                c->current = (c->current + 1) % c->n_endpoints;
+                 * the compare-and-swap makes a second attempt fail instead of applying twice.
+                 * Each call walks the endpoints from where it started, whatever other calls do
+                 * meanwhile. */
+                if (c->current == call->endpoint)
+                        c->current = (call->endpoint + 1) % c->n_endpoints;
+                call->endpoint = (call->endpoint + 1) % c->n_endpoints;
                 if (++call->attempts < c->n_endpoints) {
                         free(call->buf);
                         call->buf = NULL;
@@ -214,7 +219,7 @@ static int call_start(EtcdCall *call) {
         _cleanup_free_ char *url = NULL;
         int r;
 
-        if (asprintf(&url, "%s%s", c->endpoints[c->current], call->path) < 0)
+        if (asprintf(&url, "%s%s", c->endpoints[call->endpoint], call->path) < 0)
                 return -ENOMEM;
 
         if (call->easy)
@@ -264,6 +269,7 @@ static int call_new(EtcdClient *c, const char *path, const char *body, bool stre
         if (!call)
                 return -ENOMEM;
         *call = (EtcdCall){.client = c,
+                .endpoint = c->current,
                 .stream = stream,
                 .message = message,
                 .reply = reply,
