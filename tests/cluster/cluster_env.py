@@ -34,6 +34,7 @@ PREFIX = "/azshci"
 SUBNET = "10.231.0"
 ETCD = "/usr/bin/etcd"
 CMP_PORT = 8290
+OUR_TABLES = [("bridge", legacy_env.TABLE), ("inet", legacy_env.TABLE), ("netdev", legacy_env.TABLE)]
 
 
 def member_url(i, port=2379):
@@ -58,6 +59,7 @@ class ClusterServer(LegacyEnv):
             self._namespaces.append(self.host_ns)
             sh(["ip", "-n", self.host_ns, "link", "set", "lo", "up"])
             sh(["ip", "netns", "exec", self.host_ns, "sysctl", "-q", "-w", "net.ipv4.ip_nonlocal_bind=1"])
+            self.set_fwmark_accept(True)   # as LegacyEnv.start(): the frontend identifies guests by port mark
             port = f"sw{self.index}"
             sh(["ip", "-n", self.env.switch_ns, "link", "add", port, "type", "veth", "peer", "name", "cl0",
                 "netns", self.host_ns])
@@ -131,9 +133,8 @@ class ClusterServer(LegacyEnv):
         return self.h.get_property("LegacyOsSupport")
 
     def bridge_up(self):
-        """The bridge and both firewall tables exist in this server's namespace."""
-        return legacy_env.BRIDGE in self.host_links() and self.host_tables() == [("bridge", "azshci"),
-                                                                                 ("inet", "azshci")]
+        """The bridge and every firewall table of legacy support exist in this server's namespace."""
+        return legacy_env.BRIDGE in self.host_links() and self.host_tables() == OUR_TABLES
 
     def bridge_gone(self):
         return legacy_env.BRIDGE not in self.host_links() and self.host_tables() == []
