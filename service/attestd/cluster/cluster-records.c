@@ -96,19 +96,6 @@ int cluster_key_parse(const char *prefix, const char *key, ClusterKeyKind *ret_k
 
 /* --- values --- */
 
-static int to_string(JsonBuilder *b, char **ret) {
-        _cleanup_(json_node_unrefp) JsonNode *root = json_builder_get_root(b);
-        char *s;
-
-        if (!root)
-                return -ENOMEM;
-        s = json_node_to_malloc_string(root, false);
-        if (!s)
-                return -ENOMEM;
-        *ret = s;
-        return 0;
-}
-
 static int parse_object(const char *what, const char *data, JsonParser **ret_parser, JsonObject **ret,
         char **ret_error) {
         _cleanup_(g_object_unrefp) JsonParser *p = NULL;
@@ -145,7 +132,7 @@ int cluster_settings_to_json(const ClusterSettings *s, char **ret) {
         json_builder_set_member_name(b, "legacySupport");
         json_builder_add_boolean_value(b, s->legacy_support);
         json_builder_end_object(b);
-        return to_string(b, ret);
+        return json_builder_to_malloc_string(b, ret);
 }
 
 int cluster_settings_from_json(const char *data, ClusterSettings *ret, char **ret_error) {
@@ -177,7 +164,7 @@ int cluster_grant_to_json(const ClusterGrant *g, char **ret) {
         json_builder_set_member_name(b, "legacyAccess");
         json_builder_add_boolean_value(b, g->legacy_access);
         json_builder_end_object(b);
-        return to_string(b, ret);
+        return json_builder_to_malloc_string(b, ret);
 }
 
 int cluster_grant_from_json(const char *data, ClusterGrant *ret, char **ret_error) {
@@ -208,7 +195,7 @@ static int one_time_to_json(const char *member, usec_t t, char **ret) {
         json_builder_set_member_name(b, member);
         json_builder_add_int_value(b, (int64_t)t);
         json_builder_end_object(b);
-        return to_string(b, ret);
+        return json_builder_to_malloc_string(b, ret);
 }
 
 int cluster_member_to_json(usec_t joined, char **ret) {
@@ -245,7 +232,7 @@ int cluster_server_record_to_json(const ClusterServerRecord *r, char **ret) {
         json_builder_set_member_name(b, "error");
         json_builder_add_string_value(b, strempty(r->error));
         json_builder_end_object(b);
-        return to_string(b, ret);
+        return json_builder_to_malloc_string(b, ret);
 }
 
 static int get_usec(const char *what, JsonObject *o, const char *member, usec_t *ret, char **ret_error) {

@@ -67,19 +67,6 @@ static void add_int64(JsonBuilder *b, const char *member, int64_t v) {
         json_builder_add_string_value(b, buf);
 }
 
-static int finish(JsonBuilder *b, char **ret) {
-        _cleanup_(json_node_unrefp) JsonNode *root = json_builder_get_root(b);
-        char *s;
-
-        if (!root)
-                return -ENOMEM;
-        s = json_node_to_malloc_string(root, false);
-        if (!s)
-                return -ENOMEM;
-        *ret = s;
-        return 0;
-}
-
 static int add_range_members(JsonBuilder *b, const char *key, const char *range_end) {
         int r;
 
@@ -106,7 +93,7 @@ int etcd_build_range(const char *key, const char *range_end, char **ret) {
         if (r < 0)
                 return r;
         json_builder_end_object(b);
-        return finish(b, ret);
+        return json_builder_to_malloc_string(b, ret);
 }
 
 static int add_put_members(JsonBuilder *b, const char *key, const char *value, int64_t lease) {
@@ -136,7 +123,7 @@ int etcd_build_put(const char *key, const char *value, int64_t lease, char **ret
         if (r < 0)
                 return r;
         json_builder_end_object(b);
-        return finish(b, ret);
+        return json_builder_to_malloc_string(b, ret);
 }
 
 int etcd_build_txn_cas(const EtcdCas *ops, size_t n_ops, char **ret) {
@@ -193,7 +180,7 @@ int etcd_build_txn_cas(const EtcdCas *ops, size_t n_ops, char **ret) {
         }
         json_builder_end_array(b);
         json_builder_end_object(b);
-        return finish(b, ret);
+        return json_builder_to_malloc_string(b, ret);
 }
 
 int etcd_build_lease_grant(int64_t ttl_sec, char **ret) {
@@ -205,7 +192,7 @@ int etcd_build_lease_grant(int64_t ttl_sec, char **ret) {
         json_builder_begin_object(b);
         add_int64(b, "TTL", ttl_sec);
         json_builder_end_object(b);
-        return finish(b, ret);
+        return json_builder_to_malloc_string(b, ret);
 }
 
 int etcd_build_lease_keepalive(int64_t lease, char **ret) {
@@ -216,7 +203,7 @@ int etcd_build_lease_keepalive(int64_t lease, char **ret) {
         json_builder_begin_object(b);
         add_int64(b, "ID", lease);
         json_builder_end_object(b);
-        return finish(b, ret);
+        return json_builder_to_malloc_string(b, ret);
 }
 
 int etcd_build_watch_create(const char *key, const char *range_end, int64_t start_revision, char **ret) {
@@ -237,7 +224,7 @@ int etcd_build_watch_create(const char *key, const char *range_end, int64_t star
                 add_int64(b, "start_revision", start_revision);
         json_builder_end_object(b);
         json_builder_end_object(b);
-        return finish(b, ret);
+        return json_builder_to_malloc_string(b, ret);
 }
 
 /* --- parsing --- */
