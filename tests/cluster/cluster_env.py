@@ -76,8 +76,10 @@ class ClusterServer(LegacyEnv):
             raise
 
     def cluster_config(self):
+        # timeoutSeconds 5: a change right after a member was killed waits for the election of
+        # a new leader, which takes longer than the default 3 s on a loaded machine.
         return {"endpoints": [member_url(i) for i in range(1, N_SERVERS + 1)], "prefix": PREFIX,
-                "leaseTtlSeconds": LEASE_TTL}
+                "leaseTtlSeconds": LEASE_TTL, "timeoutSeconds": 5}
 
     def start_service(self):
         self.h.start_service()
