@@ -774,8 +774,12 @@ static int verb_status(Context *c, char **args) {
                 {"Certificate expiry", xstrdup_timestamp(jint(cluster, "CertificateExpiry")), NULL},
                 {"Subscription", strdup(jstr(cluster, "SubscriptionId")), NULL},
                 {"Version", strdup(jstr(cluster, "Version")), NULL},
+                /* only in a cluster: a standalone server shows what it always did */
+                {"Cluster store", strdup(jstr(cluster, "ClusterStore")), NULL},
         };
-        print_fields(c, fields, ELEMENTSOF(fields));
+        const char *store = jstr(cluster, "ClusterStore");
+        size_t n_fields = ELEMENTSOF(fields) - (isempty(store) || streq(store, "Standalone"));
+        print_fields(c, fields, n_fields);
         fields_done(fields, ELEMENTSOF(fields));
         putchar('\n');
         return servers_table(c, servers);
@@ -1084,6 +1088,11 @@ static int verb_legacy(Context *c, char **args) {
                 return r;
         return simple_admin_call(c, "EnableLegacy",
                 enable ? "enable legacy OS support" : "disable legacy OS support", "b", (int)enable);
+}
+
+/* "legacy reapply SERVER": ReapplyLegacy, the -ComputerName of Enable-AzStackHCIAttestation. */
+static int verb_legacy_reapply(Context *c, char **args) {
+        return simple_admin_call(c, "ReapplyLegacy", "re-apply legacy OS support", "s", args[0]);
 }
 
 /* "legacy status": GetLegacyNetworkStatus (open to everyone). Exit 0 when the bridge, address,
@@ -1639,6 +1648,8 @@ static void help(void) {
                "                             port) against the configuration; names what drifted.\n"
                "                             Exit 1 on drift (repair: legacy off, then legacy on).\n"
                "                             --json: {\"ok\":BOOL,\"report\":\"TEXT\"}.\n"
+               "  legacy reapply SERVER      In a cluster: make SERVER re-apply the cluster's legacy OS\n"
+               "                             support (rebuild or remove its bridge and firewall).\n"
                "  vm-access NAME|ID on|off   Grant or revoke one VM's legacy access.\n"
                "  vm-access --all on|off     ... for every registered VM.\n"
                "  sync                       Renew the signing certificate now.\n"
@@ -1731,6 +1742,7 @@ static const Verb verbs[] = {
         {"vm", "remove", 1, 1, false, verb_vm_remove},
         {"vm", "import", 1, 1, false, verb_vm_import},
         {"legacy", "status", 0, 0, false, verb_legacy_status}, /* before "legacy on|off" */
+        {"legacy", "reapply", 1, 1, false, verb_legacy_reapply},
         {"legacy", NULL, 1, 1, false, verb_legacy},
         {"vm-access", NULL, 1, 2, false, verb_vm_access},
         {"sync", NULL, 0, 0, false, verb_sync},

@@ -229,6 +229,23 @@ char *json_node_to_malloc_string(JsonNode *node, bool pretty) {
         return r;
 }
 
+int json_builder_to_malloc_string(JsonBuilder *b, char **ret) {
+        _cleanup_(json_node_unrefp) JsonNode *root = NULL;
+        char *s;
+
+        assert(b);
+        assert(ret);
+
+        root = json_builder_get_root(b);
+        if (!root)
+                return -ENOMEM;
+        s = json_node_to_malloc_string(root, false);
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
 void json_write_string(FILE *f, const char *s) {
         assert(f);
         assert(s);

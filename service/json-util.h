@@ -42,3 +42,5 @@ void json_write_string(FILE *f, const char *s);
 
 /* Serialises a node: pretty (2-space indent) for files, compact otherwise. */
 char *json_node_to_malloc_string(JsonNode *node, bool pretty);
+/* The finished builder's document, compact; -ENOMEM when it has none. */
+int json_builder_to_malloc_string(JsonBuilder *b, char **ret);

@@ -4,7 +4,9 @@
 #include "bus-names.h"
 #include "imds-versions.h"
 #include "log.h"
+#include "manager-cluster.h"
 #include "manager-dbus.h"
+#include "strv.h"
 #include "validate.h"
 
 static int property_get_host_state(sd_bus *bus, const char *path, const char *interface,
@@ -23,6 +25,11 @@ static int property_get_inventory_stale(sd_bus *bus, const char *path, const cha
         const char *property, sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         int b = manager_inventory_stale(userdata);
         return sd_bus_message_append_basic(reply, 'b', &b);
+}
+
+static int property_get_cluster_store(sd_bus *bus, const char *path, const char *interface,
+        const char *property, sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "s", manager_cluster_store_state(userdata));
 }
 
 static int property_get_subscription_id(sd_bus *bus, const char *path, const char *interface,
@@ -63,18 +70,10 @@ static int method_sync(sd_bus_message *msg, void *userdata, sd_bus_error *error)
 
 /* --- EnableLegacy --- */
 
-static bool vm_needs_power_off(const Vm *vm) {
-        return vm->generation == 1 && vm->power_state != VM_POWER_OFF;
-}
-
-static int enable_legacy_authorized(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+int manager_set_legacy_local(Manager *m, bool enable, char ***ret_granted, sd_bus_error *error) {
+        _cleanup_strv_free_ char **granted = NULL;
         _cleanup_(change_done) Change c = {};
-        Manager *m = userdata;
-        int enable, r;
-
-        r = sd_bus_message_read(msg, "b", &enable);
-        if (r < 0)
-                return r;
+        int r;
 
         change_init(m, &c);
         c.legacy_support = enable;
@@ -103,6 +102,8 @@ static int enable_legacy_authorized(sd_bus_message *msg, void *userdata, sd_bus_
                         if (r < 0)
                                 return r;
                         copy->legacy_access = true;
+                        if (ret_granted && strv_extend(&granted, vm->id) < 0)
+                                return -ENOMEM;
                 }
 
         /* The network first: if it cannot be built (or removed), nothing changes. The VMs that
@@ -125,6 +126,27 @@ static int enable_legacy_authorized(sd_bus_message *msg, void *userdata, sd_bus_
                 return r;
         }
         manager_legacy_check(m);
+        if (ret_granted)
+                *ret_granted = TAKE_PTR(granted);
+        return 0;
+}
+
+static int enable_legacy_authorized(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        int enable, r;
+
+        r = sd_bus_message_read(msg, "b", &enable);
+        if (r < 0)
+                return r;
+
+        /* In a cluster the switch is the cluster's: every server (this one included) applies
+         * it when etcd took it. */
+        if (manager_clustered(m))
+                return manager_cluster_enable_legacy(m, msg, enable, error);
+
+        r = manager_set_legacy_local(m, enable, NULL, error);
+        if (r < 0)
+                return r;
         return sd_bus_reply_method_return(msg, NULL);
 }
 
@@ -135,10 +157,37 @@ static int method_enable_legacy(sd_bus_message *msg, void *userdata, sd_bus_erro
         r = sd_bus_message_read(msg, "b", &enable);
         if (r < 0)
                 return r;
-        if (!!enable == m->legacy_support)
+        if (!!enable == m->legacy_support && !manager_clustered(m))
                 return sd_bus_reply_method_return(msg, NULL);
 
         return polkit_authorize_async(m->polkit, msg, POLKIT_ACTION_MANAGE_LEGACY, enable_legacy_authorized,
+                m, error);
+}
+
+/* --- ReapplyLegacy --- */
+
+static int reapply_legacy_authorized(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        const char *server;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &server);
+        if (r < 0)
+                return r;
+        return manager_cluster_reapply(userdata, msg, server, error);
+}
+
+static int method_reapply_legacy(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *server;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &server);
+        if (r < 0)
+                return r;
+        if (!cluster_server_name_is_valid(server))
+                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_SERVER,
+                        "No server '%s' is known in this cluster.", server);
+        return polkit_authorize_async(m->polkit, msg, POLKIT_ACTION_MANAGE_LEGACY, reapply_legacy_authorized,
                 m, error);
 }
 
@@ -185,18 +234,23 @@ static int set_vm_access_check(Manager *m, sd_bus_message *msg, const char **ret
                                 blocked);
         } else {
                 Vm *vm = manager_find_vm(m, name);
-                if (!vm)
+                if (!vm && manager_clustered(m) && uuid_is_shaped(name))
+                        /* A VM of another server of the cluster: its grant is the cluster's. */
+                        change = true;
+                else if (!vm)
                         return reply_no_such_vm(error, name);
-                change = vm->legacy_access != !!enable;
-                if (change && enable && vm_needs_power_off(vm))
-                        return sd_bus_error_setf(error, BUS_ERROR_POWER_OFF_REQUIRED,
-                                "VM '%s' is a Generation 1 VM and is %s: power it off before giving it legacy "
-                                "access.",
-                                vm->name, vm_power_state_to_string(vm->power_state));
-                if (change && enable && m->legacy_support) {
-                        r = manager_legacy_check_vm(m, vm, error);
-                        if (r < 0)
-                                return r;
+                else {
+                        change = vm->legacy_access != !!enable;
+                        if (change && enable && vm_needs_power_off(vm))
+                                return sd_bus_error_setf(error, BUS_ERROR_POWER_OFF_REQUIRED,
+                                        "VM '%s' is a Generation 1 VM and is %s: power it off before giving it legacy "
+                                        "access.",
+                                        vm->name, vm_power_state_to_string(vm->power_state));
+                        if (change && enable && m->legacy_support) {
+                                r = manager_legacy_check_vm(m, vm, error);
+                                if (r < 0)
+                                        return r;
+                        }
                 }
         }
 
@@ -215,10 +269,37 @@ static int set_vm_access_authorized(sd_bus_message *msg, void *userdata, sd_bus_
 
         /* The inventory may have changed while polkit was thinking: check again. */
         r = set_vm_access_check(m, msg, &name, &enable, error);
-        if (r <= 0)
+        if (r < 0 || (r == 0 && !manager_clustered(m)))
                 return r < 0 ? r : sd_bus_reply_method_return(msg, NULL);
 
         target = streq(name, "*") ? NULL : manager_find_vm(m, name);
+
+        if (manager_clustered(m)) {
+                _cleanup_strv_free_ char **ids = NULL;
+
+                /* The grants are the cluster's: etcd first, then every server running one of
+                 * these VMs applies it. "*" is every VM of this server and every VM granted in
+                 * the cluster. */
+                if (!streq(name, "*")) {
+                        _cleanup_free_ char *id = NULL;
+
+                        if (target) {
+                                id = strdup(target->id);
+                                r = id ? 0 : -ENOMEM;
+                        } else
+                                r = uuid_normalize(name, &id);
+                        if (r < 0)
+                                return r;
+                        r = strv_extend(&ids, id);
+                } else {
+                        r = manager_cluster_granted_ids(m, &ids);
+                        for (size_t i = 0; r >= 0 && i < m->n_vms; i++)
+                                r = strv_extend_unique(&ids, m->vms[i]->id);
+                }
+                if (r < 0)
+                        return r;
+                return manager_cluster_set_vm_access(m, msg, ids, enable, error);
+        }
 
         change_init(m, &c);
         for (size_t i = 0; i < m->n_vms; i++) {
@@ -258,7 +339,7 @@ static int method_set_vm_access(sd_bus_message *msg, void *userdata, sd_bus_erro
         r = set_vm_access_check(m, msg, &name, &enable, error);
         if (r < 0)
                 return r;
-        if (r == 0)
+        if (r == 0 && !manager_clustered(m)) /* in a cluster, the grant may still differ */
                 return sd_bus_reply_method_return(msg, NULL);
 
         return polkit_authorize_async(m->polkit, msg, POLKIT_ACTION_MANAGE_VM_ACCESS,
@@ -632,11 +713,15 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("SubscriptionId", "s", property_get_subscription_id, 0,
                 SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("ClusterStore", "s", property_get_cluster_store, 0,
+                SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
 
         SD_BUS_METHOD_WITH_ARGS("Sync", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_sync,
                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("EnableLegacy", SD_BUS_ARGS("b", enable), SD_BUS_NO_RESULT,
                 method_enable_legacy, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ReapplyLegacy", SD_BUS_ARGS("s", server), SD_BUS_NO_RESULT,
+                method_reapply_legacy, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("SetVMAccess", SD_BUS_ARGS("s", vm, "b", enable), SD_BUS_NO_RESULT,
                 method_set_vm_access, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("RegisterVM", SD_BUS_ARGS("a{sv}", properties), SD_BUS_RESULT("o", path),

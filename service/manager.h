@@ -70,6 +70,15 @@ typedef struct Manager {
 
         /* The libvirt inventory provider (manager-inventory.c), NULL with the manual one. */
         struct InventoryLibvirt *libvirt;
+        /* Cluster mode (attestd/manager-cluster.c); cluster is NULL when standalone. */
+        struct ClusterStore *cluster;
+        sd_event_source *cluster_converge; /* applies the cluster's changes here */
+        char **cluster_server_paths;       /* the other servers' objects announced on the bus */
+        bool cluster_servers_changed;      /* their properties changed since they were signalled */
+        char *cluster_error;               /* what failed applying the cluster's settings, or NULL */
+        bool cluster_reapply;              /* a ReapplyLegacy for this server is pending */
+        bool cluster_legacy_failed;        /* applying the cluster's legacy switch failed: retried */
+                                           /* when the setting changes or on ReapplyLegacy */
 
         /* Legacy networking (manager-legacy.c). */
         char *legacy_error;            /* what drifted or failed, NULL when all is as configured */
@@ -112,6 +121,12 @@ bool manager_evaluate_vm(Manager *m, Vm *vm);
 /* The server's Error property: why the last sync failed and what is wrong with the legacy
  * network, "" when nothing is. */
 char *manager_server_error(Manager *m);
+
+/* Switches legacy OS support on this server only (EnableLegacy of a standalone server, or the
+ * cluster's setting arriving): turning it on grants every VM that can get it; their ids are
+ * returned in ret_granted (may be NULL). The network first, then the state: a failure changes
+ * nothing. */
+int manager_set_legacy_local(Manager *m, bool enable, char ***ret_granted, sd_bus_error *error);
 
 /* Legacy networking (manager-legacy.c): the bridge, the ports and the firewall follow the
  * legacy switch and each VM's access. Does nothing when "legacyNetwork" is false. */

@@ -498,3 +498,8 @@ int vm_object_path(const Vm *vm, char **ret) {
 
         return sd_bus_path_encode(BUS_PATH_VM_PREFIX, vm->id, ret);
 }
+
+bool vm_needs_power_off(const Vm *vm) {
+        assert(vm);
+        return vm->generation == 1 && vm->power_state != VM_POWER_OFF;
+}

@@ -86,6 +86,9 @@ typedef struct Vm {
         BenefitEvaluation evaluation;
 } Vm;
 
+/* A Generation 1 VM that is not off cannot get its legacy NIC: it needs a power-off first. */
+bool vm_needs_power_off(const Vm *vm);
+
 Vm *vm_new(void);
 Vm *vm_free(Vm *vm);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Vm *, vm_free);
