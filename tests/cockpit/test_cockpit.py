@@ -197,6 +197,11 @@ def test_dashboard(world):
     eq(sorted({v["Source"] for v in vms}), ["manual"], "the demo's VM sources")
     if not any(v["RequiredUpdates"] and "InstallUpdates" in v["RecommendedActions"] for v in vms):
         raise AssertionError("no demo VM lists RequiredUpdates under InstallUpdates")
+    # Disconnected (another server whose lease expired; no cluster here) has a look of its own
+    eq(page.js("(() => { const s = document.createElement('span'); s.className = 'badge badge-disconnected';"
+               " document.body.appendChild(s); const st = getComputedStyle(s); const r = [st.borderTopStyle, st.color];"
+               " s.remove(); return r; })()"), ["dashed", page.js("getComputedStyle(document.querySelector('.muted')).color")],
+       "the Disconnected badge's style")
     shown = "[...document.querySelectorAll('#vms-table tbody tr')].map(tr => tr.dataset.vm)"
 
     shots = world.screenshot_dir()
