@@ -453,6 +453,7 @@ static const char *const cluster_keys[] = {
         "CertificateExpiry",
         "SubscriptionId",
         "Version",
+        "InventoryStale",
         NULL,
 };
 static const char *const server_keys[] = {
@@ -469,7 +470,9 @@ static const char *const vm_derived_keys[] = {
         "EligibleBenefits",
         "ActiveBenefits",
         "RecommendedActions",
+        "RequiredUpdates",
         "LegacyAccess",
+        "Source",
         NULL,
 };
 
@@ -767,20 +770,26 @@ static int verb_status(Context *c, char **args) {
                 return print_json(c, o);
         }
 
-        Field fields[] = {
+        Field fields[8] = {
                 {"Host state", strdup(jstr(cluster, "HostState")), state_color(jstr(cluster, "HostState"))},
                 {"Legacy OS support", strdup(jstr(cluster, "LegacyOsSupport")), NULL},
                 {"Last sync", xstrdup_timestamp(jint(cluster, "LastSync")), NULL},
                 {"Certificate expiry", xstrdup_timestamp(jint(cluster, "CertificateExpiry")), NULL},
                 {"Subscription", strdup(jstr(cluster, "SubscriptionId")), NULL},
                 {"Version", strdup(jstr(cluster, "Version")), NULL},
-                /* only in a cluster: a standalone server shows what it always did */
-                {"Cluster store", strdup(jstr(cluster, "ClusterStore")), NULL},
         };
+        size_t n_fields = 6;
         const char *store = jstr(cluster, "ClusterStore");
-        size_t n_fields = ELEMENTSOF(fields) - (isempty(store) || streq(store, "Standalone"));
+        /* only in a cluster: a standalone server shows what it always did */
+        if (!isempty(store) && !streq(store, "Standalone"))
+                fields[n_fields++] = (Field){"Cluster store", strdup(store), NULL};
+        /* only while the libvirt inventory cannot be followed */
+        if (jbool(cluster, "InventoryStale"))
+                fields[n_fields++] = (Field){"Inventory",
+                        strdup("libvirt not reachable, showing the last known VMs"), ANSI_YELLOW};
+        assert(n_fields <= ELEMENTSOF(fields));
         print_fields(c, fields, n_fields);
-        fields_done(fields, ELEMENTSOF(fields));
+        fields_done(fields, n_fields);
         putchar('\n');
         return servers_table(c, servers);
 }
@@ -926,7 +935,9 @@ static const struct {
         {"EligibleBenefits", "Eligible benefits"},
         {"ActiveBenefits", "Active benefits"},
         {"RecommendedActions", "Recommended actions"},
+        {"RequiredUpdates", "Required updates"},
         {"LegacyAccess", "Legacy access"},
+        {"Source", "Source"},
 };
 
 static char *json_value_to_text(JsonNode *n, const char *property) {
