@@ -125,7 +125,7 @@ static void set_legacy_after_kill(ClusterStore *s, bool on) {
                         return;
                 g_assert_cmpint(d.error, ==, -ETIMEDOUT);
                 g_assert_cmpint(attempt, <, 2);
-                RUN_UNTIL(cluster_store_reachable(s), 15);
+                RUN_UNTIL(cluster_store_reachable(s), 30);
         }
 }
 
