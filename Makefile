@@ -33,15 +33,19 @@ MESON_OPTIONS ?= -Dwerror=true
 #  busybox-static cpio                  the test guests' initramfs: busybox (with wget) and its archive
 #  linux-image-amd64                    the test guests' kernel and virtio modules
 #  qemu-guest-agent                     the guest agent copied into the test guests (OS facts)
+#  libcurl4-openssl-dev                 libcurl: the service talks to etcd's JSON gateway (cluster mode)
+#  etcd-server                          the etcd members of the cluster tests and `make demo-cluster`
+#  etcd-client                          etcdctl, an independent etcd client in the cluster tests
 DEBIAN_PACKAGES = meson ninja-build pkg-config gcc libc6-dev \
 	libsystemd-dev systemd libjson-glib-dev libssl-dev openssl libmicrohttpd-dev \
 	libpolkit-gobject-1-dev libdbus-1-dev dbus-daemon polkitd libglib2.0-bin \
 	libmnl-dev libnftables-dev python3 curl iproute2 nftables util-linux passwd valgrind clang \
 	cockpit-ws cockpit-bridge chromium python3-websocket \
 	libvirt-dev libxml2-dev libvirt-daemon-driver-qemu libvirt-clients libvirt-daemon-system \
-	qemu-system-x86 busybox-static cpio linux-image-amd64 qemu-guest-agent
+	qemu-system-x86 busybox-static cpio linux-image-amd64 qemu-guest-agent \
+	libcurl4-openssl-dev etcd-server etcd-client
 
-.PHONY: all deps build check demo demo-ui install clean
+.PHONY: all deps build check demo demo-ui demo-cluster install clean
 
 all: build
 
@@ -70,6 +74,10 @@ demo: build
 # The demo, then the stack and its Cockpit page stay up until Ctrl-C.
 demo-ui: build
 	python3 tests/demo.py --build-dir $(BUILDDIR) --keep
+
+# Three servers of one cluster converging through etcd (docs/cluster.md, "Demo").
+demo-cluster: build
+	python3 tests/cluster/demo.py --build-dir $(BUILDDIR)
 
 install: build
 	meson install -C $(BUILDDIR)

@@ -26,6 +26,11 @@ int verb_legacy(Context *c, char **args) {
                 enable ? "enable legacy OS support" : "disable legacy OS support", "b", (int)enable);
 }
 
+/* "legacy reapply SERVER": ReapplyLegacy, the -ComputerName of Enable-AzStackHCIAttestation. */
+int verb_legacy_reapply(Context *c, char **args) {
+        return simple_admin_call(c, "ReapplyLegacy", "re-apply legacy OS support", "s", args[0]);
+}
+
 /* "legacy status": GetLegacyNetworkStatus (open to everyone). Exit 0 when the bridge, address,
  * firewall and every VM's port are as configured, 1 (EXIT_SERVICE) when something drifted. */
 int verb_legacy_status(Context *c, char **args) {

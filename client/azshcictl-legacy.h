@@ -5,4 +5,5 @@
 
 int verb_legacy(Context *c, char **args);
 int verb_legacy_status(Context *c, char **args);
+int verb_legacy_reapply(Context *c, char **args);
 int verb_vm_access(Context *c, char **args);

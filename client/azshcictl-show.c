@@ -69,7 +69,7 @@ int verb_status(Context *c, char **args) {
                 return print_json(c, o);
         }
 
-        Field fields[] = {
+        Field fields[8] = {
                 {"Host state", strdup(jstr(cluster, "HostState")), state_color(jstr(cluster, "HostState"))},
                 {"Legacy OS support", strdup(jstr(cluster, "LegacyOsSupport")), NULL},
                 {"Last sync", xstrdup_timestamp(jint(cluster, "LastSync")), NULL},
@@ -77,8 +77,18 @@ int verb_status(Context *c, char **args) {
                 {"Subscription", strdup(jstr(cluster, "SubscriptionId")), NULL},
                 {"Version", strdup(jstr(cluster, "Version")), NULL},
         };
-        print_fields(c, fields, ELEMENTSOF(fields));
-        fields_done(fields, ELEMENTSOF(fields));
+        size_t n_fields = 6;
+        const char *store = jstr(cluster, "ClusterStore");
+        /* only in a cluster: a standalone server shows what it always did */
+        if (!isempty(store) && !streq(store, "Standalone"))
+                fields[n_fields++] = (Field){"Cluster store", strdup(store), NULL};
+        /* only while the libvirt inventory cannot be followed */
+        if (jbool(cluster, "InventoryStale"))
+                fields[n_fields++] = (Field){"Inventory",
+                        strdup("libvirt not reachable, showing the last known VMs"), ANSI_YELLOW};
+        assert(n_fields <= ELEMENTSOF(fields));
+        print_fields(c, fields, n_fields);
+        fields_done(fields, n_fields);
         putchar('\n');
         return servers_table(c, servers);
 }
@@ -206,7 +216,9 @@ static const struct {
         {"EligibleBenefits", "Eligible benefits"},
         {"ActiveBenefits", "Active benefits"},
         {"RecommendedActions", "Recommended actions"},
+        {"RequiredUpdates", "Required updates"},
         {"LegacyAccess", "Legacy access"},
+        {"Source", "Source"},
 };
 
 static char *json_value_to_text(JsonNode *n, const char *property) {

@@ -171,6 +171,7 @@ static const char *const cluster_keys[] = {
         "CertificateExpiry",
         "SubscriptionId",
         "Version",
+        "InventoryStale",
         NULL,
 };
 static const char *const server_keys[] = {
@@ -187,7 +188,9 @@ static const char *const vm_derived_keys[] = {
         "EligibleBenefits",
         "ActiveBenefits",
         "RecommendedActions",
+        "RequiredUpdates",
         "LegacyAccess",
+        "Source",
         NULL,
 };
 

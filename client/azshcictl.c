@@ -50,6 +50,8 @@ static void help(void) {
                "                             port) against the configuration; names what drifted.\n"
                "                             Exit 1 on drift (repair: legacy off, then legacy on).\n"
                "                             --json: {\"ok\":BOOL,\"report\":\"TEXT\"}.\n"
+               "  legacy reapply SERVER      In a cluster: make SERVER re-apply the cluster's legacy OS\n"
+               "                             support (rebuild or remove its bridge and firewall).\n"
                "  vm-access NAME|ID on|off   Grant or revoke one VM's legacy access.\n"
                "  vm-access --all on|off     ... for every registered VM.\n"
                "  sync                       Renew the signing certificate now.\n"
@@ -142,6 +144,7 @@ static const Verb verbs[] = {
         {"vm", "remove", 1, 1, false, verb_vm_remove},
         {"vm", "import", 1, 1, false, verb_vm_import},
         {"legacy", "status", 0, 0, false, verb_legacy_status}, /* before "legacy on|off" */
+        {"legacy", "reapply", 1, 1, false, verb_legacy_reapply},
         {"legacy", NULL, 1, 1, false, verb_legacy},
         {"vm-access", NULL, 1, 2, false, verb_vm_access},
         {"sync", NULL, 0, 0, false, verb_sync},

@@ -26,6 +26,7 @@ LAYERS = {
     "service/attestd": "attestd",
     "service/attestd/issuers": "attestd",
     "service/attestd/libvirt": "attestd",
+    "service/attestd/cluster": "attestd",
     "client": "client",
 }
 # layer -> the layers it may include

@@ -55,6 +55,10 @@
         EnableDataExchange: _("Turn on data exchange"),
         SyncServer: _("Sync the server"),
     };
+    const SOURCE_LABELS = {
+        manual: _("manual"),
+        libvirt: _("libvirt"),
+    };
     const ACTION_BUTTONS = {
         EnableVMLegacyAccess: vm => setVmAccess(vm.Name, true),
     };
@@ -372,6 +376,14 @@
         $("host-expiry").textContent = formatTime(c.CertificateExpiry);
         $("host-subscription").textContent = c.SubscriptionId || "-";
         $("host-version").textContent = c.Version || "-";
+        $("inventory-stale").hidden = !c.InventoryStale;
+        /* A standalone server (or an older service without the property) has no store to show. */
+        const store = c.ClusterStore && c.ClusterStore !== "Standalone" ? c.ClusterStore : null;
+        $("host-cluster-store-label").hidden = !store;
+        $("host-cluster-store").hidden = !store;
+        if (store)
+            stateBadge($("host-cluster-store"), store);
+        $("cluster-store-warning").hidden = store !== "Unreachable";
 
         const tbody = $("servers-table").tBodies[0];
         tbody.textContent = "";
@@ -408,11 +420,29 @@
         }
     }
 
+    /* Under "Install updates": what the guest must install, as the service names it. */
+    function requiredUpdates(updates) {
+        const ul = document.createElement("ul");
+        ul.className = "required-updates";
+        for (const u of updates || []) {
+            const li = document.createElement("li");
+            li.textContent = u;
+            ul.appendChild(li);
+        }
+        ul.hidden = !ul.childElementCount;
+        return ul;
+    }
+
     function renderVmRow(vm) {
         const tr = document.createElement("tr");
         tr.dataset.vm = vm.Name;
         tr.dataset.status = vm.Status;
         cell(tr, vm.Name, "name");
+        const source = cell(tr, "", "source");
+        const sourceBadge = document.createElement("span");
+        sourceBadge.className = "badge badge-source-" + String(vm.Source || "manual");
+        sourceBadge.textContent = SOURCE_LABELS[vm.Source] || vm.Source || SOURCE_LABELS.manual;
+        source.appendChild(sourceBadge);
         cell(tr, STATUS_LABELS[vm.Status] || vm.Status, "status");
         cell(tr, benefitList(vm.EligibleBenefits), "eligible");
         cell(tr, benefitList(vm.ActiveBenefits), "active");
@@ -436,6 +466,8 @@
                 s.dataset.action = a;
                 s.textContent = label;
                 actions.appendChild(s);
+                if (a === "InstallUpdates")
+                    actions.appendChild(requiredUpdates(vm.RequiredUpdates));
             }
         }
         if (!list.length)

@@ -6,6 +6,7 @@
 #include "log.h"
 #include "manager-attest.h"
 #include "manager-bus.h"
+#include "manager-cluster.h"
 #include "manager-inventory.h"
 #include "manager-legacy.h"
 #include "server-bus.h"
@@ -28,6 +29,11 @@ static int property_get_inventory_stale(sd_bus *bus, const char *path, const cha
         const char *property, sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         int b = manager_inventory_stale(userdata);
         return sd_bus_message_append_basic(reply, 'b', &b);
+}
+
+static int property_get_cluster_store(sd_bus *bus, const char *path, const char *interface,
+        const char *property, sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "s", manager_cluster_store_state(userdata));
 }
 
 static int property_get_subscription_id(sd_bus *bus, const char *path, const char *interface,
@@ -75,7 +81,13 @@ static int enable_legacy_authorized(sd_bus_message *msg, void *userdata, sd_bus_
         r = sd_bus_message_read(msg, "b", &enable);
         if (r < 0)
                 return r;
-        r = manager_set_legacy_support(m, enable, error);
+
+        /* In a cluster the switch is the cluster's: every server (this one included) applies
+         * it when etcd took it. */
+        if (manager_clustered(m))
+                return manager_cluster_enable_legacy(m, msg, enable, error);
+
+        r = manager_set_legacy_support(m, enable, NULL, error);
         if (r < 0)
                 return r;
         return sd_bus_reply_method_return(msg, NULL);
@@ -88,10 +100,37 @@ static int method_enable_legacy(sd_bus_message *msg, void *userdata, sd_bus_erro
         r = sd_bus_message_read(msg, "b", &enable);
         if (r < 0)
                 return r;
-        if (!!enable == m->legacy_support)
+        if (!!enable == m->legacy_support && !manager_clustered(m))
                 return sd_bus_reply_method_return(msg, NULL);
 
         return polkit_authorize_async(m->polkit, msg, POLKIT_ACTION_MANAGE_LEGACY, enable_legacy_authorized,
+                m, error);
+}
+
+/* --- ReapplyLegacy --- */
+
+static int reapply_legacy_authorized(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        const char *server;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &server);
+        if (r < 0)
+                return r;
+        return manager_cluster_reapply(userdata, msg, server, error);
+}
+
+static int method_reapply_legacy(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *server;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &server);
+        if (r < 0)
+                return r;
+        if (!cluster_server_name_is_valid(server))
+                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_SERVER,
+                        "No server '%s' is known in this cluster.", server);
+        return polkit_authorize_async(m->polkit, msg, POLKIT_ACTION_MANAGE_LEGACY, reapply_legacy_authorized,
                 m, error);
 }
 
@@ -138,18 +177,23 @@ static int set_vm_access_check(Manager *m, sd_bus_message *msg, const char **ret
                                 blocked);
         } else {
                 Vm *vm = manager_find_vm(m, name);
-                if (!vm)
+                if (!vm && manager_clustered(m) && uuid_is_shaped(name))
+                        /* A VM of another server of the cluster: its grant is the cluster's. */
+                        change = true;
+                else if (!vm)
                         return reply_no_such_vm(error, name);
-                change = vm->legacy_access != !!enable;
-                if (change && enable && vm_needs_power_off_for_legacy(vm))
-                        return sd_bus_error_setf(error, BUS_ERROR_POWER_OFF_REQUIRED,
-                                "VM '%s' is a Generation 1 VM and is %s: power it off before giving it legacy "
-                                "access.",
-                                vm->name, vm_power_state_to_string(vm->power_state));
-                if (change && enable && m->legacy_support) {
-                        r = manager_legacy_check_vm(m, vm, error);
-                        if (r < 0)
-                                return r;
+                else {
+                        change = vm->legacy_access != !!enable;
+                        if (change && enable && vm_needs_power_off_for_legacy(vm))
+                                return sd_bus_error_setf(error, BUS_ERROR_POWER_OFF_REQUIRED,
+                                        "VM '%s' is a Generation 1 VM and is %s: power it off before giving it legacy "
+                                        "access.",
+                                        vm->name, vm_power_state_to_string(vm->power_state));
+                        if (change && enable && m->legacy_support) {
+                                r = manager_legacy_check_vm(m, vm, error);
+                                if (r < 0)
+                                        return r;
+                        }
                 }
         }
 
@@ -166,8 +210,13 @@ static int set_vm_access_authorized(sd_bus_message *msg, void *userdata, sd_bus_
 
         /* The inventory may have changed while polkit was thinking: check again. */
         r = set_vm_access_check(m, msg, &name, &enable, error);
-        if (r <= 0)
+        if (r < 0 || (r == 0 && !manager_clustered(m)))
                 return r < 0 ? r : sd_bus_reply_method_return(msg, NULL);
+
+        /* In a cluster the grants are the cluster's: etcd first, then every server running one
+         * of the VMs applies it. */
+        if (manager_clustered(m))
+                return manager_cluster_set_vm_access(m, msg, name, enable, error);
 
         r = manager_set_vm_access(m, streq(name, "*") ? NULL : manager_find_vm(m, name), enable, error);
         if (r < 0)
@@ -184,7 +233,7 @@ static int method_set_vm_access(sd_bus_message *msg, void *userdata, sd_bus_erro
         r = set_vm_access_check(m, msg, &name, &enable, error);
         if (r < 0)
                 return r;
-        if (r == 0)
+        if (r == 0 && !manager_clustered(m)) /* in a cluster, the grant may still differ */
                 return sd_bus_reply_method_return(msg, NULL);
 
         return polkit_authorize_async(m->polkit, msg, POLKIT_ACTION_MANAGE_VM_ACCESS,
@@ -558,11 +607,15 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("SubscriptionId", "s", property_get_subscription_id, 0,
                 SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("ClusterStore", "s", property_get_cluster_store, 0,
+                SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
 
         SD_BUS_METHOD_WITH_ARGS("Sync", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_sync,
                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("EnableLegacy", SD_BUS_ARGS("b", enable), SD_BUS_NO_RESULT,
                 method_enable_legacy, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ReapplyLegacy", SD_BUS_ARGS("s", server), SD_BUS_NO_RESULT,
+                method_reapply_legacy, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("SetVMAccess", SD_BUS_ARGS("s", vm, "b", enable), SD_BUS_NO_RESULT,
                 method_set_vm_access, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("RegisterVM", SD_BUS_ARGS("a{sv}", properties), SD_BUS_RESULT("o", path),

@@ -281,7 +281,8 @@ void manager_legacy_done(Manager *m) {
         m->legacy_error = mfree(m->legacy_error);
 }
 
-int manager_set_legacy_support(Manager *m, bool enable, sd_bus_error *error) {
+int manager_set_legacy_support(Manager *m, bool enable, char ***ret_granted, sd_bus_error *error) {
+        _cleanup_strv_free_ char **granted = NULL;
         _cleanup_(change_done) Change c = {};
         int r;
 
@@ -314,6 +315,8 @@ int manager_set_legacy_support(Manager *m, bool enable, sd_bus_error *error) {
                         if (r < 0)
                                 return r;
                         copy->legacy_access = true;
+                        if (ret_granted && strv_extend(&granted, vm->id) < 0)
+                                return -ENOMEM;
                 }
 
         /* The network first: if it cannot be built (or removed), nothing changes. The VMs that
@@ -336,6 +339,8 @@ int manager_set_legacy_support(Manager *m, bool enable, sd_bus_error *error) {
                 return r;
         }
         manager_legacy_check(m);
+        if (ret_granted)
+                *ret_granted = TAKE_PTR(granted);
         return 0;
 }
 

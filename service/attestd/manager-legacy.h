@@ -26,8 +26,10 @@ void manager_legacy_done(Manager *m);
 /* EnableLegacy, once authorized: the switch, and on turning it on legacy access for every VM
  * that can have it now (not Generation 1 VMs that are not powered off, not VMs without a legacy
  * NIC: they keep the recommended action). The network changes first; if the state cannot be
- * committed, the network is put back. */
-int manager_set_legacy_support(Manager *m, bool enable, sd_bus_error *error);
+ * committed, the network is put back. On this server only: EnableLegacy of a standalone
+ * server, or the cluster's setting arriving. The ids of the VMs granted go to ret_granted
+ * (may be NULL). */
+int manager_set_legacy_support(Manager *m, bool enable, char ***ret_granted, sd_bus_error *error);
 /* SetVMAccess, once authorized: grants or revokes legacy access of target (NULL: every VM). A
  * legacy NIC that does not exist fails the call before anything is saved. */
 int manager_set_vm_access(Manager *m, Vm *target, bool enable, sd_bus_error *error);

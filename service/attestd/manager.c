@@ -11,6 +11,7 @@
 #include "log.h"
 #include "manager-attest.h"
 #include "manager-bus.h"
+#include "manager-cluster.h"
 #include "manager-direct.h"
 #include "manager-inventory.h"
 #include "manager-legacy.h"
@@ -80,6 +81,7 @@ Manager *manager_free(Manager *m) {
 
         manager_inventory_done(m);
         manager_direct_done(m);
+        manager_cluster_done(m); /* answers the bus calls waiting for etcd: before the bus goes */
         manager_legacy_done(m);
         manager_attestation_done(m);
         polkit_registry_free(m->polkit);
@@ -496,6 +498,10 @@ int manager_load(Manager *m) {
         if (r < 0)
                 return r;
 
+        r = manager_cluster_init(m);
+        if (r < 0)
+                return r;
+
         manager_refresh(m);
         (void)malloc_trim(0); /* loading a big inventory leaves the parser's memory behind */
         return 0;
@@ -528,6 +534,8 @@ char *manager_server_error(Manager *m) {
         if (m->legacy_error && !append_error(&s, "legacy network", m->legacy_error))
                 return NULL;
         if (m->state_error && !append_error(&s, "state", m->state_error))
+                return NULL;
+        if (m->cluster_error && !append_error(&s, "cluster", m->cluster_error))
                 return NULL;
         return TAKE_PTR(s);
 }
@@ -745,5 +753,7 @@ int manager_commit(Manager *m, Change *c, sd_bus_error *error) {
         if (legacy_changed || n_replaced >= 100 || n_added >= 100)
                 /* Give the memory of the copies and the serialised state back to the system. */
                 (void)malloc_trim(0);
+        /* A VM that arrived may have a grant in the cluster (it migrated here). */
+        manager_cluster_changed(m);
         return 0;
 }

@@ -70,6 +70,15 @@ typedef struct Manager {
 
         /* The libvirt inventory provider (manager-inventory.c), NULL with the manual one. */
         struct InventoryLibvirt *libvirt;
+        /* Cluster mode (attestd/manager-cluster.c); cluster is NULL when standalone. */
+        struct ClusterStore *cluster;
+        sd_event_source *cluster_converge; /* applies the cluster's changes here */
+        char **cluster_server_paths;       /* the other servers' objects announced on the bus */
+        bool cluster_servers_changed;      /* their properties changed since they were signalled */
+        char *cluster_error;               /* what failed applying the cluster's settings, or NULL */
+        bool cluster_reapply;              /* a ReapplyLegacy for this server is pending */
+        bool cluster_legacy_failed;        /* applying the cluster's legacy switch failed: retried */
+                                           /* when the setting changes or on ReapplyLegacy */
 
         /* Legacy networking (manager-legacy.c). */
         char *legacy_error;            /* what drifted or failed, NULL when all is as configured */

@@ -309,6 +309,41 @@ bool json_node_is_integer(JsonNode *n) {
         return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_INT64;
 }
 
+static char *json_node_to_malloc_string(JsonNode *node, bool pretty) {
+        _cleanup_(g_object_unrefp) JsonGenerator *gen = NULL;
+        gchar *s;
+        char *r;
+
+        gen = json_generator_new();
+        json_generator_set_pretty(gen, pretty);
+        json_generator_set_indent(gen, 2);
+        json_generator_set_root(gen, node);
+        s = json_generator_to_data(gen, NULL);
+        if (!s)
+                return NULL;
+        /* Hand out malloc() memory, so that callers free() it like everything else. */
+        r = strdup(s);
+        g_free(s);
+        return r;
+}
+
+int json_builder_to_malloc_string(JsonBuilder *b, char **ret) {
+        _cleanup_(json_node_unrefp) JsonNode *root = NULL;
+        char *s;
+
+        assert(b);
+        assert(ret);
+
+        root = json_builder_get_root(b);
+        if (!root)
+                return -ENOMEM;
+        s = json_node_to_malloc_string(root, false);
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
 void json_write_string(FILE *f, const char *s) {
         assert(f);
         assert(s);

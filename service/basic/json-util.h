@@ -58,3 +58,6 @@ int json_error(char **ret_error, int error, const char *format, ...) _printf_(3,
  * everything else (UTF-8 included: callers pass validated text) as it is. For the writers that
  * do without a JsonBuilder tree (the state file, the signed payload). */
 void json_write_string(FILE *f, const char *s);
+
+/* The finished builder's document, compact; -ENOMEM when it has none. */
+int json_builder_to_malloc_string(JsonBuilder *b, char **ret);

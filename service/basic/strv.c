@@ -83,6 +83,20 @@ int strv_extend_unique(char ***l, const char *value) {
         return strv_extend(l, value);
 }
 
+char **strv_copy(char *const *l) {
+        _cleanup_strv_free_ char **c = NULL;
+
+        c = calloc(strv_length(l) + 1, sizeof(char *));
+        if (!c)
+                return NULL;
+        for (size_t i = 0; l && l[i]; i++) {
+                c[i] = strdup(l[i]);
+                if (!c[i])
+                        return NULL;
+        }
+        return TAKE_PTR(c);
+}
+
 char *strv_join(char *const *l, const char *separator) {
         size_t n = 0, k = strlen(separator);
         char *r, *p;

@@ -21,6 +21,8 @@ int strv_extend(char ***l, const char *value);
 int strv_extendf(char ***l, const char *format, ...) _printf_(2, 3);
 /* Appends a copy of value unless it is already there. */
 int strv_extend_unique(char ***l, const char *value);
+/* A deep copy; NULL when out of memory. */
+char **strv_copy(char *const *l);
 /* Joins with the separator; an empty strv gives "". */
 char *strv_join(char *const *l, const char *separator);
 

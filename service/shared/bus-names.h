@@ -20,6 +20,9 @@
 #define BUS_ERROR_INVALID_NONCE      "org.azshci.Attestation1.Error.InvalidNonce"
 #define BUS_ERROR_OWNED_BY_LIBVIRT   "org.azshci.Attestation1.Error.OwnedByLibvirt"
 #define BUS_ERROR_SYNC_FAILED        "org.azshci.Attestation1.Error.SyncFailed"
+#define BUS_ERROR_NO_CLUSTER         "org.azshci.Attestation1.Error.ClusterUnavailable"
+#define BUS_ERROR_NO_SUCH_SERVER     "org.azshci.Attestation1.Error.NoSuchServer"
+#define BUS_ERROR_NOT_CLUSTERED      "org.azshci.Attestation1.Error.NotClustered"
 
 #define POLKIT_ACTION_SYNC             "org.azshci.attestation.sync"
 #define POLKIT_ACTION_MANAGE_LEGACY    "org.azshci.attestation.manage-legacy"

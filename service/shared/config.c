@@ -64,6 +64,9 @@ void config_init(Config *c) {
                 .frontend_socket = strdup(FRONTEND_SOCKET),
                 .issuer_type = ISSUER_LOCAL,
                 .cmp.timeout_sec = 30,
+                .cluster.prefix = strdup("/azshci"),
+                .cluster.lease_ttl_sec = 10,
+                .cluster.timeout_sec = 3,
         };
 }
 
@@ -91,6 +94,11 @@ void config_done(Config *c) {
         free(c->inventory_uri);
         free(c->frontend_socket);
         cmp_config_done(&c->cmp);
+        strv_free(c->cluster.endpoints);
+        free(c->cluster.prefix);
+        free(c->cluster.ca_file);
+        free(c->cluster.cert_file);
+        free(c->cluster.key_file);
         *c = (Config){};
 }
 
@@ -169,6 +177,15 @@ static const ConfigKey cmp_keys[] = {
         KEY_UINT("timeoutSeconds", cmp.timeout_sec, 1, 600),
 };
 
+static const ConfigKey cluster_keys[] = {
+        KEY_STRING("prefix", cluster.prefix),
+        KEY_PATH("caFile", cluster.ca_file),
+        KEY_PATH("certFile", cluster.cert_file),
+        KEY_PATH("keyFile", cluster.key_file),
+        KEY_UINT("leaseTtlSeconds", cluster.lease_ttl_sec, 2, 3600),
+        KEY_UINT("timeoutSeconds", cluster.timeout_sec, 1, 60),
+};
+
 static int config_set_key(Config *c, const char *name, const ConfigKey *k, JsonNode *node,
         char **ret_error) {
         void *p = (uint8_t *)c + k->offset;
@@ -236,6 +253,40 @@ static int config_load_object(Config *c, const char *name, JsonObject *o, const 
                 if (r < 0)
                         return r;
         }
+        return 0;
+}
+
+static int config_load_cluster(Config *c, const char *name, JsonNode *node, char **ret_error) {
+        _cleanup_strv_free_ char **endpoints = NULL;
+        JsonObject *o;
+        JsonNode *e;
+        JsonArray *a;
+        int r;
+
+        if (!JSON_NODE_HOLDS_OBJECT(node))
+                return json_error(ret_error, -EINVAL, "%s: key \"cluster\" must be an object", name);
+        o = json_node_get_object(node);
+        e = json_object_get_member(o, "endpoints");
+        if (!e || !JSON_NODE_HOLDS_ARRAY(e) || json_array_get_length(a = json_node_get_array(e)) == 0)
+                return json_error(ret_error, -EINVAL,
+                        "%s: key \"cluster.endpoints\" must be a list of etcd client URLs", name);
+        for (unsigned i = 0; i < json_array_get_length(a); i++) {
+                JsonNode *u = json_array_get_element(a, i);
+                const char *url = json_node_is_string(u) ? json_node_get_string(u) : NULL;
+
+                if (!url || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) ||
+                        strlen(url) > 1024 || strpbrk(url, " \t\r\n"))
+                        return json_error(ret_error, -EINVAL,
+                                "%s: key \"cluster.endpoints\" must hold http:// or https:// URLs", name);
+                if (strv_extend(&endpoints, url) < 0)
+                        return -ENOMEM;
+        }
+        r = config_load_object(c, name, o, cluster_keys, ELEMENTSOF(cluster_keys), "cluster",
+                STRV_MAKE("endpoints"), ret_error);
+        if (r < 0)
+                return r;
+        strv_free(c->cluster.endpoints);
+        c->cluster.endpoints = TAKE_PTR(endpoints);
         return 0;
 }
 
@@ -311,13 +362,34 @@ static int config_load_root(Config *c, const char *name, JsonNode *root, char **
                                 name);
         }
 
+        node = json_object_get_member(o, "cluster");
+        if (node) {
+                r = config_load_cluster(c, name, node, ret_error);
+                if (r < 0)
+                        return r;
+        }
+
         r = config_load_object(c, name, o, top_keys, ELEMENTSOF(top_keys), NULL,
-                STRV_MAKE("keyType", "issuer", "inventory"), ret_error);
+                STRV_MAKE("keyType", "issuer", "inventory", "cluster"), ret_error);
         if (r < 0)
                 return r;
 
         if (c->server_name && !vm_name_is_valid(c->server_name))
                 return json_error(ret_error, -EINVAL, "%s: key \"serverName\" is not a valid name", name);
+        if (c->cluster.endpoints) {
+                if (!cluster_server_name_is_valid(c->server_name))
+                        return json_error(ret_error, -EINVAL,
+                                "%s: in a cluster, key \"serverName\" is required: 1 to 63 letters, digits, "
+                                "'.', '_' or '-'",
+                                name);
+                if (!cluster_prefix_is_valid(c->cluster.prefix))
+                        return json_error(ret_error, -EINVAL,
+                                "%s: key \"cluster.prefix\" must be an etcd key prefix such as /azshci",
+                                name);
+                if (!c->cluster.cert_file != !c->cluster.key_file)
+                        return json_error(ret_error, -EINVAL,
+                                "%s: keys \"cluster.certFile\" and \"cluster.keyFile\" go together", name);
+        }
         if (isempty(c->metadata_domain) ||
                 strspn(c->metadata_domain, "abcdefghijklmnopqrstuvwxyz0123456789.-") !=
                         strlen(c->metadata_domain))

@@ -51,6 +51,16 @@ typedef enum InventoryProvider {
 
 const char *inventory_provider_to_string(InventoryProvider p) _const_;
 InventoryProvider inventory_provider_from_string(const char *s) _pure_;
+/* The "cluster" section (docs/cluster.md): without endpoints the service is standalone. */
+typedef struct ClusterConfig {
+        char **endpoints; /* etcd client URLs, http:// or https:// */
+        char *prefix;     /* where the cluster's keys live */
+        char *ca_file;    /* PEM CA that verifies the etcd members, NULL = the system's */
+        char *cert_file;  /* PEM client certificate and key for etcd, or NULL */
+        char *key_file;
+        unsigned lease_ttl_sec; /* this server's status record lives this long without renewal */
+        unsigned timeout_sec;   /* one call to etcd */
+} ClusterConfig;
 
 typedef struct Config {
         bool enabled;
@@ -75,6 +85,7 @@ typedef struct Config {
         CmpConfig cmp;
         InventoryProvider inventory_provider;
         char *inventory_uri; /* libvirt's connection URI, NULL = qemu:///system */
+        ClusterConfig cluster;
 } Config;
 
 /* Fills in the defaults. */

@@ -217,3 +217,21 @@ bool nonce_is_valid(const char *s) {
         return len <= NONCE_MAX &&
                strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == len;
 }
+
+static bool chars_ok(const char *s, const char *allowed) {
+        return strspn(s, allowed) == strlen(s);
+}
+
+bool cluster_server_name_is_valid(const char *s) {
+        size_t n = s ? strlen(s) : 0;
+
+        return n >= 1 && n <= 63 && !streq(s, ".") && !streq(s, "..") &&
+               chars_ok(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-");
+}
+
+bool cluster_prefix_is_valid(const char *s) {
+        size_t n = s ? strlen(s) : 0;
+
+        return n >= 2 && n <= 128 && s[0] == '/' && s[n - 1] != '/' && !strstr(s, "//") &&
+               chars_ok(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._/-");
+}

@@ -46,3 +46,8 @@ bool ifname_is_valid(const char *s);
 
 /* IMDS nonce: at most 32 characters of [A-Za-z0-9_-] (empty allowed: means "use the time"). */
 bool nonce_is_valid(const char *s);
+
+/* A server name in cluster mode, as etcd keys carry it: 1..63 of [A-Za-z0-9._-], not "." or "..". */
+bool cluster_server_name_is_valid(const char *s);
+/* An etcd key prefix: "/" then up to 127 of [A-Za-z0-9._/-], no "//", not ending in "/". */
+bool cluster_prefix_is_valid(const char *s);

@@ -462,6 +462,7 @@ static void write_file_renamed(const char *path, const char *data) {
 static void usage(void) {
         printf("test-cmp-ca [OPTIONS]\n"
                "  --port N            listen on 127.0.0.1:N (default: a free port)\n"
+               "  --address A         listen on the IPv4 address A instead of 127.0.0.1\n"
                "  --port-file FILE    write the chosen port there when ready\n"
                "  --ca-cert-out FILE  write the CA certificate (the trust anchor) there\n"
                "  --ca-cert FILE --ca-key FILE   use this CA instead of a fresh one\n"
@@ -477,6 +478,7 @@ static void usage(void) {
 int main(int argc, char *argv[]) {
         enum {
                 ARG_PORT = 0x100,
+                ARG_ADDRESS,
                 ARG_PORT_FILE,
                 ARG_CA_OUT,
                 ARG_CA_CERT,
@@ -494,6 +496,7 @@ int main(int argc, char *argv[]) {
         };
         static const struct option options[] = {
                 {"port", required_argument, NULL, ARG_PORT},
+                {"address", required_argument, NULL, ARG_ADDRESS},
                 {"port-file", required_argument, NULL, ARG_PORT_FILE},
                 {"ca-cert-out", required_argument, NULL, ARG_CA_OUT},
                 {"ca-cert", required_argument, NULL, ARG_CA_CERT},
@@ -530,6 +533,10 @@ int main(int argc, char *argv[]) {
                 switch (c) {
                 case ARG_PORT:
                         port = (unsigned)atoi(optarg);
+                        break;
+                case ARG_ADDRESS:
+                        if (inet_pton(AF_INET, optarg, &sa.sin_addr) != 1)
+                                die("--address takes an IPv4 address");
                         break;
                 case ARG_PORT_FILE:
                         port_file = optarg;

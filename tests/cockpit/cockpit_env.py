@@ -191,6 +191,7 @@ class CockpitWs:
     def __init__(self, h):
         self.h = h
         self.proc = None
+        self.session_bus = None
         self.port = None
         self.log_path = os.path.join(h.tmp, "cockpit-ws.log")
 
@@ -223,8 +224,20 @@ class CockpitWs:
                 os.chown(d, pw.pw_uid, pw.pw_gid)
         self.address = address
         self.port = port or free_tcp_port()
+        # The bridge wants a session bus and, finding none, starts its own dbus-daemon, which
+        # outlives cockpit-ws (reparented to init: one leaked daemon and inotify instance per
+        # test). The harness starts it instead, as the same user, and stops it in stop().
+        session_address = f"unix:path={runtime}/bus"
+        self.session_bus = subprocess.Popen(
+            self.h.user_prefix(user) + ["dbus-daemon", "--session", "--nofork", "--nosyslog",
+                                        f"--address={session_address}", "--print-address"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+            cwd="/", text=True)
+        if not self.session_bus.stdout.readline():  # printed once it listens
+            raise AssertionError("the session dbus-daemon for the Cockpit bridge did not start")
         env = self.h.client_env({"XDG_DATA_DIRS": f"{xdg}:/usr/share", "HOME": home,
-                                 "XDG_RUNTIME_DIR": runtime, "USER": user or "root"})
+                                 "XDG_RUNTIME_DIR": runtime, "USER": user or "root",
+                                 "DBUS_SESSION_BUS_ADDRESS": session_address})
         log = open(self.log_path, "a")
         self.proc = subprocess.Popen(
             self.h.user_prefix(user) + [COCKPIT_WS, "--no-tls", f"--local-session={COCKPIT_BRIDGE}",
@@ -241,6 +254,10 @@ class CockpitWs:
         if self.proc:
             harness.Harness._terminate(self.proc)
             self.proc = None
+        if self.session_bus:
+            harness.Harness._terminate(self.session_bus)
+            self.session_bus.stdout.close()
+            self.session_bus = None
 
 
 class CockpitWorld:

@@ -6,6 +6,7 @@ service); what the page does is checked in the service's state, through azshcict
 
 import json
 import os
+import socket
 import time
 
 from harness import TEST_USER, HarnessError, deadline_loop, eq
@@ -56,10 +57,13 @@ def expected_vm_rows(vms):
     for vm in vms:
         rows.append({
             "name": vm["Name"],
+            "source": vm["Source"],
             "status": STATUS[vm["Status"]],
             "eligible": ", ".join(BENEFIT[b] for b in vm["EligibleBenefits"]) or "-",
             "active": ", ".join(BENEFIT[b] for b in vm["ActiveBenefits"]) or "-",
             "actions": [[ACTION[a], a in BUTTON_ACTIONS] for a in vm["RecommendedActions"]],
+            # listed under "Install updates", exactly the service's strings
+            "updates": vm["RequiredUpdates"] if "InstallUpdates" in vm["RecommendedActions"] else [],
             "access": [vm["LegacyAccess"], "Yes" if vm["LegacyAccess"] else "No"],
         })
     return rows
@@ -67,10 +71,12 @@ def expected_vm_rows(vms):
 
 PAGE_VM_ROWS = """[...document.querySelectorAll('#vms-table tbody tr')].map(tr => ({
     name: tr.querySelector('.name').textContent,
+    source: tr.querySelector('.source').textContent,
     status: tr.querySelector('.status').textContent,
     eligible: tr.querySelector('.eligible').textContent,
     active: tr.querySelector('.active').textContent,
     actions: [...tr.querySelectorAll('.actions [data-action]')].map(e => [e.textContent, e.tagName === 'BUTTON']),
+    updates: [...tr.querySelectorAll('.actions .required-updates:not([hidden]) li')].map(li => li.textContent),
     access: [tr.querySelector('.access input').checked, tr.querySelector('.access .switch-text').textContent],
 }))"""
 
@@ -78,27 +84,40 @@ PAGE_COUNTS = """Object.fromEntries([...document.querySelectorAll('#counts .coun
     b => [b.dataset.status, Number(b.querySelector('.count-value').textContent)]))"""
 
 PAGE_SERVERS = """[...document.querySelectorAll('#servers-table tbody tr')].map(tr =>
-    [...tr.cells].map(td => td.textContent))"""
+    [...tr.cells].map(td => td.textContent).concat([tr.querySelector('.state .badge').className]))"""
 
 PAGE_HOST = """({state: host('host-state'), legacy: host('host-legacy'), lastSync: host('host-last-sync'),
-    expiry: host('host-expiry'), subscription: host('host-subscription'), version: host('host-version')})"""
+    expiry: host('host-expiry'), subscription: host('host-subscription'), version: host('host-version'),
+    clusterStore: shown('host-cluster-store') && shown('host-cluster-store-label') ? host('host-cluster-store') : null,
+    clusterStoreWarning: shown('cluster-store-warning') ? document.querySelector('#cluster-store-warning .error-text').textContent : null,
+    staleBanner: shown('inventory-stale') ? document.querySelector('#inventory-stale strong').textContent : null})"""
+
+PAGE_HOST_EXPR = ("(() => { const host = id => document.getElementById(id).textContent; "
+                  "const shown = id => !document.getElementById(id).hidden; return " + PAGE_HOST + "; })()")
+
+STALE_BANNER = "VM inventory may be out of date: libvirt is not reachable"
+STORE_WARNING = ("The cluster store (etcd) is unreachable: this server serves its last known state and "
+                 "cluster-wide changes fail until it is back.")
 
 
 def page_host(page):
-    return page.js("(() => { const host = id => document.getElementById(id).textContent; return "
-                   + PAGE_HOST + "; })()")
+    return page.js(PAGE_HOST_EXPR)
 
 
 def expected_host(status):
     c = status["cluster"]
     return {"state": c["HostState"], "legacy": c["LegacyOsSupport"], "lastSync": fmt_time(c["LastSync"]),
             "expiry": fmt_time(c["CertificateExpiry"]), "subscription": c["SubscriptionId"],
-            "version": c["Version"]}
+            "version": c["Version"],
+            "clusterStore": None if c["ClusterStore"] == "Standalone" else c["ClusterStore"],
+            "clusterStoreWarning": STORE_WARNING if c["ClusterStore"] == "Unreachable" else None,
+            "staleBanner": STALE_BANNER if c["InventoryStale"] else None}
 
 
 def expected_servers(status):
     return [[s["Name"], s["State"], fmt_time(s["LastSync"]), fmt_time(s["CertificateExpiry"]),
-             s["LegacyOsSupport"], s["Error"] or "-"] for s in status["servers"]]
+             s["LegacyOsSupport"], s["Error"] or "-", "badge badge-" + s["State"].lower()]
+            for s in status["servers"]]
 
 
 def wait_equal(page, expr, expected, what, timeout=PAGE_TIMEOUT):
@@ -132,8 +151,7 @@ def assert_page_matches_service(h, page):
     wait_equal(page, PAGE_VM_ROWS, expected_vm_rows(vms["vms"]), "VM table")
     wait_equal(page, PAGE_COUNTS, {k: summary[k] for k in STATUS}, "counts")
     eq(sum(summary[k] for k in STATUS), summary["Total"], "counts add up to Total")
-    wait_equal(page, "(() => { const host = id => document.getElementById(id).textContent; return "
-               + PAGE_HOST + "; })()", expected_host(status), "host")
+    wait_equal(page, PAGE_HOST_EXPR, expected_host(status), "host")
     wait_equal(page, PAGE_SERVERS, expected_servers(status), "servers table")
     return vms, status
 
@@ -175,6 +193,15 @@ def test_dashboard(world):
     vms = ctl_json(h, "vms")["vms"]
     names = [v["Name"] for v in vms]
     eq(len(names), 11, "demo VMs")
+    # the page's Source and RequiredUpdates columns are compared with something there
+    eq(sorted({v["Source"] for v in vms}), ["manual"], "the demo's VM sources")
+    if not any(v["RequiredUpdates"] and "InstallUpdates" in v["RecommendedActions"] for v in vms):
+        raise AssertionError("no demo VM lists RequiredUpdates under InstallUpdates")
+    # Disconnected (another server whose lease expired; no cluster here) has a look of its own
+    eq(page.js("(() => { const s = document.createElement('span'); s.className = 'badge badge-disconnected';"
+               " document.body.appendChild(s); const st = getComputedStyle(s); const r = [st.borderTopStyle, st.color];"
+               " s.remove(); return r; })()"), ["dashed", page.js("getComputedStyle(document.querySelector('.muted')).color")],
+       "the Disconnected badge's style")
     shown = "[...document.querySelectorAll('#vms-table tbody tr')].map(tr => tr.dataset.vm)"
 
     shots = world.screenshot_dir()
@@ -472,3 +499,35 @@ def test_translations(world):
        "script string of a status")
     eq(page.js("document.getElementById('ca-button').textContent"), "Download trust anchor (ca.pem)",
        "a string the catalogue does not have")
+
+
+@testcase
+def test_stale_sources(world):
+    """InventoryStale and ClusterStore as the page shows them. Started as usual (manual
+    inventory, no cluster): no banner, no cluster store row, no warning. Then the service runs
+    with a libvirt inventory whose socket does not exist and a cluster whose etcd endpoint has
+    nothing listening (real service, no mock: both are simply unreachable): the page, reading
+    everything again when the service comes back, shows the banner, the store "Unreachable" and
+    its warning, exactly as azshcictl reads them."""
+    h = world.h
+    page = open_dashboard(world)
+    got = page_host(page)
+    eq([got["staleBanner"], got["clusterStore"], got["clusterStoreWarning"]], [None, None, None],
+       "banner, cluster store row and warning of a standalone server with the manual inventory")
+
+    with socket.socket() as s:   # a port nothing listens on: etcd unreachable
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    h.stop_service()
+    h.write_config(inventory={"provider": "libvirt", "uri": "qemu+unix:///system?socket=/nonexistent"},
+                   cluster={"endpoints": [f"http://127.0.0.1:{port}"], "timeoutSeconds": 1})
+    h.start_service(wait_sync=False)
+    for _ in deadline_loop(PAGE_TIMEOUT, "InventoryStale true and ClusterStore Unreachable", 0.05):
+        c = ctl_json(h, "status")["cluster"]
+        if c["InventoryStale"] is True and c["ClusterStore"] == "Unreachable":
+            break
+    got = wait_equal(page, PAGE_HOST_EXPR, expected_host(ctl_json(h, "status")), "host, libvirt and etcd unreachable")
+    eq([got["staleBanner"], got["clusterStore"], got["clusterStoreWarning"]],
+       [STALE_BANNER, "Unreachable", STORE_WARNING], "banner, cluster store row and warning")
+    eq(page.js("document.querySelector('#host-cluster-store .badge').className"), "badge badge-unreachable",
+       "the store's badge")

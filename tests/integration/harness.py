@@ -1118,7 +1118,9 @@ class TestCmpCa:
                    "-addext", "keyUsage=critical,keyCertSign,cRLSign,digitalSignature"])
             os.chmod(self.cert, 0o644)
 
-    def start(self, *extra):
+    def start(self, *extra, netns=None):
+        """netns: run it in that network namespace (with --address=... in extra to listen
+        where the services there reach it)."""
         port_file = os.path.join(self.dir, "port")
         if os.path.exists(port_file):
             os.unlink(port_file)
@@ -1126,7 +1128,8 @@ class TestCmpCa:
         log.write(f"=== starting test-cmp-ca {' '.join(extra)} at {time.strftime('%T')}\n")
         log.flush()
         self.proc = subprocess.Popen(
-            [self.bin, f"--port={self.port}", f"--port-file={port_file}", f"--ca-cert={self.cert}",
+            [*(["ip", "netns", "exec", netns] if netns else []),
+             self.bin, f"--port={self.port}", f"--port-file={port_file}", f"--ca-cert={self.cert}",
              f"--ca-key={self.key}", f"--ref={self.ref}", f"--secret={self.secret}", "--verbose", *extra],
             stdout=subprocess.DEVNULL, stderr=log, stdin=subprocess.DEVNULL)
         log.close()
@@ -1143,8 +1146,8 @@ class TestCmpCa:
             Harness._terminate(self.proc)
             self.proc = None
 
-    def issuer_config(self, timeout=30):
-        return {"type": "cmp", "server": f"http://127.0.0.1:{self.port}/pkix/", "trustAnchor": self.cert,
+    def issuer_config(self, timeout=30, host="127.0.0.1"):
+        return {"type": "cmp", "server": f"http://{host}:{self.port}/pkix/", "trustAnchor": self.cert,
                 "reference": self.ref, "secret": self.secret, "timeoutSeconds": timeout}
 
     def log(self):

@@ -69,6 +69,7 @@ def test_initial_properties(h):
         "InventoryStale": False,   # the manual inventory is never stale
         "SubscriptionId": h.config["subscriptionId"],
         "Version": project_version(h.srcdir),
+        "ClusterStore": "Standalone",
     }, "org.azshci.Attestation1 properties")
     if not now - 120 * 10**6 <= last <= now:
         raise AssertionError(f"LastSync {last} is not within the last two minutes of {now}")

@@ -120,3 +120,57 @@ def test_ctl_import_demo(h):
     eq(sorted(v["Name"] for v in _bus_vms(h)), sorted(e["Name"] for e in entries), "imported VM names")
     h.ctl("vm", "import", demo)
     eq(len(h.vm_paths()), len(entries), "VMs after a second import")
+
+
+def _field(out, label):
+    """The value of the "Label: value" line of `status` or `vm show` (labels right-aligned)."""
+    m = re.findall(rf"^ *{re.escape(label)}: (.*)$", out, re.M)
+    if len(m) != 1:
+        raise AssertionError(f"expected one '{label}:' line, got {len(m)}:\n{out}")
+    return m[0]
+
+
+@testcase()
+def test_ctl_source_and_updates(h):
+    """`vm show` prints the VM's Source and the updates InstallUpdates asks for; `--json`
+    (vm show, vms) carries both; `status` says nothing about the inventory while it is fresh."""
+    h.ctl("vm", "import", os.path.join(h.srcdir, "data", "demo", "vms.json"))
+    kb = ["KB5036893 (OsVersion 10.0.22621.3447)"]     # the demo rules for avd-host-02's build
+    out = h.ctl("vm", "show", "avd-host-02").stdout
+    eq(_field(out, "Recommended actions"), "InstallUpdates", "vm show Recommended actions")
+    eq(_field(out, "Required updates"), kb[0], "vm show Required updates")
+    eq(_field(out, "Source"), "manual", "vm show Source")
+    eq(out.splitlines()[-3:], ["       Required updates: " + kb[0], "          Legacy access: no",
+                               "                 Source: manual"], "vm show last lines")
+    eq(_field(h.ctl("vm", "show", "avd-host-01").stdout, "Required updates"), "-",
+       "vm show Required updates of a VM that needs none")
+
+    show = json.loads(h.ctl("--json", "vm", "show", "avd-host-02").stdout)
+    eq((show["Source"], show["RequiredUpdates"]), ("manual", kb), "vm show --json")
+    keys = list(show)
+    eq(keys[keys.index("RecommendedActions"):keys.index("Source") + 1],
+       ["RecommendedActions", "RequiredUpdates", "LegacyAccess", "Source"], "vm show --json key order")
+    vms = {v["Name"]: v for v in json.loads(h.ctl("--json", "vms", user=TEST_USER).stdout)["vms"]}
+    eq((vms["avd-host-02"]["Source"], vms["avd-host-02"]["RequiredUpdates"]), ("manual", kb), "vms --json")
+
+    st = json.loads(h.ctl("--json", "status", user=TEST_USER).stdout)
+    eq(list(st["cluster"])[list(st["cluster"]).index("Version"):][:2], ["Version", "InventoryStale"],
+       "status --json key order")
+    eq(st["cluster"]["InventoryStale"], False, "status --json InventoryStale")
+    out = h.ctl("status", user=TEST_USER).stdout
+    if re.search(r"^ *Inventory:", out, re.M):
+        raise AssertionError(f"status shows an Inventory line for a fresh inventory:\n{out}")
+
+
+@testcase()
+def test_ctl_inventory_stale(h):
+    """With a libvirt inventory whose daemon cannot be reached, `status` says so in one line
+    and `status --json` carries InventoryStale true."""
+    h.stop_service()
+    h.write_config(inventory={"provider": "libvirt", "uri": "qemu+unix:///system?socket=/nonexistent"})
+    h.start_service()
+    eq(h.get_property("InventoryStale"), True, "InventoryStale on the bus")
+    out = h.ctl("status", user=TEST_USER).stdout
+    eq(_field(out, "Inventory"), "libvirt not reachable, showing the last known VMs", "status Inventory line")
+    st = json.loads(h.ctl("--json", "status", user=TEST_USER).stdout)
+    eq(st["cluster"]["InventoryStale"], True, "status --json InventoryStale")

@@ -8,6 +8,7 @@
 
 #include "build-config.h"
 #include "config.h"
+#include "strv.h"
 
 static void config_donep(Config *c) {
         config_done(c);
@@ -315,6 +316,60 @@ static void test_secret_mode(void) {
         g_assert_cmpint(rmdir(dir), ==, 0);
 }
 
+/* The "cluster" section (docs/cluster.md): absent = standalone, the keys, and what is refused. */
+static void test_cluster(void) {
+        _cleanup_(config_donep) Config c = {};
+        _cleanup_free_ char *error = NULL;
+
+        config_init(&c);
+        g_assert_null(c.cluster.endpoints); /* standalone by default */
+        g_assert_cmpstr(c.cluster.prefix, ==, "/azshci");
+        g_assert_cmpuint(c.cluster.lease_ttl_sec, ==, 10);
+        g_assert_cmpuint(c.cluster.timeout_sec, ==, 3);
+
+        g_assert_cmpint(
+                config_load_data(&c, "c.json",
+                        "{ \"serverName\": \"node-1\", \"cluster\": { \"endpoints\": "
+                        "[\"https://10.0.0.1:2379\", \"http://10.0.0.2:2379\"], \"prefix\": \"/hci/c1\", "
+                        "\"caFile\": \"/etc/azshci/etcd-ca.pem\", \"certFile\": \"/etc/azshci/c.pem\", "
+                        "\"keyFile\": \"/etc/azshci/c.key\", \"leaseTtlSeconds\": 2, "
+                        "\"timeoutSeconds\": 5 } }",
+                        &error),
+                ==, 0);
+        g_assert_null(error);
+        g_assert_cmpuint(strv_length(c.cluster.endpoints), ==, 2);
+        g_assert_cmpstr(c.cluster.endpoints[0], ==, "https://10.0.0.1:2379");
+        g_assert_cmpstr(c.cluster.endpoints[1], ==, "http://10.0.0.2:2379");
+        g_assert_cmpstr(c.cluster.prefix, ==, "/hci/c1");
+        g_assert_cmpstr(c.cluster.ca_file, ==, "/etc/azshci/etcd-ca.pem");
+        g_assert_cmpstr(c.cluster.cert_file, ==, "/etc/azshci/c.pem");
+        g_assert_cmpstr(c.cluster.key_file, ==, "/etc/azshci/c.key");
+        g_assert_cmpuint(c.cluster.lease_ttl_sec, ==, 2);
+        g_assert_cmpuint(c.cluster.timeout_sec, ==, 5);
+
+#define EP "\"endpoints\": [\"http://10.0.0.1:2379\"]"
+        expect_error("{ \"cluster\": [] }", -EINVAL, "c.json: key \"cluster\" must be an object");
+        expect_error("{ \"serverName\": \"n1\", \"cluster\": {} }", -EINVAL,
+                "c.json: key \"cluster.endpoints\" must be a list of etcd client URLs");
+        expect_error("{ \"serverName\": \"n1\", \"cluster\": { \"endpoints\": [] } }", -EINVAL,
+                "c.json: key \"cluster.endpoints\" must be a list of etcd client URLs");
+        expect_error("{ \"serverName\": \"n1\", \"cluster\": { \"endpoints\": [\"10.0.0.1:2379\"] } }",
+                -EINVAL, "c.json: key \"cluster.endpoints\" must hold http:// or https:// URLs");
+        expect_error("{ \"cluster\": { " EP " } }", -EINVAL,
+                "c.json: in a cluster, key \"serverName\" is required: 1 to 63 letters, digits, '.', '_' or '-'");
+        expect_error("{ \"serverName\": \"node 1\", \"cluster\": { " EP " } }", -EINVAL,
+                "c.json: in a cluster, key \"serverName\" is required: 1 to 63 letters, digits, '.', '_' or '-'");
+        expect_error("{ \"serverName\": \"n1\", \"cluster\": { " EP ", \"prefix\": \"azshci/\" } }", -EINVAL,
+                "c.json: key \"cluster.prefix\" must be an etcd key prefix such as /azshci");
+        expect_error("{ \"serverName\": \"n1\", \"cluster\": { " EP ", \"certFile\": \"/c.pem\" } }",
+                -EINVAL, "c.json: keys \"cluster.certFile\" and \"cluster.keyFile\" go together");
+        expect_error("{ \"serverName\": \"n1\", \"cluster\": { " EP ", \"leaseTtlSeconds\": 1 } }", -ERANGE,
+                "c.json: key \"leaseTtlSeconds\" must be between 2 and 3600, not 1");
+        expect_error("{ \"serverName\": \"n1\", \"cluster\": { " EP ", \"members\": 3 } }", -EINVAL,
+                "c.json: unknown key \"cluster.members\"");
+#undef EP
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
 
@@ -327,6 +382,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/config/inventory", test_inventory);
         g_test_add_func("/config/files", test_files);
         g_test_add_func("/config/secret-mode", test_secret_mode);
+        g_test_add_func("/config/cluster", test_cluster);
 
         return g_test_run();
 }

@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <json-glib/json-glib.h>
+
+#include "cluster-records.h"
+#include "json-util.h"
+#include "validate.h"
+
+#define SERVER_STATES "Active", "Expired", "Inactive", "Error"
+
+int cluster_key_settings(const char *prefix, char **ret) {
+        assert(cluster_prefix_is_valid(prefix));
+        return asprintf(ret, "%s/settings", prefix) < 0 ? -ENOMEM : 0;
+}
+
+int cluster_key_grant(const char *prefix, const char *vm_id, char **ret) {
+        assert(cluster_prefix_is_valid(prefix));
+        if (!uuid_is_shaped(vm_id))
+                return -EINVAL;
+        return asprintf(ret, "%s/grants/%s", prefix, vm_id) < 0 ? -ENOMEM : 0;
+}
+
+int cluster_key_server(const char *prefix, const char *server, char **ret) {
+        assert(cluster_prefix_is_valid(prefix));
+        if (!cluster_server_name_is_valid(server))
+                return -EINVAL;
+        return asprintf(ret, "%s/servers/%s", prefix, server) < 0 ? -ENOMEM : 0;
+}
+
+int cluster_key_member(const char *prefix, const char *server, char **ret) {
+        assert(cluster_prefix_is_valid(prefix));
+        if (!cluster_server_name_is_valid(server))
+                return -EINVAL;
+        return asprintf(ret, "%s/members/%s", prefix, server) < 0 ? -ENOMEM : 0;
+}
+
+int cluster_key_reapply(const char *prefix, const char *server, char **ret) {
+        assert(cluster_prefix_is_valid(prefix));
+        if (!cluster_server_name_is_valid(server))
+                return -EINVAL;
+        return asprintf(ret, "%s/reapply/%s", prefix, server) < 0 ? -ENOMEM : 0;
+}
+
+int cluster_key_all(const char *prefix, char **ret) {
+        assert(cluster_prefix_is_valid(prefix));
+        return asprintf(ret, "%s/", prefix) < 0 ? -ENOMEM : 0;
+}
+
+int cluster_key_parse(const char *prefix, const char *key, ClusterKeyKind *ret_kind, char **ret_name) {
+        size_t n = strlen(prefix);
+        const char *rest, *name;
+        ClusterKeyKind kind;
+        char *copy = NULL;
+
+        assert(key);
+        assert(ret_kind);
+        assert(ret_name);
+
+        if (strncmp(key, prefix, n) != 0 || key[n] != '/')
+                return -EBADMSG;
+        rest = key + n + 1;
+        if (streq(rest, "settings")) {
+                *ret_kind = CLUSTER_KEY_SETTINGS;
+                *ret_name = NULL;
+                return 0;
+        }
+        if (strncmp(rest, "grants/", 7) == 0) {
+                kind = CLUSTER_KEY_GRANT;
+                name = rest + 7;
+                if (!uuid_is_shaped(name))
+                        return -EBADMSG;
+        } else if (strncmp(rest, "servers/", 8) == 0) {
+                kind = CLUSTER_KEY_SERVER;
+                name = rest + 8;
+                if (!cluster_server_name_is_valid(name))
+                        return -EBADMSG;
+        } else if (strncmp(rest, "reapply/", 8) == 0) {
+                kind = CLUSTER_KEY_REAPPLY;
+                name = rest + 8;
+                if (!cluster_server_name_is_valid(name))
+                        return -EBADMSG;
+        } else if (strncmp(rest, "members/", 8) == 0) {
+                kind = CLUSTER_KEY_MEMBER;
+                name = rest + 8;
+                if (!cluster_server_name_is_valid(name))
+                        return -EBADMSG;
+        } else
+                return -EBADMSG;
+
+        copy = strdup(name);
+        if (!copy)
+                return -ENOMEM;
+        *ret_kind = kind;
+        *ret_name = copy;
+        return 0;
+}
+
+/* --- values --- */
+
+static int parse_object(const char *what, const char *data, JsonParser **ret_parser, JsonObject **ret,
+        char **ret_error) {
+        _cleanup_(g_object_unrefp) JsonParser *p = NULL;
+        JsonNode *root;
+        int r;
+
+        r = json_parse_data(what, data, &p, ret_error);
+        if (r < 0)
+                return r;
+        root = json_parser_get_root(p);
+        if (!root || !JSON_NODE_HOLDS_OBJECT(root))
+                return json_error(ret_error, -EBADMSG, "%s: not a JSON object", what);
+        *ret = json_node_get_object(root);
+        *ret_parser = TAKE_PTR(p);
+        return 0;
+}
+
+static int get_bool(const char *what, JsonObject *o, const char *member, bool *ret, char **ret_error) {
+        JsonNode *n = json_object_get_member(o, member);
+
+        if (!n || !json_node_is_bool(n))
+                return json_error(ret_error, -EBADMSG, "%s: \"%s\" must be true or false", what, member);
+        *ret = json_node_get_boolean(n);
+        return 0;
+}
+
+int cluster_settings_to_json(const ClusterSettings *s, char **ret) {
+        _cleanup_(g_object_unrefp) JsonBuilder *b = json_builder_new();
+
+        assert(s);
+        assert(ret);
+
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "legacySupport");
+        json_builder_add_boolean_value(b, s->legacy_support);
+        json_builder_end_object(b);
+        return json_builder_to_malloc_string(b, ret);
+}
+
+int cluster_settings_from_json(const char *data, ClusterSettings *ret, char **ret_error) {
+        _cleanup_(g_object_unrefp) JsonParser *p = NULL;
+        ClusterSettings s = {};
+        JsonObject *o;
+        int r;
+
+        assert(data);
+        assert(ret);
+
+        r = parse_object("cluster settings", data, &p, &o, ret_error);
+        if (r < 0)
+                return r;
+        r = get_bool("cluster settings", o, "legacySupport", &s.legacy_support, ret_error);
+        if (r < 0)
+                return r;
+        *ret = s;
+        return 0;
+}
+
+int cluster_grant_to_json(const ClusterGrant *g, char **ret) {
+        _cleanup_(g_object_unrefp) JsonBuilder *b = json_builder_new();
+
+        assert(g);
+        assert(ret);
+
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "legacyAccess");
+        json_builder_add_boolean_value(b, g->legacy_access);
+        json_builder_end_object(b);
+        return json_builder_to_malloc_string(b, ret);
+}
+
+int cluster_grant_from_json(const char *data, ClusterGrant *ret, char **ret_error) {
+        _cleanup_(g_object_unrefp) JsonParser *p = NULL;
+        ClusterGrant g = {};
+        JsonObject *o;
+        int r;
+
+        assert(data);
+        assert(ret);
+
+        r = parse_object("VM grant", data, &p, &o, ret_error);
+        if (r < 0)
+                return r;
+        r = get_bool("VM grant", o, "legacyAccess", &g.legacy_access, ret_error);
+        if (r < 0)
+                return r;
+        *ret = g;
+        return 0;
+}
+
+static int one_time_to_json(const char *member, usec_t t, char **ret) {
+        _cleanup_(g_object_unrefp) JsonBuilder *b = json_builder_new();
+
+        assert(ret);
+
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, member);
+        json_builder_add_int_value(b, (int64_t)t);
+        json_builder_end_object(b);
+        return json_builder_to_malloc_string(b, ret);
+}
+
+int cluster_member_to_json(usec_t joined, char **ret) {
+        return one_time_to_json("joined", joined, ret);
+}
+
+int cluster_reapply_to_json(usec_t requested, char **ret) {
+        return one_time_to_json("requested", requested, ret);
+}
+
+void cluster_server_record_done(ClusterServerRecord *r) {
+        assert(r);
+        free(r->state);
+        free(r->error);
+        *r = (ClusterServerRecord){};
+}
+
+int cluster_server_record_to_json(const ClusterServerRecord *r, char **ret) {
+        _cleanup_(g_object_unrefp) JsonBuilder *b = json_builder_new();
+
+        assert(r);
+        assert(r->state);
+        assert(ret);
+
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "state");
+        json_builder_add_string_value(b, r->state);
+        json_builder_set_member_name(b, "lastSync");
+        json_builder_add_int_value(b, (int64_t)r->last_sync);
+        json_builder_set_member_name(b, "certificateExpiry");
+        json_builder_add_int_value(b, (int64_t)r->certificate_expiry);
+        json_builder_set_member_name(b, "legacyApplied");
+        json_builder_add_boolean_value(b, r->legacy_applied);
+        json_builder_set_member_name(b, "error");
+        json_builder_add_string_value(b, strempty(r->error));
+        json_builder_end_object(b);
+        return json_builder_to_malloc_string(b, ret);
+}
+
+static int get_usec(const char *what, JsonObject *o, const char *member, usec_t *ret, char **ret_error) {
+        JsonNode *n = json_object_get_member(o, member);
+
+        if (!n || !json_node_is_integer(n) || json_node_get_int(n) < 0)
+                return json_error(ret_error, -EBADMSG, "%s: \"%s\" must be a non-negative integer", what,
+                        member);
+        *ret = (usec_t)json_node_get_int(n);
+        return 0;
+}
+
+int cluster_server_record_from_json(const char *data, ClusterServerRecord *ret, char **ret_error) {
+        static const char *const states[] = {SERVER_STATES};
+        _cleanup_(g_object_unrefp) JsonParser *p = NULL;
+        _cleanup_(cluster_server_record_done) ClusterServerRecord rec = {};
+        const char *what = "server record", *state = NULL, *error;
+        JsonObject *o;
+        JsonNode *n;
+        int r;
+
+        assert(data);
+        assert(ret);
+
+        r = parse_object(what, data, &p, &o, ret_error);
+        if (r < 0)
+                return r;
+        n = json_object_get_member(o, "state");
+        if (n && json_node_is_string(n))
+                for (size_t i = 0; i < ELEMENTSOF(states); i++)
+                        if (streq(json_node_get_string(n), states[i]))
+                                state = states[i];
+        if (!state)
+                return json_error(ret_error, -EBADMSG,
+                        "%s: \"state\" must be \"Active\", \"Expired\", \"Inactive\" or \"Error\"", what);
+        n = json_object_get_member(o, "error");
+        if (!n || !json_node_is_string(n))
+                return json_error(ret_error, -EBADMSG, "%s: \"error\" must be a string", what);
+        error = json_node_get_string(n);
+
+        r = get_usec(what, o, "lastSync", &rec.last_sync, ret_error);
+        if (r < 0)
+                return r;
+        r = get_usec(what, o, "certificateExpiry", &rec.certificate_expiry, ret_error);
+        if (r < 0)
+                return r;
+        r = get_bool(what, o, "legacyApplied", &rec.legacy_applied, ret_error);
+        if (r < 0)
+                return r;
+        rec.state = strdup(state);
+        rec.error = strdup(error);
+        if (!rec.state || !rec.error)
+                return -ENOMEM;
+        *ret = rec;
+        rec = (ClusterServerRecord){};
+        return 0;
+}

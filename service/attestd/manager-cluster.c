@@ -1,0 +1,470 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include "bus-names.h"
+#include "log.h"
+#include "manager-cluster.h"
+#include "manager-bus.h"
+#include "manager-legacy.h"
+#include "server-bus.h"
+#include "validate.h"
+#include "manager.h"
+#include "strv.h"
+
+/* A bus call waiting for etcd. */
+typedef struct PendingCall {
+        Manager *manager;
+        sd_bus_message *msg;
+        char *what; /* "Switching legacy OS support on", for the error message */
+} PendingCall;
+
+static void pending_free(PendingCall *p) {
+        if (!p)
+                return;
+        sd_bus_message_unref(p->msg);
+        free(p->what);
+        free(p);
+}
+
+static int pending_new(Manager *m, sd_bus_message *msg, const char *what, PendingCall **ret) {
+        PendingCall *p;
+
+        p = calloc(1, sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        p->manager = m;
+        p->msg = sd_bus_message_ref(msg);
+        p->what = strdup(what);
+        if (!p->what) {
+                pending_free(p);
+                return -ENOMEM;
+        }
+        *ret = p;
+        return 0;
+}
+
+bool manager_clustered(Manager *m) {
+        assert(m);
+        return m->cluster;
+}
+
+const char *manager_cluster_store_state(Manager *m) {
+        assert(m);
+        if (!m->cluster)
+                return "Standalone";
+        return cluster_store_reachable(m->cluster) ? "Reachable" : "Unreachable";
+}
+
+static void set_cluster_error(Manager *m, char *error) {
+        if (streq_ptr(error, m->cluster_error)) {
+                free(error);
+                return;
+        }
+        free_and_replace_string(&m->cluster_error, error);
+        if (error)
+                log_warning("Cluster: %s", error);
+        (void)server_emit_changed(m, STRV_MAKE("Error"));
+}
+
+/* --- this server's status --- */
+
+static void publish_status(Manager *m) {
+        _cleanup_free_ char *error = manager_server_error(m);
+        int r;
+
+        if (!error) {
+                log_oom();
+                return;
+        }
+        r = cluster_store_publish_status(m->cluster,
+                &(ClusterServerRecord){
+                        .state = (char *)server_state_to_string(m->server_state),
+                        .last_sync = m->last_sync,
+                        .certificate_expiry = m->certificate_expiry,
+                        .legacy_applied = m->legacy_support && !m->legacy_error,
+                        .error = error,
+                });
+        if (r < 0)
+                log_warning_errno(r, "Cannot publish this server's status: %m");
+}
+
+/* --- the other servers on the bus --- */
+
+int manager_cluster_server_paths(Manager *m, char ***ret) {
+        _cleanup_strv_free_ char **paths = NULL;
+        const ClusterServerView *v;
+        size_t n;
+
+        assert(m);
+        assert(ret);
+
+        if (m->cluster) {
+                v = cluster_store_servers(m->cluster, &n);
+                for (size_t i = 0; i < n; i++) {
+                        _cleanup_free_ char *path = NULL;
+
+                        if (streq(v[i].name, m->server_name))
+                                continue;
+                        if (sd_bus_path_encode(BUS_PATH_SERVER_PREFIX, v[i].name, &path) < 0 ||
+                                strv_extend(&paths, path) < 0)
+                                return -ENOMEM;
+                }
+        }
+        *ret = TAKE_PTR(paths);
+        return 0;
+}
+
+const ClusterServerView *manager_cluster_find_server(Manager *m, const char *path) {
+        const ClusterServerView *v;
+        _cleanup_free_ char *name = NULL;
+        size_t n;
+
+        assert(m);
+        assert(path);
+
+        if (!m->cluster || sd_bus_path_decode(path, BUS_PATH_SERVER_PREFIX, &name) <= 0 ||
+                streq(name, m->server_name))
+                return NULL;
+        v = cluster_store_servers(m->cluster, &n);
+        for (size_t i = 0; i < n; i++)
+                if (streq(v[i].name, name))
+                        return &v[i];
+        return NULL;
+}
+
+/* Announces servers that appeared or went, and the changes of the others (when the store said
+ * they changed). */
+static void sync_server_objects(Manager *m) {
+        _cleanup_strv_free_ char **now = NULL;
+
+        if (manager_cluster_server_paths(m, &now) < 0) {
+                log_oom();
+                return;
+        }
+        if (m->bus) {
+                STRV_FOREACH (p, m->cluster_server_paths)
+                        if (!strv_contains(now, *p))
+                                (void)sd_bus_emit_interfaces_removed(m->bus, *p, BUS_INTERFACE_SERVER, NULL);
+                STRV_FOREACH (p, now)
+                        if (!strv_contains(m->cluster_server_paths, *p))
+                                (void)sd_bus_emit_interfaces_added(m->bus, *p, BUS_INTERFACE_SERVER, NULL);
+                        else if (m->cluster_servers_changed)
+                                (void)sd_bus_emit_properties_changed_strv(m->bus, *p, BUS_INTERFACE_SERVER,
+                                        STRV_MAKE("State", "LastSync", "CertificateExpiry",
+                                                "LegacyOsSupport", "Error"));
+        }
+        strv_free(m->cluster_server_paths);
+        m->cluster_server_paths = TAKE_PTR(now);
+        m->cluster_servers_changed = false;
+}
+
+/* --- convergence --- */
+
+static void on_grants_written(ClusterStore *s, int error, const char *message, void *userdata) {
+        if (error < 0)
+                log_warning("Cluster: could not record the legacy access this server granted: %s", message);
+}
+
+/* Makes this server what the cluster says: the legacy switch, the grants of its VMs, a
+ * reapply request. Idempotent; runs from a defer source after every change, and directly
+ * before a cluster-wide change is answered. */
+static void converge(Manager *m) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(change_done) Change c = {};
+        _cleanup_free_ char *problem = NULL;
+        ClusterSettings cs;
+        size_t n_changed = 0;
+        int r;
+
+        if (!cluster_store_loaded(m->cluster))
+                return;
+
+        if (cluster_store_get_settings(m->cluster, &cs) && cs.legacy_support != m->legacy_support &&
+                !m->cluster_legacy_failed) {
+                _cleanup_strv_free_ char **granted = NULL;
+
+                log_info("Cluster: legacy OS support is %s for the cluster; applying it here.",
+                        cs.legacy_support ? "on" : "off");
+                r = manager_set_legacy_support(m, cs.legacy_support, &granted, &error);
+                m->cluster_legacy_failed = r < 0;
+                if (r < 0) {
+                        if (asprintf(&problem, "switching legacy OS support %s failed: %s",
+                                    cs.legacy_support ? "on" : "off", error.message ?: strerror(-r)) < 0)
+                                problem = NULL;
+                        sd_bus_error_free(&error);
+                } else if (granted) {
+                        r = cluster_store_set_grants(m->cluster, granted, true, on_grants_written, m);
+                        if (r < 0)
+                                log_warning_errno(r,
+                                        "Cluster: cannot record the legacy access granted here: %m");
+                }
+        }
+
+        change_init(m, &c);
+        for (size_t i = 0; i < m->n_vms; i++) {
+                Vm *vm = m->vms[i], *copy;
+                ClusterGrant g;
+
+                if (cluster_store_get_grant(m->cluster, vm->id, &g) < 0 ||
+                        g.legacy_access == vm->legacy_access)
+                        continue;
+                if (g.legacy_access &&
+                        (vm_needs_power_off_for_legacy(vm) || manager_legacy_check_vm(m, vm, NULL) < 0)) {
+                        log_notice(
+                                "Cluster: VM '%s' has legacy access in the cluster but cannot get it here "
+                                "(Generation 1 and running, or no legacy NIC).",
+                                vm->name);
+                        continue;
+                }
+                r = change_replace_vm(m, &c, vm, &copy);
+                if (r < 0) {
+                        log_oom();
+                        break;
+                }
+                copy->legacy_access = g.legacy_access;
+                n_changed++;
+        }
+        if (n_changed > 0) {
+                log_info("Cluster: applying the legacy access of %zu VM(s) from the cluster.", n_changed);
+                r = manager_commit(m, &c, &error);
+                if (r < 0 && !problem &&
+                        asprintf(&problem, "applying VM legacy access failed: %s",
+                                error.message ?: strerror(-r)) < 0)
+                        problem = NULL;
+                sd_bus_error_free(&error);
+        }
+
+        if (m->cluster_reapply) {
+                m->cluster_reapply = false;
+                log_info("Cluster: re-applying legacy OS support (%s) as requested.",
+                        m->legacy_support ? "on" : "off");
+                r = m->legacy_support ? manager_legacy_setup(m, m->vms, m->n_vms, &error)
+                                      : manager_legacy_teardown(m, &error);
+                if (r < 0 && !problem &&
+                        asprintf(&problem, "re-applying legacy OS support failed: %s",
+                                error.message ?: strerror(-r)) < 0)
+                        problem = NULL;
+                manager_legacy_check(m);
+        }
+
+        set_cluster_error(m, TAKE_PTR(problem));
+        sync_server_objects(m);
+        publish_status(m);
+}
+
+static int on_converge(sd_event_source *s, void *userdata) {
+        converge(userdata);
+        return 0;
+}
+
+void manager_cluster_changed(Manager *m) {
+        assert(m);
+        if (m->cluster_converge)
+                (void)sd_event_source_set_enabled(m->cluster_converge, SD_EVENT_ONESHOT);
+}
+
+static void on_store_changed(ClusterStore *s, unsigned what, void *userdata) {
+        Manager *m = userdata;
+
+        if (what & CLUSTER_CHANGED_REACHABLE)
+                (void)manager_emit_changed(m, STRV_MAKE("ClusterStore"));
+        if (what & CLUSTER_CHANGED_REAPPLY)
+                m->cluster_reapply = true;
+        if (what & CLUSTER_CHANGED_SERVERS)
+                m->cluster_servers_changed = true;
+        if (what & (CLUSTER_CHANGED_REAPPLY | CLUSTER_CHANGED_SETTINGS))
+                m->cluster_legacy_failed = false; /* try again */
+        manager_cluster_changed(m);
+}
+
+/* --- cluster-wide changes --- */
+
+static int reply_unavailable(sd_bus_error *error, const char *what, const char *why) {
+        return sd_bus_error_setf(error, BUS_ERROR_NO_CLUSTER,
+                "%s: the cluster store (etcd) %s; nothing was changed.", what, why);
+}
+
+static void on_change_done(ClusterStore *s, int error, const char *message, void *userdata) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        PendingCall *p = userdata;
+        Manager *m = p->manager;
+
+        if (error < 0) {
+                _cleanup_free_ char *why = NULL;
+
+                if (asprintf(&why, "did not take the change (%s)", message ?: strerror(-error)) < 0)
+                        why = NULL;
+                reply_unavailable(&e, p->what, why ?: "did not take the change");
+                log_warning("%s", e.message);
+                (void)sd_bus_reply_method_error(p->msg, &e);
+        } else {
+                converge(m); /* this server first, before the caller hears back */
+                (void)sd_bus_reply_method_return(p->msg, NULL);
+        }
+        pending_free(p);
+}
+
+static int start_change(Manager *m, sd_bus_message *msg, const char *what, sd_bus_error *error,
+        int (*start)(Manager *m, PendingCall *p, const void *arg), const void *arg) {
+        PendingCall *p = NULL;
+        int r;
+
+        r = pending_new(m, msg, what, &p);
+        if (r < 0)
+                return r;
+        r = start(m, p, arg);
+        if (r < 0) {
+                pending_free(p);
+                if (r == -ENOTCONN)
+                        return reply_unavailable(error, what, "is unreachable or has no quorum");
+                return sd_bus_error_set_errnof(error, r, "%s: %m", what);
+        }
+        return 1; /* answered later */
+}
+
+static int start_legacy(Manager *m, PendingCall *p, const void *arg) {
+        return cluster_store_set_legacy(m->cluster, *(const bool *)arg, on_change_done, p);
+}
+
+int manager_cluster_enable_legacy(Manager *m, sd_bus_message *msg, bool enable, sd_bus_error *error) {
+        assert(m);
+        assert(m->cluster);
+        return start_change(m, msg,
+                enable ? "Switching legacy OS support on" : "Switching legacy OS support off", error,
+                start_legacy, &enable);
+}
+
+typedef struct GrantArgs {
+        char *const *vm_ids;
+        bool enable;
+} GrantArgs;
+
+static int start_grants(Manager *m, PendingCall *p, const void *arg) {
+        const GrantArgs *a = arg;
+        return cluster_store_set_grants(m->cluster, a->vm_ids, a->enable, on_change_done, p);
+}
+
+/* The VM ids a SetVMAccess name stands for in a cluster. */
+static int grant_ids_for_name(Manager *m, const char *name, char ***ret) {
+        _cleanup_strv_free_ char **ids = NULL;
+        int r;
+
+        if (streq(name, "*")) {
+                r = cluster_store_grant_ids(m->cluster, &ids);
+                for (size_t i = 0; r >= 0 && i < m->n_vms; i++)
+                        r = strv_extend_unique(&ids, m->vms[i]->id);
+        } else {
+                _cleanup_free_ char *id = NULL;
+                Vm *vm = manager_find_vm(m, name);
+
+                if (vm) {
+                        id = strdup(vm->id);
+                        r = id ? 0 : -ENOMEM;
+                } else
+                        r = uuid_normalize(name, &id);
+                if (r >= 0)
+                        r = strv_extend(&ids, id);
+        }
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(ids);
+        return 0;
+}
+
+int manager_cluster_set_vm_access(Manager *m, sd_bus_message *msg, const char *name, bool enable,
+        sd_bus_error *error) {
+        _cleanup_strv_free_ char **vm_ids = NULL;
+        int r;
+
+        assert(m);
+        assert(m->cluster);
+        assert(name);
+
+        r = grant_ids_for_name(m, name, &vm_ids);
+        if (r < 0)
+                return r;
+        if (strv_length(vm_ids) == 0)
+                return sd_bus_reply_method_return(msg, NULL);
+        return start_change(m, msg, enable ? "Granting legacy access" : "Revoking legacy access", error,
+                start_grants, &(GrantArgs){vm_ids, enable});
+}
+
+static int start_reapply(Manager *m, PendingCall *p, const void *arg) {
+        return cluster_store_request_reapply(m->cluster, arg, on_change_done, p);
+}
+
+int manager_cluster_reapply(Manager *m, sd_bus_message *msg, const char *server, sd_bus_error *error) {
+        _cleanup_free_ char *what = NULL;
+        const ClusterServerView *v;
+        bool known = false;
+        size_t n;
+
+        assert(m);
+
+        if (!m->cluster)
+                return sd_bus_error_set(error, BUS_ERROR_NOT_CLUSTERED,
+                        "This server is not part of a cluster (no \"cluster\" section in its "
+                        "configuration): use EnableLegacy.");
+        v = cluster_store_servers(m->cluster, &n);
+        for (size_t i = 0; i < n; i++)
+                known = known || streq(v[i].name, server);
+        if (!known)
+                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_SERVER,
+                        "No server '%s' is known in this cluster.", server);
+        if (asprintf(&what, "Re-applying legacy OS support on '%s'", server) < 0)
+                return -ENOMEM;
+        return start_change(m, msg, what, error, start_reapply, server);
+}
+
+/* --- setup --- */
+
+int manager_cluster_init(Manager *m) {
+        const ClusterConfig *c = &m->config.cluster;
+        int r;
+
+        assert(m);
+
+        if (strv_length(c->endpoints) == 0)
+                return 0; /* standalone */
+
+        r = cluster_store_new(m->event,
+                &(ClusterStoreOptions){
+                        .endpoints = c->endpoints,
+                        .ca_file = c->ca_file,
+                        .cert_file = c->cert_file,
+                        .key_file = c->key_file,
+                        .prefix = c->prefix,
+                        .server_name = m->server_name,
+                        .lease_ttl_sec = c->lease_ttl_sec,
+                        .timeout = c->timeout_sec * USEC_PER_SEC,
+                },
+                on_store_changed, m, &m->cluster);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the cluster store: %m");
+
+        r = sd_event_add_defer(m->event, &m->cluster_converge, on_converge, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up cluster convergence: %m");
+        (void)sd_event_source_set_enabled(m->cluster_converge, SD_EVENT_OFF);
+        (void)sd_event_source_set_description(m->cluster_converge, "cluster-converge");
+
+        r = cluster_store_start(m->cluster);
+        if (r < 0)
+                return log_error_errno(r, "Failed to start the cluster store: %m");
+        publish_status(m);
+        log_info("Cluster mode: server '%s', prefix %s, %zu etcd endpoint(s).", m->server_name, c->prefix,
+                strv_length(c->endpoints));
+        if (m->config.issuer_type == ISSUER_LOCAL)
+                log_warning(
+                        "Cluster mode with the embedded issuer: this server signs under its own root, so "
+                        "guests must trust every server's root. For one cluster root, enrol every server "
+                        "with one CA over CMP (docs/trust-model.md, \"Cluster\").");
+        return 0;
+}
+
+void manager_cluster_done(Manager *m) {
+        assert(m);
+        m->cluster = cluster_store_free(m->cluster); /* answers the calls still waiting */
+        m->cluster_converge = sd_event_source_disable_unref(m->cluster_converge);
+        m->cluster_server_paths = strv_free(m->cluster_server_paths);
+        m->cluster_error = mfree(m->cluster_error);
+}

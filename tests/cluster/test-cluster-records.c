@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* The pure half of the cluster code, without etcd: the key layout and the records
+ * (cluster-records.h), and the etcd v3 JSON gateway bodies and replies (etcd-json.h). The
+ * replies are ones Debian's etcd 3.4.23 gave (docs/cluster.md). */
+
+#include <glib.h>
+
+#include "cluster-records.h"
+#include "etcd-json.h"
+
+#define ID1 "6f1c8a52-3b0e-4c7d-9a41-2d5e8f7b9c10"
+
+static void test_names(void) {
+        g_assert_true(cluster_server_name_is_valid("node-1.example"));
+        g_assert_false(cluster_server_name_is_valid(""));
+        g_assert_false(cluster_server_name_is_valid(".."));
+        g_assert_false(cluster_server_name_is_valid("a/b"));
+        g_assert_false(cluster_server_name_is_valid("a b"));
+        g_assert_false(cluster_server_name_is_valid(
+                "0123456789012345678901234567890123456789012345678901234567890123"));
+        g_assert_true(cluster_prefix_is_valid("/azshci"));
+        g_assert_true(cluster_prefix_is_valid("/azshci/cluster-1"));
+        g_assert_false(cluster_prefix_is_valid("azshci"));
+        g_assert_false(cluster_prefix_is_valid("/azshci/"));
+        g_assert_false(cluster_prefix_is_valid("/"));
+        g_assert_false(cluster_prefix_is_valid("/a//b"));
+}
+
+static void test_keys(void) {
+        _cleanup_free_ char *k = NULL, *name = NULL;
+        ClusterKeyKind kind;
+
+        g_assert_cmpint(cluster_key_settings("/c", &k), ==, 0);
+        g_assert_cmpstr(k, ==, "/c/settings");
+        g_assert_cmpint(cluster_key_parse("/c", k, &kind, &name), ==, 0);
+        g_assert_cmpint(kind, ==, CLUSTER_KEY_SETTINGS);
+        g_assert_null(name);
+        k = mfree(k);
+
+        g_assert_cmpint(cluster_key_grant("/c", ID1, &k), ==, 0);
+        g_assert_cmpstr(k, ==, "/c/grants/" ID1);
+        g_assert_cmpint(cluster_key_parse("/c", k, &kind, &name), ==, 0);
+        g_assert_cmpint(kind, ==, CLUSTER_KEY_GRANT);
+        g_assert_cmpstr(name, ==, ID1);
+        k = mfree(k);
+        name = mfree(name);
+        g_assert_cmpint(cluster_key_grant("/c", "not-a-uuid", &k), ==, -EINVAL);
+
+        g_assert_cmpint(cluster_key_server("/c", "node-2", &k), ==, 0);
+        g_assert_cmpstr(k, ==, "/c/servers/node-2");
+        g_assert_cmpint(cluster_key_parse("/c", k, &kind, &name), ==, 0);
+        g_assert_cmpint(kind, ==, CLUSTER_KEY_SERVER);
+        g_assert_cmpstr(name, ==, "node-2");
+        k = mfree(k);
+        name = mfree(name);
+
+        g_assert_cmpint(cluster_key_member("/c", "node-3", &k), ==, 0);
+        g_assert_cmpint(cluster_key_parse("/c", k, &kind, &name), ==, 0);
+        g_assert_cmpint(kind, ==, CLUSTER_KEY_MEMBER);
+        g_assert_cmpstr(name, ==, "node-3");
+        k = mfree(k);
+        name = mfree(name);
+
+        g_assert_cmpint(cluster_key_reapply("/c", "node-3", &k), ==, 0);
+        g_assert_cmpstr(k, ==, "/c/reapply/node-3");
+        g_assert_cmpint(cluster_key_parse("/c", k, &kind, &name), ==, 0);
+        g_assert_cmpint(kind, ==, CLUSTER_KEY_REAPPLY);
+        g_assert_cmpstr(name, ==, "node-3");
+        k = mfree(k);
+        name = mfree(name);
+
+        g_assert_cmpint(cluster_key_all("/c", &k), ==, 0);
+        g_assert_cmpstr(k, ==, "/c/");
+
+        /* Keys of another prefix, of a prefix that only starts the same, and unknown ones. */
+        g_assert_cmpint(cluster_key_parse("/c", "/d/settings", &kind, &name), ==, -EBADMSG);
+        g_assert_cmpint(cluster_key_parse("/c", "/cc/settings", &kind, &name), ==, -EBADMSG);
+        g_assert_cmpint(cluster_key_parse("/c", "/c/other", &kind, &name), ==, -EBADMSG);
+        g_assert_cmpint(cluster_key_parse("/c", "/c/grants/xyz", &kind, &name), ==, -EBADMSG);
+        g_assert_cmpint(cluster_key_parse("/c", "/c/servers/a/b", &kind, &name), ==, -EBADMSG);
+        g_assert_cmpint(cluster_key_parse("/c", "/c/servers/", &kind, &name), ==, -EBADMSG);
+}
+
+static void test_settings(void) {
+        _cleanup_free_ char *json = NULL, *error = NULL;
+        ClusterSettings s = {};
+
+        g_assert_cmpint(cluster_settings_to_json(&(ClusterSettings){.legacy_support = true}, &json), ==, 0);
+        g_assert_cmpstr(json, ==, "{\"legacySupport\":true}");
+        g_assert_cmpint(cluster_settings_from_json(json, &s, NULL), ==, 0);
+        g_assert_true(s.legacy_support);
+        /* Members a newer server added are ignored. */
+        g_assert_cmpint(cluster_settings_from_json("{\"legacySupport\":false,\"future\":1}", &s, NULL), ==,
+                0);
+        g_assert_false(s.legacy_support);
+
+        g_assert_cmpint(cluster_settings_from_json("{\"legacySupport\":\"yes\"}", &s, &error), ==, -EBADMSG);
+        g_assert_cmpstr(error, ==, "cluster settings: \"legacySupport\" must be true or false");
+        error = mfree(error);
+        g_assert_cmpint(cluster_settings_from_json("[]", &s, &error), ==, -EBADMSG);
+        g_assert_cmpstr(error, ==, "cluster settings: not a JSON object");
+        error = mfree(error);
+        g_assert_cmpint(cluster_settings_from_json("{", &s, &error), <, 0);
+}
+
+static void test_grant(void) {
+        _cleanup_free_ char *json = NULL, *error = NULL;
+        ClusterGrant g = {};
+
+        g_assert_cmpint(cluster_grant_to_json(&(ClusterGrant){.legacy_access = true}, &json), ==, 0);
+        g_assert_cmpstr(json, ==, "{\"legacyAccess\":true}");
+        g_assert_cmpint(cluster_grant_from_json(json, &g, NULL), ==, 0);
+        g_assert_true(g.legacy_access);
+        g_assert_cmpint(cluster_grant_from_json("{}", &g, &error), ==, -EBADMSG);
+        g_assert_cmpstr(error, ==, "VM grant: \"legacyAccess\" must be true or false");
+}
+
+static void test_server_record(void) {
+        _cleanup_(cluster_server_record_done) ClusterServerRecord back = {};
+        _cleanup_free_ char *json = NULL, *error = NULL;
+        ClusterServerRecord r = {
+                .state = (char *)"Active",
+                .last_sync = 1700000000000000,
+                .certificate_expiry = 1800000000000000,
+                .legacy_applied = true,
+                .error = NULL,
+        };
+
+        g_assert_cmpint(cluster_server_record_to_json(&r, &json), ==, 0);
+        g_assert_cmpstr(json, ==,
+                "{\"state\":\"Active\",\"lastSync\":1700000000000000,\"certificateExpiry\":"
+                "1800000000000000,\"legacyApplied\":true,\"error\":\"\"}");
+        g_assert_cmpint(cluster_server_record_from_json(json, &back, NULL), ==, 0);
+        g_assert_cmpstr(back.state, ==, "Active");
+        g_assert_cmpuint(back.last_sync, ==, 1700000000000000);
+        g_assert_cmpuint(back.certificate_expiry, ==, 1800000000000000);
+        g_assert_true(back.legacy_applied);
+        g_assert_cmpstr(back.error, ==, "");
+
+        g_assert_cmpint(cluster_server_record_from_json(
+                                "{\"state\":\"Happy\",\"lastSync\":0,\"certificateExpiry\":0,"
+                                "\"legacyApplied\":false,\"error\":\"\"}",
+                                &back, &error),
+                ==, -EBADMSG);
+        g_assert_cmpstr(error, ==,
+                "server record: \"state\" must be \"Active\", \"Expired\", \"Inactive\" or \"Error\"");
+        error = mfree(error);
+        g_assert_cmpint(cluster_server_record_from_json(
+                                "{\"state\":\"Error\",\"lastSync\":-1,\"certificateExpiry\":0,"
+                                "\"legacyApplied\":false,\"error\":\"x\"}",
+                                &back, &error),
+                ==, -EBADMSG);
+        g_assert_cmpstr(error, ==, "server record: \"lastSync\" must be a non-negative integer");
+}
+
+static void test_range_end(void) {
+        _cleanup_free_ char *end = NULL;
+
+        g_assert_cmpint(etcd_prefix_range_end("/azshci/", &end), ==, 0);
+        g_assert_cmpstr(end, ==, "/azshci0");
+        end = mfree(end);
+        g_assert_cmpint(etcd_prefix_range_end("a\xff", &end), ==, 0);
+        g_assert_cmpstr(end, ==, "b");
+        end = mfree(end);
+        g_assert_cmpint(etcd_prefix_range_end("", &end), ==, -EINVAL);
+}
+
+static void test_build(void) {
+        _cleanup_free_ char *b = NULL;
+
+        /* "/c/" = L2Mv, "/c0" = L2Mw, "/c/settings" = L2Mvc2V0dGluZ3M=, "v" = dg== */
+        g_assert_cmpint(etcd_build_range("/c/", "/c0", &b), ==, 0);
+        g_assert_cmpstr(b, ==, "{\"key\":\"L2Mv\",\"range_end\":\"L2Mw\"}");
+        b = mfree(b);
+        g_assert_cmpint(etcd_build_put("/c/settings", "v", 0, &b), ==, 0);
+        g_assert_cmpstr(b, ==, "{\"key\":\"L2Mvc2V0dGluZ3M=\",\"value\":\"dg==\"}");
+        b = mfree(b);
+        g_assert_cmpint(etcd_build_put("/c/settings", "v", 7587868, &b), ==, 0);
+        g_assert_cmpstr(b, ==, "{\"key\":\"L2Mvc2V0dGluZ3M=\",\"value\":\"dg==\",\"lease\":\"7587868\"}");
+        b = mfree(b);
+        g_assert_cmpint(etcd_build_txn_cas(&(EtcdCas){.key = "/c/settings", .mod_revision = 5, .value = "v"},
+                                1, &b),
+                ==, 0);
+        g_assert_cmpstr(b, ==,
+                "{\"compare\":[{\"key\":\"L2Mvc2V0dGluZ3M=\",\"target\":\"MOD\",\"result\":\"EQUAL\","
+                "\"mod_revision\":\"5\"}],\"success\":[{\"request_put\":{\"key\":\"L2Mvc2V0dGluZ3M=\","
+                "\"value\":\"dg==\"}}],\"failure\":[{\"request_range\":{\"key\":\"L2Mvc2V0dGluZ3M=\"}}]}");
+        b = mfree(b);
+        g_assert_cmpint(etcd_build_lease_grant(5, &b), ==, 0);
+        g_assert_cmpstr(b, ==, "{\"TTL\":\"5\"}");
+        b = mfree(b);
+        g_assert_cmpint(etcd_build_lease_keepalive(2324035814185618956, &b), ==, 0);
+        g_assert_cmpstr(b, ==, "{\"ID\":\"2324035814185618956\"}");
+        b = mfree(b);
+        g_assert_cmpint(etcd_build_watch_create("/c/", "/c0", 8, &b), ==, 0);
+        g_assert_cmpstr(b, ==,
+                "{\"create_request\":{\"key\":\"L2Mv\",\"range_end\":\"L2Mw\",\"start_revision\":\"8\"}}");
+}
+
+#define HEADER "\"header\":{\"cluster_id\":\"324952591200643719\",\"member_id\":\"3319814642761637952\","
+
+static void test_parse(void) {
+        _cleanup_(etcd_kv_list_done) EtcdKvList l = {}, cur = {};
+        _cleanup_(etcd_watch_message_done) EtcdWatchMessage w = {}, w2 = {};
+        _cleanup_free_ char *error = NULL;
+        int64_t rev, id, ttl;
+        bool ok;
+
+        g_assert_cmpint(
+                etcd_parse_range("{" HEADER "\"revision\":\"2\",\"raft_term\":\"2\"},\"kvs\":[{\"key\":"
+                                 "\"L2Evc2V0dGluZ3M=\",\"create_revision\":\"2\",\"mod_revision\":\"2\","
+                                 "\"version\":\"1\",\"value\":\"eyJ4IjoxfQ==\"}],\"count\":\"1\"}",
+                        &l, NULL),
+                ==, 0);
+        g_assert_cmpint(l.revision, ==, 2);
+        g_assert_cmpuint(l.n_kvs, ==, 1);
+        g_assert_cmpstr(l.kvs[0].key, ==, "/a/settings");
+        g_assert_cmpstr(l.kvs[0].value, ==, "{\"x\":1}");
+        g_assert_cmpint(l.kvs[0].mod_revision, ==, 2);
+        etcd_kv_list_done(&l);
+
+        /* An empty range leaves "kvs" out. */
+        g_assert_cmpint(etcd_parse_range("{" HEADER "\"revision\":\"9\"}}", &l, NULL), ==, 0);
+        g_assert_cmpuint(l.n_kvs, ==, 0);
+        g_assert_cmpint(l.revision, ==, 9);
+
+        g_assert_cmpint(etcd_parse_put("{" HEADER "\"revision\":\"3\",\"raft_term\":\"2\"}}", &rev, NULL),
+                ==, 0);
+        g_assert_cmpint(rev, ==, 3);
+
+        /* An error reply: the gateway's message. */
+        g_assert_cmpint(
+                etcd_parse_range("{\"error\":\"illegal base64 data at input byte 0\",\"message\":\"illegal "
+                                 "base64 data at input byte 0\",\"code\":3}",
+                        &l, &error),
+                ==, -EIO);
+        g_assert_cmpstr(error, ==, "etcd: illegal base64 data at input byte 0");
+        error = mfree(error);
+
+        /* A transaction whose compare failed reads the key back. */
+        g_assert_cmpint(
+                etcd_parse_txn_cas("{" HEADER "\"revision\":\"2\"},\"responses\":[{\"response_range\":{"
+                                   "\"header\":{\"revision\":\"2\"},\"kvs\":[{\"key\":\"L2Evc2V0dGluZ3M=\","
+                                   "\"create_revision\":\"2\",\"mod_revision\":\"2\",\"version\":\"1\","
+                                   "\"value\":\"eyJ4IjoxfQ==\"}],\"count\":\"1\"}}]}",
+                        &ok, &rev, &cur, NULL),
+                ==, 0);
+        g_assert_false(ok);
+        g_assert_cmpuint(cur.n_kvs, ==, 1);
+        g_assert_cmpint(cur.kvs[0].mod_revision, ==, 2);
+        etcd_kv_list_done(&cur);
+        g_assert_cmpint(etcd_parse_txn_cas("{" HEADER
+                                           "\"revision\":\"3\"},\"succeeded\":true,\"responses\":[{"
+                                           "\"response_put\":{\"header\":{\"revision\":\"3\"}}}]}",
+                                &ok, &rev, &cur, NULL),
+                ==, 0);
+        g_assert_true(ok);
+        g_assert_cmpint(rev, ==, 3);
+
+        g_assert_cmpint(etcd_parse_lease("{" HEADER
+                                         "\"revision\":\"2\"},\"ID\":\"2324035814185618951\",\"TTL\":\"3\"}",
+                                &id, &ttl, NULL),
+                ==, 0);
+        g_assert_cmpint(id, ==, 2324035814185618951);
+        g_assert_cmpint(ttl, ==, 3);
+        /* keepalive of a lease that expired: no TTL */
+        g_assert_cmpint(etcd_parse_lease("{\"result\":{" HEADER "\"revision\":\"3\"},\"ID\":\"12345\"}}",
+                                &id, &ttl, NULL),
+                ==, 0);
+        g_assert_cmpint(id, ==, 12345);
+        g_assert_cmpint(ttl, ==, 0);
+
+        g_assert_cmpint(
+                etcd_parse_watch("{\"result\":{" HEADER "\"revision\":\"4\"},\"events\":[{\"kv\":{\"key\":"
+                                 "\"L2Evc2V0dGluZ3M=\",\"create_revision\":\"2\",\"mod_revision\":\"3\","
+                                 "\"version\":\"2\",\"value\":\"djM=\"}},{\"type\":\"DELETE\",\"kv\":{"
+                                 "\"key\":\"L2Evc2V0dGluZ3M=\",\"mod_revision\":\"4\"}}]}}",
+                        &w, NULL),
+                ==, 0);
+        g_assert_false(w.created);
+        g_assert_cmpuint(w.events.n_kvs, ==, 2);
+        g_assert_cmpint(w.types[0], ==, ETCD_EVENT_PUT);
+        g_assert_cmpstr(w.events.kvs[0].value, ==, "v3");
+        g_assert_cmpint(w.events.kvs[0].mod_revision, ==, 3);
+        g_assert_cmpint(w.types[1], ==, ETCD_EVENT_DELETE);
+        g_assert_cmpint(w.events.kvs[1].mod_revision, ==, 4);
+
+        g_assert_cmpint(etcd_parse_watch("{\"result\":{" HEADER "\"raft_term\":\"2\"},\"canceled\":true,"
+                                         "\"compact_revision\":\"5\"}}",
+                                &w2, NULL),
+                ==, 0);
+        g_assert_true(w2.canceled);
+        g_assert_cmpint(w2.compact_revision, ==, 5);
+
+        /* Wrong shapes are refused, never half-read. */
+        g_assert_cmpint(
+                etcd_parse_watch("{\"result\":{\"events\":[{\"type\":\"MOVE\",\"kv\":{\"key\":\"YQ==\"}}]}}",
+                        &w2, NULL),
+                ==, -EBADMSG);
+        g_assert_cmpint(etcd_parse_range("{\"kvs\":[{\"key\":\"!!\"}]}", &l, NULL), ==, -EBADMSG);
+        g_assert_cmpint(etcd_parse_range("{\"header\":{\"revision\":\"x\"}}", &l, NULL), ==, -EBADMSG);
+        g_assert_cmpint(etcd_parse_lease("{\"ID\":\"0\"}", &id, &ttl, NULL), ==, -EBADMSG);
+}
+
+int main(int argc, char **argv) {
+        g_test_init(&argc, &argv, NULL);
+
+        g_test_add_func("/cluster/names", test_names);
+        g_test_add_func("/cluster/keys", test_keys);
+        g_test_add_func("/cluster/settings", test_settings);
+        g_test_add_func("/cluster/grant", test_grant);
+        g_test_add_func("/cluster/server-record", test_server_record);
+        g_test_add_func("/etcd/range-end", test_range_end);
+        g_test_add_func("/etcd/build", test_build);
+        g_test_add_func("/etcd/parse", test_parse);
+        return g_test_run();
+}

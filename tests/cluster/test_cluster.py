@@ -1,0 +1,198 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The cluster on etcd end to end (issue 15): three etcd members and three complete stacks in
+network namespaces on one bridge (cluster_env.ClusterEnv). See README.md here for what each
+case proves."""
+
+import json
+import threading
+
+import harness
+from harness import deadline_loop, eq
+
+TESTS = {}
+OPTIONS = {}   # ClusterEnv keyword arguments of a case
+
+VM_M = "c1a5e001-0a0a-4a0a-8a0a-0000000000a1"
+UNAVAILABLE = "org.azshci.Attestation1.Error.ClusterUnavailable"
+CONVERGE = 15   # seconds any change may take to reach every server (leases are 2 s)
+
+
+def case(name, **options):
+    def deco(fn):
+        TESTS[name] = fn
+        OPTIONS[name] = options
+        return fn
+    return deco
+
+
+def wait(what, pred, timeout=CONVERGE):
+    for _ in deadline_loop(timeout, what, interval=0.1):
+        if pred():
+            return
+
+
+def servers_table(s):
+    """`azshcictl servers --json` on server s: {name: state}."""
+    import json
+    out = json.loads(s.h.ctl("servers", "--json").stdout)
+    return {e["Name"]: e["State"] for e in out["servers"]}
+
+
+@case("cluster-legacy-converges")
+def legacy_converges(env):
+    s1, s2, s3 = env.servers
+    for s in env.servers:
+        eq(s.cluster_store(), "Reachable", f"{s.server_name} ClusterStore")
+        eq(s.bridge_gone(), True, f"{s.server_name}: no bridge before")
+    s1.enable_legacy(True)
+    for s in (s2, s3):
+        wait(f"the bridge and firewall on {s.server_name}", s.bridge_up)
+        wait(f"{s.server_name} LegacyOsSupport", lambda: s.legacy() == "On")
+    eq(servers_table(s3), {"node1": "Active", "node2": "Active", "node3": "Active"}, "servers on node3")
+    # the plain table names all three too
+    out = s3.h.ctl("servers").stdout
+    for name in ("node1", "node2", "node3"):
+        if name not in out:
+            raise AssertionError(f"`azshcictl servers` on node3 does not list {name}:\n{out}")
+    s2.enable_legacy(False)
+    for s in env.servers:
+        wait(f"the bridge gone on {s.server_name}", s.bridge_gone)
+
+
+@case("cluster-server-lease")
+def server_lease(env):
+    s1, s2, s3 = env.servers
+    s2.h.kill_service()
+    for s in (s1, s3):
+        wait(f"{s.server_name} to see node2 Disconnected", lambda: s.servers().get("node2") == "Disconnected")
+        eq(servers_table(s).get("node2"), "Disconnected", f"azshcictl servers on {s.server_name}")
+    # Changed while node2 is down: it applies the cluster's setting when it starts.
+    s1.enable_legacy(True)
+    wait("node3's bridge", s3.bridge_up)
+    eq(s2.bridge_gone(), True, "node2's bridge while its service is down")
+    s2.h.start_service()
+    for s in (s1, s3):
+        wait(f"{s.server_name} to see node2 Active again", lambda: s.servers().get("node2") == "Active")
+    wait("node2's bridge after its restart", s2.bridge_up)
+    eq(s2.legacy(), "On", "node2's LegacyOsSupport after its restart")
+
+
+@case("cluster-quorum")
+def quorum(env):
+    s1, s2, s3 = env.servers
+    # One member down (quorum 2/3): everything works.
+    s3.stop_member()
+    s1.enable_legacy(True)
+    for s in env.servers:
+        wait(f"the bridge on {s.server_name} with one member down", s.bridge_up)
+    # Two down: reads still served, changes refused, nothing applied anywhere.
+    s2.stop_member()
+    for s in env.servers:
+        wait(f"{s.server_name} ClusterStore Unreachable", lambda: s.cluster_store() == "Unreachable", timeout=20)
+    monitors = [s.h.monitor() for s in env.servers]
+    marks = [mon.mark() for mon in monitors]
+    e = s1.h.expect_error(UNAVAILABLE, "EnableLegacy", ["false"], contains="nothing was changed")
+    print(f"refused: {e.message}")
+    s2.h.expect_error(UNAVAILABLE, "EnableLegacy", ["false"])
+    for s, mon, mark in zip(env.servers, monitors, marks):
+        mon.sync()
+        flips = [m for m in mon.signals(since=mark, member="PropertiesChanged", path=harness.BUS_PATH)
+                 if "LegacyOsSupport" in json.dumps(m.get("payload", {}))]
+        eq(flips, [], f"LegacyOsSupport changes on {s.server_name} during the refused calls")
+    for s in env.servers:
+        eq(s.legacy(), "On", f"{s.server_name} LegacyOsSupport after the refused change")
+        eq(s.bridge_up(), True, f"{s.server_name}'s bridge after the refused change")
+        eq(sorted(s.servers()), ["node1", "node2", "node3"], f"servers listed on {s.server_name}")
+    # Back: reachable again, and changes apply everywhere.
+    s2.start_member()
+    s3.start_member()
+    for s in env.servers:
+        wait(f"{s.server_name} ClusterStore Reachable", lambda: s.cluster_store() == "Reachable", timeout=30)
+    s3.enable_legacy(False)
+    for s in env.servers:
+        wait(f"the bridge gone on {s.server_name}", s.bridge_gone)
+
+
+@case("cluster-migration")
+def migration(env):
+    s1, s2, s3 = env.servers
+    g = s1.add_guest("mig")
+    s1.register(g, VM_M, "mover")
+    s1.enable_legacy(True)          # grants every VM registered now, in etcd too
+    wait("node2's bridge", s2.bridge_up)
+    payload = s1.verify(s1.fetch_ok(g, nonce="on1"), nonce="on1", vm_id=VM_M)
+    eq(payload["vmId"], VM_M, "vmId on node1")
+
+    # Live migration: the VM leaves node1 and appears on node2 with the same UUID and MAC.
+    s1.h.call("UnregisterVM", "s", VM_M)
+    from legacy_env import sh
+    sh(["ip", "-n", s1.host_ns, "link", "set", g.host_if, "netns", s2.host_ns])
+    g.env = s2
+    s2.register(g, VM_M, "mover")   # registered without LegacyAccess: the grant in etcd gives it
+    wait("the VM's legacy access on node2",
+         lambda: s2.h.get_property("LegacyAccess", path=harness.vm_path(VM_M), interface=harness.IFACE_VM))
+    wait("the VM's port attached on node2", lambda: s2.port_state(g)[0] == "azshci-imds0")
+    payload = s2.verify(s2.fetch_ok(g, nonce="on2"), nonce="on2", vm_id=VM_M)
+    eq(payload["vmId"], VM_M, "vmId on node2")
+    eq(g.host_if in s1.host_links(), False, "the port is gone from node1")
+
+
+@case("cluster-concurrent-legacy")
+def concurrent(env):
+    s1, s2, s3 = env.servers
+    for rnd in range(3):
+        errors = []
+
+        def call(s, on):
+            try:
+                s.enable_legacy(on)
+            except Exception as e:
+                errors.append(e)
+
+        threads = [threading.Thread(target=call, args=(s1, True)), threading.Thread(target=call, args=(s2, False))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        eq(errors, [], f"round {rnd}: both calls succeed")
+
+        def agreed():
+            states = {s.legacy() for s in env.servers}
+            if len(states) != 1:
+                return False
+            on = states.pop() == "On"
+            return all(s.bridge_up() if on else s.bridge_gone() for s in env.servers)
+        wait(f"round {rnd}: every server agrees", agreed)
+
+
+@case("cluster-reapply")
+def reapply(env):
+    s1, s2, s3 = env.servers
+    s1.enable_legacy(True)
+    wait("node2's bridge", s2.bridge_up)
+    s2.host(["ip", "link", "del", "azshci-imds0"])
+    eq(s2.bridge_up(), False, "node2's bridge deleted by hand")
+    # From node1, like Enable-AzStackHCIAttestation -ComputerName node2.
+    s1.h.ctl("legacy", "reapply", "node2")
+    wait("node2's bridge rebuilt", s2.bridge_up)
+    s1.h.expect_error("org.azshci.Attestation1.Error.NoSuchServer", "ReapplyLegacy", ["'node9'"])
+
+
+@case("cluster-one-root", cmp_ca=True)
+def one_root(env):
+    """Every server enrolled with the cluster's one CA (the CMP CA in node1's namespace): a
+    guest on each server verifies its document with that one root certificate, and every
+    server's GetTrustAnchor is that certificate."""
+    with open(env.ca.cert) as f:
+        root = f.read()
+    env.servers[0].enable_legacy(True)
+    for i, s in enumerate(env.servers, start=1):
+        eq(s.h.call("GetTrustAnchor")[0].strip(), root.strip(), f"{s.server_name}'s trust anchor")
+        vm = f"c1a5e001-0b0b-4b0b-8b0b-00000000000{i}"
+        g = s.add_guest(f"r{i}")
+        s.register(g, vm, f"rooted-{i}")
+        s.set_access(vm, True)
+        wait(f"the port of {g.tag} on {s.server_name}", lambda: s.port_state(g)[0] == "azshci-imds0")
+        doc = s.fetch_ok(g, nonce=f"n{i}")
+        payload = json.loads(harness.verify_document(s.h, doc, env.ca.cert, nonce=f"n{i}", vm_id=vm))
+        eq(payload["vmId"], vm, f"vmId of the document of {s.server_name}")
