@@ -171,7 +171,7 @@ class Bench:
 
     def http_load(self, h, calls, n_vms, via_bus=False):
         """n_vms macvlans in one guest namespace, MACs = the registered VMs' LegacyMac. The
-        frontend identifies a VM by the port mark of its connection (service/legacy-mark.h);
+        frontend identifies a VM by the port mark of its connection (service/shared/legacy-mark.h);
         here all VMs share one veth, so a table of the benchmark's own marks each source address
         with the mark of that VM's LegacyInterface (vm_port(), a veth pair that only gives the
         name an ifindex): the frontend does the same work per connection as behind the legacy

@@ -18,9 +18,12 @@ bindir="$builddir/bench"
 if [ ! -x "$bindir/bench-sign" ] || [ ! -x "$bindir/bench-bus" ] || [ ! -x "$bindir/bench-http" ]; then
         bindir="$builddir/bench-standalone"
         mkdir -p "$bindir"
-        ninja -C "$builddir" service/libazshci-core.a service/libazshci-attest.a >/dev/null
-        cflags=(-O2 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -I"$srcdir/service" -I"$builddir")
-        libs=("$builddir/service/libazshci-attest.a" "$builddir/service/libazshci-core.a")
+        libs=(service/libazshci-attest.a service/libazshci-document.a service/libazshci-core.a
+                service/libazshci-basic.a)
+        ninja -C "$builddir" "${libs[@]}" >/dev/null
+        libs=("${libs[@]/#/$builddir/}")
+        cflags=(-O2 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -I"$builddir")
+        for d in basic shared attestd attestd/issuers; do cflags+=(-I"$srcdir/service/$d"); done
         pc=$(pkg-config --cflags --libs libsystemd openssl json-glib-1.0)
         # shellcheck disable=SC2086
         cc "${cflags[@]}" "$srcdir/bench/bench-sign.c" "${libs[@]}" $pc -pthread -o "$bindir/bench-sign"

@@ -196,7 +196,17 @@ static int random_nonce(char ret[static 17]) {
         return 0;
 }
 
-int verb_fetch(int argc, char *argv[]) {
+/* What "fetch" was asked to do. */
+typedef struct FetchArgs {
+        const char *url, *nonce, *api, *ca;
+        uint32_t cid, port;
+        bool use_vsock, use_http, verify;
+        unsigned timeout;
+        DocumentVerifyOptions opts; /* --vm-id, --metadata-domain */
+} FetchArgs;
+
+/* Parses the options: -1 to go on, else the exit status to return (0 after --help). */
+static int fetch_parse_argv(int argc, char *argv[], FetchArgs *a) {
         enum {
                 ARG_VSOCK = 0x100,
                 ARG_URL,
@@ -221,16 +231,7 @@ int verb_fetch(int argc, char *argv[]) {
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
-        _cleanup_(X509_STORE_freep) X509_STORE *trust = NULL;
-        _cleanup_free_ char *target = NULL, *error = NULL;
-        const char *url = NULL, *nonce = NULL, *api = DEFAULT_API, *ca = NULL;
-        uint32_t cid = VMADDR_CID_HOST, port = DEFAULT_VSOCK_PORT;
-        bool use_vsock = true, use_http = true, verify = false;
-        DocumentVerifyOptions opts = {};
-        HttpResult res = {};
-        char nonce_buf[17];
-        unsigned timeout = 5;
-        int c, r = -ENOTCONN;
+        int c;
 
         optind = 1;
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
@@ -239,65 +240,127 @@ int verb_fetch(int argc, char *argv[]) {
                         fetch_help();
                         return 0;
                 case ARG_VSOCK:
-                        if (vsock_address_parse(optarg, &cid, &port) < 0) {
+                        if (vsock_address_parse(optarg, &a->cid, &a->port) < 0) {
                                 fprintf(stderr, "azshci-attest: --vsock wants [CID:]PORT, not '%s'\n",
                                         optarg);
                                 return EXIT_USAGE;
                         }
-                        if (cid == VMADDR_CID_ANY)
-                                cid = VMADDR_CID_HOST;
-                        use_http = false;
+                        if (a->cid == VMADDR_CID_ANY)
+                                a->cid = VMADDR_CID_HOST;
+                        a->use_http = false;
                         break;
                 case ARG_URL:
-                        url = optarg;
-                        use_vsock = false;
+                        a->url = optarg;
+                        a->use_vsock = false;
                         break;
                 case ARG_NONCE:
                         if (isempty(optarg) || !nonce_is_valid(optarg)) {
                                 fprintf(stderr, "azshci-attest: --nonce wants 1..32 of [A-Za-z0-9_-]\n");
                                 return EXIT_USAGE;
                         }
-                        nonce = optarg;
+                        a->nonce = optarg;
                         break;
                 case ARG_API:
                         if (!imds_api_version_is_supported(optarg)) {
                                 fprintf(stderr, "azshci-attest: unknown api-version '%s'\n", optarg);
                                 return EXIT_USAGE;
                         }
-                        api = optarg;
+                        a->api = optarg;
                         break;
                 case ARG_TIMEOUT:
-                        timeout = (unsigned)strtoul(optarg, NULL, 10);
-                        if (timeout == 0 || timeout > 600) {
+                        a->timeout = (unsigned)strtoul(optarg, NULL, 10);
+                        if (a->timeout == 0 || a->timeout > 600) {
                                 fprintf(stderr, "azshci-attest: --timeout wants 1..600 seconds\n");
                                 return EXIT_USAGE;
                         }
                         break;
                 case ARG_VERIFY:
-                        verify = true;
+                        a->verify = true;
                         break;
                 case ARG_CA:
-                        ca = optarg;
+                        a->ca = optarg;
                         break;
                 case ARG_VM_ID:
-                        opts.vm_id = optarg;
+                        a->opts.vm_id = optarg;
                         break;
                 case ARG_DOMAIN:
-                        opts.metadata_domain = optarg;
+                        a->opts.metadata_domain = optarg;
                         break;
                 default:
                         return EXIT_USAGE;
                 }
-        if (optind < argc || (!use_vsock && !use_http)) {
+        if (optind < argc || (!a->use_vsock && !a->use_http)) {
                 fprintf(stderr, "azshci-attest: fetch takes --vsock or --url (not both) and no arguments\n");
                 return EXIT_USAGE;
         }
-        if (verify != !!ca) {
+        if (a->verify != !!a->ca) {
                 fprintf(stderr, "azshci-attest: --verify and --ca go together\n");
                 return EXIT_USAGE;
         }
-        if (verify) {
-                r = trust_store_new(ca, &trust, &error);
+        return -1;
+}
+
+/* The response to target: over vsock first, then over HTTP, as the arguments allow. */
+static int fetch_response(const FetchArgs *a, const char *target, HttpResult *ret) {
+        int r = -ENOTCONN;
+
+        if (a->use_vsock) {
+                r = fetch_vsock(a->cid, a->port, a->timeout, target, ret);
+                if (r < 0)
+                        fprintf(stderr, "azshci-attest: vsock %" PRIu32 ":%" PRIu32 ": %s%s\n", a->cid,
+                                a->port, strerror(-r), a->use_http ? "; trying HTTP" : "");
+        }
+        if (r < 0 && a->use_http) {
+                r = fetch_url(a->url ?: DEFAULT_URL, a->timeout, target, ret);
+                if (r < 0)
+                        fprintf(stderr, "azshci-attest: %s: %s\n", a->url ?: DEFAULT_URL, strerror(-r));
+        }
+        return r;
+}
+
+/* 0 when the document passes every check asked for, else the exit status. */
+static int fetch_verify(const FetchArgs *a, X509_STORE *trust, const char *nonce, const HttpResult *res) {
+        _cleanup_(document_info_freep) DocumentInfo *info = NULL;
+        _cleanup_free_ char *error = NULL;
+        DocumentVerifyOptions opts = a->opts;
+        DocumentCheck check = DOCUMENT_CHECK_OK;
+        int r;
+
+        opts.trust = trust;
+        opts.nonce = nonce;
+        r = document_verify(res->body, res->body_size, &opts, &info, &check, &error);
+        if (r < 0) {
+                fprintf(stderr, "azshci-attest: %s: %s\n", document_check_to_string(check),
+                        error ?: strerror(-r));
+                return check == DOCUMENT_CHECK_OK ? EXIT_USAGE : (int)check;
+        }
+        fprintf(stderr, "azshci-attest: verified: vmId %s, nonce %s, expires %s\n", strna(info->vm_id),
+                strna(info->nonce), strna(info->expires_on));
+        return 0;
+}
+
+int verb_fetch(int argc, char *argv[]) {
+        _cleanup_(X509_STORE_freep) X509_STORE *trust = NULL;
+        _cleanup_free_ char *target = NULL, *error = NULL;
+        FetchArgs a = {
+                .api = DEFAULT_API,
+                .cid = VMADDR_CID_HOST,
+                .port = DEFAULT_VSOCK_PORT,
+                .use_vsock = true,
+                .use_http = true,
+                .timeout = 5,
+        };
+        const char *nonce;
+        HttpResult res = {};
+        char nonce_buf[17];
+        int r;
+
+        r = fetch_parse_argv(argc, argv, &a);
+        if (r >= 0)
+                return r;
+        nonce = a.nonce;
+        if (a.verify) {
+                r = trust_store_new(a.ca, &trust, &error);
                 if (r < 0) {
                         fprintf(stderr, "azshci-attest: %s\n", error ?: strerror(-r));
                         return EXIT_USAGE;
@@ -309,46 +372,23 @@ int verb_fetch(int argc, char *argv[]) {
                         nonce = nonce_buf;
                 }
         }
-        if (asprintf(&target, "/metadata/attested/document?api-version=%s%s%s", api, nonce ? "&nonce=" : "",
-                    strempty(nonce)) < 0)
+        if (asprintf(&target, "/metadata/attested/document?api-version=%s%s%s", a.api,
+                    nonce ? "&nonce=" : "", strempty(nonce)) < 0)
                 return EXIT_USAGE;
 
-        r = -ENOTCONN;
-        if (use_vsock) {
-                r = fetch_vsock(cid, port, timeout, target, &res);
-                if (r < 0)
-                        fprintf(stderr, "azshci-attest: vsock %" PRIu32 ":%" PRIu32 ": %s%s\n", cid, port,
-                                strerror(-r), use_http ? "; trying HTTP" : "");
-        }
-        if (r < 0 && use_http) {
-                r = fetch_url(url ?: DEFAULT_URL, timeout, target, &res);
-                if (r < 0)
-                        fprintf(stderr, "azshci-attest: %s: %s\n", url ?: DEFAULT_URL, strerror(-r));
-        }
-        if (r < 0)
+        if (fetch_response(&a, target, &res) < 0)
                 return EXIT_FETCH;
         if (res.status != 200) {
                 fprintf(stderr, "azshci-attest: the host answered HTTP %u: %s\n", res.status, res.body);
                 http_result_done(&res);
                 return EXIT_FETCH;
         }
-
-        if (verify) {
-                _cleanup_(document_info_freep) DocumentInfo *info = NULL;
-                DocumentCheck check = DOCUMENT_CHECK_OK;
-
-                opts.trust = trust;
-                opts.nonce = nonce;
-                error = mfree(error);
-                r = document_verify(res.body, res.body_size, &opts, &info, &check, &error);
-                if (r < 0) {
-                        fprintf(stderr, "azshci-attest: %s: %s\n", document_check_to_string(check),
-                                error ?: strerror(-r));
+        if (a.verify) {
+                r = fetch_verify(&a, trust, nonce, &res);
+                if (r != 0) {
                         http_result_done(&res);
-                        return check == DOCUMENT_CHECK_OK ? EXIT_USAGE : (int)check;
+                        return r;
                 }
-                fprintf(stderr, "azshci-attest: verified: vmId %s, nonce %s, expires %s\n",
-                        strna(info->vm_id), strna(info->nonce), strna(info->expires_on));
         }
         fwrite(res.body, 1, res.body_size, stdout);
         putchar('\n');

@@ -29,7 +29,9 @@ static bool key_equal(const char *a, const char *b) {
         }
 }
 
-const VmField *vm_field_lookup(const char *key) {
+/* Finds a field by its D-Bus name or a spelling of it that ignores case, '-' and '_':
+ * "LegacyMac", "legacy-mac", "legacy_mac" and "legacymac" are the same field. */
+static const VmField *vm_field_lookup(const char *key) {
         assert(key);
 
         for (const VmField *f = vm_fields; f->name; f++)

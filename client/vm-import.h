@@ -7,7 +7,7 @@
 #include "vm.h"
 
 /* Turning what an administrator typed (KEY=VALUE, --key VALUE) or wrote (a JSON object) into
- * the typed a{sv} of RegisterVM/UpdateVM. Names and types come from vm_fields[] (service/vm.c)
+ * the typed a{sv} of RegisterVM/UpdateVM. Names and types come from vm_fields[] (service/shared/vm.c)
  * and every value is checked with vm_set_field(), so the client rejects exactly what the
  * service would reject, with the same message and the error name
  * org.freedesktop.DBus.Error.InvalidArgs. */
@@ -23,10 +23,6 @@ typedef struct VmPropertyList {
 } VmPropertyList;
 
 void vm_property_list_done(VmPropertyList *l);
-
-/* Finds a field by its D-Bus name or a spelling of it that ignores case, '-' and '_':
- * "LegacyMac", "legacy-mac", "legacy_mac" and "legacymac" are the same field. */
-const VmField *vm_field_lookup(const char *key);
 
 /* Parses "yes|no|true|false|on|off|1|0". */
 int parse_boolean(const char *s);

@@ -3,7 +3,10 @@
 #include "bus-names.h"
 #include "log.h"
 #include "manager-cluster.h"
-#include "manager-dbus.h"
+#include "manager-bus.h"
+#include "manager-legacy.h"
+#include "server-bus.h"
+#include "validate.h"
 #include "manager.h"
 #include "strv.h"
 
@@ -59,7 +62,7 @@ static void set_cluster_error(Manager *m, char *error) {
         free_and_replace_string(&m->cluster_error, error);
         if (error)
                 log_warning("Cluster: %s", error);
-        (void)manager_emit_server_changed(m, STRV_MAKE("Error"));
+        (void)server_emit_changed(m, STRV_MAKE("Error"));
 }
 
 /* --- this server's status --- */
@@ -181,7 +184,7 @@ static void converge(Manager *m) {
 
                 log_info("Cluster: legacy OS support is %s for the cluster; applying it here.",
                         cs.legacy_support ? "on" : "off");
-                r = manager_set_legacy_local(m, cs.legacy_support, &granted, &error);
+                r = manager_set_legacy_support(m, cs.legacy_support, &granted, &error);
                 m->cluster_legacy_failed = r < 0;
                 if (r < 0) {
                         if (asprintf(&problem, "switching legacy OS support %s failed: %s",
@@ -205,7 +208,7 @@ static void converge(Manager *m) {
                         g.legacy_access == vm->legacy_access)
                         continue;
                 if (g.legacy_access &&
-                        (vm_needs_power_off(vm) || manager_legacy_check_vm(m, vm, NULL) < 0)) {
+                        (vm_needs_power_off_for_legacy(vm) || manager_legacy_check_vm(m, vm, NULL) < 0)) {
                         log_notice(
                                 "Cluster: VM '%s' has legacy access in the cluster but cannot get it here "
                                 "(Generation 1 and running, or no legacy NIC).",
@@ -340,10 +343,45 @@ static int start_grants(Manager *m, PendingCall *p, const void *arg) {
         return cluster_store_set_grants(m->cluster, a->vm_ids, a->enable, on_change_done, p);
 }
 
-int manager_cluster_set_vm_access(Manager *m, sd_bus_message *msg, char *const *vm_ids, bool enable,
+/* The VM ids a SetVMAccess name stands for in a cluster. */
+static int grant_ids_for_name(Manager *m, const char *name, char ***ret) {
+        _cleanup_strv_free_ char **ids = NULL;
+        int r;
+
+        if (streq(name, "*")) {
+                r = cluster_store_grant_ids(m->cluster, &ids);
+                for (size_t i = 0; r >= 0 && i < m->n_vms; i++)
+                        r = strv_extend_unique(&ids, m->vms[i]->id);
+        } else {
+                _cleanup_free_ char *id = NULL;
+                Vm *vm = manager_find_vm(m, name);
+
+                if (vm) {
+                        id = strdup(vm->id);
+                        r = id ? 0 : -ENOMEM;
+                } else
+                        r = uuid_normalize(name, &id);
+                if (r >= 0)
+                        r = strv_extend(&ids, id);
+        }
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(ids);
+        return 0;
+}
+
+int manager_cluster_set_vm_access(Manager *m, sd_bus_message *msg, const char *name, bool enable,
         sd_bus_error *error) {
+        _cleanup_strv_free_ char **vm_ids = NULL;
+        int r;
+
         assert(m);
         assert(m->cluster);
+        assert(name);
+
+        r = grant_ids_for_name(m, name, &vm_ids);
+        if (r < 0)
+                return r;
         if (strv_length(vm_ids) == 0)
                 return sd_bus_reply_method_return(msg, NULL);
         return start_change(m, msg, enable ? "Granting legacy access" : "Revoking legacy access", error,
@@ -375,16 +413,6 @@ int manager_cluster_reapply(Manager *m, sd_bus_message *msg, const char *server,
         if (asprintf(&what, "Re-applying legacy OS support on '%s'", server) < 0)
                 return -ENOMEM;
         return start_change(m, msg, what, error, start_reapply, server);
-}
-
-int manager_cluster_granted_ids(Manager *m, char ***ret) {
-        assert(m);
-        assert(ret);
-        if (!m->cluster) {
-                *ret = NULL;
-                return 0;
-        }
-        return cluster_store_grant_ids(m->cluster, ret);
 }
 
 /* --- setup --- */

@@ -21,12 +21,11 @@ const char *manager_cluster_store_state(Manager *m);
 
 /* Cluster-wide changes, after polkit said yes: the reply to msg is sent when etcd answered. */
 int manager_cluster_enable_legacy(Manager *m, sd_bus_message *msg, bool enable, sd_bus_error *error);
-/* vm_ids: the VMs to grant or revoke (UUIDs; VMs of other servers included). */
-int manager_cluster_set_vm_access(Manager *m, sd_bus_message *msg, char *const *vm_ids, bool enable,
+/* name: the VM to grant or revoke (a VM of this server by name or id, or the UUID of a VM of
+ * another server), or "*": every VM of this server and every VM granted in the cluster. */
+int manager_cluster_set_vm_access(Manager *m, sd_bus_message *msg, const char *name, bool enable,
         sd_bus_error *error);
 int manager_cluster_reapply(Manager *m, sd_bus_message *msg, const char *server, sd_bus_error *error);
-/* Every VM id that has a grant in the cluster (for SetVMAccess("*")). */
-int manager_cluster_granted_ids(Manager *m, char ***ret);
 
 /* Something this server shows changed (state, sync, legacy network, inventory): publish the
  * status record and converge again on the next loop iteration. */

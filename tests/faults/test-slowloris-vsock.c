@@ -2,7 +2,7 @@
 
 /* Slowloris over the vsock frontend's path: the real HTTP server (libmicrohttpd in sd-event)
  * with the vsock identity function, peers injected over socketpairs with
- * imds_server_add_connection() and the CID they would have had after accept() (the internal
+ * imds_http_add_connection() and the CID they would have had after accept() (the internal
  * API; production peers always come from accept()). A fake backend answers at once.
  *
  * - 1000 connections from one CID that send nothing: all but --max-connections-per-vm are
@@ -33,7 +33,7 @@
 
 typedef struct Fixture {
         sd_event *event;
-        ImdsServer *server;
+        ImdsHttp *server;
         unsigned n_calls;
         char last_peer[32];
 } Fixture;
@@ -80,7 +80,7 @@ static int identify(void *data, int fd, const struct sockaddr *addr, socklen_t a
 }
 
 static void fixture_setup(Fixture *fx, gconstpointer unused) {
-        ImdsServerOptions o = {
+        ImdsHttpOptions o = {
                 .transport = "vsock",
                 .identify = identify,
                 .backend = {.attest = fake_attest, .cancel = fake_cancel, .data = fx},
@@ -93,11 +93,11 @@ static void fixture_setup(Fixture *fx, gconstpointer unused) {
         };
 
         g_assert_cmpint(sd_event_new(&fx->event), >=, 0);
-        g_assert_cmpint(imds_server_new(fx->event, -1, &o, &fx->server), ==, 0);
+        g_assert_cmpint(imds_http_new(fx->event, -1, &o, &fx->server), ==, 0);
 }
 
 static void fixture_teardown(Fixture *fx, gconstpointer unused) {
-        fx->server = imds_server_free(fx->server);
+        fx->server = imds_http_free(fx->server);
         fx->event = sd_event_unref(fx->event);
 }
 
@@ -108,7 +108,7 @@ static int connect_as(Fixture *fx, uint32_t cid) {
         int sv[2];
 
         g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv), ==, 0);
-        if (imds_server_add_connection(fx->server, sv[1], (struct sockaddr *)&svm, sizeof svm) < 0) {
+        if (imds_http_add_connection(fx->server, sv[1], (struct sockaddr *)&svm, sizeof svm) < 0) {
                 close(sv[0]);
                 return -1;
         }
@@ -135,10 +135,10 @@ static bool is_closed(int fd) {
 static void run_until_connections(Fixture *fx, unsigned n, usec_t timeout) {
         gint64 deadline = g_get_monotonic_time() + (gint64)timeout;
 
-        while (imds_server_n_connections(fx->server) != n) {
+        while (imds_http_n_connections(fx->server) != n) {
                 if (g_get_monotonic_time() >= deadline)
                         g_error("the server has %u connections, expected %u",
-                                imds_server_n_connections(fx->server), n);
+                                imds_http_n_connections(fx->server), n);
                 g_assert_cmpint(sd_event_run(fx->event, 5 * USEC_PER_MSEC), >=, 0);
         }
 }
@@ -189,7 +189,7 @@ static void test_idle_flood_one_vm(Fixture *fx, gconstpointer unused) {
         }
         /* Only PER_VM of them stay; the others were closed at once (before any deadline). */
         run_until_connections(fx, PER_VM, 500 * USEC_PER_MSEC);
-        g_assert_cmpuint(imds_server_n_peer_connections(fx->server, "7"), ==, PER_VM);
+        g_assert_cmpuint(imds_http_n_peer_connections(fx->server, "7"), ==, PER_VM);
         for (size_t i = 0; i < ELEMENTSOF(fds); i++)
                 closed += is_closed(fds[i]);
         g_assert_cmpuint(closed, ==, ELEMENTSOF(fds) - PER_VM);
@@ -232,7 +232,7 @@ static void test_tricklers(Fixture *fx, gconstpointer unused) {
                         (void)send(slow[i], req + sent, 1, MSG_NOSIGNAL);
                 sent++;
                 run_for(fx, 100 * USEC_PER_MSEC);
-                if (imds_server_n_peer_connections(fx->server, "11") == 0)
+                if (imds_http_n_peer_connections(fx->server, "11") == 0)
                         dropped_at = g_get_monotonic_time();
                 if (sent == 3)
                         g_assert_cmpuint(get(fx, other, DOC, 500 * USEC_PER_MSEC), ==, 200);
@@ -276,7 +276,7 @@ static void test_unidentified_share(Fixture *fx, gconstpointer unused) {
         for (size_t i = 0; i < ELEMENTSOF(fds); i++)
                 fds[i] = connect_as(fx, bad[i % ELEMENTSOF(bad)]);
         run_until_connections(fx, PER_VM, 500 * USEC_PER_MSEC);
-        g_assert_cmpuint(imds_server_n_peer_connections(fx->server, NULL), ==, PER_VM);
+        g_assert_cmpuint(imds_http_n_peer_connections(fx->server, NULL), ==, PER_VM);
         for (size_t i = 0; i < ELEMENTSOF(fds); i++)
                 close(fds[i]);
         run_until_connections(fx, 0, 500 * USEC_PER_MSEC);
@@ -293,7 +293,7 @@ static void test_global_limit_recovers(Fixture *fx, gconstpointer unused) {
                 refused += fds[i] < 0;
         }
         g_assert_cmpuint(refused, ==, 16);
-        g_assert_cmpuint(imds_server_n_connections(fx->server), ==, MAX_CONNECTIONS);
+        g_assert_cmpuint(imds_http_n_connections(fx->server), ==, MAX_CONNECTIONS);
         /* Full; the request deadline empties it, and a new client is served. */
         run_until_connections(fx, 0, (REQUEST_TIMEOUT + 2) * USEC_PER_SEC);
         g_assert_cmpint(g_get_monotonic_time() - start, <, (REQUEST_TIMEOUT + 1) * G_USEC_PER_SEC);

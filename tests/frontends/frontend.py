@@ -19,7 +19,7 @@ import harness
 from harness import deadline_loop, HarnessError, Skip
 
 FRONTEND_USER = harness.FRONTEND_USER
-MARK_TAG = 0xa5000000   # service/legacy-mark.h: a port's mark is MARK_TAG | its ifindex
+MARK_TAG = 0xa5000000   # service/shared/legacy-mark.h: a port's mark is MARK_TAG | its ifindex
 VM_ID = "3f2b8c1e-7d4a-4e59-9b61-0c8d2e5f7a13"
 VM_NAME = "legacy-guest"
 

@@ -2,7 +2,7 @@
 
 /* The vsock frontend's request handling end to end over a socketpair: the real HTTP server
  * (libmicrohttpd in sd-event) with the vsock identity function, the peer CID injected through
- * imds_server_add_connection() — the internal API, exactly what accept() would report on a
+ * imds_http_add_connection() — the internal API, exactly what accept() would report on a
  * host with vsock. The backend (AttestForVersion) is a fake that records its arguments and
  * answers from the event loop when the test says so. */
 
@@ -80,7 +80,7 @@ static void fake_answer(Fake *f, int error, const char *error_name, const char *
 
 typedef struct Fixture {
         sd_event *event;
-        ImdsServer *server;
+        ImdsHttp *server;
         Fake fake;
 } Fixture;
 
@@ -89,7 +89,7 @@ static int identify(void *data, int fd, const struct sockaddr *addr, socklen_t a
 }
 
 static void fixture_setup(Fixture *fx, gconstpointer unused) {
-        ImdsServerOptions o = {
+        ImdsHttpOptions o = {
                 .transport = "vsock",
                 .identify = identify,
                 .backend = {.attest = fake_attest, .cancel = fake_cancel, .data = &fx->fake},
@@ -100,11 +100,11 @@ static void fixture_setup(Fixture *fx, gconstpointer unused) {
 
         g_assert_cmpint(sd_event_new(&fx->event), >=, 0);
         fx->fake.event = fx->event;
-        g_assert_cmpint(imds_server_new(fx->event, -1, &o, &fx->server), ==, 0);
+        g_assert_cmpint(imds_http_new(fx->event, -1, &o, &fx->server), ==, 0);
 }
 
 static void fixture_teardown(Fixture *fx, gconstpointer unused) {
-        fx->server = imds_server_free(fx->server);
+        fx->server = imds_http_free(fx->server);
         g_assert_cmpuint(fx->fake.n_pending, ==, 0);
         fx->event = sd_event_unref(fx->event);
 }
@@ -116,8 +116,8 @@ static int connect_as(Fixture *fx, uint32_t cid) {
         int sv[2];
 
         g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
-        g_assert_cmpint(imds_server_add_connection(fx->server, sv[1], (struct sockaddr *)&svm, sizeof svm),
-                ==, 0);
+        g_assert_cmpint(imds_http_add_connection(fx->server, sv[1], (struct sockaddr *)&svm, sizeof svm), ==,
+                0);
         return sv[0];
 }
 
@@ -369,9 +369,9 @@ static void test_free_in_flight(Fixture *fx, gconstpointer unused) {
 
         send_request(fd, "/metadata/attested/document?api-version=2018-10-01", NULL);
         run_until_pending(fx, 1);
-        g_assert_cmpuint(imds_server_n_connections(fx->server), ==, 1);
+        g_assert_cmpuint(imds_http_n_connections(fx->server), ==, 1);
         /* Stopping with a call in flight cancels it and closes the connection. */
-        fx->server = imds_server_free(fx->server);
+        fx->server = imds_http_free(fx->server);
         g_assert_cmpuint(fx->fake.n_cancelled, ==, 1);
         g_assert_cmpuint(fx->fake.n_pending, ==, 0);
         close(fd);
@@ -383,14 +383,14 @@ static void test_connection_count(Fixture *fx, gconstpointer unused) {
         int fd = connect_as(fx, 5);
         gint64 deadline;
 
-        g_assert_cmpuint(imds_server_n_connections(fx->server), ==, 1);
+        g_assert_cmpuint(imds_http_n_connections(fx->server), ==, 1);
         send_request(fd, "/nope", NULL);
         read_response(fx, fd, buf, &r);
         g_assert_cmpuint(r.status, ==, 404);
         response_clear(&r);
         close(fd);
         deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
-        while (imds_server_n_connections(fx->server) > 0) {
+        while (imds_http_n_connections(fx->server) > 0) {
                 g_assert_cmpint(g_get_monotonic_time(), <, deadline);
                 g_assert_cmpint(sd_event_run(fx->event, 10 * USEC_PER_MSEC), >=, 0);
         }

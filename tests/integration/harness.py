@@ -1277,7 +1277,7 @@ class OpensslCmpMock:
 
     def issue(self, name, not_before=None, not_after=None, key=None, dns="node1." + METADATA_DOMAIN):
         """A fresh RSA-2048 key (or the given key file) and a certificate for it from the CA
-        here, with the extensions of the local issuer's leaves (service/issuer-local.c:
+        here, with the extensions of the local issuer's leaves (service/attestd/issuers/issuer-local.c:
         digitalSignature, EKU incl. emailProtection so `openssl smime -verify` accepts the
         documents, CN and SAN dns), from not_before (default: a minute ago) for 30 days (or
         to not_after). Returns (key path, cert path), owned by the service user, 0600."""

@@ -403,7 +403,7 @@ FAULT_BIN = "azshci-attestd-fault-injection"
 
 
 def _use_fault_point(h, point):
-    """The following starts run the test build of the service (service/fault.h), which stops
+    """The following starts run the test build of the service (service/attestd/fault.h), which stops
     itself (SIGSTOP) when it reaches point; a missing test build is a failure."""
     binary = os.path.join(h.builddir, "service", FAULT_BIN)
     if not os.access(binary, os.X_OK):

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
 # Proves that every rule of the legacy firewall has a test that fails without it: for each rule
-# line that service/nft-rules.c renders, a copy of the source tree without that one line is
+# line that service/legacynet/nft-rules.c renders, a copy of the source tree without that one line is
 # built (legacynet-tool only) and test-legacynet.sh runs against it; the rule is "caught" when
 # the run fails, and the failing checks are printed. Nothing of the checkout or its build
 # directories is touched. Run by hand, as root (about a minute per rule):
@@ -19,20 +19,20 @@ trap 'rm -rf "$WORK"' EXIT
 
 # The rule lines: the chain bodies of render_bridge() and render_inet(), without the chains'
 # "type ... hook" lines.
-mapfile -t RULES < <(grep -n '^ *"\\t\\t[a-z].*\\n"$' "$SRC/service/nft-rules.c" |
+mapfile -t RULES < <(grep -n '^ *"\\t\\t[a-z].*\\n"$' "$SRC/service/legacynet/nft-rules.c" |
         grep -v -e 'type filter hook' -e '\\t\\ttype ' |
         grep -F -- "$PATTERN")
 [ ${#RULES[@]} -gt 0 ] || { echo "no rule matches '$PATTERN'"; exit 2; }
 
 tar -C "$SRC" --exclude='./build*' --exclude=./.git -cf - . | (mkdir -p "$WORK/src" && tar -C "$WORK/src" -xf -)
-cp "$WORK/src/service/nft-rules.c" "$WORK/nft-rules.c.orig"
+cp "$WORK/src/service/legacynet/nft-rules.c" "$WORK/nft-rules.c.orig"
 meson setup "$WORK/build" "$WORK/src" >"$WORK/setup.log" 2>&1 || { cat "$WORK/setup.log"; exit 2; }
 
 missed=0
 for entry in "${RULES[@]}"; do
         line=${entry%%:*}
         text=$(sed -n "${line}p" "$WORK/nft-rules.c.orig" | sed 's/^ *"\\t\\t//; s/\\n"$//')
-        sed "${line}d" "$WORK/nft-rules.c.orig" >"$WORK/src/service/nft-rules.c"
+        sed "${line}d" "$WORK/nft-rules.c.orig" >"$WORK/src/service/legacynet/nft-rules.c"
         if ! meson compile -C "$WORK/build" tests/legacynet/legacynet-tool >"$WORK/build.log" 2>&1; then
                 echo "BUILD FAILED without: $text"
                 tail -5 "$WORK/build.log"
@@ -48,6 +48,6 @@ for entry in "${RULES[@]}"; do
                 grep '^not ok' <<<"$out" | sed 's/^/              /'
         fi
 done
-cp "$WORK/nft-rules.c.orig" "$WORK/src/service/nft-rules.c"
+cp "$WORK/nft-rules.c.orig" "$WORK/src/service/legacynet/nft-rules.c"
 echo "$((${#RULES[@]} - missed)) of ${#RULES[@]} rules caught"
 [ $missed -eq 0 ]

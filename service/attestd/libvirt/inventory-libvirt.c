@@ -5,6 +5,7 @@
 
 #include "inventory-libvirt.h"
 #include "log.h"
+#include "manager-inventory.h"
 #include "manager.h"
 #include "strv.h"
 #include "time-util.h"

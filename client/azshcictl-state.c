@@ -1,0 +1,352 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* azshcictl: the service's state read with Properties.GetAll and ObjectManager.GetManagedObjects,
+ * as JSON objects with their keys in a fixed order. */
+
+#include <strings.h>
+
+#include "azshcictl-state.h"
+#include "bus-names.h"
+#include "log.h"
+
+static int read_variant(sd_bus_message *m, JsonNode **ret) {
+        _cleanup_(json_node_unrefp) JsonNode *node = NULL;
+        const char *contents;
+        char type;
+        int r;
+
+        r = sd_bus_message_peek_type(m, &type, &contents);
+        if (r < 0)
+                return r;
+        if (type != 'v')
+                return -EBADMSG;
+        r = sd_bus_message_enter_container(m, 'v', contents);
+        if (r < 0)
+                return r;
+
+        if (streq(contents, "as")) {
+                _cleanup_strv_free_ char **l = NULL;
+                JsonArray *a;
+
+                r = sd_bus_message_read_strv(m, &l);
+                if (r < 0)
+                        return r;
+                a = json_array_new();
+                STRV_FOREACH (s, l)
+                        json_array_add_string_element(a, *s);
+                node = json_node_init_array(json_node_alloc(), a);
+                json_array_unref(a);
+        } else if (strlen(contents) == 1) {
+                union {
+                        const char *s;
+                        int b;
+                        uint8_t y;
+                        int16_t n;
+                        uint16_t q;
+                        int32_t i;
+                        uint32_t u;
+                        int64_t x;
+                        uint64_t t;
+                        double d;
+                } v;
+
+                switch (contents[0]) {
+                case 's':
+                case 'o':
+                case 'g':
+                        r = sd_bus_message_read_basic(m, contents[0], &v.s);
+                        if (r >= 0)
+                                node = json_node_init_string(json_node_alloc(), v.s);
+                        break;
+                case 'b':
+                        r = sd_bus_message_read_basic(m, 'b', &v.b);
+                        if (r >= 0)
+                                node = json_node_init_boolean(json_node_alloc(), v.b);
+                        break;
+                case 'y':
+                        r = sd_bus_message_read_basic(m, 'y', &v.y);
+                        if (r >= 0)
+                                node = json_node_init_int(json_node_alloc(), v.y);
+                        break;
+                case 'n':
+                        r = sd_bus_message_read_basic(m, 'n', &v.n);
+                        if (r >= 0)
+                                node = json_node_init_int(json_node_alloc(), v.n);
+                        break;
+                case 'q':
+                        r = sd_bus_message_read_basic(m, 'q', &v.q);
+                        if (r >= 0)
+                                node = json_node_init_int(json_node_alloc(), v.q);
+                        break;
+                case 'i':
+                        r = sd_bus_message_read_basic(m, 'i', &v.i);
+                        if (r >= 0)
+                                node = json_node_init_int(json_node_alloc(), v.i);
+                        break;
+                case 'u':
+                        r = sd_bus_message_read_basic(m, 'u', &v.u);
+                        if (r >= 0)
+                                node = json_node_init_int(json_node_alloc(), v.u);
+                        break;
+                case 'x':
+                        r = sd_bus_message_read_basic(m, 'x', &v.x);
+                        if (r >= 0)
+                                node = json_node_init_int(json_node_alloc(), v.x);
+                        break;
+                case 't':
+                        r = sd_bus_message_read_basic(m, 't', &v.t);
+                        if (r >= 0)
+                                node = json_node_init_int(json_node_alloc(),
+                                        (gint64)MIN(v.t, (uint64_t)INT64_MAX));
+                        break;
+                case 'd':
+                        r = sd_bus_message_read_basic(m, 'd', &v.d);
+                        if (r >= 0)
+                                node = json_node_init_double(json_node_alloc(), v.d);
+                        break;
+                default:
+                        r = sd_bus_message_skip(m, contents);
+                }
+        } else
+                r = sd_bus_message_skip(m, contents); /* nothing in our API; newer services may add some */
+        if (r < 0)
+                return r;
+
+        r = sd_bus_message_exit_container(m);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(node); /* NULL for types we do not show */
+        return 0;
+}
+
+/* Reads an a{sv} into o. */
+static int read_properties(sd_bus_message *m, JsonObject *o) {
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                JsonNode *node = NULL;
+                const char *name;
+
+                r = sd_bus_message_read(m, "s", &name);
+                if (r < 0)
+                        return r;
+                r = read_variant(m, &node);
+                if (r < 0)
+                        return r;
+                if (node)
+                        json_object_set_member(o, name, node);
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
+/* A copy of o with the keys in a fixed order: those listed first, then the rest as they came. */
+static JsonObject *json_object_ordered(JsonObject *o, const char *const *keys) {
+        JsonObject *n = json_object_new();
+        JsonObjectIter iter;
+        const char *key;
+        JsonNode *node;
+
+        for (const char *const *k = keys; *k; k++)
+                if (json_object_has_member(o, *k))
+                        json_object_set_member(n, *k, json_node_copy(json_object_get_member(o, *k)));
+        json_object_iter_init(&iter, o);
+        while (json_object_iter_next(&iter, &key, &node))
+                if (!json_object_has_member(n, key))
+                        json_object_set_member(n, key, json_node_copy(node));
+        return n;
+}
+
+static const char *const cluster_keys[] = {
+        "HostState",
+        "LegacyOsSupport",
+        "LastSync",
+        "CertificateExpiry",
+        "SubscriptionId",
+        "Version",
+        "InventoryStale",
+        NULL,
+};
+static const char *const server_keys[] = {
+        "Name",
+        "State",
+        "LastSync",
+        "CertificateExpiry",
+        "LegacyOsSupport",
+        "Error",
+        NULL,
+};
+static const char *const vm_derived_keys[] = {
+        "Status",
+        "EligibleBenefits",
+        "ActiveBenefits",
+        "RecommendedActions",
+        "RequiredUpdates",
+        "LegacyAccess",
+        "Source",
+        NULL,
+};
+
+static const char **vm_keys_new(void) {
+        size_t n = 0, k = 0;
+        const char **keys;
+
+        while (vm_fields[n].name)
+                n++;
+        keys = calloc(n + ELEMENTSOF(vm_derived_keys), sizeof(char *));
+        if (!keys)
+                return NULL;
+        for (size_t i = 0; i < n; i++)
+                keys[k++] = vm_fields[i].name;
+        for (size_t i = 0; vm_derived_keys[i]; i++)
+                keys[k++] = vm_derived_keys[i];
+        return keys;
+}
+
+int get_cluster(Context *c, JsonObject **ret) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(json_object_freep) JsonObject *o = NULL;
+        int r;
+
+        r = connect_bus(c);
+        if (r < 0)
+                return r;
+        r = sd_bus_call_method(c->bus, BUS_NAME, BUS_PATH, "org.freedesktop.DBus.Properties", "GetAll",
+                &error, &reply, "s", BUS_INTERFACE);
+        if (r < 0)
+                return log_bus_error(c, &error, r, "read the service's properties");
+
+        o = json_object_new();
+        r = read_properties(reply, o);
+        if (r < 0)
+                return log_error_status(c, EXIT_SERVICE, r, "Failed to parse the service's properties: %s",
+                        strerror(-r));
+        *ret = json_object_ordered(o, cluster_keys);
+        return 0;
+}
+
+static int compare_by_name(const void *a, const void *b) {
+        JsonObject *x = *(JsonObject *const *)a, *y = *(JsonObject *const *)b;
+        const char *n = json_object_get_string_member_with_default(x, "Name", "");
+        const char *m = json_object_get_string_member_with_default(y, "Name", "");
+        return strcmp(n, m);
+}
+
+/* The objects under BUS_PATH that implement interface, as JSON objects with their properties
+ * in a fixed key order, sorted by Name. */
+int get_objects(Context *c, const char *interface, JsonArray **ret) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(json_array_freep) JsonArray *result = NULL;
+        _cleanup_free_ JsonObject **objects = NULL;
+        _cleanup_free_ const char **keys = NULL;
+        size_t n = 0;
+        int r;
+
+        if (streq(interface, BUS_INTERFACE_VM)) {
+                keys = vm_keys_new();
+                if (!keys)
+                        return log_oom();
+        }
+
+        r = connect_bus(c);
+        if (r < 0)
+                return r;
+        r = sd_bus_call_method(c->bus, BUS_NAME, BUS_PATH, "org.freedesktop.DBus.ObjectManager",
+                "GetManagedObjects", &error, &reply, NULL);
+        if (r < 0)
+                return log_bus_error(c, &error, r, "list the service's objects");
+
+        r = sd_bus_message_enter_container(reply, 'a', "{oa{sa{sv}}}");
+        if (r < 0)
+                goto parse_error;
+        while ((r = sd_bus_message_enter_container(reply, 'e', "oa{sa{sv}}")) > 0) {
+                const char *path;
+
+                r = sd_bus_message_read(reply, "o", &path);
+                if (r < 0)
+                        goto parse_error;
+                r = sd_bus_message_enter_container(reply, 'a', "{sa{sv}}");
+                if (r < 0)
+                        goto parse_error;
+                while ((r = sd_bus_message_enter_container(reply, 'e', "sa{sv}")) > 0) {
+                        const char *iface;
+
+                        r = sd_bus_message_read(reply, "s", &iface);
+                        if (r < 0)
+                                goto parse_error;
+                        if (streq(iface, interface)) {
+                                _cleanup_(json_object_freep) JsonObject *o = json_object_new();
+                                JsonObject **a;
+
+                                r = read_properties(reply, o);
+                                if (r < 0)
+                                        goto parse_error;
+                                a = reallocarray(objects, n + 1, sizeof(JsonObject *));
+                                if (!a) {
+                                        for (size_t i = 0; i < n; i++)
+                                                json_object_unref(objects[i]);
+                                        return log_oom();
+                                }
+                                objects = a;
+                                objects[n++] = json_object_ordered(o, keys ?: server_keys);
+                        } else {
+                                r = sd_bus_message_skip(reply, "a{sv}");
+                                if (r < 0)
+                                        goto parse_error;
+                        }
+                        r = sd_bus_message_exit_container(reply);
+                        if (r < 0)
+                                goto parse_error;
+                }
+                if (r < 0)
+                        goto parse_error;
+                r = sd_bus_message_exit_container(reply);
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(reply);
+                if (r < 0)
+                        goto parse_error;
+        }
+        if (r < 0)
+                goto parse_error;
+
+        if (n > 0)
+                qsort(objects, n, sizeof(JsonObject *), compare_by_name);
+        result = json_array_sized_new((guint)n);
+        for (size_t i = 0; i < n; i++)
+                json_array_add_object_element(result, objects[i]); /* takes the reference */
+        *ret = TAKE_PTR(result);
+        return 0;
+
+parse_error:
+        for (size_t i = 0; i < n; i++)
+                json_object_unref(objects[i]);
+        return log_error_status(c, EXIT_SERVICE, r, "Failed to parse the service's objects: %s",
+                strerror(-r));
+}
+
+/* Finds a VM by id (any case), else by exact name: an id always means its VM, as in the
+ * service's lookups. */
+JsonObject *find_vm(JsonArray *vms, const char *key) {
+        guint n = json_array_get_length(vms);
+
+        for (guint i = 0; i < n; i++) {
+                JsonObject *vm = json_array_get_object_element(vms, i);
+                if (strcasecmp(jstr(vm, "Id"), key) == 0)
+                        return vm;
+        }
+        for (guint i = 0; i < n; i++) {
+                JsonObject *vm = json_array_get_object_element(vms, i);
+                if (streq(jstr(vm, "Name"), key))
+                        return vm;
+        }
+        return NULL;
+}

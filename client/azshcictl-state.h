@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "azshcictl-util.h"
+
+int get_cluster(Context *c, JsonObject **ret);
+/* The objects under BUS_PATH that implement interface, as JSON objects with their properties
+ * in a fixed key order, sorted by Name. */
+int get_objects(Context *c, const char *interface, JsonArray **ret);
+/* Finds a VM by id (any case), else by exact name: an id always means its VM, as in the
+ * service's lookups. */
+JsonObject *find_vm(JsonArray *vms, const char *key);

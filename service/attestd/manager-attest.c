@@ -1,0 +1,577 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <ctype.h>
+#include <sys/random.h>
+
+#include "bus-names.h"
+#include "document.h"
+#include "fault.h"
+#include "log.h"
+#include "manager-attest.h"
+#include "manager-bus.h"
+#include "server-bus.h"
+#include "validate.h"
+#include "vsock-peer.h"
+#include "x509-util.h"
+
+/* The attestation half of the manager: the keystore and issuer, Sync (enrolment in a worker
+ * thread, automatic renewal with backoff) and Attest (documents signed by a pool of worker
+ * threads, so that the bus loop never signs). */
+
+#define SYNC_RETRY_MIN_USEC (30 * USEC_PER_SEC)
+#define SYNC_RETRY_MAX_USEC USEC_PER_HOUR
+
+/* --- Sync --- */
+
+typedef struct SyncJob {
+        Manager *manager;
+        sd_bus_message **waiters; /* callers waiting for this sync's result */
+        size_t n_waiters;
+
+        /* Inputs, owned by the job (the worker never touches the manager). */
+        Keystore *keystore;
+        Issuer *issuer;
+        KeyType key_type;
+        SigningIdentity *current; /* for renewal (KUR) and for re-certifying the same key */
+        bool rotate_key;
+        char *subject;
+        unsigned validity_days, max_validity_days;
+
+        /* Results. */
+        SigningIdentity *result;
+        char *error;
+} SyncJob;
+
+static SyncJob *sync_job_free(SyncJob *j) {
+        if (!j)
+                return NULL;
+        for (size_t i = 0; i < j->n_waiters; i++)
+                sd_bus_message_unref(j->waiters[i]);
+        free(j->waiters);
+        signing_identity_unref(j->current);
+        signing_identity_unref(j->result);
+        free(j->subject);
+        free(j->error);
+        return mfree(j);
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(SyncJob *, sync_job_free);
+
+static int sync_job_add_waiter(SyncJob *j, sd_bus_message *m) {
+        sd_bus_message **a;
+
+        if (!m)
+                return 0;
+        a = reallocarray(j->waiters, j->n_waiters + 1, sizeof(sd_bus_message *));
+        if (!a)
+                return -ENOMEM;
+        j->waiters = a;
+        j->waiters[j->n_waiters++] = sd_bus_message_ref(m);
+        return 0;
+}
+
+/* Runs in the enrolment thread. */
+static void sync_work(void *userdata) {
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
+        _cleanup_(X509_freep) X509 *cert = NULL;
+        _cleanup_(x509_stack_freep) STACK_OF(X509) *chain = NULL;
+        _cleanup_(signing_identity_unrefp) SigningIdentity *id = NULL;
+        SyncJob *j = userdata;
+        bool renew;
+        int r;
+
+        renew = j->current && j->current->not_after > now_usec(CLOCK_REALTIME);
+
+        if (!j->rotate_key && j->current) {
+                key = j->current->key;
+                EVP_PKEY_up_ref(key);
+        } else {
+                r = keystore_generate_key(j->keystore, j->key_type, &key);
+                if (r < 0) {
+                        (void)asprintf(&j->error, "Failed to generate a %s key: %s",
+                                key_type_to_string(j->key_type), strerror(-r));
+                        return;
+                }
+        }
+
+        IssuerRequest req = {
+                .key = key,
+                .subject_cn = j->subject,
+                .san_dns = j->subject,
+                .validity_days = j->validity_days,
+                .current_key = renew ? j->current->key : NULL,
+                .current_cert = renew ? j->current->cert : NULL,
+        };
+        r = issuer_enroll(j->issuer, &req, &cert, &chain, &j->error);
+        if (r < 0) {
+                if (!j->error)
+                        (void)asprintf(&j->error, "Enrolment failed: %s", strerror(-r));
+                return;
+        }
+
+        /* Whatever the issuer says, the service decides what it signs with. */
+        r = certificate_check_acceptable(cert, key, j->max_validity_days, time(NULL), &j->error);
+        if (r < 0)
+                return;
+
+        r = signing_identity_new(key, cert, chain, &id);
+        if (r < 0) {
+                (void)asprintf(&j->error, "Issued certificate unusable: %s", strerror(-r));
+                return;
+        }
+
+        r = keystore_store(j->keystore, id);
+        if (r < 0) {
+                (void)asprintf(&j->error, "Failed to store the new key and certificate: %s", strerror(-r));
+                return;
+        }
+        fault_point("sync-stored");
+
+        j->result = TAKE_PTR(id);
+}
+
+static void manager_schedule_sync(Manager *m);
+
+static void manager_set_identity(Manager *m, SigningIdentity *id) {
+        signing_identity_unref(m->identity);
+        m->identity = id;
+        m->certificate_expiry = id ? id->not_after : 0;
+}
+
+/* Runs in the event loop when the enrolment thread is done. */
+static void sync_done(void *userdata) {
+        _cleanup_(sync_job_freep) SyncJob *j = userdata;
+        Manager *m = j->manager;
+        bool ok = j->result;
+        char buf[32];
+
+        assert(m->sync_job == j);
+        m->sync_job = NULL;
+
+        if (j->result) {
+                manager_set_identity(m, TAKE_PTR(j->result));
+                m->last_sync = now_usec(CLOCK_REALTIME);
+                m->sync_failures = 0;
+                m->server_error = mfree(m->server_error);
+                (void)manager_save_state(m);
+
+                log_info("Sync succeeded: new %s signing certificate valid until %s.",
+                        key_type_to_string(m->config.key_type),
+                        format_timestamp_utc(buf, sizeof buf, m->certificate_expiry));
+
+                (void)manager_emit_changed(m, STRV_MAKE("LastSync", "CertificateExpiry"));
+                (void)server_emit_changed(m, STRV_MAKE("LastSync", "CertificateExpiry", "Error"));
+        } else {
+                m->sync_failures++;
+                (void)free_and_strdup(&m->server_error, j->error ?: "Sync failed.");
+                log_error("Sync failed (attempt %u): %s", m->sync_failures, strna(j->error));
+                (void)server_emit_changed(m, STRV_MAKE("Error"));
+        }
+
+        manager_refresh(m);
+        manager_schedule_sync(m);
+
+        for (size_t i = 0; i < j->n_waiters; i++) {
+                if (ok)
+                        (void)sd_bus_reply_method_return(j->waiters[i], NULL);
+                else
+                        (void)sd_bus_reply_method_errorf(j->waiters[i], BUS_ERROR_SYNC_FAILED, "%s",
+                                m->server_error);
+        }
+}
+
+/* A DNS label from the server name: lowercase, anything else than [a-z0-9-] becomes '-'. */
+static int server_dns_name(Manager *m, char **ret) {
+        _cleanup_free_ char *label = strdup(m->server_name);
+
+        if (!label)
+                return -ENOMEM;
+        for (char *p = label; *p; p++) {
+                *p = (char)tolower((unsigned char)*p);
+                if (!strchr("abcdefghijklmnopqrstuvwxyz0123456789-", *p))
+                        *p = '-';
+        }
+        if (strlen(label) > 63)
+                label[63] = 0;
+        if (asprintf(ret, "%s.%s", label, m->config.metadata_domain) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+static int manager_start_sync(Manager *m, sd_bus_message *waiter) {
+        _cleanup_(sync_job_freep) SyncJob *j = NULL;
+        int r;
+
+        assert(m);
+
+        if (m->sync_job)
+                /* One enrolment at a time: later callers get the result of the running one. */
+                return sync_job_add_waiter(m->sync_job, waiter);
+
+        j = calloc(1, sizeof(SyncJob));
+        if (!j)
+                return -ENOMEM;
+        *j = (SyncJob){
+                .manager = m,
+                .keystore = m->keystore,
+                .issuer = m->issuer,
+                .key_type = m->config.key_type,
+                .current = m->identity ? signing_identity_ref(m->identity) : NULL,
+                .rotate_key = m->config.rotate_key_on_sync,
+                .validity_days = m->config.certificate_validity_days,
+                .max_validity_days = m->config.certificate_max_validity_days,
+        };
+        r = server_dns_name(m, &j->subject);
+        if (r < 0)
+                return r;
+        r = sync_job_add_waiter(j, waiter);
+        if (r < 0)
+                return r;
+
+        r = workqueue_submit(m->enroller, sync_work, sync_done, j);
+        if (r < 0)
+                return r;
+
+        log_info("Sync started with the %s issuer.", m->issuer->ops->name);
+        m->sync_job = TAKE_PTR(j);
+        return 0;
+}
+
+int manager_sync(Manager *manager, sd_bus_message *msg, sd_bus_error *error) {
+        int r;
+
+        assert(manager);
+
+        if (!manager->config.enabled)
+                return sd_bus_error_set(error, BUS_ERROR_NOT_CONFIGURED,
+                        "Attestation is turned off in the configuration (\"enabled\": false).");
+
+        r = manager_start_sync(manager, msg);
+        if (r < 0)
+                return r;
+        return 1; /* the reply comes when the enrolment is done */
+}
+
+/* --- Scheduling --- */
+
+static usec_t random_jitter(usec_t max) {
+        uint64_t x = 0;
+
+        if (max == 0 || getrandom(&x, sizeof x, GRND_NONBLOCK) != sizeof x)
+                return 0;
+        return x % max;
+}
+
+/* When the next automatic sync is due, in CLOCK_REALTIME µs, as seen at now. */
+static usec_t manager_next_sync(Manager *m, usec_t now) {
+        SigningIdentity *id = m->identity;
+        usec_t next, half;
+
+        if (m->sync_failures > 0) {
+                /* Capped exponential backoff with jitter, so that a cluster does not hammer
+                 * its CA in lockstep after an outage. */
+                usec_t delay = SYNC_RETRY_MIN_USEC << MIN(m->sync_failures - 1, 16U);
+                delay = MIN(delay, SYNC_RETRY_MAX_USEC);
+                return now + delay / 2 + random_jitter(delay / 2);
+        }
+
+        if (!id || id->not_after <= now)
+                return now;
+
+        next = (m->last_sync ?: id->not_before) + m->config.sync_interval_hours * USEC_PER_HOUR;
+        /* Renew early once less than half of the validity is left. */
+        half = id->not_before + (id->not_after - id->not_before) / 2;
+        return MIN(next, half);
+}
+
+static int on_sync_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        usec_t now = now_usec(CLOCK_REALTIME);
+
+        /* The certificate may just have expired: show it. */
+        manager_refresh(m);
+
+        /* One reading of the clock for the question "is it due?": asking the clock twice could
+         * find it never due and re-arm the timer at once, for ever. */
+        if (m->config.automatic_sync && now >= manager_next_sync(m, now)) {
+                int r = manager_start_sync(m, NULL);
+                if (r < 0)
+                        log_error_errno(r, "Failed to start an automatic sync: %m");
+        }
+        if (!m->sync_job)
+                manager_schedule_sync(m);
+        return 0;
+}
+
+static void manager_schedule_sync(Manager *m) {
+        usec_t next, now = now_usec(CLOCK_REALTIME);
+        int r;
+
+        if (!m->config.enabled || !m->event)
+                return;
+
+        next = m->config.automatic_sync ? manager_next_sync(m, now) : USEC_INFINITY;
+        /* Also wake up when the certificate expires, to turn the server Expired on time. */
+        if (m->identity && m->identity->not_after > now)
+                next = MIN(next, m->identity->not_after);
+        if (next == USEC_INFINITY)
+                return;
+
+        if (m->sync_timer) {
+                r = sd_event_source_set_time(m->sync_timer, next);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(m->sync_timer, SD_EVENT_ONESHOT);
+        } else
+                r = sd_event_add_time(m->event, &m->sync_timer, CLOCK_REALTIME, next, USEC_PER_SEC,
+                        on_sync_timer, m);
+        if (r < 0)
+                log_error_errno(r, "Failed to schedule the next sync: %m");
+}
+
+/* --- Attest --- */
+
+typedef struct SignJob {
+        sd_bus_message *request;
+        SigningIdentity *identity;
+        char *payload;
+        bool embed_chain;
+        char *body;
+        int error;
+} SignJob;
+
+static void sign_job_free(SignJob *j) {
+        sd_bus_message_unref(j->request);
+        signing_identity_unref(j->identity);
+        free(j->payload);
+        free(j->body);
+        free(j);
+}
+
+static void sign_work(void *userdata) {
+        SignJob *j = userdata;
+
+        j->error = document_sign(j->identity, j->payload, j->embed_chain, &j->body);
+}
+
+/* Replies with the document. sd_bus_message_append() would check the whole body for valid UTF-8
+ * byte by byte (about a tenth of the loop's time per document): the body is our own base64 in
+ * ASCII JSON, so it is copied in as it is. */
+static int reply_document(sd_bus_message *request, const char *body) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        size_t len = strlen(body);
+        char *space;
+        int r;
+
+        /* As sd_bus_reply_method_return() does: nothing for a caller that asked for no reply,
+         * -ENOTCONN once the caller's connection is gone. */
+        if (!sd_bus_message_get_expect_reply(request))
+                return 0;
+        if (sd_bus_is_open(sd_bus_message_get_bus(request)) <= 0)
+                return -ENOTCONN;
+
+        r = sd_bus_message_new_method_return(request, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append_string_space(reply, len, &space);
+        if (r < 0)
+                return r;
+        memcpy(space, body, len);
+        return sd_bus_message_send(reply);
+}
+
+static void sign_done(void *userdata) {
+        SignJob *j = userdata;
+        int r;
+
+        if (j->error < 0) {
+                log_error_errno(j->error, "Failed to sign a document: %m");
+                (void)sd_bus_reply_method_errorf(j->request, SD_BUS_ERROR_FAILED, "Signing failed: %s",
+                        strerror(-j->error));
+        } else {
+                r = reply_document(j->request, j->body);
+                if (r < 0)
+                        log_debug_errno(r, "Failed to send a document: %m");
+        }
+        sign_job_free(j);
+}
+
+static int find_peer_vm(Manager *m, const char *transport, const char *peer, Vm **ret, sd_bus_error *error) {
+        Vm *vm = NULL;
+
+        if (streq(transport, "vsock")) {
+                uint32_t cid;
+
+                if (vsock_peer_parse(peer, &cid) < 0)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                "Peer of a vsock request must be a guest CID in decimal, not '%s'.", peer);
+                vm = manager_find_vm_by_cid(m, cid);
+        } else {
+                /* The legacy bridge port the request came in through (the frontend reads it from
+                 * the connection's port mark): the VM whose LegacyInterface it is. */
+                if (!ifname_is_valid(peer))
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                "Peer of an http request must be the interface name of a legacy bridge port, not '%s'.",
+                                peer);
+                vm = manager_find_vm_by_legacy_interface(m, peer);
+        }
+
+        if (!vm)
+                return sd_bus_error_setf(error, BUS_ERROR_UNKNOWN_VM, "No VM is registered for %s peer %s.",
+                        transport, peer);
+        *ret = vm;
+        return 0;
+}
+
+int manager_attest(Manager *m, sd_bus_message *msg, const char *transport, const char *peer,
+        const char *nonce, const char *api_version, sd_bus_error *error) {
+        char created_nonce[DOCUMENT_NONCE_MAX], buf[32];
+        SignJob *j;
+        usec_t now;
+        Vm *vm = NULL;
+        int r;
+
+        assert(m);
+        assert(msg);
+
+        r = find_peer_vm(m, transport, peer, &vm, error);
+        if (r < 0)
+                return r;
+
+        if (streq(transport, "vsock") && !vm->guest_service_interface)
+                return sd_bus_error_setf(error, BUS_ERROR_ACCESS_DENIED,
+                        "VM '%s' may not use the vsock path: its guest service interface is off.", vm->name);
+        if (streq(transport, "http") && !m->legacy_support)
+                return sd_bus_error_setf(error, BUS_ERROR_ACCESS_DENIED,
+                        "VM '%s' may not use the legacy path: legacy OS support is off.", vm->name);
+        if (streq(transport, "http") && !vm->legacy_access)
+                return sd_bus_error_setf(error, BUS_ERROR_ACCESS_DENIED,
+                        "VM '%s' has not been given legacy access.", vm->name);
+
+        now = now_usec(CLOCK_REALTIME);
+        if (m->identity && now >= m->identity->not_after && m->server_state == SERVER_ACTIVE)
+                manager_refresh(m); /* expired since the last look */
+
+        if (!m->config.enabled)
+                return sd_bus_error_set(error, BUS_ERROR_NOT_CONFIGURED,
+                        "Attestation is turned off in the configuration.");
+        if (!m->identity)
+                return sd_bus_error_setf(error, BUS_ERROR_NOT_CONFIGURED,
+                        "Server %s holds no signing certificate yet: it has not synced with its issuer.",
+                        m->server_name);
+        if (now >= m->identity->not_after)
+                return sd_bus_error_setf(error, BUS_ERROR_EXPIRED,
+                        "The signing certificate of server %s expired at %s: sync to renew it.",
+                        m->server_name, format_timestamp_utc(buf, sizeof buf, m->identity->not_after));
+
+        if (isempty(nonce))
+                nonce = document_default_nonce(now, created_nonce);
+
+        DocumentFields f = {
+                .vm_id = vm->id,
+                .nonce = nonce,
+                .subscription_id = m->config.subscription_id,
+                .sku = vm->sku,
+                .license_type = vm->license_type,
+                .api_version = api_version,
+                .created = now,
+                .expires = MIN(now + m->config.document_validity_minutes * USEC_PER_MINUTE,
+                        m->identity->not_after),
+        };
+
+        j = calloc(1, sizeof(SignJob));
+        if (!j)
+                return -ENOMEM;
+        r = document_build_payload(&f, &j->payload);
+        if (r < 0) {
+                sign_job_free(j);
+                return r;
+        }
+        j->request = sd_bus_message_ref(msg);
+        j->identity = signing_identity_ref(m->identity);
+        j->embed_chain = m->config.embed_chain;
+
+        r = workqueue_submit(m->signers, sign_work, sign_done, j);
+        if (r < 0) {
+                sign_job_free(j);
+                return r;
+        }
+        return 1;
+}
+
+int manager_get_trust_anchor(Manager *m, char **ret_pem) {
+        assert(m);
+        assert(ret_pem);
+
+        return issuer_get_trust_anchor(m->issuer, ret_pem);
+}
+
+/* --- Life cycle --- */
+
+int manager_attestation_init(Manager *m) {
+        _cleanup_free_ char *keystore_dir = NULL, *error = NULL;
+        SigningIdentity *id = NULL;
+        char buf[32];
+        int r;
+
+        assert(m);
+
+        if (asprintf(&keystore_dir, "%s/keystore", m->config.state_directory) < 0)
+                return log_oom();
+        r = keystore_file_open(keystore_dir, &m->keystore);
+        if (r < 0)
+                return log_error_errno(r, "Failed to open the keystore %s: %m", keystore_dir);
+
+        if (m->config.issuer_type == ISSUER_CMP)
+                r = issuer_cmp_new(&m->config.cmp, &m->issuer, &error);
+        else
+                r = issuer_local_new(m->config.state_directory, m->config.key_type, &m->issuer, &error);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the %s issuer: %s",
+                        issuer_type_to_string(m->config.issuer_type), strna(error));
+
+        r = keystore_load(m->keystore, &id);
+        if (r == -ENOENT)
+                log_info("No signing certificate yet.");
+        else if (r < 0)
+                log_error_errno(r,
+                        "Failed to load the signing key and certificate, a sync will replace them: %m");
+        else {
+                manager_set_identity(m, id);
+                log_info("Loaded the signing certificate, valid until %s.",
+                        format_timestamp_utc(buf, sizeof buf, id->not_after));
+        }
+
+        r = workqueue_new(m->event, m->config.signing_threads, "signer", &m->signers);
+        if (r < 0)
+                return log_error_errno(r, "Failed to start the signing threads: %m");
+        r = workqueue_new(m->event, 1, "enroller", &m->enroller);
+        if (r < 0)
+                return log_error_errno(r, "Failed to start the enrolment thread: %m");
+
+        /* Sync at once when there is no valid certificate; else when due. */
+        manager_schedule_sync(m);
+        return 0;
+}
+
+void manager_attestation_done(Manager *m) {
+        assert(m);
+
+        /* Joins the workers; their completions run now, while the manager still exists. */
+        m->enroller = workqueue_free(m->enroller);
+        m->signers = workqueue_free(m->signers);
+        m->sync_timer = sd_event_source_disable_unref(m->sync_timer);
+        manager_set_identity(m, NULL);
+        m->issuer = issuer_free(m->issuer);
+        m->keystore = keystore_free(m->keystore);
+}
+
+ServerState manager_compute_server_state(Manager *m) {
+        assert(m);
+
+        if (!m->config.enabled)
+                return SERVER_INACTIVE;
+        if (m->identity && now_usec(CLOCK_REALTIME) < m->identity->not_after)
+                return SERVER_ACTIVE;
+        if (m->server_error)
+                return SERVER_ERROR;
+        return m->identity ? SERVER_EXPIRED : SERVER_INACTIVE;
+}

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "manager.h"
+
+/* The main object, /org/azshci/Attestation1 (org.azshci.Attestation1): its properties, the
+ * admin methods (polkit-checked, then handed to the manager) and Attest. */
+
+/* Registers every object and interface of the service on m->bus: this one, then the Server
+ * (server-bus.c) and VM (vm-bus.c) objects. */
+int manager_add_bus_objects(Manager *m);
+
+/* Signals that properties of the main object changed. */
+int manager_emit_changed(Manager *m, char **properties);
+
+/* Attest and AttestForVersion: served on the bus and on the frontends' direct connections,
+ * from the same vtable entries. */
+int method_attest(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int method_attest_for_version(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+#define MANAGER_ATTEST_METHODS                                                                \
+        SD_BUS_METHOD_WITH_ARGS("Attest", SD_BUS_ARGS("s", transport, "s", peer, "s", nonce), \
+                SD_BUS_RESULT("s", document), method_attest, SD_BUS_VTABLE_UNPRIVILEGED),     \
+                SD_BUS_METHOD_WITH_ARGS("AttestForVersion",                                   \
+                        SD_BUS_ARGS("s", transport, "s", peer, "s", nonce, "s", api_version), \
+                        SD_BUS_RESULT("s", document), method_attest_for_version,              \
+                        SD_BUS_VTABLE_UNPRIVILEGED)

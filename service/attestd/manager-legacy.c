@@ -1,0 +1,380 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <net/if.h>
+
+#include "bus-names.h"
+#include "legacy-net.h"
+#include "log.h"
+#include "manager-legacy.h"
+#include "manager.h"
+#include "server-bus.h"
+
+/* Legacy OS support on the network: the bridge with its firewall exists while the switch is
+ * on, and each VM with legacy access has its NIC's host side attached as an isolated port
+ * bound to its MAC. legacy-net.c does the netlink and nftables work; this file decides what
+ * should exist, restores it at start, and notices when someone changes it behind our back. */
+
+#define LEGACY_CHECK_INTERVAL_USEC (30 * USEC_PER_SEC)
+
+static LegacyNetConfig legacy_config(Manager *m) {
+        return (LegacyNetConfig){.bridge = m->config.legacy_bridge};
+}
+
+bool manager_legacy_managed(Manager *m) {
+        assert(m);
+        return m->config.legacy_network;
+}
+
+static bool vm_has_port(const Vm *vm) {
+        return vm && vm->legacy_access && vm->legacy_interface && vm->legacy_mac;
+}
+
+int manager_legacy_check_vm(Manager *m, const Vm *vm, sd_bus_error *error) {
+        assert(m);
+        assert(vm);
+
+        if (!manager_legacy_managed(m))
+                return 0;
+        /* A libvirt domain's tap exists only while it runs: it is attached when it appears. */
+        if (!vm->legacy_interface && vm->source != VM_SOURCE_LIBVIRT)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                        "VM '%s' has no 'LegacyInterface': register the host side of its legacy NIC first.",
+                        vm->name);
+        if (!vm->legacy_mac)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                        "VM '%s' has no 'LegacyMac': register the MAC address of its legacy NIC first.",
+                        vm->name);
+        return 0;
+}
+
+int manager_legacy_check_interface(Manager *m, const Vm *vm, sd_bus_error *error) {
+        if (!manager_legacy_managed(m) || !vm->legacy_interface)
+                return 0;
+        if (if_nametoindex(vm->legacy_interface) == 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                        "VM '%s': its LegacyInterface %s does not exist on this host.", vm->name,
+                        vm->legacy_interface);
+        return 0;
+}
+
+int manager_legacy_attach(Manager *m, const Vm *vm, sd_bus_error *error) {
+        LegacyNetConfig c = legacy_config(m);
+        _cleanup_free_ char *e = NULL;
+        int r;
+
+        if (!manager_legacy_managed(m) || !vm_has_port(vm))
+                return 0;
+
+        r = legacy_net_attach_port(&c, vm->legacy_interface, vm->legacy_mac, &e);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to attach VM '%s' (%s) to %s: %s", vm->name,
+                        vm->legacy_interface, c.bridge, strna(e));
+                return sd_bus_error_set_errnof(error, r,
+                        "Failed to attach VM '%s' (%s) to the legacy network: %s", vm->name,
+                        vm->legacy_interface, strna(e));
+        }
+        log_info("Attached VM '%s' (%s, %s) to %s.", vm->name, vm->legacy_interface, vm->legacy_mac,
+                c.bridge);
+        return 0;
+}
+
+void manager_legacy_detach(Manager *m, const Vm *vm) {
+        LegacyNetConfig c = legacy_config(m);
+        _cleanup_free_ char *e = NULL;
+        int r;
+
+        if (!manager_legacy_managed(m) || !vm || !vm->legacy_interface)
+                return;
+
+        r = legacy_net_detach_port(&c, vm->legacy_interface, &e);
+        if (r < 0)
+                log_warning_errno(r, "Failed to detach %s from %s: %s", vm->legacy_interface, c.bridge,
+                        strna(e));
+        else
+                log_info("Detached VM '%s' (%s) from %s.", vm->name, vm->legacy_interface, c.bridge);
+}
+
+int manager_legacy_setup(Manager *m, Vm *const *vms, size_t n_vms, sd_bus_error *error) {
+        LegacyNetConfig c = legacy_config(m);
+        _cleanup_free_ char *e = NULL;
+        int r;
+
+        if (!manager_legacy_managed(m))
+                return 0;
+
+        r = legacy_net_enable(&c, &e);
+        if (r < 0) {
+                log_error_errno(r, "Failed to set up the legacy network on %s: %s", c.bridge, strna(e));
+                return sd_bus_error_set_errnof(error, r, "Failed to set up the legacy network: %s",
+                        strna(e));
+        }
+        log_info("Legacy network %s is up.", c.bridge);
+
+        /* One VM whose NIC is missing (it is powered off, say) must not keep the others off the
+         * network: it shows up in the drift check instead. */
+        for (size_t i = 0; i < n_vms; i++)
+                (void)manager_legacy_attach(m, vms[i], NULL);
+        return 0;
+}
+
+int manager_legacy_teardown(Manager *m, sd_bus_error *error) {
+        LegacyNetConfig c = legacy_config(m);
+        _cleanup_free_ char *e = NULL;
+        int r;
+
+        if (!manager_legacy_managed(m))
+                return 0;
+
+        r = legacy_net_disable(&c, &e);
+        if (r < 0) {
+                log_error_errno(r, "Failed to remove the legacy network %s: %s", c.bridge, strna(e));
+                return sd_bus_error_set_errnof(error, r, "Failed to remove the legacy network: %s",
+                        strna(e));
+        }
+        log_info("Legacy network %s removed.", c.bridge);
+        return 0;
+}
+
+void manager_legacy_vm_changed(Manager *m, bool legacy_support, const Vm *old, const Vm *new) {
+        bool had = legacy_support && vm_has_port(old), has = legacy_support && vm_has_port(new);
+        bool same = had && has && streq(old->legacy_interface, new->legacy_interface) &&
+                    streq(old->legacy_mac, new->legacy_mac);
+
+        if (!manager_legacy_managed(m) || same)
+                return;
+        if (had)
+                manager_legacy_detach(m, old);
+        if (has)
+                (void)manager_legacy_attach(m, new, NULL);
+}
+
+static int legacy_expected_ports(Manager *m, LegacyNetPort **ret, size_t *ret_n) {
+        LegacyNetPort *ports;
+        size_t n = 0;
+
+        ports = calloc(m->n_vms + 1, sizeof(LegacyNetPort));
+        if (!ports)
+                return -ENOMEM;
+        for (size_t i = 0; i < m->n_vms; i++)
+                if (vm_has_port(m->vms[i]))
+                        ports[n++] = (LegacyNetPort){m->vms[i]->legacy_interface, m->vms[i]->legacy_mac};
+        *ret = ports;
+        *ret_n = n;
+        return 0;
+}
+
+static void manager_set_legacy_error(Manager *m, const char *error) {
+        if (streq_ptr(m->legacy_error, error))
+                return;
+        if (error)
+                log_error("Legacy network: %s", error);
+        else if (m->legacy_error)
+                log_info("Legacy network is as configured again.");
+        (void)free_and_strdup(&m->legacy_error, error);
+        (void)server_emit_changed(m, STRV_MAKE("Error"));
+}
+
+int manager_legacy_status(Manager *m, bool *ret_ok, char **ret_report) {
+        _cleanup_(legacy_net_status_done) LegacyNetStatus status = {};
+        _cleanup_free_ LegacyNetPort *ports = NULL;
+        _cleanup_free_ char *drift = NULL;
+        LegacyNetConfig c = legacy_config(m);
+        size_t n_ports;
+        bool ok;
+        int r;
+
+        assert(m);
+
+        if (!manager_legacy_managed(m)) {
+                *ret_ok = true;
+                *ret_report = strdup(
+                        "The service does not manage the legacy network (\"legacyNetwork\": false).\n");
+                return *ret_report ? 0 : -ENOMEM;
+        }
+
+        r = legacy_expected_ports(m, &ports, &n_ports);
+        if (r < 0)
+                return r;
+        r = legacy_net_status(&c, ports, n_ports, &status);
+        if (r < 0)
+                return r;
+
+        if (m->legacy_support)
+                ok = legacy_net_status_ok(&status);
+        else
+                /* Off: nothing of ours may be left. */
+                ok = !status.bridge_present && !status.table_present;
+
+        if (!ok) {
+                if (m->legacy_support)
+                        drift = strv_join(status.drift, "; ");
+                else
+                        drift = strdup("legacy OS support is off but the bridge or firewall still exists");
+                if (!drift)
+                        return -ENOMEM;
+                if (m->legacy_support) {
+                        char *t;
+                        if (asprintf(&t, "%s (repair: turn legacy OS support off and on again)", drift) < 0)
+                                return -ENOMEM;
+                        free_and_replace_string(&drift, t);
+                }
+        }
+        manager_set_legacy_error(m, drift);
+
+        *ret_report = legacy_net_status_format(&status);
+        if (!*ret_report)
+                return -ENOMEM;
+        *ret_ok = ok;
+        return 0;
+}
+
+void manager_legacy_check(Manager *m) {
+        _cleanup_free_ char *report = NULL;
+        bool ok;
+        int r;
+
+        r = manager_legacy_status(m, &ok, &report);
+        if (r < 0)
+                log_warning_errno(r, "Failed to check the legacy network: %m");
+}
+
+static int on_legacy_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+
+        manager_legacy_check(m);
+        (void)sd_event_source_set_time_relative(s, LEGACY_CHECK_INTERVAL_USEC);
+        return 0;
+}
+
+int manager_legacy_init(Manager *m) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        assert(m);
+
+        if (!manager_legacy_managed(m))
+                return 0;
+
+        /* Everything is restored from the persisted state: after a restart or a reboot the
+         * network looks as it did. */
+        if (m->legacy_support)
+                (void)manager_legacy_setup(m, m->vms, m->n_vms, &error);
+        else
+                /* A crash between building the network and saving the switch may have left it
+                 * up; the saved state says off, so off it is. */
+                (void)manager_legacy_teardown(m, &error);
+
+        r = sd_event_add_time_relative(m->event, &m->legacy_timer, CLOCK_MONOTONIC,
+                LEGACY_CHECK_INTERVAL_USEC, USEC_PER_SEC, on_legacy_timer, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the legacy network check: %m");
+        (void)sd_event_source_set_enabled(m->legacy_timer, SD_EVENT_ON);
+
+        manager_legacy_check(m);
+        return 0;
+}
+
+void manager_legacy_done(Manager *m) {
+        assert(m);
+
+        m->legacy_timer = sd_event_source_disable_unref(m->legacy_timer);
+        m->legacy_error = mfree(m->legacy_error);
+}
+
+int manager_set_legacy_support(Manager *m, bool enable, char ***ret_granted, sd_bus_error *error) {
+        _cleanup_strv_free_ char **granted = NULL;
+        _cleanup_(change_done) Change c = {};
+        int r;
+
+        assert(m);
+
+        change_init(m, &c);
+        c.legacy_support = enable;
+        if (enable)
+                /* Turning it on gives every VM that exists now its legacy access, as on
+                 * Azure Stack HCI; Generation 1 VMs that are running cannot get the NIC and
+                 * keep the recommended action instead. */
+                for (size_t i = 0; i < m->n_vms; i++) {
+                        Vm *vm = m->vms[i], *copy;
+
+                        if (vm->legacy_access)
+                                continue;
+                        if (vm_needs_power_off_for_legacy(vm)) {
+                                log_notice(
+                                        "Not giving legacy access to Generation 1 VM '%s' while it is %s.",
+                                        vm->name, vm_power_state_to_string(vm->power_state));
+                                continue;
+                        }
+                        if (manager_legacy_check_vm(m, vm, NULL) < 0) {
+                                log_notice(
+                                        "Not giving legacy access to VM '%s': it has no legacy NIC registered.",
+                                        vm->name);
+                                continue;
+                        }
+                        r = change_replace_vm(m, &c, vm, &copy);
+                        if (r < 0)
+                                return r;
+                        copy->legacy_access = true;
+                        if (ret_granted && strv_extend(&granted, vm->id) < 0)
+                                return -ENOMEM;
+                }
+
+        /* The network first: if it cannot be built (or removed), nothing changes. The VMs that
+         * had access already get their ports now; the ones this call grants access to get
+         * theirs when the change is committed. */
+        if (enable)
+                r = manager_legacy_setup(m, m->vms, m->n_vms, error);
+        else
+                r = manager_legacy_teardown(m, error);
+        if (r < 0)
+                return r;
+
+        r = manager_commit(m, &c, error);
+        if (r < 0) {
+                /* Put the network back the way the unchanged state says. */
+                if (enable)
+                        (void)manager_legacy_teardown(m, NULL);
+                else
+                        (void)manager_legacy_setup(m, m->vms, m->n_vms, NULL);
+                return r;
+        }
+        manager_legacy_check(m);
+        if (ret_granted)
+                *ret_granted = TAKE_PTR(granted);
+        return 0;
+}
+
+int manager_set_vm_access(Manager *m, Vm *target, bool enable, sd_bus_error *error) {
+        _cleanup_(change_done) Change c = {};
+        int r;
+
+        assert(m);
+
+        change_init(m, &c);
+        for (size_t i = 0; i < m->n_vms; i++) {
+                Vm *vm = m->vms[i], *copy;
+
+                if (vm->legacy_access == enable)
+                        continue;
+                if (target && vm != target)
+                        continue;
+                r = change_replace_vm(m, &c, vm, &copy);
+                if (r < 0)
+                        return r;
+                copy->legacy_access = enable;
+
+                /* A NIC that does not exist fails the call before anything is saved; the port
+                 * itself is attached by the commit. */
+                if (enable && m->legacy_support) {
+                        r = manager_legacy_check_interface(m, copy, error);
+                        if (r < 0)
+                                return r;
+                }
+        }
+
+        r = manager_commit(m, &c, error);
+        if (r < 0)
+                return r;
+        manager_legacy_check(m);
+        return 0;
+}

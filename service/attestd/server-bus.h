@@ -1,0 +1,9 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "manager.h"
+
+/* The org.azshci.Attestation1.Server objects (this host). */
+int server_add_bus_objects(Manager *m);
+/* Signals that properties of this host's Server object changed. */
+int server_emit_changed(Manager *m, char **properties);

@@ -1,0 +1,9 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "manager.h"
+
+/* The org.azshci.Attestation1.VM objects, one per registered VM. */
+int vm_add_bus_objects(Manager *m);
+/* Signals that properties of vm's object changed. */
+int vm_emit_changed(Manager *m, Vm *vm, char **properties);

@@ -1,0 +1,604 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <fcntl.h>
+#include <getopt.h>
+#include <net/if.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-daemon.h>
+
+#include "build-config.h"
+#include "bus-names.h"
+#include "imds-frontend.h"
+#include "log.h"
+#include "time-util.h"
+
+#define ATTEST_TIMEOUT_USEC (10 * USEC_PER_SEC)
+
+/* ------------------------------------------------------------------ the bus backend */
+
+/* How long to leave the direct socket alone after it failed, before trying it again. */
+#define DIRECT_RETRY_USEC (30 * USEC_PER_SEC)
+
+struct ImdsBusBackend {
+        sd_event *event;
+        char *service_socket;      /* the service's direct socket; NULL = the system bus only */
+        sd_bus *direct;            /* peer-to-peer connection to azshci-attestd on it */
+        bool direct_answered;      /* the service has answered on this direct connection */
+        usec_t direct_retry_after; /* CLOCK_MONOTONIC */
+        sd_bus *system;            /* the system bus, when the direct socket is not there */
+        bool logged_path;
+};
+
+typedef struct BusCall {
+        ImdsBusBackend *backend;
+        sd_bus_slot *slot;
+        bool direct;
+        ImdsAttestDone done;
+        void *userdata;
+} BusCall;
+
+int imds_bus_backend_new(sd_event *event, const char *service_socket, ImdsBusBackend **ret) {
+        _cleanup_(imds_bus_backend_freep) ImdsBusBackend *b = NULL;
+
+        assert(event);
+        assert(ret);
+
+        b = calloc(1, sizeof(ImdsBusBackend));
+        if (!b)
+                return -ENOMEM;
+        b->event = sd_event_ref(event);
+        if (!isempty(service_socket)) {
+                b->service_socket = strdup(service_socket);
+                if (!b->service_socket)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(b);
+        return 0;
+}
+
+ImdsBusBackend *imds_bus_backend_free(ImdsBusBackend *b) {
+        if (!b)
+                return NULL;
+        sd_bus_flush_close_unref(b->direct);
+        sd_bus_flush_close_unref(b->system);
+        sd_event_unref(b->event);
+        free(b->service_socket);
+        return mfree(b);
+}
+
+/* A peer-to-peer D-Bus connection on the service's socket: no dbus-daemon between us. The
+ * service checks who we are (SO_PEERCRED) when it accepts. */
+static int connect_direct(ImdsBusBackend *b) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        int r;
+
+        if (strlen(b->service_socket) >= sizeof sa.sun_path)
+                return -ENAMETOOLONG;
+        strcpy(sa.sun_path, b->service_socket);
+
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (struct sockaddr *)&sa, SUN_LEN(&sa)) < 0 && errno != EINPROGRESS)
+                return -errno;
+
+        r = sd_bus_new(&bus);
+        if (r < 0)
+                return r;
+        r = sd_bus_set_fd(bus, fd, fd);
+        if (r < 0)
+                return r;
+        TAKE_FD(fd);
+        (void)sd_bus_set_description(bus, "attestd-direct");
+        r = sd_bus_attach_event(bus, b->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return r;
+        r = sd_bus_start(bus);
+        if (r < 0)
+                return r;
+
+        b->direct = TAKE_PTR(bus);
+        b->direct_answered = false;
+        return 0;
+}
+
+static int connect_system(ImdsBusBackend *b) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        int r;
+
+        r = sd_bus_open_system(&bus);
+        if (r < 0)
+                return log_debug_errno(r, "Cannot connect to the system bus: %m");
+        (void)sd_bus_set_description(bus, "attestd");
+        r = sd_bus_attach_event(bus, b->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return r;
+        b->system = TAKE_PTR(bus);
+        return 0;
+}
+
+static void direct_failed(ImdsBusBackend *b, int error, const char *why) {
+        log_full_errno(b->logged_path ? LOG_WARNING : LOG_INFO, error,
+                "Direct connection to the service on %s %s (%m); using the system bus for the next %u s.",
+                b->service_socket, why, (unsigned)(DIRECT_RETRY_USEC / USEC_PER_SEC));
+        b->direct_retry_after = now_usec(CLOCK_MONOTONIC) + DIRECT_RETRY_USEC;
+        b->logged_path = false;
+}
+
+/* Lets go of a connection that broke. Not closed: the calls still pending on it hold their own
+ * references, get their error replies (NoReply) from it, and it goes with the last of them.
+ * Closing it would drop them without a callback and leave their guests waiting for ever. */
+static sd_bus *connection_drop(sd_bus *bus) {
+        return sd_bus_unref(bus);
+}
+
+/* The connection for the next call: the direct one whenever the service's socket takes us,
+ * else the system bus. Calls already sent finish on the connection they went out on. */
+static int backend_pick(ImdsBusBackend *b, sd_bus **ret, bool *ret_direct) {
+        int r;
+
+        if (b->direct && sd_bus_is_open(b->direct) <= 0) {
+                if (!b->direct_answered)
+                        /* Closed before the service ever answered: refused (wrong user?) or
+                         * the service died at once. Do not hammer it. */
+                        direct_failed(b, -ECONNRESET, "was closed before any answer");
+                b->direct = connection_drop(b->direct);
+        }
+        if (!b->direct && b->service_socket && now_usec(CLOCK_MONOTONIC) >= b->direct_retry_after) {
+                r = connect_direct(b);
+                if (r < 0)
+                        direct_failed(b, r, "failed");
+        }
+        if (b->direct) {
+                *ret = b->direct;
+                *ret_direct = true;
+                return 0;
+        }
+
+        if (b->system && sd_bus_is_open(b->system) <= 0)
+                b->system = connection_drop(b->system);
+        if (!b->system) {
+                r = connect_system(b);
+                if (r < 0)
+                        return r;
+        }
+        if (!b->logged_path) {
+                log_info("Asking the service over the system bus.");
+                b->logged_path = true;
+        }
+        *ret = b->system;
+        *ret_direct = false;
+        return 0;
+}
+
+static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        BusCall *call = userdata;
+        ImdsBusBackend *b = call->backend;
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+        const char *document = NULL;
+        int r = 0;
+
+        call->slot = sd_bus_slot_unref(call->slot);
+        /* Any answer from the service itself proves the direct connection works; a local
+         * error (the connection closed, the call timed out) does not. */
+        if (call->direct && sd_bus_message_get_sender(m) == NULL && !b->direct_answered &&
+                (!e || !sd_bus_error_has_names(e, SD_BUS_ERROR_NO_REPLY, SD_BUS_ERROR_DISCONNECTED,
+                               "org.freedesktop.DBus.Error.Timeout"))) {
+                b->direct_answered = true;
+                if (!b->logged_path) {
+                        log_info("Asking the service directly on %s.", b->service_socket);
+                        b->logged_path = true;
+                }
+        }
+        if (sd_bus_message_is_method_error(m, NULL))
+                call->done(call->userdata, 0, e && e->name ? e->name : SD_BUS_ERROR_FAILED, NULL);
+        else {
+                r = sd_bus_message_read(m, "s", &document);
+                call->done(call->userdata, r < 0 ? r : 0, NULL, r < 0 ? NULL : document);
+        }
+        free(call);
+        return 0;
+}
+
+static int bus_attest(void *data, const char *transport, const char *peer, const char *nonce,
+        const char *api_version, ImdsAttestDone done, void *userdata, void **ret_handle) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        ImdsBusBackend *b = data;
+        BusCall *call;
+        sd_bus *bus;
+        bool direct;
+        int r;
+
+        r = backend_pick(b, &bus, &direct);
+        if (r < 0)
+                return r;
+        /* A direct connection has no bus to route by name. */
+        r = sd_bus_message_new_method_call(bus, &m, direct ? NULL : BUS_NAME, BUS_PATH, BUS_INTERFACE,
+                "AttestForVersion");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "ssss", transport, peer, nonce, api_version);
+        if (r < 0)
+                return r;
+        call = calloc(1, sizeof(BusCall));
+        if (!call)
+                return -ENOMEM;
+        *call = (BusCall){.backend = b, .direct = direct, .done = done, .userdata = userdata};
+        r = sd_bus_call_async(bus, &call->slot, m, on_reply, call, ATTEST_TIMEOUT_USEC);
+        if (r < 0) {
+                free(call);
+                /* A connection that broke since the last call: the next call starts over. */
+                if (direct)
+                        b->direct = connection_drop(b->direct);
+                else
+                        b->system = connection_drop(b->system);
+                return r;
+        }
+        log_debug("AttestForVersion(%s, %s, %s, %s) sent %s.", transport, peer, nonce, api_version,
+                direct ? "on the direct socket" : "on the bus");
+        *ret_handle = call;
+        return 0;
+}
+
+static void bus_cancel(void *data, void *handle) {
+        BusCall *call = handle;
+
+        if (!call)
+                return;
+        sd_bus_slot_unref(call->slot);
+        free(call);
+}
+
+void imds_bus_backend_fill(ImdsBusBackend *b, ImdsBackend *ret) {
+        assert(b);
+        assert(ret);
+        *ret = (ImdsBackend){.attest = bus_attest, .cancel = bus_cancel, .data = b};
+}
+
+/* ------------------------------------------------------------------ options */
+
+typedef struct Arguments {
+        const char *listen;
+        const char *interface;
+        const char *service_socket;
+        ImdsHttpOptions http;
+        unsigned idle_exit_sec;
+} Arguments;
+
+static void help(const ImdsTransportDef *t) {
+        printf("Usage: %s [OPTIONS]\n"
+               "\n"
+               "%s\n"
+               "Serves GET /metadata/attested/document and GET /metadata/versions (the Azure IMDS\n"
+               "contract) and asks azshci-attestd for each document: directly on its socket, else\n"
+               "on the system bus. Holds no key.\n"
+               "Normally started by systemd through its .socket unit (socket activation).\n"
+               "\n"
+               "Options:\n"
+               "      --listen=ADDR            Listen on ADDR instead of an inherited socket\n"
+               "                               (for running by hand): %s\n"
+               "      --service-socket=PATH    azshci-attestd's socket for the frontends (default:\n"
+               "                               %s); when it is missing or refuses us, the\n"
+               "                               system bus is used. Empty: the system bus only\n",
+                t->program, t->description, t->listen_help, FRONTEND_SOCKET);
+        if (t->http)
+                printf("      --interface=IFNAME       The legacy bridge: a connection is served only when\n"
+                       "                               the port its mark names is a port of IFNAME\n"
+                       "                               (default: any port the mark names)\n"
+                       "      --max-connections-per-ip=N  Open connections per source address\n"
+                       "                               (default: %u; 0 = no limit)\n",
+                        IMDS_DEFAULT_MAX_PER_IP);
+        printf("      --rate=N                 Document requests per second and VM (default: %u;\n"
+               "                               0 = unlimited); more get 429\n"
+               "      --burst=N                Requests a VM may make at once (default: %u)\n"
+               "      --idle-timeout=SEC       When socket-activated, exit after SEC seconds without\n"
+               "                               a connection (default: %u; 0 = never)\n"
+               "      --connection-timeout=SEC Drop clients idle for SEC seconds (default: %u)\n"
+               "      --request-timeout=SEC    Drop clients that have not sent a complete request SEC\n"
+               "                               seconds after connecting or after the previous\n"
+               "                               response, however slowly they trickle (default: %u)\n"
+               "      --max-connections=N      Open connections in all (default: %u)\n"
+               "      --max-connections-per-vm=N  Open connections per VM (by %s); more\n"
+               "                               are closed at once (default: %u; 0 = no limit)\n"
+               "  -l, --log-level=LEVEL        debug, info, notice, warning or err (default: info)\n"
+               "  -h, --help                   Show this help and exit\n"
+               "      --version                Show the version and exit\n"
+               "\n"
+               "Environment:\n"
+               "  DBUS_SYSTEM_BUS_ADDRESS  the bus azshci-attestd is on, instead of the system bus\n"
+               "  LISTEN_FDS, LISTEN_PID   one inherited listening socket (sd_listen_fds(3))\n"
+               "\n"
+               "See docs/frontends.md.\n",
+                IMDS_DEFAULT_RATE, IMDS_DEFAULT_BURST, IMDS_DEFAULT_IDLE_EXIT_SEC,
+                IMDS_DEFAULT_CONNECTION_TIMEOUT, IMDS_DEFAULT_REQUEST_TIMEOUT, IMDS_DEFAULT_MAX_CONNECTIONS,
+                t->http ? "MAC" : "CID", IMDS_DEFAULT_MAX_PER_PEER);
+}
+
+static int parse_unsigned(const char *opt, const char *s, unsigned min, unsigned max, unsigned *ret) {
+        unsigned long v;
+        char *end;
+
+        errno = 0;
+        v = strtoul(s, &end, 10);
+        if (errno != 0 || end == s || *end || s[0] == '-' || v < min || v > max)
+                return log_error_errno(-EINVAL, "--%s wants a number from %u to %u, not '%s'.", opt, min,
+                        max, s);
+        *ret = (unsigned)v;
+        return 0;
+}
+
+static int parse_argv(const ImdsTransportDef *t, int argc, char *argv[], Arguments *a) {
+        enum {
+                ARG_VERSION = 0x100,
+                ARG_LISTEN,
+                ARG_INTERFACE,
+                ARG_RATE,
+                ARG_BURST,
+                ARG_IDLE,
+                ARG_CONN_TIMEOUT,
+                ARG_MAX_CONN,
+                ARG_MAX_PER_IP,
+                ARG_MAX_PER_VM,
+                ARG_REQUEST_TIMEOUT,
+                ARG_SERVICE_SOCKET,
+        };
+        static const struct option options[] = {
+                {"listen", required_argument, NULL, ARG_LISTEN},
+                {"interface", required_argument, NULL, ARG_INTERFACE},
+                {"rate", required_argument, NULL, ARG_RATE},
+                {"burst", required_argument, NULL, ARG_BURST},
+                {"idle-timeout", required_argument, NULL, ARG_IDLE},
+                {"connection-timeout", required_argument, NULL, ARG_CONN_TIMEOUT},
+                {"max-connections", required_argument, NULL, ARG_MAX_CONN},
+                {"max-connections-per-ip", required_argument, NULL, ARG_MAX_PER_IP},
+                {"max-connections-per-vm", required_argument, NULL, ARG_MAX_PER_VM},
+                {"request-timeout", required_argument, NULL, ARG_REQUEST_TIMEOUT},
+                {"service-socket", required_argument, NULL, ARG_SERVICE_SOCKET},
+                {"log-level", required_argument, NULL, 'l'},
+                {"help", no_argument, NULL, 'h'},
+                {"version", no_argument, NULL, ARG_VERSION},
+                {},
+        };
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, "l:h", options, NULL)) >= 0) {
+                r = 0;
+                switch (c) {
+                case ARG_LISTEN:
+                        a->listen = optarg;
+                        break;
+                case ARG_INTERFACE:
+                        if (!t->http)
+                                return log_error_errno(-EINVAL,
+                                        "--interface is for the HTTP frontend only.");
+                        a->interface = optarg;
+                        break;
+                case ARG_RATE:
+                        r = parse_unsigned("rate", optarg, 0, 1000000, &a->http.rate);
+                        break;
+                case ARG_BURST:
+                        r = parse_unsigned("burst", optarg, 1, 1000000, &a->http.burst);
+                        break;
+                case ARG_IDLE:
+                        r = parse_unsigned("idle-timeout", optarg, 0, 86400 * 365, &a->idle_exit_sec);
+                        break;
+                case ARG_CONN_TIMEOUT:
+                        r = parse_unsigned("connection-timeout", optarg, 1, 3600,
+                                &a->http.connection_timeout_sec);
+                        break;
+                case ARG_MAX_CONN:
+                        r = parse_unsigned("max-connections", optarg, 1, 1000000, &a->http.max_connections);
+                        break;
+                case ARG_MAX_PER_IP:
+                        if (!t->http)
+                                return log_error_errno(-EINVAL,
+                                        "--max-connections-per-ip is for the HTTP frontend only.");
+                        r = parse_unsigned("max-connections-per-ip", optarg, 0, 1000000,
+                                &a->http.max_connections_per_ip);
+                        break;
+                case ARG_MAX_PER_VM:
+                        r = parse_unsigned("max-connections-per-vm", optarg, 0, 1000000,
+                                &a->http.max_connections_per_peer);
+                        break;
+                case ARG_REQUEST_TIMEOUT:
+                        r = parse_unsigned("request-timeout", optarg, 1, 3600, &a->http.request_timeout_sec);
+                        break;
+                case ARG_SERVICE_SOCKET:
+                        if (!isempty(optarg) && optarg[0] != '/')
+                                return log_error_errno(-EINVAL,
+                                        "--service-socket wants an absolute path (or nothing), not '%s'.",
+                                        optarg);
+                        a->service_socket = optarg;
+                        break;
+                case 'l':
+                        r = log_set_max_level_from_string(optarg);
+                        if (r < 0)
+                                return r;
+                        break;
+                case 'h':
+                        help(t);
+                        return 0;
+                case ARG_VERSION:
+                        printf("%s %s\n", t->program, PACKAGE_VERSION);
+                        return 0;
+                default:
+                        return -EINVAL;
+                }
+                if (r < 0)
+                        return r;
+        }
+        if (optind < argc)
+                return log_error_errno(-EINVAL, "%s takes no positional arguments.", t->program);
+        return 1;
+}
+
+/* ------------------------------------------------------------------ sockets */
+
+static int listen_on(const ImdsTransportDef *t, const char *address) {
+        _cleanup_close_ int fd = -EBADF;
+        struct sockaddr_storage sa = {};
+        socklen_t len = 0;
+        int r, one = 1;
+
+        r = t->parse_listen(address, &sa, &len);
+        if (r < 0)
+                return log_error_errno(r, "Invalid --listen address '%s': %s", address, t->listen_help);
+        fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return log_error_errno(negative_errno(), "Cannot create a socket for %s: %m", address);
+        if (sa.ss_family != AF_VSOCK)
+                (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, (struct sockaddr *)&sa, len) < 0)
+                return log_error_errno(negative_errno(), "Cannot bind to %s: %m", address);
+        if (listen(fd, SOMAXCONN) < 0)
+                return log_error_errno(negative_errno(), "Cannot listen on %s: %m", address);
+        return TAKE_FD(fd);
+}
+
+static int inherited_socket(const ImdsTransportDef *t) {
+        struct sockaddr_storage sa = {};
+        socklen_t len = sizeof sa;
+        int n, fd, flags;
+
+        n = sd_listen_fds(true);
+        if (n < 0)
+                return log_error_errno(n, "Invalid socket activation environment: %m");
+        if (n == 0)
+                return -ENOENT;
+        if (n > 1)
+                return log_error_errno(-EINVAL, "Got %d sockets from the service manager, expected one.", n);
+        fd = SD_LISTEN_FDS_START;
+        if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0)
+                return log_error_errno(-EINVAL,
+                        "The inherited file descriptor is not a listening stream socket.");
+        if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
+                return log_error_errno(negative_errno(), "getsockname() on the inherited socket failed: %m");
+        if (!t->family_ok(sa.ss_family))
+                return log_error_errno(-EAFNOSUPPORT,
+                        "The inherited socket has address family %d, not one %s serves.", sa.ss_family,
+                        t->program);
+        flags = fcntl(fd, F_GETFL);
+        if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+                return log_error_errno(negative_errno(),
+                        "Cannot make the inherited socket non-blocking: %m");
+        return fd;
+}
+
+/* ------------------------------------------------------------------ main */
+
+static int run(const ImdsTransportDef *t, ImdsTransportContext *ctx, int argc, char *argv[]) {
+        _cleanup_(imds_bus_backend_freep) ImdsBusBackend *backend = NULL;
+        _cleanup_(imds_http_freep) ImdsHttp *http = NULL;
+        _cleanup_(sd_event_unrefp) sd_event *event = NULL;
+        Arguments a = {
+                .http =
+                        {
+                                .transport = t->transport,
+                                .identify = t->identify,
+                                .rate = IMDS_DEFAULT_RATE,
+                                .burst = IMDS_DEFAULT_BURST,
+                                .max_connections = IMDS_DEFAULT_MAX_CONNECTIONS,
+                                .max_connections_per_ip = t->http ? IMDS_DEFAULT_MAX_PER_IP : 0,
+                                .max_connections_per_peer = IMDS_DEFAULT_MAX_PER_PEER,
+                                .connection_timeout_sec = IMDS_DEFAULT_CONNECTION_TIMEOUT,
+                                .request_timeout_sec = IMDS_DEFAULT_REQUEST_TIMEOUT,
+                                .connection_memory = IMDS_DEFAULT_CONNECTION_MEMORY,
+                        },
+                .idle_exit_sec = IMDS_DEFAULT_IDLE_EXIT_SEC,
+                .service_socket = FRONTEND_SOCKET,
+        };
+        sigset_t mask;
+        int fd, r;
+
+        r = parse_argv(t, argc, argv, &a);
+        if (r <= 0)
+                return r;
+
+        if (a.interface && if_nametoindex(a.interface) == 0)
+                /* Not fatal: the legacy bridge comes and goes with legacy OS support. */
+                log_notice("Interface '%s' does not exist (yet); peers cannot be identified until it does.",
+                        a.interface);
+        ctx->interface = a.interface;
+
+        if (t->setup) {
+                r = t->setup(ctx);
+                if (r < 0)
+                        return r;
+        }
+
+        fd = inherited_socket(t);
+        if (fd >= 0 && a.listen)
+                return log_error_errno(-EINVAL, "--listen cannot be used with an inherited socket.");
+        if (fd == -ENOENT) {
+                if (!a.listen)
+                        return log_error_errno(-EINVAL,
+                                "No socket: start through the .socket unit or with --listen=ADDR.");
+                fd = listen_on(t, a.listen);
+                a.idle_exit_sec = 0; /* nobody would start us again */
+        }
+        if (fd < 0)
+                return fd;
+
+        r = sd_event_default(&event);
+        if (r < 0) {
+                safe_close(fd);
+                return log_error_errno(r, "Cannot allocate the event loop: %m");
+        }
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        (void)signal(SIGPIPE, SIG_IGN);
+        r = sd_event_add_signal(event, NULL, SIGTERM, NULL, NULL);
+        if (r >= 0)
+                r = sd_event_add_signal(event, NULL, SIGINT, NULL, NULL);
+        if (r < 0) {
+                safe_close(fd);
+                return log_error_errno(r, "Cannot watch signals: %m");
+        }
+
+        r = imds_bus_backend_new(event, a.service_socket, &backend);
+        if (r < 0) {
+                safe_close(fd);
+                return log_oom();
+        }
+        imds_bus_backend_fill(backend, &a.http.backend);
+        a.http.identify_data = ctx;
+        a.http.idle_exit = (usec_t)a.idle_exit_sec * USEC_PER_SEC;
+
+        /* The server owns fd from here on (also when it fails to start). */
+        r = imds_http_new(event, fd, &a.http, &http);
+        if (r < 0)
+                return log_error_errno(r, "Cannot start the HTTP server: %m");
+
+        log_info("%s serving %s attestation requests%s (rate %u/s, burst %u; %u connections, %u per VM; "
+                 "request timeout %u s).",
+                t->program, t->transport, a.listen ? " on --listen address" : " on the inherited socket",
+                a.http.rate, a.http.burst, a.http.max_connections, a.http.max_connections_per_peer,
+                a.http.request_timeout_sec);
+        (void)sd_notify(false, "READY=1\nSTATUS=Serving attestation requests.");
+
+        r = sd_event_loop(event);
+        (void)sd_notify(false, "STOPPING=1");
+        if (r < 0)
+                return log_error_errno(r, "Event loop failed: %m");
+        return 0;
+}
+
+int imds_frontend_main(const ImdsTransportDef *t, int argc, char *argv[]) {
+        ImdsTransportContext ctx = {};
+        int r;
+
+        assert(t);
+
+        log_set_program_name(t->program);
+        r = run(t, &ctx, argc, argv);
+        if (t->teardown)
+                t->teardown(&ctx);
+        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <ctype.h>
+
+#include "macro.h"
+#include "validate.h"
+
+#define NONCE_MAX 32
+
+int uuid_normalize(const char *s, char **ret) {
+        char buf[37];
+
+        assert(s);
+        assert(ret);
+
+        if (strlen(s) != 36)
+                return -EINVAL;
+        for (size_t i = 0; i < 36; i++) {
+                if (i == 8 || i == 13 || i == 18 || i == 23) {
+                        if (s[i] != '-')
+                                return -EINVAL;
+                        buf[i] = '-';
+                } else {
+                        if (unhexchar(s[i]) < 0)
+                                return -EINVAL;
+                        buf[i] = (char)tolower((unsigned char)s[i]);
+                }
+        }
+        buf[36] = 0;
+
+        if (streq(buf, "00000000-0000-0000-0000-000000000000"))
+                return -EINVAL;
+
+        *ret = strdup(buf);
+        return *ret ? 0 : -ENOMEM;
+}
+
+int mac_normalize(const char *s, char **ret) {
+        unsigned char octets[6];
+        char buf[18];
+        char sep;
+
+        assert(s);
+        assert(ret);
+
+        if (strlen(s) != 17)
+                return -EINVAL;
+        sep = s[2];
+        if (sep != ':' && sep != '-')
+                return -EINVAL;
+        for (size_t i = 0; i < 6; i++) {
+                int hi = unhexchar(s[i * 3]), lo = unhexchar(s[i * 3 + 1]);
+                if (hi < 0 || lo < 0)
+                        return -EINVAL;
+                if (i < 5 && s[i * 3 + 2] != sep)
+                        return -EINVAL;
+                octets[i] = (unsigned char)(hi << 4 | lo);
+        }
+
+        if (octets[0] & 1) /* multicast and broadcast */
+                return -EINVAL;
+        if (!(octets[0] | octets[1] | octets[2] | octets[3] | octets[4] | octets[5]))
+                return -EINVAL;
+
+        snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", octets[0], octets[1], octets[2],
+                octets[3], octets[4], octets[5]);
+        *ret = strdup(buf);
+        return *ret ? 0 : -ENOMEM;
+}
+
+bool version_is_valid(const char *s) {
+        size_t components = 0;
+
+        if (isempty(s))
+                return false;
+
+        for (const char *p = s;;) {
+                size_t digits = strspn(p, "0123456789");
+                if (digits == 0 || digits > 9)
+                        return false;
+                components++;
+                p += digits;
+                if (*p == 0)
+                        break;
+                if (*p != '.')
+                        return false;
+                p++;
+        }
+        return components <= 8;
+}
+
+int version_compare(const char *a, const char *b) {
+        assert(version_is_valid(a));
+        assert(version_is_valid(b));
+
+        while (*a || *b) {
+                unsigned long x = 0, y = 0;
+                char *end;
+
+                if (*a) {
+                        x = strtoul(a, &end, 10);
+                        a = *end == '.' ? end + 1 : end;
+                }
+                if (*b) {
+                        y = strtoul(b, &end, 10);
+                        b = *end == '.' ? end + 1 : end;
+                }
+                if (x != y)
+                        return x < y ? -1 : 1;
+        }
+        return 0;
+}
+
+/* The length of the well-formed UTF-8 sequence at p and its code point; 0 if it is
+ * malformed. */
+static size_t utf8_decode(const unsigned char *p, uint32_t *ret) {
+        size_t n;
+        uint32_t c;
+
+        if (p[0] < 0x80) {
+                *ret = p[0];
+                return 1;
+        }
+        if ((p[0] & 0xe0) == 0xc0)
+                n = 2, c = p[0] & 0x1f;
+        else if ((p[0] & 0xf0) == 0xe0)
+                n = 3, c = p[0] & 0x0f;
+        else if ((p[0] & 0xf8) == 0xf0)
+                n = 4, c = p[0] & 0x07;
+        else
+                return 0;
+
+        for (size_t i = 1; i < n; i++) {
+                if ((p[i] & 0xc0) != 0x80)
+                        return 0;
+                c = c << 6 | (p[i] & 0x3f);
+        }
+        /* Overlong forms, surrogates and values beyond Unicode. */
+        if ((n == 2 && c < 0x80) || (n == 3 && c < 0x800) || (n == 4 && c < 0x10000) ||
+                (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
+                return 0;
+        *ret = c;
+        return n;
+}
+
+bool unichar_garbles_text(uint32_t c) {
+        static const struct {
+                uint32_t first, last;
+        } ranges[] = {
+                {0x0000, 0x001f}, /* C0 controls */
+                {0x007f, 0x009f}, /* DEL, C1 controls */
+                {0x061c, 0x061c}, /* ARABIC LETTER MARK */
+                {0x180e, 0x180e}, /* MONGOLIAN VOWEL SEPARATOR */
+                {0x200b, 0x200f}, /* zero width space, non-joiner, joiner; LRM, RLM */
+                {0x2028, 0x202e}, /* line and paragraph separators; LRE, RLE, PDF, LRO, RLO */
+                {0x2060, 0x206f}, /* word joiner, invisible operators; LRI, RLI, FSI, PDI; deprecated */
+                {0xfeff, 0xfeff}, /* ZERO WIDTH NO-BREAK SPACE (BOM) */
+                {0xfff9, 0xfffb}, /* interlinear annotation */
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(ranges); i++)
+                if (c >= ranges[i].first && c <= ranges[i].last)
+                        return true;
+        return false;
+}
+
+bool uuid_is_shaped(const char *s) {
+        assert(s);
+
+        if (strlen(s) != 36)
+                return false;
+        for (size_t i = 0; i < 36; i++)
+                if (i == 8 || i == 13 || i == 18 || i == 23 ? s[i] != '-' : unhexchar(s[i]) < 0)
+                        return false;
+        return true;
+}
+
+bool vm_name_is_valid(const char *s) {
+        size_t len;
+
+        if (isempty(s) || streq(s, "*"))
+                return false;
+        len = strlen(s);
+        if (len > 255)
+                return false;
+
+        for (const unsigned char *p = (const unsigned char *)s; *p;) {
+                uint32_t c;
+                size_t n = utf8_decode(p, &c);
+                if (n == 0 || unichar_garbles_text(c))
+                        return false;
+                p += n;
+        }
+        return true;
+}
+
+bool vsock_cid_is_valid(uint32_t cid) {
+        return cid == 0 || (cid > 2 && cid != UINT32_MAX);
+}
+
+bool ifname_is_valid(const char *s) {
+        size_t len;
+
+        if (isempty(s) || streq(s, ".") || streq(s, ".."))
+                return false;
+        len = strlen(s);
+        return len <= 15 &&
+               strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == len;
+}
+
+bool nonce_is_valid(const char *s) {
+        size_t len;
+
+        if (!s)
+                return false;
+        len = strlen(s);
+        return len <= NONCE_MAX &&
+               strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == len;
+}
+
+static bool chars_ok(const char *s, const char *allowed) {
+        return strspn(s, allowed) == strlen(s);
+}
+
+bool cluster_server_name_is_valid(const char *s) {
+        size_t n = s ? strlen(s) : 0;
+
+        return n >= 1 && n <= 63 && !streq(s, ".") && !streq(s, "..") &&
+               chars_ok(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-");
+}
+
+bool cluster_prefix_is_valid(const char *s) {
+        size_t n = s ? strlen(s) : 0;
+
+        return n >= 2 && n <= 128 && s[0] == '/' && s[n - 1] != '/' && !strstr(s, "//") &&
+               chars_ok(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._/-");
+}
