@@ -46,7 +46,7 @@ HEADER_ONLY = {"macro.h", "bus-names.h", "fault.h", "issuer.h", "legacy-mark.h"}
 MAINS = {"attestd.c", "imdsd.c", "vsockd.c", "azshcictl.c", "azshci-attest.c"}
 # Implementations of an interface header: issuer.h is the interface, each issuer-*.c one
 # implementation, declared there by its constructor.
-IMPLEMENTS = {"issuer-cmp.c": "issuer.h", "issuer-local.c": "issuer.h"}
+IMPLEMENTS = {"issuer-cmp.c": "issuer.h", "issuer-local.c": "issuer.h", "issuer-cluster.c": "issuer.h"}
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 # A declaration at file scope: "type name(args);" possibly over several lines.

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "manager-attest.h"
 #include "manager-bus.h"
+#include "manager-cluster-ca.h"
 #include "server-bus.h"
 #include "validate.h"
 #include "vsock-peer.h"
@@ -509,6 +510,7 @@ int manager_get_trust_anchor(Manager *m, char **ret_pem) {
 int manager_attestation_init(Manager *m) {
         _cleanup_free_ char *keystore_dir = NULL, *error = NULL;
         SigningIdentity *id = NULL;
+        bool cluster_peer = false;
         char buf[32];
         int r;
 
@@ -522,8 +524,14 @@ int manager_attestation_init(Manager *m) {
 
         if (m->config.issuer_type == ISSUER_CMP)
                 r = issuer_cmp_new(&m->config.cmp, &m->issuer, &error);
-        else
-                r = issuer_local_new(m->config.state_directory, m->config.key_type, &m->issuer, &error);
+        else {
+                /* A peer of a cluster CA enrols with the CA server; anyone else is its own CA. */
+                r = manager_cluster_ca_peer_issuer(m, &m->issuer);
+                cluster_peer = r > 0;
+                if (r == 0)
+                        r = issuer_local_new(m->config.state_directory, m->config.key_type, &m->issuer,
+                                &error);
+        }
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the %s issuer: %s",
                         issuer_type_to_string(m->config.issuer_type), strna(error));
@@ -547,8 +555,11 @@ int manager_attestation_init(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to start the enrolment thread: %m");
 
-        /* Sync at once when there is no valid certificate; else when due. */
-        manager_schedule_sync(m);
+        /* Sync at once when there is no valid certificate; else when due. A peer of a cluster
+         * CA without a certificate waits for the CA's address from the cluster store instead
+         * (manager-cluster-ca.c starts that sync): it could only fail before. */
+        if (!cluster_peer || m->identity)
+                manager_schedule_sync(m);
         return 0;
 }
 

@@ -2,6 +2,7 @@
 
 #include "bus-names.h"
 #include "log.h"
+#include "manager-cluster-ca.h"
 #include "manager-cluster.h"
 #include "manager-bus.h"
 #include "manager-legacy.h"
@@ -249,6 +250,7 @@ static void converge(Manager *m) {
         set_cluster_error(m, TAKE_PTR(problem));
         sync_server_objects(m);
         publish_status(m);
+        manager_cluster_ca_converge(m);
 }
 
 static int on_converge(sd_event_source *s, void *userdata) {
@@ -447,22 +449,26 @@ int manager_cluster_init(Manager *m) {
         (void)sd_event_source_set_enabled(m->cluster_converge, SD_EVENT_OFF);
         (void)sd_event_source_set_description(m->cluster_converge, "cluster-converge");
 
+        r = manager_cluster_ca_init(m);
+        if (r < 0)
+                return r;
         r = cluster_store_start(m->cluster);
         if (r < 0)
                 return log_error_errno(r, "Failed to start the cluster store: %m");
         publish_status(m);
         log_info("Cluster mode: server '%s', prefix %s, %zu etcd endpoint(s).", m->server_name, c->prefix,
                 strv_length(c->endpoints));
-        if (m->config.issuer_type == ISSUER_LOCAL)
+        if (m->config.issuer_type == ISSUER_LOCAL && !c->ca_server)
                 log_warning(
-                        "Cluster mode with the embedded issuer: this server signs under its own root, so "
-                        "guests must trust every server's root. For one cluster root, enrol every server "
-                        "with one CA over CMP (docs/trust-model.md, \"Cluster\").");
+                        "Cluster mode with the embedded issuer and no cluster.caServer: this server signs "
+                        "under its own root, so guests must trust every server's root. For one cluster "
+                        "root, name a CA server (docs/trust-model.md, \"Cluster\").");
         return 0;
 }
 
 void manager_cluster_done(Manager *m) {
         assert(m);
+        manager_cluster_ca_done(m);
         m->cluster = cluster_store_free(m->cluster); /* answers the calls still waiting */
         m->cluster_converge = sd_event_source_disable_unref(m->cluster_converge);
         m->cluster_server_paths = strv_free(m->cluster_server_paths);

@@ -79,6 +79,10 @@ typedef struct Manager {
         bool cluster_reapply;              /* a ReapplyLegacy for this server is pending */
         bool cluster_legacy_failed;        /* applying the cluster's legacy switch failed: retried */
                                            /* when the setting changes or on ReapplyLegacy */
+        /* The cluster CA (attestd/manager-cluster-ca.c): on the CA server, its CMP responder. */
+        struct CmpServer *cluster_ca;
+        struct CmpHttp *cluster_ca_http;
+        bool cluster_ca_publishing; /* the CA record is being written */
 
         /* Legacy networking (manager-legacy.c). */
         char *legacy_error;            /* what drifted or failed, NULL when all is as configured */

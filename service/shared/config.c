@@ -99,6 +99,9 @@ void config_done(Config *c) {
         free(c->cluster.ca_file);
         free(c->cluster.cert_file);
         free(c->cluster.key_file);
+        free(c->cluster.ca_server);
+        free(c->cluster.ca_listen);
+        free(c->cluster.ca_secret_file);
         *c = (Config){};
 }
 
@@ -184,6 +187,9 @@ static const ConfigKey cluster_keys[] = {
         KEY_PATH("keyFile", cluster.key_file),
         KEY_UINT("leaseTtlSeconds", cluster.lease_ttl_sec, 2, 3600),
         KEY_UINT("timeoutSeconds", cluster.timeout_sec, 1, 60),
+        KEY_STRING("caServer", cluster.ca_server),
+        KEY_STRING("caListen", cluster.ca_listen),
+        KEY_PATH("caSecretFile", cluster.ca_secret_file),
 };
 
 static int config_set_key(Config *c, const char *name, const ConfigKey *k, JsonNode *node,
@@ -290,6 +296,44 @@ static int config_load_cluster(Config *c, const char *name, JsonNode *node, char
         return 0;
 }
 
+/* The cluster CA keys (docs/cluster.md, "One root"): all or nothing, with the embedded issuer. */
+static int config_check_cluster_ca(const Config *c, const char *name, char **ret_error) {
+        const ClusterConfig *k = &c->cluster;
+
+        if (!k->ca_server) {
+                if (k->ca_listen || k->ca_secret_file)
+                        return json_error(ret_error, -EINVAL,
+                                "%s: keys \"cluster.caListen\" and \"cluster.caSecretFile\" need \"cluster.caServer\"",
+                                name);
+                return 0;
+        }
+        if (!cluster_server_name_is_valid(k->ca_server))
+                return json_error(ret_error, -EINVAL,
+                        "%s: key \"cluster.caServer\" must be the serverName of a server of the cluster",
+                        name);
+        if (c->issuer_type != ISSUER_LOCAL)
+                return json_error(ret_error, -EINVAL,
+                        "%s: key \"cluster.caServer\" goes with the \"local\" issuer only (with \"cmp\" every "
+                        "server enrols with that CA)",
+                        name);
+        if (!k->ca_secret_file)
+                return json_error(ret_error, -EINVAL,
+                        "%s: key \"cluster.caServer\" needs \"cluster.caSecretFile\" (the enrolment secret)",
+                        name);
+        if (streq(k->ca_server, c->server_name) && !k->ca_listen)
+                return json_error(ret_error, -EINVAL,
+                        "%s: this server is the cluster's CA server: key \"cluster.caListen\" (ADDR:PORT) is "
+                        "required",
+                        name);
+        if (k->ca_listen && !cluster_ca_listen_is_valid(k->ca_listen))
+                return json_error(ret_error, -EINVAL,
+                        "%s: key \"cluster.caListen\" must be ADDR:PORT with a unicast IPv4 address or "
+                        "[IPv6] address of the cluster network (not a wildcard, loopback or link-local "
+                        "address), not \"%s\"",
+                        name, k->ca_listen);
+        return 0;
+}
+
 static int config_load_root(Config *c, const char *name, JsonNode *root, char **ret_error) {
         JsonObject *o, *issuer;
         JsonNode *node;
@@ -389,6 +433,9 @@ static int config_load_root(Config *c, const char *name, JsonNode *root, char **
                 if (!c->cluster.cert_file != !c->cluster.key_file)
                         return json_error(ret_error, -EINVAL,
                                 "%s: keys \"cluster.certFile\" and \"cluster.keyFile\" go together", name);
+                r = config_check_cluster_ca(c, name, ret_error);
+                if (r < 0)
+                        return r;
         }
         if (isempty(c->metadata_domain) ||
                 strspn(c->metadata_domain, "abcdefghijklmnopqrstuvwxyz0123456789.-") !=

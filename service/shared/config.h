@@ -60,6 +60,11 @@ typedef struct ClusterConfig {
         char *key_file;
         unsigned lease_ttl_sec; /* this server's status record lives this long without renewal */
         unsigned timeout_sec;   /* one call to etcd */
+        /* One root for the cluster with the embedded issuer (docs/trust-model.md, "Cluster"):
+         * the server that runs the CA, where it answers CMP, and the enrolment secret. */
+        char *ca_server;      /* NULL = every server has its own root */
+        char *ca_listen;      /* "ADDR:PORT" on the CA server, never a wildcard */
+        char *ca_secret_file; /* the shared enrolment secret, a file only its owner reads */
 } ClusterConfig;
 
 typedef struct Config {

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <arpa/inet.h>
 #include <ctype.h>
+#include <netinet/in.h>
 
 #include "macro.h"
 #include "validate.h"
@@ -234,4 +236,76 @@ bool cluster_prefix_is_valid(const char *s) {
 
         return n >= 2 && n <= 128 && s[0] == '/' && s[n - 1] != '/' && !strstr(s, "//") &&
                chars_ok(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._/-");
+}
+
+int cluster_ca_listen_parse(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len) {
+        struct sockaddr_storage ss = {};
+        char host[INET6_ADDRSTRLEN + 1];
+        const char *colon, *p = s;
+        unsigned long port;
+        char *end;
+        size_t n;
+
+        assert(ret);
+        assert(ret_len);
+
+        if (!s)
+                return -EINVAL;
+        if (*p == '[') {
+                colon = strchr(p, ']');
+                if (!colon || colon[1] != ':')
+                        return -EINVAL;
+                p++;
+                n = (size_t)(colon - p);
+                colon++;
+        } else {
+                colon = strrchr(p, ':');
+                if (!colon)
+                        return -EINVAL;
+                n = (size_t)(colon - p);
+        }
+        if (n == 0 || n >= sizeof host || !isdigit((unsigned char)colon[1]))
+                return -EINVAL;
+        memcpy(host, p, n);
+        host[n] = 0;
+        errno = 0;
+        port = strtoul(colon + 1, &end, 10);
+        if (errno != 0 || *end != 0 || port == 0 || port > 65535)
+                return -EINVAL;
+
+        if (*s != '[') {
+                struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+                uint32_t a;
+
+                if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
+                        return -EINVAL;
+                a = ntohl(sin->sin_addr.s_addr);
+                if (a == INADDR_ANY || a == INADDR_BROADCAST || (a >> 24) == 127 ||
+                        (a >> 16) == 0xa9fe /* 169.254/16 */ || IN_MULTICAST(a))
+                        return -EADDRNOTAVAIL;
+                sin->sin_family = AF_INET;
+                sin->sin_port = htons((uint16_t)port);
+                *ret_len = sizeof(*sin);
+        } else {
+                struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+                if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
+                        return -EINVAL;
+                if (IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr) || IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr) ||
+                        IN6_IS_ADDR_LINKLOCAL(&sin6->sin6_addr) || IN6_IS_ADDR_MULTICAST(&sin6->sin6_addr) ||
+                        IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
+                        return -EADDRNOTAVAIL;
+                sin6->sin6_family = AF_INET6;
+                sin6->sin6_port = htons((uint16_t)port);
+                *ret_len = sizeof(*sin6);
+        }
+        *ret = ss;
+        return 0;
+}
+
+bool cluster_ca_listen_is_valid(const char *s) {
+        struct sockaddr_storage ss;
+        socklen_t len;
+
+        return cluster_ca_listen_parse(s, &ss, &len) >= 0;
 }

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <sys/socket.h>
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -51,3 +53,8 @@ bool nonce_is_valid(const char *s);
 bool cluster_server_name_is_valid(const char *s);
 /* An etcd key prefix: "/" then up to 127 of [A-Za-z0-9._/-], no "//", not ending in "/". */
 bool cluster_prefix_is_valid(const char *s);
+/* Where the cluster's CA server answers CMP: "A.B.C.D:PORT" or "[IPv6]:PORT", port 1..65535,
+ * an address peers can reach and guests cannot be given: not a wildcard, loopback, multicast
+ * or link-local address (the IMDS address 169.254.169.253 is link-local). */
+int cluster_ca_listen_parse(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len);
+bool cluster_ca_listen_is_valid(const char *s);

@@ -34,6 +34,8 @@ PREFIX = "/azshci"
 SUBNET = "10.231.0"
 ETCD = "/usr/bin/etcd"
 CMP_PORT = 8290
+CA_PORT = 8291        # the cluster CA's CMP listener on node1 (ca_server=True)
+CA_SECRET = "cluster-enrolment-secret"
 OUR_TABLES = [("bridge", legacy_env.TABLE), ("inet", legacy_env.TABLE), ("netdev", legacy_env.TABLE)]
 
 
@@ -78,8 +80,23 @@ class ClusterServer(LegacyEnv):
     def cluster_config(self):
         # timeoutSeconds 5: a change right after a member was killed waits for the election of
         # a new leader, which takes longer than the default 3 s on a loaded machine.
-        return {"endpoints": [member_url(i) for i in range(1, N_SERVERS + 1)], "prefix": PREFIX,
-                "leaseTtlSeconds": LEASE_TTL, "timeoutSeconds": 5}
+        c = {"endpoints": [member_url(i) for i in range(1, N_SERVERS + 1)], "prefix": PREFIX,
+             "leaseTtlSeconds": LEASE_TTL, "timeoutSeconds": 5}
+        if self.env.ca_server:
+            # One configuration for all: node1 runs the cluster CA, everyone has the secret.
+            c.update(caServer="node1", caListen=f"{SUBNET}.1:{CA_PORT}", caSecretFile=self.write_ca_secret())
+        return c
+
+    def write_ca_secret(self):
+        """The enrolment secret, a file of the service user with mode 0600 (as docs/cluster.md says)."""
+        import pwd
+        path = os.path.join(self.h.tmp, "ca-secret")
+        with open(path, "w") as f:
+            f.write(CA_SECRET + "\n")
+        pw = pwd.getpwnam(harness.SERVICE_USER)
+        os.chown(path, pw.pw_uid, pw.pw_gid)
+        os.chmod(path, 0o600)
+        return path
 
     def start_service(self):
         self.h.start_service()
@@ -145,13 +162,16 @@ class ClusterServer(LegacyEnv):
 class ClusterEnv:
     """See the module docstring. Attributes: servers (list of ClusterServer), tmp."""
 
-    def __init__(self, srcdir, builddir, name="cluster", verbose=False, cmp_ca=False):
+    def __init__(self, srcdir, builddir, name="cluster", verbose=False, cmp_ca=False, ca_server=False):
         """cmp_ca: the cluster's one root is the in-tree CMP CA (tests/cmp/test-cmp-ca), run in
         node1's namespace on 10.231.0.1:CMP_PORT; every server enrols with it ("issuer" type
-        "cmp"). Without it each server has its own embedded CA."""
+        "cmp"). ca_server: the embedded issuer everywhere, node1 the cluster's CA server
+        (cluster.caServer, its CMP listener on 10.231.0.1:CA_PORT). Without either each server
+        has its own embedded CA."""
         self.srcdir, self.builddir = os.path.abspath(srcdir), os.path.abspath(builddir)
         self.name, self.verbose = name, verbose
         self.cmp_ca = cmp_ca
+        self.ca_server = ca_server
         self.ca = None
         self.switch_ns = f"{NS_PREFIX}sw-{os.getpid()}"
         self.servers = []

@@ -196,3 +196,114 @@ def one_root(env):
         doc = s.fetch_ok(g, nonce=f"n{i}")
         payload = json.loads(harness.verify_document(s.h, doc, env.ca.cert, nonce=f"n{i}", vm_id=vm))
         eq(payload["vmId"], vm, f"vmId of the document of {s.server_name}")
+
+
+# ---------------------------------------------------------------- one root with the embedded CA
+
+CA_SUBJECT_DOMAIN = harness.METADATA_DOMAIN
+
+
+def issued_count(s1, name, kind):
+    """How often node1's cluster CA logged a certificate for name ("key update" or "initial registration")."""
+    return harness.log_count(s1.h, f"Cluster CA: issued a certificate for {name}.{CA_SUBJECT_DOMAIN} ({kind}).")
+
+
+def openssl_cmp(s, root, *args):
+    """`openssl cmp -cmd ir` from server s's namespace to the cluster CA on node1, with a fresh
+    key; returns the CompletedProcess (never raises)."""
+    import os
+    import subprocess
+    from cluster_env import CA_PORT, SUBNET
+    key = os.path.join(s.h.tmp, f"cmp-key-{len(os.listdir(s.h.tmp))}.pem")
+    s.h.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", key])
+    argv = ["ip", "netns", "exec", s.host_ns, "openssl", "cmp", "-cmd", "ir",
+            "-server", f"{SUBNET}.1:{CA_PORT}", "-path", "cmp", "-newkey", key, "-trusted", root,
+            "-subject", f"/CN=node9.{CA_SUBJECT_DOMAIN}", "-sans", f"node9.{CA_SUBJECT_DOMAIN}",
+            "-msg_timeout", "10", "-total_timeout", "20", "-certout", key + ".crt", *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60)
+
+
+@case("cluster-ca-one-root", ca_server=True)
+def ca_one_root(env):
+    """The embedded issuer everywhere, node1 the cluster's CA server: one root for every
+    document, renewal through the CA server, unauthenticated enrolment refused, the CA key only
+    on node1, Sync failing clearly while the CA server is down."""
+    import os
+    import re
+    s1, s2, s3 = env.servers
+
+    # ONE root: `azshcictl ca export` is the same on every server, and it is node1's CA.
+    exports = {s.server_name: s.h.ctl("ca", "export").stdout for s in env.servers}
+    eq(len(set(exports.values())), 1, f"azshcictl ca export on every server: {exports}")
+    root_pem = exports["node2"]
+    with open(os.path.join(s1.h.state_dir, "ca", "root.pem")) as f:
+        ca_file = f.read()
+    if root_pem.strip() not in ca_file:
+        raise AssertionError("the exported root is not the certificate of node1's CA key")
+    root = os.path.join(s2.h.tmp, "cluster-root.pem")   # readable by the test user
+    with open(root, "w") as f:
+        f.write(root_pem)
+    os.chmod(root, 0o644)
+
+    # The CA's private key is only in node1's state directory: no CA directory on the peers,
+    # no private key in any of their files but their own signing key, none in etcd.
+    for s in (s2, s3):
+        eq(os.path.exists(os.path.join(s.h.state_dir, "ca")), False, f"{s.server_name} has a CA directory")
+        for d, _, files in os.walk(s.h.state_dir):
+            for name in files:
+                p = os.path.join(d, name)
+                with open(p, errors="replace") as f:
+                    if "PRIVATE KEY" in f.read() and not p.startswith(os.path.join(s.h.state_dir, "keystore")):
+                        raise AssertionError(f"a private key outside the keystore of {s.server_name}: {p}")
+    dump = s1.host(["etcdctl", f"--endpoints=http://{s1.ip}:2379", "get", "--prefix", "/azshci"]).stdout
+    eq("PRIVATE KEY" in dump, False, "a private key in etcd")
+    eq(root_pem.strip() in dump.replace("\\n", "\n"), True, "the root published in etcd")
+
+    # Every server's document verifies with that one root (azshci-attest and openssl smime).
+    s1.enable_legacy(True)
+    guests = {}
+    for i, s in enumerate(env.servers, start=1):
+        vm = f"c1a5e001-0c0c-4c0c-8c0c-00000000000{i}"
+        g = guests[s.server_name] = s.add_guest(f"k{i}")
+        s.register(g, vm, f"ca-{i}")
+        s.set_access(vm, True)
+        wait(f"the port of {g.tag} on {s.server_name}", lambda: s.port_state(g)[0] == "azshci-imds0")
+        doc = s.fetch_ok(g, nonce=f"c{i}")
+        payload = json.loads(harness.verify_document(s.h, doc, root, nonce=f"c{i}", vm_id=vm))
+        eq(payload["vmId"], vm, f"vmId of the document of {s.server_name}")
+        issuer = harness.cert_field(s.h, harness.document_certs(s.h, doc)[0], "-issuer")
+        eq(issuer, harness.cert_field(s.h, root_pem, "-subject").replace("subject=", "issuer="),
+           f"issuer of {s.server_name}'s signing certificate")
+
+    # A peer renews through the CA server: a key update signed with its current certificate.
+    before = harness.keystore_identity(s2.h)[1]
+    kur = issued_count(s1, "node2", "key update")
+    s2.h.call("Sync")
+    after = harness.keystore_identity(s2.h)[1]
+    eq(before != after, True, "node2's certificate after Sync")
+    eq(issued_count(s1, "node2", "key update"), kur + 1, "key updates for node2 logged by the CA server")
+    s2.h.run(["openssl", "verify", "-CAfile", root, "-purpose", "smimesign"], input=after)
+    harness.verify_document(s2.h, s2.fetch_ok(guests["node2"], nonce="renewed"), root, nonce="renewed")
+
+    # Unauthenticated enrolment is refused: unprotected, and with a wrong secret. The same
+    # request with the right secret works (so the refusals are the authentication's).
+    ir = issued_count(s1, "node9", "initial registration")
+    p = openssl_cmp(s3, root, "-unprotected_requests")
+    eq(p.returncode != 0, True, f"unprotected IR accepted:\n{p.stdout}{p.stderr}")
+    p = openssl_cmp(s3, root, "-ref", "node3", "-secret", "pass:not-the-secret")
+    eq(p.returncode != 0, True, f"IR with a wrong secret accepted:\n{p.stdout}{p.stderr}")
+    if not re.search(r"rejection|badMessageCheck|error", p.stdout + p.stderr):
+        raise AssertionError(f"no CMP rejection in:\n{p.stdout}{p.stderr}")
+    eq(issued_count(s1, "node9", "initial registration"), ir, "certificates issued for refused requests")
+    from cluster_env import CA_SECRET
+    p = openssl_cmp(s3, root, "-ref", "node3", "-secret", f"pass:{CA_SECRET}")
+    eq(p.returncode, 0, f"IR with the enrolment secret:\n{p.stdout}{p.stderr}")
+    eq(issued_count(s1, "node9", "initial registration"), ir + 1, "certificates issued with the secret")
+
+    # The CA server down: the peers keep their valid certificate and serve documents; Sync
+    # fails with a clear error.
+    s1.h.kill_service()
+    e = s3.h.expect_error("org.azshci.Attestation1.Error.SyncFailed", "Sync", [],
+                          contains=["Cluster CA on server 'node1'", "unreachable"])
+    print(f"Sync without the CA server: {e.message}")
+    eq(s3.servers().get("node3"), "Active", "node3 with the CA server down")

@@ -40,6 +40,11 @@ int cluster_key_reapply(const char *prefix, const char *server, char **ret) {
         return asprintf(ret, "%s/reapply/%s", prefix, server) < 0 ? -ENOMEM : 0;
 }
 
+int cluster_key_ca(const char *prefix, char **ret) {
+        assert(cluster_prefix_is_valid(prefix));
+        return asprintf(ret, "%s/ca", prefix) < 0 ? -ENOMEM : 0;
+}
+
 int cluster_key_all(const char *prefix, char **ret) {
         assert(cluster_prefix_is_valid(prefix));
         return asprintf(ret, "%s/", prefix) < 0 ? -ENOMEM : 0;
@@ -58,8 +63,8 @@ int cluster_key_parse(const char *prefix, const char *key, ClusterKeyKind *ret_k
         if (strncmp(key, prefix, n) != 0 || key[n] != '/')
                 return -EBADMSG;
         rest = key + n + 1;
-        if (streq(rest, "settings")) {
-                *ret_kind = CLUSTER_KEY_SETTINGS;
+        if (streq(rest, "settings") || streq(rest, "ca")) {
+                *ret_kind = streq(rest, "ca") ? CLUSTER_KEY_CA : CLUSTER_KEY_SETTINGS;
                 *ret_name = NULL;
                 return 0;
         }
@@ -288,5 +293,78 @@ int cluster_server_record_from_json(const char *data, ClusterServerRecord *ret, 
                 return -ENOMEM;
         *ret = rec;
         rec = (ClusterServerRecord){};
+        return 0;
+}
+
+void cluster_ca_record_done(ClusterCaRecord *r) {
+        assert(r);
+        free(r->server);
+        free(r->url);
+        free(r->root);
+        *r = (ClusterCaRecord){};
+}
+
+int cluster_ca_record_to_json(const ClusterCaRecord *r, char **ret) {
+        _cleanup_(g_object_unrefp) JsonBuilder *b = json_builder_new();
+
+        assert(r);
+        assert(r->server && r->url && r->root);
+        assert(ret);
+
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "server");
+        json_builder_add_string_value(b, r->server);
+        json_builder_set_member_name(b, "url");
+        json_builder_add_string_value(b, r->url);
+        json_builder_set_member_name(b, "root");
+        json_builder_add_string_value(b, r->root);
+        json_builder_end_object(b);
+        return json_builder_to_malloc_string(b, ret);
+}
+
+static int get_string(const char *what, JsonObject *o, const char *member, char **ret, char **ret_error) {
+        JsonNode *n = json_object_get_member(o, member);
+        char *s;
+
+        if (!n || !json_node_is_string(n) || isempty(json_node_get_string(n)))
+                return json_error(ret_error, -EBADMSG, "%s: \"%s\" must be a non-empty string", what,
+                        member);
+        s = strdup(json_node_get_string(n));
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+int cluster_ca_record_from_json(const char *data, ClusterCaRecord *ret, char **ret_error) {
+        _cleanup_(g_object_unrefp) JsonParser *p = NULL;
+        _cleanup_(cluster_ca_record_done) ClusterCaRecord rec = {};
+        const char *what = "cluster CA record", *begin;
+        JsonObject *o;
+        int r;
+
+        assert(data);
+        assert(ret);
+
+        r = parse_object(what, data, &p, &o, ret_error);
+        if (r < 0)
+                return r;
+        r = get_string(what, o, "server", &rec.server, ret_error);
+        if (r >= 0)
+                r = get_string(what, o, "url", &rec.url, ret_error);
+        if (r >= 0)
+                r = get_string(what, o, "root", &rec.root, ret_error);
+        if (r < 0)
+                return r;
+        if (!cluster_server_name_is_valid(rec.server))
+                return json_error(ret_error, -EBADMSG, "%s: \"server\" is not a server name", what);
+        if (strncmp(rec.url, "http://", 7) != 0 || strpbrk(rec.url, " \t\r\n"))
+                return json_error(ret_error, -EBADMSG, "%s: \"url\" must be an http:// URL", what);
+        begin = strstr(rec.root, "-----BEGIN CERTIFICATE-----");
+        if (begin != rec.root || strstr(begin + 1, "-----BEGIN ") ||
+                !strstr(rec.root, "-----END CERTIFICATE-----"))
+                return json_error(ret_error, -EBADMSG, "%s: \"root\" must be one PEM certificate", what);
+        *ret = rec;
+        rec = (ClusterCaRecord){};
         return 0;
 }

@@ -15,6 +15,7 @@
  *   <prefix>/servers/<name>    {"state":…,"lastSync":…,…}  (leased)     one server's status
  *   <prefix>/members/<name>    {"joined":usec}                          a server of the cluster
  *   <prefix>/reapply/<name>    {"requested":usec}                       re-apply legacy support there
+ *   <prefix>/ca                {"server":…,"url":…,"root":PEM}          the cluster CA (public only)
  *
  * A member whose status record is gone (its lease expired: it stopped) is shown as
  * "Disconnected".
@@ -28,6 +29,7 @@ typedef enum ClusterKeyKind {
         CLUSTER_KEY_SERVER,
         CLUSTER_KEY_MEMBER,
         CLUSTER_KEY_REAPPLY,
+        CLUSTER_KEY_CA,
         _CLUSTER_KEY_KIND_MAX,
         _CLUSTER_KEY_KIND_INVALID = -EINVAL,
 } ClusterKeyKind;
@@ -37,9 +39,10 @@ int cluster_key_grant(const char *prefix, const char *vm_id, char **ret);
 int cluster_key_server(const char *prefix, const char *server, char **ret);
 int cluster_key_member(const char *prefix, const char *server, char **ret);
 int cluster_key_reapply(const char *prefix, const char *server, char **ret);
+int cluster_key_ca(const char *prefix, char **ret);
 /* The prefix of every key of the cluster ("<prefix>/"). */
 int cluster_key_all(const char *prefix, char **ret);
-/* Which record key is, and its name (VM id or server name; NULL for the settings). Keys under
+/* Which record key is, and its name (VM id or server name; NULL for the settings and the CA). Keys under
  * the prefix that are none of these give -EBADMSG. */
 int cluster_key_parse(const char *prefix, const char *key, ClusterKeyKind *ret_kind, char **ret_name);
 
@@ -74,3 +77,16 @@ int cluster_reapply_to_json(usec_t requested, char **ret);
 void cluster_server_record_done(ClusterServerRecord *r);
 int cluster_server_record_to_json(const ClusterServerRecord *r, char **ret);
 int cluster_server_record_from_json(const char *data, ClusterServerRecord *ret, char **ret_error);
+
+/* The cluster CA, published by the CA server (cluster.caServer): where peers enrol over CMP
+ * and the root certificate they (and guests) trust. Public data only: never a key or secret. */
+typedef struct ClusterCaRecord {
+        char *server; /* the CA server's name */
+        char *url;    /* http://ADDR:PORT/cmp */
+        char *root;   /* PEM of the root certificate */
+} ClusterCaRecord;
+
+void cluster_ca_record_done(ClusterCaRecord *r);
+int cluster_ca_record_to_json(const ClusterCaRecord *r, char **ret);
+/* Refuses a record whose root is not one PEM certificate or that holds anything private. */
+int cluster_ca_record_from_json(const char *data, ClusterCaRecord *ret, char **ret_error);

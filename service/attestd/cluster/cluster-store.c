@@ -25,7 +25,7 @@ struct ClusterStore {
         sd_event *event;
         EtcdClient *etcd;
         char *prefix, *server_name;
-        char *range_key, *range_end, *settings_key, *status_key, *member_key;
+        char *range_key, *range_end, *settings_key, *status_key, *member_key, *ca_key;
         unsigned ttl;
         cluster_changed_t changed;
         void *userdata;
@@ -43,6 +43,9 @@ struct ClusterStore {
         int64_t *status_revisions; /* indexed like servers */
         Reapply *reapplies;        /* the reapply key of each server that has one */
         size_t n_reapplies;
+        bool has_ca;
+        ClusterCaRecord ca;
+        int64_t ca_revision;
 
         /* The connection. */
         bool started;
@@ -114,6 +117,9 @@ static void view_clear(ClusterStore *s) {
         s->has_settings = false;
         s->settings = (ClusterSettings){};
         s->settings_revision = 0;
+        cluster_ca_record_done(&s->ca);
+        s->has_ca = false;
+        s->ca_revision = 0;
 }
 
 static Grant *find_grant(ClusterStore *s, const char *vm_id) {
@@ -217,6 +223,32 @@ static unsigned view_apply(ClusterStore *s, const char *key, const char *value, 
                 s->has_settings = true;
                 s->settings = n;
                 return CLUSTER_CHANGED_SETTINGS;
+        }
+
+        case CLUSTER_KEY_CA: {
+                ClusterCaRecord n = {};
+
+                if (!value) {
+                        if (!s->has_ca)
+                                return 0;
+                        cluster_ca_record_done(&s->ca);
+                        s->has_ca = false;
+                        s->ca_revision = 0;
+                        return CLUSTER_CHANGED_CA;
+                }
+                if (mod_revision <= s->ca_revision)
+                        return 0;
+                r = cluster_ca_record_from_json(value, &n, &error);
+                if (r < 0) {
+                        log_warning("Ignoring a bad cluster CA record at revision %" PRIi64 ": %s",
+                                mod_revision, error);
+                        return 0;
+                }
+                s->ca_revision = mod_revision;
+                cluster_ca_record_done(&s->ca);
+                s->ca = n;
+                s->has_ca = true;
+                return CLUSTER_CHANGED_CA;
         }
 
         case CLUSTER_KEY_GRANT: {
@@ -366,7 +398,8 @@ static void on_range(EtcdClient *c, int error, const char *message, const char *
                 etcd_call_cancel(s->watch_call);
                 s->watch_call = NULL;
         }
-        notify(s, CLUSTER_CHANGED_SETTINGS | CLUSTER_CHANGED_GRANTS | CLUSTER_CHANGED_SERVERS);
+        notify(s, CLUSTER_CHANGED_SETTINGS | CLUSTER_CHANGED_GRANTS | CLUSTER_CHANGED_SERVERS |
+                          CLUSTER_CHANGED_CA);
         store_kick(s);
 }
 
@@ -797,6 +830,23 @@ int cluster_store_request_reapply(ClusterStore *s, const char *server, cluster_d
         return write_start(s, TAKE_PTR(keys), TAKE_PTR(values), done, userdata);
 }
 
+int cluster_store_publish_ca(ClusterStore *s, const ClusterCaRecord *ca, cluster_done_t done,
+        void *userdata) {
+        _cleanup_strv_free_ char **keys = NULL, **values = NULL;
+        _cleanup_free_ char *value = NULL;
+        int r;
+
+        assert(s);
+        assert(ca);
+
+        r = cluster_ca_record_to_json(ca, &value);
+        if (r < 0)
+                return r;
+        if (strv_extend(&keys, s->ca_key) < 0 || strv_extend(&values, value) < 0)
+                return -ENOMEM;
+        return write_start(s, TAKE_PTR(keys), TAKE_PTR(values), done, userdata);
+}
+
 int cluster_store_publish_status(ClusterStore *s, const ClusterServerRecord *status) {
         _cleanup_free_ char *json = NULL;
         int r;
@@ -846,7 +896,8 @@ int cluster_store_new(sd_event *event, const ClusterStoreOptions *o, cluster_cha
                 etcd_prefix_range_end(s->range_key, &s->range_end) < 0 ||
                 cluster_key_settings(s->prefix, &s->settings_key) < 0 ||
                 cluster_key_server(s->prefix, s->server_name, &s->status_key) < 0 ||
-                cluster_key_member(s->prefix, s->server_name, &s->member_key) < 0)
+                cluster_key_member(s->prefix, s->server_name, &s->member_key) < 0 ||
+                cluster_key_ca(s->prefix, &s->ca_key) < 0)
                 return -ENOMEM;
 
         r = etcd_client_new(event,
@@ -912,6 +963,7 @@ ClusterStore *cluster_store_free(ClusterStore *s) {
         free(s->settings_key);
         free(s->status_key);
         free(s->member_key);
+        free(s->ca_key);
         free(s);
         return NULL;
 }
@@ -967,6 +1019,11 @@ const ClusterServerView *cluster_store_servers(ClusterStore *s, size_t *ret_n) {
         assert(ret_n);
         *ret_n = s->n_servers;
         return s->servers;
+}
+
+const ClusterCaRecord *cluster_store_get_ca(ClusterStore *s) {
+        assert(s);
+        return s->has_ca ? &s->ca : NULL;
 }
 
 const char *cluster_server_view_state(const ClusterServerView *v) {

@@ -34,6 +34,7 @@ typedef enum ClusterChangeFlags {
         CLUSTER_CHANGED_SERVERS = 1 << 2,
         CLUSTER_CHANGED_REACHABLE = 1 << 3,
         CLUSTER_CHANGED_REAPPLY = 1 << 4, /* someone asked this server to re-apply legacy support */
+        CLUSTER_CHANGED_CA = 1 << 5,      /* the cluster CA record */
 } ClusterChangeFlags;
 
 /* What changed in the view (ClusterChangeFlags). Called from the event loop; the view may be
@@ -70,6 +71,8 @@ int cluster_store_get_grant(ClusterStore *s, const char *vm_id, ClusterGrant *re
 int cluster_store_grant_ids(ClusterStore *s, char ***ret);
 /* Every server the cluster knows, sorted by name. */
 const ClusterServerView *cluster_store_servers(ClusterStore *s, size_t *ret_n);
+/* The cluster CA record (docs/trust-model.md, "Cluster"), NULL when none was published. */
+const ClusterCaRecord *cluster_store_get_ca(ClusterStore *s);
 /* The state to show for a server: its record's, or CLUSTER_STATE_DISCONNECTED. */
 const char *cluster_server_view_state(const ClusterServerView *v);
 
@@ -83,6 +86,10 @@ int cluster_store_set_grants(ClusterStore *s, char *const *vm_ids, bool legacy_a
 
 /* Asks server (any member, this one included) to re-apply the cluster's legacy setting. */
 int cluster_store_request_reapply(ClusterStore *s, const char *server, cluster_done_t done, void *userdata);
+
+/* The CA server publishes where peers enrol and the root (a transaction like the changes). */
+int cluster_store_publish_ca(ClusterStore *s, const ClusterCaRecord *ca, cluster_done_t done,
+        void *userdata);
 
 /* Publishes this server's status under its lease (coalesced: only the last one is written). */
 int cluster_store_publish_status(ClusterStore *s, const ClusterServerRecord *status);

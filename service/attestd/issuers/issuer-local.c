@@ -271,6 +271,20 @@ static const IssuerOps local_issuer_ops = {
         .free = local_free,
 };
 
+int issuer_local_get_ca(Issuer *issuer, X509 **ret_cert) {
+        LocalIssuer *l = (LocalIssuer *)issuer;
+
+        assert(issuer);
+        assert(ret_cert);
+
+        if (issuer->ops != &local_issuer_ops)
+                return -EOPNOTSUPP;
+        if (X509_up_ref(l->root) != 1)
+                return -ENOMEM;
+        *ret_cert = l->root;
+        return 0;
+}
+
 int issuer_local_new(const char *state_dir, KeyType key_type, Issuer **ret, char **ret_error) {
         _cleanup_free_ char *ca_dir = NULL, *root_path = NULL, *export_path = NULL;
         _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;

@@ -37,6 +37,19 @@ struct Issuer {
 /* The embedded CA, created on first use in ca_dir (0700, key 0600) with its root exported
  * world-readable as ca_dir/../ca.pem... see issuer-local.c for the layout. */
 int issuer_local_new(const char *state_dir, KeyType key_type, Issuer **ret, char **ret_error);
+/* The embedded CA's root certificate (a new reference), for the cluster CA's CMP responder
+ * (cmp-server.c); its key never leaves the issuer. -EOPNOTSUPP for another issuer. */
+int issuer_local_get_ca(Issuer *issuer, X509 **ret_cert);
+
+/* A peer of a cluster whose CA is one server's embedded CA (issuer-cluster.c): enrols over CMP
+ * with the URL and root issuer_cluster_set_ca() gives it (from the cluster store), with the
+ * enrolment secret of secret_file for an IR and the current certificate for a KUR. The root is
+ * kept in <state_dir>/ca.pem. Until the CA is known, enrolments fail with a clear reason. */
+int issuer_cluster_new(const char *state_dir, const char *ca_server, const char *reference,
+        const char *secret_file, unsigned timeout_sec, Issuer **ret);
+/* Returns 1 when the URL or the root changed (the root is written to <state_dir>/ca.pem), 0 when
+ * neither did. */
+int issuer_cluster_set_ca(Issuer *issuer, const char *url, const char *root_pem, char **ret_error);
 
 /* A cloud CA over CMP (RFC 4210): IR with reference + shared secret, KUR with the current
  * certificate when req->current_cert is set. */
