@@ -192,11 +192,10 @@ int document_build_payload(const DocumentFields *f, char **ret_json) {
 
 /* Assembled from the identity's template (signed-data.h) rather than by PKCS7_sign(): the same
  * bytes, and for ECDSA P-256 the generic PKCS#7 machinery cost about as much as the signature
- * itself. The DER goes into the body as base64 without an intermediate copy. */
+ * itself. The base64 goes straight into the body, without the DER in between. */
 int document_sign(SigningIdentity *id, const char *payload, bool embed_chain, char **ret_body) {
         static const char prefix[] = "{\"encoding\":\"pkcs7\",\"signature\":\"", suffix[] = "\"}";
         uint8_t signature[SIGNED_DATA_SIGNATURE_MAX];
-        _cleanup_free_ uint8_t *der = NULL;
         size_t len, signature_size, der_size;
         char *body, *p;
         int r;
@@ -216,16 +215,12 @@ int document_sign(SigningIdentity *id, const char *payload, bool embed_chain, ch
         der_size = signed_data_size(id->signed_data, len, embed_chain, signature_size);
         if (der_size == 0 || der_size > INT_MAX / 4 * 3 - 3)
                 return -EFBIG;
-        der = malloc(der_size);
-        if (!der)
-                return -ENOMEM;
-        (void)signed_data_write(id->signed_data, payload, len, embed_chain, signature, signature_size, der);
-
-        body = malloc(sizeof prefix - 1 + (der_size + 2) / 3 * 4 + sizeof suffix);
+        body = malloc(sizeof prefix - 1 + SIGNED_DATA_BASE64_MAX(der_size) + sizeof suffix - 1);
         if (!body)
                 return -ENOMEM;
         p = mempcpy(body, prefix, sizeof prefix - 1);
-        p += EVP_EncodeBlock((unsigned char *)p, der, (int)der_size);
+        p += signed_data_write_base64(id->signed_data, payload, len, embed_chain, signature, signature_size,
+                p);
         memcpy(p, suffix, sizeof suffix);
 
         *ret_body = body;

@@ -62,7 +62,6 @@ static uint8_t *der_put_header(uint8_t *p, uint8_t tag, size_t len) {
 typedef struct Layout {
         size_t content_explicit; /* [0] EXPLICIT around the content's OCTET STRING */
         size_t content_info;     /* ContentInfo of the data */
-        size_t certificates;     /* [0] IMPLICIT SET OF Certificate */
         size_t signer_info;      /* the one SignerInfo */
         size_t signer_infos;     /* SET OF SignerInfo */
         size_t signed_data;      /* SignedData */
@@ -77,11 +76,10 @@ static bool layout(const SignedDataTemplate *t, size_t content_size, bool embed_
 
         l->content_explicit = der_size(content_size);
         l->content_info = sizeof oid_data + der_size(l->content_explicit);
-        l->certificates = embed_chain ? t->certificates_size : t->leaf_size;
         l->signer_info = t->signer_size + der_size(signature_size);
         l->signer_infos = der_size(l->signer_info);
         l->signed_data = sizeof version_1 + der_size(t->digest_algorithm_size) + der_size(l->content_info) +
-                         der_size(l->certificates) + der_size(l->signer_infos);
+                         t->certificates[embed_chain].size + der_size(l->signer_infos);
         l->signed_explicit = der_size(l->signed_data);
         l->total = sizeof oid_signed_data + der_size(l->signed_explicit);
         return true;
@@ -98,9 +96,104 @@ size_t signed_data_size(const SignedDataTemplate *t, size_t content_size, bool e
         return der_size(l.total);
 }
 
+/* Where the document goes: DER bytes into memory, or their base64. Base64 encodes whole 3-byte
+ * groups; the 0-2 bytes of an unfinished one wait in carry for the next piece. */
+typedef struct Sink {
+        bool base64;
+        uint8_t *der;
+        char *out;
+        uint8_t carry[3];
+        size_t n_carry;
+} Sink;
+
+static void sink_put(Sink *s, const void *data, size_t size) {
+        const uint8_t *p = data;
+        size_t whole;
+
+        if (size == 0)
+                return;
+        if (!s->base64) {
+                s->der = mempcpy(s->der, p, size);
+                return;
+        }
+        if (s->n_carry > 0) {
+                size_t k = MIN(3 - s->n_carry, size);
+
+                memcpy(s->carry + s->n_carry, p, k);
+                s->n_carry += k;
+                p += k;
+                size -= k;
+                if (s->n_carry < 3)
+                        return;
+                s->out += EVP_EncodeBlock((unsigned char *)s->out, s->carry, 3);
+                s->n_carry = 0;
+        }
+        whole = size / 3 * 3;
+        if (whole > 0)
+                s->out += EVP_EncodeBlock((unsigned char *)s->out, p, (int)whole);
+        memcpy(s->carry, p + whole, size - whole);
+        s->n_carry = size - whole;
+}
+
+/* A part with its base64 ready: the bytes that finish the group under way go through sink_put(),
+ * then the precomputed whole groups that follow, then the rest. */
+static void sink_put_part(Sink *s, const SignedDataPart *part) {
+        size_t k, done;
+
+        if (!s->base64 || part->size < 3) {
+                sink_put(s, part->der, part->size);
+                return;
+        }
+        k = (3 - s->n_carry) % 3;
+        sink_put(s, part->der, k);
+        assert(s->n_carry == 0);
+        s->out = mempcpy(s->out, part->base64[k], part->base64_size[k]);
+        done = k + part->base64_size[k] / 4 * 3;
+        sink_put(s, part->der + done, part->size - done);
+}
+
+/* The pad of the last group, and the NUL. */
+static void sink_finish(Sink *s) {
+        if (s->base64)
+                s->out += EVP_EncodeBlock((unsigned char *)s->out, s->carry, (int)s->n_carry);
+}
+
+/* Every header in front of the content, and in front of the signature, fits in 64 bytes. */
+static void write_document(const SignedDataTemplate *t, const Layout *l, const void *content,
+        size_t content_size, bool embed_chain, const uint8_t *signature, size_t signature_size, Sink *s) {
+        uint8_t head[64], *p;
+
+        p = der_put_header(head, DER_SEQUENCE, l->total);
+        p = mempcpy(p, oid_signed_data, sizeof oid_signed_data);
+        p = der_put_header(p, DER_CONTEXT_0, l->signed_explicit);
+        p = der_put_header(p, DER_SEQUENCE, l->signed_data);
+        p = mempcpy(p, version_1, sizeof version_1);
+        p = der_put_header(p, DER_SET, t->digest_algorithm_size);
+        sink_put(s, head, (size_t)(p - head));
+        sink_put(s, t->digest_algorithm, t->digest_algorithm_size);
+
+        p = der_put_header(head, DER_SEQUENCE, l->content_info);
+        p = mempcpy(p, oid_data, sizeof oid_data);
+        p = der_put_header(p, DER_CONTEXT_0, l->content_explicit);
+        p = der_put_header(p, DER_OCTET_STRING, content_size);
+        sink_put(s, head, (size_t)(p - head));
+        sink_put(s, content, content_size);
+
+        sink_put_part(s, &t->certificates[embed_chain]);
+
+        p = der_put_header(head, DER_SET, l->signer_infos);
+        p = der_put_header(p, DER_SEQUENCE, l->signer_info);
+        sink_put(s, head, (size_t)(p - head));
+        sink_put(s, t->signer, t->signer_size);
+        p = der_put_header(head, DER_OCTET_STRING, signature_size);
+        sink_put(s, head, (size_t)(p - head));
+        sink_put(s, signature, signature_size);
+        sink_finish(s);
+}
+
 size_t signed_data_write(const SignedDataTemplate *t, const void *content, size_t content_size,
         bool embed_chain, const uint8_t *signature, size_t signature_size, uint8_t *buf) {
-        uint8_t *p = buf;
+        Sink s = {.der = buf};
         Layout l;
 
         assert(t);
@@ -110,34 +203,26 @@ size_t signed_data_write(const SignedDataTemplate *t, const void *content, size_
 
         if (!layout(t, content_size, embed_chain, signature_size, &l))
                 return 0;
+        write_document(t, &l, content, content_size, embed_chain, signature, signature_size, &s);
+        assert((size_t)(s.der - buf) == der_size(l.total));
+        return (size_t)(s.der - buf);
+}
 
-        p = der_put_header(p, DER_SEQUENCE, l.total);
-        p = mempcpy(p, oid_signed_data, sizeof oid_signed_data);
-        p = der_put_header(p, DER_CONTEXT_0, l.signed_explicit);
-        p = der_put_header(p, DER_SEQUENCE, l.signed_data);
-        p = mempcpy(p, version_1, sizeof version_1);
+size_t signed_data_write_base64(const SignedDataTemplate *t, const void *content, size_t content_size,
+        bool embed_chain, const uint8_t *signature, size_t signature_size, char *out) {
+        Sink s = {.base64 = true, .out = out};
+        Layout l;
 
-        p = der_put_header(p, DER_SET, t->digest_algorithm_size);
-        p = mempcpy(p, t->digest_algorithm, t->digest_algorithm_size);
+        assert(t);
+        assert(content || content_size == 0);
+        assert(signature);
+        assert(out);
 
-        p = der_put_header(p, DER_SEQUENCE, l.content_info);
-        p = mempcpy(p, oid_data, sizeof oid_data);
-        p = der_put_header(p, DER_CONTEXT_0, l.content_explicit);
-        p = der_put_header(p, DER_OCTET_STRING, content_size);
-        if (content_size > 0)
-                p = mempcpy(p, content, content_size);
-
-        p = der_put_header(p, DER_CONTEXT_0, l.certificates);
-        p = mempcpy(p, t->certificates, l.certificates);
-
-        p = der_put_header(p, DER_SET, l.signer_infos);
-        p = der_put_header(p, DER_SEQUENCE, l.signer_info);
-        p = mempcpy(p, t->signer, t->signer_size);
-        p = der_put_header(p, DER_OCTET_STRING, signature_size);
-        p = mempcpy(p, signature, signature_size);
-
-        assert((size_t)(p - buf) == der_size(l.total));
-        return (size_t)(p - buf);
+        if (!layout(t, content_size, embed_chain, signature_size, &l))
+                return 0;
+        write_document(t, &l, content, content_size, embed_chain, signature, signature_size, &s);
+        assert((size_t)(s.out - out) + 1 == SIGNED_DATA_BASE64_MAX(der_size(l.total)));
+        return (size_t)(s.out - out);
 }
 
 /* The fields of a SignerInfo with an empty signature, as OpenSSL encodes them, without the
@@ -173,33 +258,59 @@ static int encode_signer(PKCS7_SIGNER_INFO *si, SignedDataTemplate *t) {
         return 0;
 }
 
-static int encode_certificates(X509 *cert, STACK_OF(X509) * chain, SignedDataTemplate *t) {
-        size_t size;
-        uint8_t *p;
-        int n;
-
-        n = i2d_X509(cert, NULL);
-        if (n <= 0)
-                return -EIO;
-        t->leaf_size = size = (size_t)n;
-        for (int i = 0; i < sk_X509_num(chain); i++) {
-                n = i2d_X509(sk_X509_value(chain, i), NULL);
-                if (n <= 0)
-                        return -EIO;
-                size += (size_t)n;
-        }
-
-        t->certificates = p = malloc(size);
-        if (!p)
+/* der[0..size) as a part: copied, and its base64 precomputed from each of its first three bytes. */
+static int part_init(SignedDataPart *part, const uint8_t *der, size_t size) {
+        part->der = malloc(size);
+        if (!part->der)
                 return -ENOMEM;
-        t->certificates_size = size;
+        memcpy(part->der, der, size);
+        part->size = size;
+
+        for (size_t k = 0; k < 3 && k <= size; k++) {
+                size_t whole = (size - k) / 3 * 3;
+
+                part->base64[k] = malloc(whole / 3 * 4 + 1);
+                if (!part->base64[k])
+                        return -ENOMEM;
+                part->base64_size[k] =
+                        (size_t)EVP_EncodeBlock((unsigned char *)part->base64[k], der + k, (int)whole);
+        }
+        return 0;
+}
+
+static void part_done(SignedDataPart *part) {
+        free(part->der);
+        for (size_t k = 0; k < 3; k++)
+                free(part->base64[k]);
+}
+
+/* The certificates field: [0] IMPLICIT SET OF Certificate, the signer's certificate first, then
+ * (with_chain) the chain's in their order. */
+static int encode_certificates(X509 *cert, STACK_OF(X509) * chain, bool with_chain, SignedDataPart *part) {
+        _cleanup_free_ uint8_t *der = NULL;
+        int n = sk_X509_num(chain), total;
+        uint8_t *p;
+
+        total = i2d_X509(cert, NULL);
+        for (int i = 0; with_chain && i < n && total > 0; i++) {
+                int m = i2d_X509(sk_X509_value(chain, i), NULL);
+                total = m > 0 && m <= INT_MAX / 2 - total ? total + m : -1;
+        }
+        if (total <= 0 || (size_t)total > CONTENT_MAX)
+                return -EIO;
+
+        der = malloc(der_size((size_t)total));
+        if (!der)
+                return -ENOMEM;
+        p = der_put_header(der, DER_CONTEXT_0, (size_t)total);
         if (i2d_X509(cert, &p) <= 0)
                 return -EIO;
-        for (int i = 0; i < sk_X509_num(chain); i++)
+        for (int i = 0; with_chain && i < n; i++)
                 if (i2d_X509(sk_X509_value(chain, i), &p) <= 0)
                         return -EIO;
-        assert(p == t->certificates + size);
-        return 0;
+        assert((size_t)(p - der) == der_size((size_t)total));
+
+        return part_init(part, der, (size_t)(p - der));
 }
 
 int signed_data_template_new(EVP_PKEY *key, X509 *cert, STACK_OF(X509) * chain, SignedDataTemplate **ret) {
@@ -247,9 +358,11 @@ int signed_data_template_new(EVP_PKEY *key, X509 *cert, STACK_OF(X509) * chain, 
         if (i2d_X509_ALGOR(digest, &q) != n)
                 return -EIO;
 
-        r = encode_certificates(cert, chain, t);
-        if (r < 0)
-                return r;
+        for (int with_chain = 0; with_chain <= 1; with_chain++) {
+                r = encode_certificates(cert, chain, with_chain, &t->certificates[with_chain]);
+                if (r < 0)
+                        return r;
+        }
 
         *ret = TAKE_PTR(t);
         return 0;
@@ -260,7 +373,8 @@ SignedDataTemplate *signed_data_template_free(SignedDataTemplate *t) {
                 return NULL;
         free(t->digest_algorithm);
         free(t->signer);
-        free(t->certificates);
+        part_done(&t->certificates[0]);
+        part_done(&t->certificates[1]);
         return mfree(t);
 }
 

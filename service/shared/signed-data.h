@@ -21,14 +21,24 @@
 /* The largest signature a template accepts (RSA-8192). */
 #define SIGNED_DATA_SIGNATURE_MAX 1024
 
+/* A part of the SignedData that is the same in every document, with its base64 precomputed for
+ * each of the three positions it can take relative to base64's 3-byte groups. */
+typedef struct SignedDataPart {
+        uint8_t *der;
+        size_t size;
+        char *base64[3]; /* the base64 of der[k...], whole groups only, for k = 0, 1, 2 */
+        size_t base64_size[3];
+} SignedDataPart;
+
 typedef struct SignedDataTemplate {
         uint8_t *digest_algorithm; /* AlgorithmIdentifier of SHA-256, as in digestAlgorithms */
         size_t digest_algorithm_size;
         uint8_t *signer; /* SignerInfo's fields before the signature: version, issuerAndSerialNumber,
                           * digestAlgorithm, digestEncryptionAlgorithm */
         size_t signer_size;
-        uint8_t *certificates; /* the signer's certificate, then the chain's */
-        size_t leaf_size, certificates_size;
+        /* The certificates field ([0] and its SET's content): the signer's certificate alone, and
+         * followed by the chain's (embed_chain). */
+        SignedDataPart certificates[2];
         size_t signature_max; /* EVP_PKEY_get_size() of the key */
 } SignedDataTemplate;
 
@@ -47,6 +57,14 @@ size_t signed_data_size(const SignedDataTemplate *t, size_t content_size, bool e
  * signature is the signature of the content's SHA-256 by the template's key. */
 size_t signed_data_write(const SignedDataTemplate *t, const void *content, size_t content_size,
         bool embed_chain, const uint8_t *signature, size_t signature_size, uint8_t *buf);
+
+/* The most signed_data_write_base64() writes for a SignedData of size bytes, the NUL included. */
+#define SIGNED_DATA_BASE64_MAX(size) (((size) + 2) / 3 * 4 + 1)
+/* The same as standard base64 without line breaks, NUL-terminated: out holds
+ * SIGNED_DATA_BASE64_MAX(signed_data_size()) bytes. Returns the number of characters. The
+ * certificates, most of a document, are copied in already encoded. */
+size_t signed_data_write_base64(const SignedDataTemplate *t, const void *content, size_t content_size,
+        bool embed_chain, const uint8_t *signature, size_t signature_size, char *out);
 
 /* The reference: the same document through PKCS7_sign() and i2d_PKCS7(). Free *ret_der with
  * OPENSSL_free(). */

@@ -219,12 +219,14 @@ static void test_ecdsa_identical_but_signature(void) {
 
 /* Every content size from 0 to 600 and around 65,536 (where the outer lengths cross), with
  * signatures of every size the key gives: OpenSSL parses the document to its end and writes
- * it back the same, and the size is the one announced. No signing: the signature bytes are a
- * placeholder, so the sweep can be dense. */
+ * it back the same, the size is the one announced, and the base64 written directly is
+ * EVP_EncodeBlock()'s of the DER. No signing: the signature bytes are a placeholder, so the
+ * sweep can be dense. */
 static void sweep(KeyType type) {
         uint8_t sig[SIGNED_DATA_SIGNATURE_MAX];
         g_autofree char *content = make_content(66200);
         g_autofree uint8_t *buf = NULL;
+        g_autofree char *b64 = NULL, *b64_reference = NULL;
         Identity x = {};
         SignedDataTemplate *t;
         size_t max;
@@ -233,6 +235,8 @@ static void sweep(KeyType type) {
         t = x.id->signed_data;
         max = signed_data_size(t, 66200, true, t->signature_max);
         buf = g_malloc(max);
+        b64 = g_malloc(SIGNED_DATA_BASE64_MAX(max));
+        b64_reference = g_malloc(SIGNED_DATA_BASE64_MAX(max));
         memset(sig, 0x5a, sizeof sig);
 
         for (size_t n = 0; n < 66200; n = n == 600 ? 64400 : n + 1) {
@@ -256,6 +260,14 @@ static void sweep(KeyType type) {
                 g_assert_true(memcmp(again, buf, size) == 0);
                 OPENSSL_free(again);
                 PKCS7_free(p7);
+
+                /* the base64 written directly: the content's size moves the certificates
+                 * through all three positions in base64's groups */
+                g_assert_cmpuint(signed_data_write_base64(t, content, n, embed, sig, s, b64), ==,
+                        (size + 2) / 3 * 4);
+                g_assert_cmpint(EVP_EncodeBlock((unsigned char *)b64_reference, buf, (int)size), ==,
+                        (int)((size + 2) / 3 * 4));
+                g_assert_cmpstr(b64, ==, b64_reference);
         }
         identity_teardown(&x);
 }
@@ -278,7 +290,8 @@ static void test_limits(void) {
         g_assert_cmpuint(signed_data_size(t, 10, false, t->signature_max + 1), ==, 0);
         g_assert_cmpuint(signed_data_size(t, (size_t)INT_MAX + 1, false, t->signature_max), ==, 0);
         g_assert_cmpuint(signed_data_size(t, 10, true, t->signature_max), ==,
-                signed_data_size(t, 10, false, t->signature_max) + t->certificates_size - t->leaf_size);
+                signed_data_size(t, 10, false, t->signature_max) + t->certificates[1].size -
+                        t->certificates[0].size);
         identity_teardown(&x);
 }
 
