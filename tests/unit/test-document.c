@@ -129,6 +129,26 @@ static void test_payload_escaping(void) {
         g_assert_nonnull(strstr(json, "\"plan\":{\"name\":\"\",\"product\":\"\""));
         free(json);
 
+        /* Every byte of every value escaped: the most the payload's buffer is sized for. */
+        g_autofree char *ctl = g_strnfill(100, '\x01');
+        DocumentFields w = {.vm_id = ctl,
+                .nonce = ctl,
+                .subscription_id = ctl,
+                .sku = ctl,
+                .license_type = ctl,
+                .plan_name = ctl,
+                .plan_product = ctl,
+                .plan_publisher = ctl,
+                .created = AZ_CREATED,
+                .expires = AZ_EXPIRES};
+        g_assert_cmpint(document_build_payload(&w, &json), ==, 0);
+        g_assert_cmpuint(strlen(json), ==,
+                strlen("{\"licenseType\":,\"nonce\":,\"plan\":{\"name\":,\"product\":,\"publisher\":},\"sku\":,"
+                       "\"subscriptionId\":,\"timeStamp\":{\"createdOn\":,\"expiresOn\":},\"vmId\":}") +
+                        8 * (6 * 100 + 2) + 2 * (23 + 2));
+        g_assert_true(g_str_has_prefix(json, "{\"licenseType\":\"\\u0001\\u0001"));
+        free(json);
+
         f.vm_id = NULL;
         g_assert_cmpint(document_build_payload(&f, &json), ==, -EINVAL);
 }
