@@ -368,3 +368,24 @@ void json_write_string(FILE *f, const char *s) {
         }
         fputc('"', f);
 }
+
+char *json_put_string(char *out, const char *s) {
+        static const char hex[] = "0123456789abcdef";
+
+        assert(out);
+        assert(s);
+
+        *out++ = '"';
+        for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+                if (*p == '"' || *p == '\\') {
+                        *out++ = '\\';
+                        *out++ = (char)*p;
+                } else if (*p < 0x20 || *p == 0x7f) {
+                        out = mempcpy(out, "\\u00", 4);
+                        *out++ = hex[*p >> 4];
+                        *out++ = hex[*p & 0xf];
+                } else
+                        *out++ = (char)*p;
+        *out++ = '"';
+        return out;
+}

@@ -59,5 +59,11 @@ int json_error(char **ret_error, int error, const char *format, ...) _printf_(3,
  * do without a JsonBuilder tree (the state file, the signed payload). */
 void json_write_string(FILE *f, const char *s);
 
+/* The most json_put_string() writes for a string of n bytes: the quotes and every byte as \u00XX. */
+#define JSON_STRING_SIZE_MAX(n) (6 * (size_t)(n) + 2)
+/* The same into a buffer of at least JSON_STRING_SIZE_MAX(strlen(s)) bytes, for a writer that
+ * knows its bound and goes without a stream; returns the end of what it wrote (no NUL). */
+char *json_put_string(char *out, const char *s);
+
 /* The finished builder's document, compact; -ENOMEM when it has none. */
 int json_builder_to_malloc_string(JsonBuilder *b, char **ret);

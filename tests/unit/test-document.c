@@ -129,6 +129,26 @@ static void test_payload_escaping(void) {
         g_assert_nonnull(strstr(json, "\"plan\":{\"name\":\"\",\"product\":\"\""));
         free(json);
 
+        /* Every byte of every value escaped: the most the payload's buffer is sized for. */
+        g_autofree char *ctl = g_strnfill(100, '\x01');
+        DocumentFields w = {.vm_id = ctl,
+                .nonce = ctl,
+                .subscription_id = ctl,
+                .sku = ctl,
+                .license_type = ctl,
+                .plan_name = ctl,
+                .plan_product = ctl,
+                .plan_publisher = ctl,
+                .created = AZ_CREATED,
+                .expires = AZ_EXPIRES};
+        g_assert_cmpint(document_build_payload(&w, &json), ==, 0);
+        g_assert_cmpuint(strlen(json), ==,
+                strlen("{\"licenseType\":,\"nonce\":,\"plan\":{\"name\":,\"product\":,\"publisher\":},\"sku\":,"
+                       "\"subscriptionId\":,\"timeStamp\":{\"createdOn\":,\"expiresOn\":},\"vmId\":}") +
+                        8 * (6 * 100 + 2) + 2 * (23 + 2));
+        g_assert_true(g_str_has_prefix(json, "{\"licenseType\":\"\\u0001\\u0001"));
+        free(json);
+
         f.vm_id = NULL;
         g_assert_cmpint(document_build_payload(&f, &json), ==, -EINVAL);
 }
@@ -400,12 +420,13 @@ static void *sign_thread(void *p) {
         return NULL;
 }
 
-static void test_concurrent_signing(void) {
+/* The identity hands its idle signing contexts from thread to thread: each key type once. */
+static void concurrent_signing(KeyType type) {
         Fixture fx = {};
         pthread_t t[4];
         ThreadArg args[4];
 
-        fixture_setup(&fx, KEY_TYPE_ECDSA_P256);
+        fixture_setup(&fx, type);
         for (size_t i = 0; i < ELEMENTSOF(t); i++) {
                 args[i] = (ThreadArg){.fx = &fx};
                 g_assert_cmpint(pthread_create(&t[i], NULL, sign_thread, &args[i]), ==, 0);
@@ -415,6 +436,14 @@ static void test_concurrent_signing(void) {
                 g_assert_cmpint(args[i].failures, ==, 0);
         }
         fixture_teardown(&fx);
+}
+
+static void test_concurrent_signing_ecdsa(void) {
+        concurrent_signing(KEY_TYPE_ECDSA_P256);
+}
+
+static void test_concurrent_signing_rsa(void) {
+        concurrent_signing(KEY_TYPE_RSA_2048);
 }
 
 /* The real Azure document: verifies with chain and time checks off, rejected otherwise. */
@@ -470,7 +499,8 @@ int main(int argc, char **argv) {
         g_test_add_func("/document/roundtrip-rsa", test_roundtrip_rsa);
         g_test_add_func("/document/roundtrip-ecdsa", test_roundtrip_ecdsa);
         g_test_add_func("/document/rejections", test_rejections);
-        g_test_add_func("/document/concurrent-signing", test_concurrent_signing);
+        g_test_add_func("/document/concurrent-signing-ecdsa", test_concurrent_signing_ecdsa);
+        g_test_add_func("/document/concurrent-signing-rsa", test_concurrent_signing_rsa);
         g_test_add_func("/document/azure-vector", test_azure_vector);
         return g_test_run();
 }

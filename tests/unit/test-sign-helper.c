@@ -51,7 +51,7 @@ int main(int argc, char *argv[]) {
         }
         r = signing_identity_new(key, cert, chain, &id);
         if (r >= 0)
-                r = read_full_file(argv[3], 65536, &payload, NULL);
+                r = read_full_file(argv[3], 1024 * 1024, &payload, NULL);
         if (r >= 0)
                 r = document_sign(id, payload, argc == 6, &body);
         if (r < 0) {

@@ -80,6 +80,23 @@ for kt in rsa ecdsa; do
         check_exit "$kt: no trusted root (system store): exit 4" 4 "$ATTEST" verify "$T/$kt.json"
 done
 
+# Contents of other sizes and characters: the DER lengths around the content need 1 to 3 bytes
+# and the certificates take each of the three positions in base64's groups. openssl smime
+# verifies each with the root and gives back the content byte for byte.
+for kt in rsa ecdsa; do
+        for size in 1 127 128 129 255 256 257 65535 65536 65537 70000; do
+                yes "{\"nonce\":\"é漢字 🔐\"}\r" | head -c "$size" >"$T/sized"
+                if ! "$SIGN" "$T/state-$kt" $kt "$T/sized" $CN >"$T/sized.json" 2>"$T/err"; then
+                        not_ok "$kt: sign $size bytes"
+                        sed 's/^/# /' "$T/err"
+                        continue
+                fi
+                der_of "$T/sized.json" >"$T/sized.der"
+                check "$kt: $size bytes of content: openssl smime -verify accepts, content unchanged" sh -c \
+                        "openssl smime -verify -binary -inform DER -in '$T/sized.der' -CAfile '$T/state-$kt/ca.pem' -out '$T/sized.out' && cmp '$T/sized.out' '$T/sized'"
+        done
+done
+
 # Another CA's root is not trusted by either verifier.
 check_exit "openssl smime rejects a document under another root" 4 \
         openssl smime -verify -inform DER -in "$T/rsa.der" -CAfile "$T/state-ecdsa/ca.pem" -out /dev/null
