@@ -13,7 +13,7 @@
 #define JSON_TEXT(...) #__VA_ARGS__
 
 /* The tables exactly as `nft -j -t list table` prints them, without handles; one object per
- * line, each rule on its own line (tests/legacynet/rule-removal.sh removes them one at a time).
+ * line, each rule on its own line (tests/legacy/rule-removal.sh removes them one at a time).
  * The placeholders are replaced in the parsed tree: @TABLE@, @BRIDGE@, @ADDRESS@ with strings,
  * @PORT@, @MARK@ (LEGACY_MARK_TAG) and @MASKLEN@ (the bits of LEGACY_MARK_MASK) with numbers.
  * In nft's text: bridge prerouting "iifname @ports jump guest"; guest "iifname . ether saddr !=

@@ -8,7 +8,7 @@
 # the run fails, and the failing checks are printed. Nothing of the checkout or its build
 # directories is touched. Run by hand, as root (about a minute per rule):
 #
-#   tests/legacynet/rule-removal.sh [PATTERN]     only rules whose text contains PATTERN
+#   tests/legacy/rule-removal.sh [PATTERN]     only rules whose text contains PATTERN
 #
 # Exit 0 when every rule tried was caught.
 set -u
@@ -34,13 +34,13 @@ for entry in "${RULES[@]}"; do
         text=$(sed -n "${line}p" "$WORK/nft-json.c.orig" |
                 sed -E 's/^ *, \{"rule": \{"family": "([a-z]+)", "table": "@TABLE@", "chain": "([a-z]+)", (.*)\}\}$/\1 \2 \3/')
         sed "${line}d" "$WORK/nft-json.c.orig" >"$WORK/src/$FILE"
-        if ! meson compile -C "$WORK/build" tests/legacynet/legacynet-tool >"$WORK/build.log" 2>&1; then
+        if ! meson compile -C "$WORK/build" tests/legacy/legacynet-tool >"$WORK/build.log" 2>&1; then
                 echo "BUILD FAILED without: $text"
                 tail -5 "$WORK/build.log"
                 missed=$((missed + 1))
                 continue
         fi
-        out=$("$SRC/tests/legacynet/test-legacynet.sh" "$WORK/build/tests/legacynet/legacynet-tool" 2>&1)
+        out=$("$SRC/tests/legacy/test-legacynet.sh" "$WORK/build/tests/legacy/legacynet-tool" 2>&1)
         if [ $? -eq 0 ]; then
                 echo "NOT CAUGHT: $text"
                 missed=$((missed + 1))

@@ -8,7 +8,7 @@
 # here solely to create the test's namespaces and veths, and to break things on purpose.
 #
 # Every rule of the firewall has a check below that fails without it (docs/legacy-networking.md
-# lists them; tests/legacynet/rule-removal.sh proves it by removing each rule in turn).
+# lists them; tests/legacy/rule-removal.sh proves it by removing each rule in turn).
 #
 # Usage: test-legacynet.sh PATH/TO/legacynet-tool        TAP output; 77 = skipped (not root)
 set -u

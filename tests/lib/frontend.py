@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""Helpers for the frontend tests, on top of tests/integration/harness.py (reused, not forked):
+"""Helpers for the frontend tests, on top of tests/lib/harness.py (reused, not forked):
 a guest network namespace joined to the host by a veth pair whose host end marks the guest's
 packets as the legacy firewall marks a bridge port's (so the HTTP frontend's port
 identification is real), the frontend started with an inherited socket exactly as systemd
