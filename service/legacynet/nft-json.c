@@ -128,16 +128,14 @@ int nft_json_ruleset(const char *table, const char *bridge, JsonNode **ret) {
 /* The objects of a `nft -j list ...` output: the array under "nftables". The parser owns it. */
 static int parse_listing(const char *listing, JsonParser **ret_parser, JsonArray **ret) {
         _cleanup_(g_object_unrefp) JsonParser *parser = NULL;
-        JsonNode *root, *a;
+        JsonObject *root;
+        JsonNode *a;
         int r;
 
-        r = json_parse_data("nft", listing, &parser, NULL);
+        r = json_parse_object("nft", listing, &parser, &root, NULL);
         if (r < 0)
                 return r;
-        root = json_parser_get_root(parser);
-        if (!root || !JSON_NODE_HOLDS_OBJECT(root))
-                return -EBADMSG;
-        a = json_object_get_member(json_node_get_object(root), "nftables");
+        a = json_object_get_member(root, "nftables");
         if (!a || !JSON_NODE_HOLDS_ARRAY(a))
                 return -EBADMSG;
         *ret = json_node_get_array(a);

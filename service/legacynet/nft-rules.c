@@ -84,27 +84,6 @@ static int has_table(const char *family, const char *table, bool *ret, char **re
         return 0;
 }
 
-int nft_rules_render(const char *table, const char *bridge, char **ret) {
-        _cleanup_(json_node_unrefp) JsonNode *ruleset = NULL;
-        _cleanup_(json_node_unrefp) JsonNode *root = NULL;
-        char *s;
-        int r;
-
-        assert(table);
-        assert(bridge);
-        assert(ret);
-
-        r = nft_json_ruleset(table, bridge, &ruleset);
-        if (r < 0)
-                return r;
-        root = json_node_init_object(json_node_alloc(), json_object_new());
-        json_object_set_member(json_node_get_object(root), "nftables", TAKE_PTR(ruleset));
-        s = json_to_string(root, true);
-        *ret = strdup(s);
-        g_free(s);
-        return *ret ? 0 : -ENOMEM;
-}
-
 /* The elements of bridge table's set (or map) name. -ENOENT when the table is missing. */
 static int list_set(const char *table, const char *name, NftElements kind, char ***ret, char **ret_error) {
         _cleanup_free_ char *cmd = NULL, *out = NULL;

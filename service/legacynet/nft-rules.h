@@ -34,9 +34,6 @@
  * attempted (-EIO for a change or a listing that failed, -ENOENT for a listing of a missing
  * table), never read from the message. */
 
-/* The whole ruleset (the three tables, no set elements), as nft's JSON. */
-int nft_rules_render(const char *table, const char *bridge, char **ret);
-
 /* Replaces the tables atomically with ours, keeping the current port bindings and marks. The
  * bridge must exist. */
 int nft_rules_install(const char *table, const char *bridge, char **ret_error);
