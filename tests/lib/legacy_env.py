@@ -40,7 +40,7 @@ import subprocess
 
 import harness
 from harness import HarnessError, Skip, deadline_loop
-from frontend import parse_curl_i
+from frontend import Frontend, parse_curl_i
 
 BRIDGE = "azshci-imds0"
 TABLE = "azshci"
@@ -273,26 +273,10 @@ class LegacyEnv(NamespaceWorld):
             f"net.ipv4.tcp_fwmark_accept={1 if on else 0}"])
 
     def start_frontend(self):
-        binary = os.path.join(self.builddir, "service", "azshci-imdsd")
-        if not os.access(binary, os.X_OK):
-            raise HarnessError(f"{binary} is missing: build it first")
+        """azshci-imdsd on 169.254.169.253:80 in HOST, socket-activated (frontend.Frontend)."""
         self.frontend_log = os.path.join(self.h.tmp, "azshci-imdsd.log")
-        log = open(self.frontend_log, "a")
-        self.frontend = subprocess.Popen(
-            ["ip", "netns", "exec", self.host_ns,
-             "systemd-socket-activate", "-l", f"{HOST_IP}:80", "-E", f"DBUS_SYSTEM_BUS_ADDRESS={self.h.bus_address}",
-             "--", "setpriv", f"--reuid={harness.FRONTEND_USER}", f"--regid={harness.FRONTEND_USER}",
-             "--init-groups", "--", binary, "--log-level=debug", "--idle-timeout=0",
-             f"--service-socket={self.h.frontend_socket}", *self.frontend_args],
-            stdout=log, stderr=log, stdin=subprocess.DEVNULL, cwd="/",
-            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"})
-        log.close()
-        for _ in deadline_loop(harness.DEFAULT_TIMEOUT, f"{HOST_IP}:80 to listen in {self.host_ns}"):
-            if "Listening on" in self.read_frontend_log():
-                break
-            if self.frontend.poll() is not None:
-                raise HarnessError(f"systemd-socket-activate exited with {self.frontend.returncode}: "
-                                   f"{self.read_frontend_log()}")
+        self.frontend = Frontend(self.h, f"{HOST_IP}:80", args=["--idle-timeout=0", *self.frontend_args],
+                                 netns=self.host_ns).proc
 
     def read_frontend_log(self):
         with open(self.frontend_log, errors="replace") as f:
