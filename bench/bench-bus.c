@@ -12,7 +12,7 @@
  * nonce in the signed content. Prints "calls=N errors=E seconds=S rate=R p50_ms=X p99_ms=Y max_ms=Z over_20ms=K". With --direct,
  * on a peer-to-peer connection to the service's frontend socket instead of the bus (what the frontends do).
  *   bench-bus register --vms N [--first F] [--inflight K]
- *       RegisterVM for VMs F..F+N-1 (the ids, CIDs and MACs of tests/integration/vmdata.py, and
+ *       RegisterVM for VMs F..F+N-1 (the ids, CIDs and MACs of tests/lib/vmdata.py, and
  *       LegacyInterface vm_port()).
  *   bench-bus unregister --vms N [--first F] [--inflight K]
  *   bench-bus import --vms N [--first F] [--batch K]
@@ -77,7 +77,7 @@ static void vm_mac(unsigned n, char buf[static 18]) {
         snprintf(buf, 18, "52:54:00:00:%02x:%02x", (n >> 8) & 0xff, n & 0xff);
 }
 
-/* The host side of VM n's legacy NIC (vm_port() in tests/integration/vmdata.py). */
+/* The host side of VM n's legacy NIC (vm_port() in tests/lib/vmdata.py). */
 static void vm_port(unsigned n, char buf[static 16]) {
         snprintf(buf, 16, "azv%u", n);
 }
@@ -148,7 +148,7 @@ static int simple_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_err
         return 0;
 }
 
-/* The a{sv} of VM n (as in tests/integration/vmdata.py). */
+/* The a{sv} of VM n (as in tests/lib/vmdata.py). */
 static int append_vm_registration(sd_bus_message *m, unsigned n) {
         char id[37], mac[18], port[16], name[32];
 

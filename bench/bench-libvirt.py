@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """`make bench`, the libvirt line: how long azshci-attestd takes at start to reconcile N defined
-domains of a real private libvirtd (tests/libvirt/libvirt_env.py) into its inventory.
+domains of a real private libvirtd (tests/lib/libvirt_env.py) into its inventory.
 
     bench/bench-libvirt.py --srcdir S --builddir B [--domains 1000]
 
@@ -18,8 +18,8 @@ import sys
 import time
 
 SRCDIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(SRCDIR, "tests", "libvirt"))
 
+import benchpath  # noqa: E402,F401  (tests/lib on the path)
 import libvirt_env  # noqa: E402
 import harness  # noqa: E402
 

@@ -3,7 +3,7 @@
 """The benchmark behind `make bench` (bench/run.sh runs it; docs/hardening.md explains it).
 In one run, for each key type: raw in-process signing (1 thread, all cores), Attest over the
 bus from a member of azshci-frontend against the real service on a private bus
-(tests/integration/harness.py), and HTTP end to end through azshci-imdsd from simulated VMs
+(tests/lib/harness.py), and HTTP end to end through azshci-imdsd from simulated VMs
 (one network namespace, one macvlan with its own MAC and address per VM, keep-alive, a fresh
 nonce per request). Then the scale run: 10,000 VMs registered, GetManagedObjects,
 `azshcictl vms`, EnableLegacy re-evaluation, memory. Prints tables; asserts nothing about speed.
@@ -16,6 +16,8 @@ import subprocess
 import sys
 import threading
 import time
+
+import benchpath  # noqa: F401  (tests/lib on the path)
 
 sys.dont_write_bytecode = True
 
@@ -115,8 +117,6 @@ def mib(kib):
 class Bench:
     def __init__(self, a):
         self.a = a
-        sys.path.insert(0, os.path.join(a.srcdir, "tests", "integration"))
-        sys.path.insert(0, os.path.join(a.srcdir, "tests", "frontends"))
         import harness
         self.harness = harness
         try:
@@ -178,7 +178,7 @@ class Bench:
         bridge. The frontend asks the service on its direct socket, or (via_bus) through
         dbus-daemon."""
         if self.frontend is None:
-            self.notes.append("HTTP: tests/frontends/frontend.py is missing; skipped")
+            self.notes.append("HTTP: tests/lib/frontend.py is missing; skipped")
             return None
         imdsd = os.path.join(self.a.builddir, "service", "azshci-imdsd")
         if not os.access(imdsd, os.X_OK):

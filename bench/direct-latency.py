@@ -5,7 +5,7 @@
 
     bench/direct-latency.py --builddir build [--vms 10000] [--calls 2000] [--readers 1] [--obey]
 
-The real service on the integration harness's private bus (tests/integration/harness.py), N VMs
+The real service on the integration harness's private bus (tests/lib/harness.py), N VMs
 imported with ImportVMs; then `bench-bus attest --direct --inflight=1` as a member of
 azshci-frontend (one call at a time: the latency of each, not the throughput), first alone,
 then while `readers` unprivileged clients (azshci-test) repeat GetManagedObjects (about 680
@@ -19,6 +19,8 @@ import re
 import sys
 import threading
 import time
+
+import benchpath  # noqa: F401  (tests/lib on the path)
 
 sys.dont_write_bytecode = True
 
@@ -39,7 +41,6 @@ def main():
     if os.geteuid() != 0:
         print("direct-latency: needs root (private bus, polkitd, setpriv)", file=sys.stderr)
         return 77
-    sys.path.insert(0, os.path.join(a.srcdir, "tests", "integration"))
     import harness
 
     bench_bus = os.path.join(os.path.abspath(a.builddir), "bench", "bench-bus")

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # `make bench`: the benchmark table (docs/hardening.md). Needs root (a private bus, polkitd and
-# the real service through tests/integration/harness.py, network namespaces for the HTTP
+# the real service through tests/lib/harness.py, network namespaces for the HTTP
 # guests) and a built tree.
 #
 #   bench/run.sh BUILDDIR [--seconds S] [--keys rsa-2048,ecdsa-p256] [--scale-vms N] [--http-vms N]

@@ -11,14 +11,19 @@
 
 #define POLKIT_ERROR_NOT_AUTHORIZED "org.freedesktop.PolicyKit1.Error.NotAuthorized"
 
+/* "azshcictl: MESSAGE" and the end of the line (one line, or the usage hint after it). */
+_printf_(2, 0) static void print_error(const char *end, const char *format, va_list ap) {
+        fputs("azshcictl: ", stderr);
+        vfprintf(stderr, format, ap);
+        fputs(end, stderr);
+}
+
 int usage_error(Context *c, const char *format, ...) {
         va_list ap;
 
-        fputs("azshcictl: ", stderr);
         va_start(ap, format);
-        vfprintf(stderr, format, ap);
+        print_error("\nTry 'azshcictl --help'.\n", format, ap);
         va_end(ap);
-        fputs("\nTry 'azshcictl --help'.\n", stderr);
         c->exit_status = EXIT_USAGE;
         return -EINVAL;
 }
@@ -63,11 +68,9 @@ int log_bus_error(Context *c, const sd_bus_error *e, int r, const char *what) {
 int log_error_status(Context *c, int status, int r, const char *format, ...) {
         va_list ap;
 
-        fputs("azshcictl: ", stderr);
         va_start(ap, format);
-        vfprintf(stderr, format, ap);
+        print_error("\n", format, ap);
         va_end(ap);
-        fputc('\n', stderr);
         c->exit_status = status;
         return r < 0 ? r : -EIO;
 }

@@ -11,7 +11,7 @@ embedded CA, imports the demo inventory, turns legacy OS support on, shows the d
 lets guest A fetch its document with curl (verified with azshci-attest and plain openssl,
 trusting only the exported root) while guest B, never given access, is refused; asks for a
 vsock VM's document the way the vsock frontend does; and turns legacy support off again.
-The service follows a private libvirtd (tests/libvirt/libvirt_env.py) beside the hand-made
+The service follows a private libvirtd (tests/lib/libvirt_env.py) beside the hand-made
 inventory: a real QEMU guest (TCG) defined through libvirt appears on the bus by itself and
 fetches and verifies its own document over the legacy bridge (about 7 s more: 17 s in all here).
 While it runs, the Cockpit page (client/cockpit) is served by the real cockpit-ws on the demo's
@@ -30,11 +30,9 @@ import sys
 import tempfile
 
 SRCDIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(SRCDIR, "tests", "legacy"))
-sys.path.insert(1, os.path.join(SRCDIR, "tests", "cockpit"))
-sys.path.insert(2, os.path.join(SRCDIR, "tests", "libvirt"))
+sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))   # the shared test modules
 
-import legacy_env  # noqa: E402  (puts tests/integration and tests/frontends on the path)
+import legacy_env  # noqa: E402
 import harness  # noqa: E402
 import cockpit_env  # noqa: E402
 import guest  # noqa: E402
@@ -65,7 +63,7 @@ def run(cmd):
 
 def start_cockpit(h):
     """The Cockpit page on the demo's bus: the real cockpit-ws with a local session as root
-    (tests/cockpit/cockpit_env.py), stopped when the demo exits however it exits (LegacyEnv
+    (tests/lib/cockpit_env.py), stopped when the demo exits however it exits (LegacyEnv
     turns SIGTERM/SIGHUP into an exception). None, with a note, when Cockpit is missing."""
     if not os.access(cockpit_env.COCKPIT_WS, os.X_OK):
         print(f"(no Cockpit page: {cockpit_env.COCKPIT_WS} is missing; install cockpit-ws and cockpit-bridge)")

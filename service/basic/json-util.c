@@ -38,6 +38,26 @@ int json_parse_data(const char *name, const char *data, JsonParser **ret, char *
         return 0;
 }
 
+int json_parse_object(const char *name, const char *data, JsonParser **ret_parser, JsonObject **ret,
+        char **ret_error) {
+        _cleanup_(g_object_unrefp) JsonParser *parser = NULL;
+        JsonNode *root;
+        int r;
+
+        assert(ret_parser);
+        assert(ret);
+
+        r = json_parse_data(name, data, &parser, ret_error);
+        if (r < 0)
+                return r;
+        root = json_parser_get_root(parser);
+        if (!root || !JSON_NODE_HOLDS_OBJECT(root))
+                return json_error(ret_error, -EBADMSG, "%s: not a JSON object", name);
+        *ret = json_node_get_object(root);
+        *ret_parser = TAKE_PTR(parser);
+        return 0;
+}
+
 /* The UTF-16 code unit of the four hex digits at p, or -1 when they are not four hex digits. */
 static int hex4(const char *p) {
         int v = 0;

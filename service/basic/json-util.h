@@ -19,6 +19,11 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(GList *, g_list_free);
 /* Parses data; on failure returns -EBADMSG and "NAME:LINE:COLUMN: message" in ret_error. */
 int json_parse_data(const char *name, const char *data, JsonParser **ret, char **ret_error);
 
+/* The same for data whose top level must be an object: -EBADMSG and "NAME: not a JSON object"
+ * otherwise. *ret belongs to *ret_parser. */
+int json_parse_object(const char *name, const char *data, JsonParser **ret_parser, JsonObject **ret,
+        char **ret_error);
+
 /* The same with a parser the caller made (and maybe connected to). Refuses, before json-glib
  * sees them, the inputs json-glib 1.6 leaks memory on: data after the top-level value, and \u
  * escapes that are not four hex digits or are UTF-16 surrogates outside a high-low pair. */

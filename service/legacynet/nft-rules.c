@@ -1,40 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-#include <ctype.h>
 #include <nftables/libnftables.h>
-#include <stdarg.h>
 
-#include "legacy-mark.h"
-#include "legacy-net.h"
+#include "json-util.h"
+#include "nft-json.h"
 #include "nft-rules.h"
 #include "strv.h"
 
 static void nft_ctx_freep(struct nft_ctx **p) {
         if (*p)
                 nft_ctx_free(*p);
-}
-
-static int errno_from_nft_message(const char *m) {
-        static const struct {
-                const char *text;
-                int error;
-        } table[] = {
-                {"No such file or directory", ENOENT},
-                {"Operation not permitted", EPERM},
-                {"Permission denied", EACCES},
-                {"File exists", EEXIST},
-                {"Device or resource busy", EBUSY},
-                {"Protocol not supported", EPROTONOSUPPORT},
-                {"Address family not supported", EAFNOSUPPORT},
-                {"Cannot allocate memory", ENOMEM},
-        };
-
-        if (!m)
-                return -EIO;
-        for (size_t i = 0; i < ELEMENTSOF(table); i++)
-                if (strstr(m, table[i].text))
-                        return -table[i].error;
-        return -EIO;
 }
 
 /* Keeps only the first line of libnftables' error output (the others repeat the command and
@@ -47,35 +22,34 @@ static char *first_line(const char *s) {
         return strndup(s, n);
 }
 
-int nft_rules_run(const char *cmd, bool terse, char **ret_output, char **ret_error) {
+/* Runs cmd (nft's text, or its JSON when flags has NFT_CTX_OUTPUT_JSON: libnftables 1.0.6 reads
+ * JSON input under the output flag). libnftables says that a command failed, not why in a form
+ * a program can read: a failure returns error (what the caller attempted decides which), and
+ * the first line of libnftables' error buffer is the message. */
+static int run(const char *cmd, unsigned flags, int error, char **ret_output, char **ret_error) {
         _cleanup_(nft_ctx_freep) struct nft_ctx *ctx = NULL;
-        int r;
 
         assert(cmd);
+        assert(error < 0);
 
         ctx = nft_ctx_new(NFT_CTX_DEFAULT);
         if (!ctx)
                 return -ENOMEM;
-        if (terse)
-                nft_ctx_output_set_flags(ctx, nft_ctx_output_get_flags(ctx) | NFT_CTX_OUTPUT_TERSE);
+        nft_ctx_output_set_flags(ctx, nft_ctx_output_get_flags(ctx) | flags);
         if (nft_ctx_buffer_output(ctx) < 0 || nft_ctx_buffer_error(ctx) < 0)
                 return -ENOMEM;
 
-        r = nft_run_cmd_from_buffer(ctx, cmd);
-        if (r != 0) {
-                const char *e = nft_ctx_get_error_buffer(ctx);
-
-                r = errno_from_nft_message(e);
+        if (nft_run_cmd_from_buffer(ctx, cmd) != 0) {
                 if (ret_error) {
-                        _cleanup_free_ char *l = first_line(e);
+                        _cleanup_free_ char *l = first_line(nft_ctx_get_error_buffer(ctx));
                         char *m = NULL;
 
-                        if (asprintf(&m, "nftables: %s", isempty(l) ? strerror(-r) : l) < 0)
+                        if (asprintf(&m, "nftables: %s", isempty(l) ? strerror(-error) : l) < 0)
                                 return -ENOMEM;
                         free(*ret_error);
                         *ret_error = m;
                 }
-                return r;
+                return error;
         }
 
         if (ret_output) {
@@ -87,244 +61,49 @@ int nft_rules_run(const char *cmd, bool terse, char **ret_output, char **ret_err
         return 0;
 }
 
-/* The tables exactly as "nft list table" prints them (terse: no set elements); tag is
- * LEGACY_MARK_TAG as nft prints it. */
-static int render_bridge(FILE *f, const char *table, const char *tag) {
-        fprintf(f,
-                "table bridge %1$s {\n"
-                "\tset ports {\n"
-                "\t\ttype ifname\n"
-                "\t}\n"
-                "\n"
-                "\tset port_mac {\n"
-                "\t\ttype ifname . ether_addr\n"
-                "\t}\n"
-                "\n"
-                "\tmap port_mark {\n"
-                "\t\ttype ifname : mark\n"
-                "\t}\n"
-                "\n"
-                "\tset port_id {\n"
-                "\t\ttype ifname . mark\n"
-                "\t}\n"
-                "\n"
-                "\tchain prerouting {\n"
-                "\t\ttype filter hook prerouting priority filter; policy accept;\n"
-                "\t\tiifname @ports jump guest comment \"frames from VM ports\"\n"
-                "\t}\n"
-                "\n"
-                "\tchain guest {\n"
-                "\t\tiifname . ether saddr != @port_mac drop comment \"anti-spoofing: source MAC\"\n"
-                "\t\tiifname . arp saddr ether != @port_mac drop comment \"anti-spoofing: ARP sender\"\n"
-                "\t\tmeta mark set iifname map @port_mark comment \"identity: the port the frame came in through\"\n"
-                "\t}\n"
-                "\n"
-                "\tchain forward {\n"
-                "\t\ttype filter hook forward priority filter; policy accept;\n"
-                "\t\tiifname @ports drop comment \"guest isolation\"\n"
-                "\t\toifname @ports drop comment \"guest isolation\"\n"
-                "\t}\n"
-                "\n"
-                "\tchain input {\n"
-                "\t\ttype filter hook input priority filter; policy accept;\n"
-                "\t\tiifname != @ports accept\n"
-                "\t\tarp daddr ip %2$s accept comment \"guests resolve the host\"\n"
-                "\t\tip daddr %2$s tcp dport %3$u accept comment \"attestation endpoint\"\n"
-                "\t\tdrop comment \"nothing else to the host\"\n"
-                "\t}\n"
-                "\n"
-                "\tchain output {\n"
-                "\t\ttype filter hook output priority filter; policy accept;\n"
-                "\t\tmeta mark %4$s/%5$u oifname . meta mark != @port_id drop comment \"a port's connections leave only through that port\"\n"
-                "\t}\n"
-                "}\n",
-                table, LEGACY_NET_ADDRESS, (unsigned)LEGACY_NET_PORT, tag,
-                (unsigned)__builtin_popcount(LEGACY_MARK_MASK));
-        return 0;
+int nft_rules_run(const char *cmd, bool terse, char **ret_output, char **ret_error) {
+        return run(cmd, terse ? NFT_CTX_OUTPUT_TERSE : 0, -EINVAL, ret_output, ret_error);
 }
 
-static int render_inet(FILE *f, const char *table, const char *bridge) {
-        fprintf(f,
-                "table inet %1$s {\n"
-                "\tchain input {\n"
-                "\t\ttype filter hook input priority filter; policy accept;\n"
-                "\t\tiifname != { \"lo\", \"%2$s\" } ip daddr %3$s drop comment \"the endpoint is for the legacy bridge only\"\n"
-                "\t\tiifname \"%2$s\" ip daddr %3$s tcp dport %4$u accept comment \"attestation endpoint\"\n"
-                "\t\tiifname \"%2$s\" drop comment \"nothing else to the host\"\n"
-                "\t}\n"
-                "\n"
-                "\tchain forward {\n"
-                "\t\ttype filter hook forward priority filter; policy accept;\n"
-                "\t\tiifname \"%2$s\" drop comment \"not routable\"\n"
-                "\t\toifname \"%2$s\" drop comment \"not routable\"\n"
-                "\t}\n"
-                "}\n",
-                table, bridge, LEGACY_NET_ADDRESS, (unsigned)LEGACY_NET_PORT);
-        return 0;
+/* Runs a list command with JSON output. */
+static int list_json(const char *cmd, bool terse, char **ret_output, char **ret_error) {
+        return run(cmd, NFT_CTX_OUTPUT_JSON | (terse ? NFT_CTX_OUTPUT_TERSE : 0), -EIO, ret_output,
+                ret_error);
 }
 
-/* On the bridge device itself, before the bridge picks the port: a frame of the host that
- * carries a port's mark is addressed to that port's MAC, so that the bridge delivers it to that
- * port whatever MAC the host's neighbour table (which guests' ARP can repoint) gave it. */
-static int render_netdev(FILE *f, const char *table, const char *bridge, const char *tag) {
-        fprintf(f,
-                "table netdev %1$s {\n"
-                "\tmap port_dest {\n"
-                "\t\ttype mark : ether_addr\n"
-                "\t}\n"
-                "\n"
-                "\tchain egress {\n"
-                "\t\ttype filter hook egress device \"%2$s\" priority filter; policy accept;\n"
-                "\t\tmeta mark %3$s/%4$u ether daddr set meta mark map @port_dest comment \"a port's connections go to the port's MAC\"\n"
-                "\t}\n"
-                "}\n",
-                table, bridge, tag, (unsigned)__builtin_popcount(LEGACY_MARK_MASK));
-        return 0;
-}
-
-typedef enum Part {
-        PART_BRIDGE = 1 << 0,
-        PART_INET = 1 << 1,
-        PART_NETDEV = 1 << 2,
-} Part;
-
-static int render(const char *table, const char *bridge, Part parts, char **ret) {
-        _cleanup_free_ char *buf = NULL;
-        char tag[sizeof("0x") + 8];
-        size_t size = 0;
-        FILE *f;
-
-        f = open_memstream(&buf, &size);
-        if (!f)
-                return -ENOMEM;
-        snprintf(tag, sizeof tag, "0x%08" PRIx32, LEGACY_MARK_TAG);
-        if (parts & PART_BRIDGE)
-                render_bridge(f, table, tag);
-        if (parts & PART_INET)
-                render_inet(f, table, bridge);
-        if (parts & PART_NETDEV)
-                render_netdev(f, table, bridge, tag);
-        if (fclose(f) != 0)
-                return -ENOMEM;
-        *ret = TAKE_PTR(buf);
-        return 0;
-}
-
-int nft_rules_render(const char *table, const char *bridge, char **ret) {
-        assert(table);
-        assert(bridge);
-        assert(ret);
-
-        return render(table, bridge, PART_BRIDGE | PART_INET | PART_NETDEV, ret);
-}
-
-typedef enum ElementKind {
-        ELEMENTS_NAMES,     /* "name" */
-        ELEMENTS_NAME_MAC,  /* "name" . aa:bb:cc:dd:ee:ff */
-        ELEMENTS_NAME_MARK, /* "name" : 0xa5000003 */
-} ElementKind;
-
-/* The value after a name: the separator, then the MAC or mark (lowercased). NULL when there is
- * none (ELEMENTS_NAMES). Advances *p. */
-static int parse_element_value(const char **p, ElementKind kind, char **ret) {
-        const char *q = *p;
-        size_t n;
-
-        if (kind == ELEMENTS_NAMES) {
-                *ret = NULL;
-                return 0;
-        }
-        q += strspn(q, " \t");
-        if (*q != (kind == ELEMENTS_NAME_MAC ? '.' : ':'))
-                return -EBADMSG;
-        q++;
-        q += strspn(q, " \t");
-        if (kind == ELEMENTS_NAME_MAC) {
-                n = strspn(q, "0123456789abcdefABCDEF:");
-                if (n != 17)
-                        return -EBADMSG;
-        } else {
-                if (strncmp(q, "0x", 2) != 0)
-                        return -EBADMSG;
-                n = 2 + strspn(q + 2, "0123456789abcdefABCDEF");
-                if (n < 3 || n > 10)
-                        return -EBADMSG;
-        }
-        *ret = strndup(q, n);
-        if (!*ret)
-                return -ENOMEM;
-        for (char *c = *ret; *c; c++)
-                *c = (char)tolower((unsigned char)*c);
-        *p = q + n;
-        return 0;
-}
-
-/* Collects the quoted names of a set or map listing's "elements = { ... }", and unless kind is
- * ELEMENTS_NAMES the value that follows each name: a strv of names, or of pairs name, value. */
-static int parse_elements(const char *listing, ElementKind kind, char ***ret) {
-        _cleanup_strv_free_ char **l = NULL;
-        const char *p;
+static int has_table(const char *family, const char *table, bool *ret, char **ret_error) {
+        _cleanup_free_ char *out = NULL;
         int r;
 
-        p = strstr(listing, "elements = {");
-        if (!p) {
-                *ret = NULL;
-                return 0;
-        }
-        p += strlen("elements = {");
-
-        for (;;) {
-                _cleanup_free_ char *name = NULL, *value = NULL;
-                const char *e;
-
-                p += strspn(p, " \t\n,");
-                if (*p == '}' || *p == '\0')
-                        break;
-                if (*p != '"')
-                        return -EBADMSG;
-                e = strchr(p + 1, '"');
-                if (!e)
-                        return -EBADMSG;
-                name = strndup(p + 1, e - p - 1);
-                if (!name)
-                        return -ENOMEM;
-                p = e + 1;
-
-                r = parse_element_value(&p, kind, &value);
-                if (r < 0)
-                        return r;
-
-                r = strv_extend(&l, name);
-                if (r < 0)
-                        return r;
-                if (value) {
-                        r = strv_extend(&l, value);
-                        if (r < 0)
-                                return r;
-                }
-        }
-
-        *ret = TAKE_PTR(l);
-        return 0;
-}
-
-static int list_set(const char *table, const char *set, ElementKind kind, char ***ret, char **ret_error) {
-        _cleanup_free_ char *cmd = NULL, *out = NULL;
-        int r;
-
-        if (asprintf(&cmd, "list %s bridge %s %s", kind == ELEMENTS_NAME_MARK ? "map" : "set", table, set) <
-                0)
-                return -ENOMEM;
-        r = nft_rules_run(cmd, false, &out, ret_error);
+        r = list_json("list tables", false, &out, ret_error);
         if (r < 0)
                 return r;
-        r = parse_elements(out, kind, ret);
-        if (r == -EBADMSG && ret_error) {
-                free(*ret_error);
-                if (asprintf(ret_error, "nftables: cannot parse the elements of bridge %s %s", table, set) <
-                        0)
-                        *ret_error = NULL;
+        r = nft_json_has_table(out, family, table, ret);
+        if (r < 0)
+                return json_error(ret_error, r, "nftables: cannot parse the list of tables");
+        return 0;
+}
+
+/* The elements of bridge table's set (or map) name. -ENOENT when the table is missing. */
+static int list_set(const char *table, const char *name, NftElements kind, char ***ret, char **ret_error) {
+        _cleanup_free_ char *cmd = NULL, *out = NULL;
+        bool exists;
+        int r;
+
+        if (asprintf(&cmd, "list %s bridge %s %s", kind == NFT_ELEMENTS_NAME_MARK ? "map" : "set", table,
+                    name) < 0)
+                return -ENOMEM;
+        r = list_json(cmd, false, &out, ret_error);
+        if (r < 0) {
+                /* Which failure: the table is missing (not an error for the callers), or not. */
+                if (has_table("bridge", table, &exists, NULL) >= 0 && !exists)
+                        return -ENOENT;
+                return r;
         }
+        r = nft_json_elements(out, kind, ret);
+        if (r == -EBADMSG)
+                return json_error(ret_error, r, "nftables: cannot parse the elements of bridge %s %s", table,
+                        name);
         return r;
 }
 
@@ -332,7 +111,7 @@ int nft_rules_get_bindings(const char *table, char ***ret_pairs, char **ret_erro
         assert(table);
         assert(ret_pairs);
 
-        return list_set(table, "port_mac", ELEMENTS_NAME_MAC, ret_pairs, ret_error);
+        return list_set(table, "port_mac", NFT_ELEMENTS_NAME_MAC, ret_pairs, ret_error);
 }
 
 const char *nft_rules_pairs_get(char **pairs, const char *key) {
@@ -348,69 +127,37 @@ int nft_rules_get_marks(const char *table, char ***ret_pairs, char **ret_error) 
         assert(table);
         assert(ret_pairs);
 
-        return list_set(table, "port_mark", ELEMENTS_NAME_MARK, ret_pairs, ret_error);
+        return list_set(table, "port_mark", NFT_ELEMENTS_NAME_MARK, ret_pairs, ret_error);
 }
 
-static int get_ports(const char *table, char ***ret_names, char **ret_error) {
-        return list_set(table, "ports", ELEMENTS_NAMES, ret_names, ret_error);
+int nft_rules_get_ports(const char *table, char ***ret_names, char **ret_error) {
+        assert(table);
+        assert(ret_names);
+
+        return list_set(table, "ports", NFT_ELEMENTS_NAMES, ret_names, ret_error);
 }
 
 int nft_rules_install(const char *table, const char *bridge, char **ret_error) {
         _cleanup_strv_free_ char **pairs = NULL, **marks = NULL;
-        _cleanup_free_ char *rules = NULL, *buf = NULL;
-        size_t size = 0;
-        FILE *f;
+        _cleanup_free_ char *cmd = NULL;
         int r;
 
         assert(table);
         assert(bridge);
 
         r = nft_rules_get_bindings(table, &pairs, NULL);
-        if (r < 0 && r != -ENOENT)
-                /* A damaged set we cannot read: start over without bindings. */
+        if (r < 0)
+                /* Missing, or a damaged set we cannot read: start over without bindings. */
                 pairs = strv_free(pairs);
         r = nft_rules_get_marks(table, &marks, NULL);
         if (r < 0)
                 /* Missing (an older ruleset) or damaged: attaching the ports again marks them. */
                 marks = strv_free(marks);
 
-        r = nft_rules_render(table, bridge, &rules);
+        r = nft_json_install(table, bridge, pairs, marks, &cmd);
         if (r < 0)
                 return r;
-
-        /* One transaction: "add" makes the "delete" safe when the table is missing. */
-        f = open_memstream(&buf, &size);
-        if (!f)
-                return -ENOMEM;
-        fprintf(f,
-                "add table bridge %1$s\n"
-                "delete table bridge %1$s\n"
-                "add table inet %1$s\n"
-                "delete table inet %1$s\n"
-                "add table netdev %1$s\n"
-                "delete table netdev %1$s\n"
-                "%2$s",
-                table, rules);
-        for (size_t i = 0; pairs && pairs[i] && pairs[i + 1]; i += 2)
-                fprintf(f,
-                        "add element bridge %1$s ports { \"%2$s\" }\n"
-                        "add element bridge %1$s port_mac { \"%2$s\" . %3$s }\n",
-                        table, pairs[i], pairs[i + 1]);
-        for (size_t i = 0; marks && marks[i] && marks[i + 1]; i += 2) {
-                const char *mac = nft_rules_pairs_get(pairs, marks[i]);
-
-                fprintf(f,
-                        "add element bridge %1$s port_mark { \"%2$s\" : %3$s }\n"
-                        "add element bridge %1$s port_id { \"%2$s\" . %3$s }\n",
-                        table, marks[i], marks[i + 1]);
-                if (mac)
-                        fprintf(f, "add element netdev %s port_dest { %s : %s }\n", table, marks[i + 1],
-                                mac);
-        }
-        if (fclose(f) != 0)
-                return -ENOMEM;
-
-        return nft_rules_run(buf, false, NULL, ret_error);
+        return run(cmd, NFT_CTX_OUTPUT_JSON, -EIO, NULL, ret_error);
 }
 
 int nft_rules_remove(const char *table, char **ret_error) {
@@ -427,7 +174,7 @@ int nft_rules_remove(const char *table, char **ret_error) {
                     "delete table netdev %1$s\n",
                     table) < 0)
                 return -ENOMEM;
-        return nft_rules_run(cmd, false, NULL, ret_error);
+        return run(cmd, 0, -EIO, NULL, ret_error);
 }
 
 /* Deletes the marks of ifname from the map and the set of identities, except the mark keep. */
@@ -495,7 +242,7 @@ int nft_rules_bind(const char *table, const char *ifname, const char *mac, uint3
         if (fclose(f) != 0)
                 return -ENOMEM;
 
-        return nft_rules_run(buf, false, NULL, ret_error);
+        return run(buf, 0, -EIO, NULL, ret_error);
 }
 
 int nft_rules_unbind(const char *table, const char *ifname, char **ret_error) {
@@ -514,7 +261,7 @@ int nft_rules_unbind(const char *table, const char *ifname, char **ret_error) {
                 return 0;
         if (r < 0)
                 return r;
-        r = get_ports(table, &names, ret_error);
+        r = nft_rules_get_ports(table, &names, ret_error);
         if (r == -ENOENT)
                 return 0;
         if (r < 0)
@@ -546,109 +293,14 @@ int nft_rules_unbind(const char *table, const char *ifname, char **ret_error) {
         if (!any)
                 return 0;
 
-        return nft_rules_run(buf, false, NULL, ret_error);
-}
-
-/* Splits into trimmed, non-empty lines. */
-static int split_lines(const char *text, char ***ret) {
-        _cleanup_strv_free_ char **l = NULL;
-        const char *p = text;
-        int r;
-
-        while (*p) {
-                size_t n = strcspn(p, "\n");
-                const char *s = p, *e = p + n;
-
-                while (s < e && isspace((unsigned char)*s))
-                        s++;
-                while (e > s && isspace((unsigned char)e[-1]))
-                        e--;
-                if (e > s) {
-                        _cleanup_free_ char *line = strndup(s, e - s);
-                        if (!line)
-                                return -ENOMEM;
-                        r = strv_extend(&l, line);
-                        if (r < 0)
-                                return r;
-                }
-                p += n;
-                if (*p == '\n')
-                        p++;
-        }
-        *ret = TAKE_PTR(l);
-        return 0;
-}
-
-static int check_part(const char *table, const char *bridge, Part part, bool *present, char ***drift) {
-        _cleanup_strv_free_ char **want = NULL, **have = NULL;
-        _cleanup_free_ char *expected = NULL, *listing = NULL, *cmd = NULL, *error = NULL;
-        _cleanup_free_ bool *used = NULL;
-        const char *family = part == PART_BRIDGE ? "bridge" : part == PART_INET ? "inet" : "netdev";
-        size_t n_have;
-        bool order_ok;
-        int r;
-
-        r = render(table, bridge, part, &expected);
-        if (r < 0)
-                return r;
-        r = split_lines(expected, &want);
-        if (r < 0)
-                return r;
-
-        if (asprintf(&cmd, "list table %s %s", family, table) < 0)
-                return -ENOMEM;
-        r = nft_rules_run(cmd, true, &listing, &error);
-        if (r == -ENOENT) {
-                *present = false;
-                return strv_extendf(drift, "nftables table %s %s is missing", family, table);
-        }
-        if (r < 0)
-                return r;
-
-        r = split_lines(listing, &have);
-        if (r < 0)
-                return r;
-        n_have = strv_length(have);
-        used = calloc(n_have + 1, sizeof(bool));
-        if (!used)
-                return -ENOMEM;
-
-        order_ok = strv_equal(want, have);
-        if (order_ok)
-                return 0;
-
-        /* Report what is missing and what is extra; if both are empty the order changed. */
-        bool any = false;
-        STRV_FOREACH (w, want) {
-                bool found = false;
-
-                for (size_t i = 0; i < n_have; i++)
-                        if (!used[i] && streq(have[i], *w)) {
-                                used[i] = found = true;
-                                break;
-                        }
-                if (!found) {
-                        r = strv_extendf(drift, "nftables table %s %s: missing '%s'", family, table, *w);
-                        if (r < 0)
-                                return r;
-                        any = true;
-                }
-        }
-        for (size_t i = 0; i < n_have; i++)
-                if (!used[i]) {
-                        r = strv_extendf(drift, "nftables table %s %s: unexpected '%s'", family, table,
-                                have[i]);
-                        if (r < 0)
-                                return r;
-                        any = true;
-                }
-        if (!any)
-                return strv_extendf(drift, "nftables table %s %s: rules are out of order", family, table);
-        return 0;
+        return run(buf, 0, -EIO, NULL, ret_error);
 }
 
 int nft_rules_check(const char *table, const char *bridge, bool *ret_present, char ***ret_drift) {
+        static const char *const families[] = {"bridge", "inet", "netdev"};
+        _cleanup_(json_node_unrefp) JsonNode *want = NULL;
         _cleanup_strv_free_ char **drift = NULL;
+        _cleanup_free_ char *tables = NULL;
         bool present = true;
         int r;
 
@@ -657,24 +309,34 @@ int nft_rules_check(const char *table, const char *bridge, bool *ret_present, ch
         assert(ret_present);
         assert(ret_drift);
 
-        r = check_part(table, bridge, PART_BRIDGE, &present, &drift);
+        r = nft_json_ruleset(table, bridge, &want);
         if (r < 0)
                 return r;
-        r = check_part(table, bridge, PART_INET, &present, &drift);
+        r = list_json("list tables", false, &tables, NULL);
         if (r < 0)
                 return r;
-        r = check_part(table, bridge, PART_NETDEV, &present, &drift);
-        if (r < 0)
-                return r;
+
+        for (size_t i = 0; i < ELEMENTSOF(families); i++) {
+                _cleanup_free_ char *cmd = NULL, *listing = NULL;
+                bool exists;
+
+                r = nft_json_has_table(tables, families[i], table, &exists);
+                if (r < 0)
+                        return r;
+                if (exists) {
+                        if (asprintf(&cmd, "list table %s %s", families[i], table) < 0)
+                                return -ENOMEM;
+                        r = list_json(cmd, true, &listing, NULL);
+                        if (r < 0)
+                                return r;
+                } else
+                        present = false;
+                r = nft_json_drift(want, families[i], table, listing, &drift);
+                if (r < 0)
+                        return r;
+        }
 
         *ret_present = present;
         *ret_drift = TAKE_PTR(drift);
         return 0;
-}
-
-int nft_rules_get_ports(const char *table, char ***ret_names, char **ret_error) {
-        assert(table);
-        assert(ret_names);
-
-        return get_ports(table, ret_names, ret_error);
 }

@@ -28,11 +28,11 @@
  *     guest's ARP can repoint, decides nothing for marked frames). Created with the other two
  *     once the bridge exists (older kernels refuse a netdev chain for a missing device).
  *
- * The rule text below is written in the form `nft list` prints, so the check compares the
- * kernel's listing line by line with it. */
-
-/* The whole ruleset (the three tables, no set elements). */
-int nft_rules_render(const char *table, const char *bridge, char **ret);
+ * The tables are written once, in the form `nft -j list` prints (nft-json.c): installed from
+ * that JSON, and checked by comparing the kernel's JSON listing object by object with it. What
+ * libnftables reports as an error is passed on as the message; the errno says what was
+ * attempted (-EIO for a change or a listing that failed, -ENOENT for a listing of a missing
+ * table), never read from the message. */
 
 /* Replaces the tables atomically with ours, keeping the current port bindings and marks. The
  * bridge must exist. */
@@ -64,5 +64,6 @@ int nft_rules_unbind(const char *table, const char *ifname, char **ret_error);
  * line per difference (NULL when none). */
 int nft_rules_check(const char *table, const char *bridge, bool *ret_present, char ***ret_drift);
 
-/* Runs an nft command with libnftables; for tests and docs. ret_output may be NULL. */
+/* Runs an nft command (text) with libnftables; for tests and docs. ret_output may be NULL.
+ * -EINVAL when libnftables refuses or fails it. */
 int nft_rules_run(const char *cmd, bool terse, char **ret_output, char **ret_error);

@@ -24,7 +24,7 @@ import subprocess
 import time
 
 import legacy_env
-from legacy_env import NS_PREFIX, LegacyEnv, sh, sweep_stale_namespaces
+from legacy_env import NS_PREFIX, LegacyEnv, NamespaceWorld, sh
 import harness
 from harness import HarnessError, Skip, deadline_loop
 
@@ -57,11 +57,7 @@ class ClusterServer(LegacyEnv):
 
     def start(self, start_frontend=True):
         try:
-            sh(["ip", "netns", "add", self.host_ns])
-            self._namespaces.append(self.host_ns)
-            sh(["ip", "-n", self.host_ns, "link", "set", "lo", "up"])
-            sh(["ip", "netns", "exec", self.host_ns, "sysctl", "-q", "-w", "net.ipv4.ip_nonlocal_bind=1"])
-            self.set_fwmark_accept(True)   # as LegacyEnv.start(): the frontend identifies guests by port mark
+            self.add_host_namespace()
             port = f"sw{self.index}"
             sh(["ip", "-n", self.env.switch_ns, "link", "add", port, "type", "veth", "peer", "name", "cl0",
                 "netns", self.host_ns])
@@ -159,7 +155,7 @@ class ClusterServer(LegacyEnv):
         return legacy_env.BRIDGE not in self.host_links() and self.host_tables() == []
 
 
-class ClusterEnv:
+class ClusterEnv(NamespaceWorld):
     """See the module docstring. Attributes: servers (list of ClusterServer), tmp."""
 
     def __init__(self, srcdir, builddir, name="cluster", verbose=False, cmp_ca=False, ca_server=False):
@@ -176,7 +172,6 @@ class ClusterEnv:
         self.switch_ns = f"{NS_PREFIX}sw-{os.getpid()}"
         self.servers = []
         self.tmp = None
-        self._old_handlers = {}
 
     @staticmethod
     def check_environment():
@@ -184,25 +179,12 @@ class ClusterEnv:
         if not os.access(ETCD, os.X_OK):
             raise Skip(f"{ETCD} is missing (package etcd-server)")
 
-    def __enter__(self):
-        self.start()
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        self.close(failed=exc_type is not None)
-        return False
-
-    def _on_signal(self, signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
     def start(self):
         """The switch, three members, three stacks; returns when every service is up and
         every server sees the three Active."""
         self.check_environment()
-        for s in (signal.SIGTERM, signal.SIGHUP):
-            self._old_handlers[s] = signal.signal(s, self._on_signal)
+        self.trap_signals()
         try:
-            sweep_stale_namespaces()
             import tempfile
             self.tmp = tempfile.mkdtemp(prefix=f"azshci-cluster-{self.name}-")
             sh(["ip", "netns", "add", self.switch_ns])
@@ -238,8 +220,7 @@ class ClusterEnv:
                 return
 
     def close(self, failed=False):
-        for s in self._old_handlers:
-            signal.signal(s, signal.SIG_IGN)
+        self.ignore_signals()
         try:
             if self.ca:
                 self.ca.stop()
@@ -263,6 +244,4 @@ class ClusterEnv:
                 import shutil
                 shutil.rmtree(self.tmp, ignore_errors=True)
                 self.tmp = None
-            for s, old in self._old_handlers.items():
-                signal.signal(s, old)
-            self._old_handlers = {}
+            self.restore_signals()

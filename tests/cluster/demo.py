@@ -18,11 +18,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(SRCDIR, "tests", "legacy"))
-sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))   # the shared test modules
 
-import legacy_env  # noqa: E402,F401  (puts tests/integration on the path)
-import cluster_env  # noqa: E402
+import cluster_env  # noqa: E402  (beside this file)
 
 
 def step(text):

@@ -5,19 +5,14 @@ rotation while documents are being signed), GetManagedObjects, azshcictl. Fails 
 invalid access, use of uninitialised memory, bad free or definitely lost block, in any thread,
 and on anything but exit status 0 after SIGTERM."""
 
-import glob
 import os
-import pwd
-import re
-import shutil
-import signal
 import subprocess
 
-from harness import (SERVICE_USER, TEST_FRONTEND_USER, Skip, attest, attest_error, testcase,
+from faultlib import VALGRIND_EXIT, check_valgrind_logs, stop_under_valgrind, use_valgrind
+from harness import (TEST_FRONTEND_USER, attest, attest_error, testcase,
                      vm_props_busctl)
 from vmdata import vm_id, vm_port, vm_props
 
-VALGRIND_EXIT = 99
 N_VMS = 24
 N_ATTEST = 240
 
@@ -27,71 +22,6 @@ def _find_bench_bus(h):
         if os.access(p, os.X_OK):
             return p
     return None
-
-
-def _is_sanitizer_build(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    return b"__asan_init" in data or b"__ubsan_handle" in data
-
-
-def _use_valgrind(h):
-    """Makes start_service() run azshci-attestd under memcheck, through a wrapper that execs
-    valgrind (same pid: the harness's signals reach it) with logs in a directory the service
-    user can write."""
-    valgrind = shutil.which("valgrind")
-    if not valgrind:
-        raise Skip("valgrind is missing (Debian package valgrind)")
-    real = os.path.join(h.builddir, "service", "azshci-attestd")
-    if _is_sanitizer_build(real):
-        raise Skip("azshci-attestd is built with sanitizers: valgrind runs on the normal build")
-    logdir = os.path.join(h.tmp, "valgrind")
-    os.makedirs(logdir)
-    pw = pwd.getpwnam(SERVICE_USER)
-    os.chown(logdir, pw.pw_uid, pw.pw_gid)
-    wrapper = os.path.join(h.tmp, "attestd-valgrind")
-    with open(wrapper, "w") as f:
-        f.write("#!/bin/sh\n"
-                f"exec {valgrind} --tool=memcheck --leak-check=full --show-leak-kinds=definite "
-                f"--errors-for-leak-kinds=definite --error-exitcode={VALGRIND_EXIT} --num-callers=40 "
-                f"--track-origins=yes --log-file={logdir}/memcheck.%p.log {real} \"$@\"\n")
-    os.chmod(wrapper, 0o755)
-    h.service_bin = wrapper
-    return logdir
-
-
-def _check_logs(logdir):
-    logs = sorted(glob.glob(os.path.join(logdir, "memcheck.*.log")))
-    if not logs:
-        raise AssertionError("valgrind wrote no log")
-    problems = []
-    for path in logs:
-        with open(path, errors="replace") as f:
-            text = f.read()
-        m = re.search(r"ERROR SUMMARY: ([\d,]+) errors", text)
-        lost = re.search(r"definitely lost: ([\d,]+) bytes", text)
-        errors = int(m.group(1).replace(",", "")) if m else None
-        lost_bytes = int(lost.group(1).replace(",", "")) if lost else 0
-        print(f"{os.path.basename(path)}: errors={errors} definitely-lost={lost_bytes} bytes")
-        if errors is None or errors > 0 or lost_bytes > 0:
-            problems.append(f"----- {path}\n{text}")
-    if problems:
-        raise AssertionError("valgrind memcheck found problems:\n" + "\n".join(problems))
-
-
-def _stop_under_valgrind(h, timeout=180):
-    """SIGTERM, and time for valgrind's leak check (the harness's own stop waits 10 s)."""
-    proc = h.service_proc
-    proc.send_signal(signal.SIGTERM)
-    try:
-        rc = proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        raise AssertionError(f"the service under valgrind did not exit {timeout}s after SIGTERM")
-    h.service_proc = None
-    h.service_exits.append(rc)
-    return rc
 
 
 def _attest_load(h, bench_bus, calls, first, count, transport="vsock", port=False):
@@ -108,7 +38,7 @@ def _attest_load(h, bench_bus, calls, first, count, transport="vsock", port=Fals
 
 @testcase(start_service=False)
 def test_valgrind_memcheck(h):
-    logdir = _use_valgrind(h)
+    logdir = use_valgrind(h)
     bench_bus = _find_bench_bus(h)
     # ECDSA keeps key generation and signing under valgrind fast; the code paths are the same.
     # The first certificate comes from an explicit Sync (automaticSync off): under valgrind
@@ -165,8 +95,8 @@ def test_valgrind_memcheck(h):
         h.call("UnregisterVM", "s", vm_id(n))
     attest_error(h, "UnknownVM", "vsock", "101", "n4")
 
-    rc = _stop_under_valgrind(h)
-    _check_logs(logdir)
+    rc = stop_under_valgrind(h)
+    check_valgrind_logs(logdir)
     if rc != 0:
         raise AssertionError(f"azshci-attestd under valgrind exited with {rc}" +
                              (" (valgrind found errors)" if rc == VALGRIND_EXIT else ""))

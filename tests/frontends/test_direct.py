@@ -10,9 +10,8 @@ import subprocess
 import sys
 
 import harness
-from harness import deadline_loop
+from harness import deadline_loop, direct_client
 from frontend import eq, frontend_case
-from test_bus import direct_client
 from test_http import DOC, setup_guest, verify_document
 
 # A minimal peer-to-peer D-Bus client written from the specification (busctl and gdbus always

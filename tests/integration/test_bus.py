@@ -11,35 +11,13 @@ import signal
 import subprocess
 
 from harness import (BUS_NAME, DEFAULT_TIMEOUT, IFACE_VM, SERVICE_USER, TEST_FRONTEND_USER, TEST_USER,
-                     deadline_loop, eq, log_count, testcase, trust_anchor_file, verify_document, vm_path,
+                     deadline_loop, direct_client, eq, log_count, testcase, trust_anchor_file, verify_document, vm_path,
                      wait_log_count)
 from vmdata import vm_id, vm_props
 
 LOST = ("Lost the connection to the system bus: the admin API is unreachable until the service is back on a "
         "bus; guests are still served on the frontend socket. Reconnecting.")
 BACK = f"Back on the system bus as {BUS_NAME}."
-
-
-def direct_client(h, connections, peer, nonce, user=TEST_FRONTEND_USER):
-    """tests/integration/direct-gdbus-client on the service's frontend socket: (exit code,
-    {"reply": document, "error": "NAME: MESSAGE", "connections": ..., ...})."""
-    tool = os.path.join(h.builddir, "tests", "integration", "direct-gdbus-client")
-    if not os.access(tool, os.X_OK):
-        raise AssertionError(f"{tool} is missing: build the project first")
-    p = h.run([tool, h.frontend_socket, str(connections), "vsock", str(peer), nonce], user=user, check=False,
-              timeout=connections * 6 + DEFAULT_TIMEOUT)
-    out = {}
-    for line in p.stdout.splitlines():
-        key, _, rest = line.partition(" ")
-        if key in ("reply", "error"):
-            out.setdefault(key, rest)
-        elif line.startswith("connections="):
-            out.update(kv.split("=") for kv in line.split())
-        else:
-            out.setdefault("other", []).append(line)
-    if p.stderr:
-        out["stderr"] = p.stderr
-    return p.returncode, out
 
 
 def document_on_direct_socket(h, ca, nonce):

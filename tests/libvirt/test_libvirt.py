@@ -278,11 +278,9 @@ def test_memcheck(env):
     """The service under valgrind memcheck (as tests/faults/test_valgrind.py runs it) while it
     follows libvirt: domains defined, changed through metadata (also a bad value), renamed,
     undefined, libvirtd restarted (reconnect and reconcile). No error, nothing definitely lost."""
-    import sys
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "faults"))
-    import test_valgrind
+    import faultlib
     env.h.stop_service()
-    logdir = test_valgrind._use_valgrind(env.h)
+    logdir = faultlib.use_valgrind(env.h)
     # Without the legacy network: libnftables' own netlink buffers have uninitialised padding
     # that memcheck reports (tests/faults/test_valgrind.py runs without it too).
     env.h.write_config(legacyNetwork=False, inventory=env.h.config["inventory"])
@@ -305,6 +303,6 @@ def test_memcheck(env):
             break
     env.virsh("undefine", "mc-c")
     env.wait_vm_gone(b, timeout=60)
-    rc = test_valgrind._stop_under_valgrind(env.h)
-    test_valgrind._check_logs(logdir)
+    rc = faultlib.stop_under_valgrind(env.h)
+    faultlib.check_valgrind_logs(logdir)
     eq(rc, 0, "the service's exit code under valgrind")

@@ -101,23 +101,6 @@ int cluster_key_parse(const char *prefix, const char *key, ClusterKeyKind *ret_k
 
 /* --- values --- */
 
-static int parse_object(const char *what, const char *data, JsonParser **ret_parser, JsonObject **ret,
-        char **ret_error) {
-        _cleanup_(g_object_unrefp) JsonParser *p = NULL;
-        JsonNode *root;
-        int r;
-
-        r = json_parse_data(what, data, &p, ret_error);
-        if (r < 0)
-                return r;
-        root = json_parser_get_root(p);
-        if (!root || !JSON_NODE_HOLDS_OBJECT(root))
-                return json_error(ret_error, -EBADMSG, "%s: not a JSON object", what);
-        *ret = json_node_get_object(root);
-        *ret_parser = TAKE_PTR(p);
-        return 0;
-}
-
 static int get_bool(const char *what, JsonObject *o, const char *member, bool *ret, char **ret_error) {
         JsonNode *n = json_object_get_member(o, member);
 
@@ -149,7 +132,7 @@ int cluster_settings_from_json(const char *data, ClusterSettings *ret, char **re
         assert(data);
         assert(ret);
 
-        r = parse_object("cluster settings", data, &p, &o, ret_error);
+        r = json_parse_object("cluster settings", data, &p, &o, ret_error);
         if (r < 0)
                 return r;
         r = get_bool("cluster settings", o, "legacySupport", &s.legacy_support, ret_error);
@@ -181,7 +164,7 @@ int cluster_grant_from_json(const char *data, ClusterGrant *ret, char **ret_erro
         assert(data);
         assert(ret);
 
-        r = parse_object("VM grant", data, &p, &o, ret_error);
+        r = json_parse_object("VM grant", data, &p, &o, ret_error);
         if (r < 0)
                 return r;
         r = get_bool("VM grant", o, "legacyAccess", &g.legacy_access, ret_error);
@@ -262,7 +245,7 @@ int cluster_server_record_from_json(const char *data, ClusterServerRecord *ret, 
         assert(data);
         assert(ret);
 
-        r = parse_object(what, data, &p, &o, ret_error);
+        r = json_parse_object(what, data, &p, &o, ret_error);
         if (r < 0)
                 return r;
         n = json_object_get_member(o, "state");

@@ -183,27 +183,25 @@ int etcd_build_txn_cas(const EtcdCas *ops, size_t n_ops, char **ret) {
         return json_builder_to_malloc_string(b, ret);
 }
 
-int etcd_build_lease_grant(int64_t ttl_sec, char **ret) {
+/* {"MEMBER": v}: the lease requests. */
+static int build_int_object(const char *member, int64_t v, char **ret) {
         _cleanup_(g_object_unrefp) JsonBuilder *b = json_builder_new();
 
-        assert(ttl_sec > 0);
         assert(ret);
 
         json_builder_begin_object(b);
-        add_int64(b, "TTL", ttl_sec);
+        add_int64(b, member, v);
         json_builder_end_object(b);
         return json_builder_to_malloc_string(b, ret);
 }
 
+int etcd_build_lease_grant(int64_t ttl_sec, char **ret) {
+        assert(ttl_sec > 0);
+        return build_int_object("TTL", ttl_sec, ret);
+}
+
 int etcd_build_lease_keepalive(int64_t lease, char **ret) {
-        _cleanup_(g_object_unrefp) JsonBuilder *b = json_builder_new();
-
-        assert(ret);
-
-        json_builder_begin_object(b);
-        add_int64(b, "ID", lease);
-        json_builder_end_object(b);
-        return json_builder_to_malloc_string(b, ret);
+        return build_int_object("ID", lease, ret);
 }
 
 int etcd_build_watch_create(const char *key, const char *range_end, int64_t start_revision, char **ret) {
@@ -405,16 +403,12 @@ static int parse_kvs(JsonObject *o, const char *member, bool events, EtcdKvList 
 static int parse_object(const char *data, JsonParser **ret_parser, JsonObject **ret, char **ret_error) {
         _cleanup_(g_object_unrefp) JsonParser *p = NULL;
         JsonObject *o;
-        JsonNode *root, *e;
+        JsonNode *e;
         int r;
 
-        r = json_parse_data("etcd reply", data, &p, ret_error);
+        r = json_parse_object("etcd reply", data, &p, &o, ret_error);
         if (r < 0)
                 return r;
-        root = json_parser_get_root(p);
-        if (!root || !JSON_NODE_HOLDS_OBJECT(root))
-                return json_error(ret_error, -EBADMSG, "etcd reply: not a JSON object");
-        o = json_node_get_object(root);
         e = json_object_get_member(o, "error");
         if (e) {
                 JsonNode *msg = json_object_get_member(o, "message");

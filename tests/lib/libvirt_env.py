@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""The legacy world of tests/legacy (tests/legacy/legacy_env.py: the service in a host network
+"""The legacy world of tests/legacy (tests/lib/legacy_env.py: the service in a host network
 namespace with the legacy bridge, the HTTP frontend there, a private bus and polkitd) plus a
 real, private libvirtd from Debian in that namespace, and the service following it.
 
@@ -22,17 +22,12 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "legacy"))
-sys.path.insert(1, os.path.join(os.path.dirname(HERE), "integration"))
-
-import harness  # noqa: E402
-import legacy_env  # noqa: E402
-from harness import HarnessError, Skip, deadline_loop  # noqa: E402
-from legacy_env import sh  # noqa: E402
+import harness
+import legacy_env
+from harness import HarnessError, Skip, deadline_loop
+from legacy_env import sh
 
 LIBVIRTD = "/usr/sbin/libvirtd"
 VIRSH = "/usr/bin/virsh"

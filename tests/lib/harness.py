@@ -507,7 +507,7 @@ class Harness:
             "serverName": "node1",
             "subscriptionId": "8c1d64d1-4b8f-4a5f-9d6e-2b7c1f0e3a11",
             # The service runs without CAP_NET_ADMIN in the host's network namespace here:
-            # only the legacy networking tests (tests/legacynet) let it build a bridge, in a
+            # only the legacy networking tests (tests/legacy, test legacynet) let it build a bridge, in a
             # namespace of their own.
             "legacyNetwork": False,
             # The frontends' direct socket, private to this test (never /run/azshci).
@@ -930,6 +930,28 @@ def attest_error(h, name, transport, peer, nonce, api_version=None, contains=(),
         return h.expect_error(name, "Attest", args, contains=contains, user=user)
     return h.expect_error(name, "AttestForVersion", args + [gvariant_str(api_version)], contains=contains,
                           user=user)
+
+
+def direct_client(h, connections, peer, nonce, user=TEST_FRONTEND_USER):
+    """tests/integration/direct-gdbus-client on the service's frontend socket: (exit code,
+    {"reply": document, "error": "NAME: MESSAGE", "connections": ..., ...})."""
+    tool = os.path.join(h.builddir, "tests", "integration", "direct-gdbus-client")
+    if not os.access(tool, os.X_OK):
+        raise AssertionError(f"{tool} is missing: build the project first")
+    p = h.run([tool, h.frontend_socket, str(connections), "vsock", str(peer), nonce], user=user, check=False,
+              timeout=connections * 6 + DEFAULT_TIMEOUT)
+    out = {}
+    for line in p.stdout.splitlines():
+        key, _, rest = line.partition(" ")
+        if key in ("reply", "error"):
+            out.setdefault(key, rest)
+        elif line.startswith("connections="):
+            out.update(kv.split("=") for kv in line.split())
+        else:
+            out.setdefault("other", []).append(line)
+    if p.stderr:
+        out["stderr"] = p.stderr
+    return p.returncode, out
 
 
 def trust_anchor_file(h, name="ca.pem", user=TEST_USER):

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""Helpers for the frontend tests, on top of tests/integration/harness.py (reused, not forked):
+"""Helpers for the frontend tests, on top of tests/lib/harness.py (reused, not forked):
 a guest network namespace joined to the host by a veth pair whose host end marks the guest's
 packets as the legacy firewall marks a bridge port's (so the HTTP frontend's port
 identification is real), the frontend started with an inherited socket exactly as systemd
@@ -121,10 +121,12 @@ def parse_curl_i(out):
 class Frontend:
     """azshci-imdsd (or -vsockd) started the way systemd starts it: systemd-socket-activate
     binds the socket (as root), waits for the first connection and execs setpriv, which drops
-    to the frontend user and execs the frontend with LISTEN_FDS/LISTEN_PID."""
+    to the frontend user and execs the frontend with LISTEN_FDS/LISTEN_PID. In network namespace
+    netns when given (the legacy world's HOST)."""
 
-    def __init__(self, h, listen, args=(), binary="azshci-imdsd"):
+    def __init__(self, h, listen, args=(), binary="azshci-imdsd", netns=None):
         self.h = h
+        self.netns = netns
         self.bin = os.path.join(h.builddir, "service", binary)
         if not os.access(self.bin, os.X_OK):
             raise HarnessError(f"{self.bin} is missing: build it first")
@@ -139,6 +141,7 @@ class Frontend:
         log.write(f"=== starting at {time.strftime('%T')}\n")
         log.flush()
         self.proc = subprocess.Popen(
+            (["ip", "netns", "exec", self.netns] if self.netns else []) +
             ["systemd-socket-activate", "-l", self.listen,
              "-E", f"DBUS_SYSTEM_BUS_ADDRESS={self.h.bus_address}", "--",
              "setpriv", f"--reuid={FRONTEND_USER}", f"--regid={FRONTEND_USER}", "--init-groups", "--",
@@ -146,7 +149,7 @@ class Frontend:
             stdout=log, stderr=log, stdin=subprocess.DEVNULL, cwd="/",
             env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"})
         log.close()
-        for _ in deadline_loop(harness.DEFAULT_TIMEOUT, f"{self.listen} to listen"):
+        for _ in deadline_loop(harness.DEFAULT_TIMEOUT, f"{self.listen} to listen{' in ' + self.netns if self.netns else ''}"):
             if "Listening on" in self.log():
                 break
             if self.proc.poll() is not None:

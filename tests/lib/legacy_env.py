@@ -22,7 +22,7 @@ What it builds (and always removes, also on failure or SIGTERM/SIGINT):
   - the HTTP frontend azshci-imdsd, socket-activated in HOST by systemd-socket-activate on
     169.254.169.253:80 (socket bound as root, exec on the first connection, setpriv to
     azshci-frontend), `--idle-timeout=0` so the socket stays for the whole test.
-  - a private dbus-daemon and the real polkitd (tests/integration/harness.py), in the
+  - a private dbus-daemon and the real polkitd (tests/lib/harness.py), in the
     caller's network namespace (the bus is a unix socket in the file system).
   - guests: namespaces `azl-<tag>-<pid>` with `eth0` (MAC 02:00:5e:10:00:<nn>, address
     169.254.10.<nn>/16) whose veth peer `vm-<tag>` lives in HOST: that peer is the VM's
@@ -37,15 +37,10 @@ import os
 import re
 import signal
 import subprocess
-import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
-sys.path.insert(1, os.path.join(os.path.dirname(HERE), "frontends"))
-
-import harness  # noqa: E402
-from harness import HarnessError, Skip, deadline_loop  # noqa: E402
-from frontend import parse_curl_i  # noqa: E402
+import harness
+from harness import HarnessError, Skip, deadline_loop
+from frontend import Frontend, parse_curl_i
 
 BRIDGE = "azshci-imds0"
 TABLE = "azshci"
@@ -82,6 +77,47 @@ def sweep_stale_namespaces():
             sh(["ip", "netns", "del", n], check=False)
 
 
+class NamespaceWorld:
+    """What every world of network namespaces here shares (LegacyEnv, ClusterEnv): `with`
+    starts it and closes it; SIGTERM and SIGHUP unwind through close() (the handlers raise
+    KeyboardInterrupt); while close() runs, a second signal is ignored; stale namespaces of a
+    killed run are swept first. A subclass calls trap_signals() first in start(), and
+    ignore_signals() first and restore_signals() last in close()."""
+
+    _old_handlers = {}
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close(failed=exc_type is not None)
+        return False
+
+    def _on_signal(self, signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")   # unwinds through close()
+
+    def trap_signals(self):
+        self._old_handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGHUP)}
+        sweep_stale_namespaces()
+
+    def ignore_signals(self):
+        for s in self._old_handlers:   # a second SIGTERM must not interrupt the cleanup
+            signal.signal(s, signal.SIG_IGN)
+
+    def restore_signals(self):
+        for s, old in self._old_handlers.items():
+            signal.signal(s, old)
+        self._old_handlers = {}
+
+
+def add_namespace(name, namespaces):
+    """A network namespace with lo up, recorded in namespaces (which close() deletes)."""
+    sh(["ip", "netns", "add", name])
+    namespaces.append(name)
+    sh(["ip", "-n", name, "link", "set", "lo", "up"])
+
+
 class FetchResult:
     """One curl run: rc (curl's exit code: 0 ok, 7 could not connect, 28 timeout), response
     (frontend.Response or None), stderr."""
@@ -103,15 +139,13 @@ class Guest:
         self.host_if = f"vm-{tag}"[:15]
         self.mac = f"02:00:5e:10:00:{index:02x}"
         self.ip = f"169.254.10.{index}"
-        sh(["ip", "netns", "add", self.ns])
-        env._namespaces.append(self.ns)
+        add_namespace(self.ns, env._namespaces)
         sh(["ip", "-n", env.host_ns, "link", "add", self.host_if, "type", "veth",
             "peer", "name", "eth0", "netns", self.ns])
         # The host side stays down and unattached until the service makes it a port.
         sh(["ip", "-n", self.ns, "link", "set", "eth0", "address", self.mac])
         sh(["ip", "-n", self.ns, "addr", "add", f"{self.ip}/16", "dev", "eth0"])
         sh(["ip", "-n", self.ns, "link", "set", "eth0", "up"])
-        sh(["ip", "-n", self.ns, "link", "set", "lo", "up"])
 
     def run(self, argv, check=False, timeout=20):
         return sh(["ip", "netns", "exec", self.ns, *argv], check=check, timeout=timeout)
@@ -186,7 +220,7 @@ class Listener:
             return f.read().split()
 
 
-class LegacyEnv:
+class LegacyEnv(NamespaceWorld):
     """See the module docstring. Attributes: h (harness.NetnsHarness), host_ns, guests,
     frontend_log."""
 
@@ -201,7 +235,6 @@ class LegacyEnv:
         self.frontend_log = None
         self._namespaces = []
         self._procs = []
-        self._old_handlers = {}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -212,31 +245,12 @@ class LegacyEnv:
             if not os.access(tool, os.X_OK):
                 raise Skip(f"{tool} is missing (packages iproute2, curl, systemd, nftables)")
 
-    def __enter__(self):
-        self.start()
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        self.close(failed=exc_type is not None)
-        return False
-
-    def _on_signal(self, signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")   # unwinds through close()
-
     def start(self, start_frontend=True):
         """Host namespace, bus, polkitd, the service (settled: server Active), the frontend."""
         self.check_environment()
-        for s in (signal.SIGTERM, signal.SIGHUP):
-            self._old_handlers[s] = signal.signal(s, self._on_signal)
+        self.trap_signals()
         try:
-            sweep_stale_namespaces()
-            sh(["ip", "netns", "add", self.host_ns])
-            self._namespaces.append(self.host_ns)
-            sh(["ip", "-n", self.host_ns, "link", "set", "lo", "up"])
-            sh(["ip", "netns", "exec", self.host_ns, "sysctl", "-q", "-w", "net.ipv4.ip_nonlocal_bind=1"])
-            # What azshci-imds.service's ExecStartPre= does on a real host: accepted sockets
-            # carry the port mark of their SYN (how the frontend identifies a guest).
-            self.set_fwmark_accept(True)
+            self.add_host_namespace()
             self.h = harness.NetnsHarness(self.srcdir, self.builddir, self.name, self.verbose,
                                           netns=self.host_ns)
             self.h.setup()
@@ -246,31 +260,23 @@ class LegacyEnv:
             self.close(failed=True)
             raise
 
+    def add_host_namespace(self):
+        """HOST (host_ns) as the service and the frontend need it."""
+        add_namespace(self.host_ns, self._namespaces)
+        sh(["ip", "netns", "exec", self.host_ns, "sysctl", "-q", "-w", "net.ipv4.ip_nonlocal_bind=1"])
+        # What azshci-imds.service's ExecStartPre= does on a real host: accepted sockets
+        # carry the port mark of their SYN (how the frontend identifies a guest).
+        self.set_fwmark_accept(True)
+
     def set_fwmark_accept(self, on):
         sh(["ip", "netns", "exec", self.host_ns, "sysctl", "-q", "-w",
             f"net.ipv4.tcp_fwmark_accept={1 if on else 0}"])
 
     def start_frontend(self):
-        binary = os.path.join(self.builddir, "service", "azshci-imdsd")
-        if not os.access(binary, os.X_OK):
-            raise HarnessError(f"{binary} is missing: build it first")
+        """azshci-imdsd on 169.254.169.253:80 in HOST, socket-activated (frontend.Frontend)."""
         self.frontend_log = os.path.join(self.h.tmp, "azshci-imdsd.log")
-        log = open(self.frontend_log, "a")
-        self.frontend = subprocess.Popen(
-            ["ip", "netns", "exec", self.host_ns,
-             "systemd-socket-activate", "-l", f"{HOST_IP}:80", "-E", f"DBUS_SYSTEM_BUS_ADDRESS={self.h.bus_address}",
-             "--", "setpriv", f"--reuid={harness.FRONTEND_USER}", f"--regid={harness.FRONTEND_USER}",
-             "--init-groups", "--", binary, "--log-level=debug", "--idle-timeout=0",
-             f"--service-socket={self.h.frontend_socket}", *self.frontend_args],
-            stdout=log, stderr=log, stdin=subprocess.DEVNULL, cwd="/",
-            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"})
-        log.close()
-        for _ in deadline_loop(harness.DEFAULT_TIMEOUT, f"{HOST_IP}:80 to listen in {self.host_ns}"):
-            if "Listening on" in self.read_frontend_log():
-                break
-            if self.frontend.poll() is not None:
-                raise HarnessError(f"systemd-socket-activate exited with {self.frontend.returncode}: "
-                                   f"{self.read_frontend_log()}")
+        self.frontend = Frontend(self.h, f"{HOST_IP}:80", args=["--idle-timeout=0", *self.frontend_args],
+                                 netns=self.host_ns).proc
 
     def read_frontend_log(self):
         with open(self.frontend_log, errors="replace") as f:
@@ -279,8 +285,7 @@ class LegacyEnv:
     def close(self, failed=False):
         """Stops everything and deletes every namespace (their links go with them). Safe to
         call twice."""
-        for s in self._old_handlers:   # a second SIGTERM must not interrupt the cleanup
-            signal.signal(s, signal.SIG_IGN)
+        self.ignore_signals()
         try:
             for p in [self.frontend, *self._procs]:
                 if p and p.poll() is None:
@@ -299,9 +304,7 @@ class LegacyEnv:
             for ns in reversed(self._namespaces):
                 sh(["ip", "netns", "del", ns], check=False)
             self._namespaces = []
-            for s, old in self._old_handlers.items():
-                signal.signal(s, old)
-            self._old_handlers = {}
+            self.restore_signals()
 
     # ------------------------------------------------------------------ guests and VMs
 

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """The test runner shared by every suite that drives the real service (integration,
-frontends, faults, legacy): one world per test case, PASS/FAIL/SKIP lines, the same command
+frontends, faults, legacy, libvirt, cluster, cockpit): one world per test case, PASS/FAIL/SKIP lines, the same command
 line and exit codes (0 passed, 1 failed, 77 skipped)."""
 
 import argparse
@@ -62,6 +62,20 @@ class HarnessWorld:
 def run_one(name, args):
     fn, setup_args = harness.TESTS[name]
     return run_case(name, lambda: HarnessWorld(name, args, setup_args), lambda w: fn(w.h))
+
+
+def main_in_worlds(tests, world, check, options=None, after=None):
+    """main() for a suite whose tests each get a world of their own: world(srcdir, builddir,
+    name=, verbose=, **options[name]) (LegacyEnv, ClusterEnv, LibvirtEnv, CockpitWorld);
+    tests[name](world) is the test, then after(world) when given."""
+    def run(name, args):
+        def test(w):
+            tests[name](w)
+            if after:
+                after(w)
+        return run_case(name, lambda: world(args.srcdir, args.builddir, name=name, verbose=args.verbose,
+                                            **(options or {}).get(name, {})), test)
+    return main(tests, run=run, check=check)
 
 
 def main(available=None, run=run_one, check=harness.Harness.check_environment):

@@ -32,15 +32,11 @@ import os
 import pwd
 import shutil
 import subprocess
-import sys
 import time
 import urllib.request
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
-
-import harness  # noqa: E402
-from harness import DEFAULT_TIMEOUT, HarnessError, Skip, deadline_loop, free_tcp_port, wait_tcp_listening  # noqa: E402
+import harness
+from harness import DEFAULT_TIMEOUT, HarnessError, Skip, deadline_loop, free_tcp_port, wait_tcp_listening
 
 COCKPIT_WS = "/usr/lib/cockpit/cockpit-ws"
 COCKPIT_BRIDGE = "/usr/bin/cockpit-bridge"

@@ -1,18 +1,23 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Helpers of the fault tests: a guest-namespace client driven over a pipe (netns_client.py),
-a second guest with its own subnet, a tmpfs state directory, and a service whose log lines
-carry their syslog level (so a test can assert "no warning or error")."""
+a second guest with its own subnet, a tmpfs state directory, a service whose log lines carry
+their syslog level (so a test can assert "no warning or error"), and the service under valgrind
+memcheck (tests/faults and tests/libvirt)."""
 
+import glob
 import json
 import os
+import pwd
 import queue
 import re
+import shutil
+import signal
 import subprocess
 import sys
 import threading
 
 import harness
-from harness import HarnessError
+from harness import SERVICE_USER, HarnessError, Skip
 from frontend import Guest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -165,3 +170,72 @@ def log_problems(text, allowed=()):
             out.append(line)
     return out
 
+
+# ---------------------------------------------------------------- valgrind memcheck
+
+VALGRIND_EXIT = 99
+
+
+def _is_sanitizer_build(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    return b"__asan_init" in data or b"__ubsan_handle" in data
+
+
+def use_valgrind(h):
+    """Makes start_service() run azshci-attestd under memcheck, through a wrapper that execs
+    valgrind (same pid: the harness's signals reach it) with logs in a directory the service
+    user can write."""
+    valgrind = shutil.which("valgrind")
+    if not valgrind:
+        raise Skip("valgrind is missing (Debian package valgrind)")
+    real = os.path.join(h.builddir, "service", "azshci-attestd")
+    if _is_sanitizer_build(real):
+        raise Skip("azshci-attestd is built with sanitizers: valgrind runs on the normal build")
+    logdir = os.path.join(h.tmp, "valgrind")
+    os.makedirs(logdir)
+    pw = pwd.getpwnam(SERVICE_USER)
+    os.chown(logdir, pw.pw_uid, pw.pw_gid)
+    wrapper = os.path.join(h.tmp, "attestd-valgrind")
+    with open(wrapper, "w") as f:
+        f.write("#!/bin/sh\n"
+                f"exec {valgrind} --tool=memcheck --leak-check=full --show-leak-kinds=definite "
+                f"--errors-for-leak-kinds=definite --error-exitcode={VALGRIND_EXIT} --num-callers=40 "
+                f"--track-origins=yes --log-file={logdir}/memcheck.%p.log {real} \"$@\"\n")
+    os.chmod(wrapper, 0o755)
+    h.service_bin = wrapper
+    return logdir
+
+
+def check_valgrind_logs(logdir):
+    logs = sorted(glob.glob(os.path.join(logdir, "memcheck.*.log")))
+    if not logs:
+        raise AssertionError("valgrind wrote no log")
+    problems = []
+    for path in logs:
+        with open(path, errors="replace") as f:
+            text = f.read()
+        m = re.search(r"ERROR SUMMARY: ([\d,]+) errors", text)
+        lost = re.search(r"definitely lost: ([\d,]+) bytes", text)
+        errors = int(m.group(1).replace(",", "")) if m else None
+        lost_bytes = int(lost.group(1).replace(",", "")) if lost else 0
+        print(f"{os.path.basename(path)}: errors={errors} definitely-lost={lost_bytes} bytes")
+        if errors is None or errors > 0 or lost_bytes > 0:
+            problems.append(f"----- {path}\n{text}")
+    if problems:
+        raise AssertionError("valgrind memcheck found problems:\n" + "\n".join(problems))
+
+
+def stop_under_valgrind(h, timeout=180):
+    """SIGTERM, and time for valgrind's leak check (the harness's own stop waits 10 s)."""
+    proc = h.service_proc
+    proc.send_signal(signal.SIGTERM)
+    try:
+        rc = proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise AssertionError(f"the service under valgrind did not exit {timeout}s after SIGTERM")
+    h.service_proc = None
+    h.service_exits.append(rc)
+    return rc
