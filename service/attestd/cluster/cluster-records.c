@@ -329,7 +329,7 @@ int cluster_ca_record_from_json(const char *data, ClusterCaRecord *ret, char **r
         assert(data);
         assert(ret);
 
-        r = parse_object(what, data, &p, &o, ret_error);
+        r = json_parse_object(what, data, &p, &o, ret_error);
         if (r < 0)
                 return r;
         r = get_string(what, o, "server", &rec.server, ret_error);
