@@ -4,6 +4,7 @@
 #include "log.h"
 #include "manager-cluster.h"
 #include "manager-bus.h"
+#include "manager-grants.h"
 #include "manager-legacy.h"
 #include "server-bus.h"
 #include "validate.h"
@@ -14,7 +15,8 @@
 typedef struct PendingCall {
         Manager *manager;
         sd_bus_message *msg;
-        char *what; /* "Switching legacy OS support on", for the error message */
+        char *what;        /* "Switching legacy OS support on", for the error message */
+        bool with_results; /* the reply is a(ssss): what this server did (EnableLegacyEx, SetVMAccessEx) */
 } PendingCall;
 
 static void pending_free(PendingCall *p) {
@@ -25,7 +27,8 @@ static void pending_free(PendingCall *p) {
         free(p);
 }
 
-static int pending_new(Manager *m, sd_bus_message *msg, const char *what, PendingCall **ret) {
+static int pending_new(Manager *m, sd_bus_message *msg, const char *what, bool with_results,
+        PendingCall **ret) {
         PendingCall *p;
 
         p = calloc(1, sizeof(*p));
@@ -33,6 +36,7 @@ static int pending_new(Manager *m, sd_bus_message *msg, const char *what, Pendin
                 return -ENOMEM;
         p->manager = m;
         p->msg = sd_bus_message_ref(msg);
+        p->with_results = with_results;
         p->what = strdup(what);
         if (!p->what) {
                 pending_free(p);
@@ -166,8 +170,9 @@ static void on_grants_written(ClusterStore *s, int error, const char *message, v
 
 /* Makes this server what the cluster says: the legacy switch, the grants of its VMs, a
  * reapply request. Idempotent; runs from a defer source after every change, and directly
- * before a cluster-wide change is answered. */
-static void converge(Manager *m) {
+ * before a cluster-wide change is answered (what switching the legacy switch did to each VM then
+ * goes to results, which may be NULL). */
+static void converge(Manager *m, GrantResults *results) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(change_done) Change c = {};
         _cleanup_free_ char *problem = NULL;
@@ -184,7 +189,7 @@ static void converge(Manager *m) {
 
                 log_info("Cluster: legacy OS support is %s for the cluster; applying it here.",
                         cs.legacy_support ? "on" : "off");
-                r = manager_set_legacy_support(m, cs.legacy_support, &granted, &error);
+                r = manager_set_legacy_support(m, cs.legacy_support, 0, &granted, results, &error);
                 m->cluster_legacy_failed = r < 0;
                 if (r < 0) {
                         if (asprintf(&problem, "switching legacy OS support %s failed: %s",
@@ -252,7 +257,7 @@ static void converge(Manager *m) {
 }
 
 static int on_converge(sd_event_source *s, void *userdata) {
-        converge(userdata);
+        converge(userdata, NULL);
         return 0;
 }
 
@@ -283,6 +288,18 @@ static int reply_unavailable(sd_bus_error *error, const char *what, const char *
                 "%s: the cluster store (etcd) %s; nothing was changed.", what, why);
 }
 
+static int reply_results(sd_bus_message *msg, const GrantResults *results) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r >= 0)
+                r = grant_results_append(results, reply);
+        if (r >= 0)
+                r = sd_bus_send(NULL, reply, NULL);
+        return r;
+}
+
 static void on_change_done(ClusterStore *s, int error, const char *message, void *userdata) {
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
         PendingCall *p = userdata;
@@ -297,18 +314,23 @@ static void on_change_done(ClusterStore *s, int error, const char *message, void
                 log_warning("%s", e.message);
                 (void)sd_bus_reply_method_error(p->msg, &e);
         } else {
-                converge(m); /* this server first, before the caller hears back */
-                (void)sd_bus_reply_method_return(p->msg, NULL);
+                _cleanup_(grant_results_done) GrantResults results = {};
+
+                converge(m, &results); /* this server first, before the caller hears back */
+                if (p->with_results)
+                        (void)reply_results(p->msg, &results);
+                else
+                        (void)sd_bus_reply_method_return(p->msg, NULL);
         }
         pending_free(p);
 }
 
-static int start_change(Manager *m, sd_bus_message *msg, const char *what, sd_bus_error *error,
-        int (*start)(Manager *m, PendingCall *p, const void *arg), const void *arg) {
+static int start_change(Manager *m, sd_bus_message *msg, const char *what, bool with_results,
+        sd_bus_error *error, int (*start)(Manager *m, PendingCall *p, const void *arg), const void *arg) {
         PendingCall *p = NULL;
         int r;
 
-        r = pending_new(m, msg, what, &p);
+        r = pending_new(m, msg, what, with_results, &p);
         if (r < 0)
                 return r;
         r = start(m, p, arg);
@@ -325,12 +347,13 @@ static int start_legacy(Manager *m, PendingCall *p, const void *arg) {
         return cluster_store_set_legacy(m->cluster, *(const bool *)arg, on_change_done, p);
 }
 
-int manager_cluster_enable_legacy(Manager *m, sd_bus_message *msg, bool enable, sd_bus_error *error) {
+int manager_cluster_enable_legacy(Manager *m, sd_bus_message *msg, bool enable, bool with_results,
+        sd_bus_error *error) {
         assert(m);
         assert(m->cluster);
         return start_change(m, msg,
-                enable ? "Switching legacy OS support on" : "Switching legacy OS support off", error,
-                start_legacy, &enable);
+                enable ? "Switching legacy OS support on" : "Switching legacy OS support off", with_results,
+                error, start_legacy, &enable);
 }
 
 typedef struct GrantArgs {
@@ -371,7 +394,7 @@ static int grant_ids_for_name(Manager *m, const char *name, char ***ret) {
 }
 
 int manager_cluster_set_vm_access(Manager *m, sd_bus_message *msg, const char *name, bool enable,
-        sd_bus_error *error) {
+        bool with_results, sd_bus_error *error) {
         _cleanup_strv_free_ char **vm_ids = NULL;
         int r;
 
@@ -383,9 +406,9 @@ int manager_cluster_set_vm_access(Manager *m, sd_bus_message *msg, const char *n
         if (r < 0)
                 return r;
         if (strv_length(vm_ids) == 0)
-                return sd_bus_reply_method_return(msg, NULL);
-        return start_change(m, msg, enable ? "Granting legacy access" : "Revoking legacy access", error,
-                start_grants, &(GrantArgs){vm_ids, enable});
+                return with_results ? reply_results(msg, NULL) : sd_bus_reply_method_return(msg, NULL);
+        return start_change(m, msg, enable ? "Granting legacy access" : "Revoking legacy access",
+                with_results, error, start_grants, &(GrantArgs){vm_ids, enable});
 }
 
 static int start_reapply(Manager *m, PendingCall *p, const void *arg) {
@@ -412,7 +435,7 @@ int manager_cluster_reapply(Manager *m, sd_bus_message *msg, const char *server,
                         "No server '%s' is known in this cluster.", server);
         if (asprintf(&what, "Re-applying legacy OS support on '%s'", server) < 0)
                 return -ENOMEM;
-        return start_change(m, msg, what, error, start_reapply, server);
+        return start_change(m, msg, what, false, error, start_reapply, server);
 }
 
 /* --- setup --- */

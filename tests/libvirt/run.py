@@ -12,14 +12,17 @@ sys.path.insert(0, HERE)
 
 import libvirt_env  # noqa: E402  (puts tests/legacy and tests/integration on the path)
 import runner  # noqa: E402
+import test_legacy_nic  # noqa: E402
 import test_libvirt  # noqa: E402
+
+TESTS = {**test_libvirt.TESTS, **test_legacy_nic.TESTS}
 
 
 def run_one(name, args):
     return runner.run_case(
         name, lambda: libvirt_env.LibvirtEnv(args.srcdir, args.builddir, name=name, verbose=args.verbose),
-        test_libvirt.TESTS[name])
+        TESTS[name])
 
 
 if __name__ == "__main__":
-    sys.exit(runner.main(test_libvirt.TESTS, run=run_one, check=libvirt_env.LibvirtEnv.check_environment))
+    sys.exit(runner.main(TESTS, run=run_one, check=libvirt_env.LibvirtEnv.check_environment))
