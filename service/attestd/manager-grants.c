@@ -137,7 +137,9 @@ static int grant_one(Manager *m, Change *c, Vm *vm, GrantResults *results, const
 
         if (sd_bus_error_is_set(&e)) {
                 outcome = streq(e.name, BUS_ERROR_LIBVIRT_FAILED) ? GRANT_FAILED : GRANT_REFUSED;
-                if (!had) {
+                /* A refusal follows from the VM's facts (LegacyError says it again); a failure
+                 * is remembered. */
+                if (!had && outcome == GRANT_FAILED) {
                         r = change_replace_vm(m, c, vm, &copy);
                         if (r < 0)
                                 return r;

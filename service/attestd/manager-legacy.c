@@ -162,8 +162,22 @@ int manager_legacy_vm_error(Manager *m, const Vm *vm, char **ret) {
 
         *ret = NULL;
         if (!vm->legacy_access) {
-                /* A refused grant counts while the switch is on: the VM should have access. */
-                if (m->legacy_support && vm->legacy_refusal)
+                _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+
+                /* While the switch is on: why the VM cannot be granted now (as a grant would
+                 * say), or why the last grant failed. */
+                if (!m->legacy_support)
+                        return 0;
+                if (vm_needs_power_off_for_legacy(vm))
+                        return asprintf(ret,
+                                       "no legacy access: VM '%s' is a Generation 1 VM and is %s: power it off "
+                                       "before giving it legacy access.",
+                                       vm->name, vm_power_state_to_string(vm->power_state)) < 0
+                                       ? -ENOMEM
+                                       : 0;
+                if (manager_legacy_check_vm(m, vm, &e) < 0)
+                        return asprintf(ret, "no legacy access: %s", e.message) < 0 ? -ENOMEM : 0;
+                if (vm->legacy_refusal)
                         return asprintf(ret, "no legacy access: %s", vm->legacy_refusal) < 0 ? -ENOMEM : 0;
                 return 0;
         }

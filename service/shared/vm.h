@@ -88,7 +88,7 @@ typedef struct Vm {
 
         /* Admin state. */
         bool legacy_access;
-        /* Why the last attempt to grant legacy access failed or was refused, or NULL; kept in
+        /* Why the last attempt to grant legacy access failed (libvirt's error), or NULL; kept in
          * memory only, shown (as LegacyError) while legacy OS support is on and the VM has no
          * access. */
         char *legacy_refusal;
