@@ -5,6 +5,7 @@
 #include "manager-cluster.h"
 #include "manager-bus.h"
 #include "manager-grants.h"
+#include "manager-inventory.h"
 #include "manager-legacy.h"
 #include "server-bus.h"
 #include "validate.h"
@@ -174,6 +175,7 @@ static void on_grants_written(ClusterStore *s, int error, const char *message, v
  * goes to results, which may be NULL). */
 static void converge(Manager *m, GrantResults *results) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_strv_free_ char **nic_grants = NULL, **nic_revokes = NULL;
         _cleanup_(change_done) Change c = {};
         _cleanup_free_ char *problem = NULL;
         ClusterSettings cs;
@@ -212,6 +214,15 @@ static void converge(Manager *m, GrantResults *results) {
                 if (cluster_store_get_grant(m->cluster, vm->id, &g) < 0 ||
                         g.legacy_access == vm->legacy_access)
                         continue;
+                /* A libvirt domain gets or loses its legacy NIC with the grant: one by one,
+                 * below. */
+                if (manager_inventory_manages_devices(m, vm)) {
+                        if (strv_extend(g.legacy_access ? &nic_grants : &nic_revokes, vm->id) < 0) {
+                                log_oom();
+                                break;
+                        }
+                        continue;
+                }
                 if (g.legacy_access &&
                         (vm_needs_power_off_for_legacy(vm) || manager_legacy_check_vm(m, vm, NULL) < 0)) {
                         log_notice(
@@ -237,6 +248,17 @@ static void converge(Manager *m, GrantResults *results) {
                         problem = NULL;
                 sd_bus_error_free(&error);
         }
+
+        for (int grant = 0; grant < 2; grant++)
+                STRV_FOREACH (id, grant ? nic_grants : nic_revokes) {
+                        Vm *vm = manager_find_vm_by_id(m, *id);
+
+                        if (vm && manager_set_vm_access(m, vm, grant, NULL, &error) < 0)
+                                log_notice(
+                                        "Cluster: VM '%s' has legacy access %s in the cluster but not here: %s",
+                                        vm->name, grant ? "granted" : "revoked", error.message);
+                        sd_bus_error_free(&error);
+                }
 
         if (m->cluster_reapply) {
                 m->cluster_reapply = false;
