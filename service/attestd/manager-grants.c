@@ -165,9 +165,15 @@ static int grant_one(Manager *m, Change *c, Vm *vm, GrantResults *results, const
         else if (changed == 0)
                 r = asprintf(&text, "uses the domain's own NIC on %s (%s)", legacy_bridge(m),
                         strna(copy->legacy_mac));
-        else
+        else {
+                char mac[VIRT_MAC_BUFLEN];
+
+                /* The MAC it was given: a NIC only in the configuration is not in the facts of a
+                 * running domain yet. */
+                virt_legacy_nic_mac(vm->id, mac);
                 r = asprintf(&text, "%slegacy NIC %s (%s) %s", had ? "its missing or changed " : "",
-                        VIRT_LEGACY_NIC_ALIAS, strna(copy->legacy_mac), nic_change_text(changed, vm));
+                        VIRT_LEGACY_NIC_ALIAS, mac, nic_change_text(changed, vm));
+        }
         if (r < 0)
                 return -ENOMEM;
         r = grant_results_add(results, vm, outcome, NULL, text);
