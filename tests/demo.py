@@ -144,8 +144,9 @@ def main():
         step("Turn legacy OS support on: the bridge, its firewall, and access for every VM that exists "
              "(the libvirt domain gets its legacy NIC; each VM that cannot is named with the reason)")
         show(h, "legacy", "on")
-        print("$ virsh domiflist qemu-guest")
-        print(env.virsh("domiflist", "qemu-guest").stdout.rstrip())
+        print("$ virsh dumpxml --inactive qemu-guest   (its interface)")
+        xml = env.virsh("dumpxml", "--inactive", "qemu-guest").stdout
+        print(xml[xml.index("<interface"):xml.index("</interface>") + len("</interface>")].strip())
         env.register(b, GUEST_B_ID, "legacy-b")
         show(h, "vms")
         show(h, "legacy", "status")
