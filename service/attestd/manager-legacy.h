@@ -6,7 +6,8 @@
 /* Legacy networking: the bridge, the ports and the firewall follow the
  * legacy switch and each VM's access. Does nothing when "legacyNetwork" is false. */
 bool manager_legacy_managed(Manager *m);
-/* Checks that a VM can get a port: it needs LegacyInterface and LegacyMac. */
+/* Checks that a VM can get a port: it needs LegacyInterface and LegacyMac, unless it is a libvirt
+ * domain whose NIC the service adds itself. */
 int manager_legacy_check_vm(Manager *m, const Vm *vm, sd_bus_error *error);
 /* Creates (or repairs) the bridge and firewall and attaches every VM of vms that has access. */
 int manager_legacy_setup(Manager *m, Vm *const *vms, size_t n_vms, sd_bus_error *error);

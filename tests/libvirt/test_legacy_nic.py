@@ -148,6 +148,10 @@ def test_legacy_nic(env):
     eq((sorted(lines[:-1]), lines[-1]), ([f"by-hand: refused: {refused_manual}", f"g1run: refused: {refused_g1}"],
                                          "Legacy OS support: On; 4 of 6 VM(s) have legacy access."),
        "legacy on again, as text")
+    # vm-access --all on grants what it can and names the rest; refusals are no failure.
+    out, p = ctl_json(env, "vm-access", "--all", "on")
+    eq((results_by_name(out), p.returncode), ({"by-hand": ("refused", refused_manual),
+                                               "g1run": ("refused", refused_g1)}, 0), "vm-access --all on")
     eq(env.vm_props(g1run)["LegacyError"], f"no legacy access: {refused_g1}", "g1run's LegacyError")
     eq(env.vm_props(manual)["LegacyError"], f"no legacy access: {refused_manual}", "by-hand's LegacyError")
 
@@ -285,6 +289,27 @@ def test_vm_fix(env):
     p = env.h.ctl("vm", "fix", "fix-run1", "EnableVMLegacyAccess", check=False)
     eq((p.returncode, p.stdout), (1, "EnableVMLegacyAccess: refused: VM 'fix-run1' is a Generation 1 VM and is "
                                      "Running: power it off before giving it legacy access.\n"), "legacy access refused")
+
+    # A VM libvirt cannot change now: "failed", named with the reason, exit 1 (also the VMs
+    # that have access: their NIC could not be checked); the others are refused as usual.
+    late = env.define("fix-late", plain_domain("fix-late"))
+    env.wait_vm(late)
+    env.stop_libvirtd()
+    for _ in deadline_loop(harness.DEFAULT_TIMEOUT, "InventoryStale to become true"):
+        if env.inventory_stale() is True:
+            break
+    out, p = ctl_json(env, "vm-access", "--all", "on", check=False)
+    res = results_by_name(out)
+    eq((p.returncode, {n: r[0] for n, r in res.items()}),
+       (1, {"fix-late": "failed", "fix-off": "failed", "fix-run2": "failed", "fix-run1": "refused",
+            "win10": "refused"}), "vm-access --all on without libvirt")
+    if not res["fix-late"][1].startswith("VM 'fix-late': libvirt is not reachable now ("):
+        raise AssertionError(f"fix-late's failure: {res['fix-late'][1]!r}")
+    eq(env.vm_props(late)["LegacyError"], f"no legacy access: {res['fix-late'][1]}", "fix-late's LegacyError")
+    env.start_libvirtd()
+    for _ in deadline_loop(60, "InventoryStale to become false"):
+        if env.inventory_stale() is False:
+            break
 
     # Unprivileged: polkitd refuses every new method; nothing changes.
     objs = env.h.managed_objects()
