@@ -218,6 +218,7 @@ static const struct {
         {"RecommendedActions", "Recommended actions"},
         {"RequiredUpdates", "Required updates"},
         {"LegacyAccess", "Legacy access"},
+        {"LegacyError", "Legacy error"},
         {"Source", "Source"},
 };
 

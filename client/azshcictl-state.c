@@ -190,6 +190,7 @@ static const char *const vm_derived_keys[] = {
         "RecommendedActions",
         "RequiredUpdates",
         "LegacyAccess",
+        "LegacyError",
         "Source",
         NULL,
 };
