@@ -105,7 +105,8 @@ static const char *nic_change_text(unsigned changed, const Vm *vm) {
 }
 
 /* Stages in c the access vm can get now, and says so in results. Returns < 0 only when out of
- * memory; *ret_refused (may be NULL) says whether vm was refused or failed. */
+ * memory; *ret_last (may be NULL) is set to vm's result when it has one (nothing changed for a
+ * VM that has access and its NIC). */
 static int grant_one(Manager *m, Change *c, Vm *vm, GrantResults *results, const GrantResult **ret_last) {
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
         _cleanup_free_ char *text = NULL;
@@ -159,9 +160,11 @@ static int grant_one(Manager *m, Change *c, Vm *vm, GrantResults *results, const
         copy->legacy_access = true;
         copy->legacy_refusal = mfree(copy->legacy_refusal);
 
-        if (!managed)
-                r = asprintf(&text, "legacy NIC %s (%s) becomes a port of %s",
-                        copy->legacy_interface ?: "(none yet)", copy->legacy_mac, legacy_bridge(m));
+        if (!managed && !copy->legacy_mac)
+                r = asprintf(&text, "access granted; no legacy NIC is registered yet");
+        else if (!managed)
+                r = asprintf(&text, "legacy NIC %s (%s) becomes a port of %s", strna(copy->legacy_interface),
+                        copy->legacy_mac, legacy_bridge(m));
         else if (changed == 0)
                 r = asprintf(&text, "uses the domain's own NIC on %s (%s)", legacy_bridge(m),
                         strna(copy->legacy_mac));
@@ -222,7 +225,7 @@ static int revoke_one(Manager *m, Change *c, Vm *vm, GrantResults *results, cons
                                 manager_inventory_manages_devices(m, vm)
                                         ? "access revoked (the domain had no legacy NIC of the service)"
                                         : "access revoked, its port detached");
-                else if (!(changed & DOMAIN_CHANGED_LIVE) && vm->power_state != VM_POWER_OFF)
+                else if (!live && vm->power_state != VM_POWER_OFF)
                         r = asprintf(&text,
                                 "legacy NIC %s removed from the domain's configuration: a running Generation 1 VM "
                                 "keeps it until it stops (its port is detached now)",
