@@ -215,13 +215,9 @@ int verb_vm_fix(Context *c, char **args) {
         r = connect_bus(c);
         if (r < 0)
                 return r;
-        r = get_objects(c, BUS_INTERFACE_VM, &vms);
+        r = get_vm(c, args[0], &vms, &vm);
         if (r < 0)
                 return r;
-        vm = find_vm(vms, args[0]);
-        if (!vm)
-                return log_error_status(c, EXIT_SERVICE, -ENOENT,
-                        "No VM is registered with the name or id '%s'.", args[0]);
         if (args[1])
                 r = strv_extend(&actions, args[1]);
         else {
