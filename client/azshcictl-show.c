@@ -218,6 +218,7 @@ static const struct {
         {"RecommendedActions", "Recommended actions"},
         {"RequiredUpdates", "Required updates"},
         {"LegacyAccess", "Legacy access"},
+        {"LegacyError", "Legacy error"},
         {"Source", "Source"},
 };
 
@@ -254,13 +255,9 @@ int verb_vm_show(Context *c, char **args) {
         JsonObject *vm;
         int r;
 
-        r = get_objects(c, BUS_INTERFACE_VM, &vms);
+        r = get_vm(c, args[0], &vms, &vm);
         if (r < 0)
                 return r;
-        vm = find_vm(vms, args[0]);
-        if (!vm)
-                return log_error_status(c, EXIT_SERVICE, -ENOENT,
-                        "No VM is registered with the name or id '%s'. (%s)", args[0], BUS_ERROR_NO_SUCH_VM);
 
         if (c->json != JSON_OFF)
                 return print_json(c, vm);

@@ -190,6 +190,7 @@ static const char *const vm_derived_keys[] = {
         "RecommendedActions",
         "RequiredUpdates",
         "LegacyAccess",
+        "LegacyError",
         "Source",
         NULL,
 };
@@ -349,4 +350,21 @@ JsonObject *find_vm(JsonArray *vms, const char *key) {
                         return vm;
         }
         return NULL;
+}
+
+int get_vm(Context *c, const char *key, JsonArray **ret_vms, JsonObject **ret_vm) {
+        _cleanup_(json_array_freep) JsonArray *vms = NULL;
+        JsonObject *vm;
+        int r;
+
+        r = get_objects(c, BUS_INTERFACE_VM, &vms);
+        if (r < 0)
+                return r;
+        vm = find_vm(vms, key);
+        if (!vm)
+                return log_error_status(c, EXIT_SERVICE, -ENOENT,
+                        "No VM is registered with the name or id '%s'. (%s)", key, BUS_ERROR_NO_SUCH_VM);
+        *ret_vms = TAKE_PTR(vms);
+        *ret_vm = vm;
+        return 0;
 }

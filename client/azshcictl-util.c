@@ -119,24 +119,31 @@ int admin_call(Context *c, sd_bus_message *m, const char *what, sd_bus_message *
         return 0;
 }
 
-int simple_admin_call(Context *c, const char *member, const char *what, const char *types, ...) {
+int admin_callv(Context *c, const char *member, const char *what, sd_bus_message **ret_reply,
+        const char *types, va_list ap) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        va_list ap;
         int r;
 
         r = connect_bus(c);
         if (r < 0)
                 return r;
         r = new_admin_call(c, member, &m);
-        if (r >= 0 && types) {
-                va_start(ap, types);
+        if (r >= 0 && types)
                 r = sd_bus_message_appendv(m, types, ap);
-                va_end(ap);
-        }
         if (r < 0)
                 return log_error_status(c, EXIT_SERVICE, r, "Failed to build the %s call: %s", member,
                         strerror(-r));
-        return admin_call(c, m, what, NULL);
+        return admin_call(c, m, what, ret_reply);
+}
+
+int simple_admin_call(Context *c, const char *member, const char *what, const char *types, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, types);
+        r = admin_callv(c, member, what, NULL, types, ap);
+        va_end(ap);
+        return r;
 }
 
 int print_json(Context *c, JsonObject *o) {

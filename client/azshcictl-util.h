@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdarg.h>
 #include <systemd/sd-bus.h>
 
 #include "json-util.h"
@@ -36,6 +37,7 @@ typedef struct Context {
         bool color;
         bool all;
         bool replace;
+        bool remove_vms;        /* legacy off --remove-vms */
         VmPropertyList options; /* --name, --id, ... */
         int exit_status;        /* set by whoever reports a failure; EXIT_SERVICE if nobody did */
         pid_t agent_pid;
@@ -71,6 +73,9 @@ int admin_call_send(Context *c, sd_bus_message *m, sd_bus_error *error, sd_bus_m
 /* The same, reporting a failure as "Failed to <what>". */
 int admin_call(Context *c, sd_bus_message *m, const char *what, sd_bus_message **ret_reply);
 int simple_admin_call(Context *c, const char *member, const char *what, const char *types, ...);
+/* The same with the arguments in a va_list, the reply to the caller (ret_reply may be NULL). */
+int admin_callv(Context *c, const char *member, const char *what, sd_bus_message **ret_reply,
+        const char *types, va_list ap);
 
 int print_json(Context *c, JsonObject *o);
 const char *jstr(JsonObject *o, const char *key);

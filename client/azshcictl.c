@@ -43,17 +43,28 @@ static void help(void) {
                "  vm import FILE.json|-      Register the VMs of a JSON array of objects keyed by D-Bus\n"
                "                             property name (or the output of 'vms --json'); VMs whose\n"
                "                             Id is already registered are updated. One line per VM.\n"
-               "  legacy on|off              Turn cluster-wide legacy OS support (the REST path) on or\n"
+               "  legacy on|off [--remove-vms]\n"
+               "                             Turn cluster-wide legacy OS support (the REST path) on or\n"
                "                             off. Turning it on grants legacy access to every VM\n"
-               "                             registered now (Generation 1 VMs only when Off).\n"
+               "                             registered now (libvirt domains get the legacy NIC;\n"
+               "                             Generation 1 VMs only when Off); --remove-vms with off\n"
+               "                             also revokes every VM's access and removes the NICs.\n"
+               "                             One line per VM changed or refused, then the state.\n"
                "  legacy status              The legacy network (bridge, address, firewall, each VM's\n"
                "                             port) against the configuration; names what drifted.\n"
                "                             Exit 1 on drift (repair: legacy off, then legacy on).\n"
                "                             --json: {\"ok\":BOOL,\"report\":\"TEXT\"}.\n"
                "  legacy reapply SERVER      In a cluster: make SERVER re-apply the cluster's legacy OS\n"
                "                             support (rebuild or remove its bridge and firewall).\n"
-               "  vm-access NAME|ID on|off   Grant or revoke one VM's legacy access.\n"
-               "  vm-access --all on|off     ... for every registered VM.\n"
+               "  vm-access NAME|ID on|off   Grant or revoke one VM's legacy access (a libvirt\n"
+               "                             domain gets or loses the legacy NIC).\n"
+               "  vm-access --all on|off     ... for every registered VM, each as it can: one line\n"
+               "                             per VM changed or refused; exit 1 only if one failed.\n"
+               "  vm fix NAME|ID [ACTION]    Carry out a recommended action (all of the VM's when no\n"
+               "                             ACTION): EnableGuestServiceInterface (virtio-vsock),\n"
+               "                             EnableDataExchange (guest agent channel),\n"
+               "                             EnableVMLegacyAccess; InstallUpdates names the updates\n"
+               "                             the guest must install.\n"
                "  sync                       Renew the signing certificate now.\n"
                "  ca export                  Print the trust anchor (PEM) guests verify documents with.\n"
                "  help                       This text.\n"
@@ -89,7 +100,8 @@ static void help(void) {
                "\n"
                "AUTHORIZATION\n"
                "  Reading is open to everyone. Changes are polkit actions\n"
-               "  (org.azshci.attestation.{sync,manage-legacy,manage-vm-access,manage-inventory}).\n"
+               "  (org.azshci.attestation.{sync,manage-legacy,manage-vm-access,manage-inventory,\n"
+               "  manage-vm-devices}).\n"
                "  Root is authorized without asking. Otherwise, when standard input is a terminal,\n"
                "  azshcictl starts 'pkttyagent' so that polkit can ask for a password there.\n"
                "\n"
@@ -143,6 +155,7 @@ static const Verb verbs[] = {
         {"vm", "update", 1, ARGS_MAX, true, verb_vm_update},
         {"vm", "remove", 1, 1, false, verb_vm_remove},
         {"vm", "import", 1, 1, false, verb_vm_import},
+        {"vm", "fix", 1, 2, false, verb_vm_fix},
         {"legacy", "status", 0, 0, false, verb_legacy_status}, /* before "legacy on|off" */
         {"legacy", "reapply", 1, 1, false, verb_legacy_reapply},
         {"legacy", NULL, 1, 1, false, verb_legacy},
@@ -157,6 +170,7 @@ enum {
         ARG_NO_LEGEND,
         ARG_NO_ASK_PASSWORD,
         ARG_REPLACE,
+        ARG_REMOVE_VMS,
         ARG_FIELD_BASE = 0x200,
 };
 
@@ -198,6 +212,7 @@ static int parse_argv(Context *c, int argc, char *argv[], bool *ret_help, bool *
                 {"no-ask-password", no_argument, NULL, ARG_NO_ASK_PASSWORD},
                 {"all", no_argument, NULL, 'a'},
                 {"replace", no_argument, NULL, ARG_REPLACE},
+                {"remove-vms", no_argument, NULL, ARG_REMOVE_VMS},
         };
         _cleanup_(options_freep) struct option *options = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -248,6 +263,9 @@ static int parse_argv(Context *c, int argc, char *argv[], bool *ret_help, bool *
                         break;
                 case ARG_REPLACE:
                         c->replace = true;
+                        break;
+                case ARG_REMOVE_VMS:
+                        c->remove_vms = true;
                         break;
                 case ':':
                         return usage_error(c, "Option '%s' needs an argument.", argv[optind - 1]);
@@ -317,6 +335,8 @@ static int run(Context *c, int argc, char *argv[]) {
                 return usage_error(c, "--all only goes with 'vm-access'.");
         if (c->replace && verb->run != verb_vm_import)
                 return usage_error(c, "--replace only goes with 'vm import'.");
+        if (c->remove_vms && verb->run != verb_legacy)
+                return usage_error(c, "--remove-vms only goes with 'legacy off'.");
 
         return verb->run(c, args);
 }

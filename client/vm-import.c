@@ -142,7 +142,10 @@ static const char *const output_only_properties[] = {
         "EligibleBenefits",
         "ActiveBenefits",
         "RecommendedActions",
+        "RequiredUpdates",
         "LegacyAccess",
+        "LegacyError",
+        "Source",
 };
 
 static bool is_output_only(const char *key) {

@@ -5,8 +5,10 @@
 #include "imds-versions.h"
 #include "log.h"
 #include "manager-attest.h"
+#include "manager-bus-legacy.h"
 #include "manager-bus.h"
 #include "manager-cluster.h"
+#include "manager-grants.h"
 #include "manager-inventory.h"
 #include "manager-legacy.h"
 #include "server-bus.h"
@@ -85,9 +87,9 @@ static int enable_legacy_authorized(sd_bus_message *msg, void *userdata, sd_bus_
         /* In a cluster the switch is the cluster's: every server (this one included) applies
          * it when etcd took it. */
         if (manager_clustered(m))
-                return manager_cluster_enable_legacy(m, msg, enable, error);
+                return manager_cluster_enable_legacy(m, msg, enable, false, error);
 
-        r = manager_set_legacy_support(m, enable, NULL, error);
+        r = manager_set_legacy_support(m, enable, 0, NULL, NULL, error);
         if (r < 0)
                 return r;
         return sd_bus_reply_method_return(msg, NULL);
@@ -203,6 +205,7 @@ static int set_vm_access_check(Manager *m, sd_bus_message *msg, const char **ret
 }
 
 static int set_vm_access_authorized(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(grant_results_done) GrantResults results = {};
         Manager *m = userdata;
         const char *name;
         bool enable;
@@ -216,11 +219,17 @@ static int set_vm_access_authorized(sd_bus_message *msg, void *userdata, sd_bus_
         /* In a cluster the grants are the cluster's: etcd first, then every server running one
          * of the VMs applies it. */
         if (manager_clustered(m))
-                return manager_cluster_set_vm_access(m, msg, name, enable, error);
+                return manager_cluster_set_vm_access(m, msg, name, enable, false, error);
 
-        r = manager_set_vm_access(m, streq(name, "*") ? NULL : manager_find_vm(m, name), enable, error);
+        r = manager_set_vm_access(m, streq(name, "*") ? NULL : manager_find_vm(m, name), enable, &results,
+                error);
         if (r < 0)
                 return r;
+        /* SetVMAccessEx says VM by VM what failed; this one says the first. */
+        for (size_t i = 0; i < results.n; i++)
+                if (results.items[i].outcome == GRANT_FAILED)
+                        return sd_bus_error_set(error, results.items[i].error_name,
+                                results.items[i].message);
         return sd_bus_reply_method_return(msg, NULL);
 }
 
@@ -632,6 +641,7 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("GetTrustAnchor", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", pem),
                 method_get_trust_anchor, SD_BUS_VTABLE_UNPRIVILEGED),
         MANAGER_ATTEST_METHODS,
+        MANAGER_LEGACY_EX_METHODS,
 
         SD_BUS_VTABLE_END,
 };

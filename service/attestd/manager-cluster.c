@@ -5,6 +5,8 @@
 #include "manager-cluster-ca.h"
 #include "manager-cluster.h"
 #include "manager-bus.h"
+#include "manager-grants.h"
+#include "manager-inventory.h"
 #include "manager-legacy.h"
 #include "server-bus.h"
 #include "validate.h"
@@ -15,7 +17,8 @@
 typedef struct PendingCall {
         Manager *manager;
         sd_bus_message *msg;
-        char *what; /* "Switching legacy OS support on", for the error message */
+        char *what;        /* "Switching legacy OS support on", for the error message */
+        bool with_results; /* the reply is a(ssss): what this server did (EnableLegacyEx, SetVMAccessEx) */
 } PendingCall;
 
 static void pending_free(PendingCall *p) {
@@ -26,7 +29,8 @@ static void pending_free(PendingCall *p) {
         free(p);
 }
 
-static int pending_new(Manager *m, sd_bus_message *msg, const char *what, PendingCall **ret) {
+static int pending_new(Manager *m, sd_bus_message *msg, const char *what, bool with_results,
+        PendingCall **ret) {
         PendingCall *p;
 
         p = calloc(1, sizeof(*p));
@@ -34,6 +38,7 @@ static int pending_new(Manager *m, sd_bus_message *msg, const char *what, Pendin
                 return -ENOMEM;
         p->manager = m;
         p->msg = sd_bus_message_ref(msg);
+        p->with_results = with_results;
         p->what = strdup(what);
         if (!p->what) {
                 pending_free(p);
@@ -167,9 +172,11 @@ static void on_grants_written(ClusterStore *s, int error, const char *message, v
 
 /* Makes this server what the cluster says: the legacy switch, the grants of its VMs, a
  * reapply request. Idempotent; runs from a defer source after every change, and directly
- * before a cluster-wide change is answered. */
-static void converge(Manager *m) {
+ * before a cluster-wide change is answered (what switching the legacy switch did to each VM then
+ * goes to results, which may be NULL). */
+static void converge(Manager *m, GrantResults *results) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_strv_free_ char **nic_grants = NULL, **nic_revokes = NULL;
         _cleanup_(change_done) Change c = {};
         _cleanup_free_ char *problem = NULL;
         ClusterSettings cs;
@@ -185,7 +192,7 @@ static void converge(Manager *m) {
 
                 log_info("Cluster: legacy OS support is %s for the cluster; applying it here.",
                         cs.legacy_support ? "on" : "off");
-                r = manager_set_legacy_support(m, cs.legacy_support, &granted, &error);
+                r = manager_set_legacy_support(m, cs.legacy_support, 0, &granted, results, &error);
                 m->cluster_legacy_failed = r < 0;
                 if (r < 0) {
                         if (asprintf(&problem, "switching legacy OS support %s failed: %s",
@@ -208,6 +215,15 @@ static void converge(Manager *m) {
                 if (cluster_store_get_grant(m->cluster, vm->id, &g) < 0 ||
                         g.legacy_access == vm->legacy_access)
                         continue;
+                /* A libvirt domain gets or loses its legacy NIC with the grant: one by one,
+                 * below. */
+                if (manager_inventory_manages_devices(m, vm)) {
+                        if (strv_extend(g.legacy_access ? &nic_grants : &nic_revokes, vm->id) < 0) {
+                                log_oom();
+                                break;
+                        }
+                        continue;
+                }
                 if (g.legacy_access &&
                         (vm_needs_power_off_for_legacy(vm) || manager_legacy_check_vm(m, vm, NULL) < 0)) {
                         log_notice(
@@ -234,6 +250,17 @@ static void converge(Manager *m) {
                 sd_bus_error_free(&error);
         }
 
+        for (int grant = 0; grant < 2; grant++)
+                STRV_FOREACH (id, grant ? nic_grants : nic_revokes) {
+                        Vm *vm = manager_find_vm_by_id(m, *id);
+
+                        if (vm && manager_set_vm_access(m, vm, grant, NULL, &error) < 0)
+                                log_notice(
+                                        "Cluster: VM '%s' has legacy access %s in the cluster but not here: %s",
+                                        vm->name, grant ? "granted" : "revoked", error.message);
+                        sd_bus_error_free(&error);
+                }
+
         if (m->cluster_reapply) {
                 m->cluster_reapply = false;
                 log_info("Cluster: re-applying legacy OS support (%s) as requested.",
@@ -254,7 +281,7 @@ static void converge(Manager *m) {
 }
 
 static int on_converge(sd_event_source *s, void *userdata) {
-        converge(userdata);
+        converge(userdata, NULL);
         return 0;
 }
 
@@ -285,6 +312,18 @@ static int reply_unavailable(sd_bus_error *error, const char *what, const char *
                 "%s: the cluster store (etcd) %s; nothing was changed.", what, why);
 }
 
+static int reply_results(sd_bus_message *msg, const GrantResults *results) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r >= 0)
+                r = grant_results_append(results, reply);
+        if (r >= 0)
+                r = sd_bus_send(NULL, reply, NULL);
+        return r;
+}
+
 static void on_change_done(ClusterStore *s, int error, const char *message, void *userdata) {
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
         PendingCall *p = userdata;
@@ -299,18 +338,23 @@ static void on_change_done(ClusterStore *s, int error, const char *message, void
                 log_warning("%s", e.message);
                 (void)sd_bus_reply_method_error(p->msg, &e);
         } else {
-                converge(m); /* this server first, before the caller hears back */
-                (void)sd_bus_reply_method_return(p->msg, NULL);
+                _cleanup_(grant_results_done) GrantResults results = {};
+
+                converge(m, &results); /* this server first, before the caller hears back */
+                if (p->with_results)
+                        (void)reply_results(p->msg, &results);
+                else
+                        (void)sd_bus_reply_method_return(p->msg, NULL);
         }
         pending_free(p);
 }
 
-static int start_change(Manager *m, sd_bus_message *msg, const char *what, sd_bus_error *error,
-        int (*start)(Manager *m, PendingCall *p, const void *arg), const void *arg) {
+static int start_change(Manager *m, sd_bus_message *msg, const char *what, bool with_results,
+        sd_bus_error *error, int (*start)(Manager *m, PendingCall *p, const void *arg), const void *arg) {
         PendingCall *p = NULL;
         int r;
 
-        r = pending_new(m, msg, what, &p);
+        r = pending_new(m, msg, what, with_results, &p);
         if (r < 0)
                 return r;
         r = start(m, p, arg);
@@ -327,12 +371,13 @@ static int start_legacy(Manager *m, PendingCall *p, const void *arg) {
         return cluster_store_set_legacy(m->cluster, *(const bool *)arg, on_change_done, p);
 }
 
-int manager_cluster_enable_legacy(Manager *m, sd_bus_message *msg, bool enable, sd_bus_error *error) {
+int manager_cluster_enable_legacy(Manager *m, sd_bus_message *msg, bool enable, bool with_results,
+        sd_bus_error *error) {
         assert(m);
         assert(m->cluster);
         return start_change(m, msg,
-                enable ? "Switching legacy OS support on" : "Switching legacy OS support off", error,
-                start_legacy, &enable);
+                enable ? "Switching legacy OS support on" : "Switching legacy OS support off", with_results,
+                error, start_legacy, &enable);
 }
 
 typedef struct GrantArgs {
@@ -373,7 +418,7 @@ static int grant_ids_for_name(Manager *m, const char *name, char ***ret) {
 }
 
 int manager_cluster_set_vm_access(Manager *m, sd_bus_message *msg, const char *name, bool enable,
-        sd_bus_error *error) {
+        bool with_results, sd_bus_error *error) {
         _cleanup_strv_free_ char **vm_ids = NULL;
         int r;
 
@@ -385,9 +430,9 @@ int manager_cluster_set_vm_access(Manager *m, sd_bus_message *msg, const char *n
         if (r < 0)
                 return r;
         if (strv_length(vm_ids) == 0)
-                return sd_bus_reply_method_return(msg, NULL);
-        return start_change(m, msg, enable ? "Granting legacy access" : "Revoking legacy access", error,
-                start_grants, &(GrantArgs){vm_ids, enable});
+                return with_results ? reply_results(msg, NULL) : sd_bus_reply_method_return(msg, NULL);
+        return start_change(m, msg, enable ? "Granting legacy access" : "Revoking legacy access",
+                with_results, error, start_grants, &(GrantArgs){vm_ids, enable});
 }
 
 static int start_reapply(Manager *m, PendingCall *p, const void *arg) {
@@ -414,7 +459,7 @@ int manager_cluster_reapply(Manager *m, sd_bus_message *msg, const char *server,
                         "No server '%s' is known in this cluster.", server);
         if (asprintf(&what, "Re-applying legacy OS support on '%s'", server) < 0)
                 return -ENOMEM;
-        return start_change(m, msg, what, error, start_reapply, server);
+        return start_change(m, msg, what, false, error, start_reapply, server);
 }
 
 /* --- setup --- */

@@ -20,11 +20,12 @@ bool manager_clustered(Manager *m);
 const char *manager_cluster_store_state(Manager *m);
 
 /* Cluster-wide changes, after polkit said yes: the reply to msg is sent when etcd answered. */
-int manager_cluster_enable_legacy(Manager *m, sd_bus_message *msg, bool enable, sd_bus_error *error);
+int manager_cluster_enable_legacy(Manager *m, sd_bus_message *msg, bool enable, bool with_results,
+        sd_bus_error *error);
 /* name: the VM to grant or revoke (a VM of this server by name or id, or the UUID of a VM of
  * another server), or "*": every VM of this server and every VM granted in the cluster. */
 int manager_cluster_set_vm_access(Manager *m, sd_bus_message *msg, const char *name, bool enable,
-        sd_bus_error *error);
+        bool with_results, sd_bus_error *error);
 int manager_cluster_reapply(Manager *m, sd_bus_message *msg, const char *server, sd_bus_error *error);
 
 /* Something this server shows changed (state, sync, legacy network, inventory): publish the

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include "bus-names.h"
+#include "domain-devices.h"
 #include "inventory-libvirt.h"
 #include "log.h"
 #include "manager-bus.h"
@@ -81,4 +82,54 @@ int manager_inventory_check_update(Manager *m, const Vm *vm, const Vm *update, s
                 "VM '%s' is a libvirt domain and libvirt owns %s: change the domain, or its "
                 "<metadata> with virsh metadata (docs/libvirt.md).",
                 vm->name, list);
+}
+
+bool manager_inventory_manages_devices(Manager *m, const Vm *vm) {
+        assert(m);
+        assert(vm);
+        return m->libvirt && vm->source == VM_SOURCE_LIBVIRT;
+}
+
+int manager_inventory_reread(Manager *m, Change *c, Vm *vm, sd_bus_error *error) {
+        _cleanup_(vm_freep) Vm *fresh = NULL;
+        Vm *copy;
+        int r;
+
+        assert(m);
+        assert(c);
+        assert(vm);
+
+        r = domain_read_vm(m->libvirt, vm, &fresh, error);
+        if (r < 0)
+                return r;
+        r = change_replace_vm(m, c, vm, &copy);
+        if (r < 0)
+                return r;
+        /* The change's copy keeps the admin state it has (maybe changed by the caller). */
+        r = vm_copy_admin_state(fresh, copy);
+        if (r < 0)
+                return r;
+        fresh->source = VM_SOURCE_LIBVIRT;
+        r = manager_check_unique(m, fresh, vm, error);
+        if (r < 0)
+                return r;
+        vm_swap(copy, fresh);
+        return 0;
+}
+
+void manager_inventory_refresh_granted(Manager *m) {
+        _cleanup_strv_free_ char **ids = NULL;
+
+        assert(m);
+
+        /* The ids first: refreshing changes the manager's list. */
+        for (size_t i = 0; i < m->n_vms; i++)
+                if (m->vms[i]->legacy_access && manager_inventory_manages_devices(m, m->vms[i]) &&
+                        strv_extend(&ids, m->vms[i]->id) < 0) {
+                        log_oom();
+                        return;
+                }
+        STRV_FOREACH (id, ids)
+                if (inventory_libvirt_refresh_vm(m->libvirt, *id) == -ENOMEM)
+                        log_oom();
 }

@@ -5,7 +5,9 @@
 #include "bus-names.h"
 #include "legacy-net.h"
 #include "log.h"
+#include "manager-inventory.h"
 #include "manager-legacy.h"
+#include "virt-domain.h"
 #include "manager.h"
 #include "server-bus.h"
 
@@ -34,6 +36,9 @@ int manager_legacy_check_vm(Manager *m, const Vm *vm, sd_bus_error *error) {
         assert(vm);
 
         if (!manager_legacy_managed(m))
+                return 0;
+        /* The service adds a libvirt domain's NIC itself when it grants access. */
+        if (manager_inventory_manages_devices(m, vm))
                 return 0;
         /* A libvirt domain's tap exists only while it runs: it is attached when it appears. */
         if (!vm->legacy_interface && vm->source != VM_SOURCE_LIBVIRT)
@@ -148,6 +153,70 @@ void manager_legacy_vm_changed(Manager *m, bool legacy_support, const Vm *old, c
                 (void)manager_legacy_attach(m, new, NULL);
 }
 
+int manager_legacy_vm_error(Manager *m, const Vm *vm, char **ret) {
+        char mac[VIRT_MAC_BUFLEN];
+
+        assert(m);
+        assert(vm);
+        assert(ret);
+
+        *ret = NULL;
+        if (!vm->legacy_access) {
+                _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+
+                /* While the switch is on: why the VM cannot be granted now (as a grant would
+                 * say), or why the last grant failed. */
+                if (!m->legacy_support)
+                        return 0;
+                if (vm_needs_power_off_for_legacy(vm))
+                        return asprintf(ret,
+                                       "no legacy access: VM '%s' is a Generation 1 VM and is %s: power it off "
+                                       "before giving it legacy access.",
+                                       vm->name, vm_power_state_to_string(vm->power_state)) < 0
+                                       ? -ENOMEM
+                                       : 0;
+                if (manager_legacy_check_vm(m, vm, &e) < 0)
+                        return asprintf(ret, "no legacy access: %s", e.message) < 0 ? -ENOMEM : 0;
+                if (vm->legacy_refusal)
+                        return asprintf(ret, "no legacy access: %s", vm->legacy_refusal) < 0 ? -ENOMEM : 0;
+                return 0;
+        }
+        if (!manager_inventory_manages_devices(m, vm))
+                return 0;
+        virt_legacy_nic_mac(vm->id, mac);
+        if (!vm->legacy_mac)
+                return asprintf(ret,
+                               "its legacy NIC %s (%s) is not in the domain (removed by hand?); repair: "
+                               "azshcictl vm-access '%s' off && azshcictl vm-access '%s' on",
+                               VIRT_LEGACY_NIC_ALIAS, mac, vm->name, vm->name) < 0
+                               ? -ENOMEM
+                               : 0;
+        if (vm->legacy_nic_ours && strcasecmp(vm->legacy_mac, mac) != 0)
+                return asprintf(ret,
+                               "its legacy NIC %s was changed by hand (MAC %s, not %s); repair: "
+                               "azshcictl vm-access '%s' off && azshcictl vm-access '%s' on",
+                               VIRT_LEGACY_NIC_ALIAS, vm->legacy_mac, mac, vm->name, vm->name) < 0
+                               ? -ENOMEM
+                               : 0;
+        return 0;
+}
+
+/* The VMs whose legacy NIC drifted ("VM 'x': ..."), for the status. */
+static int legacy_vm_drift(Manager *m, char ***ret) {
+        _cleanup_strv_free_ char **l = NULL;
+
+        for (size_t i = 0; i < m->n_vms; i++) {
+                const Vm *vm = m->vms[i];
+
+                if (!vm->legacy_access || !vm->evaluation.legacy_error)
+                        continue;
+                if (strv_extendf(&l, "VM '%s': %s", vm->name, vm->evaluation.legacy_error) < 0)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
 static int legacy_expected_ports(Manager *m, LegacyNetPort **ret, size_t *ret_n) {
         LegacyNetPort *ports;
         size_t n = 0;
@@ -177,7 +246,8 @@ static void manager_set_legacy_error(Manager *m, const char *error) {
 int manager_legacy_status(Manager *m, bool *ret_ok, char **ret_report) {
         _cleanup_(legacy_net_status_done) LegacyNetStatus status = {};
         _cleanup_free_ LegacyNetPort *ports = NULL;
-        _cleanup_free_ char *drift = NULL;
+        _cleanup_strv_free_ char **vm_drift = NULL;
+        _cleanup_free_ char *drift = NULL, *report = NULL;
         LegacyNetConfig c = legacy_config(m);
         size_t n_ports;
         bool ok;
@@ -185,6 +255,7 @@ int manager_legacy_status(Manager *m, bool *ret_ok, char **ret_report) {
 
         assert(m);
 
+        manager_inventory_refresh_granted(m);
         if (!manager_legacy_managed(m)) {
                 *ret_ok = true;
                 *ret_report = strdup(
@@ -198,17 +269,25 @@ int manager_legacy_status(Manager *m, bool *ret_ok, char **ret_report) {
         r = legacy_net_status(&c, ports, n_ports, &status);
         if (r < 0)
                 return r;
+        r = legacy_vm_drift(m, &vm_drift);
+        if (r < 0)
+                return r;
 
         if (m->legacy_support)
-                ok = legacy_net_status_ok(&status);
+                ok = legacy_net_status_ok(&status) && !vm_drift;
         else
                 /* Off: nothing of ours may be left. */
                 ok = !status.bridge_present && !status.table_present;
 
         if (!ok) {
-                if (m->legacy_support)
-                        drift = strv_join(status.drift, "; ");
-                else
+                if (m->legacy_support) {
+                        _cleanup_strv_free_ char **all = strv_copy(status.drift);
+
+                        STRV_FOREACH (d, vm_drift)
+                                if (strv_extend(&all, *d) < 0)
+                                        return -ENOMEM;
+                        drift = strv_join(all, "; ");
+                } else
                         drift = strdup("legacy OS support is off but the bridge or firewall still exists");
                 if (!drift)
                         return -ENOMEM;
@@ -221,9 +300,17 @@ int manager_legacy_status(Manager *m, bool *ret_ok, char **ret_report) {
         }
         manager_set_legacy_error(m, drift);
 
-        *ret_report = legacy_net_status_format(&status);
-        if (!*ret_report)
+        report = legacy_net_status_format(&status);
+        if (!report)
                 return -ENOMEM;
+        STRV_FOREACH (d, vm_drift) {
+                char *t;
+
+                if (asprintf(&t, "%sDrift: %s\n", report, *d) < 0)
+                        return -ENOMEM;
+                free_and_replace_string(&report, t);
+        }
+        *ret_report = TAKE_PTR(report);
         *ret_ok = ok;
         return 0;
 }
@@ -279,102 +366,4 @@ void manager_legacy_done(Manager *m) {
 
         m->legacy_timer = sd_event_source_disable_unref(m->legacy_timer);
         m->legacy_error = mfree(m->legacy_error);
-}
-
-int manager_set_legacy_support(Manager *m, bool enable, char ***ret_granted, sd_bus_error *error) {
-        _cleanup_strv_free_ char **granted = NULL;
-        _cleanup_(change_done) Change c = {};
-        int r;
-
-        assert(m);
-
-        change_init(m, &c);
-        c.legacy_support = enable;
-        if (enable)
-                /* Turning it on gives every VM that exists now its legacy access, as on
-                 * Azure Stack HCI; Generation 1 VMs that are running cannot get the NIC and
-                 * keep the recommended action instead. */
-                for (size_t i = 0; i < m->n_vms; i++) {
-                        Vm *vm = m->vms[i], *copy;
-
-                        if (vm->legacy_access)
-                                continue;
-                        if (vm_needs_power_off_for_legacy(vm)) {
-                                log_notice(
-                                        "Not giving legacy access to Generation 1 VM '%s' while it is %s.",
-                                        vm->name, vm_power_state_to_string(vm->power_state));
-                                continue;
-                        }
-                        if (manager_legacy_check_vm(m, vm, NULL) < 0) {
-                                log_notice(
-                                        "Not giving legacy access to VM '%s': it has no legacy NIC registered.",
-                                        vm->name);
-                                continue;
-                        }
-                        r = change_replace_vm(m, &c, vm, &copy);
-                        if (r < 0)
-                                return r;
-                        copy->legacy_access = true;
-                        if (ret_granted && strv_extend(&granted, vm->id) < 0)
-                                return -ENOMEM;
-                }
-
-        /* The network first: if it cannot be built (or removed), nothing changes. The VMs that
-         * had access already get their ports now; the ones this call grants access to get
-         * theirs when the change is committed. */
-        if (enable)
-                r = manager_legacy_setup(m, m->vms, m->n_vms, error);
-        else
-                r = manager_legacy_teardown(m, error);
-        if (r < 0)
-                return r;
-
-        r = manager_commit(m, &c, error);
-        if (r < 0) {
-                /* Put the network back the way the unchanged state says. */
-                if (enable)
-                        (void)manager_legacy_teardown(m, NULL);
-                else
-                        (void)manager_legacy_setup(m, m->vms, m->n_vms, NULL);
-                return r;
-        }
-        manager_legacy_check(m);
-        if (ret_granted)
-                *ret_granted = TAKE_PTR(granted);
-        return 0;
-}
-
-int manager_set_vm_access(Manager *m, Vm *target, bool enable, sd_bus_error *error) {
-        _cleanup_(change_done) Change c = {};
-        int r;
-
-        assert(m);
-
-        change_init(m, &c);
-        for (size_t i = 0; i < m->n_vms; i++) {
-                Vm *vm = m->vms[i], *copy;
-
-                if (vm->legacy_access == enable)
-                        continue;
-                if (target && vm != target)
-                        continue;
-                r = change_replace_vm(m, &c, vm, &copy);
-                if (r < 0)
-                        return r;
-                copy->legacy_access = enable;
-
-                /* A NIC that does not exist fails the call before anything is saved; the port
-                 * itself is attached by the commit. */
-                if (enable && m->legacy_support) {
-                        r = manager_legacy_check_interface(m, copy, error);
-                        if (r < 0)
-                                return r;
-                }
-        }
-
-        r = manager_commit(m, &c, error);
-        if (r < 0)
-                return r;
-        manager_legacy_check(m);
-        return 0;
 }

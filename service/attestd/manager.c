@@ -24,8 +24,9 @@
 #include "vm-bus.h"
 
 /* The VM properties that follow from the benefit evaluation. */
-#define VM_EVALUATION_PROPERTIES \
-        STRV_MAKE("Status", "EligibleBenefits", "ActiveBenefits", "RecommendedActions", "RequiredUpdates")
+#define VM_EVALUATION_PROPERTIES                                                                           \
+        STRV_MAKE("Status", "EligibleBenefits", "ActiveBenefits", "RecommendedActions", "RequiredUpdates", \
+                "LegacyError")
 
 static const char *const server_state_table[_SERVER_STATE_MAX] = {
         [SERVER_ACTIVE] = "Active",
@@ -303,7 +304,10 @@ bool manager_evaluate_vm(Manager *m, Vm *vm) {
         assert(vm);
 
         r = benefit_evaluate(m->rules, vm, &ctx, &e);
+        if (r >= 0)
+                r = manager_legacy_vm_error(m, vm, &e.legacy_error);
         if (r < 0) {
+                benefit_evaluation_done(&e);
                 log_error_errno(r, "Failed to evaluate the benefits of VM '%s': %m", vm->name);
                 return false;
         }

@@ -82,6 +82,12 @@ static int property_get_strv(sd_bus *bus, const char *path, const char *interfac
         return sd_bus_message_append_strv(reply, *l);
 }
 
+static int property_get_legacy_error(sd_bus *bus, const char *path, const char *interface,
+        const char *property, sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Vm *vm = userdata;
+        return sd_bus_message_append(reply, "s", strempty(vm->evaluation.legacy_error));
+}
+
 static int property_get_bool(sd_bus *bus, const char *path, const char *interface, const char *property,
         sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         int b = *(bool *)userdata;
@@ -118,6 +124,8 @@ static const sd_bus_vtable vm_vtable[] = {
         SD_BUS_PROPERTY("RequiredUpdates", "as", property_get_strv,
                 offsetof(Vm, evaluation.required_updates), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("LegacyAccess", "b", property_get_bool, offsetof(Vm, legacy_access),
+                SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("LegacyError", "s", property_get_legacy_error, 0,
                 SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Source", "s", property_get_source, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_VTABLE_END,

@@ -23,11 +23,14 @@
 #define BUS_ERROR_NO_CLUSTER         "org.azshci.Attestation1.Error.ClusterUnavailable"
 #define BUS_ERROR_NO_SUCH_SERVER     "org.azshci.Attestation1.Error.NoSuchServer"
 #define BUS_ERROR_NOT_CLUSTERED      "org.azshci.Attestation1.Error.NotClustered"
+#define BUS_ERROR_LIBVIRT_FAILED     "org.azshci.Attestation1.Error.LibvirtFailed"
+#define BUS_ERROR_GUEST_ACTION       "org.azshci.Attestation1.Error.GuestActionRequired"
 
-#define POLKIT_ACTION_SYNC             "org.azshci.attestation.sync"
-#define POLKIT_ACTION_MANAGE_LEGACY    "org.azshci.attestation.manage-legacy"
-#define POLKIT_ACTION_MANAGE_VM_ACCESS "org.azshci.attestation.manage-vm-access"
-#define POLKIT_ACTION_MANAGE_INVENTORY "org.azshci.attestation.manage-inventory"
+#define POLKIT_ACTION_SYNC              "org.azshci.attestation.sync"
+#define POLKIT_ACTION_MANAGE_LEGACY     "org.azshci.attestation.manage-legacy"
+#define POLKIT_ACTION_MANAGE_VM_ACCESS  "org.azshci.attestation.manage-vm-access"
+#define POLKIT_ACTION_MANAGE_INVENTORY  "org.azshci.attestation.manage-inventory"
+#define POLKIT_ACTION_MANAGE_VM_DEVICES "org.azshci.attestation.manage-vm-devices"
 
 /* The most VMs one ImportVMs call takes (the call is refused with LimitsExceeded beyond). */
 #define IMPORT_VMS_MAX 10000U

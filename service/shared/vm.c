@@ -55,13 +55,15 @@ void benefit_evaluation_done(BenefitEvaluation *e) {
         e->active = strv_free(e->active);
         e->recommended_actions = strv_free(e->recommended_actions);
         e->required_updates = strv_free(e->required_updates);
+        e->legacy_error = mfree(e->legacy_error);
 }
 
 bool benefit_evaluation_equal(const BenefitEvaluation *a, const BenefitEvaluation *b) {
         return a->status == b->status && strv_equal(a->eligible, b->eligible) &&
                strv_equal(a->active, b->active) &&
                strv_equal(a->recommended_actions, b->recommended_actions) &&
-               strv_equal(a->required_updates, b->required_updates);
+               strv_equal(a->required_updates, b->required_updates) &&
+               streq_ptr(a->legacy_error, b->legacy_error);
 }
 
 /* How each field's value is checked and stored. */
@@ -146,6 +148,7 @@ Vm *vm_free(Vm *vm) {
                 if (vm_fields[i].type == 's' && field_impls[i].kind != KIND_POWER_STATE)
                         free(*field_string(vm, i));
         benefit_evaluation_done(&vm->evaluation);
+        free(vm->legacy_refusal);
         return mfree(vm);
 }
 
@@ -171,8 +174,22 @@ int vm_copy(const Vm *vm, Vm **ret) {
         }
         c->legacy_access = vm->legacy_access;
         c->source = vm->source;
+        c->legacy_nic_ours = vm->legacy_nic_ours;
+        if (vm->legacy_refusal) {
+                c->legacy_refusal = strdup(vm->legacy_refusal);
+                if (!c->legacy_refusal)
+                        return -ENOMEM;
+        }
         *ret = TAKE_PTR(c);
         return 0;
+}
+
+int vm_copy_admin_state(Vm *dst, const Vm *src) {
+        assert(dst);
+        assert(src);
+
+        dst->legacy_access = src->legacy_access;
+        return free_and_strdup(&dst->legacy_refusal, src->legacy_refusal);
 }
 
 void vm_swap(Vm *a, Vm *b) {

@@ -54,6 +54,10 @@ typedef struct BenefitEvaluation {
          * "KB5036892 (OsVersion 10.0.19045.4291)", or "ArcAgentVersion 1.39" without a named
          * update. */
         char **required_updates;
+        /* LegacyError: what keeps the VM from its legacy access (a refused grant, its legacy
+         * NIC missing or changed), NULL when nothing does. Set by the manager after the
+         * benefit evaluation, with which it is compared and signalled. */
+        char *legacy_error;
 } BenefitEvaluation;
 
 void benefit_evaluation_done(BenefitEvaluation *e);
@@ -78,9 +82,16 @@ typedef struct Vm {
         char *license_type;
 
         VmSource source;
+        /* libvirt: the legacy NIC is the one the service added (its alias), not one an admin
+         * put on the legacy bridge by hand (docs/libvirt.md). */
+        bool legacy_nic_ours;
 
         /* Admin state. */
         bool legacy_access;
+        /* Why the last attempt to grant legacy access failed (libvirt's error), or NULL; kept in
+         * memory only, shown (as LegacyError) while legacy OS support is on and the VM has no
+         * access. */
+        char *legacy_refusal;
 
         /* Derived; recomputed by the manager whenever an input changes. */
         BenefitEvaluation evaluation;
@@ -92,6 +103,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Vm *, vm_free);
 
 /* Deep copy of the registration, source and admin state (not the evaluation). */
 int vm_copy(const Vm *vm, Vm **ret);
+/* Gives dst the admin state of src (legacy access and the reason of a refused grant). */
+int vm_copy_admin_state(Vm *dst, const Vm *src);
 /* Exchanges the contents of two VMs. */
 void vm_swap(Vm *a, Vm *b);
 /* The names of the registration properties (and LegacyAccess) that differ between a and b;

@@ -54,7 +54,15 @@ def legacy_converges(env):
     for name in ("node1", "node2", "node3"):
         if name not in out:
             raise AssertionError(f"`azshcictl servers` on node3 does not list {name}:\n{out}")
-    s2.enable_legacy(False)
+    # The per-VM variants go through etcd too (no VMs here: no VM lines); -RemoveVM's flag is
+    # refused in a cluster.
+    out = json.loads(s2.h.ctl("--json", "legacy", "on").stdout)
+    eq((out["changes"], out["legacyOsSupport"]), ([], "On"), "legacy on --json on node2")
+    e = s2.h.expect_error("org.freedesktop.DBus.Error.NotSupported", "EnableLegacyEx", ["false", "uint64 1"])
+    eq(e.message, "In a cluster, revoke every VM's access with SetVMAccess(\"*\", false) (azshcictl vm-access "
+                  "--all off), then turn legacy OS support off.", "EnableLegacyEx(false, 1) in a cluster")
+    eq(s2.h.ctl("legacy", "off").stdout, "Legacy OS support: Off; 0 of 0 VM(s) have legacy access.\n",
+       "legacy off on node2")
     for s in env.servers:
         wait(f"the bridge gone on {s.server_name}", s.bridge_gone)
 

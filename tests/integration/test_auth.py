@@ -38,6 +38,11 @@ ADMIN_CALLS = {
     "RegisterVM": ("inventory", lambda h: [gvariant_dict(vm_props(_next()))]),
     "UpdateVM": ("inventory", lambda h: [gvariant_str("vm1"), gvariant_dict({"Sku": f"Sku{_next()}"})]),
     "UnregisterVM": ("inventory", lambda h: [gvariant_str("vm1")]),
+    # The variants that report VM by VM, and FixVM (its device actions need a libvirt domain:
+    # tests/libvirt vm-fix; EnableVMLegacyAccess asks for manage-vm-access).
+    "EnableLegacyEx": ("legacy", lambda h: _legacy_flip(h) + ["uint64 0"]),
+    "SetVMAccessEx": ("vm-access", _access_flip),
+    "FixVM": ("vm-access", lambda h: [gvariant_str("vm1"), gvariant_str("EnableVMLegacyAccess")]),
 }
 
 

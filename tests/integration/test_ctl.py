@@ -140,8 +140,8 @@ def test_ctl_source_and_updates(h):
     eq(_field(out, "Recommended actions"), "InstallUpdates", "vm show Recommended actions")
     eq(_field(out, "Required updates"), kb[0], "vm show Required updates")
     eq(_field(out, "Source"), "manual", "vm show Source")
-    eq(out.splitlines()[-3:], ["       Required updates: " + kb[0], "          Legacy access: no",
-                               "                 Source: manual"], "vm show last lines")
+    eq(out.splitlines()[-4:], ["       Required updates: " + kb[0], "          Legacy access: no",
+                               "           Legacy error: -", "                 Source: manual"], "vm show last lines")
     eq(_field(h.ctl("vm", "show", "avd-host-01").stdout, "Required updates"), "-",
        "vm show Required updates of a VM that needs none")
 
@@ -149,7 +149,8 @@ def test_ctl_source_and_updates(h):
     eq((show["Source"], show["RequiredUpdates"]), ("manual", kb), "vm show --json")
     keys = list(show)
     eq(keys[keys.index("RecommendedActions"):keys.index("Source") + 1],
-       ["RecommendedActions", "RequiredUpdates", "LegacyAccess", "Source"], "vm show --json key order")
+       ["RecommendedActions", "RequiredUpdates", "LegacyAccess", "LegacyError", "Source"],
+       "vm show --json key order")
     vms = {v["Name"]: v for v in json.loads(h.ctl("--json", "vms", user=TEST_USER).stdout)["vms"]}
     eq((vms["avd-host-02"]["Source"], vms["avd-host-02"]["RequiredUpdates"]), ("manual", kb), "vms --json")
 

@@ -376,6 +376,51 @@ def test_access_errors(env):
     eq(env.status()[0], True, "status")
 
 
+@case("legacy-per-vm-results")
+def test_per_vm_results(env):
+    """VMs registered by hand (issue 14): `legacy on` grants every VM it can and names each one
+    it cannot with the reason (no NIC registered, a running Generation 1 VM), exit 0, the reason
+    also in LegacyError; `vm-access --all on` the same; once D is Off it is granted; `legacy off
+    --remove-vms` revokes every VM and detaches the ports."""
+    a = env.add_guest("a")
+    env.register(a, VM_A, "guest-a")
+    env.register(None, VM_C, "guest-c", LegacyMac="02:00:5e:10:00:0c")
+    d = env.add_guest("d")
+    env.register(d, VM_D, "guest-d", generation=1, power_state="Running")
+    no_nic = "VM 'guest-c' has no 'LegacyInterface': register the host side of its legacy NIC first."
+    gen1 = "VM 'guest-d' is a Generation 1 VM and is Running: power it off before giving it legacy access."
+    p = env.h.ctl("--json", "legacy", "on")
+    out = json.loads(p.stdout)
+    eq({c["name"]: (c["result"], c["message"]) for c in out["changes"]},
+       {"guest-a": ("granted", f"legacy NIC {a.host_if} ({a.mac}) becomes a port of {BRIDGE}"),
+        "guest-c": ("refused", no_nic), "guest-d": ("refused", gen1)}, "legacy on --json")
+    eq((out["legacyOsSupport"], out["vmsWithAccess"], out["vms"]), ("On", 1, 3), "the final state")
+    eq(env.port_state(a), ISOLATED_PORT, "A's port")
+    eq((vm_prop(env, VM_C, "LegacyError"), vm_prop(env, VM_D, "LegacyError")),
+       (f"no legacy access: {no_nic}", f"no legacy access: {gen1}"), "LegacyError of C and D")
+    eq(vm_prop(env, VM_A, "LegacyError"), "", "A's LegacyError")
+
+    p = env.h.ctl("vm-access", "--all", "on")
+    eq(sorted(p.stdout.splitlines()), sorted([f"guest-c: refused: {no_nic}", f"guest-d: refused: {gen1}",
+                                              "Legacy OS support: On; 1 of 3 VM(s) have legacy access."]),
+       "vm-access --all on")
+    env.h.call("UpdateVM", "sa{sv}", "guest-d", harness.vm_props_busctl({"PowerState": "Off"}))
+    eq(vm_prop(env, VM_D, "LegacyError"), "", "D's LegacyError once Off")
+    p = env.h.ctl("vm-access", "--all", "on")
+    eq(sorted(p.stdout.splitlines()), sorted([
+        f"guest-c: refused: {no_nic}", f"guest-d: granted: legacy NIC {d.host_if} ({d.mac}) becomes a port of {BRIDGE}",
+        "Legacy OS support: On; 2 of 3 VM(s) have legacy access."]), "vm-access --all on with D Off")
+    eq(env.port_state(d), ISOLATED_PORT, "D's port")
+
+    p = env.h.ctl("legacy", "off", "--remove-vms")
+    eq(sorted(p.stdout.splitlines()), ["Legacy OS support: Off; 0 of 3 VM(s) have legacy access.",
+                                       "guest-a: revoked: access revoked, its port detached",
+                                       "guest-d: revoked: access revoked, its port detached"], "legacy off --remove-vms")
+    eq(vm_prop(env, VM_C, "LegacyError"), "", "C's LegacyError with legacy OS support off")
+    p = env.h.ctl("legacy", "on", "--remove-vms", check=False)
+    eq(p.returncode, 2, "--remove-vms with on is a usage error")
+
+
 def bridge_mac(env):
     return env.host_links()[BRIDGE]["address"]
 

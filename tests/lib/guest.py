@@ -25,6 +25,8 @@ from harness import Skip
 MODULES = ["virtio_ring", "virtio", "virtio_pci_modern_dev", "virtio_pci_legacy_dev", "virtio_pci",
            "failover", "net_failover", "virtio_net", "virtio_console"]
 BEGIN, END = "AZSHCI-DOC-BEGIN", "AZSHCI-DOC-END"
+OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
+OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
 # What the guest agent reports as the OS (guest-get-osinfo reads os-release): a Linux initramfs
 # standing in for a Windows 10 multi-session guest, so that the benefit rules apply to it.
 OS_RELEASE = ('PRETTY_NAME="Windows 10 Enterprise multi-session"\nNAME="Windows 10 Enterprise"\n'
@@ -46,9 +48,31 @@ for p in /sys/class/virtio-ports/*; do
         /usr/sbin/qemu-ga -m virtio-serial -p /dev/${p##*/} -t /tmp -f /tmp/qga.pid >/tmp/qga.log 2>&1 &
 done
 ip link set lo up
+url="http://169.254.169.253/metadata/attested/document?api-version=2018-10-01&nonce=$(arg nonce)"
+if [ "$(arg loop)" = 1 ]; then
+    # Without a NIC at boot: wait for one (hot-plugged later), then fetch every second and say
+    # each time what happened (a document between the markers, or a failure).
+    up=0
+    while true; do
+        if [ -e /sys/class/net/eth0 ]; then
+            if [ $up = 0 ]; then
+                ip link set eth0 up; ip addr add "$(arg ip)/16" dev eth0; up=1
+            fi
+            if wget -q -O /tmp/doc --header "Metadata: true" "$url"; then
+                echo "AZSHCI-DOC-BEGIN"; cat /tmp/doc; echo; echo "AZSHCI-DOC-END"
+            else
+                echo "AZSHCI-FETCH-FAILED"
+            fi
+        else
+            up=0
+            echo "AZSHCI-NO-NIC"
+        fi
+        rm -f /tmp/doc
+        sleep 1
+    done
+fi
 ip link set eth0 up
 ip addr add "$(arg ip)/16" dev eth0
-url="http://169.254.169.253/metadata/attested/document?api-version=2018-10-01&nonce=$(arg nonce)"
 i=0
 while [ $i -lt 60 ]; do
     wget -q -O /tmp/doc --header "Metadata: true" "$url" && break
@@ -127,28 +151,53 @@ def build_guest(tmpdir):
 
 
 def domain_xml(name, kernel, initrd, serial_log, bridge, mac, nonce, ip="169.254.10.50", stay=False,
-               uuid=None, agent=True):
-    """A TCG domain booting the test kernel and initramfs, its NIC on bridge."""
-    cmdline = f"console=ttyS0 quiet panic=-1 azshci.nonce={nonce} azshci.ip={ip}" + (" azshci.stay=1" if stay else "")
+               uuid=None, agent=True, loop=False, uefi=False):
+    """A TCG domain booting the test kernel and initramfs, its NIC on bridge (no NIC with bridge
+    None). loop: the guest waits for a NIC and fetches every second (read_results). uefi: OVMF
+    (a Generation 2 VM), else SeaBIOS."""
+    cmdline = (f"console=ttyS0 quiet panic=-1 azshci.nonce={nonce} azshci.ip={ip}" + (" azshci.stay=1" if stay else "")
+               + (" azshci.loop=1" if loop else ""))
     agent_xml = ("<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>"
                  if agent else "")
+    nic_xml = (f"<interface type='bridge'><source bridge='{bridge}'/><mac address='{mac}'/><model type='virtio'/></interface>"
+               if bridge else "")
+    loader_xml = (f"<loader readonly='yes' type='pflash'>{OVMF_CODE}</loader><nvram template='{OVMF_VARS}'/>"
+                  if uefi else "")
     uuid_xml = f"<uuid>{uuid}</uuid>" if uuid else ""
     return f"""<domain type='qemu'>
   <name>{name}</name>{uuid_xml}
   <memory unit='MiB'>192</memory>
   <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type>
+  <os><type arch='x86_64' machine='pc'>hvm</type>{loader_xml}
     <kernel>{kernel}</kernel><initrd>{initrd}</initrd><cmdline>{cmdline}</cmdline></os>
   <features><acpi/></features>
   <on_poweroff>destroy</on_poweroff>
   <on_reboot>destroy</on_reboot>
   <devices>
-    <interface type='bridge'><source bridge='{bridge}'/><mac address='{mac}'/><model type='virtio'/></interface>
+    {nic_xml}
     <serial type='file'><source path='{serial_log}'/><target port='0'/></serial>
     {agent_xml}
   </devices>
 </domain>
 """
+
+
+def read_results(serial_log):
+    """What a loop guest printed so far: a list of "doc:<document>", "failed" and "no-nic"."""
+    try:
+        with open(serial_log, errors="replace") as f:
+            text = f.read()
+    except FileNotFoundError:
+        return []
+    out = []
+    for m in re.finditer(BEGIN + r"\r?\n(.*?)\r?\n" + END + "|AZSHCI-FETCH-FAILED|AZSHCI-NO-NIC", text, re.S):
+        if m.group(0) == "AZSHCI-FETCH-FAILED":
+            out.append("failed")
+        elif m.group(0) == "AZSHCI-NO-NIC":
+            out.append("no-nic")
+        else:
+            out.append("doc:" + m.group(1).strip())
+    return out
 
 
 def read_document(serial_log):

@@ -51,6 +51,7 @@ ACTIONS = {
     "legacy": "org.azshci.attestation.manage-legacy",
     "vm-access": "org.azshci.attestation.manage-vm-access",
     "inventory": "org.azshci.attestation.manage-inventory",
+    "vm-devices": "org.azshci.attestation.manage-vm-devices",
 }
 
 # The environment azshci-attestd.service gives the service (data/azshci-attestd.service.in).

@@ -160,6 +160,69 @@ static void test_not_a_domain(void) {
         g_assert_null(vm);
 }
 
+/* The legacy NIC's MAC: the same for the same id, another for another, locally administered
+ * unicast; the value is what tests/libvirt/test_legacy_nic.py computes independently. */
+static void test_legacy_nic_mac(void) {
+        char a[VIRT_MAC_BUFLEN], b[VIRT_MAC_BUFLEN], c[VIRT_MAC_BUFLEN];
+
+        virt_legacy_nic_mac("5a1e0014-1111-4111-8111-000000000014", a);
+        virt_legacy_nic_mac("5a1e0014-1111-4111-8111-000000000014", b);
+        virt_legacy_nic_mac("5a1e0014-1111-4111-8111-000000000015", c);
+        g_assert_cmpstr(a, ==, "fa:c1:6f:9f:5e:ba");
+        g_assert_cmpstr(a, ==, b);
+        g_assert_cmpstr(c, ==, "82:c8:e3:81:9a:a1");
+}
+
+static void test_legacy_nic_xml(void) {
+        _cleanup_free_ char *xml = NULL;
+
+        g_assert_cmpint(virt_legacy_nic_xml("fa:c1:6f:9f:5e:ba", &xml), ==, 0);
+        g_assert_cmpstr(xml, ==,
+                "<interface type='ethernet'><mac address='fa:c1:6f:9f:5e:ba'/><model type='virtio'/>"
+                "<alias name='ua-AZSHCI_GUEST-IMDS_DO_NOT_MODIFY'/></interface>");
+        g_assert_cmpstr(virt_device_xml(VIRT_DEVICE_VSOCK), ==,
+                "<vsock model='virtio'><cid auto='yes'/></vsock>");
+        g_assert_cmpstr(virt_device_xml(VIRT_DEVICE_AGENT_CHANNEL), ==,
+                "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>");
+}
+
+/* The service's NIC (its alias) is the legacy NIC even when an admin's NIC on the bridge comes
+ * first; without it, the admin's is; a NIC on another bridge is none. */
+static void test_legacy_nic_found(void) {
+        _cleanup_free_ char *nic = fixture("legacy-nic.xml"), *bios = fixture("inactive-bios.xml"),
+                            *other = fixture("bad-metadata.xml");
+        _cleanup_(vm_freep) Vm *vm = map("legacy-nic.xml", VM_POWER_RUNNING, NULL, NULL);
+        _cleanup_(vm_freep) Vm *admins = map("inactive-bios.xml", VM_POWER_OFF, NULL, NULL);
+        VirtNicState state;
+
+        g_assert_cmpstr(vm->legacy_mac, ==, "fa:c1:6f:9f:5e:ba");
+        g_assert_cmpstr(vm->legacy_interface, ==, "vnet4");
+        g_assert_true(vm->legacy_nic_ours);
+        g_assert_false(admins->legacy_nic_ours);
+
+        g_assert_cmpint(virt_domain_legacy_nic(nic, BRIDGE, "fa:c1:6f:9f:5e:ba", &state), ==, 0);
+        g_assert_cmpint(state, ==, VIRT_NIC_OURS);
+        g_assert_cmpint(virt_domain_legacy_nic(nic, BRIDGE, "FA:C1:6F:9F:5E:BA", &state), ==, 0);
+        g_assert_cmpint(state, ==, VIRT_NIC_OURS);
+        g_assert_cmpint(virt_domain_legacy_nic(nic, BRIDGE, "02:00:00:00:00:01", &state), ==, 0);
+        g_assert_cmpint(state, ==, VIRT_NIC_OURS_CHANGED);
+        g_assert_cmpint(virt_domain_legacy_nic(bios, BRIDGE, "fa:c1:6f:9f:5e:ba", &state), ==, 0);
+        g_assert_cmpint(state, ==, VIRT_NIC_ADMINS);
+        g_assert_cmpint(virt_domain_legacy_nic(other, BRIDGE, "fa:c1:6f:9f:5e:ba", &state), ==, 0);
+        g_assert_cmpint(state, ==, VIRT_NIC_ABSENT);
+        g_assert_cmpint(virt_domain_legacy_nic("<network/>", BRIDGE, "fa:c1:6f:9f:5e:ba", &state), ==,
+                -EINVAL);
+}
+
+static void test_has_device(void) {
+        _cleanup_free_ char *nic = fixture("legacy-nic.xml"), *bios = fixture("inactive-bios.xml");
+
+        g_assert_cmpint(virt_domain_has_device(bios, VIRT_DEVICE_VSOCK), ==, 1);
+        g_assert_cmpint(virt_domain_has_device(bios, VIRT_DEVICE_AGENT_CHANNEL), ==, 1);
+        g_assert_cmpint(virt_domain_has_device(nic, VIRT_DEVICE_VSOCK), ==, 0);
+        g_assert_cmpint(virt_domain_has_device(nic, VIRT_DEVICE_AGENT_CHANNEL), ==, 0);
+}
+
 static void test_power_states(void) {
         g_assert_cmpint(virt_domain_power_state(VIR_DOMAIN_RUNNING), ==, VM_POWER_RUNNING);
         g_assert_cmpint(virt_domain_power_state(VIR_DOMAIN_BLOCKED), ==, VM_POWER_RUNNING);
@@ -180,5 +243,9 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/virt-domain/bad-metadata", test_bad_metadata);
         g_test_add_func("/virt-domain/not-a-domain", test_not_a_domain);
         g_test_add_func("/virt-domain/power-states", test_power_states);
+        g_test_add_func("/virt-domain/legacy-nic-mac", test_legacy_nic_mac);
+        g_test_add_func("/virt-domain/legacy-nic-xml", test_legacy_nic_xml);
+        g_test_add_func("/virt-domain/legacy-nic-found", test_legacy_nic_found);
+        g_test_add_func("/virt-domain/has-device", test_has_device);
         return g_test_run();
 }

@@ -301,6 +301,16 @@ def test_memcheck(env):
     for _ in deadline_loop(90, "InventoryStale to become false"):
         if env.inventory_stale() is False:
             break
+    # Issue 14's paths: the legacy NIC granted, repaired, revoked; per-VM results; FixVM and
+    # its refusals (a VM by hand).
+    env.h.register_vm(Id="5a1e0013-0e0e-4e0e-8e0e-00000000000e", Name="mc-hand", PowerState="Running")
+    env.h.call("SetVMAccessEx", "sb", "mc-c", True)
+    env.h.call("EnableLegacyEx", "bt", True, 0)
+    env.h.call("FixVM", "ss", "mc-c", "EnableGuestServiceInterface")
+    env.h.expect_error("org.freedesktop.DBus.Error.NotSupported", "FixVM",
+                       [harness.gvariant_str("mc-hand"), harness.gvariant_str("EnableDataExchange")])
+    env.h.call("GetLegacyNetworkStatus")
+    env.h.call("EnableLegacyEx", "bt", False, 1)
     env.virsh("undefine", "mc-c")
     env.wait_vm_gone(b, timeout=60)
     rc = faultlib.stop_under_valgrind(env.h)

@@ -204,7 +204,9 @@ static int stage_vm(InventoryLibvirt *p, Change *c, Vm *vm) {
 
         old = manager_find_vm_by_id(m, vm->id);
         if (old) {
-                vm->legacy_access = old->legacy_access;
+                r = vm_copy_admin_state(vm, old);
+                if (r < 0)
+                        return r;
                 if (vm_same(old, vm))
                         return 1;
                 if (old->source != VM_SOURCE_LIBVIRT)
@@ -689,4 +691,31 @@ bool inventory_libvirt_stale(const InventoryLibvirt *p) {
 
 const char *inventory_libvirt_stale_reason(const InventoryLibvirt *p) {
         return p ? p->stale_reason : NULL;
+}
+
+virConnectPtr inventory_libvirt_connection(InventoryLibvirt *p) {
+        return p ? p->conn : NULL;
+}
+
+int inventory_libvirt_refresh_vm(InventoryLibvirt *p, const char *id) {
+        virDomainPtr dom;
+        int r;
+
+        assert(p);
+        assert(id);
+
+        if (!p->conn)
+                return 0;
+        dom = virDomainLookupByUUIDString(p->conn, id);
+        if (!dom)
+                return 0; /* gone: its lifecycle event removes it */
+        r = refresh_domain(p, dom, false);
+        virDomainFree(dom);
+        return r;
+}
+
+int inventory_libvirt_read_vm(InventoryLibvirt *p, virDomainPtr dom, Vm **ret) {
+        assert(p);
+        assert(dom);
+        return domain_to_vm(p, dom, false, ret);
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <libvirt/libvirt.h>
 #include <stdbool.h>
 
 #include "macro.h"
@@ -14,6 +15,7 @@
  * backoff and reconciles again. docs/libvirt.md describes the mapping. */
 
 typedef struct Manager Manager;
+typedef struct Vm Vm;
 typedef struct InventoryLibvirt InventoryLibvirt;
 
 #define INVENTORY_LIBVIRT_DEFAULT_URI "qemu:///system"
@@ -30,3 +32,11 @@ int inventory_libvirt_start(InventoryLibvirt *p);
 bool inventory_libvirt_stale(const InventoryLibvirt *p);
 /* Why, or NULL. */
 const char *inventory_libvirt_stale_reason(const InventoryLibvirt *p);
+
+/* The connection, NULL while libvirt is unreachable (for domain-devices.c). */
+virConnectPtr inventory_libvirt_connection(InventoryLibvirt *p);
+/* The VM a domain maps to now (its admin state unset), NULL in *ret when the domain is gone. */
+int inventory_libvirt_read_vm(InventoryLibvirt *p, virDomainPtr dom, Vm **ret);
+/* Reads one domain again (a change to the configuration of a domain that is off sends no
+ * event). */
+int inventory_libvirt_refresh_vm(InventoryLibvirt *p, const char *id);

@@ -5,6 +5,7 @@
 #include <libxml/xpath.h>
 #include <libxml/xpathInternals.h>
 
+#include "hash-index.h"
 #include "macro.h"
 #include "strv.h"
 #include "validate.h"
@@ -174,39 +175,59 @@ static int os_version_from_agent(const VirtGuestOs *os, char **ret) {
                 os->version_id && version_is_valid(os->version_id) ? os->version_id : NULL);
 }
 
-static int parse_legacy_nic(xmlXPathContext *ctx, const char *bridge, Vm *vm, char ***warnings) {
-        _cleanup_(xpath_object_freep) xmlXPathObject *o = NULL;
-        int r;
+/* The interfaces that may be the legacy NIC, best first: the service's own (its alias), then
+ * one an admin put on the legacy bridge by hand. */
+static const char *const legacy_nic_paths[] = {
+        "/domain/devices/interface[alias/@name='" VIRT_LEGACY_NIC_ALIAS "']",
+        "/domain/devices/interface[source/@bridge=$bridge]",
+};
 
+/* The first interface of legacy_nic_paths that exists: its node, and which path found it. */
+static int find_legacy_nic(xmlXPathContext *ctx, const char *bridge, xmlNode **ret, size_t *ret_path) {
+        *ret = NULL;
         if (isempty(bridge))
                 return 0;
-        ctx->node = xmlDocGetRootElement(ctx->doc);
-        o = xmlXPathEvalExpression((const xmlChar *)"/domain/devices/interface[source/@bridge]", ctx);
-        if (!o)
+        if (xmlXPathRegisterVariable(ctx, (const xmlChar *)"bridge",
+                    xmlXPathNewString((const xmlChar *)bridge)) < 0)
                 return -ENOMEM;
-        for (int i = 0; o->nodesetval && i < o->nodesetval->nodeNr; i++) {
-                _cleanup_free_ char *b = NULL, *mac = NULL, *dev = NULL;
-                xmlNode *n = o->nodesetval->nodeTab[i];
+        for (size_t i = 0; i < ELEMENTSOF(legacy_nic_paths); i++) {
+                _cleanup_(xpath_object_freep) xmlXPathObject *o = NULL;
 
-                r = xpath_string(ctx, n, "source/@bridge", &b);
-                if (r < 0)
-                        return r;
-                if (!streq_ptr(b, bridge))
-                        continue;
-                r = xpath_string(ctx, n, "mac/@address", &mac);
-                if (r < 0)
-                        return r;
-                /* The live target device: absent while the domain is off, and possibly another
-                 * name after each start. */
-                r = xpath_string(ctx, n, "target/@dev", &dev);
-                if (r < 0)
-                        return r;
-                r = set_optional(vm, "LegacyMac", mac, "interface", warnings);
-                if (r < 0)
-                        return r;
-                return set_optional(vm, "LegacyInterface", dev, "interface", warnings);
+                ctx->node = xmlDocGetRootElement(ctx->doc);
+                o = xmlXPathEvalExpression((const xmlChar *)legacy_nic_paths[i], ctx);
+                if (!o)
+                        return -ENOMEM;
+                if (o->nodesetval && o->nodesetval->nodeNr > 0) {
+                        *ret = o->nodesetval->nodeTab[0];
+                        *ret_path = i;
+                        return 1;
+                }
         }
         return 0;
+}
+
+static int parse_legacy_nic(xmlXPathContext *ctx, const char *bridge, Vm *vm, char ***warnings) {
+        _cleanup_free_ char *mac = NULL, *dev = NULL;
+        xmlNode *n;
+        size_t path;
+        int r;
+
+        r = find_legacy_nic(ctx, bridge, &n, &path);
+        if (r <= 0)
+                return r;
+        vm->legacy_nic_ours = path == 0;
+        r = xpath_string(ctx, n, "mac/@address", &mac);
+        if (r < 0)
+                return r;
+        /* The live target device: absent while the domain is off, and possibly another name
+         * after each start. */
+        r = xpath_string(ctx, n, "target/@dev", &dev);
+        if (r < 0)
+                return r;
+        r = set_optional(vm, "LegacyMac", mac, "interface", warnings);
+        if (r < 0)
+                return r;
+        return set_optional(vm, "LegacyInterface", dev, "interface", warnings);
 }
 
 /* Parses a domain XML; -EINVAL when it is not one. */
@@ -389,4 +410,101 @@ int virt_domain_to_vm(const char *xml, VmPowerState power_state, const VirtGuest
                 *ret_warnings = TAKE_PTR(warnings);
         *ret = TAKE_PTR(vm);
         return 0;
+}
+
+void virt_legacy_nic_mac(const char *vm_id, char ret[static VIRT_MAC_BUFLEN]) {
+        char key[sizeof("azshci-legacy-nic\n") + 64];
+        uint8_t mac[6];
+        uint64_t h;
+
+        assert(vm_id);
+
+        /* The hash of the hash index (FNV-1a with a final mix): fixed, not seeded. A VM id is a
+         * UUID: it fits. */
+        snprintf(key, sizeof(key), "azshci-legacy-nic\n%s", vm_id);
+        h = hash_index_string_type.hash(key);
+        for (size_t i = 0; i < ELEMENTSOF(mac); i++)
+                mac[i] = (uint8_t)(h >> (8 * i));
+        mac[0] = (uint8_t)((mac[0] & 0xfe) | 0x02); /* unicast, locally administered */
+        snprintf(ret, VIRT_MAC_BUFLEN, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
+                mac[4], mac[5]);
+}
+
+int virt_legacy_nic_xml(const char *mac, char **ret) {
+        assert(mac);
+        assert(ret);
+
+        return asprintf(ret,
+                       "<interface type='ethernet'><mac address='%s'/><model type='virtio'/>"
+                       "<alias name='" VIRT_LEGACY_NIC_ALIAS "'/></interface>",
+                       mac) < 0
+                       ? -ENOMEM
+                       : 0;
+}
+
+int virt_domain_legacy_nic(const char *xml, const char *bridge, const char *expected_mac,
+        VirtNicState *ret) {
+        _cleanup_(xml_doc_freep) xmlDoc *doc = NULL;
+        _cleanup_(xpath_context_freep) xmlXPathContext *ctx = NULL;
+        _cleanup_free_ char *mac = NULL;
+        xmlNode *n;
+        size_t path;
+        int r;
+
+        assert(xml);
+        assert(expected_mac);
+        assert(ret);
+
+        r = parse_domain(xml, &doc, &ctx);
+        if (r < 0)
+                return r;
+        r = find_legacy_nic(ctx, bridge, &n, &path);
+        if (r < 0)
+                return r;
+        if (r == 0) {
+                *ret = VIRT_NIC_ABSENT;
+                return 0;
+        }
+        if (path != 0) {
+                *ret = VIRT_NIC_ADMINS;
+                return 0;
+        }
+        r = xpath_string(ctx, n, "mac/@address", &mac);
+        if (r < 0)
+                return r;
+        *ret = mac && strcasecmp(mac, expected_mac) == 0 ? VIRT_NIC_OURS : VIRT_NIC_OURS_CHANGED;
+        return 0;
+}
+
+int virt_domain_has_device(const char *xml, VirtDevice device) {
+        _cleanup_(xml_doc_freep) xmlDoc *doc = NULL;
+        _cleanup_(xpath_context_freep) xmlXPathContext *ctx = NULL;
+        int r;
+
+        assert(xml);
+
+        r = parse_domain(xml, &doc, &ctx);
+        if (r < 0)
+                return r;
+        switch (device) {
+        case VIRT_DEVICE_VSOCK:
+                return xpath_exists(ctx, "/domain/devices/vsock[not(@model) or @model='virtio']");
+        case VIRT_DEVICE_AGENT_CHANNEL:
+                return xpath_exists(ctx,
+                        "/domain/devices/channel[target/@type='virtio' and target/@name='" AGENT_CHANNEL
+                        "']");
+        default:
+                return -EINVAL;
+        }
+}
+
+const char *virt_device_xml(VirtDevice device) {
+        switch (device) {
+        case VIRT_DEVICE_VSOCK:
+                return "<vsock model='virtio'><cid auto='yes'/></vsock>";
+        case VIRT_DEVICE_AGENT_CHANNEL:
+                return "<channel type='unix'><target type='virtio' name='" AGENT_CHANNEL "'/></channel>";
+        default:
+                return NULL;
+        }
 }

@@ -12,6 +12,14 @@
  * `virsh metadata DOMAIN --uri VIRT_DOMAIN_METADATA_NS --key azshci --set '<vm>…</vm>'`. */
 #define VIRT_DOMAIN_METADATA_NS "https://azshci.org/xmlns/libvirt/vm/1"
 
+/* The legacy NIC the service adds to a domain that is given legacy access: libvirt's user alias
+ * (user aliases start with "ua-"; the analog of Hyper-V's AZSHCI_GUEST-IMDS_DO_NOT_MODIFY),
+ * type 'ethernet' (a tap libvirt creates and the service makes a port of the legacy bridge, so
+ * that the domain starts also while the bridge does not exist), virtio, and a MAC derived from
+ * the VM's id. */
+#define VIRT_LEGACY_NIC_ALIAS "ua-AZSHCI_GUEST-IMDS_DO_NOT_MODIFY"
+#define VIRT_MAC_BUFLEN       18
+
 /* The guest agent's OS info (virDomainGetGuestInfo, VIR_DOMAIN_GUEST_INFO_OS), each NULL when
  * the agent did not report it. */
 typedef struct VirtGuestOs {
@@ -40,3 +48,32 @@ int virt_domain_to_vm(const char *xml, VmPowerState power_state, const VirtGuest
 
 /* Whether the domain's XML shows a connected guest agent channel (what DataExchange says). */
 int virt_domain_agent_connected(const char *xml);
+
+/* The legacy NIC's MAC for a VM id: locally administered unicast, a fixed hash of the id, so
+ * the same VM always gets the same MAC (its guest keeps its interface configuration). */
+void virt_legacy_nic_mac(const char *vm_id, char ret[static VIRT_MAC_BUFLEN]);
+/* The device XML of the legacy NIC with that MAC. */
+int virt_legacy_nic_xml(const char *mac, char **ret);
+
+typedef enum VirtNicState {
+        VIRT_NIC_ABSENT,       /* no legacy NIC */
+        VIRT_NIC_OURS,         /* the service's NIC (its alias) with the expected MAC */
+        VIRT_NIC_OURS_CHANGED, /* the service's alias, another MAC: changed by hand */
+        VIRT_NIC_ADMINS,       /* no NIC of the service, but an interface on the legacy bridge */
+} VirtNicState;
+
+/* What a domain XML (live or inactive) has as legacy NIC. */
+int virt_domain_legacy_nic(const char *xml, const char *bridge, const char *expected_mac, VirtNicState *ret);
+
+/* Devices the host adds for recommended actions: EnableGuestServiceInterface (a virtio-vsock
+ * device with an automatic CID) and EnableDataExchange (the QEMU guest agent's channel). */
+typedef enum VirtDevice {
+        VIRT_DEVICE_VSOCK,
+        VIRT_DEVICE_AGENT_CHANNEL,
+        _VIRT_DEVICE_MAX,
+} VirtDevice;
+
+/* Whether the domain XML has the device (the channel connected or not). */
+int virt_domain_has_device(const char *xml, VirtDevice device);
+/* The device XML libvirt is given to add it. */
+const char *virt_device_xml(VirtDevice device);

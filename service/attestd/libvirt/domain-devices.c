@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <libvirt/virterror.h>
+
+#include "bus-names.h"
+#include "domain-devices.h"
+#include "inventory-libvirt.h"
+#include "log.h"
+#include "manager.h"
+
+/* What the service changes in a domain itself: the legacy NIC when legacy access is granted or
+ * revoked, and the devices of the recommended actions. The persistent configuration always,
+ * the running domain when the caller allows it. libvirt's calls are synchronous on the loop,
+ * like the inventory's (docs/libvirt.md). */
+
+static void domain_freep(virDomainPtr *d) {
+        if (*d)
+                virDomainFree(*d);
+}
+
+static int libvirt_error(sd_bus_error *error, const Vm *vm, const char *what) {
+        log_warning("VM '%s': libvirt could not %s: %s", vm->name, what, virGetLastErrorMessage());
+        return sd_bus_error_setf(error, BUS_ERROR_LIBVIRT_FAILED, "VM '%s': libvirt could not %s: %s",
+                vm->name, what, virGetLastErrorMessage());
+}
+
+static int open_domain(InventoryLibvirt *p, const Vm *vm, virDomainPtr *ret, bool *ret_active,
+        sd_bus_error *error) {
+        virConnectPtr conn = inventory_libvirt_connection(p);
+        virDomainPtr dom;
+        int active;
+
+        if (!conn)
+                return sd_bus_error_setf(error, BUS_ERROR_LIBVIRT_FAILED,
+                        "VM '%s': libvirt is not reachable now (%s).", vm->name,
+                        strna(inventory_libvirt_stale_reason(p)));
+        dom = virDomainLookupByUUIDString(conn, vm->id);
+        if (!dom)
+                return libvirt_error(error, vm, "find its domain");
+        active = virDomainIsActive(dom);
+        if (active < 0) {
+                virDomainFree(dom);
+                return libvirt_error(error, vm, "read its state");
+        }
+        *ret = dom;
+        *ret_active = active;
+        return 0;
+}
+
+/* The domain's XML: its persistent configuration, or what runs. */
+static int domain_xml(virDomainPtr dom, const Vm *vm, bool live, char **ret, sd_bus_error *error) {
+        *ret = virDomainGetXMLDesc(dom, live ? 0 : VIR_DOMAIN_XML_INACTIVE);
+        if (!*ret)
+                return libvirt_error(error, vm, "read its XML");
+        return 0;
+}
+
+static int nic_state(virDomainPtr dom, const Vm *vm, const char *bridge, const char *mac, bool live,
+        VirtNicState *ret, sd_bus_error *error) {
+        _cleanup_free_ char *xml = NULL;
+        int r;
+
+        r = domain_xml(dom, vm, live, &xml, error);
+        if (r < 0)
+                return r;
+        r = virt_domain_legacy_nic(xml, bridge, mac, ret);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "VM '%s': cannot read its domain XML: %m",
+                        vm->name);
+        return 0;
+}
+
+/* The domain of vm with what its configuration and (when live and it runs) its running
+ * definition have as legacy NIC; running is VIRT_NIC_ABSENT when not asked. */
+typedef struct NicView {
+        char mac[VIRT_MAC_BUFLEN];
+        VirtNicState config, running;
+        bool live; /* running was read: the domain runs and the caller allows live changes */
+} NicView;
+
+static int open_nic_view(InventoryLibvirt *p, const Vm *vm, const char *bridge, bool live, virDomainPtr *ret,
+        NicView *view, sd_bus_error *error) {
+        _cleanup_(domain_freep) virDomainPtr dom = NULL;
+        bool active;
+        int r;
+
+        virt_legacy_nic_mac(vm->id, view->mac);
+        view->running = VIRT_NIC_ABSENT;
+        view->live = false;
+        r = open_domain(p, vm, &dom, &active, error);
+        if (r < 0)
+                return r;
+        r = nic_state(dom, vm, bridge, view->mac, false, &view->config, error);
+        if (r < 0)
+                return r;
+        if (active && live) {
+                r = nic_state(dom, vm, bridge, view->mac, true, &view->running, error);
+                if (r < 0)
+                        return r;
+                view->live = true;
+        }
+        *ret = TAKE_PTR(dom);
+        return 0;
+}
+
+static unsigned changed_bits(unsigned flags) {
+        return (flags & VIR_DOMAIN_AFFECT_CONFIG ? DOMAIN_CHANGED_CONFIG : 0) |
+               (flags & VIR_DOMAIN_AFFECT_LIVE ? DOMAIN_CHANGED_LIVE : 0);
+}
+
+int domain_add_legacy_nic(InventoryLibvirt *p, const Vm *vm, const char *bridge, bool live,
+        unsigned *ret_changed, sd_bus_error *error) {
+        _cleanup_(domain_freep) virDomainPtr dom = NULL;
+        _cleanup_free_ char *xml = NULL;
+        unsigned flags = 0;
+        NicView v;
+        int r;
+
+        assert(p);
+        assert(vm);
+        assert(ret_changed);
+
+        r = open_nic_view(p, vm, bridge, live, &dom, &v, error);
+        if (r < 0)
+                return r;
+        /* A NIC of the service whose MAC someone changed: replaced. An admin's own NIC on the
+         * bridge is left as it is: it is the legacy NIC. */
+        if (v.config == VIRT_NIC_OURS_CHANGED &&
+                virDomainDetachDeviceAlias(dom, VIRT_LEGACY_NIC_ALIAS, VIR_DOMAIN_AFFECT_CONFIG) < 0)
+                return libvirt_error(error, vm, "remove its changed legacy NIC");
+        if (v.config == VIRT_NIC_ABSENT || v.config == VIRT_NIC_OURS_CHANGED)
+                flags |= VIR_DOMAIN_AFFECT_CONFIG;
+        if (v.live && v.running == VIRT_NIC_ABSENT)
+                flags |= VIR_DOMAIN_AFFECT_LIVE;
+
+        if (flags != 0) {
+                r = virt_legacy_nic_xml(v.mac, &xml);
+                if (r < 0)
+                        return r;
+                if (virDomainAttachDeviceFlags(dom, xml, flags) < 0)
+                        return libvirt_error(error, vm, "add its legacy NIC");
+                log_info("VM '%s': added the legacy NIC %s (%s)%s.", vm->name, VIRT_LEGACY_NIC_ALIAS, v.mac,
+                        flags & VIR_DOMAIN_AFFECT_LIVE ? ", hot-plugged" : "");
+        }
+        *ret_changed = changed_bits(flags);
+        return 0;
+}
+
+int domain_remove_legacy_nic(InventoryLibvirt *p, const Vm *vm, const char *bridge, bool live,
+        unsigned *ret_changed, sd_bus_error *error) {
+        _cleanup_(domain_freep) virDomainPtr dom = NULL;
+        unsigned flags = 0;
+        NicView v;
+        int r;
+
+        assert(p);
+        assert(vm);
+        assert(ret_changed);
+
+        r = open_nic_view(p, vm, bridge, live, &dom, &v, error);
+        if (r < 0)
+                return r;
+        /* Only the service's own NIC: an admin's NIC on the bridge stays. */
+        if (v.config == VIRT_NIC_OURS || v.config == VIRT_NIC_OURS_CHANGED)
+                flags |= VIR_DOMAIN_AFFECT_CONFIG;
+        if (v.running == VIRT_NIC_OURS || v.running == VIRT_NIC_OURS_CHANGED)
+                flags |= VIR_DOMAIN_AFFECT_LIVE;
+        if (flags != 0) {
+                if (virDomainDetachDeviceAlias(dom, VIRT_LEGACY_NIC_ALIAS, flags) < 0)
+                        return libvirt_error(error, vm, "remove its legacy NIC");
+                log_info("VM '%s': removed the legacy NIC %s%s.", vm->name, VIRT_LEGACY_NIC_ALIAS,
+                        flags & VIR_DOMAIN_AFFECT_LIVE ? " (also from the running domain)" : "");
+        }
+        *ret_changed = changed_bits(flags);
+        return 0;
+}
+
+int domain_add_device(InventoryLibvirt *p, const Vm *vm, VirtDevice device, bool live, unsigned *ret_changed,
+        sd_bus_error *error) {
+        _cleanup_(domain_freep) virDomainPtr dom = NULL;
+        unsigned flags = 0;
+        bool active;
+        int r;
+
+        assert(p);
+        assert(vm);
+        assert(ret_changed);
+
+        r = open_domain(p, vm, &dom, &active, error);
+        if (r < 0)
+                return r;
+        for (int pass = 0; pass < 2; pass++) {
+                _cleanup_free_ char *xml = NULL;
+                bool running = pass == 1;
+
+                if (running && !(active && live))
+                        break;
+                r = domain_xml(dom, vm, running, &xml, error);
+                if (r < 0)
+                        return r;
+                r = virt_domain_has_device(xml, device);
+                if (r < 0)
+                        return sd_bus_error_set_errnof(error, r, "VM '%s': cannot read its domain XML: %m",
+                                vm->name);
+                if (r == 0)
+                        flags |= running ? VIR_DOMAIN_AFFECT_LIVE : VIR_DOMAIN_AFFECT_CONFIG;
+        }
+        /* Both at once: libvirt changes the configuration only if the running domain took the
+         * device, so a refused hot-plug changes nothing. */
+        if (flags != 0 && virDomainAttachDeviceFlags(dom, virt_device_xml(device), flags) < 0)
+                return libvirt_error(error, vm,
+                        flags & VIR_DOMAIN_AFFECT_LIVE
+                                ? "add the device to the running domain (power it off "
+                                  "and try again)"
+                                : "add the device");
+        *ret_changed = changed_bits(flags);
+        return 0;
+}
+
+int domain_read_vm(InventoryLibvirt *p, const Vm *vm, Vm **ret, sd_bus_error *error) {
+        _cleanup_(domain_freep) virDomainPtr dom = NULL;
+        bool active;
+        int r;
+
+        assert(p);
+        assert(vm);
+        assert(ret);
+
+        r = open_domain(p, vm, &dom, &active, error);
+        if (r < 0)
+                return r;
+        r = inventory_libvirt_read_vm(p, dom, ret);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 || !*ret)
+                return sd_bus_error_setf(error, BUS_ERROR_LIBVIRT_FAILED,
+                        "VM '%s': its domain could not be read again.", vm->name);
+        return 0;
+}

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <systemd/sd-bus.h>
+
+#include "inventory-libvirt.h"
+#include "virt-domain.h"
+#include "vm.h"
+
+/* The service's own changes to a libvirt domain (docs/libvirt.md, "Devices the service adds"):
+ * the legacy NIC (VIRT_LEGACY_NIC_ALIAS, its MAC derived from the VM id) when legacy access is
+ * granted or revoked, and the devices of the recommended actions. The persistent configuration
+ * is always changed; the running domain too when live is true (the caller applies the
+ * power-state rules). Synchronous libvirt calls on the loop, as the inventory's. What was
+ * changed goes to *ret_changed (DOMAIN_CHANGED_* bits, 0 when nothing had to change). Errors:
+ * BUS_ERROR_LIBVIRT_FAILED with libvirt's message, naming the VM. */
+
+enum {
+        DOMAIN_CHANGED_CONFIG = 1 << 0,
+        DOMAIN_CHANGED_LIVE = 1 << 1,
+};
+
+/* Adds the legacy NIC unless the domain has it (or an admin's NIC on bridge, which then is the
+ * legacy NIC); replaces the service's NIC whose MAC was changed by hand. */
+int domain_add_legacy_nic(InventoryLibvirt *p, const Vm *vm, const char *bridge, bool live,
+        unsigned *ret_changed, sd_bus_error *error);
+/* Removes the service's legacy NIC (never an admin's). */
+int domain_remove_legacy_nic(InventoryLibvirt *p, const Vm *vm, const char *bridge, bool live,
+        unsigned *ret_changed, sd_bus_error *error);
+/* Adds a device of a recommended action unless the domain has it. With live, configuration
+ * and running domain at once: a hot-plug libvirt refuses changes nothing. */
+int domain_add_device(InventoryLibvirt *p, const Vm *vm, VirtDevice device, bool live, unsigned *ret_changed,
+        sd_bus_error *error);
+/* The VM as its domain is now (admin state unset). */
+int domain_read_vm(InventoryLibvirt *p, const Vm *vm, Vm **ret, sd_bus_error *error);

@@ -1,0 +1,326 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include "bus-names.h"
+#include "domain-devices.h"
+#include "log.h"
+#include "manager-grants.h"
+#include "manager-inventory.h"
+#include "manager-legacy.h"
+
+/* Granting and revoking legacy access VM by VM, and what happened to each (manager-grants.h).
+ * Each VM's change is staged in one Change that is committed once; libvirt's domains are
+ * changed first (their new facts staged with the access), the port follows in the commit. */
+
+static const char *const grant_outcome_table[_GRANT_OUTCOME_MAX] = {
+        [GRANT_GRANTED] = "granted",
+        [GRANT_REVOKED] = "revoked",
+        [GRANT_REPAIRED] = "repaired",
+        [GRANT_REFUSED] = "refused",
+        [GRANT_FAILED] = "failed",
+};
+
+const char *grant_outcome_to_string(GrantOutcome o) {
+        return o >= 0 && o < _GRANT_OUTCOME_MAX ? grant_outcome_table[o] : NULL;
+}
+
+void grant_results_done(GrantResults *r) {
+        if (!r)
+                return;
+        for (size_t i = 0; i < r->n; i++) {
+                free(r->items[i].id);
+                free(r->items[i].name);
+                free(r->items[i].error_name);
+                free(r->items[i].message);
+        }
+        r->items = mfree(r->items);
+        r->n = 0;
+}
+
+int grant_results_add(GrantResults *r, const Vm *vm, GrantOutcome outcome, const char *error_name,
+        const char *message) {
+        GrantResult *a, *e;
+
+        assert(vm);
+        assert(message);
+
+        if (!r)
+                return 0;
+        a = reallocarray(r->items, r->n + 1, sizeof(GrantResult));
+        if (!a)
+                return -ENOMEM;
+        r->items = a;
+        e = &r->items[r->n];
+        *e = (GrantResult){
+                .id = strdup(vm->id),
+                .name = strdup(vm->name),
+                .outcome = outcome,
+                .error_name = error_name ? strdup(error_name) : NULL,
+                .message = strdup(message),
+        };
+        if (!e->id || !e->name || !e->message || (error_name && !e->error_name)) {
+                free(e->id);
+                free(e->name);
+                free(e->error_name);
+                free(e->message);
+                return -ENOMEM;
+        }
+        r->n++;
+        if (outcome == GRANT_REFUSED || outcome == GRANT_FAILED)
+                log_notice("Legacy access of VM '%s' %s: %s", vm->name, grant_outcome_to_string(outcome),
+                        message);
+        return 0;
+}
+
+bool grant_results_failed(const GrantResults *r) {
+        for (size_t i = 0; r && i < r->n; i++)
+                if (r->items[i].outcome == GRANT_FAILED)
+                        return true;
+        return false;
+}
+
+int grant_results_append(const GrantResults *r, sd_bus_message *reply) {
+        int k;
+
+        k = sd_bus_message_open_container(reply, 'a', "(ssss)");
+        for (size_t i = 0; k >= 0 && r && i < r->n; i++)
+                k = sd_bus_message_append(reply, "(ssss)", r->items[i].id, r->items[i].name,
+                        grant_outcome_to_string(r->items[i].outcome), r->items[i].message);
+        if (k < 0)
+                return k;
+        return sd_bus_message_close_container(reply);
+}
+
+static const char *legacy_bridge(Manager *m) {
+        return m->config.legacy_bridge;
+}
+
+/* "added to its configuration and hot-plugged" and the like. */
+static const char *nic_change_text(unsigned changed, const Vm *vm) {
+        if (changed & DOMAIN_CHANGED_LIVE)
+                return (changed & DOMAIN_CHANGED_CONFIG) ? "added to the domain and hot-plugged"
+                                                         : "hot-plugged";
+        if (vm->power_state == VM_POWER_OFF)
+                return "added to the domain's configuration (it is off)";
+        return "added to the domain's configuration: it appears when the VM next starts";
+}
+
+/* Stages in c the access vm can get now, and says so in results. Returns < 0 only when out of
+ * memory; *ret_last (may be NULL) is set to vm's result when it has one (nothing changed for a
+ * VM that has access and its NIC). */
+static int grant_one(Manager *m, Change *c, Vm *vm, GrantResults *results, const GrantResult **ret_last) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *text = NULL;
+        bool had = vm->legacy_access, managed = manager_inventory_manages_devices(m, vm);
+        unsigned changed = 0;
+        GrantOutcome outcome = had ? GRANT_REPAIRED : GRANT_GRANTED;
+        Vm *copy;
+        int r;
+
+        if (!had && vm_needs_power_off_for_legacy(vm))
+                sd_bus_error_setf(&e, BUS_ERROR_POWER_OFF_REQUIRED,
+                        "VM '%s' is a Generation 1 VM and is %s: power it off before giving it legacy access.",
+                        vm->name, vm_power_state_to_string(vm->power_state));
+        else if (!had && !managed && c->legacy_support)
+                (void)manager_legacy_check_vm(m, vm, &e);
+        else if (managed) {
+                /* A running Generation 1 VM that has access keeps it; its NIC, if it lost it, is
+                 * put back into its configuration only. */
+                r = domain_add_legacy_nic(m->libvirt, vm, legacy_bridge(m),
+                        !vm_needs_power_off_for_legacy(vm), &changed, &e);
+                if (r == -ENOMEM)
+                        return r;
+                if (r >= 0 && changed != 0) {
+                        r = manager_inventory_reread(m, c, vm, &e);
+                        if (r == -ENOMEM)
+                                return r;
+                }
+        }
+
+        if (sd_bus_error_is_set(&e)) {
+                outcome = streq(e.name, BUS_ERROR_LIBVIRT_FAILED) ? GRANT_FAILED : GRANT_REFUSED;
+                /* A refusal follows from the VM's facts (LegacyError says it again); a failure
+                 * is remembered. */
+                if (!had && outcome == GRANT_FAILED) {
+                        r = change_replace_vm(m, c, vm, &copy);
+                        if (r < 0)
+                                return r;
+                        r = free_and_strdup(&copy->legacy_refusal, e.message);
+                        if (r < 0)
+                                return r;
+                }
+                r = grant_results_add(results, vm, outcome, e.name, e.message);
+                goto finish;
+        }
+        if (had && changed == 0)
+                return 0; /* nothing to do */
+
+        r = change_replace_vm(m, c, vm, &copy);
+        if (r < 0)
+                return r;
+        copy->legacy_access = true;
+        copy->legacy_refusal = mfree(copy->legacy_refusal);
+
+        if (!managed && !copy->legacy_mac)
+                r = asprintf(&text, "access granted; no legacy NIC is registered yet");
+        else if (!managed)
+                r = asprintf(&text, "legacy NIC %s (%s) becomes a port of %s", strna(copy->legacy_interface),
+                        copy->legacy_mac, legacy_bridge(m));
+        else if (changed == 0)
+                r = asprintf(&text, "uses the domain's own NIC on %s (%s)", legacy_bridge(m),
+                        strna(copy->legacy_mac));
+        else {
+                char mac[VIRT_MAC_BUFLEN];
+
+                /* The MAC it was given: a NIC only in the configuration is not in the facts of a
+                 * running domain yet. */
+                virt_legacy_nic_mac(vm->id, mac);
+                r = asprintf(&text, "%slegacy NIC %s (%s) %s", had ? "its missing or changed " : "",
+                        VIRT_LEGACY_NIC_ALIAS, mac, nic_change_text(changed, vm));
+        }
+        if (r < 0)
+                return -ENOMEM;
+        r = grant_results_add(results, vm, outcome, NULL, text);
+finish:
+        if (r >= 0 && ret_last && results && results->n > 0)
+                *ret_last = &results->items[results->n - 1];
+        return r;
+}
+
+/* Stages the revocation of vm's access in c: a libvirt domain loses the service's NIC (a
+ * running Generation 1 VM from its configuration only). */
+static int revoke_one(Manager *m, Change *c, Vm *vm, GrantResults *results, const GrantResult **ret_last) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *text = NULL;
+        bool live = !vm_needs_power_off_for_legacy(vm);
+        unsigned changed = 0;
+        Vm *copy;
+        int r;
+
+        if (!vm->legacy_access)
+                return 0;
+        if (manager_inventory_manages_devices(m, vm)) {
+                r = domain_remove_legacy_nic(m->libvirt, vm, legacy_bridge(m), live, &changed, &e);
+                if (r == -ENOMEM)
+                        return r;
+                if (r >= 0 && changed != 0) {
+                        r = manager_inventory_reread(m, c, vm, &e);
+                        if (r == -ENOMEM)
+                                return r;
+                }
+        }
+        r = change_replace_vm(m, c, vm, &copy);
+        if (r < 0)
+                return r;
+        /* The access goes also when the NIC could not be removed: its port is detached. */
+        copy->legacy_access = false;
+        copy->legacy_refusal = mfree(copy->legacy_refusal);
+
+        if (sd_bus_error_is_set(&e)) {
+                if (asprintf(&text, "access revoked, but its legacy NIC stays: %s", e.message) < 0)
+                        return -ENOMEM;
+                r = grant_results_add(results, vm, GRANT_FAILED, e.name, text);
+        } else {
+                if (changed == 0)
+                        r = asprintf(&text, "%s",
+                                manager_inventory_manages_devices(m, vm)
+                                        ? "access revoked (the domain had no legacy NIC of the service)"
+                                        : "access revoked, its port detached");
+                else if (!live && vm->power_state != VM_POWER_OFF)
+                        r = asprintf(&text,
+                                "legacy NIC %s removed from the domain's configuration: a running Generation 1 VM "
+                                "keeps it until it stops (its port is detached now)",
+                                VIRT_LEGACY_NIC_ALIAS);
+                else
+                        r = asprintf(&text, "legacy NIC %s removed from the domain", VIRT_LEGACY_NIC_ALIAS);
+                if (r < 0)
+                        return -ENOMEM;
+                r = grant_results_add(results, vm, GRANT_REVOKED, NULL, text);
+        }
+        if (r >= 0 && ret_last && results && results->n > 0)
+                *ret_last = &results->items[results->n - 1];
+        return r;
+}
+
+int manager_set_legacy_support(Manager *m, bool enable, uint64_t flags, char ***ret_granted,
+        GrantResults *results, sd_bus_error *error) {
+        _cleanup_(grant_results_done) GrantResults own = {};
+        _cleanup_strv_free_ char **granted = NULL;
+        _cleanup_(change_done) Change c = {};
+        int r;
+
+        assert(m);
+
+        if (!results)
+                results = &own;
+        change_init(m, &c);
+        c.legacy_support = enable;
+
+        /* The network first: if it cannot be built (or removed), nothing changes. The VMs that
+         * had access already get their ports now; the ones this call grants access to get
+         * theirs when the change is committed. */
+        r = enable ? manager_legacy_setup(m, m->vms, m->n_vms, error) : manager_legacy_teardown(m, error);
+        if (r < 0)
+                return r;
+
+        /* On: every VM that exists now gets its legacy access, as on Azure Stack HCI; each that
+         * cannot is named with the reason. Off with LEGACY_REMOVE_VMS: every VM loses it. */
+        for (size_t i = 0; i < m->n_vms; i++) {
+                const GrantResult *last = NULL;
+
+                if (enable)
+                        r = grant_one(m, &c, m->vms[i], results, &last);
+                else if (flags & LEGACY_REMOVE_VMS)
+                        r = revoke_one(m, &c, m->vms[i], results, &last);
+                if (r < 0)
+                        return r;
+                if (last && last->outcome == GRANT_GRANTED && strv_extend(&granted, last->id) < 0)
+                        return -ENOMEM;
+        }
+
+        r = manager_commit(m, &c, error);
+        if (r < 0) {
+                /* Put the network back the way the unchanged state says. */
+                if (enable)
+                        (void)manager_legacy_teardown(m, NULL);
+                else
+                        (void)manager_legacy_setup(m, m->vms, m->n_vms, NULL);
+                return r;
+        }
+        manager_legacy_check(m);
+        if (ret_granted)
+                *ret_granted = TAKE_PTR(granted);
+        return 0;
+}
+
+int manager_set_vm_access(Manager *m, Vm *target, bool enable, GrantResults *results, sd_bus_error *error) {
+        _cleanup_(grant_results_done) GrantResults own = {};
+        _cleanup_(change_done) Change c = {};
+        int r;
+
+        assert(m);
+
+        if (!results)
+                results = &own;
+        change_init(m, &c);
+        for (size_t i = 0; i < m->n_vms; i++) {
+                const GrantResult *last = NULL;
+
+                if (target && m->vms[i] != target)
+                        continue;
+                r = enable ? grant_one(m, &c, m->vms[i], results, &last)
+                           : revoke_one(m, &c, m->vms[i], results, &last);
+                if (r < 0)
+                        return r;
+                /* One VM asked for: its refusal is the answer, and nothing changes. */
+                if (target && last && last->outcome == GRANT_REFUSED)
+                        return sd_bus_error_set(error, last->error_name, last->message);
+                if (target && last && last->outcome == GRANT_FAILED && enable)
+                        return sd_bus_error_set(error, last->error_name, last->message);
+        }
+
+        r = manager_commit(m, &c, error);
+        if (r < 0)
+                return r;
+        manager_legacy_check(m);
+        return 0;
+}
