@@ -215,9 +215,15 @@ class Listener:
             if self.proc.poll() is not None:
                 raise HarnessError(f"listener on {addr}:{port} in {ns} exited with {self.proc.returncode}")
 
-    def peers(self):
-        with open(self.path) as f:
-            return f.read().split()
+    def peers(self, at_least=0):
+        """The peers accepted so far. A client's connect() returns when the kernel completed
+        the handshake, before the listener accept()ed and wrote the peer down: with at_least,
+        waits (with a deadline) until that many are recorded, then returns them all."""
+        for _ in deadline_loop(harness.DEFAULT_TIMEOUT, f"{at_least} peer(s) in {self.path}"):
+            with open(self.path) as f:
+                found = f.read().split()
+            if len(found) >= at_least:
+                return found
 
 
 class LegacyEnv(NamespaceWorld):

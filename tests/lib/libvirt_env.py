@@ -100,7 +100,8 @@ class LibvirtEnv(legacy_env.LegacyEnv):
         os.makedirs("/run/libvirt", exist_ok=True)   # the mount point of the private run dir
         d = self.libvirt_dir
         script = (f"mount --bind {d}/run /run/libvirt && mount --bind {d}/lib /var/lib/libvirt && "
-                  f"mount --bind {d}/etc /etc/libvirt && exec {LIBVIRTD}")
+                  f"mount --bind {d}/etc /etc/libvirt && exec {LIBVIRTD} --pid-file /run/libvirt/libvirtd.pid")
+        # (the default pid file, /run/libvirtd.pid, would be shared with any other libvirtd)
         log = open(os.path.join(d, "libvirtd.log"), "a")
         log.write(f"=== starting libvirtd at {time.strftime('%T')}\n")
         log.flush()
