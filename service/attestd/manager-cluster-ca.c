@@ -64,6 +64,27 @@ static int ca_record(Manager *m, ClusterCaRecord *ret) {
         return 0;
 }
 
+/* A peer renews (KUR) only while the cluster has a server of that name: its member key, which
+ * an administrator deletes to remove the server (docs/cluster.md). The CA server's last view of
+ * the store counts; before the first read, nobody renews (peers then fall back to an IR). */
+static bool renewal_allowed(const char *dns_name, void *userdata) {
+        Manager *m = userdata;
+        const ClusterServerView *v;
+        size_t n;
+
+        if (!cluster_store_loaded(m->cluster))
+                return false;
+        v = cluster_store_servers(m->cluster, &n);
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *name = NULL;
+
+                if (v[i].member && manager_server_dns_name(m, v[i].name, &name) >= 0 &&
+                        streq(name, dns_name))
+                        return true;
+        }
+        return false;
+}
+
 int manager_cluster_ca_init(Manager *m) {
         const ClusterConfig *c = &m->config.cluster;
         _cleanup_free_ char *error = NULL;
@@ -92,6 +113,8 @@ int manager_cluster_ca_init(Manager *m) {
                         .secret_file = c->ca_secret_file,
                         .metadata_domain = m->config.metadata_domain,
                         .validity_days = m->config.certificate_validity_days,
+                        .renewal_allowed = renewal_allowed,
+                        .userdata = m,
                 },
                 &m->cluster_ca, &error);
         if (r >= 0)

@@ -14,6 +14,7 @@
 #include <openssl/x509v3.h>
 
 #include "cluster-records.h"
+#include "cmp-request.h"
 #include "cmp-server.h"
 #include "config.h"
 #include "fileio.h"
@@ -154,19 +155,20 @@ typedef struct World {
         Issuer *ca;
         X509 *root;
         CmpServer *server;
-        unsigned nested; /* run one whole enrolment between a request and its certConf */
+        unsigned nested;  /* run one whole enrolment between a request and its certConf */
+        bool forge_conf;  /* send a copy of the next certConf with a broken protection first */
+        bool no_renewals; /* renewal_allowed() says no */
 } World;
 
 static OSSL_CMP_MSG *transfer(OSSL_CMP_CTX *ctx, const OSSL_CMP_MSG *req);
 
-static OSSL_CMP_CTX *client(World *w, const char *name, EVP_PKEY *new_key) {
+/* A client for name without subjectAltName. */
+static OSSL_CMP_CTX *client_base(World *w, const char *name, EVP_PKEY *new_key) {
         OSSL_CMP_CTX *ctx = OSSL_CMP_CTX_new(NULL, NULL);
         X509_STORE *store = X509_STORE_new();
         X509_NAME *subject = X509_NAME_new();
-        GENERAL_NAME *san = GENERAL_NAME_new();
-        ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
 
-        g_assert_true(ctx && store && subject && san && ia5);
+        g_assert_true(ctx && store && subject);
         g_assert_cmpint(X509_STORE_add_cert(store, w->root), ==, 1);
         g_assert_cmpint(OSSL_CMP_CTX_set0_trustedStore(ctx, store), ==, 1);
         g_assert_cmpint(OSSL_CMP_CTX_set_transfer_cb(ctx, transfer), ==, 1);
@@ -177,8 +179,23 @@ static OSSL_CMP_CTX *client(World *w, const char *name, EVP_PKEY *new_key) {
                 ==, 1);
         g_assert_cmpint(OSSL_CMP_CTX_set1_subjectName(ctx, subject), ==, 1);
         X509_NAME_free(subject);
+        return ctx;
+}
+
+static GENERAL_NAME *dns_name(const char *name) {
+        GENERAL_NAME *san = GENERAL_NAME_new();
+        ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
+
+        g_assert_true(san && ia5);
         g_assert_cmpint(ASN1_STRING_set(ia5, name, -1), ==, 1);
         GENERAL_NAME_set0_value(san, GEN_DNS, ia5);
+        return san;
+}
+
+static OSSL_CMP_CTX *client(World *w, const char *name, EVP_PKEY *new_key) {
+        OSSL_CMP_CTX *ctx = client_base(w, name, new_key);
+        GENERAL_NAME *san = dns_name(name);
+
         g_assert_cmpint(OSSL_CMP_CTX_push1_subjectAltName(ctx, san), ==, 1);
         GENERAL_NAME_free(san);
         return ctx;
@@ -243,6 +260,22 @@ static OSSL_CMP_MSG *transfer(OSSL_CMP_CTX *ctx, const OSSL_CMP_MSG *req) {
         }
         n = i2d_OSSL_CMP_MSG(req, &der);
         g_assert_cmpint(n, >, 0);
+        if (w->forge_conf && OSSL_CMP_MSG_get_bodytype(req) == 24 /* certConf */) {
+                /* Anyone who saw the transactionID sends a certConf of their own (the real one
+                 * with its MAC broken): refused, and the real one still completes. */
+                g_autofree unsigned char *forged = g_memdup2(der, (gsize)n);
+                OSSL_CMP_MSG *err;
+
+                w->forge_conf = false;
+                forged[n - 1] ^= 0x01;
+                g_assert_cmpint(cmp_server_handle(w->server, forged, (size_t)n, &out, &size), ==, 0);
+                p = out;
+                err = d2i_OSSL_CMP_MSG(NULL, &p, (long)size);
+                OPENSSL_free(out);
+                g_assert_nonnull(err);
+                g_assert_cmpint(OSSL_CMP_MSG_get_bodytype(err), ==, 23 /* error */);
+                OSSL_CMP_MSG_free(err);
+        }
         if (cmp_server_handle(w->server, der, (size_t)n, &out, &size) < 0)
                 return NULL;
         p = out;
@@ -256,6 +289,12 @@ static char *cn_of(X509 *cert) {
 
         X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf, sizeof buf);
         return g_strdup(buf);
+}
+
+static bool renewal_allowed(const char *dns_name, void *userdata) {
+        World *w = userdata;
+
+        return !w->no_renewals;
 }
 
 static void world_init(World *w) {
@@ -272,7 +311,9 @@ static void world_init(World *w) {
         r = cmp_server_new(&(CmpServerOptions){.ca = w->ca,
                                    .secret_file = w->secret_file,
                                    .metadata_domain = DOMAIN,
-                                   .validity_days = 30},
+                                   .validity_days = 30,
+                                   .renewal_allowed = renewal_allowed,
+                                   .userdata = w},
                 &w->server, &error);
         g_assert_cmpint(r, ==, 0);
 }
@@ -308,7 +349,7 @@ static void assert_issued(World *w, X509 *cert, EVP_PKEY *key, const char *name)
 static void test_cmp(void) {
         _cleanup_(EVP_PKEY_freep) EVP_PKEY *k1 = NULL, *k2 = NULL, *other_key = NULL;
         _cleanup_(X509_freep) X509 *c1 = NULL, *c2 = NULL, *bad = NULL;
-        _cleanup_free_ void *out = NULL;
+        void *out = NULL;
         OSSL_CMP_CTX *ctx;
         size_t size;
         World w;
@@ -373,7 +414,248 @@ static void test_cmp(void) {
 
         /* Not a CMP message. */
         g_assert_cmpint(cmp_server_handle(w.server, "hello", 5, &out, &size), ==, -EBADMSG);
+        g_assert_null(out);
 
+        world_done(&w);
+}
+
+static OSSL_CMP_CTX *kur_client(World *w, const char *name, X509 *cert, EVP_PKEY *key, X509 *old) {
+        OSSL_CMP_CTX *ctx = client(w, name, new_key());
+
+        g_assert_cmpint(OSSL_CMP_CTX_set1_cert(ctx, cert), ==, 1);
+        g_assert_cmpint(OSSL_CMP_CTX_set1_pkey(ctx, key), ==, 1);
+        g_assert_cmpint(OSSL_CMP_CTX_set1_oldCert(ctx, old), ==, 1);
+        return ctx;
+}
+
+/* A renewal is tied to the certificate that signs it; the secret protects only IR and CR. */
+static void test_cmp_renewal(void) {
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *k2 = NULL, *k2b = NULL, *k3 = NULL;
+        _cleanup_(X509_freep) X509 *c2 = NULL, *c2b = NULL, *c3 = NULL;
+        OSSL_CMP_CTX *ctx;
+        X509 *c;
+        World w;
+
+        world_init(&w);
+        c2 = enrol_ir(&w, "node2." DOMAIN, SECRET, &k2);
+        c2b = enrol_ir(&w, "node2." DOMAIN, SECRET, &k2b);
+        c3 = enrol_ir(&w, "node3." DOMAIN, SECRET, &k3);
+        assert_issued(&w, c3, k3, "node3." DOMAIN);
+
+        /* node2's certificate asks for node3's name. */
+        g_assert_null(enrol(&w, kur_client(&w, "node3." DOMAIN, c2, k2, c2), OSSL_CMP_KUR));
+        /* oldCertID names another certificate than the signer (node2's other one). */
+        g_assert_null(enrol(&w, kur_client(&w, "node2." DOMAIN, c2, k2, c2b), OSSL_CMP_KUR));
+        /* ... or another server's. */
+        g_assert_null(enrol(&w, kur_client(&w, "node2." DOMAIN, c2, k2, c3), OSSL_CMP_KUR));
+        /* An IR or a CR signed with a certificate instead of the secret. */
+        ctx = client(&w, "node2." DOMAIN, new_key());
+        g_assert_cmpint(OSSL_CMP_CTX_set1_cert(ctx, c2), ==, 1);
+        g_assert_cmpint(OSSL_CMP_CTX_set1_pkey(ctx, k2), ==, 1);
+        g_assert_null(enrol(&w, ctx, OSSL_CMP_IR));
+        ctx = client(&w, "node2." DOMAIN, new_key());
+        g_assert_cmpint(OSSL_CMP_CTX_set1_cert(ctx, c2), ==, 1);
+        g_assert_cmpint(OSSL_CMP_CTX_set1_pkey(ctx, k2), ==, 1);
+        g_assert_null(enrol(&w, ctx, OSSL_CMP_CR));
+        /* A KUR protected with the secret. */
+        ctx = client(&w, "node2." DOMAIN, new_key());
+        with_secret(ctx, "node2", SECRET);
+        g_assert_cmpint(OSSL_CMP_CTX_set1_oldCert(ctx, c2), ==, 1);
+        g_assert_null(enrol(&w, ctx, OSSL_CMP_KUR));
+        /* A server the cluster no longer has. */
+        w.no_renewals = true;
+        g_assert_null(enrol(&w, kur_client(&w, "node2." DOMAIN, c2, k2, c2), OSSL_CMP_KUR));
+        w.no_renewals = false;
+
+        /* The same renewal as it should be: granted (so the refusals above are the checks'). */
+        c = enrol(&w, kur_client(&w, "node2." DOMAIN, c2, k2, c2), OSSL_CMP_KUR);
+        assert_issued(&w, c, NULL, "node2." DOMAIN);
+        X509_free(c);
+
+        /* Someone who saw the transactionID sends a certConf of their own first: refused, and the
+         * enrolment still completes. */
+        w.forge_conf = true;
+        c = enrol_ir(&w, "node2." DOMAIN, SECRET, NULL);
+        g_assert_false(w.forge_conf);
+        assert_issued(&w, c, NULL, "node2." DOMAIN);
+        X509_free(c);
+
+        /* The secret rotated: the file is read again. */
+        g_assert_true(g_file_set_contents(w.secret_file, "rotated\n", -1, NULL));
+        g_assert_null(enrol_ir(&w, "node2." DOMAIN, SECRET, NULL));
+        c = enrol_ir(&w, "node2." DOMAIN, "rotated", NULL);
+        assert_issued(&w, c, NULL, "node2." DOMAIN);
+        X509_free(c);
+
+        world_done(&w);
+}
+
+/* The name a template asks for (cmp-request.c): OpenSSL's client merges extensions, so these
+ * templates are built by hand. */
+static void test_template_name(void) {
+        _cleanup_free_ char *name = NULL;
+
+        for (int n_sans = 1; n_sans <= 2; n_sans++) {
+                OSSL_CRMF_MSG *crm = OSSL_CRMF_MSG_new();
+                X509_EXTENSIONS *exts = sk_X509_EXTENSION_new_null();
+                GENERAL_NAMES *sans = GENERAL_NAMES_new();
+                X509_NAME *subject = X509_NAME_new();
+
+                g_assert_true(crm && exts && sans && subject);
+                g_assert_cmpint(X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_UTF8,
+                                        (const unsigned char *)"node2." DOMAIN, -1, -1, 0),
+                        ==, 1);
+                g_assert_cmpint(OSSL_CRMF_CERTTEMPLATE_fill(OSSL_CRMF_MSG_get0_tmpl(crm), NULL, subject,
+                                        NULL, NULL),
+                        ==, 1);
+                g_assert_cmpint(sk_GENERAL_NAME_push(sans, dns_name("node2." DOMAIN)), ==, 1);
+                for (int i = 0; i < n_sans; i++) {
+                        X509_EXTENSION *e = X509V3_EXT_i2d(NID_subject_alt_name, 0, sans);
+
+                        g_assert_nonnull(e);
+                        g_assert_cmpint(sk_X509_EXTENSION_push(exts, e), >, 0);
+                }
+                g_assert_cmpint(OSSL_CRMF_MSG_set0_extensions(crm, exts), ==, 1);
+                /* One extension: the name; a second one (even the same): refused. */
+                g_assert_cmpint(cmp_template_name(OSSL_CRMF_MSG_get0_tmpl(crm), DOMAIN, &name), ==,
+                        n_sans == 1 ? 0 : -EINVAL);
+                if (n_sans == 1)
+                        g_assert_cmpstr(name, ==, "node2." DOMAIN);
+                name = mfree(name);
+                GENERAL_NAMES_free(sans);
+                X509_NAME_free(subject);
+                OSSL_CRMF_MSG_free(crm);
+        }
+}
+
+/* --- the PBM iteration count a sender picks --- */
+
+static OSSL_CMP_MSG *captured;
+
+static OSSL_CMP_MSG *capture(OSSL_CMP_CTX *ctx, const OSSL_CMP_MSG *req) {
+        captured = OSSL_CMP_MSG_dup(req);
+        return NULL; /* no answer: the client gives up */
+}
+
+/* The content of the DER element at *p and its end; *p moves past it. */
+static const unsigned char *der_enter(const unsigned char **p, long max, const unsigned char **ret_end,
+        int *ret_tag, int *ret_class) {
+        const unsigned char *q = *p;
+        long len;
+
+        g_assert_cmpint(ASN1_get_object(&q, &len, ret_tag, ret_class, max) & 0x80, ==, 0);
+        *ret_end = q + len;
+        *p = q + len;
+        return q;
+}
+
+/* An IR whose PBM uses `iterations` (same salt and algorithms), protected correctly with
+ * secret: what a sender that picks its own iteration count sends. OpenSSL 3.0's client has no
+ * option for it, so the DER of one of its IRs (500 iterations) is edited and its MAC redone. */
+static unsigned char *ir_with_iterations(World *w, unsigned iterations, const char *secret, int *ret_n) {
+        static const unsigned char count500[] = {0x02, 0x02, 0x01, 0xf4};
+        unsigned char *der = NULL, *hit, *mac = NULL, *prot = NULL;
+        const unsigned char *p, *end, *hdr, *hdr_end, *body_end, *e, *e_end, *oid_end, *q;
+        OSSL_CRMF_PBMPARAMETER *pbmp = NULL;
+        OSSL_CMP_CTX *ctx;
+        size_t mac_len = 0;
+        int n, tag, xclass, plen;
+
+        ctx = client(w, "node2." DOMAIN, new_key());
+        with_secret(ctx, "node2", secret);
+        g_assert_cmpint(OSSL_CMP_CTX_set_transfer_cb(ctx, capture), ==, 1);
+        g_assert_null(OSSL_CMP_exec_certreq(ctx, OSSL_CMP_IR, NULL));
+        ERR_clear_error();
+        OSSL_CMP_CTX_free(ctx);
+        g_assert_nonnull(captured);
+        n = i2d_OSSL_CMP_MSG(captured, &der);
+        OSSL_CMP_MSG_free(captured);
+        captured = NULL;
+
+        /* iterationCount 500 -> iterations (two content octets either way). */
+        g_assert_cmpuint(iterations, >, 0x100);
+        g_assert_cmpuint(iterations, <, 0x8000);
+        hit = memmem(der, (size_t)n, count500, sizeof count500);
+        g_assert_nonnull(hit);
+        hit[2] = (unsigned char)(iterations >> 8);
+        hit[3] = (unsigned char)iterations;
+
+        /* PKIMessage { header, body, [0] protection BIT STRING, ... } */
+        p = der;
+        p = der_enter(&p, n, &end, &tag, &xclass);
+        hdr = p;
+        q = der_enter(&p, end - p, &hdr_end, &tag, &xclass);
+        /* the header's protectionAlg [1] { OID, PBMParameter } */
+        for (;;) {
+                e = der_enter(&q, hdr_end - q, &e_end, &tag, &xclass);
+                if (xclass == V_ASN1_CONTEXT_SPECIFIC && tag == 1)
+                        break;
+        }
+        e = der_enter(&e, e_end - e, &e_end, &tag, &xclass);     /* AlgorithmIdentifier */
+        (void)der_enter(&e, e_end - e, &oid_end, &tag, &xclass); /* OID */
+        pbmp = d2i_OSSL_CRMF_PBMPARAMETER(NULL, &e, e_end - e);
+        g_assert_nonnull(pbmp);
+        (void)der_enter(&p, end - p, &body_end, &tag, &xclass);
+
+        /* ProtectedPart ::= SEQUENCE { header, body } */
+        plen = ASN1_object_size(1, body_end - hdr, V_ASN1_SEQUENCE);
+        prot = g_malloc(plen);
+        q = prot;
+        {
+                unsigned char *o = prot;
+
+                ASN1_put_object(&o, 1, body_end - hdr, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
+                memcpy(o, hdr, body_end - hdr);
+        }
+        g_assert_cmpint(OSSL_CRMF_pbm_new(NULL, NULL, pbmp, prot, plen, (const unsigned char *)secret,
+                                strlen(secret), &mac, &mac_len),
+                ==, 1);
+        e = der_enter(&p, end - p, &e_end, &tag, &xclass); /* [0] */
+        g_assert_cmpint(tag, ==, 0);
+        e = der_enter(&e, e_end - e, &e_end, &tag, &xclass); /* BIT STRING: unused bits, MAC */
+        g_assert_cmpint(e_end - e, ==, (long)mac_len + 1);
+        memcpy(der + (e + 1 - der), mac, mac_len);
+
+        OPENSSL_free(mac);
+        g_free(prot);
+        OSSL_CRMF_PBMPARAMETER_free(pbmp);
+        *ret_n = n;
+        return der;
+}
+
+/* The body type of the response to der (1 = ip, 23 = error). */
+static int answer_type(World *w, const unsigned char *der, int n) {
+        const unsigned char *p;
+        OSSL_CMP_MSG *rsp;
+        void *out = NULL;
+        size_t size = 0;
+        int type;
+
+        g_assert_cmpint(cmp_server_handle(w->server, der, (size_t)n, &out, &size), ==, 0);
+        p = out;
+        rsp = d2i_OSSL_CMP_MSG(NULL, &p, (long)size);
+        OPENSSL_free(out);
+        g_assert_nonnull(rsp);
+        type = OSSL_CMP_MSG_get_bodytype(rsp);
+        OSSL_CMP_MSG_free(rsp);
+        return type;
+}
+
+static void test_cmp_pbm(void) {
+        unsigned char *der;
+        World w;
+        int n;
+
+        world_init(&w);
+        /* Edited the same way at a count the responder takes: answered with an ip (so the
+         * editing is right)... */
+        der = ir_with_iterations(&w, 400, SECRET, &n);
+        g_assert_cmpint(answer_type(&w, der, n), ==, 1);
+        OPENSSL_free(der);
+        /* ...and above what peers send: refused before the MAC is computed. */
+        der = ir_with_iterations(&w, CMP_PBM_ITERATIONS_MAX + 1, SECRET, &n);
+        g_assert_cmpint(answer_type(&w, der, n), ==, 23);
+        OPENSSL_free(der);
         world_done(&w);
 }
 
@@ -383,5 +665,8 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/cluster-ca/config", test_config);
         g_test_add_func("/cluster-ca/record", test_record);
         g_test_add_func("/cluster-ca/cmp", test_cmp);
+        g_test_add_func("/cluster-ca/cmp-renewal", test_cmp_renewal);
+        g_test_add_func("/cluster-ca/cmp-pbm", test_cmp_pbm);
+        g_test_add_func("/cluster-ca/template-name", test_template_name);
         return g_test_run();
 }
