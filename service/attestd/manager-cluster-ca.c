@@ -26,8 +26,8 @@ int manager_cluster_ca_peer_issuer(Manager *m, Issuer **ret) {
 
         if (strv_length(c->endpoints) == 0 || !c->ca_server || streq(c->ca_server, m->server_name))
                 return 0;
-        r = issuer_cluster_new(m->config.state_directory, c->ca_server, m->server_name, c->ca_secret_file,
-                m->config.cmp.timeout_sec, ret);
+        r = issuer_cluster_new(m->config.state_directory, c->ca_server, c->ca_fingerprint, m->server_name,
+                c->ca_secret_file, m->config.cmp.timeout_sec, ret);
         if (r < 0)
                 return r;
         return 1;
@@ -166,26 +166,29 @@ static void publish(Manager *m) {
                 m->cluster_ca_publishing = true;
 }
 
-static void follow(Manager *m) {
+static char *follow(Manager *m) {
         const ClusterCaRecord *rec = cluster_store_get_ca(m->cluster);
         _cleanup_free_ char *error = NULL;
+        char *problem = NULL;
         int r;
 
         if (!rec)
-                return;
+                return NULL;
         if (!streq(rec->server, m->config.cluster.ca_server)) {
                 log_warning("Cluster CA: the cluster store names '%s' as the CA server, this server's "
                             "configuration '%s'; ignoring the record.",
                         rec->server, m->config.cluster.ca_server);
-                return;
+                return NULL;
         }
         r = issuer_cluster_set_ca(m->issuer, rec->url, rec->root, &error);
         if (r < 0) {
-                log_warning_errno(r, "Cluster CA: cannot take the published CA: %s", error ?: strerror(-r));
-                return;
+                /* set_cluster_error() logs it when it changes. */
+                if (asprintf(&problem, "cluster CA: %s", error ?: strerror(-r)) < 0)
+                        return NULL;
+                return problem;
         }
         if (r == 0)
-                return;
+                return NULL;
         log_info("Cluster CA: server '%s' issues certificates at %s.", rec->server, rec->url);
         if (!m->identity || m->identity->not_after <= now_usec(CLOCK_REALTIME)) {
                 _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
@@ -194,15 +197,17 @@ static void follow(Manager *m) {
                 if (r < 0)
                         log_warning("Cluster CA: cannot start a sync: %s", e.message ?: strerror(-r));
         }
+        return NULL;
 }
 
-void manager_cluster_ca_converge(Manager *m) {
+char *manager_cluster_ca_converge(Manager *m) {
         assert(m);
 
         if (!m->cluster || !m->config.cluster.ca_server || !cluster_store_loaded(m->cluster))
-                return;
-        if (is_ca_server(m))
+                return NULL;
+        if (is_ca_server(m)) {
                 publish(m);
-        else
-                follow(m);
+                return NULL;
+        }
+        return follow(m);
 }

@@ -102,6 +102,7 @@ void config_done(Config *c) {
         free(c->cluster.ca_server);
         free(c->cluster.ca_listen);
         free(c->cluster.ca_secret_file);
+        free(c->cluster.ca_fingerprint);
         *c = (Config){};
 }
 
@@ -190,6 +191,7 @@ static const ConfigKey cluster_keys[] = {
         KEY_STRING("caServer", cluster.ca_server),
         KEY_STRING("caListen", cluster.ca_listen),
         KEY_PATH("caSecretFile", cluster.ca_secret_file),
+        KEY_STRING("caFingerprint", cluster.ca_fingerprint),
 };
 
 static int config_set_key(Config *c, const char *name, const ConfigKey *k, JsonNode *node,
@@ -297,15 +299,26 @@ static int config_load_cluster(Config *c, const char *name, JsonNode *node, char
 }
 
 /* The cluster CA keys (docs/cluster.md, "One root"): all or nothing, with the embedded issuer. */
-static int config_check_cluster_ca(const Config *c, const char *name, char **ret_error) {
-        const ClusterConfig *k = &c->cluster;
+static int config_check_cluster_ca(Config *c, const char *name, char **ret_error) {
+        ClusterConfig *k = &c->cluster;
+        char fp[SHA256_FINGERPRINT_SIZE];
 
         if (!k->ca_server) {
-                if (k->ca_listen || k->ca_secret_file)
+                if (k->ca_listen || k->ca_secret_file || k->ca_fingerprint)
                         return json_error(ret_error, -EINVAL,
-                                "%s: keys \"cluster.caListen\" and \"cluster.caSecretFile\" need \"cluster.caServer\"",
+                                "%s: keys \"cluster.caListen\", \"cluster.caSecretFile\" and \"cluster.caFingerprint\" "
+                                "need \"cluster.caServer\"",
                                 name);
                 return 0;
+        }
+        if (k->ca_fingerprint) {
+                if (sha256_fingerprint_normalize(k->ca_fingerprint, fp) < 0)
+                        return json_error(ret_error, -EINVAL,
+                                "%s: key \"cluster.caFingerprint\" must be the root's SHA-256 fingerprint (64 hex "
+                                "digits, optionally in pairs separated by ':'), not \"%s\"",
+                                name, k->ca_fingerprint);
+                if (free_and_strdup(&k->ca_fingerprint, fp) < 0)
+                        return -ENOMEM;
         }
         if (!cluster_server_name_is_valid(k->ca_server))
                 return json_error(ret_error, -EINVAL,

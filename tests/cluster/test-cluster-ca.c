@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <glib.h>
 #include <netinet/in.h>
+#include <sys/stat.h>
 
 #include <openssl/cmp.h>
 #include <openssl/err.h>
@@ -94,6 +95,23 @@ static void test_config(void) {
         e = mfree(e);
         g_assert_cmpint(load(CLUSTER(",\"caServer\":\"node2\",\"caSecretFile\":\"etc/s\""), &e), ==,
                 -EINVAL);
+        e = mfree(e);
+        /* The root's fingerprint, as openssl x509 -fingerprint -sha256 prints it or plain. */
+        g_assert_cmpint(
+                load(CLUSTER(",\"caServer\":\"node2\",\"caSecretFile\":\"/etc/s\","
+                             "\"caFingerprint\":\"6F:95:DD:CD:8A:6F:76:95:27:F2:42:7E:CF:28:09:E2:03:EE:2C:"
+                             "F2:0B:35:7A:CA:C6:B6:28:A6:3C:56:3F:0D\""),
+                        NULL),
+                ==, 0);
+        g_assert_cmpint(load(CLUSTER(",\"caServer\":\"node2\",\"caSecretFile\":\"/etc/s\",\"caFingerprint\":"
+                                     "\"6f95ddcd8a6f769527f2427ecf2809e203ee2cf20b357acac6b628a63c563f0d\""),
+                                NULL),
+                ==, 0);
+        g_assert_cmpint(load(CLUSTER(",\"caServer\":\"node2\",\"caSecretFile\":\"/etc/s\",\"caFingerprint\":"
+                                     "\"6f95ddcd8a6f769527f2427ecf2809e203ee2cf20b357acac6b628a63c563f0\""),
+                                &e),
+                ==, -EINVAL);
+        g_assert_nonnull(strstr(e, "SHA-256 fingerprint"));
         e = mfree(e);
         g_assert_cmpint(
                 load("{\"serverName\":\"node1\",\"issuer\":{\"type\":\"cmp\",\"server\":\"http://ca/\","
@@ -659,6 +677,84 @@ static void test_cmp_pbm(void) {
         world_done(&w);
 }
 
+/* --- a peer's root: one self-signed CA certificate, pinned --- */
+
+static char *read_text(const char *dir, const char *name) {
+        g_autofree char *path = g_build_filename(dir, name, NULL);
+        char *text = NULL;
+
+        if (!g_file_get_contents(path, &text, NULL, NULL))
+                return NULL;
+        return text;
+}
+
+static void test_peer_root(void) {
+        _cleanup_free_ char *root_a = NULL, *root_b = NULL, *leaf = NULL, *e = NULL, *pem = NULL;
+        _cleanup_(X509_freep) X509 *b_cert = NULL, *c2 = NULL;
+        g_autofree char *both = NULL, *dir_b = NULL, *peer_dir = NULL, *pinned_dir = NULL, *text = NULL;
+        char fp_b[SHA256_FINGERPRINT_SIZE];
+        Issuer *ca_b = NULL, *peer = NULL, *pinned = NULL;
+        World w;
+
+        world_init(&w);
+        g_assert_cmpint(issuer_get_trust_anchor(w.ca, &root_a), ==, 0);
+        dir_b = g_build_filename(w.dir, "b", NULL);
+        g_assert_cmpint(mkdir(dir_b, 0700), ==, 0);
+        g_assert_cmpint(issuer_local_new(dir_b, KEY_TYPE_ECDSA_P256, &ca_b, NULL), ==, 0);
+        g_assert_cmpint(issuer_get_trust_anchor(ca_b, &root_b), ==, 0);
+        g_assert_cmpint(issuer_local_get_ca(ca_b, &b_cert), ==, 0);
+        g_assert_cmpint(certificate_fingerprint(b_cert, fp_b), ==, 0);
+        c2 = enrol_ir(&w, "node2." DOMAIN, SECRET, NULL);
+        g_assert_cmpint(pem_encode_certificates(c2, NULL, &leaf), ==, 0);
+        both = g_strconcat(root_a, root_b, NULL);
+
+        peer_dir = g_build_filename(w.dir, "peer", NULL);
+        g_assert_cmpint(mkdir(peer_dir, 0700), ==, 0);
+        g_assert_cmpint(issuer_cluster_new(peer_dir, "node1", NULL, "node2", w.secret_file, 5, &peer), ==,
+                0);
+
+        /* Not one self-signed CA certificate: refused, nothing written. */
+        g_assert_cmpint(issuer_cluster_set_ca(peer, "http://10.0.0.1:8291/cmp", leaf, &e), ==, -EBADMSG);
+        g_assert_nonnull(strstr(e, "not a CA certificate"));
+        e = mfree(e);
+        g_assert_cmpint(issuer_cluster_set_ca(peer, "http://10.0.0.1:8291/cmp", both, &e), ==, -EBADMSG);
+        g_assert_nonnull(strstr(e, "2 certificates"));
+        e = mfree(e);
+        g_assert_null(read_text(peer_dir, "ca.pem"));
+
+        /* The first root is taken and pinned... */
+        g_assert_cmpint(issuer_cluster_set_ca(peer, "http://10.0.0.1:8291/cmp", root_a, NULL), ==, 1);
+        g_assert_cmpint(issuer_cluster_set_ca(peer, "http://10.0.0.1:8291/cmp", root_a, NULL), ==, 0);
+        text = read_text(peer_dir, "cluster-root.sha256");
+        g_assert_nonnull(text);
+        g_assert_cmpuint(strlen(text), ==, SHA256_FINGERPRINT_SIZE - 1);
+        /* ...and another one, as whoever can write etcd would put there, refused: the root
+         * verifiers get (ca.pem, `azshcictl ca export`) stays. */
+        g_assert_cmpint(issuer_cluster_set_ca(peer, "http://10.6.6.6:8291/cmp", root_b, &e), ==, -EPERM);
+        g_assert_nonnull(strstr(e, "is not the root this server trusts"));
+        g_assert_nonnull(strstr(e, fp_b));
+        e = mfree(e);
+        g_free(text);
+        text = read_text(peer_dir, "ca.pem");
+        g_assert_cmpstr(text, ==, root_a);
+        g_assert_cmpint(issuer_get_trust_anchor(peer, &pem), ==, 0);
+        g_assert_cmpstr(pem, ==, root_a);
+
+        /* cluster.caFingerprint pins the root from the start. */
+        pinned_dir = g_build_filename(w.dir, "pinned", NULL);
+        g_assert_cmpint(mkdir(pinned_dir, 0700), ==, 0);
+        g_assert_cmpint(issuer_cluster_new(pinned_dir, "node1", fp_b, "node2", w.secret_file, 5, &pinned),
+                ==, 0);
+        g_assert_cmpint(issuer_cluster_set_ca(pinned, "http://10.0.0.1:8291/cmp", root_a, &e), ==, -EPERM);
+        g_assert_nonnull(strstr(e, "cluster.caFingerprint"));
+        g_assert_cmpint(issuer_cluster_set_ca(pinned, "http://10.0.0.1:8291/cmp", root_b, NULL), ==, 1);
+
+        issuer_free(pinned);
+        issuer_free(peer);
+        issuer_free(ca_b);
+        world_done(&w);
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/cluster-ca/listen", test_listen);
@@ -668,5 +764,6 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/cluster-ca/cmp-renewal", test_cmp_renewal);
         g_test_add_func("/cluster-ca/cmp-pbm", test_cmp_pbm);
         g_test_add_func("/cluster-ca/template-name", test_template_name);
+        g_test_add_func("/cluster-ca/peer-root", test_peer_root);
         return g_test_run();
 }
