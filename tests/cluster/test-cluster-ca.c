@@ -15,6 +15,7 @@
 #include <openssl/x509v3.h>
 
 #include "cluster-records.h"
+#include "cluster-view.h"
 #include "cmp-request.h"
 #include "cmp-server.h"
 #include "config.h"
@@ -164,6 +165,32 @@ static void test_record(void) {
                 ==, -EBADMSG);
         e = mfree(e);
         g_assert_cmpint(cluster_ca_record_from_json("{\"server\":\"node1\"}", &r, &e), ==, -EBADMSG);
+}
+
+/* The CA record in the view (cluster-view.c): its revision is what the CA server's
+ * compare-and-swap compares, kept also for a record of the wrong shape, so that the CA server
+ * can put its own record back over whatever was written there. */
+static void test_view_ca(void) {
+        ClusterView v = {.prefix = "/c", .server_name = "node1"};
+        _cleanup_free_ char *json = NULL;
+
+        g_assert_cmpint(cluster_ca_record_to_json(&(ClusterCaRecord){.server = (char *)"node1",
+                                                          .url = (char *)"http://10.0.0.1:8291/cmp",
+                                                          .root = (char *)ROOT},
+                                &json),
+                ==, 0);
+        g_assert_cmpint(cluster_view_revision_of(&v, "/c/ca"), ==, 0);
+        g_assert_cmpuint(cluster_view_apply(&v, "/c/ca", json, 7), ==, CLUSTER_CHANGED_CA);
+        g_assert_true(v.has_ca);
+        g_assert_cmpint(cluster_view_revision_of(&v, "/c/ca"), ==, 7);
+        g_assert_cmpuint(cluster_view_apply(&v, "/c/ca", json, 7), ==, 0); /* not newer */
+        g_assert_cmpuint(cluster_view_apply(&v, "/c/ca", "{\"server\":\"node1\"}", 9), ==,
+                CLUSTER_CHANGED_CA);
+        g_assert_false(v.has_ca);
+        g_assert_cmpint(cluster_view_revision_of(&v, "/c/ca"), ==, 9);
+        g_assert_cmpuint(cluster_view_apply(&v, "/c/ca", NULL, 10), ==, CLUSTER_CHANGED_CA);
+        g_assert_cmpint(cluster_view_revision_of(&v, "/c/ca"), ==, 0);
+        cluster_view_clear(&v);
 }
 
 /* --- the CMP responder --- */
@@ -760,6 +787,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/cluster-ca/listen", test_listen);
         g_test_add_func("/cluster-ca/config", test_config);
         g_test_add_func("/cluster-ca/record", test_record);
+        g_test_add_func("/cluster-ca/view-ca", test_view_ca);
         g_test_add_func("/cluster-ca/cmp", test_cmp);
         g_test_add_func("/cluster-ca/cmp-renewal", test_cmp_renewal);
         g_test_add_func("/cluster-ca/cmp-pbm", test_cmp_pbm);

@@ -272,6 +272,8 @@ def ca_one_root(env):
     s1.host(["etcdctl", f"--endpoints=http://{s1.ip}:2379", "put", "/azshci/ca", fake])
     harness.wait_log_count(s2.h, "is not the root this server trusts", 1, timeout=CONVERGE)
     eq(s2.h.ctl("ca", "export").stdout, root_pem, "node2's export after another root was put into etcd")
+    wait("node1's own CA record back in etcd", lambda: root_pem.strip() in s1.host(
+        ["etcdctl", f"--endpoints=http://{s1.ip}:2379", "get", "/azshci/ca"]).stdout.replace("\\n", "\n"))
 
     # Every server's document verifies with that one root (azshci-attest and openssl smime).
     s1.enable_legacy(True)
