@@ -413,8 +413,10 @@ static int authenticate(CmpServer *s, const OSSL_CMP_MSG *msg, const Transaction
                                -EPERM;
                 r = secret_get(s);
                 if (r < 0) {
-                        log_error_errno(r, "Cluster CA: cannot read the enrolment secret %s: %m",
-                                s->secret_file);
+                        /* Every request with a MAC would log it: as rate-limited as the refusals. */
+                        if (ratelimit_check(s->log_limit, "secret", now_usec(CLOCK_MONOTONIC), NULL) > 0)
+                                log_error_errno(r, "Cluster CA: cannot read the enrolment secret %s: %m",
+                                        s->secret_file);
                         return *ret_why = "the enrolment secret cannot be read", r;
                 }
                 if (!mac_valid(s, msg))
