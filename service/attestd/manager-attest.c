@@ -180,9 +180,14 @@ static void sync_done(void *userdata) {
         }
 }
 
-/* A DNS label from the server name: lowercase, anything else than [a-z0-9-] becomes '-'. */
-static int server_dns_name(Manager *m, char **ret) {
-        _cleanup_free_ char *label = strdup(m->server_name);
+int manager_server_dns_name(Manager *m, const char *server_name, char **ret) {
+        _cleanup_free_ char *label = NULL;
+
+        assert(m);
+        assert(server_name);
+        assert(ret);
+
+        label = strdup(server_name);
 
         if (!label)
                 return -ENOMEM;
@@ -221,7 +226,7 @@ static int manager_start_sync(Manager *m, sd_bus_message *waiter) {
                 .validity_days = m->config.certificate_validity_days,
                 .max_validity_days = m->config.certificate_max_validity_days,
         };
-        r = server_dns_name(m, &j->subject);
+        r = manager_server_dns_name(m, m->server_name, &j->subject);
         if (r < 0)
                 return r;
         r = sync_job_add_waiter(j, waiter);

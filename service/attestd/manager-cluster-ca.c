@@ -26,8 +26,8 @@ int manager_cluster_ca_peer_issuer(Manager *m, Issuer **ret) {
 
         if (strv_length(c->endpoints) == 0 || !c->ca_server || streq(c->ca_server, m->server_name))
                 return 0;
-        r = issuer_cluster_new(m->config.state_directory, c->ca_server, m->server_name, c->ca_secret_file,
-                m->config.cmp.timeout_sec, ret);
+        r = issuer_cluster_new(m->config.state_directory, c->ca_server, c->ca_fingerprint, m->server_name,
+                c->ca_secret_file, m->config.cmp.timeout_sec, ret);
         if (r < 0)
                 return r;
         return 1;
@@ -64,6 +64,27 @@ static int ca_record(Manager *m, ClusterCaRecord *ret) {
         return 0;
 }
 
+/* A peer renews (KUR) only while the cluster has a server of that name: its member key, which
+ * an administrator deletes to remove the server (docs/cluster.md). The CA server's last view of
+ * the store counts; before the first read, nobody renews (peers then fall back to an IR). */
+static bool renewal_allowed(const char *dns_name, void *userdata) {
+        Manager *m = userdata;
+        const ClusterServerView *v;
+        size_t n;
+
+        if (!cluster_store_loaded(m->cluster))
+                return false;
+        v = cluster_store_servers(m->cluster, &n);
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *name = NULL;
+
+                if (v[i].member && manager_server_dns_name(m, v[i].name, &name) >= 0 &&
+                        streq(name, dns_name))
+                        return true;
+        }
+        return false;
+}
+
 int manager_cluster_ca_init(Manager *m) {
         const ClusterConfig *c = &m->config.cluster;
         _cleanup_free_ char *error = NULL;
@@ -92,6 +113,8 @@ int manager_cluster_ca_init(Manager *m) {
                         .secret_file = c->ca_secret_file,
                         .metadata_domain = m->config.metadata_domain,
                         .validity_days = m->config.certificate_validity_days,
+                        .renewal_allowed = renewal_allowed,
+                        .userdata = m,
                 },
                 &m->cluster_ca, &error);
         if (r >= 0)
@@ -143,26 +166,29 @@ static void publish(Manager *m) {
                 m->cluster_ca_publishing = true;
 }
 
-static void follow(Manager *m) {
+static char *follow(Manager *m) {
         const ClusterCaRecord *rec = cluster_store_get_ca(m->cluster);
         _cleanup_free_ char *error = NULL;
+        char *problem = NULL;
         int r;
 
         if (!rec)
-                return;
+                return NULL;
         if (!streq(rec->server, m->config.cluster.ca_server)) {
                 log_warning("Cluster CA: the cluster store names '%s' as the CA server, this server's "
                             "configuration '%s'; ignoring the record.",
                         rec->server, m->config.cluster.ca_server);
-                return;
+                return NULL;
         }
         r = issuer_cluster_set_ca(m->issuer, rec->url, rec->root, &error);
         if (r < 0) {
-                log_warning_errno(r, "Cluster CA: cannot take the published CA: %s", error ?: strerror(-r));
-                return;
+                /* set_cluster_error() logs it when it changes. */
+                if (asprintf(&problem, "cluster CA: %s", error ?: strerror(-r)) < 0)
+                        return NULL;
+                return problem;
         }
         if (r == 0)
-                return;
+                return NULL;
         log_info("Cluster CA: server '%s' issues certificates at %s.", rec->server, rec->url);
         if (!m->identity || m->identity->not_after <= now_usec(CLOCK_REALTIME)) {
                 _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
@@ -171,15 +197,17 @@ static void follow(Manager *m) {
                 if (r < 0)
                         log_warning("Cluster CA: cannot start a sync: %s", e.message ?: strerror(-r));
         }
+        return NULL;
 }
 
-void manager_cluster_ca_converge(Manager *m) {
+char *manager_cluster_ca_converge(Manager *m) {
         assert(m);
 
         if (!m->cluster || !m->config.cluster.ca_server || !cluster_store_loaded(m->cluster))
-                return;
-        if (is_ca_server(m))
+                return NULL;
+        if (is_ca_server(m)) {
                 publish(m);
-        else
-                follow(m);
+                return NULL;
+        }
+        return follow(m);
 }

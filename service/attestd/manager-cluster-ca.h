@@ -18,5 +18,7 @@ int manager_cluster_ca_peer_issuer(Manager *m, Issuer **ret);
 int manager_cluster_ca_init(Manager *m);
 void manager_cluster_ca_done(Manager *m);
 /* From the cluster's convergence: the CA server publishes its record when the store's differs;
- * a peer takes the published record and enrols at once when it holds no valid certificate. */
-void manager_cluster_ca_converge(Manager *m);
+ * a peer takes the published record and enrols at once when it holds no valid certificate.
+ * Returns what is wrong with the record (a root this peer refuses), for the server's Error, or
+ * NULL. */
+char *manager_cluster_ca_converge(Manager *m);

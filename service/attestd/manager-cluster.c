@@ -178,7 +178,7 @@ static void converge(Manager *m, GrantResults *results) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_strv_free_ char **nic_grants = NULL, **nic_revokes = NULL;
         _cleanup_(change_done) Change c = {};
-        _cleanup_free_ char *problem = NULL;
+        _cleanup_free_ char *problem = NULL, *ca_problem = NULL;
         ClusterSettings cs;
         size_t n_changed = 0;
         int r;
@@ -274,10 +274,13 @@ static void converge(Manager *m, GrantResults *results) {
                 manager_legacy_check(m);
         }
 
+        /* The cluster CA's record too (a root this server refuses shows in Error). */
+        ca_problem = manager_cluster_ca_converge(m);
+        if (!problem)
+                problem = TAKE_PTR(ca_problem);
         set_cluster_error(m, TAKE_PTR(problem));
         sync_server_objects(m);
         publish_status(m);
-        manager_cluster_ca_converge(m);
 }
 
 static int on_converge(sd_event_source *s, void *userdata) {

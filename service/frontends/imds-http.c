@@ -539,10 +539,11 @@ int imds_http_new(sd_event *event, int listen_fd, const ImdsHttpOptions *o, Imds
                 s->daemon =
                         MHD_start_daemon(flags, 0, NULL, NULL, access_handler, s, MHD_OPTION_EXTERNAL_LOGGER,
                                 mhd_logger, NULL, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
-        if (!s->daemon) {
-                safe_close(listen_fd);
+        /* MHD owns listen_fd from MHD_start_daemon() on, also when it fails: libmicrohttpd 1.0
+         * closes it on every failure path, 0.9.75 (Debian 12) on most (and leaks it on a few).
+         * Closing it here would close it twice (the same in cmp-http.c). */
+        if (!s->daemon)
                 return -EINVAL;
-        }
 
         info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_EPOLL_FD);
         if (!info)
@@ -586,12 +587,14 @@ ImdsHttp *imds_http_free(ImdsHttp *s) {
                 imds_reply_shutting_down(&c->reply);
                 MHD_resume_connection(c->connection);
         }
-        if (s->daemon)
-                MHD_stop_daemon(s->daemon);
+        /* The sources first (as systemd does): the io source watches MHD's epoll fd, which
+         * MHD_stop_daemon() closes. */
         sd_event_source_disable_unref(s->io);
         sd_event_source_disable_unref(s->timer);
         sd_event_source_disable_unref(s->again);
         sd_event_source_disable_unref(s->idle);
+        if (s->daemon)
+                MHD_stop_daemon(s->daemon);
         ratelimit_free(s->ratelimit);
         sd_event_unref(s->event);
         return mfree(s);

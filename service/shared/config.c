@@ -102,6 +102,7 @@ void config_done(Config *c) {
         free(c->cluster.ca_server);
         free(c->cluster.ca_listen);
         free(c->cluster.ca_secret_file);
+        free(c->cluster.ca_fingerprint);
         *c = (Config){};
 }
 
@@ -190,6 +191,7 @@ static const ConfigKey cluster_keys[] = {
         KEY_STRING("caServer", cluster.ca_server),
         KEY_STRING("caListen", cluster.ca_listen),
         KEY_PATH("caSecretFile", cluster.ca_secret_file),
+        KEY_STRING("caFingerprint", cluster.ca_fingerprint),
 };
 
 static int config_set_key(Config *c, const char *name, const ConfigKey *k, JsonNode *node,
@@ -297,15 +299,26 @@ static int config_load_cluster(Config *c, const char *name, JsonNode *node, char
 }
 
 /* The cluster CA keys (docs/cluster.md, "One root"): all or nothing, with the embedded issuer. */
-static int config_check_cluster_ca(const Config *c, const char *name, char **ret_error) {
-        const ClusterConfig *k = &c->cluster;
+static int config_check_cluster_ca(Config *c, const char *name, char **ret_error) {
+        ClusterConfig *k = &c->cluster;
+        char fp[SHA256_FINGERPRINT_SIZE];
 
         if (!k->ca_server) {
-                if (k->ca_listen || k->ca_secret_file)
+                if (k->ca_listen || k->ca_secret_file || k->ca_fingerprint)
                         return json_error(ret_error, -EINVAL,
-                                "%s: keys \"cluster.caListen\" and \"cluster.caSecretFile\" need \"cluster.caServer\"",
+                                "%s: keys \"cluster.caListen\", \"cluster.caSecretFile\" and \"cluster.caFingerprint\" "
+                                "need \"cluster.caServer\"",
                                 name);
                 return 0;
+        }
+        if (k->ca_fingerprint) {
+                if (sha256_fingerprint_normalize(k->ca_fingerprint, fp) < 0)
+                        return json_error(ret_error, -EINVAL,
+                                "%s: key \"cluster.caFingerprint\" must be the root's SHA-256 fingerprint (64 hex "
+                                "digits, optionally in pairs separated by ':'), not \"%s\"",
+                                name, k->ca_fingerprint);
+                if (free_and_strdup(&k->ca_fingerprint, fp) < 0)
+                        return -ENOMEM;
         }
         if (!cluster_server_name_is_valid(k->ca_server))
                 return json_error(ret_error, -EINVAL,
@@ -334,106 +347,104 @@ static int config_check_cluster_ca(const Config *c, const char *name, char **ret
         return 0;
 }
 
-static int config_load_root(Config *c, const char *name, JsonNode *root, char **ret_error) {
-        JsonObject *o, *issuer;
-        JsonNode *node;
+static int config_load_key_type(Config *c, const char *name, JsonNode *node, char **ret_error) {
+        KeyType t = json_node_is_string(node) ? key_type_from_string(json_node_get_string(node)) : -EINVAL;
+
+        if (t < 0)
+                return json_error(ret_error, -EINVAL,
+                        "%s: key \"keyType\" must be \"rsa-2048\" or \"ecdsa-p256\"", name);
+        c->key_type = t;
+        return 0;
+}
+
+static int config_load_issuer(Config *c, const char *name, JsonNode *node, char **ret_error) {
+        JsonObject *issuer;
+        JsonNode *type;
+        IssuerType t;
+
+        if (!JSON_NODE_HOLDS_OBJECT(node))
+                return json_error(ret_error, -EINVAL, "%s: key \"issuer\" must be an object", name);
+        issuer = json_node_get_object(node);
+        type = json_object_get_member(issuer, "type");
+        t = json_node_is_string(type) ? issuer_type_from_string(json_node_get_string(type)) : -EINVAL;
+        if (t < 0)
+                return json_error(ret_error, -EINVAL, "%s: key \"issuer.type\" must be \"local\" or \"cmp\"",
+                        name);
+        c->issuer_type = t;
+        if (t == ISSUER_LOCAL && json_object_get_size(issuer) > 1)
+                return json_error(ret_error, -EINVAL,
+                        "%s: the \"local\" issuer takes no settings besides \"type\"", name);
+        return config_load_object(c, name, issuer, cmp_keys, ELEMENTSOF(cmp_keys), "issuer",
+                STRV_MAKE("type"), ret_error);
+}
+
+static int config_load_inventory(Config *c, const char *name, JsonNode *node, char **ret_error) {
+        JsonObject *inventory;
+        JsonNode *provider;
+        InventoryProvider p;
         int r;
 
-        if (!JSON_NODE_HOLDS_OBJECT(root))
-                return json_error(ret_error, -EINVAL, "%s: the configuration must be a JSON object", name);
-        o = json_node_get_object(root);
-
-        /* Structured keys first, then the flat ones (which reject anything unknown). */
-        node = json_object_get_member(o, "keyType");
-        if (node) {
-                KeyType t = json_node_is_string(node) ? key_type_from_string(json_node_get_string(node))
-                                                      : -EINVAL;
-                if (t < 0)
-                        return json_error(ret_error, -EINVAL,
-                                "%s: key \"keyType\" must be \"rsa-2048\" or \"ecdsa-p256\"", name);
-                c->key_type = t;
-        }
-
-        node = json_object_get_member(o, "issuer");
-        if (node) {
-                JsonNode *type;
-                IssuerType t;
-
-                if (!JSON_NODE_HOLDS_OBJECT(node))
-                        return json_error(ret_error, -EINVAL, "%s: key \"issuer\" must be an object", name);
-                issuer = json_node_get_object(node);
-                type = json_object_get_member(issuer, "type");
-                t = json_node_is_string(type) ? issuer_type_from_string(json_node_get_string(type))
-                                              : -EINVAL;
-                if (t < 0)
-                        return json_error(ret_error, -EINVAL,
-                                "%s: key \"issuer.type\" must be \"local\" or \"cmp\"", name);
-                c->issuer_type = t;
-                if (t == ISSUER_LOCAL && json_object_get_size(issuer) > 1)
-                        return json_error(ret_error, -EINVAL,
-                                "%s: the \"local\" issuer takes no settings besides \"type\"", name);
-                r = config_load_object(c, name, issuer, cmp_keys, ELEMENTSOF(cmp_keys), "issuer",
-                        STRV_MAKE("type"), ret_error);
-                if (r < 0)
-                        return r;
-        }
-
-        node = json_object_get_member(o, "inventory");
-        if (node) {
-                JsonObject *inventory;
-                JsonNode *provider;
-                InventoryProvider p;
-
-                if (!JSON_NODE_HOLDS_OBJECT(node))
-                        return json_error(ret_error, -EINVAL, "%s: key \"inventory\" must be an object",
-                                name);
-                inventory = json_node_get_object(node);
-                provider = json_object_get_member(inventory, "provider");
-                p = json_node_is_string(provider)
-                            ? inventory_provider_from_string(json_node_get_string(provider))
-                            : -EINVAL;
-                if (p < 0)
-                        return json_error(ret_error, -EINVAL,
-                                "%s: key \"inventory.provider\" must be \"manual\" or \"libvirt\"", name);
-                c->inventory_provider = p;
-                r = config_load_object(c, name, inventory, inventory_keys, ELEMENTSOF(inventory_keys),
-                        "inventory", STRV_MAKE("provider"), ret_error);
-                if (r < 0)
-                        return r;
-                if (c->inventory_uri && (isempty(c->inventory_uri) || !strstr(c->inventory_uri, ":")))
-                        return json_error(ret_error, -EINVAL,
-                                "%s: key \"inventory.uri\" must be a libvirt URI such as qemu:///system",
-                                name);
-        }
-
-        node = json_object_get_member(o, "cluster");
-        if (node) {
-                r = config_load_cluster(c, name, node, ret_error);
-                if (r < 0)
-                        return r;
-        }
-
-        r = config_load_object(c, name, o, top_keys, ELEMENTSOF(top_keys), NULL,
-                STRV_MAKE("keyType", "issuer", "inventory", "cluster"), ret_error);
+        if (!JSON_NODE_HOLDS_OBJECT(node))
+                return json_error(ret_error, -EINVAL, "%s: key \"inventory\" must be an object", name);
+        inventory = json_node_get_object(node);
+        provider = json_object_get_member(inventory, "provider");
+        p = json_node_is_string(provider) ? inventory_provider_from_string(json_node_get_string(provider))
+                                          : -EINVAL;
+        if (p < 0)
+                return json_error(ret_error, -EINVAL,
+                        "%s: key \"inventory.provider\" must be \"manual\" or \"libvirt\"", name);
+        c->inventory_provider = p;
+        r = config_load_object(c, name, inventory, inventory_keys, ELEMENTSOF(inventory_keys), "inventory",
+                STRV_MAKE("provider"), ret_error);
         if (r < 0)
                 return r;
+        if (c->inventory_uri && (isempty(c->inventory_uri) || !strstr(c->inventory_uri, ":")))
+                return json_error(ret_error, -EINVAL,
+                        "%s: key \"inventory.uri\" must be a libvirt URI such as qemu:///system", name);
+        return 0;
+}
+
+static int config_check_cluster(Config *c, const char *name, char **ret_error) {
+        if (!cluster_server_name_is_valid(c->server_name))
+                return json_error(ret_error, -EINVAL,
+                        "%s: in a cluster, key \"serverName\" is required: 1 to 63 letters, digits, "
+                        "'.', '_' or '-'",
+                        name);
+        if (!cluster_prefix_is_valid(c->cluster.prefix))
+                return json_error(ret_error, -EINVAL,
+                        "%s: key \"cluster.prefix\" must be an etcd key prefix such as /azshci", name);
+        if (!c->cluster.cert_file != !c->cluster.key_file)
+                return json_error(ret_error, -EINVAL,
+                        "%s: keys \"cluster.certFile\" and \"cluster.keyFile\" go together", name);
+        return config_check_cluster_ca(c, name, ret_error);
+}
+
+static int config_check_cmp(const Config *c, const char *name, char **ret_error) {
+        if (isempty(c->cmp.server))
+                return json_error(ret_error, -EINVAL, "%s: the \"cmp\" issuer needs \"issuer.server\"",
+                        name);
+        if (strncmp(c->cmp.server, "http://", 7) != 0 && strncmp(c->cmp.server, "https://", 8) != 0)
+                return json_error(ret_error, -EINVAL,
+                        "%s: key \"issuer.server\" must be an http:// or https:// URL", name);
+        if (isempty(c->cmp.trust_anchor))
+                return json_error(ret_error, -EINVAL, "%s: the \"cmp\" issuer needs \"issuer.trustAnchor\"",
+                        name);
+        if (isempty(c->cmp.reference) || (isempty(c->cmp.secret) == isempty(c->cmp.secret_file)))
+                return json_error(ret_error, -EINVAL,
+                        "%s: the \"cmp\" issuer needs \"issuer.reference\" and exactly one of "
+                        "\"issuer.secret\" and \"issuer.secretFile\"",
+                        name);
+        return 0;
+}
+
+/* What holds across keys, once all are read. */
+static int config_check(Config *c, const char *name, char **ret_error) {
+        int r;
 
         if (c->server_name && !vm_name_is_valid(c->server_name))
                 return json_error(ret_error, -EINVAL, "%s: key \"serverName\" is not a valid name", name);
         if (c->cluster.endpoints) {
-                if (!cluster_server_name_is_valid(c->server_name))
-                        return json_error(ret_error, -EINVAL,
-                                "%s: in a cluster, key \"serverName\" is required: 1 to 63 letters, digits, "
-                                "'.', '_' or '-'",
-                                name);
-                if (!cluster_prefix_is_valid(c->cluster.prefix))
-                        return json_error(ret_error, -EINVAL,
-                                "%s: key \"cluster.prefix\" must be an etcd key prefix such as /azshci",
-                                name);
-                if (!c->cluster.cert_file != !c->cluster.key_file)
-                        return json_error(ret_error, -EINVAL,
-                                "%s: keys \"cluster.certFile\" and \"cluster.keyFile\" go together", name);
-                r = config_check_cluster_ca(c, name, ret_error);
+                r = config_check_cluster(c, name, ret_error);
                 if (r < 0)
                         return r;
         }
@@ -447,23 +458,43 @@ static int config_load_root(Config *c, const char *name, JsonNode *root, char **
                 return json_error(ret_error, -EINVAL,
                         "%s: key \"legacyBridge\" must be a network interface name of at most 15 characters",
                         name);
-        if (c->issuer_type == ISSUER_CMP) {
-                if (isempty(c->cmp.server))
-                        return json_error(ret_error, -EINVAL,
-                                "%s: the \"cmp\" issuer needs \"issuer.server\"", name);
-                if (strncmp(c->cmp.server, "http://", 7) != 0 && strncmp(c->cmp.server, "https://", 8) != 0)
-                        return json_error(ret_error, -EINVAL,
-                                "%s: key \"issuer.server\" must be an http:// or https:// URL", name);
-                if (isempty(c->cmp.trust_anchor))
-                        return json_error(ret_error, -EINVAL,
-                                "%s: the \"cmp\" issuer needs \"issuer.trustAnchor\"", name);
-                if (isempty(c->cmp.reference) || (isempty(c->cmp.secret) == isempty(c->cmp.secret_file)))
-                        return json_error(ret_error, -EINVAL,
-                                "%s: the \"cmp\" issuer needs \"issuer.reference\" and exactly one of "
-                                "\"issuer.secret\" and \"issuer.secretFile\"",
-                                name);
-        }
+        if (c->issuer_type == ISSUER_CMP)
+                return config_check_cmp(c, name, ret_error);
         return 0;
+}
+
+static int config_load_root(Config *c, const char *name, JsonNode *root, char **ret_error) {
+        /* Structured keys first, then the flat ones (which reject anything unknown). */
+        static const struct {
+                const char *key;
+                int (*load)(Config *c, const char *name, JsonNode *node, char **ret_error);
+        } structured[] = {
+                {"keyType", config_load_key_type},
+                {"issuer", config_load_issuer},
+                {"inventory", config_load_inventory},
+                {"cluster", config_load_cluster},
+        };
+        JsonObject *o;
+        int r;
+
+        if (!JSON_NODE_HOLDS_OBJECT(root))
+                return json_error(ret_error, -EINVAL, "%s: the configuration must be a JSON object", name);
+        o = json_node_get_object(root);
+
+        for (size_t i = 0; i < ELEMENTSOF(structured); i++) {
+                JsonNode *node = json_object_get_member(o, structured[i].key);
+
+                if (!node)
+                        continue;
+                r = structured[i].load(c, name, node, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        r = config_load_object(c, name, o, top_keys, ELEMENTSOF(top_keys), NULL,
+                STRV_MAKE("keyType", "issuer", "inventory", "cluster"), ret_error);
+        if (r < 0)
+                return r;
+        return config_check(c, name, ret_error);
 }
 
 int config_load_data(Config *c, const char *name, const char *data, char **ret_error) {

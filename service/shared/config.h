@@ -65,6 +65,7 @@ typedef struct ClusterConfig {
         char *ca_server;      /* NULL = every server has its own root */
         char *ca_listen;      /* "ADDR:PORT" on the CA server, never a wildcard */
         char *ca_secret_file; /* the shared enrolment secret, a file only its owner reads */
+        char *ca_fingerprint; /* the root's SHA-256 (64 lowercase hex digits), or NULL: first use */
 } ClusterConfig;
 
 typedef struct Config {

@@ -309,3 +309,21 @@ bool cluster_ca_listen_is_valid(const char *s) {
 
         return cluster_ca_listen_parse(s, &ss, &len) >= 0;
 }
+
+int sha256_fingerprint_normalize(const char *s, char ret[static SHA256_FINGERPRINT_SIZE]) {
+        size_t n = 0;
+
+        assert(s);
+
+        for (; *s; s++) {
+                if (*s == ':' && n > 0 && n % 2 == 0 && s[1] != '\0' && s[1] != ':')
+                        continue;
+                if (unhexchar(*s) < 0 || n >= SHA256_FINGERPRINT_SIZE - 1)
+                        return -EINVAL;
+                ret[n++] = (char)tolower((unsigned char)*s);
+        }
+        if (n != SHA256_FINGERPRINT_SIZE - 1)
+                return -EINVAL;
+        ret[n] = '\0';
+        return 0;
+}

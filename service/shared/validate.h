@@ -58,3 +58,8 @@ bool cluster_prefix_is_valid(const char *s);
  * or link-local address (the IMDS address 169.254.169.253 is link-local). */
 int cluster_ca_listen_parse(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len);
 bool cluster_ca_listen_is_valid(const char *s);
+
+/* A SHA-256 fingerprint as people write it (hex, either case, bytes optionally separated by
+ * ':') as 64 lowercase hex digits (certificate_fingerprint()'s form); -EINVAL when it is none. */
+#define SHA256_FINGERPRINT_SIZE 65
+int sha256_fingerprint_normalize(const char *s, char ret[static SHA256_FINGERPRINT_SIZE]);

@@ -90,6 +90,19 @@ int certificate_not_after_usec(X509 *cert, usec_t *ret) {
         return asn1_time_to_usec(X509_get0_notAfter(cert), ret);
 }
 
+int certificate_fingerprint(X509 *cert, char ret[static SHA256_FINGERPRINT_SIZE]) {
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned len = 0;
+
+        assert(cert);
+
+        if (X509_digest(cert, EVP_sha256(), md, &len) != 1 || len != 32)
+                return openssl_error(NULL, -EIO, "SHA-256 of a certificate");
+        for (unsigned i = 0; i < len; i++)
+                sprintf(ret + 2 * i, "%02x", md[i]);
+        return 0;
+}
+
 bool certificate_matches_key(X509 *cert, EVP_PKEY *key) {
         EVP_PKEY *pub;
         int r;

@@ -13,6 +13,7 @@
 
 #include "macro.h"
 #include "time-util.h"
+#include "validate.h"
 
 /* Small OpenSSL helpers: cleanup functions, PEM/base64 coding, certificate times and the
  * acceptance check the service applies to every certificate an issuer hands back. */
@@ -56,6 +57,9 @@ bool certificate_matches_key(X509 *cert, EVP_PKEY *key);
 #define CERTIFICATE_CLOCK_SKEW_USEC (5 * USEC_PER_MINUTE)
 int certificate_check_acceptable(X509 *cert, EVP_PKEY *key, unsigned max_validity_days, time_t now,
         char **ret_error);
+
+/* The SHA-256 fingerprint of a certificate's DER: 64 lowercase hex digits. */
+int certificate_fingerprint(X509 *cert, char ret[static SHA256_FINGERPRINT_SIZE]);
 
 /* PEM of one certificate followed by the ones in chain (chain may be NULL). */
 int pem_encode_certificates(X509 *cert, STACK_OF(X509) * chain, char **ret_pem);

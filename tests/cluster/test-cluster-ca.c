@@ -8,12 +8,15 @@
 #include <arpa/inet.h>
 #include <glib.h>
 #include <netinet/in.h>
+#include <sys/stat.h>
 
 #include <openssl/cmp.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
 #include "cluster-records.h"
+#include "cluster-view.h"
+#include "cmp-request.h"
 #include "cmp-server.h"
 #include "config.h"
 #include "fileio.h"
@@ -94,6 +97,23 @@ static void test_config(void) {
         g_assert_cmpint(load(CLUSTER(",\"caServer\":\"node2\",\"caSecretFile\":\"etc/s\""), &e), ==,
                 -EINVAL);
         e = mfree(e);
+        /* The root's fingerprint, as openssl x509 -fingerprint -sha256 prints it or plain. */
+        g_assert_cmpint(
+                load(CLUSTER(",\"caServer\":\"node2\",\"caSecretFile\":\"/etc/s\","
+                             "\"caFingerprint\":\"6F:95:DD:CD:8A:6F:76:95:27:F2:42:7E:CF:28:09:E2:03:EE:2C:"
+                             "F2:0B:35:7A:CA:C6:B6:28:A6:3C:56:3F:0D\""),
+                        NULL),
+                ==, 0);
+        g_assert_cmpint(load(CLUSTER(",\"caServer\":\"node2\",\"caSecretFile\":\"/etc/s\",\"caFingerprint\":"
+                                     "\"6f95ddcd8a6f769527f2427ecf2809e203ee2cf20b357acac6b628a63c563f0d\""),
+                                NULL),
+                ==, 0);
+        g_assert_cmpint(load(CLUSTER(",\"caServer\":\"node2\",\"caSecretFile\":\"/etc/s\",\"caFingerprint\":"
+                                     "\"6f95ddcd8a6f769527f2427ecf2809e203ee2cf20b357acac6b628a63c563f0\""),
+                                &e),
+                ==, -EINVAL);
+        g_assert_nonnull(strstr(e, "SHA-256 fingerprint"));
+        e = mfree(e);
         g_assert_cmpint(
                 load("{\"serverName\":\"node1\",\"issuer\":{\"type\":\"cmp\",\"server\":\"http://ca/\","
                      "\"trustAnchor\":\"/t\",\"reference\":\"r\",\"secretFile\":\"/s\"},"
@@ -147,6 +167,32 @@ static void test_record(void) {
         g_assert_cmpint(cluster_ca_record_from_json("{\"server\":\"node1\"}", &r, &e), ==, -EBADMSG);
 }
 
+/* The CA record in the view (cluster-view.c): its revision is what the CA server's
+ * compare-and-swap compares, kept also for a record of the wrong shape, so that the CA server
+ * can put its own record back over whatever was written there. */
+static void test_view_ca(void) {
+        ClusterView v = {.prefix = "/c", .server_name = "node1"};
+        _cleanup_free_ char *json = NULL;
+
+        g_assert_cmpint(cluster_ca_record_to_json(&(ClusterCaRecord){.server = (char *)"node1",
+                                                          .url = (char *)"http://10.0.0.1:8291/cmp",
+                                                          .root = (char *)ROOT},
+                                &json),
+                ==, 0);
+        g_assert_cmpint(cluster_view_revision_of(&v, "/c/ca"), ==, 0);
+        g_assert_cmpuint(cluster_view_apply(&v, "/c/ca", json, 7), ==, CLUSTER_CHANGED_CA);
+        g_assert_true(v.has_ca);
+        g_assert_cmpint(cluster_view_revision_of(&v, "/c/ca"), ==, 7);
+        g_assert_cmpuint(cluster_view_apply(&v, "/c/ca", json, 7), ==, 0); /* not newer */
+        g_assert_cmpuint(cluster_view_apply(&v, "/c/ca", "{\"server\":\"node1\"}", 9), ==,
+                CLUSTER_CHANGED_CA);
+        g_assert_false(v.has_ca);
+        g_assert_cmpint(cluster_view_revision_of(&v, "/c/ca"), ==, 9);
+        g_assert_cmpuint(cluster_view_apply(&v, "/c/ca", NULL, 10), ==, CLUSTER_CHANGED_CA);
+        g_assert_cmpint(cluster_view_revision_of(&v, "/c/ca"), ==, 0);
+        cluster_view_clear(&v);
+}
+
 /* --- the CMP responder --- */
 
 typedef struct World {
@@ -154,19 +200,20 @@ typedef struct World {
         Issuer *ca;
         X509 *root;
         CmpServer *server;
-        unsigned nested; /* run one whole enrolment between a request and its certConf */
+        unsigned nested;  /* run one whole enrolment between a request and its certConf */
+        bool forge_conf;  /* send a copy of the next certConf with a broken protection first */
+        bool no_renewals; /* renewal_allowed() says no */
 } World;
 
 static OSSL_CMP_MSG *transfer(OSSL_CMP_CTX *ctx, const OSSL_CMP_MSG *req);
 
-static OSSL_CMP_CTX *client(World *w, const char *name, EVP_PKEY *new_key) {
+/* A client for name without subjectAltName. */
+static OSSL_CMP_CTX *client_base(World *w, const char *name, EVP_PKEY *new_key) {
         OSSL_CMP_CTX *ctx = OSSL_CMP_CTX_new(NULL, NULL);
         X509_STORE *store = X509_STORE_new();
         X509_NAME *subject = X509_NAME_new();
-        GENERAL_NAME *san = GENERAL_NAME_new();
-        ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
 
-        g_assert_true(ctx && store && subject && san && ia5);
+        g_assert_true(ctx && store && subject);
         g_assert_cmpint(X509_STORE_add_cert(store, w->root), ==, 1);
         g_assert_cmpint(OSSL_CMP_CTX_set0_trustedStore(ctx, store), ==, 1);
         g_assert_cmpint(OSSL_CMP_CTX_set_transfer_cb(ctx, transfer), ==, 1);
@@ -177,8 +224,23 @@ static OSSL_CMP_CTX *client(World *w, const char *name, EVP_PKEY *new_key) {
                 ==, 1);
         g_assert_cmpint(OSSL_CMP_CTX_set1_subjectName(ctx, subject), ==, 1);
         X509_NAME_free(subject);
+        return ctx;
+}
+
+static GENERAL_NAME *dns_name(const char *name) {
+        GENERAL_NAME *san = GENERAL_NAME_new();
+        ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
+
+        g_assert_true(san && ia5);
         g_assert_cmpint(ASN1_STRING_set(ia5, name, -1), ==, 1);
         GENERAL_NAME_set0_value(san, GEN_DNS, ia5);
+        return san;
+}
+
+static OSSL_CMP_CTX *client(World *w, const char *name, EVP_PKEY *new_key) {
+        OSSL_CMP_CTX *ctx = client_base(w, name, new_key);
+        GENERAL_NAME *san = dns_name(name);
+
         g_assert_cmpint(OSSL_CMP_CTX_push1_subjectAltName(ctx, san), ==, 1);
         GENERAL_NAME_free(san);
         return ctx;
@@ -243,6 +305,22 @@ static OSSL_CMP_MSG *transfer(OSSL_CMP_CTX *ctx, const OSSL_CMP_MSG *req) {
         }
         n = i2d_OSSL_CMP_MSG(req, &der);
         g_assert_cmpint(n, >, 0);
+        if (w->forge_conf && OSSL_CMP_MSG_get_bodytype(req) == 24 /* certConf */) {
+                /* Anyone who saw the transactionID sends a certConf of their own (the real one
+                 * with its MAC broken): refused, and the real one still completes. */
+                g_autofree unsigned char *forged = g_memdup2(der, (gsize)n);
+                OSSL_CMP_MSG *err;
+
+                w->forge_conf = false;
+                forged[n - 1] ^= 0x01;
+                g_assert_cmpint(cmp_server_handle(w->server, forged, (size_t)n, &out, &size), ==, 0);
+                p = out;
+                err = d2i_OSSL_CMP_MSG(NULL, &p, (long)size);
+                OPENSSL_free(out);
+                g_assert_nonnull(err);
+                g_assert_cmpint(OSSL_CMP_MSG_get_bodytype(err), ==, 23 /* error */);
+                OSSL_CMP_MSG_free(err);
+        }
         if (cmp_server_handle(w->server, der, (size_t)n, &out, &size) < 0)
                 return NULL;
         p = out;
@@ -256,6 +334,12 @@ static char *cn_of(X509 *cert) {
 
         X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf, sizeof buf);
         return g_strdup(buf);
+}
+
+static bool renewal_allowed(const char *dns_name, void *userdata) {
+        World *w = userdata;
+
+        return !w->no_renewals;
 }
 
 static void world_init(World *w) {
@@ -272,7 +356,9 @@ static void world_init(World *w) {
         r = cmp_server_new(&(CmpServerOptions){.ca = w->ca,
                                    .secret_file = w->secret_file,
                                    .metadata_domain = DOMAIN,
-                                   .validity_days = 30},
+                                   .validity_days = 30,
+                                   .renewal_allowed = renewal_allowed,
+                                   .userdata = w},
                 &w->server, &error);
         g_assert_cmpint(r, ==, 0);
 }
@@ -308,7 +394,7 @@ static void assert_issued(World *w, X509 *cert, EVP_PKEY *key, const char *name)
 static void test_cmp(void) {
         _cleanup_(EVP_PKEY_freep) EVP_PKEY *k1 = NULL, *k2 = NULL, *other_key = NULL;
         _cleanup_(X509_freep) X509 *c1 = NULL, *c2 = NULL, *bad = NULL;
-        _cleanup_free_ void *out = NULL;
+        void *out = NULL;
         OSSL_CMP_CTX *ctx;
         size_t size;
         World w;
@@ -373,7 +459,326 @@ static void test_cmp(void) {
 
         /* Not a CMP message. */
         g_assert_cmpint(cmp_server_handle(w.server, "hello", 5, &out, &size), ==, -EBADMSG);
+        g_assert_null(out);
 
+        world_done(&w);
+}
+
+static OSSL_CMP_CTX *kur_client(World *w, const char *name, X509 *cert, EVP_PKEY *key, X509 *old) {
+        OSSL_CMP_CTX *ctx = client(w, name, new_key());
+
+        g_assert_cmpint(OSSL_CMP_CTX_set1_cert(ctx, cert), ==, 1);
+        g_assert_cmpint(OSSL_CMP_CTX_set1_pkey(ctx, key), ==, 1);
+        g_assert_cmpint(OSSL_CMP_CTX_set1_oldCert(ctx, old), ==, 1);
+        return ctx;
+}
+
+/* A renewal is tied to the certificate that signs it; the secret protects only IR and CR. */
+static void test_cmp_renewal(void) {
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *k2 = NULL, *k2b = NULL, *k3 = NULL;
+        _cleanup_(X509_freep) X509 *c2 = NULL, *c2b = NULL, *c3 = NULL;
+        OSSL_CMP_CTX *ctx;
+        X509 *c;
+        World w;
+
+        world_init(&w);
+        c2 = enrol_ir(&w, "node2." DOMAIN, SECRET, &k2);
+        c2b = enrol_ir(&w, "node2." DOMAIN, SECRET, &k2b);
+        c3 = enrol_ir(&w, "node3." DOMAIN, SECRET, &k3);
+        assert_issued(&w, c3, k3, "node3." DOMAIN);
+
+        /* node2's certificate asks for node3's name. */
+        g_assert_null(enrol(&w, kur_client(&w, "node3." DOMAIN, c2, k2, c2), OSSL_CMP_KUR));
+        /* oldCertID names another certificate than the signer (node2's other one). */
+        g_assert_null(enrol(&w, kur_client(&w, "node2." DOMAIN, c2, k2, c2b), OSSL_CMP_KUR));
+        /* ... or another server's. */
+        g_assert_null(enrol(&w, kur_client(&w, "node2." DOMAIN, c2, k2, c3), OSSL_CMP_KUR));
+        /* An IR or a CR signed with a certificate instead of the secret. */
+        ctx = client(&w, "node2." DOMAIN, new_key());
+        g_assert_cmpint(OSSL_CMP_CTX_set1_cert(ctx, c2), ==, 1);
+        g_assert_cmpint(OSSL_CMP_CTX_set1_pkey(ctx, k2), ==, 1);
+        g_assert_null(enrol(&w, ctx, OSSL_CMP_IR));
+        ctx = client(&w, "node2." DOMAIN, new_key());
+        g_assert_cmpint(OSSL_CMP_CTX_set1_cert(ctx, c2), ==, 1);
+        g_assert_cmpint(OSSL_CMP_CTX_set1_pkey(ctx, k2), ==, 1);
+        g_assert_null(enrol(&w, ctx, OSSL_CMP_CR));
+        /* A KUR protected with the secret. */
+        ctx = client(&w, "node2." DOMAIN, new_key());
+        with_secret(ctx, "node2", SECRET);
+        g_assert_cmpint(OSSL_CMP_CTX_set1_oldCert(ctx, c2), ==, 1);
+        g_assert_null(enrol(&w, ctx, OSSL_CMP_KUR));
+        /* A server the cluster no longer has. */
+        w.no_renewals = true;
+        g_assert_null(enrol(&w, kur_client(&w, "node2." DOMAIN, c2, k2, c2), OSSL_CMP_KUR));
+        w.no_renewals = false;
+
+        /* The same renewal as it should be: granted (so the refusals above are the checks'). */
+        c = enrol(&w, kur_client(&w, "node2." DOMAIN, c2, k2, c2), OSSL_CMP_KUR);
+        assert_issued(&w, c, NULL, "node2." DOMAIN);
+        X509_free(c);
+
+        /* Someone who saw the transactionID sends a certConf of their own first: refused, and the
+         * enrolment still completes. */
+        w.forge_conf = true;
+        c = enrol_ir(&w, "node2." DOMAIN, SECRET, NULL);
+        g_assert_false(w.forge_conf);
+        assert_issued(&w, c, NULL, "node2." DOMAIN);
+        X509_free(c);
+
+        /* The secret rotated: the file is read again. */
+        g_assert_true(g_file_set_contents(w.secret_file, "rotated\n", -1, NULL));
+        g_assert_null(enrol_ir(&w, "node2." DOMAIN, SECRET, NULL));
+        c = enrol_ir(&w, "node2." DOMAIN, "rotated", NULL);
+        assert_issued(&w, c, NULL, "node2." DOMAIN);
+        X509_free(c);
+
+        world_done(&w);
+}
+
+/* The name a template asks for (cmp-request.c): OpenSSL's client merges extensions, so these
+ * templates are built by hand. */
+static void test_template_name(void) {
+        _cleanup_free_ char *name = NULL;
+
+        for (int n_sans = 1; n_sans <= 2; n_sans++) {
+                OSSL_CRMF_MSG *crm = OSSL_CRMF_MSG_new();
+                X509_EXTENSIONS *exts = sk_X509_EXTENSION_new_null();
+                GENERAL_NAMES *sans = GENERAL_NAMES_new();
+                X509_NAME *subject = X509_NAME_new();
+
+                g_assert_true(crm && exts && sans && subject);
+                g_assert_cmpint(X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_UTF8,
+                                        (const unsigned char *)"node2." DOMAIN, -1, -1, 0),
+                        ==, 1);
+                g_assert_cmpint(OSSL_CRMF_CERTTEMPLATE_fill(OSSL_CRMF_MSG_get0_tmpl(crm), NULL, subject,
+                                        NULL, NULL),
+                        ==, 1);
+                g_assert_cmpint(sk_GENERAL_NAME_push(sans, dns_name("node2." DOMAIN)), ==, 1);
+                for (int i = 0; i < n_sans; i++) {
+                        X509_EXTENSION *e = X509V3_EXT_i2d(NID_subject_alt_name, 0, sans);
+
+                        g_assert_nonnull(e);
+                        g_assert_cmpint(sk_X509_EXTENSION_push(exts, e), >, 0);
+                }
+                g_assert_cmpint(OSSL_CRMF_MSG_set0_extensions(crm, exts), ==, 1);
+                /* One extension: the name; a second one (even the same): refused. */
+                g_assert_cmpint(cmp_template_name(OSSL_CRMF_MSG_get0_tmpl(crm), DOMAIN, &name), ==,
+                        n_sans == 1 ? 0 : -EINVAL);
+                if (n_sans == 1)
+                        g_assert_cmpstr(name, ==, "node2." DOMAIN);
+                name = mfree(name);
+                GENERAL_NAMES_free(sans);
+                X509_NAME_free(subject);
+                OSSL_CRMF_MSG_free(crm);
+        }
+}
+
+/* --- the PBM iteration count a sender picks --- */
+
+static OSSL_CMP_MSG *captured;
+
+static OSSL_CMP_MSG *capture(OSSL_CMP_CTX *ctx, const OSSL_CMP_MSG *req) {
+        captured = OSSL_CMP_MSG_dup(req);
+        return NULL; /* no answer: the client gives up */
+}
+
+/* The content of the DER element at *p and its end; *p moves past it. */
+static const unsigned char *der_enter(const unsigned char **p, long max, const unsigned char **ret_end,
+        int *ret_tag, int *ret_class) {
+        const unsigned char *q = *p;
+        long len;
+
+        g_assert_cmpint(ASN1_get_object(&q, &len, ret_tag, ret_class, max) & 0x80, ==, 0);
+        *ret_end = q + len;
+        *p = q + len;
+        return q;
+}
+
+/* An IR whose PBM uses `iterations` (same salt and algorithms), protected correctly with
+ * secret: what a sender that picks its own iteration count sends. OpenSSL 3.0's client has no
+ * option for it, so the DER of one of its IRs (500 iterations) is edited and its MAC redone. */
+static unsigned char *ir_with_iterations(World *w, unsigned iterations, const char *secret, int *ret_n) {
+        static const unsigned char count500[] = {0x02, 0x02, 0x01, 0xf4};
+        unsigned char *der = NULL, *hit, *mac = NULL, *prot = NULL;
+        const unsigned char *p, *end, *hdr, *hdr_end, *body_end, *e, *e_end, *oid_end, *q;
+        OSSL_CRMF_PBMPARAMETER *pbmp = NULL;
+        OSSL_CMP_CTX *ctx;
+        size_t mac_len = 0;
+        int n, tag, xclass, plen;
+
+        ctx = client(w, "node2." DOMAIN, new_key());
+        with_secret(ctx, "node2", secret);
+        g_assert_cmpint(OSSL_CMP_CTX_set_transfer_cb(ctx, capture), ==, 1);
+        g_assert_null(OSSL_CMP_exec_certreq(ctx, OSSL_CMP_IR, NULL));
+        ERR_clear_error();
+        OSSL_CMP_CTX_free(ctx);
+        g_assert_nonnull(captured);
+        n = i2d_OSSL_CMP_MSG(captured, &der);
+        OSSL_CMP_MSG_free(captured);
+        captured = NULL;
+
+        /* iterationCount 500 -> iterations (two content octets either way). */
+        g_assert_cmpuint(iterations, >, 0x100);
+        g_assert_cmpuint(iterations, <, 0x8000);
+        hit = memmem(der, (size_t)n, count500, sizeof count500);
+        g_assert_nonnull(hit);
+        hit[2] = (unsigned char)(iterations >> 8);
+        hit[3] = (unsigned char)iterations;
+
+        /* PKIMessage { header, body, [0] protection BIT STRING, ... } */
+        p = der;
+        p = der_enter(&p, n, &end, &tag, &xclass);
+        hdr = p;
+        q = der_enter(&p, end - p, &hdr_end, &tag, &xclass);
+        /* the header's protectionAlg [1] { OID, PBMParameter } */
+        for (;;) {
+                e = der_enter(&q, hdr_end - q, &e_end, &tag, &xclass);
+                if (xclass == V_ASN1_CONTEXT_SPECIFIC && tag == 1)
+                        break;
+        }
+        e = der_enter(&e, e_end - e, &e_end, &tag, &xclass);     /* AlgorithmIdentifier */
+        (void)der_enter(&e, e_end - e, &oid_end, &tag, &xclass); /* OID */
+        pbmp = d2i_OSSL_CRMF_PBMPARAMETER(NULL, &e, e_end - e);
+        g_assert_nonnull(pbmp);
+        (void)der_enter(&p, end - p, &body_end, &tag, &xclass);
+
+        /* ProtectedPart ::= SEQUENCE { header, body } */
+        plen = ASN1_object_size(1, body_end - hdr, V_ASN1_SEQUENCE);
+        prot = g_malloc(plen);
+        q = prot;
+        {
+                unsigned char *o = prot;
+
+                ASN1_put_object(&o, 1, body_end - hdr, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
+                memcpy(o, hdr, body_end - hdr);
+        }
+        g_assert_cmpint(OSSL_CRMF_pbm_new(NULL, NULL, pbmp, prot, plen, (const unsigned char *)secret,
+                                strlen(secret), &mac, &mac_len),
+                ==, 1);
+        e = der_enter(&p, end - p, &e_end, &tag, &xclass); /* [0] */
+        g_assert_cmpint(tag, ==, 0);
+        e = der_enter(&e, e_end - e, &e_end, &tag, &xclass); /* BIT STRING: unused bits, MAC */
+        g_assert_cmpint(e_end - e, ==, (long)mac_len + 1);
+        memcpy(der + (e + 1 - der), mac, mac_len);
+
+        OPENSSL_free(mac);
+        g_free(prot);
+        OSSL_CRMF_PBMPARAMETER_free(pbmp);
+        *ret_n = n;
+        return der;
+}
+
+/* The body type of the response to der (1 = ip, 23 = error). */
+static int answer_type(World *w, const unsigned char *der, int n) {
+        const unsigned char *p;
+        OSSL_CMP_MSG *rsp;
+        void *out = NULL;
+        size_t size = 0;
+        int type;
+
+        g_assert_cmpint(cmp_server_handle(w->server, der, (size_t)n, &out, &size), ==, 0);
+        p = out;
+        rsp = d2i_OSSL_CMP_MSG(NULL, &p, (long)size);
+        OPENSSL_free(out);
+        g_assert_nonnull(rsp);
+        type = OSSL_CMP_MSG_get_bodytype(rsp);
+        OSSL_CMP_MSG_free(rsp);
+        return type;
+}
+
+static void test_cmp_pbm(void) {
+        unsigned char *der;
+        World w;
+        int n;
+
+        world_init(&w);
+        /* Edited the same way at a count the responder takes: answered with an ip (so the
+         * editing is right)... */
+        der = ir_with_iterations(&w, 400, SECRET, &n);
+        g_assert_cmpint(answer_type(&w, der, n), ==, 1);
+        OPENSSL_free(der);
+        /* ...and above what peers send: refused before the MAC is computed. */
+        der = ir_with_iterations(&w, CMP_PBM_ITERATIONS_MAX + 1, SECRET, &n);
+        g_assert_cmpint(answer_type(&w, der, n), ==, 23);
+        OPENSSL_free(der);
+        world_done(&w);
+}
+
+/* --- a peer's root: one self-signed CA certificate, pinned --- */
+
+static char *read_text(const char *dir, const char *name) {
+        g_autofree char *path = g_build_filename(dir, name, NULL);
+        char *text = NULL;
+
+        if (!g_file_get_contents(path, &text, NULL, NULL))
+                return NULL;
+        return text;
+}
+
+static void test_peer_root(void) {
+        _cleanup_free_ char *root_a = NULL, *root_b = NULL, *leaf = NULL, *e = NULL, *pem = NULL;
+        _cleanup_(X509_freep) X509 *b_cert = NULL, *c2 = NULL;
+        g_autofree char *both = NULL, *dir_b = NULL, *peer_dir = NULL, *pinned_dir = NULL, *text = NULL;
+        char fp_b[SHA256_FINGERPRINT_SIZE];
+        Issuer *ca_b = NULL, *peer = NULL, *pinned = NULL;
+        World w;
+
+        world_init(&w);
+        g_assert_cmpint(issuer_get_trust_anchor(w.ca, &root_a), ==, 0);
+        dir_b = g_build_filename(w.dir, "b", NULL);
+        g_assert_cmpint(mkdir(dir_b, 0700), ==, 0);
+        g_assert_cmpint(issuer_local_new(dir_b, KEY_TYPE_ECDSA_P256, &ca_b, NULL), ==, 0);
+        g_assert_cmpint(issuer_get_trust_anchor(ca_b, &root_b), ==, 0);
+        g_assert_cmpint(issuer_local_get_ca(ca_b, &b_cert), ==, 0);
+        g_assert_cmpint(certificate_fingerprint(b_cert, fp_b), ==, 0);
+        c2 = enrol_ir(&w, "node2." DOMAIN, SECRET, NULL);
+        g_assert_cmpint(pem_encode_certificates(c2, NULL, &leaf), ==, 0);
+        both = g_strconcat(root_a, root_b, NULL);
+
+        peer_dir = g_build_filename(w.dir, "peer", NULL);
+        g_assert_cmpint(mkdir(peer_dir, 0700), ==, 0);
+        g_assert_cmpint(issuer_cluster_new(peer_dir, "node1", NULL, "node2", w.secret_file, 5, &peer), ==,
+                0);
+
+        /* Not one self-signed CA certificate: refused, nothing written. */
+        g_assert_cmpint(issuer_cluster_set_ca(peer, "http://10.0.0.1:8291/cmp", leaf, &e), ==, -EBADMSG);
+        g_assert_nonnull(strstr(e, "not a CA certificate"));
+        e = mfree(e);
+        g_assert_cmpint(issuer_cluster_set_ca(peer, "http://10.0.0.1:8291/cmp", both, &e), ==, -EBADMSG);
+        g_assert_nonnull(strstr(e, "2 certificates"));
+        e = mfree(e);
+        g_assert_null(read_text(peer_dir, "ca.pem"));
+
+        /* The first root is taken and pinned... */
+        g_assert_cmpint(issuer_cluster_set_ca(peer, "http://10.0.0.1:8291/cmp", root_a, NULL), ==, 1);
+        g_assert_cmpint(issuer_cluster_set_ca(peer, "http://10.0.0.1:8291/cmp", root_a, NULL), ==, 0);
+        text = read_text(peer_dir, "cluster-root.sha256");
+        g_assert_nonnull(text);
+        g_assert_cmpuint(strlen(text), ==, SHA256_FINGERPRINT_SIZE - 1);
+        /* ...and another one, as whoever can write etcd would put there, refused: the root
+         * verifiers get (ca.pem, `azshcictl ca export`) stays. */
+        g_assert_cmpint(issuer_cluster_set_ca(peer, "http://10.6.6.6:8291/cmp", root_b, &e), ==, -EPERM);
+        g_assert_nonnull(strstr(e, "is not the root this server trusts"));
+        g_assert_nonnull(strstr(e, fp_b));
+        e = mfree(e);
+        g_free(text);
+        text = read_text(peer_dir, "ca.pem");
+        g_assert_cmpstr(text, ==, root_a);
+        g_assert_cmpint(issuer_get_trust_anchor(peer, &pem), ==, 0);
+        g_assert_cmpstr(pem, ==, root_a);
+
+        /* cluster.caFingerprint pins the root from the start. */
+        pinned_dir = g_build_filename(w.dir, "pinned", NULL);
+        g_assert_cmpint(mkdir(pinned_dir, 0700), ==, 0);
+        g_assert_cmpint(issuer_cluster_new(pinned_dir, "node1", fp_b, "node2", w.secret_file, 5, &pinned),
+                ==, 0);
+        g_assert_cmpint(issuer_cluster_set_ca(pinned, "http://10.0.0.1:8291/cmp", root_a, &e), ==, -EPERM);
+        g_assert_nonnull(strstr(e, "cluster.caFingerprint"));
+        g_assert_cmpint(issuer_cluster_set_ca(pinned, "http://10.0.0.1:8291/cmp", root_b, NULL), ==, 1);
+
+        issuer_free(pinned);
+        issuer_free(peer);
+        issuer_free(ca_b);
         world_done(&w);
 }
 
@@ -382,6 +787,11 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/cluster-ca/listen", test_listen);
         g_test_add_func("/cluster-ca/config", test_config);
         g_test_add_func("/cluster-ca/record", test_record);
+        g_test_add_func("/cluster-ca/view-ca", test_view_ca);
         g_test_add_func("/cluster-ca/cmp", test_cmp);
+        g_test_add_func("/cluster-ca/cmp-renewal", test_cmp_renewal);
+        g_test_add_func("/cluster-ca/cmp-pbm", test_cmp_pbm);
+        g_test_add_func("/cluster-ca/template-name", test_template_name);
+        g_test_add_func("/cluster-ca/peer-root", test_peer_root);
         return g_test_run();
 }

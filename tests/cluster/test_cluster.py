@@ -267,6 +267,22 @@ def ca_one_root(env):
     eq("PRIVATE KEY" in dump, False, "a private key in etcd")
     eq(root_pem.strip() in dump.replace("\\n", "\n"), True, "the root published in etcd")
 
+    # Whoever can write etcd cannot change the root the peers hand out: another root put into
+    # the CA record is refused by node2 (which pinned node1's on first use; node1 puts its own
+    # record back at once), and node2's export stays node1's root.
+    fake_key = os.path.join(s2.h.tmp, "fake-root.key")
+    s2.host(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+             "-keyout", fake_key, "-out", fake_key + ".pem", "-subj", "/CN=not the cluster root", "-days", "1",
+             "-addext", "basicConstraints=critical,CA:TRUE"])
+    from cluster_env import CA_PORT
+    with open(fake_key + ".pem") as f:
+        fake = json.dumps({"server": "node1", "url": f"http://{s1.ip}:{CA_PORT}/cmp", "root": f.read()})
+    s1.host(["etcdctl", f"--endpoints=http://{s1.ip}:2379", "put", "/azshci/ca", fake])
+    harness.wait_log_count(s2.h, "is not the root this server trusts", 1, timeout=CONVERGE)
+    eq(s2.h.ctl("ca", "export").stdout, root_pem, "node2's export after another root was put into etcd")
+    wait("node1's own CA record back in etcd", lambda: root_pem.strip() in s1.host(
+        ["etcdctl", f"--endpoints=http://{s1.ip}:2379", "get", "/azshci/ca"]).stdout.replace("\\n", "\n"))
+
     # Every server's document verifies with that one root (azshci-attest and openssl smime).
     s1.enable_legacy(True)
     guests = {}

@@ -8,17 +8,6 @@
 #define CAS_ATTEMPTS      3
 #define LEADER_RETRY_USEC (500 * USEC_PER_MSEC)
 
-typedef struct Grant {
-        char *vm_id;
-        bool legacy_access;
-        int64_t mod_revision;
-} Grant;
-
-typedef struct Reapply {
-        char *server;
-        int64_t mod_revision;
-} Reapply;
-
 typedef struct Write Write;
 
 struct ClusterStore {
@@ -30,22 +19,8 @@ struct ClusterStore {
         cluster_changed_t changed;
         void *userdata;
 
-        /* The view. */
-        bool loaded;
+        ClusterView view;
         int64_t revision; /* the last revision the range read or the watch gave */
-        bool has_settings;
-        ClusterSettings settings;
-        int64_t settings_revision;
-        Grant *grants;
-        size_t n_grants;
-        ClusterServerView *servers;
-        size_t n_servers;
-        int64_t *status_revisions; /* indexed like servers */
-        Reapply *reapplies;        /* the reapply key of each server that has one */
-        size_t n_reapplies;
-        bool has_ca;
-        ClusterCaRecord ca;
-        int64_t ca_revision;
 
         /* The connection. */
         bool started;
@@ -89,281 +64,6 @@ static void set_reachable(ClusterStore *s, bool b) {
         notify(s, CLUSTER_CHANGED_REACHABLE);
 }
 
-/* --- the view --- */
-
-static void server_view_done(ClusterServerView *v) {
-        free(v->name);
-        cluster_server_record_done(&v->status);
-}
-
-static void view_clear(ClusterStore *s) {
-        for (size_t i = 0; i < s->n_grants; i++)
-                free(s->grants[i].vm_id);
-        free(s->grants);
-        s->grants = NULL;
-        s->n_grants = 0;
-        for (size_t i = 0; i < s->n_servers; i++)
-                server_view_done(&s->servers[i]);
-        free(s->servers);
-        free(s->status_revisions);
-        s->servers = NULL;
-        s->status_revisions = NULL;
-        s->n_servers = 0;
-        for (size_t i = 0; i < s->n_reapplies; i++)
-                free(s->reapplies[i].server);
-        free(s->reapplies);
-        s->reapplies = NULL;
-        s->n_reapplies = 0;
-        s->has_settings = false;
-        s->settings = (ClusterSettings){};
-        s->settings_revision = 0;
-        cluster_ca_record_done(&s->ca);
-        s->has_ca = false;
-        s->ca_revision = 0;
-}
-
-static Grant *find_grant(ClusterStore *s, const char *vm_id) {
-        for (size_t i = 0; i < s->n_grants; i++)
-                if (streq(s->grants[i].vm_id, vm_id))
-                        return &s->grants[i];
-        return NULL;
-}
-
-static Reapply *find_reapply(ClusterStore *s, const char *server) {
-        for (size_t i = 0; i < s->n_reapplies; i++)
-                if (streq(s->reapplies[i].server, server))
-                        return &s->reapplies[i];
-        return NULL;
-}
-
-static ssize_t find_server(ClusterStore *s, const char *name) {
-        for (size_t i = 0; i < s->n_servers; i++)
-                if (streq(s->servers[i].name, name))
-                        return (ssize_t)i;
-        return -1;
-}
-
-static int add_server(ClusterStore *s, const char *name, size_t *ret_index) {
-        ClusterServerView *v;
-        int64_t *revs;
-        size_t at = 0;
-        char *copy;
-
-        copy = strdup(name);
-        if (!copy)
-                return -ENOMEM;
-        v = realloc(s->servers, (s->n_servers + 1) * sizeof(*v));
-        if (!v) {
-                free(copy);
-                return -ENOMEM;
-        }
-        s->servers = v;
-        revs = realloc(s->status_revisions, (s->n_servers + 1) * sizeof(*revs));
-        if (!revs) {
-                free(copy);
-                return -ENOMEM;
-        }
-        s->status_revisions = revs;
-        while (at < s->n_servers && strcmp(s->servers[at].name, name) < 0)
-                at++;
-        memmove(s->servers + at + 1, s->servers + at, (s->n_servers - at) * sizeof(*v));
-        memmove(s->status_revisions + at + 1, s->status_revisions + at, (s->n_servers - at) * sizeof(*revs));
-        s->servers[at] = (ClusterServerView){.name = copy};
-        s->status_revisions[at] = 0;
-        s->n_servers++;
-        *ret_index = at;
-        return 0;
-}
-
-static void drop_server_if_empty(ClusterStore *s, size_t i) {
-        if (s->servers[i].member || s->servers[i].has_status)
-                return;
-        server_view_done(&s->servers[i]);
-        memmove(s->servers + i, s->servers + i + 1, (s->n_servers - i - 1) * sizeof(*s->servers));
-        memmove(s->status_revisions + i, s->status_revisions + i + 1,
-                (s->n_servers - i - 1) * sizeof(*s->status_revisions));
-        s->n_servers--;
-}
-
-/* Applies one key's new value (value NULL: deleted) at mod_revision, unless the view already
- * holds a newer one. Returns the ClusterChangeFlags it caused. */
-static unsigned view_apply(ClusterStore *s, const char *key, const char *value, int64_t mod_revision) {
-        _cleanup_free_ char *name = NULL, *error = NULL;
-        ClusterKeyKind kind;
-        int r;
-
-        r = cluster_key_parse(s->prefix, key, &kind, &name);
-        if (r < 0) {
-                log_debug("Ignoring unknown cluster key %s.", key);
-                return 0;
-        }
-
-        switch (kind) {
-        case CLUSTER_KEY_SETTINGS: {
-                ClusterSettings n = {};
-
-                if (value && mod_revision <= s->settings_revision)
-                        return 0;
-                if (!value) {
-                        if (!s->has_settings)
-                                return 0;
-                        s->has_settings = false;
-                        s->settings_revision = 0;
-                        return CLUSTER_CHANGED_SETTINGS;
-                }
-                r = cluster_settings_from_json(value, &n, &error);
-                if (r < 0) {
-                        log_warning("Ignoring bad cluster settings at revision %" PRIi64 ": %s",
-                                mod_revision, error);
-                        return 0;
-                }
-                s->settings_revision = mod_revision;
-                if (s->has_settings && s->settings.legacy_support == n.legacy_support)
-                        return 0;
-                s->has_settings = true;
-                s->settings = n;
-                return CLUSTER_CHANGED_SETTINGS;
-        }
-
-        case CLUSTER_KEY_CA: {
-                ClusterCaRecord n = {};
-
-                if (!value) {
-                        if (!s->has_ca)
-                                return 0;
-                        cluster_ca_record_done(&s->ca);
-                        s->has_ca = false;
-                        s->ca_revision = 0;
-                        return CLUSTER_CHANGED_CA;
-                }
-                if (mod_revision <= s->ca_revision)
-                        return 0;
-                r = cluster_ca_record_from_json(value, &n, &error);
-                if (r < 0) {
-                        log_warning("Ignoring a bad cluster CA record at revision %" PRIi64 ": %s",
-                                mod_revision, error);
-                        return 0;
-                }
-                s->ca_revision = mod_revision;
-                cluster_ca_record_done(&s->ca);
-                s->ca = n;
-                s->has_ca = true;
-                return CLUSTER_CHANGED_CA;
-        }
-
-        case CLUSTER_KEY_GRANT: {
-                Grant *g = find_grant(s, name);
-                ClusterGrant n = {};
-
-                if (!value) {
-                        if (!g)
-                                return 0;
-                        free(g->vm_id);
-                        *g = s->grants[--s->n_grants];
-                        return CLUSTER_CHANGED_GRANTS;
-                }
-                if (g && mod_revision <= g->mod_revision)
-                        return 0;
-                r = cluster_grant_from_json(value, &n, &error);
-                if (r < 0) {
-                        log_warning("Ignoring bad grant of VM %s: %s", name, error);
-                        return 0;
-                }
-                if (!g) {
-                        Grant *a = realloc(s->grants, (s->n_grants + 1) * sizeof(*a));
-                        if (!a)
-                                return log_oom(), 0;
-                        s->grants = a;
-                        g = &s->grants[s->n_grants++];
-                        *g = (Grant){.vm_id = TAKE_PTR(name), .legacy_access = !n.legacy_access};
-                }
-                g->mod_revision = mod_revision;
-                if (g->legacy_access == n.legacy_access)
-                        return 0;
-                g->legacy_access = n.legacy_access;
-                return CLUSTER_CHANGED_GRANTS;
-        }
-
-        case CLUSTER_KEY_REAPPLY: {
-                Reapply *a = find_reapply(s, name);
-
-                if (!value) {
-                        if (a) {
-                                free(a->server);
-                                *a = s->reapplies[--s->n_reapplies];
-                        }
-                        return 0;
-                }
-                if (a && mod_revision <= a->mod_revision)
-                        return 0;
-                if (!a) {
-                        Reapply *n = realloc(s->reapplies, (s->n_reapplies + 1) * sizeof(*n));
-                        if (!n)
-                                return log_oom(), 0;
-                        s->reapplies = n;
-                        a = &s->reapplies[s->n_reapplies++];
-                        *a = (Reapply){.server = TAKE_PTR(name)};
-                }
-                a->mod_revision = mod_revision;
-                /* A request for this server, made while it follows the cluster. */
-                return s->loaded && streq(a->server, s->server_name) ? CLUSTER_CHANGED_REAPPLY : 0;
-        }
-
-        case CLUSTER_KEY_SERVER:
-        case CLUSTER_KEY_MEMBER: {
-                ssize_t i = find_server(s, name);
-                size_t at;
-
-                if (!value) {
-                        if (i < 0)
-                                return 0;
-                        if (kind == CLUSTER_KEY_MEMBER)
-                                s->servers[i].member = false;
-                        else {
-                                s->servers[i].has_status = false;
-                                s->status_revisions[i] = 0;
-                        }
-                        drop_server_if_empty(s, (size_t)i);
-                        return CLUSTER_CHANGED_SERVERS;
-                }
-                if (kind == CLUSTER_KEY_SERVER) {
-                        _cleanup_(cluster_server_record_done) ClusterServerRecord rec = {};
-
-                        if (i >= 0 && mod_revision <= s->status_revisions[i])
-                                return 0;
-                        r = cluster_server_record_from_json(value, &rec, &error);
-                        if (r < 0) {
-                                log_warning("Ignoring bad status record of server %s: %s", name, error);
-                                return 0;
-                        }
-                        if (i < 0) {
-                                if (add_server(s, name, &at) < 0)
-                                        return log_oom(), 0;
-                                i = (ssize_t)at;
-                        }
-                        cluster_server_record_done(&s->servers[i].status);
-                        s->servers[i].status = rec;
-                        rec = (ClusterServerRecord){};
-                        s->servers[i].has_status = true;
-                        s->status_revisions[i] = mod_revision;
-                        return CLUSTER_CHANGED_SERVERS;
-                }
-                if (i >= 0 && s->servers[i].member)
-                        return 0;
-                if (i < 0) {
-                        if (add_server(s, name, &at) < 0)
-                                return log_oom(), 0;
-                        i = (ssize_t)at;
-                }
-                s->servers[i].member = true;
-                return CLUSTER_CHANGED_SERVERS;
-        }
-
-        default:
-                return 0;
-        }
-}
-
 /* --- reading: range and watch --- */
 
 static void on_range(EtcdClient *c, int error, const char *message, const char *body, void *userdata) {
@@ -385,15 +85,15 @@ static void on_range(EtcdClient *c, int error, const char *message, const char *
 
         /* The whole view again: anything not in the reply is gone. A reapply request already
          * there is not a new one. */
-        view_clear(s);
-        s->loaded = false;
+        cluster_view_clear(&s->view);
+        s->view.loaded = false;
         for (size_t i = 0; i < l.n_kvs; i++)
-                (void)view_apply(s, l.kvs[i].key, l.kvs[i].value, l.kvs[i].mod_revision);
+                (void)cluster_view_apply(&s->view, l.kvs[i].key, l.kvs[i].value, l.kvs[i].mod_revision);
         s->revision = l.revision;
-        s->loaded = true;
+        s->view.loaded = true;
         s->need_range = false;
         log_info("Cluster store read at revision %" PRIi64 ": %zu servers, %zu VM grants.", s->revision,
-                s->n_servers, s->n_grants);
+                s->view.n_servers, s->view.n_grants);
         if (s->watch_call) {
                 etcd_call_cancel(s->watch_call);
                 s->watch_call = NULL;
@@ -445,8 +145,8 @@ static int on_watch_defer(sd_event_source *source, void *userdata) {
                 for (size_t i = 0; i < w.events.n_kvs; i++) {
                         EtcdKv *kv = &w.events.kvs[i];
 
-                        what |= view_apply(s, kv->key, w.types[i] == ETCD_EVENT_DELETE ? NULL : kv->value,
-                                kv->mod_revision);
+                        what |= cluster_view_apply(&s->view, kv->key,
+                                w.types[i] == ETCD_EVENT_DELETE ? NULL : kv->value, kv->mod_revision);
                         s->revision = MAX(s->revision, kv->mod_revision);
                 }
         }
@@ -610,28 +310,6 @@ static void write_free(Write *w) {
         free(w);
 }
 
-static int64_t view_revision_of(ClusterStore *s, const char *key) {
-        _cleanup_free_ char *name = NULL;
-        ClusterKeyKind kind;
-        Grant *g;
-
-        if (cluster_key_parse(s->prefix, key, &kind, &name) < 0)
-                return 0;
-        switch (kind) {
-        case CLUSTER_KEY_SETTINGS:
-                return s->has_settings ? s->settings_revision : 0;
-        case CLUSTER_KEY_GRANT:
-                g = find_grant(s, name);
-                return g ? g->mod_revision : 0;
-        case CLUSTER_KEY_REAPPLY: {
-                Reapply *a = find_reapply(s, name);
-                return a ? a->mod_revision : 0;
-        }
-        default:
-                return 0;
-        }
-}
-
 static int write_send(Write *w);
 static void write_finish(Write *w, int error, const char *message);
 
@@ -688,7 +366,7 @@ static void on_txn(EtcdClient *c, int error, const char *message, const char *bo
 
         if (ok) {
                 for (size_t i = 0; i < w->n; i++)
-                        what |= view_apply(s, w->keys[i], w->values[i], revision);
+                        what |= cluster_view_apply(&s->view, w->keys[i], w->values[i], revision);
                 notify(s, what);
                 return write_finish(w, 0, NULL);
         }
@@ -699,12 +377,12 @@ static void on_txn(EtcdClient *c, int error, const char *message, const char *bo
 
                 for (size_t j = 0; j < current.n_kvs; j++)
                         if (streq(current.kvs[j].key, w->keys[i])) {
-                                what |= view_apply(s, current.kvs[j].key, current.kvs[j].value,
-                                        current.kvs[j].mod_revision);
+                                what |= cluster_view_apply(&s->view, current.kvs[j].key,
+                                        current.kvs[j].value, current.kvs[j].mod_revision);
                                 found = true;
                         }
                 if (!found)
-                        what |= view_apply(s, w->keys[i], NULL, 0);
+                        what |= cluster_view_apply(&s->view, w->keys[i], NULL, 0);
         }
         notify(s, what);
         if (++w->attempts >= CAS_ATTEMPTS)
@@ -727,7 +405,7 @@ static int write_send(Write *w) {
         for (size_t i = 0; i < w->n; i++)
                 ops[i] = (EtcdCas){
                         .key = w->keys[i],
-                        .mod_revision = view_revision_of(s, w->keys[i]),
+                        .mod_revision = cluster_view_revision_of(&s->view, w->keys[i]),
                         .value = w->values[i],
                 };
         r = etcd_build_txn_cas(ops, w->n, &body);
@@ -741,7 +419,7 @@ static int write_start(ClusterStore *s, char **keys, char **values, cluster_done
         Write *w;
         int r;
 
-        if (!s->loaded || !s->reachable) {
+        if (!s->view.loaded || !s->reachable) {
                 strv_free(keys);
                 strv_free(values);
                 return -ENOTCONN;
@@ -892,6 +570,8 @@ int cluster_store_new(sd_event *event, const ClusterStoreOptions *o, cluster_cha
         s->server_name = strdup(o->server_name);
         if (!s->prefix || !s->server_name)
                 return -ENOMEM;
+        s->view.prefix = s->prefix;
+        s->view.server_name = s->server_name;
         if (cluster_key_all(s->prefix, &s->range_key) < 0 ||
                 etcd_prefix_range_end(s->range_key, &s->range_end) < 0 ||
                 cluster_key_settings(s->prefix, &s->settings_key) < 0 ||
@@ -953,7 +633,7 @@ ClusterStore *cluster_store_free(ClusterStore *s) {
         sd_event_source_disable_unref(s->tick);
         sd_event_source_disable_unref(s->watch_defer);
         sd_event_unref(s->event);
-        view_clear(s);
+        cluster_view_clear(&s->view);
         strv_free(s->watch_queue);
         free(s->status_json);
         free(s->prefix);
@@ -975,26 +655,26 @@ bool cluster_store_reachable(ClusterStore *s) {
 
 bool cluster_store_loaded(ClusterStore *s) {
         assert(s);
-        return s->loaded;
+        return s->view.loaded;
 }
 
 bool cluster_store_get_settings(ClusterStore *s, ClusterSettings *ret) {
         assert(s);
         assert(ret);
-        if (!s->has_settings)
+        if (!s->view.has_settings)
                 return false;
-        *ret = s->settings;
+        *ret = s->view.settings;
         return true;
 }
 
 int cluster_store_get_grant(ClusterStore *s, const char *vm_id, ClusterGrant *ret) {
-        Grant *g;
+        ClusterViewGrant *g;
 
         assert(s);
         assert(vm_id);
         assert(ret);
 
-        g = find_grant(s, vm_id);
+        g = cluster_view_find_grant(&s->view, vm_id);
         if (!g)
                 return -ENOENT;
         *ret = (ClusterGrant){.legacy_access = g->legacy_access};
@@ -1007,8 +687,8 @@ int cluster_store_grant_ids(ClusterStore *s, char ***ret) {
         assert(s);
         assert(ret);
 
-        for (size_t i = 0; i < s->n_grants; i++)
-                if (strv_extend(&ids, s->grants[i].vm_id) < 0)
+        for (size_t i = 0; i < s->view.n_grants; i++)
+                if (strv_extend(&ids, s->view.grants[i].vm_id) < 0)
                         return -ENOMEM;
         *ret = TAKE_PTR(ids);
         return 0;
@@ -1017,16 +697,11 @@ int cluster_store_grant_ids(ClusterStore *s, char ***ret) {
 const ClusterServerView *cluster_store_servers(ClusterStore *s, size_t *ret_n) {
         assert(s);
         assert(ret_n);
-        *ret_n = s->n_servers;
-        return s->servers;
+        *ret_n = s->view.n_servers;
+        return s->view.servers;
 }
 
 const ClusterCaRecord *cluster_store_get_ca(ClusterStore *s) {
         assert(s);
-        return s->has_ca ? &s->ca : NULL;
-}
-
-const char *cluster_server_view_state(const ClusterServerView *v) {
-        assert(v);
-        return v->has_status ? v->status.state : CLUSTER_STATE_DISCONNECTED;
+        return s->view.has_ca ? &s->view.ca : NULL;
 }

@@ -4,6 +4,7 @@
 #include <systemd/sd-event.h>
 
 #include "cluster-records.h"
+#include "cluster-view.h"
 #include "macro.h"
 #include "time-util.h"
 
@@ -15,7 +16,8 @@
  *
  * Changes go through transactions that compare the revisions this view holds: they apply
  * whole or not at all. The view keeps the last state it knew while etcd cannot be reached;
- * cluster_store_reachable() says whether it can. */
+ * cluster_store_reachable() says whether it can. The records themselves, and what a change of
+ * one means, are the view's (cluster-view.c). */
 
 typedef struct ClusterStore ClusterStore;
 
@@ -28,27 +30,11 @@ typedef struct ClusterStoreOptions {
         usec_t timeout;         /* per call to etcd, 0 = 3 s */
 } ClusterStoreOptions;
 
-typedef enum ClusterChangeFlags {
-        CLUSTER_CHANGED_SETTINGS = 1 << 0,
-        CLUSTER_CHANGED_GRANTS = 1 << 1,
-        CLUSTER_CHANGED_SERVERS = 1 << 2,
-        CLUSTER_CHANGED_REACHABLE = 1 << 3,
-        CLUSTER_CHANGED_REAPPLY = 1 << 4, /* someone asked this server to re-apply legacy support */
-        CLUSTER_CHANGED_CA = 1 << 5,      /* the cluster CA record */
-} ClusterChangeFlags;
-
 /* What changed in the view (ClusterChangeFlags). Called from the event loop; the view may be
  * read and changes started from it. */
 typedef void (*cluster_changed_t)(ClusterStore *s, unsigned what, void *userdata);
 /* The end of a change: 0, or a negative errno and a message for the admin. */
 typedef void (*cluster_done_t)(ClusterStore *s, int error, const char *message, void *userdata);
-
-typedef struct ClusterServerView {
-        char *name;
-        bool member;     /* has a member key */
-        bool has_status; /* has a (leased) status record */
-        ClusterServerRecord status;
-} ClusterServerView;
 
 int cluster_store_new(sd_event *event, const ClusterStoreOptions *o, cluster_changed_t changed,
         void *userdata, ClusterStore **ret);
@@ -73,8 +59,6 @@ int cluster_store_grant_ids(ClusterStore *s, char ***ret);
 const ClusterServerView *cluster_store_servers(ClusterStore *s, size_t *ret_n);
 /* The cluster CA record (docs/trust-model.md, "Cluster"), NULL when none was published. */
 const ClusterCaRecord *cluster_store_get_ca(ClusterStore *s);
-/* The state to show for a server: its record's, or CLUSTER_STATE_DISCONNECTED. */
-const char *cluster_server_view_state(const ClusterServerView *v);
 
 /* Cluster-wide changes: a transaction against the revisions of the view; when another server
  * changed the same keys meanwhile, the view is refreshed and the change retried, at most three

@@ -21,9 +21,8 @@ struct CmpHttp {
         CmpServer *server;
 };
 
-/* One request: its body, or the status it gets without being read. */
+/* One request's body. */
 typedef struct Body {
-        unsigned status; /* 0 = fine so far */
         uint8_t *data;
         size_t size;
 } Body;
@@ -56,8 +55,9 @@ static enum MHD_Result reply_status(struct MHD_Connection *connection, unsigned 
         return reply(connection, status, text, strlen(text));
 }
 
+/* The status a request gets from its headers alone, or 0. */
 static unsigned check_request(struct MHD_Connection *connection, const char *url, const char *method) {
-        const char *type;
+        const char *type, *length;
 
         if (!streq(url, CMP_HTTP_PATH))
                 return MHD_HTTP_NOT_FOUND;
@@ -66,6 +66,10 @@ static unsigned check_request(struct MHD_Connection *connection, const char *url
         type = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
         if (!type || strncasecmp(type, "application/pkixcmp", 19) != 0)
                 return MHD_HTTP_UNSUPPORTED_MEDIA_TYPE;
+        /* MHD has checked that it is a number. */
+        length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (length && strtoull(length, NULL, 10) > CMP_HTTP_BODY_MAX)
+                return MHD_HTTP_CONTENT_TOO_LARGE;
         return 0;
 }
 
@@ -80,29 +84,38 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         int r;
 
         if (!b) {
+                unsigned status = check_request(connection, url, method);
+
+                /* Refused from its headers: answered at once, before any of the body is read;
+                 * MHD then reads no more of it and closes the connection after the answer. */
+                if (status != 0)
+                        return reply_status(connection, status);
                 b = calloc(1, sizeof(*b));
                 if (!b)
                         return MHD_NO;
-                b->status = check_request(connection, url, method);
                 *con_cls = b;
                 return MHD_YES;
         }
         if (*upload_data_size > 0) {
-                if (b->status == 0 && b->size + *upload_data_size > CMP_HTTP_BODY_MAX)
-                        b->status = MHD_HTTP_CONTENT_TOO_LARGE;
-                if (b->status == 0) {
-                        uint8_t *n = realloc(b->data, b->size + *upload_data_size);
-                        if (!n)
-                                return MHD_NO;
-                        memcpy(n + b->size, upload_data, *upload_data_size);
-                        b->data = n;
-                        b->size += *upload_data_size;
+                uint8_t *n;
+
+                /* Only a chunked body gets here above the limit (a longer Content-Length was
+                 * refused above). MHD 0.9.75 queues no response in the middle of a body
+                 * (MHD_queue_response() refuses it): stop reading by closing the connection. */
+                if (b->size + *upload_data_size > CMP_HTTP_BODY_MAX) {
+                        log_debug("Cluster CA: request body above %u bytes, closing the connection.",
+                                CMP_HTTP_BODY_MAX);
+                        return MHD_NO;
                 }
+                n = realloc(b->data, b->size + *upload_data_size);
+                if (!n)
+                        return MHD_NO;
+                memcpy(n + b->size, upload_data, *upload_data_size);
+                b->data = n;
+                b->size += *upload_data_size;
                 *upload_data_size = 0;
                 return MHD_YES;
         }
-        if (b->status != 0)
-                return reply_status(connection, b->status);
 
         r = cmp_server_handle(h->server, b->data, b->size, &rsp, &rsp_size);
         if (r < 0) {
@@ -191,16 +204,19 @@ int cmp_http_new(sd_event *event, const struct sockaddr *addr, socklen_t addrlen
         r = listen_on(addr, addrlen, &fd);
         if (r < 0)
                 return x509_error(ret_error, r, "cannot listen: %s", strerror(-r));
-        /* MHD owns fd from here, also when it fails to start. */
+        /* MHD owns fd from here, also when it fails to start: libmicrohttpd 1.0 closes it on every
+         * failure path (its commit bfa7c5a1, "fixed leaked listen socket when daemon start
+         * failed"); 0.9.75 (Debian 12) closes it on most and leaks it on a few (its epoll set
+         * cannot be set up, say). So it is never closed here: that would close it a second time
+         * on the paths that did, maybe as an fd another thread (the enrolment worker) has just
+         * been given. imds-http.c does the same. */
         h->daemon = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, h,
                 MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_CONNECTION_LIMIT,
                 CONNECTIONS_MAX, MHD_OPTION_PER_IP_CONNECTION_LIMIT, CONNECTIONS_PER_IP_MAX,
                 MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_SEC, MHD_OPTION_END);
-        if (!h->daemon) {
-                safe_close(fd);
+        if (!h->daemon)
                 return x509_error(ret_error, -EIO, "cannot start the HTTP server");
-        }
         info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_EPOLL_FD);
         if (!info)
                 return -EIO;
@@ -221,10 +237,12 @@ int cmp_http_new(sd_event *event, const struct sockaddr *addr, socklen_t addrlen
 CmpHttp *cmp_http_free(CmpHttp *h) {
         if (!h)
                 return NULL;
-        if (h->daemon)
-                MHD_stop_daemon(h->daemon);
+        /* The sources first (as systemd does): the io source watches MHD's epoll fd, which
+         * MHD_stop_daemon() closes. */
         sd_event_source_disable_unref(h->io);
         sd_event_source_disable_unref(h->timer);
+        if (h->daemon)
+                MHD_stop_daemon(h->daemon);
         sd_event_unref(h->event);
         return mfree(h);
 }

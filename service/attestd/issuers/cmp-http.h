@@ -10,8 +10,10 @@
 /* The cluster CA's CMP responder over HTTP (RFC 6712: POST of application/pkixcmp to
  * CMP_HTTP_PATH): libmicrohttpd driven by the service's sd-event loop (no MHD threads: its
  * epoll fd is an io source, a timer follows MHD_get_timeout()). Listens on exactly the
- * address of cluster.caListen. Bodies above CMP_HTTP_BODY_MAX get 413, other methods 405,
- * other paths 404, what is not a CMP message 400. */
+ * address of cluster.caListen. Other paths get 404, other methods 405, another Content-Type
+ * 415, a Content-Length above CMP_HTTP_BODY_MAX 413, all answered from the headers before any
+ * of the body is read (the connection is closed after the answer); a chunked body that grows
+ * above CMP_HTTP_BODY_MAX closes the connection; what is not a CMP message gets 400. */
 
 #define CMP_HTTP_PATH     "/cmp"
 #define CMP_HTTP_BODY_MAX (64U * 1024U)

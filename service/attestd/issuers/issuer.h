@@ -44,11 +44,14 @@ int issuer_local_get_ca(Issuer *issuer, X509 **ret_cert);
 /* A peer of a cluster whose CA is one server's embedded CA (issuer-cluster.c): enrols over CMP
  * with the URL and root issuer_cluster_set_ca() gives it (from the cluster store), with the
  * enrolment secret of secret_file for an IR and the current certificate for a KUR. The root is
- * kept in <state_dir>/ca.pem. Until the CA is known, enrolments fail with a clear reason. */
-int issuer_cluster_new(const char *state_dir, const char *ca_server, const char *reference,
-        const char *secret_file, unsigned timeout_sec, Issuer **ret);
+ * kept in <state_dir>/ca.pem. Until the CA is known, enrolments fail with a clear reason.
+ * fingerprint (certificate_fingerprint() form, or NULL) pins the root; without it the first
+ * root taken is pinned in <state_dir>/cluster-root.sha256. */
+int issuer_cluster_new(const char *state_dir, const char *ca_server, const char *fingerprint,
+        const char *reference, const char *secret_file, unsigned timeout_sec, Issuer **ret);
 /* Returns 1 when the URL or the root changed (the root is written to <state_dir>/ca.pem), 0 when
- * neither did. */
+ * neither did. A root that is not one self-signed CA certificate, or not the pinned one, is
+ * refused (-EBADMSG, -EPERM, the reason in *ret_error) and nothing changes. */
 int issuer_cluster_set_ca(Issuer *issuer, const char *url, const char *root_pem, char **ret_error);
 
 /* A cloud CA over CMP (RFC 4210): IR with reference + shared secret, KUR with the current
