@@ -39,17 +39,17 @@ def rss_kib(pid, field="VmRSS"):
 class PeakRss:
     """Samples a process's RSS every 20 ms while a load runs (VmHWM would include start-up)."""
 
-    def __init__(self, pid):
-        self.pid, self.peak, self._stop = pid, 0, threading.Event()
+    def __init__(self, pid, field="VmRSS", interval=0.02):
+        self.pid, self.field, self.interval, self.peak, self._stop = pid, field, interval, 0, threading.Event()
         self._t = threading.Thread(target=self._run, daemon=True)
         self._t.start()
 
     def _run(self):
         while not self._stop.is_set():
-            v = rss_kib(self.pid)
+            v = rss_kib(self.pid, self.field)
             if v:
                 self.peak = max(self.peak, v)
-            time.sleep(0.02)
+            time.sleep(self.interval)
 
     def stop(self):
         self._stop.set()
@@ -394,9 +394,12 @@ class Bench:
             h.wait_server_state("Active")
             pid = h.service_proc.pid
             loaded = rss_kib(pid)
+            loaded_anon, loaded_file = rss_kib(pid, "RssAnon"), rss_kib(pid, "RssFile")
             start_hwm = rss_kib(pid, "VmHWM")   # the peak of loading the state file
+            anon_peak, file_peak = PeakRss(pid, "RssAnon"), PeakRss(pid, "RssFile")
             gmo = parse_kv(self.run([self.tool("bench-bus"), "managed-objects"], env=h.client_env(), timeout=600))
             gmo_hwm = rss_kib(pid, "VmHWM")
+            gmo_anon, gmo_file = anon_peak.stop(), file_peak.stop()
             t = time.monotonic()
             out = h.ctl("vms").stdout
             ctl = time.monotonic() - t
@@ -410,7 +413,8 @@ class Bench:
             h.teardown(failed=failed)
         self.scale = dict(n=n, n_reg=n_reg, idle=idle, reg=reg, reg_rss=reg_rss, imp=imp, imp_rss=imp_rss, start=start,
                           loaded=loaded, gmo=gmo, ctl=ctl, ctl_lines=ctl_lines, leg=leg, after=after, hwm=hwm,
-                          start_hwm=start_hwm, gmo_hwm=gmo_hwm, ctl_hwm=ctl_hwm)
+                          start_hwm=start_hwm, gmo_hwm=gmo_hwm, ctl_hwm=ctl_hwm, gmo_anon=gmo_anon, gmo_file=gmo_file,
+                          anon=loaded_anon, file=loaded_file)
 
     # ------------------------------------------------------------------ output
 
@@ -514,6 +518,9 @@ class Bench:
             print(f"memory targets at {s['n']} VMs: service peak {mib(s['hwm'])} ({within(s['hwm'], 32)} 32 MiB), "
                   f"GetManagedObjects adds {mib(s['gmo_hwm'] - s['start_hwm']) if s['gmo_hwm'] > s['start_hwm'] else '0'} "
                   "over the READY peak")
+            print(f"  of which: with {s['n']} VMs heap and stacks (RssAnon) {mib(s['anon'])}, mapped files (RssFile: "
+                  f"the binary and its shared libraries) {mib(s['file'])}; during GetManagedObjects, sampled every "
+                  f"20 ms: RssAnon up to {mib(s['gmo_anon'])}, RssFile {mib(s['gmo_file'])}")
             print(f"service peak RSS (VmHWM) after each step: READY {mib(s['start_hwm'])}, GetManagedObjects "
                   f"{mib(s['gmo_hwm'])}, azshcictl vms {mib(s['ctl_hwm'])}, EnableLegacy {mib(s['hwm'])}")
         if self.notes:
