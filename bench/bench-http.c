@@ -197,8 +197,8 @@ static int dispatch(int ep) {
         }
         if (issued < n_requests && due_at(issued) > now && timer_armed_for != due_at(issued)) {
                 uint64_t t = due_at(issued);
-                struct itimerspec its = {
-                        .it_value = {.tv_sec = (time_t)(t / 1000000U), .tv_nsec = (long)(t % 1000000U) * 1000}};
+                struct itimerspec its = {.it_value = {.tv_sec = (time_t)(t / 1000000U),
+                                                 .tv_nsec = (long)(t % 1000000U) * 1000}};
 
                 if (timerfd_settime(timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
                         return -errno;

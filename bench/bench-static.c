@@ -57,8 +57,8 @@ static char *make_body(size_t size) {
 }
 
 int main(int argc, char *argv[]) {
-        static const struct option options[] = {
-                {"listen", required_argument, NULL, 'l'}, {"size", required_argument, NULL, 's'}, {}};
+        static const struct option options[] = {{"listen", required_argument, NULL, 'l'},
+                {"size", required_argument, NULL, 's'}, {}};
         struct sockaddr_in sa = {.sin_family = AF_INET};
         struct MHD_Daemon *d;
         size_t size = 1800;
@@ -94,8 +94,9 @@ int main(int argc, char *argv[]) {
         if (!body)
                 return 1;
         document = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_PERSISTENT);
-        if (!document || MHD_add_response_header(document, MHD_HTTP_HEADER_CONTENT_TYPE,
-                                 "application/json; charset=utf-8") != MHD_YES ||
+        if (!document ||
+                MHD_add_response_header(document, MHD_HTTP_HEADER_CONTENT_TYPE,
+                        "application/json; charset=utf-8") != MHD_YES ||
                 MHD_add_response_header(document, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES)
                 return 1;
 
