@@ -5,7 +5,9 @@ In one run, for each key type: raw in-process signing (1 thread, all cores), Att
 bus from a member of azshci-frontend against the real service on a private bus
 (tests/integration/harness.py), and HTTP end to end through azshci-imdsd from simulated VMs
 (one network namespace, one macvlan with its own MAC and address per VM, keep-alive, a fresh
-nonce per request). Then the scale run: 10,000 VMs registered, GetManagedObjects,
+nonce per request), closed loop and then open loop at 50 % and 90 % of the closed-loop rate;
+the same load client against bench-static (the transport limit). Then the scale run: 10,000
+VMs registered, GetManagedObjects,
 `azshcictl vms`, EnableLegacy re-evaluation, memory. Prints tables; asserts nothing about speed.
 Python 3 standard library only."""
 
