@@ -351,9 +351,13 @@ static int on_batch_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
         ImdsBusBackend *b = batch->backend;
 
         note_answer(b, batch->direct, m);
-        if (sd_bus_message_is_method_error(m, SD_BUS_ERROR_UNKNOWN_METHOD)) {
-                /* A service from before AttestBatch: ask it one request at a time from now on. */
-                log_info("The service does not know AttestBatch: one AttestForVersion call per request.");
+        if (sd_bus_message_is_method_error(m, SD_BUS_ERROR_UNKNOWN_METHOD) ||
+                sd_bus_message_is_method_error(m, SD_BUS_ERROR_ACCESS_DENIED)) {
+                /* A service (or a bus policy) from before AttestBatch: ask one request at a time
+                 * from now on; each then gets its own answer. */
+                log_info(
+                        "The service does not take AttestBatch (%s): one AttestForVersion call per request.",
+                        sd_bus_message_get_error(m)->name);
                 b->no_batch = true;
                 for (unsigned i = 0; i < batch->n; i++)
                         if (batch->calls[i]) {
