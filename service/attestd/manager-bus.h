@@ -26,4 +26,4 @@ int method_attest_batch(sd_bus_message *msg, void *userdata, sd_bus_error *error
                         SD_BUS_RESULT("s", document), method_attest_for_version,              \
                         SD_BUS_VTABLE_UNPRIVILEGED),                                          \
                 SD_BUS_METHOD_WITH_ARGS("AttestBatch", SD_BUS_ARGS("a(ssss)", requests),      \
-                        SD_BUS_RESULT("a(sss)", results), method_attest_batch, SD_BUS_VTABLE_UNPRIVILEGED)
+                        SD_BUS_RESULT("a(ayss)", results), method_attest_batch, SD_BUS_VTABLE_UNPRIVILEGED)

@@ -111,7 +111,7 @@ static int reply_batch(AttestBatch *b) {
         r = sd_bus_message_new_method_return(b->request, &reply);
         if (r < 0)
                 return r;
-        r = sd_bus_message_open_container(reply, 'a', "(sss)");
+        r = sd_bus_message_open_container(reply, 'a', "(ayss)");
         if (r < 0)
                 return r;
         for (size_t i = 0; i < b->n; i++) {
@@ -119,11 +119,12 @@ static int reply_batch(AttestBatch *b) {
                 size_t len = res->document ? strlen(res->document) : 0;
                 char *space;
 
-                r = sd_bus_message_open_container(reply, 'r', "sss");
+                r = sd_bus_message_open_container(reply, 'r', "ayss");
                 if (r < 0)
                         return r;
-                /* As reply_document(): our own ASCII, copied in without the UTF-8 check. */
-                r = sd_bus_message_append_string_space(reply, len, &space);
+                /* Bytes, not a string: neither end checks 1.8 KB of our own ASCII for valid
+                 * UTF-8 (perf: a tenth of the frontend's time when it was a string). */
+                r = sd_bus_message_append_array_space(reply, 'y', len, (void **)&space);
                 if (r < 0)
                         return r;
                 if (len > 0)

@@ -307,22 +307,41 @@ static Batch *batch_free(Batch *batch) {
         return mfree(batch);
 }
 
+/* One (ayss) of an AttestBatch reply: 0 when there is none left. */
+static int read_result(sd_bus_message *m, const void **ret_bytes, size_t *ret_size,
+        const char **ret_error_name, const char **ret_error_message) {
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'r', "ayss");
+        if (r <= 0)
+                return r == 0 ? -EBADMSG : r; /* fewer results than requests */
+        r = sd_bus_message_read_array(m, 'y', ret_bytes, ret_size);
+        if (r >= 0)
+                r = sd_bus_message_read(m, "ss", ret_error_name, ret_error_message);
+        if (r >= 0)
+                r = sd_bus_message_exit_container(m);
+        return r < 0 ? r : 1;
+}
+
 /* Each request of the batch gets its own result: its document, or its own error. */
 static void batch_deliver(Batch *batch, sd_bus_message *m) {
         const sd_bus_error *e = sd_bus_message_get_error(m);
         int r = 0;
 
         if (!e)
-                r = sd_bus_message_enter_container(m, 'a', "(sss)");
+                r = sd_bus_message_enter_container(m, 'a', "(ayss)");
         for (unsigned i = 0; i < batch->n; i++) {
-                const char *document = NULL, *error_name = NULL, *error_message = NULL;
+                const char *error_name = NULL, *error_message = NULL;
+                _cleanup_free_ char *document = NULL;
+                const void *bytes = NULL;
+                size_t size = 0;
                 BusCall *call;
 
-                if (!e && r >= 0) {
-                        r = sd_bus_message_read(m, "(sss)", &document, &error_name, &error_message);
-                        if (r == 0)
-                                r = -EBADMSG; /* fewer results than requests */
-                }
+                if (!e && r >= 0)
+                        r = read_result(m, &bytes, &size, &error_name, &error_message);
+                /* The document's bytes as the string done() takes. */
+                if (r > 0 && size > 0 && !(document = strndup(bytes, size)))
+                        r = -ENOMEM;
                 call = batch->calls[i];
                 if (!call)
                         continue; /* cancelled */
