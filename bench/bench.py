@@ -160,6 +160,17 @@ class Bench:
 
     # ------------------------------------------------------------------ pieces
 
+    def evp_compare(self, key):
+        """bench-sign --compare (when this bench-sign has it): per thread and CPU-second, the
+        private-key operation alone on a precomputed digest (raw=), and the document path
+        (document=, document_ratio=). None when bench-sign does not know --compare."""
+        p = subprocess.run([self.tool("bench-sign"), "--compare", f"--key={key}", "--threads=1",
+                            f"--seconds={self.a.seconds}"], capture_output=True, text=True)
+        if p.returncode != 0:
+            self.notes.append(f"raw EVP rate ({key}): bench-sign --compare is not available here")
+            return None
+        return parse_kv(p.stdout)
+
     def raw(self, key, threads):
         out = self.run([self.tool("bench-sign"), f"--key={key}", f"--threads={threads}",
                         f"--seconds={self.a.seconds}"])
@@ -320,6 +331,9 @@ class Bench:
         print(f"--- {key}: raw signing", flush=True)
         raw1 = self.raw(key, 1)
         rawn = self.raw(key, 0)
+        evp = self.evp_compare(key)
+        if evp:
+            raw1 = {**raw1, **{f"evp_{k}": v for k, v in evp.items()}}
         calls = int(min(max(float(rawn["rate"]) * self.a.seconds, 500), 100000))
         h = self.start_service(f"bench-{key}", keyType=key)
         failed = True
@@ -428,7 +442,8 @@ class Bench:
               "connections, one per VM)")
         print("   'dbus' = through dbus-daemon (the system bus); 'direct' = on the service's frontend socket,")
         print("   the frontends' default; e2e = HTTP direct; ratios against raw signing in the same run;")
-        print("   EVP = the private-key operation alone on the same digest (bench-sign evp_rate=, all cores);")
+        print("   EVP/thr = the private-key operation alone on a precomputed digest, per thread and CPU-second;")
+        print("   doc/EVP = the document path against it, same measure (bench-sign --compare);")
         print("   transport = the same HTTP load against bench-static, a pre-built 1.8 KB document (the most any")
         print("   frontend design could reach on this route); e2e/tr = e2e / transport")
 
@@ -445,17 +460,19 @@ class Bench:
             return f"{a / b:.2f}" if a and b else "n/a"
 
         def evp(raw):
-            # bench-sign prints evp_rate= when it measures the bare private-key operation.
-            return float(raw["evp_rate"]) if raw and "evp_rate" in raw else None
+            return float(raw["evp_raw"]) if raw and "evp_raw" in raw else None
 
-        hdr = (f"{'key':<11} {'EVP':>7} {'raw 1 thr':>9} {'raw all':>8} {'Attest dbus':>11} {'Attest direct':>13} "
+        def doc_evp(raw):
+            return raw.get("evp_document_ratio", "n/a") if raw else "n/a"
+
+        hdr = (f"{'key':<11} {'EVP/thr':>7} {'doc/EVP':>7} {'raw 1 thr':>9} {'raw all':>8} {'Attest dbus':>11} {'Attest direct':>13} "
                f"{'HTTP dbus':>9} {'HTTP direct':>11} {'transport':>9} {'direct p50/p99 ms':>17} {'e2e/all':>7} "
                f"{'e2e/1thr':>8} {'dbus e2e/all':>12} {'e2e/tr':>6} {'direct/dbus':>11}")
         print(hdr)
         for key, raw1, rawn, bus, direct, http_bus, http, static in self.rows:
             r1, rn = rate(raw1), rate(rawn)
             e, eb, tr = rate(http), rate(http_bus), rate(static)
-            print(f"{key:<11} {num(evp(rawn)):>7} {r1:>9.0f} {rn:>8.0f} {num(rate(bus)):>11} {num(rate(direct)):>13} "
+            print(f"{key:<11} {num(evp(raw1)):>7} {doc_evp(raw1):>7} {r1:>9.0f} {rn:>8.0f} {num(rate(bus)):>11} {num(rate(direct)):>13} "
                   f"{num(eb):>9} {num(e):>11} {num(tr):>9} {lat(http):>17} {ratio(e, rn):>7} {ratio(e, r1):>8} "
                   f"{ratio(eb, rn):>12} {ratio(e, tr):>6} {ratio(e, eb):>11}")
             print(f"{'':<11} latency p50/p99 ms: Attest dbus {lat(bus)}, Attest direct {lat(direct)}, "
