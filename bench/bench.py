@@ -278,7 +278,8 @@ class Bench:
             # (with the default 5/s a run at 1,000 documents/s needs 200+ simulated VMs).
             fe = self.frontend.Frontend(h, f"{g.host_ip}:80",
                                         args=["--log-level=info", "--rate=0", "--max-connections-per-ip=0",
-                                              *(["--service-socket="] if via_bus else [])])
+                                              *(["--service-socket="] if via_bus else []),
+                                              *self.a.frontend_args.split()])
             try:
                 # The first connection execs the frontend (socket activation): warm up.
                 warm = g.run([self.tool("bench-http"), f"--target={g.host_ip}:80", f"--sources={sources[0]}",
@@ -560,6 +561,7 @@ def main():
     p.add_argument("--scale-vms", type=int, default=10000)
     p.add_argument("--register-vms", type=int, default=1000, help="how many of them RegisterVM adds over the bus")
     p.add_argument("--open-seconds", type=float, default=4.0, help="length of each open-loop run")
+    p.add_argument("--frontend-args", default="", help="more options for azshci-imdsd (A/B runs)")
     p.add_argument("--no-http", action="store_true")
     p.add_argument("--no-scale", action="store_true")
     a = p.parse_args()

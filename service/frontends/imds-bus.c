@@ -11,9 +11,6 @@
 
 #define ATTEST_TIMEOUT_USEC (10 * USEC_PER_SEC)
 
-/* Most requests in one AttestBatch call (the service's ATTEST_BATCH_MAX). */
-#define BATCH_MAX 64U
-
 typedef struct BusCall BusCall;
 typedef struct Batch Batch;
 
@@ -28,6 +25,7 @@ struct ImdsBusBackend {
         usec_t direct_retry_after; /* CLOCK_MONOTONIC */
         sd_bus *system;            /* the system bus, when the direct socket is not there */
         bool logged_path;
+        unsigned batch_max;     /* 1: one call per request */
         bool no_batch;          /* the service does not know AttestBatch: one call per request */
         sd_event_source *flush; /* sends what was queued during this turn of the loop */
         BusCall *queued, *queued_tail;
@@ -61,7 +59,8 @@ struct Batch {
 
 static int on_flush(sd_event_source *s, void *userdata);
 
-int imds_bus_backend_new(sd_event *event, const char *service_socket, ImdsBusBackend **ret) {
+int imds_bus_backend_new(sd_event *event, const char *service_socket, unsigned batch_max,
+        ImdsBusBackend **ret) {
         _cleanup_(imds_bus_backend_freep) ImdsBusBackend *b = NULL;
         int r;
 
@@ -72,6 +71,7 @@ int imds_bus_backend_new(sd_event *event, const char *service_socket, ImdsBusBac
         if (!b)
                 return -ENOMEM;
         b->event = sd_event_ref(event);
+        b->batch_max = MIN(MAX(batch_max, 1U), IMDS_BATCH_MAX);
         r = sd_event_add_defer(event, &b->flush, on_flush, b);
         if (r < 0)
                 return r;
@@ -465,13 +465,13 @@ static int on_flush(sd_event_source *s, void *userdata) {
         ImdsBusBackend *b = userdata;
 
         while (b->queued) {
-                if (b->n_queued == 1 || b->no_batch) {
+                if (b->n_queued == 1 || b->no_batch || b->batch_max == 1) {
                         BusCall *call = b->queued;
 
                         queue_remove(b, call);
                         send_single(b, call);
                 } else
-                        send_batch(b, MIN(b->n_queued, BATCH_MAX));
+                        send_batch(b, MIN(b->n_queued, b->batch_max));
         }
         return 0;
 }

@@ -22,6 +22,7 @@ typedef struct Arguments {
         const char *listen;
         const char *interface;
         const char *service_socket;
+        unsigned batch_max;
         ImdsHttpOptions http;
         unsigned idle_exit_sec;
 } Arguments;
@@ -40,8 +41,11 @@ static void help(const ImdsTransportDef *t) {
                "                               (for running by hand): %s\n"
                "      --service-socket=PATH    azshci-attestd's socket for the frontends (default:\n"
                "                               %s); when it is missing or refuses us, the\n"
-               "                               system bus is used. Empty: the system bus only\n",
-                t->program, t->description, t->listen_help, FRONTEND_SOCKET);
+               "                               system bus is used. Empty: the system bus only\n"
+               "      --batch-max=N            Requests waiting at once that go to the service in\n"
+               "                               one AttestBatch call, at most (default: %u, the\n"
+               "                               most; 1 = one AttestForVersion call each)\n",
+                t->program, t->description, t->listen_help, FRONTEND_SOCKET, IMDS_BATCH_MAX);
         if (t->http)
                 printf("      --interface=IFNAME       The legacy bridge: a connection is served only when\n"
                        "                               the port its mark names is a port of IFNAME\n"
@@ -102,6 +106,7 @@ static int parse_argv(const ImdsTransportDef *t, int argc, char *argv[], Argumen
                 ARG_MAX_PER_VM,
                 ARG_REQUEST_TIMEOUT,
                 ARG_SERVICE_SOCKET,
+                ARG_BATCH_MAX,
         };
         static const struct option options[] = {
                 {"listen", required_argument, NULL, ARG_LISTEN},
@@ -115,6 +120,7 @@ static int parse_argv(const ImdsTransportDef *t, int argc, char *argv[], Argumen
                 {"max-connections-per-vm", required_argument, NULL, ARG_MAX_PER_VM},
                 {"request-timeout", required_argument, NULL, ARG_REQUEST_TIMEOUT},
                 {"service-socket", required_argument, NULL, ARG_SERVICE_SOCKET},
+                {"batch-max", required_argument, NULL, ARG_BATCH_MAX},
                 {"log-level", required_argument, NULL, 'l'},
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, ARG_VERSION},
@@ -170,6 +176,9 @@ static int parse_argv(const ImdsTransportDef *t, int argc, char *argv[], Argumen
                                         "--service-socket wants an absolute path (or nothing), not '%s'.",
                                         optarg);
                         a->service_socket = optarg;
+                        break;
+                case ARG_BATCH_MAX:
+                        r = parse_unsigned("batch-max", optarg, 1, IMDS_BATCH_MAX, &a->batch_max);
                         break;
                 case 'l':
                         r = log_set_max_level_from_string(optarg);
@@ -267,6 +276,7 @@ static int run(const ImdsTransportDef *t, ImdsTransportContext *ctx, int argc, c
                         },
                 .idle_exit_sec = IMDS_DEFAULT_IDLE_EXIT_SEC,
                 .service_socket = FRONTEND_SOCKET,
+                .batch_max = IMDS_BATCH_MAX,
         };
         sigset_t mask;
         int fd, r;
@@ -318,7 +328,7 @@ static int run(const ImdsTransportDef *t, ImdsTransportContext *ctx, int argc, c
                 return log_error_errno(r, "Cannot watch signals: %m");
         }
 
-        r = imds_bus_backend_new(event, a.service_socket, &backend);
+        r = imds_bus_backend_new(event, a.service_socket, a.batch_max, &backend);
         if (r < 0) {
                 safe_close(fd);
                 return log_oom();

@@ -198,7 +198,8 @@ print(json.dumps(out))
 def test_direct_batch(h, env):
     """Requests that arrive together leave together: 12 requests waiting at once (sent while the
     frontend is stopped) reach the service in AttestBatch calls (the frontend's log says how
-    many each carried; 12 in all), and every guest gets its own document, with its own nonce."""
+    many each carried; 12 in all), and every guest gets its own document, with its own nonce.
+    With --batch-max=1 the same burst goes as 12 AttestForVersion calls."""
     n = 12
     g, f = setup_guest(env, args=["--rate=0", "--max-connections-per-ip=0", "--max-connections-per-vm=0"])
     fetch_and_verify(h, env, g, "warm")   # the first connection execs the frontend
@@ -219,6 +220,24 @@ def test_direct_batch(h, env):
     if not sizes or sum(sizes) + singles != n + 1:   # + 1: the warm-up request
         raise AssertionError(f"expected the {n} requests in AttestBatch calls, got batches {sizes} and "
                              f"{singles} single calls:\n{f.log()}")
+
+    # --batch-max=1: the same burst, one AttestForVersion call each.
+    f.stop()
+    f = env.frontend(f"{g.host_ip}:80", ["--rate=0", "--max-connections-per-ip=0", "--max-connections-per-vm=0",
+                                         "--batch-max=1"])
+    fetch_and_verify(h, env, g, "warm")
+    start = len(f.log())
+    os.kill(f.proc.pid, signal.SIGSTOP)
+    try:
+        p = subprocess.Popen(["ip", "netns", "exec", g.ns, sys.executable, "-c", BURST, g.host_ip, str(n)],
+                             stdout=subprocess.PIPE, text=True)
+        eq(p.stdout.readline().strip(), "sent", "the guest's requests")
+    finally:
+        os.kill(f.proc.pid, signal.SIGCONT)
+    out, _ = p.communicate(timeout=harness.DEFAULT_TIMEOUT)
+    eq([status for status, _ in json.loads(out)], [200] * n, "statuses with --batch-max=1")
+    log = f.log()[start:]
+    eq((log.count("AttestBatch of"), log.count("AttestForVersion(http, ")), (0, n), "calls with --batch-max=1")
 
 
 @frontend_case("frontend-bus-fallback")
