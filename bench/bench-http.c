@@ -6,8 +6,17 @@
  * answer must be 200 and carry its own request's nonce in the signed content.
  *
  *   bench-http --target IP:PORT --sources IP[@DEVICE][,...] --requests N [--api-version V]
+ *              [--rate R] [--any-document]
  *
- * Prints "calls=N errors=E seconds=S rate=R p50_ms=X p99_ms=Y connections=C". */
+ * Closed loop by default: each connection sends its next request as soon as the previous answer
+ * is in (the throughput at saturation). With --rate, open loop: request i is due at
+ * start + i / R s whatever the answers do, sent on a connection that is free (or as soon as one
+ * is), and its latency counts from when it was due, so that time spent waiting for a free
+ * connection is not hidden (no coordinated omission). --any-document accepts any 200 answer (the
+ * static responder of bench-static has no nonce in its document).
+ *
+ * Prints "calls=N errors=E seconds=S rate=R p50_ms=X p99_ms=Y p999_ms=Z max_ms=M connections=C
+ * offered=O" (O = --rate, 0 for closed loop). */
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,6 +32,7 @@
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -49,6 +59,15 @@ static const char *api_version = "2018-10-01";
 static unsigned n_requests, issued, done, errors;
 static uint64_t *latency;
 static char first_error[512];
+static bool any_document;
+
+/* Open loop (--rate): when request i is due, the free connections, the timer for the next one. */
+static double offered_rate;
+static uint64_t start_usec;
+static struct Conn **idle;
+static unsigned n_idle;
+static int timer_fd = -EBADF;
+static uint64_t timer_armed_for;
 
 static uint64_t now_usec(void) {
         struct timespec ts;
@@ -83,9 +102,17 @@ static int conn_open(Conn *c, int ep) {
         return 0;
 }
 
+static uint64_t due_at(unsigned i) {
+        return start_usec + (uint64_t)((double)i * 1e6 / offered_rate);
+}
+
 static void conn_next(Conn *c) {
-        if (issued >= n_requests) {
+        uint64_t now = now_usec();
+
+        if (issued >= n_requests || (offered_rate > 0 && due_at(issued) > now)) {
                 c->busy = false;
+                if (offered_rate > 0 && issued < n_requests)
+                        idle[n_idle++] = c;
                 return;
         }
         unsigned i = issued++;
@@ -97,7 +124,7 @@ static void conn_next(Conn *c) {
         c->req_sent = 0;
         c->len = 0;
         c->busy = true;
-        c->start = now_usec();
+        c->start = offered_rate > 0 ? due_at(i) : now;
 }
 
 /* Sends what is left of the request at once (the socket is nearly always writable): the load
@@ -148,11 +175,36 @@ static int conn_parse(Conn *c, bool *ret_close) {
                 snprintf(text, sizeof text, "HTTP %u: %.*s", status, (int)(clen < 150 ? clen : 150),
                         c->buf + head);
                 record_error(text, done);
-        } else if (!document_has_nonce(c->buf + head, clen, c->nonce))
+        } else if (!any_document && !document_has_nonce(c->buf + head, clen, c->nonce))
                 record_error("a document without its own request's nonce", done);
         memmove(c->buf, c->buf + head + clen, c->len - head - clen);
         c->len -= head + clen;
         return 1;
+}
+
+/* Open loop: starts the requests that are due on free connections, and arms the timer for the
+ * next one that is not due yet. */
+static int dispatch(int ep) {
+        uint64_t now = now_usec();
+
+        while (n_idle > 0 && issued < n_requests && due_at(issued) <= now) {
+                Conn *k = idle[--n_idle];
+
+                conn_next(k);
+                /* Still connecting: EPOLLOUT sends it once connected. */
+                if (!k->waiting_out && conn_send(k, ep) < 0)
+                        return -EIO;
+        }
+        if (issued < n_requests && due_at(issued) > now && timer_armed_for != due_at(issued)) {
+                uint64_t t = due_at(issued);
+                struct itimerspec its = {.it_value = {.tv_sec = (time_t)(t / 1000000U),
+                                                 .tv_nsec = (long)(t % 1000000U) * 1000}};
+
+                if (timerfd_settime(timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
+                        return -errno;
+                timer_armed_for = t;
+        }
+        return 0;
 }
 
 static int cmp_u64(const void *a, const void *b) {
@@ -163,7 +215,8 @@ static int cmp_u64(const void *a, const void *b) {
 int main(int argc, char *argv[]) {
         static const struct option options[] = {{"target", required_argument, NULL, 't'},
                 {"sources", required_argument, NULL, 's'}, {"requests", required_argument, NULL, 'n'},
-                {"api-version", required_argument, NULL, 'a'}, {}};
+                {"api-version", required_argument, NULL, 'a'}, {"rate", required_argument, NULL, 'r'},
+                {"any-document", no_argument, NULL, 'd'}, {}};
         char *sources = NULL;
         Conn *conns;
         unsigned n_conns = 0;
@@ -190,6 +243,12 @@ int main(int argc, char *argv[]) {
                         break;
                 case 'a':
                         api_version = optarg;
+                        break;
+                case 'r':
+                        offered_rate = strtod(optarg, NULL);
+                        break;
+                case 'd':
+                        any_document = true;
                         break;
                 default:
                         fprintf(stderr, "Usage: %s --target IP:PORT --sources IP[,IP...] --requests N\n",
@@ -224,7 +283,15 @@ int main(int argc, char *argv[]) {
                         return 1;
         }
 
-        uint64_t start = now_usec();
+        if (offered_rate > 0) {
+                struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+
+                idle = calloc(n_conns, sizeof(Conn *));
+                timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+                if (!idle || timer_fd < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, timer_fd, &ev) < 0)
+                        return 1;
+        }
+        uint64_t start = start_usec = now_usec();
         for (unsigned i = 0; i < n_conns; i++) {
                 int r = conn_open(conns + i, ep);
                 if (r < 0) {
@@ -247,6 +314,19 @@ int main(int argc, char *argv[]) {
                         Conn *k = evs[i].data.ptr;
                         bool reopen = false;
 
+                        if (!k) { /* the open-loop timer: dispatch() below starts what is due */
+                                uint64_t expirations;
+                                (void)read(timer_fd, &expirations, sizeof expirations);
+                                timer_armed_for = 0;
+                                continue;
+                        }
+                        if (!k->busy && k->waiting_out && (evs[i].events & EPOLLOUT)) {
+                                /* Connected with nothing to send (open loop): stop EPOLLOUT. */
+                                struct epoll_event ev = {.events = EPOLLIN, .data.ptr = k};
+                                if (epoll_ctl(ep, EPOLL_CTL_MOD, k->fd, &ev) < 0)
+                                        return 1;
+                                k->waiting_out = false;
+                        }
                         if (k->busy && k->req_sent < k->req_len && (evs[i].events & EPOLLOUT))
                                 reopen = conn_send(k, ep) < 0;
                         if (!reopen && (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
@@ -277,6 +357,9 @@ int main(int argc, char *argv[]) {
                         }
                         if (reopen) {
                                 close(k->fd);
+                                for (unsigned j = 0; j < n_idle; j++)
+                                        if (idle[j] == k) /* conn_next() below files it again */
+                                                idle[j] = idle[--n_idle];
                                 if (k->busy) {
                                         if (k->req_sent > 0 && k->len == 0 && k->req_sent == k->req_len) {
                                                 /* The server closed while we waited: count it. */
@@ -297,13 +380,20 @@ int main(int argc, char *argv[]) {
                                 }
                         }
                 }
+                if (offered_rate > 0 && dispatch(ep) < 0) {
+                        fprintf(stderr, "open loop: cannot send or arm the timer\n");
+                        return 1;
+                }
         }
         double secs = (double)(now_usec() - start) / 1e6;
 
         qsort(latency, n_requests, sizeof(uint64_t), cmp_u64);
-        printf("calls=%u errors=%u seconds=%.3f rate=%.1f p50_ms=%.2f p99_ms=%.2f connections=%u\n",
+        printf("calls=%u errors=%u seconds=%.3f rate=%.1f p50_ms=%.2f p99_ms=%.2f p999_ms=%.2f max_ms=%.2f "
+               "connections=%u offered=%.0f\n",
                 n_requests, errors, secs, n_requests / secs, latency[n_requests / 2] / 1e3,
-                latency[(size_t)((n_requests - 1) * 0.99)] / 1e3, n_conns);
+                latency[(size_t)((n_requests - 1) * 0.99)] / 1e3,
+                latency[(size_t)((n_requests - 1) * 0.999)] / 1e3, latency[n_requests - 1] / 1e3, n_conns,
+                offered_rate);
         if (errors)
                 fprintf(stderr, "%u of %u requests failed; first: %s\n", errors, n_requests, first_error);
         return errors ? 1 : 0;

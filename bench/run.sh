@@ -5,6 +5,7 @@
 # guests) and a built tree.
 #
 #   bench/run.sh BUILDDIR [--seconds S] [--keys rsa-2048,ecdsa-p256] [--scale-vms N] [--http-vms N]
+#                [--open-seconds S]
 #
 # The programs come from BUILDDIR/bench (when the build includes bench/), else they are compiled
 # here from the build's static libraries into BUILDDIR/bench-standalone.
@@ -15,7 +16,8 @@ srcdir=$(cd "$(dirname "$0")/.." && pwd)
 builddir=$(cd "$builddir" && pwd)
 
 bindir="$builddir/bench"
-if [ ! -x "$bindir/bench-sign" ] || [ ! -x "$bindir/bench-bus" ] || [ ! -x "$bindir/bench-http" ]; then
+if [ ! -x "$bindir/bench-sign" ] || [ ! -x "$bindir/bench-bus" ] || [ ! -x "$bindir/bench-http" ] ||
+        [ ! -x "$bindir/bench-static" ]; then
         bindir="$builddir/bench-standalone"
         mkdir -p "$bindir"
         libs=(service/libazshci-attest.a service/libazshci-document.a service/libazshci-core.a
@@ -31,6 +33,9 @@ if [ ! -x "$bindir/bench-sign" ] || [ ! -x "$bindir/bench-bus" ] || [ ! -x "$bin
         cc "${cflags[@]}" "$srcdir/bench/bench-bus.c" $pc -o "$bindir/bench-bus"
         # shellcheck disable=SC2086
         cc "${cflags[@]}" "$srcdir/bench/bench-http.c" $pc -o "$bindir/bench-http"
+        # shellcheck disable=SC2086
+        cc "${cflags[@]}" "$srcdir/bench/bench-static.c" $(pkg-config --cflags --libs libmicrohttpd) -pthread \
+                -o "$bindir/bench-static"
 fi
 
 python3 "$srcdir/bench/bench.py" --srcdir "$srcdir" --builddir "$builddir" --bindir "$bindir" "$@"

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -170,6 +171,12 @@ static int run(int argc, char *argv[]) {
 
         /* Group and others never get write access to what we create; secrets are created 0600. */
         umask(0022);
+
+        /* Big buffers (a 10,000-VM GetManagedObjects reply, the state file) from mmap(), given back
+         * when freed: a fixed threshold turns glibc's dynamic one off, which after the first big
+         * free() serves the next ones from the heap, where sd-bus growing a reply by realloc()
+         * copies it and leaves holes behind (docs/hardening.md, "Memory"). */
+        (void)mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 
         /* The memory holds private keys: no core dump, no ptrace or /proc/PID/mem for other
          * processes of the service user (docs/trust-model.md, "Keys at rest"). */

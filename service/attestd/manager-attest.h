@@ -3,7 +3,8 @@
 
 #include "manager.h"
 
-/* The attestation half of the manager: keystore, issuer, Sync, Attest. */
+/* The attestation half of the manager: keystore, issuer, Sync, the signing threads (Attest is
+ * manager-sign.c). */
 int manager_attestation_init(Manager *m);
 void manager_attestation_done(Manager *m);
 ServerState manager_compute_server_state(Manager *m);
@@ -14,6 +15,3 @@ int manager_sync(Manager *manager, sd_bus_message *m, sd_bus_error *error);
 int manager_server_dns_name(Manager *m, const char *server_name, char **ret);
 /* The PEM of the root(s) that verify this service's documents. */
 int manager_get_trust_anchor(Manager *manager, char **ret_pem);
-/* Handles Attest for the request m (arguments read and checked by the caller). */
-int manager_attest(Manager *manager, sd_bus_message *m, const char *transport, const char *peer,
-        const char *nonce, const char *api_version, sd_bus_error *error);

@@ -11,6 +11,7 @@
 #include "manager-grants.h"
 #include "manager-inventory.h"
 #include "manager-legacy.h"
+#include "manager-sign.h"
 #include "server-bus.h"
 #include "validate.h"
 #include "vm-bus.h"
@@ -536,22 +537,6 @@ static int method_unregister_vm(sd_bus_message *msg, void *userdata, sd_bus_erro
 
 /* --- Attest --- */
 
-static int attest_common(Manager *m, sd_bus_message *msg, const char *transport, const char *peer,
-        const char *nonce, const char *api_version, sd_bus_error *error) {
-
-        if (!streq(transport, "vsock") && !streq(transport, "http"))
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                        "Transport must be \"vsock\" or \"http\", not \"%s\".", transport);
-        if (!nonce_is_valid(nonce))
-                return sd_bus_error_set(error, BUS_ERROR_INVALID_NONCE,
-                        "The nonce must be at most 32 characters of A-Z, a-z, 0-9, '_' and '-'.");
-        if (api_version && !imds_api_version_is_supported(api_version))
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unsupported api-version '%s'.",
-                        api_version);
-
-        return manager_attest(m, msg, transport, peer, nonce, api_version, error);
-}
-
 int method_attest(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         const char *transport, *peer, *nonce;
         int r;
@@ -561,7 +546,7 @@ int method_attest(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         r = sd_bus_message_read(msg, "sss", &transport, &peer, &nonce);
         if (r < 0)
                 return r;
-        return attest_common(userdata, msg, transport, peer, nonce, NULL, error);
+        return manager_attest(userdata, msg, transport, peer, nonce, NULL, error);
 }
 
 int method_attest_for_version(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -571,7 +556,11 @@ int method_attest_for_version(sd_bus_message *msg, void *userdata, sd_bus_error 
         r = sd_bus_message_read(msg, "ssss", &transport, &peer, &nonce, &api_version);
         if (r < 0)
                 return r;
-        return attest_common(userdata, msg, transport, peer, nonce, api_version, error);
+        return manager_attest(userdata, msg, transport, peer, nonce, api_version, error);
+}
+
+int method_attest_batch(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return manager_attest_batch(userdata, msg, error);
 }
 
 /* --- GetLegacyNetworkStatus --- */

@@ -11,254 +11,10 @@
 
 #include "build-config.h"
 #include "bus-names.h"
+#include "imds-bus.h"
 #include "imds-frontend.h"
 #include "log.h"
 #include "time-util.h"
-
-#define ATTEST_TIMEOUT_USEC (10 * USEC_PER_SEC)
-
-/* ------------------------------------------------------------------ the bus backend */
-
-/* How long to leave the direct socket alone after it failed, before trying it again. */
-#define DIRECT_RETRY_USEC (30 * USEC_PER_SEC)
-
-struct ImdsBusBackend {
-        sd_event *event;
-        char *service_socket;      /* the service's direct socket; NULL = the system bus only */
-        sd_bus *direct;            /* peer-to-peer connection to azshci-attestd on it */
-        bool direct_answered;      /* the service has answered on this direct connection */
-        usec_t direct_retry_after; /* CLOCK_MONOTONIC */
-        sd_bus *system;            /* the system bus, when the direct socket is not there */
-        bool logged_path;
-};
-
-typedef struct BusCall {
-        ImdsBusBackend *backend;
-        sd_bus_slot *slot;
-        bool direct;
-        ImdsAttestDone done;
-        void *userdata;
-} BusCall;
-
-int imds_bus_backend_new(sd_event *event, const char *service_socket, ImdsBusBackend **ret) {
-        _cleanup_(imds_bus_backend_freep) ImdsBusBackend *b = NULL;
-
-        assert(event);
-        assert(ret);
-
-        b = calloc(1, sizeof(ImdsBusBackend));
-        if (!b)
-                return -ENOMEM;
-        b->event = sd_event_ref(event);
-        if (!isempty(service_socket)) {
-                b->service_socket = strdup(service_socket);
-                if (!b->service_socket)
-                        return -ENOMEM;
-        }
-        *ret = TAKE_PTR(b);
-        return 0;
-}
-
-ImdsBusBackend *imds_bus_backend_free(ImdsBusBackend *b) {
-        if (!b)
-                return NULL;
-        sd_bus_flush_close_unref(b->direct);
-        sd_bus_flush_close_unref(b->system);
-        sd_event_unref(b->event);
-        free(b->service_socket);
-        return mfree(b);
-}
-
-/* A peer-to-peer D-Bus connection on the service's socket: no dbus-daemon between us. The
- * service checks who we are (SO_PEERCRED) when it accepts. */
-static int connect_direct(ImdsBusBackend *b) {
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        int r;
-
-        if (strlen(b->service_socket) >= sizeof sa.sun_path)
-                return -ENAMETOOLONG;
-        strcpy(sa.sun_path, b->service_socket);
-
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0)
-                return -errno;
-        if (connect(fd, (struct sockaddr *)&sa, SUN_LEN(&sa)) < 0 && errno != EINPROGRESS)
-                return -errno;
-
-        r = sd_bus_new(&bus);
-        if (r < 0)
-                return r;
-        r = sd_bus_set_fd(bus, fd, fd);
-        if (r < 0)
-                return r;
-        TAKE_FD(fd);
-        (void)sd_bus_set_description(bus, "attestd-direct");
-        r = sd_bus_attach_event(bus, b->event, SD_EVENT_PRIORITY_NORMAL);
-        if (r < 0)
-                return r;
-        r = sd_bus_start(bus);
-        if (r < 0)
-                return r;
-
-        b->direct = TAKE_PTR(bus);
-        b->direct_answered = false;
-        return 0;
-}
-
-static int connect_system(ImdsBusBackend *b) {
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        int r;
-
-        r = sd_bus_open_system(&bus);
-        if (r < 0)
-                return log_debug_errno(r, "Cannot connect to the system bus: %m");
-        (void)sd_bus_set_description(bus, "attestd");
-        r = sd_bus_attach_event(bus, b->event, SD_EVENT_PRIORITY_NORMAL);
-        if (r < 0)
-                return r;
-        b->system = TAKE_PTR(bus);
-        return 0;
-}
-
-static void direct_failed(ImdsBusBackend *b, int error, const char *why) {
-        log_full_errno(b->logged_path ? LOG_WARNING : LOG_INFO, error,
-                "Direct connection to the service on %s %s (%m); using the system bus for the next %u s.",
-                b->service_socket, why, (unsigned)(DIRECT_RETRY_USEC / USEC_PER_SEC));
-        b->direct_retry_after = now_usec(CLOCK_MONOTONIC) + DIRECT_RETRY_USEC;
-        b->logged_path = false;
-}
-
-/* Lets go of a connection that broke. Not closed: the calls still pending on it hold their own
- * references, get their error replies (NoReply) from it, and it goes with the last of them.
- * Closing it would drop them without a callback and leave their guests waiting for ever. */
-static sd_bus *connection_drop(sd_bus *bus) {
-        return sd_bus_unref(bus);
-}
-
-/* The connection for the next call: the direct one whenever the service's socket takes us,
- * else the system bus. Calls already sent finish on the connection they went out on. */
-static int backend_pick(ImdsBusBackend *b, sd_bus **ret, bool *ret_direct) {
-        int r;
-
-        if (b->direct && sd_bus_is_open(b->direct) <= 0) {
-                if (!b->direct_answered)
-                        /* Closed before the service ever answered: refused (wrong user?) or
-                         * the service died at once. Do not hammer it. */
-                        direct_failed(b, -ECONNRESET, "was closed before any answer");
-                b->direct = connection_drop(b->direct);
-        }
-        if (!b->direct && b->service_socket && now_usec(CLOCK_MONOTONIC) >= b->direct_retry_after) {
-                r = connect_direct(b);
-                if (r < 0)
-                        direct_failed(b, r, "failed");
-        }
-        if (b->direct) {
-                *ret = b->direct;
-                *ret_direct = true;
-                return 0;
-        }
-
-        if (b->system && sd_bus_is_open(b->system) <= 0)
-                b->system = connection_drop(b->system);
-        if (!b->system) {
-                r = connect_system(b);
-                if (r < 0)
-                        return r;
-        }
-        if (!b->logged_path) {
-                log_info("Asking the service over the system bus.");
-                b->logged_path = true;
-        }
-        *ret = b->system;
-        *ret_direct = false;
-        return 0;
-}
-
-static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
-        BusCall *call = userdata;
-        ImdsBusBackend *b = call->backend;
-        const sd_bus_error *e = sd_bus_message_get_error(m);
-        const char *document = NULL;
-        int r = 0;
-
-        call->slot = sd_bus_slot_unref(call->slot);
-        /* Any answer from the service itself proves the direct connection works; a local
-         * error (the connection closed, the call timed out) does not. */
-        if (call->direct && sd_bus_message_get_sender(m) == NULL && !b->direct_answered &&
-                (!e || !sd_bus_error_has_names(e, SD_BUS_ERROR_NO_REPLY, SD_BUS_ERROR_DISCONNECTED,
-                               "org.freedesktop.DBus.Error.Timeout"))) {
-                b->direct_answered = true;
-                if (!b->logged_path) {
-                        log_info("Asking the service directly on %s.", b->service_socket);
-                        b->logged_path = true;
-                }
-        }
-        if (sd_bus_message_is_method_error(m, NULL))
-                call->done(call->userdata, 0, e && e->name ? e->name : SD_BUS_ERROR_FAILED, NULL);
-        else {
-                r = sd_bus_message_read(m, "s", &document);
-                call->done(call->userdata, r < 0 ? r : 0, NULL, r < 0 ? NULL : document);
-        }
-        free(call);
-        return 0;
-}
-
-static int bus_attest(void *data, const char *transport, const char *peer, const char *nonce,
-        const char *api_version, ImdsAttestDone done, void *userdata, void **ret_handle) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        ImdsBusBackend *b = data;
-        BusCall *call;
-        sd_bus *bus;
-        bool direct;
-        int r;
-
-        r = backend_pick(b, &bus, &direct);
-        if (r < 0)
-                return r;
-        /* A direct connection has no bus to route by name. */
-        r = sd_bus_message_new_method_call(bus, &m, direct ? NULL : BUS_NAME, BUS_PATH, BUS_INTERFACE,
-                "AttestForVersion");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(m, "ssss", transport, peer, nonce, api_version);
-        if (r < 0)
-                return r;
-        call = calloc(1, sizeof(BusCall));
-        if (!call)
-                return -ENOMEM;
-        *call = (BusCall){.backend = b, .direct = direct, .done = done, .userdata = userdata};
-        r = sd_bus_call_async(bus, &call->slot, m, on_reply, call, ATTEST_TIMEOUT_USEC);
-        if (r < 0) {
-                free(call);
-                /* A connection that broke since the last call: the next call starts over. */
-                if (direct)
-                        b->direct = connection_drop(b->direct);
-                else
-                        b->system = connection_drop(b->system);
-                return r;
-        }
-        log_debug("AttestForVersion(%s, %s, %s, %s) sent %s.", transport, peer, nonce, api_version,
-                direct ? "on the direct socket" : "on the bus");
-        *ret_handle = call;
-        return 0;
-}
-
-static void bus_cancel(void *data, void *handle) {
-        BusCall *call = handle;
-
-        if (!call)
-                return;
-        sd_bus_slot_unref(call->slot);
-        free(call);
-}
-
-void imds_bus_backend_fill(ImdsBusBackend *b, ImdsBackend *ret) {
-        assert(b);
-        assert(ret);
-        *ret = (ImdsBackend){.attest = bus_attest, .cancel = bus_cancel, .data = b};
-}
 
 /* ------------------------------------------------------------------ options */
 
@@ -266,6 +22,7 @@ typedef struct Arguments {
         const char *listen;
         const char *interface;
         const char *service_socket;
+        unsigned batch_max;
         ImdsHttpOptions http;
         unsigned idle_exit_sec;
 } Arguments;
@@ -284,8 +41,11 @@ static void help(const ImdsTransportDef *t) {
                "                               (for running by hand): %s\n"
                "      --service-socket=PATH    azshci-attestd's socket for the frontends (default:\n"
                "                               %s); when it is missing or refuses us, the\n"
-               "                               system bus is used. Empty: the system bus only\n",
-                t->program, t->description, t->listen_help, FRONTEND_SOCKET);
+               "                               system bus is used. Empty: the system bus only\n"
+               "      --batch-max=N            Requests waiting at once that go to the service in\n"
+               "                               one AttestBatch call, at most (default: %u, the\n"
+               "                               most; 1 = one AttestForVersion call each)\n",
+                t->program, t->description, t->listen_help, FRONTEND_SOCKET, IMDS_BATCH_MAX);
         if (t->http)
                 printf("      --interface=IFNAME       The legacy bridge: a connection is served only when\n"
                        "                               the port its mark names is a port of IFNAME\n"
@@ -346,6 +106,7 @@ static int parse_argv(const ImdsTransportDef *t, int argc, char *argv[], Argumen
                 ARG_MAX_PER_VM,
                 ARG_REQUEST_TIMEOUT,
                 ARG_SERVICE_SOCKET,
+                ARG_BATCH_MAX,
         };
         static const struct option options[] = {
                 {"listen", required_argument, NULL, ARG_LISTEN},
@@ -359,6 +120,7 @@ static int parse_argv(const ImdsTransportDef *t, int argc, char *argv[], Argumen
                 {"max-connections-per-vm", required_argument, NULL, ARG_MAX_PER_VM},
                 {"request-timeout", required_argument, NULL, ARG_REQUEST_TIMEOUT},
                 {"service-socket", required_argument, NULL, ARG_SERVICE_SOCKET},
+                {"batch-max", required_argument, NULL, ARG_BATCH_MAX},
                 {"log-level", required_argument, NULL, 'l'},
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, ARG_VERSION},
@@ -414,6 +176,9 @@ static int parse_argv(const ImdsTransportDef *t, int argc, char *argv[], Argumen
                                         "--service-socket wants an absolute path (or nothing), not '%s'.",
                                         optarg);
                         a->service_socket = optarg;
+                        break;
+                case ARG_BATCH_MAX:
+                        r = parse_unsigned("batch-max", optarg, 1, IMDS_BATCH_MAX, &a->batch_max);
                         break;
                 case 'l':
                         r = log_set_max_level_from_string(optarg);
@@ -511,6 +276,7 @@ static int run(const ImdsTransportDef *t, ImdsTransportContext *ctx, int argc, c
                         },
                 .idle_exit_sec = IMDS_DEFAULT_IDLE_EXIT_SEC,
                 .service_socket = FRONTEND_SOCKET,
+                .batch_max = IMDS_BATCH_MAX,
         };
         sigset_t mask;
         int fd, r;
@@ -562,7 +328,7 @@ static int run(const ImdsTransportDef *t, ImdsTransportContext *ctx, int argc, c
                 return log_error_errno(r, "Cannot watch signals: %m");
         }
 
-        r = imds_bus_backend_new(event, a.service_socket, &backend);
+        r = imds_bus_backend_new(event, a.service_socket, a.batch_max, &backend);
         if (r < 0) {
                 safe_close(fd);
                 return log_oom();

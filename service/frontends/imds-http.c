@@ -289,16 +289,23 @@ static void request_completed(void *cls, struct MHD_Connection *connection, void
         conn_arm_deadline(connection_conn(connection));
 }
 
-static enum MHD_Result queue_reply(struct MHD_Connection *connection, const ImdsReply *reply,
-        const char *body) {
+/* Queues reply with body (NULL: reply->body). With take, body is a malloc()ed string that the
+ * response frees: a document is not copied again. */
+static enum MHD_Result queue_reply_full(struct MHD_Connection *connection, const ImdsReply *reply,
+        char *body, bool take) {
         struct MHD_Response *resp;
         enum MHD_Result r;
         char buf[16];
 
-        body = body ?: reply->body;
-        resp = MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
-        if (!resp)
+        if (!body)
+                body = (char *)reply->body;
+        resp = MHD_create_response_from_buffer(strlen(body), body,
+                take ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_MUST_COPY);
+        if (!resp) {
+                if (take)
+                        free(body);
                 return MHD_NO;
+        }
         if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, IMDS_CONTENT_TYPE) != MHD_YES ||
                 MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES ||
                 (reply->allow_get &&
@@ -316,6 +323,11 @@ static enum MHD_Result queue_reply(struct MHD_Connection *connection, const Imds
         r = MHD_queue_response(connection, reply->status, resp);
         MHD_destroy_response(resp);
         return r;
+}
+
+static enum MHD_Result queue_reply(struct MHD_Connection *connection, const ImdsReply *reply,
+        const char *body) {
+        return queue_reply_full(connection, reply, (char *)body, false);
 }
 
 static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
@@ -374,8 +386,10 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
                 imds_reply_internal_error(&reply);
                 return queue_reply(connection, &reply, NULL);
         }
-        if (c->have_reply) /* resumed after the backend answered */
-                return queue_reply(connection, &c->reply, c->reply.status == 200 ? c->document : NULL);
+        if (c->have_reply && c->reply.status == 200) /* resumed after the backend answered */
+                return queue_reply_full(connection, &c->reply, TAKE_PTR(c->document), true);
+        if (c->have_reply)
+                return queue_reply(connection, &c->reply, NULL);
         if (c->call) /* still waiting: MHD does not call a suspended connection, but be safe */
                 return MHD_YES;
         if (!c->started) {

@@ -6,6 +6,8 @@ connect is decided by the service from the kernel's SO_PEERCRED/SO_PEERGROUPS.""
 
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
 
@@ -168,6 +170,71 @@ def test_direct_path(h, env):
     end = mon.sync()
     eq(bus_attest_calls(mon, start, end), [], "Attest calls on the bus after the restart")
     eq(f.alive(), True, "the frontend is still the same process")
+
+
+# Opens N connections to HOST:80, sends one document request with nonce bN-I on each, prints
+# "sent", then reads every answer: prints one JSON list of [status, body] in request order.
+BURST = r"""
+import json, socket, sys
+host, n = sys.argv[1], int(sys.argv[2])
+socks = [socket.create_connection((host, 80), timeout=20) for _ in range(n)]
+for i, s in enumerate(socks):
+    s.sendall((f"GET /metadata/attested/document?api-version=2020-09-01&nonce=b{n}-{i} HTTP/1.1\r\n"
+               f"Host: {host}\r\nMetadata: true\r\nConnection: close\r\n\r\n").encode())
+print("sent", flush=True)
+out = []
+for s in socks:
+    data = b""
+    while chunk := s.recv(65536):
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    out.append([int(head.split()[1]), body.decode()])
+print(json.dumps(out))
+"""
+
+
+def burst(h, env, g, f, n):
+    """n requests of guest g that the frontend f finds waiting at once: sent while it is stopped
+    (after a first request, which execs it). Returns [status, body] of each, in order."""
+    fetch_and_verify(h, env, g, "warm")
+    os.kill(f.proc.pid, signal.SIGSTOP)
+    try:
+        p = subprocess.Popen(["ip", "netns", "exec", g.ns, sys.executable, "-c", BURST, g.host_ip, str(n)],
+                             stdout=subprocess.PIPE, text=True)
+        eq(p.stdout.readline().strip(), "sent", "the guest's requests")
+    finally:
+        os.kill(f.proc.pid, signal.SIGCONT)
+    out, _ = p.communicate(timeout=harness.DEFAULT_TIMEOUT)
+    return json.loads(out)
+
+
+@frontend_case("frontend-direct-batch")
+def test_direct_batch(h, env):
+    """Requests that arrive together leave together: 12 requests waiting at once (sent while the
+    frontend is stopped) reach the service in AttestBatch calls (the frontend's log says how
+    many each carried; 12 in all), and every guest gets its own document, with its own nonce.
+    With --batch-max=1 the same burst goes as 12 AttestForVersion calls."""
+    n = 12
+    g, f = setup_guest(env, args=["--rate=0", "--max-connections-per-ip=0", "--max-connections-per-vm=0"])
+    answers = burst(h, env, g, f, n)
+    eq([status for status, _ in answers], [200] * n, "statuses")
+    for i, (_, body) in enumerate(answers):
+        verify_document(h, env, body, f"b{n}-{i}")
+    sizes = [int(x) for x in re.findall(r"AttestBatch of (\d+) requests sent on the direct socket", f.log())]
+    singles = f.log().count("AttestForVersion(http, ")
+    if not sizes or sum(sizes) + singles != n + 1:   # + 1: the warm-up request
+        raise AssertionError(f"expected the {n} requests in AttestBatch calls, got batches {sizes} and "
+                             f"{singles} single calls:\n{f.log()}")
+
+    # --batch-max=1: the same burst, one AttestForVersion call each.
+    f.stop()
+    f = env.frontend(f"{g.host_ip}:80", ["--rate=0", "--max-connections-per-ip=0", "--max-connections-per-vm=0",
+                                         "--batch-max=1"])
+    start = len(f.log())
+    eq([status for status, _ in burst(h, env, g, f, n)], [200] * n, "statuses with --batch-max=1")
+    log = f.log()[start:]
+    eq((log.count("AttestBatch of"), log.count("AttestForVersion(http, ")), (0, n + 1),   # + 1: the warm-up
+       "calls with --batch-max=1")
 
 
 @frontend_case("frontend-bus-fallback")

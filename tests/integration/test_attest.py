@@ -12,7 +12,7 @@ import re
 import threading
 import time
 
-from harness import (IFACE_SERVER, METADATA_DOMAIN, TEST_USER, attest, attest_error,
+from harness import (IFACE_SERVER, METADATA_DOMAIN, TEST_FRONTEND_USER, TEST_USER, attest, attest_error,
                      azshci_attest_verify, cert_field, document_certs, eq, import_identity,
                      local_ca_issue, openssl_smime_verify, parse_doc_time, server_path, testcase,
                      trust_anchor_file, verify_document)
@@ -351,3 +351,46 @@ def test_attest_expired(h):
     if abs(srv["CertificateExpiry"] / 1e6 - (before + 30 * 86400)) > 120:
         raise AssertionError(f"renewed expiry {srv['CertificateExpiry']} is not now + 30 days")
     _attest_verified(h, ca, "vsock", "101", "renewed", vm_id(1))
+
+
+@testcase()
+def test_attest_batch(h):
+    """AttestBatch (what a frontend sends when several requests wait at once): one result per
+    request, in order; each document (bytes) carries its own request's nonce, VM and api-version and
+    verifies; each refused request gets the very error (name and message) AttestForVersion gives
+    it alone, and does not stop the others. An empty batch answers []; 65 requests are refused
+    as a whole; only the frontends' group may call it (bus policy)."""
+    h.register_vm(**vm_props(1, LegacyInterface="vnet1"))
+    h.register_vm(**vm_props(2))
+    h.call("EnableLegacy", "b", True)
+    ca = trust_anchor_file(h)
+    reqs = [("vsock", "101", "b0", "2020-09-01"),
+            ("vsock", "101", "a b", "2020-09-01"),
+            ("vsock", "999", "b2", "2020-09-01"),
+            ("http", "vnet1", "b3", "2019-11-01"),
+            ("vsock", "102", "b4", "latest"),
+            ("vsock", "102", "b5-" + "x" * 29, "2018-10-01")]
+    before = time.time()
+    results = h.call("AttestBatch", "a(ssss)", len(reqs), *[x for r in reqs for x in r],
+                     user=TEST_FRONTEND_USER)[0]
+    after = time.time()
+    eq(len(results), len(reqs), f"results ({results})")
+    for i, vm in ((0, vm_id(1)), (3, vm_id(1)), (5, vm_id(2))):
+        doc, name, message = results[i]
+        eq((name, message), ("", ""), f"error of request {i}")
+        doc = bytes(doc).decode("ascii")   # the document travels as bytes (ay)
+        nonce, version = reqs[i][2], reqs[i][3]
+        payload = verify_document(h, doc, ca, nonce=nonce, vm_id=vm)
+        eq(payload, _expected_payload(payload, nonce, vm, version), f"payload of request {i}")
+        _check_times(payload, before, after)
+    for i, name in ((1, "InvalidNonce"), (2, "UnknownVM"), (4, "org.freedesktop.DBus.Error.InvalidArgs")):
+        alone = attest_error(h, name, *reqs[i])
+        eq(results[i], [[], alone.name, alone.message], f"result of request {i}")
+    eq(results[2][2], "No VM is registered for vsock peer 999.", "UnknownVM message")
+
+    eq(h.call("AttestBatch", "a(ssss)", 0, user=TEST_FRONTEND_USER), [[]], "empty batch")
+    too_many = "[" + ", ".join(["('vsock', '101', 'n', '2020-09-01')"] * 65) + "]"
+    h.expect_error("org.freedesktop.DBus.Error.InvalidArgs", "AttestBatch", [too_many],
+                   contains="At most 64 requests per AttestBatch call.", user=TEST_FRONTEND_USER)
+    h.expect_error("org.freedesktop.DBus.Error.AccessDenied", "AttestBatch",
+                   ["[('vsock', '101', 'n', '2020-09-01')]"], user=TEST_USER)
