@@ -170,8 +170,9 @@ def row(name):
 
 
 def method_reply(mon, member, since=0):
-    """The (arguments, reply values or error) of the one call of member to the service seen by
-    the bus monitor after position since: what the page really sent and got."""
+    """The (arguments, reply values) of the one call of member to the service seen by the bus
+    monitor after position since: what the page really sent and got ([error name, message]
+    for an error)."""
     mon.sync()
     mon._drain()
     msgs = mon.messages[since:]
@@ -180,7 +181,9 @@ def method_reply(mon, member, since=0):
     cookie = calls[0]["cookie"]
     for m in msgs:
         if m.get("type") in ("method_return", "error") and m.get("reply_cookie") == cookie:
-            return calls[0]["payload"]["data"], m.get("error") or m["payload"]["data"]
+            if m["type"] == "error":
+                return calls[0]["payload"]["data"], [m["error_name"]] + m["payload"]["data"]
+            return calls[0]["payload"]["data"], m["payload"]["data"]
     raise AssertionError(f"no reply to {member} seen by the monitor")
 
 
@@ -579,8 +582,15 @@ def test_unprivileged(world):
     refused("#legacy-error", "Grant all")
     page.click(row("debian-web") + " .access .switch-track")
     refused(row("debian-web") + " .inline-error", "debian-web's access switch")
+    mon = h.monitor()
     page.click(row("esu-ws2008r2") + ' button[data-action="EnableVMLegacyAccess"]')
     refused(row("esu-ws2008r2") + " .inline-error", "esu-ws2008r2's recommended action")
+    args, err = method_reply(mon, "FixVM")
+    eq(args, ["esu-ws2008r2", "EnableVMLegacyAccess"], "the refused FixVM's arguments")
+    if err[0] not in REFUSED:
+        raise AssertionError(f"FixVM answered {err!r}, not a polkit refusal")
+    text = page.js(f"document.querySelector('{row('esu-ws2008r2')} .inline-error .error-text').textContent")
+    eq(text, f"{err[1]} ({err[0]})", "the refusal in esu-ws2008r2's row")
     eq(page.js("document.getElementById('access-alert').hidden"), False, "access alert after a refusal")
     page.screenshot(os.path.join(world.screenshot_dir(), "unprivileged-refused.png"))
 
