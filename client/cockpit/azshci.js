@@ -45,8 +45,8 @@
         AzurePolicyGuestConfiguration: _("Azure Policy guest configuration"),
     };
 
-    /* Recommended actions. Only those with a button are something this host can carry out
-     * from here today; the others are done in the guest or elsewhere and show as text. */
+    /* Recommended actions. A button where this host can carry the action out (FixVM); the
+     * others are done in the guest or elsewhere and show as text. */
     const ACTION_LABELS = {
         InstallUpdates: _("Install updates"),
         EnableGuestServiceInterface: _("Enable the guest service interface"),
@@ -59,9 +59,30 @@
         manual: _("manual"),
         libvirt: _("libvirt"),
     };
-    const ACTION_BUTTONS = {
-        EnableVMLegacyAccess: vm => setVmAccess(vm.Name, true),
+    /* What FixVM carries out, and for which VMs: a device goes into a libvirt domain only (a
+     * VM registered by hand has no domain to change: NotSupported). */
+    const FIXABLE = {
+        EnableVMLegacyAccess: () => true,
+        EnableGuestServiceInterface: vm => vm.Source === "libvirt",
+        EnableDataExchange: vm => vm.Source === "libvirt",
     };
+    /* The results of EnableLegacyEx / SetVMAccessEx, as the service names them. */
+    const RESULT_LABELS = {
+        granted: _("granted"),
+        revoked: _("revoked"),
+        repaired: _("repaired"),
+        refused: _("refused"),
+        failed: _("failed"),
+    };
+    const RESULT_BADGES = {
+        granted: "on",
+        revoked: "off",
+        repaired: "on",
+        refused: "inactive",
+        failed: "error",
+    };
+    /* EnableLegacyEx flags: also revoke every VM's access and remove the NICs (-RemoveVM). */
+    const LEGACY_REMOVE_VMS = 0x1;
 
     const client = cockpit.dbus(BUS_NAME, { bus: "system", superuser: "try" });
 
@@ -75,6 +96,7 @@
         statusFilter: null,
         search: "",
         vmErrors: {}, /* VM name -> error text shown in its row */
+        vmNotes: {}, /* VM name -> [{label, result, message}] the last action did, in its row */
         busy: {}, /* VM name -> true while a call for it runs */
     };
 
@@ -244,11 +266,17 @@
         })).catch(() => {});
     }
 
-    function setVmAccess(name, enable) {
+    /* A call for one VM: its buttons are disabled meanwhile, then the row shows what the
+     * service answered (notes from the reply) or its error. */
+    function vmCall(name, promise) {
         ui.busy[name] = true;
         delete ui.vmErrors[name];
+        delete ui.vmNotes[name];
         render();
-        return call("SetVMAccess", "sb", [name, enable])
+        return promise
+                .then(notes => {
+                    ui.vmNotes[name] = notes;
+                })
                 .catch(err => {
                     ui.vmErrors[name] = err;
                 })
@@ -256,6 +284,25 @@
                     delete ui.busy[name];
                     render();
                 });
+    }
+
+    function resultNotes(vms) {
+        return vms.map(v => ({ result: v[2], message: v[3] }));
+    }
+
+    function setVmAccess(name, enable) {
+        return vmCall(name, call("SetVMAccessEx", "sb", [name, enable]).then(([vms]) => {
+            const notes = resultNotes(vms);
+            if (!notes.length)
+                notes.push({ message: enable ? _("had access already") : _("had no access") });
+            return notes;
+        }));
+    }
+
+    function fixVm(vm, action) {
+        return vmCall(vm.Name, call("FixVM", "ss", [vm.Name, action]).then(([message]) => [
+            { label: ACTION_LABELS[action] || action, result: "done", message },
+        ]));
     }
 
     /* Legacy OS support: the switch asks first, then shows what happened to each VM. */
@@ -266,75 +313,66 @@
         const n = Object.keys(model.vms).length;
         $("legacy-confirm-text").textContent = enable
             ? cockpit.format(cockpit.ngettext(
-                "Turning legacy OS support on builds the legacy network and grants legacy access to every VM registered now ($0 VM). Generation 1 VMs that are not Off are skipped.",
-                "Turning legacy OS support on builds the legacy network and grants legacy access to every VM registered now ($0 VMs). Generation 1 VMs that are not Off are skipped.",
+                "Turning legacy OS support on builds the legacy network and grants legacy access to every VM registered now ($0 VM). A VM that cannot be granted now (a Generation 1 VM that is not Off, a VM without a legacy NIC) is listed with the reason.",
+                "Turning legacy OS support on builds the legacy network and grants legacy access to every VM registered now ($0 VMs). A VM that cannot be granted now (a Generation 1 VM that is not Off, a VM without a legacy NIC) is listed with the reason.",
                 n), n)
-            : _("Turning legacy OS support off removes the legacy network: no VM reaches the service over HTTP until it is turned on again. Each VM keeps its access setting.");
+            : _("Turning legacy OS support off removes the legacy network: no VM reaches the service over HTTP until it is turned on again. Each VM keeps its access setting unless you choose below to remove it.");
+        $("legacy-remove-vms").checked = false;
+        $("legacy-remove-vms-option").hidden = enable;
         $("legacy-confirm-yes").textContent = enable ? _("Turn on and grant every VM") : _("Turn off");
         $("legacy-confirm").hidden = false;
         $("legacy-confirm-yes").focus();
     }
 
-    function vmSnapshot() {
-        const out = {};
-        for (const p in model.vms)
-            out[model.vms[p].Name] = model.vms[p].LegacyAccess;
-        return out;
-    }
-
-    function vmResult(vm, before, enable) {
-        if (vm.LegacyAccess && before === false)
-            return enable ? _("granted") : _("has access");
-        if (vm.LegacyAccess)
-            return _("had access already");
-        if (before === true)
-            return _("revoked");
-        if (enable && vm.Generation === 1 && vm.PowerState !== "Off")
-            return cockpit.format(_("not granted: Generation 1 VM is $0, power it off and grant access"), vm.PowerState);
-        if (enable)
-            return _("not granted");
-        return _("no access");
-    }
-
-    function showLegacyResults(title, before, enable) {
+    /* The reply's per-VM entries (id, name, result, message): what changed, was refused or
+     * failed; a VM that is not listed needed nothing. */
+    function showLegacyResults(title, vms) {
         const list = $("legacy-results-list");
         list.textContent = "";
-        const vms = Object.values(model.vms).sort(byName);
-        for (const vm of vms) {
+        for (const [id, name, result, message] of vms) {
             const li = document.createElement("li");
-            li.dataset.vm = vm.Name;
-            const name = document.createElement("strong");
-            name.textContent = vm.Name;
-            li.appendChild(name);
-            li.appendChild(document.createTextNode(": " + vmResult(vm, before[vm.Name], enable)));
+            li.dataset.vm = name;
+            li.dataset.id = id;
+            li.dataset.result = result;
+            const strong = document.createElement("strong");
+            strong.textContent = name;
+            const badge = document.createElement("span");
+            badge.className = "badge badge-" + (RESULT_BADGES[result] || "none");
+            badge.textContent = RESULT_LABELS[result] || result;
+            const text = document.createElement("span");
+            text.className = "result-message";
+            text.textContent = message;
+            li.append(strong, " ", badge, " ", text);
             list.appendChild(li);
         }
-        $("legacy-results-title").textContent = title;
+        const counts = {};
+        for (const v of vms)
+            counts[v[2]] = (counts[v[2]] || 0) + 1;
+        const parts = Object.keys(RESULT_LABELS).filter(r => counts[r])
+                .map(r => cockpit.format("$0 $1", counts[r], RESULT_LABELS[r]));
+        $("legacy-results-title").textContent = title + ": " + (parts.length ? parts.join(", ") : _("no VM needed a change"));
         $("legacy-results").hidden = false;
     }
 
-    /* After a change: the state as the service has it now (one read, not polling), then the
-     * per-VM results against what the page showed before. */
-    function legacyChange(button, method, signature, args, title, enable) {
-        const before = vmSnapshot();
+    function legacyChange(button, method, signature, args, title) {
         $("legacy-results").hidden = true;
         return withButton(button, $("legacy-error"), call(method, signature, args))
-                .then(load)
-                .then(() => showLegacyResults(title, before, enable))
-                .catch(() => render());
+                .then(([vms]) => showLegacyResults(title, vms))
+                .catch(() => {})
+                .finally(render); /* the switch was disabled: a signal meanwhile did not move it */
     }
 
     function confirmLegacy() {
         $("legacy-confirm").hidden = true;
         const enable = legacyTarget;
-        legacyChange($("legacy-switch"), "EnableLegacy", "b", [enable],
-                     enable ? _("Legacy OS support turned on") : _("Legacy OS support turned off"), enable);
+        const flags = !enable && $("legacy-remove-vms").checked ? LEGACY_REMOVE_VMS : 0;
+        legacyChange($("legacy-switch"), "EnableLegacyEx", "bt", [enable, flags],
+                     enable ? _("Legacy OS support turned on") : _("Legacy OS support turned off"));
     }
 
     function allAccess(enable) {
-        legacyChange(enable ? $("grant-all") : $("revoke-all"), "SetVMAccess", "sb", ["*", enable],
-                     enable ? _("Legacy access granted to every VM") : _("Legacy access revoked from every VM"),
-                     enable);
+        legacyChange(enable ? $("grant-all") : $("revoke-all"), "SetVMAccessEx", "sb", ["*", enable],
+                     enable ? _("Grant all") : _("Revoke all"));
     }
 
     /* ------------------------------------------------------------------ rendering */
@@ -451,14 +489,14 @@
         const list = vm.RecommendedActions || [];
         for (const a of list) {
             const label = ACTION_LABELS[a] || a;
-            if (ACTION_BUTTONS[a]) {
+            if (FIXABLE[a] && FIXABLE[a](vm)) {
                 const b = document.createElement("button");
                 b.type = "button";
                 b.className = "btn btn-secondary btn-small";
                 b.dataset.action = a;
                 b.textContent = label;
                 b.disabled = !!ui.busy[vm.Name];
-                b.addEventListener("click", () => ACTION_BUTTONS[a](vm));
+                b.addEventListener("click", () => fixVm(vm, a));
                 actions.appendChild(b);
             } else {
                 const s = document.createElement("span");
@@ -494,6 +532,23 @@
         text.textContent = vm.LegacyAccess ? _("Yes") : _("No");
         label.append(input, track, text);
         access.appendChild(label);
+        if (vm.LegacyError) {
+            /* What keeps the VM from its legacy access (refused grant, drifted NIC). */
+            const warn = document.createElement("div");
+            warn.className = "vm-warning legacy-error";
+            warn.textContent = vm.LegacyError;
+            access.appendChild(warn);
+        }
+
+        for (const n of ui.vmNotes[vm.Name] || []) {
+            const div = document.createElement("div");
+            div.className = "vm-note";
+            div.dataset.result = n.result || "";
+            const prefix = [n.label, RESULT_LABELS[n.result] || (n.result === "done" ? _("done") : n.result)]
+                    .filter(x => x).join(": ");
+            div.textContent = (prefix ? prefix + ": " : "") + n.message;
+            actions.appendChild(div);
+        }
 
         const err = ui.vmErrors[vm.Name];
         if (err) {

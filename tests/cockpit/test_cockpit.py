@@ -34,7 +34,10 @@ ACTION = {"InstallUpdates": "Install updates",
           "EnableVMLegacyAccess": "Grant legacy access",
           "EnableDataExchange": "Turn on data exchange",
           "SyncServer": "Sync the server"}
-BUTTON_ACTIONS = {"EnableVMLegacyAccess"}
+# The actions the page offers as a button (FixVM), by the VM's Source: a device goes into a
+# libvirt domain only.
+BUTTON_ACTIONS = {"manual": {"EnableVMLegacyAccess"},
+                  "libvirt": {"EnableVMLegacyAccess", "EnableGuestServiceInterface", "EnableDataExchange"}}
 REFUSED = ("org.freedesktop.DBus.Error.InteractiveAuthorizationRequired", "org.freedesktop.DBus.Error.AccessDenied")
 
 DEMO_VMS = ("data", "demo", "vms.json")
@@ -61,10 +64,11 @@ def expected_vm_rows(vms):
             "status": STATUS[vm["Status"]],
             "eligible": ", ".join(BENEFIT[b] for b in vm["EligibleBenefits"]) or "-",
             "active": ", ".join(BENEFIT[b] for b in vm["ActiveBenefits"]) or "-",
-            "actions": [[ACTION[a], a in BUTTON_ACTIONS] for a in vm["RecommendedActions"]],
+            "actions": [[ACTION[a], a in BUTTON_ACTIONS[vm["Source"]]] for a in vm["RecommendedActions"]],
             # listed under "Install updates", exactly the service's strings
             "updates": vm["RequiredUpdates"] if "InstallUpdates" in vm["RecommendedActions"] else [],
             "access": [vm["LegacyAccess"], "Yes" if vm["LegacyAccess"] else "No"],
+            "legacyError": vm["LegacyError"] or None,
         })
     return rows
 
@@ -78,6 +82,7 @@ PAGE_VM_ROWS = """[...document.querySelectorAll('#vms-table tbody tr')].map(tr =
     actions: [...tr.querySelectorAll('.actions [data-action]')].map(e => [e.textContent, e.tagName === 'BUTTON']),
     updates: [...tr.querySelectorAll('.actions .required-updates:not([hidden]) li')].map(li => li.textContent),
     access: [tr.querySelector('.access input').checked, tr.querySelector('.access .switch-text').textContent],
+    legacyError: (e => e ? e.textContent : null)(tr.querySelector('.access .legacy-error')),
 }))"""
 
 PAGE_COUNTS = """Object.fromEntries([...document.querySelectorAll('#counts .count')].map(
@@ -162,6 +167,65 @@ def vm_of(h, name):
 
 def row(name):
     return f'#vms-table tbody tr[data-vm="{name}"]'
+
+
+def method_reply(mon, member, since=0):
+    """The (arguments, reply values) of the one call of member to the service seen by the bus
+    monitor after position since: what the page really sent and got ([error name, message]
+    for an error)."""
+    mon.sync()
+    mon._drain()
+    msgs = mon.messages[since:]
+    calls = [m for m in msgs if m.get("type") == "method_call" and m.get("member") == member]
+    eq(len(calls), 1, f"calls of {member} the monitor saw")
+    cookie = calls[0]["cookie"]
+    for m in msgs:
+        if m.get("type") in ("method_return", "error") and m.get("reply_cookie") == cookie:
+            if m["type"] == "error":
+                return calls[0]["payload"]["data"], [m["error_name"]] + m["payload"]["data"]
+            return calls[0]["payload"]["data"], m["payload"]["data"]
+    raise AssertionError(f"no reply to {member} seen by the monitor")
+
+
+def calls_of(mon, member, since=0):
+    mon.sync()
+    mon._drain()
+    return [m for m in mon.messages[since:] if m.get("type") == "method_call" and m.get("member") == member]
+
+
+PAGE_RESULTS = """[...document.querySelectorAll('#legacy-results-list li')].map(li =>
+    [li.dataset.id, li.dataset.vm, li.dataset.result, li.querySelector('.result-message').textContent,
+     li.textContent])"""
+
+
+def expected_results(entries):
+    """The page's list for a reply's a(ssss): one line per entry, in the reply's order."""
+    return [[i, n, r, msg, f"{n} {r} {msg}"] for i, n, r, msg in entries]
+
+
+def legacy_change(page, mon, selector, member, confirm=False, remove_vms=None):
+    """Clicks selector (and confirms), waits for the new per-VM results; returns the call's
+    arguments and the reply the page got, after checking that the page lists exactly it."""
+    since = mon.mark()
+    page.js("document.getElementById('legacy-results-title').textContent = ''")
+    page.click(selector)
+    if confirm:
+        page.wait("!document.getElementById('legacy-confirm').hidden", "the confirmation")
+        if remove_vms is not None:
+            eq(page.js("!document.getElementById('legacy-remove-vms-option').hidden"), True,
+               "the remove-VMs option when turning off")
+            if remove_vms:
+                page.click("#legacy-remove-vms")
+        page.click("#legacy-confirm-yes")
+    page.wait("!document.getElementById('legacy-results').hidden && "
+              "document.getElementById('legacy-results-title').textContent", f"the results of {member}")
+    args, reply = method_reply(mon, member, since)
+    eq(page.js(PAGE_RESULTS), expected_results(reply[0]), f"the page's list of the {member} reply")
+    # The switch follows the service's LegacyOsSupport (a signal): the next click starts from it.
+    on = ctl_json(mon.h, "status")["cluster"]["LegacyOsSupport"] == "On"
+    page.wait(f"document.getElementById('legacy-switch').checked === {json.dumps(on)}",
+              "the switch to follow LegacyOsSupport")
+    return args, reply[0]
 
 
 def import_demo(world):
@@ -295,109 +359,148 @@ def test_sync_now(world):
     eq(inline_error(page, "#sync-error"), None, "sync error")
 
 
+G1_REFUSED = ("VM 'esu-ws2008r2' is a Generation 1 VM and is Running: power it off before giving it "
+              "legacy access.")
+
+
 @testcase
 def test_legacy_switch(world):
-    """The legacy OS support switch asks first (and Cancel changes nothing); confirmed, the
-    service turns it on and grants every VM that may have it; the page lists the result per
-    VM. Revoke all and Grant all act on every VM."""
+    """The legacy OS support switch asks first (and Cancel changes nothing); confirmed, it calls
+    EnableLegacyEx and lists the reply per VM (granted, refused with the reason); the refused
+    VM's LegacyError shows in its row. Revoke all and Grant all (SetVMAccessEx "*") list theirs
+    (Grant all grants what it can and names the refusal). Turning off keeps the VMs' access,
+    or with "also remove" (flag 0x1) revokes every VM."""
     h = world.h
     page = open_dashboard(world)
+    mon = h.monitor()
     before = {v["Name"]: v for v in ctl_json(h, "vms")["vms"]}
 
     page.click("#legacy-switch")
     text = page.wait("!document.getElementById('legacy-confirm').hidden && "
                      "document.getElementById('legacy-confirm-text').textContent", "the confirmation")
-    for part in ("every VM registered now (11 VMs)", "Generation 1 VMs that are not Off are skipped"):
+    for part in ("every VM registered now (11 VMs)", "A VM that cannot be granted now (a Generation 1 VM "
+                 "that is not Off, a VM without a legacy NIC) is listed with the reason"):
         if part not in text:
             raise AssertionError(f"confirmation {text!r} does not say {part!r}")
+    eq(page.js("document.getElementById('legacy-remove-vms-option').hidden"), True,
+       "the remove-VMs option when turning on")
     eq(page.js("document.getElementById('legacy-switch').checked"), False, "switch before confirming")
     page.click("#legacy-confirm-no")
     page.wait("document.getElementById('legacy-confirm').hidden", "the confirmation to close")
     eq(ctl_json(h, "status")["cluster"]["LegacyOsSupport"], "Off", "LegacyOsSupport after Cancel")
 
-    page.click("#legacy-switch")
-    page.wait("!document.getElementById('legacy-confirm').hidden", "the confirmation")
-    page.click("#legacy-confirm-yes")
-    page.wait("!document.getElementById('legacy-results').hidden", "the per-VM results")
+    args, results = legacy_change(page, mon, "#legacy-switch", "EnableLegacyEx", confirm=True)
+    eq(args, [True, 0], "EnableLegacyEx's arguments")
     eq(ctl_json(h, "status")["cluster"]["LegacyOsSupport"], "On", "LegacyOsSupport after confirming")
     after = {v["Name"]: v for v in ctl_json(h, "vms")["vms"]}
+    # Every VM that had no access is in the reply: granted, or the running Generation 1 VM refused.
+    eq({r[1]: r[2] for r in results},
+       {n: "refused" if n == "esu-ws2008r2" else "granted" for n, v in before.items() if not v["LegacyAccess"]},
+       "the results by VM")
+    eq([r[3] for r in results if r[1] == "esu-ws2008r2"], [G1_REFUSED], "the refusal's message")
+    eq(page.js("document.getElementById('legacy-results-title').textContent"),
+       f"Legacy OS support turned on: {len(results) - 1} granted, 1 refused", "the results' title")
     for name, vm in after.items():
-        want = not (vm["Generation"] == 1 and vm["PowerState"] != "Off")
-        eq(vm["LegacyAccess"], want, f"{name}'s LegacyAccess after EnableLegacy(true)")
-    eq(after["esu-ws2008r2"]["LegacyAccess"], False, "the running Generation 1 VM")
-    results = page.js("Object.fromEntries([...document.querySelectorAll('#legacy-results-list li')]"
-                      ".map(li => [li.dataset.vm, li.textContent]))")
-    expect = {}
-    for n, vm in after.items():
-        if vm["LegacyAccess"]:
-            expect[n] = f"{n}: " + ("had access already" if before[n]["LegacyAccess"] else "granted")
-        elif vm["Generation"] == 1 and vm["PowerState"] != "Off":
-            expect[n] = f"{n}: not granted: Generation 1 VM is {vm['PowerState']}, power it off and grant access"
-        else:
-            expect[n] = f"{n}: not granted"
-    eq(expect["esu-ws2008r2"], "esu-ws2008r2: not granted: Generation 1 VM is Running, power it off and "
-       "grant access", "expected result of the running Generation 1 VM")
-    eq(results, expect, "per-VM results")
+        eq(vm["LegacyAccess"], name != "esu-ws2008r2", f"{name}'s LegacyAccess after EnableLegacyEx(true)")
+    # The refused VM says why in its row (LegacyError, compared with azshcictl for every row).
+    eq(after["esu-ws2008r2"]["LegacyError"], "no legacy access: " + G1_REFUSED, "esu-ws2008r2's LegacyError")
+    page.wait(f"(e => e && e.textContent === {json.dumps('no legacy access: ' + G1_REFUSED)})"
+              f"(document.querySelector('{row('esu-ws2008r2')} .access .legacy-error'))", "the LegacyError warning")
+    eq(page.js(f"document.querySelectorAll('#vms-table .legacy-error').length"), 1, "rows with a LegacyError")
     eq(page.js("document.getElementById('legacy-switch').checked"), True, "switch after confirming")
     assert_page_matches_service(h, page)
     page.screenshot(os.path.join(world.screenshot_dir(), "legacy-results.png"))
 
-    page.click("#revoke-all")
-    page.wait("document.getElementById('legacy-results-title').textContent.includes('revoked')",
-              "the Revoke all results")
+    args, results = legacy_change(page, mon, "#revoke-all", "SetVMAccessEx")
+    eq(args, ["*", False], "Revoke all's arguments")
+    eq(sorted((r[1], r[2]) for r in results), sorted((n, "revoked") for n in after if n != "esu-ws2008r2"),
+       "Revoke all's results")
     if any(v["LegacyAccess"] for v in ctl_json(h, "vms")["vms"]):
         raise AssertionError("Revoke all left a VM with legacy access")
     assert_page_matches_service(h, page)
-    # Grant all is all or nothing: the running Generation 1 VM makes the service refuse it,
-    # and the page says so next to the buttons.
-    before = h.managed_objects()
-    page.click("#grant-all")
-    err = page.wait("(e => !e.hidden && e.textContent)(document.getElementById('legacy-error'))",
-                    "the Grant all error")
-    for part in ("org.azshci.Attestation1.Error.PowerOffRequired", "esu-ws2008r2"):
-        if part not in err:
-            raise AssertionError(f"Grant all error {err!r} does not show {part!r}")
-    eq(h.managed_objects(), before, "the service's objects after the refused Grant all")
-    h.ctl("vm", "update", "esu-ws2008r2", "PowerState=Off")
-    page.click("#grant-all")
-    page.wait("document.getElementById('legacy-results-title').textContent.includes('granted')",
-              "the Grant all results")
-    eq(inline_error(page, "#legacy-error"), None, "the error after a successful Grant all")
-    if not all(v["LegacyAccess"] for v in ctl_json(h, "vms")["vms"]):
-        raise AssertionError("Grant all left a VM without legacy access")
+
+    # Grant all grants what it can; the running Generation 1 VM is a result, not an error.
+    args, results = legacy_change(page, mon, "#grant-all", "SetVMAccessEx")
+    eq(args, ["*", True], "Grant all's arguments")
+    eq({r[1]: r[2] for r in results}, {n: "refused" if n == "esu-ws2008r2" else "granted" for n in after},
+       "Grant all's results")
+    eq(inline_error(page, "#legacy-error"), None, "the error after Grant all")
+    eq(page.js("document.getElementById('legacy-results-title').textContent"),
+       f"Grant all: {len(after) - 1} granted, 1 refused", "Grant all's title")
     assert_page_matches_service(h, page)
+
+    # Off: every VM keeps its access.
+    args, results = legacy_change(page, mon, "#legacy-switch", "EnableLegacyEx", confirm=True, remove_vms=False)
+    eq([args, results], [[False, 0], []], "EnableLegacyEx(false) without removing the VMs")
+    eq(page.js("document.getElementById('legacy-results-title').textContent"),
+       "Legacy OS support turned off: no VM needed a change", "the title of an empty reply")
+    eq(sorted(v["Name"] for v in ctl_json(h, "vms")["vms"] if v["LegacyAccess"]),
+       sorted(n for n in after if n != "esu-ws2008r2"), "the VMs with access after turning off")
+    assert_page_matches_service(h, page)
+
+    # On again (only the refused VM is in the reply), then off with "also remove" (0x1).
+    args, results = legacy_change(page, mon, "#legacy-switch", "EnableLegacyEx", confirm=True)
+    eq([r[1:3] for r in results], [["esu-ws2008r2", "refused"]], "turning on again")
+    args, results = legacy_change(page, mon, "#legacy-switch", "EnableLegacyEx", confirm=True, remove_vms=True)
+    eq(args, [False, 1], "EnableLegacyEx's arguments with the remove-VMs option")
+    eq(sorted((r[1], r[2]) for r in results), sorted((n, "revoked") for n in after if n != "esu-ws2008r2"),
+       "the results of turning off and removing the VMs")
+    vms = ctl_json(h, "vms")["vms"]
+    eq([v["Name"] for v in vms if v["LegacyAccess"] or v["LegacyError"]], [], "VMs with access or an error")
+    eq(ctl_json(h, "status")["cluster"]["LegacyOsSupport"], "Off", "LegacyOsSupport at the end")
+    assert_page_matches_service(h, page)
+
+
+def vm_note(page, name):
+    return page.js(f"[...document.querySelectorAll('{row(name)} .actions .vm-note')].map(e => e.textContent)")
 
 
 @testcase
 def test_vm_access_toggle(world):
-    """One VM's legacy access switch grants and revokes exactly that VM's access."""
+    """One VM's legacy access switch grants and revokes exactly that VM's access
+    (SetVMAccessEx) and its row says what the service did."""
     h = world.h
     page = open_dashboard(world)
+    mon = h.monitor()
     others = {v["Name"]: v["LegacyAccess"] for v in ctl_json(h, "vms")["vms"] if v["Name"] != "debian-web"}
-    page.click(row("debian-web") + " .access .switch-track")
-    page.wait(f"document.querySelector('{row('debian-web')} .access input').checked", "the switch on")
-    eq(vm_of(h, "debian-web")["LegacyAccess"], True, "debian-web's LegacyAccess")
-    eq({v["Name"]: v["LegacyAccess"] for v in ctl_json(h, "vms")["vms"] if v["Name"] != "debian-web"},
-       others, "the other VMs")
-    assert_page_matches_service(h, page)
-    page.click(row("debian-web") + " .access .switch-track")
-    page.wait(f"!document.querySelector('{row('debian-web')} .access input').checked", "the switch off")
-    eq(vm_of(h, "debian-web")["LegacyAccess"], False, "debian-web's LegacyAccess")
-    assert_page_matches_service(h, page)
+    for on, result in ((True, "granted"), (False, "revoked")):
+        since = mon.mark()
+        page.click(row("debian-web") + " .access .switch-track")
+        page.wait(f"document.querySelector('{row('debian-web')} .access input').checked === {json.dumps(on)}",
+                  f"the switch {on}")
+        eq(vm_of(h, "debian-web")["LegacyAccess"], on, "debian-web's LegacyAccess")
+        eq({v["Name"]: v["LegacyAccess"] for v in ctl_json(h, "vms")["vms"] if v["Name"] != "debian-web"},
+           others, "the other VMs")
+        args, reply = method_reply(mon, "SetVMAccessEx", since)
+        eq(args, ["debian-web", on], "SetVMAccessEx's arguments")
+        eq([r[1:3] for r in reply[0]], [["debian-web", result]], "SetVMAccessEx's reply")
+        page.wait(f"[...document.querySelectorAll('{row('debian-web')} .vm-note')].length", "the row's note")
+        eq(vm_note(page, "debian-web"), [f"{result}: {reply[0][0][3]}"], "debian-web's note")
+        assert_page_matches_service(h, page)
 
 
 @testcase
 def test_recommended_action(world):
-    """A recommended action's button does it (avd-win10-ms gets legacy access, the action
-    goes away); when the service refuses (a running Generation 1 VM), the D-Bus error name
-    and message show in that VM's row and nothing changes."""
+    """A recommended action's button calls FixVM (avd-win10-ms gets legacy access, the action
+    goes away, the row shows FixVM's message); when the service refuses (a running Generation
+    1 VM), the D-Bus error name and message show in that VM's row and nothing changes.
+    Install updates is no button: its text lists the KBs and builds the guest needs; the device
+    actions of a VM registered by hand are text too."""
     h = world.h
     page = open_dashboard(world)
+    mon = h.monitor()
     if "EnableVMLegacyAccess" not in vm_of(h, "avd-win10-ms")["RecommendedActions"]:
         raise AssertionError("the demo VM avd-win10-ms should recommend EnableVMLegacyAccess")
+    since = mon.mark()
     page.click(row("avd-win10-ms") + ' button[data-action="EnableVMLegacyAccess"]')
-    page.wait(f"document.querySelector('{row('avd-win10-ms')} button[data-action]') === null",
-              "the action's button to go")
+    page.wait(f"document.querySelector('{row('avd-win10-ms')} button[data-action]') === null && "
+              f"document.querySelector('{row('avd-win10-ms')} .vm-note') !== null", "the action's button to go")
+    args, reply = method_reply(mon, "FixVM", since)
+    eq(args, ["avd-win10-ms", "EnableVMLegacyAccess"], "FixVM's arguments")
+    eq(calls_of(mon, "SetVMAccessEx", since) + calls_of(mon, "SetVMAccess", since), [], "other calls")
+    eq(reply, ["VM 'avd-win10-ms': legacy access granted: legacy NIC n/a (52:54:00:a0:00:06) becomes a port "
+              "of azshci-imds0."], "FixVM's reply")
+    eq(vm_note(page, "avd-win10-ms"), ["Grant legacy access: done: " + reply[0]], "avd-win10-ms's note")
     vm = vm_of(h, "avd-win10-ms")
     eq(vm["LegacyAccess"], True, "avd-win10-ms's LegacyAccess")
     if "EnableVMLegacyAccess" in vm["RecommendedActions"]:
@@ -405,13 +508,36 @@ def test_recommended_action(world):
     assert_page_matches_service(h, page)
 
     before = h.managed_objects()
+    since = mon.mark()
     page.click(row("esu-ws2008r2") + ' button[data-action="EnableVMLegacyAccess"]')
     err = page.wait(f"(e => e && e.textContent)(document.querySelector('{row('esu-ws2008r2')} .inline-error'))",
                     "the error in esu-ws2008r2's row")
-    for part in ("org.azshci.Attestation1.Error.PowerOffRequired", "power it off"):
-        if part not in err:
-            raise AssertionError(f"row error {err!r} does not show {part!r}")
+    eq(err, G1_REFUSED + " (org.azshci.Attestation1.Error.PowerOffRequired)", "esu-ws2008r2's row error")
+    eq(method_reply(mon, "FixVM", since)[0], ["esu-ws2008r2", "EnableVMLegacyAccess"], "the refused FixVM")
+    eq(vm_note(page, "esu-ws2008r2"), [], "no note for a refused action")
     eq(h.managed_objects(), before, "the service's objects after the refused call")
+
+    # Install updates: the service's words for what to install, and no button.
+    vms = [v for v in ctl_json(h, "vms")["vms"] if "InstallUpdates" in v["RecommendedActions"]]
+    if not vms:
+        raise AssertionError("no demo VM recommends InstallUpdates")
+    for vm in vms:
+        sel = row(vm["Name"])
+        eq(page.js(f"document.querySelectorAll('{sel} button[data-action=\"InstallUpdates\"]').length"), 0,
+           f"{vm['Name']}: Install updates buttons")
+        eq(page.js(f"document.querySelector('{sel} span[data-action=\"InstallUpdates\"]').textContent"),
+           "Install updates", f"{vm['Name']}: the action's text")
+        eq(page.js(f"[...document.querySelectorAll('{sel} .required-updates li')].map(li => li.textContent)"),
+           vm["RequiredUpdates"], f"{vm['Name']}: the updates listed")
+        if not all(u.startswith(("KB", "ArcAgentVersion")) for u in vm["RequiredUpdates"]):
+            raise AssertionError(f"{vm['Name']}: RequiredUpdates {vm['RequiredUpdates']} name no KB")
+    devices = [(v["Name"], a) for v in ctl_json(h, "vms")["vms"] for a in v["RecommendedActions"]
+               if a in ("EnableGuestServiceInterface", "EnableDataExchange")]
+    if not devices:
+        raise AssertionError("no demo VM recommends a device action")
+    for name, a in devices:
+        eq(page.js(f"document.querySelector('{row(name)} [data-action=\"{a}\"]').tagName"), "SPAN",
+           f"{name}'s {a} (a VM registered by hand)")
 
 
 @testcase
@@ -456,8 +582,15 @@ def test_unprivileged(world):
     refused("#legacy-error", "Grant all")
     page.click(row("debian-web") + " .access .switch-track")
     refused(row("debian-web") + " .inline-error", "debian-web's access switch")
+    mon = h.monitor()
     page.click(row("esu-ws2008r2") + ' button[data-action="EnableVMLegacyAccess"]')
     refused(row("esu-ws2008r2") + " .inline-error", "esu-ws2008r2's recommended action")
+    args, err = method_reply(mon, "FixVM")
+    eq(args, ["esu-ws2008r2", "EnableVMLegacyAccess"], "the refused FixVM's arguments")
+    if err[0] not in REFUSED:
+        raise AssertionError(f"FixVM answered {err!r}, not a polkit refusal")
+    text = page.js(f"document.querySelector('{row('esu-ws2008r2')} .inline-error .error-text').textContent")
+    eq(text, f"{err[1]} ({err[0]})", "the refusal in esu-ws2008r2's row")
     eq(page.js("document.getElementById('access-alert').hidden"), False, "access alert after a refusal")
     page.screenshot(os.path.join(world.screenshot_dir(), "unprivileged-refused.png"))
 
