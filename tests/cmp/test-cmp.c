@@ -15,7 +15,6 @@
 #include <sys/wait.h>
 
 #include <glib.h>
-#include <openssl/pem.h>
 
 #include "issuer.h"
 #include "test-util.h"
@@ -186,25 +185,22 @@ static EVP_PKEY *new_key(void) {
         return k;
 }
 
+/* The first certificate of a PEM file (x509-util's reader). */
 static X509 *read_cert(const char *path) {
-        FILE *f = fopen(path, "re");
-        X509 *x;
+        _cleanup_(x509_stack_freep) STACK_OF(X509) *certs = NULL;
 
-        g_assert_nonnull(f);
-        x = PEM_read_X509(f, NULL, NULL, NULL);
-        fclose(f);
-        g_assert_nonnull(x);
-        return x;
+        g_assert_cmpint(pem_read_certificates_file(path, &certs, NULL), ==, 0);
+        g_assert_cmpint(sk_X509_num(certs), >, 0);
+        return sk_X509_shift(certs);
 }
 
 static EVP_PKEY *read_key(const char *path) {
-        FILE *f = fopen(path, "re");
-        EVP_PKEY *k;
+        g_autofree char *pem = NULL;
+        EVP_PKEY *k = NULL;
+        gsize size;
 
-        g_assert_nonnull(f);
-        k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-        fclose(f);
-        g_assert_nonnull(k);
+        g_assert_true(g_file_get_contents(path, &pem, &size, NULL));
+        g_assert_cmpint(pem_decode_private_key(pem, size, &k), ==, 0);
         return k;
 }
 
