@@ -250,7 +250,7 @@ static int method_set_vm_access(sd_bus_message *msg, void *userdata, sd_bus_erro
                 set_vm_access_authorized, m, error);
 }
 
-/* --- RegisterVM --- */
+/* --- RegisterVM, ImportVMs, UpdateVM, UnregisterVM --- */
 
 /* Reads one a{sv} registration and checks it against the inventory. The VM is returned also
  * when it is refused (as far as it got), so that the caller can name it; NULL only when out of
@@ -274,44 +274,37 @@ static int register_vm_parse(Manager *m, sd_bus_message *msg, Vm **ret, sd_bus_e
         return r;
 }
 
-static int register_vm_authorized(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        _cleanup_(change_done) Change c = {};
+static int register_vm_change(Manager *m, sd_bus_message *msg, Change *c, sd_bus_error *error) {
         _cleanup_(vm_freep) Vm *vm = NULL;
-        _cleanup_free_ char *path = NULL;
-        Manager *m = userdata;
-        int r;
-
-        change_init(m, &c);
-        r = register_vm_parse(m, msg, &vm, error);
-        if (r < 0)
-                return r;
-        r = vm_object_path(vm, &path);
-        if (r < 0)
-                return r;
-        r = change_add_vm(&c, TAKE_PTR(vm));
-        if (r < 0)
-                return r;
-
-        r = manager_commit(m, &c, error);
-        if (r < 0)
-                return r;
-        return sd_bus_reply_method_return(msg, "o", path);
-}
-
-static int method_register_vm(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        _cleanup_(vm_freep) Vm *vm = NULL;
-        Manager *m = userdata;
         int r;
 
         r = register_vm_parse(m, msg, &vm, error);
         if (r < 0)
                 return r;
-
-        return polkit_authorize_async(m->polkit, msg, POLKIT_ACTION_MANAGE_INVENTORY, register_vm_authorized,
-                m, error);
+        r = change_add_vm(c, TAKE_PTR(vm));
+        return r < 0 ? r : 1;
 }
 
-/* --- ImportVMs --- */
+/* The object paths of the VMs the change adds: RegisterVM's "o", ImportVMs' "ao". */
+static int append_added_paths(sd_bus_message *reply, const Change *c) {
+        int r;
+
+        for (size_t i = 0; i < c->n_add; i++) {
+                _cleanup_free_ char *path = NULL;
+
+                r = vm_object_path(c->add[i], &path);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_append(reply, "o", path);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int register_vm_reply(sd_bus_message *reply, const Change *c) {
+        return append_added_paths(reply, c);
+}
 
 /* Prefixes the error of one entry with its position and name: "VM 3 ('db1'): ...". */
 static int import_entry_error(sd_bus_error *error, int r, size_t index, const Vm *vm) {
@@ -326,8 +319,9 @@ static int import_entry_error(sd_bus_error *error, int r, size_t index, const Vm
 }
 
 /* Reads and validates every entry of ImportVMs like RegisterVM does one, and checks that the
- * entries are unique among themselves too. On success the new VMs are in c->add, in order. */
-static int import_vms_parse(Manager *m, sd_bus_message *msg, Change *c, sd_bus_error *error) {
+ * entries are unique among themselves too. On success the new VMs are in c->add, in order; an
+ * empty batch changes nothing. */
+static int import_vms_change(Manager *m, sd_bus_message *msg, Change *c, sd_bus_error *error) {
         _cleanup_(vm_indexes_done) VmIndexes batch = {};
         int r;
 
@@ -372,68 +366,23 @@ static int import_vms_parse(Manager *m, sd_bus_message *msg, Change *c, sd_bus_e
                 if (r < 0)
                         return r;
         }
-        return sd_bus_message_exit_container(msg);
+        r = sd_bus_message_exit_container(msg);
+        return r < 0 ? r : c->n_add > 0;
 }
 
-static int import_vms_authorized(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        _cleanup_(change_done) Change c = {};
-        Manager *m = userdata;
+static int import_vms_reply(sd_bus_message *reply, const Change *c) {
         int r;
 
-        /* Again: the inventory may have changed while polkit was thinking. */
-        change_init(m, &c);
-        r = import_vms_parse(m, msg, &c, error);
-        if (r < 0)
-                return r;
-
-        r = sd_bus_message_new_method_return(msg, &reply);
-        if (r < 0)
-                return r;
         r = sd_bus_message_open_container(reply, 'a', "o");
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < c.n_add; i++) {
-                _cleanup_free_ char *path = NULL;
-
-                r = vm_object_path(c.add[i], &path);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_append(reply, "o", path);
-                if (r < 0)
-                        return r;
-        }
-        r = sd_bus_message_close_container(reply);
+        r = append_added_paths(reply, c);
         if (r < 0)
                 return r;
-
-        if (c.n_add > 0) {
-                r = manager_commit(m, &c, error);
-                if (r < 0)
-                        return r;
-        }
-        return sd_bus_send(NULL, reply, NULL);
+        return sd_bus_message_close_container(reply);
 }
 
-static int method_import_vms(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        _cleanup_(change_done) Change c = {};
-        Manager *m = userdata;
-        int r;
-
-        change_init(m, &c);
-        r = import_vms_parse(m, msg, &c, error);
-        if (r < 0)
-                return r;
-        if (c.n_add == 0) /* nothing to change, nothing to authorize */
-                return sd_bus_reply_method_return(msg, "ao", 0);
-
-        return polkit_authorize_async(m->polkit, msg, POLKIT_ACTION_MANAGE_INVENTORY, import_vms_authorized,
-                m, error);
-}
-
-/* --- UpdateVM --- */
-
-static int update_vm_parse(Manager *m, sd_bus_message *msg, Change *c, sd_bus_error *error) {
+static int update_vm_change(Manager *m, sd_bus_message *msg, Change *c, sd_bus_error *error) {
         const char *name;
         Vm *vm, *copy;
         int r;
@@ -457,82 +406,114 @@ static int update_vm_parse(Manager *m, sd_bus_message *msg, Change *c, sd_bus_er
         r = manager_inventory_check_update(m, vm, copy, error);
         if (r < 0)
                 return r;
-        return manager_check_unique(m, copy, vm, error);
+        r = manager_check_unique(m, copy, vm, error);
+        return r < 0 ? r : 1;
 }
 
-static int update_vm_authorized(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+static int unregister_vm_change(Manager *m, sd_bus_message *msg, Change *c, sd_bus_error *error) {
+        const char *name;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &name);
+        if (r < 0)
+                return r;
+        c->remove = manager_find_vm(m, name);
+        if (!c->remove)
+                return reply_no_such_vm(error, name);
+        r = manager_inventory_check_update(m, c->remove, NULL, error);
+        return r < 0 ? r : 1;
+}
+
+/* The methods that change the inventory, each in the same two steps: its arguments are read
+ * into a Change and checked before polkit is asked (bad input is refused without a prompt),
+ * and again once authorized (the inventory may have changed while polkit was thinking); then
+ * the change is committed and the reply sent. change() returns 1 when there is something to
+ * change, 0 when not (answered at once, without asking polkit); reply() appends the reply's
+ * arguments, before the commit (which takes the change's VMs), or is NULL for none. */
+typedef struct InventoryMethod {
+        const char *member;
+        int (*change)(Manager *m, sd_bus_message *msg, Change *c, sd_bus_error *error);
+        int (*reply)(sd_bus_message *reply, const Change *c);
+} InventoryMethod;
+
+static const InventoryMethod inventory_methods[] = {
+        {"RegisterVM", register_vm_change, register_vm_reply},
+        {"ImportVMs", import_vms_change, import_vms_reply},
+        {"UpdateVM", update_vm_change, NULL},
+        {"UnregisterVM", unregister_vm_change, NULL},
+};
+
+static const InventoryMethod *inventory_method(sd_bus_message *msg) {
+        const char *member = sd_bus_message_get_member(msg);
+        size_t i;
+
+        for (i = 0; i < ELEMENTSOF(inventory_methods) - 1; i++)
+                if (streq_ptr(member, inventory_methods[i].member))
+                        break;
+        /* The vtable sends only these members here. */
+        assert(streq_ptr(member, inventory_methods[i].member));
+        return &inventory_methods[i];
+}
+
+static int inventory_reply(const InventoryMethod *im, sd_bus_message *msg, const Change *c,
+        sd_bus_message **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r < 0)
+                return r;
+        if (im->reply) {
+                r = im->reply(reply, c);
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(reply);
+        return 0;
+}
+
+static int inventory_authorized(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        const InventoryMethod *im = inventory_method(msg);
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(change_done) Change c = {};
+        Manager *m = userdata;
+        int r, changes;
+
+        change_init(m, &c);
+        changes = im->change(m, msg, &c, error);
+        if (changes < 0)
+                return changes;
+        r = inventory_reply(im, msg, &c, &reply);
+        if (r < 0)
+                return r;
+        if (changes > 0) {
+                r = manager_commit(m, &c, error);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_inventory(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        const InventoryMethod *im = inventory_method(msg);
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(change_done) Change c = {};
         Manager *m = userdata;
         int r;
 
         change_init(m, &c);
-        r = update_vm_parse(m, msg, &c, error);
+        r = im->change(m, msg, &c, error);
         if (r < 0)
                 return r;
-        r = manager_commit(m, &c, error);
-        if (r < 0)
-                return r;
-        return sd_bus_reply_method_return(msg, NULL);
-}
+        if (r == 0) { /* nothing to change, nothing to authorize */
+                r = inventory_reply(im, msg, &c, &reply);
+                if (r < 0)
+                        return r;
+                return sd_bus_send(NULL, reply, NULL);
+        }
 
-static int method_update_vm(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        _cleanup_(change_done) Change c = {};
-        Manager *m = userdata;
-        int r;
-
-        change_init(m, &c);
-        r = update_vm_parse(m, msg, &c, error);
-        if (r < 0)
-                return r;
-
-        return polkit_authorize_async(m->polkit, msg, POLKIT_ACTION_MANAGE_INVENTORY, update_vm_authorized,
+        return polkit_authorize_async(m->polkit, msg, POLKIT_ACTION_MANAGE_INVENTORY, inventory_authorized,
                 m, error);
-}
-
-/* --- UnregisterVM --- */
-
-static int unregister_vm_authorized(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        _cleanup_(change_done) Change c = {};
-        Manager *m = userdata;
-        const char *name;
-        int r;
-
-        r = sd_bus_message_read(msg, "s", &name);
-        if (r < 0)
-                return r;
-
-        change_init(m, &c);
-        c.remove = manager_find_vm(m, name);
-        if (!c.remove)
-                return reply_no_such_vm(error, name);
-        r = manager_inventory_check_update(m, c.remove, NULL, error);
-        if (r < 0)
-                return r;
-
-        r = manager_commit(m, &c, error);
-        if (r < 0)
-                return r;
-        return sd_bus_reply_method_return(msg, NULL);
-}
-
-static int method_unregister_vm(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
-        Vm *vm;
-        const char *name;
-        int r;
-
-        r = sd_bus_message_read(msg, "s", &name);
-        if (r < 0)
-                return r;
-        vm = manager_find_vm(m, name);
-        if (!vm)
-                return reply_no_such_vm(error, name);
-        r = manager_inventory_check_update(m, vm, NULL, error);
-        if (r < 0)
-                return r;
-
-        return polkit_authorize_async(m->polkit, msg, POLKIT_ACTION_MANAGE_INVENTORY,
-                unregister_vm_authorized, m, error);
 }
 
 /* --- Attest --- */
@@ -617,12 +598,12 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("SetVMAccess", SD_BUS_ARGS("s", vm, "b", enable), SD_BUS_NO_RESULT,
                 method_set_vm_access, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("RegisterVM", SD_BUS_ARGS("a{sv}", properties), SD_BUS_RESULT("o", path),
-                method_register_vm, SD_BUS_VTABLE_UNPRIVILEGED),
+                method_inventory, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ImportVMs", SD_BUS_ARGS("aa{sv}", vms), SD_BUS_RESULT("ao", paths),
-                method_import_vms, SD_BUS_VTABLE_UNPRIVILEGED),
+                method_inventory, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("UpdateVM", SD_BUS_ARGS("s", vm, "a{sv}", properties), SD_BUS_NO_RESULT,
-                method_update_vm, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("UnregisterVM", SD_BUS_ARGS("s", vm), SD_BUS_NO_RESULT, method_unregister_vm,
+                method_inventory, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("UnregisterVM", SD_BUS_ARGS("s", vm), SD_BUS_NO_RESULT, method_inventory,
                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetLegacyNetworkStatus", SD_BUS_NO_ARGS,
                 SD_BUS_RESULT("b", ok, "s", report), method_get_legacy_network_status,

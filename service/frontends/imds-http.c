@@ -3,11 +3,11 @@
 #include <linux/vm_sockets.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 
 #include "imds-http.h"
 #include "imds-request.h"
 #include "log.h"
+#include "mhd-event.h"
 #include "ratelimit.h"
 
 typedef struct ImdsRequestCtx ImdsRequestCtx;
@@ -19,8 +19,8 @@ typedef struct ImdsConn ImdsConn;
 
 struct ImdsHttp {
         sd_event *event;
-        struct MHD_Daemon *daemon;
-        sd_event_source *io, *timer, *again, *idle;
+        MhdEvent *mhd;
+        sd_event_source *idle;
         ImdsHttpOptions options;
         usec_t request_timeout;
         RateLimit *ratelimit;
@@ -456,54 +456,11 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
 }
 
 static void server_run(ImdsHttp *s) {
-        MHD_UNSIGNED_LONG_LONG timeout;
-
-        if (MHD_run(s->daemon) != MHD_YES)
-                log_debug("MHD_run() failed.");
-        if (MHD_get_timeout(s->daemon, &timeout) != MHD_YES)
-                (void)sd_event_source_set_enabled(s->timer, SD_EVENT_OFF);
-        else if (timeout == 0)
-                /* A resumed connection is ready: run again in this iteration of the loop, without
-                 * touching the timer (re-arming a timerfd is a syscall, twice per request). */
-                (void)sd_event_source_set_enabled(s->again, SD_EVENT_ONESHOT);
-        else {
-                /* A connection timeout (seconds away): a quarter of it, at most 250 ms, is precise
-                 * enough, and lets sd-event keep its timerfd armed instead of re-arming it after
-                 * every request, as an exact deadline that moves with each one would. */
-                (void)sd_event_source_set_time_accuracy(s->timer,
-                        MIN((uint64_t)timeout * USEC_PER_MSEC / 4, 250 * USEC_PER_MSEC));
-                (void)sd_event_source_set_time_relative(s->timer, (uint64_t)timeout * USEC_PER_MSEC);
-                (void)sd_event_source_set_enabled(s->timer, SD_EVENT_ONESHOT);
-        }
-}
-
-static int on_io(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
-        server_run(userdata);
-        return 0;
-}
-
-static int on_timer(sd_event_source *es, uint64_t usec, void *userdata) {
-        server_run(userdata);
-        return 0;
-}
-
-static int on_again(sd_event_source *es, void *userdata) {
-        server_run(userdata);
-        return 0;
-}
-
-static void mhd_logger(void *cls, const char *fmt, va_list ap) {
-        char buf[512];
-
-        (void)vsnprintf(buf, sizeof buf, fmt, ap);
-        buf[strcspn(buf, "\n")] = '\0';
-        log_debug("libmicrohttpd: %s", buf);
+        mhd_event_run(s->mhd);
 }
 
 int imds_http_new(sd_event *event, int listen_fd, const ImdsHttpOptions *o, ImdsHttp **ret) {
         _cleanup_(imds_http_freep) ImdsHttp *s = NULL;
-        const union MHD_DaemonInfo *info;
-        unsigned flags = MHD_USE_EPOLL | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
         int r;
 
         assert(event);
@@ -542,46 +499,18 @@ int imds_http_new(sd_event *event, int listen_fd, const ImdsHttpOptions *o, Imds
                 {MHD_OPTION_END, 0, NULL},
         };
 
-        if (listen_fd < 0)
-                flags |= MHD_USE_NO_LISTEN_SOCKET;
-        /* MHD_USE_ITC: MHD then never shutdown()s the listening socket, which may be systemd's. */
-        if (listen_fd >= 0)
-                s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, access_handler, s,
-                        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL, MHD_OPTION_LISTEN_SOCKET, listen_fd,
-                        MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
-        else
-                s->daemon =
-                        MHD_start_daemon(flags, 0, NULL, NULL, access_handler, s, MHD_OPTION_EXTERNAL_LOGGER,
-                                mhd_logger, NULL, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
-        /* MHD owns listen_fd from MHD_start_daemon() on, also when it fails: libmicrohttpd 1.0
-         * closes it on every failure path, 0.9.75 (Debian 12) on most (and leaks it on a few).
-         * Closing it here would close it twice (the same in cmp-http.c). */
-        if (!s->daemon)
-                return -EINVAL;
-
-        info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_EPOLL_FD);
-        if (!info)
-                return -EINVAL;
-        r = sd_event_add_io(event, &s->io, info->epoll_fd, EPOLLIN, on_io, s);
+        /* MHD_USE_ITC: MHD then never shutdown()s the listening socket, which may be systemd's.
+         * listen_fd belongs to mhd_event_new() from here on, also when it fails. */
+        r = mhd_event_new(event, listen_fd, MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME, access_handler, s, opts,
+                NULL, &s->mhd);
         if (r < 0)
                 return r;
-        /* MHD_get_timeout() after every MHD_run(): 0 ms (a resumed connection is ready) runs MHD
-         * again through the defer source, anything else through the timer (server_run()). */
-        r = sd_event_add_time_relative(event, &s->timer, CLOCK_MONOTONIC, 0, 0, on_timer, s);
-        if (r < 0)
-                return r;
-        (void)sd_event_source_set_enabled(s->timer, SD_EVENT_OFF);
-        r = sd_event_add_defer(event, &s->again, on_again, s);
-        if (r < 0)
-                return r;
-        (void)sd_event_source_set_enabled(s->again, SD_EVENT_OFF);
         if (o->idle_exit > 0) {
                 r = sd_event_add_time_relative(event, &s->idle, CLOCK_MONOTONIC, o->idle_exit, 0, on_idle,
                         s);
                 if (r < 0)
                         return r;
         }
-        server_run(s);
 
         *ret = TAKE_PTR(s);
         return 0;
@@ -601,14 +530,8 @@ ImdsHttp *imds_http_free(ImdsHttp *s) {
                 imds_reply_shutting_down(&c->reply);
                 MHD_resume_connection(c->connection);
         }
-        /* The sources first (as systemd does): the io source watches MHD's epoll fd, which
-         * MHD_stop_daemon() closes. */
-        sd_event_source_disable_unref(s->io);
-        sd_event_source_disable_unref(s->timer);
-        sd_event_source_disable_unref(s->again);
         sd_event_source_disable_unref(s->idle);
-        if (s->daemon)
-                MHD_stop_daemon(s->daemon);
+        mhd_event_free(s->mhd);
         ratelimit_free(s->ratelimit);
         sd_event_unref(s->event);
         return mfree(s);
@@ -619,7 +542,7 @@ int imds_http_add_connection(ImdsHttp *s, int fd, const struct sockaddr *addr, s
         assert(fd >= 0);
 
         /* MHD closes fd itself when it fails. */
-        if (MHD_add_connection(s->daemon, fd, addr, addrlen) != MHD_YES)
+        if (MHD_add_connection(mhd_event_daemon(s->mhd), fd, addr, addrlen) != MHD_YES)
                 return negative_errno();
         server_run(s);
         return 0;

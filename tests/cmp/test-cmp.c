@@ -15,9 +15,9 @@
 #include <sys/wait.h>
 
 #include <glib.h>
-#include <openssl/pem.h>
 
 #include "issuer.h"
+#include "test-util.h"
 #include "x509-util.h"
 
 #define READY_TIMEOUT_USEC (10 * G_USEC_PER_SEC)
@@ -31,22 +31,18 @@ typedef struct Peer {
         char *ca_pem; /* the test CA's certificate, when it is the test CA */
 } Peer;
 
+/* A test's directory and its one enrolment: the key to certify, the test CA (start_ca()), the
+ * client's configuration for it and what the enrolment returned, all released by
+ * fixture_teardown(). */
 typedef struct Fixture {
         char *dir;
+        EVP_PKEY *key;
+        Peer ca;
+        CmpConfig config;
+        X509 *cert;
+        STACK_OF(X509) * chain;
+        char *error;
 } Fixture;
-
-static void fixture_setup(Fixture *f, gconstpointer data) {
-        g_autoptr(GError) error = NULL;
-
-        f->dir = g_dir_make_tmp("test-cmp-XXXXXX", &error);
-        g_assert_no_error(error);
-}
-
-static void fixture_teardown(Fixture *f, gconstpointer data) {
-        g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", f->dir);
-        g_assert_cmpint(system(cmd), ==, 0);
-        g_free(f->dir);
-}
 
 static char *path_in(Fixture *f, const char *name) {
         return g_build_filename(f->dir, name, NULL);
@@ -89,13 +85,12 @@ static void assert_alive(GPid pid) {
 }
 
 /* Starts the test CA with extra arguments (NULL-terminated) and waits for its port file. */
-static void start_test_ca(Fixture *f, const char *name, Peer *ret, ...) {
+static void start_test_ca_va(Fixture *f, const char *name, Peer *ret, va_list ap) {
         g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
         g_autofree char *port_file = NULL, *port_name = g_strdup_printf("%s-port", name),
                         *ca_name = g_strdup_printf("%s-ca.pem", name);
         const char *ca = g_getenv("CMP_TEST_CA");
         gint64 deadline;
-        va_list ap;
 
         g_assert_nonnull(ca);
         port_file = path_in(f, port_name);
@@ -110,10 +105,8 @@ static void start_test_ca(Fixture *f, const char *name, Peer *ret, ...) {
         g_ptr_array_add(argv, g_strdup(REFERENCE));
         g_ptr_array_add(argv, g_strdup("--secret"));
         g_ptr_array_add(argv, g_strdup(SECRET));
-        va_start(ap, ret);
         for (const char *a; (a = va_arg(ap, const char *));)
                 g_ptr_array_add(argv, g_strdup(a));
-        va_end(ap);
         g_ptr_array_add(argv, NULL);
 
         ret->pid = spawn((char **)argv->pdata);
@@ -131,6 +124,14 @@ static void start_test_ca(Fixture *f, const char *name, Peer *ret, ...) {
                 g_usleep(10 * 1000);
         }
         g_assert_cmpuint(ret->port, >, 0);
+}
+
+static void start_test_ca(Fixture *f, const char *name, Peer *ret, ...) {
+        va_list ap;
+
+        va_start(ap, ret);
+        start_test_ca_va(f, name, ret, ap);
+        va_end(ap);
 }
 
 static unsigned free_port(void) {
@@ -184,25 +185,22 @@ static EVP_PKEY *new_key(void) {
         return k;
 }
 
+/* The first certificate of a PEM file (x509-util's reader). */
 static X509 *read_cert(const char *path) {
-        FILE *f = fopen(path, "re");
-        X509 *x;
+        _cleanup_(x509_stack_freep) STACK_OF(X509) *certs = NULL;
 
-        g_assert_nonnull(f);
-        x = PEM_read_X509(f, NULL, NULL, NULL);
-        fclose(f);
-        g_assert_nonnull(x);
-        return x;
+        g_assert_cmpint(pem_read_certificates_file(path, &certs, NULL), ==, 0);
+        g_assert_cmpint(sk_X509_num(certs), >, 0);
+        return sk_X509_shift(certs);
 }
 
 static EVP_PKEY *read_key(const char *path) {
-        FILE *f = fopen(path, "re");
-        EVP_PKEY *k;
+        g_autofree char *pem = NULL;
+        EVP_PKEY *k = NULL;
+        gsize size;
 
-        g_assert_nonnull(f);
-        k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-        fclose(f);
-        g_assert_nonnull(k);
+        g_assert_true(g_file_get_contents(path, &pem, &size, NULL));
+        g_assert_cmpint(pem_decode_private_key(pem, size, &k), ==, 0);
         return k;
 }
 
@@ -224,6 +222,22 @@ static void config_clear(CmpConfig *c) {
         g_free(c->secret_file);
         g_free(c->tls_trust);
         g_free(c->subject);
+}
+
+static void fixture_setup(Fixture *f, gconstpointer data) {
+        f->dir = test_make_tmpdir("test-cmp-XXXXXX");
+        f->key = new_key();
+}
+
+static void fixture_teardown(Fixture *f, gconstpointer data) {
+        config_clear(&f->config);
+        peer_stop(&f->ca);
+        EVP_PKEY_free(f->key);
+        X509_free(f->cert);
+        x509_stack_free(f->chain);
+        free(f->error);
+        test_rm_rf(f->dir);
+        g_free(f->dir);
 }
 
 /* issuer_cmp_new() + issuer_enroll(); returns the enrol result, the certificate in *ret_cert. */
@@ -292,278 +306,208 @@ static void assert_issued(X509 *cert, STACK_OF(X509) * chain, EVP_PKEY *key, con
         g_assert_cmpint(certificate_check_acceptable(cert, key, 30, time(NULL), &error), ==, 0);
 }
 
+/* Starts the test CA as f->ca with extra arguments (NULL-terminated) and configures the client
+ * for it (f->config). */
+static void start_ca(Fixture *f, ...) {
+        va_list ap;
+
+        va_start(ap, f);
+        start_test_ca_va(f, "ca", &f->ca, ap);
+        va_end(ap);
+        f->config = config_for(f->ca.port, f->ca.ca_pem);
+}
+
+/* An initial request for f->key with f->config, no chain wanted. */
+static int enroll_ir(Fixture *f) {
+        return enroll(&f->config, f->key, NULL, NULL, &f->cert, NULL, &f->error);
+}
+
+/* An initial request that must succeed, with a certificate of the test CA for f->key. */
+static void assert_enrols(Fixture *f) {
+        g_assert_cmpint(enroll(&f->config, f->key, NULL, NULL, &f->cert, &f->chain, &f->error), ==, 0);
+        assert_issued(f->cert, f->chain, f->key, f->ca.ca_pem);
+}
+
+static void set_string(char **p, const char *s) {
+        g_free(*p);
+        *p = g_strdup(s);
+}
+
+/* f->error is exactly the formatted text (prefix: starts with it). */
+G_GNUC_PRINTF(3, 4) static void assert_error(Fixture *f, bool prefix, const char *format, ...) {
+        g_autofree char *expected = NULL;
+        va_list ap;
+
+        va_start(ap, format);
+        expected = g_strdup_vprintf(format, ap);
+        va_end(ap);
+        if (prefix)
+                g_assert_true(g_str_has_prefix(f->error, expected));
+        else
+                g_assert_cmpstr(f->error, ==, expected);
+}
+
 /* --- against the in-tree test CA --- */
 
 static void test_ir(Fixture *f, gconstpointer data) {
-        _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = new_key();
-        _cleanup_(X509_freep) X509 *cert = NULL;
-        _cleanup_(x509_stack_freep) STACK_OF(X509) *chain = NULL;
-        _cleanup_free_ char *error = NULL;
-        Peer ca;
-
-        start_test_ca(f, "ca", &ca, NULL);
-        CmpConfig config = config_for(ca.port, ca.ca_pem);
-
-        g_assert_cmpint(enroll(&config, key, NULL, NULL, &cert, &chain, &error), ==, 0);
-        assert_issued(cert, chain, key, ca.ca_pem);
-
-        config_clear(&config);
-        peer_stop(&ca);
+        start_ca(f, NULL);
+        assert_enrols(f);
 }
 
 static void test_ir_secret_file(Fixture *f, gconstpointer data) {
-        _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = new_key();
-        _cleanup_(X509_freep) X509 *cert = NULL;
-        _cleanup_(x509_stack_freep) STACK_OF(X509) *chain = NULL;
-        _cleanup_free_ char *error = NULL;
         g_autofree char *secret_file = path_in(f, "secret");
-        Peer ca;
 
         g_assert_true(g_file_set_contents(secret_file, SECRET "\n", -1, NULL));
-        start_test_ca(f, "ca", &ca, NULL);
-        CmpConfig config = config_for(ca.port, ca.ca_pem);
-        g_clear_pointer(&config.secret, g_free);
-        config.secret_file = g_strdup(secret_file);
-
-        g_assert_cmpint(enroll(&config, key, NULL, NULL, &cert, &chain, &error), ==, 0);
-        assert_issued(cert, chain, key, ca.ca_pem);
-
-        config_clear(&config);
-        peer_stop(&ca);
+        start_ca(f, NULL);
+        g_clear_pointer(&f->config.secret, g_free);
+        f->config.secret_file = g_strdup(secret_file);
+        assert_enrols(f);
 }
 
 static void test_kur(Fixture *f, gconstpointer data) {
-        _cleanup_(EVP_PKEY_freep) EVP_PKEY *key1 = new_key(), *key2 = new_key();
-        _cleanup_(X509_freep) X509 *cert1 = NULL, *cert2 = NULL;
-        _cleanup_(x509_stack_freep) STACK_OF(X509) *chain1 = NULL, *chain2 = NULL;
-        _cleanup_free_ char *error = NULL;
-        Peer ca;
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *key1 = new_key();
+        _cleanup_(X509_freep) X509 *cert1 = NULL;
+        _cleanup_(x509_stack_freep) STACK_OF(X509) *chain1 = NULL;
 
-        start_test_ca(f, "ca", &ca, NULL);
-        CmpConfig config = config_for(ca.port, ca.ca_pem);
-        g_assert_cmpint(enroll(&config, key1, NULL, NULL, &cert1, &chain1, &error), ==, 0);
+        start_ca(f, NULL);
+        g_assert_cmpint(enroll(&f->config, key1, NULL, NULL, &cert1, &chain1, &f->error), ==, 0);
 
         /* A wrong secret for the renewal: it must succeed by KUR alone, signed with cert1. */
-        g_free(config.secret);
-        config.secret = g_strdup("not-the-secret");
-        g_assert_cmpint(enroll(&config, key2, key1, cert1, &cert2, &chain2, &error), ==, 0);
-        assert_issued(cert2, chain2, key2, ca.ca_pem);
-        g_assert_cmpint(ASN1_INTEGER_cmp(X509_get0_serialNumber(cert1), X509_get0_serialNumber(cert2)), !=,
+        set_string(&f->config.secret, "not-the-secret");
+        g_assert_cmpint(enroll(&f->config, f->key, key1, cert1, &f->cert, &f->chain, &f->error), ==, 0);
+        assert_issued(f->cert, f->chain, f->key, f->ca.ca_pem);
+        g_assert_cmpint(ASN1_INTEGER_cmp(X509_get0_serialNumber(cert1), X509_get0_serialNumber(f->cert)), !=,
                 0);
-        g_assert_false(certificate_matches_key(cert2, key1));
-
-        config_clear(&config);
-        peer_stop(&ca);
+        g_assert_false(certificate_matches_key(f->cert, key1));
 }
 
 static void test_kur_fallback_to_ir(Fixture *f, gconstpointer data) {
-        _cleanup_(EVP_PKEY_freep) EVP_PKEY *key1 = new_key(), *key2 = new_key();
-        _cleanup_(X509_freep) X509 *foreign = NULL, *cert = NULL;
-        _cleanup_(x509_stack_freep) STACK_OF(X509) *chain1 = NULL, *chain = NULL;
-        _cleanup_free_ char *error = NULL;
-        Peer ca, other;
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *key1 = new_key();
+        _cleanup_(X509_freep) X509 *foreign = NULL;
+        _cleanup_(x509_stack_freep) STACK_OF(X509) *chain1 = NULL;
+        Peer other;
 
         /* The current certificate comes from another CA: the KUR is refused, the IR with the
          * shared secret recovers. */
         start_test_ca(f, "other", &other, NULL);
-        start_test_ca(f, "ca", &ca, NULL);
+        start_ca(f, NULL);
         CmpConfig oc = config_for(other.port, other.ca_pem);
-        g_assert_cmpint(enroll(&oc, key1, NULL, NULL, &foreign, &chain1, &error), ==, 0);
+        g_assert_cmpint(enroll(&oc, key1, NULL, NULL, &foreign, &chain1, &f->error), ==, 0);
 
-        CmpConfig config = config_for(ca.port, ca.ca_pem);
-        g_assert_cmpint(enroll(&config, key2, key1, foreign, &cert, &chain, &error), ==, 0);
-        assert_issued(cert, chain, key2, ca.ca_pem);
+        g_assert_cmpint(enroll(&f->config, f->key, key1, foreign, &f->cert, &f->chain, &f->error), ==, 0);
+        assert_issued(f->cert, f->chain, f->key, f->ca.ca_pem);
 
         /* Without the right secret both fail, and the error says so. */
-        X509_free(TAKE_PTR(cert));
-        g_free(config.secret);
-        config.secret = g_strdup("not-the-secret");
-        g_assert_cmpint(enroll(&config, key2, key1, foreign, &cert, NULL, &error), ==, -EACCES);
-        g_assert_null(cert);
-        g_assert_true(g_str_has_prefix(error,
+        X509_free(TAKE_PTR(f->cert));
+        set_string(&f->config.secret, "not-the-secret");
+        g_assert_cmpint(enroll(&f->config, f->key, key1, foreign, &f->cert, NULL, &f->error), ==, -EACCES);
+        g_assert_null(f->cert);
+        assert_error(f, true, "%s",
                 "CMP server rejected the request: wrong shared secret or reference (MAC check failed) "
                 "(server says: MAC-based protection check failed: wrong shared secret or reference) "
-                "(after the key update was refused: CMP server rejected the request: "));
+                "(after the key update was refused: CMP server rejected the request: ");
 
-        config_clear(&config);
         config_clear(&oc);
-        peer_stop(&ca);
         peer_stop(&other);
 }
 
 static void test_wrong_secret(Fixture *f, gconstpointer data) {
-        _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = new_key();
-        _cleanup_(X509_freep) X509 *cert = NULL;
-        _cleanup_free_ char *error = NULL;
-        Peer ca;
+        start_ca(f, NULL);
+        set_string(&f->config.secret, "wrong");
 
-        start_test_ca(f, "ca", &ca, NULL);
-        CmpConfig config = config_for(ca.port, ca.ca_pem);
-        g_free(config.secret);
-        config.secret = g_strdup("wrong");
-
-        g_assert_cmpint(enroll(&config, key, NULL, NULL, &cert, NULL, &error), ==, -EACCES);
-        g_assert_null(cert);
-        g_assert_cmpstr(error, ==,
+        g_assert_cmpint(enroll_ir(f), ==, -EACCES);
+        g_assert_null(f->cert);
+        assert_error(f, false, "%s",
                 "CMP server rejected the request: wrong shared secret or reference (MAC check failed) "
                 "(server says: MAC-based protection check failed: wrong shared secret or reference)");
-
-        config_clear(&config);
-        peer_stop(&ca);
 }
 
 static void test_wrong_reference(Fixture *f, gconstpointer data) {
-        _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = new_key();
-        _cleanup_(X509_freep) X509 *cert = NULL;
-        _cleanup_free_ char *error = NULL;
-        Peer ca;
+        start_ca(f, NULL);
+        set_string(&f->config.reference, "host2");
 
-        start_test_ca(f, "ca", &ca, NULL);
-        CmpConfig config = config_for(ca.port, ca.ca_pem);
-        g_free(config.reference);
-        config.reference = g_strdup("host2");
-
-        g_assert_cmpint(enroll(&config, key, NULL, NULL, &cert, NULL, &error), ==, -EACCES);
-        g_assert_true(g_str_has_prefix(error,
-                "CMP server rejected the request: wrong shared secret or reference"));
-
-        config_clear(&config);
-        peer_stop(&ca);
+        g_assert_cmpint(enroll_ir(f), ==, -EACCES);
+        assert_error(f, true, "CMP server rejected the request: wrong shared secret or reference");
 }
 
 static void test_server_down(Fixture *f, gconstpointer data) {
-        _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = new_key();
-        _cleanup_(X509_freep) X509 *cert = NULL;
-        _cleanup_free_ char *error = NULL;
-        g_autofree char *expected = NULL, *anchor = NULL;
-        Peer ca;
+        g_autofree char *anchor = NULL;
         unsigned port = free_port();
+        Peer ca;
 
         /* Any readable trust anchor will do: nothing answers. */
         start_test_ca(f, "ca", &ca, NULL);
         anchor = g_strdup(ca.ca_pem);
         peer_stop(&ca);
 
-        CmpConfig config = config_for(port, anchor);
-        g_assert_cmpint(enroll(&config, key, NULL, NULL, &cert, NULL, &error), ==, -ECONNREFUSED);
-        expected = g_strdup_printf("CMP server http://127.0.0.1:%u/pkix/ unreachable: Connection refused",
-                port);
-        g_assert_cmpstr(error, ==, expected);
-
-        config_clear(&config);
+        f->config = config_for(port, anchor);
+        g_assert_cmpint(enroll_ir(f), ==, -ECONNREFUSED);
+        assert_error(f, false, "CMP server http://127.0.0.1:%u/pkix/ unreachable: Connection refused", port);
 }
 
 static void test_wrong_key(Fixture *f, gconstpointer data) {
-        _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = new_key();
-        _cleanup_(X509_freep) X509 *cert = NULL;
-        _cleanup_free_ char *error = NULL;
-        g_autofree char *expected = NULL;
-        Peer ca;
-
-        start_test_ca(f, "ca", &ca, "--wrong-key", NULL);
-        CmpConfig config = config_for(ca.port, ca.ca_pem);
+        start_ca(f, "--wrong-key", NULL);
 
         /* The client itself refuses it (negative certConf to the CA), before the service's
          * certificate_check_acceptable() would. */
-        g_assert_cmpint(enroll(&config, key, NULL, NULL, &cert, NULL, &error), ==, -EBADMSG);
-        g_assert_null(cert);
-        expected =
-                g_strdup_printf("CMP server %s returned an unacceptable certificate: it is for a different "
-                                "public key than the one requested",
-                        config.server);
-        g_assert_cmpstr(error, ==, expected);
-
-        config_clear(&config);
-        peer_stop(&ca);
+        g_assert_cmpint(enroll_ir(f), ==, -EBADMSG);
+        g_assert_null(f->cert);
+        assert_error(f, false,
+                "CMP server %s returned an unacceptable certificate: it is for a different public key "
+                "than the one requested",
+                f->config.server);
 }
 
 static void test_expired(Fixture *f, gconstpointer data) {
-        _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = new_key();
-        _cleanup_(X509_freep) X509 *cert = NULL;
-        _cleanup_free_ char *error = NULL;
-        g_autofree char *expected = NULL;
-        Peer ca;
+        start_ca(f, "--expired", NULL);
 
-        start_test_ca(f, "ca", &ca, "--expired", NULL);
-        CmpConfig config = config_for(ca.port, ca.ca_pem);
-
-        g_assert_cmpint(enroll(&config, key, NULL, NULL, &cert, NULL, &error), ==, -EBADMSG);
-        g_assert_null(cert);
-        expected =
-                g_strdup_printf("CMP server %s returned an unacceptable certificate: it has already expired",
-                        config.server);
-        g_assert_cmpstr(error, ==, expected);
-
-        config_clear(&config);
-        peer_stop(&ca);
+        g_assert_cmpint(enroll_ir(f), ==, -EBADMSG);
+        g_assert_null(f->cert);
+        assert_error(f, false, "CMP server %s returned an unacceptable certificate: it has already expired",
+                f->config.server);
 }
 
 static void test_over_long(Fixture *f, gconstpointer data) {
-        _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = new_key();
-        _cleanup_(X509_freep) X509 *cert = NULL;
-        _cleanup_(x509_stack_freep) STACK_OF(X509) *chain = NULL;
-        _cleanup_free_ char *error = NULL, *check_error = NULL;
-        Peer ca;
+        _cleanup_free_ char *check_error = NULL;
 
         /* CMP itself has no limit: the issuer returns it, the service's check refuses it. */
-        start_test_ca(f, "ca", &ca, "--days", "400", NULL);
-        CmpConfig config = config_for(ca.port, ca.ca_pem);
+        start_ca(f, "--days", "400", NULL);
 
-        g_assert_cmpint(enroll(&config, key, NULL, NULL, &cert, &chain, &error), ==, 0);
-        g_assert_true(certificate_matches_key(cert, key));
-        g_assert_cmpint(certificate_check_acceptable(cert, key, 30, time(NULL), &check_error), ==, -ERANGE);
+        g_assert_cmpint(enroll(&f->config, f->key, NULL, NULL, &f->cert, &f->chain, &f->error), ==, 0);
+        g_assert_true(certificate_matches_key(f->cert, f->key));
+        g_assert_cmpint(certificate_check_acceptable(f->cert, f->key, 30, time(NULL), &check_error), ==,
+                -ERANGE);
         g_assert_true(g_str_has_prefix(check_error, "certificate is valid longer than the allowed 30 days"));
-        g_assert_cmpint(certificate_check_acceptable(cert, key, 400, time(NULL), NULL), ==, 0);
-
-        config_clear(&config);
-        peer_stop(&ca);
+        g_assert_cmpint(certificate_check_acceptable(f->cert, f->key, 400, time(NULL), NULL), ==, 0);
 }
 
 static void test_timeout(Fixture *f, gconstpointer data) {
-        _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = new_key();
-        _cleanup_(X509_freep) X509 *cert = NULL;
-        _cleanup_free_ char *error = NULL;
-        g_autofree char *expected = NULL;
         gint64 start, elapsed;
-        Peer ca;
 
-        start_test_ca(f, "ca", &ca, "--delay", "30", NULL);
-        CmpConfig config = config_for(ca.port, ca.ca_pem);
-        config.timeout_sec = 2;
+        start_ca(f, "--delay", "30", NULL);
+        f->config.timeout_sec = 2;
 
         start = g_get_monotonic_time();
-        g_assert_cmpint(enroll(&config, key, NULL, NULL, &cert, NULL, &error), ==, -ETIMEDOUT);
+        g_assert_cmpint(enroll_ir(f), ==, -ETIMEDOUT);
         elapsed = g_get_monotonic_time() - start;
         g_assert_cmpint(elapsed, >=, 1 * G_USEC_PER_SEC);
         g_assert_cmpint(elapsed, <, 4 * G_USEC_PER_SEC);
-        expected = g_strdup_printf("CMP server %s did not answer within 2 s (timed out)", config.server);
-        g_assert_cmpstr(error, ==, expected);
-
-        config_clear(&config);
-        peer_stop(&ca);
+        assert_error(f, false, "CMP server %s did not answer within 2 s (timed out)", f->config.server);
 }
 
 static void test_untrusted_response(Fixture *f, gconstpointer data) {
-        _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = new_key();
-        _cleanup_(X509_freep) X509 *cert = NULL;
-        _cleanup_free_ char *error = NULL;
-        g_autofree char *prefix = NULL;
-        Peer ca, other;
+        Peer other;
 
         /* The trust anchor is another CA: the signed response must not be accepted. */
-        start_test_ca(f, "ca", &ca, NULL);
+        start_ca(f, NULL);
         start_test_ca(f, "other", &other, NULL);
-        CmpConfig config = config_for(ca.port, other.ca_pem);
+        set_string(&f->config.trust_anchor, other.ca_pem);
 
-        g_assert_cmpint(enroll(&config, key, NULL, NULL, &cert, NULL, &error), ==, -EBADMSG);
-        g_assert_null(cert);
-        prefix =
-                g_strdup_printf("CMP response from %s could not be authenticated (check cmp.trust_anchor): ",
-                        config.server);
-        g_assert_true(g_str_has_prefix(error, prefix));
+        g_assert_cmpint(enroll_ir(f), ==, -EBADMSG);
+        g_assert_null(f->cert);
+        assert_error(f, true, "CMP response from %s could not be authenticated (check cmp.trust_anchor): ",
+                f->config.server);
 
-        config_clear(&config);
-        peer_stop(&ca);
         peer_stop(&other);
 }
 
@@ -576,37 +520,24 @@ static void make_tls_cert(Fixture *f, const char *cert, const char *key, const c
 }
 
 static void test_https(Fixture *f, gconstpointer data) {
-        _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = new_key();
-        _cleanup_(X509_freep) X509 *cert = NULL;
-        _cleanup_(x509_stack_freep) STACK_OF(X509) *chain = NULL;
-        _cleanup_free_ char *error = NULL;
         g_autofree char *tls_cert = path_in(f, "tls.pem"), *tls_key = path_in(f, "tls.key"),
-                        *bad_cert = path_in(f, "bad.pem"), *bad_key = path_in(f, "bad.key"), *prefix = NULL;
-        Peer ca;
+                        *bad_cert = path_in(f, "bad.pem"), *bad_key = path_in(f, "bad.key");
 
         make_tls_cert(f, tls_cert, tls_key, "IP:127.0.0.1");
         make_tls_cert(f, bad_cert, bad_key, "DNS:elsewhere.example");
-        start_test_ca(f, "ca", &ca, "--tls-cert", tls_cert, "--tls-key", tls_key, NULL);
-        CmpConfig config = config_for(ca.port, ca.ca_pem);
-        g_free(config.server);
-        config.server = g_strdup_printf("https://127.0.0.1:%u/pkix/", ca.port);
-        config.tls_trust = g_strdup(tls_cert);
-
-        g_assert_cmpint(enroll(&config, key, NULL, NULL, &cert, &chain, &error), ==, 0);
-        assert_issued(cert, chain, key, ca.ca_pem);
+        start_ca(f, "--tls-cert", tls_cert, "--tls-key", tls_key, NULL);
+        g_free(f->config.server);
+        f->config.server = g_strdup_printf("https://127.0.0.1:%u/pkix/", f->ca.port);
+        f->config.tls_trust = g_strdup(tls_cert);
+        assert_enrols(f);
 
         /* TLS verification really happens: an unknown server certificate is refused. */
-        X509_free(TAKE_PTR(cert));
-        g_free(config.tls_trust);
-        config.tls_trust = g_strdup(bad_cert);
-        g_assert_cmpint(enroll(&config, key, NULL, NULL, &cert, NULL, &error), ==, -EPROTO);
-        g_assert_null(cert);
-        prefix = g_strdup_printf("TLS handshake with CMP server %s failed: certificate verify failed",
-                config.server);
-        g_assert_cmpstr(error, ==, prefix);
-
-        config_clear(&config);
-        peer_stop(&ca);
+        X509_free(TAKE_PTR(f->cert));
+        set_string(&f->config.tls_trust, bad_cert);
+        g_assert_cmpint(enroll_ir(f), ==, -EPROTO);
+        g_assert_null(f->cert);
+        assert_error(f, false, "TLS handshake with CMP server %s failed: certificate verify failed",
+                f->config.server);
 }
 
 /* --- `openssl cmp` as a client of the test CA --- */
@@ -669,11 +600,8 @@ static void test_openssl_client(Fixture *f, gconstpointer data) {
 static void test_openssl_mock_server(Fixture *f, gconstpointer data) {
         g_autofree char *ca_key = path_in(f, "mock-ca.key"), *ca_pem = path_in(f, "mock-ca.pem"),
                         *key_pem = path_in(f, "host.key"), *csr = path_in(f, "host.csr"),
-                        *cert_pem = path_in(f, "host.pem"), *port = NULL, *server = NULL;
-        _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
-        _cleanup_(X509_freep) X509 *fixed = NULL, *cert = NULL, *ca_cert = NULL;
-        _cleanup_(x509_stack_freep) STACK_OF(X509) *chain = NULL;
-        _cleanup_free_ char *error = NULL;
+                        *cert_pem = path_in(f, "host.pem"), *port = NULL;
+        _cleanup_(X509_freep) X509 *fixed = NULL, *ca_cert = NULL;
         Peer mock = {};
 
         /* Pre-provision the key and the fixed certificate the mock server hands out. */
@@ -699,29 +627,26 @@ static void test_openssl_mock_server(Fixture *f, gconstpointer data) {
         mock.pid = spawn((char **)srv);
         wait_for_port(mock.pid, mock.port);
 
-        key = read_key(key_pem);
+        EVP_PKEY_free(f->key);
+        f->key = read_key(key_pem);
         fixed = read_cert(cert_pem);
         ca_cert = read_cert(ca_pem);
-        CmpConfig config = config_for(mock.port, ca_pem);
-        g_free(config.reference);
-        config.reference = g_strdup("mock-ref");
-        g_free(config.secret);
-        config.secret = g_strdup("mock-secret");
+        f->config = config_for(mock.port, ca_pem);
+        set_string(&f->config.reference, "mock-ref");
+        set_string(&f->config.secret, "mock-secret");
 
-        g_assert_cmpint(enroll(&config, key, NULL, NULL, &cert, &chain, &error), ==, 0);
-        g_assert_cmpint(X509_cmp(cert, fixed), ==, 0);
-        g_assert_cmpint(sk_X509_num(chain), ==, 1);
-        g_assert_cmpint(X509_cmp(sk_X509_value(chain, 0), ca_cert), ==, 0);
+        g_assert_cmpint(enroll(&f->config, f->key, NULL, NULL, &f->cert, &f->chain, &f->error), ==, 0);
+        g_assert_cmpint(X509_cmp(f->cert, fixed), ==, 0);
+        g_assert_cmpint(sk_X509_num(f->chain), ==, 1);
+        g_assert_cmpint(X509_cmp(sk_X509_value(f->chain, 0), ca_cert), ==, 0);
 
         /* A wrong secret: the mock's MAC-protected error does not verify with ours. */
-        X509_free(TAKE_PTR(cert));
-        g_free(config.secret);
-        config.secret = g_strdup("wrong");
-        g_assert_cmpint(enroll(&config, key, NULL, NULL, &cert, NULL, &error), ==, -EACCES);
-        g_assert_cmpstr(error, ==,
+        X509_free(TAKE_PTR(f->cert));
+        set_string(&f->config.secret, "wrong");
+        g_assert_cmpint(enroll_ir(f), ==, -EACCES);
+        g_assert_cmpstr(f->error, ==,
                 "CMP server rejected the request: wrong shared secret or reference (MAC check failed)");
 
-        config_clear(&config);
         peer_stop(&mock);
 }
 

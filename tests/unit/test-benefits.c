@@ -524,6 +524,16 @@ static void expect_error(const char *data, int expected_r, const char *expected_
         g_assert_null(rules);
 }
 
+static BenefitRules *expect_loads(const char *data) {
+        BenefitRules *rules = NULL;
+        _cleanup_free_ char *error = NULL;
+
+        g_assert_cmpint(benefit_rules_load_data("t.json", data, &rules, &error), ==, 0);
+        g_assert_null(error);
+        g_assert_nonnull(rules);
+        return rules;
+}
+
 /* A valid file in a fixed layout; the cases below break one thing each. Line numbers in the
  * expected messages refer to this layout. */
 #define HEAD                  \
@@ -538,7 +548,6 @@ static void expect_error(const char *data, int expected_r, const char *expected_
 
 static void test_load_minimal(void) {
         _cleanup_(benefit_rules_freep) BenefitRules *rules = NULL;
-        _cleanup_free_ char *error = NULL;
         static const char data[] =
                 HEAD RULE_OPEN "      \"match\": { \"OsName\": { \"regex\": \"^win\" } },\n"
                                "      \"transport\": \"vsock\"\n"
@@ -546,9 +555,7 @@ static void test_load_minimal(void) {
                                "  ]\n"
                                "}\n";
 
-        g_assert_cmpint(benefit_rules_load_data("t.json", data, &rules, &error), ==, 0);
-        g_assert_nonnull(rules);
-        g_assert_null(error);
+        rules = expect_loads(data);
 }
 
 static void test_load_syntax_error(void) {
@@ -757,16 +764,6 @@ static char *one_rule(const char *match, const char *minimum) {
                                               "      \"transport\": \"vsock\"\n"
                                               "    }\n  ]\n}\n",
                 match, minimum ? "      \"minimum\": { " : "", minimum ?: "", minimum ? " },\n" : "");
-}
-
-static BenefitRules *expect_loads(const char *data) {
-        BenefitRules *rules = NULL;
-        _cleanup_free_ char *error = NULL;
-
-        g_assert_cmpint(benefit_rules_load_data("t.json", data, &rules, &error), ==, 0);
-        g_assert_null(error);
-        g_assert_nonnull(rules);
-        return rules;
 }
 
 /* atLeast and minimum hold at their version, below does not; missing components count as 0. */

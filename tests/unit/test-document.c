@@ -12,6 +12,7 @@
 #include "fileio.h"
 #include "issuer.h"
 #include "keystore.h"
+#include "test-util.h"
 #include "x509-util.h"
 
 #define AZ_CREATED (UINT64_C(1582296802) * USEC_PER_SEC) /* 02/21/20 14:53:22 UTC */
@@ -205,11 +206,6 @@ typedef struct Fixture {
         char *root_path;
 } Fixture;
 
-static void rm_rf(const char *path) {
-        g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", path);
-        g_assert_cmpint(system(cmd), ==, 0);
-}
-
 static void make_identity(Issuer *issuer, KeyType type, const char *cn, unsigned days,
         SigningIdentity **ret) {
         _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
@@ -228,8 +224,7 @@ static void make_identity(Issuer *issuer, KeyType type, const char *cn, unsigned
 static void fixture_setup(Fixture *fx, KeyType type) {
         _cleanup_free_ char *error = NULL;
 
-        fx->dir = g_dir_make_tmp("azshci-test-document-XXXXXX", NULL);
-        g_assert_nonnull(fx->dir);
+        fx->dir = test_make_tmpdir("azshci-test-document-XXXXXX");
         g_assert_cmpint(issuer_local_new(fx->dir, type, &fx->issuer, &error), ==, 0);
         make_identity(fx->issuer, type, HOST_CN, 30, &fx->id);
         fx->root_path = g_strdup_printf("%s/ca.pem", fx->dir);
@@ -240,7 +235,7 @@ static void fixture_teardown(Fixture *fx) {
         signing_identity_unref(fx->id);
         issuer_free(fx->issuer);
         X509_STORE_free(fx->trust);
-        rm_rf(fx->dir);
+        test_rm_rf(fx->dir);
         g_free(fx->dir);
         g_free(fx->root_path);
 }

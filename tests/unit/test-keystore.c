@@ -12,17 +12,11 @@
 #include "fileio.h"
 #include "issuer.h"
 #include "keystore.h"
+#include "test-util.h"
 #include "x509-util.h"
 
 static char *make_tmpdir(void) {
-        char *d = g_dir_make_tmp("azshci-test-keystore-XXXXXX", NULL);
-        g_assert_nonnull(d);
-        return d;
-}
-
-static void rm_rf(const char *path) {
-        g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", path);
-        g_assert_cmpint(system(cmd), ==, 0);
+        return test_make_tmpdir("azshci-test-keystore-XXXXXX");
 }
 
 static mode_t file_mode(const char *path) {
@@ -158,7 +152,7 @@ static void test_keystore_store_load(void) {
         signing_identity_unref(b);
         g_assert_null(signing_identity_unref(NULL));
 
-        rm_rf(dir);
+        test_rm_rf(dir);
 }
 
 /* The fallback to the previous pair is logged (stderr of a subprocess). */
@@ -186,7 +180,7 @@ static void test_keystore_fallback_logged(void) {
                 g_assert_cmpint(keystore_store(ks, b), ==, 0);
                 signing_identity_unref(a);
                 signing_identity_unref(b);
-                rm_rf(dir);
+                test_rm_rf(dir);
                 return;
         }
         g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
@@ -207,7 +201,7 @@ static void test_keystore_dir_modes(void) {
         g_assert_cmpint(keystore_file_open(ks_dir, &ks), ==, 0);
         g_assert_cmpuint(file_mode(ks_dir), ==, 0700);
         ks = keystore_free(ks);
-        rm_rf(dir);
+        test_rm_rf(dir);
 }
 
 /* A key directory owned by another user is refused. Giving it to another user takes root:
@@ -226,7 +220,7 @@ static void test_keystore_dir_foreign_owner(void) {
         g_assert_cmpint(chown(ks_dir, 65534, 65534), ==, 0);
         g_assert_cmpint(keystore_file_open(ks_dir, &ks), ==, -EPERM);
         g_assert_null(ks);
-        rm_rf(dir);
+        test_rm_rf(dir);
 }
 
 static void write_pem_key(const char *path, EVP_PKEY *key) {
@@ -284,7 +278,7 @@ static void test_keystore_import(void) {
         g_assert_cmpint(sk_X509_num(loaded->chain), ==, 1);
         signing_identity_unref(loaded);
 
-        rm_rf(dir);
+        test_rm_rf(dir);
 }
 
 static void check_local_ca(KeyType type, int expected_key_id) {
@@ -361,7 +355,7 @@ static void check_local_ca(KeyType type, int expected_key_id) {
         g_assert_cmpstr(anchor, ==, anchor2);
         issuer_free(issuer);
 
-        rm_rf(dir);
+        test_rm_rf(dir);
 }
 
 static void test_local_ca_rsa(void) {
@@ -419,7 +413,7 @@ static void test_acceptable(void) {
         req = (IssuerRequest){.key = key, .subject_cn = "x", .validity_days = 0};
         g_assert_cmpint(issuer_enroll(issuer, &req, &cert30, NULL, &error), ==, -EINVAL);
 
-        rm_rf(dir);
+        test_rm_rf(dir);
 }
 
 static void test_pem_base64(void) {

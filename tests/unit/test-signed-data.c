@@ -15,6 +15,7 @@
 #include "issuer.h"
 #include "keystore.h"
 #include "signed-data.h"
+#include "test-util.h"
 #include "x509-util.h"
 
 /* UTF-8, line ends of both kinds and JSON quotes: PKCS7_BINARY signs the bytes as they are. */
@@ -34,8 +35,7 @@ static void identity_setup(Identity *x, KeyType type) {
         _cleanup_free_ char *error = NULL;
         g_autofree char *root = NULL;
 
-        x->dir = g_dir_make_tmp("azshci-test-signed-data-XXXXXX", NULL);
-        g_assert_nonnull(x->dir);
+        x->dir = test_make_tmpdir("azshci-test-signed-data-XXXXXX");
         g_assert_cmpint(issuer_local_new(x->dir, type, &x->issuer, &error), ==, 0);
         g_assert_cmpint(generate_key_pair(type, &key), ==, 0);
         IssuerRequest req = {.key = key,
@@ -50,12 +50,10 @@ static void identity_setup(Identity *x, KeyType type) {
 }
 
 static void identity_teardown(Identity *x) {
-        g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", x->dir);
-
         signing_identity_unref(x->id);
         issuer_free(x->issuer);
         X509_STORE_free(x->trust);
-        g_assert_cmpint(system(cmd), ==, 0);
+        test_rm_rf(x->dir);
         g_free(x->dir);
 }
 

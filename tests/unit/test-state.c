@@ -8,6 +8,7 @@
 #include "fileio.h"
 #include "json-util.h"
 #include "state.h"
+#include "test-util.h"
 
 #define ID1 "6f1c8a52-3b0e-4c7d-9a41-2d5e8f7b9c10"
 #define ID2 "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
@@ -289,7 +290,6 @@ static void test_generations(void) {
         g_autofree char *keep2 = g_strdup_printf("%s/state.json.aB3dE", dir);
         g_autofree char *keep3 = g_strdup_printf("%s/state.json.aB-dE9", dir);
         g_autofree char *keep4 = g_strdup_printf("%s/other.json.aB3dE9", dir);
-        g_autofree char *cmd = NULL;
         char *text;
 
         g_assert_nonnull(dir);
@@ -338,8 +338,7 @@ static void test_generations(void) {
                 g_assert_cmpint(access(*k, F_OK), ==, 0);
         g_assert_cmpint(file_remove_interrupted_writes("/nonexistent/state.json"), ==, -ENOENT);
 
-        cmd = g_strdup_printf("rm -rf '%s'", dir);
-        g_assert_cmpint(system(cmd), ==, 0);
+        test_rm_rf(dir);
 }
 
 int main(int argc, char **argv) {

@@ -266,6 +266,18 @@ static int get_bool(JsonObject *o, const char *member, bool *ret) {
         return 0;
 }
 
+/* A member that is an object: -ENOENT when it is absent, -EBADMSG when it is something else. */
+static int get_object(JsonObject *o, const char *member, JsonObject **ret) {
+        JsonNode *n = json_object_get_member(o, member);
+
+        if (!n)
+                return -ENOENT;
+        if (!JSON_NODE_HOLDS_OBJECT(n))
+                return -EBADMSG;
+        *ret = json_node_get_object(n);
+        return 0;
+}
+
 static int get_b64(JsonObject *o, const char *member, char **ret, size_t *ret_size) {
         JsonNode *n = json_object_get_member(o, member);
         _cleanup_free_ unsigned char *data = NULL;
@@ -332,15 +344,17 @@ static int parse_kv(JsonNode *node, EtcdKv *ret) {
 }
 
 static int parse_header_revision(JsonObject *o, int64_t *ret) {
-        JsonNode *h = json_object_get_member(o, "header");
+        JsonObject *h;
+        int r;
 
-        if (!h) {
+        r = get_object(o, "header", &h);
+        if (r == -ENOENT) {
                 *ret = 0;
                 return 0;
         }
-        if (!JSON_NODE_HOLDS_OBJECT(h))
-                return -EBADMSG;
-        return get_int64(json_node_get_object(h), "revision", ret);
+        if (r < 0)
+                return r;
+        return get_int64(h, "revision", ret);
 }
 
 static int parse_kvs(JsonObject *o, const char *member, bool events, EtcdKvList *ret,
@@ -495,14 +509,13 @@ int etcd_parse_txn_cas(const char *data, bool *ret_succeeded, int64_t *ret_revis
                         return -ENOMEM;
                 for (unsigned i = 0; i < json_array_get_length(a); i++) {
                         _cleanup_(etcd_kv_list_done) EtcdKvList one = {};
-                        JsonNode *e = json_array_get_element(a, i), *rr;
+                        JsonNode *e = json_array_get_element(a, i);
+                        JsonObject *rr;
 
-                        if (!JSON_NODE_HOLDS_OBJECT(e))
+                        if (!JSON_NODE_HOLDS_OBJECT(e) ||
+                                get_object(json_node_get_object(e), "response_range", &rr) < 0)
                                 return json_error(ret_error, -EBADMSG, "etcd txn reply: no read-back");
-                        rr = json_object_get_member(json_node_get_object(e), "response_range");
-                        if (!rr || !JSON_NODE_HOLDS_OBJECT(rr))
-                                return json_error(ret_error, -EBADMSG, "etcd txn reply: no read-back");
-                        r = parse_kvs(json_node_get_object(rr), "kvs", false, &one, NULL);
+                        r = parse_kvs(rr, "kvs", false, &one, NULL);
                         if (r < 0 || one.n_kvs > 1)
                                 return json_error(ret_error, -EBADMSG,
                                         "etcd txn reply: unexpected read-back");
@@ -522,7 +535,6 @@ int etcd_parse_txn_cas(const char *data, bool *ret_succeeded, int64_t *ret_revis
 int etcd_parse_lease(const char *data, int64_t *ret_id, int64_t *ret_ttl, char **ret_error) {
         _cleanup_(g_object_unrefp) JsonParser *p = NULL;
         JsonObject *o;
-        JsonNode *res;
         int r;
 
         assert(data);
@@ -533,12 +545,9 @@ int etcd_parse_lease(const char *data, int64_t *ret_id, int64_t *ret_ttl, char *
         if (r < 0)
                 return r;
         /* keepalive is a stream: its one message is wrapped in "result" */
-        res = json_object_get_member(o, "result");
-        if (res) {
-                if (!JSON_NODE_HOLDS_OBJECT(res))
-                        return json_error(ret_error, -EBADMSG, "etcd lease reply: unexpected shape");
-                o = json_node_get_object(res);
-        }
+        r = get_object(o, "result", &o);
+        if (r < 0 && r != -ENOENT)
+                return json_error(ret_error, r, "etcd lease reply: unexpected shape");
         if (get_int64(o, "ID", ret_id) < 0 || get_int64(o, "TTL", ret_ttl) < 0 || *ret_id == 0 ||
                 *ret_ttl < 0)
                 return json_error(ret_error, -EBADMSG, "etcd lease reply: unexpected shape");
@@ -549,7 +558,7 @@ int etcd_parse_watch(const char *data, EtcdWatchMessage *ret, char **ret_error) 
         _cleanup_(g_object_unrefp) JsonParser *p = NULL;
         _cleanup_(etcd_watch_message_done) EtcdWatchMessage m = {};
         JsonObject *o;
-        JsonNode *res, *reason;
+        JsonNode *reason;
         int r;
 
         assert(data);
@@ -558,10 +567,8 @@ int etcd_parse_watch(const char *data, EtcdWatchMessage *ret, char **ret_error) 
         r = parse_object(data, &p, &o, ret_error);
         if (r < 0)
                 return r;
-        res = json_object_get_member(o, "result");
-        if (!res || !JSON_NODE_HOLDS_OBJECT(res))
+        if (get_object(o, "result", &o) < 0)
                 return json_error(ret_error, -EBADMSG, "etcd watch message: no result");
-        o = json_node_get_object(res);
         if (get_bool(o, "created", &m.created) < 0 || get_bool(o, "canceled", &m.canceled) < 0 ||
                 get_int64(o, "compact_revision", &m.compact_revision) < 0)
                 return json_error(ret_error, -EBADMSG, "etcd watch message: unexpected shape");

@@ -1,13 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <microhttpd.h>
-#include <stdarg.h>
 
 #include <openssl/crypto.h>
 
 #include "cmp-http.h"
 #include "log.h"
-#include "time-util.h"
+#include "mhd-event.h"
 #include "x509-util.h"
 
 #define CONNECTIONS_MAX        32U
@@ -15,9 +14,7 @@
 #define CONNECTION_TIMEOUT_SEC 10U
 
 struct CmpHttp {
-        sd_event *event;
-        struct MHD_Daemon *daemon;
-        sd_event_source *io, *timer;
+        MhdEvent *mhd;
         CmpServer *server;
 };
 
@@ -139,36 +136,13 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **co
         }
 }
 
-static void run(CmpHttp *h) {
-        MHD_UNSIGNED_LONG_LONG timeout;
-
-        if (MHD_run(h->daemon) != MHD_YES)
-                log_debug("Cluster CA: MHD_run() failed.");
-        if (MHD_get_timeout(h->daemon, &timeout) != MHD_YES) {
-                (void)sd_event_source_set_enabled(h->timer, SD_EVENT_OFF);
-                return;
-        }
-        (void)sd_event_source_set_time_relative(h->timer, (uint64_t)timeout * USEC_PER_MSEC);
-        (void)sd_event_source_set_enabled(h->timer, SD_EVENT_ONESHOT);
-}
-
-static int on_io(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
-        run(userdata);
-        return 0;
-}
-
-static int on_timer(sd_event_source *es, uint64_t usec, void *userdata) {
-        run(userdata);
-        return 0;
-}
-
-static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
-        char buf[512];
-
-        (void)vsnprintf(buf, sizeof buf, fmt, ap);
-        buf[strcspn(buf, "\n")] = '\0';
-        log_debug("Cluster CA: libmicrohttpd: %s", buf);
-}
+static const struct MHD_OptionItem options[] = {
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, CONNECTIONS_MAX, NULL},
+        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, CONNECTIONS_PER_IP_MAX, NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_SEC, NULL},
+        {MHD_OPTION_END, 0, NULL},
+};
 
 static int listen_on(const struct sockaddr *addr, socklen_t addrlen, int *ret_fd) {
         _cleanup_close_ int fd = -EBADF;
@@ -187,7 +161,6 @@ static int listen_on(const struct sockaddr *addr, socklen_t addrlen, int *ret_fd
 int cmp_http_new(sd_event *event, const struct sockaddr *addr, socklen_t addrlen, CmpServer *server,
         CmpHttp **ret, char **ret_error) {
         _cleanup_(cmp_http_freep) CmpHttp *h = NULL;
-        const union MHD_DaemonInfo *info;
         int fd = -EBADF, r;
 
         assert(event);
@@ -198,37 +171,19 @@ int cmp_http_new(sd_event *event, const struct sockaddr *addr, socklen_t addrlen
         h = calloc(1, sizeof(*h));
         if (!h)
                 return -ENOMEM;
-        h->event = sd_event_ref(event);
         h->server = server;
 
         r = listen_on(addr, addrlen, &fd);
         if (r < 0)
                 return x509_error(ret_error, r, "cannot listen: %s", strerror(-r));
-        /* MHD owns fd from here, also when it fails to start: libmicrohttpd 1.0 closes it on every
-         * failure path (its commit bfa7c5a1, "fixed leaked listen socket when daemon start
-         * failed"); 0.9.75 (Debian 12) closes it on most and leaks it on a few (its epoll set
-         * cannot be set up, say). So it is never closed here: that would close it a second time
-         * on the paths that did, maybe as an fd another thread (the enrolment worker) has just
-         * been given. imds-http.c does the same. */
-        h->daemon = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, h,
-                MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
-                MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_CONNECTION_LIMIT,
-                CONNECTIONS_MAX, MHD_OPTION_PER_IP_CONNECTION_LIMIT, CONNECTIONS_PER_IP_MAX,
-                MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_SEC, MHD_OPTION_END);
-        if (!h->daemon)
-                return x509_error(ret_error, -EIO, "cannot start the HTTP server");
-        info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_EPOLL_FD);
-        if (!info)
-                return -EIO;
-        r = sd_event_add_io(event, &h->io, info->epoll_fd, EPOLLIN, on_io, h);
+        /* fd belongs to mhd_event_new() from here on, also when it fails to start (it must not
+         * be closed twice, maybe as an fd another thread, the enrolment worker, has just been
+         * given). */
+        r = mhd_event_new(event, fd, 0, on_request, h, options, "Cluster CA", &h->mhd);
+        if (r == -EIO)
+                return x509_error(ret_error, r, "cannot start the HTTP server");
         if (r < 0)
                 return r;
-        (void)sd_event_source_set_description(h->io, "cluster-ca-http");
-        r = sd_event_add_time_relative(event, &h->timer, CLOCK_MONOTONIC, 0, 0, on_timer, h);
-        if (r < 0)
-                return r;
-        (void)sd_event_source_set_enabled(h->timer, SD_EVENT_OFF);
-        run(h);
 
         *ret = TAKE_PTR(h);
         return 0;
@@ -237,12 +192,6 @@ int cmp_http_new(sd_event *event, const struct sockaddr *addr, socklen_t addrlen
 CmpHttp *cmp_http_free(CmpHttp *h) {
         if (!h)
                 return NULL;
-        /* The sources first (as systemd does): the io source watches MHD's epoll fd, which
-         * MHD_stop_daemon() closes. */
-        sd_event_source_disable_unref(h->io);
-        sd_event_source_disable_unref(h->timer);
-        if (h->daemon)
-                MHD_stop_daemon(h->daemon);
-        sd_event_unref(h->event);
+        mhd_event_free(h->mhd);
         return mfree(h);
 }
