@@ -1,14 +1,14 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""The optional libraries (docs/hardening.md, "Memory"): libvirt (with libxml2) and libcurl
-are loaded at start only when the configuration asks for the libvirt inventory or a cluster,
-and a missing one stops the service with a message naming it. A missing library is made by
+"""The optional libraries (docs/hardening.md, "Memory"): libvirt (with libxml2), libcurl and
+libmicrohttpd are loaded at start only when the configuration asks for the libvirt inventory,
+a cluster or the cluster's CA, and a missing one stops the service with a message naming it. A missing library is made by
 hiding the installed one behind /dev/null in a private mount namespace of the service."""
 
 import subprocess
 
 from harness import eq, testcase
 
-LIBVIRT, LIBXML2, LIBCURL = "libvirt.so.0", "libxml2.so.2", "libcurl.so.4"
+LIBVIRT, LIBXML2, LIBCURL, LIBMHD = "libvirt.so.0", "libxml2.so.2", "libcurl.so.4", "libmicrohttpd.so.12"
 UNREACHABLE_LIBVIRT = {"provider": "libvirt", "uri": "qemu+unix:///system?socket=/nonexistent"}
 
 
@@ -16,7 +16,7 @@ def _mapped(h):
     """The sonames of the optional libraries the running service maps."""
     with open(f"/proc/{h.service_proc.pid}/maps") as f:
         paths = {line.split()[-1] for line in f if "/" in line}
-    return sorted(so for so in (LIBVIRT, LIBXML2, LIBCURL)
+    return sorted(so for so in (LIBVIRT, LIBXML2, LIBCURL, LIBMHD)
                   if any(p.rsplit("/", 1)[-1].startswith(so.split(".so")[0] + ".so") for p in paths))
 
 
@@ -53,7 +53,8 @@ def _start_without(h, soname, *log_texts):
 @testcase()
 def test_optional_libraries_not_mapped(h):
     """The default configuration (manual inventory, standalone) maps none of them; the libvirt
-    inventory maps libvirt and libxml2 (not libcurl) as soon as the service is ready."""
+    inventory maps libvirt and libxml2 (and neither libcurl nor libmicrohttpd) as soon as the
+    service is ready."""
     eq(_mapped(h), [], "optional libraries mapped with the default configuration")
     h.stop_service()
     h.write_config(inventory=UNREACHABLE_LIBVIRT)

@@ -7,6 +7,7 @@
 
 #include "cmp-http.h"
 #include "log.h"
+#include "mhd-dlopen.h"
 #include "time-util.h"
 #include "x509-util.h"
 
@@ -32,16 +33,16 @@ static enum MHD_Result reply(struct MHD_Connection *connection, unsigned status,
         struct MHD_Response *resp;
         enum MHD_Result r;
 
-        resp = MHD_create_response_from_buffer(size, (void *)data, MHD_RESPMEM_MUST_COPY);
+        resp = sym_MHD_create_response_from_buffer(size, (void *)data, MHD_RESPMEM_MUST_COPY);
         if (!resp)
                 return MHD_NO;
-        if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+        if (sym_MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                     status == MHD_HTTP_OK ? "application/pkixcmp" : "text/plain") != MHD_YES) {
-                MHD_destroy_response(resp);
+                sym_MHD_destroy_response(resp);
                 return MHD_NO;
         }
-        r = MHD_queue_response(connection, status, resp);
-        MHD_destroy_response(resp);
+        r = sym_MHD_queue_response(connection, status, resp);
+        sym_MHD_destroy_response(resp);
         return r;
 }
 
@@ -63,11 +64,12 @@ static unsigned check_request(struct MHD_Connection *connection, const char *url
                 return MHD_HTTP_NOT_FOUND;
         if (!streq(method, MHD_HTTP_METHOD_POST))
                 return MHD_HTTP_METHOD_NOT_ALLOWED;
-        type = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+        type = sym_MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
         if (!type || strncasecmp(type, "application/pkixcmp", 19) != 0)
                 return MHD_HTTP_UNSUPPORTED_MEDIA_TYPE;
         /* MHD has checked that it is a number. */
-        length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        length =
+                sym_MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (length && strtoull(length, NULL, 10) > CMP_HTTP_BODY_MAX)
                 return MHD_HTTP_CONTENT_TOO_LARGE;
         return 0;
@@ -101,7 +103,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 
                 /* Only a chunked body gets here above the limit (a longer Content-Length was
                  * refused above). MHD 0.9.75 queues no response in the middle of a body
-                 * (MHD_queue_response() refuses it): stop reading by closing the connection. */
+                 * (sym_MHD_queue_response() refuses it): stop reading by closing the connection. */
                 if (b->size + *upload_data_size > CMP_HTTP_BODY_MAX) {
                         log_debug("Cluster CA: request body above %u bytes, closing the connection.",
                                 CMP_HTTP_BODY_MAX);
@@ -142,9 +144,9 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **co
 static void run(CmpHttp *h) {
         MHD_UNSIGNED_LONG_LONG timeout;
 
-        if (MHD_run(h->daemon) != MHD_YES)
-                log_debug("Cluster CA: MHD_run() failed.");
-        if (MHD_get_timeout(h->daemon, &timeout) != MHD_YES) {
+        if (sym_MHD_run(h->daemon) != MHD_YES)
+                log_debug("Cluster CA: sym_MHD_run() failed.");
+        if (sym_MHD_get_timeout(h->daemon, &timeout) != MHD_YES) {
                 (void)sd_event_source_set_enabled(h->timer, SD_EVENT_OFF);
                 return;
         }
@@ -195,6 +197,11 @@ int cmp_http_new(sd_event *event, const struct sockaddr *addr, socklen_t addrlen
         assert(server);
         assert(ret);
 
+        /* Loaded here, on the cluster's CA server only (mhd-dlopen.h). */
+        r = dlopen_libmicrohttpd();
+        if (r < 0)
+                return x509_error(ret_error, r, "%s is not installed", LIBMICROHTTPD_SONAME);
+
         h = calloc(1, sizeof(*h));
         if (!h)
                 return -ENOMEM;
@@ -210,14 +217,14 @@ int cmp_http_new(sd_event *event, const struct sockaddr *addr, socklen_t addrlen
          * cannot be set up, say). So it is never closed here: that would close it a second time
          * on the paths that did, maybe as an fd another thread (the enrolment worker) has just
          * been given. imds-http.c does the same. */
-        h->daemon = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, h,
+        h->daemon = sym_MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, h,
                 MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_CONNECTION_LIMIT,
                 CONNECTIONS_MAX, MHD_OPTION_PER_IP_CONNECTION_LIMIT, CONNECTIONS_PER_IP_MAX,
                 MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_SEC, MHD_OPTION_END);
         if (!h->daemon)
                 return x509_error(ret_error, -EIO, "cannot start the HTTP server");
-        info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+        info = sym_MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_EPOLL_FD);
         if (!info)
                 return -EIO;
         r = sd_event_add_io(event, &h->io, info->epoll_fd, EPOLLIN, on_io, h);
@@ -238,11 +245,11 @@ CmpHttp *cmp_http_free(CmpHttp *h) {
         if (!h)
                 return NULL;
         /* The sources first (as systemd does): the io source watches MHD's epoll fd, which
-         * MHD_stop_daemon() closes. */
+         * sym_MHD_stop_daemon() closes. */
         sd_event_source_disable_unref(h->io);
         sd_event_source_disable_unref(h->timer);
         if (h->daemon)
-                MHD_stop_daemon(h->daemon);
+                sym_MHD_stop_daemon(h->daemon);
         sd_event_unref(h->event);
         return mfree(h);
 }
