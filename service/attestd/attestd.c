@@ -204,7 +204,7 @@ static int run(int argc, char *argv[]) {
 
         r = manager_inventory_init(m);
         if (r < 0)
-                return EXIT_FAILURE;
+                return r;
 
         return manager_run(m);
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <sys/epoll.h>
 
+#include "curl-dlopen.h"
 #include "curl-event.h"
 
 typedef struct Transfer {
@@ -33,7 +34,7 @@ static void curl_event_check_done(CurlEvent *ce) {
         CURLMsg *msg;
         int left;
 
-        while ((msg = curl_multi_info_read(ce->multi, &left))) {
+        while ((msg = sym_curl_multi_info_read(ce->multi, &left))) {
                 Transfer *t = NULL;
                 CURL *easy;
                 CURLcode result;
@@ -42,9 +43,9 @@ static void curl_event_check_done(CurlEvent *ce) {
                         continue;
                 easy = msg->easy_handle;
                 result = msg->data.result;
-                (void)curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&t);
-                (void)curl_multi_remove_handle(ce->multi, easy);
-                (void)curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
+                (void)sym_curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&t);
+                (void)sym_curl_multi_remove_handle(ce->multi, easy);
+                (void)sym_curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
                 if (!t)
                         continue;
                 transfer_unlink(ce, t);
@@ -58,7 +59,7 @@ static void curl_event_check_done(CurlEvent *ce) {
 static void curl_event_action(CurlEvent *ce, curl_socket_t fd, int flags) {
         int running;
 
-        (void)curl_multi_socket_action(ce->multi, fd, flags, &running);
+        (void)sym_curl_multi_socket_action(ce->multi, fd, flags, &running);
         curl_event_check_done(ce);
 }
 
@@ -91,7 +92,7 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
                 if (s) {
                         (void)sd_event_source_set_enabled(s, SD_EVENT_OFF);
                         sd_event_source_unref(s);
-                        (void)curl_multi_assign(ce->multi, fd, NULL);
+                        (void)sym_curl_multi_assign(ce->multi, fd, NULL);
                 }
                 return 0;
         }
@@ -112,7 +113,7 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
         if (r < 0)
                 return -1;
         (void)sd_event_source_set_description(s, "curl-io");
-        if (curl_multi_assign(ce->multi, fd, s) != CURLM_OK) {
+        if (sym_curl_multi_assign(ce->multi, fd, s) != CURLM_OK) {
                 sd_event_source_unref(s);
                 return -1;
         }
@@ -140,12 +141,15 @@ int curl_event_new(sd_event *event, CurlEvent **ret) {
         assert(event);
         assert(ret);
 
+        r = dlopen_curl();
+        if (r < 0)
+                return r;
         ce = calloc(1, sizeof(*ce));
         if (!ce)
                 return -ENOMEM;
         ce->event = sd_event_ref(event);
 
-        ce->multi = curl_multi_init();
+        ce->multi = sym_curl_multi_init();
         if (!ce->multi) {
                 curl_event_free(ce);
                 return -ENOMEM;
@@ -159,10 +163,10 @@ int curl_event_new(sd_event *event, CurlEvent **ret) {
         (void)sd_event_source_set_description(ce->timer, "curl-timer");
         (void)sd_event_source_set_enabled(ce->timer, SD_EVENT_OFF);
 
-        if (curl_multi_setopt(ce->multi, CURLMOPT_SOCKETFUNCTION, socket_cb) != CURLM_OK ||
-                curl_multi_setopt(ce->multi, CURLMOPT_SOCKETDATA, ce) != CURLM_OK ||
-                curl_multi_setopt(ce->multi, CURLMOPT_TIMERFUNCTION, timer_cb) != CURLM_OK ||
-                curl_multi_setopt(ce->multi, CURLMOPT_TIMERDATA, ce) != CURLM_OK) {
+        if (sym_curl_multi_setopt(ce->multi, CURLMOPT_SOCKETFUNCTION, socket_cb) != CURLM_OK ||
+                sym_curl_multi_setopt(ce->multi, CURLMOPT_SOCKETDATA, ce) != CURLM_OK ||
+                sym_curl_multi_setopt(ce->multi, CURLMOPT_TIMERFUNCTION, timer_cb) != CURLM_OK ||
+                sym_curl_multi_setopt(ce->multi, CURLMOPT_TIMERDATA, ce) != CURLM_OK) {
                 curl_event_free(ce);
                 return -EIO;
         }
@@ -180,10 +184,10 @@ CurlEvent *curl_event_free(CurlEvent *ce) {
                 CURL *easy = t->easy;
 
                 (void)curl_event_remove(ce, easy);
-                curl_easy_cleanup(easy);
+                sym_curl_easy_cleanup(easy);
         }
         if (ce->multi)
-                curl_multi_cleanup(ce->multi); /* removes the io sources through socket_cb */
+                sym_curl_multi_cleanup(ce->multi); /* removes the io sources through socket_cb */
         sd_event_source_disable_unref(ce->timer);
         sd_event_unref(ce->event);
         free(ce);
@@ -202,12 +206,12 @@ int curl_event_add(CurlEvent *ce, CURL *easy, curl_event_done_t done, void *user
                 return -ENOMEM;
         *t = (Transfer){.owner = ce, .easy = easy, .done = done, .userdata = userdata};
 
-        if (curl_easy_setopt(easy, CURLOPT_PRIVATE, t) != CURLE_OK) {
+        if (sym_curl_easy_setopt(easy, CURLOPT_PRIVATE, t) != CURLE_OK) {
                 free(t);
                 return -EIO;
         }
-        if (curl_multi_add_handle(ce->multi, easy) != CURLM_OK) {
-                (void)curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
+        if (sym_curl_multi_add_handle(ce->multi, easy) != CURLM_OK) {
+                (void)sym_curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
                 free(t);
                 return -EIO;
         }
@@ -225,13 +229,13 @@ int curl_event_remove(CurlEvent *ce, CURL *easy) {
         assert(ce);
         assert(easy);
 
-        (void)curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&t);
+        (void)sym_curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&t);
         if (!t || t->owner != ce)
                 return -ENOENT;
 
         transfer_unlink(ce, t);
         free(t);
-        (void)curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
-        (void)curl_multi_remove_handle(ce->multi, easy);
+        (void)sym_curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
+        (void)sym_curl_multi_remove_handle(ce->multi, easy);
         return 0;
 }

@@ -4,6 +4,7 @@
 #include <sys/epoll.h>
 
 #include "log.h"
+#include "mhd-dlopen.h"
 #include "mhd-event.h"
 #include "time-util.h"
 
@@ -18,9 +19,9 @@ void mhd_event_run(MhdEvent *m) {
 
         assert(m);
 
-        if (MHD_run(m->daemon) != MHD_YES)
+        if (sym_MHD_run(m->daemon) != MHD_YES)
                 log_debug("%s%sMHD_run() failed.", strempty(m->name), m->name ? ": " : "");
-        if (MHD_get_timeout(m->daemon, &timeout) != MHD_YES)
+        if (sym_MHD_get_timeout(m->daemon, &timeout) != MHD_YES)
                 (void)sd_event_source_set_enabled(m->timer, SD_EVENT_OFF);
         else if (timeout == 0)
                 /* A resumed connection is ready: run again in this iteration of the loop, without
@@ -65,7 +66,7 @@ static int add_sources(MhdEvent *m, sd_event *event) {
         const union MHD_DaemonInfo *info;
         int r;
 
-        info = MHD_get_daemon_info(m->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+        info = sym_MHD_get_daemon_info(m->daemon, MHD_DAEMON_INFO_EPOLL_FD);
         if (!info)
                 return -EIO;
         r = sd_event_add_io(event, &m->io, info->epoll_fd, EPOLLIN, on_io, m);
@@ -99,6 +100,11 @@ int mhd_event_new(sd_event *event, int listen_fd, unsigned flags, MHD_AccessHand
         assert(handler);
         assert(ret);
 
+        r = dlopen_libmicrohttpd();
+        if (r < 0) {
+                safe_close(listen_fd);
+                return r;
+        }
         m = calloc(1, sizeof(MhdEvent));
         if (!m) {
                 safe_close(listen_fd);
@@ -109,18 +115,18 @@ int mhd_event_new(sd_event *event, int listen_fd, unsigned flags, MHD_AccessHand
         flags |= MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
         if (listen_fd < 0)
                 flags |= MHD_USE_NO_LISTEN_SOCKET;
-        /* MHD owns listen_fd from MHD_start_daemon() on, also when it fails: libmicrohttpd 1.0
+        /* MHD owns listen_fd from sym_MHD_start_daemon() on, also when it fails: libmicrohttpd 1.0
          * closes it on every failure path (its commit bfa7c5a1, "fixed leaked listen socket when
          * daemon start failed"); 0.9.75 (Debian 12) closes it on most and leaks it on a few (its
          * epoll set cannot be set up, say). So it is never closed here after the call: that
          * would close it a second time on the paths that did, maybe as an fd another thread has
          * just been given. */
         if (listen_fd >= 0)
-                m->daemon = MHD_start_daemon(flags, 0, NULL, NULL, handler, handler_cls,
+                m->daemon = sym_MHD_start_daemon(flags, 0, NULL, NULL, handler, handler_cls,
                         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, m, MHD_OPTION_LISTEN_SOCKET, listen_fd,
                         MHD_OPTION_ARRAY, options ?: none, MHD_OPTION_END);
         else
-                m->daemon = MHD_start_daemon(flags, 0, NULL, NULL, handler, handler_cls,
+                m->daemon = sym_MHD_start_daemon(flags, 0, NULL, NULL, handler, handler_cls,
                         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, m, MHD_OPTION_ARRAY, options ?: none,
                         MHD_OPTION_END);
         if (!m->daemon)
@@ -139,12 +145,12 @@ MhdEvent *mhd_event_free(MhdEvent *m) {
         if (!m)
                 return NULL;
         /* The sources first (as systemd does): the io source watches MHD's epoll fd, which
-         * MHD_stop_daemon() closes. */
+         * sym_MHD_stop_daemon() closes. */
         sd_event_source_disable_unref(m->io);
         sd_event_source_disable_unref(m->timer);
         sd_event_source_disable_unref(m->again);
         if (m->daemon)
-                MHD_stop_daemon(m->daemon);
+                sym_MHD_stop_daemon(m->daemon);
         return mfree(m);
 }
 

@@ -19,6 +19,7 @@ import test_sync  # noqa: F401
 import test_cmp_daemon  # noqa: F401
 import test_import  # noqa: F401
 import test_bus  # noqa: F401
+import test_libraries  # noqa: F401
 
 if __name__ == "__main__":
     sys.exit(runner.main())

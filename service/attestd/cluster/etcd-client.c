@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <curl/curl.h>
 
+#include "curl-dlopen.h"
 #include "curl-event.h"
 #include "etcd-client.h"
+#include "log.h"
 #include "strv.h"
 
 #define ETCD_REPLY_MAX          (16U * 1024U * 1024U)
@@ -50,9 +52,9 @@ static void call_free(EtcdCall *call) {
                 call->next->prev = call->prev;
         if (call->easy) {
                 (void)curl_event_remove(c->curl, call->easy);
-                curl_easy_cleanup(call->easy);
+                sym_curl_easy_cleanup(call->easy);
         }
-        curl_slist_free_all(call->headers);
+        sym_curl_slist_free_all(call->headers);
         free(call->path);
         free(call->body);
         free(call->buf);
@@ -97,6 +99,10 @@ int etcd_client_new(sd_event *event, const EtcdClientOptions *o, EtcdClient **re
 
         if (strv_length(o->endpoints) == 0)
                 return -EINVAL;
+        /* Loaded here, at start, only in cluster mode (curl-dlopen.h). */
+        r = dlopen_curl();
+        if (r < 0)
+                return log_error_errno(r, "Cluster mode needs %s.", CURL_SONAME);
 
         c = calloc(1, sizeof(*c));
         if (!c)
@@ -171,7 +177,7 @@ static void on_done(CurlEvent *ce, CURL *easy, CURLcode result, void *userdata) 
         long status = 0;
         int r;
 
-        (void)curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+        (void)sym_curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
 
         if (result == CURLE_COULDNT_CONNECT || result == CURLE_COULDNT_RESOLVE_HOST ||
                 (result == CURLE_OPERATION_TIMEDOUT && status == 0 && call->size == 0) ||
@@ -193,7 +199,7 @@ static void on_done(CurlEvent *ce, CURL *easy, CURLcode result, void *userdata) 
                                 return;
                 }
                 snprintf(message, sizeof(message), "no etcd member reachable (%s)",
-                        curl_easy_strerror(result));
+                        sym_curl_easy_strerror(result));
                 return finish(call, result == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -EHOSTUNREACH, message,
                         NULL);
         }
@@ -202,7 +208,8 @@ static void on_done(CurlEvent *ce, CURL *easy, CURLcode result, void *userdata) 
         if (result == CURLE_OPERATION_TIMEDOUT)
                 return finish(call, -ETIMEDOUT, "etcd did not answer in time (no quorum?)", NULL);
         if (result != CURLE_OK) {
-                snprintf(message, sizeof(message), "etcd request failed: %s", curl_easy_strerror(result));
+                snprintf(message, sizeof(message), "etcd request failed: %s",
+                        sym_curl_easy_strerror(result));
                 return finish(call, call->stream ? -EPIPE : -EIO, message, NULL);
         }
         if (status != 200) {
@@ -223,31 +230,32 @@ static int call_start(EtcdCall *call) {
                 return -ENOMEM;
 
         if (call->easy)
-                curl_easy_reset(call->easy);
+                sym_curl_easy_reset(call->easy);
         else {
-                call->easy = curl_easy_init();
+                call->easy = sym_curl_easy_init();
                 if (!call->easy)
                         return -ENOMEM;
         }
 
-        if (curl_easy_setopt(call->easy, CURLOPT_URL, url) != CURLE_OK ||
-                curl_easy_setopt(call->easy, CURLOPT_POSTFIELDS, call->body) != CURLE_OK ||
-                curl_easy_setopt(call->easy, CURLOPT_HTTPHEADER, call->headers) != CURLE_OK ||
-                curl_easy_setopt(call->easy, CURLOPT_WRITEFUNCTION, on_data) != CURLE_OK ||
-                curl_easy_setopt(call->easy, CURLOPT_WRITEDATA, call) != CURLE_OK ||
-                curl_easy_setopt(call->easy, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-                curl_easy_setopt(call->easy, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
-                curl_easy_setopt(call->easy, CURLOPT_CONNECTTIMEOUT_MS, ETCD_CONNECT_TIMEOUT_MS) !=
+        if (sym_curl_easy_setopt(call->easy, CURLOPT_URL, url) != CURLE_OK ||
+                sym_curl_easy_setopt(call->easy, CURLOPT_POSTFIELDS, call->body) != CURLE_OK ||
+                sym_curl_easy_setopt(call->easy, CURLOPT_HTTPHEADER, call->headers) != CURLE_OK ||
+                sym_curl_easy_setopt(call->easy, CURLOPT_WRITEFUNCTION, on_data) != CURLE_OK ||
+                sym_curl_easy_setopt(call->easy, CURLOPT_WRITEDATA, call) != CURLE_OK ||
+                sym_curl_easy_setopt(call->easy, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+                sym_curl_easy_setopt(call->easy, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
+                sym_curl_easy_setopt(call->easy, CURLOPT_CONNECTTIMEOUT_MS, ETCD_CONNECT_TIMEOUT_MS) !=
                         CURLE_OK ||
-                curl_easy_setopt(call->easy, CURLOPT_TCP_KEEPALIVE, 1L) != CURLE_OK)
+                sym_curl_easy_setopt(call->easy, CURLOPT_TCP_KEEPALIVE, 1L) != CURLE_OK)
                 return -EIO;
-        if (!call->stream && curl_easy_setopt(call->easy, CURLOPT_TIMEOUT_MS,
+        if (!call->stream && sym_curl_easy_setopt(call->easy, CURLOPT_TIMEOUT_MS,
                                      (long)(c->timeout / USEC_PER_MSEC)) != CURLE_OK)
                 return -EIO;
-        if (c->ca_file && curl_easy_setopt(call->easy, CURLOPT_CAINFO, c->ca_file) != CURLE_OK)
+        if (c->ca_file && sym_curl_easy_setopt(call->easy, CURLOPT_CAINFO, c->ca_file) != CURLE_OK)
                 return -EIO;
-        if (c->cert_file && (curl_easy_setopt(call->easy, CURLOPT_SSLCERT, c->cert_file) != CURLE_OK ||
-                                    curl_easy_setopt(call->easy, CURLOPT_SSLKEY, c->key_file) != CURLE_OK))
+        if (c->cert_file &&
+                (sym_curl_easy_setopt(call->easy, CURLOPT_SSLCERT, c->cert_file) != CURLE_OK ||
+                        sym_curl_easy_setopt(call->easy, CURLOPT_SSLKEY, c->key_file) != CURLE_OK))
                 return -EIO;
 
         r = curl_event_add(c->curl, call->easy, on_done, call);
@@ -281,7 +289,7 @@ static int call_new(EtcdClient *c, const char *path, const char *body, bool stre
 
         call->path = strdup(path);
         call->body = strdup(body);
-        call->headers = curl_slist_append(NULL, "Content-Type: application/json");
+        call->headers = sym_curl_slist_append(NULL, "Content-Type: application/json");
         if (!call->path || !call->body || !call->headers) {
                 call_free(call);
                 return -ENOMEM;

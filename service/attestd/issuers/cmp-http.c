@@ -6,6 +6,7 @@
 
 #include "cmp-http.h"
 #include "log.h"
+#include "mhd-dlopen.h"
 #include "mhd-event.h"
 #include "x509-util.h"
 
@@ -29,16 +30,16 @@ static enum MHD_Result reply(struct MHD_Connection *connection, unsigned status,
         struct MHD_Response *resp;
         enum MHD_Result r;
 
-        resp = MHD_create_response_from_buffer(size, (void *)data, MHD_RESPMEM_MUST_COPY);
+        resp = sym_MHD_create_response_from_buffer(size, (void *)data, MHD_RESPMEM_MUST_COPY);
         if (!resp)
                 return MHD_NO;
-        if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+        if (sym_MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                     status == MHD_HTTP_OK ? "application/pkixcmp" : "text/plain") != MHD_YES) {
-                MHD_destroy_response(resp);
+                sym_MHD_destroy_response(resp);
                 return MHD_NO;
         }
-        r = MHD_queue_response(connection, status, resp);
-        MHD_destroy_response(resp);
+        r = sym_MHD_queue_response(connection, status, resp);
+        sym_MHD_destroy_response(resp);
         return r;
 }
 
@@ -60,11 +61,12 @@ static unsigned check_request(struct MHD_Connection *connection, const char *url
                 return MHD_HTTP_NOT_FOUND;
         if (!streq(method, MHD_HTTP_METHOD_POST))
                 return MHD_HTTP_METHOD_NOT_ALLOWED;
-        type = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+        type = sym_MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
         if (!type || strncasecmp(type, "application/pkixcmp", 19) != 0)
                 return MHD_HTTP_UNSUPPORTED_MEDIA_TYPE;
         /* MHD has checked that it is a number. */
-        length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        length =
+                sym_MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (length && strtoull(length, NULL, 10) > CMP_HTTP_BODY_MAX)
                 return MHD_HTTP_CONTENT_TOO_LARGE;
         return 0;
@@ -167,6 +169,11 @@ int cmp_http_new(sd_event *event, const struct sockaddr *addr, socklen_t addrlen
         assert(addr);
         assert(server);
         assert(ret);
+
+        /* Loaded here, on the cluster's CA server only (mhd-dlopen.h). */
+        r = dlopen_libmicrohttpd();
+        if (r < 0)
+                return x509_error(ret_error, r, "%s is not installed", LIBMICROHTTPD_SONAME);
 
         h = calloc(1, sizeof(*h));
         if (!h)

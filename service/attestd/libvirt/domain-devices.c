@@ -7,6 +7,7 @@
 #include "inventory-libvirt.h"
 #include "log.h"
 #include "manager.h"
+#include "virt-dlopen.h"
 
 /* What the service changes in a domain itself: the legacy NIC when legacy access is granted or
  * revoked, and the devices of the recommended actions. The persistent configuration always,
@@ -15,13 +16,13 @@
 
 static void domain_freep(virDomainPtr *d) {
         if (*d)
-                virDomainFree(*d);
+                sym_virDomainFree(*d);
 }
 
 static int libvirt_error(sd_bus_error *error, const Vm *vm, const char *what) {
-        log_warning("VM '%s': libvirt could not %s: %s", vm->name, what, virGetLastErrorMessage());
+        log_warning("VM '%s': libvirt could not %s: %s", vm->name, what, sym_virGetLastErrorMessage());
         return sd_bus_error_setf(error, BUS_ERROR_LIBVIRT_FAILED, "VM '%s': libvirt could not %s: %s",
-                vm->name, what, virGetLastErrorMessage());
+                vm->name, what, sym_virGetLastErrorMessage());
 }
 
 static int open_domain(InventoryLibvirt *p, const Vm *vm, virDomainPtr *ret, bool *ret_active,
@@ -34,12 +35,12 @@ static int open_domain(InventoryLibvirt *p, const Vm *vm, virDomainPtr *ret, boo
                 return sd_bus_error_setf(error, BUS_ERROR_LIBVIRT_FAILED,
                         "VM '%s': libvirt is not reachable now (%s).", vm->name,
                         strna(inventory_libvirt_stale_reason(p)));
-        dom = virDomainLookupByUUIDString(conn, vm->id);
+        dom = sym_virDomainLookupByUUIDString(conn, vm->id);
         if (!dom)
                 return libvirt_error(error, vm, "find its domain");
-        active = virDomainIsActive(dom);
+        active = sym_virDomainIsActive(dom);
         if (active < 0) {
-                virDomainFree(dom);
+                sym_virDomainFree(dom);
                 return libvirt_error(error, vm, "read its state");
         }
         *ret = dom;
@@ -49,7 +50,7 @@ static int open_domain(InventoryLibvirt *p, const Vm *vm, virDomainPtr *ret, boo
 
 /* The domain's XML: its persistent configuration, or what runs. */
 static int domain_xml(virDomainPtr dom, const Vm *vm, bool live, char **ret, sd_bus_error *error) {
-        *ret = virDomainGetXMLDesc(dom, live ? 0 : VIR_DOMAIN_XML_INACTIVE);
+        *ret = sym_virDomainGetXMLDesc(dom, live ? 0 : VIR_DOMAIN_XML_INACTIVE);
         if (!*ret)
                 return libvirt_error(error, vm, "read its XML");
         return 0;
@@ -126,7 +127,7 @@ int domain_add_legacy_nic(InventoryLibvirt *p, const Vm *vm, const char *bridge,
         /* A NIC of the service whose MAC someone changed: replaced. An admin's own NIC on the
          * bridge is left as it is: it is the legacy NIC. */
         if (v.config == VIRT_NIC_OURS_CHANGED &&
-                virDomainDetachDeviceAlias(dom, VIRT_LEGACY_NIC_ALIAS, VIR_DOMAIN_AFFECT_CONFIG) < 0)
+                sym_virDomainDetachDeviceAlias(dom, VIRT_LEGACY_NIC_ALIAS, VIR_DOMAIN_AFFECT_CONFIG) < 0)
                 return libvirt_error(error, vm, "remove its changed legacy NIC");
         if (v.config == VIRT_NIC_ABSENT || v.config == VIRT_NIC_OURS_CHANGED)
                 flags |= VIR_DOMAIN_AFFECT_CONFIG;
@@ -137,7 +138,7 @@ int domain_add_legacy_nic(InventoryLibvirt *p, const Vm *vm, const char *bridge,
                 r = virt_legacy_nic_xml(v.mac, &xml);
                 if (r < 0)
                         return r;
-                if (virDomainAttachDeviceFlags(dom, xml, flags) < 0)
+                if (sym_virDomainAttachDeviceFlags(dom, xml, flags) < 0)
                         return libvirt_error(error, vm, "add its legacy NIC");
                 log_info("VM '%s': added the legacy NIC %s (%s)%s.", vm->name, VIRT_LEGACY_NIC_ALIAS, v.mac,
                         flags & VIR_DOMAIN_AFFECT_LIVE ? ", hot-plugged" : "");
@@ -166,7 +167,7 @@ int domain_remove_legacy_nic(InventoryLibvirt *p, const Vm *vm, const char *brid
         if (v.running == VIRT_NIC_OURS || v.running == VIRT_NIC_OURS_CHANGED)
                 flags |= VIR_DOMAIN_AFFECT_LIVE;
         if (flags != 0) {
-                if (virDomainDetachDeviceAlias(dom, VIRT_LEGACY_NIC_ALIAS, flags) < 0)
+                if (sym_virDomainDetachDeviceAlias(dom, VIRT_LEGACY_NIC_ALIAS, flags) < 0)
                         return libvirt_error(error, vm, "remove its legacy NIC");
                 log_info("VM '%s': removed the legacy NIC %s%s.", vm->name, VIRT_LEGACY_NIC_ALIAS,
                         flags & VIR_DOMAIN_AFFECT_LIVE ? " (also from the running domain)" : "");
@@ -207,7 +208,7 @@ int domain_add_device(InventoryLibvirt *p, const Vm *vm, VirtDevice device, bool
         }
         /* Both at once: libvirt changes the configuration only if the running domain took the
          * device, so a refused hot-plug changes nothing. */
-        if (flags != 0 && virDomainAttachDeviceFlags(dom, virt_device_xml(device), flags) < 0)
+        if (flags != 0 && sym_virDomainAttachDeviceFlags(dom, virt_device_xml(device), flags) < 0)
                 return libvirt_error(error, vm,
                         flags & VIR_DOMAIN_AFFECT_LIVE
                                 ? "add the device to the running domain (power it off "

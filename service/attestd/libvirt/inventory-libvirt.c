@@ -9,8 +9,10 @@
 #include "manager.h"
 #include "strv.h"
 #include "time-util.h"
+#include "virt-dlopen.h"
 #include "virt-domain.h"
 #include "virt-event.h"
+#include "xml-dlopen.h"
 
 #define RECONNECT_MIN_USEC (1 * USEC_PER_SEC)
 #define RECONNECT_MAX_USEC (30 * USEC_PER_SEC)
@@ -53,11 +55,11 @@ static void on_libvirt_error(void *userdata, virErrorPtr error) {
 }
 
 static const char *last_error(void) {
-        return virGetLastErrorMessage();
+        return sym_virGetLastErrorMessage();
 }
 
 static bool last_error_is_no_domain(void) {
-        return virGetLastErrorCode() == VIR_ERR_NO_DOMAIN;
+        return sym_virGetLastErrorCode() == VIR_ERR_NO_DOMAIN;
 }
 
 static void set_stale(InventoryLibvirt *p, const char *reason) {
@@ -89,7 +91,7 @@ static void os_forget(InventoryLibvirt *p, const char *id) {
 static int typed_string(virTypedParameterPtr params, int n, const char *name, char **ret) {
         const char *v = NULL;
 
-        if (virTypedParamsGetString(params, n, name, &v) <= 0 || !v) {
+        if (sym_virTypedParamsGetString(params, n, name, &v) <= 0 || !v) {
                 *ret = NULL;
                 return 0;
         }
@@ -105,7 +107,7 @@ static int refresh_guest_os(InventoryLibvirt *p, virDomainPtr dom, const char *i
         GuestOsEntry *e;
         int n = 0, r;
 
-        if (virDomainGetGuestInfo(dom, VIR_DOMAIN_GUEST_INFO_OS, &params, &n, 0) < 0) {
+        if (sym_virDomainGetGuestInfo(dom, VIR_DOMAIN_GUEST_INFO_OS, &params, &n, 0) < 0) {
                 log_info("Domain %s: the guest agent gave no OS info: %s", id, last_error());
                 return 0;
         }
@@ -120,7 +122,7 @@ static int refresh_guest_os(InventoryLibvirt *p, virDomainPtr dom, const char *i
                 r = typed_string(params, n, "os.kernel-release", &os.kernel_release);
         if (r >= 0)
                 r = typed_string(params, n, "os.kernel-version", &os.kernel_version);
-        virTypedParamsFree(params, n);
+        sym_virTypedParamsFree(params, n);
         if (r < 0)
                 return r;
 
@@ -152,9 +154,9 @@ static int domain_to_vm(InventoryLibvirt *p, virDomainPtr dom, bool ask_agent, V
         int state, reason, r;
 
         *ret = NULL;
-        if (virDomainGetUUIDString(dom, id) < 0)
+        if (sym_virDomainGetUUIDString(dom, id) < 0)
                 return -EIO;
-        if (virDomainGetState(dom, &state, &reason, 0) < 0 || !(xml = virDomainGetXMLDesc(dom, 0))) {
+        if (sym_virDomainGetState(dom, &state, &reason, 0) < 0 || !(xml = sym_virDomainGetXMLDesc(dom, 0))) {
                 if (last_error_is_no_domain())
                         return 0;
                 log_warning("Domain %s: %s", id, last_error());
@@ -258,7 +260,7 @@ static int refresh_domain(InventoryLibvirt *p, virDomainPtr dom, bool ask_agent)
         Vm *vm;
         int r;
 
-        if (virDomainGetUUIDString(dom, id) < 0)
+        if (sym_virDomainGetUUIDString(dom, id) < 0)
                 return -EIO;
         r = domain_to_vm(p, dom, ask_agent, &vm);
         if (r < 0)
@@ -358,7 +360,7 @@ static int reconcile(InventoryLibvirt *p) {
         usec_t start = now_usec(CLOCK_MONOTONIC);
         int n, r = 0;
 
-        n = virConnectListAllDomains(p->conn, &doms, 0);
+        n = sym_virConnectListAllDomains(p->conn, &doms, 0);
         if (n < 0) {
                 log_warning("Failed to list libvirt's domains: %s", last_error());
                 return -EIO;
@@ -381,7 +383,7 @@ static int reconcile(InventoryLibvirt *p) {
                 if (r == -EINVAL || (r >= 0 && !vm))
                         continue; /* cannot be a VM, or gone meanwhile */
                 /* A domain that could not be read this time keeps its VM. */
-                if (r < 0 && virDomainGetUUIDString(doms[i], id) < 0)
+                if (r < 0 && sym_virDomainGetUUIDString(doms[i], id) < 0)
                         continue;
                 seen[n_seen] = strdup(r < 0 ? id : vm->id);
                 if (!seen[n_seen]) {
@@ -424,7 +426,7 @@ finish:
         vms_free(fresh, n_fresh);
         vms_free(changed, n_changed);
         for (int i = 0; i < n; i++)
-                virDomainFree(doms[i]);
+                sym_virDomainFree(doms[i]);
         free(doms);
         return r;
 }
@@ -438,21 +440,21 @@ static void on_domain_changed(virDomainPtr dom, InventoryLibvirt *p, bool ask_ag
 
 static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque) {
         (void)conn;
-        log_debug("libvirt: domain %s: lifecycle event %d/%d.", virDomainGetName(dom), event, detail);
+        log_debug("libvirt: domain %s: lifecycle event %d/%d.", sym_virDomainGetName(dom), event, detail);
         on_domain_changed(dom, opaque, false);
         return 0;
 }
 
 static void on_device(virConnectPtr conn, virDomainPtr dom, const char *alias, void *opaque) {
         (void)conn;
-        log_debug("libvirt: domain %s: device %s added or removed.", virDomainGetName(dom), alias);
+        log_debug("libvirt: domain %s: device %s added or removed.", sym_virDomainGetName(dom), alias);
         on_domain_changed(dom, opaque, false);
 }
 
 static void on_agent(virConnectPtr conn, virDomainPtr dom, int state, int reason, void *opaque) {
         (void)conn;
         (void)reason;
-        log_debug("libvirt: domain %s: guest agent %s.", virDomainGetName(dom),
+        log_debug("libvirt: domain %s: guest agent %s.", sym_virDomainGetName(dom),
                 state == VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_STATE_CONNECTED ? "connected"
                                                                                   : "disconnected");
         on_domain_changed(dom, opaque, state == VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_STATE_CONNECTED);
@@ -461,7 +463,7 @@ static void on_agent(virConnectPtr conn, virDomainPtr dom, int state, int reason
 static void on_metadata(virConnectPtr conn, virDomainPtr dom, int type, const char *nsuri, void *opaque) {
         (void)conn;
         (void)type;
-        log_debug("libvirt: domain %s: metadata %s changed.", virDomainGetName(dom), strna(nsuri));
+        log_debug("libvirt: domain %s: metadata %s changed.", sym_virDomainGetName(dom), strna(nsuri));
         on_domain_changed(dom, opaque, false);
 }
 
@@ -503,12 +505,12 @@ static void disconnect(InventoryLibvirt *p) {
         if (!p->conn)
                 return;
         for (size_t i = 0; i < p->n_callbacks; i++)
-                (void)virConnectDomainEventDeregisterAny(p->conn, p->callbacks[i]);
+                (void)sym_virConnectDomainEventDeregisterAny(p->conn, p->callbacks[i]);
         p->n_callbacks = 0;
         if (p->close_registered)
-                (void)virConnectUnregisterCloseCallback(p->conn, on_close);
+                (void)sym_virConnectUnregisterCloseCallback(p->conn, on_close);
         p->close_registered = false;
-        (void)virConnectClose(p->conn);
+        (void)sym_virConnectClose(p->conn);
         p->conn = NULL;
 }
 
@@ -528,20 +530,20 @@ static int connect_libvirt(InventoryLibvirt *p) {
 
         assert(!p->conn);
 
-        p->conn = virConnectOpen(p->uri);
+        p->conn = sym_virConnectOpen(p->uri);
         if (!p->conn) {
                 if (asprintf(&why, "cannot connect: %s", last_error()) < 0)
                         return -ENOMEM;
                 set_stale(p, why);
                 return -ECONNREFUSED;
         }
-        if (virConnectSetKeepAlive(p->conn, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT) < 0)
+        if (sym_virConnectSetKeepAlive(p->conn, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT) < 0)
                 log_notice("libvirt (%s): no keepalive: %s", p->uri, last_error());
-        if (virConnectRegisterCloseCallback(p->conn, on_close, p, NULL) >= 0)
+        if (sym_virConnectRegisterCloseCallback(p->conn, on_close, p, NULL) >= 0)
                 p->close_registered = true;
         for (size_t i = 0; i < ELEMENTSOF(events); i++) {
-                int id =
-                        virConnectDomainEventRegisterAny(p->conn, NULL, events[i].id, events[i].cb, p, NULL);
+                int id = sym_virConnectDomainEventRegisterAny(p->conn, NULL, events[i].id, events[i].cb, p,
+                        NULL);
 
                 if (id < 0) {
                         if (asprintf(&why, "cannot subscribe to domain events: %s", last_error()) < 0)
@@ -615,12 +617,12 @@ static int on_agent_refresh(sd_event_source *s, uint64_t usec, void *userdata) {
                         return log_oom();
         }
         STRV_FOREACH (id, ids) {
-                virDomainPtr dom = virDomainLookupByUUIDString(p->conn, *id);
+                virDomainPtr dom = sym_virDomainLookupByUUIDString(p->conn, *id);
 
                 if (!dom)
                         continue;
                 on_domain_changed(dom, p, true);
-                virDomainFree(dom);
+                sym_virDomainFree(dom);
         }
         return 0;
 }
@@ -632,10 +634,16 @@ int inventory_libvirt_new(Manager *m, const char *uri, InventoryLibvirt **ret) {
         assert(m);
         assert(ret);
 
+        /* Loaded here, at start, only when the provider is configured (virt-dlopen.h). libxml2
+         * first: opened after libvirt, which already loaded it as a dependency, glibc would queue
+         * its old dependency list for a dlclose() that never comes (valgrind: definitely lost). */
+        if (dlopen_libxml2() < 0 || dlopen_libvirt() < 0)
+                return log_error_errno(-EOPNOTSUPP, "The libvirt inventory provider needs %s and %s.",
+                        LIBVIRT_SONAME, LIBXML2_SONAME);
         r = virt_event_register(m->event);
         if (r < 0)
                 return log_error_errno(r, "Failed to hook libvirt into the event loop: %m");
-        virSetErrorFunc(NULL, on_libvirt_error);
+        sym_virSetErrorFunc(NULL, on_libvirt_error);
 
         p = calloc(1, sizeof(InventoryLibvirt));
         if (!p)
@@ -706,11 +714,11 @@ int inventory_libvirt_refresh_vm(InventoryLibvirt *p, const char *id) {
 
         if (!p->conn)
                 return 0;
-        dom = virDomainLookupByUUIDString(p->conn, id);
+        dom = sym_virDomainLookupByUUIDString(p->conn, id);
         if (!dom)
                 return 0; /* gone: its lifecycle event removes it */
         r = refresh_domain(p, dom, false);
-        virDomainFree(dom);
+        sym_virDomainFree(dom);
         return r;
 }
 

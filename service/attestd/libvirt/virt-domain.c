@@ -10,6 +10,7 @@
 #include "strv.h"
 #include "validate.h"
 #include "virt-domain.h"
+#include "xml-dlopen.h"
 
 #define AGENT_CHANNEL "org.qemu.guest_agent.0"
 
@@ -67,17 +68,17 @@ VmPowerState virt_domain_power_state(int state) {
 
 static void xml_doc_freep(xmlDoc **p) {
         if (*p)
-                xmlFreeDoc(*p);
+                sym_xmlFreeDoc(*p);
 }
 
 static void xpath_context_freep(xmlXPathContext **p) {
         if (*p)
-                xmlXPathFreeContext(*p);
+                sym_xmlXPathFreeContext(*p);
 }
 
 static void xpath_object_freep(xmlXPathObject **p) {
         if (*p)
-                xmlXPathFreeObject(*p);
+                sym_xmlXPathFreeObject(*p);
 }
 
 /* The string value of an XPath expression relative to node (NULL: the document), or NULL when
@@ -88,8 +89,8 @@ static int xpath_string(xmlXPathContext *ctx, xmlNode *node, const char *expr, c
 
         if (asprintf(&wrapped, "string(%s)", expr) < 0)
                 return -ENOMEM;
-        ctx->node = node ?: xmlDocGetRootElement(ctx->doc);
-        o = xmlXPathEvalExpression((const xmlChar *)wrapped, ctx);
+        ctx->node = node ?: sym_xmlDocGetRootElement(ctx->doc);
+        o = sym_xmlXPathEvalExpression((const xmlChar *)wrapped, ctx);
         if (!o)
                 return -ENOMEM;
         if (!o->stringval || o->stringval[0] == 0) {
@@ -104,8 +105,8 @@ static int xpath_string(xmlXPathContext *ctx, xmlNode *node, const char *expr, c
 static int xpath_exists(xmlXPathContext *ctx, const char *expr) {
         _cleanup_(xpath_object_freep) xmlXPathObject *o = NULL;
 
-        ctx->node = xmlDocGetRootElement(ctx->doc);
-        o = xmlXPathEvalExpression((const xmlChar *)expr, ctx);
+        ctx->node = sym_xmlDocGetRootElement(ctx->doc);
+        o = sym_xmlXPathEvalExpression((const xmlChar *)expr, ctx);
         if (!o)
                 return -ENOMEM;
         return o->nodesetval && o->nodesetval->nodeNr > 0;
@@ -187,14 +188,14 @@ static int find_legacy_nic(xmlXPathContext *ctx, const char *bridge, xmlNode **r
         *ret = NULL;
         if (isempty(bridge))
                 return 0;
-        if (xmlXPathRegisterVariable(ctx, (const xmlChar *)"bridge",
-                    xmlXPathNewString((const xmlChar *)bridge)) < 0)
+        if (sym_xmlXPathRegisterVariable(ctx, (const xmlChar *)"bridge",
+                    sym_xmlXPathNewString((const xmlChar *)bridge)) < 0)
                 return -ENOMEM;
         for (size_t i = 0; i < ELEMENTSOF(legacy_nic_paths); i++) {
                 _cleanup_(xpath_object_freep) xmlXPathObject *o = NULL;
 
-                ctx->node = xmlDocGetRootElement(ctx->doc);
-                o = xmlXPathEvalExpression((const xmlChar *)legacy_nic_paths[i], ctx);
+                ctx->node = sym_xmlDocGetRootElement(ctx->doc);
+                o = sym_xmlXPathEvalExpression((const xmlChar *)legacy_nic_paths[i], ctx);
                 if (!o)
                         return -ENOMEM;
                 if (o->nodesetval && o->nodesetval->nodeNr > 0) {
@@ -234,17 +235,22 @@ static int parse_legacy_nic(xmlXPathContext *ctx, const char *bridge, Vm *vm, ch
 static int parse_domain(const char *xml, xmlDoc **ret_doc, xmlXPathContext **ret_ctx) {
         _cleanup_(xml_doc_freep) xmlDoc *doc = NULL;
         xmlXPathContext *ctx;
+        int r;
 
-        doc = xmlReadMemory(xml, strlen(xml), "domain.xml", NULL,
+        r = dlopen_libxml2();
+        if (r < 0)
+                return r;
+        doc = sym_xmlReadMemory(xml, strlen(xml), "domain.xml", NULL,
                 XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-        if (!doc || !xmlDocGetRootElement(doc) ||
-                !xmlStrEqual(xmlDocGetRootElement(doc)->name, (const xmlChar *)"domain"))
+        if (!doc || !sym_xmlDocGetRootElement(doc) ||
+                !sym_xmlStrEqual(sym_xmlDocGetRootElement(doc)->name, (const xmlChar *)"domain"))
                 return -EINVAL;
-        ctx = xmlXPathNewContext(doc);
+        ctx = sym_xmlXPathNewContext(doc);
         if (!ctx)
                 return -ENOMEM;
-        if (xmlXPathRegisterNs(ctx, (const xmlChar *)"az", (const xmlChar *)VIRT_DOMAIN_METADATA_NS) < 0) {
-                xmlXPathFreeContext(ctx);
+        if (sym_xmlXPathRegisterNs(ctx, (const xmlChar *)"az", (const xmlChar *)VIRT_DOMAIN_METADATA_NS) <
+                0) {
+                sym_xmlXPathFreeContext(ctx);
                 return -ENOMEM;
         }
         *ret_doc = TAKE_PTR(doc);

@@ -6,6 +6,7 @@
 #include "log.h"
 #include "macro.h"
 #include "time-util.h"
+#include "virt-dlopen.h"
 #include "virt-event.h"
 
 /* One libvirt handle or timeout. libvirt names it by an int it got from us (watch/timer);
@@ -262,12 +263,17 @@ static int remove_timeout(int timer) {
 }
 
 int virt_event_register(sd_event *event) {
+        int r;
+
         assert(event);
 
+        r = dlopen_libvirt();
+        if (r < 0)
+                return r;
         if (loop.event)
                 return loop.event == event ? 0 : -EBUSY;
         loop.event = sd_event_ref(event);
-        virEventRegisterImpl(add_handle, update_handle, remove_handle, add_timeout, update_timeout,
+        sym_virEventRegisterImpl(add_handle, update_handle, remove_handle, add_timeout, update_timeout,
                 remove_timeout);
         return 0;
 }
