@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdio_ext.h>
 #include <sys/stat.h>
 
 #include "fileio.h"
@@ -27,30 +28,39 @@ static int fsync_parent_directory(const char *path) {
         return 0;
 }
 
-static int write_all(int fd, const void *data, size_t size) {
-        const char *p = data;
+/* Runs writer on a stdio stream of fd; the stream is flushed and closed, fd stays open. */
+static int write_stream(int fd, FileWriter writer, void *userdata) {
+        _cleanup_close_ int copy = -EBADF;
+        FILE *f;
+        int r;
 
-        while (size > 0) {
-                ssize_t n = write(fd, p, size);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                p += n;
-                size -= (size_t)n;
-        }
-        return 0;
+        copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (copy < 0)
+                return negative_errno();
+        f = fdopen(copy, "we");
+        if (!f)
+                return negative_errno();
+        TAKE_FD(copy);
+        (void)__fsetlocking(f, FSETLOCKING_BYCALLER); /* one thread: no lock per character */
+
+        r = writer(f, userdata);
+        if (fflush(f) != 0 && r >= 0)
+                r = negative_errno();
+        if (ferror(f) && r >= 0)
+                r = -EIO;
+        if (fclose(f) != 0 && r >= 0)
+                r = negative_errno();
+        return r;
 }
 
-static int write_file_atomic_full(const char *path, const void *data, size_t size, mode_t mode,
-        bool keep_old) {
+static int write_file_atomic_full(const char *path, mode_t mode, bool keep_old, FileWriter writer,
+        void *userdata) {
         _cleanup_free_ char *tmp = NULL;
         _cleanup_close_ int fd = -EBADF;
         int r;
 
         assert(path);
-        assert(data || size == 0);
+        assert(writer);
 
         if (asprintf(&tmp, "%s.XXXXXX", path) < 0)
                 return -ENOMEM;
@@ -61,7 +71,7 @@ static int write_file_atomic_full(const char *path, const void *data, size_t siz
 
         r = fchmod(fd, mode) < 0 ? negative_errno() : 0;
         if (r >= 0)
-                r = write_all(fd, data, size);
+                r = write_stream(fd, writer, userdata);
         if (r >= 0 && fsync(fd) < 0)
                 r = negative_errno();
         /* Only now that the new content is safe (a full disk fails the write above): the
@@ -85,12 +95,32 @@ static int write_file_atomic_full(const char *path, const void *data, size_t siz
         return 0;
 }
 
+typedef struct Buffer {
+        const void *data;
+        size_t size;
+} Buffer;
+
+static int write_buffer(FILE *f, void *userdata) {
+        const Buffer *b = userdata;
+
+        if (b->size > 0 && fwrite(b->data, 1, b->size, f) != b->size)
+                return -EIO;
+        return 0;
+}
+
 int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode) {
-        return write_file_atomic_full(path, data, size, mode, false);
+        assert(data || size == 0);
+        return write_file_atomic_full(path, mode, false, write_buffer, &(Buffer){data, size});
 }
 
 int write_file_atomic_keep_old(const char *path, const void *data, size_t size, mode_t mode) {
-        return write_file_atomic_full(path, data, size, mode, true);
+        assert(data || size == 0);
+        return write_file_atomic_full(path, mode, true, write_buffer, &(Buffer){data, size});
+}
+
+int write_file_atomic_stream(const char *path, mode_t mode, bool keep_old, FileWriter writer,
+        void *userdata) {
+        return write_file_atomic_full(path, mode, keep_old, writer, userdata);
 }
 
 /* Makes to a hard link of from, atomically, through the temporary name tmp. */

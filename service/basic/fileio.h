@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdbool.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 /* Writes the file so that a crash at any point leaves either the old or the new content:
@@ -14,6 +16,13 @@ int write_file_atomic(const char *path, const void *data, size_t size, mode_t mo
 /* write_file_atomic() that keeps the file it replaces as "<path>.old" (file_keep_old()), once
  * the new content is written and synced: a write that fails (a full disk) changes nothing. */
 int write_file_atomic_keep_old(const char *path, const void *data, size_t size, mode_t mode);
+
+/* Writes the content of a write_file_atomic() (or, keep_old, write_file_atomic_keep_old())
+ * from a writer on a stdio stream of the temporary file, for content too big to build in memory
+ * first. The writer returns a negative errno, or 0; a stream error also fails the write. */
+typedef int (*FileWriter)(FILE *f, void *userdata);
+int write_file_atomic_stream(const char *path, mode_t mode, bool keep_old, FileWriter writer,
+        void *userdata);
 
 /* Keeps path's current content as its previous generation, "<path>.old": hard-links it under
  * "<path>.old.new" and renames that over "<path>.old", so every step leaves complete files.

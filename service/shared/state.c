@@ -48,19 +48,9 @@ static void write_vm(FILE *f, const Vm *vm) {
         fprintf(f, "\n      \"LegacyAccess\": %s\n    }", vm->legacy_access ? "true" : "false");
 }
 
-int state_serialize(bool legacy_support, usec_t last_sync, Vm *const *vms, size_t n_vms, char **ret_json) {
-        _cleanup_free_ char *buf = NULL;
-        size_t size = 0;
-        bool failed;
-        FILE *f;
-
+int state_write(FILE *f, bool legacy_support, usec_t last_sync, Vm *const *vms, size_t n_vms) {
+        assert(f);
         assert(vms || n_vms == 0);
-        assert(ret_json);
-
-        f = open_memstream(&buf, &size);
-        if (!f)
-                return -ENOMEM;
-        (void)__fsetlocking(f, FSETLOCKING_BYCALLER); /* one thread: no lock per character */
 
         fprintf(f,
                 "{\n  \"version\": %d,\n  \"legacyOsSupport\": %s,\n  \"lastSync\": %" PRIu64
@@ -71,9 +61,25 @@ int state_serialize(bool legacy_support, usec_t last_sync, Vm *const *vms, size_
                 write_vm(f, vms[i]);
         }
         fputs(n_vms > 0 ? "\n  ]\n}\n" : "]\n}\n", f);
+        return ferror(f) ? -EIO : 0;
+}
 
-        failed = ferror(f) != 0;
-        if (fclose(f) != 0 || failed)
+int state_serialize(bool legacy_support, usec_t last_sync, Vm *const *vms, size_t n_vms, char **ret_json) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        int r;
+        FILE *f;
+
+        assert(vms || n_vms == 0);
+        assert(ret_json);
+
+        f = open_memstream(&buf, &size);
+        if (!f)
+                return -ENOMEM;
+        (void)__fsetlocking(f, FSETLOCKING_BYCALLER); /* one thread: no lock per character */
+
+        r = state_write(f, legacy_support, last_sync, vms, n_vms);
+        if (fclose(f) != 0 || r < 0)
                 return -ENOMEM;
         *ret_json = TAKE_PTR(buf);
         return 0;

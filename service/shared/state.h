@@ -25,6 +25,8 @@ typedef struct StateData {
 void state_data_done(StateData *s);
 
 /* Serialises the given state (the VMs are borrowed) as pretty JSON. */
+/* Writes the state file's content to f; -EIO when the stream failed. */
+int state_write(FILE *f, bool legacy_support, usec_t last_sync, Vm *const *vms, size_t n_vms);
 int state_serialize(bool legacy_support, usec_t last_sync, Vm *const *vms, size_t n_vms, char **ret_json);
 
 /* Parses and validates a state file's content; ids, names, CIDs and MACs must be unique.
