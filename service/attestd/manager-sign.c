@@ -288,6 +288,17 @@ static int attest_prepare(Manager *m, const char *transport, const char *peer, c
         return 0;
 }
 
+/* Refuses a call that would queue more than SIGN_QUEUE_MAX documents. */
+static int check_queue(Manager *m, size_t n, sd_bus_error *error) {
+        size_t pending = workqueue_pending(m->signers);
+
+        if (pending + n > SIGN_QUEUE_MAX)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                        "The signing queue is full (%zu documents waiting, at most %u): try again shortly.",
+                        pending, SIGN_QUEUE_MAX);
+        return 0;
+}
+
 int manager_attest(Manager *m, sd_bus_message *msg, const char *transport, const char *peer,
         const char *nonce, const char *api_version, sd_bus_error *error) {
         SignJob *j = NULL;
@@ -295,6 +306,10 @@ int manager_attest(Manager *m, sd_bus_message *msg, const char *transport, const
 
         assert(m);
         assert(msg);
+
+        r = check_queue(m, 1, error);
+        if (r < 0)
+                return r;
 
         r = attest_prepare(m, transport, peer, nonce, api_version, &j, error);
         if (r < 0)
@@ -325,6 +340,9 @@ int manager_attest_batch(Manager *m, sd_bus_message *msg, sd_bus_error *error) {
                 if (++n > ATTEST_BATCH_MAX)
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                 "At most %u requests per AttestBatch call.", ATTEST_BATCH_MAX);
+        if (r < 0)
+                return r;
+        r = check_queue(m, n, error);
         if (r < 0)
                 return r;
         r = sd_bus_message_rewind(msg, false);

@@ -3,9 +3,6 @@
 
 #include "manager.h"
 
-/* Most requests in one AttestBatch call (docs/frontends.md). */
-#define ATTEST_BATCH_MAX 64U
-
 /* Handles Attest for the request m (arguments read by the caller; api_version NULL: the newest). */
 int manager_attest(Manager *manager, sd_bus_message *m, const char *transport, const char *peer,
         const char *nonce, const char *api_version, sd_bus_error *error);

@@ -214,3 +214,8 @@ int workqueue_submit(WorkQueue *q, work_func_t work, work_done_t done, void *use
         q->n_pending++;
         return 0;
 }
+
+size_t workqueue_pending(WorkQueue *q) {
+        assert(q);
+        return q->n_pending;
+}

@@ -23,3 +23,5 @@ WorkQueue *workqueue_free(WorkQueue *q);
 DEFINE_TRIVIAL_CLEANUP_FUNC(WorkQueue *, workqueue_free);
 
 int workqueue_submit(WorkQueue *q, work_func_t work, work_done_t done, void *userdata);
+/* How many submitted jobs have not had their done() yet (event loop thread only). */
+size_t workqueue_pending(WorkQueue *q);

@@ -71,7 +71,7 @@ int imds_bus_backend_new(sd_event *event, const char *service_socket, unsigned b
         if (!b)
                 return -ENOMEM;
         b->event = sd_event_ref(event);
-        b->batch_max = MIN(MAX(batch_max, 1U), IMDS_BATCH_MAX);
+        b->batch_max = MIN(MAX(batch_max, 1U), ATTEST_BATCH_MAX);
         r = sd_event_add_defer(event, &b->flush, on_flush, b);
         if (r < 0)
                 return r;

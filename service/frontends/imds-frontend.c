@@ -45,7 +45,7 @@ static void help(const ImdsTransportDef *t) {
                "      --batch-max=N            Requests waiting at once that go to the service in\n"
                "                               one AttestBatch call, at most (default: %u, the\n"
                "                               most; 1 = one AttestForVersion call each)\n",
-                t->program, t->description, t->listen_help, FRONTEND_SOCKET, IMDS_BATCH_MAX);
+                t->program, t->description, t->listen_help, FRONTEND_SOCKET, ATTEST_BATCH_MAX);
         if (t->http)
                 printf("      --interface=IFNAME       The legacy bridge: a connection is served only when\n"
                        "                               the port its mark names is a port of IFNAME\n"
@@ -178,7 +178,7 @@ static int parse_argv(const ImdsTransportDef *t, int argc, char *argv[], Argumen
                         a->service_socket = optarg;
                         break;
                 case ARG_BATCH_MAX:
-                        r = parse_unsigned("batch-max", optarg, 1, IMDS_BATCH_MAX, &a->batch_max);
+                        r = parse_unsigned("batch-max", optarg, 1, ATTEST_BATCH_MAX, &a->batch_max);
                         break;
                 case 'l':
                         r = log_set_max_level_from_string(optarg);
@@ -276,7 +276,7 @@ static int run(const ImdsTransportDef *t, ImdsTransportContext *ctx, int argc, c
                         },
                 .idle_exit_sec = IMDS_DEFAULT_IDLE_EXIT_SEC,
                 .service_socket = FRONTEND_SOCKET,
-                .batch_max = IMDS_BATCH_MAX,
+                .batch_max = ATTEST_BATCH_MAX,
         };
         sigset_t mask;
         int fd, r;

@@ -32,5 +32,13 @@
 #define POLKIT_ACTION_MANAGE_INVENTORY  "org.azshci.attestation.manage-inventory"
 #define POLKIT_ACTION_MANAGE_VM_DEVICES "org.azshci.attestation.manage-vm-devices"
 
+/* Most requests in one AttestBatch call (docs/frontends.md): the service refuses more, the
+ * frontends send no more. */
+#define ATTEST_BATCH_MAX 64U
+/* Most documents waiting to be signed at once, from all frontends' calls together: a call that
+ * would queue more is refused with LimitsExceeded (the frontend answers 503 + Retry-After).
+ * Bounds the memory the queued requests take. */
+#define SIGN_QUEUE_MAX 4096U
+
 /* The most VMs one ImportVMs call takes (the call is refused with LimitsExceeded beyond). */
 #define IMPORT_VMS_MAX 10000U

@@ -8,6 +8,7 @@ certificate (libfaketime)."""
 
 import base64
 import json
+import os
 import re
 import threading
 import time
@@ -351,6 +352,32 @@ def test_attest_expired(h):
     if abs(srv["CertificateExpiry"] / 1e6 - (before + 30 * 86400)) > 120:
         raise AssertionError(f"renewed expiry {srv['CertificateExpiry']} is not now + 30 days")
     _attest_verified(h, ca, "vsock", "101", "renewed", vm_id(1))
+
+
+@testcase()
+def test_attest_queue_limit(h):
+    """The service queues at most SIGN_QUEUE_MAX (4096) documents to sign: a frontend that
+    sends 200 AttestBatch calls of 64 requests at once (12,800 documents) on one direct
+    connection gets the first 64 calls (4,096 documents) signed, and every call that would queue
+    more refused as a whole with LimitsExceeded and its message; nothing else fails, and the
+    service signs normally afterwards."""
+    h.register_vm(**vm_props(1))
+    tool = os.path.join(h.builddir, "tests", "integration", "direct-flood")
+    if not os.access(tool, os.X_OK):
+        raise AssertionError(f"{tool} is missing: build the project first")
+    p = h.run([tool, h.frontend_socket, "200", "101"], user=TEST_FRONTEND_USER, timeout=180)
+    lines = dict(line.split(" ", 1) for line in p.stdout.splitlines() if " " in line and "=" not in line.split(" ", 1)[0])
+    counts = dict(kv.split("=") for kv in p.stdout.splitlines()[0].split())
+    documents, refused, other = int(counts["documents"]), int(counts["refused-calls"]), int(counts["other"])
+    eq(other, 0, f"requests that failed otherwise ({lines.get('other')})")
+    eq(documents + 64 * refused, 200 * 64, "documents + 64 x refused calls")
+    if documents < 4096 or refused < 1:
+        raise AssertionError(f"expected at least 4096 documents and one refused call, got {documents} and {refused}")
+    msg = lines.get("limit", "")
+    if not re.fullmatch(r"The signing queue is full \(\d+ documents waiting, at most 4096\): try again shortly\.", msg):
+        raise AssertionError(f"LimitsExceeded message: {msg!r}")
+    ca = trust_anchor_file(h)
+    _attest_verified(h, ca, "vsock", "101", "after-flood", vm_id(1))
 
 
 @testcase()
