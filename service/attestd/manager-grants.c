@@ -125,8 +125,7 @@ static int grant_one(Manager *m, Change *c, Vm *vm, GrantResults *results, const
         else if (managed) {
                 /* A running Generation 1 VM that has access keeps it; its NIC, if it lost it, is
                  * put back into its configuration only. */
-                r = domain_add_legacy_nic(m->libvirt, vm, legacy_bridge(m),
-                        !vm_needs_power_off_for_legacy(vm), &changed, &e);
+                r = domain_add_legacy_nic(m->libvirt, vm, !vm_needs_power_off_for_legacy(vm), &changed, &e);
                 if (r == -ENOMEM)
                         return r;
                 if (r >= 0 && changed != 0) {
@@ -166,7 +165,7 @@ static int grant_one(Manager *m, Change *c, Vm *vm, GrantResults *results, const
                 r = asprintf(&text, "legacy NIC %s (%s) becomes a port of %s", strna(copy->legacy_interface),
                         copy->legacy_mac, legacy_bridge(m));
         else if (changed == 0)
-                r = asprintf(&text, "uses the domain's own NIC on %s (%s)", legacy_bridge(m),
+                r = asprintf(&text, "the domain has its legacy NIC %s (%s) already", VIRT_LEGACY_NIC_ALIAS,
                         strna(copy->legacy_mac));
         else {
                 char mac[VIRT_MAC_BUFLEN];
@@ -199,7 +198,7 @@ static int revoke_one(Manager *m, Change *c, Vm *vm, GrantResults *results, cons
         if (!vm->legacy_access)
                 return 0;
         if (manager_inventory_manages_devices(m, vm)) {
-                r = domain_remove_legacy_nic(m->libvirt, vm, legacy_bridge(m), live, &changed, &e);
+                r = domain_remove_legacy_nic(m->libvirt, vm, live, &changed, &e);
                 if (r == -ENOMEM)
                         return r;
                 if (r >= 0 && changed != 0) {

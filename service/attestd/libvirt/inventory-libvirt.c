@@ -169,8 +169,8 @@ static int domain_to_vm(InventoryLibvirt *p, virDomainPtr dom, bool ask_agent, V
         }
         e = os_find(p, id);
 
-        r = virt_domain_to_vm(xml, virt_domain_power_state(state), e ? &e->os : NULL,
-                p->manager->config.legacy_bridge, ret, &warnings, &error);
+        r = virt_domain_to_vm(xml, virt_domain_power_state(state), e ? &e->os : NULL, ret, &warnings,
+                &error);
         if (r == -ENOMEM)
                 return r;
         if (r < 0) {
