@@ -241,8 +241,13 @@ def test_guest_agent(env):
 def test_reconnect(env):
     """libvirtd stopped: the inventory is kept and marked stale; domains change while it is
     down (their persistent configs added and removed); libvirtd started again: the service
-    reconnects and converges, and the inventory is fresh again."""
+    reconnects and converges, and the inventory is fresh again. A new domain whose legacy MAC a
+    VM registered by hand already has is in the inventory, and neither VM keeps that MAC (nobody
+    can tell which of them it identifies)."""
     eq(env.inventory_stale(), False, "InventoryStale while connected")
+    cid_a = "5a1e0013-0a0a-4a0a-8a0a-0000000000a0"
+    squatter = "5a1e0013-0f0f-4f0f-8f0f-00000000000f"
+    env.h.register_vm(Id=squatter, Name="squatter", LegacyMac=legacy_mac(cid_a))
     a = env.define("keep", plain_domain("keep"))
     b = env.define("gone", plain_domain("gone"))
     env.wait_vm(a)
@@ -260,9 +265,11 @@ def test_reconnect(env):
     # Two new domains with the same static CID: while they are off neither has it (only a
     # running domain's CID identifies it), so both are in the inventory.
     vsock = "<vsock model='virtio'><cid auto='no' address='90'/></vsock>"
-    for name, uuid in (("cid-a", "5a1e0013-0a0a-4a0a-8a0a-0000000000a0"), ("cid-b", "5a1e0013-0b0b-4b0b-8b0b-0000000000b0")):
+    nic = (f"<interface type='ethernet'><mac address='{legacy_mac(cid_a)}'/><target dev='{legacy_tap(cid_a)}'/>"
+           "<model type='virtio'/><alias name='ua-AZSHCI_GUEST-IMDS_DO_NOT_MODIFY'/></interface>")
+    for name, uuid, devices in (("cid-a", cid_a, vsock + nic), ("cid-b", "5a1e0013-0b0b-4b0b-8b0b-0000000000b0", vsock)):
         with open(os.path.join(qemu_dir, f"{name}.xml"), "w") as f:
-            f.write(plain_domain(name, uuid=uuid, devices=vsock))
+            f.write(plain_domain(name, uuid=uuid, devices=devices))
     env.start_libvirtd()
     for _ in deadline_loop(60, "InventoryStale to become false"):
         if env.inventory_stale() is False:
@@ -271,8 +278,12 @@ def test_reconnect(env):
     env.wait_vm_gone(b)
     eq(env.vm_props(a)["Name"], "keep", "the domain that stayed")
     harness.wait_log_count(env.h, "libvirt inventory follows", 2)
-    eq([env.wait_vm(i)["VsockCid"] for i in ("5a1e0013-0a0a-4a0a-8a0a-0000000000a0",
-                                            "5a1e0013-0b0b-4b0b-8b0b-0000000000b0")], [0, 0], "VsockCid of cid-a, cid-b")
+    eq([env.wait_vm(i)["VsockCid"] for i in (cid_a, "5a1e0013-0b0b-4b0b-8b0b-0000000000b0")], [0, 0],
+       "VsockCid of cid-a, cid-b")
+    eq((env.vm_props(cid_a)["LegacyMac"], env.vm_props(squatter)["LegacyMac"]), ("", ""),
+       "the LegacyMac of cid-a and of the VM by hand that had it")
+    harness.wait_log_count(env.h, "Domain 'cid-a' (5a1e0013-0a0a-4a0a-8a0a-0000000000a0): its LegacyMac is also VM "
+                                  "'squatter''s: neither is identified", 1)
     env.h.restart_service()   # the state written by the reconcile loads
     env.wait_vm(c, Name="new")
 
