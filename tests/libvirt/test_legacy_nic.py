@@ -335,3 +335,34 @@ def test_definer_nic(env):
     link = env.host_links()["victim0"]
     eq(link.get("master"), None, "victim0's master")
     eq(harness.log_count(env.h, "Attached VM 'squat'"), 0, "interfaces attached for squat")
+
+
+@case("nic-rollback")
+def test_nic_rollback(env):
+    """A grant that cannot be completed takes the legacy NIC it added out of the domain again:
+    when the domain's new facts clash (a VM registered by hand has the MAC the NIC gets), the
+    result is refused, says so, and the NIC is gone; when the change cannot be saved (the state
+    directory is not writable), the call fails and the NIC is gone too."""
+    uuid = "5a1e0014-7b7b-4b7b-8b7b-00000000007b"
+    env.define("rb", plain_domain("rb", uuid=uuid))
+    env.wait_vm(uuid)
+    mac = legacy_mac(uuid)
+    env.h.register_vm(Id="5a1e0014-7c7c-4c7c-8c7c-00000000007c", Name="squatter", LegacyMac=mac,
+                      LegacyInterface="azvsquat")
+    p = env.h.ctl("vm-access", "rb", "on", check=False)
+    want = f"VM property 'LegacyMac': {mac} already belongs to VM 'squatter'. (the legacy NIC was removed again)"
+    if p.returncode == 0 or want not in p.stdout + p.stderr:
+        raise AssertionError(f"vm-access rb on: exit {p.returncode}, {p.stdout!r} {p.stderr!r}")
+    eq(nic_in(env, "rb", inactive=True), None, "rb's configuration after the refusal")
+    env.h.call("UnregisterVM", "s", "squatter")
+
+    os.chmod(env.h.state_dir, 0o500)
+    try:
+        p = env.h.ctl("vm-access", "rb", "on", check=False)
+    finally:
+        os.chmod(env.h.state_dir, 0o700)
+    if p.returncode == 0:
+        raise AssertionError(f"vm-access succeeded without a writable state directory:\n{p.stdout}")
+    eq(nic_in(env, "rb", inactive=True), None, "rb's configuration after the failed commit")
+    harness.wait_log_count(env.h, "VM 'rb': the change was not saved: its legacy NIC was removed again.", 1)
+    eq(env.vm_props(uuid)["LegacyAccess"], False, "rb's LegacyAccess")

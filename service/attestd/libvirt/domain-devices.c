@@ -102,6 +102,41 @@ static int open_nic_view(InventoryLibvirt *p, const Vm *vm, bool live, virDomain
         return 0;
 }
 
+/* The device XML of the legacy NIC in the domain's configuration. */
+static int config_legacy_nic(virDomainPtr dom, const Vm *vm, char **ret, sd_bus_error *error) {
+        _cleanup_free_ char *xml = NULL;
+        int r;
+
+        r = domain_xml(dom, vm, false, &xml, error);
+        if (r < 0)
+                return r;
+        r = virt_domain_legacy_nic_device(xml, ret);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "VM '%s': cannot read its domain XML: %m",
+                        vm->name);
+        return 0;
+}
+
+/* The legacy NIC could not be added: the changed NIC it replaces (if any, already detached from
+ * the configuration) is put back, and the error says what the domain is left with. */
+static int add_failed(virDomainPtr dom, const Vm *vm, const char *changed_nic, sd_bus_error *error) {
+        _cleanup_free_ char *why = strdup(virGetLastErrorMessage());
+
+        if (!why)
+                return -ENOMEM;
+        log_warning("VM '%s': libvirt could not add its legacy NIC: %s", vm->name, why);
+        if (changed_nic && virDomainAttachDeviceFlags(dom, changed_nic, VIR_DOMAIN_AFFECT_CONFIG) < 0) {
+                log_warning("VM '%s': its changed legacy NIC could not be put back: %s", vm->name,
+                        virGetLastErrorMessage());
+                return sd_bus_error_setf(error, BUS_ERROR_LIBVIRT_FAILED,
+                        "VM '%s': libvirt could not add its legacy NIC: %s; its changed legacy NIC was removed "
+                        "from the domain's configuration and could not be put back: %s",
+                        vm->name, why, virGetLastErrorMessage());
+        }
+        return sd_bus_error_setf(error, BUS_ERROR_LIBVIRT_FAILED,
+                "VM '%s': libvirt could not add its legacy NIC: %s", vm->name, why);
+}
+
 static unsigned changed_bits(unsigned flags) {
         return (flags & VIR_DOMAIN_AFFECT_CONFIG ? DOMAIN_CHANGED_CONFIG : 0) |
                (flags & VIR_DOMAIN_AFFECT_LIVE ? DOMAIN_CHANGED_LIVE : 0);
@@ -110,7 +145,7 @@ static unsigned changed_bits(unsigned flags) {
 int domain_add_legacy_nic(InventoryLibvirt *p, const Vm *vm, bool live, unsigned *ret_changed,
         sd_bus_error *error) {
         _cleanup_(domain_freep) virDomainPtr dom = NULL;
-        _cleanup_free_ char *xml = NULL;
+        _cleanup_free_ char *xml = NULL, *changed_nic = NULL;
         unsigned flags = 0;
         NicView v;
         int r;
@@ -122,10 +157,15 @@ int domain_add_legacy_nic(InventoryLibvirt *p, const Vm *vm, bool live, unsigned
         r = open_nic_view(p, vm, live, &dom, &v, error);
         if (r < 0)
                 return r;
-        /* A NIC of the service whose MAC or tap name someone changed: replaced. */
-        if (v.config == VIRT_NIC_OURS_CHANGED &&
-                virDomainDetachDeviceAlias(dom, VIRT_LEGACY_NIC_ALIAS, VIR_DOMAIN_AFFECT_CONFIG) < 0)
-                return libvirt_error(error, vm, "remove its changed legacy NIC");
+        /* A NIC of the service whose MAC or tap name someone changed: replaced (and put back as
+         * it was if the new one cannot be added). */
+        if (v.config == VIRT_NIC_OURS_CHANGED) {
+                r = config_legacy_nic(dom, vm, &changed_nic, error);
+                if (r < 0)
+                        return r;
+                if (virDomainDetachDeviceAlias(dom, VIRT_LEGACY_NIC_ALIAS, VIR_DOMAIN_AFFECT_CONFIG) < 0)
+                        return libvirt_error(error, vm, "remove its changed legacy NIC");
+        }
         if (v.config == VIRT_NIC_ABSENT || v.config == VIRT_NIC_OURS_CHANGED)
                 flags |= VIR_DOMAIN_AFFECT_CONFIG;
         if (v.live && v.running == VIRT_NIC_ABSENT)
@@ -136,7 +176,7 @@ int domain_add_legacy_nic(InventoryLibvirt *p, const Vm *vm, bool live, unsigned
                 if (r < 0)
                         return r;
                 if (virDomainAttachDeviceFlags(dom, xml, flags) < 0)
-                        return libvirt_error(error, vm, "add its legacy NIC");
+                        return add_failed(dom, vm, changed_nic, error);
                 log_info("VM '%s': added the legacy NIC %s (%s)%s.", vm->name, VIRT_LEGACY_NIC_ALIAS, v.mac,
                         flags & VIR_DOMAIN_AFFECT_LIVE ? ", hot-plugged" : "");
         }

@@ -512,6 +512,36 @@ int virt_domain_legacy_nic(const char *xml, const char *vm_id, VirtNicState *ret
         return 0;
 }
 
+int virt_domain_legacy_nic_device(const char *xml, char **ret) {
+        _cleanup_(xml_doc_freep) xmlDoc *doc = NULL;
+        _cleanup_(xpath_context_freep) xmlXPathContext *ctx = NULL;
+        xmlBuffer *buf;
+        xmlNode *n;
+        int r;
+
+        assert(xml);
+        assert(ret);
+
+        r = parse_domain(xml, &doc, &ctx);
+        if (r < 0)
+                return r;
+        r = find_legacy_nic(ctx, &n);
+        if (r <= 0) {
+                *ret = NULL;
+                return r;
+        }
+        buf = xmlBufferCreate();
+        if (!buf)
+                return -ENOMEM;
+        if (xmlNodeDump(buf, doc, n, 0, 0) < 0) {
+                xmlBufferFree(buf);
+                return -ENOMEM;
+        }
+        *ret = strdup((const char *)xmlBufferContent(buf));
+        xmlBufferFree(buf);
+        return *ret ? 1 : -ENOMEM;
+}
+
 int virt_domain_has_device(const char *xml, VirtDevice device) {
         _cleanup_(xml_doc_freep) xmlDoc *doc = NULL;
         _cleanup_(xpath_context_freep) xmlXPathContext *ctx = NULL;

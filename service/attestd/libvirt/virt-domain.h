@@ -74,6 +74,10 @@ typedef enum VirtNicState {
 /* What a domain XML (live or inactive) of the VM vm_id has as legacy NIC. */
 int virt_domain_legacy_nic(const char *xml, const char *vm_id, VirtNicState *ret);
 
+/* The device XML of the interface with the service's alias in a domain XML (to put it back as
+ * it was): 1 and *ret, or 0 and NULL when there is none. */
+int virt_domain_legacy_nic_device(const char *xml, char **ret);
+
 /* Devices the host adds for recommended actions: EnableGuestServiceInterface (a virtio-vsock
  * device with an automatic CID) and EnableDataExchange (the QEMU guest agent's channel). */
 typedef enum VirtDevice {
