@@ -302,29 +302,12 @@ static const struct {
         {"licenseType", "LicenseType"},
 };
 
-int virt_domain_to_vm(const char *xml, VmPowerState power_state, const VirtGuestOs *os, Vm **ret,
-        char ***ret_warnings, sd_bus_error *error) {
-        _cleanup_(xml_doc_freep) xmlDoc *doc = NULL;
-        _cleanup_(xpath_context_freep) xmlXPathContext *ctx = NULL;
-        _cleanup_free_ char *uuid = NULL, *name = NULL, *cid = NULL, *revision = NULL, *md_os_name = NULL,
-                            *md_os_version = NULL, *os_version = NULL;
-        _cleanup_strv_free_ char **warnings = NULL;
-        _cleanup_(vm_freep) Vm *vm = NULL;
+/* Id, Name, the power state, the firmware and the devices: the domain itself. What identifies
+ * a guest (CID, tap) only from a live XML. */
+static int parse_devices(xmlXPathContext *ctx, VmPowerState power_state, Vm *vm, sd_bus_error *error) {
+        _cleanup_free_ char *uuid = NULL, *name = NULL, *cid = NULL;
         bool live;
         int r;
-
-        assert(xml);
-        assert(ret);
-
-        r = parse_domain(xml, &doc, &ctx);
-        if (r == -EINVAL)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Not a libvirt domain XML.");
-        if (r < 0)
-                return r;
-
-        vm = vm_new();
-        if (!vm)
-                return -ENOMEM;
 
         r = xpath_string(ctx, NULL, "/domain/uuid", &uuid);
         if (r < 0)
@@ -372,12 +355,17 @@ int virt_domain_to_vm(const char *xml, VmPowerState power_state, const VirtGuest
                 return r;
         vm->data_exchange = r;
 
-        r = parse_legacy_nic(ctx, live, vm);
-        if (r < 0)
-                return r;
+        return parse_legacy_nic(ctx, live, vm);
+}
 
-        /* The project's metadata; child elements are matched by local name, so that both
-         * <az:sku> and an unqualified <sku> under <az:vm> count. */
+/* The project's metadata; child elements are matched by local name, so that both <az:sku> and
+ * an unqualified <sku> under <az:vm> count. The update revision (a number, or NULL) and the
+ * declared OS go to the caller. */
+static int parse_metadata(xmlXPathContext *ctx, Vm *vm, char **ret_revision, char **ret_os_name,
+        char **ret_os_version, char ***warnings) {
+        _cleanup_free_ char *revision = NULL;
+        int r;
+
         for (size_t i = 0; i < ELEMENTSOF(metadata_fields); i++) {
                 _cleanup_free_ char *expr = NULL, *v = NULL;
 
@@ -387,7 +375,7 @@ int virt_domain_to_vm(const char *xml, VmPowerState power_state, const VirtGuest
                 r = xpath_string(ctx, NULL, expr, &v);
                 if (r < 0)
                         return r;
-                r = set_optional(vm, metadata_fields[i].field, v, "metadata", &warnings);
+                r = set_optional(vm, metadata_fields[i].field, v, "metadata", warnings);
                 if (r < 0)
                         return r;
         }
@@ -395,28 +383,33 @@ int virt_domain_to_vm(const char *xml, VmPowerState power_state, const VirtGuest
         if (r < 0)
                 return r;
         if (revision && !is_digits(revision)) {
-                r = strv_extend(&warnings, "metadata: updateRevision must be a number.");
+                r = strv_extend(warnings, "metadata: updateRevision must be a number.");
                 if (r < 0)
                         return r;
                 revision = mfree(revision);
         }
-        r = xpath_string(ctx, NULL, "/domain/metadata/az:vm/*[local-name()='osName']", &md_os_name);
+        r = xpath_string(ctx, NULL, "/domain/metadata/az:vm/*[local-name()='osName']", ret_os_name);
         if (r < 0)
                 return r;
-        r = xpath_string(ctx, NULL, "/domain/metadata/az:vm/*[local-name()='osVersion']", &md_os_version);
+        r = xpath_string(ctx, NULL, "/domain/metadata/az:vm/*[local-name()='osVersion']", ret_os_version);
         if (r < 0)
                 return r;
+        *ret_revision = TAKE_PTR(revision);
+        return 0;
+}
 
-        /* What the agent observes wins over what the metadata declares. */
-        if (os && (os->pretty_name || os->name)) {
-                r = set_optional(vm, "OsName", os->pretty_name ?: os->name, "guest agent", &warnings);
-                if (r < 0)
-                        return r;
-        } else {
-                r = set_optional(vm, "OsName", md_os_name, "metadata", &warnings);
-                if (r < 0)
-                        return r;
-        }
+/* OsName and OsVersion: what the agent observes wins over what the metadata declares. */
+static int set_os(Vm *vm, const VirtGuestOs *os, const char *md_os_name, const char *md_os_version,
+        const char *revision, char ***warnings) {
+        _cleanup_free_ char *os_version = NULL;
+        int r;
+
+        if (os && (os->pretty_name || os->name))
+                r = set_optional(vm, "OsName", os->pretty_name ?: os->name, "guest agent", warnings);
+        else
+                r = set_optional(vm, "OsName", md_os_name, "metadata", warnings);
+        if (r < 0)
+                return r;
         r = os ? os_version_from_agent(os, &os_version) : free_and_strdup(&os_version, md_os_version);
         if (r < 0)
                 return r;
@@ -429,7 +422,37 @@ int virt_domain_to_vm(const char *xml, VmPowerState power_state, const VirtGuest
                         return -ENOMEM;
                 free_and_replace_string(&os_version, full);
         }
-        r = set_optional(vm, "OsVersion", os_version, os ? "guest agent" : "metadata", &warnings);
+        return set_optional(vm, "OsVersion", os_version, os ? "guest agent" : "metadata", warnings);
+}
+
+int virt_domain_to_vm(const char *xml, VmPowerState power_state, const VirtGuestOs *os, Vm **ret,
+        char ***ret_warnings, sd_bus_error *error) {
+        _cleanup_(xml_doc_freep) xmlDoc *doc = NULL;
+        _cleanup_(xpath_context_freep) xmlXPathContext *ctx = NULL;
+        _cleanup_free_ char *revision = NULL, *md_os_name = NULL, *md_os_version = NULL;
+        _cleanup_strv_free_ char **warnings = NULL;
+        _cleanup_(vm_freep) Vm *vm = NULL;
+        int r;
+
+        assert(xml);
+        assert(ret);
+
+        r = parse_domain(xml, &doc, &ctx);
+        if (r == -EINVAL)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Not a libvirt domain XML.");
+        if (r < 0)
+                return r;
+
+        vm = vm_new();
+        if (!vm)
+                return -ENOMEM;
+        r = parse_devices(ctx, power_state, vm, error);
+        if (r < 0)
+                return r;
+        r = parse_metadata(ctx, vm, &revision, &md_os_name, &md_os_version, &warnings);
+        if (r < 0)
+                return r;
+        r = set_os(vm, os, md_os_name, md_os_version, revision, &warnings);
         if (r < 0)
                 return r;
 
