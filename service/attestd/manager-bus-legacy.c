@@ -174,6 +174,9 @@ static int fix_vm_authorized(sd_bus_message *msg, void *userdata, sd_bus_error *
         r = fix_vm_check(m, msg, &vm, &action, error);
         if (r < 0)
                 return r;
+        /* Legacy access goes through the cluster store, as SetVMAccess's. */
+        if (streq(action, "EnableVMLegacyAccess") && manager_clustered(m))
+                return manager_cluster_fix_vm_access(m, msg, vm, error);
         r = manager_fix_vm(m, vm, action, &text, error);
         if (r < 0)
                 return r;

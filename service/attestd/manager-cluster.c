@@ -5,6 +5,7 @@
 #include "manager-cluster-ca.h"
 #include "manager-cluster.h"
 #include "manager-bus.h"
+#include "manager-devices.h"
 #include "manager-grants.h"
 #include "manager-inventory.h"
 #include "manager-legacy.h"
@@ -13,12 +14,20 @@
 #include "manager.h"
 #include "strv.h"
 
+/* What a bus call waiting for etcd is answered with once etcd took the change. */
+typedef enum ReplyKind {
+        REPLY_EMPTY,   /* EnableLegacy, SetVMAccess */
+        REPLY_RESULTS, /* a(ssss): what this server did (EnableLegacyEx, SetVMAccessEx) */
+        REPLY_FIX,     /* s: FixVM EnableVMLegacyAccess's text, or the VM's refusal */
+} ReplyKind;
+
 /* A bus call waiting for etcd. */
 typedef struct PendingCall {
         Manager *manager;
         sd_bus_message *msg;
-        char *what;        /* "Switching legacy OS support on", for the error message */
-        bool with_results; /* the reply is a(ssss): what this server did (EnableLegacyEx, SetVMAccessEx) */
+        char *what; /* "Switching legacy OS support on", for the error message */
+        ReplyKind reply;
+        char *vm_id; /* REPLY_FIX: the VM FixVM named */
 } PendingCall;
 
 static void pending_free(PendingCall *p) {
@@ -26,10 +35,11 @@ static void pending_free(PendingCall *p) {
                 return;
         sd_bus_message_unref(p->msg);
         free(p->what);
+        free(p->vm_id);
         free(p);
 }
 
-static int pending_new(Manager *m, sd_bus_message *msg, const char *what, bool with_results,
+static int pending_new(Manager *m, sd_bus_message *msg, const char *what, ReplyKind reply,
         PendingCall **ret) {
         PendingCall *p;
 
@@ -38,7 +48,7 @@ static int pending_new(Manager *m, sd_bus_message *msg, const char *what, bool w
                 return -ENOMEM;
         p->manager = m;
         p->msg = sd_bus_message_ref(msg);
-        p->with_results = with_results;
+        p->reply = reply;
         p->what = strdup(what);
         if (!p->what) {
                 pending_free(p);
@@ -327,6 +337,19 @@ static int reply_results(sd_bus_message *msg, const GrantResults *results) {
         return r;
 }
 
+static int reply_fix(Manager *m, PendingCall *p, const GrantResults *results) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *text = NULL;
+        Vm *vm = manager_find_vm_by_id(m, p->vm_id);
+        int r;
+
+        r = manager_fix_legacy_message(results, vm, p->vm_id, vm ? vm->name : p->vm_id, &text, &e);
+        if (r < 0)
+                return sd_bus_error_is_set(&e) ? sd_bus_reply_method_error(p->msg, &e)
+                                               : sd_bus_reply_method_errno(p->msg, r, NULL);
+        return sd_bus_reply_method_return(p->msg, "s", text);
+}
+
 static void on_change_done(ClusterStore *s, int error, const char *message, void *userdata) {
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
         PendingCall *p = userdata;
@@ -344,22 +367,32 @@ static void on_change_done(ClusterStore *s, int error, const char *message, void
                 _cleanup_(grant_results_done) GrantResults results = {};
 
                 converge(m, &results); /* this server first, before the caller hears back */
-                if (p->with_results)
+                if (p->reply == REPLY_RESULTS)
                         (void)reply_results(p->msg, &results);
+                else if (p->reply == REPLY_FIX)
+                        (void)reply_fix(m, p, &results);
                 else
                         (void)sd_bus_reply_method_return(p->msg, NULL);
         }
         pending_free(p);
 }
 
-static int start_change(Manager *m, sd_bus_message *msg, const char *what, bool with_results,
-        sd_bus_error *error, int (*start)(Manager *m, PendingCall *p, const void *arg), const void *arg) {
+static int start_change(Manager *m, sd_bus_message *msg, const char *what, ReplyKind reply,
+        const char *vm_id, sd_bus_error *error, int (*start)(Manager *m, PendingCall *p, const void *arg),
+        const void *arg) {
         PendingCall *p = NULL;
         int r;
 
-        r = pending_new(m, msg, what, with_results, &p);
+        r = pending_new(m, msg, what, reply, &p);
         if (r < 0)
                 return r;
+        if (vm_id) {
+                p->vm_id = strdup(vm_id);
+                if (!p->vm_id) {
+                        pending_free(p);
+                        return -ENOMEM;
+                }
+        }
         r = start(m, p, arg);
         if (r < 0) {
                 pending_free(p);
@@ -379,8 +412,8 @@ int manager_cluster_enable_legacy(Manager *m, sd_bus_message *msg, bool enable, 
         assert(m);
         assert(m->cluster);
         return start_change(m, msg,
-                enable ? "Switching legacy OS support on" : "Switching legacy OS support off", with_results,
-                error, start_legacy, &enable);
+                enable ? "Switching legacy OS support on" : "Switching legacy OS support off",
+                with_results ? REPLY_RESULTS : REPLY_EMPTY, NULL, error, start_legacy, &enable);
 }
 
 typedef struct GrantArgs {
@@ -435,7 +468,24 @@ int manager_cluster_set_vm_access(Manager *m, sd_bus_message *msg, const char *n
         if (strv_length(vm_ids) == 0)
                 return with_results ? reply_results(msg, NULL) : sd_bus_reply_method_return(msg, NULL);
         return start_change(m, msg, enable ? "Granting legacy access" : "Revoking legacy access",
-                with_results, error, start_grants, &(GrantArgs){vm_ids, enable});
+                with_results ? REPLY_RESULTS : REPLY_EMPTY, NULL, error, start_grants,
+                &(GrantArgs){vm_ids, enable});
+}
+
+int manager_cluster_fix_vm_access(Manager *m, sd_bus_message *msg, const Vm *vm, sd_bus_error *error) {
+        char *vm_ids[] = {vm->id, NULL};
+
+        assert(m);
+        assert(m->cluster);
+        assert(vm);
+
+        /* The refusal SetVMAccess gives here, before the grant is recorded for the cluster. */
+        if (!vm->legacy_access && vm_needs_power_off_for_legacy(vm))
+                return sd_bus_error_setf(error, BUS_ERROR_POWER_OFF_REQUIRED,
+                        "VM '%s' is a Generation 1 VM and is %s: power it off before giving it legacy access.",
+                        vm->name, vm_power_state_to_string(vm->power_state));
+        return start_change(m, msg, "Granting legacy access", REPLY_FIX, vm->id, error, start_grants,
+                &(GrantArgs){vm_ids, true});
 }
 
 static int start_reapply(Manager *m, PendingCall *p, const void *arg) {
@@ -462,7 +512,7 @@ int manager_cluster_reapply(Manager *m, sd_bus_message *msg, const char *server,
                         "No server '%s' is known in this cluster.", server);
         if (asprintf(&what, "Re-applying legacy OS support on '%s'", server) < 0)
                 return -ENOMEM;
-        return start_change(m, msg, what, false, error, start_reapply, server);
+        return start_change(m, msg, what, REPLY_EMPTY, NULL, error, start_reapply, server);
 }
 
 /* --- setup --- */

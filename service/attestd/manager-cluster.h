@@ -4,6 +4,7 @@
 #include <systemd/sd-bus.h>
 
 #include "cluster-store.h"
+#include "vm.h"
 
 /* The manager's side of cluster mode (docs/cluster.md): the cluster store's changes applied to
  * this server (legacy switch, VM grants, reapply requests), this server's status published,
@@ -26,6 +27,9 @@ int manager_cluster_enable_legacy(Manager *m, sd_bus_message *msg, bool enable, 
  * another server), or "*": every VM of this server and every VM granted in the cluster. */
 int manager_cluster_set_vm_access(Manager *m, sd_bus_message *msg, const char *name, bool enable,
         bool with_results, sd_bus_error *error);
+/* FixVM EnableVMLegacyAccess in a cluster: vm's grant through etcd, as SetVMAccess; the reply
+ * is FixVM's text (manager_fix_legacy_message) once this server applied it. */
+int manager_cluster_fix_vm_access(Manager *m, sd_bus_message *msg, const Vm *vm, sd_bus_error *error);
 int manager_cluster_reapply(Manager *m, sd_bus_message *msg, const char *server, sd_bus_error *error);
 
 /* Something this server shows changed (state, sync, legacy network, inventory): publish the

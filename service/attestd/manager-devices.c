@@ -77,20 +77,49 @@ int manager_fix_vm_check(Manager *m, const Vm *vm, const char *action, sd_bus_er
         return 0;
 }
 
+int manager_fix_legacy_message(const GrantResults *results, const Vm *vm, const char *vm_id,
+        const char *vm_name, char **ret_message, sd_bus_error *error) {
+        assert(vm_id);
+        assert(vm_name);
+        assert(ret_message);
+
+        for (size_t i = 0; results && i < results->n; i++) {
+                const GrantResult *g = &results->items[i];
+
+                if (!streq(g->id, vm_id))
+                        continue;
+                if (g->outcome == GRANT_REFUSED || g->outcome == GRANT_FAILED)
+                        return sd_bus_error_set(error, g->error_name ?: SD_BUS_ERROR_FAILED, g->message);
+                return asprintf(ret_message, "VM '%s': legacy access %s: %s.", g->name,
+                               grant_outcome_to_string(g->outcome), g->message) < 0
+                               ? -ENOMEM
+                               : 0;
+        }
+        /* Nothing to say from this server's results: the VM has access now, or it was granted
+         * in the cluster and this server could not give it. */
+        if (!vm || !vm->legacy_access)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED,
+                        "VM '%s' was granted legacy access in the cluster but has none on this server now: see its "
+                        "LegacyError.",
+                        vm_name);
+        return asprintf(ret_message, "VM '%s' has legacy access.", vm_name) < 0 ? -ENOMEM : 0;
+}
+
 static int fix_legacy_access(Manager *m, Vm *vm, char **ret_message, sd_bus_error *error) {
         _cleanup_(grant_results_done) GrantResults results = {};
+        _cleanup_free_ char *id = NULL, *name = NULL;
         int r;
 
+        /* The commit replaces vm: its id and name are kept for the message. */
+        id = strdup(vm->id);
+        name = strdup(vm->name);
+        if (!id || !name)
+                return -ENOMEM;
         r = manager_set_vm_access(m, vm, true, &results, error);
         if (r < 0)
                 return r;
-        if (results.n == 0)
-                return asprintf(ret_message, "VM '%s' has legacy access already.", vm->name) < 0 ? -ENOMEM
-                                                                                                 : 0;
-        return asprintf(ret_message, "VM '%s': legacy access %s: %s.", results.items[0].name,
-                       grant_outcome_to_string(results.items[0].outcome), results.items[0].message) < 0
-                       ? -ENOMEM
-                       : 0;
+        return manager_fix_legacy_message(&results, manager_find_vm_by_id(m, id), id, name, ret_message,
+                error);
 }
 
 int manager_fix_vm(Manager *m, Vm *vm, const char *action, char **ret_message, sd_bus_error *error) {

@@ -94,6 +94,92 @@ static const char *legacy_bridge(Manager *m) {
         return m->config.legacy_bridge;
 }
 
+/* The legacy NICs this call added to or removed from domains, so that they can be put back
+ * when its change cannot be committed. */
+typedef struct NicChange {
+        char *id;
+        unsigned changed; /* DOMAIN_CHANGED_* */
+        bool added;
+} NicChange;
+
+typedef struct NicChanges {
+        NicChange *items;
+        size_t n;
+} NicChanges;
+
+static void nic_changes_done(NicChanges *l) {
+        for (size_t i = 0; i < l->n; i++)
+                free(l->items[i].id);
+        l->items = mfree(l->items);
+        l->n = 0;
+}
+
+static int nic_changes_add(NicChanges *l, const Vm *vm, unsigned changed, bool added) {
+        NicChange *a;
+
+        a = reallocarray(l->items, l->n + 1, sizeof(NicChange));
+        if (!a)
+                return -ENOMEM;
+        l->items = a;
+        a[l->n] = (NicChange){.id = strdup(vm->id), .changed = changed, .added = added};
+        if (!a[l->n].id)
+                return -ENOMEM;
+        l->n++;
+        return 0;
+}
+
+/* Undoes one domain change: removes the NIC that was added, or adds back the one removed.
+ * Returns what the domain is left with, for the caller's message, in *error. */
+static int undo_nic(Manager *m, const Vm *vm, unsigned changed, bool added, sd_bus_error *error) {
+        bool live = changed & DOMAIN_CHANGED_LIVE;
+        unsigned undone = 0;
+
+        return added ? domain_remove_legacy_nic(m->libvirt, vm, live, &undone, error)
+                     : domain_add_legacy_nic(m->libvirt, vm, live, &undone, error);
+}
+
+/* The change of a call could not be committed: its domains are put back as they were. */
+static void undo_nics(Manager *m, const NicChanges *l) {
+        for (size_t i = 0; i < l->n; i++) {
+                _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+                Vm *vm = manager_find_vm_by_id(m, l->items[i].id);
+
+                if (!vm)
+                        continue;
+                if (undo_nic(m, vm, l->items[i].changed, l->items[i].added, &e) < 0)
+                        log_warning("VM '%s': the change was not saved, and its legacy NIC could not be %s "
+                                    "again: %s",
+                                vm->name, l->items[i].added ? "removed" : "added", strna(e.message));
+                else
+                        log_notice("VM '%s': the change was not saved: its legacy NIC was %s again.",
+                                vm->name, l->items[i].added ? "removed" : "added");
+        }
+}
+
+/* The domain was given its NIC, but the VM's new facts cannot be taken (e is set): the NIC is
+ * removed again, and e says whether it stays. */
+static int undo_after_error(Manager *m, const Vm *vm, unsigned changed, bool added, sd_bus_error *e) {
+        _cleanup_(sd_bus_error_free) sd_bus_error u = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *text = NULL, *name = NULL;
+        int r;
+
+        r = undo_nic(m, vm, changed, added, &u);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                r = asprintf(&text, "%s; the legacy NIC stays %s the domain: %s", e->message,
+                        added ? "in" : "out of", strna(u.message));
+        else
+                r = asprintf(&text, "%s (the legacy NIC was %s again)", e->message,
+                        added ? "removed" : "added");
+        name = strdup(e->name);
+        if (r < 0 || !name)
+                return -ENOMEM;
+        sd_bus_error_free(e);
+        (void)sd_bus_error_set(e, name, text);
+        return 0;
+}
+
 /* "added to its configuration and hot-plugged" and the like. */
 static const char *nic_change_text(unsigned changed, const Vm *vm) {
         if (changed & DOMAIN_CHANGED_LIVE)
@@ -107,7 +193,8 @@ static const char *nic_change_text(unsigned changed, const Vm *vm) {
 /* Stages in c the access vm can get now, and says so in results. Returns < 0 only when out of
  * memory; *ret_last (may be NULL) is set to vm's result when it has one (nothing changed for a
  * VM that has access and its NIC). */
-static int grant_one(Manager *m, Change *c, Vm *vm, GrantResults *results, const GrantResult **ret_last) {
+static int grant_one(Manager *m, Change *c, Vm *vm, GrantResults *results, NicChanges *nics,
+        const GrantResult **ret_last) {
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
         _cleanup_free_ char *text = NULL;
         bool had = vm->legacy_access, managed = manager_inventory_manages_devices(m, vm);
@@ -125,14 +212,19 @@ static int grant_one(Manager *m, Change *c, Vm *vm, GrantResults *results, const
         else if (managed) {
                 /* A running Generation 1 VM that has access keeps it; its NIC, if it lost it, is
                  * put back into its configuration only. */
-                r = domain_add_legacy_nic(m->libvirt, vm, legacy_bridge(m),
-                        !vm_needs_power_off_for_legacy(vm), &changed, &e);
+                r = domain_add_legacy_nic(m->libvirt, vm, !vm_needs_power_off_for_legacy(vm), &changed, &e);
                 if (r == -ENOMEM)
                         return r;
                 if (r >= 0 && changed != 0) {
                         r = manager_inventory_reread(m, c, vm, &e);
                         if (r == -ENOMEM)
                                 return r;
+                        if (r < 0) {
+                                r = undo_after_error(m, vm, changed, true, &e);
+                                if (r < 0)
+                                        return r;
+                        } else if (nic_changes_add(nics, vm, changed, true) < 0)
+                                return -ENOMEM;
                 }
         }
 
@@ -166,7 +258,7 @@ static int grant_one(Manager *m, Change *c, Vm *vm, GrantResults *results, const
                 r = asprintf(&text, "legacy NIC %s (%s) becomes a port of %s", strna(copy->legacy_interface),
                         copy->legacy_mac, legacy_bridge(m));
         else if (changed == 0)
-                r = asprintf(&text, "uses the domain's own NIC on %s (%s)", legacy_bridge(m),
+                r = asprintf(&text, "the domain has its legacy NIC %s (%s) already", VIRT_LEGACY_NIC_ALIAS,
                         strna(copy->legacy_mac));
         else {
                 char mac[VIRT_MAC_BUFLEN];
@@ -188,8 +280,9 @@ finish:
 
 /* Stages the revocation of vm's access in c: a libvirt domain loses the service's NIC (a
  * running Generation 1 VM from its configuration only). */
-static int revoke_one(Manager *m, Change *c, Vm *vm, GrantResults *results, const GrantResult **ret_last) {
-        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+static int revoke_one(Manager *m, Change *c, Vm *vm, GrantResults *results, NicChanges *nics,
+        const GrantResult **ret_last) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL, reread = SD_BUS_ERROR_NULL;
         _cleanup_free_ char *text = NULL;
         bool live = !vm_needs_power_off_for_legacy(vm);
         unsigned changed = 0;
@@ -199,11 +292,15 @@ static int revoke_one(Manager *m, Change *c, Vm *vm, GrantResults *results, cons
         if (!vm->legacy_access)
                 return 0;
         if (manager_inventory_manages_devices(m, vm)) {
-                r = domain_remove_legacy_nic(m->libvirt, vm, legacy_bridge(m), live, &changed, &e);
+                r = domain_remove_legacy_nic(m->libvirt, vm, live, &changed, &e);
                 if (r == -ENOMEM)
                         return r;
                 if (r >= 0 && changed != 0) {
-                        r = manager_inventory_reread(m, c, vm, &e);
+                        if (nic_changes_add(nics, vm, changed, false) < 0)
+                                return -ENOMEM;
+                        /* The NIC is gone whatever the new facts: libvirt's next event brings
+                         * them if they cannot be read now. */
+                        r = manager_inventory_reread(m, c, vm, &reread);
                         if (r == -ENOMEM)
                                 return r;
                 }
@@ -231,7 +328,10 @@ static int revoke_one(Manager *m, Change *c, Vm *vm, GrantResults *results, cons
                                 "keeps it until it stops (its port is detached now)",
                                 VIRT_LEGACY_NIC_ALIAS);
                 else
-                        r = asprintf(&text, "legacy NIC %s removed from the domain", VIRT_LEGACY_NIC_ALIAS);
+                        r = asprintf(&text, "legacy NIC %s removed from the domain%s%s%s",
+                                VIRT_LEGACY_NIC_ALIAS,
+                                sd_bus_error_is_set(&reread) ? " (its new facts could not be read: " : "",
+                                strempty(reread.message), sd_bus_error_is_set(&reread) ? ")" : "");
                 if (r < 0)
                         return -ENOMEM;
                 r = grant_results_add(results, vm, GRANT_REVOKED, NULL, text);
@@ -244,6 +344,7 @@ static int revoke_one(Manager *m, Change *c, Vm *vm, GrantResults *results, cons
 int manager_set_legacy_support(Manager *m, bool enable, uint64_t flags, char ***ret_granted,
         GrantResults *results, sd_bus_error *error) {
         _cleanup_(grant_results_done) GrantResults own = {};
+        _cleanup_(nic_changes_done) NicChanges nics = {};
         _cleanup_strv_free_ char **granted = NULL;
         _cleanup_(change_done) Change c = {};
         int r;
@@ -268,9 +369,9 @@ int manager_set_legacy_support(Manager *m, bool enable, uint64_t flags, char ***
                 const GrantResult *last = NULL;
 
                 if (enable)
-                        r = grant_one(m, &c, m->vms[i], results, &last);
+                        r = grant_one(m, &c, m->vms[i], results, &nics, &last);
                 else if (flags & LEGACY_REMOVE_VMS)
-                        r = revoke_one(m, &c, m->vms[i], results, &last);
+                        r = revoke_one(m, &c, m->vms[i], results, &nics, &last);
                 if (r < 0)
                         return r;
                 if (last && last->outcome == GRANT_GRANTED && strv_extend(&granted, last->id) < 0)
@@ -279,7 +380,8 @@ int manager_set_legacy_support(Manager *m, bool enable, uint64_t flags, char ***
 
         r = manager_commit(m, &c, error);
         if (r < 0) {
-                /* Put the network back the way the unchanged state says. */
+                /* Put the domains and the network back the way the unchanged state says. */
+                undo_nics(m, &nics);
                 if (enable)
                         (void)manager_legacy_teardown(m, NULL);
                 else
@@ -294,6 +396,7 @@ int manager_set_legacy_support(Manager *m, bool enable, uint64_t flags, char ***
 
 int manager_set_vm_access(Manager *m, Vm *target, bool enable, GrantResults *results, sd_bus_error *error) {
         _cleanup_(grant_results_done) GrantResults own = {};
+        _cleanup_(nic_changes_done) NicChanges nics = {};
         _cleanup_(change_done) Change c = {};
         int r;
 
@@ -307,8 +410,8 @@ int manager_set_vm_access(Manager *m, Vm *target, bool enable, GrantResults *res
 
                 if (target && m->vms[i] != target)
                         continue;
-                r = enable ? grant_one(m, &c, m->vms[i], results, &last)
-                           : revoke_one(m, &c, m->vms[i], results, &last);
+                r = enable ? grant_one(m, &c, m->vms[i], results, &nics, &last)
+                           : revoke_one(m, &c, m->vms[i], results, &nics, &last);
                 if (r < 0)
                         return r;
                 /* One VM asked for: its refusal is the answer, and nothing changes. */
@@ -319,8 +422,10 @@ int manager_set_vm_access(Manager *m, Vm *target, bool enable, GrantResults *res
         }
 
         r = manager_commit(m, &c, error);
-        if (r < 0)
+        if (r < 0) {
+                undo_nics(m, &nics);
                 return r;
+        }
         manager_legacy_check(m);
         return 0;
 }

@@ -70,7 +70,19 @@ int manager_legacy_attach(Manager *m, const Vm *vm, sd_bus_error *error) {
         if (!manager_legacy_managed(m) || !vm_has_port(vm))
                 return 0;
 
-        r = legacy_net_attach_port(&c, vm->legacy_interface, vm->legacy_mac, &e);
+        /* A domain's port is only the tap the service named for it (virt-domain.c takes no other
+         * name from libvirt): checked again here, and that the kernel says it is a tap. */
+        if (vm->source == VM_SOURCE_LIBVIRT) {
+                char want[VIRT_IFNAME_BUFLEN];
+
+                virt_legacy_nic_ifname(vm->id, want);
+                if (!streq(vm->legacy_interface, want))
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                "VM '%s': %s is not its legacy NIC's tap (%s).", vm->name,
+                                vm->legacy_interface, want);
+                r = legacy_net_attach_tap(&c, vm->legacy_interface, vm->legacy_mac, &e);
+        } else
+                r = legacy_net_attach_port(&c, vm->legacy_interface, vm->legacy_mac, &e);
         if (r < 0) {
                 log_warning_errno(r, "Failed to attach VM '%s' (%s) to %s: %s", vm->name,
                         vm->legacy_interface, c.bridge, strna(e));
@@ -154,7 +166,9 @@ void manager_legacy_vm_changed(Manager *m, bool legacy_support, const Vm *old, c
 }
 
 int manager_legacy_vm_error(Manager *m, const Vm *vm, char **ret) {
-        char mac[VIRT_MAC_BUFLEN];
+        char mac[VIRT_MAC_BUFLEN], dev[VIRT_IFNAME_BUFLEN];
+        _cleanup_free_ char *what = NULL;
+        int r;
 
         assert(m);
         assert(vm);
@@ -184,21 +198,25 @@ int manager_legacy_vm_error(Manager *m, const Vm *vm, char **ret) {
         if (!manager_inventory_manages_devices(m, vm))
                 return 0;
         virt_legacy_nic_mac(vm->id, mac);
-        if (!vm->legacy_mac)
-                return asprintf(ret,
-                               "its legacy NIC %s (%s) is not in the domain (removed by hand?); repair: "
-                               "azshcictl vm-access '%s' off && azshcictl vm-access '%s' on",
-                               VIRT_LEGACY_NIC_ALIAS, mac, vm->name, vm->name) < 0
-                               ? -ENOMEM
-                               : 0;
-        if (vm->legacy_nic_ours && strcasecmp(vm->legacy_mac, mac) != 0)
-                return asprintf(ret,
-                               "its legacy NIC %s was changed by hand (MAC %s, not %s); repair: "
-                               "azshcictl vm-access '%s' off && azshcictl vm-access '%s' on",
-                               VIRT_LEGACY_NIC_ALIAS, vm->legacy_mac, mac, vm->name, vm->name) < 0
-                               ? -ENOMEM
-                               : 0;
-        return 0;
+        virt_legacy_nic_ifname(vm->id, dev);
+        /* virt-domain.c sets LegacyMac only for the service's NIC with the derived MAC, and
+         * LegacyInterface only for its tap under the name the service gave it. */
+        if (!vm->legacy_nic_ours)
+                r = asprintf(&what, "is not in the domain (removed by hand?)");
+        else if (!vm->legacy_mac)
+                r = asprintf(&what, "was changed by hand (its MAC is not %s)", mac);
+        else if (vm->power_state == VM_POWER_RUNNING && !vm->legacy_interface)
+                r = asprintf(&what, "was changed by hand (its tap is not %s)", dev);
+        else
+                return 0;
+        if (r < 0)
+                return -ENOMEM;
+        return asprintf(ret,
+                       "its legacy NIC %s (%s) %s; repair: azshcictl vm-access '%s' off && azshcictl "
+                       "vm-access '%s' on",
+                       VIRT_LEGACY_NIC_ALIAS, mac, what, vm->name, vm->name) < 0
+                       ? -ENOMEM
+                       : 0;
 }
 
 /* The VMs whose legacy NIC drifted ("VM 'x': ..."), for the status. */

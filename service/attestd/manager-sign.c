@@ -232,6 +232,13 @@ static int attest_prepare(Manager *m, const char *transport, const char *peer, c
         r = find_peer_vm(m, transport, peer, &vm, error);
         if (r < 0)
                 return r;
+        /* A libvirt domain is identified by its CID or tap only while it runs (the inventory
+         * takes them from the running domain): a record of one that is not running answers
+         * for nobody, whatever keys it still holds. VMs registered by hand keep their rules. */
+        if (vm->source == VM_SOURCE_LIBVIRT && vm->power_state != VM_POWER_RUNNING)
+                return sd_bus_error_setf(error, BUS_ERROR_ACCESS_DENIED,
+                        "VM '%s' is a libvirt domain that is %s: only a running domain is served.", vm->name,
+                        vm_power_state_to_string(vm->power_state));
 
         if (streq(transport, "vsock") && !vm->guest_service_interface)
                 return sd_bus_error_setf(error, BUS_ERROR_ACCESS_DENIED,

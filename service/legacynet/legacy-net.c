@@ -260,7 +260,8 @@ int legacy_net_disable(const LegacyNetConfig *c, char **ret_error) {
 
 /* ---- ports -------------------------------------------------------------------------------- */
 
-int legacy_net_attach_port(const LegacyNetConfig *c, const char *ifname, const char *mac, char **ret_error) {
+static int attach_port(const LegacyNetConfig *c, const char *ifname, const char *mac, bool tap_only,
+        char **ret_error) {
         const char *bridge = cfg_bridge(c), *table = cfg_table(c);
         _cleanup_free_ char *m = NULL, *nft_error = NULL;
         _cleanup_(rtnl_done) Rtnl rtnl = {};
@@ -298,6 +299,10 @@ int legacy_net_attach_port(const LegacyNetConfig *c, const char *ifname, const c
         if (streq(port.kind, "bridge"))
                 return set_error(ret_error, -EINVAL, "Legacy interface %s is a bridge, not a VM port",
                         ifname);
+        /* The kernel says what the interface is: a tap (kind "tun") is a VM's, whatever its name. */
+        if (tap_only && !streq(port.kind, "tun"))
+                return set_error(ret_error, -EPERM,
+                        "Legacy interface %s is not a tap (kind '%s'), not a VM port", ifname, port.kind);
         if (port.master != 0 && port.master != br.ifindex) {
                 _cleanup_(link_done) Link other = {};
 
@@ -340,6 +345,14 @@ int legacy_net_attach_port(const LegacyNetConfig *c, const char *ifname, const c
 
         log_debug("Legacy port %s attached to %s with MAC %s.", ifname, bridge, m);
         return 0;
+}
+
+int legacy_net_attach_port(const LegacyNetConfig *c, const char *ifname, const char *mac, char **ret_error) {
+        return attach_port(c, ifname, mac, false, ret_error);
+}
+
+int legacy_net_attach_tap(const LegacyNetConfig *c, const char *ifname, const char *mac, char **ret_error) {
+        return attach_port(c, ifname, mac, true, ret_error);
 }
 
 int legacy_net_detach_port(const LegacyNetConfig *c, const char *ifname, char **ret_error) {
@@ -499,8 +512,9 @@ static int fill_port(LegacyNetStatus *s, LegacyNetPortStatus *p, const LinkList 
         if (!mark_s)
                 return strv_extendf(&s->drift, "port %s: has no identity mark (attach it again)", p->ifname);
         if (!streq(mark_s, want))
-                return strv_extendf(&s->drift, "port %s: identity mark %s is not its ifindex %d (attach it again)",
-                        p->ifname, mark_s, ifindex);
+                return strv_extendf(&s->drift,
+                        "port %s: identity mark %s is not its ifindex %d (attach it again)", p->ifname,
+                        mark_s, ifindex);
         return 0;
 }
 

@@ -87,6 +87,9 @@ int legacy_net_disable(const LegacyNetConfig *c, char **ret_error);
  * -EBUSY: the interface belongs to another master; -EINVAL: bad name or MAC; -ENOENT: the
  * firewall tables are missing (enable first). */
 int legacy_net_attach_port(const LegacyNetConfig *c, const char *ifname, const char *mac, char **ret_error);
+/* As legacy_net_attach_port(), for an interface that must be a tap (what a hypervisor creates
+ * for a VM's NIC): anything else (kind other than "tun") is -EPERM and not touched. */
+int legacy_net_attach_tap(const LegacyNetConfig *c, const char *ifname, const char *mac, char **ret_error);
 
 /* Releases ifname from the bridge (when it is a port of it) and removes its binding. An
  * interface that no longer exists only loses its binding; nothing to do is not an error. */

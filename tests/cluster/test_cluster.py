@@ -145,6 +145,30 @@ def migration(env):
     eq(g.host_if in s1.host_links(), False, "the port is gone from node1")
 
 
+@case("cluster-fix-vm-access")
+def fix_vm_access(env):
+    """FixVM EnableVMLegacyAccess goes through etcd like SetVMAccess: the grant is in the
+    cluster store (<prefix>/grants/<id>), so the VM has access on whichever server it moves to;
+    the reply is FixVM's text once this server applied it."""
+    s1, s2, _ = env.servers
+    vm = "c1a5e001-0f0f-4f0f-8f0f-0000000000f1"
+    nic = dict(LegacyInterface="azvfix1", LegacyMac="52:54:00:0f:0f:01")   # a name only: no such link
+    s1.register(None, vm, "fixme", **nic)
+    s1.enable_legacy(True)
+    s1.h.call("SetVMAccess", "sb", vm, False)
+    text = s1.h.call("FixVM", "ss", "fixme", "EnableVMLegacyAccess")[0]
+    dump = s1.host(["etcdctl", f"--endpoints=http://{s1.ip}:2379", "get", f"/azshci/grants/{vm}"]).stdout
+    if '"legacyAccess":true' not in dump.replace(" ", ""):
+        raise AssertionError(f"the grant is not in etcd:\n{dump}")
+    eq(text, "VM 'fixme' has legacy access.", "FixVM's reply")
+    eq(s1.h.get_property("LegacyAccess", path=harness.vm_path(vm), interface=harness.IFACE_VM), True,
+       "LegacyAccess on node1")
+    s1.h.call("UnregisterVM", "s", vm)
+    s2.register(None, vm, "fixme", **nic)   # without LegacyAccess: the grant in etcd gives it
+    wait("the VM's legacy access on node2",
+         lambda: s2.h.get_property("LegacyAccess", path=harness.vm_path(vm), interface=harness.IFACE_VM))
+
+
 @case("cluster-concurrent-legacy")
 def concurrent(env):
     s1, s2, s3 = env.servers

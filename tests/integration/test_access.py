@@ -3,11 +3,13 @@
 live service, as root."""
 
 import json
+import os
 
 from harness import (IFACE_SERVER, IFACE_VM, TEST_FRONTEND_USER, eq, gvariant_str, server_path,
                      testcase, vm_path)
 from vmdata import vm_id, vm_props
 
+ACCESS_DENIED = "org.azshci.Attestation1.Error.AccessDenied"
 NO_SUCH_VM = "org.azshci.Attestation1.Error.NoSuchVM"
 POWER_OFF = "org.azshci.Attestation1.Error.PowerOffRequired"
 UNKNOWN_VM = "org.azshci.Attestation1.Error.UnknownVM"
@@ -138,3 +140,31 @@ def test_attest_reachable(h):
 def _dict(**props):
     from harness import vm_props_busctl
     return vm_props_busctl(props)
+
+
+@testcase()
+def test_attest_libvirt_not_running(h):
+    """A libvirt domain's VM is served only while it runs: its record with a CID while it is
+    off (a state written while libvirt was unreachable, or the provider switched back to
+    manual) answers for nobody, AccessDenied naming why; running, it is served. VMs
+    registered by hand keep their rules (an Off one with a CID is served)."""
+    h.register_vm(**vm_props(4, PowerState="Off"))
+    h.register_vm(**vm_props(5, PowerState="Off"))
+    h.register_vm(**vm_props(6, PowerState="Running"))
+    h.stop_service()
+    path = os.path.join(h.state_dir, "state.json")
+    with open(path) as f:
+        state = json.load(f)
+    for vm in state["vms"]:
+        if vm["Id"] in (vm_id(5), vm_id(6)):
+            vm["Source"] = "libvirt"
+    with open(path, "w") as f:
+        json.dump(state, f)
+    h.start_service()
+    eq(h.get_property("Source", vm_path(vm_id(5)), IFACE_VM), "libvirt", "vm5's Source")
+    e = h.expect_error(ACCESS_DENIED, "Attest", [gvariant_str("vsock"), gvariant_str("105"), gvariant_str("abc")],
+                       user=TEST_FRONTEND_USER)
+    eq(e.message, "VM 'vm5' is a libvirt domain that is Off: only a running domain is served.", "vm5 refused")
+    for cid in ("104", "106"):
+        doc = h.call("Attest", "sss", "vsock", cid, "abc", user=TEST_FRONTEND_USER)[0]
+        eq(json.loads(doc)["encoding"], "pkcs7", f"the document of CID {cid}")

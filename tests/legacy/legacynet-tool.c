@@ -311,6 +311,8 @@ int main(int argc, char **argv) {
                 r = legacy_net_disable(&c, &error);
         else if (streq(cmd, "attach") && argc == 2)
                 r = legacy_net_attach_port(&c, argv[0], argv[1], &error);
+        else if (streq(cmd, "attach-tap") && argc == 2)
+                r = legacy_net_attach_tap(&c, argv[0], argv[1], &error);
         else if (streq(cmd, "detach") && argc == 1)
                 r = legacy_net_detach_port(&c, argv[0], &error);
         else if (streq(cmd, "status") || streq(cmd, "absent")) {

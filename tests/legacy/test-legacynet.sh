@@ -188,6 +188,16 @@ refute "attach with a bad MAC fails" inhost attach vm-a 01:00:00:00:00:01
 refute "attach of a missing interface fails" inhost attach vm-nope "$MAC_A"
 expect_grep "missing interface is named" "Legacy interface vm-nope does not exist" inhost attach vm-nope "$MAC_A"
 check "status: no drift" inhost status vm-a="$MAC_A" vm-b="$MAC_B"
+# A libvirt domain's port must be a tap (legacy_net_attach_tap): a veth is refused and left
+# alone, a real tap (ip tuntap) is attached.
+expect_grep "attach-tap refuses a veth, naming its kind" "Legacy interface vm-c is not a tap (kind 'veth')" \
+        inhost attach-tap vm-c 02:00:00:00:0c:01
+refute "the refused veth has no master" bash -c "ip -n '$HOST' link show vm-c | grep -F master"
+check "a tap for attach-tap" ip -n "$HOST" tuntap add dev azgtaptest mode tap
+check "attach-tap attaches a tap" inhost attach-tap azgtaptest 02:00:00:00:0c:02
+expect_grep "the tap is a port of the bridge" "master $BR" ip -n "$HOST" link show azgtaptest
+check "detach the tap" inhost detach azgtaptest
+check "delete the tap" ip -n "$HOST" link del azgtaptest
 
 # Independent views of what the module built (ip/nft listings, never used to build it).
 expect_grep "bridge has the alias" "alias AZSHCI_HOST-IMDS_DO_NOT_MODIFY" ip -n "$HOST" -d link show "$BR"

@@ -10,7 +10,9 @@
 #include "strv.h"
 #include "virt-domain.h"
 
-#define BRIDGE "azshci-imds0"
+#define NIC_ID  "5a1e0014-1111-4111-8111-000000000014"
+#define NIC_MAC "fa:c1:6f:9f:5e:ba"
+#define NIC_TAP "azgeb77f965fcd6"
 
 static char *fixture(const char *name) {
         g_autofree char *path = g_build_filename(g_getenv("AZSHCI_SOURCE_DIR") ?: ".", "tests", "libvirt",
@@ -27,7 +29,7 @@ static Vm *map(const char *name, VmPowerState state, const VirtGuestOs *os, char
         _cleanup_free_ char *xml = fixture(name);
         Vm *vm = NULL;
 
-        g_assert_cmpint(virt_domain_to_vm(xml, state, os, BRIDGE, &vm, warnings, &error), ==, 0);
+        g_assert_cmpint(virt_domain_to_vm(xml, state, os, &vm, warnings, &error), ==, 0);
         g_assert_false(sd_bus_error_is_set(&error));
         g_assert_nonnull(vm);
         return vm;
@@ -54,9 +56,10 @@ static void test_running_uefi_with_agent(void) {
         g_assert_true(vm->guest_service_interface);
         g_assert_cmpuint(vm->vsock_cid, ==, 42);
         g_assert_true(vm->data_exchange);
-        /* The NIC on the legacy bridge, not the first NIC. */
-        g_assert_cmpstr(vm->legacy_mac, ==, "52:54:00:aa:bb:01");
-        g_assert_cmpstr(vm->legacy_interface, ==, "vnet3");
+        /* A NIC an admin put on the legacy bridge is no legacy NIC. */
+        g_assert_null(vm->legacy_mac);
+        g_assert_null(vm->legacy_interface);
+        g_assert_false(vm->legacy_nic_ours);
         /* The agent wins over the metadata's osName/osVersion; the revision comes from the
          * metadata. */
         g_assert_cmpstr(vm->os_name, ==, "Windows 11 Enterprise multi-session");
@@ -111,7 +114,7 @@ static void test_inactive_bios(void) {
         g_assert_cmpuint(vm->vsock_cid, ==, 0);
         /* A channel without a connected agent is no data exchange. */
         g_assert_false(vm->data_exchange);
-        g_assert_cmpstr(vm->legacy_mac, ==, "52:54:00:aa:bb:02");
+        g_assert_null(vm->legacy_mac);
         g_assert_null(vm->legacy_interface);
         g_assert_null(vm->os_name);
         g_assert_null(vm->os_version);
@@ -143,17 +146,16 @@ static void test_not_a_domain(void) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         Vm *vm = NULL;
 
-        g_assert_cmpint(virt_domain_to_vm("<network><name>x</name></network>", VM_POWER_OFF, NULL, BRIDGE,
-                                &vm, NULL, &error),
+        g_assert_cmpint(virt_domain_to_vm("<network><name>x</name></network>", VM_POWER_OFF, NULL, &vm, NULL,
+                                &error),
                 ==, -EINVAL);
         g_assert_cmpstr(error.message, ==, "Not a libvirt domain XML.");
         sd_bus_error_free(&error);
-        g_assert_cmpint(virt_domain_to_vm("<domain", VM_POWER_OFF, NULL, BRIDGE, &vm, NULL, &error), ==,
-                -EINVAL);
+        g_assert_cmpint(virt_domain_to_vm("<domain", VM_POWER_OFF, NULL, &vm, NULL, &error), ==, -EINVAL);
         sd_bus_error_free(&error);
         /* A domain whose UUID is not one cannot be a VM: the error names the field. */
         g_assert_cmpint(virt_domain_to_vm("<domain><name>n</name><uuid>nope</uuid></domain>", VM_POWER_OFF,
-                                NULL, BRIDGE, &vm, NULL, &error),
+                                NULL, &vm, NULL, &error),
                 ==, -EINVAL);
         g_assert_cmpstr(error.message, ==,
                 "VM property 'Id' must be a UUID (8-4-4-4-12 hex digits), not 'nope'.");
@@ -173,45 +175,99 @@ static void test_legacy_nic_mac(void) {
         g_assert_cmpstr(c, ==, "82:c8:e3:81:9a:a1");
 }
 
+/* The tap name: the prefix and 12 hex digits, 15 characters (IFNAMSIZ - 1); the value is what
+ * tests/libvirt/test_legacy_nic.py computes independently. */
+static void test_legacy_nic_ifname(void) {
+        char a[VIRT_IFNAME_BUFLEN], b[VIRT_IFNAME_BUFLEN];
+
+        virt_legacy_nic_ifname(NIC_ID, a);
+        virt_legacy_nic_ifname("0e7c2f7a-8a51-4f5e-9d2b-6c1f0a3e4b5d", b);
+        g_assert_cmpstr(a, ==, NIC_TAP);
+        g_assert_cmpstr(b, ==, "azg4e8888beddce");
+        g_assert_cmpuint(strlen(a), ==, 15);
+}
+
 static void test_legacy_nic_xml(void) {
         _cleanup_free_ char *xml = NULL;
 
-        g_assert_cmpint(virt_legacy_nic_xml("fa:c1:6f:9f:5e:ba", &xml), ==, 0);
+        g_assert_cmpint(virt_legacy_nic_xml(NIC_ID, &xml), ==, 0);
         g_assert_cmpstr(xml, ==,
-                "<interface type='ethernet'><mac address='fa:c1:6f:9f:5e:ba'/><model type='virtio'/>"
-                "<alias name='ua-AZSHCI_GUEST-IMDS_DO_NOT_MODIFY'/></interface>");
+                "<interface type='ethernet'><mac address='fa:c1:6f:9f:5e:ba'/><target dev='azgeb77f965fcd6'/>"
+                "<model type='virtio'/><alias name='ua-AZSHCI_GUEST-IMDS_DO_NOT_MODIFY'/></interface>");
         g_assert_cmpstr(virt_device_xml(VIRT_DEVICE_VSOCK), ==,
                 "<vsock model='virtio'><cid auto='yes'/></vsock>");
         g_assert_cmpstr(virt_device_xml(VIRT_DEVICE_AGENT_CHANNEL), ==,
                 "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>");
 }
 
-/* The service's NIC (its alias) is the legacy NIC even when an admin's NIC on the bridge comes
- * first; without it, the admin's is; a NIC on another bridge is none. */
+/* The service's NIC (its alias) with the derived MAC and the tap it named, in the live XML of a
+ * running domain: LegacyMac and LegacyInterface. An admin's NIC on the bridge is none. */
 static void test_legacy_nic_found(void) {
-        _cleanup_free_ char *nic = fixture("legacy-nic.xml"), *bios = fixture("inactive-bios.xml"),
-                            *other = fixture("bad-metadata.xml");
-        _cleanup_(vm_freep) Vm *vm = map("legacy-nic.xml", VM_POWER_RUNNING, NULL, NULL);
-        _cleanup_(vm_freep) Vm *admins = map("inactive-bios.xml", VM_POWER_OFF, NULL, NULL);
+        _cleanup_free_ char *live = fixture("legacy-nic-live.xml"), *other_tap = fixture("legacy-nic.xml"),
+                            *bios = fixture("inactive-bios.xml");
+        _cleanup_(vm_freep) Vm *vm = map("legacy-nic-live.xml", VM_POWER_RUNNING, NULL, NULL);
+        _cleanup_(vm_freep) Vm *paused = map("legacy-nic-live.xml", VM_POWER_PAUSED, NULL, NULL);
         VirtNicState state;
 
-        g_assert_cmpstr(vm->legacy_mac, ==, "fa:c1:6f:9f:5e:ba");
-        g_assert_cmpstr(vm->legacy_interface, ==, "vnet4");
+        g_assert_cmpstr(vm->legacy_mac, ==, NIC_MAC);
+        g_assert_cmpstr(vm->legacy_interface, ==, NIC_TAP);
         g_assert_true(vm->legacy_nic_ours);
-        g_assert_false(admins->legacy_nic_ours);
+        /* Paused: still the live XML, the tap is there. */
+        g_assert_cmpstr(paused->legacy_interface, ==, NIC_TAP);
 
-        g_assert_cmpint(virt_domain_legacy_nic(nic, BRIDGE, "fa:c1:6f:9f:5e:ba", &state), ==, 0);
+        g_assert_cmpint(virt_domain_legacy_nic(live, NIC_ID, &state), ==, 0);
         g_assert_cmpint(state, ==, VIRT_NIC_OURS);
-        g_assert_cmpint(virt_domain_legacy_nic(nic, BRIDGE, "FA:C1:6F:9F:5E:BA", &state), ==, 0);
-        g_assert_cmpint(state, ==, VIRT_NIC_OURS);
-        g_assert_cmpint(virt_domain_legacy_nic(nic, BRIDGE, "02:00:00:00:00:01", &state), ==, 0);
+        /* Another VM's id: neither MAC nor tap name are its own. */
+        g_assert_cmpint(virt_domain_legacy_nic(live, "5a1e0014-1111-4111-8111-000000000015", &state), ==, 0);
         g_assert_cmpint(state, ==, VIRT_NIC_OURS_CHANGED);
-        g_assert_cmpint(virt_domain_legacy_nic(bios, BRIDGE, "fa:c1:6f:9f:5e:ba", &state), ==, 0);
-        g_assert_cmpint(state, ==, VIRT_NIC_ADMINS);
-        g_assert_cmpint(virt_domain_legacy_nic(other, BRIDGE, "fa:c1:6f:9f:5e:ba", &state), ==, 0);
+        /* The right MAC, a tap of another name. */
+        g_assert_cmpint(virt_domain_legacy_nic(other_tap, NIC_ID, &state), ==, 0);
+        g_assert_cmpint(state, ==, VIRT_NIC_OURS_CHANGED);
+        /* An admin's NIC on the legacy bridge is no legacy NIC. */
+        g_assert_cmpint(virt_domain_legacy_nic(bios, "0e7c2f7a-8a51-4f5e-9d2b-6c1f0a3e4b5d", &state), ==, 0);
         g_assert_cmpint(state, ==, VIRT_NIC_ABSENT);
-        g_assert_cmpint(virt_domain_legacy_nic("<network/>", BRIDGE, "fa:c1:6f:9f:5e:ba", &state), ==,
-                -EINVAL);
+        g_assert_cmpint(virt_domain_legacy_nic("<network/>", NIC_ID, &state), ==, -EINVAL);
+}
+
+/* Whoever defines a domain writes its XML: a target dev naming a host interface in the saved
+ * definition of a domain that is off is no LegacyInterface (the service would put that
+ * interface on the legacy bridge as the guest), nor is its static CID a VsockCid (another VM
+ * may have that CID now); not even when the state read says running but the XML is not live. */
+static void test_definer_chosen_identity(void) {
+        _cleanup_(vm_freep) Vm *off = map("inactive-own-target.xml", VM_POWER_OFF, NULL, NULL);
+        _cleanup_(vm_freep) Vm *raced = map("inactive-own-target.xml", VM_POWER_RUNNING, NULL, NULL);
+        _cleanup_(vm_freep) Vm *live_off = map("legacy-nic-live.xml", VM_POWER_OFF, NULL, NULL);
+        _cleanup_(vm_freep) Vm *other_tap = map("legacy-nic.xml", VM_POWER_RUNNING, NULL, NULL);
+        _cleanup_(vm_freep) Vm *static_off = map("bad-metadata.xml", VM_POWER_OFF, &windows_11, NULL);
+
+        g_assert_null(off->legacy_interface);
+        g_assert_cmpuint(off->vsock_cid, ==, 0);
+        g_assert_cmpstr(off->legacy_mac, ==, NIC_MAC);
+        g_assert_true(off->legacy_nic_ours);
+        g_assert_null(raced->legacy_interface);
+        g_assert_cmpuint(raced->vsock_cid, ==, 0);
+        g_assert_null(live_off->legacy_interface);
+        g_assert_cmpuint(static_off->vsock_cid, ==, 0);
+        /* Running, the service's NIC, but its tap is not the name the service gave it. */
+        g_assert_null(other_tap->legacy_interface);
+        g_assert_cmpstr(other_tap->legacy_mac, ==, NIC_MAC);
+}
+
+/* A NIC with the service's alias and a MAC that is not the one derived from the VM's id (the
+ * definer may write any MAC, e.g. another VM's): no LegacyMac, so it clashes with nobody. */
+static void test_foreign_mac(void) {
+        _cleanup_free_ char *xml = fixture("legacy-nic-live.xml");
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(vm_freep) Vm *vm = NULL;
+        char *p = strstr(xml, "5a1e0014-1111-4111-8111-000000000014");
+
+        g_assert_nonnull(p);
+        p[35] = '5'; /* another UUID, the same NIC */
+        g_assert_cmpint(virt_domain_to_vm(xml, VM_POWER_RUNNING, NULL, &vm, NULL, &error), ==, 0);
+        g_assert_cmpstr(vm->id, ==, "5a1e0014-1111-4111-8111-000000000015");
+        g_assert_true(vm->legacy_nic_ours);
+        g_assert_null(vm->legacy_mac);
+        g_assert_null(vm->legacy_interface);
 }
 
 static void test_has_device(void) {
@@ -244,8 +300,11 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/virt-domain/not-a-domain", test_not_a_domain);
         g_test_add_func("/virt-domain/power-states", test_power_states);
         g_test_add_func("/virt-domain/legacy-nic-mac", test_legacy_nic_mac);
+        g_test_add_func("/virt-domain/legacy-nic-ifname", test_legacy_nic_ifname);
         g_test_add_func("/virt-domain/legacy-nic-xml", test_legacy_nic_xml);
         g_test_add_func("/virt-domain/legacy-nic-found", test_legacy_nic_found);
+        g_test_add_func("/virt-domain/definer-chosen-identity", test_definer_chosen_identity);
+        g_test_add_func("/virt-domain/foreign-mac", test_foreign_mac);
         g_test_add_func("/virt-domain/has-device", test_has_device);
         return g_test_run();
 }

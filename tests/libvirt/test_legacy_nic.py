@@ -12,7 +12,7 @@ import time
 import guest
 import harness
 from harness import TEST_USER, deadline_loop, eq, gvariant_str
-from test_libvirt import plain_domain
+from test_libvirt import legacy_mac, legacy_tap, plain_domain
 
 TESTS = {}
 ALIAS = "ua-AZSHCI_GUEST-IMDS_DO_NOT_MODIFY"
@@ -28,22 +28,6 @@ def case(name):
         TESTS[name] = fn
         return fn
     return deco
-
-
-def legacy_mac(vm_id):
-    """The MAC the service derives from a VM id, computed here independently: FNV-1a 64 of
-    "azshci-legacy-nic\\n<id>", the hash index's final mix, little-endian bytes, first octet
-    locally administered unicast."""
-    h = 0xcbf29ce484222325
-    for b in f"azshci-legacy-nic\n{vm_id}".encode():
-        h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
-    for shift, mul in ((33, 0xff51afd7ed558ccd), (33, 0xc4ceb9fe1a85ec53)):
-        h ^= h >> shift
-        h = (h * mul) & 0xFFFFFFFFFFFFFFFF
-    h ^= h >> 33
-    mac = [(h >> (8 * i)) & 0xFF for i in range(6)]
-    mac[0] = (mac[0] & 0xFE) | 0x02
-    return ":".join(f"{b:02x}" for b in mac)
 
 
 def loop_guest(env, name, nonce, uefi=False):
@@ -157,9 +141,7 @@ def test_legacy_nic(env):
 
     # The running Generation 2 guest: hot-plugged, fetches without a restart.
     eq((nic_in(env, "g2run", inactive=False), nic_in(env, "g2run", inactive=True)), (mac2, mac2), "g2run's NIC")
-    props = env.wait_vm(g2run, LegacyMac=mac2, LegacyAccess=True)
-    if not props["LegacyInterface"].startswith("vnet"):
-        raise AssertionError(f"g2run's LegacyInterface: {props['LegacyInterface']!r}")
+    env.wait_vm(g2run, LegacyMac=mac2, LegacyAccess=True, LegacyInterface=legacy_tap(g2run))
     doc = wait_doc(serial2, mark2, what="g2run's document after the hot-plug")
     print(f"g2run fetched {time.monotonic() - t0:.1f}s after legacy on")
     eq(env.verify(doc, nonce="gen2", vm_id=g2run)["vmId"], g2run, "g2run's document")
@@ -322,3 +304,65 @@ def test_vm_fix(env):
     eq(env.h.managed_objects(), objs, "objects after refused calls")
     p = env.h.ctl("--no-ask-password", "vm", "fix", "fix-run2", "EnableDataExchange", user=TEST_USER, check=False)
     eq(p.returncode, 3, "exit code of an unauthorized vm fix")
+
+
+@case("definer-nic")
+def test_definer_nic(env):
+    """Whoever defines a domain writes its legacy NIC's target dev: a domain that is off, defined
+    with the service's alias, the MAC derived from its UUID and target dev naming a host
+    interface (libvirt keeps such a name in the saved definition), has no LegacyInterface, and
+    granting it legacy access neither puts that interface on the legacy bridge nor keeps the
+    NIC: it is replaced by the service's own, whose tap the service names."""
+    env.enable_legacy(True)
+    env.host(["ip", "link", "add", "victim0", "type", "veth", "peer", "name", "victim1"])   # a host interface
+    uuid = "5a1e0014-5e5e-4e5e-8e5e-00000000005e"
+    nic = (f"<interface type='ethernet'><mac address='{legacy_mac(uuid)}'/><target dev='victim0' managed='no'/>"
+           f"<model type='virtio'/><alias name='{ALIAS}'/></interface>")
+    env.define("squat", plain_domain("squat", uuid=uuid, devices=nic))
+    if "<target dev='victim0'" not in env.virsh("dumpxml", "--inactive", "squat").stdout:
+        raise AssertionError("libvirt no longer keeps a chosen target dev: the case proves nothing")
+    eq({k: env.wait_vm(uuid)[k] for k in ("LegacyMac", "LegacyInterface")},
+       {"LegacyMac": legacy_mac(uuid), "LegacyInterface": ""}, "the squatting domain while off")
+    out, _ = ctl_json(env, "vm-access", "squat", "on")
+    eq(results_by_name(out)["squat"], ("granted", f"legacy NIC {ALIAS} ({legacy_mac(uuid)}) added to the domain's "
+                                        "configuration (it is off)"), "squat granted")
+    props = env.wait_vm(uuid, LegacyAccess=True)
+    eq((props["LegacyInterface"], props["LegacyError"]), ("", ""), "squat's LegacyInterface and LegacyError")
+    xml = env.virsh("dumpxml", "--inactive", "squat").stdout
+    if f"<target dev='{legacy_tap(uuid)}'/>" not in xml or "victim0" in xml:
+        raise AssertionError(f"squat's NIC was not replaced by the service's:\n{xml}")
+    env.h.ctl("legacy", "status", check=False)
+    link = env.host_links()["victim0"]
+    eq(link.get("master"), None, "victim0's master")
+    eq(harness.log_count(env.h, "Attached VM 'squat'"), 0, "interfaces attached for squat")
+
+
+@case("nic-rollback")
+def test_nic_rollback(env):
+    """A grant that cannot be completed takes the legacy NIC it added out of the domain again:
+    when the domain's new facts clash (a VM registered by hand has the MAC the NIC gets), the
+    result is refused, says so, and the NIC is gone; when the change cannot be saved (the state
+    directory is not writable), the call fails and the NIC is gone too."""
+    uuid = "5a1e0014-7b7b-4b7b-8b7b-00000000007b"
+    env.define("rb", plain_domain("rb", uuid=uuid))
+    env.wait_vm(uuid)
+    mac = legacy_mac(uuid)
+    env.h.register_vm(Id="5a1e0014-7c7c-4c7c-8c7c-00000000007c", Name="squatter", LegacyMac=mac,
+                      LegacyInterface="azvsquat")
+    p = env.h.ctl("vm-access", "rb", "on", check=False)
+    want = f"VM property 'LegacyMac': {mac} already belongs to VM 'squatter'. (the legacy NIC was removed again)"
+    if p.returncode == 0 or want not in p.stdout + p.stderr:
+        raise AssertionError(f"vm-access rb on: exit {p.returncode}, {p.stdout!r} {p.stderr!r}")
+    eq(nic_in(env, "rb", inactive=True), None, "rb's configuration after the refusal")
+    env.h.call("UnregisterVM", "s", "squatter")
+
+    os.chmod(env.h.state_dir, 0o500)
+    try:
+        p = env.h.ctl("vm-access", "rb", "on", check=False)
+    finally:
+        os.chmod(env.h.state_dir, 0o700)
+    if p.returncode == 0:
+        raise AssertionError(f"vm-access succeeded without a writable state directory:\n{p.stdout}")
+    eq(nic_in(env, "rb", inactive=True), None, "rb's configuration after the failed commit")
+    harness.wait_log_count(env.h, "VM 'rb': the change was not saved: its legacy NIC was removed again.", 1)
+    eq(env.vm_props(uuid)["LegacyAccess"], False, "rb's LegacyAccess")

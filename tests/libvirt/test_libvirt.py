@@ -30,10 +30,37 @@ def plain_domain(name, extra_os="", devices="", uuid=None):
   <devices>{devices}</devices></domain>"""
 
 
-def boot_domain(env, name, nonce="n", mac="52:54:00:10:00:01", stay=False, agent=False, serial=None, uuid=None):
+def legacy_hash(key, vm_id):
+    """The service's fixed hash of the legacy NIC (virt-domain.c), computed here independently:
+    FNV-1a 64 of key + the VM id, then the final avalanche."""
+    h = 0xcbf29ce484222325
+    for b in f"{key}{vm_id}".encode():
+        h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    for mul in (0xff51afd7ed558ccd, 0xc4ceb9fe1a85ec53):
+        h ^= h >> 33
+        h = (h * mul) & 0xFFFFFFFFFFFFFFFF
+    return h ^ (h >> 33)
+
+
+def legacy_tap(vm_id):
+    """The tap name the service gives a VM's legacy NIC: "azg" and 48 bits of the hash."""
+    return "azg%012x" % (legacy_hash("azshci-legacy-tap\n", vm_id) >> 16)
+
+
+def legacy_mac(vm_id):
+    """The legacy NIC's MAC: the hash's bytes little-endian, first octet locally administered
+    unicast."""
+    h = legacy_hash("azshci-legacy-nic\n", vm_id)
+    mac = [(h >> (8 * i)) & 0xFF for i in range(6)]
+    mac[0] = (mac[0] & 0xFE) | 0x02
+    return ":".join(f"{b:02x}" for b in mac)
+
+
+def boot_domain(env, name, nonce="n", mac="52:54:00:10:00:01", stay=False, agent=False, serial=None, uuid=None,
+                bridge=BRIDGE):
     kernel, initrd = guest.build_guest(env.libvirt_dir)
     serial = serial or os.path.join(env.libvirt_dir, "domains", f"{name}.serial")
-    return guest.domain_xml(name, kernel, initrd, serial, BRIDGE, mac, nonce, stay=stay, agent=agent, uuid=uuid), serial
+    return guest.domain_xml(name, kernel, initrd, serial, bridge, mac, nonce, stay=stay, agent=agent, uuid=uuid), serial
 
 
 def wait_document(serial, timeout=90):
@@ -54,7 +81,9 @@ def signal_paths(mon, mark, member):
 @case("lifecycle")
 def test_lifecycle(env):
     """define → start → suspend → resume → destroy → domrename → undefine, each followed on the
-    bus; a defined domain appears within 1 s with no admin action."""
+    bus; a defined domain appears within 1 s with no admin action. Its own NIC on the legacy
+    bridge is no legacy NIC; granted, it gets the service's, whose tap (the name the service
+    gave it) is LegacyInterface only while the domain runs."""
     env.enable_legacy(True)   # the bridge the domain's NIC joins at start
     mon = env.h.monitor()
     mark = mon.mark()
@@ -64,16 +93,17 @@ def test_lifecycle(env):
     props = env.wait_vm(vm_id, timeout=1.0, Name="life1")
     print(f"defined domain on the bus after {time.monotonic() - t0:.2f}s")
     for k, v in dict(Source="libvirt", PowerState="Off", Generation=1, GuestServiceInterface=False,
-                     VsockCid=0, DataExchange=False, LegacyMac="52:54:00:10:00:01", LegacyInterface="",
+                     VsockCid=0, DataExchange=False, LegacyMac="", LegacyInterface="",
                      Status="Unknown").items():
         eq(props[k], v, k)
     mon.sync()
     eq(signal_paths(mon, mark, "InterfacesAdded"), [harness.vm_path(vm_id)], "InterfacesAdded")
+    env.set_access(vm_id, True)
+    env.wait_vm(vm_id, LegacyMac=legacy_mac(vm_id), LegacyInterface="", what="the service's NIC while off")
 
     env.virsh("start", "life1")
-    props = env.wait_vm(vm_id, PowerState="Running", what="running with its tap")
-    if not props["LegacyInterface"].startswith("vnet"):
-        raise AssertionError(f"LegacyInterface of a running domain: {props['LegacyInterface']!r}")
+    env.wait_vm(vm_id, PowerState="Running", LegacyInterface=legacy_tap(vm_id), what="running with its tap")
+    harness.wait_log_count(env.h, f"Attached VM 'life1' ({legacy_tap(vm_id)},", 1)
     env.virsh("suspend", "life1")
     env.wait_vm(vm_id, PowerState="Paused")
     env.virsh("resume", "life1")
@@ -92,8 +122,9 @@ def test_lifecycle(env):
 @case("vsock-firmware")
 def test_vsock_firmware(env):
     """Defined (not started: no vhost-vsock here) domains: a virtio <vsock> is the guest
-    service interface; an auto CID has no address until libvirt assigns one at start, a static
-    one is the VsockCid; a pflash loader or firmware='efi' is generation 2."""
+    service interface; an auto CID has no address until libvirt assigns one at start, and a
+    static one in the definition of a domain that is off is no VsockCid either (only a running
+    domain's CID identifies it); a pflash loader or firmware='efi' is generation 2."""
     auto = env.define("vs-auto", plain_domain("vs-auto", devices="<vsock model='virtio'><cid auto='yes'/></vsock>"))
     static = env.define("vs-static", plain_domain(
         "vs-static", devices="<vsock model='virtio'><cid auto='no' address='77'/></vsock>"))
@@ -101,7 +132,7 @@ def test_vsock_firmware(env):
         "uefi", extra_os="<loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE.fd</loader>"))
     none = env.define("novsock", plain_domain("novsock"))
     eq([env.wait_vm(auto)[k] for k in ("GuestServiceInterface", "VsockCid", "Generation")], [True, 0, 1], "vs-auto")
-    eq([env.wait_vm(static)[k] for k in ("GuestServiceInterface", "VsockCid")], [True, 77], "vs-static")
+    eq([env.wait_vm(static)[k] for k in ("GuestServiceInterface", "VsockCid")], [True, 0], "vs-static")
     eq([env.wait_vm(uefi)[k] for k in ("GuestServiceInterface", "Generation")], [False, 2], "uefi")
     eq([env.wait_vm(none)[k] for k in ("GuestServiceInterface", "VsockCid", "Generation")], [False, 0, 1], "novsock")
     # libvirt says what the service says: the inactive XML of an auto CID has no address.
@@ -112,7 +143,7 @@ def test_vsock_firmware(env):
     # devices; redefining is a lifecycle event).
     env.define("novsock", plain_domain("novsock", uuid=none,
                                        devices="<vsock model='virtio'><cid auto='no' address='78'/></vsock>"))
-    env.wait_vm(none, GuestServiceInterface=True, VsockCid=78)
+    env.wait_vm(none, GuestServiceInterface=True, VsockCid=0)
 
 
 @case("metadata")
@@ -149,28 +180,33 @@ def attested_run(env, vm_id, name, nonce, serial):
 
 @case("guest-document")
 def test_guest_document(env):
-    """A real QEMU guest (TCG) defined through libvirt fetches its document over the legacy
-    bridge through libvirt's tap; verified with openssl smime and azshci-attest verify --vm-id
+    """A real QEMU guest (TCG) defined through libvirt without NIC, granted legacy access (the
+    service adds its NIC), fetches its document over the legacy bridge through the tap libvirt
+    made under the service's name; verified with openssl smime and azshci-attest verify --vm-id
     <domain UUID>. After the guest powers off and starts again (a new tap), it fetches again:
     the re-created tap was attached."""
     env.enable_legacy(True)
     serial1 = os.path.join(env.libvirt_dir, "domains", "g-1.serial")
-    xml, _ = boot_domain(env, "g", nonce="first-run", serial=serial1)
+    xml, _ = boot_domain(env, "g", nonce="first-run", serial=serial1, bridge=None)
     vm_id = env.define("g", xml)
     env.wait_vm(vm_id)
     env.set_access(vm_id, True)
+    tap = legacy_tap(vm_id)
     t0 = time.monotonic()
     attested_run(env, vm_id, "g", "first-run", serial1)
     print(f"first document verified {time.monotonic() - t0:.1f}s after virsh start")
     # The service made libvirt's tap an isolated port bound to the guest's MAC.
-    harness.wait_log_count(env.h, "Attached VM 'g' (vnet", 1)
+    harness.wait_log_count(env.h, f"Attached VM 'g' ({tap},", 1)
     # poweroff -f in the guest: libvirt destroys it and removes the tap.
     env.wait_vm(vm_id, timeout=60, PowerState="Off", LegacyInterface="")
     serial2 = os.path.join(env.libvirt_dir, "domains", "g-2.serial")
-    xml, _ = boot_domain(env, "g", nonce="second-run", serial=serial2, uuid=vm_id)
+    xml, _ = boot_domain(env, "g", nonce="second-run", serial=serial2, uuid=vm_id, bridge=None)
     env.define("g", xml)
+    # The new definition has no NIC: granting again repairs it.
+    if "g: repaired: its missing or changed legacy NIC" not in env.h.ctl("vm-access", "g", "on").stdout:
+        raise AssertionError("g's NIC was not repaired")
     attested_run(env, vm_id, "g", "second-run", serial2)
-    harness.wait_log_count(env.h, "Attached VM 'g' (vnet", 2)
+    harness.wait_log_count(env.h, f"Attached VM 'g' ({tap},", 2)
     eq(env.vm_props(vm_id)["LegacyAccess"], True, "LegacyAccess kept across runs")
 
 
@@ -205,8 +241,13 @@ def test_guest_agent(env):
 def test_reconnect(env):
     """libvirtd stopped: the inventory is kept and marked stale; domains change while it is
     down (their persistent configs added and removed); libvirtd started again: the service
-    reconnects and converges, and the inventory is fresh again."""
+    reconnects and converges, and the inventory is fresh again. A new domain whose legacy MAC a
+    VM registered by hand already has is in the inventory, and neither VM keeps that MAC (nobody
+    can tell which of them it identifies)."""
     eq(env.inventory_stale(), False, "InventoryStale while connected")
+    cid_a = "5a1e0013-0a0a-4a0a-8a0a-0000000000a0"
+    squatter = "5a1e0013-0f0f-4f0f-8f0f-00000000000f"
+    env.h.register_vm(Id=squatter, Name="squatter", LegacyMac=legacy_mac(cid_a))
     a = env.define("keep", plain_domain("keep"))
     b = env.define("gone", plain_domain("gone"))
     env.wait_vm(a)
@@ -221,12 +262,14 @@ def test_reconnect(env):
     c = "5a1e0013-0c0c-4c0c-8c0c-00000000000c"
     with open(os.path.join(qemu_dir, "new.xml"), "w") as f:
         f.write(plain_domain("new", uuid=c))
-    # Two new domains with the same static CID: one VM can have it, not both (the inventory's
-    # keys stay unique, and the state file loadable).
+    # Two new domains with the same static CID: while they are off neither has it (only a
+    # running domain's CID identifies it), so both are in the inventory.
     vsock = "<vsock model='virtio'><cid auto='no' address='90'/></vsock>"
-    for name, uuid in (("cid-a", "5a1e0013-0a0a-4a0a-8a0a-0000000000a0"), ("cid-b", "5a1e0013-0b0b-4b0b-8b0b-0000000000b0")):
+    nic = (f"<interface type='ethernet'><mac address='{legacy_mac(cid_a)}'/><target dev='{legacy_tap(cid_a)}'/>"
+           "<model type='virtio'/><alias name='ua-AZSHCI_GUEST-IMDS_DO_NOT_MODIFY'/></interface>")
+    for name, uuid, devices in (("cid-a", cid_a, vsock + nic), ("cid-b", "5a1e0013-0b0b-4b0b-8b0b-0000000000b0", vsock)):
         with open(os.path.join(qemu_dir, f"{name}.xml"), "w") as f:
-            f.write(plain_domain(name, uuid=uuid, devices=vsock))
+            f.write(plain_domain(name, uuid=uuid, devices=devices))
     env.start_libvirtd()
     for _ in deadline_loop(60, "InventoryStale to become false"):
         if env.inventory_stale() is False:
@@ -235,10 +278,12 @@ def test_reconnect(env):
     env.wait_vm_gone(b)
     eq(env.vm_props(a)["Name"], "keep", "the domain that stayed")
     harness.wait_log_count(env.h, "libvirt inventory follows", 2)
-    cid_vms = [p["Name"] for p in (env.vm_props("5a1e0013-0a0a-4a0a-8a0a-0000000000a0"),
-                                   env.vm_props("5a1e0013-0b0b-4b0b-8b0b-0000000000b0")) if p]
-    eq(len(cid_vms), 1, f"VMs with CID 90 ({cid_vms})")
-    harness.wait_log_count(env.h, "its VsockCid is also domain", 1)
+    eq([env.wait_vm(i)["VsockCid"] for i in (cid_a, "5a1e0013-0b0b-4b0b-8b0b-0000000000b0")], [0, 0],
+       "VsockCid of cid-a, cid-b")
+    eq((env.vm_props(cid_a)["LegacyMac"], env.vm_props(squatter)["LegacyMac"]), ("", ""),
+       "the LegacyMac of cid-a and of the VM by hand that had it")
+    harness.wait_log_count(env.h, "Domain 'cid-a' (5a1e0013-0a0a-4a0a-8a0a-0000000000a0): its LegacyMac is also VM "
+                                  "'squatter''s: neither is identified", 1)
     env.h.restart_service()   # the state written by the reconcile loads
     env.wait_vm(c, Name="new")
 
@@ -252,7 +297,7 @@ def test_manual_api(env):
     owned = "org.azshci.Attestation1.Error.OwnedByLibvirt"
     nic = f"<interface type='bridge'><source bridge='{BRIDGE}'/><mac address='52:54:00:10:00:09'/></interface>"
     vm_id = env.define("dom", plain_domain("dom", devices=nic))
-    env.wait_vm(vm_id, Source="libvirt", LegacyMac="52:54:00:10:00:09")
+    env.wait_vm(vm_id, Source="libvirt", LegacyMac="")   # an admin's NIC on the bridge is no legacy NIC
     e = env.h.expect_error(owned, "UpdateVM", [gvariant_str("dom"), gvariant_dict({"Sku": "x", "OsName": "y"})])
     eq(e.message, "VM 'dom' is a libvirt domain and libvirt owns OsName, Sku: change the domain, or its "
                   "<metadata> with virsh metadata (docs/libvirt.md).", "UpdateVM error")

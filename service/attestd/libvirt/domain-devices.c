@@ -56,15 +56,14 @@ static int domain_xml(virDomainPtr dom, const Vm *vm, bool live, char **ret, sd_
         return 0;
 }
 
-static int nic_state(virDomainPtr dom, const Vm *vm, const char *bridge, const char *mac, bool live,
-        VirtNicState *ret, sd_bus_error *error) {
+static int nic_state(virDomainPtr dom, const Vm *vm, bool live, VirtNicState *ret, sd_bus_error *error) {
         _cleanup_free_ char *xml = NULL;
         int r;
 
         r = domain_xml(dom, vm, live, &xml, error);
         if (r < 0)
                 return r;
-        r = virt_domain_legacy_nic(xml, bridge, mac, ret);
+        r = virt_domain_legacy_nic(xml, vm->id, ret);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "VM '%s': cannot read its domain XML: %m",
                         vm->name);
@@ -79,8 +78,8 @@ typedef struct NicView {
         bool live; /* running was read: the domain runs and the caller allows live changes */
 } NicView;
 
-static int open_nic_view(InventoryLibvirt *p, const Vm *vm, const char *bridge, bool live, virDomainPtr *ret,
-        NicView *view, sd_bus_error *error) {
+static int open_nic_view(InventoryLibvirt *p, const Vm *vm, bool live, virDomainPtr *ret, NicView *view,
+        sd_bus_error *error) {
         _cleanup_(domain_freep) virDomainPtr dom = NULL;
         bool active;
         int r;
@@ -91,11 +90,11 @@ static int open_nic_view(InventoryLibvirt *p, const Vm *vm, const char *bridge, 
         r = open_domain(p, vm, &dom, &active, error);
         if (r < 0)
                 return r;
-        r = nic_state(dom, vm, bridge, view->mac, false, &view->config, error);
+        r = nic_state(dom, vm, false, &view->config, error);
         if (r < 0)
                 return r;
         if (active && live) {
-                r = nic_state(dom, vm, bridge, view->mac, true, &view->running, error);
+                r = nic_state(dom, vm, true, &view->running, error);
                 if (r < 0)
                         return r;
                 view->live = true;
@@ -104,15 +103,50 @@ static int open_nic_view(InventoryLibvirt *p, const Vm *vm, const char *bridge, 
         return 0;
 }
 
+/* The device XML of the legacy NIC in the domain's configuration. */
+static int config_legacy_nic(virDomainPtr dom, const Vm *vm, char **ret, sd_bus_error *error) {
+        _cleanup_free_ char *xml = NULL;
+        int r;
+
+        r = domain_xml(dom, vm, false, &xml, error);
+        if (r < 0)
+                return r;
+        r = virt_domain_legacy_nic_device(xml, ret);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "VM '%s': cannot read its domain XML: %m",
+                        vm->name);
+        return 0;
+}
+
+/* The legacy NIC could not be added: the changed NIC it replaces (if any, already detached from
+ * the configuration) is put back, and the error says what the domain is left with. */
+static int add_failed(virDomainPtr dom, const Vm *vm, const char *changed_nic, sd_bus_error *error) {
+        _cleanup_free_ char *why = strdup(sym_virGetLastErrorMessage());
+
+        if (!why)
+                return -ENOMEM;
+        log_warning("VM '%s': libvirt could not add its legacy NIC: %s", vm->name, why);
+        if (changed_nic && sym_virDomainAttachDeviceFlags(dom, changed_nic, VIR_DOMAIN_AFFECT_CONFIG) < 0) {
+                log_warning("VM '%s': its changed legacy NIC could not be put back: %s", vm->name,
+                        sym_virGetLastErrorMessage());
+                return sd_bus_error_setf(error, BUS_ERROR_LIBVIRT_FAILED,
+                        "VM '%s': libvirt could not add its legacy NIC: %s; its changed legacy NIC was removed "
+                        "from the domain's configuration and could not be put back: %s",
+                        vm->name, why, sym_virGetLastErrorMessage());
+        }
+        return sd_bus_error_setf(error, BUS_ERROR_LIBVIRT_FAILED,
+                "VM '%s': libvirt could not add its legacy NIC: %s", vm->name, why);
+}
+
 static unsigned changed_bits(unsigned flags) {
         return (flags & VIR_DOMAIN_AFFECT_CONFIG ? DOMAIN_CHANGED_CONFIG : 0) |
                (flags & VIR_DOMAIN_AFFECT_LIVE ? DOMAIN_CHANGED_LIVE : 0);
 }
 
-int domain_add_legacy_nic(InventoryLibvirt *p, const Vm *vm, const char *bridge, bool live,
-        unsigned *ret_changed, sd_bus_error *error) {
+int domain_add_legacy_nic(InventoryLibvirt *p, const Vm *vm, bool live, unsigned *ret_changed,
+        sd_bus_error *error) {
         _cleanup_(domain_freep) virDomainPtr dom = NULL;
-        _cleanup_free_ char *xml = NULL;
+        _cleanup_free_ char *xml = NULL, *changed_nic = NULL;
         unsigned flags = 0;
         NicView v;
         int r;
@@ -121,25 +155,29 @@ int domain_add_legacy_nic(InventoryLibvirt *p, const Vm *vm, const char *bridge,
         assert(vm);
         assert(ret_changed);
 
-        r = open_nic_view(p, vm, bridge, live, &dom, &v, error);
+        r = open_nic_view(p, vm, live, &dom, &v, error);
         if (r < 0)
                 return r;
-        /* A NIC of the service whose MAC someone changed: replaced. An admin's own NIC on the
-         * bridge is left as it is: it is the legacy NIC. */
-        if (v.config == VIRT_NIC_OURS_CHANGED &&
-                sym_virDomainDetachDeviceAlias(dom, VIRT_LEGACY_NIC_ALIAS, VIR_DOMAIN_AFFECT_CONFIG) < 0)
-                return libvirt_error(error, vm, "remove its changed legacy NIC");
+        /* A NIC of the service whose MAC or tap name someone changed: replaced (and put back as
+         * it was if the new one cannot be added). */
+        if (v.config == VIRT_NIC_OURS_CHANGED) {
+                r = config_legacy_nic(dom, vm, &changed_nic, error);
+                if (r < 0)
+                        return r;
+                if (sym_virDomainDetachDeviceAlias(dom, VIRT_LEGACY_NIC_ALIAS, VIR_DOMAIN_AFFECT_CONFIG) < 0)
+                        return libvirt_error(error, vm, "remove its changed legacy NIC");
+        }
         if (v.config == VIRT_NIC_ABSENT || v.config == VIRT_NIC_OURS_CHANGED)
                 flags |= VIR_DOMAIN_AFFECT_CONFIG;
         if (v.live && v.running == VIRT_NIC_ABSENT)
                 flags |= VIR_DOMAIN_AFFECT_LIVE;
 
         if (flags != 0) {
-                r = virt_legacy_nic_xml(v.mac, &xml);
+                r = virt_legacy_nic_xml(vm->id, &xml);
                 if (r < 0)
                         return r;
                 if (sym_virDomainAttachDeviceFlags(dom, xml, flags) < 0)
-                        return libvirt_error(error, vm, "add its legacy NIC");
+                        return add_failed(dom, vm, changed_nic, error);
                 log_info("VM '%s': added the legacy NIC %s (%s)%s.", vm->name, VIRT_LEGACY_NIC_ALIAS, v.mac,
                         flags & VIR_DOMAIN_AFFECT_LIVE ? ", hot-plugged" : "");
         }
@@ -147,8 +185,8 @@ int domain_add_legacy_nic(InventoryLibvirt *p, const Vm *vm, const char *bridge,
         return 0;
 }
 
-int domain_remove_legacy_nic(InventoryLibvirt *p, const Vm *vm, const char *bridge, bool live,
-        unsigned *ret_changed, sd_bus_error *error) {
+int domain_remove_legacy_nic(InventoryLibvirt *p, const Vm *vm, bool live, unsigned *ret_changed,
+        sd_bus_error *error) {
         _cleanup_(domain_freep) virDomainPtr dom = NULL;
         unsigned flags = 0;
         NicView v;
@@ -158,10 +196,10 @@ int domain_remove_legacy_nic(InventoryLibvirt *p, const Vm *vm, const char *brid
         assert(vm);
         assert(ret_changed);
 
-        r = open_nic_view(p, vm, bridge, live, &dom, &v, error);
+        r = open_nic_view(p, vm, live, &dom, &v, error);
         if (r < 0)
                 return r;
-        /* Only the service's own NIC: an admin's NIC on the bridge stays. */
+        /* Only the service's own NIC (its alias): any other interface stays. */
         if (v.config == VIRT_NIC_OURS || v.config == VIRT_NIC_OURS_CHANGED)
                 flags |= VIR_DOMAIN_AFFECT_CONFIG;
         if (v.running == VIRT_NIC_OURS || v.running == VIRT_NIC_OURS_CHANGED)

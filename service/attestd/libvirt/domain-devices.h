@@ -20,13 +20,14 @@ enum {
         DOMAIN_CHANGED_LIVE = 1 << 1,
 };
 
-/* Adds the legacy NIC unless the domain has it (or an admin's NIC on bridge, which then is the
- * legacy NIC); replaces the service's NIC whose MAC was changed by hand. */
-int domain_add_legacy_nic(InventoryLibvirt *p, const Vm *vm, const char *bridge, bool live,
-        unsigned *ret_changed, sd_bus_error *error);
-/* Removes the service's legacy NIC (never an admin's). */
-int domain_remove_legacy_nic(InventoryLibvirt *p, const Vm *vm, const char *bridge, bool live,
-        unsigned *ret_changed, sd_bus_error *error);
+/* Adds the legacy NIC (VIRT_LEGACY_NIC_ALIAS, the VM's MAC and tap name) unless the domain has
+ * it; replaces the service's NIC whose MAC or tap name was changed by hand. An interface
+ * without the alias is never the legacy NIC, whatever bridge it names. */
+int domain_add_legacy_nic(InventoryLibvirt *p, const Vm *vm, bool live, unsigned *ret_changed,
+        sd_bus_error *error);
+/* Removes the service's legacy NIC (the interface with its alias, never another). */
+int domain_remove_legacy_nic(InventoryLibvirt *p, const Vm *vm, bool live, unsigned *ret_changed,
+        sd_bus_error *error);
 /* Adds a device of a recommended action unless the domain has it. With live, configuration
  * and running domain at once: a hot-plug libvirt refuses changes nothing. */
 int domain_add_device(InventoryLibvirt *p, const Vm *vm, VirtDevice device, bool live, unsigned *ret_changed,

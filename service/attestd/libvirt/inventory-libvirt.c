@@ -171,8 +171,8 @@ static int domain_to_vm(InventoryLibvirt *p, virDomainPtr dom, bool ask_agent, V
         }
         e = os_find(p, id);
 
-        r = virt_domain_to_vm(xml, virt_domain_power_state(state), e ? &e->os : NULL,
-                p->manager->config.legacy_bridge, ret, &warnings, &error);
+        r = virt_domain_to_vm(xml, virt_domain_power_state(state), e ? &e->os : NULL, ret, &warnings,
+                &error);
         if (r == -ENOMEM)
                 return r;
         if (r < 0) {
@@ -194,9 +194,75 @@ static bool vm_same(const Vm *a, const Vm *b) {
         return !changed;
 }
 
+/* The keys that identify a guest: its CID and its legacy port (the tap and the MAC bound to it). */
+static bool key_identifies(VmKey k) {
+        return k == VM_KEY_VSOCK_CID || k == VM_KEY_LEGACY_MAC || k == VM_KEY_LEGACY_INTERFACE;
+}
+
+static void forget_identity(Vm *vm) {
+        vm->vsock_cid = 0;
+        vm->legacy_interface = mfree(vm->legacy_interface);
+        vm->legacy_mac = mfree(vm->legacy_mac);
+}
+
+static void forget_key(Vm *vm, VmKey k) {
+        if (k == VM_KEY_VSOCK_CID)
+                vm->vsock_cid = 0;
+        else if (k == VM_KEY_LEGACY_INTERFACE)
+                vm->legacy_interface = mfree(vm->legacy_interface);
+        else if (k == VM_KEY_LEGACY_MAC)
+                vm->legacy_mac = mfree(vm->legacy_mac);
+}
+
+/* vm shares keys that identify a guest with other VMs: nobody can tell which of them a request
+ * with that CID or through that port comes from, so none is identified by them until the clash
+ * is gone. Stages each other VM without its identity keys, and takes vm's away. */
+static int stage_identity_clashes(InventoryLibvirt *p, Change *c, Vm *vm, const Vm *old) {
+        Manager *m = p->manager;
+        bool clashed = false;
+        VmKey key;
+        Vm *other, *copy;
+        int r;
+
+        while ((other = vm_indexes_find_clash(&m->index, vm, old, &key)) && key_identifies(key)) {
+                log_warning(
+                        "Domain '%s' (%s): its %s is also VM '%s''s: neither is identified by its CID or "
+                        "legacy port until that is resolved.",
+                        vm->name, vm->id, vm_key_to_property(key), other->name);
+                r = change_replace_vm(m, c, other, &copy);
+                if (r < 0)
+                        return r;
+                forget_identity(copy);
+                forget_key(vm, key);
+                clashed = true;
+        }
+        if (clashed)
+                forget_identity(vm);
+        return 0;
+}
+
+/* A domain whose new facts cannot be taken keeps its record, but not what identifies a guest:
+ * those facts may be stale. */
+static int forget_stale_identity(InventoryLibvirt *p, Vm *old) {
+        _cleanup_(change_done) Change c = {};
+        Vm *copy;
+        int r;
+
+        if (old->vsock_cid == 0 && !old->legacy_interface && !old->legacy_mac)
+                return 0;
+        change_init(p->manager, &c);
+        r = change_replace_vm(p->manager, &c, old, &copy);
+        if (r < 0)
+                return r;
+        forget_identity(copy);
+        return manager_commit(p->manager, &c, NULL);
+}
+
 /* Puts the VM of a domain into a change: a replacement for the VM of the same id (keeping
- * its admin state), or an addition. Takes ownership of vm. Returns 0 when staged, 1 when
- * there is nothing to do, -EEXIST when vm clashes with another VM (logged). */
+ * its admin state), or an addition. Takes ownership of vm. A clash over a CID or legacy port
+ * takes them from both VMs (stage_identity_clashes). Returns 0 when staged, 1 when there is
+ * nothing to do, -EEXIST when vm clashes with another VM over its id or name (logged; its old
+ * record, if any, keeps no identity keys). */
 static int stage_vm(InventoryLibvirt *p, Change *c, Vm *vm) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(vm_freep) Vm *owned = vm;
@@ -215,9 +281,17 @@ static int stage_vm(InventoryLibvirt *p, Change *c, Vm *vm) {
                         log_notice("VM '%s' (%s) was registered by hand; libvirt has it now.", old->name,
                                 old->id);
         }
+        r = stage_identity_clashes(p, c, vm, old);
+        if (r < 0)
+                return r;
         r = manager_check_unique(m, vm, old, &error);
         if (r < 0) {
                 log_warning("Domain '%s' (%s) is not in the inventory: %s", vm->name, vm->id, error.message);
+                if (old) {
+                        r = forget_stale_identity(p, old);
+                        if (r == -ENOMEM)
+                                return r;
+                }
                 return -EEXIST;
         }
         if (!old)

@@ -5,7 +5,6 @@
 #include <libxml/xpath.h>
 #include <libxml/xpathInternals.h>
 
-#include "hash-index.h"
 #include "macro.h"
 #include "strv.h"
 #include "validate.h"
@@ -176,59 +175,81 @@ static int os_version_from_agent(const VirtGuestOs *os, char **ret) {
                 os->version_id && version_is_valid(os->version_id) ? os->version_id : NULL);
 }
 
-/* The interfaces that may be the legacy NIC, best first: the service's own (its alias), then
- * one an admin put on the legacy bridge by hand. */
-static const char *const legacy_nic_paths[] = {
-        "/domain/devices/interface[alias/@name='" VIRT_LEGACY_NIC_ALIAS "']",
-        "/domain/devices/interface[source/@bridge=$bridge]",
-};
+/* FNV-1a 64 with a final avalanche: the MAC and the tap name of the legacy NIC derive from it,
+ * so it is fixed here, apart from the hash index's (whose function may change). */
+static uint64_t legacy_nic_hash(const char *prefix, const char *vm_id) {
+        uint64_t h = UINT64_C(0xcbf29ce484222325);
 
-/* The first interface of legacy_nic_paths that exists: its node, and which path found it. */
-static int find_legacy_nic(xmlXPathContext *ctx, const char *bridge, xmlNode **ret, size_t *ret_path) {
-        *ret = NULL;
-        if (isempty(bridge))
-                return 0;
-        if (sym_xmlXPathRegisterVariable(ctx, (const xmlChar *)"bridge",
-                    sym_xmlXPathNewString((const xmlChar *)bridge)) < 0)
-                return -ENOMEM;
-        for (size_t i = 0; i < ELEMENTSOF(legacy_nic_paths); i++) {
-                _cleanup_(xpath_object_freep) xmlXPathObject *o = NULL;
-
-                ctx->node = sym_xmlDocGetRootElement(ctx->doc);
-                o = sym_xmlXPathEvalExpression((const xmlChar *)legacy_nic_paths[i], ctx);
-                if (!o)
-                        return -ENOMEM;
-                if (o->nodesetval && o->nodesetval->nodeNr > 0) {
-                        *ret = o->nodesetval->nodeTab[0];
-                        *ret_path = i;
-                        return 1;
-                }
-        }
-        return 0;
+        for (const char *s = prefix; *s; s++)
+                h = (h ^ (uint8_t)*s) * UINT64_C(0x100000001b3);
+        for (const char *s = vm_id; *s; s++)
+                h = (h ^ (uint8_t)*s) * UINT64_C(0x100000001b3);
+        h ^= h >> 33;
+        h *= UINT64_C(0xff51afd7ed558ccd);
+        h ^= h >> 33;
+        h *= UINT64_C(0xc4ceb9fe1a85ec53);
+        h ^= h >> 33;
+        return h;
 }
 
-static int parse_legacy_nic(xmlXPathContext *ctx, const char *bridge, Vm *vm, char ***warnings) {
+/* The service's legacy NIC: the interface with its alias. An interface an admin put on the
+ * legacy bridge is no legacy NIC: the definer of a domain chooses everything in it. */
+#define LEGACY_NIC_PATH "/domain/devices/interface[alias/@name='" VIRT_LEGACY_NIC_ALIAS "']"
+
+static int find_legacy_nic(xmlXPathContext *ctx, xmlNode **ret) {
+        _cleanup_(xpath_object_freep) xmlXPathObject *o = NULL;
+
+        *ret = NULL;
+        ctx->node = sym_xmlDocGetRootElement(ctx->doc);
+        o = sym_xmlXPathEvalExpression((const xmlChar *)LEGACY_NIC_PATH, ctx);
+        if (!o)
+                return -ENOMEM;
+        if (!o->nodesetval || o->nodesetval->nodeNr == 0)
+                return 0;
+        *ret = o->nodesetval->nodeTab[0];
+        return 1;
+}
+
+/* Whether the XML is the live definition of a domain that runs (libvirt gives a running
+ * domain's XML an id): what the guest cannot forge (its tap, its CID) is only read there. The
+ * saved definition of a domain that is off holds whatever its definer wrote. */
+static int domain_is_live(xmlXPathContext *ctx, VmPowerState power_state) {
+        if (power_state == VM_POWER_OFF)
+                return 0;
+        return xpath_exists(ctx, "/domain[@id]");
+}
+
+/* LegacyMac: the MAC of the service's NIC when it is the one derived from the VM id (another
+ * MAC was put there by hand: drift, and no key of another VM's). LegacyInterface: its tap,
+ * only from the live XML and only under the name the service gave it. */
+static int parse_legacy_nic(xmlXPathContext *ctx, bool live, Vm *vm) {
         _cleanup_free_ char *mac = NULL, *dev = NULL;
+        char want_mac[VIRT_MAC_BUFLEN], want_dev[VIRT_IFNAME_BUFLEN];
         xmlNode *n;
-        size_t path;
         int r;
 
-        r = find_legacy_nic(ctx, bridge, &n, &path);
+        r = find_legacy_nic(ctx, &n);
         if (r <= 0)
                 return r;
-        vm->legacy_nic_ours = path == 0;
+        vm->legacy_nic_ours = true;
         r = xpath_string(ctx, n, "mac/@address", &mac);
         if (r < 0)
                 return r;
-        /* The live target device: absent while the domain is off, and possibly another name
-         * after each start. */
+        virt_legacy_nic_mac(vm->id, want_mac);
+        if (!mac || strcasecmp(mac, want_mac) != 0)
+                return 0;
+        r = free_and_strdup(&vm->legacy_mac, want_mac);
+        if (r < 0)
+                return r;
+        if (!live)
+                return 0;
         r = xpath_string(ctx, n, "target/@dev", &dev);
         if (r < 0)
                 return r;
-        r = set_optional(vm, "LegacyMac", mac, "interface", warnings);
-        if (r < 0)
-                return r;
-        return set_optional(vm, "LegacyInterface", dev, "interface", warnings);
+        virt_legacy_nic_ifname(vm->id, want_dev);
+        if (!streq_ptr(dev, want_dev))
+                return 0;
+        return free_and_strdup(&vm->legacy_interface, want_dev);
 }
 
 /* Parses a domain XML; -EINVAL when it is not one. */
@@ -287,12 +308,134 @@ static const struct {
         {"licenseType", "LicenseType"},
 };
 
-int virt_domain_to_vm(const char *xml, VmPowerState power_state, const VirtGuestOs *os,
-        const char *legacy_bridge, Vm **ret, char ***ret_warnings, sd_bus_error *error) {
+/* Id, Name, the power state, the firmware and the devices: the domain itself. What identifies
+ * a guest (CID, tap) only from a live XML. */
+static int parse_devices(xmlXPathContext *ctx, VmPowerState power_state, Vm *vm, sd_bus_error *error) {
+        _cleanup_free_ char *uuid = NULL, *name = NULL, *cid = NULL;
+        bool live;
+        int r;
+
+        r = xpath_string(ctx, NULL, "/domain/uuid", &uuid);
+        if (r < 0)
+                return r;
+        r = set_string(vm, "Id", strempty(uuid), error);
+        if (r < 0)
+                return r;
+        r = xpath_string(ctx, NULL, "/domain/name", &name);
+        if (r < 0)
+                return r;
+        r = set_string(vm, "Name", strempty(name), error);
+        if (r < 0)
+                return r;
+        vm->power_state = power_state;
+        r = domain_is_live(ctx, power_state);
+        if (r < 0)
+                return r;
+        live = r;
+
+        /* UEFI: firmware autoselection says efi, or a loader that is a pflash image (OVMF). */
+        r = xpath_exists(ctx, "/domain/os[@firmware='efi'] | /domain/os/loader[@type='pflash']");
+        if (r < 0)
+                return r;
+        vm->generation = r ? 2 : 1;
+
+        r = xpath_exists(ctx, "/domain/devices/vsock[not(@model) or @model='virtio']");
+        if (r < 0)
+                return r;
+        vm->guest_service_interface = r;
+        if (vm->guest_service_interface) {
+                uint32_t u;
+
+                /* Only from the live XML of a running domain (also when auto-assigned): a
+                 * domain that is off has no CID, whatever its definition says, so another VM
+                 * that has that CID now is not taken for it. */
+                r = xpath_string(ctx, NULL, "/domain/devices/vsock/cid/@address", &cid);
+                if (r < 0)
+                        return r;
+                if (live && cid && parse_cid(cid, &u) >= 0)
+                        vm->vsock_cid = u;
+        }
+
+        r = agent_connected(ctx);
+        if (r < 0)
+                return r;
+        vm->data_exchange = r;
+
+        return parse_legacy_nic(ctx, live, vm);
+}
+
+/* The project's metadata; child elements are matched by local name, so that both <az:sku> and
+ * an unqualified <sku> under <az:vm> count. The update revision (a number, or NULL) and the
+ * declared OS go to the caller. */
+static int parse_metadata(xmlXPathContext *ctx, Vm *vm, char **ret_revision, char **ret_os_name,
+        char **ret_os_version, char ***warnings) {
+        _cleanup_free_ char *revision = NULL;
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(metadata_fields); i++) {
+                _cleanup_free_ char *expr = NULL, *v = NULL;
+
+                if (asprintf(&expr, "/domain/metadata/az:vm/*[local-name()='%s']",
+                            metadata_fields[i].element) < 0)
+                        return -ENOMEM;
+                r = xpath_string(ctx, NULL, expr, &v);
+                if (r < 0)
+                        return r;
+                r = set_optional(vm, metadata_fields[i].field, v, "metadata", warnings);
+                if (r < 0)
+                        return r;
+        }
+        r = xpath_string(ctx, NULL, "/domain/metadata/az:vm/*[local-name()='updateRevision']", &revision);
+        if (r < 0)
+                return r;
+        if (revision && !is_digits(revision)) {
+                r = strv_extend(warnings, "metadata: updateRevision must be a number.");
+                if (r < 0)
+                        return r;
+                revision = mfree(revision);
+        }
+        r = xpath_string(ctx, NULL, "/domain/metadata/az:vm/*[local-name()='osName']", ret_os_name);
+        if (r < 0)
+                return r;
+        r = xpath_string(ctx, NULL, "/domain/metadata/az:vm/*[local-name()='osVersion']", ret_os_version);
+        if (r < 0)
+                return r;
+        *ret_revision = TAKE_PTR(revision);
+        return 0;
+}
+
+/* OsName and OsVersion: what the agent observes wins over what the metadata declares. */
+static int set_os(Vm *vm, const VirtGuestOs *os, const char *md_os_name, const char *md_os_version,
+        const char *revision, char ***warnings) {
+        _cleanup_free_ char *os_version = NULL;
+        int r;
+
+        if (os && (os->pretty_name || os->name))
+                r = set_optional(vm, "OsName", os->pretty_name ?: os->name, "guest agent", warnings);
+        else
+                r = set_optional(vm, "OsName", md_os_name, "metadata", warnings);
+        if (r < 0)
+                return r;
+        r = os ? os_version_from_agent(os, &os_version) : free_and_strdup(&os_version, md_os_version);
+        if (r < 0)
+                return r;
+        /* No agent reports the update revision (the 4th part, which the benefit rules compare):
+         * the metadata's completes a three-part version. */
+        if (os_version && revision && version_is_valid(os_version) && count_dots(os_version) == 2) {
+                char *full;
+
+                if (asprintf(&full, "%s.%s", os_version, revision) < 0)
+                        return -ENOMEM;
+                free_and_replace_string(&os_version, full);
+        }
+        return set_optional(vm, "OsVersion", os_version, os ? "guest agent" : "metadata", warnings);
+}
+
+int virt_domain_to_vm(const char *xml, VmPowerState power_state, const VirtGuestOs *os, Vm **ret,
+        char ***ret_warnings, sd_bus_error *error) {
         _cleanup_(xml_doc_freep) xmlDoc *doc = NULL;
         _cleanup_(xpath_context_freep) xmlXPathContext *ctx = NULL;
-        _cleanup_free_ char *uuid = NULL, *name = NULL, *cid = NULL, *revision = NULL, *md_os_name = NULL,
-                            *md_os_version = NULL, *os_version = NULL;
+        _cleanup_free_ char *revision = NULL, *md_os_name = NULL, *md_os_version = NULL;
         _cleanup_strv_free_ char **warnings = NULL;
         _cleanup_(vm_freep) Vm *vm = NULL;
         int r;
@@ -309,106 +452,13 @@ int virt_domain_to_vm(const char *xml, VmPowerState power_state, const VirtGuest
         vm = vm_new();
         if (!vm)
                 return -ENOMEM;
-
-        r = xpath_string(ctx, NULL, "/domain/uuid", &uuid);
+        r = parse_devices(ctx, power_state, vm, error);
         if (r < 0)
                 return r;
-        r = set_string(vm, "Id", strempty(uuid), error);
+        r = parse_metadata(ctx, vm, &revision, &md_os_name, &md_os_version, &warnings);
         if (r < 0)
                 return r;
-        r = xpath_string(ctx, NULL, "/domain/name", &name);
-        if (r < 0)
-                return r;
-        r = set_string(vm, "Name", strempty(name), error);
-        if (r < 0)
-                return r;
-        vm->power_state = power_state;
-
-        /* UEFI: firmware autoselection says efi, or a loader that is a pflash image (OVMF). */
-        r = xpath_exists(ctx, "/domain/os[@firmware='efi'] | /domain/os/loader[@type='pflash']");
-        if (r < 0)
-                return r;
-        vm->generation = r ? 2 : 1;
-
-        r = xpath_exists(ctx, "/domain/devices/vsock[not(@model) or @model='virtio']");
-        if (r < 0)
-                return r;
-        vm->guest_service_interface = r;
-        if (vm->guest_service_interface) {
-                uint32_t u;
-
-                /* Present in the live XML of a running domain also when auto-assigned; an
-                 * inactive domain with auto='yes' has none yet. */
-                r = xpath_string(ctx, NULL, "/domain/devices/vsock/cid/@address", &cid);
-                if (r < 0)
-                        return r;
-                if (cid && parse_cid(cid, &u) >= 0)
-                        vm->vsock_cid = u;
-        }
-
-        r = agent_connected(ctx);
-        if (r < 0)
-                return r;
-        vm->data_exchange = r;
-
-        r = parse_legacy_nic(ctx, legacy_bridge, vm, &warnings);
-        if (r < 0)
-                return r;
-
-        /* The project's metadata; child elements are matched by local name, so that both
-         * <az:sku> and an unqualified <sku> under <az:vm> count. */
-        for (size_t i = 0; i < ELEMENTSOF(metadata_fields); i++) {
-                _cleanup_free_ char *expr = NULL, *v = NULL;
-
-                if (asprintf(&expr, "/domain/metadata/az:vm/*[local-name()='%s']",
-                            metadata_fields[i].element) < 0)
-                        return -ENOMEM;
-                r = xpath_string(ctx, NULL, expr, &v);
-                if (r < 0)
-                        return r;
-                r = set_optional(vm, metadata_fields[i].field, v, "metadata", &warnings);
-                if (r < 0)
-                        return r;
-        }
-        r = xpath_string(ctx, NULL, "/domain/metadata/az:vm/*[local-name()='updateRevision']", &revision);
-        if (r < 0)
-                return r;
-        if (revision && !is_digits(revision)) {
-                r = strv_extend(&warnings, "metadata: updateRevision must be a number.");
-                if (r < 0)
-                        return r;
-                revision = mfree(revision);
-        }
-        r = xpath_string(ctx, NULL, "/domain/metadata/az:vm/*[local-name()='osName']", &md_os_name);
-        if (r < 0)
-                return r;
-        r = xpath_string(ctx, NULL, "/domain/metadata/az:vm/*[local-name()='osVersion']", &md_os_version);
-        if (r < 0)
-                return r;
-
-        /* What the agent observes wins over what the metadata declares. */
-        if (os && (os->pretty_name || os->name)) {
-                r = set_optional(vm, "OsName", os->pretty_name ?: os->name, "guest agent", &warnings);
-                if (r < 0)
-                        return r;
-        } else {
-                r = set_optional(vm, "OsName", md_os_name, "metadata", &warnings);
-                if (r < 0)
-                        return r;
-        }
-        r = os ? os_version_from_agent(os, &os_version) : free_and_strdup(&os_version, md_os_version);
-        if (r < 0)
-                return r;
-        /* No agent reports the update revision (the 4th part, which the benefit rules compare):
-         * the metadata's completes a three-part version. */
-        if (os_version && revision && version_is_valid(os_version) && count_dots(os_version) == 2) {
-                char *full;
-
-                if (asprintf(&full, "%s.%s", os_version, revision) < 0)
-                        return -ENOMEM;
-                free_and_replace_string(&os_version, full);
-        }
-        r = set_optional(vm, "OsVersion", os_version, os ? "guest agent" : "metadata", &warnings);
+        r = set_os(vm, os, md_os_name, md_os_version, revision, &warnings);
         if (r < 0)
                 return r;
 
@@ -419,16 +469,12 @@ int virt_domain_to_vm(const char *xml, VmPowerState power_state, const VirtGuest
 }
 
 void virt_legacy_nic_mac(const char *vm_id, char ret[static VIRT_MAC_BUFLEN]) {
-        char key[sizeof("azshci-legacy-nic\n") + 64];
         uint8_t mac[6];
         uint64_t h;
 
         assert(vm_id);
 
-        /* The hash of the hash index (FNV-1a with a final mix): fixed, not seeded. A VM id is a
-         * UUID: it fits. */
-        snprintf(key, sizeof(key), "azshci-legacy-nic\n%s", vm_id);
-        h = hash_index_string_type.hash(key);
+        h = legacy_nic_hash("azshci-legacy-nic\n", vm_id);
         for (size_t i = 0; i < ELEMENTSOF(mac); i++)
                 mac[i] = (uint8_t)(h >> (8 * i));
         mac[0] = (uint8_t)((mac[0] & 0xfe) | 0x02); /* unicast, locally administered */
@@ -436,50 +482,93 @@ void virt_legacy_nic_mac(const char *vm_id, char ret[static VIRT_MAC_BUFLEN]) {
                 mac[4], mac[5]);
 }
 
-int virt_legacy_nic_xml(const char *mac, char **ret) {
-        assert(mac);
+void virt_legacy_nic_ifname(const char *vm_id, char ret[static VIRT_IFNAME_BUFLEN]) {
+        assert(vm_id);
+
+        /* 48 bits of the hash: 12 hex digits after the prefix, 15 characters in all. */
+        snprintf(ret, VIRT_IFNAME_BUFLEN, VIRT_LEGACY_TAP_PREFIX "%012" PRIx64,
+                legacy_nic_hash("azshci-legacy-tap\n", vm_id) >> 16);
+}
+
+int virt_legacy_nic_xml(const char *vm_id, char **ret) {
+        char mac[VIRT_MAC_BUFLEN], dev[VIRT_IFNAME_BUFLEN];
+
+        assert(vm_id);
         assert(ret);
 
+        virt_legacy_nic_mac(vm_id, mac);
+        virt_legacy_nic_ifname(vm_id, dev);
         return asprintf(ret,
-                       "<interface type='ethernet'><mac address='%s'/><model type='virtio'/>"
+                       "<interface type='ethernet'><mac address='%s'/><target dev='%s'/><model type='virtio'/>"
                        "<alias name='" VIRT_LEGACY_NIC_ALIAS "'/></interface>",
-                       mac) < 0
+                       mac, dev) < 0
                        ? -ENOMEM
                        : 0;
 }
 
-int virt_domain_legacy_nic(const char *xml, const char *bridge, const char *expected_mac,
-        VirtNicState *ret) {
+int virt_domain_legacy_nic(const char *xml, const char *vm_id, VirtNicState *ret) {
         _cleanup_(xml_doc_freep) xmlDoc *doc = NULL;
         _cleanup_(xpath_context_freep) xmlXPathContext *ctx = NULL;
-        _cleanup_free_ char *mac = NULL;
+        _cleanup_free_ char *mac = NULL, *dev = NULL;
+        char want_mac[VIRT_MAC_BUFLEN], want_dev[VIRT_IFNAME_BUFLEN];
         xmlNode *n;
-        size_t path;
         int r;
 
         assert(xml);
-        assert(expected_mac);
+        assert(vm_id);
         assert(ret);
 
         r = parse_domain(xml, &doc, &ctx);
         if (r < 0)
                 return r;
-        r = find_legacy_nic(ctx, bridge, &n, &path);
+        r = find_legacy_nic(ctx, &n);
         if (r < 0)
                 return r;
         if (r == 0) {
                 *ret = VIRT_NIC_ABSENT;
                 return 0;
         }
-        if (path != 0) {
-                *ret = VIRT_NIC_ADMINS;
-                return 0;
-        }
         r = xpath_string(ctx, n, "mac/@address", &mac);
         if (r < 0)
                 return r;
-        *ret = mac && strcasecmp(mac, expected_mac) == 0 ? VIRT_NIC_OURS : VIRT_NIC_OURS_CHANGED;
+        r = xpath_string(ctx, n, "target/@dev", &dev);
+        if (r < 0)
+                return r;
+        virt_legacy_nic_mac(vm_id, want_mac);
+        virt_legacy_nic_ifname(vm_id, want_dev);
+        *ret = mac && strcasecmp(mac, want_mac) == 0 && streq_ptr(dev, want_dev) ? VIRT_NIC_OURS
+                                                                                 : VIRT_NIC_OURS_CHANGED;
         return 0;
+}
+
+int virt_domain_legacy_nic_device(const char *xml, char **ret) {
+        _cleanup_(xml_doc_freep) xmlDoc *doc = NULL;
+        _cleanup_(xpath_context_freep) xmlXPathContext *ctx = NULL;
+        xmlBuffer *buf;
+        xmlNode *n;
+        int r;
+
+        assert(xml);
+        assert(ret);
+
+        r = parse_domain(xml, &doc, &ctx);
+        if (r < 0)
+                return r;
+        r = find_legacy_nic(ctx, &n);
+        if (r <= 0) {
+                *ret = NULL;
+                return r;
+        }
+        buf = sym_xmlBufferCreate();
+        if (!buf)
+                return -ENOMEM;
+        if (sym_xmlNodeDump(buf, doc, n, 0, 0) < 0) {
+                sym_xmlBufferFree(buf);
+                return -ENOMEM;
+        }
+        *ret = strdup((const char *)sym_xmlBufferContent(buf));
+        sym_xmlBufferFree(buf);
+        return *ret ? 1 : -ENOMEM;
 }
 
 int virt_domain_has_device(const char *xml, VirtDevice device) {

@@ -19,6 +19,11 @@
  * the VM's id. */
 #define VIRT_LEGACY_NIC_ALIAS "ua-AZSHCI_GUEST-IMDS_DO_NOT_MODIFY"
 #define VIRT_MAC_BUFLEN       18
+/* The host side of the legacy NIC: a tap libvirt creates under the name the service gives it,
+ * this prefix and 12 hex digits of a fixed hash of the VM id (15 characters, IFNAMSIZ - 1).
+ * No other software on the host names interfaces so. */
+#define VIRT_LEGACY_TAP_PREFIX "azg"
+#define VIRT_IFNAME_BUFLEN     16
 
 /* The guest agent's OS info (virDomainGetGuestInfo, VIR_DOMAIN_GUEST_INFO_OS), each NULL when
  * the agent did not report it. */
@@ -39,12 +44,15 @@ bool virt_guest_os_equal(const VirtGuestOs *a, const VirtGuestOs *b);
  * paused and suspended Paused, the rest Off. */
 VmPowerState virt_domain_power_state(int state);
 
-/* Builds the VM of a domain. os may be NULL (no agent info). legacy_bridge names the bridge
- * whose interface becomes LegacyMac/LegacyInterface. Metadata values that do not validate are
- * skipped with a line in *ret_warnings (may be NULL). Errors: -EINVAL with error set when the
- * XML is not a domain or its UUID or name cannot be a VM, -ENOMEM. */
-int virt_domain_to_vm(const char *xml, VmPowerState power_state, const VirtGuestOs *os,
-        const char *legacy_bridge, Vm **ret, char ***ret_warnings, sd_bus_error *error);
+/* Builds the VM of a domain. os may be NULL (no agent info). What identifies a guest is taken
+ * only from the live XML of a domain that is not off (power_state, and libvirt's id attribute
+ * of a running domain): VsockCid, and LegacyInterface, which is only the tap name the service
+ * gave the legacy NIC (virt_legacy_nic_ifname). LegacyMac is the legacy NIC's MAC when it is
+ * the derived one. Metadata values that do not validate are skipped with a line in
+ * *ret_warnings (may be NULL). Errors: -EINVAL with error set when the XML is not a domain or
+ * its UUID or name cannot be a VM, -ENOMEM. */
+int virt_domain_to_vm(const char *xml, VmPowerState power_state, const VirtGuestOs *os, Vm **ret,
+        char ***ret_warnings, sd_bus_error *error);
 
 /* Whether the domain's XML shows a connected guest agent channel (what DataExchange says). */
 int virt_domain_agent_connected(const char *xml);
@@ -52,18 +60,23 @@ int virt_domain_agent_connected(const char *xml);
 /* The legacy NIC's MAC for a VM id: locally administered unicast, a fixed hash of the id, so
  * the same VM always gets the same MAC (its guest keeps its interface configuration). */
 void virt_legacy_nic_mac(const char *vm_id, char ret[static VIRT_MAC_BUFLEN]);
-/* The device XML of the legacy NIC with that MAC. */
-int virt_legacy_nic_xml(const char *mac, char **ret);
+/* The legacy NIC's tap name for a VM id: VIRT_LEGACY_TAP_PREFIX and a fixed hash of the id. */
+void virt_legacy_nic_ifname(const char *vm_id, char ret[static VIRT_IFNAME_BUFLEN]);
+/* The device XML of a VM's legacy NIC: its MAC and its tap name. */
+int virt_legacy_nic_xml(const char *vm_id, char **ret);
 
 typedef enum VirtNicState {
         VIRT_NIC_ABSENT,       /* no legacy NIC */
-        VIRT_NIC_OURS,         /* the service's NIC (its alias) with the expected MAC */
-        VIRT_NIC_OURS_CHANGED, /* the service's alias, another MAC: changed by hand */
-        VIRT_NIC_ADMINS,       /* no NIC of the service, but an interface on the legacy bridge */
+        VIRT_NIC_OURS,         /* the service's NIC (its alias) with the VM's MAC and tap name */
+        VIRT_NIC_OURS_CHANGED, /* the service's alias, another MAC or tap name: changed by hand */
 } VirtNicState;
 
-/* What a domain XML (live or inactive) has as legacy NIC. */
-int virt_domain_legacy_nic(const char *xml, const char *bridge, const char *expected_mac, VirtNicState *ret);
+/* What a domain XML (live or inactive) of the VM vm_id has as legacy NIC. */
+int virt_domain_legacy_nic(const char *xml, const char *vm_id, VirtNicState *ret);
+
+/* The device XML of the interface with the service's alias in a domain XML (to put it back as
+ * it was): 1 and *ret, or 0 and NULL when there is none. */
+int virt_domain_legacy_nic_device(const char *xml, char **ret);
 
 /* Devices the host adds for recommended actions: EnableGuestServiceInterface (a virtio-vsock
  * device with an automatic CID) and EnableDataExchange (the QEMU guest agent's channel). */

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <libxml/parser.h>
+#include <libxml/tree.h>
 #include <libxml/xpath.h>
 #include <libxml/xpathInternals.h>
 #include "dlopen-util.h"
@@ -11,6 +12,10 @@
 
 #define LIBXML2_SONAME "libxml2.so.2"
 
+DLSYM_PROTOTYPE(xmlBufferContent);
+DLSYM_PROTOTYPE(xmlBufferCreate);
+DLSYM_PROTOTYPE(xmlBufferFree);
+DLSYM_PROTOTYPE(xmlNodeDump);
 DLSYM_PROTOTYPE(xmlDocGetRootElement);
 DLSYM_PROTOTYPE(xmlFreeDoc);
 DLSYM_PROTOTYPE(xmlReadMemory);
@@ -19,9 +24,7 @@ DLSYM_PROTOTYPE(xmlXPathEvalExpression);
 DLSYM_PROTOTYPE(xmlXPathFreeContext);
 DLSYM_PROTOTYPE(xmlXPathFreeObject);
 DLSYM_PROTOTYPE(xmlXPathNewContext);
-DLSYM_PROTOTYPE(xmlXPathNewString);
 DLSYM_PROTOTYPE(xmlXPathRegisterNs);
-DLSYM_PROTOTYPE(xmlXPathRegisterVariable);
 
 /* Loads libxml2.so.2 once and resolves the symbols above; -EOPNOTSUPP, logged with the file's name,
  * when it is not installed. */
