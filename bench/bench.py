@@ -150,7 +150,8 @@ class Bench:
         self.notes = []
 
     def tool(self, name):
-        return os.path.join(self.a.bindir, name)
+        # Absolute: the load clients run as other users (setpriv) from other directories.
+        return os.path.join(os.path.abspath(self.a.bindir), name)
 
     def run(self, argv, **kw):
         p = subprocess.run(argv, capture_output=True, text=True, **kw)
