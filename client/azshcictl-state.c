@@ -183,31 +183,22 @@ static const char *const server_keys[] = {
         "Error",
         NULL,
 };
-static const char *const vm_derived_keys[] = {
-        "Status",
-        "EligibleBenefits",
-        "ActiveBenefits",
-        "RecommendedActions",
-        "RequiredUpdates",
-        "LegacyAccess",
-        "LegacyError",
-        "Source",
-        NULL,
-};
 
 static const char **vm_keys_new(void) {
-        size_t n = 0, k = 0;
+        size_t n = 0, d = 0, k = 0;
         const char **keys;
 
         while (vm_fields[n].name)
                 n++;
-        keys = calloc(n + ELEMENTSOF(vm_derived_keys), sizeof(char *));
+        while (vm_derived_properties[d])
+                d++;
+        keys = calloc(n + d + 1, sizeof(char *));
         if (!keys)
                 return NULL;
         for (size_t i = 0; i < n; i++)
                 keys[k++] = vm_fields[i].name;
-        for (size_t i = 0; vm_derived_keys[i]; i++)
-                keys[k++] = vm_derived_keys[i];
+        for (size_t i = 0; i < d; i++)
+                keys[k++] = vm_derived_properties[i];
         return keys;
 }
 

@@ -105,6 +105,18 @@ const VmField vm_fields[] = {
         {},
 };
 
+const char *const vm_derived_properties[] = {
+        "Status",
+        "EligibleBenefits",
+        "ActiveBenefits",
+        "RecommendedActions",
+        "RequiredUpdates",
+        "LegacyAccess",
+        "LegacyError",
+        "Source",
+        NULL,
+};
+
 static const FieldImpl field_impls[] = {
         {KIND_UUID, offsetof(Vm, id)},
         {KIND_NAME, offsetof(Vm, name)},
