@@ -7,6 +7,7 @@
 
 #include "azshcictl-state.h"
 #include "bus-names.h"
+#include "bus-util.h"
 #include "log.h"
 
 static int read_variant(sd_bus_message *m, JsonNode **ret) {
@@ -119,32 +120,22 @@ static int read_variant(sd_bus_message *m, JsonNode **ret) {
         return 0;
 }
 
-/* Reads an a{sv} into o. */
-static int read_properties(sd_bus_message *m, JsonObject *o) {
+static int read_property(sd_bus_message *m, const char *name, void *userdata) {
+        JsonObject *o = userdata;
+        JsonNode *node = NULL;
         int r;
 
-        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        r = read_variant(m, &node);
         if (r < 0)
                 return r;
-        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-                JsonNode *node = NULL;
-                const char *name;
+        if (node)
+                json_object_set_member(o, name, node);
+        return 0;
+}
 
-                r = sd_bus_message_read(m, "s", &name);
-                if (r < 0)
-                        return r;
-                r = read_variant(m, &node);
-                if (r < 0)
-                        return r;
-                if (node)
-                        json_object_set_member(o, name, node);
-                r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
-                return r;
-        return sd_bus_message_exit_container(m);
+/* Reads an a{sv} into o. */
+static int read_properties(sd_bus_message *m, JsonObject *o) {
+        return bus_message_read_dict(m, read_property, o);
 }
 
 /* A copy of o with the keys in a fixed order: those listed first, then the rest as they came. */
