@@ -111,7 +111,8 @@ static int get_bool(const char *what, JsonObject *o, const char *member, bool *r
 }
 
 /* The settings, a VM's grant, a member's and a reapply's record are each one object of one
- * member; the value node passes to the builder. */
+ * member; the value node passes to the builder. The settings and a grant are one boolean
+ * each, which one_bool_from_json() reads (*ret is left as it was on an error). */
 static int one_member_to_json(const char *member, JsonNode *value, char **ret) {
         _cleanup_(g_object_unrefp) JsonBuilder *b = json_builder_new();
 
@@ -150,16 +151,9 @@ int cluster_settings_to_json(const ClusterSettings *s, char **ret) {
 }
 
 int cluster_settings_from_json(const char *data, ClusterSettings *ret, char **ret_error) {
-        ClusterSettings s = {};
-        int r;
-
         assert(ret);
-
-        r = one_bool_from_json("cluster settings", "legacySupport", data, &s.legacy_support, ret_error);
-        if (r < 0)
-                return r;
-        *ret = s;
-        return 0;
+        return one_bool_from_json("cluster settings", "legacySupport", data, &ret->legacy_support,
+                ret_error);
 }
 
 int cluster_grant_to_json(const ClusterGrant *g, char **ret) {
@@ -169,16 +163,8 @@ int cluster_grant_to_json(const ClusterGrant *g, char **ret) {
 }
 
 int cluster_grant_from_json(const char *data, ClusterGrant *ret, char **ret_error) {
-        ClusterGrant g = {};
-        int r;
-
         assert(ret);
-
-        r = one_bool_from_json("VM grant", "legacyAccess", data, &g.legacy_access, ret_error);
-        if (r < 0)
-                return r;
-        *ret = g;
-        return 0;
+        return one_bool_from_json("VM grant", "legacyAccess", data, &ret->legacy_access, ret_error);
 }
 
 int cluster_member_to_json(usec_t joined, char **ret) {
