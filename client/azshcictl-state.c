@@ -7,6 +7,7 @@
 
 #include "azshcictl-state.h"
 #include "bus-names.h"
+#include "bus-util.h"
 #include "log.h"
 
 static int read_variant(sd_bus_message *m, JsonNode **ret) {
@@ -119,32 +120,22 @@ static int read_variant(sd_bus_message *m, JsonNode **ret) {
         return 0;
 }
 
-/* Reads an a{sv} into o. */
-static int read_properties(sd_bus_message *m, JsonObject *o) {
+static int read_property(sd_bus_message *m, const char *name, void *userdata) {
+        JsonObject *o = userdata;
+        JsonNode *node = NULL;
         int r;
 
-        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        r = read_variant(m, &node);
         if (r < 0)
                 return r;
-        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-                JsonNode *node = NULL;
-                const char *name;
+        if (node)
+                json_object_set_member(o, name, node);
+        return 0;
+}
 
-                r = sd_bus_message_read(m, "s", &name);
-                if (r < 0)
-                        return r;
-                r = read_variant(m, &node);
-                if (r < 0)
-                        return r;
-                if (node)
-                        json_object_set_member(o, name, node);
-                r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
-                return r;
-        return sd_bus_message_exit_container(m);
+/* Reads an a{sv} into o. */
+static int read_properties(sd_bus_message *m, JsonObject *o) {
+        return bus_message_read_dict(m, read_property, o);
 }
 
 /* A copy of o with the keys in a fixed order: those listed first, then the rest as they came. */
@@ -183,31 +174,22 @@ static const char *const server_keys[] = {
         "Error",
         NULL,
 };
-static const char *const vm_derived_keys[] = {
-        "Status",
-        "EligibleBenefits",
-        "ActiveBenefits",
-        "RecommendedActions",
-        "RequiredUpdates",
-        "LegacyAccess",
-        "LegacyError",
-        "Source",
-        NULL,
-};
 
 static const char **vm_keys_new(void) {
-        size_t n = 0, k = 0;
+        size_t n = 0, d = 0, k = 0;
         const char **keys;
 
         while (vm_fields[n].name)
                 n++;
-        keys = calloc(n + ELEMENTSOF(vm_derived_keys), sizeof(char *));
+        while (vm_derived_properties[d])
+                d++;
+        keys = calloc(n + d + 1, sizeof(char *));
         if (!keys)
                 return NULL;
         for (size_t i = 0; i < n; i++)
                 keys[k++] = vm_fields[i].name;
-        for (size_t i = 0; vm_derived_keys[i]; i++)
-                keys[k++] = vm_derived_keys[i];
+        for (size_t i = 0; i < d; i++)
+                keys[k++] = vm_derived_properties[i];
         return keys;
 }
 

@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "json-util.h"
+#include "strv.h"
 #include "vm-import.h"
 
 void vm_property_list_done(VmPropertyList *l) {
@@ -137,24 +138,6 @@ int vm_property_list_add_assignment(VmPropertyList *l, const char *assignment, s
         return vm_property_list_add_string(l, key, eq + 1, error);
 }
 
-static const char *const output_only_properties[] = {
-        "Status",
-        "EligibleBenefits",
-        "ActiveBenefits",
-        "RecommendedActions",
-        "RequiredUpdates",
-        "LegacyAccess",
-        "LegacyError",
-        "Source",
-};
-
-static bool is_output_only(const char *key) {
-        for (size_t i = 0; i < ELEMENTSOF(output_only_properties); i++)
-                if (streq(output_only_properties[i], key))
-                        return true;
-        return false;
-}
-
 static const char *json_type_name(JsonNode *n) {
         if (JSON_NODE_HOLDS_NULL(n))
                 return "null";
@@ -185,7 +168,7 @@ int vm_property_list_from_json(VmPropertyList *l, JsonObject *o, sd_bus_error *e
                 const VmField *f;
                 VmValue v = {};
 
-                if (is_output_only(key))
+                if (strv_contains((char *const *)vm_derived_properties, key))
                         continue;
                 /* JSON keys are the exact D-Bus names: no alternative spellings in files. */
                 f = vm_field_find(key);

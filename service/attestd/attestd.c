@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "build-config.h"
+#include "daemon-options.h"
 #include "fileio.h"
 #include "keystore.h"
 #include "log.h"
@@ -22,7 +23,7 @@ typedef struct Arguments {
         const char *import_cert;
 } Arguments;
 
-static void help(void) {
+static void help(const void *userdata _unused_) {
         printf("Usage: %s [OPTIONS]\n"
                "\n"
                "The host-side platform attestation service for VMs: holds a short-lived signing\n"
@@ -55,14 +56,12 @@ static void help(void) {
 }
 
 static int parse_argv(int argc, char *argv[], Arguments *args) {
-        enum { ARG_VERSION = 0x100, ARG_IMPORT_KEY, ARG_IMPORT_CERT };
+        enum { ARG_IMPORT_KEY = 0x100, ARG_IMPORT_CERT };
         static const struct option options[] = {
                 {"config", required_argument, NULL, 'c'},
                 {"import-key", required_argument, NULL, ARG_IMPORT_KEY},
                 {"import-cert", required_argument, NULL, ARG_IMPORT_CERT},
-                {"log-level", required_argument, NULL, 'l'},
-                {"help", no_argument, NULL, 'h'},
-                {"version", no_argument, NULL, ARG_VERSION},
+                DAEMON_OPTIONS,
                 {},
         };
         int c, r;
@@ -78,19 +77,10 @@ static int parse_argv(int argc, char *argv[], Arguments *args) {
                 case ARG_IMPORT_CERT:
                         args->import_cert = optarg;
                         break;
-                case 'l':
-                        r = log_set_max_level_from_string(optarg);
-                        if (r < 0)
-                                return r;
-                        break;
-                case 'h':
-                        help();
-                        return 0;
-                case ARG_VERSION:
-                        printf("azshci-attestd %s\n", PACKAGE_VERSION);
-                        return 0;
                 default:
-                        return -EINVAL;
+                        r = daemon_option(c, "azshci-attestd", help, NULL);
+                        if (r <= 0)
+                                return r;
                 }
 
         if (optind < argc)

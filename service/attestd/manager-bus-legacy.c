@@ -13,6 +13,16 @@
  * authorize, check again, then hand over to the manager (manager-grants.c,
  * manager-devices.c). manager-bus.c puts them in its vtable. */
 
+/* What a method read and checked, and the polkit action that authorizes it. */
+typedef struct LegacyCall {
+        const char *polkit_action;
+        const char *name;   /* SetVMAccessEx */
+        const char *action; /* FixVM */
+        Vm *vm;             /* SetVMAccessEx (NULL for "*" or a cluster's VM), FixVM */
+        bool enable;
+        uint64_t flags; /* EnableLegacyEx */
+} LegacyCall;
+
 static int reply_no_such_vm(sd_bus_error *error, const char *name) {
         return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_VM,
                 "No VM is registered with the name or id '%s'.", name);
@@ -33,8 +43,7 @@ static int reply_results(sd_bus_message *msg, const GrantResults *results) {
 
 /* --- EnableLegacyEx --- */
 
-static int enable_legacy_ex_check(Manager *m, sd_bus_message *msg, bool *ret_enable, uint64_t *ret_flags,
-        sd_bus_error *error) {
+static int enable_legacy_ex_check(Manager *m, sd_bus_message *msg, LegacyCall *c, sd_bus_error *error) {
         uint64_t flags;
         int enable, r;
 
@@ -52,149 +61,141 @@ static int enable_legacy_ex_check(Manager *m, sd_bus_message *msg, bool *ret_ena
                 return sd_bus_error_set(error, SD_BUS_ERROR_NOT_SUPPORTED,
                         "In a cluster, revoke every VM's access with SetVMAccess(\"*\", false) "
                         "(azshcictl vm-access --all off), then turn legacy OS support off.");
-        *ret_enable = enable;
-        *ret_flags = flags;
+        /* Unlike EnableLegacy, turning it on again is not a no-op: it grants the VMs that
+         * could not be granted before and repairs their NICs. */
+        c->polkit_action = POLKIT_ACTION_MANAGE_LEGACY;
+        c->enable = enable;
+        c->flags = flags;
         return 0;
 }
 
-static int enable_legacy_ex_authorized(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+static int enable_legacy_ex_run(Manager *m, sd_bus_message *msg, const LegacyCall *c, sd_bus_error *error) {
         _cleanup_(grant_results_done) GrantResults results = {};
-        Manager *m = userdata;
-        uint64_t flags;
-        bool enable;
         int r;
 
-        r = enable_legacy_ex_check(m, msg, &enable, &flags, error);
-        if (r < 0)
-                return r;
         if (manager_clustered(m))
-                return manager_cluster_enable_legacy(m, msg, enable, true, error);
-        r = manager_set_legacy_support(m, enable, flags, NULL, &results, error);
+                return manager_cluster_enable_legacy(m, msg, c->enable, true, error);
+        r = manager_set_legacy_support(m, c->enable, c->flags, NULL, &results, error);
         if (r < 0)
                 return r;
         return reply_results(msg, &results);
 }
 
-int method_enable_legacy_ex(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
-        uint64_t flags;
-        bool enable;
-        int r;
-
-        r = enable_legacy_ex_check(m, msg, &enable, &flags, error);
-        if (r < 0)
-                return r;
-        /* Unlike EnableLegacy, turning it on again is not a no-op: it grants the VMs that
-         * could not be granted before and repairs their NICs. */
-        return polkit_authorize_async(m->polkit, msg, POLKIT_ACTION_MANAGE_LEGACY,
-                enable_legacy_ex_authorized, m, error);
-}
-
 /* --- SetVMAccessEx --- */
 
-static int set_vm_access_ex_check(Manager *m, sd_bus_message *msg, const char **ret_name, Vm **ret_vm,
-        bool *ret_enable, sd_bus_error *error) {
+static int set_vm_access_ex_check(Manager *m, sd_bus_message *msg, LegacyCall *c, sd_bus_error *error) {
         const char *name;
         int enable, r;
 
         r = sd_bus_message_read(msg, "sb", &name, &enable);
         if (r < 0)
                 return r;
-        *ret_vm = NULL;
+        c->vm = NULL;
         if (!streq(name, "*")) {
-                *ret_vm = manager_find_vm(m, name);
-                if (!*ret_vm && !(manager_clustered(m) && uuid_is_shaped(name)))
+                c->vm = manager_find_vm(m, name);
+                if (!c->vm && !(manager_clustered(m) && uuid_is_shaped(name)))
                         return reply_no_such_vm(error, name);
         }
-        *ret_name = name;
-        *ret_enable = enable;
+        c->polkit_action = POLKIT_ACTION_MANAGE_VM_ACCESS;
+        c->name = name;
+        c->enable = enable;
         return 0;
 }
 
-static int set_vm_access_ex_authorized(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+static int set_vm_access_ex_run(Manager *m, sd_bus_message *msg, const LegacyCall *c, sd_bus_error *error) {
         _cleanup_(grant_results_done) GrantResults results = {};
-        Manager *m = userdata;
-        const char *name;
-        bool enable;
-        Vm *vm;
         int r;
 
-        r = set_vm_access_ex_check(m, msg, &name, &vm, &enable, error);
-        if (r < 0)
-                return r;
         if (manager_clustered(m))
-                return manager_cluster_set_vm_access(m, msg, name, enable, true, error);
-        r = manager_set_vm_access(m, vm, enable, &results, error);
+                return manager_cluster_set_vm_access(m, msg, c->name, c->enable, true, error);
+        r = manager_set_vm_access(m, c->vm, c->enable, &results, error);
         if (r < 0)
                 return r;
         return reply_results(msg, &results);
 }
 
-int method_set_vm_access_ex(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
-        const char *name;
-        bool enable;
-        Vm *vm;
-        int r;
-
-        r = set_vm_access_ex_check(m, msg, &name, &vm, &enable, error);
-        if (r < 0)
-                return r;
-        return polkit_authorize_async(m->polkit, msg, POLKIT_ACTION_MANAGE_VM_ACCESS,
-                set_vm_access_ex_authorized, m, error);
-}
-
 /* --- FixVM --- */
 
-static int fix_vm_check(Manager *m, sd_bus_message *msg, Vm **ret_vm, const char **ret_action,
-        sd_bus_error *error) {
+static int fix_vm_check(Manager *m, sd_bus_message *msg, LegacyCall *c, sd_bus_error *error) {
         const char *name, *action;
         int r;
 
         r = sd_bus_message_read(msg, "ss", &name, &action);
         if (r < 0)
                 return r;
-        *ret_vm = manager_find_vm(m, name);
-        if (!*ret_vm)
+        c->vm = manager_find_vm(m, name);
+        if (!c->vm)
                 return reply_no_such_vm(error, name);
-        r = manager_fix_vm_check(m, *ret_vm, action, error);
+        r = manager_fix_vm_check(m, c->vm, action, error);
         if (r < 0)
                 return r;
-        *ret_action = action;
+        /* Granting legacy access is SetVMAccess's action; the devices have their own. */
+        c->polkit_action = streq(action, "EnableVMLegacyAccess") ? POLKIT_ACTION_MANAGE_VM_ACCESS
+                                                                 : POLKIT_ACTION_MANAGE_VM_DEVICES;
+        c->action = action;
         return 0;
 }
 
-static int fix_vm_authorized(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+static int fix_vm_run(Manager *m, sd_bus_message *msg, const LegacyCall *c, sd_bus_error *error) {
         _cleanup_free_ char *text = NULL;
-        Manager *m = userdata;
-        const char *action;
-        Vm *vm;
         int r;
 
-        r = fix_vm_check(m, msg, &vm, &action, error);
-        if (r < 0)
-                return r;
         /* Legacy access goes through the cluster store, as SetVMAccess's. */
-        if (streq(action, "EnableVMLegacyAccess") && manager_clustered(m))
-                return manager_cluster_fix_vm_access(m, msg, vm, error);
-        r = manager_fix_vm(m, vm, action, &text, error);
+        if (streq(c->action, "EnableVMLegacyAccess") && manager_clustered(m))
+                return manager_cluster_fix_vm_access(m, msg, c->vm, error);
+        r = manager_fix_vm(m, c->vm, c->action, &text, error);
         if (r < 0)
                 return r;
         return sd_bus_reply_method_return(msg, "s", text);
 }
 
-int method_fix_vm(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+/* --- the two steps, for all three --- */
+
+typedef struct LegacyMethod {
+        const char *member;
+        int (*check)(Manager *m, sd_bus_message *msg, LegacyCall *c, sd_bus_error *error);
+        int (*run)(Manager *m, sd_bus_message *msg, const LegacyCall *c, sd_bus_error *error);
+} LegacyMethod;
+
+static const LegacyMethod legacy_methods[] = {
+        {"EnableLegacyEx", enable_legacy_ex_check, enable_legacy_ex_run},
+        {"SetVMAccessEx", set_vm_access_ex_check, set_vm_access_ex_run},
+        {"FixVM", fix_vm_check, fix_vm_run},
+};
+
+static const LegacyMethod *legacy_method(sd_bus_message *msg) {
+        const char *member = sd_bus_message_get_member(msg);
+        size_t i;
+
+        for (i = 0; i < ELEMENTSOF(legacy_methods) - 1; i++)
+                if (streq_ptr(member, legacy_methods[i].member))
+                        break;
+        /* The vtable sends only these members here. */
+        assert(streq_ptr(member, legacy_methods[i].member));
+        return &legacy_methods[i];
+}
+
+static int legacy_authorized(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        const LegacyMethod *lm = legacy_method(msg);
         Manager *m = userdata;
-        const char *action;
-        Vm *vm;
+        LegacyCall c = {};
         int r;
 
-        r = fix_vm_check(m, msg, &vm, &action, error);
+        /* Checked again: the VMs may have changed while polkit was thinking. */
+        r = lm->check(m, msg, &c, error);
         if (r < 0)
                 return r;
-        /* Granting legacy access is SetVMAccess's action; the devices have their own. */
-        return polkit_authorize_async(m->polkit, msg,
-                streq(action, "EnableVMLegacyAccess") ? POLKIT_ACTION_MANAGE_VM_ACCESS
-                                                      : POLKIT_ACTION_MANAGE_VM_DEVICES,
-                fix_vm_authorized, m, error);
+        return lm->run(m, msg, &c, error);
+}
+
+int method_legacy_ex(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        const LegacyMethod *lm = legacy_method(msg);
+        Manager *m = userdata;
+        LegacyCall c = {};
+        int r;
+
+        r = lm->check(m, msg, &c, error);
+        if (r < 0)
+                return r;
+        return polkit_authorize_async(m->polkit, msg, c.polkit_action, legacy_authorized, m, error);
 }

@@ -9,15 +9,13 @@
  *     every VM's access, removing their NICs), and what happened to each VM;
  *   SetVMAccessEx(s vm, b enable) -> a(ssss): SetVMAccess, "*" grants what it can;
  *   FixVM(s vm, s action) -> s: carries out one recommended action on the VM. */
-int method_enable_legacy_ex(sd_bus_message *msg, void *userdata, sd_bus_error *error);
-int method_set_vm_access_ex(sd_bus_message *msg, void *userdata, sd_bus_error *error);
-int method_fix_vm(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+/* All three: the message's member says which. */
+int method_legacy_ex(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 
-#define MANAGER_LEGACY_EX_METHODS                                                                    \
-        SD_BUS_METHOD_WITH_ARGS("EnableLegacyEx", SD_BUS_ARGS("b", enable, "t", flags),              \
-                SD_BUS_RESULT("a(ssss)", vms), method_enable_legacy_ex, SD_BUS_VTABLE_UNPRIVILEGED), \
-                SD_BUS_METHOD_WITH_ARGS("SetVMAccessEx", SD_BUS_ARGS("s", vm, "b", enable),          \
-                        SD_BUS_RESULT("a(ssss)", vms), method_set_vm_access_ex,                      \
-                        SD_BUS_VTABLE_UNPRIVILEGED),                                                 \
-                SD_BUS_METHOD_WITH_ARGS("FixVM", SD_BUS_ARGS("s", vm, "s", action),                  \
-                        SD_BUS_RESULT("s", message), method_fix_vm, SD_BUS_VTABLE_UNPRIVILEGED)
+#define MANAGER_LEGACY_EX_METHODS                                                                     \
+        SD_BUS_METHOD_WITH_ARGS("EnableLegacyEx", SD_BUS_ARGS("b", enable, "t", flags),               \
+                SD_BUS_RESULT("a(ssss)", vms), method_legacy_ex, SD_BUS_VTABLE_UNPRIVILEGED),         \
+                SD_BUS_METHOD_WITH_ARGS("SetVMAccessEx", SD_BUS_ARGS("s", vm, "b", enable),           \
+                        SD_BUS_RESULT("a(ssss)", vms), method_legacy_ex, SD_BUS_VTABLE_UNPRIVILEGED), \
+                SD_BUS_METHOD_WITH_ARGS("FixVM", SD_BUS_ARGS("s", vm, "s", action),                   \
+                        SD_BUS_RESULT("s", message), method_legacy_ex, SD_BUS_VTABLE_UNPRIVILEGED)

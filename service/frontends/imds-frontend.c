@@ -11,6 +11,7 @@
 
 #include "build-config.h"
 #include "bus-names.h"
+#include "daemon-options.h"
 #include "imds-bus.h"
 #include "imds-frontend.h"
 #include "log.h"
@@ -27,7 +28,9 @@ typedef struct Arguments {
         unsigned idle_exit_sec;
 } Arguments;
 
-static void help(const ImdsTransportDef *t) {
+static void help(const void *userdata) {
+        const ImdsTransportDef *t = userdata;
+
         printf("Usage: %s [OPTIONS]\n"
                "\n"
                "%s\n"
@@ -94,8 +97,7 @@ static int parse_unsigned(const char *opt, const char *s, unsigned min, unsigned
 
 static int parse_argv(const ImdsTransportDef *t, int argc, char *argv[], Arguments *a) {
         enum {
-                ARG_VERSION = 0x100,
-                ARG_LISTEN,
+                ARG_LISTEN = 0x100,
                 ARG_INTERFACE,
                 ARG_RATE,
                 ARG_BURST,
@@ -121,9 +123,7 @@ static int parse_argv(const ImdsTransportDef *t, int argc, char *argv[], Argumen
                 {"request-timeout", required_argument, NULL, ARG_REQUEST_TIMEOUT},
                 {"service-socket", required_argument, NULL, ARG_SERVICE_SOCKET},
                 {"batch-max", required_argument, NULL, ARG_BATCH_MAX},
-                {"log-level", required_argument, NULL, 'l'},
-                {"help", no_argument, NULL, 'h'},
-                {"version", no_argument, NULL, ARG_VERSION},
+                DAEMON_OPTIONS,
                 {},
         };
         int c, r;
@@ -180,19 +180,10 @@ static int parse_argv(const ImdsTransportDef *t, int argc, char *argv[], Argumen
                 case ARG_BATCH_MAX:
                         r = parse_unsigned("batch-max", optarg, 1, ATTEST_BATCH_MAX, &a->batch_max);
                         break;
-                case 'l':
-                        r = log_set_max_level_from_string(optarg);
-                        if (r < 0)
-                                return r;
-                        break;
-                case 'h':
-                        help(t);
-                        return 0;
-                case ARG_VERSION:
-                        printf("%s %s\n", t->program, PACKAGE_VERSION);
-                        return 0;
                 default:
-                        return -EINVAL;
+                        r = daemon_option(c, t->program, help, t);
+                        if (r <= 0)
+                                return r;
                 }
                 if (r < 0)
                         return r;

@@ -260,6 +260,18 @@ int legacy_net_disable(const LegacyNetConfig *c, char **ret_error) {
 
 /* ---- ports -------------------------------------------------------------------------------- */
 
+/* What attach and detach check before they touch anything: the configuration and the name. */
+static int check_port(const LegacyNetConfig *c, const char *ifname, char **ret_error) {
+        int r;
+
+        r = check_config(c, ret_error);
+        if (r < 0)
+                return r;
+        if (!ifname_is_valid(ifname))
+                return set_error(ret_error, -EINVAL, "Invalid legacy interface name '%s'", strempty(ifname));
+        return 0;
+}
+
 static int attach_port(const LegacyNetConfig *c, const char *ifname, const char *mac, bool tap_only,
         char **ret_error) {
         const char *bridge = cfg_bridge(c), *table = cfg_table(c);
@@ -269,11 +281,9 @@ static int attach_port(const LegacyNetConfig *c, const char *ifname, const char 
         uint32_t mark;
         int r;
 
-        r = check_config(c, ret_error);
+        r = check_port(c, ifname, ret_error);
         if (r < 0)
                 return r;
-        if (!ifname_is_valid(ifname))
-                return set_error(ret_error, -EINVAL, "Invalid legacy interface name '%s'", strempty(ifname));
         if (!mac || mac_normalize(mac, &m) < 0)
                 return set_error(ret_error, -EINVAL, "Invalid MAC address '%s' for %s", strempty(mac),
                         ifname);
@@ -362,11 +372,9 @@ int legacy_net_detach_port(const LegacyNetConfig *c, const char *ifname, char **
         _cleanup_(link_done) Link br = {}, port = {};
         int r;
 
-        r = check_config(c, ret_error);
+        r = check_port(c, ifname, ret_error);
         if (r < 0)
                 return r;
-        if (!ifname_is_valid(ifname))
-                return set_error(ret_error, -EINVAL, "Invalid legacy interface name '%s'", strempty(ifname));
 
         r = rtnl_open(&rtnl);
         if (r < 0)

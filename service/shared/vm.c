@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include "bus-names.h"
+#include "bus-util.h"
 #include "validate.h"
 #include "vm.h"
 
@@ -103,6 +104,18 @@ const VmField vm_fields[] = {
         {"Sku", 's', false},
         {"LicenseType", 's', false},
         {},
+};
+
+const char *const vm_derived_properties[] = {
+        "Status",
+        "EligibleBenefits",
+        "ActiveBenefits",
+        "RecommendedActions",
+        "RequiredUpdates",
+        "LegacyAccess",
+        "LegacyError",
+        "Source",
+        NULL,
 };
 
 static const FieldImpl field_impls[] = {
@@ -425,87 +438,79 @@ int vm_validate_complete(const Vm *vm, sd_bus_error *error) {
         return 0;
 }
 
-int vm_apply_properties_message(Vm *vm, sd_bus_message *m, sd_bus_error *error) {
-        uint64_t seen = 0; /* bit i: vm_fields[i] was given */
+typedef struct ApplyProperties {
+        Vm *vm;
+        uint64_t seen; /* bit i: vm_fields[i] was given */
+        sd_bus_error *error;
+} ApplyProperties;
+
+static int apply_property(sd_bus_message *m, const char *key, void *userdata) {
+        ApplyProperties *a = userdata;
+        sd_bus_error *error = a->error;
+        const char *contents;
+        VmValue v = {};
+        ssize_t i;
+        char type;
         int r;
+
+        r = sd_bus_message_peek_type(m, &type, &contents);
+        if (r < 0)
+                return r;
+        i = field_index(key);
+        if (i < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown VM property '%s'.", key);
+        assert(i < 64);
+        if (a->seen & UINT64_C(1) << i)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                        "VM property '%s' is given more than once.", key);
+        a->seen |= UINT64_C(1) << i;
+        if (strlen(contents) != 1 || !strchr("sub", contents[0]))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                        "VM property '%s' has unsupported type '%s'.", key, contents);
+
+        v.type = contents[0];
+        r = sd_bus_message_enter_container(m, 'v', contents);
+        if (r < 0)
+                return r;
+        switch (v.type) {
+        case 's':
+                r = sd_bus_message_read_basic(m, 's', &v.s);
+                break;
+        case 'u':
+                r = sd_bus_message_read_basic(m, 'u', &v.u);
+                break;
+        case 'b': {
+                int b;
+                r = sd_bus_message_read_basic(m, 'b', &b);
+                v.b = b;
+                break;
+        }
+        }
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(m);
+        if (r < 0)
+                return r;
+
+        /* A name shaped like an id would make the lookups ambiguous (an id always
+         * means its VM). Refused here, for what arrives over the bus, and not in
+         * vm_set_field(): a state file from before may hold such a name. */
+        if (field_impls[i].kind == KIND_NAME && v.type == 's' && uuid_is_shaped(v.s))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                        "VM property 'Name' must not be a UUID ('%s'): a UUID always means the VM "
+                        "with that id.",
+                        v.s);
+
+        return vm_set_field(a->vm, key, &v, error);
+}
+
+int vm_apply_properties_message(Vm *vm, sd_bus_message *m, sd_bus_error *error) {
+        ApplyProperties a = {.vm = vm, .error = error};
 
         assert(vm);
         assert(m);
 
-        r = sd_bus_message_enter_container(m, 'a', "{sv}");
-        if (r < 0)
-                return r;
-
-        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-                const char *key, *contents;
-                VmValue v = {};
-                ssize_t i;
-                char type;
-
-                r = sd_bus_message_read(m, "s", &key);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_peek_type(m, &type, &contents);
-                if (r < 0)
-                        return r;
-                i = field_index(key);
-                if (i < 0)
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                "Unknown VM property '%s'.", key);
-                assert(i < 64);
-                if (seen & UINT64_C(1) << i)
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                "VM property '%s' is given more than once.", key);
-                seen |= UINT64_C(1) << i;
-                if (strlen(contents) != 1 || !strchr("sub", contents[0]))
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                "VM property '%s' has unsupported type '%s'.", key, contents);
-
-                v.type = contents[0];
-                r = sd_bus_message_enter_container(m, 'v', contents);
-                if (r < 0)
-                        return r;
-                switch (v.type) {
-                case 's':
-                        r = sd_bus_message_read_basic(m, 's', &v.s);
-                        break;
-                case 'u':
-                        r = sd_bus_message_read_basic(m, 'u', &v.u);
-                        break;
-                case 'b': {
-                        int b;
-                        r = sd_bus_message_read_basic(m, 'b', &b);
-                        v.b = b;
-                        break;
-                }
-                }
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return r;
-
-                /* A name shaped like an id would make the lookups ambiguous (an id always
-                 * means its VM). Refused here, for what arrives over the bus, and not in
-                 * vm_set_field(): a state file from before may hold such a name. */
-                if (field_impls[i].kind == KIND_NAME && v.type == 's' && uuid_is_shaped(v.s))
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                "VM property 'Name' must not be a UUID ('%s'): a UUID always means the VM "
-                                "with that id.",
-                                v.s);
-
-                r = vm_set_field(vm, key, &v, error);
-                if (r < 0)
-                        return r;
-
-                r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
-                return r;
-
-        return sd_bus_message_exit_container(m);
+        return bus_message_read_dict(m, apply_property, &a);
 }
 
 int vm_object_path(const Vm *vm, char **ret) {

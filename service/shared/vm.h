@@ -131,6 +131,10 @@ typedef struct VmField {
 extern const VmField vm_fields[];
 const VmField *vm_field_find(const char *name);
 
+/* The properties a VM's object has beyond its fields: the service derives them (evaluation,
+ * legacy access, source) and takes none of them in. NULL-terminated. */
+extern const char *const vm_derived_properties[];
+
 /* Validates and stores one field. Errors: -EINVAL (unknown field, wrong type, bad value) with
  * org.freedesktop.DBus.Error.InvalidArgs set on error, naming the field. */
 int vm_set_field(Vm *vm, const char *name, const VmValue *value, sd_bus_error *error);

@@ -24,6 +24,7 @@
 #include "imds-http.h"
 #include "macro.h"
 #include "vsock-peer.h"
+#include "vsock-socketpair.h"
 
 #define PER_VM          4U
 #define REQUEST_TIMEOUT 1U /* seconds */
@@ -75,14 +76,10 @@ static void fake_cancel(void *data, void *handle) {
         g_free(a);
 }
 
-static int identify(void *data, int fd, const struct sockaddr *addr, socklen_t addrlen, char **ret_peer) {
-        return vsock_peer_identify(addr, addrlen, ret_peer);
-}
-
 static void fixture_setup(Fixture *fx, gconstpointer unused) {
         ImdsHttpOptions o = {
                 .transport = "vsock",
-                .identify = identify,
+                .identify = test_vsock_identify,
                 .backend = {.attest = fake_attest, .cancel = fake_cancel, .data = fx},
                 .rate = 0,
                 .burst = 1,
@@ -101,18 +98,9 @@ static void fixture_teardown(Fixture *fx, gconstpointer unused) {
         fx->event = sd_event_unref(fx->event);
 }
 
-/* Our end of a socketpair the server serves as peer CID cid; -1 if the server refused it
- * (global connection limit: MHD closes its end). */
+/* Our end of a socketpair the server serves as peer CID cid; -1 if the server refused it. */
 static int connect_as(Fixture *fx, uint32_t cid) {
-        struct sockaddr_vm svm = {.svm_family = AF_VSOCK, .svm_cid = cid, .svm_port = 50000};
-        int sv[2];
-
-        g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv), ==, 0);
-        if (imds_http_add_connection(fx->server, sv[1], (struct sockaddr *)&svm, sizeof svm) < 0) {
-                close(sv[0]);
-                return -1;
-        }
-        return sv[0];
+        return test_vsock_connect(fx->server, cid, SOCK_NONBLOCK);
 }
 
 static void run_for(Fixture *fx, usec_t usec) {

@@ -14,6 +14,7 @@
 #include "imds-http.h"
 #include "macro.h"
 #include "vsock-peer.h"
+#include "vsock-socketpair.h"
 
 typedef struct FakeCall {
         ImdsAttestDone done;
@@ -84,14 +85,10 @@ typedef struct Fixture {
         Fake fake;
 } Fixture;
 
-static int identify(void *data, int fd, const struct sockaddr *addr, socklen_t addrlen, char **ret_peer) {
-        return vsock_peer_identify(addr, addrlen, ret_peer);
-}
-
 static void fixture_setup(Fixture *fx, gconstpointer unused) {
         ImdsHttpOptions o = {
                 .transport = "vsock",
-                .identify = identify,
+                .identify = test_vsock_identify,
                 .backend = {.attest = fake_attest, .cancel = fake_cancel, .data = &fx->fake},
                 .rate = 5,
                 .burst = 5,
@@ -112,13 +109,10 @@ static void fixture_teardown(Fixture *fx, gconstpointer unused) {
 /* A client connection: our end of a socketpair whose other end the server serves as if the
  * kernel had reported peer CID cid. */
 static int connect_as(Fixture *fx, uint32_t cid) {
-        struct sockaddr_vm svm = {.svm_family = AF_VSOCK, .svm_cid = cid, .svm_port = 50000};
-        int sv[2];
+        int fd = test_vsock_connect(fx->server, cid, 0);
 
-        g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
-        g_assert_cmpint(imds_http_add_connection(fx->server, sv[1], (struct sockaddr *)&svm, sizeof svm), ==,
-                0);
-        return sv[0];
+        g_assert_cmpint(fd, >=, 0);
+        return fd;
 }
 
 static void send_request(int fd, const char *target, const char *extra_headers) {

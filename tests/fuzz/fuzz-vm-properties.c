@@ -97,6 +97,35 @@ static int append_entry(sd_bus_message *m, Input *in, unsigned depth) {
         return sd_bus_message_close_container(m);
 }
 
+static int append_string(sd_bus_message *m, Input *in, unsigned depth _unused_) {
+        char s[256];
+
+        get_string(in, s);
+        return sd_bus_message_append_basic(m, 's', s);
+}
+
+/* A variant holding an array (contents: its signature) of n elements, each from element(). */
+static int append_array(sd_bus_message *m, Input *in, unsigned depth, const char *contents, unsigned n,
+        int (*element)(sd_bus_message *m, Input *in, unsigned depth)) {
+        int r;
+
+        r = sd_bus_message_open_container(m, 'v', contents);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(m, 'a', contents + 1);
+        if (r < 0)
+                return r;
+        for (unsigned i = 0; i < n; i++) {
+                r = element(m, in, depth);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(m);
+}
+
 /* One variant. */
 static int append_value(sd_bus_message *m, Input *in, unsigned depth) {
         char s[256], s2[256];
@@ -128,43 +157,11 @@ static int append_value(sd_bus_message *m, Input *in, unsigned depth) {
                 return sd_bus_message_append(m, "v", "g", s);
         case 8:
                 return sd_bus_message_append(m, "v", "y", get_byte(in));
-        case 9: {
-                unsigned n = get_byte(in) % 8;
-                r = sd_bus_message_open_container(m, 'v', "as");
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_open_container(m, 'a', "s");
-                if (r < 0)
-                        return r;
-                for (unsigned i = 0; i < n; i++) {
-                        get_string(in, s);
-                        r = sd_bus_message_append_basic(m, 's', s);
-                        if (r < 0)
-                                return r;
-                }
-                r = sd_bus_message_close_container(m);
-                if (r < 0)
-                        return r;
-                return sd_bus_message_close_container(m);
-        }
-        case 10: {
-                unsigned n = depth < 3 ? get_byte(in) % 4 : 0;
-                r = sd_bus_message_open_container(m, 'v', "a{sv}");
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_open_container(m, 'a', "{sv}");
-                if (r < 0)
-                        return r;
-                for (unsigned i = 0; i < n; i++) {
-                        r = append_entry(m, in, depth + 1);
-                        if (r < 0)
-                                return r;
-                }
-                r = sd_bus_message_close_container(m);
-                if (r < 0)
-                        return r;
-                return sd_bus_message_close_container(m);
-        }
+        case 9:
+                return append_array(m, in, depth, "as", get_byte(in) % 8, append_string);
+        case 10:
+                return append_array(m, in, depth + 1, "a{sv}", depth < 3 ? get_byte(in) % 4 : 0,
+                        append_entry);
         case 11:
                 if (depth >= 3)
                         return sd_bus_message_append(m, "v", "s", "");

@@ -110,88 +110,70 @@ static int get_bool(const char *what, JsonObject *o, const char *member, bool *r
         return 0;
 }
 
-int cluster_settings_to_json(const ClusterSettings *s, char **ret) {
+/* The settings, a VM's grant, a member's and a reapply's record are each one object of one
+ * member; the value node passes to the builder. The settings and a grant are one boolean
+ * each, which one_bool_from_json() reads (*ret is left as it was on an error). */
+static int one_member_to_json(const char *member, JsonNode *value, char **ret) {
         _cleanup_(g_object_unrefp) JsonBuilder *b = json_builder_new();
 
-        assert(s);
-        assert(ret);
-
-        json_builder_begin_object(b);
-        json_builder_set_member_name(b, "legacySupport");
-        json_builder_add_boolean_value(b, s->legacy_support);
-        json_builder_end_object(b);
-        return json_builder_to_malloc_string(b, ret);
-}
-
-int cluster_settings_from_json(const char *data, ClusterSettings *ret, char **ret_error) {
-        _cleanup_(g_object_unrefp) JsonParser *p = NULL;
-        ClusterSettings s = {};
-        JsonObject *o;
-        int r;
-
-        assert(data);
-        assert(ret);
-
-        r = json_parse_object("cluster settings", data, &p, &o, ret_error);
-        if (r < 0)
-                return r;
-        r = get_bool("cluster settings", o, "legacySupport", &s.legacy_support, ret_error);
-        if (r < 0)
-                return r;
-        *ret = s;
-        return 0;
-}
-
-int cluster_grant_to_json(const ClusterGrant *g, char **ret) {
-        _cleanup_(g_object_unrefp) JsonBuilder *b = json_builder_new();
-
-        assert(g);
-        assert(ret);
-
-        json_builder_begin_object(b);
-        json_builder_set_member_name(b, "legacyAccess");
-        json_builder_add_boolean_value(b, g->legacy_access);
-        json_builder_end_object(b);
-        return json_builder_to_malloc_string(b, ret);
-}
-
-int cluster_grant_from_json(const char *data, ClusterGrant *ret, char **ret_error) {
-        _cleanup_(g_object_unrefp) JsonParser *p = NULL;
-        ClusterGrant g = {};
-        JsonObject *o;
-        int r;
-
-        assert(data);
-        assert(ret);
-
-        r = json_parse_object("VM grant", data, &p, &o, ret_error);
-        if (r < 0)
-                return r;
-        r = get_bool("VM grant", o, "legacyAccess", &g.legacy_access, ret_error);
-        if (r < 0)
-                return r;
-        *ret = g;
-        return 0;
-}
-
-static int one_time_to_json(const char *member, usec_t t, char **ret) {
-        _cleanup_(g_object_unrefp) JsonBuilder *b = json_builder_new();
-
+        assert(member);
+        assert(value);
         assert(ret);
 
         json_builder_begin_object(b);
         json_builder_set_member_name(b, member);
-        json_builder_add_int_value(b, (int64_t)t);
+        json_builder_add_value(b, value);
         json_builder_end_object(b);
         return json_builder_to_malloc_string(b, ret);
 }
 
+static int one_bool_from_json(const char *what, const char *member, const char *data, bool *ret,
+        char **ret_error) {
+        _cleanup_(g_object_unrefp) JsonParser *p = NULL;
+        JsonObject *o;
+        int r;
+
+        assert(what);
+        assert(member);
+        assert(data);
+        assert(ret);
+
+        r = json_parse_object(what, data, &p, &o, ret_error);
+        if (r < 0)
+                return r;
+        return get_bool(what, o, member, ret, ret_error);
+}
+
+int cluster_settings_to_json(const ClusterSettings *s, char **ret) {
+        assert(s);
+        return one_member_to_json("legacySupport",
+                json_node_init_boolean(json_node_alloc(), s->legacy_support), ret);
+}
+
+int cluster_settings_from_json(const char *data, ClusterSettings *ret, char **ret_error) {
+        assert(ret);
+        return one_bool_from_json("cluster settings", "legacySupport", data, &ret->legacy_support,
+                ret_error);
+}
+
+int cluster_grant_to_json(const ClusterGrant *g, char **ret) {
+        assert(g);
+        return one_member_to_json("legacyAccess",
+                json_node_init_boolean(json_node_alloc(), g->legacy_access), ret);
+}
+
+int cluster_grant_from_json(const char *data, ClusterGrant *ret, char **ret_error) {
+        assert(ret);
+        return one_bool_from_json("VM grant", "legacyAccess", data, &ret->legacy_access, ret_error);
+}
+
 int cluster_member_to_json(usec_t joined, char **ret) {
-        return one_time_to_json("joined", joined, ret);
+        return one_member_to_json("joined", json_node_init_int(json_node_alloc(), (int64_t)joined), ret);
 }
 
 int cluster_reapply_to_json(usec_t requested, char **ret) {
-        return one_time_to_json("requested", requested, ret);
+        return one_member_to_json("requested", json_node_init_int(json_node_alloc(), (int64_t)requested),
+                ret);
 }
 
 void cluster_server_record_done(ClusterServerRecord *r) {
