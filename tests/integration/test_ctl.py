@@ -110,7 +110,7 @@ def test_ctl_changes_and_exit_codes(h):
 @testcase()
 def test_ctl_import_demo(h):
     """`vm import data/demo/vms.json` registers every VM in the demo file; importing it
-    again updates instead of failing."""
+    again updates instead of failing; the output of `vms --json` imports back unchanged."""
     demo = os.path.join(h.srcdir, "data", "demo", "vms.json")
     with open(demo) as f:
         entries = json.load(f)
@@ -120,6 +120,15 @@ def test_ctl_import_demo(h):
     eq(sorted(v["Name"] for v in _bus_vms(h)), sorted(e["Name"] for e in entries), "imported VM names")
     h.ctl("vm", "import", demo)
     eq(len(h.vm_paths()), len(entries), "VMs after a second import")
+
+    # What `vms --json` prints imports back as it is: the properties the service computes
+    # (Status, Source, RequiredUpdates, ...) are left out, nothing changes.
+    exported = os.path.join(h.tmp, "exported.json")
+    with open(exported, "w") as f:
+        f.write(h.ctl("--json", "vms").stdout)
+    before = _bus_vms(h)
+    h.ctl("vm", "import", exported)
+    eq(_bus_vms(h), before, "VMs after importing the output of 'vms --json'")
 
 
 def _field(out, label):
