@@ -8,9 +8,10 @@
  *                    [--port] [--api-version V] [--direct SOCKET]
  *       Attest (or AttestForVersion) N times, each with a fresh nonce, round robin over the
  *       peers: vsock CIDs FIRST..FIRST+COUNT-1, or with --port the legacy ports of VMs FIRST..
- *       (see vm_port(): the peer of the http transport is the bridge port). Every reply must carry its own
- * nonce in the signed content. Prints "calls=N errors=E seconds=S rate=R p50_ms=X p99_ms=Y max_ms=Z over_20ms=K". With --direct,
- * on a peer-to-peer connection to the service's frontend socket instead of the bus (what the frontends do).
+ *       (see vm_port(): the peer of the http transport is the bridge port). Every reply must
+ *       carry its own nonce in the signed content. Prints "calls=N errors=E seconds=S rate=R
+ *       p50_ms=X p99_ms=Y max_ms=Z over_20ms=K". With --direct, on a peer-to-peer connection to
+ *       the service's frontend socket instead of the bus (what the frontends do).
  *   bench-bus register --vms N [--first F] [--inflight K]
  *       RegisterVM for VMs F..F+N-1 (the ids, CIDs and MACs of tests/lib/vmdata.py, and
  *       LegacyInterface vm_port()).

@@ -20,8 +20,8 @@ void manager_legacy_detach(Manager *m, const Vm *vm);
 void manager_legacy_vm_changed(Manager *m, bool legacy_support, const Vm *old, const Vm *new);
 /* LegacyError of a VM (NULL in *ret when nothing is wrong): while the switch is on and the VM
  * has no access, why it cannot be granted now (a Generation 1 VM not Off, no legacy NIC
- * registered) or why its last grant failed; for a libvirt domain with access, its legacy NIC missing from the domain or
- * changed by hand (drift: repaired by revoking and granting again, or legacy off and on). */
+ * registered) or why its last grant failed; for a libvirt domain with access, its legacy NIC missing from
+ * the domain or changed by hand (drift: repaired by revoking and granting again, or legacy off and on). */
 int manager_legacy_vm_error(Manager *m, const Vm *vm, char **ret);
 /* Compares the network and the VMs' legacy NICs with the configuration; records and signals
  * drift. */

@@ -195,7 +195,8 @@ static void test_install(void) {
         a = json_object_get_array_member(json_node_get_object(json_parser_get_root(parser)), "nftables");
         n_objects = json_array_get_length(json_node_get_array(want));
 
-        /* add + delete for each family, the 33 objects of the ruleset (21 bridge, 8 inet, 4 netdev), 2 + 2 + 3 elements. */
+        /* add + delete for each family, the 33 objects of the ruleset (21 bridge, 8 inet, 4 netdev), 2 + 2 +
+         * 3 elements. */
         g_assert_cmpuint(n_objects, ==, 33);
         g_assert_cmpuint(json_array_get_length(a), ==, 6 + n_objects + 7);
         g_assert_true(json_node_equal(json_array_get_element(a, 6),
