@@ -130,7 +130,8 @@ static void assert_verifies(Identity *x, GBytes *der, const char *content) {
         g_assert_cmpint(PKCS7_verify(p7, NULL, x->trust, NULL, out, PKCS7_BINARY), ==, 1);
         n = BIO_get_mem_data(out, &data);
         g_assert_cmpint(n, ==, (long)strlen(content));
-        g_assert_true(memcmp(data, content, (size_t)n) == 0);
+        if (n > 0) /* an empty memory BIO may hand out NULL, which memcmp() must not get */
+                g_assert_true(memcmp(data, content, (size_t)n) == 0);
 }
 
 /* Content sizes where the DER size grows by more than one byte: a length of some nested part
