@@ -49,6 +49,10 @@ for p in /sys/class/virtio-ports/*; do
 done
 ip link set lo up
 url="http://169.254.169.253/metadata/attested/document?api-version=2018-10-01&nonce=$(arg nonce)"
+# One fetch, killed after 8 s: busybox wget has no usable timeout of its own (1.35's static -T
+# crashes), and a fetch whose NIC is unplugged under it, or whose SYN meets a port not yet on
+# the bridge, would otherwise block for minutes and the guest would print nothing more.
+fetch() { timeout -s KILL 8 wget -q -O /tmp/doc --header "Metadata: true" "$url"; }
 if [ "$(arg loop)" = 1 ]; then
     # Without a NIC at boot: wait for one (hot-plugged later), then fetch every second and say
     # each time what happened (a document between the markers, or a failure).
@@ -58,7 +62,7 @@ if [ "$(arg loop)" = 1 ]; then
             if [ $up = 0 ]; then
                 ip link set eth0 up; ip addr add "$(arg ip)/16" dev eth0; up=1
             fi
-            if wget -q -O /tmp/doc --header "Metadata: true" "$url"; then
+            if fetch; then
                 echo "AZSHCI-DOC-BEGIN"; cat /tmp/doc; echo; echo "AZSHCI-DOC-END"
             else
                 echo "AZSHCI-FETCH-FAILED"
@@ -75,7 +79,7 @@ ip link set eth0 up
 ip addr add "$(arg ip)/16" dev eth0
 i=0
 while [ $i -lt 60 ]; do
-    wget -q -O /tmp/doc --header "Metadata: true" "$url" && break
+    fetch && break
     i=$((i + 1)); sleep 0.5
 done
 echo "AZSHCI-DOC-BEGIN"
@@ -123,8 +127,8 @@ def build_guest(tmpdir):
         if not os.access(tool, os.X_OK):
             raise Skip(f"{tool} is missing (packages busybox-static, cpio, qemu-system-x86, qemu-guest-agent)")
     p = subprocess.run(["/bin/busybox", "--list"], capture_output=True, text=True)
-    if "wget" not in p.stdout.split():
-        raise Skip("/bin/busybox is not the static busybox with wget (package busybox-static)")
+    if not {"wget", "timeout"} <= set(p.stdout.split()):
+        raise Skip("/bin/busybox is not the static busybox with wget and timeout (package busybox-static)")
     kernel, release = _kernel()
     root = os.path.join(tmpdir, "initramfs")
     shutil.rmtree(root, ignore_errors=True)

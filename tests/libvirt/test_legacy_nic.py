@@ -58,20 +58,38 @@ def results_by_name(out):
     return {c["name"]: (c["result"], c["message"]) for c in out["changes"]}
 
 
+def serial_tail(serial, lines=30):
+    """The end of a guest's console, for the message of a wait that timed out."""
+    try:
+        with open(serial, errors="replace") as f:
+            return "".join(f.readlines()[-lines:])
+    except FileNotFoundError:
+        return "(no console log)"
+
+
+def wait_guest(serial, timeout, what, done):
+    """Polls the loop guest's results until done(results) returns something; a timeout names the
+    results so far and shows the end of the console."""
+    try:
+        for _ in deadline_loop(timeout, f"{what} on {serial}", interval=0.3):
+            got = done(guest.read_results(serial))
+            if got is not None:
+                return got
+    except harness.HarnessError as e:
+        res = [r[:12] for r in guest.read_results(serial)]
+        raise AssertionError(f"{e}\nresults: {res[-12:]}\nconsole:\n{serial_tail(serial)}") from None
+
+
 def wait_doc(serial, since, timeout=120, what="a document"):
     """The first document the loop guest printed after its since-th result."""
-    for _ in deadline_loop(timeout, f"{what} on {serial}", interval=0.3):
-        for r in guest.read_results(serial)[since:]:
-            if r.startswith("doc:"):
-                return r[4:]
+    return wait_guest(serial, timeout, what,
+                      lambda res: next((r[4:] for r in res[since:] if r.startswith("doc:")), None))
 
 
 def wait_unreachable(serial, timeout=90, n=4):
     """Until the loop guest's last n results are failures (no NIC, or no answer)."""
-    for _ in deadline_loop(timeout, f"{serial} to fail {n} times in a row", interval=0.3):
-        res = guest.read_results(serial)
-        if len(res) >= n and all(not r.startswith("doc:") for r in res[-n:]):
-            return res
+    return wait_guest(serial, timeout, f"{n} failures in a row",
+                      lambda res: res if len(res) >= n and not any(r.startswith("doc:") for r in res[-n:]) else None)
 
 
 @case("legacy-nic")
