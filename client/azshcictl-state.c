@@ -10,6 +10,51 @@
 #include "bus-util.h"
 #include "log.h"
 
+/* A basic value as sd_bus_message_read_basic() stores it. */
+typedef union BusBasic {
+        const char *s;
+        int b;
+        uint8_t y;
+        int16_t n;
+        uint16_t q;
+        int32_t i;
+        uint32_t u;
+        int64_t x;
+        uint64_t t;
+        double d;
+} BusBasic;
+
+/* The JSON node of a basic value of the type (one of "sogbynqiuxtd"). */
+static JsonNode *basic_to_json(char type, const BusBasic *v) {
+        JsonNode *node = json_node_alloc();
+
+        switch (type) {
+        case 's':
+        case 'o':
+        case 'g':
+                return json_node_init_string(node, v->s);
+        case 'b':
+                return json_node_init_boolean(node, v->b);
+        case 'y':
+                return json_node_init_int(node, v->y);
+        case 'n':
+                return json_node_init_int(node, v->n);
+        case 'q':
+                return json_node_init_int(node, v->q);
+        case 'i':
+                return json_node_init_int(node, v->i);
+        case 'u':
+                return json_node_init_int(node, v->u);
+        case 'x':
+                return json_node_init_int(node, v->x);
+        case 't':
+                return json_node_init_int(node, (gint64)MIN(v->t, (uint64_t)INT64_MAX));
+        case 'd':
+        default:
+                return json_node_init_double(node, v->d);
+        }
+}
+
 static int read_variant(sd_bus_message *m, JsonNode **ret) {
         _cleanup_(json_node_unrefp) JsonNode *node = NULL;
         const char *contents;
@@ -37,77 +82,12 @@ static int read_variant(sd_bus_message *m, JsonNode **ret) {
                         json_array_add_string_element(a, *s);
                 node = json_node_init_array(json_node_alloc(), a);
                 json_array_unref(a);
-        } else if (strlen(contents) == 1) {
-                union {
-                        const char *s;
-                        int b;
-                        uint8_t y;
-                        int16_t n;
-                        uint16_t q;
-                        int32_t i;
-                        uint32_t u;
-                        int64_t x;
-                        uint64_t t;
-                        double d;
-                } v;
+        } else if (strlen(contents) == 1 && strchr("sogbynqiuxtd", contents[0])) {
+                BusBasic v;
 
-                switch (contents[0]) {
-                case 's':
-                case 'o':
-                case 'g':
-                        r = sd_bus_message_read_basic(m, contents[0], &v.s);
-                        if (r >= 0)
-                                node = json_node_init_string(json_node_alloc(), v.s);
-                        break;
-                case 'b':
-                        r = sd_bus_message_read_basic(m, 'b', &v.b);
-                        if (r >= 0)
-                                node = json_node_init_boolean(json_node_alloc(), v.b);
-                        break;
-                case 'y':
-                        r = sd_bus_message_read_basic(m, 'y', &v.y);
-                        if (r >= 0)
-                                node = json_node_init_int(json_node_alloc(), v.y);
-                        break;
-                case 'n':
-                        r = sd_bus_message_read_basic(m, 'n', &v.n);
-                        if (r >= 0)
-                                node = json_node_init_int(json_node_alloc(), v.n);
-                        break;
-                case 'q':
-                        r = sd_bus_message_read_basic(m, 'q', &v.q);
-                        if (r >= 0)
-                                node = json_node_init_int(json_node_alloc(), v.q);
-                        break;
-                case 'i':
-                        r = sd_bus_message_read_basic(m, 'i', &v.i);
-                        if (r >= 0)
-                                node = json_node_init_int(json_node_alloc(), v.i);
-                        break;
-                case 'u':
-                        r = sd_bus_message_read_basic(m, 'u', &v.u);
-                        if (r >= 0)
-                                node = json_node_init_int(json_node_alloc(), v.u);
-                        break;
-                case 'x':
-                        r = sd_bus_message_read_basic(m, 'x', &v.x);
-                        if (r >= 0)
-                                node = json_node_init_int(json_node_alloc(), v.x);
-                        break;
-                case 't':
-                        r = sd_bus_message_read_basic(m, 't', &v.t);
-                        if (r >= 0)
-                                node = json_node_init_int(json_node_alloc(),
-                                        (gint64)MIN(v.t, (uint64_t)INT64_MAX));
-                        break;
-                case 'd':
-                        r = sd_bus_message_read_basic(m, 'd', &v.d);
-                        if (r >= 0)
-                                node = json_node_init_double(json_node_alloc(), v.d);
-                        break;
-                default:
-                        r = sd_bus_message_skip(m, contents);
-                }
+                r = sd_bus_message_read_basic(m, contents[0], &v);
+                if (r >= 0)
+                        node = basic_to_json(contents[0], &v);
         } else
                 r = sd_bus_message_skip(m, contents); /* nothing in our API; newer services may add some */
         if (r < 0)

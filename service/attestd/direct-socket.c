@@ -144,12 +144,7 @@ static FrontendConnection *frontend_connection_free(FrontendConnection *c) {
         if (!c)
                 return NULL;
         s = c->server;
-        if (c->prev)
-                c->prev->next = c->next;
-        else
-                s->connections = c->next;
-        if (c->next)
-                c->next->prev = c->prev;
+        LIST_REMOVE(s->connections, c);
         s->n_connections--;
         c->auth_source = sd_event_source_disable_unref(c->auth_source);
         c->drain_source = sd_event_source_disable_unref(c->drain_source);
@@ -271,10 +266,7 @@ static int frontend_connection_new(DirectSocket *s, int fd) {
         c->server = s;
         c->pid = cred.pid;
         c->uid = cred.uid;
-        c->next = s->connections;
-        if (c->next)
-                c->next->prev = c;
-        s->connections = c;
+        LIST_PREPEND(s->connections, c);
         s->n_connections++;
 
         r = sd_bus_new(&c->bus);

@@ -69,18 +69,6 @@ static int enable_legacy_ex_check(Manager *m, sd_bus_message *msg, LegacyCall *c
         return 0;
 }
 
-static int enable_legacy_ex_run(Manager *m, sd_bus_message *msg, const LegacyCall *c, sd_bus_error *error) {
-        _cleanup_(grant_results_done) GrantResults results = {};
-        int r;
-
-        if (manager_clustered(m))
-                return manager_cluster_enable_legacy(m, msg, c->enable, true, error);
-        r = manager_set_legacy_support(m, c->enable, c->flags, NULL, &results, error);
-        if (r < 0)
-                return r;
-        return reply_results(msg, &results);
-}
-
 /* --- SetVMAccessEx --- */
 
 static int set_vm_access_ex_check(Manager *m, sd_bus_message *msg, LegacyCall *c, sd_bus_error *error) {
@@ -102,13 +90,18 @@ static int set_vm_access_ex_check(Manager *m, sd_bus_message *msg, LegacyCall *c
         return 0;
 }
 
-static int set_vm_access_ex_run(Manager *m, sd_bus_message *msg, const LegacyCall *c, sd_bus_error *error) {
+/* Both -Ex methods: through the cluster store when clustered, else here, with what was done VM
+ * by VM in the reply (the cluster's methods reply themselves). */
+static int grants_ex_run(Manager *m, sd_bus_message *msg, const LegacyCall *c, sd_bus_error *error) {
         _cleanup_(grant_results_done) GrantResults results = {};
+        bool one_vm = c->name != NULL; /* SetVMAccessEx; EnableLegacyEx has none */
         int r;
 
         if (manager_clustered(m))
-                return manager_cluster_set_vm_access(m, msg, c->name, c->enable, true, error);
-        r = manager_set_vm_access(m, c->vm, c->enable, &results, error);
+                return one_vm ? manager_cluster_set_vm_access(m, msg, c->name, c->enable, true, error)
+                              : manager_cluster_enable_legacy(m, msg, c->enable, true, error);
+        r = one_vm ? manager_set_vm_access(m, c->vm, c->enable, &results, error)
+                   : manager_set_legacy_support(m, c->enable, c->flags, NULL, &results, error);
         if (r < 0)
                 return r;
         return reply_results(msg, &results);
@@ -158,8 +151,8 @@ typedef struct LegacyMethod {
 } LegacyMethod;
 
 static const LegacyMethod legacy_methods[] = {
-        {"EnableLegacyEx", enable_legacy_ex_check, enable_legacy_ex_run},
-        {"SetVMAccessEx", set_vm_access_ex_check, set_vm_access_ex_run},
+        {"EnableLegacyEx", enable_legacy_ex_check, grants_ex_run},
+        {"SetVMAccessEx", set_vm_access_ex_check, grants_ex_run},
         {"FixVM", fix_vm_check, fix_vm_run},
 };
 
@@ -175,27 +168,27 @@ static const LegacyMethod *legacy_method(sd_bus_message *msg) {
         return &legacy_methods[i];
 }
 
-static int legacy_authorized(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+static int legacy_authorized(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+
+/* Read and check; then ask polkit, or (authorized) check again and run. */
+static int legacy_step(sd_bus_message *msg, Manager *m, bool authorized, sd_bus_error *error) {
         const LegacyMethod *lm = legacy_method(msg);
-        Manager *m = userdata;
         LegacyCall c = {};
         int r;
 
-        /* Checked again: the VMs may have changed while polkit was thinking. */
         r = lm->check(m, msg, &c, error);
         if (r < 0)
                 return r;
-        return lm->run(m, msg, &c, error);
+        if (authorized)
+                return lm->run(m, msg, &c, error);
+        return polkit_authorize_async(m->polkit, msg, c.polkit_action, legacy_authorized, m, error);
+}
+
+static int legacy_authorized(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        /* Checked again: the VMs may have changed while polkit was thinking. */
+        return legacy_step(msg, userdata, true, error);
 }
 
 int method_legacy_ex(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        const LegacyMethod *lm = legacy_method(msg);
-        Manager *m = userdata;
-        LegacyCall c = {};
-        int r;
-
-        r = lm->check(m, msg, &c, error);
-        if (r < 0)
-                return r;
-        return polkit_authorize_async(m->polkit, msg, c.polkit_action, legacy_authorized, m, error);
+        return legacy_step(msg, userdata, false, error);
 }

@@ -341,20 +341,53 @@ static int revoke_one(Manager *m, Change *c, Vm *vm, GrantResults *results, NicC
         return r;
 }
 
+/* One call: the change it stages, the domains it changed on the way and where it says what it
+ * did VM by VM (its own list when the caller wants none). */
+typedef struct GrantCall {
+        Change change;
+        NicChanges nics;
+        GrantResults own;
+        GrantResults *results;
+} GrantCall;
+
+static void grant_call_init(Manager *m, GrantCall *g, GrantResults *results) {
+        change_init(m, &g->change);
+        g->results = results ?: &g->own;
+}
+
+static void grant_call_done(GrantCall *g) {
+        change_done(&g->change);
+        nic_changes_done(&g->nics);
+        grant_results_done(&g->own);
+}
+
+/* grant_one() or revoke_one() for vm in the call; *ret_last as theirs (NULL when none). */
+static int grant_call_one(Manager *m, GrantCall *g, Vm *vm, bool grant, const GrantResult **ret_last) {
+        *ret_last = NULL;
+        return grant ? grant_one(m, &g->change, vm, g->results, &g->nics, ret_last)
+                     : revoke_one(m, &g->change, vm, g->results, &g->nics, ret_last);
+}
+
+/* Commits the call's change; when it cannot be, its domains are put back as they were. */
+static int grant_call_commit(Manager *m, GrantCall *g, sd_bus_error *error) {
+        int r;
+
+        r = manager_commit(m, &g->change, error);
+        if (r < 0)
+                undo_nics(m, &g->nics);
+        return r;
+}
+
 int manager_set_legacy_support(Manager *m, bool enable, uint64_t flags, char ***ret_granted,
         GrantResults *results, sd_bus_error *error) {
-        _cleanup_(grant_results_done) GrantResults own = {};
-        _cleanup_(nic_changes_done) NicChanges nics = {};
+        _cleanup_(grant_call_done) GrantCall g = {};
         _cleanup_strv_free_ char **granted = NULL;
-        _cleanup_(change_done) Change c = {};
         int r;
 
         assert(m);
 
-        if (!results)
-                results = &own;
-        change_init(m, &c);
-        c.legacy_support = enable;
+        grant_call_init(m, &g, results);
+        g.change.legacy_support = enable;
 
         /* The network first: if it cannot be built (or removed), nothing changes. The VMs that
          * had access already get their ports now; the ones this call grants access to get
@@ -365,23 +398,19 @@ int manager_set_legacy_support(Manager *m, bool enable, uint64_t flags, char ***
 
         /* On: every VM that exists now gets its legacy access, as on Azure Stack HCI; each that
          * cannot is named with the reason. Off with LEGACY_REMOVE_VMS: every VM loses it. */
-        for (size_t i = 0; i < m->n_vms; i++) {
-                const GrantResult *last = NULL;
+        for (size_t i = 0; i < m->n_vms && (enable || (flags & LEGACY_REMOVE_VMS)); i++) {
+                const GrantResult *last;
 
-                if (enable)
-                        r = grant_one(m, &c, m->vms[i], results, &nics, &last);
-                else if (flags & LEGACY_REMOVE_VMS)
-                        r = revoke_one(m, &c, m->vms[i], results, &nics, &last);
+                r = grant_call_one(m, &g, m->vms[i], enable, &last);
                 if (r < 0)
                         return r;
                 if (last && last->outcome == GRANT_GRANTED && strv_extend(&granted, last->id) < 0)
                         return -ENOMEM;
         }
 
-        r = manager_commit(m, &c, error);
+        r = grant_call_commit(m, &g, error);
         if (r < 0) {
-                /* Put the domains and the network back the way the unchanged state says. */
-                undo_nics(m, &nics);
+                /* The network back the way the unchanged state says, too. */
                 if (enable)
                         (void)manager_legacy_teardown(m, NULL);
                 else
@@ -395,23 +424,18 @@ int manager_set_legacy_support(Manager *m, bool enable, uint64_t flags, char ***
 }
 
 int manager_set_vm_access(Manager *m, Vm *target, bool enable, GrantResults *results, sd_bus_error *error) {
-        _cleanup_(grant_results_done) GrantResults own = {};
-        _cleanup_(nic_changes_done) NicChanges nics = {};
-        _cleanup_(change_done) Change c = {};
+        _cleanup_(grant_call_done) GrantCall g = {};
         int r;
 
         assert(m);
 
-        if (!results)
-                results = &own;
-        change_init(m, &c);
+        grant_call_init(m, &g, results);
         for (size_t i = 0; i < m->n_vms; i++) {
-                const GrantResult *last = NULL;
+                const GrantResult *last;
 
                 if (target && m->vms[i] != target)
                         continue;
-                r = enable ? grant_one(m, &c, m->vms[i], results, &nics, &last)
-                           : revoke_one(m, &c, m->vms[i], results, &nics, &last);
+                r = grant_call_one(m, &g, m->vms[i], enable, &last);
                 if (r < 0)
                         return r;
                 /* One VM asked for: its refusal is the answer, and nothing changes. */
@@ -421,11 +445,9 @@ int manager_set_vm_access(Manager *m, Vm *target, bool enable, GrantResults *res
                         return sd_bus_error_set(error, last->error_name, last->message);
         }
 
-        r = manager_commit(m, &c, error);
-        if (r < 0) {
-                undo_nics(m, &nics);
+        r = grant_call_commit(m, &g, error);
+        if (r < 0)
                 return r;
-        }
         manager_legacy_check(m);
         return 0;
 }

@@ -29,14 +29,8 @@ static PolkitQuery *polkit_query_free(PolkitQuery *q) {
         if (!q)
                 return NULL;
 
-        if (q->registry) {
-                if (q->prev)
-                        q->prev->next = q->next;
-                else
-                        q->registry->queries = q->next;
-                if (q->next)
-                        q->next->prev = q->prev;
-        }
+        if (q->registry)
+                LIST_REMOVE(q->registry->queries, q);
         sd_bus_slot_unref(q->slot);
         sd_bus_message_unref(q->request);
         free(q->action);
@@ -171,9 +165,7 @@ int polkit_authorize_async(PolkitRegistry *registry, sd_bus_message *m, const ch
                 return r;
 
         q->registry = registry;
-        q->next = registry->queries;
-        if (q->next)
-                q->next->prev = q;
-        registry->queries = TAKE_PTR(q);
+        LIST_PREPEND(registry->queries, q);
+        q = NULL; /* the registry owns it now */
         return 1;
 }

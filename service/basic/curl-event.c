@@ -20,13 +20,7 @@ struct CurlEvent {
 };
 
 static void transfer_unlink(CurlEvent *ce, Transfer *t) {
-        if (t->prev)
-                t->prev->next = t->next;
-        else
-                ce->transfers = t->next;
-        if (t->next)
-                t->next->prev = t->prev;
-        t->next = t->prev = NULL;
+        LIST_REMOVE(ce->transfers, t);
 }
 
 /* Takes every finished transfer out of the multi handle and calls it back. */
@@ -216,10 +210,7 @@ int curl_event_add(CurlEvent *ce, CURL *easy, curl_event_done_t done, void *user
                 return -EIO;
         }
 
-        t->next = ce->transfers;
-        if (ce->transfers)
-                ce->transfers->prev = t;
-        ce->transfers = t;
+        LIST_PREPEND(ce->transfers, t);
         return 0;
 }
 

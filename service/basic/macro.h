@@ -34,6 +34,28 @@
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 #endif
 
+/* Doubly linked lists through the items' prev and next members, head pointing at the first:
+ * item put first, and item taken out (its links cleared; an item in no list is left alone). */
+#define LIST_PREPEND(head, item)                     \
+        do {                                         \
+                (item)->prev = NULL;                 \
+                (item)->next = (head);               \
+                if ((item)->next)                    \
+                        (item)->next->prev = (item); \
+                (head) = (item);                     \
+        } while (0)
+
+#define LIST_REMOVE(head, item)                            \
+        do {                                               \
+                if ((item)->prev)                          \
+                        (item)->prev->next = (item)->next; \
+                else if ((head) == (item))                 \
+                        (head) = (item)->next;             \
+                if ((item)->next)                          \
+                        (item)->next->prev = (item)->prev; \
+                (item)->prev = (item)->next = NULL;        \
+        } while (0)
+
 /* Takes the value of *p and sets *p to NULL: hands ownership to the caller. */
 #define TAKE_PTR(p)                     \
         ({                              \

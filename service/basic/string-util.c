@@ -37,3 +37,12 @@ char *escape_unprintable(const char *s) {
         *q = 0;
         return buf;
 }
+
+int string_table_lookup(const char *const *table, size_t n, const char *s) {
+        assert(table);
+
+        for (size_t i = 0; s && i < n; i++)
+                if (table[i] && streq(table[i], s))
+                        return (int)i;
+        return -EINVAL;
+}

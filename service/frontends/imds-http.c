@@ -58,13 +58,7 @@ struct ImdsRequestCtx {
 };
 
 static void in_flight_remove(ImdsHttp *s, ImdsRequestCtx *c) {
-        if (c->prev)
-                c->prev->next = c->next;
-        else if (s->in_flight == c)
-                s->in_flight = c->next;
-        if (c->next)
-                c->next->prev = c->prev;
-        c->prev = c->next = NULL;
+        LIST_REMOVE(s->in_flight, c);
 }
 
 static void request_ctx_free(ImdsRequestCtx *c) {
@@ -182,12 +176,7 @@ static ImdsConn *conn_free(ImdsConn *c) {
         if (!c)
                 return NULL;
         s = c->server;
-        if (c->prev)
-                c->prev->next = c->next;
-        else if (s->connections == c)
-                s->connections = c->next;
-        if (c->next)
-                c->next->prev = c->prev;
+        LIST_REMOVE(s->connections, c);
         sd_event_source_disable_unref(c->deadline);
         free(c->peer);
         return mfree(c);
@@ -209,10 +198,7 @@ static ImdsConn *conn_new(ImdsHttp *s, struct MHD_Connection *connection) {
         }
         c->server = s;
         c->fd = ci ? ci->connect_fd : -1;
-        c->next = s->connections;
-        if (c->next)
-                c->next->prev = c;
-        s->connections = c;
+        LIST_PREPEND(s->connections, c);
 
         ci = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         sa = ci ? ci->client_addr : NULL;
@@ -447,10 +433,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
                 imds_reply_for_bus_error(NULL, &reply);
                 return queue_reply(connection, &reply, NULL);
         }
-        c->next = s->in_flight;
-        if (c->next)
-                c->next->prev = c;
-        s->in_flight = c;
+        LIST_PREPEND(s->in_flight, c);
         MHD_suspend_connection(connection);
         return MHD_YES;
 }

@@ -179,6 +179,26 @@ static int loader_check_members(Loader *l, JsonObject *o, const char *const *all
         return 0;
 }
 
+/* n as an object with the members loader_check_members() accepts; not_an_object is the error
+ * when it is none. */
+static int loader_get_object(Loader *l, JsonNode *n, const char *not_an_object, const char *const *allowed,
+        const char *const *required, JsonObject **ret) {
+        *ret = NULL;
+        if (!JSON_NODE_HOLDS_OBJECT(n))
+                return loader_error(l, false, "%s", not_an_object);
+        *ret = json_node_get_object(n);
+        return loader_check_members(l, *ret, allowed, required);
+}
+
+/* n as an array; "must be an array of <what>" when it is none. */
+static int loader_get_array(Loader *l, JsonNode *n, const char *what, JsonArray **ret) {
+        *ret = NULL;
+        if (!JSON_NODE_HOLDS_ARRAY(n))
+                return loader_error(l, false, "must be an array of %s", what);
+        *ret = json_node_get_array(n);
+        return 0;
+}
+
 static int loader_get_string(Loader *l, JsonNode *n, bool allow_empty, const char **ret) {
         const char *s;
 
@@ -466,10 +486,7 @@ static int parse_rule(Loader *l, const BenefitRules *rules, JsonNode *n, Rule *r
         bool found = false;
         int r;
 
-        if (!JSON_NODE_HOLDS_OBJECT(n))
-                return loader_error(l, false, "a rule must be an object");
-        o = json_node_get_object(n);
-        r = loader_check_members(l, o, allowed, required);
+        r = loader_get_object(l, n, "a rule must be an object", allowed, required, &o);
         if (r < 0)
                 return r;
 
@@ -541,9 +558,9 @@ static int parse_rules(Loader *l, JsonNode *n, BenefitRules *rules) {
         JsonArray *a;
         int r;
 
-        if (!JSON_NODE_HOLDS_ARRAY(n))
-                return loader_error(l, false, "must be an array of rules");
-        a = json_node_get_array(n);
+        r = loader_get_array(l, n, "rules", &a);
+        if (r < 0)
+                return r;
 
         rules->rules = calloc(json_array_get_length(a) + 1, sizeof(Rule));
         if (!rules->rules)
@@ -564,9 +581,9 @@ static int parse_benefits(Loader *l, JsonNode *n, BenefitRules *rules) {
         JsonArray *a;
         int r;
 
-        if (!JSON_NODE_HOLDS_ARRAY(n))
-                return loader_error(l, false, "must be an array of benefits");
-        a = json_node_get_array(n);
+        r = loader_get_array(l, n, "benefits", &a);
+        if (r < 0)
+                return r;
 
         rules->benefits = calloc(json_array_get_length(a) + 1, sizeof(Benefit));
         if (!rules->benefits)
@@ -580,10 +597,7 @@ static int parse_benefits(Loader *l, JsonNode *n, BenefitRules *rules) {
                 bool known = false;
 
                 loader_push_index(l, i);
-                if (!JSON_NODE_HOLDS_OBJECT(e))
-                        return loader_error(l, false, "a benefit must be an object");
-                o = json_node_get_object(e);
-                r = loader_check_members(l, o, allowed, allowed);
+                r = loader_get_object(l, e, "a benefit must be an object", allowed, allowed, &o);
                 if (r < 0)
                         return r;
 
@@ -623,9 +637,9 @@ static int parse_sources(Loader *l, JsonNode *n) {
         JsonArray *a;
         int r;
 
-        if (!JSON_NODE_HOLDS_ARRAY(n))
-                return loader_error(l, false, "must be an array of {\"url\", \"confirms\"} objects");
-        a = json_node_get_array(n);
+        r = loader_get_array(l, n, "{\"url\", \"confirms\"} objects", &a);
+        if (r < 0)
+                return r;
 
         for (size_t i = 0; i < json_array_get_length(a); i++) {
                 JsonNode *e = json_array_get_element(a, i);
@@ -633,10 +647,7 @@ static int parse_sources(Loader *l, JsonNode *n) {
                 const char *s;
 
                 loader_push_index(l, i);
-                if (!JSON_NODE_HOLDS_OBJECT(e))
-                        return loader_error(l, false, "a source must be an object");
-                o = json_node_get_object(e);
-                r = loader_check_members(l, o, allowed, allowed);
+                r = loader_get_object(l, e, "a source must be an object", allowed, allowed, &o);
                 if (r < 0)
                         return r;
                 for (const char *const *k = allowed; *k; k++) {
@@ -670,10 +681,7 @@ int benefit_rules_load_data(const char *name, const char *data, BenefitRules **r
                 return r;
 
         root = json_parser_get_root(parser);
-        if (!JSON_NODE_HOLDS_OBJECT(root))
-                return loader_error(&l, false, "the rule file must hold a JSON object");
-        o = json_node_get_object(root);
-        r = loader_check_members(&l, o, allowed, required);
+        r = loader_get_object(&l, root, "the rule file must hold a JSON object", allowed, required, &o);
         if (r < 0)
                 return r;
 

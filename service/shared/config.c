@@ -6,6 +6,7 @@
 #include "config.h"
 #include "fileio.h"
 #include "json-util.h"
+#include "string-util.h"
 #include "strv.h"
 #include "validate.h"
 
@@ -26,10 +27,7 @@ const char *key_type_to_string(KeyType t) {
 }
 
 KeyType key_type_from_string(const char *s) {
-        for (KeyType i = 0; s && i < _KEY_TYPE_MAX; i++)
-                if (streq(key_type_table[i], s))
-                        return i;
-        return _KEY_TYPE_INVALID;
+        return string_table_lookup(key_type_table, _KEY_TYPE_MAX, s);
 }
 
 const char *issuer_type_to_string(IssuerType t) {
@@ -37,10 +35,7 @@ const char *issuer_type_to_string(IssuerType t) {
 }
 
 IssuerType issuer_type_from_string(const char *s) {
-        for (IssuerType i = 0; s && i < _ISSUER_TYPE_MAX; i++)
-                if (streq(issuer_type_table[i], s))
-                        return i;
-        return _ISSUER_TYPE_INVALID;
+        return string_table_lookup(issuer_type_table, _ISSUER_TYPE_MAX, s);
 }
 
 void config_init(Config *c) {
@@ -164,10 +159,7 @@ const char *inventory_provider_to_string(InventoryProvider p) {
 }
 
 InventoryProvider inventory_provider_from_string(const char *s) {
-        for (InventoryProvider i = 0; s && i < _INVENTORY_PROVIDER_MAX; i++)
-                if (streq(inventory_provider_table[i], s))
-                        return i;
-        return _INVENTORY_PROVIDER_INVALID;
+        return string_table_lookup(inventory_provider_table, _INVENTORY_PROVIDER_MAX, s);
 }
 
 static const ConfigKey cmp_keys[] = {

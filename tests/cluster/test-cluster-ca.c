@@ -22,6 +22,7 @@
 #include "fileio.h"
 #include "issuer.h"
 #include "keystore.h"
+#include "test-util.h"
 #include "validate.h"
 #include "x509-util.h"
 
@@ -364,12 +365,10 @@ static void world_init(World *w) {
 }
 
 static void world_done(World *w) {
-        _cleanup_free_ char *cmd = g_strdup_printf("rm -rf '%s'", w->dir);
-
         cmp_server_free(w->server);
         X509_free(w->root);
         issuer_free(w->ca);
-        g_assert_cmpint(system(cmd), ==, 0);
+        test_rm_rf(w->dir);
         g_free(w->dir);
         g_free(w->secret_file);
 }

@@ -15,6 +15,7 @@
 #include "cmp-http.h"
 #include "cmp-server.h"
 #include "issuer.h"
+#include "test-util.h"
 
 #define CLIENT_TIMEOUT_SEC 3
 #define CLOSED             (-2) /* the server closed the connection without an answer */
@@ -102,32 +103,19 @@ static int exchange(sd_event *e, uint16_t port, const char *head, size_t body_si
         return x.status;
 }
 
-static uint16_t free_port(void) {
-        struct sockaddr_in sa = {.sin_family = AF_INET};
-        socklen_t len = sizeof sa;
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        g_assert_cmpint(bind(fd, (struct sockaddr *)&sa, sizeof sa), ==, 0);
-        g_assert_cmpint(getsockname(fd, (struct sockaddr *)&sa, &len), ==, 0);
-        close(fd);
-        return ntohs(sa.sin_port);
-}
-
 #define POST_CMP(length)                                                                                 \
         "POST /cmp HTTP/1.1\r\nHost: ca\r\nContent-Type: application/pkixcmp\r\nContent-Length: " length \
         "\r\n\r\n"
 
 static void test_http(void) {
-        g_autofree char *dir = g_dir_make_tmp("cmp-http-XXXXXX", NULL);
+        g_autofree char *dir = test_make_tmpdir("cmp-http-XXXXXX");
         g_autofree char *secret = g_build_filename(dir, "secret", NULL);
-        g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", dir);
         struct sockaddr_in sa = {.sin_family = AF_INET};
         Issuer *ca = NULL;
         CmpServer *server = NULL;
         CmpHttp *http = NULL;
         sd_event *e = NULL;
-        uint16_t port = free_port();
+        uint16_t port = test_free_port();
 
         g_assert_true(g_file_set_contents(secret, "s\n", -1, NULL));
         g_assert_cmpint(issuer_local_new(dir, KEY_TYPE_ECDSA_P256, &ca, NULL), ==, 0);
@@ -173,7 +161,7 @@ static void test_http(void) {
         cmp_server_free(server);
         issuer_free(ca);
         sd_event_unref(e);
-        g_assert_cmpint(system(cmd), ==, 0);
+        test_rm_rf(dir);
 }
 
 int main(int argc, char *argv[]) {

@@ -134,18 +134,6 @@ static void start_test_ca(Fixture *f, const char *name, Peer *ret, ...) {
         va_end(ap);
 }
 
-static unsigned free_port(void) {
-        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        socklen_t len = sizeof sa;
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-        g_assert_cmpint(fd, >=, 0);
-        g_assert_cmpint(bind(fd, (struct sockaddr *)&sa, sizeof sa), ==, 0);
-        g_assert_cmpint(getsockname(fd, (struct sockaddr *)&sa, &len), ==, 0);
-        close(fd);
-        return ntohs(sa.sin_port);
-}
-
 static void wait_for_port(GPid pid, unsigned port) {
         gint64 deadline = g_get_monotonic_time() + READY_TIMEOUT_USEC;
 
@@ -432,7 +420,7 @@ static void test_wrong_reference(Fixture *f, gconstpointer data) {
 
 static void test_server_down(Fixture *f, gconstpointer data) {
         g_autofree char *anchor = NULL;
-        unsigned port = free_port();
+        unsigned port = test_free_port();
         Peer ca;
 
         /* Any readable trust anchor will do: nothing answers. */
@@ -620,7 +608,7 @@ static void test_openssl_mock_server(Fixture *f, gconstpointer data) {
                 "-set_serial", "4242", "-days", "30", "-out", cert_pem, NULL};
         run_ok(sign);
 
-        mock.port = free_port();
+        mock.port = test_free_port();
         port = g_strdup_printf("%u", mock.port);
         const char *srv[] = {openssl_bin(), "cmp", "-port", port, "-srv_ref", "mock-ref", "-srv_secret",
                 "pass:mock-secret", "-rsp_cert", cert_pem, "-rsp_capubs", ca_pem, NULL};

@@ -169,6 +169,15 @@ def row(name):
     return f'#vms-table tbody tr[data-vm="{name}"]'
 
 
+def remove_vm_unreloaded(h, page, name):
+    """Removes the VM name: its row goes, the page shows what the service has, and it was not
+    reloaded (window.azshciNoReload = 42 set before)."""
+    h.ctl("vm", "remove", name)
+    page.wait(f"document.querySelector('{row(name)}') === null", "the removed VM's row to go")
+    assert_page_matches_service(h, page)
+    eq(page.js("window.azshciNoReload"), 42, "the page was not reloaded")
+
+
 def method_reply(mon, member, since=0):
     """The (arguments, reply values) of the one call of member to the service seen by the bus
     monitor after position since: what the page really sent and got ([error name, message]
@@ -315,10 +324,7 @@ def test_live_updates(world):
               "the row to follow the update")
     assert_page_matches_service(h, page)
 
-    h.ctl("vm", "remove", "live-vm")
-    page.wait(f"document.querySelector('{row('live-vm')}') === null", "the removed VM's row to go")
-    assert_page_matches_service(h, page)
-    eq(page.js("window.azshciNoReload"), 42, "the page was not reloaded")
+    remove_vm_unreloaded(h, page, "live-vm")
 
 
 @testcase
@@ -335,10 +341,7 @@ def test_service_restart(world):
     h.start_service()
     page.wait("document.getElementById('connection-error').hidden", "the alert to go")
     assert_page_matches_service(h, page)
-    h.ctl("vm", "remove", "debian-web")
-    page.wait(f"document.querySelector('{row('debian-web')}') === null", "the removed VM's row to go")
-    assert_page_matches_service(h, page)
-    eq(page.js("window.azshciNoReload"), 42, "the page was not reloaded")
+    remove_vm_unreloaded(h, page, "debian-web")
 
 
 @testcase

@@ -9,16 +9,15 @@ worse (the check can fail). Usage: test_security_scores.py SRCDIR BUILDDIR. Exit
 
 import glob
 import os
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
+
+from unit_security import exposure
 
 # systemd 252's names for exposure bands (src/analyze/analyze-security.c), best first.
 RATINGS = ["PERFECT", "SAFE", "OK", "MEDIUM", "EXPOSED", "UNSAFE", "DANGEROUS"]
 FRONTENDS = ("azshci-imds.service", "azshci-vsock.service")
-ENV = dict(os.environ, SYSTEMD_LOG_LEVEL="notice", SYSTEMD_PAGER="", SYSTEMD_COLORS="0", LANG="C.UTF-8")
 
 
 def recorded(path):
@@ -32,15 +31,6 @@ def recorded(path):
                 raise SystemExit(f"FAIL: {path}: bad line {' '.join(line)!r}")
             scores[line[0]] = (float(line[1]), line[2])
     return scores
-
-
-def exposure(unit_dir, name):
-    p = subprocess.run(["systemd-analyze", "security", "--offline=true", "--no-pager", name], cwd=unit_dir,
-                       capture_output=True, text=True, env=ENV, timeout=60)
-    m = re.search(r"Overall exposure level for \S+: ([0-9.]+) (\w+)", p.stdout + p.stderr)
-    if not m:
-        raise AssertionError(f"no exposure for {name}: {p.stdout}{p.stderr}")
-    return float(m.group(1)), m.group(2)
 
 
 def main():

@@ -13,6 +13,8 @@ import subprocess
 import sys
 import tempfile
 
+from unit_security import exposure
+
 
 def main():
     build = os.path.abspath(sys.argv[1])
@@ -75,14 +77,17 @@ def main():
             if fams != want:
                 print(f"FAIL: {name}: RestrictAddressFamilies={' '.join(fams)}, expected {' '.join(want)}")
                 failed = True
-            p = subprocess.run(["systemd-analyze", "security", "--offline=true", name], cwd=tmp,
-                               capture_output=True, text=True, env=env, timeout=60)
-            m = re.search(r"Overall exposure level for \S+: ([0-9.]+)", p.stdout + p.stderr)
-            if not m or float(m.group(1)) > 2.0:
-                print(f"FAIL: {name}: exposure {m.group(1) if m else '?'} (want <= 2.0)")
+            try:
+                value, _ = exposure(tmp, name)
+            except AssertionError as e:
+                print(f"FAIL: {name}: {e}")
+                failed = True
+                continue
+            if value > 2.0:
+                print(f"FAIL: {name}: exposure {value} (want <= 2.0)")
                 failed = True
             else:
-                print(f"ok: {name} exposure {m.group(1)}")
+                print(f"ok: {name} exposure {value}")
     return 1 if failed else 0
 
 

@@ -9,6 +9,12 @@
 #include "fuzz.h"
 #include "strv.h"
 
+/* A string property set (none when value is NULL). */
+static void set_string(Vm *vm, const char *field, const char *value) {
+        if (value)
+                fuzz_check(vm_set_field(vm, field, &(VmValue){.type = 's', .s = value}, NULL) >= 0);
+}
+
 static Vm *sample_vm(unsigned i) {
         static const struct {
                 const char *os_name, *os_version, *sql, *arc;
@@ -32,33 +38,22 @@ static Vm *sample_vm(unsigned i) {
         i %= ELEMENTSOF(samples);
         vm = vm_new();
         fuzz_check(vm);
-        fuzz_check(vm_set_field(vm, "Id",
-                           &(VmValue){.type = 's', .s = "6f1c8a52-3b0e-4c7d-9a41-2d5e8f7b9c10"}, NULL) >= 0);
-        fuzz_check(vm_set_field(vm, "Name", &(VmValue){.type = 's', .s = "vm"}, NULL) >= 0);
+        set_string(vm, "Id", "6f1c8a52-3b0e-4c7d-9a41-2d5e8f7b9c10");
+        set_string(vm, "Name", "vm");
         fuzz_check(vm_set_field(vm, "Generation", &(VmValue){.type = 'u', .u = samples[i].generation},
                            NULL) >= 0);
         fuzz_check(vm_set_field(vm, "GuestServiceInterface", &(VmValue){.type = 'b', .b = samples[i].gsi},
                            NULL) >= 0);
         fuzz_check(
                 vm_set_field(vm, "DataExchange", &(VmValue){.type = 'b', .b = samples[i].kvp}, NULL) >= 0);
-        if (samples[i].os_name)
-                fuzz_check(vm_set_field(vm, "OsName", &(VmValue){.type = 's', .s = samples[i].os_name},
-                                   NULL) >= 0);
-        if (samples[i].os_version)
-                fuzz_check(vm_set_field(vm, "OsVersion", &(VmValue){.type = 's', .s = samples[i].os_version},
-                                   NULL) >= 0);
-        if (samples[i].sql)
-                fuzz_check(vm_set_field(vm, "SqlVersion", &(VmValue){.type = 's', .s = samples[i].sql},
-                                   NULL) >= 0);
-        if (samples[i].arc)
-                fuzz_check(vm_set_field(vm, "ArcAgentVersion", &(VmValue){.type = 's', .s = samples[i].arc},
-                                   NULL) >= 0);
+        set_string(vm, "OsName", samples[i].os_name);
+        set_string(vm, "OsVersion", samples[i].os_version);
+        set_string(vm, "SqlVersion", samples[i].sql);
+        set_string(vm, "ArcAgentVersion", samples[i].arc);
         if (samples[i].cid)
                 fuzz_check(vm_set_field(vm, "VsockCid", &(VmValue){.type = 'u', .u = samples[i].cid},
                                    NULL) >= 0);
-        if (samples[i].mac)
-                fuzz_check(vm_set_field(vm, "LegacyMac", &(VmValue){.type = 's', .s = samples[i].mac},
-                                   NULL) >= 0);
+        set_string(vm, "LegacyMac", samples[i].mac);
         vm->legacy_access = i % 2 == 0;
         return vm;
 }

@@ -69,6 +69,17 @@ def _check_enrolled(h, before, after):
     return main, srv
 
 
+def _watched_enrolment(h, enrol):
+    """A bus monitor marked, then enrol() (the Sync call, the service's start) timed and
+    _check_enrolled() on it: returns the monitor, its mark and (main, srv)."""
+    m = h.monitor()
+    since = m.mark()
+    before = time.time()
+    enrol()
+    after = time.time()
+    return m, since, _check_enrolled(h, before, after)
+
+
 def _openssl_time(line):
     return _utc(line.split("=", 1)[1])
 
@@ -99,12 +110,7 @@ def test_sync_first_enrolment(h):
     eq((srv["State"], srv["LastSync"], srv["CertificateExpiry"], srv["Error"]), ("Inactive", 0, 0, ""),
        "server before any sync")
     eq(os.path.exists(os.path.join(h.state_dir, "keystore", "identity.pem")), False, "identity.pem before sync")
-    m = h.monitor()
-    since = m.mark()
-    before = time.time()
-    h.call("Sync")
-    after = time.time()
-    main, srv = _check_enrolled(h, before, after)
+    m, since, (main, srv) = _watched_enrolment(h, lambda: h.call("Sync"))
     m.sync()
     c = _merged(_changes(m, since, BUS_PATH, IFACE))
     eq(c, {"LastSync": main["LastSync"], "CertificateExpiry": main["CertificateExpiry"]},
@@ -122,12 +128,7 @@ def test_sync_automatic_at_start(h):
     Inactive → Active signalled once on the server object, LastSync/CertificateExpiry
     signalled on both objects; restarted with a valid certificate it does not sync again."""
     h.write_config()
-    m = h.monitor()
-    since = m.mark()
-    before = time.time()
-    h.start_service()   # waits for Active
-    after = time.time()
-    _check_enrolled(h, before, after)
+    m, since, _ = _watched_enrolment(h, h.start_service)   # start_service waits for Active
     m.sync()
     states = [c["State"] for c in _changes(m, since, SRV, IFACE_SERVER) if "State" in c]
     eq(states, ["Active"], "server State changes")
@@ -151,12 +152,7 @@ def test_sync_renews(h):
     main0, _ = _times(h)
     key0, cert0, _ = keystore_identity(h)
     doc0 = attest(h, "vsock", "101", "before")
-    m = h.monitor()
-    since = m.mark()
-    before = time.time()
-    h.call("Sync")
-    after = time.time()
-    main1, _ = _check_enrolled(h, before, after)
+    m, since, (main1, _) = _watched_enrolment(h, lambda: h.call("Sync"))
     key1, cert1, _ = keystore_identity(h)
     if _serial(h, cert1) == _serial(h, cert0):
         raise AssertionError("Sync did not issue a new certificate")

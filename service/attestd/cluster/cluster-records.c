@@ -12,32 +12,40 @@ int cluster_key_settings(const char *prefix, char **ret) {
         return asprintf(ret, "%s/settings", prefix) < 0 ? -ENOMEM : 0;
 }
 
-int cluster_key_grant(const char *prefix, const char *vm_id, char **ret) {
+/* The records named by a VM id or a server name: their folder below the prefix and the check
+ * of their name. */
+static const struct {
+        const char *folder;
+        bool (*name_is_valid)(const char *name);
+} named_keys[_CLUSTER_KEY_KIND_MAX] = {
+        [CLUSTER_KEY_GRANT] = {"grants/", uuid_is_shaped},
+        [CLUSTER_KEY_SERVER] = {"servers/", cluster_server_name_is_valid},
+        [CLUSTER_KEY_REAPPLY] = {"reapply/", cluster_server_name_is_valid},
+        [CLUSTER_KEY_MEMBER] = {"members/", cluster_server_name_is_valid},
+};
+
+static int named_key(const char *prefix, ClusterKeyKind kind, const char *name, char **ret) {
         assert(cluster_prefix_is_valid(prefix));
-        if (!uuid_is_shaped(vm_id))
+        assert(named_keys[kind].folder);
+        if (!named_keys[kind].name_is_valid(name))
                 return -EINVAL;
-        return asprintf(ret, "%s/grants/%s", prefix, vm_id) < 0 ? -ENOMEM : 0;
+        return asprintf(ret, "%s/%s%s", prefix, named_keys[kind].folder, name) < 0 ? -ENOMEM : 0;
+}
+
+int cluster_key_grant(const char *prefix, const char *vm_id, char **ret) {
+        return named_key(prefix, CLUSTER_KEY_GRANT, vm_id, ret);
 }
 
 int cluster_key_server(const char *prefix, const char *server, char **ret) {
-        assert(cluster_prefix_is_valid(prefix));
-        if (!cluster_server_name_is_valid(server))
-                return -EINVAL;
-        return asprintf(ret, "%s/servers/%s", prefix, server) < 0 ? -ENOMEM : 0;
+        return named_key(prefix, CLUSTER_KEY_SERVER, server, ret);
 }
 
 int cluster_key_member(const char *prefix, const char *server, char **ret) {
-        assert(cluster_prefix_is_valid(prefix));
-        if (!cluster_server_name_is_valid(server))
-                return -EINVAL;
-        return asprintf(ret, "%s/members/%s", prefix, server) < 0 ? -ENOMEM : 0;
+        return named_key(prefix, CLUSTER_KEY_MEMBER, server, ret);
 }
 
 int cluster_key_reapply(const char *prefix, const char *server, char **ret) {
-        assert(cluster_prefix_is_valid(prefix));
-        if (!cluster_server_name_is_valid(server))
-                return -EINVAL;
-        return asprintf(ret, "%s/reapply/%s", prefix, server) < 0 ? -ENOMEM : 0;
+        return named_key(prefix, CLUSTER_KEY_REAPPLY, server, ret);
 }
 
 int cluster_key_ca(const char *prefix, char **ret) {
@@ -68,27 +76,14 @@ int cluster_key_parse(const char *prefix, const char *key, ClusterKeyKind *ret_k
                 *ret_name = NULL;
                 return 0;
         }
-        if (strncmp(rest, "grants/", 7) == 0) {
-                kind = CLUSTER_KEY_GRANT;
-                name = rest + 7;
-                if (!uuid_is_shaped(name))
-                        return -EBADMSG;
-        } else if (strncmp(rest, "servers/", 8) == 0) {
-                kind = CLUSTER_KEY_SERVER;
-                name = rest + 8;
-                if (!cluster_server_name_is_valid(name))
-                        return -EBADMSG;
-        } else if (strncmp(rest, "reapply/", 8) == 0) {
-                kind = CLUSTER_KEY_REAPPLY;
-                name = rest + 8;
-                if (!cluster_server_name_is_valid(name))
-                        return -EBADMSG;
-        } else if (strncmp(rest, "members/", 8) == 0) {
-                kind = CLUSTER_KEY_MEMBER;
-                name = rest + 8;
-                if (!cluster_server_name_is_valid(name))
-                        return -EBADMSG;
-        } else
+        for (kind = 0; kind < _CLUSTER_KEY_KIND_MAX; kind++)
+                if (named_keys[kind].folder &&
+                        strncmp(rest, named_keys[kind].folder, strlen(named_keys[kind].folder)) == 0)
+                        break;
+        if (kind == _CLUSTER_KEY_KIND_MAX)
+                return -EBADMSG;
+        name = rest + strlen(named_keys[kind].folder);
+        if (!named_keys[kind].name_is_valid(name))
                 return -EBADMSG;
 
         copy = strdup(name);

@@ -296,12 +296,7 @@ static void write_free(Write *w) {
         if (!w)
                 return;
         s = w->store;
-        if (w->prev)
-                w->prev->next = w->next;
-        else
-                s->writes = w->next;
-        if (w->next)
-                w->next->prev = w->prev;
+        LIST_REMOVE(s->writes, w);
         if (w->call)
                 etcd_call_cancel(w->call);
         sd_event_source_disable_unref(w->retry);
@@ -436,10 +431,7 @@ static int write_start(ClusterStore *s, char **keys, char **values, cluster_done
                 .n = strv_length(keys),
                 .done = done,
                 .userdata = userdata};
-        w->next = s->writes;
-        if (s->writes)
-                s->writes->prev = w;
-        s->writes = w;
+        LIST_PREPEND(s->writes, w);
 
         r = write_send(w);
         if (r < 0) {

@@ -44,12 +44,7 @@ static void call_free(EtcdCall *call) {
         if (!call)
                 return;
         c = call->client;
-        if (call->prev)
-                call->prev->next = call->next;
-        else
-                c->calls = call->next;
-        if (call->next)
-                call->next->prev = call->prev;
+        LIST_REMOVE(c->calls, call);
         if (call->easy) {
                 (void)curl_event_remove(c->curl, call->easy);
                 sym_curl_easy_cleanup(call->easy);
@@ -282,10 +277,7 @@ static int call_new(EtcdClient *c, const char *path, const char *body, bool stre
                 .message = message,
                 .reply = reply,
                 .userdata = userdata};
-        call->next = c->calls;
-        if (c->calls)
-                c->calls->prev = call;
-        c->calls = call;
+        LIST_PREPEND(c->calls, call);
 
         call->path = strdup(path);
         call->body = strdup(body);

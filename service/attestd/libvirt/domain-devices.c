@@ -56,6 +56,11 @@ static int domain_xml(virDomainPtr dom, const Vm *vm, bool live, char **ret, sd_
         return 0;
 }
 
+/* The domain's XML was read but could not be parsed (r, negative errno). */
+static int xml_unreadable(sd_bus_error *error, const Vm *vm, int r) {
+        return sd_bus_error_set_errnof(error, r, "VM '%s': cannot read its domain XML: %m", vm->name);
+}
+
 static int nic_state(virDomainPtr dom, const Vm *vm, bool live, VirtNicState *ret, sd_bus_error *error) {
         _cleanup_free_ char *xml = NULL;
         int r;
@@ -65,8 +70,7 @@ static int nic_state(virDomainPtr dom, const Vm *vm, bool live, VirtNicState *re
                 return r;
         r = virt_domain_legacy_nic(xml, vm->id, ret);
         if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "VM '%s': cannot read its domain XML: %m",
-                        vm->name);
+                return xml_unreadable(error, vm, r);
         return 0;
 }
 
@@ -113,8 +117,7 @@ static int config_legacy_nic(virDomainPtr dom, const Vm *vm, char **ret, sd_bus_
                 return r;
         r = virt_domain_legacy_nic_device(xml, ret);
         if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "VM '%s': cannot read its domain XML: %m",
-                        vm->name);
+                return xml_unreadable(error, vm, r);
         return 0;
 }
 
@@ -143,33 +146,25 @@ static unsigned changed_bits(unsigned flags) {
                (flags & VIR_DOMAIN_AFFECT_LIVE ? DOMAIN_CHANGED_LIVE : 0);
 }
 
-int domain_add_legacy_nic(InventoryLibvirt *p, const Vm *vm, bool live, unsigned *ret_changed,
+/* The NIC of view added to the configuration where it lacks or was changed, and to the running
+ * domain where it lacks; a changed NIC of the service is replaced (and put back as it was if the
+ * new one cannot be added). */
+static int add_legacy_nic(virDomainPtr dom, const Vm *vm, const NicView *v, unsigned *ret_flags,
         sd_bus_error *error) {
-        _cleanup_(domain_freep) virDomainPtr dom = NULL;
         _cleanup_free_ char *xml = NULL, *changed_nic = NULL;
         unsigned flags = 0;
-        NicView v;
         int r;
 
-        assert(p);
-        assert(vm);
-        assert(ret_changed);
-
-        r = open_nic_view(p, vm, live, &dom, &v, error);
-        if (r < 0)
-                return r;
-        /* A NIC of the service whose MAC or tap name someone changed: replaced (and put back as
-         * it was if the new one cannot be added). */
-        if (v.config == VIRT_NIC_OURS_CHANGED) {
+        if (v->config == VIRT_NIC_OURS_CHANGED) {
                 r = config_legacy_nic(dom, vm, &changed_nic, error);
                 if (r < 0)
                         return r;
                 if (sym_virDomainDetachDeviceAlias(dom, VIRT_LEGACY_NIC_ALIAS, VIR_DOMAIN_AFFECT_CONFIG) < 0)
                         return libvirt_error(error, vm, "remove its changed legacy NIC");
         }
-        if (v.config == VIRT_NIC_ABSENT || v.config == VIRT_NIC_OURS_CHANGED)
+        if (v->config == VIRT_NIC_ABSENT || v->config == VIRT_NIC_OURS_CHANGED)
                 flags |= VIR_DOMAIN_AFFECT_CONFIG;
-        if (v.live && v.running == VIRT_NIC_ABSENT)
+        if (v->live && v->running == VIRT_NIC_ABSENT)
                 flags |= VIR_DOMAIN_AFFECT_LIVE;
 
         if (flags != 0) {
@@ -178,14 +173,34 @@ int domain_add_legacy_nic(InventoryLibvirt *p, const Vm *vm, bool live, unsigned
                         return r;
                 if (sym_virDomainAttachDeviceFlags(dom, xml, flags) < 0)
                         return add_failed(dom, vm, changed_nic, error);
-                log_info("VM '%s': added the legacy NIC %s (%s)%s.", vm->name, VIRT_LEGACY_NIC_ALIAS, v.mac,
+                log_info("VM '%s': added the legacy NIC %s (%s)%s.", vm->name, VIRT_LEGACY_NIC_ALIAS, v->mac,
                         flags & VIR_DOMAIN_AFFECT_LIVE ? ", hot-plugged" : "");
         }
-        *ret_changed = changed_bits(flags);
+        *ret_flags = flags;
         return 0;
 }
 
-int domain_remove_legacy_nic(InventoryLibvirt *p, const Vm *vm, bool live, unsigned *ret_changed,
+/* Only the service's own NIC (its alias) is removed: any other interface stays. */
+static int remove_legacy_nic(virDomainPtr dom, const Vm *vm, const NicView *v, unsigned *ret_flags,
+        sd_bus_error *error) {
+        unsigned flags = 0;
+
+        if (v->config == VIRT_NIC_OURS || v->config == VIRT_NIC_OURS_CHANGED)
+                flags |= VIR_DOMAIN_AFFECT_CONFIG;
+        if (v->running == VIRT_NIC_OURS || v->running == VIRT_NIC_OURS_CHANGED)
+                flags |= VIR_DOMAIN_AFFECT_LIVE;
+        if (flags != 0) {
+                if (sym_virDomainDetachDeviceAlias(dom, VIRT_LEGACY_NIC_ALIAS, flags) < 0)
+                        return libvirt_error(error, vm, "remove its legacy NIC");
+                log_info("VM '%s': removed the legacy NIC %s%s.", vm->name, VIRT_LEGACY_NIC_ALIAS,
+                        flags & VIR_DOMAIN_AFFECT_LIVE ? " (also from the running domain)" : "");
+        }
+        *ret_flags = flags;
+        return 0;
+}
+
+/* One path for both: the domain and its NIC view opened, the change made, what changed said. */
+static int change_legacy_nic(InventoryLibvirt *p, const Vm *vm, bool add, bool live, unsigned *ret_changed,
         sd_bus_error *error) {
         _cleanup_(domain_freep) virDomainPtr dom = NULL;
         unsigned flags = 0;
@@ -199,19 +214,21 @@ int domain_remove_legacy_nic(InventoryLibvirt *p, const Vm *vm, bool live, unsig
         r = open_nic_view(p, vm, live, &dom, &v, error);
         if (r < 0)
                 return r;
-        /* Only the service's own NIC (its alias): any other interface stays. */
-        if (v.config == VIRT_NIC_OURS || v.config == VIRT_NIC_OURS_CHANGED)
-                flags |= VIR_DOMAIN_AFFECT_CONFIG;
-        if (v.running == VIRT_NIC_OURS || v.running == VIRT_NIC_OURS_CHANGED)
-                flags |= VIR_DOMAIN_AFFECT_LIVE;
-        if (flags != 0) {
-                if (sym_virDomainDetachDeviceAlias(dom, VIRT_LEGACY_NIC_ALIAS, flags) < 0)
-                        return libvirt_error(error, vm, "remove its legacy NIC");
-                log_info("VM '%s': removed the legacy NIC %s%s.", vm->name, VIRT_LEGACY_NIC_ALIAS,
-                        flags & VIR_DOMAIN_AFFECT_LIVE ? " (also from the running domain)" : "");
-        }
+        r = add ? add_legacy_nic(dom, vm, &v, &flags, error) : remove_legacy_nic(dom, vm, &v, &flags, error);
+        if (r < 0)
+                return r;
         *ret_changed = changed_bits(flags);
         return 0;
+}
+
+int domain_add_legacy_nic(InventoryLibvirt *p, const Vm *vm, bool live, unsigned *ret_changed,
+        sd_bus_error *error) {
+        return change_legacy_nic(p, vm, true, live, ret_changed, error);
+}
+
+int domain_remove_legacy_nic(InventoryLibvirt *p, const Vm *vm, bool live, unsigned *ret_changed,
+        sd_bus_error *error) {
+        return change_legacy_nic(p, vm, false, live, ret_changed, error);
 }
 
 int domain_add_device(InventoryLibvirt *p, const Vm *vm, VirtDevice device, bool live, unsigned *ret_changed,
@@ -239,8 +256,7 @@ int domain_add_device(InventoryLibvirt *p, const Vm *vm, VirtDevice device, bool
                         return r;
                 r = virt_domain_has_device(xml, device);
                 if (r < 0)
-                        return sd_bus_error_set_errnof(error, r, "VM '%s': cannot read its domain XML: %m",
-                                vm->name);
+                        return xml_unreadable(error, vm, r);
                 if (r == 0)
                         flags |= running ? VIR_DOMAIN_AFFECT_LIVE : VIR_DOMAIN_AFFECT_CONFIG;
         }

@@ -219,12 +219,33 @@ static int domain_is_live(xmlXPathContext *ctx, VmPowerState power_state) {
         return xpath_exists(ctx, "/domain[@id]");
 }
 
+/* Whether the legacy NIC n has the MAC (ret_mac) and the tap name (ret_dev) the service derives
+ * from vm_id. */
+static int legacy_nic_matches(xmlXPathContext *ctx, xmlNode *n, const char *vm_id, bool *ret_mac,
+        bool *ret_dev) {
+        _cleanup_free_ char *mac = NULL, *dev = NULL;
+        char want_mac[VIRT_MAC_BUFLEN], want_dev[VIRT_IFNAME_BUFLEN];
+        int r;
+
+        r = xpath_string(ctx, n, "mac/@address", &mac);
+        if (r < 0)
+                return r;
+        r = xpath_string(ctx, n, "target/@dev", &dev);
+        if (r < 0)
+                return r;
+        virt_legacy_nic_mac(vm_id, want_mac);
+        virt_legacy_nic_ifname(vm_id, want_dev);
+        *ret_mac = mac && strcasecmp(mac, want_mac) == 0;
+        *ret_dev = streq_ptr(dev, want_dev);
+        return 0;
+}
+
 /* LegacyMac: the MAC of the service's NIC when it is the one derived from the VM id (another
  * MAC was put there by hand: drift, and no key of another VM's). LegacyInterface: its tap,
  * only from the live XML and only under the name the service gave it. */
 static int parse_legacy_nic(xmlXPathContext *ctx, bool live, Vm *vm) {
-        _cleanup_free_ char *mac = NULL, *dev = NULL;
         char want_mac[VIRT_MAC_BUFLEN], want_dev[VIRT_IFNAME_BUFLEN];
+        bool mac_ok, dev_ok;
         xmlNode *n;
         int r;
 
@@ -232,23 +253,16 @@ static int parse_legacy_nic(xmlXPathContext *ctx, bool live, Vm *vm) {
         if (r <= 0)
                 return r;
         vm->legacy_nic_ours = true;
-        r = xpath_string(ctx, n, "mac/@address", &mac);
-        if (r < 0)
+        r = legacy_nic_matches(ctx, n, vm->id, &mac_ok, &dev_ok);
+        if (r < 0 || !mac_ok)
                 return r;
         virt_legacy_nic_mac(vm->id, want_mac);
-        if (!mac || strcasecmp(mac, want_mac) != 0)
-                return 0;
         r = free_and_strdup(&vm->legacy_mac, want_mac);
         if (r < 0)
                 return r;
-        if (!live)
+        if (!live || !dev_ok)
                 return 0;
-        r = xpath_string(ctx, n, "target/@dev", &dev);
-        if (r < 0)
-                return r;
         virt_legacy_nic_ifname(vm->id, want_dev);
-        if (!streq_ptr(dev, want_dev))
-                return 0;
         return free_and_strdup(&vm->legacy_interface, want_dev);
 }
 
@@ -279,13 +293,16 @@ static int parse_domain(const char *xml, xmlDoc **ret_doc, xmlXPathContext **ret
         return 0;
 }
 
+#define AGENT_CONNECTED_PATH                                                             \
+        "/domain/devices/channel[target/@type='virtio' and target/@name='" AGENT_CHANNEL \
+        "' and target/@state='connected']"
+
 static int agent_connected(xmlXPathContext *ctx) {
-        return xpath_exists(ctx,
-                "/domain/devices/channel[target/@type='virtio' and target/@name='" AGENT_CHANNEL
-                "' and target/@state='connected']");
+        return xpath_exists(ctx, AGENT_CONNECTED_PATH);
 }
 
-int virt_domain_agent_connected(const char *xml) {
+/* Whether an XPath expression selects at least one node of a domain XML. */
+static int domain_xml_has(const char *xml, const char *expr) {
         _cleanup_(xml_doc_freep) xmlDoc *doc = NULL;
         _cleanup_(xpath_context_freep) xmlXPathContext *ctx = NULL;
         int r;
@@ -295,7 +312,11 @@ int virt_domain_agent_connected(const char *xml) {
         r = parse_domain(xml, &doc, &ctx);
         if (r < 0)
                 return r;
-        return agent_connected(ctx);
+        return xpath_exists(ctx, expr);
+}
+
+int virt_domain_agent_connected(const char *xml) {
+        return domain_xml_has(xml, AGENT_CONNECTED_PATH);
 }
 
 static const struct {
@@ -509,8 +530,7 @@ int virt_legacy_nic_xml(const char *vm_id, char **ret) {
 int virt_domain_legacy_nic(const char *xml, const char *vm_id, VirtNicState *ret) {
         _cleanup_(xml_doc_freep) xmlDoc *doc = NULL;
         _cleanup_(xpath_context_freep) xmlXPathContext *ctx = NULL;
-        _cleanup_free_ char *mac = NULL, *dev = NULL;
-        char want_mac[VIRT_MAC_BUFLEN], want_dev[VIRT_IFNAME_BUFLEN];
+        bool mac_ok, dev_ok;
         xmlNode *n;
         int r;
 
@@ -528,16 +548,10 @@ int virt_domain_legacy_nic(const char *xml, const char *vm_id, VirtNicState *ret
                 *ret = VIRT_NIC_ABSENT;
                 return 0;
         }
-        r = xpath_string(ctx, n, "mac/@address", &mac);
+        r = legacy_nic_matches(ctx, n, vm_id, &mac_ok, &dev_ok);
         if (r < 0)
                 return r;
-        r = xpath_string(ctx, n, "target/@dev", &dev);
-        if (r < 0)
-                return r;
-        virt_legacy_nic_mac(vm_id, want_mac);
-        virt_legacy_nic_ifname(vm_id, want_dev);
-        *ret = mac && strcasecmp(mac, want_mac) == 0 && streq_ptr(dev, want_dev) ? VIRT_NIC_OURS
-                                                                                 : VIRT_NIC_OURS_CHANGED;
+        *ret = mac_ok && dev_ok ? VIRT_NIC_OURS : VIRT_NIC_OURS_CHANGED;
         return 0;
 }
 
@@ -572,20 +586,11 @@ int virt_domain_legacy_nic_device(const char *xml, char **ret) {
 }
 
 int virt_domain_has_device(const char *xml, VirtDevice device) {
-        _cleanup_(xml_doc_freep) xmlDoc *doc = NULL;
-        _cleanup_(xpath_context_freep) xmlXPathContext *ctx = NULL;
-        int r;
-
-        assert(xml);
-
-        r = parse_domain(xml, &doc, &ctx);
-        if (r < 0)
-                return r;
         switch (device) {
         case VIRT_DEVICE_VSOCK:
-                return xpath_exists(ctx, "/domain/devices/vsock[not(@model) or @model='virtio']");
+                return domain_xml_has(xml, "/domain/devices/vsock[not(@model) or @model='virtio']");
         case VIRT_DEVICE_AGENT_CHANNEL:
-                return xpath_exists(ctx,
+                return domain_xml_has(xml,
                         "/domain/devices/channel[target/@type='virtio' and target/@name='" AGENT_CHANNEL
                         "']");
         default:

@@ -129,6 +129,19 @@ static void source_link(VirtEventSource *s) {
                 loop.n_handles++;
 }
 
+/* The end of adding s: r is sd-event's answer. On an error s is dropped (-1 for libvirt); else
+ * it is named, listed and its id returned. */
+static int source_added(VirtEventSource *s, int r, const char *description) {
+        if (r < 0) {
+                sd_event_source_disable_unref(s->source);
+                free(s);
+                return -1;
+        }
+        (void)sd_event_source_set_description(s->source, description);
+        source_link(s);
+        return s->id;
+}
+
 static void source_unlink(VirtEventSource *s) {
         for (VirtEventSource **p = &loop.sources; *p; p = &(*p)->next)
                 if (*p == s) {
@@ -152,15 +165,9 @@ static int add_handle(int fd, int events, virEventHandleCallback cb, void *opaqu
         r = sd_event_add_io(loop.event, &s->source, fd, events_to_epoll(events), on_handle, s);
         if (r >= 0)
                 r = handle_apply(s);
-        if (r < 0) {
+        if (r < 0)
                 log_error_errno(r, "libvirt event loop: cannot watch fd %d: %m", fd);
-                sd_event_source_disable_unref(s->source);
-                free(s);
-                return -1;
-        }
-        (void)sd_event_source_set_description(s->source, "libvirt-handle");
-        source_link(s);
-        return s->id;
+        return source_added(s, r, "libvirt-handle");
 }
 
 static void update_handle(int watch, int events) {
@@ -231,15 +238,9 @@ static int add_timeout(int frequency, virEventTimeoutCallback cb, void *opaque, 
         r = sd_event_add_time(loop.event, &s->source, CLOCK_MONOTONIC, 0, 1, on_timeout, s);
         if (r >= 0)
                 r = timeout_arm(s);
-        if (r < 0) {
+        if (r < 0)
                 log_error_errno(r, "libvirt event loop: cannot add a timeout: %m");
-                sd_event_source_disable_unref(s->source);
-                free(s);
-                return -1;
-        }
-        (void)sd_event_source_set_description(s->source, "libvirt-timeout");
-        source_link(s);
-        return s->id;
+        return source_added(s, r, "libvirt-timeout");
 }
 
 static void update_timeout(int timer, int frequency) {
