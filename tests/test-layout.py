@@ -8,7 +8,16 @@
    basic/, shared/ and itself (attestd/ also legacynet/): nothing includes upward or sideways;
 3. basic/ does not include build-config.h (it holds the project's paths and user names);
 4. one header per .c: foo.c (other than a program's main) has foo.h beside it, every .h but the
-   header-only ones has its .c, and every function foo.h declares is defined in foo.c.
+   header-only ones has its .c, and every function foo.h declares is defined in foo.c;
+5. sizes: every .c and .h under service/ and client/ has at most MAX_FILE_LINES lines, and
+   every function at most MAX_FUNCTION_LINES (from the first line of its signature to its
+   closing brace), unless a reason is written beside it:
+     - a file: a comment line starting "/* Long file:" within its first 30 lines;
+     - a function: a comment starting "/* Long function:" in the comment right above it.
+   A function is what clang-format writes (.clang-format): a line in column 0 (not a
+   preprocessor line, comment or initializer) whose signature, possibly continued on indented
+   lines, ends with "{", up to the next line that is "}" alone in column 0. A "}" alone in
+   column 0 that closes no such signature fails the check: the file is not written that way.
 
 Usage: test-layout.py SOURCE_ROOT
 """
@@ -48,10 +57,86 @@ MAINS = {"attestd.c", "imdsd.c", "vsockd.c", "azshcictl.c", "azshci-attest.c"}
 # implementation, declared there by its constructor.
 IMPLEMENTS = {"issuer-cmp.c": "issuer.h", "issuer-local.c": "issuer.h", "issuer-cluster.c": "issuer.h"}
 
+MAX_FILE_LINES = 750
+MAX_FUNCTION_LINES = 120
+LONG_FILE = "/* Long file:"
+LONG_FUNCTION = "/* Long function:"
+# Where a file's reason may stand: within its first lines.
+LONG_FILE_WITHIN = 30
+
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 # A declaration at file scope: "type name(args);" possibly over several lines.
 DECL = re.compile(r"^(?!static|typedef|#|\s|/|\*|})[^;{}()]*?\b([a-z_][a-z0-9_]*)\s*\([^;{}]*\)\s*(?:_[a-z_]+_(?:\([^)]*\))?\s*)*;",
                   re.M)
+
+
+def functions(lines):
+    """(name, first line index, line count) of each function definition in a clang-format'd C
+    file, given as its list of lines."""
+    found = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if not line or line[0] in " \t#/*}":
+            i += 1
+            continue
+        # The signature: this line and its indented continuation lines, up to "{" or ";".
+        j = i
+        while not lines[j].rstrip().endswith(("{", ";")) and j + 1 < len(lines) and \
+                lines[j + 1][:1] in (" ", "\t"):
+            j += 1
+        head = " ".join(l.strip() for l in lines[i:j + 1])
+        name = re.match(r"[^=(]*?\b([A-Za-z_][A-Za-z0-9_]*)\s*\(", head)
+        if not head.endswith("{") or "=" in head or not name:
+            i = j + 1
+            continue
+        end = j + 1
+        while end < len(lines) and lines[end].rstrip() != "}":
+            end += 1
+        found.append((name.group(1), i, end - i + 1))
+        i = end + 1
+    return found
+
+
+def reason_above(lines, index, marker):
+    """Whether the comment right above lines[index] holds marker."""
+    k = index - 1
+    while k >= 0:
+        t = lines[k].strip()
+        if not (t.startswith(("/*", "*", "//")) or t.endswith("*/")):
+            break
+        if t.startswith(marker):
+            return True
+        k -= 1
+    return False
+
+
+def check_sizes(root):
+    problems = []
+    for top in ("service", "client"):
+        for p in sorted((root / top).rglob("*.[ch]")):
+            rel = p.relative_to(root)
+            lines = p.read_text().split("\n")
+            if lines and lines[-1] == "":
+                lines.pop()
+            if len(lines) > MAX_FILE_LINES and \
+                    not any(l.startswith(LONG_FILE) for l in lines[:LONG_FILE_WITHIN]):
+                problems.append(f"{rel}: {len(lines)} lines (at most {MAX_FILE_LINES} without a "
+                                f"\"{LONG_FILE}\" reason at the top)")
+            found = functions(lines)
+            # Every "}" alone in column 0 closes a function (a struct or an initializer closes
+            # with "};" or "} Name;"): one that does not is code this check cannot read, say a
+            # brace on a line of its own, which would hide a long function.
+            closers = sum(1 for l in lines if l.rstrip() == "}")
+            if closers != len(found):
+                problems.append(f"{rel}: {closers} function end(s) but {len(found)} signature(s) "
+                                f"ending in \"{{\" found (not clang-format'd?)")
+            for name, first, n in found:
+                if n > MAX_FUNCTION_LINES and not reason_above(lines, first, LONG_FUNCTION):
+                    problems.append(f"{rel}:{first + 1}: {name}() has {n} lines (at most "
+                                    f"{MAX_FUNCTION_LINES} without a \"{LONG_FUNCTION}\" reason "
+                                    f"right above it)")
+    return problems
 
 
 def main():
@@ -103,6 +188,8 @@ def main():
             for fn in DECL.findall(p.read_text()):
                 if not re.search(r"^[^;\n]*\b" + re.escape(fn) + r"\([^;]*?\)\s*\{", body, re.M | re.S):
                     problems["one-header-per-c"].append(f"{rel} declares {fn}(), which {twin.name} does not define")
+
+    problems["sizes"] = check_sizes(root)
 
     print(f"1..{len(problems)}")
     failed = 0

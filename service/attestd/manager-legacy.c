@@ -3,6 +3,7 @@
 #include <net/if.h>
 
 #include "bus-names.h"
+#include "legacy-net-status.h"
 #include "legacy-net.h"
 #include "log.h"
 #include "manager-inventory.h"

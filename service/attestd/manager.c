@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Long file: the VM list, the state file, the change types and the commit; split pending. */
 
 #include <ctype.h>
 #include <malloc.h>

@@ -24,9 +24,9 @@
  * Links are managed over rtnetlink (libmnl), the firewall through libnftables; nothing is
  * spawned. Every call works in the network namespace of the calling thread and needs
  * CAP_NET_ADMIN. All calls are idempotent; the whole state is restored by
- * legacy_net_enable() followed by legacy_net_attach_port() for each port. Errors are
- * negative errno values; when ret_error is not NULL it receives a human-readable message
- * (caller frees) on failure. */
+ * legacy_net_enable() followed by legacy_net_attach_port() for each port; legacy-net-status.h
+ * inspects it. Errors are negative errno values; when ret_error is not NULL it receives a
+ * human-readable message (caller frees) on failure. */
 
 #define LEGACY_NET_BRIDGE_DEFAULT "azshci-imds0"
 #define LEGACY_NET_TABLE_DEFAULT  "azshci"
@@ -35,44 +35,12 @@
 #define LEGACY_NET_PREFIXLEN      16
 #define LEGACY_NET_PORT           80
 
+typedef struct Addr Addr;
+
 typedef struct LegacyNetConfig {
         const char *bridge; /* NULL = LEGACY_NET_BRIDGE_DEFAULT */
         const char *table;  /* NULL = LEGACY_NET_TABLE_DEFAULT (used in families bridge and inet) */
 } LegacyNetConfig;
-
-/* A port the caller expects on the bridge (from the persisted VM registrations). */
-typedef struct LegacyNetPort {
-        const char *ifname;
-        const char *mac; /* any form mac_normalize() accepts */
-} LegacyNetPort;
-
-typedef struct LegacyNetPortStatus {
-        char *ifname;
-        char *mac;       /* the expected MAC (normalised); NULL for a port found but not expected */
-        char *bound_mac; /* the MAC bound in the anti-spoofing set; NULL = none */
-        bool expected;   /* passed in by the caller */
-        bool present;    /* the interface exists */
-        bool attached;   /* it is a port of our bridge */
-        bool isolated;   /* IFLA_BRPORT_ISOLATED is set */
-        bool up;
-        bool mac_bound; /* bound_mac equals mac */
-} LegacyNetPortStatus;
-
-typedef struct LegacyNetStatus {
-        char *bridge;          /* the bridge name that was checked */
-        bool bridge_present;   /* a link with that name exists ... */
-        bool bridge_is_bridge; /* ... and is a bridge */
-        bool bridge_up;
-        bool alias_ok;
-        char *alias;                /* current ifalias, NULL = none */
-        bool address_ok;            /* 169.254.169.253/16 is on the bridge */
-        char **addresses;           /* all IPv4 addresses on the bridge, "a.b.c.d/n" */
-        bool table_present;         /* the nftables tables exist ... */
-        bool table_intact;          /* ... and their chains and rules are exactly ours */
-        LegacyNetPortStatus *ports; /* expected ports first (in the given order), then unexpected ones */
-        size_t n_ports;
-        char **drift; /* one line per problem; NULL or empty = everything as configured */
-} LegacyNetStatus;
 
 /* Creates/repairs the bridge and (re)installs the firewall atomically, keeping existing MAC
  * bindings. Removes IPv4 addresses other than ours from the bridge. Ports are not touched. */
@@ -95,16 +63,10 @@ int legacy_net_attach_tap(const LegacyNetConfig *c, const char *ifname, const ch
  * interface that no longer exists only loses its binding; nothing to do is not an error. */
 int legacy_net_detach_port(const LegacyNetConfig *c, const char *ifname, char **ret_error);
 
-/* Inspects everything (read-only). expected == NULL: no expectations about ports (every port
- * found is taken as intended); otherwise ports other than expected[0..n_expected) are drift.
- * Returns 0 when the state could be read (drift or not; see ret->drift), negative errno when netlink or
- * nftables failed. */
-int legacy_net_status(const LegacyNetConfig *c, const LegacyNetPort *expected, size_t n_expected,
-        LegacyNetStatus *ret);
-void legacy_net_status_done(LegacyNetStatus *s);
-
-/* True when the status shows no drift. */
-bool legacy_net_status_ok(const LegacyNetStatus *s);
-
-/* Multi-line human-readable rendering of a status (for azshcictl and logs). */
-char *legacy_net_status_format(const LegacyNetStatus *s);
+/* The configuration's bridge and table names, the defaults for those unset. */
+const char *legacy_net_bridge_name(const LegacyNetConfig *c);
+const char *legacy_net_table_name(const LegacyNetConfig *c);
+/* -EINVAL (with a message in *ret_error when not NULL) for an invalid bridge or table name. */
+int legacy_net_check_config(const LegacyNetConfig *c, char **ret_error);
+/* Whether a is the bridge's address, LEGACY_NET_ADDRESS/LEGACY_NET_PREFIXLEN. */
+bool legacy_net_addr_is_ours(const Addr *a);

@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+/* Long file: one job, the rule file's loader. Every parse_*() reads through the Loader (the
+ * JSON path its messages name, the first error), which no other file needs; a split would only
+ * export it. */
+
 #include <stdarg.h>
 
 #include "benefit-rules.h"

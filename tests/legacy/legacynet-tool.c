@@ -36,6 +36,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "legacy-net-status.h"
 #include "legacy-net.h"
 #include "nft-rules.h"
 #include "peer-port.h"

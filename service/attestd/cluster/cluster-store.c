@@ -1,4 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* Long file: one object. The reads (range, watch, lease, status) and the writes (the CAS
+ * transactions and their retries) share the store's view, revision and reachability, and a
+ * write's answer updates the view as a watch message does; a split would export the store's
+ * internals. */
+
 #include "cluster-store.h"
 #include "etcd-client.h"
 #include "etcd-json.h"

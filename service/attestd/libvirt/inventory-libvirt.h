@@ -12,7 +12,8 @@
  * manager's VM objects in step through manager_commit(), so the bus sees the same
  * InterfacesAdded/Removed and PropertiesChanged as for hand-registered VMs. When the
  * connection is lost the inventory is kept but marked stale, and the provider reconnects with
- * backoff and reconciles again. docs/libvirt.md describes the mapping. */
+ * backoff and reconciles again. docs/libvirt.md describes the mapping. This file holds the
+ * connection and its events; inventory-domains.h reads the domains and reconciles. */
 
 typedef struct Manager Manager;
 typedef struct Vm Vm;
