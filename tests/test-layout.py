@@ -8,7 +8,10 @@
    basic/, shared/ and itself (attestd/ also legacynet/): nothing includes upward or sideways;
 3. basic/ does not include build-config.h (it holds the project's paths and user names);
 4. one header per .c: foo.c (other than a program's main) has foo.h beside it, every .h but the
-   header-only ones has its .c, and every function foo.h declares is defined in foo.c.
+   header-only ones has its .c, and every function foo.h declares is defined in foo.c;
+5. no dead functions: every function a header declares is named somewhere besides its
+   declaration and its definition (called by the product, its tests or its benchmarks, or named
+   by a cleanup macro).
 
 Usage: test-layout.py SOURCE_ROOT
 """
@@ -65,7 +68,7 @@ def main():
         if p.suffix == ".h":
             headers.setdefault(p.name, []).append(p)
 
-    problems = {"includes": [], "layers": [], "basic-config": [], "one-header-per-c": []}
+    problems = {"includes": [], "layers": [], "basic-config": [], "one-header-per-c": [], "no-dead-functions": []}
 
     for p, layer in files.items():
         rel = p.relative_to(root)
@@ -103,6 +106,16 @@ def main():
             for fn in DECL.findall(p.read_text()):
                 if not re.search(r"^[^;\n]*\b" + re.escape(fn) + r"\([^;]*?\)\s*\{", body, re.M | re.S):
                     problems["one-header-per-c"].append(f"{rel} declares {fn}(), which {twin.name} does not define")
+
+    # Every C file of the tree, the tests' and benchmarks' included: where a function is named.
+    corpus = "\n".join(q.read_text() for folder in ("service", "client", "tests", "bench")
+                       for q in sorted((root / folder).rglob("*.[ch]")))
+    for p in files:
+        if p.suffix != ".h" or p.name in IMPLEMENTS.values():
+            continue
+        for fn in DECL.findall(p.read_text()):
+            if len(re.findall(r"\b" + re.escape(fn) + r"\b", corpus)) <= 2:   # the declaration, the definition
+                problems["no-dead-functions"].append(f"{p.relative_to(root)} declares {fn}(), which nothing calls")
 
     print(f"1..{len(problems)}")
     failed = 0
