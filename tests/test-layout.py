@@ -18,6 +18,9 @@
    preprocessor line, comment or initializer) whose signature, possibly continued on indented
    lines, ends with "{", up to the next line that is "}" alone in column 0. A "}" alone in
    column 0 that closes no such signature fails the check: the file is not written that way.
+6. no dead functions: every function a header declares is named somewhere besides its
+   declaration and its definition (called by the product, its tests or its benchmarks, or named
+   by a cleanup macro).
 
 Usage: test-layout.py SOURCE_ROOT
 """
@@ -190,6 +193,16 @@ def main():
                     problems["one-header-per-c"].append(f"{rel} declares {fn}(), which {twin.name} does not define")
 
     problems["sizes"] = check_sizes(root)
+    # Every C file of the tree, the tests' and benchmarks' included: where a function is named.
+    problems["no-dead-functions"] = []
+    corpus = "\n".join(q.read_text() for folder in ("service", "client", "tests", "bench")
+                       for q in sorted((root / folder).rglob("*.[ch]")))
+    for p in files:
+        if p.suffix != ".h" or p.name in IMPLEMENTS.values():
+            continue
+        for fn in DECL.findall(p.read_text()):
+            if len(re.findall(r"\b" + re.escape(fn) + r"\b", corpus)) <= 2:   # the declaration, the definition
+                problems["no-dead-functions"].append(f"{p.relative_to(root)} declares {fn}(), which nothing calls")
 
     print(f"1..{len(problems)}")
     failed = 0

@@ -71,13 +71,6 @@ int grant_results_add(GrantResults *r, const Vm *vm, GrantOutcome outcome, const
         return 0;
 }
 
-bool grant_results_failed(const GrantResults *r) {
-        for (size_t i = 0; r && i < r->n; i++)
-                if (r->items[i].outcome == GRANT_FAILED)
-                        return true;
-        return false;
-}
-
 int grant_results_append(const GrantResults *r, sd_bus_message *reply) {
         int k;
 

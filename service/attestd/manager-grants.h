@@ -38,7 +38,6 @@ typedef struct GrantResults {
 void grant_results_done(GrantResults *r);
 int grant_results_add(GrantResults *r, const Vm *vm, GrantOutcome outcome, const char *error_name,
         const char *message);
-bool grant_results_failed(const GrantResults *r);
 /* Appends the results as a(ssss): id, name, outcome ("granted", ...), message. */
 int grant_results_append(const GrantResults *r, sd_bus_message *reply);
 

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-#include <net/if.h>
 
 #include "bus-names.h"
 #include "legacy-net-status.h"
@@ -50,16 +49,6 @@ int manager_legacy_check_vm(Manager *m, const Vm *vm, sd_bus_error *error) {
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                         "VM '%s' has no 'LegacyMac': register the MAC address of its legacy NIC first.",
                         vm->name);
-        return 0;
-}
-
-int manager_legacy_check_interface(Manager *m, const Vm *vm, sd_bus_error *error) {
-        if (!manager_legacy_managed(m) || !vm->legacy_interface)
-                return 0;
-        if (if_nametoindex(vm->legacy_interface) == 0)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                        "VM '%s': its LegacyInterface %s does not exist on this host.", vm->name,
-                        vm->legacy_interface);
         return 0;
 }
 

@@ -13,8 +13,6 @@ int manager_legacy_check_vm(Manager *m, const Vm *vm, sd_bus_error *error);
 int manager_legacy_setup(Manager *m, Vm *const *vms, size_t n_vms, sd_bus_error *error);
 int manager_legacy_teardown(Manager *m, sd_bus_error *error);
 int manager_legacy_attach(Manager *m, const Vm *vm, sd_bus_error *error);
-/* Checks that the VM's LegacyInterface exists on this host. */
-int manager_legacy_check_interface(Manager *m, const Vm *vm, sd_bus_error *error);
 void manager_legacy_detach(Manager *m, const Vm *vm);
 /* Follows a VM's change (old → new; either may be NULL) while the switch has the given value. */
 void manager_legacy_vm_changed(Manager *m, bool legacy_support, const Vm *old, const Vm *new);

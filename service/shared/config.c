@@ -154,10 +154,6 @@ static const char *const inventory_provider_table[_INVENTORY_PROVIDER_MAX] = {
         [INVENTORY_LIBVIRT] = "libvirt",
 };
 
-const char *inventory_provider_to_string(InventoryProvider p) {
-        return p >= 0 && p < _INVENTORY_PROVIDER_MAX ? inventory_provider_table[p] : NULL;
-}
-
 InventoryProvider inventory_provider_from_string(const char *s) {
         return string_table_lookup(inventory_provider_table, _INVENTORY_PROVIDER_MAX, s);
 }

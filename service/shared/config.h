@@ -49,7 +49,6 @@ typedef enum InventoryProvider {
         _INVENTORY_PROVIDER_INVALID = -EINVAL,
 } InventoryProvider;
 
-const char *inventory_provider_to_string(InventoryProvider p) _const_;
 InventoryProvider inventory_provider_from_string(const char *s) _pure_;
 /* The "cluster" section (docs/cluster.md): without endpoints the service is standalone. */
 typedef struct ClusterConfig {

@@ -42,7 +42,3 @@ bool imds_api_version_is_supported(const char *v) {
                         return true;
         return false;
 }
-
-const char *imds_api_version_newest(void) {
-        return imds_api_versions[ELEMENTSOF(imds_api_versions) - 2];
-}

@@ -11,5 +11,3 @@
 extern const char *const imds_api_versions[]; /* oldest first, NULL-terminated */
 
 bool imds_api_version_is_supported(const char *v);
-/* The newest supported version. */
-const char *imds_api_version_newest(void);

@@ -436,14 +436,6 @@ static int parse_object(const char *data, JsonParser **ret_parser, JsonObject **
         return 0;
 }
 
-int etcd_parse_error(const char *data, char **ret_error) {
-        _cleanup_(g_object_unrefp) JsonParser *p = NULL;
-        JsonObject *o;
-
-        assert(data);
-        return parse_object(data, &p, &o, ret_error);
-}
-
 int etcd_parse_range(const char *data, EtcdKvList *ret, char **ret_error) {
         _cleanup_(g_object_unrefp) JsonParser *p = NULL;
         JsonObject *o;

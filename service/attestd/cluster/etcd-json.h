@@ -70,7 +70,6 @@ int etcd_build_watch_create(const char *key, const char *range_end, int64_t star
 
 /* Replies. Every parser refuses what is not the documented shape with -EBADMSG. An error reply
  * ({"error":…,"code":…}) gives -EIO with the message in ret_error. */
-int etcd_parse_error(const char *data, char **ret_error);
 int etcd_parse_range(const char *data, EtcdKvList *ret, char **ret_error);
 int etcd_parse_put(const char *data, int64_t *ret_revision, char **ret_error);
 /* ret_succeeded: whether the compares held; on failure ret_current holds the keys as they are

@@ -25,32 +25,6 @@ void virt_guest_os_done(VirtGuestOs *os) {
         *os = (VirtGuestOs){};
 }
 
-int virt_guest_os_copy(const VirtGuestOs *os, VirtGuestOs *ret) {
-        _cleanup_(virt_guest_os_done) VirtGuestOs c = {};
-
-        assert(os);
-        assert(ret);
-
-        if (free_and_strdup(&c.id, os->id) < 0 || free_and_strdup(&c.name, os->name) < 0 ||
-                free_and_strdup(&c.pretty_name, os->pretty_name) < 0 ||
-                free_and_strdup(&c.version_id, os->version_id) < 0 ||
-                free_and_strdup(&c.kernel_release, os->kernel_release) < 0 ||
-                free_and_strdup(&c.kernel_version, os->kernel_version) < 0)
-                return -ENOMEM;
-        *ret = c;
-        c = (VirtGuestOs){};
-        return 0;
-}
-
-bool virt_guest_os_equal(const VirtGuestOs *a, const VirtGuestOs *b) {
-        assert(a);
-        assert(b);
-        return streq_ptr(a->id, b->id) && streq_ptr(a->name, b->name) &&
-               streq_ptr(a->pretty_name, b->pretty_name) && streq_ptr(a->version_id, b->version_id) &&
-               streq_ptr(a->kernel_release, b->kernel_release) &&
-               streq_ptr(a->kernel_version, b->kernel_version);
-}
-
 VmPowerState virt_domain_power_state(int state) {
         switch (state) {
         case VIR_DOMAIN_RUNNING:

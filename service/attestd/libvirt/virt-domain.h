@@ -37,8 +37,6 @@ typedef struct VirtGuestOs {
 } VirtGuestOs;
 
 void virt_guest_os_done(VirtGuestOs *os);
-int virt_guest_os_copy(const VirtGuestOs *os, VirtGuestOs *ret);
-bool virt_guest_os_equal(const VirtGuestOs *a, const VirtGuestOs *b);
 
 /* libvirt's virDomainState as a power state: running, blocked and shutting down are Running,
  * paused and suspended Paused, the rest Off. */
