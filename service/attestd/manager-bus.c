@@ -616,6 +616,34 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_END,
 };
 
+int manager_reply_managed_objects(Manager *m, sd_bus_message *call) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        assert(m);
+        assert(call);
+
+        /* Arguments, or no reply wanted: sd-bus's to answer, as before. */
+        if (!isempty(sd_bus_message_get_signature(call, true)) || !sd_bus_message_get_expect_reply(call))
+                return 0;
+
+        r = sd_bus_message_new_method_return(call, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "{oa{sa{sv}}}");
+        if (r >= 0) /* sd-bus's order: the children registered last come first */
+                r = vm_append_managed_objects(m, reply, &error);
+        if (r >= 0)
+                r = server_append_managed_objects(m, reply, &error);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return sd_bus_reply_method_errno(call, r, &error);
+        r = sd_bus_send(NULL, reply, NULL);
+        return r < 0 ? r : 1;
+}
+
 int manager_add_bus_objects(Manager *m) {
         int r;
 

@@ -9,6 +9,9 @@
 /* Registers every object and interface of the service on m->bus: this one, then the Server
  * (server-bus.c) and VM (vm-bus.c) objects. */
 int manager_add_bus_objects(Manager *m);
+/* Answers GetManagedObjects on BUS_PATH (object-manager.h): 1 when answered, 0 when sd-bus's
+ * own implementation is to answer it (a call with arguments, or one that wants no reply). */
+int manager_reply_managed_objects(Manager *m, sd_bus_message *call);
 
 /* Signals that properties of the main object changed. */
 int manager_emit_changed(Manager *m, char **properties);

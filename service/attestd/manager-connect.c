@@ -61,14 +61,16 @@ static int inventory_read_filter(sd_bus_message *message, void *userdata, sd_bus
         r = sd_bus_query_sender_creds(message, SD_BUS_CREDS_EUID, &creds);
         if (r >= 0)
                 r = sd_bus_creds_get_euid(creds, &uid);
-        if (r < 0 || uid == 0 || uid == geteuid())
+        if (r < 0)
                 return 0; /* an unknown sender is sd-bus's to answer */
+        if (uid == 0 || uid == geteuid())
+                return manager_reply_managed_objects(m, message);
 
         (void)snprintf(key, sizeof key, "%u", (unsigned)uid);
         r = ratelimit_check_n(m->inventory_reads, key, (unsigned)MIN(m->n_vms + 1, (size_t)UINT_MAX),
                 now_usec(CLOCK_MONOTONIC), &wait);
-        if (r != 0)
-                return 0; /* allowed (or out of memory: then rather serve than refuse) */
+        if (r != 0) /* allowed (or out of memory: then rather serve than refuse) */
+                return manager_reply_managed_objects(m, message);
 
         r = sd_bus_reply_method_errorf(message, SD_BUS_ERROR_LIMITS_EXCEEDED,
                 "Too many inventory reads: user %u may read %u objects per second (%u at once); "

@@ -3,6 +3,7 @@
 #include "bus-names.h"
 #include "log.h"
 #include "manager-cluster.h"
+#include "object-manager.h"
 #include "server-bus.h"
 #include "strv.h"
 
@@ -121,6 +122,31 @@ int server_add_bus_objects(Manager *m) {
         r = sd_bus_add_node_enumerator(m->bus, NULL, BUS_PATH_SERVER_PREFIX, server_enumerate, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to register the server enumerator: %m");
+        return 0;
+}
+
+int server_append_managed_objects(Manager *m, sd_bus_message *reply, sd_bus_error *error) {
+        _cleanup_strv_free_ char **l = NULL;
+        int r;
+
+        assert(m);
+        assert(reply);
+
+        r = server_enumerate(m->bus, BUS_PATH_SERVER_PREFIX, m, &l, error);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; l[i]; i++) {
+                size_t j = 0;
+
+                while (!streq(l[j], l[i])) /* a path listed twice counts once, where first listed */
+                        j++;
+                if (j < i)
+                        continue;
+                r = object_manager_append(m->bus, reply, l[i], BUS_INTERFACE_SERVER, server_vtable, m,
+                        error);
+                if (r < 0)
+                        return r;
+        }
         return 0;
 }
 

@@ -2,6 +2,7 @@
 
 #include "bus-names.h"
 #include "log.h"
+#include "object-manager.h"
 #include "vm-bus.h"
 
 /* The org.azshci.Attestation1.VM objects, one per registered VM, found by the escaped id in
@@ -144,6 +145,27 @@ int vm_add_bus_objects(Manager *m) {
         r = sd_bus_add_node_enumerator(m->bus, NULL, BUS_PATH_VM_PREFIX, vm_enumerate, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to register the VM enumerator: %m");
+        return 0;
+}
+
+int vm_append_managed_objects(Manager *m, sd_bus_message *reply, sd_bus_error *error) {
+        int r;
+
+        assert(m);
+        assert(reply);
+
+        /* In vm_enumerate()'s order, one path at a time. */
+        for (size_t i = 0; i < m->n_vms; i++) {
+                _cleanup_free_ char *path = NULL;
+
+                r = vm_object_path(m->vms[i], &path);
+                if (r < 0)
+                        return r;
+                r = object_manager_append(m->bus, reply, path, BUS_INTERFACE_VM, vm_vtable, m->vms[i],
+                        error);
+                if (r < 0)
+                        return r;
+        }
         return 0;
 }
 

@@ -52,9 +52,9 @@ const char *vm_status_to_string(VmStatus s) {
 void benefit_evaluation_done(BenefitEvaluation *e) {
         assert(e);
 
-        e->eligible = strv_free(e->eligible);
-        e->active = strv_free(e->active);
-        e->recommended_actions = strv_free(e->recommended_actions);
+        e->eligible = mfree(e->eligible); /* borrowed strings: the arrays only */
+        e->active = mfree(e->active);
+        e->recommended_actions = mfree(e->recommended_actions);
         e->required_updates = strv_free(e->required_updates);
         e->legacy_error = mfree(e->legacy_error);
 }

@@ -45,6 +45,9 @@ const char *vm_power_state_to_string(VmPowerState s) _const_;
 VmPowerState vm_power_state_from_string(const char *s) _pure_;
 const char *vm_status_to_string(VmStatus s) _const_;
 
+/* eligible, active and recommended_actions own their arrays, not their strings: those are the
+ * rules' benefit ids and the static action names (benefits.c), the same few strings for every
+ * VM (a copy of each in each of 10,000 VMs was 0.6 MiB), and the rules outlive every VM. */
 typedef struct BenefitEvaluation {
         VmStatus status;
         char **eligible; /* benefit ids, in rule-file order */

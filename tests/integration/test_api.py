@@ -124,6 +124,39 @@ def test_unprivileged_can_read(h):
     eq(h.name_owner_uid(BUS_NAME), __import__("pwd").getpwnam(SERVICE_USER).pw_uid, "owner uid")
 
 
+STANDARD_INTERFACES = ["org.freedesktop.DBus.Peer", "org.freedesktop.DBus.Introspectable",
+                       "org.freedesktop.DBus.Properties"]
+
+
+@testcase()
+def test_managed_objects_match_getall(h):
+    """GetManagedObjects (answered by the service, not sd-bus's object manager: docs/hardening.md,
+    "Memory") lists, as root and as a user, the VMs in the order of their ids and then the
+    server, each with the three standard interfaces (empty) first and then its own with exactly
+    what GetAll() says, in the same order; with an argument it is refused as sd-bus refuses it."""
+    paths = [h.register_vm(**vm_props(3, DataExchange=False)), h.register_vm(**vm_props(1)),
+             h.register_vm(**vm_props(2, Sku="Datacenter", ArcAgentVersion="1.39"))]
+    h.call("EnableLegacy", "b", "true")
+    h.call("SetVMAccess", "sb", "vm2", "true")
+    expected = [vm_path(vm_props(n)["Id"]) for n in (1, 2, 3)] + [server_path("node1")]
+    eq(sorted(paths), expected[:3], "registered paths")
+    for user in (None, TEST_USER):
+        data = h.call("GetManagedObjects", interface="org.freedesktop.DBus.ObjectManager", user=user)[0]
+        eq(list(data), expected, f"objects in order (user {user})")
+        for path, ifaces in data.items():
+            own = IFACE_SERVER if path == expected[-1] else IFACE_VM
+            eq(list(ifaces), STANDARD_INTERFACES + [own], f"interfaces of {path}")
+            for iface in STANDARD_INTERFACES:
+                eq(ifaces[iface], {}, f"{iface} of {path}")
+            got = [(k, v["type"], v["data"]) for k, v in ifaces[own].items()]
+            props = h.call("GetAll", "s", own, path=path, interface="org.freedesktop.DBus.Properties",
+                           user=user)[0]
+            eq(got, [(k, v["type"], v["data"]) for k, v in props.items()], f"{own} of {path}")
+    p = h.run(["busctl", "--system", "call", BUS_NAME, BUS_PATH, "org.freedesktop.DBus.ObjectManager",
+               "GetManagedObjects", "s", "x"], check=False)
+    eq((p.returncode != 0, "Expected no parameters" in p.stderr), (True, True), f"with an argument: {p.stderr}")
+
+
 @testcase()
 def test_vm_object_properties(h):
     """RegisterVM returns /org/azshci/Attestation1/vm/<sd_bus_path_encode(id)> and the
