@@ -3,9 +3,10 @@
 #include "macro.h"
 #include "object-manager.h"
 
-/* What sd-bus leaves out of a dump of all properties (GetAll, GetManagedObjects). */
-#define PROPERTY_NOT_DUMPED \
-        (SD_BUS_VTABLE_HIDDEN | SD_BUS_VTABLE_PROPERTY_EXPLICIT | SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION)
+/* What sd-bus leaves out of a dump of all properties in a method return (GetAll,
+ * GetManagedObjects): hidden and explicit properties. Those that only emit an invalidation are
+ * left out of signals (InterfacesAdded) only, so they are dumped here. */
+#define PROPERTY_NOT_DUMPED (SD_BUS_VTABLE_HIDDEN | SD_BUS_VTABLE_PROPERTY_EXPLICIT)
 
 /* Opens a dict entry of signature contents, appends its key and opens its value, a container of
  * type value_type (an array or a variant) with value_contents. */
