@@ -129,23 +129,3 @@ bool manager_evaluate_vm(Manager *m, Vm *vm);
 /* The server's Error property: why the last sync failed and what is wrong with the legacy
  * network, "" when nothing is. */
 char *manager_server_error(Manager *m);
-
-/* A change of the admin state, applied all at once by manager_commit(): the new state is
- * written to disk first; only if that succeeds does it replace what is in memory and get
- * signalled. A failed commit changes nothing. */
-typedef struct Change {
-        bool legacy_support; /* the new value of the switch */
-        Vm **add;            /* VMs to register (owned), in this order */
-        size_t n_add;
-        Vm *remove;   /* a registered VM to drop (borrowed), or NULL */
-        Vm **replace; /* indexed like Manager.vms: modified copies (owned) or NULL */
-        size_t n_replace;
-} Change;
-
-void change_init(Manager *m, Change *c);
-void change_done(Change *c);
-/* Adds a VM to register; takes ownership of vm, also on failure. */
-int change_add_vm(Change *c, Vm *vm);
-/* Returns the modified copy of vm that the change will install, creating it on first use. */
-int change_replace_vm(Manager *m, Change *c, Vm *vm, Vm **ret_copy);
-int manager_commit(Manager *m, Change *c, sd_bus_error *error);
