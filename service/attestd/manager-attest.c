@@ -10,6 +10,7 @@
 #include "manager-attest.h"
 #include "manager-bus.h"
 #include "manager-cluster-ca.h"
+#include "manager-state.h"
 #include "server-bus.h"
 #include "validate.h"
 #include "x509-util.h"

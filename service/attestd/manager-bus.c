@@ -7,6 +7,7 @@
 #include "manager-attest.h"
 #include "manager-bus-legacy.h"
 #include "manager-bus.h"
+#include "manager-change.h"
 #include "manager-cluster.h"
 #include "manager-grants.h"
 #include "manager-inventory.h"

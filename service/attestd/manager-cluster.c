@@ -5,6 +5,7 @@
 #include "manager-cluster-ca.h"
 #include "manager-cluster.h"
 #include "manager-bus.h"
+#include "manager-change.h"
 #include "manager-devices.h"
 #include "manager-grants.h"
 #include "manager-inventory.h"

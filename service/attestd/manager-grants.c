@@ -3,6 +3,7 @@
 #include "bus-names.h"
 #include "domain-devices.h"
 #include "log.h"
+#include "manager-change.h"
 #include "manager-grants.h"
 #include "manager-inventory.h"
 #include "manager-legacy.h"

@@ -5,6 +5,7 @@
 #include "inventory-libvirt.h"
 #include "log.h"
 #include "manager-bus.h"
+#include "manager-change.h"
 #include "manager-inventory.h"
 #include "manager.h"
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include "manager-change.h"
 #include "manager.h"
 
 /* The inventory provider: starts it when the configuration asks for

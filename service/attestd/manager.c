@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Long file: the VM list, the state file, the change types and the commit; split pending. */
 
 #include <ctype.h>
 #include <malloc.h>
@@ -11,23 +10,17 @@
 #include "fileio.h"
 #include "log.h"
 #include "manager-attest.h"
-#include "manager-bus.h"
 #include "manager-cluster.h"
 #include "manager-direct.h"
 #include "manager-inventory.h"
 #include "manager-legacy.h"
+#include "manager-state.h"
 #include "manager.h"
 #include "ratelimit.h"
 #include "server-bus.h"
-#include "state.h"
 #include "strv.h"
 #include "validate.h"
 #include "vm-bus.h"
-
-/* The VM properties that follow from the benefit evaluation. */
-#define VM_EVALUATION_PROPERTIES                                                                           \
-        STRV_MAKE("Status", "EligibleBenefits", "ActiveBenefits", "RecommendedActions", "RequiredUpdates", \
-                "LegacyError")
 
 static const char *const server_state_table[_SERVER_STATE_MAX] = {
         [SERVER_ACTIVE] = "Active",
@@ -112,7 +105,7 @@ static int compare_vm_id(const void *key, const void *element) {
         return strcmp(key, (*(Vm *const *)element)->id);
 }
 
-static size_t vm_insert_position(Manager *m, const char *id) {
+size_t manager_vm_position(Manager *m, const char *id) {
         size_t lo = 0, hi = m->n_vms;
 
         while (lo < hi) {
@@ -221,7 +214,7 @@ int manager_add_vm(Manager *m, Vm *vm) {
         if (r < 0)
                 return r;
 
-        pos = vm_insert_position(m, vm->id);
+        pos = manager_vm_position(m, vm->id);
         memmove(m->vms + pos + 1, m->vms + pos, (m->n_vms - pos) * sizeof(Vm *));
         m->vms[pos] = vm;
         m->n_vms++;
@@ -236,7 +229,7 @@ void manager_remove_vm(Manager *m, Vm *vm) {
         assert(m);
         assert(vm);
 
-        pos = vm_insert_position(m, vm->id);
+        pos = manager_vm_position(m, vm->id);
         assert(pos < m->n_vms && m->vms[pos] == vm);
         memmove(m->vms + pos, m->vms + pos + 1, (m->n_vms - pos - 1) * sizeof(Vm *));
         m->n_vms--;
@@ -248,10 +241,7 @@ static int compare_vms_by_id(const void *a, const void *b) {
         return strcmp((*(Vm *const *)a)->id, (*(Vm *const *)b)->id);
 }
 
-/* Adds many VMs at once (taking ownership of them on success): one sort instead of one
- * insertion each. All or nothing: -EEXIST when one of them clashes with a registered VM or
- * another of them, -ENOMEM. */
-static int manager_add_vms(Manager *m, Vm **vms, size_t n) {
+int manager_add_vms(Manager *m, Vm **vms, size_t n) {
         Vm **a;
         int r;
 
@@ -317,148 +307,6 @@ bool manager_evaluate_vm(Manager *m, Vm *vm) {
         benefit_evaluation_done(&vm->evaluation);
         vm->evaluation = e;
         return changed;
-}
-
-typedef struct StateContent {
-        bool legacy_support;
-        usec_t last_sync;
-        Vm *const *vms;
-        size_t n_vms;
-} StateContent;
-
-static int write_state_content(FILE *f, void *userdata) {
-        const StateContent *s = userdata;
-        return state_write(f, s->legacy_support, s->last_sync, s->vms, s->n_vms);
-}
-
-/* Writes the state file, keeping the file it replaces as the previous generation
- * (state.json.old) to fall back to should the new one ever be unreadable. Written as it is
- * serialised: at 10,000 VMs the file is 4 MB, which would otherwise be built in memory first. */
-static int manager_write_state(Manager *m, const StateContent *content) {
-        int r;
-
-        assert(m);
-        assert(content);
-
-        r = write_file_atomic_stream(m->state_file, 0644, true, write_state_content, (void *)content);
-        if (r < 0)
-                return log_error_errno(r, "Failed to write %s: %m", m->state_file);
-        return 0;
-}
-
-int manager_save_state(Manager *m) {
-        assert(m);
-
-        return manager_write_state(m, &(StateContent){m->legacy_support, m->last_sync, m->vms, m->n_vms});
-}
-
-/* Reads and parses one generation of the state file. */
-static int state_load_file(const char *path, StateData *ret, char **ret_error) {
-        _cleanup_free_ char *data = NULL;
-        int r;
-
-        r = read_full_file(path, STATE_FILE_MAX, &data, NULL);
-        if (r < 0) {
-                if (r != -ENOMEM && asprintf(ret_error, "%s: %s", path,
-                                            r == -EBADFD ? "not a regular file" : strerror(-r)) < 0)
-                        return -ENOMEM;
-                return r;
-        }
-        return state_deserialize(path, data, ret, ret_error);
-}
-
-/* What state_deserialize() calls damage; anything else (permissions, I/O, a directory in
- * place of the file) is a failure to read, which moving the file aside would not mend. */
-static bool state_error_is_corruption(int r) {
-        return r == -EBADMSG || r == -EINVAL;
-}
-
-/* The current file is corrupt: falls back to the previous generation. The corrupt file is kept
- * under another name for a human to look at, and the previous generation takes its place, so
- * that the next write does not make the corrupt file the previous generation and a start
- * before that write finds the same inventory. */
-static int manager_load_previous_state(Manager *m, const char *error, StateData *ret) {
-        _cleanup_free_ char *old = NULL, *old_error = NULL, *aside = NULL;
-        int r;
-
-        if (asprintf(&old, "%s" FILE_OLD_SUFFIX, m->state_file) < 0)
-                return log_oom();
-        r = state_load_file(old, ret, &old_error);
-        if (r == -ENOMEM)
-                return log_oom();
-        if (r < 0)
-                return log_error_errno(r,
-                        "State file is corrupt (%s) and the previous generation is not usable (%s): "
-                        "refusing to start rather than lose the inventory. Move %s aside to start "
-                        "with an empty inventory.",
-                        error, r == -ENOENT ? "there is none" : strna(old_error), m->state_file);
-
-        if (asprintf(&aside, "%s.corrupt-%" PRIu64, m->state_file, now_usec(CLOCK_REALTIME)) < 0)
-                return log_oom();
-        if (link(m->state_file, aside) < 0)
-                return log_error_errno(negative_errno(),
-                        "State file is corrupt (%s) and could not be moved aside: %m", error);
-        r = file_restore_old(m->state_file);
-        if (r < 0)
-                return log_error_errno(r, "State file is corrupt (%s) and could not be replaced by %s: %m",
-                        error, old);
-
-        free(m->state_error);
-        if (asprintf(&m->state_error,
-                    "state file was corrupt (%s), moved to %s; loaded the previous generation %s "
-                    "(changes made after it are lost)",
-                    error, aside, old) < 0)
-                return log_oom();
-        log_error("State file is corrupt (%s); moved it to %s and loaded the previous generation %s "
-                  "with %zu VM(s) in its place.",
-                error, aside, old, ret->n_vms);
-        return 0;
-}
-
-static int manager_load_state(Manager *m) {
-        _cleanup_(state_data_done) StateData s = {};
-        _cleanup_free_ char *error = NULL;
-        int r;
-
-        /* A kill during a write leaves its temporary file behind: never to be read, only
-         * removed. */
-        r = file_remove_interrupted_writes(m->state_file);
-        if (r < 0)
-                return log_error_errno(r, "Failed to look for interrupted writes of %s: %m", m->state_file);
-        if (r > 0)
-                log_notice("Removed %d temporary file(s) left by an interrupted write of %s.", r,
-                        m->state_file);
-
-        r = state_load_file(m->state_file, &s, &error);
-        if (r == -ENOENT) {
-                log_info("No state in %s yet, starting with an empty inventory.", m->state_file);
-                return 0;
-        }
-        if (r == -ENOMEM)
-                return log_oom();
-        if (r < 0 && !state_error_is_corruption(r))
-                /* Not corruption: the file may be fine, only out of reach for now. Starting
-                 * empty would turn legacy support off, take the network down and overwrite the
-                 * inventory at the next change; failing lets the admin (or a restart) fix it. */
-                return log_error_errno(r, "Failed to read the state file (%s): refusing to start.",
-                        strna(error));
-        if (r < 0) {
-                r = manager_load_previous_state(m, strna(error), &s);
-                if (r < 0)
-                        return r;
-        }
-
-        m->legacy_support = s.legacy_support;
-        m->last_sync = s.last_sync;
-        r = manager_add_vms(m, s.vms, s.n_vms);
-        if (r == -ENOMEM)
-                return log_oom();
-        if (r < 0) /* state_deserialize() checked uniqueness */
-                return log_error_errno(r, "Failed to index the VMs of %s: %m", m->state_file);
-        s.n_vms = 0; /* now the manager's */
-        log_info("Loaded %zu VM(s) from %s; legacy OS support is %s.", m->n_vms, m->state_file,
-                m->legacy_support ? "on" : "off");
-        return 0;
 }
 
 int manager_load(Manager *m) {
@@ -582,186 +430,5 @@ int manager_run(Manager *m) {
         (void)sd_notify(false, "STOPPING=1");
         if (r < 0)
                 return log_error_errno(r, "Event loop failed: %m");
-        return 0;
-}
-
-void change_done(Change *c) {
-        assert(c);
-
-        for (size_t i = 0; i < c->n_add; i++)
-                vm_free(c->add[i]);
-        free(c->add);
-        if (c->replace)
-                for (size_t i = 0; i < c->n_replace; i++)
-                        vm_free(c->replace[i]);
-        free(c->replace);
-        *c = (Change){};
-}
-
-void change_init(Manager *m, Change *c) {
-        assert(m);
-        assert(c);
-
-        *c = (Change){.legacy_support = m->legacy_support};
-}
-
-int change_add_vm(Change *c, Vm *vm) {
-        Vm **a;
-
-        assert(c);
-        assert(vm);
-
-        a = reallocarray(c->add, c->n_add + 1, sizeof(Vm *));
-        if (!a) {
-                vm_free(vm);
-                return -ENOMEM;
-        }
-        c->add = a;
-        c->add[c->n_add++] = vm;
-        return 0;
-}
-
-int change_replace_vm(Manager *m, Change *c, Vm *vm, Vm **ret_copy) {
-        size_t pos;
-        int r;
-
-        assert(m);
-        assert(c);
-        assert(vm);
-        assert(ret_copy);
-
-        if (!c->replace) {
-                c->replace = calloc(m->n_vms, sizeof(Vm *));
-                if (!c->replace)
-                        return -ENOMEM;
-                c->n_replace = m->n_vms;
-        }
-
-        pos = vm_insert_position(m, vm->id);
-        assert(pos < m->n_vms && m->vms[pos] == vm);
-        if (!c->replace[pos]) {
-                r = vm_copy(vm, &c->replace[pos]);
-                if (r < 0)
-                        return r;
-        }
-        *ret_copy = c->replace[pos];
-        return 0;
-}
-
-int manager_commit(Manager *m, Change *c, sd_bus_error *error) {
-        _cleanup_free_ Vm **view = NULL;
-        size_t n = 0, n_replaced = 0, n_added = c->n_add;
-        bool legacy_changed;
-        int r;
-
-        assert(m);
-        assert(c);
-        assert(!c->replace || c->n_replace == m->n_vms);
-
-        /* First the disk: the state as it will be after the change. Only once that is safely
-         * written does the change become visible in memory and on the bus; if the write fails
-         * nothing at all has changed. */
-        view = calloc(m->n_vms + c->n_add, sizeof(Vm *));
-        if (!view)
-                return -ENOMEM;
-        /* Room in the indexes now, so that nothing after the write below runs out of memory
-         * there. */
-        r = vm_indexes_reserve(&m->index, m->n_vms + c->n_add);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < m->n_vms; i++) {
-                if (m->vms[i] == c->remove)
-                        continue;
-                view[n++] = c->replace && c->replace[i] ? c->replace[i] : m->vms[i];
-        }
-        for (size_t i = 0; i < c->n_add; i++)
-                view[n++] = c->add[i];
-
-        r = manager_write_state(m, &(StateContent){c->legacy_support, m->last_sync, view, n});
-        if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "Failed to save the state to %s: %m",
-                        m->state_file);
-
-        /* Then memory and signals. Replacements first, while indices still match; all the old
-         * copies leave the indexes before any new one enters, so that keys may move between
-         * them. */
-        for (size_t i = 0; c->replace && i < c->n_replace; i++)
-                if (c->replace[i])
-                        vm_indexes_remove(&m->index, m->vms[i]);
-        for (size_t i = 0; c->replace && i < c->n_replace; i++) {
-                _cleanup_strv_free_ char **changed = NULL;
-                Vm *old = m->vms[i], *new = c->replace[i];
-
-                if (!new)
-                        continue;
-                c->replace[i] = NULL;
-
-                (void)vm_changed_properties(old, new, &changed);
-                manager_legacy_vm_changed(m, c->legacy_support, old, new);
-                /* Carry the evaluation over, so that refreshing signals only real changes. */
-                new->evaluation = old->evaluation;
-                old->evaluation = (BenefitEvaluation){};
-                m->vms[i] = new;
-                r = vm_indexes_add(&m->index, new);
-                assert(r >= 0); /* reserved above; the change was checked for clashes */
-                vm_free(old);
-
-                if (changed)
-                        (void)vm_emit_changed(m, new, changed);
-                if (c->legacy_support == m->legacy_support && manager_evaluate_vm(m, new))
-                        (void)vm_emit_changed(m, new, VM_EVALUATION_PROPERTIES);
-                n_replaced++;
-        }
-
-        if (c->remove) {
-                _cleanup_free_ char *path = NULL;
-
-                if (vm_object_path(c->remove, &path) >= 0 && m->bus)
-                        (void)sd_bus_emit_interfaces_removed(m->bus, path, BUS_INTERFACE_VM, NULL);
-                manager_legacy_vm_changed(m, c->legacy_support, c->remove, NULL);
-                log_info("Unregistered VM '%s' (%s).", c->remove->name, c->remove->id);
-                manager_remove_vm(m, TAKE_PTR(c->remove));
-        }
-
-        if (c->n_add > 0) {
-                r = manager_add_vms(m, c->add, c->n_add);
-                if (r < 0)
-                        /* Memory ran out after the state was written: it is on disk and will
-                         * be loaded at the next start. */
-                        return r;
-                for (size_t i = 0; i < c->n_add; i++) {
-                        _cleanup_free_ char *path = NULL;
-                        Vm *vm = c->add[i];
-
-                        if (vm_object_path(vm, &path) >= 0 && m->bus)
-                                (void)sd_bus_emit_interfaces_added(m->bus, path, BUS_INTERFACE_VM, NULL);
-                        manager_legacy_vm_changed(m, c->legacy_support, NULL, vm);
-                        if (c->n_add == 1)
-                                log_info("Registered VM '%s' (%s).", vm->name, vm->id);
-                }
-                if (c->n_add > 1)
-                        log_info("Registered %zu VMs at once.", c->n_add);
-                c->add = mfree(c->add); /* the VMs are the manager's now */
-                c->n_add = 0;
-        }
-
-        legacy_changed = c->legacy_support != m->legacy_support;
-        if (legacy_changed) {
-                m->legacy_support = c->legacy_support;
-                log_info("Legacy OS support is now %s.", m->legacy_support ? "on" : "off");
-                (void)manager_emit_changed(m, STRV_MAKE("LegacyOsSupport"));
-                (void)server_emit_changed(m, STRV_MAKE("LegacyOsSupport"));
-        }
-
-        if (legacy_changed)
-                /* An input of every VM's evaluation changed; otherwise only the replaced VMs
-                 * (evaluated above) and the added one (evaluated when added) can have. */
-                manager_refresh(m);
-
-        if (legacy_changed || n_replaced >= 100 || n_added >= 100)
-                /* Give the memory of the copies and the serialised state back to the system. */
-                (void)malloc_trim(0);
-        /* A VM that arrived may have a grant in the cluster (it migrated here). */
-        manager_cluster_changed(m);
         return 0;
 }

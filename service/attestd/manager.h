@@ -31,10 +31,10 @@ const char *server_state_to_string(ServerState s) _const_;
 
 typedef struct Manager {
         sd_event *event;
-        sd_bus *bus;                    /* NULL while the system bus is lost (manager.c reconnects) */
+        sd_bus *bus; /* NULL while the system bus is lost (manager-connect.c reconnects) */
         sd_event_source *bus_reconnect; /* the next attempt to reach the bus again */
         usec_t bus_reconnect_delay;
-        struct RateLimit *inventory_reads;  /* each user's GetManagedObjects budget (manager.c) */
+        struct RateLimit *inventory_reads;  /* each user's GetManagedObjects budget (manager-connect.c) */
         struct DirectSocket *direct_socket; /* the frontends' direct connections (manager-direct.c) */
         PolkitRegistry *polkit;
 
@@ -108,37 +108,24 @@ Vm *manager_find_vm_by_legacy_interface(Manager *m, const char *ifname);
 int manager_check_unique(Manager *m, const Vm *vm, const Vm *except, sd_bus_error *error);
 /* Takes ownership of vm. */
 int manager_add_vm(Manager *m, Vm *vm);
+/* Adds many VMs at once (taking ownership of them on success): one sort instead of one
+ * insertion each. All or nothing: -EEXIST when one of them clashes with a registered VM or
+ * another of them, -ENOMEM. */
+int manager_add_vms(Manager *m, Vm **vms, size_t n);
 void manager_remove_vm(Manager *m, Vm *vm);
-
-/* Writes the admin state atomically. */
-int manager_save_state(Manager *m);
+/* Where id is in Manager.vms (sorted by id), or where a VM with it would be inserted. */
+size_t manager_vm_position(Manager *m, const char *id);
 
 /* Recomputes the server state from the certificate and the clock, and every VM's benefits;
  * signals what changed. */
 void manager_refresh(Manager *m);
 /* Recomputes one VM's benefits; returns whether they changed. */
 bool manager_evaluate_vm(Manager *m, Vm *vm);
+/* The VM properties that follow from the benefit evaluation (STRV_MAKE of strv.h). */
+#define VM_EVALUATION_PROPERTIES                                                                           \
+        STRV_MAKE("Status", "EligibleBenefits", "ActiveBenefits", "RecommendedActions", "RequiredUpdates", \
+                "LegacyError")
 
 /* The server's Error property: why the last sync failed and what is wrong with the legacy
  * network, "" when nothing is. */
 char *manager_server_error(Manager *m);
-
-/* A change of the admin state, applied all at once by manager_commit(): the new state is
- * written to disk first; only if that succeeds does it replace what is in memory and get
- * signalled. A failed commit changes nothing. */
-typedef struct Change {
-        bool legacy_support; /* the new value of the switch */
-        Vm **add;            /* VMs to register (owned), in this order */
-        size_t n_add;
-        Vm *remove;   /* a registered VM to drop (borrowed), or NULL */
-        Vm **replace; /* indexed like Manager.vms: modified copies (owned) or NULL */
-        size_t n_replace;
-} Change;
-
-void change_init(Manager *m, Change *c);
-void change_done(Change *c);
-/* Adds a VM to register; takes ownership of vm, also on failure. */
-int change_add_vm(Change *c, Vm *vm);
-/* Returns the modified copy of vm that the change will install, creating it on first use. */
-int change_replace_vm(Manager *m, Change *c, Vm *vm, Vm **ret_copy);
-int manager_commit(Manager *m, Change *c, sd_bus_error *error);

@@ -2,6 +2,7 @@
 
 #include "bus-names.h"
 #include "bus-util.h"
+#include "string-util.h"
 #include "validate.h"
 #include "vm.h"
 
@@ -21,10 +22,7 @@ const char *vm_source_to_string(VmSource s) {
 }
 
 VmSource vm_source_from_string(const char *s) {
-        for (VmSource i = 0; s && i < _VM_SOURCE_MAX; i++)
-                if (streq(vm_source_table[i], s))
-                        return i;
-        return _VM_SOURCE_INVALID;
+        return string_table_lookup(vm_source_table, _VM_SOURCE_MAX, s);
 }
 
 static const char *const vm_status_table[_VM_STATUS_MAX] = {
@@ -39,10 +37,7 @@ const char *vm_power_state_to_string(VmPowerState s) {
 }
 
 VmPowerState vm_power_state_from_string(const char *s) {
-        for (VmPowerState i = 0; s && i < _VM_POWER_STATE_MAX; i++)
-                if (streq(vm_power_state_table[i], s))
-                        return i;
-        return _VM_POWER_STATE_INVALID;
+        return string_table_lookup(vm_power_state_table, _VM_POWER_STATE_MAX, s);
 }
 
 const char *vm_status_to_string(VmStatus s) {

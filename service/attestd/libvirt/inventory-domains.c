@@ -5,6 +5,7 @@
 
 #include "inventory-domains.h"
 #include "log.h"
+#include "manager-change.h"
 #include "manager.h"
 #include "strv.h"
 #include "time-util.h"
