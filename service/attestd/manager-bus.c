@@ -625,9 +625,12 @@ int manager_reply_managed_objects(Manager *m, sd_bus_message *call) {
         assert(m);
         assert(call);
 
-        /* Arguments, or no reply wanted: sd-bus's to answer, as before. */
-        if (!isempty(sd_bus_message_get_signature(call, true)) || !sd_bus_message_get_expect_reply(call))
+        /* Arguments: sd-bus's to refuse ("Expected no parameters"). No reply wanted: nothing to do
+         * (the getters change nothing), rather than build the whole reply for nobody. */
+        if (!isempty(sd_bus_message_get_signature(call, true)))
                 return 0;
+        if (!sd_bus_message_get_expect_reply(call))
+                return 1;
 
         r = sd_bus_message_new_method_return(call, &reply);
         if (r < 0)

@@ -58,11 +58,19 @@ static int inventory_read_filter(sd_bus_message *message, void *userdata, sd_bus
                     "GetManagedObjects") ||
                 !streq_ptr(sd_bus_message_get_path(message), BUS_PATH))
                 return 0;
+        if (!sd_bus_message_get_destination(message))
+                return 0; /* a broadcast: sd-bus answers none */
         r = sd_bus_query_sender_creds(message, SD_BUS_CREDS_EUID, &creds);
         if (r >= 0)
                 r = sd_bus_creds_get_euid(creds, &uid);
-        if (r < 0)
-                return 0; /* an unknown sender is sd-bus's to answer */
+        if (r < 0) {
+                /* Gone, or not answering: not served, and not handed to sd-bus, which would build
+                 * the whole inventory uncharged (a caller that hangs up at once could repeat that
+                 * at no cost). */
+                r = sd_bus_reply_method_errorf(message, SD_BUS_ERROR_ACCESS_DENIED,
+                        "Cannot identify the caller of GetManagedObjects: %s", strerror(-r));
+                return r < 0 ? r : 1;
+        }
         if (uid == 0 || uid == geteuid())
                 return manager_reply_managed_objects(m, message);
 

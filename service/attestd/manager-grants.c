@@ -336,20 +336,26 @@ static int revoke_one(Manager *m, Change *c, Vm *vm, GrantResults *results, NicC
 }
 
 /* One call: the change it stages, the domains it changed on the way and where it says what it
- * did VM by VM (its own list when the caller wants none). */
+ * did VM by VM (its own list when the caller wants none). A call that ends before its commit
+ * (out of memory half way) puts the domains it changed back as they were. */
 typedef struct GrantCall {
+        Manager *manager;
         Change change;
         NicChanges nics;
         GrantResults own;
         GrantResults *results;
+        bool settled; /* committed, or the domains put back */
 } GrantCall;
 
 static void grant_call_init(Manager *m, GrantCall *g, GrantResults *results) {
+        g->manager = m;
         change_init(m, &g->change);
         g->results = results ?: &g->own;
 }
 
 static void grant_call_done(GrantCall *g) {
+        if (g->manager && !g->settled)
+                undo_nics(g->manager, &g->nics);
         change_done(&g->change);
         nic_changes_done(&g->nics);
         grant_results_done(&g->own);
@@ -369,6 +375,7 @@ static int grant_call_commit(Manager *m, GrantCall *g, sd_bus_error *error) {
         r = manager_commit(m, &g->change, error);
         if (r < 0)
                 undo_nics(m, &g->nics);
+        g->settled = true;
         return r;
 }
 
@@ -396,15 +403,16 @@ int manager_set_legacy_support(Manager *m, bool enable, uint64_t flags, char ***
                 const GrantResult *last;
 
                 r = grant_call_one(m, &g, m->vms[i], enable, &last);
+                if (r >= 0 && last && last->outcome == GRANT_GRANTED && strv_extend(&granted, last->id) < 0)
+                        r = -ENOMEM;
                 if (r < 0)
-                        return r;
-                if (last && last->outcome == GRANT_GRANTED && strv_extend(&granted, last->id) < 0)
-                        return -ENOMEM;
+                        break;
         }
-
-        r = grant_call_commit(m, &g, error);
+        if (r >= 0)
+                r = grant_call_commit(m, &g, error);
         if (r < 0) {
-                /* The network back the way the unchanged state says, too. */
+                /* The network back the way the unchanged state says, too (the domains go back
+                 * with the call). */
                 if (enable)
                         (void)manager_legacy_teardown(m, NULL);
                 else

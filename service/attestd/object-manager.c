@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <errno.h>
+
 #include "macro.h"
 #include "object-manager.h"
 
@@ -23,6 +25,23 @@ static int open_entry(sd_bus_message *reply, const char *contents, char key_type
         return sd_bus_message_open_container(reply, value_type, value_contents);
 }
 
+static bool property_dumped(const sd_bus_vtable *v) {
+        return (v->type == _SD_BUS_VTABLE_PROPERTY || v->type == _SD_BUS_VTABLE_WRITABLE_PROPERTY) &&
+               !(v->flags & PROPERTY_NOT_DUMPED);
+}
+
+int object_manager_check_vtable(const sd_bus_vtable *vtable) {
+        assert(vtable);
+        assert(vtable[0].type == _SD_BUS_VTABLE_START);
+
+        if (vtable[0].flags & SD_BUS_VTABLE_SENSITIVE)
+                return -EOPNOTSUPP;
+        for (const sd_bus_vtable *v = vtable + 1; v->type != _SD_BUS_VTABLE_END; v++)
+                if (property_dumped(v) && (!v->x.property.get || (v->flags & SD_BUS_VTABLE_ABSOLUTE_OFFSET)))
+                        return -EOPNOTSUPP;
+        return 0;
+}
+
 static int append_property(sd_bus *bus, sd_bus_message *reply, const char *path, const char *interface,
         const sd_bus_vtable *v, void *userdata, sd_bus_error *error) {
         int r;
@@ -30,7 +49,7 @@ static int append_property(sd_bus *bus, sd_bus_message *reply, const char *path,
         r = open_entry(reply, "sv", 's', v->x.property.member, 'v', v->x.property.signature);
         if (r < 0)
                 return r;
-        /* Every property of the service's vtables has a getter. */
+        /* Every property dumped has a getter (object_manager_check_vtable()). */
         assert(v->x.property.get);
         r = v->x.property.get(bus, path, interface, v->x.property.member, reply,
                 (uint8_t *)userdata + v->x.property.offset, error);
@@ -66,9 +85,7 @@ int object_manager_append(sd_bus *bus, sd_bus_message *reply, const char *path, 
                 return r;
         if (!(vtable[0].flags & SD_BUS_VTABLE_HIDDEN))
                 for (const sd_bus_vtable *v = vtable + 1; v->type != _SD_BUS_VTABLE_END; v++) {
-                        if ((v->type != _SD_BUS_VTABLE_PROPERTY &&
-                                    v->type != _SD_BUS_VTABLE_WRITABLE_PROPERTY) ||
-                                (v->flags & PROPERTY_NOT_DUMPED))
+                        if (!property_dumped(v))
                                 continue;
                         r = append_property(bus, reply, path, interface, v, userdata, error);
                         if (r < 0)

@@ -14,3 +14,7 @@
  * getters with userdata (plus each property's offset), as sd-bus's implementation does. */
 int object_manager_append(sd_bus *bus, sd_bus_message *reply, const char *path, const char *interface,
         const sd_bus_vtable *vtable, void *userdata, sd_bus_error *error);
+/* Whether object_manager_append() dumps vtable as sd-bus would: every property it dumps has a
+ * getter and an offset relative to the userdata, and the vtable is not marked sensitive (sd-bus
+ * would mark the reply so). -EOPNOTSUPP otherwise, checked when the vtable is registered. */
+int object_manager_check_vtable(const sd_bus_vtable *vtable);

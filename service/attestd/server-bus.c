@@ -114,6 +114,13 @@ int server_add_bus_objects(Manager *m) {
 
         assert(m);
 
+        /* GetManagedObjects dumps it with object_manager_append(). */
+        r = object_manager_check_vtable(server_vtable);
+        if (r < 0)
+                return log_error_errno(r,
+                        "The vtable of %s has a property GetManagedObjects cannot dump: %m",
+                        BUS_INTERFACE_SERVER);
+
         r = sd_bus_add_fallback_vtable(m->bus, NULL, BUS_PATH_SERVER_PREFIX, BUS_INTERFACE_SERVER,
                 server_vtable, server_find, m);
         if (r < 0)

@@ -137,6 +137,13 @@ int vm_add_bus_objects(Manager *m) {
 
         assert(m);
 
+        /* GetManagedObjects dumps it with object_manager_append(). */
+        r = object_manager_check_vtable(vm_vtable);
+        if (r < 0)
+                return log_error_errno(r,
+                        "The vtable of %s has a property GetManagedObjects cannot dump: %m",
+                        BUS_INTERFACE_VM);
+
         r = sd_bus_add_fallback_vtable(m->bus, NULL, BUS_PATH_VM_PREFIX, BUS_INTERFACE_VM, vm_vtable,
                 vm_find, m);
         if (r < 0)
