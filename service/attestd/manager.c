@@ -90,7 +90,7 @@ Manager *manager_free(Manager *m) {
         free(m->vms);
         vm_indexes_done(&m->index);
 
-        benefit_rules_free(m->rules);
+        benefit_rules_free(m->rules); /* after the VMs, whose evaluations point into them */
         config_done(&m->config);
         free(m->config_path);
         free(m->state_file);
@@ -320,6 +320,8 @@ int manager_load(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Invalid configuration: %s", strna(error));
 
+        /* Loaded once, never reloaded: every VM's evaluation points into these rules (vm.h). A
+         * reload would have to evaluate every VM again before it frees the old rules. */
         r = benefit_rules_load(m->config.benefits_file, &m->rules, &error);
         if (r < 0)
                 return log_error_errno(r, "Invalid benefit rules: %s", strna(error));
