@@ -356,6 +356,63 @@ static void test_vm_indexes(void) {
         vm_indexes_done(&ix);
 }
 
+/* 10,000 VMs, as at the service's scale: every VM is found by each of its keys after the
+ * indexes grew, and after every other VM left; no clash is reported among distinct keys. Also
+ * the workload of the lookup-speed measurements in docs/hardening.md. */
+static void test_vm_indexes_many(void) {
+        enum { N = 10000 };
+        Vm **vms = g_new0(Vm *, N);
+        VmIndexes ix;
+
+        vm_indexes_init(&ix);
+        for (size_t i = 0; i < N; i++) {
+                g_autofree char *id = g_strdup_printf("6f1c8a52-3b0e-4c7d-9a41-%012zx", i);
+                g_autofree char *name = g_strdup_printf("vm-%05zu", i);
+                g_autofree char *mac =
+                        g_strdup_printf("52:54:00:%02zx:%02zx:%02zx", i >> 16, (i >> 8) & 0xff, i & 0xff);
+                g_autofree char *ifname = g_strdup_printf("tap%zu", i);
+
+                /* Every third VM has no vsock CID, every fifth no legacy port. */
+                vms[i] = make_vm(id, name, i % 3 == 0 ? 0 : (uint32_t)i + 3, i % 5 == 0 ? "" : mac,
+                        i % 5 == 0 ? "" : ifname);
+                g_assert_cmpint(vm_indexes_add(&ix, vms[i]), ==, 0);
+        }
+        g_assert_cmpuint(ix.by_key[VM_KEY_ID].n_entries, ==, N);
+        g_assert_cmpuint(ix.by_key[VM_KEY_VSOCK_CID].n_entries, ==, N - (N + 2) / 3);
+        g_assert_cmpuint(ix.by_key[VM_KEY_LEGACY_MAC].n_entries, ==, N - N / 5);
+
+        for (unsigned round = 0; round < 2; round++) {
+                for (size_t i = 0; i < N; i++) {
+                        const Vm *vm = vms[i];
+                        bool gone = round == 1 && i % 2 == 1;
+
+                        for (VmKey k = 0; k < _VM_KEY_MAX; k++) {
+                                const void *key = k == VM_KEY_ID          ? (const void *)vm->id
+                                                  : k == VM_KEY_NAME      ? (const void *)vm->name
+                                                  : k == VM_KEY_VSOCK_CID ? (const void *)&vm->vsock_cid
+                                                  : k == VM_KEY_LEGACY_MAC
+                                                          ? (const void *)vm->legacy_mac
+                                                          : (const void *)vm->legacy_interface;
+                                bool indexed = k == VM_KEY_VSOCK_CID ? vm->vsock_cid != 0 : !isempty(key);
+
+                                g_assert_true(hash_index_get(&ix.by_key[k], key ?: "") ==
+                                              (indexed && !gone ? vm : NULL));
+                        }
+                        g_assert_null(vm_indexes_find_clash(&ix, vm, gone ? NULL : vm, NULL));
+                }
+                if (round == 0)
+                        for (size_t i = 1; i < N; i += 2)
+                                vm_indexes_remove(&ix, vms[i]);
+        }
+        g_assert_cmpuint(ix.by_key[VM_KEY_ID].n_entries, ==, N / 2);
+        g_assert_cmpuint(ix.by_key[VM_KEY_NAME].n_entries, ==, N / 2);
+
+        vm_indexes_done(&ix);
+        for (size_t i = 0; i < N; i++)
+                vm_free(vms[i]);
+        g_free(vms);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/vm-index/strings", test_strings);
@@ -364,5 +421,6 @@ int main(int argc, char **argv) {
         g_test_add_func("/vm-index/growth", test_growth);
         g_test_add_func("/vm-index/random-against-model", test_random_against_model);
         g_test_add_func("/vm-index/vm-indexes", test_vm_indexes);
+        g_test_add_func("/vm-index/vm-indexes-many", test_vm_indexes_many);
         return g_test_run();
 }
