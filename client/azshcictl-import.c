@@ -120,6 +120,15 @@ static void import_entries_done(ImportEntries *l) {
         l->n = 0;
 }
 
+/* The keys of the two id indexes: a registered id is its own key, an entry is found by its id. */
+static const void *string_itself(const void *s) {
+        return s;
+}
+
+static const void *import_entry_id(const void *e) {
+        return ((const ImportEntry *)e)->id;
+}
+
 /* Reads and checks one entry; a refused entry gets e->r < 0 and e->error. Returns < 0 only
  * when out of memory. */
 static int import_entry_read(ImportEntry *e, JsonNode *node, const HashIndex *existing_ids) {
@@ -264,7 +273,7 @@ static int import_read_entries(JsonArray *items, JsonArray *existing, ImportEntr
         int r;
 
         /* Registered ids, for "update or register?" in O(1) per entry. */
-        hash_index_init(&existing_ids, &hash_index_string_type);
+        hash_index_init(&existing_ids, &hash_index_string_type, string_itself);
         n_existing = json_array_get_length(existing);
         existing_norm = calloc(n_existing + 1, sizeof(char *));
         if (!existing_norm)
@@ -272,7 +281,7 @@ static int import_read_entries(JsonArray *items, JsonArray *existing, ImportEntr
         for (size_t i = 0, k = 0; i < n_existing; i++)
                 if (uuid_normalize(jstr(json_array_get_object_element(existing, i), "Id"),
                             &existing_norm[k]) >= 0) {
-                        r = hash_index_put(&existing_ids, existing_norm[k], existing_norm[k]);
+                        r = hash_index_put(&existing_ids, existing_norm[k]);
                         if (r == -ENOMEM)
                                 return r;
                         k++;
@@ -282,13 +291,12 @@ static int import_read_entries(JsonArray *items, JsonArray *existing, ImportEntr
         entries->items = calloc(entries->n, sizeof(ImportEntry));
         if (entries->n > 0 && !entries->items)
                 return -ENOMEM;
-        hash_index_init(seen_ids, &hash_index_string_type);
+        hash_index_init(seen_ids, &hash_index_string_type, import_entry_id);
         for (size_t i = 0; i < entries->n; i++) {
                 r = import_entry_read(&entries->items[i], json_array_get_element(items, i), &existing_ids);
                 if (r == -ENOMEM)
                         return r;
-                if (entries->items[i].id &&
-                        hash_index_put(seen_ids, entries->items[i].id, &entries->items[i]) == -ENOMEM)
+                if (entries->items[i].id && hash_index_put(seen_ids, &entries->items[i]) == -ENOMEM)
                         return -ENOMEM;
         }
         return 0;

@@ -39,17 +39,18 @@ static bool u32_equal(const void *a, const void *b) {
 const HashIndexType hash_index_string_type = {string_hash, string_equal};
 const HashIndexType hash_index_u32_type = {u32_hash, u32_equal};
 
-void hash_index_init(HashIndex *h, const HashIndexType *type) {
+void hash_index_init(HashIndex *h, const HashIndexType *type, HashIndexKeyFunc key_of) {
         assert(h);
         assert(type);
+        assert(key_of);
 
-        *h = (HashIndex){.type = type};
+        *h = (HashIndex){.type = type, .key_of = key_of};
 }
 
 void hash_index_done(HashIndex *h) {
         assert(h);
 
-        h->entries = mfree(h->entries);
+        h->values = mfree(h->values);
         h->n_buckets = h->n_entries = 0;
 }
 
@@ -61,7 +62,7 @@ static size_t bucket_of(const HashIndex *h, const void *key) {
 static size_t find_bucket(const HashIndex *h, const void *key) {
         size_t i = bucket_of(h, key);
 
-        while (h->entries[i].key && !h->type->equal(h->entries[i].key, key))
+        while (h->values[i] && !h->type->equal(h->key_of(h->values[i]), key))
                 i = (i + 1) & (h->n_buckets - 1);
         return i;
 }
@@ -71,7 +72,7 @@ static bool fits(size_t n_entries, size_t n_buckets) {
 }
 
 int hash_index_reserve(HashIndex *h, size_t n) {
-        HashIndexEntry *old;
+        void **old;
         size_t n_old, size = HASH_INDEX_MIN_BUCKETS;
 
         assert(h);
@@ -79,47 +80,49 @@ int hash_index_reserve(HashIndex *h, size_t n) {
         if (h->n_buckets > 0 && fits(n, h->n_buckets))
                 return 0;
         while (!fits(n, size)) {
-                if (size > SIZE_MAX / 2 / sizeof(HashIndexEntry))
+                if (size > SIZE_MAX / 2 / sizeof(void *))
                         return -ENOMEM;
                 size *= 2;
         }
         if (size <= h->n_buckets)
                 return 0;
 
-        old = h->entries;
+        old = h->values;
         n_old = h->n_buckets;
-        h->entries = calloc(size, sizeof(HashIndexEntry));
-        if (!h->entries) {
-                h->entries = old;
+        h->values = calloc(size, sizeof(void *));
+        if (!h->values) {
+                h->values = old;
                 return -ENOMEM;
         }
         h->n_buckets = size;
         for (size_t i = 0; i < n_old; i++)
-                if (old[i].key)
-                        h->entries[find_bucket(h, old[i].key)] = old[i];
+                if (old[i])
+                        h->values[find_bucket(h, h->key_of(old[i]))] = old[i];
         free(old);
         return 0;
 }
 
-int hash_index_put(HashIndex *h, const void *key, void *value) {
+int hash_index_put(HashIndex *h, void *value) {
+        const void *key;
         size_t i;
         int r;
 
         assert(h);
-        assert(key);
         assert(value);
+        key = h->key_of(value);
+        assert(key);
 
         if (h->n_buckets > 0) {
                 i = find_bucket(h, key);
-                if (h->entries[i].key)
-                        return h->entries[i].value == value ? 0 : -EEXIST;
+                if (h->values[i])
+                        return h->values[i] == value ? 0 : -EEXIST;
         }
 
         r = hash_index_reserve(h, h->n_entries + 1);
         if (r < 0)
                 return r;
         i = find_bucket(h, key);
-        h->entries[i] = (HashIndexEntry){key, value};
+        h->values[i] = value;
         h->n_entries++;
         return 0;
 }
@@ -130,7 +133,7 @@ void *hash_index_get(const HashIndex *h, const void *key) {
 
         if (h->n_entries == 0)
                 return NULL;
-        return h->entries[find_bucket(h, key)].value;
+        return h->values[find_bucket(h, key)];
 }
 
 void *hash_index_remove(HashIndex *h, const void *key) {
@@ -143,23 +146,23 @@ void *hash_index_remove(HashIndex *h, const void *key) {
         if (h->n_entries == 0)
                 return NULL;
         i = find_bucket(h, key);
-        if (!h->entries[i].key)
+        value = h->values[i];
+        if (!value)
                 return NULL;
-        value = h->entries[i].value;
 
         /* Backward-shift deletion: move later entries of the probe run into the hole whenever
          * their home bucket does not lie (cyclically) between the hole and them, so that every
          * entry stays reachable from its home bucket without tombstones. */
         mask = h->n_buckets - 1;
-        for (j = (i + 1) & mask; h->entries[j].key; j = (j + 1) & mask) {
-                size_t home = bucket_of(h, h->entries[j].key);
+        for (j = (i + 1) & mask; h->values[j]; j = (j + 1) & mask) {
+                size_t home = bucket_of(h, h->key_of(h->values[j]));
 
                 if (((j - home) & mask) >= ((j - i) & mask)) {
-                        h->entries[i] = h->entries[j];
+                        h->values[i] = h->values[j];
                         i = j;
                 }
         }
-        h->entries[i] = (HashIndexEntry){};
+        h->values[i] = NULL;
         h->n_entries--;
         return value;
 }

@@ -12,8 +12,12 @@ struct RateLimit {
         usec_t interval;  /* 1 s / rate */
         usec_t tolerance; /* (burst - 1) * interval */
         size_t max_keys;
-        HashIndex buckets; /* key → Bucket, the key inside the bucket */
+        HashIndex buckets; /* Buckets by their key */
 };
+
+static const void *bucket_key(const void *b) {
+        return ((const Bucket *)b)->key;
+}
 
 int ratelimit_new(unsigned rate, unsigned burst, size_t max_keys, RateLimit **ret) {
         RateLimit *rl;
@@ -28,7 +32,7 @@ int ratelimit_new(unsigned rate, unsigned burst, size_t max_keys, RateLimit **re
         rl->interval = rate > 0 ? USEC_PER_SEC / rate : 0;
         rl->tolerance = (usec_t)(burst - 1) * rl->interval;
         rl->max_keys = max_keys;
-        hash_index_init(&rl->buckets, &hash_index_string_type);
+        hash_index_init(&rl->buckets, &hash_index_string_type, bucket_key);
         *ret = rl;
         return 0;
 }
@@ -37,7 +41,7 @@ RateLimit *ratelimit_free(RateLimit *rl) {
         if (!rl)
                 return NULL;
         for (size_t i = 0; i < rl->buckets.n_buckets; i++)
-                free(rl->buckets.entries[i].value);
+                free(rl->buckets.values[i]);
         hash_index_done(&rl->buckets);
         return mfree(rl);
 }
@@ -52,7 +56,7 @@ size_t ratelimit_size(const RateLimit *rl) {
  * slot is looked at again before moving on. */
 static void prune(RateLimit *rl, usec_t now) {
         for (size_t i = 0; i < rl->buckets.n_buckets;) {
-                Bucket *b = rl->buckets.entries[i].value;
+                Bucket *b = rl->buckets.values[i];
 
                 if (b && b->tat <= now) {
                         (void)hash_index_remove(&rl->buckets, b->key);
@@ -103,7 +107,7 @@ int ratelimit_check_n(RateLimit *rl, const char *key, unsigned n, usec_t now, us
                 if (!b)
                         return -ENOMEM;
                 memcpy(b->key, key, len + 1);
-                r = hash_index_put(&rl->buckets, b->key, b);
+                r = hash_index_put(&rl->buckets, b);
                 if (r < 0) {
                         free(b);
                         return r;

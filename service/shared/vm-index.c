@@ -14,6 +14,35 @@ const char *vm_key_to_property(VmKey k) {
         return k >= 0 && k < _VM_KEY_MAX ? vm_key_property_table[k] : NULL;
 }
 
+/* Each index reads its key from the VM (hash-index.h): the slots hold only the VMs. */
+static const void *vm_id_of(const void *vm) {
+        return ((const Vm *)vm)->id;
+}
+
+static const void *vm_name_of(const void *vm) {
+        return ((const Vm *)vm)->name;
+}
+
+static const void *vm_vsock_cid_of(const void *vm) {
+        return &((const Vm *)vm)->vsock_cid;
+}
+
+static const void *vm_legacy_mac_of(const void *vm) {
+        return ((const Vm *)vm)->legacy_mac;
+}
+
+static const void *vm_legacy_interface_of(const void *vm) {
+        return ((const Vm *)vm)->legacy_interface;
+}
+
+static const HashIndexKeyFunc vm_key_of_table[_VM_KEY_MAX] = {
+        [VM_KEY_ID] = vm_id_of,
+        [VM_KEY_NAME] = vm_name_of,
+        [VM_KEY_VSOCK_CID] = vm_vsock_cid_of,
+        [VM_KEY_LEGACY_MAC] = vm_legacy_mac_of,
+        [VM_KEY_LEGACY_INTERFACE] = vm_legacy_interface_of,
+};
+
 /* The key of vm under k, NULL when vm has no value for it. */
 static const void *vm_key(const Vm *vm, VmKey k) {
         switch (k) {
@@ -38,7 +67,8 @@ void vm_indexes_init(VmIndexes *ix) {
 
         for (VmKey k = 0; k < _VM_KEY_MAX; k++)
                 hash_index_init(&ix->by_key[k],
-                        k == VM_KEY_VSOCK_CID ? &hash_index_u32_type : &hash_index_string_type);
+                        k == VM_KEY_VSOCK_CID ? &hash_index_u32_type : &hash_index_string_type,
+                        vm_key_of_table[k]);
 }
 
 void vm_indexes_done(VmIndexes *ix) {
@@ -82,11 +112,9 @@ int vm_indexes_add(VmIndexes *ix, Vm *vm) {
         if (vm_indexes_find_clash(ix, vm, vm, NULL))
                 return -EEXIST;
         for (VmKey k = 0; k < _VM_KEY_MAX; k++) {
-                const void *key = vm_key(vm, k);
-
-                if (!key)
+                if (!vm_key(vm, k))
                         continue;
-                r = hash_index_put(&ix->by_key[k], key, vm);
+                r = hash_index_put(&ix->by_key[k], vm);
                 if (r < 0) {
                         vm_indexes_remove(ix, vm);
                         return r;

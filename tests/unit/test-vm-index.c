@@ -2,7 +2,8 @@
 
 /* The hash index behind the VM lookups (vm-index.h): puts, gets and removals, chains of
  * colliding keys (including ones that wrap around the end of the table) with removals in the
- * middle of them, growth, and the per-VM indexes with their all-or-nothing adds. */
+ * middle of them, growth, keys read from the values, and the per-VM indexes with their
+ * all-or-nothing adds. */
 
 #include <glib.h>
 
@@ -31,6 +32,11 @@ static bool u32_eq(const void *a, const void *b) {
         return *(const uint32_t *)a == *(const uint32_t *)b;
 }
 
+/* The u32 tests' values are the keys themselves. */
+static const void *itself(const void *value) {
+        return value;
+}
+
 static const HashIndexType constant_type = {hash_constant, u32_eq};
 static const HashIndexType identity_type = {hash_identity, u32_eq};
 static const HashIndexType mod8_type = {hash_mod8, u32_eq};
@@ -54,25 +60,35 @@ static void expect_run(const HashIndex *h, size_t first, const uint32_t *const *
         size_t mask = h->n_buckets - 1;
 
         for (size_t i = 0; i < n; i++)
-                g_assert_true(h->entries[(first + i) & mask].key == expected[i]);
-        g_assert_null(h->entries[(first + n) & mask].key);
+                g_assert_true(h->values[(first + i) & mask] == expected[i]);
+        g_assert_null(h->values[(first + n) & mask]);
 }
 #define EXPECT_RUN(h, first, ...)                                    \
         expect_run(h, first, (const uint32_t *const[]){__VA_ARGS__}, \
                 G_N_ELEMENTS(((const uint32_t *const[]){__VA_ARGS__})))
 
+/* A value that holds its key, not at its start. */
+typedef struct Named {
+        int payload;
+        char name[8];
+} Named;
+
+static const void *named_key(const void *value) {
+        return ((const Named *)value)->name;
+}
+
 static void test_strings(void) {
         HashIndex h;
-        char a[] = "alpha", b[] = "beta", a2[] = "alpha";
-        int va, vb;
+        Named va = {1, "alpha"}, vb = {2, "beta"}, va2 = {3, "alpha"};
+        char a2[] = "alpha";
 
-        hash_index_init(&h, &hash_index_string_type);
+        hash_index_init(&h, &hash_index_string_type, named_key);
         g_assert_null(hash_index_get(&h, "alpha")); /* empty table, no buckets yet */
         g_assert_null(hash_index_remove(&h, "alpha"));
         g_assert_cmpuint(h.n_buckets, ==, 0);
 
-        g_assert_cmpint(hash_index_put(&h, a, &va), ==, 0);
-        g_assert_cmpint(hash_index_put(&h, b, &vb), ==, 0);
+        g_assert_cmpint(hash_index_put(&h, &va), ==, 0);
+        g_assert_cmpint(hash_index_put(&h, &vb), ==, 0);
         g_assert_cmpuint(h.n_entries, ==, 2);
         g_assert_cmpuint(h.n_buckets, ==, 16);
 
@@ -84,8 +100,8 @@ static void test_strings(void) {
         g_assert_null(hash_index_get(&h, ""));
 
         /* Same key: the same value again is fine, another value is refused and changes nothing. */
-        g_assert_cmpint(hash_index_put(&h, a2, &va), ==, 0);
-        g_assert_cmpint(hash_index_put(&h, a2, &vb), ==, -EEXIST);
+        g_assert_cmpint(hash_index_put(&h, &va), ==, 0);
+        g_assert_cmpint(hash_index_put(&h, &va2), ==, -EEXIST);
         g_assert_true(hash_index_get(&h, "alpha") == &va);
         g_assert_cmpuint(h.n_entries, ==, 2);
 
@@ -96,11 +112,11 @@ static void test_strings(void) {
         g_assert_cmpuint(h.n_entries, ==, 1);
 
         /* A removed key can be put again, with another value. */
-        g_assert_cmpint(hash_index_put(&h, a, &vb), ==, 0);
-        g_assert_true(hash_index_get(&h, "alpha") == &vb);
+        g_assert_cmpint(hash_index_put(&h, &va2), ==, 0);
+        g_assert_true(hash_index_get(&h, "alpha") == &va2);
 
         hash_index_done(&h);
-        g_assert_null(h.entries);
+        g_assert_null(h.values);
         g_assert_cmpuint(h.n_entries, ==, 0);
         hash_index_done(&h); /* twice is fine */
 }
@@ -110,11 +126,11 @@ static void test_collisions_one_run(void) {
         bool present[12];
         HashIndex h;
 
-        hash_index_init(&h, &constant_type);
+        hash_index_init(&h, &constant_type, itself);
         for (size_t i = 0; i < G_N_ELEMENTS(keys); i++) {
                 keys[i] = (uint32_t)(i * 7 + 1);
                 present[i] = true;
-                g_assert_cmpint(hash_index_put(&h, &keys[i], &keys[i]), ==, 0);
+                g_assert_cmpint(hash_index_put(&h, &keys[i]), ==, 0);
         }
         g_assert_cmpuint(h.n_buckets, ==, 16); /* 12 = 3/4 of 16: no growth yet */
         check_all(&h, keys, present, G_N_ELEMENTS(keys));
@@ -144,7 +160,7 @@ static void test_collisions_one_run(void) {
                         check_all(&h, keys, present, G_N_ELEMENTS(keys));
                 }
         for (size_t i = 0; i < h.n_buckets; i++)
-                g_assert_null(h.entries[i].key);
+                g_assert_null(h.values[i]);
         hash_index_done(&h);
 }
 
@@ -155,10 +171,10 @@ static void test_collisions_wrap_around(void) {
         bool present[G_N_ELEMENTS(keys)];
         HashIndex h;
 
-        hash_index_init(&h, &identity_type);
+        hash_index_init(&h, &identity_type, itself);
         for (size_t i = 0; i < G_N_ELEMENTS(keys); i++) {
                 present[i] = true;
-                g_assert_cmpint(hash_index_put(&h, &keys[i], &keys[i]), ==, 0);
+                g_assert_cmpint(hash_index_put(&h, &keys[i]), ==, 0);
         }
         g_assert_cmpuint(h.n_buckets, ==, 16);
         /* 14→14, 15→15, 30→0, 31→1, 0→2, 16→3, 1→4 */
@@ -186,11 +202,11 @@ static void test_growth(void) {
         size_t last_buckets = 0;
         HashIndex h;
 
-        hash_index_init(&h, &hash_index_u32_type);
+        hash_index_init(&h, &hash_index_u32_type, itself);
         for (size_t i = 0; i < N; i++) {
                 keys[i] = (uint32_t)(i * 2654435761u); /* distinct: an odd multiplier mod 2^32 */
                 present[i] = true;
-                g_assert_cmpint(hash_index_put(&h, &keys[i], &keys[i]), ==, 0);
+                g_assert_cmpint(hash_index_put(&h, &keys[i]), ==, 0);
                 g_assert_cmpuint(h.n_entries, ==, i + 1);
                 /* Powers of two, at most 3/4 full, grown only when needed. */
                 g_assert_cmpuint(h.n_buckets & (h.n_buckets - 1), ==, 0);
@@ -208,7 +224,7 @@ static void test_growth(void) {
 
         /* Every key once more: nothing is added. */
         for (size_t i = 0; i < N; i++)
-                g_assert_cmpint(hash_index_put(&h, &keys[i], &keys[i]), ==, 0);
+                g_assert_cmpint(hash_index_put(&h, &keys[i]), ==, 0);
         g_assert_cmpuint(h.n_entries, ==, N);
 
         /* Remove every odd one: the rest stay, the table does not shrink. */
@@ -242,12 +258,12 @@ static void test_random_against_model(void) {
 
         for (size_t i = 0; i < K; i++)
                 keys[i] = (uint32_t)i * 3 + 5;
-        hash_index_init(&h, &mod8_type);
+        hash_index_init(&h, &mod8_type, itself);
         for (unsigned step = 0; step < 20000; step++) {
                 size_t i = g_rand_int_range(rand, 0, K);
 
                 if (g_rand_boolean(rand)) {
-                        g_assert_cmpint(hash_index_put(&h, &keys[i], &keys[i]), ==, 0);
+                        g_assert_cmpint(hash_index_put(&h, &keys[i]), ==, 0);
                         present[i] = true;
                 } else {
                         void *v = hash_index_remove(&h, &keys[i]);
@@ -258,6 +274,50 @@ static void test_random_against_model(void) {
         }
         g_rand_free(rand);
         hash_index_done(&h);
+}
+
+/* A value with its key behind other data. */
+typedef struct Record {
+        uint64_t payload;
+        uint32_t key;
+} Record;
+
+static const void *record_key(const void *value) {
+        return &((const Record *)value)->key;
+}
+
+static void test_key_of_value(void) {
+        /* A slot holds only the value (one pointer); the key is read from the value wherever
+         * the index needs it: to put, to find, to move entries when the table grows and when a
+         * removal shifts a probe run back. The payloads hash elsewhere than the keys, so an
+         * index that took the value for its key would lose them. */
+        enum { N = 200 };
+        Record *recs = g_new0(Record, N);
+        HashIndex h;
+
+        hash_index_init(&h, &mod8_type, record_key);
+        g_assert_cmpuint(sizeof(h.values[0]), ==, sizeof(void *));
+        for (size_t i = 0; i < N; i++) {
+                recs[i] = (Record){.payload = UINT64_MAX - i, .key = (uint32_t)i * 3 + 5};
+                g_assert_cmpint(hash_index_put(&h, &recs[i]), ==, 0);
+        }
+        g_assert_cmpuint(h.n_entries, ==, N);
+        g_assert_cmpuint(h.n_buckets, ==, 512); /* grew 16 → 512 */
+        for (size_t i = 0; i < N; i++)
+                g_assert_true(hash_index_get(&h, &recs[i].key) == &recs[i]);
+
+        /* Another value with a key that is there: refused, whatever its payload. */
+        g_assert_cmpint(hash_index_put(&h, &(Record){.payload = 7, .key = 5}), ==, -EEXIST);
+
+        for (size_t i = 0; i < N; i += 2)
+                g_assert_true(hash_index_remove(&h, &(uint32_t){(uint32_t)i * 3 + 5}) == &recs[i]);
+        g_assert_cmpuint(h.n_entries, ==, N / 2);
+        for (size_t i = 0; i < N; i++)
+                g_assert_true(hash_index_get(&h, &(uint32_t){(uint32_t)i * 3 + 5}) ==
+                              (i % 2 == 1 ? &recs[i] : NULL));
+
+        hash_index_done(&h);
+        g_free(recs);
 }
 
 static Vm *make_vm(const char *id, const char *name, uint32_t cid, const char *mac, const char *ifname) {
@@ -356,6 +416,63 @@ static void test_vm_indexes(void) {
         vm_indexes_done(&ix);
 }
 
+/* 10,000 VMs, as at the service's scale: every VM is found by each of its keys after the
+ * indexes grew, and after every other VM left; no clash is reported among distinct keys. Also
+ * the workload of the lookup-speed measurements in docs/hardening.md. */
+static void test_vm_indexes_many(void) {
+        enum { N = 10000 };
+        Vm **vms = g_new0(Vm *, N);
+        VmIndexes ix;
+
+        vm_indexes_init(&ix);
+        for (size_t i = 0; i < N; i++) {
+                g_autofree char *id = g_strdup_printf("6f1c8a52-3b0e-4c7d-9a41-%012zx", i);
+                g_autofree char *name = g_strdup_printf("vm-%05zu", i);
+                g_autofree char *mac =
+                        g_strdup_printf("52:54:00:%02zx:%02zx:%02zx", i >> 16, (i >> 8) & 0xff, i & 0xff);
+                g_autofree char *ifname = g_strdup_printf("tap%zu", i);
+
+                /* Every third VM has no vsock CID, every fifth no legacy port. */
+                vms[i] = make_vm(id, name, i % 3 == 0 ? 0 : (uint32_t)i + 3, i % 5 == 0 ? "" : mac,
+                        i % 5 == 0 ? "" : ifname);
+                g_assert_cmpint(vm_indexes_add(&ix, vms[i]), ==, 0);
+        }
+        g_assert_cmpuint(ix.by_key[VM_KEY_ID].n_entries, ==, N);
+        g_assert_cmpuint(ix.by_key[VM_KEY_VSOCK_CID].n_entries, ==, N - (N + 2) / 3);
+        g_assert_cmpuint(ix.by_key[VM_KEY_LEGACY_MAC].n_entries, ==, N - N / 5);
+
+        for (unsigned round = 0; round < 2; round++) {
+                for (size_t i = 0; i < N; i++) {
+                        const Vm *vm = vms[i];
+                        bool gone = round == 1 && i % 2 == 1;
+
+                        for (VmKey k = 0; k < _VM_KEY_MAX; k++) {
+                                const void *key = k == VM_KEY_ID          ? (const void *)vm->id
+                                                  : k == VM_KEY_NAME      ? (const void *)vm->name
+                                                  : k == VM_KEY_VSOCK_CID ? (const void *)&vm->vsock_cid
+                                                  : k == VM_KEY_LEGACY_MAC
+                                                          ? (const void *)vm->legacy_mac
+                                                          : (const void *)vm->legacy_interface;
+                                bool indexed = k == VM_KEY_VSOCK_CID ? vm->vsock_cid != 0 : !isempty(key);
+
+                                g_assert_true(hash_index_get(&ix.by_key[k], key ?: "") ==
+                                              (indexed && !gone ? vm : NULL));
+                        }
+                        g_assert_null(vm_indexes_find_clash(&ix, vm, gone ? NULL : vm, NULL));
+                }
+                if (round == 0)
+                        for (size_t i = 1; i < N; i += 2)
+                                vm_indexes_remove(&ix, vms[i]);
+        }
+        g_assert_cmpuint(ix.by_key[VM_KEY_ID].n_entries, ==, N / 2);
+        g_assert_cmpuint(ix.by_key[VM_KEY_NAME].n_entries, ==, N / 2);
+
+        vm_indexes_done(&ix);
+        for (size_t i = 0; i < N; i++)
+                vm_free(vms[i]);
+        g_free(vms);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/vm-index/strings", test_strings);
@@ -363,6 +480,8 @@ int main(int argc, char **argv) {
         g_test_add_func("/vm-index/collisions-wrap-around", test_collisions_wrap_around);
         g_test_add_func("/vm-index/growth", test_growth);
         g_test_add_func("/vm-index/random-against-model", test_random_against_model);
+        g_test_add_func("/vm-index/key-of-value", test_key_of_value);
         g_test_add_func("/vm-index/vm-indexes", test_vm_indexes);
+        g_test_add_func("/vm-index/vm-indexes-many", test_vm_indexes_many);
         return g_test_run();
 }
