@@ -39,9 +39,26 @@ bool strv_equal(char *const *a, char *const *b) {
         return true;
 }
 
-int strv_extend(char ***l, const char *value) {
+int strv_push(char ***l, char *value) {
         size_t n;
-        char *v, **c;
+        char **c;
+
+        assert(l);
+        assert(value);
+
+        n = strv_length(*l);
+        c = reallocarray(*l, n + 2, sizeof(char *));
+        if (!c)
+                return -ENOMEM;
+        c[n] = value;
+        c[n + 1] = NULL;
+        *l = c;
+        return 0;
+}
+
+int strv_extend(char ***l, const char *value) {
+        char *v;
+        int r;
 
         assert(l);
         assert(value);
@@ -49,17 +66,10 @@ int strv_extend(char ***l, const char *value) {
         v = strdup(value);
         if (!v)
                 return -ENOMEM;
-
-        n = strv_length(*l);
-        c = reallocarray(*l, n + 2, sizeof(char *));
-        if (!c) {
+        r = strv_push(l, v);
+        if (r < 0)
                 free(v);
-                return -ENOMEM;
-        }
-        c[n] = v;
-        c[n + 1] = NULL;
-        *l = c;
-        return 0;
+        return r;
 }
 
 int strv_extendf(char ***l, const char *format, ...) {

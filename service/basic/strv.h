@@ -15,6 +15,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free);
 size_t strv_length(char *const *l);
 bool strv_contains(char *const *l, const char *s);
 bool strv_equal(char *const *a, char *const *b);
+/* Appends value itself, not a copy: the strv owns it from now on, unless its owner frees only
+ * the array (an array of borrowed strings, as a VM's benefit evaluation is). */
+int strv_push(char ***l, char *value);
 /* Appends a copy of value. */
 int strv_extend(char ***l, const char *value);
 /* Appends the formatted string. */

@@ -24,20 +24,6 @@ static const char *const action_table[_ACTION_MAX] = {
         [ACTION_DATA_EXCHANGE] = ACTION_ENABLE_DATA_EXCHANGE,
 };
 
-/* Appends s itself, not a copy: the evaluation borrows its benefit ids and action names (vm.h). */
-static int strv_push_borrowed(char ***l, const char *s) {
-        size_t n = strv_length(*l);
-        char **c;
-
-        c = reallocarray(*l, n + 2, sizeof(char *));
-        if (!c)
-                return -ENOMEM;
-        c[n] = (char *)s;
-        c[n + 1] = NULL;
-        *l = c;
-        return 0;
-}
-
 /* The value of a string property, NULL when unset. */
 static const char *vm_string(const Vm *vm, size_t key) {
         VmValue v;
@@ -133,7 +119,8 @@ int benefit_evaluate(const BenefitRules *rules, const Vm *vm, const BenefitConte
                         if (!rule)
                                 continue;
 
-                        r = strv_push_borrowed(&e.eligible, rules->benefits[b].id);
+                        /* Borrowed, not copied: the evaluation points into the rules (vm.h). */
+                        r = strv_push(&e.eligible, rules->benefits[b].id);
                         if (r < 0)
                                 return r;
 
@@ -177,7 +164,7 @@ int benefit_evaluate(const BenefitRules *rules, const Vm *vm, const BenefitConte
                         }
 
                         if (active) {
-                                r = strv_push_borrowed(&e.active, rules->benefits[b].id);
+                                r = strv_push(&e.active, rules->benefits[b].id);
                                 if (r < 0)
                                         return r;
                         } else
@@ -192,7 +179,7 @@ int benefit_evaluate(const BenefitRules *rules, const Vm *vm, const BenefitConte
 
         for (Action a = 0; a < _ACTION_MAX; a++)
                 if (needed[a]) {
-                        r = strv_push_borrowed(&e.recommended_actions, action_table[a]);
+                        r = strv_push(&e.recommended_actions, (char *)action_table[a]);
                         if (r < 0)
                                 return r;
                 }
