@@ -210,6 +210,7 @@ static const struct {
         {"ArcAgentVersion", "Arc agent version"},
         {"VsockCid", "vsock CID"},
         {"LegacyMac", "Legacy NIC MAC"},
+        {"LegacyInterface", "Legacy NIC interface"},
         {"Sku", "SKU"},
         {"LicenseType", "License type"},
         {"Status", "Status"},

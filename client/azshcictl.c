@@ -127,7 +127,7 @@ static void help(void) {
                "\\\n"
                "          --os-version 6.3.9600.21620 --data-exchange yes --legacy-mac 52:54:00:12:34:56\n"
                "  azshcictl vm update sql2012 PowerState=Running\n"
-               "  azshcictl vm import /usr/share/azshci/demo/vms.json\n"
+               "  azshcictl vm import " PKGDATADIR "/demo/vms.json\n"
                "  azshcictl legacy on && azshcictl vm-access --all on\n"
                "  azshcictl vms --json | jq '.vms[] | select(.Status == \"InactiveBenefits\") | .Name'\n"
                "\n"

@@ -79,7 +79,7 @@ static void help(const void *userdata) {
                "See docs/frontends.md.\n",
                 IMDS_DEFAULT_RATE, IMDS_DEFAULT_BURST, IMDS_DEFAULT_IDLE_EXIT_SEC,
                 IMDS_DEFAULT_CONNECTION_TIMEOUT, IMDS_DEFAULT_REQUEST_TIMEOUT, IMDS_DEFAULT_MAX_CONNECTIONS,
-                t->http ? "MAC" : "CID", IMDS_DEFAULT_MAX_PER_PEER);
+                t->http ? "bridge port" : "CID", IMDS_DEFAULT_MAX_PER_PEER);
 }
 
 static int parse_unsigned(const char *opt, const char *s, unsigned min, unsigned max, unsigned *ret) {

@@ -39,7 +39,7 @@ typedef struct Addr Addr;
 
 typedef struct LegacyNetConfig {
         const char *bridge; /* NULL = LEGACY_NET_BRIDGE_DEFAULT */
-        const char *table;  /* NULL = LEGACY_NET_TABLE_DEFAULT (used in families bridge and inet) */
+        const char *table;  /* NULL = LEGACY_NET_TABLE_DEFAULT (used in families bridge, inet and netdev) */
 } LegacyNetConfig;
 
 /* Creates/repairs the bridge and (re)installs the firewall atomically, keeping existing MAC

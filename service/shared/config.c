@@ -286,7 +286,8 @@ static int config_load_cluster(Config *c, const char *name, JsonNode *node, char
         return 0;
 }
 
-/* The cluster CA keys (docs/cluster.md, "One root"): all or nothing, with the embedded issuer. */
+/* The cluster CA keys (docs/cluster.md, "Trust: one root for the cluster"): all or nothing, with the
+ * embedded issuer. */
 static int config_check_cluster_ca(Config *c, const char *name, char **ret_error) {
         ClusterConfig *k = &c->cluster;
         char fp[SHA256_FINGERPRINT_SIZE];
@@ -329,8 +330,8 @@ static int config_check_cluster_ca(Config *c, const char *name, char **ret_error
         if (k->ca_listen && !cluster_ca_listen_is_valid(k->ca_listen))
                 return json_error(ret_error, -EINVAL,
                         "%s: key \"cluster.caListen\" must be ADDR:PORT with a unicast IPv4 address or "
-                        "[IPv6] address of the cluster network (not a wildcard, loopback or link-local "
-                        "address), not \"%s\"",
+                        "[IPv6] address of the cluster network (not a wildcard, loopback, multicast or "
+                        "link-local address), not \"%s\"",
                         name, k->ca_listen);
         return 0;
 }

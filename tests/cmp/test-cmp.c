@@ -493,7 +493,7 @@ static void test_untrusted_response(Fixture *f, gconstpointer data) {
 
         g_assert_cmpint(enroll_ir(f), ==, -EBADMSG);
         g_assert_null(f->cert);
-        assert_error(f, true, "CMP response from %s could not be authenticated (check cmp.trust_anchor): ",
+        assert_error(f, true, "CMP response from %s could not be authenticated (check issuer.trustAnchor): ",
                 f->config.server);
 
         peer_stop(&other);

@@ -5,6 +5,7 @@ tables show the same facts, changes go through, and exit codes follow polkit."""
 import json
 import os
 import re
+import xml.etree.ElementTree as ET
 
 from harness import (IFACE_SERVER, IFACE_VM, TEST_USER, eq, server_path, testcase,
                      vm_path)
@@ -153,6 +154,10 @@ def test_ctl_source_and_updates(h):
                                "           Legacy error: -", "                 Source: manual"], "vm show last lines")
     eq(_field(h.ctl("vm", "show", "avd-host-01").stdout, "Required updates"), "-",
        "vm show Required updates of a VM that needs none")
+    # `vm show` prints every property of the VM interface, one line each (its --help says so).
+    vm_iface = ET.parse(os.path.join(h.srcdir, "dbus", "org.azshci.Attestation1.xml")).find(
+        f"interface[@name='{IFACE_VM}']")
+    eq(len(out.splitlines()), len(vm_iface.findall("property")), "vm show: one line per VM property")
 
     show = json.loads(h.ctl("--json", "vm", "show", "avd-host-02").stdout)
     eq((show["Source"], show["RequiredUpdates"]), ("manual", kb), "vm show --json")

@@ -149,8 +149,8 @@ int cmp_failure_explain(OSSL_CMP_CTX *ctx, const char *url, unsigned timeout_sec
         }
         if (f.wrong_mac || f.untrusted_response)
                 return x509_error(ret_error, -EBADMSG,
-                        "CMP response from %s could not be authenticated (check cmp.trust_anchor): %s", url,
-                        f.text);
+                        "CMP response from %s could not be authenticated (check issuer.trustAnchor): %s",
+                        url, f.text);
         if (status == OSSL_CMP_PKISTATUS_rejection) {
                 int fi = OSSL_CMP_CTX_get_failInfoCode(ctx);
                 const char *why = fail_info_to_reason(fi < 0 ? 0 : fi, mac_protected);
