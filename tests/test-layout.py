@@ -22,6 +22,13 @@
    declaration and its definition (called by the product, its tests or its benchmarks, or named
    by a cleanup macro).
 
+Rules 4 and 6 read the string-table macros of service/basic/string-util.h as what they write:
+DECLARE_STRING_TABLE_LOOKUP(foo, Foo) in foo.h declares foo_to_string() and foo_from_string()
+(the _TO_STRING and _FROM_STRING variants one of them), DEFINE_STRING_TABLE_LOOKUP(foo, Foo) in
+foo.c defines them (the PRIVATE variants define static ones, which no header may declare). Their
+names stand in neither the declaration nor the definition, so a generated function is dead when
+nothing else names it.
+
 Usage: test-layout.py SOURCE_ROOT
 """
 
@@ -71,6 +78,30 @@ INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 # A declaration at file scope: "type name(args);" possibly over several lines.
 DECL = re.compile(r"^(?!static|typedef|#|\s|/|\*|})[^;{}()]*?\b([a-z_][a-z0-9_]*)\s*\([^;{}]*\)\s*(?:_[a-z_]+_(?:\([^)]*\))?\s*)*;",
                   re.M)
+
+# The string-table macros (service/basic/string-util.h) and the suffixes of what they write.
+TABLE_SUFFIXES = {"": ("_to_string", "_from_string"), "_TO_STRING": ("_to_string",),
+                  "_FROM_STRING": ("_from_string",)}
+TABLE_DECL = re.compile(r"^DECLARE_STRING_TABLE_LOOKUP(_TO_STRING|_FROM_STRING)?\(\s*([a-z_][a-z0-9_]*)\s*,", re.M)
+TABLE_DEF = re.compile(r"^DEFINE_STRING_TABLE_LOOKUP(_TO_STRING|_FROM_STRING)?\(\s*([a-z_][a-z0-9_]*)\s*,", re.M)
+
+
+def table_functions(pattern, text):
+    """The functions the string-table macros matched by pattern write in text."""
+    return [name + suffix for variant, name in pattern.findall(text) for suffix in TABLE_SUFFIXES[variant]]
+
+
+def declarations(text):
+    """(name, generated) of each function a header declares: written out, or by a
+    DECLARE_STRING_TABLE_LOOKUP macro."""
+    return [(fn, False) for fn in DECL.findall(text)] + [(fn, True) for fn in table_functions(TABLE_DECL, text)]
+
+
+def defines(body, fn, generated):
+    """Whether the .c text body defines fn (generated: by a DEFINE_STRING_TABLE_LOOKUP macro)."""
+    if generated:
+        return fn in table_functions(TABLE_DEF, body)
+    return re.search(r"^[^;\n]*\b" + re.escape(fn) + r"\([^;]*?\)\s*\{", body, re.M | re.S) is not None
 
 
 def functions(lines):
@@ -188,8 +219,8 @@ def main():
                 problems["one-header-per-c"].append(f"{rel} has no {twin.name}")
                 continue
             body = twin.read_text()
-            for fn in DECL.findall(p.read_text()):
-                if not re.search(r"^[^;\n]*\b" + re.escape(fn) + r"\([^;]*?\)\s*\{", body, re.M | re.S):
+            for fn, generated in declarations(p.read_text()):
+                if not defines(body, fn, generated):
                     problems["one-header-per-c"].append(f"{rel} declares {fn}(), which {twin.name} does not define")
 
     problems["sizes"] = check_sizes(root)
@@ -200,8 +231,9 @@ def main():
     for p in files:
         if p.suffix != ".h" or p.name in IMPLEMENTS.values():
             continue
-        for fn in DECL.findall(p.read_text()):
-            if len(re.findall(r"\b" + re.escape(fn) + r"\b", corpus)) <= 2:   # the declaration, the definition
+        for fn, generated in declarations(p.read_text()):
+            # Written out, the name stands in the declaration and the definition; generated, in neither.
+            if len(re.findall(r"\b" + re.escape(fn) + r"\b", corpus)) <= (0 if generated else 2):
                 problems["no-dead-functions"].append(f"{p.relative_to(root)} declares {fn}(), which nothing calls")
 
     print(f"1..{len(problems)}")

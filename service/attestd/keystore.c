@@ -4,7 +4,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
 
 #include "fileio.h"
 #include "keystore.h"
@@ -126,36 +125,6 @@ static int file_load(Keystore *ks, SigningIdentity **ret) {
         return r;
 }
 
-static int identity_to_pem(const SigningIdentity *id, char **ret, size_t *ret_size) {
-        _cleanup_(BIO_free_allp) BIO *bio = NULL;
-        char *data, *s;
-        long n;
-
-        bio = BIO_new(BIO_s_secmem());
-        if (!bio)
-                return -ENOMEM;
-        if (PEM_write_bio_PrivateKey(bio, id->key, NULL, NULL, 0, NULL, NULL) != 1 ||
-                PEM_write_bio_X509(bio, id->cert) != 1)
-                goto fail;
-        for (int i = 0; i < sk_X509_num(id->chain); i++)
-                if (PEM_write_bio_X509(bio, sk_X509_value(id->chain, i)) != 1)
-                        goto fail;
-
-        n = BIO_get_mem_data(bio, &data);
-        if (n <= 0)
-                goto fail;
-        s = malloc((size_t)n);
-        if (!s)
-                return -ENOMEM;
-        memcpy(s, data, (size_t)n);
-        *ret = s;
-        *ret_size = (size_t)n;
-        return 0;
-fail:
-        ERR_clear_error();
-        return -EIO;
-}
-
 /* Whether the current pair may become the previous one: only a pair that loads. A broken
  * current file (the one file_load() fell back from) must not replace the good previous pair. */
 static int current_is_good(const char *cur) {
@@ -179,9 +148,10 @@ static int current_is_good(const char *cur) {
 
 static int file_store(Keystore *ks, const SigningIdentity *id) {
         FileKeystore *f = file_keystore(ks);
+        _cleanup_(BIO_free_allp) BIO *pem = NULL;
         _cleanup_free_ char *cur = NULL;
-        char *data = NULL;
-        size_t size = 0;
+        const char *data;
+        size_t size;
         int r;
 
         assert(id);
@@ -189,7 +159,7 @@ static int file_store(Keystore *ks, const SigningIdentity *id) {
         if (asprintf(&cur, "%s/" KEYSTORE_IDENTITY_FILE, f->dir) < 0)
                 return -ENOMEM;
 
-        r = identity_to_pem(id, &data, &size);
+        r = pem_encode_private(id->key, id->cert, id->chain, &pem, &data, &size);
         if (r < 0)
                 return r;
 
@@ -198,7 +168,6 @@ static int file_store(Keystore *ks, const SigningIdentity *id) {
                 r = write_file_atomic_keep_old(cur, data, size, 0600);
         else if (r == 0)
                 r = write_file_atomic(cur, data, size, 0600);
-        erase_and_free(data, size);
         return r;
 }
 

@@ -360,7 +360,7 @@ static int import_vms_change(Manager *m, sd_bus_message *msg, Change *c, sd_bus_
                                 j++;
                         sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                 "VM property '%s': the same value as VM %zu ('%s') of this batch.",
-                                vm_key_to_property(key), j, other->name);
+                                vm_key_to_string(key), j, other->name);
                         return import_entry_error(error, -EINVAL, i, vm);
                 }
                 r = vm_indexes_add(&batch, vm);

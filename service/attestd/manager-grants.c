@@ -20,9 +20,7 @@ static const char *const grant_outcome_table[_GRANT_OUTCOME_MAX] = {
         [GRANT_FAILED] = "failed",
 };
 
-const char *grant_outcome_to_string(GrantOutcome o) {
-        return o >= 0 && o < _GRANT_OUTCOME_MAX ? grant_outcome_table[o] : NULL;
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(grant_outcome, GrantOutcome);
 
 void grant_results_done(GrantResults *r) {
         if (!r)

@@ -19,7 +19,7 @@ typedef enum GrantOutcome {
         _GRANT_OUTCOME_INVALID = -EINVAL,
 } GrantOutcome;
 
-const char *grant_outcome_to_string(GrantOutcome o) _const_;
+DECLARE_STRING_TABLE_LOOKUP_TO_STRING(grant_outcome, GrantOutcome);
 
 typedef struct GrantResult {
         char *id;

@@ -29,9 +29,7 @@ static const char *const server_state_table[_SERVER_STATE_MAX] = {
         [SERVER_ERROR] = "Error",
 };
 
-const char *server_state_to_string(ServerState s) {
-        return s >= 0 && s < _SERVER_STATE_MAX ? server_state_table[s] : NULL;
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(server_state, ServerState);
 
 int manager_new(const char *config_path, Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;

@@ -9,6 +9,7 @@
 #include "issuer.h"
 #include "keystore.h"
 #include "polkit.h"
+#include "string-util.h"
 #include "time-util.h"
 #include "vm-index.h"
 #include "vm.h"
@@ -27,7 +28,7 @@ typedef enum ServerState {
         _SERVER_STATE_INVALID = -EINVAL,
 } ServerState;
 
-const char *server_state_to_string(ServerState s) _const_;
+DECLARE_STRING_TABLE_LOOKUP_TO_STRING(server_state, ServerState);
 
 typedef struct Manager {
         sd_event *event;

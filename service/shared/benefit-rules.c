@@ -9,6 +9,7 @@
 #include "benefit-rules.h"
 #include "fileio.h"
 #include "json-util.h"
+#include "string-util.h"
 #include "strv.h"
 #include "validate.h"
 
@@ -22,6 +23,8 @@ static const char *const transport_table[_TRANSPORT_MAX] = {
         [TRANSPORT_VSOCK] = "vsock",
         [TRANSPORT_LEGACY] = "legacy",
 };
+
+DEFINE_PRIVATE_STRING_TABLE_LOOKUP_FROM_STRING(transport, Transport);
 
 /* The VM properties a rule may look at. Version properties also allow "atLeast"/"below" and may
  * appear under "minimum". */
@@ -547,10 +550,8 @@ static int parse_rule(Loader *l, const BenefitRules *rules, JsonNode *n, Rule *r
         r = loader_get_string(l, json_object_get_member(o, "transport"), true, &s);
         if (r < 0)
                 return r;
-        for (rule->transport = 0; rule->transport < _TRANSPORT_MAX; rule->transport++)
-                if (streq(transport_table[rule->transport], s))
-                        break;
-        if (rule->transport == _TRANSPORT_MAX)
+        rule->transport = transport_from_string(s);
+        if (rule->transport < 0)
                 return loader_error(l, false, "unknown transport '%s' (expected \"vsock\" or \"legacy\")",
                         s);
         loader_pop(l);

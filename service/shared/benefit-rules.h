@@ -20,6 +20,7 @@ typedef enum Transport {
         TRANSPORT_VSOCK,
         TRANSPORT_LEGACY,
         _TRANSPORT_MAX,
+        _TRANSPORT_INVALID = -EINVAL,
 } Transport;
 
 typedef struct Condition {

@@ -17,26 +17,14 @@ static const char *const key_type_table[_KEY_TYPE_MAX] = {
         [KEY_TYPE_ECDSA_P256] = "ecdsa-p256",
 };
 
+DEFINE_STRING_TABLE_LOOKUP(key_type, KeyType);
+
 static const char *const issuer_type_table[_ISSUER_TYPE_MAX] = {
         [ISSUER_LOCAL] = "local",
         [ISSUER_CMP] = "cmp",
 };
 
-const char *key_type_to_string(KeyType t) {
-        return t >= 0 && t < _KEY_TYPE_MAX ? key_type_table[t] : NULL;
-}
-
-KeyType key_type_from_string(const char *s) {
-        return string_table_lookup(key_type_table, _KEY_TYPE_MAX, s);
-}
-
-const char *issuer_type_to_string(IssuerType t) {
-        return t >= 0 && t < _ISSUER_TYPE_MAX ? issuer_type_table[t] : NULL;
-}
-
-IssuerType issuer_type_from_string(const char *s) {
-        return string_table_lookup(issuer_type_table, _ISSUER_TYPE_MAX, s);
-}
+DEFINE_STRING_TABLE_LOOKUP(issuer_type, IssuerType);
 
 void config_init(Config *c) {
         assert(c);
@@ -154,9 +142,7 @@ static const char *const inventory_provider_table[_INVENTORY_PROVIDER_MAX] = {
         [INVENTORY_LIBVIRT] = "libvirt",
 };
 
-InventoryProvider inventory_provider_from_string(const char *s) {
-        return string_table_lookup(inventory_provider_table, _INVENTORY_PROVIDER_MAX, s);
-}
+DEFINE_STRING_TABLE_LOOKUP_FROM_STRING(inventory_provider, InventoryProvider);
 
 static const ConfigKey cmp_keys[] = {
         KEY_STRING("server", cmp.server),

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "macro.h"
+#include "string-util.h"
 
 /* The service configuration (/etc/azshci/attestation.json; docs/configuration.md lists every
  * key). Loading is strict: unknown keys and wrong types are errors that name the key, so a
@@ -17,8 +18,7 @@ typedef enum KeyType {
         _KEY_TYPE_INVALID = -EINVAL,
 } KeyType;
 
-const char *key_type_to_string(KeyType t) _const_;
-KeyType key_type_from_string(const char *s) _pure_;
+DECLARE_STRING_TABLE_LOOKUP(key_type, KeyType);
 
 typedef enum IssuerType {
         ISSUER_LOCAL,
@@ -27,8 +27,7 @@ typedef enum IssuerType {
         _ISSUER_TYPE_INVALID = -EINVAL,
 } IssuerType;
 
-const char *issuer_type_to_string(IssuerType t) _const_;
-IssuerType issuer_type_from_string(const char *s) _pure_;
+DECLARE_STRING_TABLE_LOOKUP(issuer_type, IssuerType);
 
 typedef struct CmpConfig {
         char *server;         /* http(s)://host[:port]/path */
@@ -49,7 +48,7 @@ typedef enum InventoryProvider {
         _INVENTORY_PROVIDER_INVALID = -EINVAL,
 } InventoryProvider;
 
-InventoryProvider inventory_provider_from_string(const char *s) _pure_;
+DECLARE_STRING_TABLE_LOOKUP_FROM_STRING(inventory_provider, InventoryProvider);
 /* The "cluster" section (docs/cluster.md): without endpoints the service is standalone. */
 typedef struct ClusterConfig {
         char **endpoints; /* etcd client URLs, http:// or https:// */

@@ -30,27 +30,18 @@ static JsonObject *parse_object(JsonParser *parser, const char *text) {
         return json_node_get_object(root);
 }
 
-const char *document_check_to_string(DocumentCheck c) {
-        switch (c) {
-        case DOCUMENT_CHECK_OK:
-                return "ok";
-        case DOCUMENT_CHECK_FORMAT:
-                return "format";
-        case DOCUMENT_CHECK_SIGNATURE:
-                return "signature";
-        case DOCUMENT_CHECK_CHAIN:
-                return "chain";
-        case DOCUMENT_CHECK_NAME:
-                return "name";
-        case DOCUMENT_CHECK_NONCE:
-                return "nonce";
-        case DOCUMENT_CHECK_VM_ID:
-                return "vmId";
-        case DOCUMENT_CHECK_TIME:
-                return "time";
-        }
-        return NULL;
-}
+static const char *const document_check_table[_DOCUMENT_CHECK_MAX] = {
+        [DOCUMENT_CHECK_OK] = "ok",
+        [DOCUMENT_CHECK_FORMAT] = "format",
+        [DOCUMENT_CHECK_SIGNATURE] = "signature",
+        [DOCUMENT_CHECK_CHAIN] = "chain",
+        [DOCUMENT_CHECK_NAME] = "name",
+        [DOCUMENT_CHECK_NONCE] = "nonce",
+        [DOCUMENT_CHECK_VM_ID] = "vmId",
+        [DOCUMENT_CHECK_TIME] = "time",
+};
+
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(document_check, DocumentCheck);
 
 DocumentInfo *document_info_free(DocumentInfo *info) {
         if (!info)

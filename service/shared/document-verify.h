@@ -7,6 +7,7 @@
 #include <openssl/x509_vfy.h>
 
 #include "macro.h"
+#include "string-util.h"
 #include "time-util.h"
 
 /* Verification of an IMDS attested-document response body, as a consumer does it: the
@@ -39,9 +40,11 @@ typedef enum DocumentCheck {
         DOCUMENT_CHECK_NONCE = 6,
         DOCUMENT_CHECK_VM_ID = 7,
         DOCUMENT_CHECK_TIME = 8, /* not yet valid, expired, or missing timeStamp */
+        _DOCUMENT_CHECK_MAX,
+        _DOCUMENT_CHECK_INVALID = -EINVAL,
 } DocumentCheck;
 
-const char *document_check_to_string(DocumentCheck c) _const_;
+DECLARE_STRING_TABLE_LOOKUP_TO_STRING(document_check, DocumentCheck);
 
 typedef struct DocumentInfo {
         char *payload;      /* the signed content, exactly as signed */

@@ -180,7 +180,7 @@ static int check_unique(const char *name, Vm *const *vms, size_t n, char **ret_e
                         while (vms[j] != other) /* only on the error path */
                                 j++;
                         return json_error(ret_error, -EINVAL, "%s: vms[%zu] and vms[%zu] have the same %s",
-                                name, j, i, vm_key_to_property(key));
+                                name, j, i, vm_key_to_string(key));
                 }
                 r = vm_indexes_add(&ix, vms[i]);
                 if (r < 0)

@@ -2,7 +2,7 @@
 
 #include "vm-index.h"
 
-static const char *const vm_key_property_table[_VM_KEY_MAX] = {
+static const char *const vm_key_table[_VM_KEY_MAX] = {
         [VM_KEY_ID] = "Id",
         [VM_KEY_NAME] = "Name",
         [VM_KEY_VSOCK_CID] = "VsockCid",
@@ -10,9 +10,7 @@ static const char *const vm_key_property_table[_VM_KEY_MAX] = {
         [VM_KEY_LEGACY_INTERFACE] = "LegacyInterface",
 };
 
-const char *vm_key_to_property(VmKey k) {
-        return k >= 0 && k < _VM_KEY_MAX ? vm_key_property_table[k] : NULL;
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(vm_key, VmKey);
 
 /* Each index reads its key from the VM (hash-index.h): the slots hold only the VMs. */
 static const void *vm_id_of(const void *vm) {

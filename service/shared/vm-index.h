@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "hash-index.h"
+#include "string-util.h"
 #include "vm.h"
 
 /* The indexes that make a VM findable by each of its unique keys in O(1). */
@@ -21,8 +22,8 @@ typedef enum VmKey {
         _VM_KEY_INVALID = -EINVAL,
 } VmKey;
 
-/* The registration property that holds the key: "Id", "Name", "VsockCid", ... */
-const char *vm_key_to_property(VmKey k) _const_;
+/* The key's name: the registration property that holds it, "Id", "Name", "VsockCid", ... */
+DECLARE_STRING_TABLE_LOOKUP_TO_STRING(vm_key, VmKey);
 
 typedef struct VmIndexes {
         HashIndex by_key[_VM_KEY_MAX];

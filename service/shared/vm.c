@@ -12,18 +12,14 @@ static const char *const vm_power_state_table[_VM_POWER_STATE_MAX] = {
         [VM_POWER_PAUSED] = "Paused",
 };
 
+DEFINE_STRING_TABLE_LOOKUP(vm_power_state, VmPowerState);
+
 static const char *const vm_source_table[_VM_SOURCE_MAX] = {
         [VM_SOURCE_MANUAL] = "manual",
         [VM_SOURCE_LIBVIRT] = "libvirt",
 };
 
-const char *vm_source_to_string(VmSource s) {
-        return s >= 0 && s < _VM_SOURCE_MAX ? vm_source_table[s] : NULL;
-}
-
-VmSource vm_source_from_string(const char *s) {
-        return string_table_lookup(vm_source_table, _VM_SOURCE_MAX, s);
-}
+DEFINE_STRING_TABLE_LOOKUP(vm_source, VmSource);
 
 static const char *const vm_status_table[_VM_STATUS_MAX] = {
         [VM_STATUS_ACTIVE_BENEFITS] = "ActiveBenefits",
@@ -32,17 +28,7 @@ static const char *const vm_status_table[_VM_STATUS_MAX] = {
         [VM_STATUS_NO_APPLICABLE_BENEFITS] = "NoApplicableBenefits",
 };
 
-const char *vm_power_state_to_string(VmPowerState s) {
-        return s >= 0 && s < _VM_POWER_STATE_MAX ? vm_power_state_table[s] : NULL;
-}
-
-VmPowerState vm_power_state_from_string(const char *s) {
-        return string_table_lookup(vm_power_state_table, _VM_POWER_STATE_MAX, s);
-}
-
-const char *vm_status_to_string(VmStatus s) {
-        return s >= 0 && s < _VM_STATUS_MAX ? vm_status_table[s] : NULL;
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(vm_status, VmStatus);
 
 void benefit_evaluation_done(BenefitEvaluation *e) {
         assert(e);

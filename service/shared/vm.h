@@ -6,6 +6,7 @@
 #include <systemd/sd-bus.h>
 
 #include "macro.h"
+#include "string-util.h"
 #include "strv.h"
 
 /* A VM as the hypervisor tooling registers it, and the result of evaluating its benefits.
@@ -39,11 +40,9 @@ typedef enum VmSource {
         _VM_SOURCE_INVALID = -EINVAL,
 } VmSource;
 
-const char *vm_source_to_string(VmSource s) _const_;
-VmSource vm_source_from_string(const char *s) _pure_;
-const char *vm_power_state_to_string(VmPowerState s) _const_;
-VmPowerState vm_power_state_from_string(const char *s) _pure_;
-const char *vm_status_to_string(VmStatus s) _const_;
+DECLARE_STRING_TABLE_LOOKUP(vm_source, VmSource);
+DECLARE_STRING_TABLE_LOOKUP(vm_power_state, VmPowerState);
+DECLARE_STRING_TABLE_LOOKUP_TO_STRING(vm_status, VmStatus);
 
 /* eligible, active and recommended_actions own their arrays, not their strings: those are the
  * rules' benefit ids and the static action names (benefits.c), the same few strings for every

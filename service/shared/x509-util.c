@@ -190,6 +190,39 @@ fail:
         return -EIO;
 }
 
+int pem_encode_private(EVP_PKEY *key, X509 *cert, STACK_OF(X509) * chain, BIO **ret_bio,
+        const char **ret_data, size_t *ret_size) {
+        _cleanup_(BIO_free_allp) BIO *bio = NULL;
+        char *data;
+        long n;
+
+        assert(key);
+        assert(cert);
+        assert(ret_bio);
+        assert(ret_data);
+        assert(ret_size);
+
+        bio = BIO_new(BIO_s_secmem());
+        if (!bio)
+                return -ENOMEM;
+        if (PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL) != 1 ||
+                PEM_write_bio_X509(bio, cert) != 1)
+                goto fail;
+        for (int i = 0; i < sk_X509_num(chain); i++)
+                if (PEM_write_bio_X509(bio, sk_X509_value(chain, i)) != 1)
+                        goto fail;
+        n = BIO_get_mem_data(bio, &data);
+        if (n <= 0)
+                goto fail;
+        *ret_data = data;
+        *ret_size = (size_t)n;
+        *ret_bio = TAKE_PTR(bio);
+        return 0;
+fail:
+        ERR_clear_error();
+        return -EIO;
+}
+
 int pem_decode_certificates(const void *pem, size_t size, STACK_OF(X509) * *ret) {
         _cleanup_(x509_stack_freep) STACK_OF(X509) *s = NULL;
         _cleanup_(BIO_free_allp) BIO *bio = NULL;

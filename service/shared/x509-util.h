@@ -63,6 +63,12 @@ int certificate_fingerprint(X509 *cert, char ret[static SHA256_FINGERPRINT_SIZE]
 
 /* PEM of one certificate followed by the ones in chain (chain may be NULL). */
 int pem_encode_certificates(X509 *cert, STACK_OF(X509) * chain, char **ret_pem);
+/* PEM of key followed by cert and the ones in chain (chain may be NULL), what a key file holds,
+ * in a memory BIO of OpenSSL's secure heap so that the key never stands in ordinary memory:
+ * *ret_data and *ret_size point into *ret_bio, valid until it is freed. -EIO when OpenSSL
+ * cannot encode them. */
+int pem_encode_private(EVP_PKEY *key, X509 *cert, STACK_OF(X509) * chain, BIO **ret_bio,
+        const char **ret_data, size_t *ret_size);
 /* Every certificate in a PEM buffer, in order; -ENOENT when there is none. */
 int pem_decode_certificates(const void *pem, size_t size, STACK_OF(X509) * *ret);
 /* Reads every certificate from a PEM file (at most 1 MiB). */

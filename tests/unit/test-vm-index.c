@@ -341,9 +341,9 @@ static void test_vm_indexes(void) {
         VmKey key = _VM_KEY_INVALID;
         uint32_t cid;
 
-        g_assert_cmpstr(vm_key_to_property(VM_KEY_ID), ==, "Id");
-        g_assert_cmpstr(vm_key_to_property(VM_KEY_LEGACY_INTERFACE), ==, "LegacyInterface");
-        g_assert_null(vm_key_to_property(_VM_KEY_MAX));
+        g_assert_cmpstr(vm_key_to_string(VM_KEY_ID), ==, "Id");
+        g_assert_cmpstr(vm_key_to_string(VM_KEY_LEGACY_INTERFACE), ==, "LegacyInterface");
+        g_assert_null(vm_key_to_string(_VM_KEY_MAX));
 
         vm_indexes_init(&ix);
         g_assert_cmpint(vm_indexes_add(&ix, a), ==, 0);

@@ -189,13 +189,32 @@ static int load_trust(IssuerCmp *c, X509_STORE **ret, char **ret_error) {
         return 0;
 }
 
+/* The certificates the CA sent besides the new one (extraCerts, then caPubs), each once, in a
+ * new stack: what the new certificate may chain through. NULL when out of memory. */
+static STACK_OF(X509) * received_certs(OSSL_CMP_CTX *ctx) {
+        STACK_OF(X509) * (*const sent[])(const OSSL_CMP_CTX *ctx) = {
+                OSSL_CMP_CTX_get1_extraCertsIn,
+                OSSL_CMP_CTX_get1_caPubs,
+        };
+        STACK_OF(X509) *certs = sk_X509_new_null();
+
+        for (size_t i = 0; certs && i < ELEMENTSOF(sent); i++) {
+                STACK_OF(X509) *more = sent[i](ctx);
+
+                if (more) {
+                        X509_add_certs(certs, more, X509_ADD_FLAG_UP_REF | X509_ADD_FLAG_NO_DUP);
+                        x509_stack_free(more);
+                }
+        }
+        return certs;
+}
+
 /* The certConf callback: decides whether we accept the certificate the CA sent. A non-zero
  * fail_info makes OpenSSL send a negative certConf and fail the enrolment. */
 static int cert_conf_cb(OSSL_CMP_CTX *ctx, X509 *cert, int fail_info, const char **text) {
         CmpAttempt *a = OSSL_CMP_CTX_get_certConf_cb_arg(ctx);
         _cleanup_(X509_STORE_CTX_freep) X509_STORE_CTX *sctx = NULL;
         _cleanup_(x509_stack_freep) STACK_OF(X509) *untrusted = NULL;
-        STACK_OF(X509) * more;
 
         assert(a);
 
@@ -212,19 +231,9 @@ static int cert_conf_cb(OSSL_CMP_CTX *ctx, X509 *cert, int fail_info, const char
         }
 
         /* Chain to the trust anchor, with whatever intermediates the CA sent. */
-        untrusted = sk_X509_new_null();
+        untrusted = received_certs(ctx);
         if (!untrusted)
                 goto oom;
-        more = OSSL_CMP_CTX_get1_extraCertsIn(ctx);
-        if (more) {
-                X509_add_certs(untrusted, more, X509_ADD_FLAG_UP_REF | X509_ADD_FLAG_NO_DUP);
-                x509_stack_free(more);
-        }
-        more = OSSL_CMP_CTX_get1_caPubs(ctx);
-        if (more) {
-                X509_add_certs(untrusted, more, X509_ADD_FLAG_UP_REF | X509_ADD_FLAG_NO_DUP);
-                x509_stack_free(more);
-        }
         sctx = X509_STORE_CTX_new();
         if (!sctx || X509_STORE_CTX_init(sctx, a->trust, cert, untrusted) != 1)
                 goto oom;
@@ -253,23 +262,12 @@ reject:
  * issuer first, up to (and including) a self-signed root if the CA sent one. */
 static int build_chain(OSSL_CMP_CTX *ctx, X509 *cert, STACK_OF(X509) * *ret) {
         _cleanup_(x509_stack_freep) STACK_OF(X509) *pool = NULL, *chain = NULL;
-        STACK_OF(X509) * more;
         X509 *cur = cert;
 
-        pool = sk_X509_new_null();
+        pool = received_certs(ctx);
         chain = sk_X509_new_null();
         if (!pool || !chain)
                 return -ENOMEM;
-        more = OSSL_CMP_CTX_get1_extraCertsIn(ctx);
-        if (more) {
-                X509_add_certs(pool, more, X509_ADD_FLAG_UP_REF | X509_ADD_FLAG_NO_DUP);
-                x509_stack_free(more);
-        }
-        more = OSSL_CMP_CTX_get1_caPubs(ctx);
-        if (more) {
-                X509_add_certs(pool, more, X509_ADD_FLAG_UP_REF | X509_ADD_FLAG_NO_DUP);
-                x509_stack_free(more);
-        }
 
         for (int depth = 0; depth < 10; depth++) {
                 X509 *issuer = NULL;

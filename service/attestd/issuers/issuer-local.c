@@ -16,7 +16,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
@@ -148,21 +147,17 @@ static int load_root(const char *path, EVP_PKEY **ret_key, X509 **ret_cert, char
 }
 
 static int save_root(const char *path, EVP_PKEY *key, X509 *cert, char **ret_error) {
-        _cleanup_(BIO_free_allp) BIO *bio = NULL;
-        char *data;
-        long n;
+        _cleanup_(BIO_free_allp) BIO *pem = NULL;
+        const char *data;
+        size_t size;
         int r;
 
-        bio = BIO_new(BIO_s_secmem());
-        if (!bio)
-                return -ENOMEM;
-        if (PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL) != 1 ||
-                PEM_write_bio_X509(bio, cert) != 1)
-                return openssl_error(ret_error, -EIO, "cannot encode the local CA");
-        n = BIO_get_mem_data(bio, &data);
-        if (n <= 0)
-                return -EIO;
-        r = write_file_atomic(path, data, (size_t)n, 0600);
+        r = pem_encode_private(key, cert, NULL, &pem, &data, &size);
+        if (r == -EIO)
+                return x509_error(ret_error, r, "cannot encode the local CA");
+        if (r < 0)
+                return r;
+        r = write_file_atomic(path, data, size, 0600);
         if (r < 0)
                 return x509_error(ret_error, r, "%s: %s", path, strerror(-r));
         return 0;

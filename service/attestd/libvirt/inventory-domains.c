@@ -176,7 +176,7 @@ static int stage_identity_clashes(InventoryDomains *p, Change *c, Vm *vm, const 
                 log_warning(
                         "Domain '%s' (%s): its %s is also VM '%s''s: neither is identified by its CID or "
                         "legacy port until that is resolved.",
-                        vm->name, vm->id, vm_key_to_property(key), other->name);
+                        vm->name, vm->id, vm_key_to_string(key), other->name);
                 r = change_replace_vm(m, c, other, &copy);
                 if (r < 0)
                         return r;
@@ -355,7 +355,7 @@ static int reconcile_new(InventoryDomains *p, Vm **vms, size_t n) {
                 if (other) {
                         log_warning(
                                 "Domain '%s' (%s) is not in the inventory: its %s is also domain '%s''s.",
-                                vm->name, vm->id, vm_key_to_property(key), other->name);
+                                vm->name, vm->id, vm_key_to_string(key), other->name);
                         vm_free(vm);
                         continue;
                 }
