@@ -15,7 +15,6 @@
 #include "vsock-peer.h"
 #include "x509-util.h"
 
-#define EXIT_USAGE         1
 #define EXIT_FETCH         9
 #define DEFAULT_URL        "http://169.254.169.253"
 #define DEFAULT_VSOCK_PORT 5151U
@@ -318,6 +317,17 @@ static int fetch_response(const FetchArgs *a, const char *target, HttpResult *re
         return r;
 }
 
+int verify_failure(int r, DocumentCheck check, const char *error) {
+        assert(r < 0);
+
+        if (check == DOCUMENT_CHECK_OK) {
+                fprintf(stderr, "azshci-attest: %s\n", strerror(-r));
+                return EXIT_USAGE;
+        }
+        fprintf(stderr, "azshci-attest: %s: %s\n", document_check_to_string(check), error ?: strerror(-r));
+        return (int)check;
+}
+
 /* 0 when the document passes every check asked for, else the exit status. */
 static int fetch_verify(const FetchArgs *a, X509_STORE *trust, const char *nonce, const HttpResult *res) {
         _cleanup_(document_info_freep) DocumentInfo *info = NULL;
@@ -329,11 +339,8 @@ static int fetch_verify(const FetchArgs *a, X509_STORE *trust, const char *nonce
         opts.trust = trust;
         opts.nonce = nonce;
         r = document_verify(res->body, res->body_size, &opts, &info, &check, &error);
-        if (r < 0) {
-                fprintf(stderr, "azshci-attest: %s: %s\n", document_check_to_string(check),
-                        error ?: strerror(-r));
-                return check == DOCUMENT_CHECK_OK ? EXIT_USAGE : (int)check;
-        }
+        if (r < 0)
+                return verify_failure(r, check, error);
         fprintf(stderr, "azshci-attest: verified: vmId %s, nonce %s, expires %s\n", strna(info->vm_id),
                 strna(info->nonce), strna(info->expires_on));
         return 0;

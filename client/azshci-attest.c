@@ -14,8 +14,6 @@
 #include "validate.h"
 #include "x509-util.h"
 
-#define EXIT_USAGE 1
-
 static void help(void) {
         printf("Usage: azshci-attest verify [OPTIONS] [FILE|-]\n"
                "       azshci-attest fetch [--vsock [CID:]PORT | --url URL] [--nonce N] [--verify --ca ROOT.pem]\n"
@@ -222,15 +220,8 @@ static int verb_verify(int argc, char *argv[]) {
         }
 
         r = document_verify(data, size, &opts, &info, &check, &error);
-        if (r < 0) {
-                if (check == DOCUMENT_CHECK_OK) { /* not a check: out of memory and the like */
-                        fprintf(stderr, "azshci-attest: %s\n", strerror(-r));
-                        return EXIT_USAGE;
-                }
-                fprintf(stderr, "azshci-attest: %s: %s\n", document_check_to_string(check),
-                        error ?: strerror(-r));
-                return (int)check;
-        }
+        if (r < 0)
+                return verify_failure(r, check, error);
 
         if (json)
                 printf("%s\n", info->payload);
