@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* What the C tests (GLib's test framework) share: a temporary directory, made and removed, and
- * a free loopback TCP port. Header-only; tests/unit/meson.build exports its folder as
- * test_util_inc. */
+/* What the C tests (GLib's test framework) share: a temporary directory, made and removed, a
+ * free loopback TCP port, and one test a row of a case table. Header-only; tests/unit/meson.build
+ * exports its folder as test_util_inc. */
 
 #include <arpa/inet.h>
 #include <glib.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -43,3 +44,40 @@ static inline uint16_t test_free_port(void) {
         close(fd);
         return ntohs(sa.sin_port);
 }
+
+/* A row of a case table and the function that checks it (test_add_case). */
+typedef struct TestCaseRun {
+        GTestDataFunc fn;
+        const void *data;
+} TestCaseRun;
+
+/* Says which case runs before it runs: an assertion that fails aborts the program before GLib
+ * prints the test's path, so the line "# case /prefix/name" stands right above its message. */
+static inline void test_case_run(const void *p) {
+        const TestCaseRun *run = p;
+
+        g_test_message("case %s", g_test_get_path());
+        run->fn(run->data);
+}
+
+/* Registers fn(data) as the test "prefix/name": one test a row of a case table, so that a failing
+ * row is named by its test path. The name is written as C escapes where it is not printable ASCII
+ * (g_strescape), '/' and '#' (a path separator, a TAP directive) as '_'; NULL as "(null)" and ""
+ * as "(empty)". */
+static inline void test_add_case(const char *prefix, const char *name, const void *data, GTestDataFunc fn) {
+        g_autofree char *escaped = g_strescape(name ? (name[0] ? name : "(empty)") : "(null)", NULL);
+        g_autofree char *path = NULL;
+        TestCaseRun *run = g_new(TestCaseRun, 1);
+
+        for (char *p = escaped; *p; p++)
+                if (*p == '/' || *p == '#')
+                        *p = '_';
+        path = g_strconcat(prefix, "/", escaped, NULL);
+        *run = (TestCaseRun){.fn = fn, .data = data};
+        g_test_add_data_func_full(path, run, test_case_run, g_free);
+}
+
+/* test_add_case() for every row of the array cases, named by its member name_member. */
+#define test_add_cases(prefix, cases, name_member, fn)      \
+        for (size_t _i = 0; _i < G_N_ELEMENTS(cases); _i++) \
+        test_add_case(prefix, (cases)[_i].name_member, &(cases)[_i], fn)
