@@ -53,59 +53,59 @@ static void test_payload_matches_azure(void) {
         free(json);
 }
 
-static void test_payload_versions(void) {
-        DocumentFields f = azure_fields();
-        char *json = NULL;
+/* The payload of azure_fields() with a plan, for one api-version (NULL: the newest): its exact
+ * text, or what it starts with, holds and lacks. */
+typedef struct PayloadCase {
+        const char *name;
+        const char *api_version;
+        bool no_license_type; /* licenseType "" */
+        const char *exact, *prefix, *contains, *lacks;
+} PayloadCase;
 
-        f.api_version = NULL; /* newest: everything */
+static const PayloadCase payload_cases[] = {
+        {"newest-everything", NULL,
+                .exact =
+                        "{\"licenseType\":\"Windows_Server\",\"nonce\":\"20200221-205322\",\"plan\":{\"name\":\"n\","
+                        "\"product\":\"p\",\"publisher\":\"pub\"},\"sku\":\"2019-Datacenter\",\"subscriptionId\":"
+                        "\"ce73a2b0-d2e7-4ff6-b987-b32d6908de4e\",\"timeStamp\":{\"createdOn\":\"02/21/20 14:53:22 "
+                        "-0000\",\"expiresOn\":\"02/21/20 20:53:22 -0000\"},\"vmId\":\"e01fcd50-213b-4559-8fdf-"
+                        "d98c0086cde4\"}"},
+        {"2020-09-01-first-with-licenseType", "2020-09-01",
+                .prefix = "{\"licenseType\":\"Windows_Server\",\"nonce\""},
+        {"2020-07-15-sku-no-licenseType", "2020-07-15", .prefix = "{\"nonce\"",
+                .contains = "\"sku\":\"2019-Datacenter\",\"subscriptionId\""},
+        {"2019-11-01-first-with-sku", "2019-11-01", .contains = "\"sku\":"},
+        {"2018-10-01-no-sku-no-subscriptionId", "2018-10-01",
+                .exact =
+                        "{\"nonce\":\"20200221-205322\",\"plan\":{\"name\":\"n\",\"product\":\"p\",\"publisher\":"
+                        "\"pub\"},\"timeStamp\":{\"createdOn\":\"02/21/20 14:53:22 -0000\",\"expiresOn\":\"02/21/20 "
+                        "20:53:22 -0000\"},\"vmId\":\"e01fcd50-213b-4559-8fdf-d98c0086cde4\"}"},
+        {"2019-04-30-first-with-subscriptionId", "2019-04-30", .contains = "\"subscriptionId\":\"ce73",
+                .lacks = "\"sku\""},
+        /* licenseType empty = not set: left out even on the newest version. */
+        {"newest-empty-licenseType", NULL, .no_license_type = true, .lacks = "licenseType"},
+};
+
+static void test_payload_case(const void *data) {
+        const PayloadCase *c = data;
+        DocumentFields f = azure_fields();
+        _cleanup_free_ char *json = NULL;
+
+        f.api_version = c->api_version;
         f.plan_name = "n";
         f.plan_product = "p";
         f.plan_publisher = "pub";
+        if (c->no_license_type)
+                f.license_type = "";
         g_assert_cmpint(document_build_payload(&f, &json), ==, 0);
-        g_assert_cmpstr(json, ==,
-                "{\"licenseType\":\"Windows_Server\",\"nonce\":\"20200221-205322\",\"plan\":{\"name\":\"n\","
-                "\"product\":\"p\",\"publisher\":\"pub\"},\"sku\":\"2019-Datacenter\",\"subscriptionId\":"
-                "\"ce73a2b0-d2e7-4ff6-b987-b32d6908de4e\",\"timeStamp\":{\"createdOn\":\"02/21/20 14:53:22 "
-                "-0000\",\"expiresOn\":\"02/21/20 20:53:22 -0000\"},\"vmId\":\"e01fcd50-213b-4559-8fdf-"
-                "d98c0086cde4\"}");
-        free(json);
-
-        f.api_version = "2020-09-01"; /* first with licenseType */
-        g_assert_cmpint(document_build_payload(&f, &json), ==, 0);
-        g_assert_true(g_str_has_prefix(json, "{\"licenseType\":\"Windows_Server\",\"nonce\""));
-        free(json);
-
-        f.api_version = "2020-07-15"; /* sku but no licenseType */
-        g_assert_cmpint(document_build_payload(&f, &json), ==, 0);
-        g_assert_true(g_str_has_prefix(json, "{\"nonce\""));
-        g_assert_nonnull(strstr(json, "\"sku\":\"2019-Datacenter\",\"subscriptionId\""));
-        free(json);
-
-        f.api_version = "2019-11-01"; /* first with sku */
-        g_assert_cmpint(document_build_payload(&f, &json), ==, 0);
-        g_assert_nonnull(strstr(json, "\"sku\":"));
-        free(json);
-
-        f.api_version = "2018-10-01"; /* neither sku nor subscriptionId */
-        g_assert_cmpint(document_build_payload(&f, &json), ==, 0);
-        g_assert_cmpstr(json, ==,
-                "{\"nonce\":\"20200221-205322\",\"plan\":{\"name\":\"n\",\"product\":\"p\",\"publisher\":"
-                "\"pub\"},\"timeStamp\":{\"createdOn\":\"02/21/20 14:53:22 -0000\",\"expiresOn\":\"02/21/20 "
-                "20:53:22 -0000\"},\"vmId\":\"e01fcd50-213b-4559-8fdf-d98c0086cde4\"}");
-        free(json);
-
-        f.api_version = "2019-04-30"; /* first with subscriptionId */
-        g_assert_cmpint(document_build_payload(&f, &json), ==, 0);
-        g_assert_nonnull(strstr(json, "\"subscriptionId\":\"ce73"));
-        g_assert_null(strstr(json, "\"sku\""));
-        free(json);
-
-        /* licenseType empty = not set: left out even on the newest version. */
-        f.api_version = NULL;
-        f.license_type = "";
-        g_assert_cmpint(document_build_payload(&f, &json), ==, 0);
-        g_assert_null(strstr(json, "licenseType"));
-        free(json);
+        if (c->exact)
+                g_assert_cmpstr(json, ==, c->exact);
+        if (c->prefix)
+                g_assert_true(g_str_has_prefix(json, c->prefix));
+        if (c->contains)
+                g_assert_nonnull(strstr(json, c->contains));
+        if (c->lacks)
+                g_assert_null(strstr(json, c->lacks));
 }
 
 static void test_payload_escaping(void) {
@@ -486,7 +486,7 @@ static void test_azure_vector(void) {
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/document/payload-matches-azure", test_payload_matches_azure);
-        g_test_add_func("/document/payload-versions", test_payload_versions);
+        test_add_cases("/document/payload-versions", payload_cases, name, test_payload_case);
         g_test_add_func("/document/payload-escaping", test_payload_escaping);
         g_test_add_func("/document/time-format", test_time_format);
         g_test_add_func("/document/default-nonce", test_default_nonce);
