@@ -8,6 +8,7 @@
 
 #include "fileio.h"
 #include "strv.h"
+#include "test-util.h"
 #include "virt-domain.h"
 
 #define NIC_ID  "5a1e0014-1111-4111-8111-000000000014"
@@ -44,21 +45,43 @@ static const VirtGuestOs windows_11 = {
         .kernel_version = (char *)"10.0",
 };
 
+/* What the mapping of every fixture says about identity, hardware and the guest's channels;
+ * none of these fixtures has the service's legacy NIC. */
+typedef struct Facts {
+        const char *id;
+        VmPowerState power_state;
+        unsigned generation;
+        bool guest_service_interface;
+        uint32_t vsock_cid;
+        bool data_exchange;
+} Facts;
+
+static void assert_facts(const Vm *vm, const Facts *f) {
+        g_assert_cmpstr(vm->id, ==, f->id);
+        g_assert_cmpint(vm->power_state, ==, f->power_state);
+        g_assert_cmpuint(vm->generation, ==, f->generation);
+        g_assert_cmpint(vm->guest_service_interface, ==, f->guest_service_interface);
+        g_assert_cmpuint(vm->vsock_cid, ==, f->vsock_cid);
+        g_assert_cmpint(vm->data_exchange, ==, f->data_exchange);
+        g_assert_null(vm->legacy_mac);
+        g_assert_null(vm->legacy_interface);
+}
+
 static void test_running_uefi_with_agent(void) {
         _cleanup_strv_free_ char **warnings = NULL;
         _cleanup_(vm_freep) Vm *vm = map("running-uefi.xml", VM_POWER_RUNNING, &windows_11, &warnings);
 
         g_assert_null(warnings);
-        g_assert_cmpstr(vm->id, ==, "da38a48e-aacf-4a1e-b472-1fe89f2d95ec");
         g_assert_cmpstr(vm->name, ==, "win11-a");
-        g_assert_cmpint(vm->power_state, ==, VM_POWER_RUNNING);
-        g_assert_cmpuint(vm->generation, ==, 2);
-        g_assert_true(vm->guest_service_interface);
-        g_assert_cmpuint(vm->vsock_cid, ==, 42);
-        g_assert_true(vm->data_exchange);
         /* A NIC an admin put on the legacy bridge is no legacy NIC. */
-        g_assert_null(vm->legacy_mac);
-        g_assert_null(vm->legacy_interface);
+        assert_facts(vm, &(Facts){
+                                 .id = "da38a48e-aacf-4a1e-b472-1fe89f2d95ec",
+                                 .power_state = VM_POWER_RUNNING,
+                                 .generation = 2,
+                                 .guest_service_interface = true,
+                                 .vsock_cid = 42,
+                                 .data_exchange = true,
+                         });
         g_assert_false(vm->legacy_nic_ours);
         /* The agent wins over the metadata's osName/osVersion; the revision comes from the
          * metadata. */
@@ -106,16 +129,16 @@ static void test_inactive_bios(void) {
         _cleanup_(vm_freep) Vm *vm = map("inactive-bios.xml", VM_POWER_OFF, NULL, &warnings);
 
         g_assert_null(warnings);
-        g_assert_cmpstr(vm->id, ==, "0e7c2f7a-8a51-4f5e-9d2b-6c1f0a3e4b5d");
-        g_assert_cmpint(vm->power_state, ==, VM_POWER_OFF);
-        g_assert_cmpuint(vm->generation, ==, 1);
-        /* The device is there; an auto CID is only assigned at start. */
-        g_assert_true(vm->guest_service_interface);
-        g_assert_cmpuint(vm->vsock_cid, ==, 0);
-        /* A channel without a connected agent is no data exchange. */
-        g_assert_false(vm->data_exchange);
-        g_assert_null(vm->legacy_mac);
-        g_assert_null(vm->legacy_interface);
+        /* The vsock device is there; an auto CID is only assigned at start. A channel without a
+         * connected agent is no data exchange. */
+        assert_facts(vm, &(Facts){
+                                 .id = "0e7c2f7a-8a51-4f5e-9d2b-6c1f0a3e4b5d",
+                                 .power_state = VM_POWER_OFF,
+                                 .generation = 1,
+                                 .guest_service_interface = true,
+                                 .vsock_cid = 0,
+                                 .data_exchange = false,
+                         });
         g_assert_null(vm->os_name);
         g_assert_null(vm->os_version);
         g_assert_null(vm->sku);
@@ -279,15 +302,30 @@ static void test_has_device(void) {
         g_assert_cmpint(virt_domain_has_device(nic, VIRT_DEVICE_AGENT_CHANNEL), ==, 0);
 }
 
-static void test_power_states(void) {
-        g_assert_cmpint(virt_domain_power_state(VIR_DOMAIN_RUNNING), ==, VM_POWER_RUNNING);
-        g_assert_cmpint(virt_domain_power_state(VIR_DOMAIN_BLOCKED), ==, VM_POWER_RUNNING);
-        g_assert_cmpint(virt_domain_power_state(VIR_DOMAIN_SHUTDOWN), ==, VM_POWER_RUNNING);
-        g_assert_cmpint(virt_domain_power_state(VIR_DOMAIN_PAUSED), ==, VM_POWER_PAUSED);
-        g_assert_cmpint(virt_domain_power_state(VIR_DOMAIN_PMSUSPENDED), ==, VM_POWER_PAUSED);
-        g_assert_cmpint(virt_domain_power_state(VIR_DOMAIN_SHUTOFF), ==, VM_POWER_OFF);
-        g_assert_cmpint(virt_domain_power_state(VIR_DOMAIN_CRASHED), ==, VM_POWER_OFF);
-        g_assert_cmpint(virt_domain_power_state(VIR_DOMAIN_NOSTATE), ==, VM_POWER_OFF);
+/* A libvirt domain state and the power state it is. */
+typedef struct PowerStateCase {
+        const char *name;
+        int state;
+        VmPowerState expected;
+} PowerStateCase;
+
+#define POWER_STATE(s, e) \
+        { #s, s, e }
+static const PowerStateCase power_state_cases[] = {
+        POWER_STATE(VIR_DOMAIN_RUNNING, VM_POWER_RUNNING),
+        POWER_STATE(VIR_DOMAIN_BLOCKED, VM_POWER_RUNNING),
+        POWER_STATE(VIR_DOMAIN_SHUTDOWN, VM_POWER_RUNNING),
+        POWER_STATE(VIR_DOMAIN_PAUSED, VM_POWER_PAUSED),
+        POWER_STATE(VIR_DOMAIN_PMSUSPENDED, VM_POWER_PAUSED),
+        POWER_STATE(VIR_DOMAIN_SHUTOFF, VM_POWER_OFF),
+        POWER_STATE(VIR_DOMAIN_CRASHED, VM_POWER_OFF),
+        POWER_STATE(VIR_DOMAIN_NOSTATE, VM_POWER_OFF),
+};
+
+static void test_power_state_case(const void *data) {
+        const PowerStateCase *c = data;
+
+        g_assert_cmpint(virt_domain_power_state(c->state), ==, c->expected);
 }
 
 int main(int argc, char *argv[]) {
@@ -298,7 +336,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/virt-domain/inactive-bios", test_inactive_bios);
         g_test_add_func("/virt-domain/bad-metadata", test_bad_metadata);
         g_test_add_func("/virt-domain/not-a-domain", test_not_a_domain);
-        g_test_add_func("/virt-domain/power-states", test_power_states);
+        test_add_cases("/virt-domain/power-states", power_state_cases, name, test_power_state_case);
         g_test_add_func("/virt-domain/legacy-nic-mac", test_legacy_nic_mac);
         g_test_add_func("/virt-domain/legacy-nic-ifname", test_legacy_nic_ifname);
         g_test_add_func("/virt-domain/legacy-nic-xml", test_legacy_nic_xml);
