@@ -12,13 +12,7 @@
 
 #define ID1 "6f1c8a52-3b0e-4c7d-9a41-2d5e8f7b9c10"
 
-/* A name or prefix and whether it is valid. */
-typedef struct NameCase {
-        const char *in;
-        bool valid;
-} NameCase;
-
-static const NameCase server_name_cases[] = {
+static const TestPredicateCase server_name_cases[] = {
         {"node-1.example", true},
         {"", false},
         {"..", false},
@@ -27,13 +21,7 @@ static const NameCase server_name_cases[] = {
         {"0123456789012345678901234567890123456789012345678901234567890123", false},
 };
 
-static void test_server_name_case(const void *data) {
-        const NameCase *c = data;
-
-        g_assert_cmpint(cluster_server_name_is_valid(c->in), ==, c->valid);
-}
-
-static const NameCase prefix_cases[] = {
+static const TestPredicateCase prefix_cases[] = {
         {"/azshci", true},
         {"/azshci/cluster-1", true},
         {"azshci", false},
@@ -41,12 +29,6 @@ static const NameCase prefix_cases[] = {
         {"/", false},
         {"/a//b", false},
 };
-
-static void test_prefix_case(const void *data) {
-        const NameCase *c = data;
-
-        g_assert_cmpint(cluster_prefix_is_valid(c->in), ==, c->valid);
-}
 
 static int key_settings(const char *prefix, const char *name, char **ret) {
         g_assert_null(name);
@@ -364,8 +346,10 @@ static void test_parse(void) {
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
 
-        test_add_cases("/cluster/names/server", server_name_cases, in, test_server_name_case);
-        test_add_cases("/cluster/names/prefix", prefix_cases, in, test_prefix_case);
+        test_add_predicate_cases("/cluster/names/server", cluster_server_name_is_valid, server_name_cases,
+                G_N_ELEMENTS(server_name_cases));
+        test_add_predicate_cases("/cluster/names/prefix", cluster_prefix_is_valid, prefix_cases,
+                G_N_ELEMENTS(prefix_cases));
         test_add_cases("/cluster/keys", key_cases, kind_name, test_key_case);
         g_test_add_func("/cluster/keys/grant-not-a-uuid-and-all", test_keys);
         for (size_t i = 0; i < G_N_ELEMENTS(foreign_keys); i++)

@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <glib.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,19 +61,24 @@ static inline void test_case_run(const void *p) {
         run->fn(run->data);
 }
 
-/* Registers fn(data) as the test "prefix/name": one test a row of a case table, so that a failing
- * row is named by its test path. The name is written as C escapes where it is not printable ASCII
- * (g_strescape), '/' and '#' (a path separator, a TAP directive) as '_'; NULL as "(null)" and ""
- * as "(empty)". */
-static inline void test_add_case(const char *prefix, const char *name, const void *data, GTestDataFunc fn) {
+/* The test path "prefix/name" of a row of a case table. The name is written as C escapes where it
+ * is not printable ASCII (g_strescape), '/' and '#' (a path separator, a TAP directive) as '_';
+ * NULL as "(null)" and "" as "(empty)". */
+static inline char *test_case_path(const char *prefix, const char *name) {
         g_autofree char *escaped = g_strescape(name ? (name[0] ? name : "(empty)") : "(null)", NULL);
-        g_autofree char *path = NULL;
-        TestCaseRun *run = g_new(TestCaseRun, 1);
 
         for (char *p = escaped; *p; p++)
                 if (*p == '/' || *p == '#')
                         *p = '_';
-        path = g_strconcat(prefix, "/", escaped, NULL);
+        return g_strconcat(prefix, "/", escaped, NULL);
+}
+
+/* Registers fn(data) as the test test_case_path(prefix, name): one test a row of a case table,
+ * so that a failing row is named by its test path. */
+static inline void test_add_case(const char *prefix, const char *name, const void *data, GTestDataFunc fn) {
+        g_autofree char *path = test_case_path(prefix, name);
+        TestCaseRun *run = g_new(TestCaseRun, 1);
+
         *run = (TestCaseRun){.fn = fn, .data = data};
         g_test_add_data_func_full(path, run, test_case_run, g_free);
 }
@@ -81,3 +87,33 @@ static inline void test_add_case(const char *prefix, const char *name, const voi
 #define test_add_cases(prefix, cases, name_member, fn)      \
         for (size_t _i = 0; _i < G_N_ELEMENTS(cases); _i++) \
         test_add_case(prefix, (cases)[_i].name_member, &(cases)[_i], fn)
+
+/* A string and whether a predicate holds for it: a row of test_add_predicate_cases(). */
+typedef struct TestPredicateCase {
+        const char *in;
+        bool expected;
+} TestPredicateCase;
+
+typedef struct TestPredicateRun {
+        bool (*predicate)(const char *s);
+        const TestPredicateCase *row;
+} TestPredicateRun;
+
+static inline void test_predicate_run(const void *p) {
+        const TestPredicateRun *run = p;
+
+        g_test_message("case %s", g_test_get_path());
+        g_assert_cmpint(run->predicate(run->row->in), ==, run->row->expected);
+}
+
+/* One test a row of cases, named by its input: predicate(in) must be expected. */
+static inline void test_add_predicate_cases(const char *prefix, bool (*predicate)(const char *s),
+        const TestPredicateCase *cases, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                g_autofree char *path = test_case_path(prefix, cases[i].in);
+                TestPredicateRun *run = g_new(TestPredicateRun, 1);
+
+                *run = (TestPredicateRun){.predicate = predicate, .row = &cases[i]};
+                g_test_add_data_func_full(path, run, test_predicate_run, g_free);
+        }
+}

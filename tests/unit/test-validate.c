@@ -67,13 +67,7 @@ static void test_mac_case(const void *data) {
         check_normalize(mac_normalize, data);
 }
 
-/* A predicate's input and its answer. */
-typedef struct PredicateCase {
-        const char *in;
-        bool valid;
-} PredicateCase;
-
-static const PredicateCase version_cases[] = {
+static const TestPredicateCase version_cases[] = {
         {"10.0.22621.3447", true},
         {"1.39.0", true},
         {"13", true},
@@ -93,12 +87,6 @@ static const PredicateCase version_cases[] = {
         {" 1.39", false},
         {"-1", false},
 };
-
-static void test_version_valid_case(const void *data) {
-        const PredicateCase *c = data;
-
-        g_assert_cmpint(version_is_valid(c->in), ==, c->valid);
-}
 
 static int sign(int x) {
         return (x > 0) - (x < 0);
@@ -136,7 +124,7 @@ static void test_version_compare_case(const void *data) {
         g_assert_cmpint(sign(version_compare(c->a, c->b)), ==, c->sign);
 }
 
-static const PredicateCase vm_name_cases[] = {
+static const TestPredicateCase vm_name_cases[] = {
         {"web-01", true},
         {"Sales VM (Windows 11)", true},
         {"日本語のVM", true},
@@ -173,12 +161,6 @@ static const PredicateCase vm_name_cases[] = {
         {"0b0f3c1e-5a7d-4e2b-8c9f-1a2b3c4d5e6f", true},
 };
 
-static void test_vm_name_case(const void *data) {
-        const PredicateCase *c = data;
-
-        g_assert_cmpint(vm_name_is_valid(c->in), ==, c->valid);
-}
-
 /* 255 bytes are a name, 256 are not. */
 static void test_vm_name_length(void) {
         char long_name[257];
@@ -204,7 +186,7 @@ static void test_unichar_garbles_text(void) {
                 g_assert_false(unichar_garbles_text(good[i]));
 }
 
-static const PredicateCase uuid_shaped_cases[] = {
+static const TestPredicateCase uuid_shaped_cases[] = {
         {"0b0f3c1e-5a7d-4e2b-8c9f-1a2b3c4d5e6f", true},
         {"0B0F3C1E-5A7D-4E2B-8C9F-1A2B3C4D5E6F", true},
         {"00000000-0000-0000-0000-000000000000", true},
@@ -215,12 +197,6 @@ static const PredicateCase uuid_shaped_cases[] = {
         {"0b0f3c1g-5a7d-4e2b-8c9f-1a2b3c4d5e6f", false},
         {"{b0f3c1e-5a7d-4e2b-8c9f-1a2b3c4d5e6}", false},
 };
-
-static void test_uuid_is_shaped_case(const void *data) {
-        const PredicateCase *c = data;
-
-        g_assert_cmpint(uuid_is_shaped(c->in), ==, c->valid);
-}
 
 static void test_escape_unprintable(void) {
         static const struct {
@@ -241,7 +217,7 @@ static void test_escape_unprintable(void) {
         }
 }
 
-static const PredicateCase nonce_cases[] = {
+static const TestPredicateCase nonce_cases[] = {
         {"", true},
         {"1234567890", true},
         {"abc_DEF-123", true},
@@ -255,12 +231,6 @@ static const PredicateCase nonce_cases[] = {
         {"nonce\n", false},
         {"ünïcode", false},
 };
-
-static void test_nonce_case(const void *data) {
-        const PredicateCase *c = data;
-
-        g_assert_cmpint(nonce_is_valid(c->in), ==, c->valid);
-}
 
 static const struct CidCase {
         const char *name;
@@ -289,18 +259,21 @@ int main(int argc, char **argv) {
         test_add_cases("/validate/uuid", uuid_cases, in, test_uuid_case);
         g_test_add_func("/validate/escape-unprintable", test_escape_unprintable);
         test_add_cases("/validate/mac", mac_cases, in, test_mac_case);
-        test_add_cases("/validate/version-valid", version_cases, in, test_version_valid_case);
+        test_add_predicate_cases("/validate/version-valid", version_is_valid, version_cases,
+                G_N_ELEMENTS(version_cases));
         for (size_t i = 0; i < G_N_ELEMENTS(version_compare_cases); i++) {
                 const CompareCase *c = &version_compare_cases[i];
                 g_autofree char *name = g_strdup_printf("%s~%s", c->a, c->b);
 
                 test_add_case("/validate/version-compare", name, c, test_version_compare_case);
         }
-        test_add_cases("/validate/vm-name", vm_name_cases, in, test_vm_name_case);
+        test_add_predicate_cases("/validate/vm-name", vm_name_is_valid, vm_name_cases,
+                G_N_ELEMENTS(vm_name_cases));
         g_test_add_func("/validate/vm-name/length", test_vm_name_length);
         g_test_add_func("/validate/unichar-garbles-text", test_unichar_garbles_text);
-        test_add_cases("/validate/uuid-is-shaped", uuid_shaped_cases, in, test_uuid_is_shaped_case);
-        test_add_cases("/validate/nonce", nonce_cases, in, test_nonce_case);
+        test_add_predicate_cases("/validate/uuid-is-shaped", uuid_is_shaped, uuid_shaped_cases,
+                G_N_ELEMENTS(uuid_shaped_cases));
+        test_add_predicate_cases("/validate/nonce", nonce_is_valid, nonce_cases, G_N_ELEMENTS(nonce_cases));
         test_add_cases("/validate/cid", cid_cases, name, test_cid_case);
 
         return g_test_run();
