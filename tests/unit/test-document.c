@@ -332,64 +332,79 @@ static char *tamper(const char *body, const char *needle, char replacement) {
         return g_strdup_printf("{\"encoding\":\"pkcs7\",\"signature\":\"%s\"}", b64);
 }
 
+/* Verifying a document signed now by the fixture's identity with these options: what each
+ * check says. now_offset moves the verifier's clock (0: the current time). */
+typedef struct VerifyCase {
+        const char *name;
+        DocumentVerifyOptions options;
+        int64_t now_offset;
+        DocumentCheck expected;
+} VerifyCase;
+
+static const VerifyCase verify_cases[] = {
+        /* wrong nonce, wrong vmId, wrong domain */
+        {"wrong-nonce", {.nonce = "nonce2"}, 0, DOCUMENT_CHECK_NONCE},
+        {"wrong-vm-id", {.vm_id = "0f6a1f5e-7d0c-4bde-9a57-4a5e3a2c1b02"}, 0, DOCUMENT_CHECK_VM_ID},
+        {"vm-id-upper-case", {.vm_id = "0F6A1F5E-7D0C-4BDE-9A57-4A5E3A2C1B01"}, 0, DOCUMENT_CHECK_OK},
+        {"wrong-domain", {.metadata_domain = "metadata.azure.com"}, 0, DOCUMENT_CHECK_NAME},
+        {"domain-of-the-host", {.metadata_domain = "host1.metadata.azshci.local"}, 0, DOCUMENT_CHECK_OK},
+        {"domain-local", {.metadata_domain = "local"}, 0, DOCUMENT_CHECK_OK},
+        /* time: expired (beyond the skew), just within the skew, not yet valid */
+        {"expired-beyond-skew", {}, 6 * USEC_PER_HOUR + 5 * USEC_PER_MINUTE, DOCUMENT_CHECK_TIME},
+        {"expired-within-skew", {}, 6 * USEC_PER_HOUR + 4 * USEC_PER_MINUTE, DOCUMENT_CHECK_OK},
+        {"certificate-not-yet-valid", {}, -10 * (int64_t)USEC_PER_MINUTE, DOCUMENT_CHECK_CHAIN},
+        {"not-yet-valid-skip-chain", {.skip_chain = true}, -10 * (int64_t)USEC_PER_MINUTE,
+                DOCUMENT_CHECK_TIME},
+        {"certificate-expired", {}, 40 * USEC_PER_DAY, DOCUMENT_CHECK_CHAIN},
+        {"certificate-expired-ignore-time", {.ignore_time = true}, 40 * USEC_PER_DAY, DOCUMENT_CHECK_OK},
+        /* without the chain check any root will do */
+        {"skip-chain", {.skip_chain = true}, 0, DOCUMENT_CHECK_OK},
+};
+
+/* Bodies that are no attested document at all. */
+static const char *const malformed_bodies[] = {
+        "",
+        "[]",
+        "{\"encoding\":\"pkcs7\"}",
+        "{\"encoding\":\"pkcs7\",\"signature\":\"!!\"}",
+        "{\"encoding\":\"pkcs7\",\"signature\":\"AAAA\"}",
+};
+
 static void test_rejections(void) {
         usec_t now = now_usec(CLOCK_REALTIME);
         Fixture fx = {}, other = {};
         g_autofree char *body = NULL, *bad = NULL, *b = NULL;
+        DocumentVerifyOptions o = {};
 
         fixture_setup(&fx, KEY_TYPE_RSA_2048);
         body = sign_now(&fx, "nonce1", false, now);
 
         /* tampered content: one character of the nonce */
         bad = tamper(body, "nonce1", 'N');
-        DocumentVerifyOptions o = {};
         g_assert_cmpint(verify(&fx, bad, &o, NULL), ==, DOCUMENT_CHECK_SIGNATURE);
 
-        /* wrong nonce, wrong vmId, wrong domain */
-        o = (DocumentVerifyOptions){.nonce = "nonce2"};
-        g_assert_cmpint(verify(&fx, body, &o, NULL), ==, DOCUMENT_CHECK_NONCE);
-        o = (DocumentVerifyOptions){.vm_id = "0f6a1f5e-7d0c-4bde-9a57-4a5e3a2c1b02"};
-        g_assert_cmpint(verify(&fx, body, &o, NULL), ==, DOCUMENT_CHECK_VM_ID);
-        o = (DocumentVerifyOptions){.vm_id = "0F6A1F5E-7D0C-4BDE-9A57-4A5E3A2C1B01"};
-        g_assert_cmpint(verify(&fx, body, &o, NULL), ==, DOCUMENT_CHECK_OK);
-        o = (DocumentVerifyOptions){.metadata_domain = "metadata.azure.com"};
-        g_assert_cmpint(verify(&fx, body, &o, NULL), ==, DOCUMENT_CHECK_NAME);
-        o = (DocumentVerifyOptions){.metadata_domain = "host1.metadata.azshci.local"};
-        g_assert_cmpint(verify(&fx, body, &o, NULL), ==, DOCUMENT_CHECK_OK);
-        o = (DocumentVerifyOptions){.metadata_domain = "local"};
-        g_assert_cmpint(verify(&fx, body, &o, NULL), ==, DOCUMENT_CHECK_OK);
+        for (size_t i = 0; i < ELEMENTSOF(verify_cases); i++) {
+                const VerifyCase *c = &verify_cases[i];
 
-        /* time: expired (beyond the skew), just within the skew, not yet valid */
-        o = (DocumentVerifyOptions){.now = now + 6 * USEC_PER_HOUR + 5 * USEC_PER_MINUTE};
-        g_assert_cmpint(verify(&fx, body, &o, NULL), ==, DOCUMENT_CHECK_TIME);
-        o = (DocumentVerifyOptions){.now = now + 6 * USEC_PER_HOUR + 4 * USEC_PER_MINUTE};
-        g_assert_cmpint(verify(&fx, body, &o, NULL), ==, DOCUMENT_CHECK_OK);
-        o = (DocumentVerifyOptions){.now = now - 10 * USEC_PER_MINUTE};
-        g_assert_cmpint(verify(&fx, body, &o, NULL), ==, DOCUMENT_CHECK_CHAIN); /* cert not yet valid */
-        o = (DocumentVerifyOptions){.now = now - 10 * USEC_PER_MINUTE, .skip_chain = true};
-        g_assert_cmpint(verify(&fx, body, &o, NULL), ==, DOCUMENT_CHECK_TIME);
-        o = (DocumentVerifyOptions){.now = now + 40 * USEC_PER_DAY};
-        g_assert_cmpint(verify(&fx, body, &o, NULL), ==, DOCUMENT_CHECK_CHAIN); /* cert expired */
-        o = (DocumentVerifyOptions){.now = now + 40 * USEC_PER_DAY, .ignore_time = true};
-        g_assert_cmpint(verify(&fx, body, &o, NULL), ==, DOCUMENT_CHECK_OK);
+                g_test_message("case %s", c->name);
+                o = c->options;
+                if (c->now_offset != 0)
+                        o.now = now + c->now_offset;
+                g_assert_cmpint(verify(&fx, body, &o, NULL), ==, c->expected);
+        }
 
-        /* another CA's root is not trusted; with skip_chain it passes */
+        /* another CA's root is not trusted */
         fixture_setup(&other, KEY_TYPE_ECDSA_P256);
         o = (DocumentVerifyOptions){.trust = other.trust};
         g_assert_cmpint(verify(&fx, body, &o, NULL), ==, DOCUMENT_CHECK_CHAIN);
-        o = (DocumentVerifyOptions){.skip_chain = true};
-        g_assert_cmpint(verify(&fx, body, &o, NULL), ==, DOCUMENT_CHECK_OK);
         fixture_teardown(&other);
 
         /* malformed bodies */
         o = (DocumentVerifyOptions){};
-        g_assert_cmpint(verify(&fx, "", &o, NULL), ==, DOCUMENT_CHECK_FORMAT);
-        g_assert_cmpint(verify(&fx, "[]", &o, NULL), ==, DOCUMENT_CHECK_FORMAT);
-        g_assert_cmpint(verify(&fx, "{\"encoding\":\"pkcs7\"}", &o, NULL), ==, DOCUMENT_CHECK_FORMAT);
-        g_assert_cmpint(verify(&fx, "{\"encoding\":\"pkcs7\",\"signature\":\"!!\"}", &o, NULL), ==,
-                DOCUMENT_CHECK_FORMAT);
-        g_assert_cmpint(verify(&fx, "{\"encoding\":\"pkcs7\",\"signature\":\"AAAA\"}", &o, NULL), ==,
-                DOCUMENT_CHECK_FORMAT);
+        for (size_t i = 0; i < ELEMENTSOF(malformed_bodies); i++) {
+                g_test_message("case malformed body '%s'", malformed_bodies[i]);
+                g_assert_cmpint(verify(&fx, malformed_bodies[i], &o, NULL), ==, DOCUMENT_CHECK_FORMAT);
+        }
         b = g_strdup(body);
         memcpy(strstr(b, "pkcs7"), "PKCS7", 5);
         g_assert_cmpint(verify(&fx, b, &o, NULL), ==, DOCUMENT_CHECK_FORMAT);
