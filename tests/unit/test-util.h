@@ -62,10 +62,10 @@ static inline void test_case_run(const void *p) {
 }
 
 /* The test path "prefix/name" of a row of a case table. The name is written as C escapes where it
- * is not printable ASCII (g_strescape), '/' and '#' (a path separator, a TAP directive) as '_';
+ * is not printable ASCII (g_strescape, but for '"'), '/' and '#' (a path separator, a TAP directive) as '_';
  * NULL as "(null)" and "" as "(empty)". */
 static inline char *test_case_path(const char *prefix, const char *name) {
-        g_autofree char *escaped = g_strescape(name ? (name[0] ? name : "(empty)") : "(null)", NULL);
+        g_autofree char *escaped = g_strescape(name ? (name[0] ? name : "(empty)") : "(null)", "\"");
 
         for (char *p = escaped; *p; p++)
                 if (*p == '/' || *p == '#')
