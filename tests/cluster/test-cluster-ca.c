@@ -5,6 +5,8 @@
  * of a real embedded CA, driven by OpenSSL's own CMP client through a transfer callback that
  * hands the DER of each message to cmp_server_handle() (what cmp-http.c does over HTTP). */
 
+#define TEST_PREFIX "/cluster-ca"
+
 #include <arpa/inet.h>
 #include <glib.h>
 #include <netinet/in.h>
@@ -144,7 +146,7 @@ static void test_config_case(const void *data) {
 
 static const char *ROOT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
 
-static void test_record(void) {
+TEST(record) {
         _cleanup_(cluster_ca_record_done) ClusterCaRecord r = {};
         _cleanup_free_ char *json = NULL, *e = NULL, *k = NULL, *name = NULL;
         ClusterKeyKind kind;
@@ -188,7 +190,7 @@ static void test_record(void) {
 /* The CA record in the view (cluster-view.c): its revision is what the CA server's
  * compare-and-swap compares, kept also for a record of the wrong shape, so that the CA server
  * can put its own record back over whatever was written there. */
-static void test_view_ca(void) {
+TEST(view_ca) {
         ClusterView v = {.prefix = "/c", .server_name = "node1"};
         _cleanup_free_ char *json = NULL;
 
@@ -544,7 +546,7 @@ static void test_cmp_renewal(World *w, const void *data) {
 
 /* The name a template asks for (cmp-request.c): OpenSSL's client merges extensions, so these
  * templates are built by hand. */
-static void test_template_name(void) {
+TEST(template_name) {
         _cleanup_free_ char *name = NULL;
 
         for (int n_sans = 1; n_sans <= 2; n_sans++) {
@@ -787,12 +789,10 @@ int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         test_add_cases("/cluster-ca/listen", listen_cases, in, test_listen_case);
         test_add_cases("/cluster-ca/config", config_cases, name, test_config_case);
-        g_test_add_func("/cluster-ca/record", test_record);
-        g_test_add_func("/cluster-ca/view-ca", test_view_ca);
+        test_add_registered();
         g_test_add("/cluster-ca/cmp", World, NULL, world_setup, test_cmp, world_teardown);
         g_test_add("/cluster-ca/cmp-renewal", World, NULL, world_setup, test_cmp_renewal, world_teardown);
         g_test_add("/cluster-ca/cmp-pbm", World, NULL, world_setup, test_cmp_pbm, world_teardown);
-        g_test_add_func("/cluster-ca/template-name", test_template_name);
         g_test_add("/cluster-ca/peer-root", World, NULL, world_setup, test_peer_root, world_teardown);
         return g_test_run();
 }

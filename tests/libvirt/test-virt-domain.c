@@ -3,6 +3,8 @@
 /* The mapping from a libvirt domain's XML, state and guest agent OS info to the VM facts
  * (service/attestd/libvirt/virt-domain.c), on XML fixtures: no libvirt connection. */
 
+#define TEST_PREFIX "/virt-domain"
+
 #include <glib.h>
 #include <libvirt/libvirt.h>
 
@@ -67,7 +69,7 @@ static void assert_facts(const Vm *vm, const Facts *f) {
         g_assert_null(vm->legacy_interface);
 }
 
-static void test_running_uefi_with_agent(void) {
+TEST(running_uefi_with_agent) {
         _cleanup_strv_free_ char **warnings = NULL;
         _cleanup_(vm_freep) Vm *vm = map("running-uefi.xml", VM_POWER_RUNNING, &windows_11, &warnings);
 
@@ -95,7 +97,7 @@ static void test_running_uefi_with_agent(void) {
         g_assert_cmpint(virt_domain_agent_connected(xml), ==, 1);
 }
 
-static void test_metadata_without_agent(void) {
+TEST(metadata_without_agent) {
         _cleanup_(vm_freep) Vm *vm = map("running-uefi.xml", VM_POWER_PAUSED, NULL, NULL);
 
         g_assert_cmpint(vm->power_state, ==, VM_POWER_PAUSED);
@@ -104,7 +106,7 @@ static void test_metadata_without_agent(void) {
         g_assert_cmpstr(vm->os_version, ==, "10.0.19045.3447");
 }
 
-static void test_linux_agent(void) {
+TEST(linux_agent) {
         const VirtGuestOs debian = {
                 .id = (char *)"debian",
                 .name = (char *)"Debian GNU/Linux",
@@ -124,7 +126,7 @@ static void test_linux_agent(void) {
         g_assert_null(vm2->os_version);
 }
 
-static void test_inactive_bios(void) {
+TEST(inactive_bios) {
         _cleanup_strv_free_ char **warnings = NULL;
         _cleanup_(vm_freep) Vm *vm = map("inactive-bios.xml", VM_POWER_OFF, NULL, &warnings);
 
@@ -144,7 +146,7 @@ static void test_inactive_bios(void) {
         g_assert_null(vm->sku);
 }
 
-static void test_bad_metadata(void) {
+TEST(bad_metadata) {
         _cleanup_strv_free_ char **warnings = NULL;
         _cleanup_(vm_freep) Vm *vm = map("bad-metadata.xml", VM_POWER_RUNNING, &windows_11, &warnings);
 
@@ -165,7 +167,7 @@ static void test_bad_metadata(void) {
         g_assert_null(vm->legacy_interface);
 }
 
-static void test_not_a_domain(void) {
+TEST(not_a_domain) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         Vm *vm = NULL;
 
@@ -187,7 +189,7 @@ static void test_not_a_domain(void) {
 
 /* The legacy NIC's MAC: the same for the same id, another for another, locally administered
  * unicast; the value is what tests/libvirt/test_legacy_nic.py computes independently. */
-static void test_legacy_nic_mac(void) {
+TEST(legacy_nic_mac) {
         char a[VIRT_MAC_BUFLEN], b[VIRT_MAC_BUFLEN], c[VIRT_MAC_BUFLEN];
 
         virt_legacy_nic_mac("5a1e0014-1111-4111-8111-000000000014", a);
@@ -200,7 +202,7 @@ static void test_legacy_nic_mac(void) {
 
 /* The tap name: the prefix and 12 hex digits, 15 characters (IFNAMSIZ - 1); the value is what
  * tests/libvirt/test_legacy_nic.py computes independently. */
-static void test_legacy_nic_ifname(void) {
+TEST(legacy_nic_ifname) {
         char a[VIRT_IFNAME_BUFLEN], b[VIRT_IFNAME_BUFLEN];
 
         virt_legacy_nic_ifname(NIC_ID, a);
@@ -210,7 +212,7 @@ static void test_legacy_nic_ifname(void) {
         g_assert_cmpuint(strlen(a), ==, 15);
 }
 
-static void test_legacy_nic_xml(void) {
+TEST(legacy_nic_xml) {
         _cleanup_free_ char *xml = NULL;
 
         g_assert_cmpint(virt_legacy_nic_xml(NIC_ID, &xml), ==, 0);
@@ -225,7 +227,7 @@ static void test_legacy_nic_xml(void) {
 
 /* The service's NIC (its alias) with the derived MAC and the tap it named, in the live XML of a
  * running domain: LegacyMac and LegacyInterface. An admin's NIC on the bridge is none. */
-static void test_legacy_nic_found(void) {
+TEST(legacy_nic_found) {
         _cleanup_free_ char *live = fixture("legacy-nic-live.xml"), *other_tap = fixture("legacy-nic.xml"),
                             *bios = fixture("inactive-bios.xml");
         _cleanup_(vm_freep) Vm *vm = map("legacy-nic-live.xml", VM_POWER_RUNNING, NULL, NULL);
@@ -256,7 +258,7 @@ static void test_legacy_nic_found(void) {
  * definition of a domain that is off is no LegacyInterface (the service would put that
  * interface on the legacy bridge as the guest), nor is its static CID a VsockCid (another VM
  * may have that CID now); not even when the state read says running but the XML is not live. */
-static void test_definer_chosen_identity(void) {
+TEST(definer_chosen_identity) {
         _cleanup_(vm_freep) Vm *off = map("inactive-own-target.xml", VM_POWER_OFF, NULL, NULL);
         _cleanup_(vm_freep) Vm *raced = map("inactive-own-target.xml", VM_POWER_RUNNING, NULL, NULL);
         _cleanup_(vm_freep) Vm *live_off = map("legacy-nic-live.xml", VM_POWER_OFF, NULL, NULL);
@@ -278,7 +280,7 @@ static void test_definer_chosen_identity(void) {
 
 /* A NIC with the service's alias and a MAC that is not the one derived from the VM's id (the
  * definer may write any MAC, e.g. another VM's): no LegacyMac, so it clashes with nobody. */
-static void test_foreign_mac(void) {
+TEST(foreign_mac) {
         _cleanup_free_ char *xml = fixture("legacy-nic-live.xml");
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(vm_freep) Vm *vm = NULL;
@@ -293,7 +295,7 @@ static void test_foreign_mac(void) {
         g_assert_null(vm->legacy_interface);
 }
 
-static void test_has_device(void) {
+TEST(has_device) {
         _cleanup_free_ char *nic = fixture("legacy-nic.xml"), *bios = fixture("inactive-bios.xml");
 
         g_assert_cmpint(virt_domain_has_device(bios, VIRT_DEVICE_VSOCK), ==, 1);
@@ -330,19 +332,7 @@ static void test_power_state_case(const void *data) {
 
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
-        g_test_add_func("/virt-domain/running-uefi-with-agent", test_running_uefi_with_agent);
-        g_test_add_func("/virt-domain/metadata-without-agent", test_metadata_without_agent);
-        g_test_add_func("/virt-domain/linux-agent", test_linux_agent);
-        g_test_add_func("/virt-domain/inactive-bios", test_inactive_bios);
-        g_test_add_func("/virt-domain/bad-metadata", test_bad_metadata);
-        g_test_add_func("/virt-domain/not-a-domain", test_not_a_domain);
+        test_add_registered();
         test_add_cases("/virt-domain/power-states", power_state_cases, name, test_power_state_case);
-        g_test_add_func("/virt-domain/legacy-nic-mac", test_legacy_nic_mac);
-        g_test_add_func("/virt-domain/legacy-nic-ifname", test_legacy_nic_ifname);
-        g_test_add_func("/virt-domain/legacy-nic-xml", test_legacy_nic_xml);
-        g_test_add_func("/virt-domain/legacy-nic-found", test_legacy_nic_found);
-        g_test_add_func("/virt-domain/definer-chosen-identity", test_definer_chosen_identity);
-        g_test_add_func("/virt-domain/foreign-mac", test_foreign_mac);
-        g_test_add_func("/virt-domain/has-device", test_has_device);
         return g_test_run();
 }

@@ -3,6 +3,8 @@
 /* The configuration loader (config.h): defaults, the shipped file, every key's type and range
  * checks, and the exact messages of the errors. */
 
+#define TEST_PREFIX "/config"
+
 #include <glib.h>
 #include <sys/stat.h>
 
@@ -41,7 +43,7 @@ static void test_config_error_case(const void *data) {
         g_assert_cmpstr(error, ==, c->message);
 }
 
-static void test_defaults(void) {
+TEST(defaults) {
         _cleanup_(config_donep) Config c = {};
 
         config_init(&c);
@@ -66,7 +68,7 @@ static void test_defaults(void) {
         g_assert_cmpuint(c.document_validity_minutes, ==, 360);
 }
 
-static void test_enums(void) {
+TEST(enums) {
         g_assert_cmpstr(key_type_to_string(KEY_TYPE_RSA_2048), ==, "rsa-2048");
         g_assert_cmpstr(key_type_to_string(KEY_TYPE_ECDSA_P256), ==, "ecdsa-p256");
         g_assert_null(key_type_to_string(_KEY_TYPE_MAX));
@@ -80,7 +82,7 @@ static void test_enums(void) {
         g_assert_cmpint(issuer_type_from_string("CMP"), ==, _ISSUER_TYPE_INVALID);
 }
 
-static void test_shipped_file(void) {
+TEST(shipped_file) {
         _cleanup_(config_donep) Config c = {};
         _cleanup_free_ char *error = NULL;
         g_autofree char *path = NULL;
@@ -96,7 +98,7 @@ static void test_shipped_file(void) {
         g_assert_cmpint(c.key_type, ==, KEY_TYPE_RSA_2048);
 }
 
-static void test_every_key(void) {
+TEST(every_key) {
         _cleanup_(config_donep) Config c = {};
 
         config_init(&c);
@@ -228,7 +230,7 @@ static const ConfigErrorCase inventory_error_cases[] = {
                 "c.json: key \"inventory.uri\" must be a libvirt URI such as qemu:///system"},
 };
 
-static void test_inventory(void) {
+TEST(inventory) {
         _cleanup_(config_donep) Config c = {};
 
         config_init(&c);
@@ -242,7 +244,7 @@ static void test_inventory(void) {
         g_assert_cmpstr(c.inventory_uri, ==, "qemu+unix:///system?socket=/s");
 }
 
-static void test_files(void) {
+TEST(files) {
         _cleanup_(config_donep) Config c = {};
         _cleanup_free_ char *error = NULL;
 
@@ -279,7 +281,7 @@ static int load_file_with_mode(const char *dir, const char *name, const char *da
 
 /* An inline CMP secret is refused in a file others can read; a secretFile or a file closed to
  * others is accepted, and so is any mode without an inline secret. */
-static void test_secret_mode(void) {
+TEST(secret_mode) {
         g_autofree char *dir = g_dir_make_tmp("azshci-config-XXXXXX", NULL);
         g_autofree char *file = g_build_filename(dir, "attestation.json", NULL);
         static const struct {
@@ -345,7 +347,7 @@ static const ConfigErrorCase cluster_error_cases[] = {
 };
 #undef EP
 
-static void test_cluster(void) {
+TEST(cluster) {
         _cleanup_(config_donep) Config c = {};
         _cleanup_free_ char *error = NULL;
 
@@ -379,17 +381,10 @@ static void test_cluster(void) {
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
 
-        g_test_add_func("/config/defaults", test_defaults);
-        g_test_add_func("/config/enums", test_enums);
-        g_test_add_func("/config/shipped-file", test_shipped_file);
-        g_test_add_func("/config/every-key", test_every_key);
+        test_add_registered();
         test_add_cases("/config/errors", config_error_cases, data, test_config_error_case);
         test_add_cases("/config/issuer-errors", issuer_error_cases, data, test_config_error_case);
-        g_test_add_func("/config/inventory", test_inventory);
         test_add_cases("/config/inventory", inventory_error_cases, data, test_config_error_case);
-        g_test_add_func("/config/files", test_files);
-        g_test_add_func("/config/secret-mode", test_secret_mode);
-        g_test_add_func("/config/cluster", test_cluster);
         test_add_cases("/config/cluster", cluster_error_cases, data, test_config_error_case);
 
         return g_test_run();

@@ -4,6 +4,8 @@
  * sign → verify round trips with the embedded CA for both key types, plus every way a
  * document must be rejected. The real Azure document in tests/vectors/ is verified too. */
 
+#define TEST_PREFIX "/document"
+
 #include <glib.h>
 #include <pthread.h>
 
@@ -41,7 +43,7 @@ static DocumentFields azure_fields(void) {
         };
 }
 
-static void test_payload_matches_azure(void) {
+TEST(payload_matches_azure) {
         DocumentFields f = azure_fields();
         char *json = NULL;
 
@@ -108,7 +110,7 @@ static void test_payload_case(const void *data) {
                 g_assert_null(strstr(json, c->lacks));
 }
 
-static void test_payload_escaping(void) {
+TEST(payload_escaping) {
         DocumentFields f = azure_fields();
         char *json = NULL;
 
@@ -154,7 +156,7 @@ static void test_payload_escaping(void) {
         g_assert_cmpint(document_build_payload(&f, &json), ==, -EINVAL);
 }
 
-static void test_time_format(void) {
+TEST(time_format) {
         char buf[DOCUMENT_TIME_MAX];
         usec_t t;
 
@@ -175,7 +177,7 @@ static void test_time_format(void) {
         g_assert_cmpint(document_parse_time("", &t), ==, -EINVAL);
 }
 
-static void test_default_nonce(void) {
+TEST(default_nonce) {
         char buf[DOCUMENT_NONCE_MAX];
 
         g_assert_cmpstr(document_default_nonce(AZ_CREATED, buf), ==, "20200221-145322");
@@ -184,7 +186,7 @@ static void test_default_nonce(void) {
                 "20251231-235959");
 }
 
-static void test_dns_names(void) {
+TEST(dns_names) {
         g_assert_true(dns_name_under_domain("metadata.azure.com", "metadata.azure.com"));
         g_assert_true(dns_name_under_domain("westeurope.metadata.azure.com", "metadata.azure.com"));
         g_assert_true(dns_name_under_domain("*.metadata.azure.com", "metadata.azure.com"));
@@ -307,11 +309,11 @@ static void roundtrip(KeyType type) {
         fixture_teardown(&fx);
 }
 
-static void test_roundtrip_rsa(void) {
+TEST(roundtrip_rsa) {
         roundtrip(KEY_TYPE_RSA_2048);
 }
 
-static void test_roundtrip_ecdsa(void) {
+TEST(roundtrip_ecdsa) {
         roundtrip(KEY_TYPE_ECDSA_P256);
 }
 
@@ -370,7 +372,7 @@ static const char *const malformed_bodies[] = {
         "{\"encoding\":\"pkcs7\",\"signature\":\"AAAA\"}",
 };
 
-static void test_rejections(void) {
+TEST(rejections) {
         usec_t now = now_usec(CLOCK_REALTIME);
         Fixture fx = {}, other = {};
         g_autofree char *body = NULL, *bad = NULL, *b = NULL;
@@ -448,16 +450,16 @@ static void concurrent_signing(KeyType type) {
         fixture_teardown(&fx);
 }
 
-static void test_concurrent_signing_ecdsa(void) {
+TEST(concurrent_signing_ecdsa) {
         concurrent_signing(KEY_TYPE_ECDSA_P256);
 }
 
-static void test_concurrent_signing_rsa(void) {
+TEST(concurrent_signing_rsa) {
         concurrent_signing(KEY_TYPE_RSA_2048);
 }
 
 /* The real Azure document: verifies with chain and time checks off, rejected otherwise. */
-static void test_azure_vector(void) {
+TEST(azure_vector) {
         _cleanup_(document_info_freep) DocumentInfo *info = NULL;
         _cleanup_(X509_STORE_freep) X509_STORE *system_trust = NULL;
         g_autofree char *path = NULL;
@@ -500,17 +502,7 @@ static void test_azure_vector(void) {
 
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
-        g_test_add_func("/document/payload-matches-azure", test_payload_matches_azure);
+        test_add_registered();
         test_add_cases("/document/payload-versions", payload_cases, name, test_payload_case);
-        g_test_add_func("/document/payload-escaping", test_payload_escaping);
-        g_test_add_func("/document/time-format", test_time_format);
-        g_test_add_func("/document/default-nonce", test_default_nonce);
-        g_test_add_func("/document/dns-names", test_dns_names);
-        g_test_add_func("/document/roundtrip-rsa", test_roundtrip_rsa);
-        g_test_add_func("/document/roundtrip-ecdsa", test_roundtrip_ecdsa);
-        g_test_add_func("/document/rejections", test_rejections);
-        g_test_add_func("/document/concurrent-signing-ecdsa", test_concurrent_signing_ecdsa);
-        g_test_add_func("/document/concurrent-signing-rsa", test_concurrent_signing_rsa);
-        g_test_add_func("/document/azure-vector", test_azure_vector);
         return g_test_run();
 }

@@ -3,6 +3,8 @@
 /* The HTTP contract of the guest frontends (imds-request.h): every request shape gets its exact
  * status and JSON body; the D-Bus error table; vsock peer identity and address syntax. */
 
+#define TEST_PREFIX "/imds-request"
+
 #include <glib.h>
 #include <linux/vm_sockets.h>
 
@@ -238,7 +240,7 @@ static void test_allow_get(void) {
         g_assert_false(decide(&(ImdsRequest)GET(DOC "?api-version=2018-10-01"))->reply.allow_get);
 }
 
-static void test_versions(void) {
+TEST(versions) {
         const ImdsDecision *d = decide(&(ImdsRequest)GET(IMDS_PATH_VERSIONS));
 
         g_assert_cmpint(d->action, ==, IMDS_ACTION_REPLY);
@@ -255,10 +257,9 @@ static void test_versions(void) {
                 ==, 200);
 }
 
-/* A request target one past the limit, and headers one past theirs, at it: the target is built at
- * registration (main) into this buffer. */
+/* The request targets of the limit rows, filled in by make_limit_uris() before the tests are
+ * registered: one byte past the limit (refused), and exactly at it (served). */
 static char long_uri[IMDS_URI_MAX + 2];
-/* A request target of exactly the limit is served. */
 static char limit_uri[IMDS_URI_MAX + 1];
 
 static const RequestCase limit_cases[] = {
@@ -316,7 +317,7 @@ static void test_bus_error_case(const void *data) {
         g_assert_cmpuint(r.retry_after, ==, c->retry_after);
 }
 
-static void test_fixed_replies(void) {
+TEST(fixed_replies) {
         ImdsReply r;
 
         imds_reply_rate_limited(0, &r);
@@ -360,7 +361,7 @@ static void test_url_decode_case(const void *data) {
                 g_assert_cmpstr(buf, ==, c->out);
 }
 
-static void test_vsock_peer(void) {
+TEST(vsock_peer) {
         struct sockaddr_vm svm = {.svm_family = AF_VSOCK, .svm_cid = 42, .svm_port = 1234};
         struct sockaddr sa = {.sa_family = AF_INET};
         char *peer = NULL;
@@ -398,7 +399,7 @@ static void test_vsock_peer(void) {
 
 /* The peer strings the service accepts for the vsock transport: exactly what
  * vsock_peer_identify writes. */
-static void test_vsock_peer_parse(void) {
+TEST(vsock_peer_parse) {
         static const struct {
                 const char *peer;
                 int r;
@@ -468,12 +469,9 @@ int main(int argc, char *argv[]) {
         add_request_cases("/imds-request/query", query_cases, ELEMENTSOF(query_cases));
         add_request_cases("/imds-request/paths-methods", path_method_cases, ELEMENTSOF(path_method_cases));
         g_test_add_func("/imds-request/paths-methods/allow-get-only-405", test_allow_get);
-        g_test_add_func("/imds-request/versions", test_versions);
+        test_add_registered();
         add_request_cases("/imds-request/limits", limit_cases, ELEMENTSOF(limit_cases));
         test_add_cases("/imds-request/bus-errors", bus_error_cases, name, test_bus_error_case);
-        g_test_add_func("/imds-request/fixed-replies", test_fixed_replies);
         test_add_cases("/imds-request/url-decode", url_decode_cases, in, test_url_decode_case);
-        g_test_add_func("/imds-request/vsock-peer", test_vsock_peer);
-        g_test_add_func("/imds-request/vsock-peer-parse", test_vsock_peer_parse);
         return g_test_run();
 }

@@ -3,6 +3,8 @@
 /* State serialisation (state.h): round trips, and every way a state file can be wrong being
  * refused with a message that says what is wrong. */
 
+#define TEST_PREFIX "/state"
+
 #include <glib.h>
 
 #include "fileio.h"
@@ -34,7 +36,7 @@ static void set_field(Vm *vm, const char *name, VmValue v) {
  * serialiser must write exactly those bytes, and reading the file gives back every field. A
  * change of the format shows up here as a diff against that file, not only as a change that
  * the serialiser and the parser happen to agree on. */
-static void test_round_trip(void) {
+TEST(round_trip) {
         _cleanup_(state_data_done) StateData s = {};
         _cleanup_free_ char *json = NULL, *json2 = NULL, *error = NULL, *expected = NULL;
         g_autofree char *path = NULL;
@@ -105,7 +107,7 @@ static void test_round_trip(void) {
 }
 
 /* Strings that need escaping, and UTF-8, survive the hand-written serialiser. */
-static void test_escaping(void) {
+TEST(escaping) {
         _cleanup_(state_data_done) StateData s = {};
         _cleanup_free_ char *json = NULL;
         Vm *vm = make_vm(ID1, "say \"hi\" \\ to Zoë 🙂", 0, NULL);
@@ -121,7 +123,7 @@ static void test_escaping(void) {
 
 /* A VM's source is written only when it is not "manual" (files of older versions read the
  * same), and read back. */
-static void test_source(void) {
+TEST(source) {
         _cleanup_(state_data_done) StateData s = {};
         _cleanup_free_ char *json = NULL;
         Vm *vms[2] = {make_vm(ID1, "by-hand", 0, NULL), make_vm(ID2, "domain", 0, NULL)};
@@ -138,7 +140,7 @@ static void test_source(void) {
         vm_free(vms[1]);
 }
 
-static void test_empty(void) {
+TEST(empty) {
         _cleanup_(state_data_done) StateData s = {};
         _cleanup_free_ char *json = NULL;
 
@@ -163,7 +165,7 @@ static void expect_bad(const char *json, int error, const char *message) {
 #define STATE(vms) "{\"version\":1,\"legacyOsSupport\":false,\"vms\":[" vms "]}"
 #define VM_TWO     "{\"Id\":\"" ID2 "\",\"Name\":\"b\"}"
 
-static void test_bad(void) {
+TEST(bad) {
         expect_bad("{", -EBADMSG,
                 "state.json:1:1: Parse error: unexpected character `{', expected string constant");
         expect_bad("[]", -EINVAL, "state.json: not a JSON object");
@@ -201,7 +203,7 @@ static void test_bad(void) {
 /* VMs leave the parser's tree as each is parsed (state.c): only the member "vms" of the root
  * holds them, the last one when it is there twice (as in the tree), nested arrays are not VMs,
  * and an error names the element's position in "vms". */
-static void test_streaming(void) {
+TEST(streaming) {
         _cleanup_(state_data_done) StateData s = {};
         _cleanup_(state_data_done) StateData t = {};
 
@@ -256,7 +258,7 @@ static void test_streaming(void) {
 }
 
 /* What the \u check lets through, json-glib decodes: pairs, the BMP, escaped backslashes. */
-static void test_unicode_escapes(void) {
+TEST(unicode_escapes) {
         _cleanup_(g_object_unrefp) JsonParser *parser = NULL;
         _cleanup_free_ char *error = NULL;
         JsonObject *o;
@@ -280,7 +282,7 @@ static char *read_text(const char *path) {
 
 /* The generations of the state file (fileio.h): the previous one kept at each write, put back
  * in place, and the temporaries of interrupted writes removed. */
-static void test_generations(void) {
+TEST(generations) {
         g_autofree char *dir = g_dir_make_tmp("azshci-test-state-XXXXXX", NULL);
         g_autofree char *path = g_strdup_printf("%s/state.json", dir);
         g_autofree char *old = g_strdup_printf("%s/state.json.old", dir);
@@ -343,13 +345,6 @@ static void test_generations(void) {
 
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
-        g_test_add_func("/state/round-trip", test_round_trip);
-        g_test_add_func("/state/empty", test_empty);
-        g_test_add_func("/state/source", test_source);
-        g_test_add_func("/state/escaping", test_escaping);
-        g_test_add_func("/state/streaming", test_streaming);
-        g_test_add_func("/state/bad", test_bad);
-        g_test_add_func("/state/unicode-escapes", test_unicode_escapes);
-        g_test_add_func("/state/generations", test_generations);
+        test_add_registered();
         return g_test_run();
 }

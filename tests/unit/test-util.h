@@ -117,3 +117,61 @@ static inline void test_add_predicate_cases(const char *prefix, bool (*predicate
                 g_test_add_data_func_full(path, run, test_predicate_run, g_free);
         }
 }
+
+#ifdef TEST_PREFIX
+/* Tests that register themselves, as systemd's TEST(): with TEST_PREFIX defined ("/state")
+ * before this header is included, TEST(round_trip) { ... } defines test_round_trip() and, before
+ * main() runs, records it as the test "/state/round-trip" (its name with '_' written '-').
+ * test_add_registered() adds the recorded tests to GLib in the order they stand in the file. */
+typedef struct TestRegistration {
+        const char *name;
+        GTestFunc fn;
+        unsigned line;
+} TestRegistration;
+
+#define TEST_REGISTRATIONS_MAX 64
+
+typedef struct TestRegistry {
+        size_t n;
+        TestRegistration tests[TEST_REGISTRATIONS_MAX];
+} TestRegistry;
+
+static inline TestRegistry *test_registry(void) {
+        static TestRegistry registry;
+
+        return &registry;
+}
+
+static inline void test_register(const char *name, GTestFunc fn, unsigned line) {
+        TestRegistry *r = test_registry();
+
+        if (r->n >= TEST_REGISTRATIONS_MAX)
+                abort();
+        r->tests[r->n++] = (TestRegistration){.name = name, .fn = fn, .line = line};
+}
+
+static inline int test_registration_compare(const void *a, const void *b) {
+        const TestRegistration *x = a, *y = b;
+
+        return (x->line > y->line) - (x->line < y->line);
+}
+
+static inline void test_add_registered(void) {
+        TestRegistry *r = test_registry();
+
+        qsort(r->tests, r->n, sizeof(TestRegistration), test_registration_compare);
+        for (size_t i = 0; i < r->n; i++) {
+                g_autofree char *path = g_strconcat(TEST_PREFIX, "/", r->tests[i].name, NULL);
+
+                g_strdelimit(path + strlen(TEST_PREFIX), "_", '-');
+                g_test_add_func(path, r->tests[i].fn);
+        }
+}
+
+#define TEST(name)                                                            \
+        static void test_##name(void);                                        \
+        __attribute__((constructor)) static void test_register_##name(void) { \
+                test_register(#name, test_##name, __LINE__);                  \
+        }                                                                     \
+        static void test_##name(void)
+#endif

@@ -2,6 +2,8 @@
 
 /* The validators and normalisers of values that arrive from outside (validate.h). */
 
+#define TEST_PREFIX "/validate"
+
 #include <glib.h>
 #include <stdint.h>
 
@@ -173,7 +175,7 @@ static void test_vm_name_length(void) {
         g_assert_false(vm_name_is_valid(long_name));
 }
 
-static void test_unichar_garbles_text(void) {
+TEST(unichar_garbles_text) {
         /* The boundaries of every range. */
         static const uint32_t bad[] = {0x0, 0x1f, 0x7f, 0x9f, 0x61c, 0x180e, 0x200b, 0x200f, 0x2028, 0x202e,
                 0x2060, 0x206f, 0xfeff, 0xfff9, 0xfffb};
@@ -198,7 +200,7 @@ static const TestPredicateCase uuid_shaped_cases[] = {
         {"{b0f3c1e-5a7d-4e2b-8c9f-1a2b3c4d5e6}", false},
 };
 
-static void test_escape_unprintable(void) {
+TEST(escape_unprintable) {
         static const struct {
                 const char *in, *out;
         } cases[] = {
@@ -257,7 +259,7 @@ int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
 
         test_add_cases("/validate/uuid", uuid_cases, in, test_uuid_case);
-        g_test_add_func("/validate/escape-unprintable", test_escape_unprintable);
+        test_add_registered();
         test_add_cases("/validate/mac", mac_cases, in, test_mac_case);
         test_add_predicate_cases("/validate/version-valid", version_is_valid, version_cases,
                 G_N_ELEMENTS(version_cases));
@@ -270,7 +272,6 @@ int main(int argc, char **argv) {
         test_add_predicate_cases("/validate/vm-name", vm_name_is_valid, vm_name_cases,
                 G_N_ELEMENTS(vm_name_cases));
         g_test_add_func("/validate/vm-name/length", test_vm_name_length);
-        g_test_add_func("/validate/unichar-garbles-text", test_unichar_garbles_text);
         test_add_predicate_cases("/validate/uuid-is-shaped", uuid_is_shaped, uuid_shaped_cases,
                 G_N_ELEMENTS(uuid_shaped_cases));
         test_add_predicate_cases("/validate/nonce", nonce_is_valid, nonce_cases, G_N_ELEMENTS(nonce_cases));

@@ -3,6 +3,8 @@
 /* The VM registration table (vm.h): typed field access, validation errors that name the field,
  * deep copies, the a{sv} decoder and the object path. */
 
+#define TEST_PREFIX "/vm"
+
 #include <glib.h>
 #include <inttypes.h>
 #include <sys/socket.h>
@@ -41,7 +43,7 @@ static void set_ok(Vm *vm, const char *field, const VmValue *v) {
 #define U(x) (&(VmValue){.type = 'u', .u = (x)})
 #define B(x) (&(VmValue){.type = 'b', .b = (x)})
 
-static void test_defaults(void) {
+TEST(defaults) {
         _cleanup_(vm_freep) Vm *vm = vm_new();
         VmValue v;
 
@@ -66,7 +68,7 @@ static void test_defaults(void) {
         g_assert_null(vm_free(NULL));
 }
 
-static void test_field_table(void) {
+TEST(field_table) {
         size_t n = 0;
 
         for (const VmField *f = vm_fields; f->name; f++) {
@@ -82,7 +84,7 @@ static void test_field_table(void) {
         g_assert_false(vm_field_find("OsName")->required);
 }
 
-static void test_set_get_roundtrip(void) {
+TEST(set_get_roundtrip) {
         _cleanup_(vm_freep) Vm *vm = vm_new();
         VmValue v;
 
@@ -219,7 +221,7 @@ static void test_set_error_keeps_value(void) {
         g_assert_cmpint(vm_set_field(vm, "Generation", U(5), NULL), ==, -EINVAL);
 }
 
-static void test_validate_complete(void) {
+TEST(validate_complete) {
         _cleanup_(vm_freep) Vm *vm = vm_new();
         _cleanup_(cleanup_bus_error) sd_bus_error e1 = SD_BUS_ERROR_NULL, e2 = SD_BUS_ERROR_NULL;
 
@@ -235,7 +237,7 @@ static void test_validate_complete(void) {
         g_assert_cmpint(vm_validate_complete(vm, NULL), ==, 0);
 }
 
-static void test_copy(void) {
+TEST(copy) {
         _cleanup_(vm_freep) Vm *vm = vm_new(), *c = NULL, *sparse_copy = NULL;
         _cleanup_(vm_freep) Vm *sparse = vm_new();
 
@@ -286,7 +288,7 @@ static void test_copy(void) {
         g_assert_null(sparse_copy->name);
 }
 
-static void test_enums(void) {
+TEST(enums) {
         g_assert_cmpstr(vm_power_state_to_string(VM_POWER_RUNNING), ==, "Running");
         g_assert_cmpstr(vm_power_state_to_string(VM_POWER_OFF), ==, "Off");
         g_assert_cmpstr(vm_power_state_to_string(VM_POWER_PAUSED), ==, "Paused");
@@ -303,7 +305,7 @@ static void test_enums(void) {
         g_assert_null(vm_status_to_string(_VM_STATUS_MAX));
 }
 
-static void test_evaluation_equal(void) {
+TEST(evaluation_equal) {
         BenefitEvaluation a = {.status = VM_STATUS_INACTIVE_BENEFITS},
                           b = {.status = VM_STATUS_INACTIVE_BENEFITS};
 
@@ -337,7 +339,7 @@ static sd_bus_message *make_properties_message(sd_bus *bus, const char *signatur
         return m;
 }
 
-static void test_apply_properties_message(void) {
+TEST(apply_properties_message) {
         _cleanup_(sd_bus_unrefp) sd_bus *bus = NULL;
         _cleanup_(vm_freep) Vm *vm = vm_new();
 
@@ -462,7 +464,7 @@ static void test_apply_properties_message(void) {
         safe_close(fds[1]);
 }
 
-static void test_object_path(void) {
+TEST(object_path) {
         _cleanup_(vm_freep) Vm *vm = vm_new();
         _cleanup_free_ char *path = NULL, *id = NULL;
 
@@ -478,9 +480,7 @@ static void test_object_path(void) {
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
 
-        g_test_add_func("/vm/defaults", test_defaults);
-        g_test_add_func("/vm/field-table", test_field_table);
-        g_test_add_func("/vm/set-get-roundtrip", test_set_get_roundtrip);
+        test_add_registered();
         memset(long_text, 'x', 1025);
         for (size_t i = 0; i < G_N_ELEMENTS(set_error_cases); i++) {
                 const SetErrorCase *c = &set_error_cases[i];
@@ -491,12 +491,6 @@ int main(int argc, char **argv) {
                 test_add_case("/vm/set-errors", c->name ?: name, c, test_set_error_case);
         }
         g_test_add_func("/vm/set-errors/keeps-value", test_set_error_keeps_value);
-        g_test_add_func("/vm/validate-complete", test_validate_complete);
-        g_test_add_func("/vm/copy", test_copy);
-        g_test_add_func("/vm/enums", test_enums);
-        g_test_add_func("/vm/evaluation-equal", test_evaluation_equal);
-        g_test_add_func("/vm/apply-properties-message", test_apply_properties_message);
-        g_test_add_func("/vm/object-path", test_object_path);
 
         return g_test_run();
 }
