@@ -487,41 +487,25 @@ static const Case bounds_guest_configuration_cases[] = {
 
 /* ---- Malformed rule files ----------------------------------------------------------------------- */
 
-static void expect_error(const char *data, int expected_r, const char *expected_message) {
+/* Loads text as the rule file t.json (test_add_refusal_cases()): a refused file gives no rules,
+ * and without an error pointer the result is the same, only silent. */
+static int load_rules(const char *text, char **ret_error) {
         _cleanup_(benefit_rules_freep) BenefitRules *rules = NULL;
+        int r;
+
+        r = benefit_rules_load_data("t.json", text, &rules, ret_error);
+        g_assert_null(rules);
+        g_assert_cmpint(benefit_rules_load_data("t.json", text, &rules, NULL), ==, r);
+        g_assert_null(rules);
+        return r;
+}
+
+static void expect_error(const char *data, int expected_r, const char *expected_message) {
         _cleanup_free_ char *error = NULL;
-        int r;
 
-        r = benefit_rules_load_data("t.json", data, &rules, &error);
-        g_assert_cmpint(r, ==, expected_r);
-        g_assert_null(rules);
+        g_assert_cmpint(load_rules(data, &error), ==, expected_r);
         g_assert_cmpstr(error, ==, expected_message);
-
-        /* Without an error pointer the result is the same, only silent. */
-        g_assert_cmpint(benefit_rules_load_data("t.json", data, &rules, NULL), ==, expected_r);
-        g_assert_null(rules);
 }
-
-/* A rule file the loader refuses: its result and exact message. The test is named by name, or
- * else by the message. */
-typedef struct LoadErrorCase {
-        const char *name;
-        const char *data;
-        int r;
-        const char *message;
-} LoadErrorCase;
-
-static void test_load_error_case(const void *data) {
-        const LoadErrorCase *c = data;
-
-        expect_error(c->data, c->r, c->message);
-}
-
-static void add_load_error_cases(const char *prefix, const LoadErrorCase *cases, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                test_add_case(prefix, cases[i].name ?: cases[i].message, &cases[i], test_load_error_case);
-}
-
 static BenefitRules *expect_loads(const char *data) {
         BenefitRules *rules = NULL;
         _cleanup_free_ char *error = NULL;
@@ -578,194 +562,169 @@ static void test_load_missing_file(void) {
         g_assert_cmpstr(error, ==, "/nonexistent/benefits.json: No such file or directory");
 }
 
-static const LoadErrorCase load_top_level_cases[] = {
-        {NULL, "[ 1, 2 ]\n", -EINVAL, "t.json:1:1: the rule file must hold a JSON object"},
-        {NULL, "{\n  \"version\": 1,\n  \"benefits\": [],\n  \"rules\": [],\n  \"extra\": true\n}\n",
-                -EINVAL,
+static const TestRefusalCase load_top_level_cases[] = {
+        {"[ 1, 2 ]\n", -EINVAL, "t.json:1:1: the rule file must hold a JSON object"},
+        {"{\n  \"version\": 1,\n  \"benefits\": [],\n  \"rules\": [],\n  \"extra\": true\n}\n", -EINVAL,
                 "t.json:5:3: extra: unknown key (expected one of: version, sources, benefits, rules)"},
-        {NULL, "{\n  \"version\": 1,\n  \"benefits\": []\n}\n", -EINVAL,
+        {"{\n  \"version\": 1,\n  \"benefits\": []\n}\n", -EINVAL,
                 "t.json:1:1: missing required key 'rules'"},
-        {"version-2", "{\n  \"version\": 2,\n  \"benefits\": [],\n  \"rules\": []\n}\n", -EINVAL,
-                "t.json:2:14: version: must be the integer 1"},
-        {"version-string", "{\n  \"version\": \"1\",\n  \"benefits\": [],\n  \"rules\": []\n}\n", -EINVAL,
-                "t.json:2:14: version: must be the integer 1"},
-        {NULL, "{ \"version\": 1, \"sources\": [ { \"url\": \"https://x\" } ], \"benefits\": [], \"rules\": [] }",
+        {"{\n  \"version\": 2,\n  \"benefits\": [],\n  \"rules\": []\n}\n", -EINVAL,
+                "t.json:2:14: version: must be the integer 1", .name = "version-2"},
+        {"{\n  \"version\": \"1\",\n  \"benefits\": [],\n  \"rules\": []\n}\n", -EINVAL,
+                "t.json:2:14: version: must be the integer 1", .name = "version-string"},
+        {"{ \"version\": 1, \"sources\": [ { \"url\": \"https://x\" } ], \"benefits\": [], \"rules\": [] }",
                 -EINVAL, "t.json:1:30: sources[0]: missing required key 'confirms'"},
-        {NULL, "{ \"version\": 1, \"benefits\": {}, \"rules\": [] }", -EINVAL,
+        {"{ \"version\": 1, \"benefits\": {}, \"rules\": [] }", -EINVAL,
                 "t.json:1:29: benefits: must be an array of benefits"},
 };
 
-static const LoadErrorCase load_benefits_cases[] = {
-        {NULL,
-                "{\n  \"version\": 1,\n  \"benefits\": [\n    { \"id\": \"FreeLunch\", \"title\": \"x\" }\n  ],\n"
-                "  \"rules\": []\n}\n",
+static const TestRefusalCase load_benefits_cases[] = {
+        {"{\n  \"version\": 1,\n  \"benefits\": [\n    { \"id\": \"FreeLunch\", \"title\": \"x\" }\n  ],\n"
+         "  \"rules\": []\n}\n",
                 -EINVAL,
                 "t.json:4:13: benefits[0].id: unknown benefit 'FreeLunch' (expected one of: "
                 "ExtendedSecurityUpdates, AzureVirtualDesktop, WindowsServerAzureEdition, "
                 "AzurePolicyGuestConfiguration)"},
-        {NULL,
-                "{\n  \"version\": 1,\n  \"benefits\": [\n    { \"id\": \"AzureVirtualDesktop\", \"title\": \"a\" },\n"
-                "    { \"id\": \"AzureVirtualDesktop\", \"title\": \"b\" }\n  ],\n  \"rules\": []\n}\n",
+        {"{\n  \"version\": 1,\n  \"benefits\": [\n    { \"id\": \"AzureVirtualDesktop\", \"title\": \"a\" },\n"
+         "    { \"id\": \"AzureVirtualDesktop\", \"title\": \"b\" }\n  ],\n  \"rules\": []\n}\n",
                 -EINVAL, "t.json:5:13: benefits[1].id: benefit 'AzureVirtualDesktop' is declared twice"},
-        {NULL, "{ \"version\": 1, \"benefits\": [ { \"id\": \"AzureVirtualDesktop\" } ], \"rules\": [] }",
-                -EINVAL, "t.json:1:31: benefits[0]: missing required key 'title'"},
-        {NULL, "{ \"version\": 1, \"benefits\": [ { \"id\": 7, \"title\": \"x\" } ], \"rules\": [] }",
-                -EINVAL, "t.json:1:39: benefits[0].id: must be a string"},
+        {"{ \"version\": 1, \"benefits\": [ { \"id\": \"AzureVirtualDesktop\" } ], \"rules\": [] }", -EINVAL,
+                "t.json:1:31: benefits[0]: missing required key 'title'"},
+        {"{ \"version\": 1, \"benefits\": [ { \"id\": 7, \"title\": \"x\" } ], \"rules\": [] }", -EINVAL,
+                "t.json:1:39: benefits[0].id: must be a string"},
 };
 
-static const LoadErrorCase load_rules_cases[] = {
-        {NULL,
-                HEAD RULE_OPEN "      \"match\": { \"OsName\": { \"regex\": \"^win\" } },\n"
-                               "      \"transport\": \"tcp\"\n"
-                               "    }\n  ]\n}\n",
+static const TestRefusalCase load_rules_cases[] = {
+        {HEAD RULE_OPEN "      \"match\": { \"OsName\": { \"regex\": \"^win\" } },\n"
+                        "      \"transport\": \"tcp\"\n"
+                        "    }\n  ]\n}\n",
                 -EINVAL,
                 "t.json:9:20: rules[0].transport: unknown transport 'tcp' (expected \"vsock\" or \"legacy\")"},
-        {NULL,
-                HEAD RULE_OPEN "      \"match\": { \"OsName\": { \"regex\": \"^win\" } },\n"
-                               "      \"transport\": 5\n"
-                               "    }\n  ]\n}\n",
+        {HEAD RULE_OPEN "      \"match\": { \"OsName\": { \"regex\": \"^win\" } },\n"
+                        "      \"transport\": 5\n"
+                        "    }\n  ]\n}\n",
                 -EINVAL, "t.json:9:20: rules[0].transport: must be a string"},
-        {NULL,
-                HEAD RULE_OPEN "      \"match\": { \"OsName\": { \"regex\": \"win(\" } },\n"
-                               "      \"transport\": \"vsock\"\n"
-                               "    }\n  ]\n}\n",
+        {HEAD RULE_OPEN "      \"match\": { \"OsName\": { \"regex\": \"win(\" } },\n"
+                        "      \"transport\": \"vsock\"\n"
+                        "    }\n  ]\n}\n",
                 -EINVAL,
                 "t.json:8:39: rules[0].match.OsName.regex: invalid regular expression 'win(': "
                 "Unmatched ( or \\("},
-        {NULL,
-                HEAD RULE_OPEN "      \"match\": { \"OsName\": { \"regex\": \"multi-++session\" } },\n"
-                               "      \"transport\": \"vsock\"\n"
-                               "    }\n  ]\n}\n",
+        {HEAD RULE_OPEN "      \"match\": { \"OsName\": { \"regex\": \"multi-++session\" } },\n"
+                        "      \"transport\": \"vsock\"\n"
+                        "    }\n  ]\n}\n",
                 -EINVAL,
                 "t.json:8:39: rules[0].match.OsName.regex: regular expression 'multi-++session' is too complex: at "
                 "most 256 characters and 8 repetition operators, none directly after another, counts in {} up to 16"},
-        {NULL,
-                HEAD RULE_OPEN "      \"match\": { \"OsName\": { \"regex\": \"(a{2}){17}\" } },\n"
-                               "      \"transport\": \"vsock\"\n"
-                               "    }\n  ]\n}\n",
+        {HEAD RULE_OPEN "      \"match\": { \"OsName\": { \"regex\": \"(a{2}){17}\" } },\n"
+                        "      \"transport\": \"vsock\"\n"
+                        "    }\n  ]\n}\n",
                 -EINVAL,
                 "t.json:8:39: rules[0].match.OsName.regex: regular expression '(a{2}){17}' is too complex: at "
                 "most 256 characters and 8 repetition operators, none directly after another, counts in {} up to 16"},
-        {NULL,
-                HEAD RULE_OPEN "      \"match\": { \"OsVersion\": { \"atLeast\": \"10.0.x\" } },\n"
-                               "      \"transport\": \"vsock\"\n"
-                               "    }\n  ]\n}\n",
+        {HEAD RULE_OPEN "      \"match\": { \"OsVersion\": { \"atLeast\": \"10.0.x\" } },\n"
+                        "      \"transport\": \"vsock\"\n"
+                        "    }\n  ]\n}\n",
                 -EINVAL,
                 "t.json:8:44: rules[0].match.OsVersion.atLeast: '10.0.x' is not a dotted numeric version such "
                 "as 10.0.22621.3447"},
-        {NULL,
-                HEAD RULE_OPEN "      \"match\": { \"OsName\": { \"atLeast\": \"10.0\" } },\n"
-                               "      \"transport\": \"vsock\"\n"
-                               "    }\n  ]\n}\n",
+        {HEAD RULE_OPEN "      \"match\": { \"OsName\": { \"atLeast\": \"10.0\" } },\n"
+                        "      \"transport\": \"vsock\"\n"
+                        "    }\n  ]\n}\n",
                 -EINVAL,
                 "t.json:8:30: rules[0].match.OsName.atLeast: 'atLeast' applies only to version properties, "
                 "not OsName"},
-        {NULL,
-                HEAD RULE_OPEN "      \"match\": { \"Colour\": { \"regex\": \"blue\" } },\n"
-                               "      \"transport\": \"vsock\"\n"
-                               "    }\n  ]\n}\n",
+        {HEAD RULE_OPEN "      \"match\": { \"Colour\": { \"regex\": \"blue\" } },\n"
+                        "      \"transport\": \"vsock\"\n"
+                        "    }\n  ]\n}\n",
                 -EINVAL,
                 "t.json:8:18: rules[0].match.Colour: unknown VM property (expected one of: OsName, OsVersion, "
                 "SqlVersion, ArcAgentVersion, Sku, LicenseType)"},
-        {NULL,
-                HEAD RULE_OPEN "      \"match\": { \"OsName\": { \"regex\": \"w\", \"like\": \"x\" } },\n"
-                               "      \"transport\": \"vsock\"\n"
-                               "    }\n  ]\n}\n",
+        {HEAD RULE_OPEN "      \"match\": { \"OsName\": { \"regex\": \"w\", \"like\": \"x\" } },\n"
+                        "      \"transport\": \"vsock\"\n"
+                        "    }\n  ]\n}\n",
                 -EINVAL,
                 "t.json:8:44: rules[0].match.OsName.like: unknown key (expected one of: regex, atLeast, below, "
                 "present)"},
-        {NULL,
-                HEAD RULE_OPEN
+        {HEAD RULE_OPEN
                 "      \"match\": { \"OsVersion\": { \"atLeast\": \"10.0.2\", \"below\": \"10.0.1\" } },\n"
                 "      \"transport\": \"vsock\"\n"
                 "    }\n  ]\n}\n",
                 -EINVAL,
                 "t.json:8:31: rules[0].match.OsVersion: atLeast 10.0.2 is not below 10.0.1: the condition can "
                 "never match"},
-        {NULL,
-                HEAD RULE_OPEN "      \"match\": { \"ArcAgentVersion\": { \"present\": false } },\n"
-                               "      \"transport\": \"vsock\"\n"
-                               "    }\n  ]\n}\n",
+        {HEAD RULE_OPEN "      \"match\": { \"ArcAgentVersion\": { \"present\": false } },\n"
+                        "      \"transport\": \"vsock\"\n"
+                        "    }\n  ]\n}\n",
                 -EINVAL,
                 "t.json:8:50: rules[0].match.ArcAgentVersion.present: must be true (a condition never matches "
                 "an absent property, so there is no \"present\": false)"},
-        {NULL,
-                HEAD RULE_OPEN "      \"match\": [ \"OsName\" ],\n"
-                               "      \"transport\": \"vsock\"\n"
-                               "    }\n  ]\n}\n",
+        {HEAD RULE_OPEN "      \"match\": [ \"OsName\" ],\n"
+                        "      \"transport\": \"vsock\"\n"
+                        "    }\n  ]\n}\n",
                 -EINVAL, "t.json:8:16: rules[0].match: must be an object of VM property conditions"},
-        {NULL,
-                HEAD RULE_OPEN "      \"match\": {},\n"
-                               "      \"transport\": \"vsock\"\n"
-                               "    }\n  ]\n}\n",
+        {HEAD RULE_OPEN "      \"match\": {},\n"
+                        "      \"transport\": \"vsock\"\n"
+                        "    }\n  ]\n}\n",
                 -EINVAL, "t.json:8:16: rules[0].match: must hold at least one condition"},
-        {NULL,
-                HEAD RULE_OPEN "      \"match\": { \"OsName\": {} },\n"
-                               "      \"transport\": \"vsock\"\n"
-                               "    }\n  ]\n}\n",
+        {HEAD RULE_OPEN "      \"match\": { \"OsName\": {} },\n"
+                        "      \"transport\": \"vsock\"\n"
+                        "    }\n  ]\n}\n",
                 -EINVAL,
                 "t.json:8:28: rules[0].match.OsName: a condition needs at least one of regex, atLeast, below, "
                 "present"},
-        {NULL,
-                HEAD RULE_OPEN "      \"match\": { \"OsName\": { \"regex\": \"w\" } },\n"
-                               "      \"minimum\": { \"OsName\": \"10.0\" },\n"
-                               "      \"transport\": \"vsock\"\n"
-                               "    }\n  ]\n}\n",
+        {HEAD RULE_OPEN "      \"match\": { \"OsName\": { \"regex\": \"w\" } },\n"
+                        "      \"minimum\": { \"OsName\": \"10.0\" },\n"
+                        "      \"transport\": \"vsock\"\n"
+                        "    }\n  ]\n}\n",
                 -EINVAL,
                 "t.json:9:20: rules[0].minimum.OsName: unknown VM property (expected one of: OsVersion, "
                 "SqlVersion, ArcAgentVersion)"},
-        {NULL,
-                HEAD RULE_OPEN "      \"match\": { \"OsName\": { \"regex\": \"w\" } },\n"
-                               "      \"minimum\": { \"OsVersion\": \"10.0.22621.3447-beta\" },\n"
-                               "      \"transport\": \"vsock\"\n"
-                               "    }\n  ]\n}\n",
+        {HEAD RULE_OPEN "      \"match\": { \"OsName\": { \"regex\": \"w\" } },\n"
+                        "      \"minimum\": { \"OsVersion\": \"10.0.22621.3447-beta\" },\n"
+                        "      \"transport\": \"vsock\"\n"
+                        "    }\n  ]\n}\n",
                 -EINVAL,
                 "t.json:9:33: rules[0].minimum.OsVersion: '10.0.22621.3447-beta' is not a dotted numeric "
                 "version such as 10.0.22621.3447"},
-        {NULL,
-                HEAD RULE_OPEN "      \"match\": { \"OsName\": { \"regex\": \"w\" } },\n"
-                               "      \"update\": \"5036893\",\n"
-                               "      \"transport\": \"vsock\"\n"
-                               "    }\n  ]\n}\n",
+        {HEAD RULE_OPEN "      \"match\": { \"OsName\": { \"regex\": \"w\" } },\n"
+                        "      \"update\": \"5036893\",\n"
+                        "      \"transport\": \"vsock\"\n"
+                        "    }\n  ]\n}\n",
                 -EINVAL,
                 "t.json:9:17: rules[0].update: '5036893' is not a knowledge base article such as KB5036893"},
-        {NULL,
-                HEAD RULE_OPEN "      \"match\": { \"OsName\": { \"regex\": \"w\" } },\n"
-                               "      \"transprot\": \"vsock\"\n"
-                               "    }\n  ]\n}\n",
+        {HEAD RULE_OPEN "      \"match\": { \"OsName\": { \"regex\": \"w\" } },\n"
+                        "      \"transprot\": \"vsock\"\n"
+                        "    }\n  ]\n}\n",
                 -EINVAL,
                 "t.json:9:7: rules[0].transprot: unknown key (expected one of: benefit, description, match, "
                 "minimum, update, transport)"},
-        {NULL,
-                HEAD RULE_OPEN "      \"match\": { \"OsName\": { \"regex\": \"w\" } }\n"
-                               "    }\n  ]\n}\n",
+        {HEAD RULE_OPEN "      \"match\": { \"OsName\": { \"regex\": \"w\" } }\n"
+                        "    }\n  ]\n}\n",
                 -EINVAL, "t.json:5:5: rules[0]: missing required key 'transport'"},
-        {NULL,
-                HEAD "  \"rules\": [\n"
-                     "    { \"benefit\": \"WindowsServerAzureEdition\", \"description\": \"x\",\n"
-                     "      \"match\": { \"OsName\": { \"regex\": \"w\" } }, \"transport\": \"vsock\" }\n"
-                     "  ]\n}\n",
+        {HEAD "  \"rules\": [\n"
+              "    { \"benefit\": \"WindowsServerAzureEdition\", \"description\": \"x\",\n"
+              "      \"match\": { \"OsName\": { \"regex\": \"w\" } }, \"transport\": \"vsock\" }\n"
+              "  ]\n}\n",
                 -EINVAL,
                 "t.json:5:18: rules[0].benefit: benefit 'WindowsServerAzureEdition' is not declared in "
                 "\"benefits\""},
-        {NULL,
-                HEAD "  \"rules\": [\n"
-                     "    { \"benefit\": \"AzureVirtualDesktop\", \"description\": 3,\n"
-                     "      \"match\": { \"OsName\": { \"regex\": \"w\" } }, \"transport\": \"vsock\" }\n"
-                     "  ]\n}\n",
+        {HEAD "  \"rules\": [\n"
+              "    { \"benefit\": \"AzureVirtualDesktop\", \"description\": 3,\n"
+              "      \"match\": { \"OsName\": { \"regex\": \"w\" } }, \"transport\": \"vsock\" }\n"
+              "  ]\n}\n",
                 -EINVAL, "t.json:5:56: rules[0].description: must be a string"},
         /* The second rule is broken: the position points into it, not into the first. */
-        {NULL,
-                HEAD "  \"rules\": [\n"
-                     "    { \"benefit\": \"AzureVirtualDesktop\", \"description\": \"a\",\n"
-                     "      \"match\": { \"OsName\": { \"regex\": \"w\" } }, \"transport\": \"vsock\" },\n"
-                     "    { \"benefit\": \"AzureVirtualDesktop\", \"description\": \"b\",\n"
-                     "      \"match\": { \"OsName\": { \"regex\": \"w\" } }, \"transport\": \"legacy \" }\n"
-                     "  ]\n}\n",
+        {HEAD "  \"rules\": [\n"
+              "    { \"benefit\": \"AzureVirtualDesktop\", \"description\": \"a\",\n"
+              "      \"match\": { \"OsName\": { \"regex\": \"w\" } }, \"transport\": \"vsock\" },\n"
+              "    { \"benefit\": \"AzureVirtualDesktop\", \"description\": \"b\",\n"
+              "      \"match\": { \"OsName\": { \"regex\": \"w\" } }, \"transport\": \"legacy \" }\n"
+              "  ]\n}\n",
                 -EINVAL,
                 "t.json:8:61: rules[1].transport: unknown transport 'legacy ' (expected \"vsock\" or "
                 "\"legacy\")"},
-        {NULL, HEAD "  \"rules\": [ 42 ]\n}\n", -EINVAL, "t.json:4:14: rules[0]: a rule must be an object"},
+        {HEAD "  \"rules\": [ 42 ]\n}\n", -EINVAL, "t.json:4:14: rules[0]: a rule must be an object"},
 };
 
 /* ---- Bounds of the rule language ---------------------------------------------------------------- */
@@ -917,11 +876,12 @@ int main(int argc, char **argv) {
         g_test_add_func("/benefits/load/minimal", test_load_minimal);
         g_test_add_func("/benefits/load/syntax-error", test_load_syntax_error);
         g_test_add_func("/benefits/load/missing-file", test_load_missing_file);
-        add_load_error_cases("/benefits/load/top-level", load_top_level_cases,
-                ELEMENTSOF(load_top_level_cases));
-        add_load_error_cases("/benefits/load/benefits", load_benefits_cases,
-                ELEMENTSOF(load_benefits_cases));
-        add_load_error_cases("/benefits/load/rules", load_rules_cases, ELEMENTSOF(load_rules_cases));
+        test_add_refusal_cases("/benefits/load/top-level", load_rules, load_top_level_cases,
+                ELEMENTSOF(load_top_level_cases), TEST_REFUSAL_NAME_MESSAGE);
+        test_add_refusal_cases("/benefits/load/benefits", load_rules, load_benefits_cases,
+                ELEMENTSOF(load_benefits_cases), TEST_REFUSAL_NAME_MESSAGE);
+        test_add_refusal_cases("/benefits/load/rules", load_rules, load_rules_cases,
+                ELEMENTSOF(load_rules_cases), TEST_REFUSAL_NAME_MESSAGE);
         g_test_add_func("/benefits/bounds/language", test_bounds_language);
         g_test_add_func("/benefits/bounds/loader", test_bounds_loader);
         test_add_cases("/benefits/bounds/loader", loader_error_cases, match, test_loader_error_case);

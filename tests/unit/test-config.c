@@ -26,23 +26,13 @@ static void expect_ok(Config *c, const char *data) {
         g_assert_null(error);
 }
 
-/* A configuration the loader refuses: its result and exact message. */
-typedef struct ConfigErrorCase {
-        const char *data;
-        int r;
-        const char *message;
-} ConfigErrorCase;
+/* Loads text as /etc/azshci/attestation.json named c.json (test_add_refusal_cases()). */
+static int load_config(const char *text, char **ret_error) {
+        _cleanup_(config_donep) Config c = {};
 
-static void test_config_error_case(const void *data) {
-        const ConfigErrorCase *c = data;
-        _cleanup_(config_donep) Config config = {};
-        _cleanup_free_ char *error = NULL;
-
-        config_init(&config);
-        g_assert_cmpint(config_load_data(&config, "c.json", c->data, &error), ==, c->r);
-        g_assert_cmpstr(error, ==, c->message);
+        config_init(&c);
+        return config_load_data(&c, "c.json", text, ret_error);
 }
-
 TEST(defaults) {
         _cleanup_(config_donep) Config c = {};
 
@@ -154,7 +144,7 @@ TEST(every_key) {
 }
 
 /* What the loader refuses, with its result and exact message. */
-static const ConfigErrorCase config_error_cases[] = {
+static const TestRefusalCase config_error_cases[] = {
         {"[]", -EINVAL, "c.json: the configuration must be a JSON object"},
         {"{ \"colour\": \"blue\" }", -EINVAL, "c.json: unknown key \"colour\""},
         {"{ \"Enabled\": true }", -EINVAL, "c.json: unknown key \"Enabled\""},
@@ -186,7 +176,7 @@ static const ConfigErrorCase config_error_cases[] = {
                 "c.json: key \"metadataDomain\" must be a lowercase DNS name such as metadata.azshci.local"},
 };
 
-static const ConfigErrorCase issuer_error_cases[] = {
+static const TestRefusalCase issuer_error_cases[] = {
         {"{ \"issuer\": \"local\" }", -EINVAL, "c.json: key \"issuer\" must be an object"},
         {"{ \"issuer\": {} }", -EINVAL, "c.json: key \"issuer.type\" must be \"local\" or \"cmp\""},
         {"{ \"issuer\": { \"type\": \"acme\" } }", -EINVAL,
@@ -218,7 +208,7 @@ static const ConfigErrorCase issuer_error_cases[] = {
                 -ERANGE, "c.json: key \"timeoutSeconds\" must be between 1 and 600, not 601"},
 };
 
-static const ConfigErrorCase inventory_error_cases[] = {
+static const TestRefusalCase inventory_error_cases[] = {
         {"{ \"inventory\": \"libvirt\" }", -EINVAL, "c.json: key \"inventory\" must be an object"},
         {"{ \"inventory\": { \"uri\": \"qemu:///system\" } }", -EINVAL,
                 "c.json: key \"inventory.provider\" must be \"manual\" or \"libvirt\""},
@@ -324,7 +314,7 @@ TEST(secret_mode) {
 
 /* The "cluster" section (docs/cluster.md): absent = standalone, the keys, and what is refused. */
 #define EP "\"endpoints\": [\"http://10.0.0.1:2379\"]"
-static const ConfigErrorCase cluster_error_cases[] = {
+static const TestRefusalCase cluster_error_cases[] = {
         {"{ \"cluster\": [] }", -EINVAL, "c.json: key \"cluster\" must be an object"},
         {"{ \"serverName\": \"n1\", \"cluster\": {} }", -EINVAL,
                 "c.json: key \"cluster.endpoints\" must be a list of etcd client URLs"},
@@ -382,10 +372,14 @@ int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
 
         test_add_registered();
-        test_add_cases("/config/errors", config_error_cases, data, test_config_error_case);
-        test_add_cases("/config/issuer-errors", issuer_error_cases, data, test_config_error_case);
-        test_add_cases("/config/inventory", inventory_error_cases, data, test_config_error_case);
-        test_add_cases("/config/cluster", cluster_error_cases, data, test_config_error_case);
+        test_add_refusal_cases("/config/errors", load_config, config_error_cases,
+                G_N_ELEMENTS(config_error_cases), TEST_REFUSAL_NAME_TEXT);
+        test_add_refusal_cases("/config/issuer-errors", load_config, issuer_error_cases,
+                G_N_ELEMENTS(issuer_error_cases), TEST_REFUSAL_NAME_TEXT);
+        test_add_refusal_cases("/config/inventory", load_config, inventory_error_cases,
+                G_N_ELEMENTS(inventory_error_cases), TEST_REFUSAL_NAME_TEXT);
+        test_add_refusal_cases("/config/cluster", load_config, cluster_error_cases,
+                G_N_ELEMENTS(cluster_error_cases), TEST_REFUSAL_NAME_TEXT);
 
         return g_test_run();
 }

@@ -152,28 +152,20 @@ TEST(empty) {
         g_assert_false(s.legacy_support);
 }
 
-/* A state file that is refused: the result, the exact message, and no VM read. */
-typedef struct BadCase {
-        const char *json;
-        int r;
-        const char *message;
-} BadCase;
-
-static void test_bad_case(const void *data) {
-        const BadCase *c = data;
+/* Reads text as state.json (test_add_refusal_cases()); a refused file gives no VM. */
+static int load_state(const char *text, char **ret_error) {
         _cleanup_(state_data_done) StateData s = {};
-        _cleanup_free_ char *e = NULL;
+        int r = state_deserialize("state.json", text, &s, ret_error);
 
-        g_assert_cmpint(state_deserialize("state.json", c->json, &s, &e), ==, c->r);
-        g_assert_cmpstr(e, ==, c->message);
         g_assert_cmpuint(s.n_vms, ==, 0);
+        return r;
 }
 
 #define VM(extra)  "{\"Id\":\"" ID1 "\",\"Name\":\"a\"" extra "}"
 #define STATE(vms) "{\"version\":1,\"legacyOsSupport\":false,\"vms\":[" vms "]}"
 #define VM_TWO     "{\"Id\":\"" ID2 "\",\"Name\":\"b\"}"
 
-static const BadCase bad_cases[] = {
+static const TestRefusalCase bad_cases[] = {
         {"{", -EBADMSG, "state.json:1:1: Parse error: unexpected character `{', expected string constant"},
         {"[]", -EINVAL, "state.json: not a JSON object"},
         {"{\"version\":2,\"legacyOsSupport\":false,\"vms\":[]}", -EINVAL,
@@ -230,7 +222,7 @@ TEST(streaming) {
 }
 
 /* What the streaming reader of TEST(streaming) refuses, and the position it names. */
-static const BadCase streaming_bad_cases[] = {
+static const TestRefusalCase streaming_bad_cases[] = {
         /* One top-level value only: json-glib would read on (and leak the first root's nodes). */
         {STATE("") "\n " STATE(VM("")), -EBADMSG,
                 "state.json:2:2: Parse error: data after the top-level value"},
@@ -350,7 +342,9 @@ TEST(generations) {
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         test_add_registered();
-        test_add_cases("/state/bad", bad_cases, json, test_bad_case);
-        test_add_cases("/state/streaming", streaming_bad_cases, json, test_bad_case);
+        test_add_refusal_cases("/state/bad", load_state, bad_cases, G_N_ELEMENTS(bad_cases),
+                TEST_REFUSAL_NAME_TEXT);
+        test_add_refusal_cases("/state/streaming", load_state, streaming_bad_cases,
+                G_N_ELEMENTS(streaming_bad_cases), TEST_REFUSAL_NAME_TEXT);
         return g_test_run();
 }

@@ -118,6 +118,52 @@ static inline void test_add_predicate_cases(const char *prefix, bool (*predicate
         }
 }
 
+/* A text a loader refuses: its result and exact message (a row of test_add_refusal_cases()). The
+ * test is named by name, else by the text or the message (TestRefusalName). */
+typedef struct TestRefusalCase {
+        const char *text;
+        int r;
+        const char *message;
+        const char *name;
+} TestRefusalCase;
+
+typedef enum TestRefusalName {
+        TEST_REFUSAL_NAME_TEXT,    /* short texts: the test says what was refused */
+        TEST_REFUSAL_NAME_MESSAGE, /* long texts with distinct messages: where and why */
+} TestRefusalName;
+
+/* Loads text as the program does: its result, and the message in *ret_error. */
+typedef int (*TestLoader)(const char *text, char **ret_error);
+
+typedef struct TestRefusalRun {
+        TestLoader load;
+        const TestRefusalCase *row;
+} TestRefusalRun;
+
+static inline void test_refusal_run(const void *p) {
+        const TestRefusalRun *run = p;
+        g_autofree char *error = NULL;
+
+        g_test_message("case %s", g_test_get_path());
+        g_assert_cmpint(run->load(run->row->text, &error), ==, run->row->r);
+        g_assert_cmpstr(error, ==, run->row->message);
+}
+
+/* One test a row of cases: load(text) must give r and exactly message. */
+static inline void test_add_refusal_cases(const char *prefix, TestLoader load, const TestRefusalCase *cases,
+        size_t n, TestRefusalName naming) {
+        for (size_t i = 0; i < n; i++) {
+                const char *name = cases[i].name
+                                           ?: naming == TEST_REFUSAL_NAME_TEXT ? cases[i].text
+                                                                               : cases[i].message;
+                g_autofree char *path = test_case_path(prefix, name);
+                TestRefusalRun *run = g_new(TestRefusalRun, 1);
+
+                *run = (TestRefusalRun){.load = load, .row = &cases[i]};
+                g_test_add_data_func_full(path, run, test_refusal_run, g_free);
+        }
+}
+
 #ifdef TEST_PREFIX
 /* Tests that register themselves, as systemd's TEST(): with TEST_PREFIX defined ("/state")
  * before this header is included, TEST(round_trip) { ... } defines test_round_trip() and, before
