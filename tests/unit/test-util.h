@@ -46,10 +46,11 @@ static inline uint16_t test_free_port(void) {
         return ntohs(sa.sin_port);
 }
 
-/* A row of a case table and the function that checks it (test_add_case). */
+/* A row of a case table and the function that checks it (test_add_case_full()). */
 typedef struct TestCaseRun {
         GTestDataFunc fn;
         const void *data;
+        GDestroyNotify free_data;
 } TestCaseRun;
 
 /* Says which case runs before it runs: an assertion that fails aborts the program before GLib
@@ -61,9 +62,17 @@ static inline void test_case_run(const void *p) {
         run->fn(run->data);
 }
 
-/* The test path "prefix/name" of a row of a case table. The name is written as C escapes where it
- * is not printable ASCII (g_strescape, but for '"'), '/' and '#' (a path separator, a TAP directive) as '_';
- * NULL as "(null)" and "" as "(empty)". */
+static inline void test_case_run_free(void *p) {
+        TestCaseRun *run = p;
+
+        if (run->free_data)
+                run->free_data((void *)run->data);
+        g_free(run);
+}
+
+/* The test path "prefix/name" of a row of a case table. The name is written as C escapes where
+ * it is not printable ASCII (g_strescape, but for '"'), '/' and '#' (a path separator, a TAP
+ * directive) as '_'; NULL as "(null)" and "" as "(empty)". */
 static inline char *test_case_path(const char *prefix, const char *name) {
         g_autofree char *escaped = g_strescape(name ? (name[0] ? name : "(empty)") : "(null)", "\"");
 
@@ -74,13 +83,19 @@ static inline char *test_case_path(const char *prefix, const char *name) {
 }
 
 /* Registers fn(data) as the test test_case_path(prefix, name): one test a row of a case table,
- * so that a failing row is named by its test path. */
-static inline void test_add_case(const char *prefix, const char *name, const void *data, GTestDataFunc fn) {
+ * so that a failing row is named by its test path. free_data (if not NULL) frees data after the
+ * test ran. */
+static inline void test_add_case_full(const char *prefix, const char *name, const void *data,
+        GTestDataFunc fn, GDestroyNotify free_data) {
         g_autofree char *path = test_case_path(prefix, name);
         TestCaseRun *run = g_new(TestCaseRun, 1);
 
-        *run = (TestCaseRun){.fn = fn, .data = data};
-        g_test_add_data_func_full(path, run, test_case_run, g_free);
+        *run = (TestCaseRun){.fn = fn, .data = data, .free_data = free_data};
+        g_test_add_data_func_full(path, run, test_case_run, test_case_run_free);
+}
+
+static inline void test_add_case(const char *prefix, const char *name, const void *data, GTestDataFunc fn) {
+        test_add_case_full(prefix, name, data, fn, NULL);
 }
 
 /* test_add_case() for every row of the array cases, named by its member name_member. */
@@ -99,10 +114,9 @@ typedef struct TestPredicateRun {
         const TestPredicateCase *row;
 } TestPredicateRun;
 
-static inline void test_predicate_run(const void *p) {
+static inline void test_predicate_check(const void *p) {
         const TestPredicateRun *run = p;
 
-        g_test_message("case %s", g_test_get_path());
         g_assert_cmpint(run->predicate(run->row->in), ==, run->row->expected);
 }
 
@@ -110,11 +124,10 @@ static inline void test_predicate_run(const void *p) {
 static inline void test_add_predicate_cases(const char *prefix, bool (*predicate)(const char *s),
         const TestPredicateCase *cases, size_t n) {
         for (size_t i = 0; i < n; i++) {
-                g_autofree char *path = test_case_path(prefix, cases[i].in);
                 TestPredicateRun *run = g_new(TestPredicateRun, 1);
 
                 *run = (TestPredicateRun){.predicate = predicate, .row = &cases[i]};
-                g_test_add_data_func_full(path, run, test_predicate_run, g_free);
+                test_add_case_full(prefix, cases[i].in, run, test_predicate_check, g_free);
         }
 }
 
@@ -140,11 +153,10 @@ typedef struct TestRefusalRun {
         const TestRefusalCase *row;
 } TestRefusalRun;
 
-static inline void test_refusal_run(const void *p) {
+static inline void test_refusal_check(const void *p) {
         const TestRefusalRun *run = p;
         g_autofree char *error = NULL;
 
-        g_test_message("case %s", g_test_get_path());
         g_assert_cmpint(run->load(run->row->text, &error), ==, run->row->r);
         g_assert_cmpstr(error, ==, run->row->message);
 }
@@ -153,14 +165,13 @@ static inline void test_refusal_run(const void *p) {
 static inline void test_add_refusal_cases(const char *prefix, TestLoader load, const TestRefusalCase *cases,
         size_t n, TestRefusalName naming) {
         for (size_t i = 0; i < n; i++) {
-                const char *name = cases[i].name
-                                           ?: naming == TEST_REFUSAL_NAME_TEXT ? cases[i].text
-                                                                               : cases[i].message;
-                g_autofree char *path = test_case_path(prefix, name);
+                const char *text_or_message =
+                        naming == TEST_REFUSAL_NAME_TEXT ? cases[i].text : cases[i].message;
                 TestRefusalRun *run = g_new(TestRefusalRun, 1);
 
                 *run = (TestRefusalRun){.load = load, .row = &cases[i]};
-                g_test_add_data_func_full(path, run, test_refusal_run, g_free);
+                test_add_case_full(prefix, cases[i].name ?: text_or_message, run, test_refusal_check,
+                        g_free);
         }
 }
 
