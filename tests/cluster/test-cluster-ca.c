@@ -5,6 +5,8 @@
  * of a real embedded CA, driven by OpenSSL's own CMP client through a transfer callback that
  * hands the DER of each message to cmp_server_handle() (what cmp-http.c does over HTTP). */
 
+#define TEST_PREFIX "/cluster-ca"
+
 #include <arpa/inet.h>
 #include <glib.h>
 #include <netinet/in.h>
@@ -29,30 +31,47 @@
 #define DOMAIN "metadata.azshci.local"
 #define SECRET "cluster-secret"
 
-static void test_listen(void) {
+/* A caListen value and what cluster_ca_listen_parse() makes of it: its result and, where
+ * not 0, the address family, port and length. */
+typedef struct ListenCase {
+        const char *in;
+        int r;
+        int family;
+        uint16_t port;
+        socklen_t len;
+} ListenCase;
+
+static const ListenCase listen_cases[] = {
+        {"10.0.0.1:8291", 0, AF_INET, .port = 8291},
+        {"[fd00::1]:443", 0, AF_INET6, .len = sizeof(struct sockaddr_in6)},
+        /* Addresses guests could be given, or that reach everything: refused. */
+        {"0.0.0.0:8291", -EADDRNOTAVAIL},
+        {"169.254.169.253:80", -EADDRNOTAVAIL},
+        {"127.0.0.1:8291", -EADDRNOTAVAIL},
+        {"[::]:8291", -EADDRNOTAVAIL},
+        {"[fe80::1]:8291", -EADDRNOTAVAIL},
+        {"224.0.0.1:8291", -EADDRNOTAVAIL},
+        /* Not ADDR:PORT. */
+        {"10.0.0.1", -EINVAL},
+        {"10.0.0.1:0", -EINVAL},
+        {"10.0.0.1:65536", -EINVAL},
+        {"host:8291", -EINVAL},
+        {"fd00::1:8291", -EINVAL},
+        {"10.0.0.1:80x", -EINVAL},
+};
+
+static void test_listen_case(const void *data) {
+        const ListenCase *c = data;
         struct sockaddr_storage ss;
         socklen_t len;
 
-        g_assert_cmpint(cluster_ca_listen_parse("10.0.0.1:8291", &ss, &len), ==, 0);
-        g_assert_cmpint(ss.ss_family, ==, AF_INET);
-        g_assert_cmpint(ntohs(((struct sockaddr_in *)&ss)->sin_port), ==, 8291);
-        g_assert_cmpint(cluster_ca_listen_parse("[fd00::1]:443", &ss, &len), ==, 0);
-        g_assert_cmpint(ss.ss_family, ==, AF_INET6);
-        g_assert_cmpint(len, ==, sizeof(struct sockaddr_in6));
-        /* Addresses guests could be given, or that reach everything: refused. */
-        g_assert_cmpint(cluster_ca_listen_parse("0.0.0.0:8291", &ss, &len), ==, -EADDRNOTAVAIL);
-        g_assert_cmpint(cluster_ca_listen_parse("169.254.169.253:80", &ss, &len), ==, -EADDRNOTAVAIL);
-        g_assert_cmpint(cluster_ca_listen_parse("127.0.0.1:8291", &ss, &len), ==, -EADDRNOTAVAIL);
-        g_assert_cmpint(cluster_ca_listen_parse("[::]:8291", &ss, &len), ==, -EADDRNOTAVAIL);
-        g_assert_cmpint(cluster_ca_listen_parse("[fe80::1]:8291", &ss, &len), ==, -EADDRNOTAVAIL);
-        g_assert_cmpint(cluster_ca_listen_parse("224.0.0.1:8291", &ss, &len), ==, -EADDRNOTAVAIL);
-        /* Not ADDR:PORT. */
-        g_assert_cmpint(cluster_ca_listen_parse("10.0.0.1", &ss, &len), ==, -EINVAL);
-        g_assert_cmpint(cluster_ca_listen_parse("10.0.0.1:0", &ss, &len), ==, -EINVAL);
-        g_assert_cmpint(cluster_ca_listen_parse("10.0.0.1:65536", &ss, &len), ==, -EINVAL);
-        g_assert_cmpint(cluster_ca_listen_parse("host:8291", &ss, &len), ==, -EINVAL);
-        g_assert_cmpint(cluster_ca_listen_parse("fd00::1:8291", &ss, &len), ==, -EINVAL);
-        g_assert_cmpint(cluster_ca_listen_parse("10.0.0.1:80x", &ss, &len), ==, -EINVAL);
+        g_assert_cmpint(cluster_ca_listen_parse(c->in, &ss, &len), ==, c->r);
+        if (c->family)
+                g_assert_cmpint(ss.ss_family, ==, c->family);
+        if (c->port)
+                g_assert_cmpint(ntohs(((struct sockaddr_in *)&ss)->sin_port), ==, c->port);
+        if (c->len)
+                g_assert_cmpint(len, ==, c->len);
 }
 
 static int load(const char *json, char **ret_error) {
@@ -68,66 +87,66 @@ static int load(const char *json, char **ret_error) {
 #define CLUSTER(extra) \
         "{\"serverName\":\"node1\",\"cluster\":{\"endpoints\":[\"http://10.0.0.1:2379\"]" extra "}}"
 
-static void test_config(void) {
+/* A configuration with a cluster and what loading it gives: 0, or -EINVAL with a message that
+ * holds error (NULL: not compared). */
+typedef struct ConfigCase {
+        const char *name;
+        const char *json;
+        int r;
+        const char *error;
+} ConfigCase;
+
+static const ConfigCase config_cases[] = {
+        {"no-ca", CLUSTER(""), 0},
+        {"ca-server",
+                CLUSTER(",\"caServer\":\"node1\",\"caListen\":\"10.0.0.1:8291\",\"caSecretFile\":\"/etc/s\""),
+                0},
+        /* A peer needs no caListen. */
+        {"ca-peer", CLUSTER(",\"caServer\":\"node2\",\"caSecretFile\":\"/etc/s\""), 0},
+        {"ca-server-without-caListen", CLUSTER(",\"caServer\":\"node1\",\"caSecretFile\":\"/etc/s\""),
+                -EINVAL, "\"cluster.caListen\" (ADDR:PORT) is required"},
+        {"ca-peer-without-caSecretFile", CLUSTER(",\"caServer\":\"node2\""), -EINVAL,
+                "needs \"cluster.caSecretFile\""},
+        {"caListen-without-caServer", CLUSTER(",\"caListen\":\"10.0.0.1:8291\""), -EINVAL,
+                "need \"cluster.caServer\""},
+        {"caListen-wildcard",
+                CLUSTER(",\"caServer\":\"node1\",\"caListen\":\"0.0.0.0:8291\",\"caSecretFile\":\"/etc/s\""),
+                -EINVAL, "not a wildcard"},
+        {"caSecretFile-relative", CLUSTER(",\"caServer\":\"node2\",\"caSecretFile\":\"etc/s\""), -EINVAL},
+        /* The root's fingerprint, as openssl x509 -fingerprint -sha256 prints it or plain. */
+        {"caFingerprint-colons",
+                CLUSTER(",\"caServer\":\"node2\",\"caSecretFile\":\"/etc/s\","
+                        "\"caFingerprint\":\"6F:95:DD:CD:8A:6F:76:95:27:F2:42:7E:CF:28:09:E2:03:EE:2C:"
+                        "F2:0B:35:7A:CA:C6:B6:28:A6:3C:56:3F:0D\""),
+                0},
+        {"caFingerprint-plain",
+                CLUSTER(",\"caServer\":\"node2\",\"caSecretFile\":\"/etc/s\",\"caFingerprint\":"
+                        "\"6f95ddcd8a6f769527f2427ecf2809e203ee2cf20b357acac6b628a63c563f0d\""),
+                0},
+        {"caFingerprint-short",
+                CLUSTER(",\"caServer\":\"node2\",\"caSecretFile\":\"/etc/s\",\"caFingerprint\":"
+                        "\"6f95ddcd8a6f769527f2427ecf2809e203ee2cf20b357acac6b628a63c563f0\""),
+                -EINVAL, "SHA-256 fingerprint"},
+        {"cmp-issuer",
+                "{\"serverName\":\"node1\",\"issuer\":{\"type\":\"cmp\",\"server\":\"http://ca/\","
+                "\"trustAnchor\":\"/t\",\"reference\":\"r\",\"secretFile\":\"/s\"},"
+                "\"cluster\":{\"endpoints\":[\"http://10.0.0.1:2379\"],\"caServer\":\"node2\","
+                "\"caSecretFile\":\"/etc/s\"}}",
+                -EINVAL, "\"local\" issuer only"},
+};
+
+static void test_config_case(const void *data) {
+        const ConfigCase *c = data;
         _cleanup_free_ char *e = NULL;
 
-        g_assert_cmpint(load(CLUSTER(""), NULL), ==, 0);
-        g_assert_cmpint(load(CLUSTER(",\"caServer\":\"node1\",\"caListen\":\"10.0.0.1:8291\","
-                                     "\"caSecretFile\":\"/etc/s\""),
-                                NULL),
-                ==, 0);
-        /* A peer needs no caListen. */
-        g_assert_cmpint(load(CLUSTER(",\"caServer\":\"node2\",\"caSecretFile\":\"/etc/s\""), NULL), ==, 0);
-
-        g_assert_cmpint(load(CLUSTER(",\"caServer\":\"node1\",\"caSecretFile\":\"/etc/s\""), &e), ==,
-                -EINVAL);
-        g_assert_nonnull(strstr(e, "\"cluster.caListen\" (ADDR:PORT) is required"));
-        e = mfree(e);
-        g_assert_cmpint(load(CLUSTER(",\"caServer\":\"node2\""), &e), ==, -EINVAL);
-        g_assert_nonnull(strstr(e, "needs \"cluster.caSecretFile\""));
-        e = mfree(e);
-        g_assert_cmpint(load(CLUSTER(",\"caListen\":\"10.0.0.1:8291\""), &e), ==, -EINVAL);
-        g_assert_nonnull(strstr(e, "need \"cluster.caServer\""));
-        e = mfree(e);
-        g_assert_cmpint(load(CLUSTER(",\"caServer\":\"node1\",\"caListen\":\"0.0.0.0:8291\","
-                                     "\"caSecretFile\":\"/etc/s\""),
-                                &e),
-                ==, -EINVAL);
-        g_assert_nonnull(strstr(e, "not a wildcard"));
-        e = mfree(e);
-        g_assert_cmpint(load(CLUSTER(",\"caServer\":\"node2\",\"caSecretFile\":\"etc/s\""), &e), ==,
-                -EINVAL);
-        e = mfree(e);
-        /* The root's fingerprint, as openssl x509 -fingerprint -sha256 prints it or plain. */
-        g_assert_cmpint(
-                load(CLUSTER(",\"caServer\":\"node2\",\"caSecretFile\":\"/etc/s\","
-                             "\"caFingerprint\":\"6F:95:DD:CD:8A:6F:76:95:27:F2:42:7E:CF:28:09:E2:03:EE:2C:"
-                             "F2:0B:35:7A:CA:C6:B6:28:A6:3C:56:3F:0D\""),
-                        NULL),
-                ==, 0);
-        g_assert_cmpint(load(CLUSTER(",\"caServer\":\"node2\",\"caSecretFile\":\"/etc/s\",\"caFingerprint\":"
-                                     "\"6f95ddcd8a6f769527f2427ecf2809e203ee2cf20b357acac6b628a63c563f0d\""),
-                                NULL),
-                ==, 0);
-        g_assert_cmpint(load(CLUSTER(",\"caServer\":\"node2\",\"caSecretFile\":\"/etc/s\",\"caFingerprint\":"
-                                     "\"6f95ddcd8a6f769527f2427ecf2809e203ee2cf20b357acac6b628a63c563f0\""),
-                                &e),
-                ==, -EINVAL);
-        g_assert_nonnull(strstr(e, "SHA-256 fingerprint"));
-        e = mfree(e);
-        g_assert_cmpint(
-                load("{\"serverName\":\"node1\",\"issuer\":{\"type\":\"cmp\",\"server\":\"http://ca/\","
-                     "\"trustAnchor\":\"/t\",\"reference\":\"r\",\"secretFile\":\"/s\"},"
-                     "\"cluster\":{\"endpoints\":[\"http://10.0.0.1:2379\"],\"caServer\":\"node2\","
-                     "\"caSecretFile\":\"/etc/s\"}}",
-                        &e),
-                ==, -EINVAL);
-        g_assert_nonnull(strstr(e, "\"local\" issuer only"));
+        g_assert_cmpint(load(c->json, c->r < 0 ? &e : NULL), ==, c->r);
+        if (c->error)
+                g_assert_nonnull(strstr(e, c->error));
 }
 
 static const char *ROOT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
 
-static void test_record(void) {
+TEST(record) {
         _cleanup_(cluster_ca_record_done) ClusterCaRecord r = {};
         _cleanup_free_ char *json = NULL, *e = NULL, *k = NULL, *name = NULL;
         ClusterKeyKind kind;
@@ -171,7 +190,7 @@ static void test_record(void) {
 /* The CA record in the view (cluster-view.c): its revision is what the CA server's
  * compare-and-swap compares, kept also for a record of the wrong shape, so that the CA server
  * can put its own record back over whatever was written there. */
-static void test_view_ca(void) {
+TEST(view_ca) {
         ClusterView v = {.prefix = "/c", .server_name = "node1"};
         _cleanup_free_ char *json = NULL;
 
@@ -343,12 +362,12 @@ static bool renewal_allowed(const char *dns_name, void *userdata) {
         return !w->no_renewals;
 }
 
-static void world_init(World *w) {
+static void world_setup(World *w, const void *data) {
         _cleanup_free_ char *error = NULL;
         int r;
 
         *w = (World){};
-        w->dir = g_dir_make_tmp("cluster-ca-XXXXXX", NULL);
+        w->dir = test_make_tmpdir("cluster-ca-XXXXXX");
         w->secret_file = g_build_filename(w->dir, "secret", NULL);
         g_assert_true(g_file_set_contents(w->secret_file, SECRET "\n", -1, NULL));
         r = issuer_local_new(w->dir, KEY_TYPE_ECDSA_P256, &w->ca, &error);
@@ -364,7 +383,7 @@ static void world_init(World *w) {
         g_assert_cmpint(r, ==, 0);
 }
 
-static void world_done(World *w) {
+static void world_teardown(World *w, const void *data) {
         cmp_server_free(w->server);
         X509_free(w->root);
         issuer_free(w->ca);
@@ -390,41 +409,38 @@ static void assert_issued(World *w, X509 *cert, EVP_PKEY *key, const char *name)
         g_assert_cmpint(X509_get_key_usage(cert), ==, KU_DIGITAL_SIGNATURE);
 }
 
-static void test_cmp(void) {
+static void test_cmp(World *w, const void *data) {
         _cleanup_(EVP_PKEY_freep) EVP_PKEY *k1 = NULL, *k2 = NULL, *other_key = NULL;
         _cleanup_(X509_freep) X509 *c1 = NULL, *c2 = NULL, *bad = NULL;
         void *out = NULL;
         OSSL_CMP_CTX *ctx;
         size_t size;
-        World w;
-
-        world_init(&w);
 
         /* IR with the enrolment secret. */
-        c1 = enrol_ir(&w, "node2." DOMAIN, SECRET, &k1);
-        assert_issued(&w, c1, k1, "node2." DOMAIN);
+        c1 = enrol_ir(w, "node2." DOMAIN, SECRET, &k1);
+        assert_issued(w, c1, k1, "node2." DOMAIN);
 
         /* IR with a wrong secret, unprotected, or for a name outside the domain: refused. */
-        bad = enrol_ir(&w, "node2." DOMAIN, "not-the-secret", NULL);
+        bad = enrol_ir(w, "node2." DOMAIN, "not-the-secret", NULL);
         g_assert_null(bad);
-        ctx = client(&w, "node2." DOMAIN, new_key());
+        ctx = client(w, "node2." DOMAIN, new_key());
         g_assert_cmpint(OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_UNPROTECTED_SEND, 1), ==, 1);
-        bad = enrol(&w, ctx, OSSL_CMP_IR);
+        bad = enrol(w, ctx, OSSL_CMP_IR);
         g_assert_null(bad);
-        bad = enrol_ir(&w, "node2.example.com", SECRET, NULL);
+        bad = enrol_ir(w, "node2.example.com", SECRET, NULL);
         g_assert_null(bad);
-        bad = enrol_ir(&w, "a.b." DOMAIN, SECRET, NULL);
+        bad = enrol_ir(w, "a.b." DOMAIN, SECRET, NULL);
         g_assert_null(bad);
 
         /* KUR signed with the certificate from the IR: a new certificate for the new key. */
         k2 = new_key();
         EVP_PKEY_up_ref(k2);
-        ctx = client(&w, "node2." DOMAIN, k2);
+        ctx = client(w, "node2." DOMAIN, k2);
         g_assert_cmpint(OSSL_CMP_CTX_set1_cert(ctx, c1), ==, 1);
         g_assert_cmpint(OSSL_CMP_CTX_set1_pkey(ctx, k1), ==, 1);
         g_assert_cmpint(OSSL_CMP_CTX_set1_oldCert(ctx, c1), ==, 1);
-        c2 = enrol(&w, ctx, OSSL_CMP_KUR);
-        assert_issued(&w, c2, k2, "node2." DOMAIN);
+        c2 = enrol(w, ctx, OSSL_CMP_KUR);
+        assert_issued(w, c2, k2, "node2." DOMAIN);
 
         /* KUR signed with a certificate of another CA (self-signed): refused. */
         {
@@ -439,11 +455,11 @@ static void test_cmp(void) {
                 X509_gmtime_adj(X509_getm_notAfter(self), 3600);
                 X509_set_pubkey(self, other_key);
                 g_assert_cmpint(X509_sign(self, other_key, EVP_sha256()), >, 0);
-                ctx = client(&w, "node2." DOMAIN, new_key());
+                ctx = client(w, "node2." DOMAIN, new_key());
                 g_assert_cmpint(OSSL_CMP_CTX_set1_cert(ctx, self), ==, 1);
                 g_assert_cmpint(OSSL_CMP_CTX_set1_pkey(ctx, other_key), ==, 1);
                 g_assert_cmpint(OSSL_CMP_CTX_set1_oldCert(ctx, self), ==, 1);
-                bad = enrol(&w, ctx, OSSL_CMP_KUR);
+                bad = enrol(w, ctx, OSSL_CMP_KUR);
                 g_assert_null(bad);
         }
 
@@ -451,16 +467,14 @@ static void test_cmp(void) {
         X509_free(c1);
         EVP_PKEY_free(k1);
         k1 = NULL;
-        w.nested = 1;
-        c1 = enrol_ir(&w, "node2." DOMAIN, SECRET, &k1);
-        g_assert_cmpint(w.nested, ==, 0);
-        assert_issued(&w, c1, k1, "node2." DOMAIN);
+        w->nested = 1;
+        c1 = enrol_ir(w, "node2." DOMAIN, SECRET, &k1);
+        g_assert_cmpint(w->nested, ==, 0);
+        assert_issued(w, c1, k1, "node2." DOMAIN);
 
         /* Not a CMP message. */
-        g_assert_cmpint(cmp_server_handle(w.server, "hello", 5, &out, &size), ==, -EBADMSG);
+        g_assert_cmpint(cmp_server_handle(w->server, "hello", 5, &out, &size), ==, -EBADMSG);
         g_assert_null(out);
-
-        world_done(&w);
 }
 
 static OSSL_CMP_CTX *kur_client(World *w, const char *name, X509 *cert, EVP_PKEY *key, X509 *old) {
@@ -473,70 +487,66 @@ static OSSL_CMP_CTX *kur_client(World *w, const char *name, X509 *cert, EVP_PKEY
 }
 
 /* A renewal is tied to the certificate that signs it; the secret protects only IR and CR. */
-static void test_cmp_renewal(void) {
+static void test_cmp_renewal(World *w, const void *data) {
         _cleanup_(EVP_PKEY_freep) EVP_PKEY *k2 = NULL, *k2b = NULL, *k3 = NULL;
         _cleanup_(X509_freep) X509 *c2 = NULL, *c2b = NULL, *c3 = NULL;
         OSSL_CMP_CTX *ctx;
         X509 *c;
-        World w;
 
-        world_init(&w);
-        c2 = enrol_ir(&w, "node2." DOMAIN, SECRET, &k2);
-        c2b = enrol_ir(&w, "node2." DOMAIN, SECRET, &k2b);
-        c3 = enrol_ir(&w, "node3." DOMAIN, SECRET, &k3);
-        assert_issued(&w, c3, k3, "node3." DOMAIN);
+        c2 = enrol_ir(w, "node2." DOMAIN, SECRET, &k2);
+        c2b = enrol_ir(w, "node2." DOMAIN, SECRET, &k2b);
+        c3 = enrol_ir(w, "node3." DOMAIN, SECRET, &k3);
+        assert_issued(w, c3, k3, "node3." DOMAIN);
 
         /* node2's certificate asks for node3's name. */
-        g_assert_null(enrol(&w, kur_client(&w, "node3." DOMAIN, c2, k2, c2), OSSL_CMP_KUR));
+        g_assert_null(enrol(w, kur_client(w, "node3." DOMAIN, c2, k2, c2), OSSL_CMP_KUR));
         /* oldCertID names another certificate than the signer (node2's other one). */
-        g_assert_null(enrol(&w, kur_client(&w, "node2." DOMAIN, c2, k2, c2b), OSSL_CMP_KUR));
+        g_assert_null(enrol(w, kur_client(w, "node2." DOMAIN, c2, k2, c2b), OSSL_CMP_KUR));
         /* ... or another server's. */
-        g_assert_null(enrol(&w, kur_client(&w, "node2." DOMAIN, c2, k2, c3), OSSL_CMP_KUR));
+        g_assert_null(enrol(w, kur_client(w, "node2." DOMAIN, c2, k2, c3), OSSL_CMP_KUR));
         /* An IR or a CR signed with a certificate instead of the secret. */
-        ctx = client(&w, "node2." DOMAIN, new_key());
+        ctx = client(w, "node2." DOMAIN, new_key());
         g_assert_cmpint(OSSL_CMP_CTX_set1_cert(ctx, c2), ==, 1);
         g_assert_cmpint(OSSL_CMP_CTX_set1_pkey(ctx, k2), ==, 1);
-        g_assert_null(enrol(&w, ctx, OSSL_CMP_IR));
-        ctx = client(&w, "node2." DOMAIN, new_key());
+        g_assert_null(enrol(w, ctx, OSSL_CMP_IR));
+        ctx = client(w, "node2." DOMAIN, new_key());
         g_assert_cmpint(OSSL_CMP_CTX_set1_cert(ctx, c2), ==, 1);
         g_assert_cmpint(OSSL_CMP_CTX_set1_pkey(ctx, k2), ==, 1);
-        g_assert_null(enrol(&w, ctx, OSSL_CMP_CR));
+        g_assert_null(enrol(w, ctx, OSSL_CMP_CR));
         /* A KUR protected with the secret. */
-        ctx = client(&w, "node2." DOMAIN, new_key());
+        ctx = client(w, "node2." DOMAIN, new_key());
         with_secret(ctx, "node2", SECRET);
         g_assert_cmpint(OSSL_CMP_CTX_set1_oldCert(ctx, c2), ==, 1);
-        g_assert_null(enrol(&w, ctx, OSSL_CMP_KUR));
+        g_assert_null(enrol(w, ctx, OSSL_CMP_KUR));
         /* A server the cluster no longer has. */
-        w.no_renewals = true;
-        g_assert_null(enrol(&w, kur_client(&w, "node2." DOMAIN, c2, k2, c2), OSSL_CMP_KUR));
-        w.no_renewals = false;
+        w->no_renewals = true;
+        g_assert_null(enrol(w, kur_client(w, "node2." DOMAIN, c2, k2, c2), OSSL_CMP_KUR));
+        w->no_renewals = false;
 
         /* The same renewal as it should be: granted (so the refusals above are the checks'). */
-        c = enrol(&w, kur_client(&w, "node2." DOMAIN, c2, k2, c2), OSSL_CMP_KUR);
-        assert_issued(&w, c, NULL, "node2." DOMAIN);
+        c = enrol(w, kur_client(w, "node2." DOMAIN, c2, k2, c2), OSSL_CMP_KUR);
+        assert_issued(w, c, NULL, "node2." DOMAIN);
         X509_free(c);
 
         /* Someone who saw the transactionID sends a certConf of their own first: refused, and the
          * enrolment still completes. */
-        w.forge_conf = true;
-        c = enrol_ir(&w, "node2." DOMAIN, SECRET, NULL);
-        g_assert_false(w.forge_conf);
-        assert_issued(&w, c, NULL, "node2." DOMAIN);
+        w->forge_conf = true;
+        c = enrol_ir(w, "node2." DOMAIN, SECRET, NULL);
+        g_assert_false(w->forge_conf);
+        assert_issued(w, c, NULL, "node2." DOMAIN);
         X509_free(c);
 
         /* The secret rotated: the file is read again. */
-        g_assert_true(g_file_set_contents(w.secret_file, "rotated\n", -1, NULL));
-        g_assert_null(enrol_ir(&w, "node2." DOMAIN, SECRET, NULL));
-        c = enrol_ir(&w, "node2." DOMAIN, "rotated", NULL);
-        assert_issued(&w, c, NULL, "node2." DOMAIN);
+        g_assert_true(g_file_set_contents(w->secret_file, "rotated\n", -1, NULL));
+        g_assert_null(enrol_ir(w, "node2." DOMAIN, SECRET, NULL));
+        c = enrol_ir(w, "node2." DOMAIN, "rotated", NULL);
+        assert_issued(w, c, NULL, "node2." DOMAIN);
         X509_free(c);
-
-        world_done(&w);
 }
 
 /* The name a template asks for (cmp-request.c): OpenSSL's client merges extensions, so these
  * templates are built by hand. */
-static void test_template_name(void) {
+TEST(template_name) {
         _cleanup_free_ char *name = NULL;
 
         for (int n_sans = 1; n_sans <= 2; n_sans++) {
@@ -685,22 +695,19 @@ static int answer_type(World *w, const unsigned char *der, int n) {
         return type;
 }
 
-static void test_cmp_pbm(void) {
+static void test_cmp_pbm(World *w, const void *data) {
         unsigned char *der;
-        World w;
         int n;
 
-        world_init(&w);
         /* Edited the same way at a count the responder takes: answered with an ip (so the
          * editing is right)... */
-        der = ir_with_iterations(&w, 400, SECRET, &n);
-        g_assert_cmpint(answer_type(&w, der, n), ==, 1);
+        der = ir_with_iterations(w, 400, SECRET, &n);
+        g_assert_cmpint(answer_type(w, der, n), ==, 1);
         OPENSSL_free(der);
         /* ...and above what peers send: refused before the MAC is computed. */
-        der = ir_with_iterations(&w, CMP_PBM_ITERATIONS_MAX + 1, SECRET, &n);
-        g_assert_cmpint(answer_type(&w, der, n), ==, 23);
+        der = ir_with_iterations(w, CMP_PBM_ITERATIONS_MAX + 1, SECRET, &n);
+        g_assert_cmpint(answer_type(w, der, n), ==, 23);
         OPENSSL_free(der);
-        world_done(&w);
 }
 
 /* --- a peer's root: one self-signed CA certificate, pinned --- */
@@ -714,29 +721,27 @@ static char *read_text(const char *dir, const char *name) {
         return text;
 }
 
-static void test_peer_root(void) {
+static void test_peer_root(World *w, const void *data) {
         _cleanup_free_ char *root_a = NULL, *root_b = NULL, *leaf = NULL, *e = NULL, *pem = NULL;
         _cleanup_(X509_freep) X509 *b_cert = NULL, *c2 = NULL;
         g_autofree char *both = NULL, *dir_b = NULL, *peer_dir = NULL, *pinned_dir = NULL, *text = NULL;
         char fp_b[SHA256_FINGERPRINT_SIZE];
         Issuer *ca_b = NULL, *peer = NULL, *pinned = NULL;
-        World w;
 
-        world_init(&w);
-        g_assert_cmpint(issuer_get_trust_anchor(w.ca, &root_a), ==, 0);
-        dir_b = g_build_filename(w.dir, "b", NULL);
+        g_assert_cmpint(issuer_get_trust_anchor(w->ca, &root_a), ==, 0);
+        dir_b = g_build_filename(w->dir, "b", NULL);
         g_assert_cmpint(mkdir(dir_b, 0700), ==, 0);
         g_assert_cmpint(issuer_local_new(dir_b, KEY_TYPE_ECDSA_P256, &ca_b, NULL), ==, 0);
         g_assert_cmpint(issuer_get_trust_anchor(ca_b, &root_b), ==, 0);
         g_assert_cmpint(issuer_local_get_ca(ca_b, &b_cert), ==, 0);
         g_assert_cmpint(certificate_fingerprint(b_cert, fp_b), ==, 0);
-        c2 = enrol_ir(&w, "node2." DOMAIN, SECRET, NULL);
+        c2 = enrol_ir(w, "node2." DOMAIN, SECRET, NULL);
         g_assert_cmpint(pem_encode_certificates(c2, NULL, &leaf), ==, 0);
         both = g_strconcat(root_a, root_b, NULL);
 
-        peer_dir = g_build_filename(w.dir, "peer", NULL);
+        peer_dir = g_build_filename(w->dir, "peer", NULL);
         g_assert_cmpint(mkdir(peer_dir, 0700), ==, 0);
-        g_assert_cmpint(issuer_cluster_new(peer_dir, "node1", NULL, "node2", w.secret_file, 5, &peer), ==,
+        g_assert_cmpint(issuer_cluster_new(peer_dir, "node1", NULL, "node2", w->secret_file, 5, &peer), ==,
                 0);
 
         /* Not one self-signed CA certificate: refused, nothing written. */
@@ -767,9 +772,9 @@ static void test_peer_root(void) {
         g_assert_cmpstr(pem, ==, root_a);
 
         /* cluster.caFingerprint pins the root from the start. */
-        pinned_dir = g_build_filename(w.dir, "pinned", NULL);
+        pinned_dir = g_build_filename(w->dir, "pinned", NULL);
         g_assert_cmpint(mkdir(pinned_dir, 0700), ==, 0);
-        g_assert_cmpint(issuer_cluster_new(pinned_dir, "node1", fp_b, "node2", w.secret_file, 5, &pinned),
+        g_assert_cmpint(issuer_cluster_new(pinned_dir, "node1", fp_b, "node2", w->secret_file, 5, &pinned),
                 ==, 0);
         g_assert_cmpint(issuer_cluster_set_ca(pinned, "http://10.0.0.1:8291/cmp", root_a, &e), ==, -EPERM);
         g_assert_nonnull(strstr(e, "cluster.caFingerprint"));
@@ -778,19 +783,16 @@ static void test_peer_root(void) {
         issuer_free(pinned);
         issuer_free(peer);
         issuer_free(ca_b);
-        world_done(&w);
 }
 
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
-        g_test_add_func("/cluster-ca/listen", test_listen);
-        g_test_add_func("/cluster-ca/config", test_config);
-        g_test_add_func("/cluster-ca/record", test_record);
-        g_test_add_func("/cluster-ca/view-ca", test_view_ca);
-        g_test_add_func("/cluster-ca/cmp", test_cmp);
-        g_test_add_func("/cluster-ca/cmp-renewal", test_cmp_renewal);
-        g_test_add_func("/cluster-ca/cmp-pbm", test_cmp_pbm);
-        g_test_add_func("/cluster-ca/template-name", test_template_name);
-        g_test_add_func("/cluster-ca/peer-root", test_peer_root);
+        test_add_cases("/cluster-ca/listen", listen_cases, in, test_listen_case);
+        test_add_cases("/cluster-ca/config", config_cases, name, test_config_case);
+        test_add_registered();
+        g_test_add("/cluster-ca/cmp", World, NULL, world_setup, test_cmp, world_teardown);
+        g_test_add("/cluster-ca/cmp-renewal", World, NULL, world_setup, test_cmp_renewal, world_teardown);
+        g_test_add("/cluster-ca/cmp-pbm", World, NULL, world_setup, test_cmp_pbm, world_teardown);
+        g_test_add("/cluster-ca/peer-root", World, NULL, world_setup, test_peer_root, world_teardown);
         return g_test_run();
 }

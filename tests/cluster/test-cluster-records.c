@@ -8,82 +8,91 @@
 
 #include "cluster-records.h"
 #include "etcd-json.h"
+#include "test-util.h"
 
 #define ID1 "6f1c8a52-3b0e-4c7d-9a41-2d5e8f7b9c10"
 
-static void test_names(void) {
-        g_assert_true(cluster_server_name_is_valid("node-1.example"));
-        g_assert_false(cluster_server_name_is_valid(""));
-        g_assert_false(cluster_server_name_is_valid(".."));
-        g_assert_false(cluster_server_name_is_valid("a/b"));
-        g_assert_false(cluster_server_name_is_valid("a b"));
-        g_assert_false(cluster_server_name_is_valid(
-                "0123456789012345678901234567890123456789012345678901234567890123"));
-        g_assert_true(cluster_prefix_is_valid("/azshci"));
-        g_assert_true(cluster_prefix_is_valid("/azshci/cluster-1"));
-        g_assert_false(cluster_prefix_is_valid("azshci"));
-        g_assert_false(cluster_prefix_is_valid("/azshci/"));
-        g_assert_false(cluster_prefix_is_valid("/"));
-        g_assert_false(cluster_prefix_is_valid("/a//b"));
+static const TestPredicateCase server_name_cases[] = {
+        {"node-1.example", true},
+        {"", false},
+        {"..", false},
+        {"a/b", false},
+        {"a b", false},
+        {"0123456789012345678901234567890123456789012345678901234567890123", false},
+};
+
+static const TestPredicateCase prefix_cases[] = {
+        {"/azshci", true},
+        {"/azshci/cluster-1", true},
+        {"azshci", false},
+        {"/azshci/", false},
+        {"/", false},
+        {"/a//b", false},
+};
+
+static int key_settings(const char *prefix, const char *name, char **ret) {
+        g_assert_null(name);
+        return cluster_key_settings(prefix, ret);
 }
 
-static void test_keys(void) {
+/* A key built under the prefix "/c" and what cluster_key_parse() reads back from it. */
+typedef struct KeyCase {
+        const char *kind_name;
+        int (*build)(const char *prefix, const char *name, char **ret);
+        const char *name;
+        const char *key; /* NULL: not compared */
+        ClusterKeyKind kind;
+} KeyCase;
+
+static const KeyCase key_cases[] = {
+        {"settings", key_settings, NULL, "/c/settings", CLUSTER_KEY_SETTINGS},
+        {"grant", cluster_key_grant, ID1, "/c/grants/" ID1, CLUSTER_KEY_GRANT},
+        {"server", cluster_key_server, "node-2", "/c/servers/node-2", CLUSTER_KEY_SERVER},
+        {"member", cluster_key_member, "node-3", NULL, CLUSTER_KEY_MEMBER},
+        {"reapply", cluster_key_reapply, "node-3", "/c/reapply/node-3", CLUSTER_KEY_REAPPLY},
+};
+
+static void test_key_case(const void *data) {
+        const KeyCase *c = data;
         _cleanup_free_ char *k = NULL, *name = NULL;
         ClusterKeyKind kind;
 
-        g_assert_cmpint(cluster_key_settings("/c", &k), ==, 0);
-        g_assert_cmpstr(k, ==, "/c/settings");
+        g_assert_cmpint(c->build("/c", c->name, &k), ==, 0);
+        if (c->key)
+                g_assert_cmpstr(k, ==, c->key);
         g_assert_cmpint(cluster_key_parse("/c", k, &kind, &name), ==, 0);
-        g_assert_cmpint(kind, ==, CLUSTER_KEY_SETTINGS);
-        g_assert_null(name);
-        k = mfree(k);
+        g_assert_cmpint(kind, ==, c->kind);
+        g_assert_cmpstr(name, ==, c->name);
+}
 
-        g_assert_cmpint(cluster_key_grant("/c", ID1, &k), ==, 0);
-        g_assert_cmpstr(k, ==, "/c/grants/" ID1);
-        g_assert_cmpint(cluster_key_parse("/c", k, &kind, &name), ==, 0);
-        g_assert_cmpint(kind, ==, CLUSTER_KEY_GRANT);
-        g_assert_cmpstr(name, ==, ID1);
-        k = mfree(k);
-        name = mfree(name);
+static void test_keys(void) {
+        _cleanup_free_ char *k = NULL;
+
         g_assert_cmpint(cluster_key_grant("/c", "not-a-uuid", &k), ==, -EINVAL);
-
-        g_assert_cmpint(cluster_key_server("/c", "node-2", &k), ==, 0);
-        g_assert_cmpstr(k, ==, "/c/servers/node-2");
-        g_assert_cmpint(cluster_key_parse("/c", k, &kind, &name), ==, 0);
-        g_assert_cmpint(kind, ==, CLUSTER_KEY_SERVER);
-        g_assert_cmpstr(name, ==, "node-2");
-        k = mfree(k);
-        name = mfree(name);
-
-        g_assert_cmpint(cluster_key_member("/c", "node-3", &k), ==, 0);
-        g_assert_cmpint(cluster_key_parse("/c", k, &kind, &name), ==, 0);
-        g_assert_cmpint(kind, ==, CLUSTER_KEY_MEMBER);
-        g_assert_cmpstr(name, ==, "node-3");
-        k = mfree(k);
-        name = mfree(name);
-
-        g_assert_cmpint(cluster_key_reapply("/c", "node-3", &k), ==, 0);
-        g_assert_cmpstr(k, ==, "/c/reapply/node-3");
-        g_assert_cmpint(cluster_key_parse("/c", k, &kind, &name), ==, 0);
-        g_assert_cmpint(kind, ==, CLUSTER_KEY_REAPPLY);
-        g_assert_cmpstr(name, ==, "node-3");
-        k = mfree(k);
-        name = mfree(name);
-
         g_assert_cmpint(cluster_key_all("/c", &k), ==, 0);
         g_assert_cmpstr(k, ==, "/c/");
+}
 
-        /* Keys of another prefix, of a prefix that only starts the same, and unknown ones. */
-        g_assert_cmpint(cluster_key_parse("/c", "/d/settings", &kind, &name), ==, -EBADMSG);
-        g_assert_cmpint(cluster_key_parse("/c", "/cc/settings", &kind, &name), ==, -EBADMSG);
-        g_assert_cmpint(cluster_key_parse("/c", "/c/other", &kind, &name), ==, -EBADMSG);
-        g_assert_cmpint(cluster_key_parse("/c", "/c/grants/xyz", &kind, &name), ==, -EBADMSG);
-        g_assert_cmpint(cluster_key_parse("/c", "/c/servers/a/b", &kind, &name), ==, -EBADMSG);
-        g_assert_cmpint(cluster_key_parse("/c", "/c/servers/", &kind, &name), ==, -EBADMSG);
+/* Keys of another prefix, of a prefix that only starts the same, and unknown ones. */
+static const char *const foreign_keys[] = {
+        "/d/settings",
+        "/cc/settings",
+        "/c/other",
+        "/c/grants/xyz",
+        "/c/servers/a/b",
+        "/c/servers/",
+};
+
+static void test_foreign_key(const void *data) {
+        const char *const *key = data;
+        _cleanup_free_ char *name = NULL;
+        ClusterKeyKind kind;
+
+        g_assert_cmpint(cluster_key_parse("/c", *key, &kind, &name), ==, -EBADMSG);
 }
 
 static void test_settings(void) {
-        _cleanup_free_ char *json = NULL, *error = NULL;
+        _cleanup_free_ char *json = NULL;
         ClusterSettings s = {};
 
         g_assert_cmpint(cluster_settings_to_json(&(ClusterSettings){.legacy_support = true}, &json), ==, 0);
@@ -94,31 +103,21 @@ static void test_settings(void) {
         g_assert_cmpint(cluster_settings_from_json("{\"legacySupport\":false,\"future\":1}", &s, NULL), ==,
                 0);
         g_assert_false(s.legacy_support);
-
-        g_assert_cmpint(cluster_settings_from_json("{\"legacySupport\":\"yes\"}", &s, &error), ==, -EBADMSG);
-        g_assert_cmpstr(error, ==, "cluster settings: \"legacySupport\" must be true or false");
-        error = mfree(error);
-        g_assert_cmpint(cluster_settings_from_json("[]", &s, &error), ==, -EBADMSG);
-        g_assert_cmpstr(error, ==, "cluster settings: not a JSON object");
-        error = mfree(error);
-        g_assert_cmpint(cluster_settings_from_json("{", &s, &error), <, 0);
 }
 
 static void test_grant(void) {
-        _cleanup_free_ char *json = NULL, *error = NULL;
+        _cleanup_free_ char *json = NULL;
         ClusterGrant g = {};
 
         g_assert_cmpint(cluster_grant_to_json(&(ClusterGrant){.legacy_access = true}, &json), ==, 0);
         g_assert_cmpstr(json, ==, "{\"legacyAccess\":true}");
         g_assert_cmpint(cluster_grant_from_json(json, &g, NULL), ==, 0);
         g_assert_true(g.legacy_access);
-        g_assert_cmpint(cluster_grant_from_json("{}", &g, &error), ==, -EBADMSG);
-        g_assert_cmpstr(error, ==, "VM grant: \"legacyAccess\" must be true or false");
 }
 
 static void test_server_record(void) {
         _cleanup_(cluster_server_record_done) ClusterServerRecord back = {};
-        _cleanup_free_ char *json = NULL, *error = NULL;
+        _cleanup_free_ char *json = NULL;
         ClusterServerRecord r = {
                 .state = (char *)"Active",
                 .last_sync = 1700000000000000,
@@ -137,21 +136,62 @@ static void test_server_record(void) {
         g_assert_cmpuint(back.certificate_expiry, ==, 1800000000000000);
         g_assert_true(back.legacy_applied);
         g_assert_cmpstr(back.error, ==, "");
+}
 
-        g_assert_cmpint(cluster_server_record_from_json(
-                                "{\"state\":\"Happy\",\"lastSync\":0,\"certificateExpiry\":0,"
-                                "\"legacyApplied\":false,\"error\":\"\"}",
-                                &back, &error),
-                ==, -EBADMSG);
-        g_assert_cmpstr(error, ==,
-                "server record: \"state\" must be \"Active\", \"Expired\", \"Inactive\" or \"Error\"");
-        error = mfree(error);
-        g_assert_cmpint(cluster_server_record_from_json(
-                                "{\"state\":\"Error\",\"lastSync\":-1,\"certificateExpiry\":0,"
-                                "\"legacyApplied\":false,\"error\":\"x\"}",
-                                &back, &error),
-                ==, -EBADMSG);
-        g_assert_cmpstr(error, ==, "server record: \"lastSync\" must be a non-negative integer");
+static int parse_settings(const char *json, char **error) {
+        ClusterSettings s = {};
+
+        return cluster_settings_from_json(json, &s, error);
+}
+
+static int parse_grant(const char *json, char **error) {
+        ClusterGrant g = {};
+
+        return cluster_grant_from_json(json, &g, error);
+}
+
+static int parse_server_record(const char *json, char **error) {
+        _cleanup_(cluster_server_record_done) ClusterServerRecord r = {};
+
+        return cluster_server_record_from_json(json, &r, error);
+}
+
+/* A record the parser of its kind refuses, with -EBADMSG and the exact message, or (message
+ * NULL) with any error. */
+typedef struct RecordErrorCase {
+        const char *name;
+        int (*parse)(const char *json, char **error);
+        const char *json;
+        const char *message;
+} RecordErrorCase;
+
+static const RecordErrorCase record_error_cases[] = {
+        {"settings-not-a-boolean", parse_settings, "{\"legacySupport\":\"yes\"}",
+                "cluster settings: \"legacySupport\" must be true or false"},
+        {"settings-not-an-object", parse_settings, "[]", "cluster settings: not a JSON object"},
+        {"settings-not-json", parse_settings, "{", NULL},
+        {"grant-no-legacyAccess", parse_grant, "{}", "VM grant: \"legacyAccess\" must be true or false"},
+        {"server-record-unknown-state", parse_server_record,
+                "{\"state\":\"Happy\",\"lastSync\":0,\"certificateExpiry\":0,"
+                "\"legacyApplied\":false,\"error\":\"\"}",
+                "server record: \"state\" must be \"Active\", \"Expired\", \"Inactive\" or \"Error\""},
+        {"server-record-negative-lastSync", parse_server_record,
+                "{\"state\":\"Error\",\"lastSync\":-1,\"certificateExpiry\":0,"
+                "\"legacyApplied\":false,\"error\":\"x\"}",
+                "server record: \"lastSync\" must be a non-negative integer"},
+};
+
+static void test_record_error_case(const void *data) {
+        const RecordErrorCase *c = data;
+        _cleanup_free_ char *error = NULL;
+        int r = c->parse(c->json, &error);
+
+        if (!c->message) {
+                g_assert_cmpint(r, <, 0);
+                return;
+        }
+        g_assert_cmpint(r, ==, -EBADMSG);
+        g_assert_cmpstr(error, ==, c->message);
 }
 
 static void test_range_end(void) {
@@ -306,11 +346,18 @@ static void test_parse(void) {
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
 
-        g_test_add_func("/cluster/names", test_names);
-        g_test_add_func("/cluster/keys", test_keys);
+        test_add_predicate_cases("/cluster/names/server", cluster_server_name_is_valid, server_name_cases,
+                G_N_ELEMENTS(server_name_cases));
+        test_add_predicate_cases("/cluster/names/prefix", cluster_prefix_is_valid, prefix_cases,
+                G_N_ELEMENTS(prefix_cases));
+        test_add_cases("/cluster/keys", key_cases, kind_name, test_key_case);
+        g_test_add_func("/cluster/keys/grant-not-a-uuid-and-all", test_keys);
+        for (size_t i = 0; i < G_N_ELEMENTS(foreign_keys); i++)
+                test_add_case("/cluster/keys/foreign", foreign_keys[i], &foreign_keys[i], test_foreign_key);
         g_test_add_func("/cluster/settings", test_settings);
         g_test_add_func("/cluster/grant", test_grant);
         g_test_add_func("/cluster/server-record", test_server_record);
+        test_add_cases("/cluster/record-errors", record_error_cases, name, test_record_error_case);
         g_test_add_func("/etcd/range-end", test_range_end);
         g_test_add_func("/etcd/build", test_build);
         g_test_add_func("/etcd/parse", test_parse);

@@ -316,6 +316,28 @@ static void run_ok(const char *cmd) {
                 g_error("%s failed: %s", cmd, err);
 }
 
+/* A started store of the https-only member at url under /t/tls, trusting ca, with the client
+ * certificate crt and its key (NULL: none). */
+static ClusterStore *tls_store(char *url, const char *ca, const char *crt, const char *key,
+        const char *name) {
+        ClusterStore *s = NULL;
+
+        g_assert_cmpint(cluster_store_new(event,
+                                &(ClusterStoreOptions){
+                                        .endpoints = STRV_MAKE(url),
+                                        .ca_file = ca,
+                                        .cert_file = crt,
+                                        .key_file = key,
+                                        .prefix = "/t/tls",
+                                        .server_name = name,
+                                        .lease_ttl_sec = TTL,
+                                },
+                                NULL, NULL, &s),
+                ==, 0);
+        g_assert_cmpint(cluster_store_start(s), ==, 0);
+        return s;
+}
+
 /* A member that speaks only https and wants a client certificate (etcd --client-cert-auth):
  * the store reaches it with caFile/certFile/keyFile, and not without a client certificate. */
 static void test_tls(void) {
@@ -377,30 +399,8 @@ static void test_tls(void) {
                 g_free(argv[2]);
         }
 
-        g_assert_cmpint(cluster_store_new(event,
-                                &(ClusterStoreOptions){
-                                        .endpoints = STRV_MAKE(url),
-                                        .ca_file = ca,
-                                        .cert_file = crt,
-                                        .key_file = key,
-                                        .prefix = "/t/tls",
-                                        .server_name = "a",
-                                        .lease_ttl_sec = TTL,
-                                },
-                                NULL, NULL, &a),
-                ==, 0);
-        g_assert_cmpint(cluster_store_start(a), ==, 0);
-        g_assert_cmpint(cluster_store_new(event,
-                                &(ClusterStoreOptions){
-                                        .endpoints = STRV_MAKE(url),
-                                        .ca_file = ca,
-                                        .prefix = "/t/tls",
-                                        .server_name = "b",
-                                        .lease_ttl_sec = TTL,
-                                },
-                                NULL, NULL, &b),
-                ==, 0);
-        g_assert_cmpint(cluster_store_start(b), ==, 0);
+        a = tls_store(url, ca, crt, key, "a");
+        b = tls_store(url, ca, NULL, NULL, "b"); /* no client certificate */
 
         RUN_UNTIL(cluster_store_reachable(a) && cluster_store_loaded(a), 20);
         g_assert_cmpint(cluster_store_set_legacy(a, true, on_done, &d1), ==, 0);

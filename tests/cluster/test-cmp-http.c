@@ -107,6 +107,40 @@ static int exchange(sd_event *e, uint16_t port, const char *head, size_t body_si
         "POST /cmp HTTP/1.1\r\nHost: ca\r\nContent-Type: application/pkixcmp\r\nContent-Length: " length \
         "\r\n\r\n"
 
+/* A request to the CMP responder over HTTP, how much body the client then sends (chunked or
+ * not), and the status it gets, or CLOSED. */
+typedef struct HttpCase {
+        const char *name;
+        const char *request;
+        size_t body_size;
+        bool chunked;
+        int status;
+} HttpCase;
+
+static const HttpCase http_cases[] = {
+        /* Refused from the headers: answered while the announced body is still to come. */
+        {"other-path",
+                "POST /elsewhere HTTP/1.1\r\nHost: ca\r\nContent-Type: "
+                "application/pkixcmp\r\nContent-Length: 1000000\r\n\r\n",
+                0, false, 404},
+        {"PUT", "PUT /cmp HTTP/1.1\r\nHost: ca\r\nContent-Length: 1000\r\n\r\n", 0, false, 405},
+        {"GET", "GET /cmp HTTP/1.1\r\nHost: ca\r\n\r\n", 0, false, 405},
+        {"text-plain",
+                "POST /cmp HTTP/1.1\r\nHost: ca\r\nContent-Type: text/plain\r\n"
+                "Content-Length: 1000\r\n\r\n",
+                0, false, 415},
+        {"too-long", POST_CMP("65537"), 0, false, 413},
+        /* ... also while the client goes on sending it. */
+        {"too-long-sent", POST_CMP("200000"), 200000, false, 413},
+        /* A chunked body above the limit: the connection is closed, nothing more is read. */
+        {"chunked-too-long",
+                "POST /cmp HTTP/1.1\r\nHost: ca\r\nContent-Type: application/pkixcmp\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n",
+                70 * 1024, true, CLOSED},
+        /* A whole body that is no CMP message: 400 (the way to the responder works). */
+        {"not-cmp", POST_CMP("5"), 5, false, 400},
+};
+
 static void test_http(void) {
         g_autofree char *dir = test_make_tmpdir("cmp-http-XXXXXX");
         g_autofree char *secret = g_build_filename(dir, "secret", NULL);
@@ -130,32 +164,12 @@ static void test_http(void) {
         sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         g_assert_cmpint(cmp_http_new(e, (struct sockaddr *)&sa, sizeof sa, server, &http, NULL), ==, 0);
 
-        /* Refused from the headers: answered while the announced body is still to come. */
-        g_assert_cmpint(exchange(e, port,
-                                "POST /elsewhere HTTP/1.1\r\nHost: ca\r\nContent-Type: "
-                                "application/pkixcmp\r\nContent-Length: 1000000\r\n\r\n",
-                                0, false),
-                ==, 404);
-        g_assert_cmpint(exchange(e, port, "PUT /cmp HTTP/1.1\r\nHost: ca\r\nContent-Length: 1000\r\n\r\n", 0,
-                                false),
-                ==, 405);
-        g_assert_cmpint(exchange(e, port, "GET /cmp HTTP/1.1\r\nHost: ca\r\n\r\n", 0, false), ==, 405);
-        g_assert_cmpint(exchange(e, port,
-                                "POST /cmp HTTP/1.1\r\nHost: ca\r\nContent-Type: text/plain\r\n"
-                                "Content-Length: 1000\r\n\r\n",
-                                0, false),
-                ==, 415);
-        g_assert_cmpint(exchange(e, port, POST_CMP("65537"), 0, false), ==, 413);
-        /* ... also while the client goes on sending it. */
-        g_assert_cmpint(exchange(e, port, POST_CMP("200000"), 200000, false), ==, 413);
-        /* A chunked body above the limit: the connection is closed, nothing more is read. */
-        g_assert_cmpint(exchange(e, port,
-                                "POST /cmp HTTP/1.1\r\nHost: ca\r\nContent-Type: application/pkixcmp\r\n"
-                                "Transfer-Encoding: chunked\r\n\r\n",
-                                70 * 1024, true),
-                ==, CLOSED);
-        /* A whole body that is no CMP message: 400 (the way to the responder works). */
-        g_assert_cmpint(exchange(e, port, POST_CMP("5"), 5, false), ==, 400);
+        for (size_t i = 0; i < ELEMENTSOF(http_cases); i++) {
+                const HttpCase *c = &http_cases[i];
+
+                g_test_message("case %s", c->name);
+                g_assert_cmpint(exchange(e, port, c->request, c->body_size, c->chunked), ==, c->status);
+        }
 
         cmp_http_free(http);
         cmp_server_free(server);

@@ -63,13 +63,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_free_ char *text = NULL, *error = NULL;
         int r;
 
-        if (size > FUZZ_INPUT_MAX)
+        text = fuzz_text(data, size);
+        if (!text)
                 return 0;
-        text = fuzz_strndup(data, size);
 
         r = benefit_rules_load_data("benefits.json", text, &rules, &error);
         if (r < 0) {
-                fuzz_check(r == -ENOMEM || error);
+                fuzz_check_refusal(r, error);
                 fuzz_check(!rules);
                 return 0;
         }

@@ -12,14 +12,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         Config c;
         int r;
 
-        if (size > FUZZ_INPUT_MAX)
+        text = fuzz_text(data, size);
+        if (!text)
                 return 0;
-        text = fuzz_strndup(data, size);
 
         config_init(&c);
         r = config_load_data(&c, "fuzz.json", text, &error);
         if (r < 0) {
-                fuzz_check(r == -ENOMEM || error);
+                fuzz_check_refusal(r, error);
                 if (error)
                         fuzz_check(strncmp(error, "fuzz.json", strlen("fuzz.json")) == 0);
         } else {

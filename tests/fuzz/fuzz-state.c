@@ -12,13 +12,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         StateData s = {}, s2 = {};
         int r;
 
-        if (size > FUZZ_INPUT_MAX)
+        text = fuzz_text(data, size);
+        if (!text)
                 return 0;
-        text = fuzz_strndup(data, size);
 
         r = state_deserialize("state.json", text, &s, &error);
         if (r < 0) {
-                fuzz_check(r == -ENOMEM || error);
+                fuzz_check_refusal(r, error);
                 state_data_done(&s);
                 return 0;
         }

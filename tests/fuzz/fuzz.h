@@ -32,6 +32,12 @@ static inline char *fuzz_strndup(const uint8_t *data, size_t size) {
         return s;
 }
 
+/* The input as text for the text parsers, or NULL (the target returns 0 at once) when it is
+ * larger than FUZZ_INPUT_MAX. */
+static inline char *fuzz_text(const uint8_t *data, size_t size) {
+        return size > FUZZ_INPUT_MAX ? NULL : fuzz_strndup(data, size);
+}
+
 /* The fuzz targets check properties with this, not assert(): it stays on under NDEBUG. */
 #define fuzz_check(expr)                                                                                   \
         do {                                                                                               \
@@ -40,3 +46,7 @@ static inline char *fuzz_strndup(const uint8_t *data, size_t size) {
                         abort();                                                                           \
                 }                                                                                          \
         } while (0)
+
+/* What every parser of text promises when it refuses its input: a message, or it ran out of
+ * memory. */
+#define fuzz_check_refusal(r, error) fuzz_check((r) == -ENOMEM || (error))

@@ -3,11 +3,14 @@
 /* The mapping from a libvirt domain's XML, state and guest agent OS info to the VM facts
  * (service/attestd/libvirt/virt-domain.c), on XML fixtures: no libvirt connection. */
 
+#define TEST_PREFIX "/virt-domain"
+
 #include <glib.h>
 #include <libvirt/libvirt.h>
 
 #include "fileio.h"
 #include "strv.h"
+#include "test-util.h"
 #include "virt-domain.h"
 
 #define NIC_ID  "5a1e0014-1111-4111-8111-000000000014"
@@ -44,21 +47,43 @@ static const VirtGuestOs windows_11 = {
         .kernel_version = (char *)"10.0",
 };
 
-static void test_running_uefi_with_agent(void) {
+/* What the mapping of every fixture says about identity, hardware and the guest's channels;
+ * none of these fixtures has the service's legacy NIC. */
+typedef struct Facts {
+        const char *id;
+        VmPowerState power_state;
+        unsigned generation;
+        bool guest_service_interface;
+        uint32_t vsock_cid;
+        bool data_exchange;
+} Facts;
+
+static void assert_facts(const Vm *vm, const Facts *f) {
+        g_assert_cmpstr(vm->id, ==, f->id);
+        g_assert_cmpint(vm->power_state, ==, f->power_state);
+        g_assert_cmpuint(vm->generation, ==, f->generation);
+        g_assert_cmpint(vm->guest_service_interface, ==, f->guest_service_interface);
+        g_assert_cmpuint(vm->vsock_cid, ==, f->vsock_cid);
+        g_assert_cmpint(vm->data_exchange, ==, f->data_exchange);
+        g_assert_null(vm->legacy_mac);
+        g_assert_null(vm->legacy_interface);
+}
+
+TEST(running_uefi_with_agent) {
         _cleanup_strv_free_ char **warnings = NULL;
         _cleanup_(vm_freep) Vm *vm = map("running-uefi.xml", VM_POWER_RUNNING, &windows_11, &warnings);
 
         g_assert_null(warnings);
-        g_assert_cmpstr(vm->id, ==, "da38a48e-aacf-4a1e-b472-1fe89f2d95ec");
         g_assert_cmpstr(vm->name, ==, "win11-a");
-        g_assert_cmpint(vm->power_state, ==, VM_POWER_RUNNING);
-        g_assert_cmpuint(vm->generation, ==, 2);
-        g_assert_true(vm->guest_service_interface);
-        g_assert_cmpuint(vm->vsock_cid, ==, 42);
-        g_assert_true(vm->data_exchange);
         /* A NIC an admin put on the legacy bridge is no legacy NIC. */
-        g_assert_null(vm->legacy_mac);
-        g_assert_null(vm->legacy_interface);
+        assert_facts(vm, &(Facts){
+                                 .id = "da38a48e-aacf-4a1e-b472-1fe89f2d95ec",
+                                 .power_state = VM_POWER_RUNNING,
+                                 .generation = 2,
+                                 .guest_service_interface = true,
+                                 .vsock_cid = 42,
+                                 .data_exchange = true,
+                         });
         g_assert_false(vm->legacy_nic_ours);
         /* The agent wins over the metadata's osName/osVersion; the revision comes from the
          * metadata. */
@@ -72,7 +97,7 @@ static void test_running_uefi_with_agent(void) {
         g_assert_cmpint(virt_domain_agent_connected(xml), ==, 1);
 }
 
-static void test_metadata_without_agent(void) {
+TEST(metadata_without_agent) {
         _cleanup_(vm_freep) Vm *vm = map("running-uefi.xml", VM_POWER_PAUSED, NULL, NULL);
 
         g_assert_cmpint(vm->power_state, ==, VM_POWER_PAUSED);
@@ -81,7 +106,7 @@ static void test_metadata_without_agent(void) {
         g_assert_cmpstr(vm->os_version, ==, "10.0.19045.3447");
 }
 
-static void test_linux_agent(void) {
+TEST(linux_agent) {
         const VirtGuestOs debian = {
                 .id = (char *)"debian",
                 .name = (char *)"Debian GNU/Linux",
@@ -101,27 +126,27 @@ static void test_linux_agent(void) {
         g_assert_null(vm2->os_version);
 }
 
-static void test_inactive_bios(void) {
+TEST(inactive_bios) {
         _cleanup_strv_free_ char **warnings = NULL;
         _cleanup_(vm_freep) Vm *vm = map("inactive-bios.xml", VM_POWER_OFF, NULL, &warnings);
 
         g_assert_null(warnings);
-        g_assert_cmpstr(vm->id, ==, "0e7c2f7a-8a51-4f5e-9d2b-6c1f0a3e4b5d");
-        g_assert_cmpint(vm->power_state, ==, VM_POWER_OFF);
-        g_assert_cmpuint(vm->generation, ==, 1);
-        /* The device is there; an auto CID is only assigned at start. */
-        g_assert_true(vm->guest_service_interface);
-        g_assert_cmpuint(vm->vsock_cid, ==, 0);
-        /* A channel without a connected agent is no data exchange. */
-        g_assert_false(vm->data_exchange);
-        g_assert_null(vm->legacy_mac);
-        g_assert_null(vm->legacy_interface);
+        /* The vsock device is there; an auto CID is only assigned at start. A channel without a
+         * connected agent is no data exchange. */
+        assert_facts(vm, &(Facts){
+                                 .id = "0e7c2f7a-8a51-4f5e-9d2b-6c1f0a3e4b5d",
+                                 .power_state = VM_POWER_OFF,
+                                 .generation = 1,
+                                 .guest_service_interface = true,
+                                 .vsock_cid = 0,
+                                 .data_exchange = false,
+                         });
         g_assert_null(vm->os_name);
         g_assert_null(vm->os_version);
         g_assert_null(vm->sku);
 }
 
-static void test_bad_metadata(void) {
+TEST(bad_metadata) {
         _cleanup_strv_free_ char **warnings = NULL;
         _cleanup_(vm_freep) Vm *vm = map("bad-metadata.xml", VM_POWER_RUNNING, &windows_11, &warnings);
 
@@ -142,7 +167,7 @@ static void test_bad_metadata(void) {
         g_assert_null(vm->legacy_interface);
 }
 
-static void test_not_a_domain(void) {
+TEST(not_a_domain) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         Vm *vm = NULL;
 
@@ -164,7 +189,7 @@ static void test_not_a_domain(void) {
 
 /* The legacy NIC's MAC: the same for the same id, another for another, locally administered
  * unicast; the value is what tests/libvirt/test_legacy_nic.py computes independently. */
-static void test_legacy_nic_mac(void) {
+TEST(legacy_nic_mac) {
         char a[VIRT_MAC_BUFLEN], b[VIRT_MAC_BUFLEN], c[VIRT_MAC_BUFLEN];
 
         virt_legacy_nic_mac("5a1e0014-1111-4111-8111-000000000014", a);
@@ -177,7 +202,7 @@ static void test_legacy_nic_mac(void) {
 
 /* The tap name: the prefix and 12 hex digits, 15 characters (IFNAMSIZ - 1); the value is what
  * tests/libvirt/test_legacy_nic.py computes independently. */
-static void test_legacy_nic_ifname(void) {
+TEST(legacy_nic_ifname) {
         char a[VIRT_IFNAME_BUFLEN], b[VIRT_IFNAME_BUFLEN];
 
         virt_legacy_nic_ifname(NIC_ID, a);
@@ -187,7 +212,7 @@ static void test_legacy_nic_ifname(void) {
         g_assert_cmpuint(strlen(a), ==, 15);
 }
 
-static void test_legacy_nic_xml(void) {
+TEST(legacy_nic_xml) {
         _cleanup_free_ char *xml = NULL;
 
         g_assert_cmpint(virt_legacy_nic_xml(NIC_ID, &xml), ==, 0);
@@ -202,7 +227,7 @@ static void test_legacy_nic_xml(void) {
 
 /* The service's NIC (its alias) with the derived MAC and the tap it named, in the live XML of a
  * running domain: LegacyMac and LegacyInterface. An admin's NIC on the bridge is none. */
-static void test_legacy_nic_found(void) {
+TEST(legacy_nic_found) {
         _cleanup_free_ char *live = fixture("legacy-nic-live.xml"), *other_tap = fixture("legacy-nic.xml"),
                             *bios = fixture("inactive-bios.xml");
         _cleanup_(vm_freep) Vm *vm = map("legacy-nic-live.xml", VM_POWER_RUNNING, NULL, NULL);
@@ -233,7 +258,7 @@ static void test_legacy_nic_found(void) {
  * definition of a domain that is off is no LegacyInterface (the service would put that
  * interface on the legacy bridge as the guest), nor is its static CID a VsockCid (another VM
  * may have that CID now); not even when the state read says running but the XML is not live. */
-static void test_definer_chosen_identity(void) {
+TEST(definer_chosen_identity) {
         _cleanup_(vm_freep) Vm *off = map("inactive-own-target.xml", VM_POWER_OFF, NULL, NULL);
         _cleanup_(vm_freep) Vm *raced = map("inactive-own-target.xml", VM_POWER_RUNNING, NULL, NULL);
         _cleanup_(vm_freep) Vm *live_off = map("legacy-nic-live.xml", VM_POWER_OFF, NULL, NULL);
@@ -255,7 +280,7 @@ static void test_definer_chosen_identity(void) {
 
 /* A NIC with the service's alias and a MAC that is not the one derived from the VM's id (the
  * definer may write any MAC, e.g. another VM's): no LegacyMac, so it clashes with nobody. */
-static void test_foreign_mac(void) {
+TEST(foreign_mac) {
         _cleanup_free_ char *xml = fixture("legacy-nic-live.xml");
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(vm_freep) Vm *vm = NULL;
@@ -270,7 +295,7 @@ static void test_foreign_mac(void) {
         g_assert_null(vm->legacy_interface);
 }
 
-static void test_has_device(void) {
+TEST(has_device) {
         _cleanup_free_ char *nic = fixture("legacy-nic.xml"), *bios = fixture("inactive-bios.xml");
 
         g_assert_cmpint(virt_domain_has_device(bios, VIRT_DEVICE_VSOCK), ==, 1);
@@ -279,32 +304,35 @@ static void test_has_device(void) {
         g_assert_cmpint(virt_domain_has_device(nic, VIRT_DEVICE_AGENT_CHANNEL), ==, 0);
 }
 
-static void test_power_states(void) {
-        g_assert_cmpint(virt_domain_power_state(VIR_DOMAIN_RUNNING), ==, VM_POWER_RUNNING);
-        g_assert_cmpint(virt_domain_power_state(VIR_DOMAIN_BLOCKED), ==, VM_POWER_RUNNING);
-        g_assert_cmpint(virt_domain_power_state(VIR_DOMAIN_SHUTDOWN), ==, VM_POWER_RUNNING);
-        g_assert_cmpint(virt_domain_power_state(VIR_DOMAIN_PAUSED), ==, VM_POWER_PAUSED);
-        g_assert_cmpint(virt_domain_power_state(VIR_DOMAIN_PMSUSPENDED), ==, VM_POWER_PAUSED);
-        g_assert_cmpint(virt_domain_power_state(VIR_DOMAIN_SHUTOFF), ==, VM_POWER_OFF);
-        g_assert_cmpint(virt_domain_power_state(VIR_DOMAIN_CRASHED), ==, VM_POWER_OFF);
-        g_assert_cmpint(virt_domain_power_state(VIR_DOMAIN_NOSTATE), ==, VM_POWER_OFF);
+/* A libvirt domain state and the power state it is. */
+typedef struct PowerStateCase {
+        const char *name;
+        int state;
+        VmPowerState expected;
+} PowerStateCase;
+
+#define POWER_STATE(s, e) \
+        { #s, s, e }
+static const PowerStateCase power_state_cases[] = {
+        POWER_STATE(VIR_DOMAIN_RUNNING, VM_POWER_RUNNING),
+        POWER_STATE(VIR_DOMAIN_BLOCKED, VM_POWER_RUNNING),
+        POWER_STATE(VIR_DOMAIN_SHUTDOWN, VM_POWER_RUNNING),
+        POWER_STATE(VIR_DOMAIN_PAUSED, VM_POWER_PAUSED),
+        POWER_STATE(VIR_DOMAIN_PMSUSPENDED, VM_POWER_PAUSED),
+        POWER_STATE(VIR_DOMAIN_SHUTOFF, VM_POWER_OFF),
+        POWER_STATE(VIR_DOMAIN_CRASHED, VM_POWER_OFF),
+        POWER_STATE(VIR_DOMAIN_NOSTATE, VM_POWER_OFF),
+};
+
+static void test_power_state_case(const void *data) {
+        const PowerStateCase *c = data;
+
+        g_assert_cmpint(virt_domain_power_state(c->state), ==, c->expected);
 }
 
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
-        g_test_add_func("/virt-domain/running-uefi-with-agent", test_running_uefi_with_agent);
-        g_test_add_func("/virt-domain/metadata-without-agent", test_metadata_without_agent);
-        g_test_add_func("/virt-domain/linux-agent", test_linux_agent);
-        g_test_add_func("/virt-domain/inactive-bios", test_inactive_bios);
-        g_test_add_func("/virt-domain/bad-metadata", test_bad_metadata);
-        g_test_add_func("/virt-domain/not-a-domain", test_not_a_domain);
-        g_test_add_func("/virt-domain/power-states", test_power_states);
-        g_test_add_func("/virt-domain/legacy-nic-mac", test_legacy_nic_mac);
-        g_test_add_func("/virt-domain/legacy-nic-ifname", test_legacy_nic_ifname);
-        g_test_add_func("/virt-domain/legacy-nic-xml", test_legacy_nic_xml);
-        g_test_add_func("/virt-domain/legacy-nic-found", test_legacy_nic_found);
-        g_test_add_func("/virt-domain/definer-chosen-identity", test_definer_chosen_identity);
-        g_test_add_func("/virt-domain/foreign-mac", test_foreign_mac);
-        g_test_add_func("/virt-domain/has-device", test_has_device);
+        test_add_registered();
+        test_add_cases("/virt-domain/power-states", power_state_cases, name, test_power_state_case);
         return g_test_run();
 }

@@ -5,12 +5,15 @@
  * registered implementation: handles fire on readiness, timeouts at their period (0: every
  * iteration, -1: never), and free callbacks run later, never inside the remove call. */
 
+#define TEST_PREFIX "/virt-event"
+
 #include <glib.h>
 #include <libvirt/libvirt.h>
 #include <systemd/sd-event.h>
 #include <unistd.h>
 
 #include "macro.h"
+#include "test-util.h"
 #include "time-util.h"
 #include "virt-event.h"
 
@@ -58,7 +61,7 @@ static void run_until(sd_event *e, const unsigned *counter, unsigned want, unsig
 
 static sd_event *event;
 
-static void test_handles(void) {
+TEST(handles) {
         Counts c = {};
         int fds[2], watch;
 
@@ -96,7 +99,7 @@ static void test_handles(void) {
 
 /* A handle that asks for nothing hears nothing, not even a hangup (libvirt's own loop does not
  * deliver it either); asking again delivers it. */
-static void test_handle_hangup(void) {
+TEST(handle_hangup) {
         Counts c = {};
         int fds[2], watch;
 
@@ -114,7 +117,7 @@ static void test_handle_hangup(void) {
         close(fds[0]);
 }
 
-static void test_timeouts(void) {
+TEST(timeouts) {
         Counts every = {}, periodic = {}, off = {};
         int t0, t50, toff;
         usec_t start;
@@ -160,8 +163,6 @@ int main(int argc, char *argv[]) {
         g_assert_cmpint(sd_event_new(&event), >=, 0);
         g_assert_cmpint(virt_event_register(event), ==, 0);
         g_assert_cmpint(virt_event_register(event), ==, 0);
-        g_test_add_func("/virt-event/handles", test_handles);
-        g_test_add_func("/virt-event/handle-hangup", test_handle_hangup);
-        g_test_add_func("/virt-event/timeouts", test_timeouts);
+        test_add_registered();
         return g_test_run();
 }

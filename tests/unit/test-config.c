@@ -3,12 +3,15 @@
 /* The configuration loader (config.h): defaults, the shipped file, every key's type and range
  * checks, and the exact messages of the errors. */
 
+#define TEST_PREFIX "/config"
+
 #include <glib.h>
 #include <sys/stat.h>
 
 #include "build-config.h"
 #include "config.h"
 #include "strv.h"
+#include "test-util.h"
 
 static void config_donep(Config *c) {
         config_done(c);
@@ -23,16 +26,14 @@ static void expect_ok(Config *c, const char *data) {
         g_assert_null(error);
 }
 
-static void expect_error(const char *data, int expected_r, const char *expected_message) {
+/* Loads text as /etc/azshci/attestation.json named c.json (test_add_refusal_cases()). */
+static int load_config(const char *text, char **ret_error) {
         _cleanup_(config_donep) Config c = {};
-        _cleanup_free_ char *error = NULL;
 
         config_init(&c);
-        g_assert_cmpint(config_load_data(&c, "c.json", data, &error), ==, expected_r);
-        g_assert_cmpstr(error, ==, expected_message);
+        return config_load_data(&c, "c.json", text, ret_error);
 }
-
-static void test_defaults(void) {
+TEST(defaults) {
         _cleanup_(config_donep) Config c = {};
 
         config_init(&c);
@@ -57,7 +58,7 @@ static void test_defaults(void) {
         g_assert_cmpuint(c.document_validity_minutes, ==, 360);
 }
 
-static void test_enums(void) {
+TEST(enums) {
         g_assert_cmpstr(key_type_to_string(KEY_TYPE_RSA_2048), ==, "rsa-2048");
         g_assert_cmpstr(key_type_to_string(KEY_TYPE_ECDSA_P256), ==, "ecdsa-p256");
         g_assert_null(key_type_to_string(_KEY_TYPE_MAX));
@@ -71,7 +72,7 @@ static void test_enums(void) {
         g_assert_cmpint(issuer_type_from_string("CMP"), ==, _ISSUER_TYPE_INVALID);
 }
 
-static void test_shipped_file(void) {
+TEST(shipped_file) {
         _cleanup_(config_donep) Config c = {};
         _cleanup_free_ char *error = NULL;
         g_autofree char *path = NULL;
@@ -87,7 +88,7 @@ static void test_shipped_file(void) {
         g_assert_cmpint(c.key_type, ==, KEY_TYPE_RSA_2048);
 }
 
-static void test_every_key(void) {
+TEST(every_key) {
         _cleanup_(config_donep) Config c = {};
 
         config_init(&c);
@@ -142,78 +143,84 @@ static void test_every_key(void) {
         g_assert_cmpuint(c.cmp.timeout_sec, ==, 120);
 }
 
-static void test_errors(void) {
-        expect_error("[]", -EINVAL, "c.json: the configuration must be a JSON object");
-        expect_error("{ \"colour\": \"blue\" }", -EINVAL, "c.json: unknown key \"colour\"");
-        expect_error("{ \"Enabled\": true }", -EINVAL, "c.json: unknown key \"Enabled\"");
-        expect_error("{ \"enabled\": \"yes\" }", -EINVAL, "c.json: key \"enabled\" must be true or false");
-        expect_error("{ \"subscriptionId\": 5 }", -EINVAL,
-                "c.json: key \"subscriptionId\" must be a string");
-        expect_error("{ \"stateDirectory\": \"var/lib/azshci\" }", -EINVAL,
-                "c.json: key \"stateDirectory\" must be an absolute path, not \"var/lib/azshci\"");
-        expect_error("{ \"benefitsFile\": \"\" }", -EINVAL,
-                "c.json: key \"benefitsFile\" must be an absolute path, not \"\"");
-        expect_error("{ \"documentValidityMinutes\": \"60\" }", -EINVAL,
-                "c.json: key \"documentValidityMinutes\" must be an integer");
-        expect_error("{ \"documentValidityMinutes\": 1.5 }", -EINVAL,
-                "c.json: key \"documentValidityMinutes\" must be an integer");
-        expect_error("{ \"documentValidityMinutes\": 0 }", -ERANGE,
-                "c.json: key \"documentValidityMinutes\" must be between 1 and 10080, not 0");
-        expect_error("{ \"syncIntervalHours\": 721 }", -ERANGE,
-                "c.json: key \"syncIntervalHours\" must be between 1 and 720, not 721");
-        expect_error("{ \"signingThreads\": -1 }", -ERANGE,
-                "c.json: key \"signingThreads\" must be between 0 and 256, not -1");
-        expect_error("{ \"certificateMaxValidityDays\": 4294967297 }", -ERANGE,
-                "c.json: key \"certificateMaxValidityDays\" must be between 1 and 3650, not 4294967297");
-        expect_error("{ \"keyType\": \"ed25519\" }", -EINVAL,
-                "c.json: key \"keyType\" must be \"rsa-2048\" or \"ecdsa-p256\"");
-        expect_error("{ \"keyType\": 2048 }", -EINVAL,
-                "c.json: key \"keyType\" must be \"rsa-2048\" or \"ecdsa-p256\"");
-        expect_error("{ \"serverName\": \"*\" }", -EINVAL, "c.json: key \"serverName\" is not a valid name");
-        expect_error("{ \"metadataDomain\": \"Metadata.Local\" }", -EINVAL,
-                "c.json: key \"metadataDomain\" must be a lowercase DNS name such as metadata.azshci.local");
-        expect_error("{ \"metadataDomain\": \"\" }", -EINVAL,
-                "c.json: key \"metadataDomain\" must be a lowercase DNS name such as metadata.azshci.local");
-}
+/* What the loader refuses, with its result and exact message. */
+static const TestRefusalCase config_error_cases[] = {
+        {"[]", -EINVAL, "c.json: the configuration must be a JSON object"},
+        {"{ \"colour\": \"blue\" }", -EINVAL, "c.json: unknown key \"colour\""},
+        {"{ \"Enabled\": true }", -EINVAL, "c.json: unknown key \"Enabled\""},
+        {"{ \"enabled\": \"yes\" }", -EINVAL, "c.json: key \"enabled\" must be true or false"},
+        {"{ \"subscriptionId\": 5 }", -EINVAL, "c.json: key \"subscriptionId\" must be a string"},
+        {"{ \"stateDirectory\": \"var/lib/azshci\" }", -EINVAL,
+                "c.json: key \"stateDirectory\" must be an absolute path, not \"var/lib/azshci\""},
+        {"{ \"benefitsFile\": \"\" }", -EINVAL,
+                "c.json: key \"benefitsFile\" must be an absolute path, not \"\""},
+        {"{ \"documentValidityMinutes\": \"60\" }", -EINVAL,
+                "c.json: key \"documentValidityMinutes\" must be an integer"},
+        {"{ \"documentValidityMinutes\": 1.5 }", -EINVAL,
+                "c.json: key \"documentValidityMinutes\" must be an integer"},
+        {"{ \"documentValidityMinutes\": 0 }", -ERANGE,
+                "c.json: key \"documentValidityMinutes\" must be between 1 and 10080, not 0"},
+        {"{ \"syncIntervalHours\": 721 }", -ERANGE,
+                "c.json: key \"syncIntervalHours\" must be between 1 and 720, not 721"},
+        {"{ \"signingThreads\": -1 }", -ERANGE,
+                "c.json: key \"signingThreads\" must be between 0 and 256, not -1"},
+        {"{ \"certificateMaxValidityDays\": 4294967297 }", -ERANGE,
+                "c.json: key \"certificateMaxValidityDays\" must be between 1 and 3650, not 4294967297"},
+        {"{ \"keyType\": \"ed25519\" }", -EINVAL,
+                "c.json: key \"keyType\" must be \"rsa-2048\" or \"ecdsa-p256\""},
+        {"{ \"keyType\": 2048 }", -EINVAL, "c.json: key \"keyType\" must be \"rsa-2048\" or \"ecdsa-p256\""},
+        {"{ \"serverName\": \"*\" }", -EINVAL, "c.json: key \"serverName\" is not a valid name"},
+        {"{ \"metadataDomain\": \"Metadata.Local\" }", -EINVAL,
+                "c.json: key \"metadataDomain\" must be a lowercase DNS name such as metadata.azshci.local"},
+        {"{ \"metadataDomain\": \"\" }", -EINVAL,
+                "c.json: key \"metadataDomain\" must be a lowercase DNS name such as metadata.azshci.local"},
+};
 
-static void test_issuer_errors(void) {
-        expect_error("{ \"issuer\": \"local\" }", -EINVAL, "c.json: key \"issuer\" must be an object");
-        expect_error("{ \"issuer\": {} }", -EINVAL,
-                "c.json: key \"issuer.type\" must be \"local\" or \"cmp\"");
-        expect_error("{ \"issuer\": { \"type\": \"acme\" } }", -EINVAL,
-                "c.json: key \"issuer.type\" must be \"local\" or \"cmp\"");
-        expect_error("{ \"issuer\": { \"type\": \"local\", \"server\": \"http://x\" } }", -EINVAL,
-                "c.json: the \"local\" issuer takes no settings besides \"type\"");
-        expect_error("{ \"issuer\": { \"type\": \"cmp\", \"colour\": 1 } }", -EINVAL,
-                "c.json: unknown key \"issuer.colour\"");
-        expect_error("{ \"issuer\": { \"type\": \"cmp\" } }", -EINVAL,
-                "c.json: the \"cmp\" issuer needs \"issuer.server\"");
-        expect_error("{ \"issuer\": { \"type\": \"cmp\", \"server\": \"ftp://ca\" } }", -EINVAL,
-                "c.json: key \"issuer.server\" must be an http:// or https:// URL");
-        expect_error("{ \"issuer\": { \"type\": \"cmp\", \"server\": \"http://ca:829/pkix/\" } }", -EINVAL,
-                "c.json: the \"cmp\" issuer needs \"issuer.trustAnchor\"");
-        expect_error(
-                "{ \"issuer\": { \"type\": \"cmp\", \"server\": \"http://ca/\", \"trustAnchor\": \"ca.pem\" } }",
-                -EINVAL, "c.json: key \"trustAnchor\" must be an absolute path, not \"ca.pem\"");
-        expect_error(
-                "{ \"issuer\": { \"type\": \"cmp\", \"server\": \"http://ca/\", \"trustAnchor\": \"/ca.pem\","
-                " \"reference\": \"r\" } }",
+static const TestRefusalCase issuer_error_cases[] = {
+        {"{ \"issuer\": \"local\" }", -EINVAL, "c.json: key \"issuer\" must be an object"},
+        {"{ \"issuer\": {} }", -EINVAL, "c.json: key \"issuer.type\" must be \"local\" or \"cmp\""},
+        {"{ \"issuer\": { \"type\": \"acme\" } }", -EINVAL,
+                "c.json: key \"issuer.type\" must be \"local\" or \"cmp\""},
+        {"{ \"issuer\": { \"type\": \"local\", \"server\": \"http://x\" } }", -EINVAL,
+                "c.json: the \"local\" issuer takes no settings besides \"type\""},
+        {"{ \"issuer\": { \"type\": \"cmp\", \"colour\": 1 } }", -EINVAL,
+                "c.json: unknown key \"issuer.colour\""},
+        {"{ \"issuer\": { \"type\": \"cmp\" } }", -EINVAL,
+                "c.json: the \"cmp\" issuer needs \"issuer.server\""},
+        {"{ \"issuer\": { \"type\": \"cmp\", \"server\": \"ftp://ca\" } }", -EINVAL,
+                "c.json: key \"issuer.server\" must be an http:// or https:// URL"},
+        {"{ \"issuer\": { \"type\": \"cmp\", \"server\": \"http://ca:829/pkix/\" } }", -EINVAL,
+                "c.json: the \"cmp\" issuer needs \"issuer.trustAnchor\""},
+        {"{ \"issuer\": { \"type\": \"cmp\", \"server\": \"http://ca/\", \"trustAnchor\": \"ca.pem\" } }",
+                -EINVAL, "c.json: key \"trustAnchor\" must be an absolute path, not \"ca.pem\""},
+        {"{ \"issuer\": { \"type\": \"cmp\", \"server\": \"http://ca/\", \"trustAnchor\": \"/ca.pem\","
+         " \"reference\": \"r\" } }",
                 -EINVAL,
                 "c.json: the \"cmp\" issuer needs \"issuer.reference\" and exactly one of \"issuer.secret\" and "
-                "\"issuer.secretFile\"");
-        expect_error(
-                "{ \"issuer\": { \"type\": \"cmp\", \"server\": \"http://ca/\", \"trustAnchor\": \"/ca.pem\","
-                " \"reference\": \"r\", \"secret\": \"s\", \"secretFile\": \"/s\" } }",
+                "\"issuer.secretFile\""},
+        {"{ \"issuer\": { \"type\": \"cmp\", \"server\": \"http://ca/\", \"trustAnchor\": \"/ca.pem\","
+         " \"reference\": \"r\", \"secret\": \"s\", \"secretFile\": \"/s\" } }",
                 -EINVAL,
                 "c.json: the \"cmp\" issuer needs \"issuer.reference\" and exactly one of \"issuer.secret\" and "
-                "\"issuer.secretFile\"");
-        expect_error(
-                "{ \"issuer\": { \"type\": \"cmp\", \"server\": \"http://ca/\", \"trustAnchor\": \"/ca.pem\","
-                " \"reference\": \"r\", \"secret\": \"s\", \"timeoutSeconds\": 601 } }",
-                -ERANGE, "c.json: key \"timeoutSeconds\" must be between 1 and 600, not 601");
-}
+                "\"issuer.secretFile\""},
+        {"{ \"issuer\": { \"type\": \"cmp\", \"server\": \"http://ca/\", \"trustAnchor\": \"/ca.pem\","
+         " \"reference\": \"r\", \"secret\": \"s\", \"timeoutSeconds\": 601 } }",
+                -ERANGE, "c.json: key \"timeoutSeconds\" must be between 1 and 600, not 601"},
+};
 
-static void test_inventory(void) {
+static const TestRefusalCase inventory_error_cases[] = {
+        {"{ \"inventory\": \"libvirt\" }", -EINVAL, "c.json: key \"inventory\" must be an object"},
+        {"{ \"inventory\": { \"uri\": \"qemu:///system\" } }", -EINVAL,
+                "c.json: key \"inventory.provider\" must be \"manual\" or \"libvirt\""},
+        {"{ \"inventory\": { \"provider\": \"hyperv\" } }", -EINVAL,
+                "c.json: key \"inventory.provider\" must be \"manual\" or \"libvirt\""},
+        {"{ \"inventory\": { \"provider\": \"libvirt\", \"url\": \"x\" } }", -EINVAL,
+                "c.json: unknown key \"inventory.url\""},
+        {"{ \"inventory\": { \"provider\": \"libvirt\", \"uri\": \"system\" } }", -EINVAL,
+                "c.json: key \"inventory.uri\" must be a libvirt URI such as qemu:///system"},
+};
+
+TEST(inventory) {
         _cleanup_(config_donep) Config c = {};
 
         config_init(&c);
@@ -225,20 +232,9 @@ static void test_inventory(void) {
         expect_ok(&c,
                 "{ \"inventory\": { \"provider\": \"libvirt\", \"uri\": \"qemu+unix:///system?socket=/s\" } }");
         g_assert_cmpstr(c.inventory_uri, ==, "qemu+unix:///system?socket=/s");
-
-        expect_error("{ \"inventory\": \"libvirt\" }", -EINVAL,
-                "c.json: key \"inventory\" must be an object");
-        expect_error("{ \"inventory\": { \"uri\": \"qemu:///system\" } }", -EINVAL,
-                "c.json: key \"inventory.provider\" must be \"manual\" or \"libvirt\"");
-        expect_error("{ \"inventory\": { \"provider\": \"hyperv\" } }", -EINVAL,
-                "c.json: key \"inventory.provider\" must be \"manual\" or \"libvirt\"");
-        expect_error("{ \"inventory\": { \"provider\": \"libvirt\", \"url\": \"x\" } }", -EINVAL,
-                "c.json: unknown key \"inventory.url\"");
-        expect_error("{ \"inventory\": { \"provider\": \"libvirt\", \"uri\": \"system\" } }", -EINVAL,
-                "c.json: key \"inventory.uri\" must be a libvirt URI such as qemu:///system");
 }
 
-static void test_files(void) {
+TEST(files) {
         _cleanup_(config_donep) Config c = {};
         _cleanup_free_ char *error = NULL;
 
@@ -275,7 +271,7 @@ static int load_file_with_mode(const char *dir, const char *name, const char *da
 
 /* An inline CMP secret is refused in a file others can read; a secretFile or a file closed to
  * others is accepted, and so is any mode without an inline secret. */
-static void test_secret_mode(void) {
+TEST(secret_mode) {
         g_autofree char *dir = g_dir_make_tmp("azshci-config-XXXXXX", NULL);
         g_autofree char *file = g_build_filename(dir, "attestation.json", NULL);
         static const struct {
@@ -317,7 +313,31 @@ static void test_secret_mode(void) {
 }
 
 /* The "cluster" section (docs/cluster.md): absent = standalone, the keys, and what is refused. */
-static void test_cluster(void) {
+#define EP "\"endpoints\": [\"http://10.0.0.1:2379\"]"
+static const TestRefusalCase cluster_error_cases[] = {
+        {"{ \"cluster\": [] }", -EINVAL, "c.json: key \"cluster\" must be an object"},
+        {"{ \"serverName\": \"n1\", \"cluster\": {} }", -EINVAL,
+                "c.json: key \"cluster.endpoints\" must be a list of etcd client URLs"},
+        {"{ \"serverName\": \"n1\", \"cluster\": { \"endpoints\": [] } }", -EINVAL,
+                "c.json: key \"cluster.endpoints\" must be a list of etcd client URLs"},
+        {"{ \"serverName\": \"n1\", \"cluster\": { \"endpoints\": [\"10.0.0.1:2379\"] } }", -EINVAL,
+                "c.json: key \"cluster.endpoints\" must hold http:// or https:// URLs"},
+        {"{ \"cluster\": { " EP " } }", -EINVAL,
+                "c.json: in a cluster, key \"serverName\" is required: 1 to 63 letters, digits, '.', '_' or '-'"},
+        {"{ \"serverName\": \"node 1\", \"cluster\": { " EP " } }", -EINVAL,
+                "c.json: in a cluster, key \"serverName\" is required: 1 to 63 letters, digits, '.', '_' or '-'"},
+        {"{ \"serverName\": \"n1\", \"cluster\": { " EP ", \"prefix\": \"azshci/\" } }", -EINVAL,
+                "c.json: key \"cluster.prefix\" must be an etcd key prefix such as /azshci"},
+        {"{ \"serverName\": \"n1\", \"cluster\": { " EP ", \"certFile\": \"/c.pem\" } }", -EINVAL,
+                "c.json: keys \"cluster.certFile\" and \"cluster.keyFile\" go together"},
+        {"{ \"serverName\": \"n1\", \"cluster\": { " EP ", \"leaseTtlSeconds\": 1 } }", -ERANGE,
+                "c.json: key \"leaseTtlSeconds\" must be between 2 and 3600, not 1"},
+        {"{ \"serverName\": \"n1\", \"cluster\": { " EP ", \"members\": 3 } }", -EINVAL,
+                "c.json: unknown key \"cluster.members\""},
+};
+#undef EP
+
+TEST(cluster) {
         _cleanup_(config_donep) Config c = {};
         _cleanup_free_ char *error = NULL;
 
@@ -346,43 +366,20 @@ static void test_cluster(void) {
         g_assert_cmpstr(c.cluster.key_file, ==, "/etc/azshci/c.key");
         g_assert_cmpuint(c.cluster.lease_ttl_sec, ==, 2);
         g_assert_cmpuint(c.cluster.timeout_sec, ==, 5);
-
-#define EP "\"endpoints\": [\"http://10.0.0.1:2379\"]"
-        expect_error("{ \"cluster\": [] }", -EINVAL, "c.json: key \"cluster\" must be an object");
-        expect_error("{ \"serverName\": \"n1\", \"cluster\": {} }", -EINVAL,
-                "c.json: key \"cluster.endpoints\" must be a list of etcd client URLs");
-        expect_error("{ \"serverName\": \"n1\", \"cluster\": { \"endpoints\": [] } }", -EINVAL,
-                "c.json: key \"cluster.endpoints\" must be a list of etcd client URLs");
-        expect_error("{ \"serverName\": \"n1\", \"cluster\": { \"endpoints\": [\"10.0.0.1:2379\"] } }",
-                -EINVAL, "c.json: key \"cluster.endpoints\" must hold http:// or https:// URLs");
-        expect_error("{ \"cluster\": { " EP " } }", -EINVAL,
-                "c.json: in a cluster, key \"serverName\" is required: 1 to 63 letters, digits, '.', '_' or '-'");
-        expect_error("{ \"serverName\": \"node 1\", \"cluster\": { " EP " } }", -EINVAL,
-                "c.json: in a cluster, key \"serverName\" is required: 1 to 63 letters, digits, '.', '_' or '-'");
-        expect_error("{ \"serverName\": \"n1\", \"cluster\": { " EP ", \"prefix\": \"azshci/\" } }", -EINVAL,
-                "c.json: key \"cluster.prefix\" must be an etcd key prefix such as /azshci");
-        expect_error("{ \"serverName\": \"n1\", \"cluster\": { " EP ", \"certFile\": \"/c.pem\" } }",
-                -EINVAL, "c.json: keys \"cluster.certFile\" and \"cluster.keyFile\" go together");
-        expect_error("{ \"serverName\": \"n1\", \"cluster\": { " EP ", \"leaseTtlSeconds\": 1 } }", -ERANGE,
-                "c.json: key \"leaseTtlSeconds\" must be between 2 and 3600, not 1");
-        expect_error("{ \"serverName\": \"n1\", \"cluster\": { " EP ", \"members\": 3 } }", -EINVAL,
-                "c.json: unknown key \"cluster.members\"");
-#undef EP
 }
 
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
 
-        g_test_add_func("/config/defaults", test_defaults);
-        g_test_add_func("/config/enums", test_enums);
-        g_test_add_func("/config/shipped-file", test_shipped_file);
-        g_test_add_func("/config/every-key", test_every_key);
-        g_test_add_func("/config/errors", test_errors);
-        g_test_add_func("/config/issuer-errors", test_issuer_errors);
-        g_test_add_func("/config/inventory", test_inventory);
-        g_test_add_func("/config/files", test_files);
-        g_test_add_func("/config/secret-mode", test_secret_mode);
-        g_test_add_func("/config/cluster", test_cluster);
+        test_add_registered();
+        test_add_refusal_cases("/config/errors", load_config, config_error_cases,
+                G_N_ELEMENTS(config_error_cases), TEST_REFUSAL_NAME_TEXT);
+        test_add_refusal_cases("/config/issuer-errors", load_config, issuer_error_cases,
+                G_N_ELEMENTS(issuer_error_cases), TEST_REFUSAL_NAME_TEXT);
+        test_add_refusal_cases("/config/inventory", load_config, inventory_error_cases,
+                G_N_ELEMENTS(inventory_error_cases), TEST_REFUSAL_NAME_TEXT);
+        test_add_refusal_cases("/config/cluster", load_config, cluster_error_cases,
+                G_N_ELEMENTS(cluster_error_cases), TEST_REFUSAL_NAME_TEXT);
 
         return g_test_run();
 }

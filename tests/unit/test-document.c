@@ -4,6 +4,8 @@
  * sign → verify round trips with the embedded CA for both key types, plus every way a
  * document must be rejected. The real Azure document in tests/vectors/ is verified too. */
 
+#define TEST_PREFIX "/document"
+
 #include <glib.h>
 #include <pthread.h>
 
@@ -41,7 +43,7 @@ static DocumentFields azure_fields(void) {
         };
 }
 
-static void test_payload_matches_azure(void) {
+TEST(payload_matches_azure) {
         DocumentFields f = azure_fields();
         char *json = NULL;
 
@@ -53,62 +55,62 @@ static void test_payload_matches_azure(void) {
         free(json);
 }
 
-static void test_payload_versions(void) {
-        DocumentFields f = azure_fields();
-        char *json = NULL;
+/* The payload of azure_fields() with a plan, for one api-version (NULL: the newest): its exact
+ * text, or what it starts with, holds and lacks. */
+typedef struct PayloadCase {
+        const char *name;
+        const char *api_version;
+        bool no_license_type; /* licenseType "" */
+        const char *exact, *prefix, *contains, *lacks;
+} PayloadCase;
 
-        f.api_version = NULL; /* newest: everything */
+static const PayloadCase payload_cases[] = {
+        {"newest-everything", NULL,
+                .exact =
+                        "{\"licenseType\":\"Windows_Server\",\"nonce\":\"20200221-205322\",\"plan\":{\"name\":\"n\","
+                        "\"product\":\"p\",\"publisher\":\"pub\"},\"sku\":\"2019-Datacenter\",\"subscriptionId\":"
+                        "\"ce73a2b0-d2e7-4ff6-b987-b32d6908de4e\",\"timeStamp\":{\"createdOn\":\"02/21/20 14:53:22 "
+                        "-0000\",\"expiresOn\":\"02/21/20 20:53:22 -0000\"},\"vmId\":\"e01fcd50-213b-4559-8fdf-"
+                        "d98c0086cde4\"}"},
+        {"2020-09-01-first-with-licenseType", "2020-09-01",
+                .prefix = "{\"licenseType\":\"Windows_Server\",\"nonce\""},
+        {"2020-07-15-sku-no-licenseType", "2020-07-15", .prefix = "{\"nonce\"",
+                .contains = "\"sku\":\"2019-Datacenter\",\"subscriptionId\""},
+        {"2019-11-01-first-with-sku", "2019-11-01", .contains = "\"sku\":"},
+        {"2018-10-01-no-sku-no-subscriptionId", "2018-10-01",
+                .exact =
+                        "{\"nonce\":\"20200221-205322\",\"plan\":{\"name\":\"n\",\"product\":\"p\",\"publisher\":"
+                        "\"pub\"},\"timeStamp\":{\"createdOn\":\"02/21/20 14:53:22 -0000\",\"expiresOn\":\"02/21/20 "
+                        "20:53:22 -0000\"},\"vmId\":\"e01fcd50-213b-4559-8fdf-d98c0086cde4\"}"},
+        {"2019-04-30-first-with-subscriptionId", "2019-04-30", .contains = "\"subscriptionId\":\"ce73",
+                .lacks = "\"sku\""},
+        /* licenseType empty = not set: left out even on the newest version. */
+        {"newest-empty-licenseType", NULL, .no_license_type = true, .lacks = "licenseType"},
+};
+
+static void test_payload_case(const void *data) {
+        const PayloadCase *c = data;
+        DocumentFields f = azure_fields();
+        _cleanup_free_ char *json = NULL;
+
+        f.api_version = c->api_version;
         f.plan_name = "n";
         f.plan_product = "p";
         f.plan_publisher = "pub";
+        if (c->no_license_type)
+                f.license_type = "";
         g_assert_cmpint(document_build_payload(&f, &json), ==, 0);
-        g_assert_cmpstr(json, ==,
-                "{\"licenseType\":\"Windows_Server\",\"nonce\":\"20200221-205322\",\"plan\":{\"name\":\"n\","
-                "\"product\":\"p\",\"publisher\":\"pub\"},\"sku\":\"2019-Datacenter\",\"subscriptionId\":"
-                "\"ce73a2b0-d2e7-4ff6-b987-b32d6908de4e\",\"timeStamp\":{\"createdOn\":\"02/21/20 14:53:22 "
-                "-0000\",\"expiresOn\":\"02/21/20 20:53:22 -0000\"},\"vmId\":\"e01fcd50-213b-4559-8fdf-"
-                "d98c0086cde4\"}");
-        free(json);
-
-        f.api_version = "2020-09-01"; /* first with licenseType */
-        g_assert_cmpint(document_build_payload(&f, &json), ==, 0);
-        g_assert_true(g_str_has_prefix(json, "{\"licenseType\":\"Windows_Server\",\"nonce\""));
-        free(json);
-
-        f.api_version = "2020-07-15"; /* sku but no licenseType */
-        g_assert_cmpint(document_build_payload(&f, &json), ==, 0);
-        g_assert_true(g_str_has_prefix(json, "{\"nonce\""));
-        g_assert_nonnull(strstr(json, "\"sku\":\"2019-Datacenter\",\"subscriptionId\""));
-        free(json);
-
-        f.api_version = "2019-11-01"; /* first with sku */
-        g_assert_cmpint(document_build_payload(&f, &json), ==, 0);
-        g_assert_nonnull(strstr(json, "\"sku\":"));
-        free(json);
-
-        f.api_version = "2018-10-01"; /* neither sku nor subscriptionId */
-        g_assert_cmpint(document_build_payload(&f, &json), ==, 0);
-        g_assert_cmpstr(json, ==,
-                "{\"nonce\":\"20200221-205322\",\"plan\":{\"name\":\"n\",\"product\":\"p\",\"publisher\":"
-                "\"pub\"},\"timeStamp\":{\"createdOn\":\"02/21/20 14:53:22 -0000\",\"expiresOn\":\"02/21/20 "
-                "20:53:22 -0000\"},\"vmId\":\"e01fcd50-213b-4559-8fdf-d98c0086cde4\"}");
-        free(json);
-
-        f.api_version = "2019-04-30"; /* first with subscriptionId */
-        g_assert_cmpint(document_build_payload(&f, &json), ==, 0);
-        g_assert_nonnull(strstr(json, "\"subscriptionId\":\"ce73"));
-        g_assert_null(strstr(json, "\"sku\""));
-        free(json);
-
-        /* licenseType empty = not set: left out even on the newest version. */
-        f.api_version = NULL;
-        f.license_type = "";
-        g_assert_cmpint(document_build_payload(&f, &json), ==, 0);
-        g_assert_null(strstr(json, "licenseType"));
-        free(json);
+        if (c->exact)
+                g_assert_cmpstr(json, ==, c->exact);
+        if (c->prefix)
+                g_assert_true(g_str_has_prefix(json, c->prefix));
+        if (c->contains)
+                g_assert_nonnull(strstr(json, c->contains));
+        if (c->lacks)
+                g_assert_null(strstr(json, c->lacks));
 }
 
-static void test_payload_escaping(void) {
+TEST(payload_escaping) {
         DocumentFields f = azure_fields();
         char *json = NULL;
 
@@ -154,7 +156,7 @@ static void test_payload_escaping(void) {
         g_assert_cmpint(document_build_payload(&f, &json), ==, -EINVAL);
 }
 
-static void test_time_format(void) {
+TEST(time_format) {
         char buf[DOCUMENT_TIME_MAX];
         usec_t t;
 
@@ -175,7 +177,7 @@ static void test_time_format(void) {
         g_assert_cmpint(document_parse_time("", &t), ==, -EINVAL);
 }
 
-static void test_default_nonce(void) {
+TEST(default_nonce) {
         char buf[DOCUMENT_NONCE_MAX];
 
         g_assert_cmpstr(document_default_nonce(AZ_CREATED, buf), ==, "20200221-145322");
@@ -184,7 +186,7 @@ static void test_default_nonce(void) {
                 "20251231-235959");
 }
 
-static void test_dns_names(void) {
+TEST(dns_names) {
         g_assert_true(dns_name_under_domain("metadata.azure.com", "metadata.azure.com"));
         g_assert_true(dns_name_under_domain("westeurope.metadata.azure.com", "metadata.azure.com"));
         g_assert_true(dns_name_under_domain("*.metadata.azure.com", "metadata.azure.com"));
@@ -307,11 +309,11 @@ static void roundtrip(KeyType type) {
         fixture_teardown(&fx);
 }
 
-static void test_roundtrip_rsa(void) {
+TEST(roundtrip_rsa) {
         roundtrip(KEY_TYPE_RSA_2048);
 }
 
-static void test_roundtrip_ecdsa(void) {
+TEST(roundtrip_ecdsa) {
         roundtrip(KEY_TYPE_ECDSA_P256);
 }
 
@@ -332,64 +334,79 @@ static char *tamper(const char *body, const char *needle, char replacement) {
         return g_strdup_printf("{\"encoding\":\"pkcs7\",\"signature\":\"%s\"}", b64);
 }
 
-static void test_rejections(void) {
+/* Verifying a document signed now by the fixture's identity with these options: what each
+ * check says. now_offset moves the verifier's clock (0: the current time). */
+typedef struct VerifyCase {
+        const char *name;
+        DocumentVerifyOptions options;
+        int64_t now_offset;
+        DocumentCheck expected;
+} VerifyCase;
+
+static const VerifyCase verify_cases[] = {
+        /* wrong nonce, wrong vmId, wrong domain */
+        {"wrong-nonce", {.nonce = "nonce2"}, 0, DOCUMENT_CHECK_NONCE},
+        {"wrong-vm-id", {.vm_id = "0f6a1f5e-7d0c-4bde-9a57-4a5e3a2c1b02"}, 0, DOCUMENT_CHECK_VM_ID},
+        {"vm-id-upper-case", {.vm_id = "0F6A1F5E-7D0C-4BDE-9A57-4A5E3A2C1B01"}, 0, DOCUMENT_CHECK_OK},
+        {"wrong-domain", {.metadata_domain = "metadata.azure.com"}, 0, DOCUMENT_CHECK_NAME},
+        {"domain-of-the-host", {.metadata_domain = "host1.metadata.azshci.local"}, 0, DOCUMENT_CHECK_OK},
+        {"domain-local", {.metadata_domain = "local"}, 0, DOCUMENT_CHECK_OK},
+        /* time: expired (beyond the skew), just within the skew, not yet valid */
+        {"expired-beyond-skew", {}, 6 * USEC_PER_HOUR + 5 * USEC_PER_MINUTE, DOCUMENT_CHECK_TIME},
+        {"expired-within-skew", {}, 6 * USEC_PER_HOUR + 4 * USEC_PER_MINUTE, DOCUMENT_CHECK_OK},
+        {"certificate-not-yet-valid", {}, -10 * (int64_t)USEC_PER_MINUTE, DOCUMENT_CHECK_CHAIN},
+        {"not-yet-valid-skip-chain", {.skip_chain = true}, -10 * (int64_t)USEC_PER_MINUTE,
+                DOCUMENT_CHECK_TIME},
+        {"certificate-expired", {}, 40 * USEC_PER_DAY, DOCUMENT_CHECK_CHAIN},
+        {"certificate-expired-ignore-time", {.ignore_time = true}, 40 * USEC_PER_DAY, DOCUMENT_CHECK_OK},
+        /* without the chain check any root will do */
+        {"skip-chain", {.skip_chain = true}, 0, DOCUMENT_CHECK_OK},
+};
+
+/* Bodies that are no attested document at all. */
+static const char *const malformed_bodies[] = {
+        "",
+        "[]",
+        "{\"encoding\":\"pkcs7\"}",
+        "{\"encoding\":\"pkcs7\",\"signature\":\"!!\"}",
+        "{\"encoding\":\"pkcs7\",\"signature\":\"AAAA\"}",
+};
+
+TEST(rejections) {
         usec_t now = now_usec(CLOCK_REALTIME);
         Fixture fx = {}, other = {};
         g_autofree char *body = NULL, *bad = NULL, *b = NULL;
+        DocumentVerifyOptions o = {};
 
         fixture_setup(&fx, KEY_TYPE_RSA_2048);
         body = sign_now(&fx, "nonce1", false, now);
 
         /* tampered content: one character of the nonce */
         bad = tamper(body, "nonce1", 'N');
-        DocumentVerifyOptions o = {};
         g_assert_cmpint(verify(&fx, bad, &o, NULL), ==, DOCUMENT_CHECK_SIGNATURE);
 
-        /* wrong nonce, wrong vmId, wrong domain */
-        o = (DocumentVerifyOptions){.nonce = "nonce2"};
-        g_assert_cmpint(verify(&fx, body, &o, NULL), ==, DOCUMENT_CHECK_NONCE);
-        o = (DocumentVerifyOptions){.vm_id = "0f6a1f5e-7d0c-4bde-9a57-4a5e3a2c1b02"};
-        g_assert_cmpint(verify(&fx, body, &o, NULL), ==, DOCUMENT_CHECK_VM_ID);
-        o = (DocumentVerifyOptions){.vm_id = "0F6A1F5E-7D0C-4BDE-9A57-4A5E3A2C1B01"};
-        g_assert_cmpint(verify(&fx, body, &o, NULL), ==, DOCUMENT_CHECK_OK);
-        o = (DocumentVerifyOptions){.metadata_domain = "metadata.azure.com"};
-        g_assert_cmpint(verify(&fx, body, &o, NULL), ==, DOCUMENT_CHECK_NAME);
-        o = (DocumentVerifyOptions){.metadata_domain = "host1.metadata.azshci.local"};
-        g_assert_cmpint(verify(&fx, body, &o, NULL), ==, DOCUMENT_CHECK_OK);
-        o = (DocumentVerifyOptions){.metadata_domain = "local"};
-        g_assert_cmpint(verify(&fx, body, &o, NULL), ==, DOCUMENT_CHECK_OK);
+        for (size_t i = 0; i < ELEMENTSOF(verify_cases); i++) {
+                const VerifyCase *c = &verify_cases[i];
 
-        /* time: expired (beyond the skew), just within the skew, not yet valid */
-        o = (DocumentVerifyOptions){.now = now + 6 * USEC_PER_HOUR + 5 * USEC_PER_MINUTE};
-        g_assert_cmpint(verify(&fx, body, &o, NULL), ==, DOCUMENT_CHECK_TIME);
-        o = (DocumentVerifyOptions){.now = now + 6 * USEC_PER_HOUR + 4 * USEC_PER_MINUTE};
-        g_assert_cmpint(verify(&fx, body, &o, NULL), ==, DOCUMENT_CHECK_OK);
-        o = (DocumentVerifyOptions){.now = now - 10 * USEC_PER_MINUTE};
-        g_assert_cmpint(verify(&fx, body, &o, NULL), ==, DOCUMENT_CHECK_CHAIN); /* cert not yet valid */
-        o = (DocumentVerifyOptions){.now = now - 10 * USEC_PER_MINUTE, .skip_chain = true};
-        g_assert_cmpint(verify(&fx, body, &o, NULL), ==, DOCUMENT_CHECK_TIME);
-        o = (DocumentVerifyOptions){.now = now + 40 * USEC_PER_DAY};
-        g_assert_cmpint(verify(&fx, body, &o, NULL), ==, DOCUMENT_CHECK_CHAIN); /* cert expired */
-        o = (DocumentVerifyOptions){.now = now + 40 * USEC_PER_DAY, .ignore_time = true};
-        g_assert_cmpint(verify(&fx, body, &o, NULL), ==, DOCUMENT_CHECK_OK);
+                g_test_message("case %s", c->name);
+                o = c->options;
+                if (c->now_offset != 0)
+                        o.now = now + c->now_offset;
+                g_assert_cmpint(verify(&fx, body, &o, NULL), ==, c->expected);
+        }
 
-        /* another CA's root is not trusted; with skip_chain it passes */
+        /* another CA's root is not trusted */
         fixture_setup(&other, KEY_TYPE_ECDSA_P256);
         o = (DocumentVerifyOptions){.trust = other.trust};
         g_assert_cmpint(verify(&fx, body, &o, NULL), ==, DOCUMENT_CHECK_CHAIN);
-        o = (DocumentVerifyOptions){.skip_chain = true};
-        g_assert_cmpint(verify(&fx, body, &o, NULL), ==, DOCUMENT_CHECK_OK);
         fixture_teardown(&other);
 
         /* malformed bodies */
         o = (DocumentVerifyOptions){};
-        g_assert_cmpint(verify(&fx, "", &o, NULL), ==, DOCUMENT_CHECK_FORMAT);
-        g_assert_cmpint(verify(&fx, "[]", &o, NULL), ==, DOCUMENT_CHECK_FORMAT);
-        g_assert_cmpint(verify(&fx, "{\"encoding\":\"pkcs7\"}", &o, NULL), ==, DOCUMENT_CHECK_FORMAT);
-        g_assert_cmpint(verify(&fx, "{\"encoding\":\"pkcs7\",\"signature\":\"!!\"}", &o, NULL), ==,
-                DOCUMENT_CHECK_FORMAT);
-        g_assert_cmpint(verify(&fx, "{\"encoding\":\"pkcs7\",\"signature\":\"AAAA\"}", &o, NULL), ==,
-                DOCUMENT_CHECK_FORMAT);
+        for (size_t i = 0; i < ELEMENTSOF(malformed_bodies); i++) {
+                g_test_message("case malformed body '%s'", malformed_bodies[i]);
+                g_assert_cmpint(verify(&fx, malformed_bodies[i], &o, NULL), ==, DOCUMENT_CHECK_FORMAT);
+        }
         b = g_strdup(body);
         memcpy(strstr(b, "pkcs7"), "PKCS7", 5);
         g_assert_cmpint(verify(&fx, b, &o, NULL), ==, DOCUMENT_CHECK_FORMAT);
@@ -433,16 +450,16 @@ static void concurrent_signing(KeyType type) {
         fixture_teardown(&fx);
 }
 
-static void test_concurrent_signing_ecdsa(void) {
+TEST(concurrent_signing_ecdsa) {
         concurrent_signing(KEY_TYPE_ECDSA_P256);
 }
 
-static void test_concurrent_signing_rsa(void) {
+TEST(concurrent_signing_rsa) {
         concurrent_signing(KEY_TYPE_RSA_2048);
 }
 
 /* The real Azure document: verifies with chain and time checks off, rejected otherwise. */
-static void test_azure_vector(void) {
+TEST(azure_vector) {
         _cleanup_(document_info_freep) DocumentInfo *info = NULL;
         _cleanup_(X509_STORE_freep) X509_STORE *system_trust = NULL;
         g_autofree char *path = NULL;
@@ -485,17 +502,7 @@ static void test_azure_vector(void) {
 
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
-        g_test_add_func("/document/payload-matches-azure", test_payload_matches_azure);
-        g_test_add_func("/document/payload-versions", test_payload_versions);
-        g_test_add_func("/document/payload-escaping", test_payload_escaping);
-        g_test_add_func("/document/time-format", test_time_format);
-        g_test_add_func("/document/default-nonce", test_default_nonce);
-        g_test_add_func("/document/dns-names", test_dns_names);
-        g_test_add_func("/document/roundtrip-rsa", test_roundtrip_rsa);
-        g_test_add_func("/document/roundtrip-ecdsa", test_roundtrip_ecdsa);
-        g_test_add_func("/document/rejections", test_rejections);
-        g_test_add_func("/document/concurrent-signing-ecdsa", test_concurrent_signing_ecdsa);
-        g_test_add_func("/document/concurrent-signing-rsa", test_concurrent_signing_rsa);
-        g_test_add_func("/document/azure-vector", test_azure_vector);
+        test_add_registered();
+        test_add_cases("/document/payload-versions", payload_cases, name, test_payload_case);
         return g_test_run();
 }

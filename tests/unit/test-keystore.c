@@ -3,6 +3,8 @@
 /* The file keystore (modes, atomic replace with the previous pair kept, import of a
  * pre-provisioned key), the embedded CA and the certificate acceptance check. */
 
+#define TEST_PREFIX "/keystore"
+
 #include <glib.h>
 #include <sys/stat.h>
 
@@ -62,7 +64,7 @@ static void assert_same_identity(const SigningIdentity *a, const SigningIdentity
         g_assert_cmpuint(a->not_after, ==, b->not_after);
 }
 
-static void test_keystore_store_load(void) {
+TEST(store_load) {
         g_autofree char *dir = make_tmpdir(), *ks_dir = g_strdup_printf("%s/keys", dir);
         g_autofree char *cur = g_strdup_printf("%s/identity.pem", ks_dir);
         g_autofree char *old = g_strdup_printf("%s/identity.pem.old", ks_dir);
@@ -156,7 +158,7 @@ static void test_keystore_store_load(void) {
 }
 
 /* The fallback to the previous pair is logged (stderr of a subprocess). */
-static void test_keystore_fallback_logged(void) {
+TEST(fallback_logged) {
         if (g_test_subprocess()) {
                 g_autofree char *dir = make_tmpdir(), *ks_dir = g_strdup_printf("%s/keys", dir);
                 g_autofree char *cur = g_strdup_printf("%s/identity.pem", ks_dir);
@@ -193,7 +195,7 @@ static void test_keystore_fallback_logged(void) {
                                   "message): the previous pair stays as it is.\n");
 }
 
-static void test_keystore_dir_modes(void) {
+TEST(dir_modes) {
         g_autofree char *dir = make_tmpdir(), *ks_dir = g_strdup_printf("%s/keys", dir);
         Keystore *ks = NULL;
 
@@ -206,7 +208,7 @@ static void test_keystore_dir_modes(void) {
 
 /* A key directory owned by another user is refused. Giving it to another user takes root:
  * without root this case is reported as skipped, with the reason, not as passed. */
-static void test_keystore_dir_foreign_owner(void) {
+TEST(dir_foreign_owner) {
         g_autofree char *dir = NULL, *ks_dir = NULL;
         Keystore *ks = NULL;
 
@@ -236,7 +238,7 @@ static void write_pem_cert(const char *path, X509 *cert, STACK_OF(X509) * chain)
         g_assert_cmpint(write_file_atomic(path, pem, strlen(pem), 0644), ==, 0);
 }
 
-static void test_keystore_import(void) {
+TEST(import) {
         g_autofree char *dir = make_tmpdir(), *ks_dir = g_strdup_printf("%s/keys", dir);
         g_autofree char *key_path = g_strdup_printf("%s/key.pem", dir),
                         *cert_path = g_strdup_printf("%s/cert.pem", dir);
@@ -440,11 +442,7 @@ static void test_pem_base64(void) {
 
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
-        g_test_add_func("/keystore/store-load", test_keystore_store_load);
-        g_test_add_func("/keystore/fallback-logged", test_keystore_fallback_logged);
-        g_test_add_func("/keystore/dir-modes", test_keystore_dir_modes);
-        g_test_add_func("/keystore/dir-foreign-owner", test_keystore_dir_foreign_owner);
-        g_test_add_func("/keystore/import", test_keystore_import);
+        test_add_registered();
         g_test_add_func("/issuer-local/rsa", test_local_ca_rsa);
         g_test_add_func("/issuer-local/ecdsa", test_local_ca_ecdsa);
         g_test_add_func("/x509/acceptable", test_acceptable);

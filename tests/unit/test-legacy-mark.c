@@ -4,11 +4,14 @@
  * packet mark and how the HTTP frontend reads it back; marks outside our tag identify
  * nobody. */
 
+#define TEST_PREFIX "/legacy-mark"
+
 #include <glib.h>
 
 #include "legacy-mark.h"
+#include "test-util.h"
 
-static void test_round_trip(void) {
+TEST(round_trip) {
         static const int ifindexes[] = {1, 2, 3, 255, 256, 65535, 65536, LEGACY_MARK_IFINDEX_MAX};
         uint32_t mark = 0;
 
@@ -21,7 +24,7 @@ static void test_round_trip(void) {
         g_assert_cmphex(mark, ==, 0xa5000003);
 }
 
-static void test_ifindex_out_of_range(void) {
+TEST(ifindex_out_of_range) {
         uint32_t mark = 7;
 
         g_assert_cmpint(legacy_mark_from_ifindex(0, &mark), ==, -ERANGE);
@@ -31,7 +34,7 @@ static void test_ifindex_out_of_range(void) {
         g_assert_cmphex(mark, ==, 7); /* untouched */
 }
 
-static void test_foreign_marks(void) {
+TEST(foreign_marks) {
         /* No mark (the host itself, unmarked ports, tcp_fwmark_accept off), our tag without an
          * ifindex, and marks other software uses: nobody. */
         static const uint32_t marks[] = {0, 1, 3, 0xa5000000, 0x4000, 0x8000, 0xa4000003, 0xa6000003,
@@ -43,8 +46,6 @@ static void test_foreign_marks(void) {
 
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
-        g_test_add_func("/legacy-mark/round-trip", test_round_trip);
-        g_test_add_func("/legacy-mark/ifindex-out-of-range", test_ifindex_out_of_range);
-        g_test_add_func("/legacy-mark/foreign-marks", test_foreign_marks);
+        test_add_registered();
         return g_test_run();
 }

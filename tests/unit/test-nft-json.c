@@ -5,10 +5,13 @@
  * `legacynet-tool enable` and two attached ports (va, vc), then after tampering by hand with
  * nft (README in that folder). No kernel or libnftables here. */
 
+#define TEST_PREFIX "/nft-json/drift"
+
 #include <glib.h>
 
 #include "nft-json.h"
 #include "strv.h"
+#include "test-util.h"
 
 #define TABLE  "azshci"
 #define BRIDGE "azshci-imds0"
@@ -51,7 +54,7 @@ static void assert_strv(char **have, const char *const *want) {
         g_assert_cmpstr(h ?: "", ==, w ?: "");
 }
 
-static void test_clean(void) {
+TEST(clean) {
         static const char *const families[] = {"bridge", "inet", "netdev"};
 
         for (size_t i = 0; i < ELEMENTSOF(families); i++) {
@@ -63,7 +66,7 @@ static void test_clean(void) {
         }
 }
 
-static void test_extra_rule(void) {
+TEST(extra_rule) {
         /* nft add rule inet azshci input accept */
         _cleanup_strv_free_ char **drift = drift_of("inet", "inet-extra-accept.json");
 
@@ -73,7 +76,7 @@ static void test_extra_rule(void) {
                         NULL});
 }
 
-static void test_missing_rule(void) {
+TEST(missing_rule) {
         /* nft delete rule bridge azshci forward handle <oifname @ports drop> */
         _cleanup_strv_free_ char **drift = drift_of("bridge", "bridge-missing-rule.json");
 
@@ -85,7 +88,7 @@ static void test_missing_rule(void) {
                         NULL});
 }
 
-static void test_reordered(void) {
+TEST(reordered) {
         /* The source MAC rule of chain guest deleted and added again: now last. */
         _cleanup_strv_free_ char **drift = drift_of("bridge", "bridge-reordered.json");
 
@@ -93,7 +96,7 @@ static void test_reordered(void) {
                 (const char *const[]){"nftables table bridge azshci: rules are out of order", NULL});
 }
 
-static void test_changed_chain(void) {
+TEST(changed_chain) {
         /* The netdev table made again by hand: chain egress with policy drop, nothing else. */
         _cleanup_strv_free_ char **drift = drift_of("netdev", "netdev-policy-drop.json");
 
@@ -113,13 +116,13 @@ static void test_changed_chain(void) {
                         NULL});
 }
 
-static void test_missing_table(void) {
+TEST(missing_table) {
         _cleanup_strv_free_ char **drift = drift_of("inet", NULL);
 
         assert_strv(drift, (const char *const[]){"nftables table inet azshci is missing", NULL});
 }
 
-static void test_other_families_ignored(void) {
+TEST(other_families_ignored) {
         /* A listing of the bridge table says nothing about the inet table's objects... */
         _cleanup_strv_free_ char **drift = drift_of("inet", "clean-bridge.json");
 
@@ -221,13 +224,7 @@ static void test_install(void) {
 
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
-        g_test_add_func("/nft-json/drift/clean", test_clean);
-        g_test_add_func("/nft-json/drift/extra-rule", test_extra_rule);
-        g_test_add_func("/nft-json/drift/missing-rule", test_missing_rule);
-        g_test_add_func("/nft-json/drift/reordered", test_reordered);
-        g_test_add_func("/nft-json/drift/changed-chain", test_changed_chain);
-        g_test_add_func("/nft-json/drift/missing-table", test_missing_table);
-        g_test_add_func("/nft-json/drift/other-families-ignored", test_other_families_ignored);
+        test_add_registered();
         g_test_add_func("/nft-json/has-table", test_has_table);
         g_test_add_func("/nft-json/elements", test_elements);
         g_test_add_func("/nft-json/install", test_install);

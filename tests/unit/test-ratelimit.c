@@ -2,14 +2,17 @@
 
 /* Per-VM token buckets (ratelimit.h), with the time given by the test. */
 
+#define TEST_PREFIX "/ratelimit"
+
 #include <glib.h>
 
 #include "macro.h"
 #include "ratelimit.h"
+#include "test-util.h"
 
 #define MS USEC_PER_MSEC
 
-static void test_default_limit(void) {
+TEST(default) {
         _cleanup_(ratelimit_freep) RateLimit *rl = NULL;
         usec_t wait = 0, t0 = 1000 * USEC_PER_SEC;
 
@@ -36,7 +39,7 @@ static void test_default_limit(void) {
         g_assert_cmpint(ratelimit_check(rl, "vm-a", t0 + 1400 * MS, NULL), ==, 0);
 }
 
-static void test_weighted(void) {
+TEST(weighted) {
         _cleanup_(ratelimit_freep) RateLimit *rl = NULL;
         usec_t wait = 0, t0 = 1000 * USEC_PER_SEC;
 
@@ -57,7 +60,7 @@ static void test_weighted(void) {
         g_assert_cmpuint(ratelimit_size(rl), ==, 2);
 }
 
-static void test_burst(void) {
+TEST(burst) {
         _cleanup_(ratelimit_freep) RateLimit *rl = NULL;
 
         g_assert_cmpint(ratelimit_new(5, 20, 100, &rl), ==, 0);
@@ -72,7 +75,7 @@ static void test_burst(void) {
         g_assert_cmpint(ratelimit_check(rl, "x", 2 * USEC_PER_SEC, NULL), ==, 1);
 }
 
-static void test_unlimited_and_invalid(void) {
+TEST(unlimited_invalid) {
         _cleanup_(ratelimit_freep) RateLimit *rl = NULL;
         RateLimit *bad = NULL;
 
@@ -84,7 +87,7 @@ static void test_unlimited_and_invalid(void) {
         g_assert_null(ratelimit_free(NULL));
 }
 
-static void test_many_keys(void) {
+TEST(many_keys) {
         _cleanup_(ratelimit_freep) RateLimit *rl = NULL;
         char key[32];
         usec_t t0 = USEC_PER_SEC;
@@ -112,10 +115,6 @@ static void test_many_keys(void) {
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
 
-        g_test_add_func("/ratelimit/default", test_default_limit);
-        g_test_add_func("/ratelimit/weighted", test_weighted);
-        g_test_add_func("/ratelimit/burst", test_burst);
-        g_test_add_func("/ratelimit/unlimited-invalid", test_unlimited_and_invalid);
-        g_test_add_func("/ratelimit/many-keys", test_many_keys);
+        test_add_registered();
         return g_test_run();
 }

@@ -6,6 +6,8 @@
  * nested parts; every length checked again by OpenSSL's parser over a dense sweep of sizes; and
  * the assembled documents verify with the root. */
 
+#define TEST_PREFIX "/signed-data"
+
 #include <glib.h>
 
 #include <openssl/err.h>
@@ -154,7 +156,7 @@ static GArray *boundary_sizes(Identity *x) {
         return sizes;
 }
 
-static void test_rsa_identical(void) {
+TEST(rsa_identical) {
         Identity x = {};
         GArray *sizes;
 
@@ -183,7 +185,7 @@ static void test_rsa_identical(void) {
 
 /* ECDSA signatures are randomised: both documents are parsed, the reference's signature put
  * into the assembled one, and then the two must be the same bytes. The assembled one verifies. */
-static void test_ecdsa_identical_but_signature(void) {
+TEST(ecdsa_identical_but_signature) {
         Identity x = {};
         GArray *sizes;
 
@@ -271,16 +273,16 @@ static void sweep(KeyType type) {
         identity_teardown(&x);
 }
 
-static void test_sweep_rsa(void) {
+TEST(sweep_rsa) {
         sweep(KEY_TYPE_RSA_2048);
 }
 
-static void test_sweep_ecdsa(void) {
+TEST(sweep_ecdsa) {
         sweep(KEY_TYPE_ECDSA_P256);
 }
 
 /* What does not fit is refused, not truncated. */
-static void test_limits(void) {
+TEST(limits) {
         Identity x = {};
         SignedDataTemplate *t;
 
@@ -296,10 +298,6 @@ static void test_limits(void) {
 
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
-        g_test_add_func("/signed-data/rsa-identical", test_rsa_identical);
-        g_test_add_func("/signed-data/ecdsa-identical-but-signature", test_ecdsa_identical_but_signature);
-        g_test_add_func("/signed-data/sweep-rsa", test_sweep_rsa);
-        g_test_add_func("/signed-data/sweep-ecdsa", test_sweep_ecdsa);
-        g_test_add_func("/signed-data/limits", test_limits);
+        test_add_registered();
         return g_test_run();
 }

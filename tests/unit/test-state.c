@@ -3,6 +3,8 @@
 /* State serialisation (state.h): round trips, and every way a state file can be wrong being
  * refused with a message that says what is wrong. */
 
+#define TEST_PREFIX "/state"
+
 #include <glib.h>
 
 #include "fileio.h"
@@ -34,7 +36,7 @@ static void set_field(Vm *vm, const char *name, VmValue v) {
  * serialiser must write exactly those bytes, and reading the file gives back every field. A
  * change of the format shows up here as a diff against that file, not only as a change that
  * the serialiser and the parser happen to agree on. */
-static void test_round_trip(void) {
+TEST(round_trip) {
         _cleanup_(state_data_done) StateData s = {};
         _cleanup_free_ char *json = NULL, *json2 = NULL, *error = NULL, *expected = NULL;
         g_autofree char *path = NULL;
@@ -105,7 +107,7 @@ static void test_round_trip(void) {
 }
 
 /* Strings that need escaping, and UTF-8, survive the hand-written serialiser. */
-static void test_escaping(void) {
+TEST(escaping) {
         _cleanup_(state_data_done) StateData s = {};
         _cleanup_free_ char *json = NULL;
         Vm *vm = make_vm(ID1, "say \"hi\" \\ to Zoë 🙂", 0, NULL);
@@ -121,7 +123,7 @@ static void test_escaping(void) {
 
 /* A VM's source is written only when it is not "manual" (files of older versions read the
  * same), and read back. */
-static void test_source(void) {
+TEST(source) {
         _cleanup_(state_data_done) StateData s = {};
         _cleanup_free_ char *json = NULL;
         Vm *vms[2] = {make_vm(ID1, "by-hand", 0, NULL), make_vm(ID2, "domain", 0, NULL)};
@@ -138,7 +140,7 @@ static void test_source(void) {
         vm_free(vms[1]);
 }
 
-static void test_empty(void) {
+TEST(empty) {
         _cleanup_(state_data_done) StateData s = {};
         _cleanup_free_ char *json = NULL;
 
@@ -150,58 +152,53 @@ static void test_empty(void) {
         g_assert_false(s.legacy_support);
 }
 
-static void expect_bad(const char *json, int error, const char *message) {
+/* Reads text as state.json (test_add_refusal_cases()); a refused file gives no VM. */
+static int load_state(const char *text, char **ret_error) {
         _cleanup_(state_data_done) StateData s = {};
-        _cleanup_free_ char *e = NULL;
+        int r = state_deserialize("state.json", text, &s, ret_error);
 
-        g_assert_cmpint(state_deserialize("state.json", json, &s, &e), ==, error);
-        g_assert_cmpstr(e, ==, message);
         g_assert_cmpuint(s.n_vms, ==, 0);
+        return r;
 }
 
 #define VM(extra)  "{\"Id\":\"" ID1 "\",\"Name\":\"a\"" extra "}"
 #define STATE(vms) "{\"version\":1,\"legacyOsSupport\":false,\"vms\":[" vms "]}"
 #define VM_TWO     "{\"Id\":\"" ID2 "\",\"Name\":\"b\"}"
 
-static void test_bad(void) {
-        expect_bad("{", -EBADMSG,
-                "state.json:1:1: Parse error: unexpected character `{', expected string constant");
-        expect_bad("[]", -EINVAL, "state.json: not a JSON object");
-        expect_bad("{\"version\":2,\"legacyOsSupport\":false,\"vms\":[]}", -EINVAL,
-                "state.json: unsupported \"version\" (expected 1)");
-        expect_bad("{\"version\":1,\"legacyOsSupport\":1,\"vms\":[]}", -EINVAL,
-                "state.json: \"legacyOsSupport\" must be a boolean");
-        expect_bad("{\"version\":1,\"legacyOsSupport\":false,\"lastSync\":-1,\"vms\":[]}", -EINVAL,
-                "state.json: \"lastSync\" must be a non-negative integer");
-        expect_bad("{\"version\":1,\"legacyOsSupport\":false}", -EINVAL,
-                "state.json: \"vms\" must be an array");
-        expect_bad(STATE("1"), -EINVAL, "state.json: vms[0] is not an object");
-        expect_bad(STATE(VM(",\"Colour\":\"red\"")), -EINVAL,
-                "state.json: vms[0] has unknown key \"Colour\"");
-        expect_bad(STATE(VM(",\"VsockCid\":\"3\"")), -EINVAL,
-                "state.json: vms[0].VsockCid has the wrong type");
-        expect_bad(STATE(VM(",\"VsockCid\":-3")), -EINVAL, "state.json: vms[0].VsockCid has the wrong type");
-        expect_bad(STATE(VM(",\"LegacyAccess\":\"yes\"")), -EINVAL,
-                "state.json: vms[0].LegacyAccess must be a boolean");
-        expect_bad(STATE(VM(",\"Source\":\"hyperv\"")), -EINVAL,
-                "state.json: vms[0].Source must be \"manual\" or \"libvirt\"");
-        expect_bad(STATE(VM(",\"Generation\":3")), -EINVAL,
-                "state.json: vms[0]: VM property 'Generation' must be 1 or 2, not 3.");
-        expect_bad(STATE("{\"Name\":\"a\"}"), -EINVAL, "state.json: vms[0]: VM property 'Id' is required.");
-        expect_bad(STATE(VM("") "," VM("")), -EINVAL, "state.json: vms[0] and vms[1] have the same Id");
-        expect_bad(STATE(VM(",\"VsockCid\":5") ",{\"Id\":\"" ID2 "\",\"Name\":\"b\",\"VsockCid\":5}"),
-                -EINVAL, "state.json: vms[0] and vms[1] have the same VsockCid");
-        expect_bad(
-                STATE(VM(
-                        ",\"LegacyMac\":\"52:54:00:00:00:01\"") ",{\"Id\":\"" ID2
-                                                                "\",\"Name\":\"b\",\"LegacyMac\":\"52-54-00-00-00-01\"}"),
-                -EINVAL, "state.json: vms[0] and vms[1] have the same LegacyMac");
-}
+static const TestRefusalCase bad_cases[] = {
+        {"{", -EBADMSG, "state.json:1:1: Parse error: unexpected character `{', expected string constant"},
+        {"[]", -EINVAL, "state.json: not a JSON object"},
+        {"{\"version\":2,\"legacyOsSupport\":false,\"vms\":[]}", -EINVAL,
+                "state.json: unsupported \"version\" (expected 1)"},
+        {"{\"version\":1,\"legacyOsSupport\":1,\"vms\":[]}", -EINVAL,
+                "state.json: \"legacyOsSupport\" must be a boolean"},
+        {"{\"version\":1,\"legacyOsSupport\":false,\"lastSync\":-1,\"vms\":[]}", -EINVAL,
+                "state.json: \"lastSync\" must be a non-negative integer"},
+        {"{\"version\":1,\"legacyOsSupport\":false}", -EINVAL, "state.json: \"vms\" must be an array"},
+        {STATE("1"), -EINVAL, "state.json: vms[0] is not an object"},
+        {STATE(VM(",\"Colour\":\"red\"")), -EINVAL, "state.json: vms[0] has unknown key \"Colour\""},
+        {STATE(VM(",\"VsockCid\":\"3\"")), -EINVAL, "state.json: vms[0].VsockCid has the wrong type"},
+        {STATE(VM(",\"VsockCid\":-3")), -EINVAL, "state.json: vms[0].VsockCid has the wrong type"},
+        {STATE(VM(",\"LegacyAccess\":\"yes\"")), -EINVAL,
+                "state.json: vms[0].LegacyAccess must be a boolean"},
+        {STATE(VM(",\"Source\":\"hyperv\"")), -EINVAL,
+                "state.json: vms[0].Source must be \"manual\" or \"libvirt\""},
+        {STATE(VM(",\"Generation\":3")), -EINVAL,
+                "state.json: vms[0]: VM property 'Generation' must be 1 or 2, not 3."},
+        {STATE("{\"Name\":\"a\"}"), -EINVAL, "state.json: vms[0]: VM property 'Id' is required."},
+        {STATE(VM("") "," VM("")), -EINVAL, "state.json: vms[0] and vms[1] have the same Id"},
+        {STATE(VM(",\"VsockCid\":5") ",{\"Id\":\"" ID2 "\",\"Name\":\"b\",\"VsockCid\":5}"), -EINVAL,
+                "state.json: vms[0] and vms[1] have the same VsockCid"},
+        {STATE(VM(
+                 ",\"LegacyMac\":\"52:54:00:00:00:01\"") ",{\"Id\":\"" ID2
+                                                         "\",\"Name\":\"b\",\"LegacyMac\":\"52-54-00-00-00-01\"}"),
+                -EINVAL, "state.json: vms[0] and vms[1] have the same LegacyMac"},
+};
 
 /* VMs leave the parser's tree as each is parsed (state.c): only the member "vms" of the root
  * holds them, the last one when it is there twice (as in the tree), nested arrays are not VMs,
  * and an error names the element's position in "vms". */
-static void test_streaming(void) {
+TEST(streaming) {
         _cleanup_(state_data_done) StateData s = {};
         _cleanup_(state_data_done) StateData t = {};
 
@@ -222,41 +219,42 @@ static void test_streaming(void) {
                 ==, 0);
         g_assert_cmpuint(t.n_vms, ==, 2);
         g_assert_cmpstr(t.vms[1]->name, ==, "b");
-
-        /* One top-level value only: json-glib would read on (and leak the first root's nodes). */
-        expect_bad(STATE("") "\n " STATE(VM("")), -EBADMSG,
-                "state.json:2:2: Parse error: data after the top-level value");
-        expect_bad("[1] [2]", -EBADMSG, "state.json:1:5: Parse error: data after the top-level value");
-        expect_bad("\"a\\\"}\" 1", -EBADMSG, "state.json:1:8: Parse error: data after the top-level value");
-
-        /* \u escapes: four hex digits, UTF-16 surrogates only as a pair (json-glib 1.6 leaks the
-         * string it was building on the others). */
-#define BAD_ESCAPE "Parse error: invalid \\u escape (four hex digits; surrogates only as a high-low pair)"
-        expect_bad("{\"a\":\"\\ud800\\u0041\"}", -EBADMSG, "state.json:1:7: " BAD_ESCAPE);
-        expect_bad("{\"a\":\"\\ud800\\ud800\"}", -EBADMSG, "state.json:1:7: " BAD_ESCAPE);
-        expect_bad("{\"a\":\"x\\udd(\\uer\"}", -EBADMSG, "state.json:1:8: " BAD_ESCAPE);
-        expect_bad("{\"a\":\"\\udc00\"}", -EBADMSG, "state.json:1:7: " BAD_ESCAPE);
-        expect_bad("{\"a\":\"\\ud800\"}", -EBADMSG, "state.json:1:7: " BAD_ESCAPE);
-        expect_bad("\n{\"a\":\"\\\\u\\u12\"}", -EBADMSG, "state.json:2:10: " BAD_ESCAPE);
-#undef BAD_ESCAPE
-
-        /* No comments, no single quotes: json-glib skips "/.../", reads '...' as a string, and
-         * would then read a second value. */
-#define SLASH "Parse error: '/' outside a string (JSON has no comments)"
-        expect_bad("{/\"/}{}", -EBADMSG, "state.json:1:2: " SLASH);
-        expect_bad("{\"a/b\":1 /* c */}", -EBADMSG, "state.json:1:10: " SLASH);
-        expect_bad("[1,\n// c\n2]", -EBADMSG, "state.json:2:1: " SLASH);
-#undef SLASH
-        expect_bad("['\"']{}", -EBADMSG,
-                "state.json:1:2: Parse error: single quote outside a string (JSON strings take double quotes)");
-
-        expect_bad(STATE(VM("") "," VM_TWO "," VM(",\"Colour\":[[1]]")), -EINVAL,
-                "state.json: vms[2] has unknown key \"Colour\"");
-        expect_bad(STATE(VM("") ",[" VM("") "]"), -EINVAL, "state.json: vms[1] is not an object");
 }
 
+/* What the streaming reader of TEST(streaming) refuses, and the position it names. */
+static const TestRefusalCase streaming_bad_cases[] = {
+        /* One top-level value only: json-glib would read on (and leak the first root's nodes). */
+        {STATE("") "\n " STATE(VM("")), -EBADMSG,
+                "state.json:2:2: Parse error: data after the top-level value"},
+        {"[1] [2]", -EBADMSG, "state.json:1:5: Parse error: data after the top-level value"},
+        {"\"a\\\"}\" 1", -EBADMSG, "state.json:1:8: Parse error: data after the top-level value"},
+/* \u escapes: four hex digits, UTF-16 surrogates only as a pair (json-glib 1.6 leaks the
+ * string it was building on the others). */
+#define BAD_ESCAPE "Parse error: invalid \\u escape (four hex digits; surrogates only as a high-low pair)"
+        {"{\"a\":\"\\ud800\\u0041\"}", -EBADMSG, "state.json:1:7: " BAD_ESCAPE},
+        {"{\"a\":\"\\ud800\\ud800\"}", -EBADMSG, "state.json:1:7: " BAD_ESCAPE},
+        {"{\"a\":\"x\\udd(\\uer\"}", -EBADMSG, "state.json:1:8: " BAD_ESCAPE},
+        {"{\"a\":\"\\udc00\"}", -EBADMSG, "state.json:1:7: " BAD_ESCAPE},
+        {"{\"a\":\"\\ud800\"}", -EBADMSG, "state.json:1:7: " BAD_ESCAPE},
+        {"\n{\"a\":\"\\\\u\\u12\"}", -EBADMSG, "state.json:2:10: " BAD_ESCAPE},
+#undef BAD_ESCAPE
+
+/* No comments, no single quotes: json-glib skips "/.../", reads '...' as a string, and
+ * would then read a second value. */
+#define SLASH "Parse error: '/' outside a string (JSON has no comments)"
+        {"{/\"/}{}", -EBADMSG, "state.json:1:2: " SLASH},
+        {"{\"a/b\":1 /* c */}", -EBADMSG, "state.json:1:10: " SLASH},
+        {"[1,\n// c\n2]", -EBADMSG, "state.json:2:1: " SLASH},
+#undef SLASH
+        {"['\"']{}", -EBADMSG,
+                "state.json:1:2: Parse error: single quote outside a string (JSON strings take double quotes)"},
+        {STATE(VM("") "," VM_TWO "," VM(",\"Colour\":[[1]]")), -EINVAL,
+                "state.json: vms[2] has unknown key \"Colour\""},
+        {STATE(VM("") ",[" VM("") "]"), -EINVAL, "state.json: vms[1] is not an object"},
+};
+
 /* What the \u check lets through, json-glib decodes: pairs, the BMP, escaped backslashes. */
-static void test_unicode_escapes(void) {
+TEST(unicode_escapes) {
         _cleanup_(g_object_unrefp) JsonParser *parser = NULL;
         _cleanup_free_ char *error = NULL;
         JsonObject *o;
@@ -280,7 +278,7 @@ static char *read_text(const char *path) {
 
 /* The generations of the state file (fileio.h): the previous one kept at each write, put back
  * in place, and the temporaries of interrupted writes removed. */
-static void test_generations(void) {
+TEST(generations) {
         g_autofree char *dir = g_dir_make_tmp("azshci-test-state-XXXXXX", NULL);
         g_autofree char *path = g_strdup_printf("%s/state.json", dir);
         g_autofree char *old = g_strdup_printf("%s/state.json.old", dir);
@@ -343,13 +341,10 @@ static void test_generations(void) {
 
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
-        g_test_add_func("/state/round-trip", test_round_trip);
-        g_test_add_func("/state/empty", test_empty);
-        g_test_add_func("/state/source", test_source);
-        g_test_add_func("/state/escaping", test_escaping);
-        g_test_add_func("/state/streaming", test_streaming);
-        g_test_add_func("/state/bad", test_bad);
-        g_test_add_func("/state/unicode-escapes", test_unicode_escapes);
-        g_test_add_func("/state/generations", test_generations);
+        test_add_registered();
+        test_add_refusal_cases("/state/bad", load_state, bad_cases, G_N_ELEMENTS(bad_cases),
+                TEST_REFUSAL_NAME_TEXT);
+        test_add_refusal_cases("/state/streaming", load_state, streaming_bad_cases,
+                G_N_ELEMENTS(streaming_bad_cases), TEST_REFUSAL_NAME_TEXT);
         return g_test_run();
 }

@@ -2,149 +2,170 @@
 
 /* The validators and normalisers of values that arrive from outside (validate.h). */
 
+#define TEST_PREFIX "/validate"
+
 #include <glib.h>
 #include <stdint.h>
 
 #include "macro.h"
+#include "test-util.h"
 #include "validate.h"
 
-/* normalize(in) gives expected, or refuses in with -EINVAL when expected is NULL. */
-static void check_normalize(int (*normalize)(const char *s, char **ret), const char *in,
-        const char *expected) {
-        _cleanup_free_ char *out = NULL;
-        int r = normalize(in, &out);
+/* A normaliser's input and what it gives, or NULL where it refuses it with -EINVAL. */
+typedef struct NormalizeCase {
+        const char *in, *expected;
+} NormalizeCase;
 
-        if (expected) {
+static void check_normalize(int (*normalize)(const char *s, char **ret), const NormalizeCase *c) {
+        _cleanup_free_ char *out = NULL;
+        int r = normalize(c->in, &out);
+
+        if (c->expected) {
                 g_assert_cmpint(r, ==, 0);
-                g_assert_cmpstr(out, ==, expected);
+                g_assert_cmpstr(out, ==, c->expected);
         } else {
                 g_assert_cmpint(r, ==, -EINVAL);
                 g_assert_null(out);
         }
 }
 
-static void check_uuid(const char *in, const char *expected) {
-        check_normalize(uuid_normalize, in, expected);
+static const NormalizeCase uuid_cases[] = {
+        {"6f1c8a52-3b0e-4c7d-9a41-2d5e8f7b9c10", "6f1c8a52-3b0e-4c7d-9a41-2d5e8f7b9c10"},
+        {"6F1C8A52-3B0E-4C7D-9A41-2D5E8F7B9C10", "6f1c8a52-3b0e-4c7d-9a41-2d5e8f7b9c10"},
+        {"ffffffff-ffff-ffff-ffff-ffffffffffff", "ffffffff-ffff-ffff-ffff-ffffffffffff"},
+        {"", NULL},
+        {"00000000-0000-0000-0000-000000000000", NULL},
+        {"6f1c8a523b0e4c7d9a412d5e8f7b9c10", NULL},
+        {"{6f1c8a52-3b0e-4c7d-9a41-2d5e8f7b9c10}", NULL},
+        {"6f1c8a52-3b0e-4c7d-9a41-2d5e8f7b9c1", NULL},
+        {"6f1c8a52-3b0e-4c7d-9a41-2d5e8f7b9c100", NULL},
+        {"6f1c8a52_3b0e-4c7d-9a41-2d5e8f7b9c10", NULL},
+        {"6f1c8a52-3b0e-4c7d-9a41-2d5e8f7b9c1g", NULL},
+        {"6f1c8a5-23b0e-4c7d-9a41-2d5e8f7b9c10", NULL},
+};
+
+static void test_uuid_case(const void *data) {
+        check_normalize(uuid_normalize, data);
 }
 
-static void test_uuid(void) {
-        check_uuid("6f1c8a52-3b0e-4c7d-9a41-2d5e8f7b9c10", "6f1c8a52-3b0e-4c7d-9a41-2d5e8f7b9c10");
-        check_uuid("6F1C8A52-3B0E-4C7D-9A41-2D5E8F7B9C10", "6f1c8a52-3b0e-4c7d-9a41-2d5e8f7b9c10");
-        check_uuid("ffffffff-ffff-ffff-ffff-ffffffffffff", "ffffffff-ffff-ffff-ffff-ffffffffffff");
-        check_uuid("", NULL);
-        check_uuid("00000000-0000-0000-0000-000000000000", NULL);
-        check_uuid("6f1c8a523b0e4c7d9a412d5e8f7b9c10", NULL);
-        check_uuid("{6f1c8a52-3b0e-4c7d-9a41-2d5e8f7b9c10}", NULL);
-        check_uuid("6f1c8a52-3b0e-4c7d-9a41-2d5e8f7b9c1", NULL);
-        check_uuid("6f1c8a52-3b0e-4c7d-9a41-2d5e8f7b9c100", NULL);
-        check_uuid("6f1c8a52_3b0e-4c7d-9a41-2d5e8f7b9c10", NULL);
-        check_uuid("6f1c8a52-3b0e-4c7d-9a41-2d5e8f7b9c1g", NULL);
-        check_uuid("6f1c8a5-23b0e-4c7d-9a41-2d5e8f7b9c10", NULL);
+static const NormalizeCase mac_cases[] = {
+        {"52:54:00:12:34:56", "52:54:00:12:34:56"},
+        {"52-54-00-AB-CD-EF", "52:54:00:ab:cd:ef"},
+        {"00:15:5D:00:00:01", "00:15:5d:00:00:01"},
+        {"52:54:00:12:34", NULL},
+        {"52:54:00:12:34:56:78", NULL},
+        {"52:54-00:12:34:56", NULL}, /* mixed separators */
+        {"52.54.00.12.34.56", NULL},
+        {"5254.0012.3456", NULL},
+        {"52:54:00:12:34:5g", NULL},
+        {"00:00:00:00:00:00", NULL}, /* all zero */
+        {"ff:ff:ff:ff:ff:ff", NULL}, /* broadcast */
+        {"01:00:5e:00:00:01", NULL}, /* multicast */
+        {"33:33:00:00:00:01", NULL}, /* IPv6 multicast */
+        {"", NULL},
+};
+
+static void test_mac_case(const void *data) {
+        check_normalize(mac_normalize, data);
 }
 
-static void check_mac(const char *in, const char *expected) {
-        check_normalize(mac_normalize, in, expected);
-}
+static const TestPredicateCase version_cases[] = {
+        {"10.0.22621.3447", true},
+        {"1.39.0", true},
+        {"13", true},
+        {"0", true},
+        {"1.2.3.4.5.6.7.8", true},
+        {"999999999.1", true},
 
-static void test_mac(void) {
-        check_mac("52:54:00:12:34:56", "52:54:00:12:34:56");
-        check_mac("52-54-00-AB-CD-EF", "52:54:00:ab:cd:ef");
-        check_mac("00:15:5D:00:00:01", "00:15:5d:00:00:01");
-        check_mac("52:54:00:12:34", NULL);
-        check_mac("52:54:00:12:34:56:78", NULL);
-        check_mac("52:54-00:12:34:56", NULL); /* mixed separators */
-        check_mac("52.54.00.12.34.56", NULL);
-        check_mac("5254.0012.3456", NULL);
-        check_mac("52:54:00:12:34:5g", NULL);
-        check_mac("00:00:00:00:00:00", NULL); /* all zero */
-        check_mac("ff:ff:ff:ff:ff:ff", NULL); /* broadcast */
-        check_mac("01:00:5e:00:00:01", NULL); /* multicast */
-        check_mac("33:33:00:00:00:01", NULL); /* IPv6 multicast */
-        check_mac("", NULL);
-}
-
-static void test_version_valid(void) {
-        g_assert_true(version_is_valid("10.0.22621.3447"));
-        g_assert_true(version_is_valid("1.39.0"));
-        g_assert_true(version_is_valid("13"));
-        g_assert_true(version_is_valid("0"));
-        g_assert_true(version_is_valid("1.2.3.4.5.6.7.8"));
-        g_assert_true(version_is_valid("999999999.1"));
-
-        g_assert_false(version_is_valid(NULL));
-        g_assert_false(version_is_valid(""));
-        g_assert_false(version_is_valid("1.2.3.4.5.6.7.8.9")); /* nine components */
-        g_assert_false(version_is_valid("1234567890.1"));      /* ten digits */
-        g_assert_false(version_is_valid("1..2"));
-        g_assert_false(version_is_valid(".1"));
-        g_assert_false(version_is_valid("1."));
-        g_assert_false(version_is_valid("1.39.0-beta"));
-        g_assert_false(version_is_valid("v1.39"));
-        g_assert_false(version_is_valid(" 1.39"));
-        g_assert_false(version_is_valid("-1"));
-}
+        {NULL, false},
+        {"", false},
+        {"1.2.3.4.5.6.7.8.9", false}, /* nine components */
+        {"1234567890.1", false},      /* ten digits */
+        {"1..2", false},
+        {".1", false},
+        {"1.", false},
+        {"1.39.0-beta", false},
+        {"v1.39", false},
+        {" 1.39", false},
+        {"-1", false},
+};
 
 static int sign(int x) {
         return (x > 0) - (x < 0);
 }
 
-static void test_version_compare(void) {
-        g_assert_cmpint(sign(version_compare("10.0.22621.3447", "10.0.22621.3447")), ==, 0);
-        g_assert_cmpint(sign(version_compare("10.0.22621.3446", "10.0.22621.3447")), ==, -1);
-        g_assert_cmpint(sign(version_compare("10.0.22621.3448", "10.0.22621.3447")), ==, 1);
+/* version_compare(a, b): the sign of its result. */
+typedef struct CompareCase {
+        const char *a, *b;
+        int sign;
+} CompareCase;
+
+static const CompareCase version_compare_cases[] = {
+        {"10.0.22621.3447", "10.0.22621.3447", 0},
+        {"10.0.22621.3446", "10.0.22621.3447", -1},
+        {"10.0.22621.3448", "10.0.22621.3447", 1},
         /* Numeric, not lexical. */
-        g_assert_cmpint(sign(version_compare("10.0.22621.10000", "10.0.22621.3447")), ==, 1);
-        g_assert_cmpint(sign(version_compare("1.9", "1.39")), ==, -1);
-        g_assert_cmpint(sign(version_compare("1.39", "1.100")), ==, -1);
+        {"10.0.22621.10000", "10.0.22621.3447", 1},
+        {"1.9", "1.39", -1},
+        {"1.39", "1.100", -1},
         /* Missing components count as 0. */
-        g_assert_cmpint(sign(version_compare("1.39", "1.39.0")), ==, 0);
-        g_assert_cmpint(sign(version_compare("1.39.0.0", "1.39")), ==, 0);
-        g_assert_cmpint(sign(version_compare("1.39", "1.39.0.1")), ==, -1);
-        g_assert_cmpint(sign(version_compare("10.0.22621", "10.0.22621.1")), ==, -1);
-        g_assert_cmpint(sign(version_compare("6.3.9600", "6.4")), ==, -1);
-        g_assert_cmpint(sign(version_compare("13", "12.0.6024.0")), ==, 1);
+        {"1.39", "1.39.0", 0},
+        {"1.39.0.0", "1.39", 0},
+        {"1.39", "1.39.0.1", -1},
+        {"10.0.22621", "10.0.22621.1", -1},
+        {"6.3.9600", "6.4", -1},
+        {"13", "12.0.6024.0", 1},
         /* Leading zeros are the same number. */
-        g_assert_cmpint(sign(version_compare("1.045", "1.45")), ==, 0);
-        g_assert_cmpint(sign(version_compare("999999999", "999999998.9")), ==, 1);
+        {"1.045", "1.45", 0},
+        {"999999999", "999999998.9", 1},
+};
+
+static void test_version_compare_case(const void *data) {
+        const CompareCase *c = data;
+
+        g_assert_cmpint(sign(version_compare(c->a, c->b)), ==, c->sign);
 }
 
-static void test_vm_name(void) {
-        char long_name[257];
+static const TestPredicateCase vm_name_cases[] = {
+        {"web-01", true},
+        {"Sales VM (Windows 11)", true},
+        {"日本語のVM", true},
+        {"**", true},
 
-        g_assert_true(vm_name_is_valid("web-01"));
-        g_assert_true(vm_name_is_valid("Sales VM (Windows 11)"));
-        g_assert_true(vm_name_is_valid("日本語のVM"));
-        g_assert_true(vm_name_is_valid("**"));
-
-        g_assert_false(vm_name_is_valid(NULL));
-        g_assert_false(vm_name_is_valid(""));
-        g_assert_false(vm_name_is_valid("*"));
-        g_assert_false(vm_name_is_valid("tab\there"));
-        g_assert_false(vm_name_is_valid("new\nline"));
-        g_assert_false(vm_name_is_valid("del\x7f"));
-        g_assert_false(vm_name_is_valid("bad \xff utf8"));
-        g_assert_false(vm_name_is_valid("overlong \xc0\xaf"));
-        g_assert_false(vm_name_is_valid("surrogate \xed\xa0\x80"));
-        g_assert_false(vm_name_is_valid("truncated \xe6\x97"));
+        {NULL, false},
+        {"", false},
+        {"*", false},
+        {"tab\there", false},
+        {"new\nline", false},
+        {"del\x7f", false},
+        {"bad \xff utf8", false},
+        {"overlong \xc0\xaf", false},
+        {"surrogate \xed\xa0\x80", false},
+        {"truncated \xe6\x97", false},
         /* C1 controls, bidirectional controls, invisible format characters. */
-        g_assert_false(vm_name_is_valid("c1 \xc2\x85 nel"));
-        g_assert_false(vm_name_is_valid("c1 \xc2\x9b csi"));
-        g_assert_false(vm_name_is_valid("alm \u061c"));
-        g_assert_false(vm_name_is_valid("lrm \u200e"));
-        g_assert_false(vm_name_is_valid("rlm \u200f"));
-        g_assert_false(vm_name_is_valid("lre \u202a"));
-        g_assert_false(vm_name_is_valid("rlo \u202e"));
-        g_assert_false(vm_name_is_valid("lri \u2066"));
-        g_assert_false(vm_name_is_valid("pdi \u2069"));
-        g_assert_false(vm_name_is_valid("zwsp \u200b"));
-        g_assert_false(vm_name_is_valid("line \u2028 separator"));
-        g_assert_false(vm_name_is_valid("bom \ufeff"));
+        {"c1 \xc2\x85 nel", false},
+        {"c1 \xc2\x9b csi", false},
+        {"alm \u061c", false},
+        {"lrm \u200e", false},
+        {"rlm \u200f", false},
+        {"lre \u202a", false},
+        {"rlo \u202e", false},
+        {"lri \u2066", false},
+        {"pdi \u2069", false},
+        {"zwsp \u200b", false},
+        {"line \u2028 separator", false},
+        {"bom \ufeff", false},
         /* Their neighbours are fine. */
-        g_assert_true(vm_name_is_valid("\u00a0nbsp \u00e9t\u00e9"));
-        g_assert_true(vm_name_is_valid("dash \u2010 \u2027 \u202f \u2070"));
-        g_assert_true(vm_name_is_valid("arabic \u061b \u061d"));
+        {"\u00a0nbsp \u00e9t\u00e9", true},
+        {"dash \u2010 \u2027 \u202f \u2070", true},
+        {"arabic \u061b \u061d", true},
         /* A UUID is a valid name for vm_name_is_valid(); the bus refuses it (vm.c). */
-        g_assert_true(vm_name_is_valid("0b0f3c1e-5a7d-4e2b-8c9f-1a2b3c4d5e6f"));
+        {"0b0f3c1e-5a7d-4e2b-8c9f-1a2b3c4d5e6f", true},
+};
+
+/* 255 bytes are a name, 256 are not. */
+static void test_vm_name_length(void) {
+        char long_name[257];
 
         memset(long_name, 'a', 255);
         long_name[255] = 0;
@@ -154,7 +175,7 @@ static void test_vm_name(void) {
         g_assert_false(vm_name_is_valid(long_name));
 }
 
-static void test_unichar_garbles_text(void) {
+TEST(unichar_garbles_text) {
         /* The boundaries of every range. */
         static const uint32_t bad[] = {0x0, 0x1f, 0x7f, 0x9f, 0x61c, 0x180e, 0x200b, 0x200f, 0x2028, 0x202e,
                 0x2060, 0x206f, 0xfeff, 0xfff9, 0xfffb};
@@ -167,19 +188,19 @@ static void test_unichar_garbles_text(void) {
                 g_assert_false(unichar_garbles_text(good[i]));
 }
 
-static void test_uuid_is_shaped(void) {
-        g_assert_true(uuid_is_shaped("0b0f3c1e-5a7d-4e2b-8c9f-1a2b3c4d5e6f"));
-        g_assert_true(uuid_is_shaped("0B0F3C1E-5A7D-4E2B-8C9F-1A2B3C4D5E6F"));
-        g_assert_true(uuid_is_shaped("00000000-0000-0000-0000-000000000000"));
-        g_assert_false(uuid_is_shaped(""));
-        g_assert_false(uuid_is_shaped("0b0f3c1e-5a7d-4e2b-8c9f-1a2b3c4d5e6"));
-        g_assert_false(uuid_is_shaped("0b0f3c1e-5a7d-4e2b-8c9f-1a2b3c4d5e6f0"));
-        g_assert_false(uuid_is_shaped("0b0f3c1e5a7d-4e2b-8c9f-1a2b3c4d5e6f0"));
-        g_assert_false(uuid_is_shaped("0b0f3c1g-5a7d-4e2b-8c9f-1a2b3c4d5e6f"));
-        g_assert_false(uuid_is_shaped("{b0f3c1e-5a7d-4e2b-8c9f-1a2b3c4d5e6}"));
-}
+static const TestPredicateCase uuid_shaped_cases[] = {
+        {"0b0f3c1e-5a7d-4e2b-8c9f-1a2b3c4d5e6f", true},
+        {"0B0F3C1E-5A7D-4E2B-8C9F-1A2B3C4D5E6F", true},
+        {"00000000-0000-0000-0000-000000000000", true},
+        {"", false},
+        {"0b0f3c1e-5a7d-4e2b-8c9f-1a2b3c4d5e6", false},
+        {"0b0f3c1e-5a7d-4e2b-8c9f-1a2b3c4d5e6f0", false},
+        {"0b0f3c1e5a7d-4e2b-8c9f-1a2b3c4d5e6f0", false},
+        {"0b0f3c1g-5a7d-4e2b-8c9f-1a2b3c4d5e6f", false},
+        {"{b0f3c1e-5a7d-4e2b-8c9f-1a2b3c4d5e6}", false},
+};
 
-static void test_escape_unprintable(void) {
+TEST(escape_unprintable) {
         static const struct {
                 const char *in, *out;
         } cases[] = {
@@ -198,45 +219,63 @@ static void test_escape_unprintable(void) {
         }
 }
 
-static void test_nonce(void) {
-        g_assert_true(nonce_is_valid(""));
-        g_assert_true(nonce_is_valid("1234567890"));
-        g_assert_true(nonce_is_valid("abc_DEF-123"));
-        g_assert_true(nonce_is_valid("01234567890123456789012345678901")); /* 32 */
+static const TestPredicateCase nonce_cases[] = {
+        {"", true},
+        {"1234567890", true},
+        {"abc_DEF-123", true},
+        {"01234567890123456789012345678901", true}, /* 32 */
 
-        g_assert_false(nonce_is_valid(NULL));
-        g_assert_false(nonce_is_valid("012345678901234567890123456789012")); /* 33 */
-        g_assert_false(nonce_is_valid("a b"));
-        g_assert_false(nonce_is_valid("a/b"));
-        g_assert_false(nonce_is_valid("a=b"));
-        g_assert_false(nonce_is_valid("nonce\n"));
-        g_assert_false(nonce_is_valid("ünïcode"));
-}
+        {NULL, false},
+        {"012345678901234567890123456789012", false}, /* 33 */
+        {"a b", false},
+        {"a/b", false},
+        {"a=b", false},
+        {"nonce\n", false},
+        {"ünïcode", false},
+};
 
-static void test_cid(void) {
-        g_assert_true(vsock_cid_is_valid(0));
-        g_assert_true(vsock_cid_is_valid(3));
-        g_assert_true(vsock_cid_is_valid(42));
-        g_assert_true(vsock_cid_is_valid(UINT32_MAX - 1));
+static const struct CidCase {
+        const char *name;
+        uint32_t cid;
+        bool valid;
+} cid_cases[] = {
+        {"0", 0, true},
+        {"3", 3, true},
+        {"42", 42, true},
+        {"UINT32_MAX-1", UINT32_MAX - 1, true},
 
-        g_assert_false(vsock_cid_is_valid(1));
-        g_assert_false(vsock_cid_is_valid(2));
-        g_assert_false(vsock_cid_is_valid(UINT32_MAX));
+        {"1", 1, false},
+        {"2", 2, false},
+        {"UINT32_MAX", UINT32_MAX, false},
+};
+
+static void test_cid_case(const void *data) {
+        const struct CidCase *c = data;
+
+        g_assert_cmpint(vsock_cid_is_valid(c->cid), ==, c->valid);
 }
 
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
 
-        g_test_add_func("/validate/uuid", test_uuid);
-        g_test_add_func("/validate/escape-unprintable", test_escape_unprintable);
-        g_test_add_func("/validate/mac", test_mac);
-        g_test_add_func("/validate/version-valid", test_version_valid);
-        g_test_add_func("/validate/version-compare", test_version_compare);
-        g_test_add_func("/validate/vm-name", test_vm_name);
-        g_test_add_func("/validate/unichar-garbles-text", test_unichar_garbles_text);
-        g_test_add_func("/validate/uuid-is-shaped", test_uuid_is_shaped);
-        g_test_add_func("/validate/nonce", test_nonce);
-        g_test_add_func("/validate/cid", test_cid);
+        test_add_cases("/validate/uuid", uuid_cases, in, test_uuid_case);
+        test_add_registered();
+        test_add_cases("/validate/mac", mac_cases, in, test_mac_case);
+        test_add_predicate_cases("/validate/version-valid", version_is_valid, version_cases,
+                G_N_ELEMENTS(version_cases));
+        for (size_t i = 0; i < G_N_ELEMENTS(version_compare_cases); i++) {
+                const CompareCase *c = &version_compare_cases[i];
+                g_autofree char *name = g_strdup_printf("%s~%s", c->a, c->b);
+
+                test_add_case("/validate/version-compare", name, c, test_version_compare_case);
+        }
+        test_add_predicate_cases("/validate/vm-name", vm_name_is_valid, vm_name_cases,
+                G_N_ELEMENTS(vm_name_cases));
+        g_test_add_func("/validate/vm-name/length", test_vm_name_length);
+        test_add_predicate_cases("/validate/uuid-is-shaped", uuid_is_shaped, uuid_shaped_cases,
+                G_N_ELEMENTS(uuid_shaped_cases));
+        test_add_predicate_cases("/validate/nonce", nonce_is_valid, nonce_cases, G_N_ELEMENTS(nonce_cases));
+        test_add_cases("/validate/cid", cid_cases, name, test_cid_case);
 
         return g_test_run();
 }

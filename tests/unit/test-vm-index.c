@@ -5,8 +5,11 @@
  * middle of them, growth, keys read from the values, and the per-VM indexes with their
  * all-or-nothing adds. */
 
+#define TEST_PREFIX "/vm-index"
+
 #include <glib.h>
 
+#include "test-util.h"
 #include "vm-index.h"
 
 #define ID1 "6f1c8a52-3b0e-4c7d-9a41-2d5e8f7b9c10"
@@ -77,7 +80,7 @@ static const void *named_key(const void *value) {
         return ((const Named *)value)->name;
 }
 
-static void test_strings(void) {
+TEST(strings) {
         HashIndex h;
         Named va = {1, "alpha"}, vb = {2, "beta"}, va2 = {3, "alpha"};
         char a2[] = "alpha";
@@ -121,7 +124,7 @@ static void test_strings(void) {
         hash_index_done(&h); /* twice is fine */
 }
 
-static void test_collisions_one_run(void) {
+TEST(collisions_one_run) {
         uint32_t keys[12];
         bool present[12];
         HashIndex h;
@@ -164,7 +167,7 @@ static void test_collisions_one_run(void) {
         hash_index_done(&h);
 }
 
-static void test_collisions_wrap_around(void) {
+TEST(collisions_wrap_around) {
         /* Keys homed at the last buckets spill over to the first ones, where keys homed there
          * follow; removing a spilled one must not strand the keys behind it. */
         uint32_t keys[] = {14, 15, 30, 31, 0, 16, 1};
@@ -195,7 +198,7 @@ static void test_collisions_wrap_around(void) {
         hash_index_done(&h);
 }
 
-static void test_growth(void) {
+TEST(growth) {
         enum { N = 10000 };
         uint32_t *keys = g_new(uint32_t, N);
         bool *present = g_new(bool, N);
@@ -247,7 +250,7 @@ static void test_growth(void) {
         g_free(present);
 }
 
-static void test_random_against_model(void) {
+TEST(random_against_model) {
         /* Heavy collisions (64 keys, 8 home buckets, so runs overlap and wrap) and a random mix
          * of puts and removes, compared with a plain array after every step. */
         enum { K = 64 };
@@ -286,7 +289,7 @@ static const void *record_key(const void *value) {
         return &((const Record *)value)->key;
 }
 
-static void test_key_of_value(void) {
+TEST(key_of_value) {
         /* A slot holds only the value (one pointer); the key is read from the value wherever
          * the index needs it: to put, to find, to move entries when the table grows and when a
          * removal shifts a probe run back. The payloads hash elsewhere than the keys, so an
@@ -333,7 +336,7 @@ static Vm *make_vm(const char *id, const char *name, uint32_t cid, const char *m
         return vm;
 }
 
-static void test_vm_indexes(void) {
+TEST(vm_indexes) {
         _cleanup_(vm_freep) Vm *a = make_vm(ID1, "a", 3, "52:54:00:00:00:01", "tap1");
         _cleanup_(vm_freep) Vm *b = make_vm(ID2, "b", 0, "", "");
         _cleanup_(vm_freep) Vm *c = NULL;
@@ -419,7 +422,7 @@ static void test_vm_indexes(void) {
 /* 10,000 VMs, as at the service's scale: every VM is found by each of its keys after the
  * indexes grew, and after every other VM left; no clash is reported among distinct keys. Also
  * the workload of the lookup-speed measurements in docs/hardening.md. */
-static void test_vm_indexes_many(void) {
+TEST(vm_indexes_many) {
         enum { N = 10000 };
         Vm **vms = g_new0(Vm *, N);
         VmIndexes ix;
@@ -475,13 +478,6 @@ static void test_vm_indexes_many(void) {
 
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
-        g_test_add_func("/vm-index/strings", test_strings);
-        g_test_add_func("/vm-index/collisions-one-run", test_collisions_one_run);
-        g_test_add_func("/vm-index/collisions-wrap-around", test_collisions_wrap_around);
-        g_test_add_func("/vm-index/growth", test_growth);
-        g_test_add_func("/vm-index/random-against-model", test_random_against_model);
-        g_test_add_func("/vm-index/key-of-value", test_key_of_value);
-        g_test_add_func("/vm-index/vm-indexes", test_vm_indexes);
-        g_test_add_func("/vm-index/vm-indexes-many", test_vm_indexes_many);
+        test_add_registered();
         return g_test_run();
 }

@@ -3,10 +3,14 @@
 /* The VM registration table (vm.h): typed field access, validation errors that name the field,
  * deep copies, the a{sv} decoder and the object path. */
 
+#define TEST_PREFIX "/vm"
+
 #include <glib.h>
+#include <inttypes.h>
 #include <sys/socket.h>
 #include <systemd/sd-bus.h>
 
+#include "test-util.h"
 #include "vm.h"
 
 #define ID "6f1c8a52-3b0e-4c7d-9a41-2d5e8f7b9c10"
@@ -39,7 +43,7 @@ static void set_ok(Vm *vm, const char *field, const VmValue *v) {
 #define U(x) (&(VmValue){.type = 'u', .u = (x)})
 #define B(x) (&(VmValue){.type = 'b', .b = (x)})
 
-static void test_defaults(void) {
+TEST(defaults) {
         _cleanup_(vm_freep) Vm *vm = vm_new();
         VmValue v;
 
@@ -64,7 +68,7 @@ static void test_defaults(void) {
         g_assert_null(vm_free(NULL));
 }
 
-static void test_field_table(void) {
+TEST(field_table) {
         size_t n = 0;
 
         for (const VmField *f = vm_fields; f->name; f++) {
@@ -80,7 +84,7 @@ static void test_field_table(void) {
         g_assert_false(vm_field_find("OsName")->required);
 }
 
-static void test_set_get_roundtrip(void) {
+TEST(set_get_roundtrip) {
         _cleanup_(vm_freep) Vm *vm = vm_new();
         VmValue v;
 
@@ -136,67 +140,88 @@ static void test_set_get_roundtrip(void) {
         g_assert_cmpint(vm_get_field(vm, "Colour", &v), ==, -ENOENT);
 }
 
-static void test_set_errors(void) {
-        _cleanup_(vm_freep) Vm *vm = vm_new();
-        char long_text[1026];
+/* A value vm_set_field() refuses on a new VM, and its exact message. */
+typedef struct SetErrorCase {
+        const char *name; /* the last part of the test path; NULL: "field=value" */
+        const char *field;
+        VmValue value;
+        const char *message;
+} SetErrorCase;
 
-        expect_set_error(vm, "Colour", S("blue"), "Unknown VM property 'Colour'.");
-        expect_set_error(vm, "Generation", S("2"),
-                "VM property 'Generation' must be an unsigned 32-bit integer.");
-        expect_set_error(vm, "OsName", U(1), "VM property 'OsName' must be a string.");
-        expect_set_error(vm, "DataExchange", S("true"), "VM property 'DataExchange' must be a boolean.");
-        expect_set_error(vm, "Id", S("not-a-uuid"),
-                "VM property 'Id' must be a UUID (8-4-4-4-12 hex digits), not 'not-a-uuid'.");
-        expect_set_error(vm, "Id", S(""),
-                "VM property 'Id' must be a UUID (8-4-4-4-12 hex digits), not ''.");
-        expect_set_error(vm, "Name", S("*"), NAME_ERROR);
-        expect_set_error(vm, "Name", S(""), NAME_ERROR);
+#define SV(x) \
+        { .type = 's', .s = (x) }
+#define UV(x) \
+        { .type = 'u', .u = (x) }
+#define BV(x) \
+        { .type = 'b', .b = (x) }
+
+/* 1025 bytes, one past the limit of free text; filled in by main(). */
+static char long_text[1026];
+
+static const SetErrorCase set_error_cases[] = {
+        {NULL, "Colour", SV("blue"), "Unknown VM property 'Colour'."},
+        {NULL, "Generation", SV("2"), "VM property 'Generation' must be an unsigned 32-bit integer."},
+        {NULL, "OsName", UV(1), "VM property 'OsName' must be a string."},
+        {NULL, "DataExchange", SV("true"), "VM property 'DataExchange' must be a boolean."},
+        {NULL, "Id", SV("not-a-uuid"),
+                "VM property 'Id' must be a UUID (8-4-4-4-12 hex digits), not 'not-a-uuid'."},
+        {NULL, "Id", SV(""), "VM property 'Id' must be a UUID (8-4-4-4-12 hex digits), not ''."},
+        {NULL, "Name", SV("*"), NAME_ERROR},
+        {NULL, "Name", SV(""), NAME_ERROR},
         /* A right-to-left override (U+202E) makes "vm-exe.txt" display as "vm-txt.exe". */
-        expect_set_error(vm, "Name", S("vm-\u202etxt.exe"), NAME_ERROR);
-        expect_set_error(vm, "Name", S("vm\u2066x\u2069"), NAME_ERROR);
-        expect_set_error(vm, "Name", S("\u200fvm"), NAME_ERROR);
-        expect_set_error(vm, "Name", S("vm\xc2\x85"), NAME_ERROR);
-        expect_set_error(vm, "OsName", S("Windows\n11"),
-                "VM property 'OsName' must be at most 1024 bytes without control characters.");
-        memset(long_text, 'x', 1025);
-        long_text[1025] = 0;
-        expect_set_error(vm, "Sku", S(long_text),
-                "VM property 'Sku' must be at most 1024 bytes without control characters.");
-        expect_set_error(vm, "OsVersion", S("10.0.22621.3447a"),
+        {NULL, "Name", SV("vm-\u202etxt.exe"), NAME_ERROR},
+        {NULL, "Name", SV("vm\u2066x\u2069"), NAME_ERROR},
+        {NULL, "Name", SV("\u200fvm"), NAME_ERROR},
+        {NULL, "Name", SV("vm\xc2\x85"), NAME_ERROR},
+        {NULL, "OsName", SV("Windows\n11"),
+                "VM property 'OsName' must be at most 1024 bytes without control characters."},
+        {"Sku=1025-bytes", "Sku", SV(long_text),
+                "VM property 'Sku' must be at most 1024 bytes without control characters."},
+        {NULL, "OsVersion", SV("10.0.22621.3447a"),
                 "VM property 'OsVersion' must be a dotted numeric version such as 10.0.22621.3447, not "
-                "'10.0.22621.3447a'.");
-        expect_set_error(vm, "ArcAgentVersion", S("v1.39"),
+                "'10.0.22621.3447a'."},
+        {NULL, "ArcAgentVersion", SV("v1.39"),
                 "VM property 'ArcAgentVersion' must be a dotted numeric version such as 10.0.22621.3447, not "
-                "'v1.39'.");
-        expect_set_error(vm, "LegacyInterface", S("this-name-is-too-long"),
+                "'v1.39'."},
+        {NULL, "LegacyInterface", SV("this-name-is-too-long"),
                 "VM property 'LegacyInterface' must be a network interface name (1 to 15 characters of A-Z, "
-                "a-z, 0-9, '_', '.' and '-'), not 'this-name-is-too-long'.");
-        expect_set_error(vm, "LegacyInterface", S("tap/0"),
+                "a-z, 0-9, '_', '.' and '-'), not 'this-name-is-too-long'."},
+        {NULL, "LegacyInterface", SV("tap/0"),
                 "VM property 'LegacyInterface' must be a network interface name (1 to 15 characters of A-Z, "
-                "a-z, 0-9, '_', '.' and '-'), not 'tap/0'.");
-        expect_set_error(vm, "LegacyMac", S("ff:ff:ff:ff:ff:ff"),
+                "a-z, 0-9, '_', '.' and '-'), not 'tap/0'."},
+        {NULL, "LegacyMac", SV("ff:ff:ff:ff:ff:ff"),
                 "VM property 'LegacyMac' must be a unicast MAC address such as 52:54:00:12:34:56, not "
-                "'ff:ff:ff:ff:ff:ff'.");
-        expect_set_error(vm, "Generation", U(3), "VM property 'Generation' must be 1 or 2, not 3.");
-        expect_set_error(vm, "Generation", U(0), "VM property 'Generation' must be 1 or 2, not 0.");
-        expect_set_error(vm, "PowerState", S("Saved"),
-                "VM property 'PowerState' must be Running, Off or Paused, not 'Saved'.");
-        expect_set_error(vm, "VsockCid", U(2),
-                "VM property 'VsockCid' must be 0 (none) or a guest CID from 3 to 4294967294, not 2.");
-        expect_set_error(vm, "VsockCid", U(UINT32_MAX),
-                "VM property 'VsockCid' must be 0 (none) or a guest CID from 3 to 4294967294, not 4294967295.");
+                "'ff:ff:ff:ff:ff:ff'."},
+        {NULL, "Generation", UV(3), "VM property 'Generation' must be 1 or 2, not 3."},
+        {NULL, "Generation", UV(0), "VM property 'Generation' must be 1 or 2, not 0."},
+        {NULL, "PowerState", SV("Saved"),
+                "VM property 'PowerState' must be Running, Off or Paused, not 'Saved'."},
+        {NULL, "VsockCid", UV(2),
+                "VM property 'VsockCid' must be 0 (none) or a guest CID from 3 to 4294967294, not 2."},
+        {NULL, "VsockCid", UV(UINT32_MAX),
+                "VM property 'VsockCid' must be 0 (none) or a guest CID from 3 to 4294967294, not 4294967295."},
+};
 
-        /* A failed set leaves the old value alone. */
+static void test_set_error_case(const void *data) {
+        const SetErrorCase *c = data;
+        _cleanup_(vm_freep) Vm *vm = vm_new();
+
+        expect_set_error(vm, c->field, &c->value, c->message);
+}
+
+/* A failed set leaves the old value alone; without an error object it is still -EINVAL. */
+static void test_set_error_keeps_value(void) {
+        _cleanup_(vm_freep) Vm *vm = vm_new();
+
         set_ok(vm, "OsVersion", S("6.3.9600"));
         expect_set_error(vm, "OsVersion", S("x"),
                 "VM property 'OsVersion' must be a dotted numeric version such as 10.0.22621.3447, not 'x'.");
         g_assert_cmpstr(vm->os_version, ==, "6.3.9600");
 
-        /* No error object: still -EINVAL. */
         g_assert_cmpint(vm_set_field(vm, "Generation", U(5), NULL), ==, -EINVAL);
 }
 
-static void test_validate_complete(void) {
+TEST(validate_complete) {
         _cleanup_(vm_freep) Vm *vm = vm_new();
         _cleanup_(cleanup_bus_error) sd_bus_error e1 = SD_BUS_ERROR_NULL, e2 = SD_BUS_ERROR_NULL;
 
@@ -212,7 +237,7 @@ static void test_validate_complete(void) {
         g_assert_cmpint(vm_validate_complete(vm, NULL), ==, 0);
 }
 
-static void test_copy(void) {
+TEST(copy) {
         _cleanup_(vm_freep) Vm *vm = vm_new(), *c = NULL, *sparse_copy = NULL;
         _cleanup_(vm_freep) Vm *sparse = vm_new();
 
@@ -263,7 +288,7 @@ static void test_copy(void) {
         g_assert_null(sparse_copy->name);
 }
 
-static void test_enums(void) {
+TEST(enums) {
         g_assert_cmpstr(vm_power_state_to_string(VM_POWER_RUNNING), ==, "Running");
         g_assert_cmpstr(vm_power_state_to_string(VM_POWER_OFF), ==, "Off");
         g_assert_cmpstr(vm_power_state_to_string(VM_POWER_PAUSED), ==, "Paused");
@@ -280,7 +305,7 @@ static void test_enums(void) {
         g_assert_null(vm_status_to_string(_VM_STATUS_MAX));
 }
 
-static void test_evaluation_equal(void) {
+TEST(evaluation_equal) {
         BenefitEvaluation a = {.status = VM_STATUS_INACTIVE_BENEFITS},
                           b = {.status = VM_STATUS_INACTIVE_BENEFITS};
 
@@ -314,7 +339,7 @@ static sd_bus_message *make_properties_message(sd_bus *bus, const char *signatur
         return m;
 }
 
-static void test_apply_properties_message(void) {
+TEST(apply_properties_message) {
         _cleanup_(sd_bus_unrefp) sd_bus *bus = NULL;
         _cleanup_(vm_freep) Vm *vm = vm_new();
 
@@ -439,7 +464,7 @@ static void test_apply_properties_message(void) {
         safe_close(fds[1]);
 }
 
-static void test_object_path(void) {
+TEST(object_path) {
         _cleanup_(vm_freep) Vm *vm = vm_new();
         _cleanup_free_ char *path = NULL, *id = NULL;
 
@@ -455,16 +480,17 @@ static void test_object_path(void) {
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
 
-        g_test_add_func("/vm/defaults", test_defaults);
-        g_test_add_func("/vm/field-table", test_field_table);
-        g_test_add_func("/vm/set-get-roundtrip", test_set_get_roundtrip);
-        g_test_add_func("/vm/set-errors", test_set_errors);
-        g_test_add_func("/vm/validate-complete", test_validate_complete);
-        g_test_add_func("/vm/copy", test_copy);
-        g_test_add_func("/vm/enums", test_enums);
-        g_test_add_func("/vm/evaluation-equal", test_evaluation_equal);
-        g_test_add_func("/vm/apply-properties-message", test_apply_properties_message);
-        g_test_add_func("/vm/object-path", test_object_path);
+        test_add_registered();
+        memset(long_text, 'x', 1025);
+        for (size_t i = 0; i < G_N_ELEMENTS(set_error_cases); i++) {
+                const SetErrorCase *c = &set_error_cases[i];
+                g_autofree char *name = c->value.type == 's'
+                                                ? g_strdup_printf("%s=%s", c->field, c->value.s)
+                                                : g_strdup_printf("%s=%" PRIu32, c->field, c->value.u);
+
+                test_add_case("/vm/set-errors", c->name ?: name, c, test_set_error_case);
+        }
+        g_test_add_func("/vm/set-errors/keeps-value", test_set_error_keeps_value);
 
         return g_test_run();
 }
