@@ -368,13 +368,20 @@ static int grant_call_one(Manager *m, GrantCall *g, Vm *vm, bool grant, const Gr
                      : revoke_one(m, &g->change, vm, g->results, &g->nics, ret_last);
 }
 
+/* The call ends without its change: its domains are put back as they were, now. */
+static void grant_call_settle(Manager *m, GrantCall *g) {
+        if (!g->settled)
+                undo_nics(m, &g->nics);
+        g->settled = true;
+}
+
 /* Commits the call's change; when it cannot be, its domains are put back as they were. */
 static int grant_call_commit(Manager *m, GrantCall *g, sd_bus_error *error) {
         int r;
 
         r = manager_commit(m, &g->change, error);
         if (r < 0)
-                undo_nics(m, &g->nics);
+                grant_call_settle(m, g);
         g->settled = true;
         return r;
 }
@@ -411,12 +418,15 @@ int manager_set_legacy_support(Manager *m, bool enable, uint64_t flags, char ***
         if (r >= 0)
                 r = grant_call_commit(m, &g, error);
         if (r < 0) {
-                /* The network back the way the unchanged state says, too (the domains go back
-                 * with the call). */
-                if (enable)
-                        (void)manager_legacy_teardown(m, NULL);
-                else
+                /* The domains first (a NIC added back gets its port when the network is
+                 * rebuilt), then the network the way the unchanged state says: m->legacy_support,
+                 * not the opposite of enable, since turning it on while on (or off while off) is
+                 * allowed and must not take the network down when it fails. */
+                grant_call_settle(m, &g);
+                if (m->legacy_support)
                         (void)manager_legacy_setup(m, m->vms, m->n_vms, NULL);
+                else
+                        (void)manager_legacy_teardown(m, NULL);
                 return r;
         }
         manager_legacy_check(m);
