@@ -90,6 +90,11 @@ static int enable_legacy_authorized(sd_bus_message *msg, void *userdata, sd_bus_
          * it when etcd took it. */
         if (manager_clustered(m))
                 return manager_cluster_enable_legacy(m, msg, enable, false, error);
+        /* The switch may have been flipped while polkit was thinking (another EnableLegacy
+         * waiting beside this one): check again, as before, so that this call does not grant
+         * again what was revoked meanwhile. */
+        if (!!enable == m->legacy_support)
+                return sd_bus_reply_method_return(msg, NULL);
 
         r = manager_set_legacy_support(m, enable, 0, NULL, NULL, error);
         if (r < 0)
