@@ -437,3 +437,22 @@ def test_nic_undo_exact(env):
     env.wait_vm(edited)
     grant_unsaved(env, "edited")
     eq(nic_in(env, "edited", inactive=True), other_mac, "edited's configuration after the failed commit")
+
+
+@case("fix-unsaved")
+def test_fix_unsaved(env):
+    """FixVM whose change cannot be saved (the state directory not writable) after libvirt
+    added the device: the error says the domain has the device all the same (before the fix
+    it said only that the state could not be saved, as if nothing had changed)."""
+    uuid = env.define("fix-ro", plain_domain("fix-ro", extra_os=OVMF_LOADER))
+    env.wait_vm(uuid)
+    state = os.path.join(env.h.state_dir, "state.json")
+    os.chmod(env.h.state_dir, 0o500)
+    try:
+        e = env.h.expect_error(ACCESS_DENIED, "FixVM", ["'fix-ro'", "'EnableGuestServiceInterface'"])
+    finally:
+        os.chmod(env.h.state_dir, 0o700)
+    eq(e.message, f"Failed to save the state to {state}: Permission denied; a virtio-vsock device (automatic CID) "
+       "was added to VM 'fix-ro' (its configuration) all the same and stays there.", "FixVM's error")
+    if "<vsock model='virtio'>" not in env.virsh("dumpxml", "--inactive", "fix-ro").stdout:
+        raise AssertionError("fix-ro's configuration has no vsock after the failed FixVM")
