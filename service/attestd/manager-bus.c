@@ -9,6 +9,7 @@
 #include "manager-bus.h"
 #include "manager-change.h"
 #include "manager-cluster.h"
+#include "manager-connect.h"
 #include "manager-grants.h"
 #include "manager-inventory.h"
 #include "manager-legacy.h"
@@ -558,6 +559,11 @@ static int method_get_legacy_network_status(sd_bus_message *msg, void *userdata,
         bool ok;
         int r;
 
+        /* Open to every local user, and it reads every granted domain again: charged like a
+         * whole-inventory read. */
+        r = manager_charge_inventory_read(m, msg, error);
+        if (r < 0)
+                return r;
         r = manager_legacy_status(m, &ok, &report);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Failed to inspect the legacy network: %m");
