@@ -37,7 +37,7 @@ struct Keystore {
  * the previous pair, and is used (with a warning in the log) when the current file cannot be
  * read. A store keeps the current pair as the previous one only when it loads, so a broken
  * current file never replaces a good previous pair. Opening removes the temporary files an
- * interrupted store leaves ("identity.pem.XXXXXX", "identity.pem.old.new"). */
+ * interrupted store leaves ("identity.pem.tmp-XXXXXX", "identity.pem.old.new"). */
 int keystore_file_open(const char *dir, Keystore **ret);
 
 #define KEYSTORE_IDENTITY_FILE     "identity.pem"

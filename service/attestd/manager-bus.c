@@ -9,6 +9,7 @@
 #include "manager-bus.h"
 #include "manager-change.h"
 #include "manager-cluster.h"
+#include "manager-connect.h"
 #include "manager-grants.h"
 #include "manager-inventory.h"
 #include "manager-legacy.h"
@@ -90,6 +91,11 @@ static int enable_legacy_authorized(sd_bus_message *msg, void *userdata, sd_bus_
          * it when etcd took it. */
         if (manager_clustered(m))
                 return manager_cluster_enable_legacy(m, msg, enable, false, error);
+        /* The switch may have been flipped while polkit was thinking (another EnableLegacy
+         * waiting beside this one): check again, as before, so that this call does not grant
+         * again what was revoked meanwhile. */
+        if (!!enable == m->legacy_support)
+                return sd_bus_reply_method_return(msg, NULL);
 
         r = manager_set_legacy_support(m, enable, 0, NULL, NULL, error);
         if (r < 0)
@@ -553,6 +559,11 @@ static int method_get_legacy_network_status(sd_bus_message *msg, void *userdata,
         bool ok;
         int r;
 
+        /* Open to every local user, and it reads every granted domain again: charged like a
+         * whole-inventory read. */
+        r = manager_charge_inventory_read(m, msg, error);
+        if (r < 0)
+                return r;
         r = manager_legacy_status(m, &ok, &report);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Failed to inspect the legacy network: %m");

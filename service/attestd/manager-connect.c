@@ -46,12 +46,44 @@ static int on_bus_disconnected(sd_bus_message *message, void *userdata, sd_bus_e
 #define INVENTORY_READ_RATE  2000U
 #define INVENTORY_READ_BURST 30000U
 
-static int inventory_read_filter(sd_bus_message *message, void *userdata, sd_bus_error *ret_error) {
+int manager_charge_inventory_read(Manager *m, sd_bus_message *message, sd_bus_error *error) {
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
-        Manager *m = userdata;
+        const char *member = strna(sd_bus_message_get_member(message));
         char key[16];
         usec_t wait;
         uid_t uid;
+        int r;
+
+        assert(m);
+        assert(message);
+
+        r = sd_bus_query_sender_creds(message, SD_BUS_CREDS_EUID, &creds);
+        if (r >= 0)
+                r = sd_bus_creds_get_euid(creds, &uid);
+        if (r < 0)
+                /* Gone, or not answering: not served (a caller that hangs up at once could
+                 * otherwise repeat the read at no cost). */
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                        "Cannot identify the caller of %s: %s", member, strerror(-r));
+        if (uid == 0 || uid == geteuid() || !m->inventory_reads)
+                return 0;
+
+        (void)snprintf(key, sizeof key, "%u", (unsigned)uid);
+        r = ratelimit_check_n(m->inventory_reads, key, (unsigned)MIN(m->n_vms + 1, (size_t)UINT_MAX),
+                now_usec(CLOCK_MONOTONIC), &wait);
+        if (r != 0) /* allowed (or out of memory: then rather serve than refuse) */
+                return 0;
+
+        return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                "Too many inventory reads: user %u may read %u objects per second (%u at once); "
+                "%s again in %" PRIu64 ".%01" PRIu64 " s.",
+                (unsigned)uid, INVENTORY_READ_RATE, INVENTORY_READ_BURST, member, wait / USEC_PER_SEC,
+                (wait % USEC_PER_SEC) / (USEC_PER_SEC / 10));
+}
+
+static int inventory_read_filter(sd_bus_message *message, void *userdata, sd_bus_error *ret_error) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        Manager *m = userdata;
         int r;
 
         if (!sd_bus_message_is_method_call(message, "org.freedesktop.DBus.ObjectManager",
@@ -60,31 +92,11 @@ static int inventory_read_filter(sd_bus_message *message, void *userdata, sd_bus
                 return 0;
         if (!sd_bus_message_get_destination(message))
                 return 0; /* a broadcast: sd-bus answers none */
-        r = sd_bus_query_sender_creds(message, SD_BUS_CREDS_EUID, &creds);
+        /* Refused here, not handed to sd-bus, which would build the whole inventory uncharged. */
+        r = manager_charge_inventory_read(m, message, &error);
         if (r >= 0)
-                r = sd_bus_creds_get_euid(creds, &uid);
-        if (r < 0) {
-                /* Gone, or not answering: not served, and not handed to sd-bus, which would build
-                 * the whole inventory uncharged (a caller that hangs up at once could repeat that
-                 * at no cost). */
-                r = sd_bus_reply_method_errorf(message, SD_BUS_ERROR_ACCESS_DENIED,
-                        "Cannot identify the caller of GetManagedObjects: %s", strerror(-r));
-                return r < 0 ? r : 1;
-        }
-        if (uid == 0 || uid == geteuid())
                 return manager_reply_managed_objects(m, message);
-
-        (void)snprintf(key, sizeof key, "%u", (unsigned)uid);
-        r = ratelimit_check_n(m->inventory_reads, key, (unsigned)MIN(m->n_vms + 1, (size_t)UINT_MAX),
-                now_usec(CLOCK_MONOTONIC), &wait);
-        if (r != 0) /* allowed (or out of memory: then rather serve than refuse) */
-                return manager_reply_managed_objects(m, message);
-
-        r = sd_bus_reply_method_errorf(message, SD_BUS_ERROR_LIMITS_EXCEEDED,
-                "Too many inventory reads: user %u may read %u objects per second (%u at once); "
-                "GetManagedObjects again in %" PRIu64 ".%01" PRIu64 " s.",
-                (unsigned)uid, INVENTORY_READ_RATE, INVENTORY_READ_BURST, wait / USEC_PER_SEC,
-                (wait % USEC_PER_SEC) / (USEC_PER_SEC / 10));
+        r = sd_bus_reply_method_error(message, &error);
         return r < 0 ? r : 1;
 }
 

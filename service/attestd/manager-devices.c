@@ -123,6 +123,23 @@ static int fix_legacy_access(Manager *m, Vm *vm, char **ret_message, sd_bus_erro
                 error);
 }
 
+/* The domain got the device, but taking its new facts failed (r, error set or not): the error
+ * says that the device stays in the domain (removing it again is no clean undo: a hot-plugged
+ * device may be in use already), so that the caller does not take the failure for "nothing
+ * changed". */
+static int added_all_the_same(int r, const char *name, const char *what, unsigned changed,
+        sd_bus_error *error) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+
+        if (!sd_bus_error_is_set(error))
+                return r; /* out of memory: nothing to add to */
+        sd_bus_error_move(&e, error);
+        return sd_bus_error_setf(error, e.name,
+                "%s; %s was added to VM '%s' (%s) all the same and stays there.", e.message, what, name,
+                changed & DOMAIN_CHANGED_LIVE ? "its configuration and the running domain"
+                                              : "its configuration");
+}
+
 int manager_fix_vm(Manager *m, Vm *vm, const char *action, char **ret_message, sd_bus_error *error) {
         _cleanup_(change_done) Change c = {};
         _cleanup_free_ char *name = NULL;
@@ -159,11 +176,10 @@ int manager_fix_vm(Manager *m, Vm *vm, const char *action, char **ret_message, s
                 return -ENOMEM;
         change_init(m, &c);
         r = manager_inventory_reread(m, &c, vm, error);
+        if (r >= 0)
+                r = manager_commit(m, &c, error);
         if (r < 0)
-                return r;
-        r = manager_commit(m, &c, error);
-        if (r < 0)
-                return r;
+                return added_all_the_same(r, name, device_actions[d].what, changed, error);
         return asprintf(ret_message, "Added %s to VM '%s' (%s); %s.", device_actions[d].what, name,
                        changed & DOMAIN_CHANGED_LIVE ? "its configuration and the running domain"
                                                      : "its configuration",

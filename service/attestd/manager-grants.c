@@ -92,6 +92,7 @@ typedef struct NicChange {
         char *id;
         unsigned changed; /* DOMAIN_CHANGED_* */
         bool added;
+        char *replaced; /* the NIC's device XML in the configuration before (domain-devices.h) */
 } NicChange;
 
 typedef struct NicChanges {
@@ -99,14 +100,21 @@ typedef struct NicChanges {
         size_t n;
 } NicChanges;
 
+static void nic_change_done(NicChange *c) {
+        c->id = mfree(c->id);
+        c->replaced = mfree(c->replaced);
+}
+
 static void nic_changes_done(NicChanges *l) {
         for (size_t i = 0; i < l->n; i++)
-                free(l->items[i].id);
+                nic_change_done(&l->items[i]);
         l->items = mfree(l->items);
         l->n = 0;
 }
 
-static int nic_changes_add(NicChanges *l, const Vm *vm, unsigned changed, bool added) {
+/* Records a change; *replaced is taken (also on failure). */
+static int nic_changes_add(NicChanges *l, const Vm *vm, unsigned changed, bool added, char **replaced) {
+        _cleanup_free_ char *r = TAKE_PTR(*replaced);
         NicChange *a;
 
         a = reallocarray(l->items, l->n + 1, sizeof(NicChange));
@@ -116,18 +124,16 @@ static int nic_changes_add(NicChanges *l, const Vm *vm, unsigned changed, bool a
         a[l->n] = (NicChange){.id = strdup(vm->id), .changed = changed, .added = added};
         if (!a[l->n].id)
                 return -ENOMEM;
+        a[l->n].replaced = TAKE_PTR(r);
         l->n++;
         return 0;
 }
 
-/* Undoes one domain change: removes the NIC that was added, or adds back the one removed.
- * Returns what the domain is left with, for the caller's message, in *error. */
-static int undo_nic(Manager *m, const Vm *vm, unsigned changed, bool added, sd_bus_error *error) {
-        bool live = changed & DOMAIN_CHANGED_LIVE;
-        unsigned undone = 0;
-
-        return added ? domain_remove_legacy_nic(m->libvirt, vm, live, &undone, error)
-                     : domain_add_legacy_nic(m->libvirt, vm, live, &undone, error);
+/* Undoes one domain change exactly where it was made (configuration, running domain or both):
+ * removes the NIC that was added, or adds back the one removed. Returns what the domain is
+ * left with, for the caller's message, in *error. */
+static int undo_nic(Manager *m, const Vm *vm, const NicChange *c, sd_bus_error *error) {
+        return domain_undo_legacy_nic(m->libvirt, vm, c->added, c->changed, c->replaced, error);
 }
 
 /* The change of a call could not be committed: its domains are put back as they were. */
@@ -138,7 +144,7 @@ static void undo_nics(Manager *m, const NicChanges *l) {
 
                 if (!vm)
                         continue;
-                if (undo_nic(m, vm, l->items[i].changed, l->items[i].added, &e) < 0)
+                if (undo_nic(m, vm, &l->items[i], &e) < 0)
                         log_warning("VM '%s': the change was not saved, and its legacy NIC could not be %s "
                                     "again: %s",
                                 vm->name, l->items[i].added ? "removed" : "added", strna(e.message));
@@ -148,16 +154,21 @@ static void undo_nics(Manager *m, const NicChanges *l) {
         }
 }
 
-/* The domain was given its NIC, but the VM's new facts cannot be taken (e is set): the NIC is
- * removed again, and e says whether it stays. */
-static int undo_after_error(Manager *m, const Vm *vm, unsigned changed, bool added, sd_bus_error *e) {
+/* The domain was given its NIC (the call's last recorded change), but the VM's new facts cannot
+ * be taken (e is set): the NIC is removed again, no longer recorded, and e says whether it
+ * stays. */
+static int undo_after_error(Manager *m, const Vm *vm, NicChanges *l, sd_bus_error *e) {
         _cleanup_(sd_bus_error_free) sd_bus_error u = SD_BUS_ERROR_NULL;
         _cleanup_free_ char *text = NULL, *name = NULL;
+        bool added;
         int r;
 
-        r = undo_nic(m, vm, changed, added, &u);
+        assert(l->n > 0);
+        added = l->items[l->n - 1].added;
+        r = undo_nic(m, vm, &l->items[l->n - 1], &u);
         if (r == -ENOMEM)
-                return r;
+                return r; /* still recorded: the call's end tries again */
+        nic_change_done(&l->items[--l->n]);
         if (r < 0)
                 r = asprintf(&text, "%s; the legacy NIC stays %s the domain: %s", e->message,
                         added ? "in" : "out of", strna(u.message));
@@ -190,6 +201,7 @@ static int grant_one(Manager *m, Change *c, Vm *vm, GrantResults *results, NicCh
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
         _cleanup_free_ char *text = NULL;
         bool had = vm->legacy_access, managed = manager_inventory_manages_devices(m, vm);
+        _cleanup_free_ char *replaced = NULL;
         unsigned changed = 0;
         GrantOutcome outcome = had ? GRANT_REPAIRED : GRANT_GRANTED;
         Vm *copy;
@@ -204,19 +216,22 @@ static int grant_one(Manager *m, Change *c, Vm *vm, GrantResults *results, NicCh
         else if (managed) {
                 /* A running Generation 1 VM that has access keeps it; its NIC, if it lost it, is
                  * put back into its configuration only. */
-                r = domain_add_legacy_nic(m->libvirt, vm, !vm_needs_power_off_for_legacy(vm), &changed, &e);
+                r = domain_add_legacy_nic(m->libvirt, vm, !vm_needs_power_off_for_legacy(vm), &changed,
+                        &replaced, &e);
                 if (r == -ENOMEM)
                         return r;
                 if (r >= 0 && changed != 0) {
+                        /* Recorded first, so that the call puts it back whatever fails next. */
+                        if (nic_changes_add(nics, vm, changed, true, &replaced) < 0)
+                                return -ENOMEM;
                         r = manager_inventory_reread(m, c, vm, &e);
                         if (r == -ENOMEM)
                                 return r;
                         if (r < 0) {
-                                r = undo_after_error(m, vm, changed, true, &e);
+                                r = undo_after_error(m, vm, nics, &e);
                                 if (r < 0)
                                         return r;
-                        } else if (nic_changes_add(nics, vm, changed, true) < 0)
-                                return -ENOMEM;
+                        }
                 }
         }
 
@@ -275,7 +290,7 @@ finish:
 static int revoke_one(Manager *m, Change *c, Vm *vm, GrantResults *results, NicChanges *nics,
         const GrantResult **ret_last) {
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL, reread = SD_BUS_ERROR_NULL;
-        _cleanup_free_ char *text = NULL;
+        _cleanup_free_ char *text = NULL, *replaced = NULL;
         bool live = !vm_needs_power_off_for_legacy(vm);
         unsigned changed = 0;
         Vm *copy;
@@ -284,11 +299,11 @@ static int revoke_one(Manager *m, Change *c, Vm *vm, GrantResults *results, NicC
         if (!vm->legacy_access)
                 return 0;
         if (manager_inventory_manages_devices(m, vm)) {
-                r = domain_remove_legacy_nic(m->libvirt, vm, live, &changed, &e);
+                r = domain_remove_legacy_nic(m->libvirt, vm, live, &changed, &replaced, &e);
                 if (r == -ENOMEM)
                         return r;
                 if (r >= 0 && changed != 0) {
-                        if (nic_changes_add(nics, vm, changed, false) < 0)
+                        if (nic_changes_add(nics, vm, changed, false, &replaced) < 0)
                                 return -ENOMEM;
                         /* The NIC is gone whatever the new facts: libvirt's next event brings
                          * them if they cannot be read now. */
@@ -366,13 +381,20 @@ static int grant_call_one(Manager *m, GrantCall *g, Vm *vm, bool grant, const Gr
                      : revoke_one(m, &g->change, vm, g->results, &g->nics, ret_last);
 }
 
+/* The call ends without its change: its domains are put back as they were, now. */
+static void grant_call_settle(Manager *m, GrantCall *g) {
+        if (!g->settled)
+                undo_nics(m, &g->nics);
+        g->settled = true;
+}
+
 /* Commits the call's change; when it cannot be, its domains are put back as they were. */
 static int grant_call_commit(Manager *m, GrantCall *g, sd_bus_error *error) {
         int r;
 
         r = manager_commit(m, &g->change, error);
         if (r < 0)
-                undo_nics(m, &g->nics);
+                grant_call_settle(m, g);
         g->settled = true;
         return r;
 }
@@ -409,12 +431,15 @@ int manager_set_legacy_support(Manager *m, bool enable, uint64_t flags, char ***
         if (r >= 0)
                 r = grant_call_commit(m, &g, error);
         if (r < 0) {
-                /* The network back the way the unchanged state says, too (the domains go back
-                 * with the call). */
-                if (enable)
-                        (void)manager_legacy_teardown(m, NULL);
-                else
+                /* The domains first (a NIC added back gets its port when the network is
+                 * rebuilt), then the network the way the unchanged state says: m->legacy_support,
+                 * not the opposite of enable, since turning it on while on (or off while off) is
+                 * allowed and must not take the network down when it fails. */
+                grant_call_settle(m, &g);
+                if (m->legacy_support)
                         (void)manager_legacy_setup(m, m->vms, m->n_vms, NULL);
+                else
+                        (void)manager_legacy_teardown(m, NULL);
                 return r;
         }
         manager_legacy_check(m);

@@ -62,7 +62,7 @@ static int write_file_atomic_full(const char *path, mode_t mode, bool keep_old, 
         assert(path);
         assert(writer);
 
-        if (asprintf(&tmp, "%s.XXXXXX", path) < 0)
+        if (asprintf(&tmp, "%s" FILE_TMP_INFIX "XXXXXX", path) < 0)
                 return -ENOMEM;
 
         fd = mkostemp(tmp, O_CLOEXEC);
@@ -168,12 +168,16 @@ int file_restore_old(const char *path) {
         return link_atomic(old, tmp, path);
 }
 
-/* "<base>.XXXXXX" as mkostemp() makes them from write_file_atomic()'s template. */
+/* "<base>.tmp-XXXXXX" as mkostemp() makes them from write_file_atomic()'s template. Only that:
+ * "<base>." and any six letters or digits would also be an admin's "state.json.backup". */
 static bool is_write_temporary(const char *name, const char *base) {
-        size_t n = strlen(base);
+        size_t n = strlen(base), k = strlen(FILE_TMP_INFIX);
 
-        return strncmp(name, base, n) == 0 && name[n] == '.' && strlen(name + n + 1) == 6 &&
-               strspn(name + n + 1, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") == 6;
+        if (strncmp(name, base, n) != 0 || strncmp(name + n, FILE_TMP_INFIX, k) != 0)
+                return false;
+        name += n + k;
+        return strlen(name) == 6 &&
+               strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") == 6;
 }
 
 static void closedirp(DIR **d) {

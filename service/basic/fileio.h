@@ -12,6 +12,8 @@ int write_file_atomic(const char *path, const void *data, size_t size, mode_t mo
 
 /* The suffix of the previous generation of a file that keeps one ("state.json.old"). */
 #define FILE_OLD_SUFFIX ".old"
+/* The temporaries of write_file_atomic(): "<path>.tmp-" and six letters or digits. */
+#define FILE_TMP_INFIX ".tmp-"
 
 /* write_file_atomic() that keeps the file it replaces as "<path>.old" (file_keep_old()), once
  * the new content is written and synced: a write that fails (a full disk) changes nothing. */
@@ -34,8 +36,8 @@ int file_keep_old(const char *path);
 int file_restore_old(const char *path);
 
 /* Removes what an interrupted write_file_atomic() or file_keep_old() of path leaves in its
- * directory: temporaries "<path>.XXXXXX" (six letters or digits) and "<path>.old.new". Returns
- * how many were removed. */
+ * directory: temporaries "<path>.tmp-XXXXXX" (six letters or digits) and "<path>.old.new", and
+ * nothing else ("<path>.backup" of an admin stays). Returns how many were removed. */
 int file_remove_interrupted_writes(const char *path);
 
 /* Reads a whole regular file of at most max_size bytes, NUL-terminated. */

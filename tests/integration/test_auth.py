@@ -1,10 +1,14 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Authorization with the real polkitd and the real bus policy."""
 
+import os
 import pwd
+import signal
+import subprocess
 
 from harness import (ACTIONS, BUS_NAME, BUS_PATH, IFACE, TEST_FRONTEND_USER, TEST_USER, eq,
                      gvariant_dict, gvariant_str, testcase, vm_path)
+from harness import DEFAULT_TIMEOUT, IFACE_VM, deadline_loop
 from vmdata import vm_id, vm_props
 
 INTERACTIVE = "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired"
@@ -175,3 +179,34 @@ def test_bus_policy_other(h):
     eq(h.get_property("LegacyOsSupport"), "Off", "LegacyOsSupport")
     # The service user's uid owns the name.
     eq(h.name_owner_uid(BUS_NAME), pwd.getpwnam("azshci").pw_uid, "owner")
+
+
+@testcase()
+def test_enable_legacy_rechecked_after_polkit(h):
+    """EnableLegacy checks again after polkit answered: a call waiting for polkit (polkitd
+    stopped; the monitor shows the service asked) while root turns legacy OS support on and
+    revokes vm1's access, answered once polkitd runs again, changes nothing (before the fix it
+    ran the grant loop again and gave vm1 back the access the admin had just revoked)."""
+    h.register_vm(**vm_props(1, LegacyInterface="azv1"))
+    h.grant(TEST_USER, [ACTIONS["legacy"]])
+    mon = h.monitor()
+    os.kill(h.polkit_proc.pid, signal.SIGSTOP)
+    call = subprocess.Popen(h.user_prefix(TEST_USER) + ["gdbus", "call", "--system", "--dest", BUS_NAME,
+                                                         "--object-path", BUS_PATH,
+                                                         "--method", f"{IFACE}.EnableLegacy", "true"],
+                            env=h.client_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in deadline_loop(DEFAULT_TIMEOUT, "the service to ask polkit about EnableLegacy"):
+            mon._drain()
+            if any(m.get("member") == "CheckAuthorization" for m in mon.messages):
+                break
+        h.call("EnableLegacy", "b", True)   # root: no polkit
+        h.call("SetVMAccess", "sb", "vm1", False)
+        eq(h.get_property("LegacyAccess", vm_path(vm_id(1)), IFACE_VM), False, "vm1's access revoked by root")
+    finally:
+        os.kill(h.polkit_proc.pid, signal.SIGCONT)
+    out, err = call.communicate(timeout=DEFAULT_TIMEOUT)
+    eq((call.returncode, out.strip(), err.strip()), (0, "()", ""), "the waiting EnableLegacy(true)")
+    eq(h.get_property("LegacyOsSupport"), "On", "LegacyOsSupport")
+    eq(h.get_property("LegacyAccess", vm_path(vm_id(1)), IFACE_VM), False,
+       "vm1's access after the waiting EnableLegacy(true) was authorized")

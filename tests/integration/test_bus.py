@@ -157,3 +157,51 @@ def test_inventory_read_limit(h):
     for _ in deadline_loop(DEFAULT_TIMEOUT, "the budget to refill", 0.2):
         if read(TEST_USER) is None:
             break
+
+
+STATUS_LIMITED = re.compile(r"GDBus\.Error:org\.freedesktop\.DBus\.Error\.LimitsExceeded: Too many inventory reads: "
+                            r"user (\d+) may read 2000 objects per second \(30000 at once\); GetLegacyNetworkStatus "
+                            r"again in (\d+)\.(\d) s\.")
+
+
+@testcase("legacy-status-read-limit")
+def test_legacy_status_read_limit(h):
+    """GetLegacyNetworkStatus (open to every local user; it re-reads every granted domain) is
+    charged like GetManagedObjects, one unit per VM and one more, to the same budget of each
+    user: with 3000 VMs an unprivileged caller gets about ten answers in a row, identical to
+    root's, then org.freedesktop.DBus.Error.LimitsExceeded naming the method and when to come
+    back; GetManagedObjects is refused too (the same budget); root is not limited."""
+    bench_bus = os.path.join(h.builddir, "bench", "bench-bus")
+    h.run([bench_bus, "import", "--vms=3000"], timeout=300)
+
+    def status(user):
+        """(stdout, None) when answered, (None, seconds to wait) when refused."""
+        p = h.run(["gdbus", "call", "--system", "--dest", BUS_NAME, "--object-path", "/org/azshci/Attestation1",
+                   "--method", "org.azshci.Attestation1.GetLegacyNetworkStatus"], user=user, check=False)
+        if p.returncode == 0:
+            return p.stdout, None
+        m = STATUS_LIMITED.search(p.stderr)
+        if not m:
+            raise AssertionError(f"unexpected failure of GetLegacyNetworkStatus: {p.stderr!r}")
+        eq(int(m.group(1)), pwd.getpwnam(user).pw_uid, "uid in the message")
+        return None, int(m.group(2)) + int(m.group(3)) / 10
+
+    want, _ = status(None)
+    if "does not manage the legacy network" not in want:
+        raise AssertionError(f"root's status: {want!r}")
+    answers = 0
+    for _ in range(20):
+        out, wait = status(TEST_USER)
+        if out is None:
+            break
+        eq(out, want, "the unprivileged caller's status")
+        answers += 1
+    if wait is None or answers < 9:
+        raise AssertionError(f"{answers} answers before the first refusal (expected about 10), then wait {wait}")
+    if not 0 <= wait <= 1.6:
+        raise AssertionError(f"retry in {wait} s, expected at most one read's worth (1.5 s)")
+    p = h.run([bench_bus, "managed-objects"], user=TEST_USER, check=False)
+    if p.returncode == 0 or not READ_LIMITED.fullmatch(p.stderr.strip()):
+        raise AssertionError(f"GetManagedObjects of the same user not refused: {p.returncode} {p.stderr!r}")
+    for _ in range(12):
+        eq(status(None), (want, None), "root's status")

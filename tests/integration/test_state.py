@@ -252,16 +252,16 @@ def test_unreadable_state_refused(h):
 
 @testcase()
 def test_interrupted_write_leftovers_removed(h):
-    """What a kill in the middle of a write leaves (state.json.XXXXXX, state.json.old.new)
+    """What a kill in the middle of a write leaves (state.json.tmp-XXXXXX, state.json.old.new)
     is removed at start, with a log line; the state is the acknowledged one; files with
     similar names that are not the service's temporaries stay."""
     _populate(h)
     before = _snapshot(h)
     h.stop_service()
     files = _files(h)
-    left = {"state.json.Qx7Zp2": b'{"version": 1, "legacyOsSupport": fa',
+    left = {"state.json.tmp-Qx7Zp2": b'{"version": 1, "legacyOsSupport": fa',
             "state.json.old.new": _state(h, "state.json.old")}
-    kept = {"state.json.Qx7Zp": b"x", "state.json.Qx7Zp2.txt": b"x"}
+    kept = {"state.json.Qx7Zp": b"x", "state.json.Qx7Zp2.txt": b"x", "state.json.backup": b"x"}
     for name, data in {**left, **kept}.items():
         with open(os.path.join(h.state_dir, name), "wb") as f:
             f.write(data)

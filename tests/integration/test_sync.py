@@ -378,7 +378,7 @@ def _keystore_consistent(h, ca, nonce):
     verify_document(h, doc, ca, nonce=nonce, vm_id=vm_id(1))
     eq(_fingerprint(h, document_certs(h, doc)[0]), _fingerprint(h, cert), "document signer = identity.pem")
     # Only the pair and the previous pair. A temporary of an interrupted store
-    # (identity.pem.XXXXXX, identity.pem.old.new) is removed when the keystore is opened at
+    # (identity.pem.tmp-XXXXXX, identity.pem.old.new) is removed when the keystore is opened at
     # start, so one here is a defect, not the trace of a kill.
     left = sorted(os.listdir(os.path.join(h.state_dir, "keystore")))
     extra = [f for f in left if f not in ("identity.pem", "identity.pem.old")]

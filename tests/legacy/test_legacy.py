@@ -537,3 +537,42 @@ def test_spoofing(env):
     fetch_verified(env, a, VM_A, "a7")
     fetch_verified(env, b, VM_B, "b7")
     eq(host_neigh(env, b.ip), a.mac, "HOST's entry for B's address while B is served")
+
+
+def enable_legacy_ex_unsaved(env, on):
+    """EnableLegacyEx(on, 0) with the state directory not writable (mode 0500; the service runs
+    as azshci without CAP_DAC_OVERRIDE): must fail with the save error. Mode back after."""
+    h = env.h
+    os.chmod(h.state_dir, 0o500)
+    try:
+        e = h.expect_error("org.freedesktop.DBus.Error.AccessDenied", "EnableLegacyEx",
+                           ["true" if on else "false", "uint64 0"])
+    finally:
+        os.chmod(h.state_dir, 0o700)
+    state = os.path.join(h.state_dir, "state.json")
+    eq(e.message, f"Failed to save the state to {state}: Permission denied", f"EnableLegacyEx({on}) error")
+
+
+@case("legacy-failed-save")
+def test_failed_save(env):
+    """Turning legacy OS support on while it is on (a repair: EnableLegacyEx) or off while it is
+    off is allowed; when its change cannot be saved (the state directory not writable), the call
+    fails and the network stays as the unchanged state says: on, the bridge, tables and A's port
+    stay and A is served; off, nothing is built. (Before the fix the rollback assumed the call had
+    flipped the switch and took the network down while the state still said On.)"""
+    a, b = two_guests(env)
+    fetch_verified(env, a, VM_A, "before")
+    enable_legacy_ex_unsaved(env, True)
+    eq(env.h.get_property("LegacyOsSupport"), "On", "LegacyOsSupport after the failed repair")
+    eq(vm_prop(env, VM_B, "LegacyAccess"), False, "B's LegacyAccess after the failed repair")
+    assert_network_complete(env, [a])
+    eq(env.port_state(b), FREE_PORT, "B's port after the failed repair")
+    fetch_verified(env, a, VM_A, "after-failed-repair")
+
+    env.enable_legacy(False)
+    eq(BRIDGE in env.host_links(), False, f"{BRIDGE} after EnableLegacy(false)")
+    enable_legacy_ex_unsaved(env, False)
+    eq(env.h.get_property("LegacyOsSupport"), "Off", "LegacyOsSupport after the failed EnableLegacyEx(false)")
+    eq(BRIDGE in env.host_links(), False, f"{BRIDGE} after the failed EnableLegacyEx(false)")
+    eq(env.host_tables(), [], "nftables tables after the failed EnableLegacyEx(false)")
+    eq(env.port_state(a)[0], None, "A's port master after the failed EnableLegacyEx(false)")

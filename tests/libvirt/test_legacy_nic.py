@@ -384,3 +384,75 @@ def test_nic_rollback(env):
     eq(nic_in(env, "rb", inactive=True), None, "rb's configuration after the failed commit")
     harness.wait_log_count(env.h, "VM 'rb': the change was not saved: its legacy NIC was removed again.", 1)
     eq(env.vm_props(uuid)["LegacyAccess"], False, "rb's LegacyAccess")
+
+
+def grant_unsaved(env, name):
+    """vm-access NAME on with the state directory not writable: fails, and the service logs
+    that the NIC it added was removed again."""
+    os.chmod(env.h.state_dir, 0o500)
+    try:
+        p = env.h.ctl("vm-access", name, "on", check=False)
+    finally:
+        os.chmod(env.h.state_dir, 0o700)
+    if p.returncode == 0:
+        raise AssertionError(f"vm-access succeeded without a writable state directory:\n{p.stdout}")
+    harness.wait_log_count(env.h, f"VM '{name}': the change was not saved: its legacy NIC was removed again.", 1)
+
+@case("nic-undo-exact")
+def test_nic_undo_exact(env):
+    """A grant whose change cannot be saved is undone exactly where it changed the domain: a
+    running Generation 2 domain with the service's NIC in its configuration but not running
+    (added by hand here; a domain started before its NIC was put back looks the same) gets the
+    NIC hot-plugged only; the state directory is not writable, so the call fails and the
+    hot-plug is taken back, while the configuration keeps its NIC. (Before the fix the undo
+    removed the NIC from the configuration too: the VM lost its NIC at its next boot.)"""
+    uuid = "5a1e0014-7d7d-4d7d-8d7d-00000000007d"
+    mac = legacy_mac(uuid)
+    # Running without a kernel: OVMF finds nothing to boot and waits (cheap).
+    env.define("undo", plain_domain("undo", uuid=uuid, extra_os=OVMF_LOADER))
+    env.virsh("start", "undo")
+    eq(env.wait_vm(uuid, PowerState="Running")["Generation"], 2, "undo's generation")
+    nic = os.path.join(env.libvirt_dir, "domains", "undo-nic.xml")
+    with open(nic, "w") as f:
+        f.write(f"<interface type='ethernet'><mac address='{mac}'/><target dev='{legacy_tap(uuid)}'/>"
+                f"<model type='virtio'/><alias name='{ALIAS}'/></interface>")
+    env.virsh("attach-device", "undo", nic, "--config")
+    eq((nic_in(env, "undo", inactive=True), nic_in(env, "undo", inactive=False)), (mac, None),
+       "undo's NIC (configuration, running) before the grant")
+
+    grant_unsaved(env, "undo")
+    eq(nic_in(env, "undo", inactive=True), mac, "undo's configuration after the failed commit")
+    eq(harness.log_count(env.h, "VM 'undo': removed the legacy NIC " + ALIAS + " (running domain)."), 1,
+       "the undo's log line (the running domain only)")
+    eq(env.vm_props(uuid)["LegacyAccess"], False, "undo's LegacyAccess")
+
+    # A domain (off) whose NIC of the service was edited by hand (another MAC): the grant
+    # replaces it with the service's own; the change cannot be saved, so the edited NIC is put
+    # back as it was.
+    edited = "5a1e0014-7e7e-4e7e-8e7e-00000000007e"
+    other_mac = "52:54:00:7e:7e:7e"
+    env.define("edited", plain_domain("edited", uuid=edited, devices=(
+        f"<interface type='ethernet'><mac address='{other_mac}'/><target dev='{legacy_tap(edited)}'/>"
+        f"<model type='virtio'/><alias name='{ALIAS}'/></interface>")))
+    env.wait_vm(edited)
+    grant_unsaved(env, "edited")
+    eq(nic_in(env, "edited", inactive=True), other_mac, "edited's configuration after the failed commit")
+
+
+@case("fix-unsaved")
+def test_fix_unsaved(env):
+    """FixVM whose change cannot be saved (the state directory not writable) after libvirt
+    added the device: the error says the domain has the device all the same (before the fix
+    it said only that the state could not be saved, as if nothing had changed)."""
+    uuid = env.define("fix-ro", plain_domain("fix-ro", extra_os=OVMF_LOADER))
+    env.wait_vm(uuid)
+    state = os.path.join(env.h.state_dir, "state.json")
+    os.chmod(env.h.state_dir, 0o500)
+    try:
+        e = env.h.expect_error(ACCESS_DENIED, "FixVM", ["'fix-ro'", "'EnableGuestServiceInterface'"])
+    finally:
+        os.chmod(env.h.state_dir, 0o700)
+    eq(e.message, f"Failed to save the state to {state}: Permission denied; a virtio-vsock device (automatic CID) "
+       "was added to VM 'fix-ro' (its configuration) all the same and stays there.", "FixVM's error")
+    if "<vsock model='virtio'>" not in env.virsh("dumpxml", "--inactive", "fix-ro").stdout:
+        raise AssertionError("fix-ro's configuration has no vsock after the failed FixVM")

@@ -121,7 +121,7 @@ TEST(store_load) {
 
         /* a leftover temporary file of an interrupted write does not matter, and the next
          * open removes it and the backup's temporary link */
-        g_autofree char *stale = g_strdup_printf("%s/identity.pem.Ab12Cd", ks_dir);
+        g_autofree char *stale = g_strdup_printf("%s/identity.pem.tmp-Ab12Cd", ks_dir);
         g_autofree char *stale_link = g_strdup_printf("%s/identity.pem.old.new", ks_dir);
         g_autofree char *not_ours = g_strdup_printf("%s/identity.pem.Ab12Cd3", ks_dir);
         g_assert_cmpint(write_file_atomic(stale, "-----BEGIN", 10, 0600), ==, 0);

@@ -282,7 +282,7 @@ TEST(generations) {
         g_autofree char *dir = g_dir_make_tmp("azshci-test-state-XXXXXX", NULL);
         g_autofree char *path = g_strdup_printf("%s/state.json", dir);
         g_autofree char *old = g_strdup_printf("%s/state.json.old", dir);
-        g_autofree char *tmp1 = g_strdup_printf("%s/state.json.aB3dE9", dir);
+        g_autofree char *tmp1 = g_strdup_printf("%s/state.json.tmp-aB3dE9", dir);
         g_autofree char *tmp2 = g_strdup_printf("%s/state.json.old.new", dir);
         g_autofree char *keep1 = g_strdup_printf("%s/state.json.corrupt-1764870000000000", dir);
         g_autofree char *keep2 = g_strdup_printf("%s/state.json.aB3dE", dir);

@@ -146,11 +146,16 @@ static unsigned changed_bits(unsigned flags) {
                (flags & VIR_DOMAIN_AFFECT_LIVE ? DOMAIN_CHANGED_LIVE : 0);
 }
 
+unsigned domain_changed_affect_flags(unsigned changed) {
+        return (changed & DOMAIN_CHANGED_CONFIG ? VIR_DOMAIN_AFFECT_CONFIG : 0) |
+               (changed & DOMAIN_CHANGED_LIVE ? VIR_DOMAIN_AFFECT_LIVE : 0);
+}
+
 /* The NIC of view added to the configuration where it lacks or was changed, and to the running
  * domain where it lacks; a changed NIC of the service is replaced (and put back as it was if the
  * new one cannot be added). */
 static int add_legacy_nic(virDomainPtr dom, const Vm *vm, const NicView *v, unsigned *ret_flags,
-        sd_bus_error *error) {
+        char **ret_replaced, sd_bus_error *error) {
         _cleanup_free_ char *xml = NULL, *changed_nic = NULL;
         unsigned flags = 0;
         int r;
@@ -177,16 +182,24 @@ static int add_legacy_nic(virDomainPtr dom, const Vm *vm, const NicView *v, unsi
                         flags & VIR_DOMAIN_AFFECT_LIVE ? ", hot-plugged" : "");
         }
         *ret_flags = flags;
+        *ret_replaced = TAKE_PTR(changed_nic);
         return 0;
 }
 
 /* Only the service's own NIC (its alias) is removed: any other interface stays. */
 static int remove_legacy_nic(virDomainPtr dom, const Vm *vm, const NicView *v, unsigned *ret_flags,
-        sd_bus_error *error) {
+        char **ret_replaced, sd_bus_error *error) {
+        _cleanup_free_ char *removed = NULL;
         unsigned flags = 0;
+        int r;
 
-        if (v->config == VIRT_NIC_OURS || v->config == VIRT_NIC_OURS_CHANGED)
+        if (v->config == VIRT_NIC_OURS || v->config == VIRT_NIC_OURS_CHANGED) {
+                /* As it is, to put it back if the call cannot be completed. */
+                r = config_legacy_nic(dom, vm, &removed, error);
+                if (r < 0)
+                        return r;
                 flags |= VIR_DOMAIN_AFFECT_CONFIG;
+        }
         if (v->running == VIRT_NIC_OURS || v->running == VIRT_NIC_OURS_CHANGED)
                 flags |= VIR_DOMAIN_AFFECT_LIVE;
         if (flags != 0) {
@@ -196,13 +209,15 @@ static int remove_legacy_nic(virDomainPtr dom, const Vm *vm, const NicView *v, u
                         flags & VIR_DOMAIN_AFFECT_LIVE ? " (also from the running domain)" : "");
         }
         *ret_flags = flags;
+        *ret_replaced = TAKE_PTR(removed);
         return 0;
 }
 
 /* One path for both: the domain and its NIC view opened, the change made, what changed said. */
 static int change_legacy_nic(InventoryLibvirt *p, const Vm *vm, bool add, bool live, unsigned *ret_changed,
-        sd_bus_error *error) {
+        char **ret_replaced, sd_bus_error *error) {
         _cleanup_(domain_freep) virDomainPtr dom = NULL;
+        _cleanup_free_ char *replaced = NULL;
         unsigned flags = 0;
         NicView v;
         int r;
@@ -214,21 +229,66 @@ static int change_legacy_nic(InventoryLibvirt *p, const Vm *vm, bool add, bool l
         r = open_nic_view(p, vm, live, &dom, &v, error);
         if (r < 0)
                 return r;
-        r = add ? add_legacy_nic(dom, vm, &v, &flags, error) : remove_legacy_nic(dom, vm, &v, &flags, error);
+        r = add ? add_legacy_nic(dom, vm, &v, &flags, &replaced, error)
+                : remove_legacy_nic(dom, vm, &v, &flags, &replaced, error);
         if (r < 0)
                 return r;
         *ret_changed = changed_bits(flags);
+        if (ret_replaced)
+                *ret_replaced = TAKE_PTR(replaced);
         return 0;
 }
 
 int domain_add_legacy_nic(InventoryLibvirt *p, const Vm *vm, bool live, unsigned *ret_changed,
-        sd_bus_error *error) {
-        return change_legacy_nic(p, vm, true, live, ret_changed, error);
+        char **ret_replaced, sd_bus_error *error) {
+        return change_legacy_nic(p, vm, true, live, ret_changed, ret_replaced, error);
 }
 
 int domain_remove_legacy_nic(InventoryLibvirt *p, const Vm *vm, bool live, unsigned *ret_changed,
-        sd_bus_error *error) {
-        return change_legacy_nic(p, vm, false, live, ret_changed, error);
+        char **ret_replaced, sd_bus_error *error) {
+        return change_legacy_nic(p, vm, false, live, ret_changed, ret_replaced, error);
+}
+
+int domain_undo_legacy_nic(InventoryLibvirt *p, const Vm *vm, bool added, unsigned changed,
+        const char *replaced, sd_bus_error *error) {
+        _cleanup_(domain_freep) virDomainPtr dom = NULL;
+        _cleanup_free_ char *ours = NULL;
+        unsigned flags = domain_changed_affect_flags(changed);
+        bool active;
+        int r;
+
+        assert(p);
+        assert(vm);
+
+        if (flags == 0)
+                return 0;
+        r = open_domain(p, vm, &dom, &active, error);
+        if (r < 0)
+                return r;
+        if (!active) /* it stopped meanwhile: what ran is gone anyway */
+                flags &= ~VIR_DOMAIN_AFFECT_LIVE;
+        if (flags == 0)
+                return 0;
+
+        if (added) {
+                if (sym_virDomainDetachDeviceAlias(dom, VIRT_LEGACY_NIC_ALIAS, flags) < 0)
+                        return libvirt_error(error, vm, "remove its legacy NIC again");
+                if (replaced && (flags & VIR_DOMAIN_AFFECT_CONFIG) &&
+                        sym_virDomainAttachDeviceFlags(dom, replaced, VIR_DOMAIN_AFFECT_CONFIG) < 0)
+                        return libvirt_error(error, vm, "put its changed legacy NIC back");
+        } else {
+                if (!replaced) {
+                        r = virt_legacy_nic_xml(vm->id, &ours);
+                        if (r < 0)
+                                return r;
+                }
+                if (sym_virDomainAttachDeviceFlags(dom, replaced ?: ours, flags) < 0)
+                        return libvirt_error(error, vm, "add its legacy NIC back");
+        }
+        log_info("VM '%s': %s the legacy NIC %s%s%s.", vm->name, added ? "removed" : "added back",
+                VIRT_LEGACY_NIC_ALIAS, flags & VIR_DOMAIN_AFFECT_CONFIG ? " (configuration)" : "",
+                flags & VIR_DOMAIN_AFFECT_LIVE ? " (running domain)" : "");
+        return 0;
 }
 
 int domain_add_device(InventoryLibvirt *p, const Vm *vm, VirtDevice device, bool live, unsigned *ret_changed,

@@ -22,12 +22,23 @@ enum {
 
 /* Adds the legacy NIC (VIRT_LEGACY_NIC_ALIAS, the VM's MAC and tap name) unless the domain has
  * it; replaces the service's NIC whose MAC or tap name was changed by hand. An interface
- * without the alias is never the legacy NIC, whatever bridge it names. */
+ * without the alias is never the legacy NIC, whatever bridge it names. *ret_replaced (may be
+ * NULL): the device XML of that changed NIC, NULL when none was replaced. */
 int domain_add_legacy_nic(InventoryLibvirt *p, const Vm *vm, bool live, unsigned *ret_changed,
-        sd_bus_error *error);
-/* Removes the service's legacy NIC (the interface with its alias, never another). */
+        char **ret_replaced, sd_bus_error *error);
+/* Removes the service's legacy NIC (the interface with its alias, never another).
+ * *ret_replaced (may be NULL): its device XML in the configuration, NULL when it had none. */
 int domain_remove_legacy_nic(InventoryLibvirt *p, const Vm *vm, bool live, unsigned *ret_changed,
-        sd_bus_error *error);
+        char **ret_replaced, sd_bus_error *error);
+/* Undoes one of the two above exactly where it changed the domain (changed: its
+ * DOMAIN_CHANGED_* bits; the running domain only while it still runs): the NIC added is
+ * removed again and the changed NIC it replaced put back; the NIC removed is added back as it
+ * was in the configuration (replaced), or as the service defines it when it was only in the
+ * running domain. */
+int domain_undo_legacy_nic(InventoryLibvirt *p, const Vm *vm, bool added, unsigned changed,
+        const char *replaced, sd_bus_error *error);
+/* The VIR_DOMAIN_AFFECT_* flags of DOMAIN_CHANGED_* bits. */
+unsigned domain_changed_affect_flags(unsigned changed);
 /* Adds a device of a recommended action unless the domain has it. With live, configuration
  * and running domain at once: a hot-plug libvirt refuses changes nothing. */
 int domain_add_device(InventoryLibvirt *p, const Vm *vm, VirtDevice device, bool live, unsigned *ret_changed,
