@@ -259,7 +259,10 @@ static int grant_one(Manager *m, Change *c, Vm *vm, GrantResults *results, NicCh
         copy->legacy_access = true;
         copy->legacy_refusal = mfree(copy->legacy_refusal);
 
-        if (!managed && !copy->legacy_mac)
+        if (!managed && !manager_legacy_managed(m))
+                r = asprintf(&text,
+                        "this server does not manage the legacy network (\"legacyNetwork\": false)");
+        else if (!managed && !copy->legacy_mac)
                 r = asprintf(&text, "access granted; no legacy NIC is registered yet");
         else if (!managed)
                 r = asprintf(&text, "legacy NIC %s (%s) becomes a port of %s", strna(copy->legacy_interface),

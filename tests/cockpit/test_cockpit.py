@@ -501,8 +501,8 @@ def test_recommended_action(world):
     args, reply = method_reply(mon, "FixVM", since)
     eq(args, ["avd-win10-ms", "EnableVMLegacyAccess"], "FixVM's arguments")
     eq(calls_of(mon, "SetVMAccessEx", since) + calls_of(mon, "SetVMAccess", since), [], "other calls")
-    eq(reply, ["VM 'avd-win10-ms': legacy access granted: legacy NIC n/a (52:54:00:a0:00:06) becomes a port "
-              "of azshci-imds0."], "FixVM's reply")
+    eq(reply, ["VM 'avd-win10-ms': legacy access granted: this server does not manage the legacy network "
+              "(\"legacyNetwork\": false)."], "FixVM's reply")
     eq(vm_note(page, "avd-win10-ms"), ["Grant legacy access: done: " + reply[0]], "avd-win10-ms's note")
     vm = vm_of(h, "avd-win10-ms")
     eq(vm["LegacyAccess"], True, "avd-win10-ms's LegacyAccess")
