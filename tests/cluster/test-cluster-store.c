@@ -88,14 +88,15 @@ static ClusterStore *store_new(const char *prefix, const char *name, char *const
 }
 
 /* Runs the loop until pred holds, failing the test after timeout_sec. */
-#define RUN_UNTIL(pred, timeout_sec)                                                                  \
-        do {                                                                                          \
-                gint64 _deadline = g_get_monotonic_time() + (timeout_sec)*G_USEC_PER_SEC;             \
-                while (!(pred)) {                                                                     \
-                        if (g_get_monotonic_time() > _deadline)                                       \
-                                g_error("timed out after %ds waiting for: %s", (timeout_sec), #pred); \
-                        g_assert_cmpint(sd_event_run(event, 50 * USEC_PER_MSEC), >=, 0);              \
-                }                                                                                     \
+#define RUN_UNTIL(pred, timeout_sec)                                                             \
+        do {                                                                                     \
+                gint64 _deadline = g_get_monotonic_time() + (timeout_sec)*G_USEC_PER_SEC;        \
+                while (!(pred)) {                                                                \
+                        if (g_get_monotonic_time() > _deadline)                                  \
+                                g_error("timed out after %ds waiting for: %s (etcd logs in %s)", \
+                                        (timeout_sec), #pred, tmpdir);                           \
+                        g_assert_cmpint(sd_event_run(event, 50 * USEC_PER_MSEC), >=, 0);         \
+                }                                                                                \
         } while (0)
 
 typedef struct Done {
@@ -426,7 +427,10 @@ int main(int argc, char **argv) {
         g_assert_cmpint(sd_event_new(&event), >=, 0);
         tmpdir = g_dir_make_tmp("azshci-cluster-XXXXXX", NULL);
         g_assert_nonnull(tmpdir);
-        base_port = 20000 + (unsigned)(getpid() % 2000) * 10;
+        /* Ports below the kernel's ephemeral range (ip_local_port_range, 32768 and up here), so
+         * that no outgoing connection of this or another test holds one when a member binds it
+         * (the TLS member starts last: a curl connection once held its port). */
+        base_port = 20000 + (unsigned)(getpid() % 1200) * 10;
         for (unsigned i = 0; i < N_MEMBERS; i++) {
                 client_urls[i] = g_strdup_printf("http://127.0.0.1:%u", base_port + 2 * i);
                 g_string_append_printf(cluster, "%sm%u=http://127.0.0.1:%u", i ? "," : "", i,
