@@ -22,7 +22,7 @@ typedef struct VmLine {
 } VmLine;
 
 /* The final state after a change: the switch, and how many VMs have legacy access (the one
- * VM's access when vm is given). */
+ * VM's access when vm is given; "legacyAccess" only when it is on this server). */
 static int final_state(Context *c, const char *vm, JsonObject *out, char **ret_text) {
         _cleanup_(json_array_freep) JsonArray *vms = NULL;
         _cleanup_(json_object_freep) JsonObject *cluster = NULL;
@@ -42,9 +42,17 @@ static int final_state(Context *c, const char *vm, JsonObject *out, char **ret_t
         json_object_set_string_member(out, "legacyOsSupport", legacy);
         json_object_set_int_member(out, "vmsWithAccess", n);
         json_object_set_int_member(out, "vms", total);
+        if (vm && !find_vm(vms, vm))
+                /* In a cluster, a VM of another server (or of none yet): its grant is in etcd. */
+                return asprintf(ret_text,
+                               "Legacy OS support: %s; VM '%s' is not on this server: the server that runs it "
+                               "applies the change.",
+                               legacy, vm) < 0
+                               ? log_oom()
+                               : 0;
         if (vm) {
                 JsonObject *o = find_vm(vms, vm);
-                bool on = o && jbool(o, "LegacyAccess");
+                bool on = jbool(o, "LegacyAccess");
 
                 json_object_set_boolean_member(out, "legacyAccess", on);
                 return asprintf(ret_text, "Legacy OS support: %s; VM '%s': legacy access %s.", legacy,

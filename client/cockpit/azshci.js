@@ -73,6 +73,7 @@
         repaired: _("repaired"),
         refused: _("refused"),
         failed: _("failed"),
+        recorded: _("recorded"), /* cluster: a VM of another server, its grant in etcd */
     };
     const RESULT_BADGES = {
         granted: "on",
@@ -80,6 +81,7 @@
         repaired: "on",
         refused: "inactive",
         failed: "error",
+        recorded: "none",
     };
     /* EnableLegacyEx flags: also revoke every VM's access and remove the NICs (-RemoveVM). */
     const LEGACY_REMOVE_VMS = 0x1;

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include "bus-names.h"
+#include "hash-index.h"
 #include "log.h"
 #include "manager-cluster-ca.h"
 #include "manager-cluster.h"
+#include "manager-cluster-grants.h"
 #include "manager-bus.h"
 #include "manager-change.h"
 #include "manager-devices.h"
@@ -29,14 +31,35 @@ typedef struct PendingCall {
         char *what; /* "Switching legacy OS support on", for the error message */
         ReplyKind reply;
         char *vm_id; /* REPLY_FIX: the VM FixVM named */
+        /* SetVMAccessEx: the VMs it names and what converge did to those of this server while
+         * the call waited (in m->cluster_grant_calls), the latest entry per VM. */
+        char **vm_ids;
+        HashIndex targets; /* of vm_ids */
+        HashIndex got;     /* GrantResult by id */
+        bool enable;
+        struct PendingCall *prev, *next;
 } PendingCall;
+
+static const void *string_key(const void *value) {
+        return value;
+}
+
+static const void *result_key(const void *value) {
+        return ((const GrantResult *)value)->id;
+}
 
 static void pending_free(PendingCall *p) {
         if (!p)
                 return;
+        LIST_REMOVE(p->manager->cluster_grant_calls, p);
         sd_bus_message_unref(p->msg);
         free(p->what);
         free(p->vm_id);
+        for (size_t i = 0; i < p->got.n_buckets; i++)
+                grant_result_free(p->got.values[i]);
+        hash_index_done(&p->got);
+        hash_index_done(&p->targets);
+        strv_free(p->vm_ids);
         free(p);
 }
 
@@ -48,6 +71,8 @@ static int pending_new(Manager *m, sd_bus_message *msg, const char *what, ReplyK
         if (!p)
                 return -ENOMEM;
         p->manager = m;
+        hash_index_init(&p->targets, &hash_index_string_type, string_key);
+        hash_index_init(&p->got, &hash_index_string_type, result_key);
         p->msg = sd_bus_message_ref(msg);
         p->reply = reply;
         p->what = strdup(what);
@@ -181,96 +206,75 @@ static void on_grants_written(ClusterStore *s, int error, const char *message, v
                 log_warning("Cluster: could not record the legacy access this server granted: %s", message);
 }
 
+/* The cluster's legacy switch, when this server's differs: what it did to each VM goes to
+ * results (may be NULL), what failed to *problem. */
+static void converge_legacy(Manager *m, GrantResults *results, char **problem) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_strv_free_ char **granted = NULL;
+        ClusterSettings cs;
+        int r;
+
+        if (!cluster_store_get_settings(m->cluster, &cs) || cs.legacy_support == m->legacy_support ||
+                m->cluster_legacy_failed)
+                return;
+
+        log_info("Cluster: legacy OS support is %s for the cluster; applying it here.",
+                cs.legacy_support ? "on" : "off");
+        r = manager_set_legacy_support(m, cs.legacy_support, 0, &granted, results, &error);
+        m->cluster_legacy_failed = r < 0;
+        if (r < 0) {
+                if (asprintf(problem, "switching legacy OS support %s failed: %s",
+                            cs.legacy_support ? "on" : "off", error.message ?: strerror(-r)) < 0)
+                        *problem = NULL;
+        } else if (granted) {
+                r = cluster_store_set_grants(m->cluster, granted, true, on_grants_written, m);
+                if (r < 0)
+                        log_warning_errno(r, "Cluster: cannot record the legacy access granted here: %m");
+        }
+}
+
+/* What converge did to VMs goes to every SetVMAccessEx call waiting that names them: the latest
+ * entry per VM. */
+static void tell_grant_calls(Manager *m, const GrantResults *done) {
+        for (PendingCall *p = m->cluster_grant_calls; p; p = p->next)
+                for (size_t i = 0; i < done->n; i++) {
+                        const GrantResult *e = &done->items[i];
+                        GrantResult *n;
+
+                        if (!hash_index_get(&p->targets, e->id))
+                                continue;
+                        n = grant_result_new(e);
+                        if (!n) {
+                                log_oom();
+                                continue;
+                        }
+                        grant_result_free(hash_index_remove(&p->got, n->id));
+                        if (hash_index_put(&p->got, n) < 0) {
+                                grant_result_free(n);
+                                log_oom();
+                        }
+                }
+}
+
 /* Makes this server what the cluster says: the legacy switch, the grants of its VMs, a
  * reapply request. Idempotent; runs from a defer source after every change, and directly
  * before a cluster-wide change is answered (what switching the legacy switch did to each VM then
- * goes to results, which may be NULL). */
+ * goes to results, which may be NULL; what the grants did to each VM goes to the SetVMAccessEx
+ * calls waiting). */
 static void converge(Manager *m, GrantResults *results) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_strv_free_ char **nic_grants = NULL, **nic_revokes = NULL;
-        _cleanup_(change_done) Change c = {};
-        _cleanup_free_ char *problem = NULL, *ca_problem = NULL;
-        ClusterSettings cs;
-        size_t n_changed = 0;
+        _cleanup_(grant_results_done) GrantResults vms = {};
+        _cleanup_free_ char *problem = NULL, *vm_problem = NULL, *ca_problem = NULL;
         int r;
 
         if (!cluster_store_loaded(m->cluster))
                 return;
 
-        if (cluster_store_get_settings(m->cluster, &cs) && cs.legacy_support != m->legacy_support &&
-                !m->cluster_legacy_failed) {
-                _cleanup_strv_free_ char **granted = NULL;
-
-                log_info("Cluster: legacy OS support is %s for the cluster; applying it here.",
-                        cs.legacy_support ? "on" : "off");
-                r = manager_set_legacy_support(m, cs.legacy_support, 0, &granted, results, &error);
-                m->cluster_legacy_failed = r < 0;
-                if (r < 0) {
-                        if (asprintf(&problem, "switching legacy OS support %s failed: %s",
-                                    cs.legacy_support ? "on" : "off", error.message ?: strerror(-r)) < 0)
-                                problem = NULL;
-                        sd_bus_error_free(&error);
-                } else if (granted) {
-                        r = cluster_store_set_grants(m->cluster, granted, true, on_grants_written, m);
-                        if (r < 0)
-                                log_warning_errno(r,
-                                        "Cluster: cannot record the legacy access granted here: %m");
-                }
-        }
-
-        change_init(m, &c);
-        for (size_t i = 0; i < m->n_vms; i++) {
-                Vm *vm = m->vms[i], *copy;
-                ClusterGrant g;
-
-                if (cluster_store_get_grant(m->cluster, vm->id, &g) < 0 ||
-                        g.legacy_access == vm->legacy_access)
-                        continue;
-                /* A libvirt domain gets or loses its legacy NIC with the grant: one by one,
-                 * below. */
-                if (manager_inventory_manages_devices(m, vm)) {
-                        if (strv_extend(g.legacy_access ? &nic_grants : &nic_revokes, vm->id) < 0) {
-                                log_oom();
-                                break;
-                        }
-                        continue;
-                }
-                if (g.legacy_access &&
-                        (vm_needs_power_off_for_legacy(vm) || manager_legacy_check_vm(m, vm, NULL) < 0)) {
-                        log_notice(
-                                "Cluster: VM '%s' has legacy access in the cluster but cannot get it here "
-                                "(Generation 1 and running, or no legacy NIC).",
-                                vm->name);
-                        continue;
-                }
-                r = change_replace_vm(m, &c, vm, &copy);
-                if (r < 0) {
-                        log_oom();
-                        break;
-                }
-                copy->legacy_access = g.legacy_access;
-                n_changed++;
-        }
-        if (n_changed > 0) {
-                log_info("Cluster: applying the legacy access of %zu VM(s) from the cluster.", n_changed);
-                r = manager_commit(m, &c, &error);
-                if (r < 0 && !problem &&
-                        asprintf(&problem, "applying VM legacy access failed: %s",
-                                error.message ?: strerror(-r)) < 0)
-                        problem = NULL;
-                sd_bus_error_free(&error);
-        }
-
-        for (int grant = 0; grant < 2; grant++)
-                STRV_FOREACH (id, grant ? nic_grants : nic_revokes) {
-                        Vm *vm = manager_find_vm_by_id(m, *id);
-
-                        if (vm && manager_set_vm_access(m, vm, grant, NULL, &error) < 0)
-                                log_notice(
-                                        "Cluster: VM '%s' has legacy access %s in the cluster but not here: %s",
-                                        vm->name, grant ? "granted" : "revoked", error.message);
-                        sd_bus_error_free(&error);
-                }
+        converge_legacy(m, results, &problem);
+        manager_cluster_converge_vms(m, m->cluster_grant_calls ? &vms : NULL, &vm_problem);
+        tell_grant_calls(m, &vms);
+        if (!problem)
+                problem = TAKE_PTR(vm_problem);
 
         if (m->cluster_reapply) {
                 m->cluster_reapply = false;
@@ -351,6 +355,36 @@ static int reply_fix(Manager *m, PendingCall *p, const GrantResults *results) {
         return sd_bus_reply_method_return(p->msg, "s", text);
 }
 
+/* SetVMAccessEx's reply: each VM it names, those of this server in inventory order with what
+ * converge did to them while the call waited (none when nothing needed a change, as on one
+ * server), then the others, whose grant the cluster store holds for the server that runs them. */
+static int reply_grants(Manager *m, PendingCall *p) {
+        _cleanup_(grant_results_done) GrantResults out = {};
+        const GrantResult *e;
+        int r = 0;
+
+        for (size_t i = 0; r >= 0 && i < m->n_vms; i++)
+                if ((e = hash_index_get(&p->got, m->vms[i]->id)))
+                        r = grant_results_add_entry(&out, e);
+        STRV_FOREACH (id, p->vm_ids)
+                if (r >= 0 && !manager_find_vm_by_id(m, *id))
+                        r = grant_results_add_entry(&out,
+                                &(GrantResult){
+                                        .id = *id,
+                                        .name = *id,
+                                        .outcome = GRANT_RECORDED,
+                                        .message =
+                                                p->enable
+                                                        ? (char *)"the cluster store holds the grant; the "
+                                                                  "server that runs the VM applies it"
+                                                        : (char *)"the cluster store holds the revocation; "
+                                                                  "the server that runs the VM applies it",
+                                });
+        if (r < 0)
+                return sd_bus_reply_method_errno(p->msg, r, NULL);
+        return reply_results(p->msg, &out);
+}
+
 static void on_change_done(ClusterStore *s, int error, const char *message, void *userdata) {
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
         PendingCall *p = userdata;
@@ -367,8 +401,12 @@ static void on_change_done(ClusterStore *s, int error, const char *message, void
         } else {
                 _cleanup_(grant_results_done) GrantResults results = {};
 
-                converge(m, &results); /* this server first, before the caller hears back */
-                if (p->reply == REPLY_RESULTS)
+                /* This server first, before the caller hears back. A grant call hears what its
+                 * VMs got (through m->cluster_grant_calls), not what the legacy switch did. */
+                converge(m, p->vm_ids ? NULL : &results);
+                if (p->reply == REPLY_RESULTS && p->vm_ids)
+                        (void)reply_grants(m, p);
+                else if (p->reply == REPLY_RESULTS)
                         (void)reply_results(p->msg, &results);
                 else if (p->reply == REPLY_FIX)
                         (void)reply_fix(m, p, &results);
@@ -378,9 +416,11 @@ static void on_change_done(ClusterStore *s, int error, const char *message, void
         pending_free(p);
 }
 
+/* vm_id: FixVM's VM; vm_ids: the VMs a SetVMAccessEx names (the call hears what converge does to
+ * them meanwhile). */
 static int start_change(Manager *m, sd_bus_message *msg, const char *what, ReplyKind reply,
-        const char *vm_id, sd_bus_error *error, int (*start)(Manager *m, PendingCall *p, const void *arg),
-        const void *arg) {
+        const char *vm_id, char *const *vm_ids, sd_bus_error *error,
+        int (*start)(Manager *m, PendingCall *p, const void *arg), const void *arg) {
         PendingCall *p = NULL;
         int r;
 
@@ -393,6 +433,18 @@ static int start_change(Manager *m, sd_bus_message *msg, const char *what, Reply
                         pending_free(p);
                         return -ENOMEM;
                 }
+        }
+        if (vm_ids && reply == REPLY_RESULTS) {
+                p->vm_ids = strv_copy(vm_ids);
+                r = p->vm_ids ? 0 : -ENOMEM;
+                STRV_FOREACH (id, p->vm_ids)
+                        if (r >= 0)
+                                r = hash_index_put(&p->targets, *id);
+                if (r < 0) {
+                        pending_free(p);
+                        return r;
+                }
+                LIST_PREPEND(m->cluster_grant_calls, p);
         }
         r = start(m, p, arg);
         if (r < 0) {
@@ -414,7 +466,7 @@ int manager_cluster_enable_legacy(Manager *m, sd_bus_message *msg, bool enable, 
         assert(m->cluster);
         return start_change(m, msg,
                 enable ? "Switching legacy OS support on" : "Switching legacy OS support off",
-                with_results ? REPLY_RESULTS : REPLY_EMPTY, NULL, error, start_legacy, &enable);
+                with_results ? REPLY_RESULTS : REPLY_EMPTY, NULL, NULL, error, start_legacy, &enable);
 }
 
 typedef struct GrantArgs {
@@ -424,6 +476,8 @@ typedef struct GrantArgs {
 
 static int start_grants(Manager *m, PendingCall *p, const void *arg) {
         const GrantArgs *a = arg;
+
+        p->enable = a->enable;
         return cluster_store_set_grants(m->cluster, a->vm_ids, a->enable, on_change_done, p);
 }
 
@@ -469,7 +523,7 @@ int manager_cluster_set_vm_access(Manager *m, sd_bus_message *msg, const char *n
         if (strv_length(vm_ids) == 0)
                 return with_results ? reply_results(msg, NULL) : sd_bus_reply_method_return(msg, NULL);
         return start_change(m, msg, enable ? "Granting legacy access" : "Revoking legacy access",
-                with_results ? REPLY_RESULTS : REPLY_EMPTY, NULL, error, start_grants,
+                with_results ? REPLY_RESULTS : REPLY_EMPTY, NULL, vm_ids, error, start_grants,
                 &(GrantArgs){vm_ids, enable});
 }
 
@@ -482,10 +536,8 @@ int manager_cluster_fix_vm_access(Manager *m, sd_bus_message *msg, const Vm *vm,
 
         /* The refusal SetVMAccess gives here, before the grant is recorded for the cluster. */
         if (!vm->legacy_access && vm_needs_power_off_for_legacy(vm))
-                return sd_bus_error_setf(error, BUS_ERROR_POWER_OFF_REQUIRED,
-                        "VM '%s' is a Generation 1 VM and is %s: power it off before giving it legacy access.",
-                        vm->name, vm_power_state_to_string(vm->power_state));
-        return start_change(m, msg, "Granting legacy access", REPLY_FIX, vm->id, error, start_grants,
+                return grant_refuse_power_off(vm, error);
+        return start_change(m, msg, "Granting legacy access", REPLY_FIX, vm->id, NULL, error, start_grants,
                 &(GrantArgs){vm_ids, true});
 }
 
@@ -513,7 +565,7 @@ int manager_cluster_reapply(Manager *m, sd_bus_message *msg, const char *server,
                         "No server '%s' is known in this cluster.", server);
         if (asprintf(&what, "Re-applying legacy OS support on '%s'", server) < 0)
                 return -ENOMEM;
-        return start_change(m, msg, what, REPLY_EMPTY, NULL, error, start_reapply, server);
+        return start_change(m, msg, what, REPLY_EMPTY, NULL, NULL, error, start_reapply, server);
 }
 
 /* --- setup --- */

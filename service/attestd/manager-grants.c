@@ -18,52 +18,96 @@ static const char *const grant_outcome_table[_GRANT_OUTCOME_MAX] = {
         [GRANT_REPAIRED] = "repaired",
         [GRANT_REFUSED] = "refused",
         [GRANT_FAILED] = "failed",
+        [GRANT_RECORDED] = "recorded",
 };
 
 DEFINE_STRING_TABLE_LOOKUP_TO_STRING(grant_outcome, GrantOutcome);
 
+static void grant_result_done(GrantResult *e) {
+        e->id = mfree(e->id);
+        e->name = mfree(e->name);
+        e->error_name = mfree(e->error_name);
+        e->message = mfree(e->message);
+}
+
 void grant_results_done(GrantResults *r) {
         if (!r)
                 return;
-        for (size_t i = 0; i < r->n; i++) {
-                free(r->items[i].id);
-                free(r->items[i].name);
-                free(r->items[i].error_name);
-                free(r->items[i].message);
-        }
+        for (size_t i = 0; i < r->n; i++)
+                grant_result_done(&r->items[i]);
         r->items = mfree(r->items);
         r->n = 0;
 }
 
+static int result_init(GrantResult *e, const char *id, const char *name, GrantOutcome outcome,
+        const char *error_name, const char *message) {
+        *e = (GrantResult){
+                .id = strdup(id),
+                .name = strdup(name),
+                .outcome = outcome,
+                .error_name = error_name ? strdup(error_name) : NULL,
+                .message = strdup(message),
+        };
+        if (!e->id || !e->name || !e->message || (error_name && !e->error_name)) {
+                grant_result_done(e);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static int results_add(GrantResults *r, const char *id, const char *name, GrantOutcome outcome,
+        const char *error_name, const char *message) {
+        GrantResult *a;
+        int k;
+
+        a = reallocarray(r->items, r->n + 1, sizeof(GrantResult));
+        if (!a)
+                return -ENOMEM;
+        r->items = a;
+        k = result_init(&a[r->n], id, name, outcome, error_name, message);
+        if (k < 0)
+                return k;
+        r->n++;
+        return 0;
+}
+
+int grant_results_add_entry(GrantResults *r, const GrantResult *e) {
+        assert(e);
+
+        if (!r)
+                return 0;
+        return results_add(r, e->id, e->name, e->outcome, e->error_name, e->message);
+}
+
+GrantResult *grant_result_new(const GrantResult *e) {
+        GrantResult *n;
+
+        assert(e);
+
+        n = malloc(sizeof(*n));
+        if (!n || result_init(n, e->id, e->name, e->outcome, e->error_name, e->message) < 0)
+                return mfree(n);
+        return n;
+}
+
+GrantResult *grant_result_free(GrantResult *e) {
+        if (e)
+                grant_result_done(e);
+        return mfree(e);
+}
+
 int grant_results_add(GrantResults *r, const Vm *vm, GrantOutcome outcome, const char *error_name,
         const char *message) {
-        GrantResult *a, *e;
+        int k;
 
         assert(vm);
         assert(message);
 
         if (!r)
                 return 0;
-        a = reallocarray(r->items, r->n + 1, sizeof(GrantResult));
-        if (!a)
-                return -ENOMEM;
-        r->items = a;
-        e = &r->items[r->n];
-        *e = (GrantResult){
-                .id = strdup(vm->id),
-                .name = strdup(vm->name),
-                .outcome = outcome,
-                .error_name = error_name ? strdup(error_name) : NULL,
-                .message = strdup(message),
-        };
-        if (!e->id || !e->name || !e->message || (error_name && !e->error_name)) {
-                free(e->id);
-                free(e->name);
-                free(e->error_name);
-                free(e->message);
-                return -ENOMEM;
-        }
-        r->n++;
+        k = results_add(r, vm->id, vm->name, outcome, error_name, message);
+        if (k < 0)
+                return k;
         if (outcome == GRANT_REFUSED || outcome == GRANT_FAILED)
                 log_notice("Legacy access of VM '%s' %s: %s", vm->name, grant_outcome_to_string(outcome),
                         message);
@@ -193,6 +237,33 @@ static const char *nic_change_text(unsigned changed, const Vm *vm) {
         return "added to the domain's configuration: it appears when the VM next starts";
 }
 
+int grant_refuse_power_off(const Vm *vm, sd_bus_error *error) {
+        assert(vm);
+        return sd_bus_error_setf(error, BUS_ERROR_POWER_OFF_REQUIRED,
+                "VM '%s' is a Generation 1 VM and is %s: power it off before giving it legacy access.",
+                vm->name, vm_power_state_to_string(vm->power_state));
+}
+
+int manager_grant_text(Manager *m, const Vm *vm, bool grant, char **ret) {
+        int r;
+
+        assert(m);
+        assert(vm);
+        assert(ret);
+
+        if (!grant)
+                r = asprintf(ret, "access revoked, its port detached");
+        else if (!manager_legacy_managed(m))
+                r = asprintf(ret,
+                        "this server does not manage the legacy network (\"legacyNetwork\": false)");
+        else if (!vm->legacy_mac)
+                r = asprintf(ret, "access granted; no legacy NIC is registered yet");
+        else
+                r = asprintf(ret, "legacy NIC %s (%s) becomes a port of %s", strna(vm->legacy_interface),
+                        vm->legacy_mac, legacy_bridge(m));
+        return r < 0 ? -ENOMEM : 0;
+}
+
 /* Stages in c the access vm can get now, and says so in results. Returns < 0 only when out of
  * memory; *ret_last (may be NULL) is set to vm's result when it has one (nothing changed for a
  * VM that has access and its NIC). */
@@ -208,9 +279,7 @@ static int grant_one(Manager *m, Change *c, Vm *vm, GrantResults *results, NicCh
         int r;
 
         if (!had && vm_needs_power_off_for_legacy(vm))
-                sd_bus_error_setf(&e, BUS_ERROR_POWER_OFF_REQUIRED,
-                        "VM '%s' is a Generation 1 VM and is %s: power it off before giving it legacy access.",
-                        vm->name, vm_power_state_to_string(vm->power_state));
+                (void)grant_refuse_power_off(vm, &e);
         else if (!had && !managed && c->legacy_support)
                 (void)manager_legacy_check_vm(m, vm, &e);
         else if (managed) {
@@ -259,14 +328,8 @@ static int grant_one(Manager *m, Change *c, Vm *vm, GrantResults *results, NicCh
         copy->legacy_access = true;
         copy->legacy_refusal = mfree(copy->legacy_refusal);
 
-        if (!managed && !manager_legacy_managed(m))
-                r = asprintf(&text,
-                        "this server does not manage the legacy network (\"legacyNetwork\": false)");
-        else if (!managed && !copy->legacy_mac)
-                r = asprintf(&text, "access granted; no legacy NIC is registered yet");
-        else if (!managed)
-                r = asprintf(&text, "legacy NIC %s (%s) becomes a port of %s", strna(copy->legacy_interface),
-                        copy->legacy_mac, legacy_bridge(m));
+        if (!managed)
+                r = manager_grant_text(m, copy, true, &text);
         else if (changed == 0)
                 r = asprintf(&text, "the domain has its legacy NIC %s (%s) already", VIRT_LEGACY_NIC_ALIAS,
                         strna(copy->legacy_mac));
@@ -327,11 +390,10 @@ static int revoke_one(Manager *m, Change *c, Vm *vm, GrantResults *results, NicC
                         return -ENOMEM;
                 r = grant_results_add(results, vm, GRANT_FAILED, e.name, text);
         } else {
-                if (changed == 0)
-                        r = asprintf(&text, "%s",
-                                manager_inventory_manages_devices(m, vm)
-                                        ? "access revoked (the domain had no legacy NIC of the service)"
-                                        : "access revoked, its port detached");
+                if (changed == 0 && !manager_inventory_manages_devices(m, vm))
+                        r = manager_grant_text(m, vm, false, &text);
+                else if (changed == 0)
+                        r = asprintf(&text, "access revoked (the domain had no legacy NIC of the service)");
                 else if (!live && vm->power_state != VM_POWER_OFF)
                         r = asprintf(&text,
                                 "legacy NIC %s removed from the domain's configuration: a running Generation 1 VM "

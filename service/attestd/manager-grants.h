@@ -15,6 +15,8 @@ typedef enum GrantOutcome {
         GRANT_REPAIRED, /* it had access; its legacy NIC was missing or changed and was added again */
         GRANT_REFUSED,  /* it cannot have access now (Generation 1 running, no NIC registered) */
         GRANT_FAILED,   /* libvirt (or the network) failed */
+        GRANT_RECORDED, /* in a cluster, a VM not on this server: the cluster store holds its grant
+                         * (or revocation), and the server that runs the VM applies it */
         _GRANT_OUTCOME_MAX,
         _GRANT_OUTCOME_INVALID = -EINVAL,
 } GrantOutcome;
@@ -38,6 +40,11 @@ typedef struct GrantResults {
 void grant_results_done(GrantResults *r);
 int grant_results_add(GrantResults *r, const Vm *vm, GrantOutcome outcome, const char *error_name,
         const char *message);
+/* A copy of e appended (no log line). */
+int grant_results_add_entry(GrantResults *r, const GrantResult *e);
+/* One entry on its own, a copy of e (NULL when out of memory), and its end. */
+GrantResult *grant_result_new(const GrantResult *e);
+GrantResult *grant_result_free(GrantResult *e);
 /* Appends the results as a(ssss): id, name, outcome ("granted", ...), message. */
 int grant_results_append(const GrantResults *r, sd_bus_message *reply);
 
@@ -52,6 +59,14 @@ int grant_results_append(const GrantResults *r, sd_bus_message *reply);
  * the VMs granted go to ret_granted, what happened to each VM to results (both may be NULL). */
 int manager_set_legacy_support(Manager *m, bool enable, uint64_t flags, char ***ret_granted,
         GrantResults *results, sd_bus_error *error);
+
+/* Why a VM cannot get legacy access while it runs (a Generation 1 VM that is not Off):
+ * PowerOffRequired in error, returned negative. */
+int grant_refuse_power_off(const Vm *vm, sd_bus_error *error);
+
+/* The message of granting (or revoking) the access of a VM whose devices the service does not
+ * manage (a VM registered by hand). */
+int manager_grant_text(Manager *m, const Vm *vm, bool grant, char **ret);
 
 /* SetVMAccess, once authorized: grants or revokes target's access (NULL: every VM, each as it
  * can: refusals and failures are in results, the rest is committed). For one target, a refusal

@@ -80,6 +80,8 @@ typedef struct Manager {
         bool cluster_reapply;              /* a ReapplyLegacy for this server is pending */
         bool cluster_legacy_failed;        /* applying the cluster's legacy switch failed: retried */
                                            /* when the setting changes or on ReapplyLegacy */
+        /* SetVMAccessEx calls waiting for etcd (manager-cluster.c) */
+        struct PendingCall *cluster_grant_calls;
         /* The cluster CA (attestd/manager-cluster-ca.c): on the CA server, its CMP responder. */
         struct CmpServer *cluster_ca;
         struct CmpHttp *cluster_ca_http;

@@ -169,6 +169,57 @@ def fix_vm_access(env):
          lambda: s2.h.get_property("LegacyAccess", path=harness.vm_path(vm), interface=harness.IFACE_VM))
 
 
+@case("cluster-vm-access-results")
+def vm_access_results(env):
+    """SetVMAccessEx in a cluster says VM by VM what it did: a VM of this server what it got
+    here (the messages of one server; nothing for a VM that needed nothing), a VM of another
+    server `recorded` (its server applies the grant from etcd); `azshcictl vm-access` prints
+    one line each and exits 0 with refusals and recorded grants (no failure)."""
+    s1, s2, _ = env.servers
+    near, far, old = (f"c1a5e001-0e0e-4e0e-8e0e-0000000000e{i}" for i in (1, 2, 3))
+    s1.enable_legacy(True)
+    wait("node2's LegacyOsSupport", lambda: s2.legacy() == "On")
+    # Registered by hand with a legacy NIC by name only (no such link: no port to attach).
+    s1.register(None, near, "near", LegacyInterface="azvnear", LegacyMac="52:54:00:0e:0e:01")
+    s1.register(None, old, "old", generation=1, LegacyInterface="azvold", LegacyMac="52:54:00:0e:0e:03")
+    s2.register(None, far, "far", LegacyInterface="azvfar", LegacyMac="52:54:00:0e:0e:02")
+
+    def access(s, vm):
+        return s.h.get_property("LegacyAccess", path=harness.vm_path(vm), interface=harness.IFACE_VM)
+
+    def ex(vm, on):
+        return s1.h.call("SetVMAccessEx", "sb", vm, on)[0]
+
+    granted = [near, "near", "granted", "legacy NIC azvnear (52:54:00:0e:0e:01) becomes a port of azshci-imds0"]
+    recorded = [far, far, "recorded", "the cluster store holds the grant; the server that runs the VM applies it"]
+    refused = [old, "old", "refused",
+               "VM 'old' is a Generation 1 VM and is Running: power it off before giving it legacy access."]
+    eq(ex("near", True), [granted], "SetVMAccessEx('near', true) on node1")
+    eq(access(s1, near), True, "near's LegacyAccess on node1")
+    eq(ex(near, True), [], "SetVMAccessEx(near, true) again (nothing needed a change, as on one server)")
+    eq(ex(far, True), [recorded], "SetVMAccessEx(far's id, true) on node1")
+    wait("far's legacy access on node2", lambda: access(s2, far))
+    eq(ex("old", True), [refused], "SetVMAccessEx('old', true) on node1 (Generation 1, Running)")
+    eq(access(s1, old), False, "old's LegacyAccess on node1")
+
+    # azshcictl: one line per VM (this server's in inventory order, then the others), exit 0.
+    p = s1.h.ctl("vm-access", "--all", "off")
+    eq(p.stdout, "near: revoked: access revoked, its port detached\n"
+                 f"{far}: recorded: the cluster store holds the revocation; the server that runs the VM applies it\n"
+                 "Legacy OS support: On; 0 of 2 VM(s) have legacy access.\n", "azshcictl vm-access --all off")
+    wait("far's legacy access gone on node2", lambda: not access(s2, far))
+    p = s1.h.ctl("vm-access", "--all", "on")
+    eq(p.stdout, f"near: granted: {granted[3]}\nold: refused: {refused[3]}\n{far}: recorded: {recorded[3]}\n"
+                 "Legacy OS support: On; 1 of 2 VM(s) have legacy access.\n", "azshcictl vm-access --all on")
+    wait("far's legacy access on node2 again", lambda: access(s2, far))
+    p = s1.h.ctl("vm-access", far, "off", check=False)
+    eq((p.returncode, p.stdout), (0, f"{far}: recorded: the cluster store holds the revocation; the server that "
+                                     "runs the VM applies it\nLegacy OS support: On; VM "
+                                     f"'{far}' is not on this server: the server that runs it applies the change.\n"),
+       f"azshcictl vm-access {far} off")
+    wait("far's legacy access gone on node2 again", lambda: not access(s2, far))
+
+
 @case("cluster-concurrent-legacy")
 def concurrent(env):
     s1, s2, s3 = env.servers
