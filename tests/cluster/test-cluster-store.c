@@ -400,6 +400,21 @@ static void test_tls(void) {
                 g_free(argv[2]);
         }
 
+        /* With TLS options a plain http:// member is refused outright (it would let whoever sits
+         * on the path answer for the cluster), even next to an https one. */
+        a = NULL;
+        g_assert_cmpint(cluster_store_new(event,
+                                &(ClusterStoreOptions){
+                                        .endpoints = STRV_MAKE(client_urls[0], url),
+                                        .ca_file = ca,
+                                        .prefix = "/t/tls",
+                                        .server_name = "a",
+                                        .lease_ttl_sec = TTL,
+                                },
+                                NULL, NULL, &a),
+                ==, -EINVAL);
+        g_assert_null(a);
+
         a = tls_store(url, ca, crt, key, "a");
         b = tls_store(url, ca, NULL, NULL, "b"); /* no client certificate */
 

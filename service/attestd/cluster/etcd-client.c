@@ -18,6 +18,7 @@ struct EtcdClient {
         size_t current; /* the endpoint the next call tries first */
         char *ca_file, *cert_file, *key_file;
         usec_t timeout;
+        const char *protocols; /* "https" once any TLS key is set, else "http,https" */
         EtcdCall *calls;
 };
 
@@ -111,6 +112,16 @@ int etcd_client_new(sd_event *event, const EtcdClientOptions *o, EtcdClient **re
         if (strdup_opt(o->ca_file, &c->ca_file) < 0 || strdup_opt(o->cert_file, &c->cert_file) < 0 ||
                 strdup_opt(o->key_file, &c->key_file) < 0)
                 return -ENOMEM;
+        /* With any TLS key every call goes over TLS (docs/configuration.md, "cluster"): an http://
+         * endpoint is refused here as in the configuration, and curl is held to https. */
+        if (c->ca_file || c->cert_file || c->key_file) {
+                STRV_FOREACH (e, c->endpoints)
+                        if (strncmp(*e, "https://", 8) != 0)
+                                return log_error_errno(-EINVAL,
+                                        "etcd endpoint %s is not https:// but TLS options are set.", *e);
+                c->protocols = "https";
+        } else
+                c->protocols = "http,https";
 
         r = curl_event_new(event, &c->curl);
         if (r < 0)
@@ -238,7 +249,7 @@ static int call_start(EtcdCall *call) {
                 sym_curl_easy_setopt(call->easy, CURLOPT_WRITEFUNCTION, on_data) != CURLE_OK ||
                 sym_curl_easy_setopt(call->easy, CURLOPT_WRITEDATA, call) != CURLE_OK ||
                 sym_curl_easy_setopt(call->easy, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-                sym_curl_easy_setopt(call->easy, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
+                sym_curl_easy_setopt(call->easy, CURLOPT_PROTOCOLS_STR, c->protocols) != CURLE_OK ||
                 sym_curl_easy_setopt(call->easy, CURLOPT_CONNECTTIMEOUT_MS, ETCD_CONNECT_TIMEOUT_MS) !=
                         CURLE_OK ||
                 sym_curl_easy_setopt(call->easy, CURLOPT_TCP_KEEPALIVE, 1L) != CURLE_OK)
