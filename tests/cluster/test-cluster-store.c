@@ -379,6 +379,26 @@ static void test_bad_records(void) {
         g_free(d.message);
 }
 
+/* The member a store watches through hangs (SIGSTOP: its port still accepts connections, nothing
+ * answers): the store's next calls fail over, and its watch follows them, so a change made
+ * through another member reaches it while that member is still stopped. */
+static void test_hung_member(void) {
+        ClusterStore *a = store_new("/t/hung", "a", client_urls, NULL);
+        ClusterStore *b = store_new("/t/hung", "b", STRV_MAKE(client_urls[1], client_urls[2]), NULL);
+
+        RUN_UNTIL(cluster_store_reachable(a) && cluster_store_loaded(a) && cluster_store_reachable(b) &&
+                          cluster_store_loaded(b),
+                20);
+        g_assert_cmpint(kill(members[0], SIGSTOP), ==, 0);
+        set_legacy_after_kill(b, true);
+        /* a's lease renewal times out (2 s) on the stopped member, then the watch moves */
+        RUN_UNTIL(legacy_of(a) == 1, 3 * 2 + TTL + 5);
+        g_assert_cmpint(kill(members[0], SIGCONT), ==, 0);
+
+        cluster_store_free(a);
+        cluster_store_free(b);
+}
+
 /* A started store of the https-only member at url under /t/tls, trusting ca, with the client
  * certificate crt and its key (NULL: none). */
 static ClusterStore *tls_store(char *url, const char *ca, const char *crt, const char *key,
@@ -522,6 +542,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/cluster-store/quorum", test_quorum);
         g_test_add_func("/cluster-store/compacted", test_compacted);
         g_test_add_func("/cluster-store/bad-records", test_bad_records);
+        g_test_add_func("/cluster-store/hung-member", test_hung_member);
         g_test_add_func("/cluster-store/tls", test_tls);
         r = g_test_run();
 

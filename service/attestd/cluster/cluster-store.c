@@ -257,6 +257,16 @@ static void store_kick(ClusterStore *s) {
                 body = mfree(body);
         }
 
+        /* A watch on a member that hangs (stopped, overloaded) gets no events and no error: when
+         * the calls of this tick (the lease renewal at least) failed over away from its member,
+         * it moves too, resuming from the last revision seen. */
+        if (s->watch_call && !etcd_call_on_current_endpoint(s->watch_call)) {
+                log_notice(
+                        "The cluster store watch's etcd member stopped answering; watching through another one.");
+                etcd_call_cancel(s->watch_call);
+                s->watch_call = NULL;
+        }
+
         if (!s->need_range && !s->range_call && !s->watch_call) {
                 r = etcd_build_watch_create(s->range_key, s->range_end, s->revision + 1, &body);
                 if (r >= 0)

@@ -57,6 +57,11 @@ static void call_free(EtcdCall *call) {
         free(call);
 }
 
+bool etcd_call_on_current_endpoint(EtcdCall *call) {
+        assert(call);
+        return call->endpoint == call->client->current;
+}
+
 void etcd_call_cancel(EtcdCall *call) {
         call_free(call);
 }
@@ -293,6 +298,17 @@ static int call_new(EtcdClient *c, const char *path, const char *body, bool stre
         call->path = strdup(path);
         call->body = strdup(body);
         call->headers = sym_curl_slist_append(NULL, "Content-Type: application/json");
+        /* A stream (the watch) asks for etcd's require-leader: a member cut off from the leader
+         * ends it instead of keeping it open without events. */
+        if (call->headers && stream) {
+                struct curl_slist *h = sym_curl_slist_append(call->headers, "Grpc-Metadata-hasleader: true");
+                if (h)
+                        call->headers = h;
+                else {
+                        sym_curl_slist_free_all(call->headers);
+                        call->headers = NULL;
+                }
+        }
         if (!call->path || !call->body || !call->headers) {
                 call_free(call);
                 return -ENOMEM;
