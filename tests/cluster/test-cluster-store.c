@@ -5,9 +5,11 @@
  * status and see a stopped one Disconnected after its lease; concurrent compare-and-swap
  * changes end in one state both agree on; a store whose member is gone fails over to the
  * others; without quorum changes are refused and nothing is applied; a watch that resumes
- * from a compacted revision reads everything again; a fourth, https-only member with
- * client-certificate authentication is reached with the TLS options and only with them. Each
- * test uses its own key prefix. */
+ * from a compacted revision reads everything again (and raises a reapply request made
+ * meanwhile); records of the wrong shape or not text do not stop the store and are replaced by
+ * changes; the watch moves off a member that hangs; a fourth, https-only member with
+ * client-certificate authentication is reached with the TLS options and only with them (an
+ * http:// member beside them is refused). Each test uses its own key prefix. */
 
 #include <glib.h>
 #include <signal.h>
