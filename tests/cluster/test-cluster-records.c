@@ -7,6 +7,7 @@
 #include <glib.h>
 
 #include "cluster-records.h"
+#include "cluster-view.h"
 #include "etcd-json.h"
 #include "test-util.h"
 
@@ -433,6 +434,50 @@ static void test_revision_case(const void *data) {
         g_assert_cmpstr(error, ==, c->error);
 }
 
+/* A settings or grant record of the wrong shape: ignored (the last good value stays, a grant
+ * that never was valid is none), its revision kept for the compare-and-swap that replaces it. */
+static void test_view_bad_records(void) {
+        ClusterView v = {.prefix = "/c", .server_name = "node1"};
+        ClusterViewGrant *g;
+
+        g_assert_cmpuint(cluster_view_apply(&v, "/c/settings", "not json", 3), ==, 0);
+        g_assert_false(v.has_settings);
+        g_assert_cmpint(cluster_view_revision_of(&v, "/c/settings"), ==, 3);
+        g_assert_cmpuint(cluster_view_apply(&v, "/c/settings", "{\"legacySupport\":true}", 4), ==,
+                CLUSTER_CHANGED_SETTINGS);
+        g_assert_cmpuint(cluster_view_apply(&v, "/c/settings", "[]", 5), ==, 0);
+        g_assert_true(v.has_settings);
+        g_assert_true(v.settings.legacy_support);
+        g_assert_cmpint(cluster_view_revision_of(&v, "/c/settings"), ==, 5);
+        g_assert_cmpuint(cluster_view_apply(&v, "/c/settings", NULL, 6), ==, CLUSTER_CHANGED_SETTINGS);
+        g_assert_cmpint(cluster_view_revision_of(&v, "/c/settings"), ==, 0);
+        g_assert_cmpuint(cluster_view_apply(&v, "/c/settings", "x", 7), ==, 0);
+        g_assert_cmpuint(cluster_view_apply(&v, "/c/settings", NULL, 8), ==, 0);
+        g_assert_cmpint(cluster_view_revision_of(&v, "/c/settings"), ==, 0);
+
+        g_assert_cmpuint(cluster_view_apply(&v, "/c/grants/" ID1, "{\"legacyAccess\":1}", 9), ==, 0);
+        g_assert_nonnull(g = cluster_view_find_grant(&v, ID1));
+        g_assert_true(g->bad);
+        g_assert_cmpint(cluster_view_revision_of(&v, "/c/grants/" ID1), ==, 9);
+        g_assert_cmpuint(cluster_view_apply(&v, "/c/grants/" ID1, "{\"legacyAccess\":false}", 10), ==,
+                CLUSTER_CHANGED_GRANTS);
+        g_assert_false(g->bad);
+        g_assert_false(g->legacy_access);
+        g_assert_cmpuint(cluster_view_apply(&v, "/c/grants/" ID1, "{}", 11), ==, 0);
+        g_assert_false(g->bad);
+        g_assert_cmpint(cluster_view_revision_of(&v, "/c/grants/" ID1), ==, 11);
+        g_assert_cmpuint(cluster_view_apply(&v, "/c/grants/" ID1, NULL, 12), ==, CLUSTER_CHANGED_GRANTS);
+        g_assert_null(cluster_view_find_grant(&v, ID1));
+
+        /* this server's reapply request, by revision */
+        g_assert_cmpint(cluster_view_reapply_revision(&v), ==, 0);
+        (void)cluster_view_apply(&v, "/c/reapply/node2", "{\"requested\":1}", 13);
+        g_assert_cmpint(cluster_view_reapply_revision(&v), ==, 0);
+        (void)cluster_view_apply(&v, "/c/reapply/node1", "{\"requested\":1}", 14);
+        g_assert_cmpint(cluster_view_reapply_revision(&v), ==, 14);
+        cluster_view_clear(&v);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
 
@@ -452,6 +497,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/etcd/build", test_build);
         g_test_add_func("/etcd/parse", test_parse);
         g_test_add_func("/etcd/parse-bad-entry", test_parse_bad_entry);
+        g_test_add_func("/cluster/view/bad-records", test_view_bad_records);
         test_add_cases("/etcd/revision-range", revision_cases, name, test_revision_case);
         return g_test_run();
 }
