@@ -391,6 +391,16 @@ static int config_check_cluster(Config *c, const char *name, char **ret_error) {
         if (!c->cluster.cert_file != !c->cluster.key_file)
                 return json_error(ret_error, -EINVAL,
                         "%s: keys \"cluster.certFile\" and \"cluster.keyFile\" go together", name);
+        /* With TLS keys every member must be reached over TLS: one plain http:// member would let
+         * whoever sits on the path rewrite the settings, the grants and <prefix>/ca. */
+        if (c->cluster.ca_file || c->cluster.cert_file || c->cluster.key_file)
+                STRV_FOREACH (e, c->cluster.endpoints)
+                        if (strncmp(*e, "https://", 8) != 0)
+                                return json_error(ret_error, -EINVAL,
+                                        "%s: key \"cluster.endpoints\": \"%s\" is not an https:// URL, but "
+                                        "\"cluster.caFile\", \"cluster.certFile\" or \"cluster.keyFile\" is set "
+                                        "(with TLS every endpoint must use https://)",
+                                        name, *e);
         return config_check_cluster_ca(c, name, ret_error);
 }
 

@@ -5,9 +5,11 @@
  * status and see a stopped one Disconnected after its lease; concurrent compare-and-swap
  * changes end in one state both agree on; a store whose member is gone fails over to the
  * others; without quorum changes are refused and nothing is applied; a watch that resumes
- * from a compacted revision reads everything again; a fourth, https-only member with
- * client-certificate authentication is reached with the TLS options and only with them. Each
- * test uses its own key prefix. */
+ * from a compacted revision reads everything again (and raises a reapply request made
+ * meanwhile); records of the wrong shape or not text do not stop the store and are replaced by
+ * changes; the watch moves off a member that hangs; a fourth, https-only member with
+ * client-certificate authentication is reached with the TLS options and only with them (an
+ * http:// member beside them is refused). Each test uses its own key prefix. */
 
 #include <glib.h>
 #include <signal.h>
@@ -280,8 +282,10 @@ static void test_quorum(void) {
 }
 
 static void test_compacted(void) {
+        Seen seen_b = {};
+        Done d = {};
         ClusterStore *a = store_new("/t/compact", "a", STRV_MAKE(client_urls[0], client_urls[1]), NULL);
-        ClusterStore *b = store_new("/t/compact", "b", STRV_MAKE(client_urls[2]), NULL);
+        ClusterStore *b = store_new("/t/compact", "b", STRV_MAKE(client_urls[2]), &seen_b);
         g_autofree char *out = NULL;
         g_autofree char *cmd = NULL;
         int status;
@@ -292,6 +296,11 @@ static void test_compacted(void) {
         member_stop(2); /* b loses its only member */
         for (int i = 0; i < 3; i++)
                 set_legacy_after_kill(a, i % 2 == 0);
+        /* a reapply request for b while b is away: b must still see it, from its new read */
+        g_assert_cmpint(cluster_store_request_reapply(a, "b", on_done, &d), ==, 0);
+        RUN_UNTIL(d.called, 10);
+        g_assert_cmpint(d.error, ==, 0);
+        seen_b.changes = 0;
         /* compact everything up to now, so b's watch cannot resume */
         cmd = g_strdup_printf(
                 "sh -c 'rev=$(ETCDCTL_API=3 etcdctl --endpoints=%s endpoint status -w fields | "
@@ -303,9 +312,11 @@ static void test_compacted(void) {
         g_assert_nonnull(strstr(out, "compacted revision"));
         member_start(2);
         RUN_UNTIL(legacy_of(b) == 1, 30);
+        RUN_UNTIL(seen_b.changes & CLUSTER_CHANGED_REAPPLY, 5);
 
         cluster_store_free(a);
         cluster_store_free(b);
+        g_free(d.message);
 }
 
 static void run_ok(const char *cmd) {
@@ -315,6 +326,79 @@ static void run_ok(const char *cmd) {
         g_assert_true(g_spawn_command_line_sync(cmd, NULL, &err, &status, NULL));
         if (status != 0)
                 g_error("%s failed: %s", cmd, err);
+}
+
+/* Puts key (any bytes, size n) = value through member 0's gateway, past the service (curl
+ * retries while the member is not up yet or has no leader, for at most 30 s). */
+static void put_raw(const char *key, size_t n, const char *value) {
+        g_autofree char *k = g_base64_encode((const guchar *)key, n);
+        g_autofree char *v = g_base64_encode((const guchar *)value, strlen(value));
+        g_autofree char *cmd = g_strdup_printf(
+                "curl -sSf -o /dev/null --retry 30 --retry-connrefused --retry-max-time 30 -X POST -d '{\"key\":\"%s\",\"value\":\"%s\"}' %s/v3/kv/put",
+                k, v, client_urls[0]);
+
+        run_ok(cmd);
+}
+
+/* Records the service did not write: a foreign key that is not text (NUL byte), settings and a
+ * grant of the wrong shape. The store still loads and follows the good records; a change
+ * replaces a bad record (its revision is kept for the compare-and-swap). */
+static void test_bad_records(void) {
+        static const char nul_key[] = "/t/bad/a\0b", nul_key2[] = "/t/bad/c\0d";
+        _cleanup_strv_free_ char **ids = NULL;
+        ClusterStore *a;
+        ClusterGrant g;
+        Done d = {};
+
+        put_raw(nul_key, sizeof(nul_key) - 1, "x");
+        put_raw("/t/bad/settings", strlen("/t/bad/settings"), "not json");
+        put_raw("/t/bad/grants/" ID1, strlen("/t/bad/grants/" ID1), "{\"legacyAccess\":\"yes\"}");
+        a = store_new("/t/bad", "a", client_urls, NULL);
+        RUN_UNTIL(cluster_store_loaded(a) && cluster_store_reachable(a), 20);
+        g_assert_cmpint(legacy_of(a), ==, -1);
+        g_assert_cmpint(cluster_store_get_grant(a, ID1, &g), ==, -ENOENT);
+        g_assert_cmpint(cluster_store_grant_ids(a, &ids), ==, 0);
+        g_assert_null(ids);
+
+        g_assert_cmpint(cluster_store_set_legacy(a, true, on_done, &d), ==, 0);
+        RUN_UNTIL(d.called, 10);
+        g_assert_cmpstr(d.message, ==, NULL);
+        g_assert_cmpint(d.error, ==, 0);
+        g_assert_cmpint(legacy_of(a), ==, 1);
+        d = (Done){};
+        g_assert_cmpint(cluster_store_set_grants(a, STRV_MAKE(ID1), true, on_done, &d), ==, 0);
+        RUN_UNTIL(d.called, 10);
+        g_assert_cmpint(d.error, ==, 0);
+        g_assert_cmpint(cluster_store_get_grant(a, ID1, &g), ==, 0);
+        g_assert_true(g.legacy_access);
+
+        /* The watch goes on past another such key. */
+        put_raw(nul_key2, sizeof(nul_key2) - 1, "y");
+        put_raw("/t/bad/settings", strlen("/t/bad/settings"), "{\"legacySupport\":false}");
+        RUN_UNTIL(legacy_of(a) == 0, 10);
+
+        cluster_store_free(a);
+        g_free(d.message);
+}
+
+/* The member a store watches through hangs (SIGSTOP: its port still accepts connections, nothing
+ * answers): the store's next calls fail over, and its watch follows them, so a change made
+ * through another member reaches it while that member is still stopped. */
+static void test_hung_member(void) {
+        ClusterStore *a = store_new("/t/hung", "a", client_urls, NULL);
+        ClusterStore *b = store_new("/t/hung", "b", STRV_MAKE(client_urls[1], client_urls[2]), NULL);
+
+        RUN_UNTIL(cluster_store_reachable(a) && cluster_store_loaded(a) && cluster_store_reachable(b) &&
+                          cluster_store_loaded(b),
+                20);
+        g_assert_cmpint(kill(members[0], SIGSTOP), ==, 0);
+        set_legacy_after_kill(b, true);
+        /* a's lease renewal times out (2 s) on the stopped member, then the watch moves */
+        RUN_UNTIL(legacy_of(a) == 1, 3 * 2 + TTL + 5);
+        g_assert_cmpint(kill(members[0], SIGCONT), ==, 0);
+
+        cluster_store_free(a);
+        cluster_store_free(b);
 }
 
 /* A started store of the https-only member at url under /t/tls, trusting ca, with the client
@@ -400,6 +484,21 @@ static void test_tls(void) {
                 g_free(argv[2]);
         }
 
+        /* With TLS options a plain http:// member is refused outright (it would let whoever sits
+         * on the path answer for the cluster), even next to an https one. */
+        a = NULL;
+        g_assert_cmpint(cluster_store_new(event,
+                                &(ClusterStoreOptions){
+                                        .endpoints = STRV_MAKE(client_urls[0], url),
+                                        .ca_file = ca,
+                                        .prefix = "/t/tls",
+                                        .server_name = "a",
+                                        .lease_ttl_sec = TTL,
+                                },
+                                NULL, NULL, &a),
+                ==, -EINVAL);
+        g_assert_null(a);
+
         a = tls_store(url, ca, crt, key, "a");
         b = tls_store(url, ca, NULL, NULL, "b"); /* no client certificate */
 
@@ -444,6 +543,8 @@ int main(int argc, char **argv) {
         g_test_add_func("/cluster-store/concurrent", test_concurrent);
         g_test_add_func("/cluster-store/quorum", test_quorum);
         g_test_add_func("/cluster-store/compacted", test_compacted);
+        g_test_add_func("/cluster-store/bad-records", test_bad_records);
+        g_test_add_func("/cluster-store/hung-member", test_hung_member);
         g_test_add_func("/cluster-store/tls", test_tls);
         r = g_test_run();
 

@@ -330,6 +330,16 @@ static const TestRefusalCase cluster_error_cases[] = {
                 "c.json: key \"cluster.prefix\" must be an etcd key prefix such as /azshci"},
         {"{ \"serverName\": \"n1\", \"cluster\": { " EP ", \"certFile\": \"/c.pem\" } }", -EINVAL,
                 "c.json: keys \"cluster.certFile\" and \"cluster.keyFile\" go together"},
+        {"{ \"serverName\": \"n1\", \"cluster\": { " EP ", \"caFile\": \"/ca.pem\" } }", -EINVAL,
+                "c.json: key \"cluster.endpoints\": \"http://10.0.0.1:2379\" is not an https:// URL, but "
+                "\"cluster.caFile\", \"cluster.certFile\" or \"cluster.keyFile\" is set (with TLS every "
+                "endpoint must use https://)"},
+        {"{ \"serverName\": \"n1\", \"cluster\": { \"endpoints\": [\"https://10.0.0.1:2379\", "
+         "\"http://10.0.0.2:2379\"], \"certFile\": \"/c.pem\", \"keyFile\": \"/c.key\" } }",
+                -EINVAL,
+                "c.json: key \"cluster.endpoints\": \"http://10.0.0.2:2379\" is not an https:// URL, but "
+                "\"cluster.caFile\", \"cluster.certFile\" or \"cluster.keyFile\" is set (with TLS every "
+                "endpoint must use https://)"},
         {"{ \"serverName\": \"n1\", \"cluster\": { " EP ", \"leaseTtlSeconds\": 1 } }", -ERANGE,
                 "c.json: key \"leaseTtlSeconds\" must be between 2 and 3600, not 1"},
         {"{ \"serverName\": \"n1\", \"cluster\": { " EP ", \"members\": 3 } }", -EINVAL,
@@ -350,7 +360,7 @@ TEST(cluster) {
         g_assert_cmpint(
                 config_load_data(&c, "c.json",
                         "{ \"serverName\": \"node-1\", \"cluster\": { \"endpoints\": "
-                        "[\"https://10.0.0.1:2379\", \"http://10.0.0.2:2379\"], \"prefix\": \"/hci/c1\", "
+                        "[\"https://10.0.0.1:2379\", \"https://10.0.0.2:2379\"], \"prefix\": \"/hci/c1\", "
                         "\"caFile\": \"/etc/azshci/etcd-ca.pem\", \"certFile\": \"/etc/azshci/c.pem\", "
                         "\"keyFile\": \"/etc/azshci/c.key\", \"leaseTtlSeconds\": 2, "
                         "\"timeoutSeconds\": 5 } }",
@@ -359,7 +369,7 @@ TEST(cluster) {
         g_assert_null(error);
         g_assert_cmpuint(strv_length(c.cluster.endpoints), ==, 2);
         g_assert_cmpstr(c.cluster.endpoints[0], ==, "https://10.0.0.1:2379");
-        g_assert_cmpstr(c.cluster.endpoints[1], ==, "http://10.0.0.2:2379");
+        g_assert_cmpstr(c.cluster.endpoints[1], ==, "https://10.0.0.2:2379");
         g_assert_cmpstr(c.cluster.prefix, ==, "/hci/c1");
         g_assert_cmpstr(c.cluster.ca_file, ==, "/etc/azshci/etcd-ca.pem");
         g_assert_cmpstr(c.cluster.cert_file, ==, "/etc/azshci/c.pem");

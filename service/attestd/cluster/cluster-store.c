@@ -76,6 +76,10 @@ static void on_range(EtcdClient *c, int error, const char *message, const char *
         _cleanup_(etcd_kv_list_done) EtcdKvList l = {};
         _cleanup_free_ char *perror = NULL;
         ClusterStore *s = userdata;
+        unsigned what = CLUSTER_CHANGED_SETTINGS | CLUSTER_CHANGED_GRANTS | CLUSTER_CHANGED_SERVERS |
+                        CLUSTER_CHANGED_CA;
+        bool was_loaded;
+        int64_t reapply;
         int r;
 
         s->range_call = NULL;
@@ -89,8 +93,11 @@ static void on_range(EtcdClient *c, int error, const char *message, const char *
                 return;
         }
 
-        /* The whole view again: anything not in the reply is gone. A reapply request already
-         * there is not a new one. */
+        /* The whole view again: anything not in the reply is gone. A reapply request for this
+         * server already there at the first read is not a new one; one newer than the view held
+         * (made while the watch was away, say, and its revisions compacted since) is. */
+        was_loaded = s->view.loaded;
+        reapply = cluster_view_reapply_revision(&s->view);
         cluster_view_clear(&s->view);
         s->view.loaded = false;
         for (size_t i = 0; i < l.n_kvs; i++)
@@ -98,14 +105,15 @@ static void on_range(EtcdClient *c, int error, const char *message, const char *
         s->revision = l.revision;
         s->view.loaded = true;
         s->need_range = false;
+        if (was_loaded && cluster_view_reapply_revision(&s->view) > reapply)
+                what |= CLUSTER_CHANGED_REAPPLY;
         log_info("Cluster store read at revision %" PRIi64 ": %zu servers, %zu VM grants.", s->revision,
                 s->view.n_servers, s->view.n_grants);
         if (s->watch_call) {
                 etcd_call_cancel(s->watch_call);
                 s->watch_call = NULL;
         }
-        notify(s, CLUSTER_CHANGED_SETTINGS | CLUSTER_CHANGED_GRANTS | CLUSTER_CHANGED_SERVERS |
-                          CLUSTER_CHANGED_CA);
+        notify(s, what);
         store_kick(s);
 }
 
@@ -247,6 +255,16 @@ static void store_kick(ClusterStore *s) {
                 if (r < 0)
                         log_warning_errno(r, "Cannot read the cluster store: %m");
                 body = mfree(body);
+        }
+
+        /* A watch on a member that hangs (stopped, overloaded) gets no events and no error: when
+         * the calls of this tick (the lease renewal at least) failed over away from its member,
+         * it moves too, resuming from the last revision seen. */
+        if (s->watch_call && !etcd_call_on_current_endpoint(s->watch_call)) {
+                log_notice(
+                        "The cluster store watch's etcd member stopped answering; watching through another one.");
+                etcd_call_cancel(s->watch_call);
+                s->watch_call = NULL;
         }
 
         if (!s->need_range && !s->range_call && !s->watch_call) {
@@ -673,7 +691,7 @@ int cluster_store_get_grant(ClusterStore *s, const char *vm_id, ClusterGrant *re
         assert(ret);
 
         g = cluster_view_find_grant(&s->view, vm_id);
-        if (!g)
+        if (!g || g->bad)
                 return -ENOENT;
         *ret = (ClusterGrant){.legacy_access = g->legacy_access};
         return 0;
@@ -686,7 +704,7 @@ int cluster_store_grant_ids(ClusterStore *s, char ***ret) {
         assert(ret);
 
         for (size_t i = 0; i < s->view.n_grants; i++)
-                if (strv_extend(&ids, s->view.grants[i].vm_id) < 0)
+                if (!s->view.grants[i].bad && strv_extend(&ids, s->view.grants[i].vm_id) < 0)
                         return -ENOMEM;
         *ret = TAKE_PTR(ids);
         return 0;

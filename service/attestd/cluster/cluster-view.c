@@ -106,20 +106,22 @@ static unsigned apply_settings(ClusterView *v, const char *value, int64_t mod_re
         ClusterSettings n = {};
 
         if (!value) {
+                v->settings_revision = 0;
                 if (!v->has_settings)
                         return 0;
                 v->has_settings = false;
-                v->settings_revision = 0;
                 return CLUSTER_CHANGED_SETTINGS;
         }
         if (mod_revision <= v->settings_revision)
                 return 0;
+        /* Its revision is kept even when it is bad, so that a change replaces it by
+         * compare-and-swap; the settings stay the last good ones. */
+        v->settings_revision = mod_revision;
         if (cluster_settings_from_json(value, &n, &error) < 0) {
                 log_warning("Ignoring bad cluster settings at revision %" PRIi64 ": %s", mod_revision,
                         error);
                 return 0;
         }
-        v->settings_revision = mod_revision;
         if (v->has_settings && v->settings.legacy_support == n.legacy_support)
                 return 0;
         v->has_settings = true;
@@ -161,31 +163,37 @@ static unsigned apply_grant(ClusterView *v, char **name, const char *value, int6
         ClusterViewGrant *g = cluster_view_find_grant(v, *name);
         _cleanup_free_ char *error = NULL;
         ClusterGrant n = {};
+        bool was_bad;
+        int r;
 
         if (!value) {
                 if (!g)
                         return 0;
+                was_bad = g->bad;
                 free(g->vm_id);
                 *g = v->grants[--v->n_grants];
-                return CLUSTER_CHANGED_GRANTS;
+                return was_bad ? 0 : CLUSTER_CHANGED_GRANTS;
         }
         if (g && mod_revision <= g->mod_revision)
                 return 0;
-        if (cluster_grant_from_json(value, &n, &error) < 0) {
-                log_warning("Ignoring bad grant of VM %s: %s", *name, error);
-                return 0;
-        }
+        r = cluster_grant_from_json(value, &n, &error);
+        if (r < 0)
+                log_warning("Ignoring bad grant of VM %s at revision %" PRIi64 ": %s", *name, mod_revision,
+                        error);
         if (!g) {
                 ClusterViewGrant *a = realloc(v->grants, (v->n_grants + 1) * sizeof(*a));
                 if (!a)
                         return log_oom(), 0;
                 v->grants = a;
                 g = &v->grants[v->n_grants++];
-                *g = (ClusterViewGrant){.vm_id = TAKE_PTR(*name), .legacy_access = !n.legacy_access};
+                *g = (ClusterViewGrant){.vm_id = TAKE_PTR(*name), .bad = true};
         }
+        /* Its revision is kept even when it is bad, so that a change replaces it by
+         * compare-and-swap; the grant stays the last good one (none if it never had one). */
         g->mod_revision = mod_revision;
-        if (g->legacy_access == n.legacy_access)
+        if (r < 0 || (!g->bad && g->legacy_access == n.legacy_access))
                 return 0;
+        g->bad = false;
         g->legacy_access = n.legacy_access;
         return CLUSTER_CHANGED_GRANTS;
 }
@@ -301,7 +309,7 @@ int64_t cluster_view_revision_of(ClusterView *v, const char *key) {
                 return 0;
         switch (kind) {
         case CLUSTER_KEY_SETTINGS:
-                return v->has_settings ? v->settings_revision : 0;
+                return v->settings_revision;
         case CLUSTER_KEY_GRANT:
                 g = cluster_view_find_grant(v, name);
                 return g ? g->mod_revision : 0;
@@ -313,6 +321,14 @@ int64_t cluster_view_revision_of(ClusterView *v, const char *key) {
         default:
                 return 0;
         }
+}
+
+int64_t cluster_view_reapply_revision(ClusterView *v) {
+        ClusterViewReapply *a;
+
+        assert(v);
+        a = find_reapply(v, v->server_name);
+        return a ? a->mod_revision : 0;
 }
 
 const char *cluster_server_view_state(const ClusterServerView *v) {

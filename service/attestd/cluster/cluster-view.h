@@ -30,6 +30,7 @@ typedef struct ClusterServerView {
 typedef struct ClusterViewGrant {
         char *vm_id;
         bool legacy_access;
+        bool bad; /* its record was never a valid grant: only mod_revision counts, it is no grant */
         int64_t mod_revision;
 } ClusterViewGrant;
 
@@ -59,11 +60,14 @@ typedef struct ClusterView {
 /* Forgets every record (the prefix and server name stay). */
 void cluster_view_clear(ClusterView *v);
 /* Applies one key's new value (value NULL: deleted) at mod_revision, unless the view already
- * holds a newer one; a value of the wrong shape is logged and ignored. Returns the
+ * holds a newer one; a value of the wrong shape is logged and ignored, but its mod_revision is
+ * kept (what a compare-and-swap that replaces it compares). Returns the
  * ClusterChangeFlags it caused. */
 unsigned cluster_view_apply(ClusterView *v, const char *key, const char *value, int64_t mod_revision);
 /* The mod revision the view holds for key (0: none), what a compare-and-swap compares. */
 int64_t cluster_view_revision_of(ClusterView *v, const char *key);
+/* The mod revision of the reapply request for this server (0: none). */
+int64_t cluster_view_reapply_revision(ClusterView *v);
 ClusterViewGrant *cluster_view_find_grant(ClusterView *v, const char *vm_id);
 
 /* The state to show for a server: its record's, or CLUSTER_STATE_DISCONNECTED. */

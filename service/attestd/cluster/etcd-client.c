@@ -18,6 +18,7 @@ struct EtcdClient {
         size_t current; /* the endpoint the next call tries first */
         char *ca_file, *cert_file, *key_file;
         usec_t timeout;
+        const char *protocols; /* "https" once any TLS key is set, else "http,https" */
         EtcdCall *calls;
 };
 
@@ -54,6 +55,11 @@ static void call_free(EtcdCall *call) {
         free(call->body);
         free(call->buf);
         free(call);
+}
+
+bool etcd_call_on_current_endpoint(EtcdCall *call) {
+        assert(call);
+        return call->endpoint == call->client->current;
 }
 
 void etcd_call_cancel(EtcdCall *call) {
@@ -111,6 +117,16 @@ int etcd_client_new(sd_event *event, const EtcdClientOptions *o, EtcdClient **re
         if (strdup_opt(o->ca_file, &c->ca_file) < 0 || strdup_opt(o->cert_file, &c->cert_file) < 0 ||
                 strdup_opt(o->key_file, &c->key_file) < 0)
                 return -ENOMEM;
+        /* With any TLS key every call goes over TLS (docs/configuration.md, "cluster"): an http://
+         * endpoint is refused here as in the configuration, and curl is held to https. */
+        if (c->ca_file || c->cert_file || c->key_file) {
+                STRV_FOREACH (e, c->endpoints)
+                        if (strncmp(*e, "https://", 8) != 0)
+                                return log_error_errno(-EINVAL,
+                                        "etcd endpoint %s is not https:// but TLS options are set.", *e);
+                c->protocols = "https";
+        } else
+                c->protocols = "http,https";
 
         r = curl_event_new(event, &c->curl);
         if (r < 0)
@@ -238,7 +254,7 @@ static int call_start(EtcdCall *call) {
                 sym_curl_easy_setopt(call->easy, CURLOPT_WRITEFUNCTION, on_data) != CURLE_OK ||
                 sym_curl_easy_setopt(call->easy, CURLOPT_WRITEDATA, call) != CURLE_OK ||
                 sym_curl_easy_setopt(call->easy, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-                sym_curl_easy_setopt(call->easy, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
+                sym_curl_easy_setopt(call->easy, CURLOPT_PROTOCOLS_STR, c->protocols) != CURLE_OK ||
                 sym_curl_easy_setopt(call->easy, CURLOPT_CONNECTTIMEOUT_MS, ETCD_CONNECT_TIMEOUT_MS) !=
                         CURLE_OK ||
                 sym_curl_easy_setopt(call->easy, CURLOPT_TCP_KEEPALIVE, 1L) != CURLE_OK)
@@ -282,6 +298,17 @@ static int call_new(EtcdClient *c, const char *path, const char *body, bool stre
         call->path = strdup(path);
         call->body = strdup(body);
         call->headers = sym_curl_slist_append(NULL, "Content-Type: application/json");
+        /* A stream (the watch) asks for etcd's require-leader: a member cut off from the leader
+         * ends it instead of keeping it open without events. */
+        if (call->headers && stream) {
+                struct curl_slist *h = sym_curl_slist_append(call->headers, "Grpc-Metadata-hasleader: true");
+                if (h)
+                        call->headers = h;
+                else {
+                        sym_curl_slist_free_all(call->headers);
+                        call->headers = NULL;
+                }
+        }
         if (!call->path || !call->body || !call->headers) {
                 call_free(call);
                 return -ENOMEM;

@@ -40,8 +40,12 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(EtcdClient *, etcd_client_free);
 int etcd_client_call(EtcdClient *c, const char *path, const char *body, etcd_reply_t reply, void *userdata,
         EtcdCall **ret_call);
 /* The same for a streaming call (/v3/watch): message for each line, end when it stops. No
- * overall timeout. */
+ * overall timeout; it is sent with etcd's require-leader metadata (Grpc-Metadata-hasleader),
+ * so a member that loses the leader ends it. */
 int etcd_client_stream(EtcdClient *c, const char *path, const char *body, etcd_message_t message,
         etcd_reply_t end, void *userdata, EtcdCall **ret_call);
+/* Whether call goes to the endpoint the next call would try first: false once another call
+ * failed over away from its endpoint (that member did not answer). */
+bool etcd_call_on_current_endpoint(EtcdCall *call);
 /* Stops a call without calling back. */
 void etcd_call_cancel(EtcdCall *call);

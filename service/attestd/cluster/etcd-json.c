@@ -3,6 +3,7 @@
 
 #include "etcd-json.h"
 #include "json-util.h"
+#include "log.h"
 #include "x509-util.h"
 
 void etcd_kv_list_done(EtcdKvList *l) {
@@ -253,6 +254,31 @@ static int get_int64(JsonObject *o, const char *member, int64_t *ret) {
         return 0;
 }
 
+/* A revision: 0 (absent) up to INT64_MAX - 1, so that the next one (revision + 1, where a watch
+ * resumes) is one too; anything else from etcd gives -ERANGE. */
+static int get_revision(JsonObject *o, const char *member, int64_t *ret) {
+        int64_t v;
+        int r;
+
+        r = get_int64(o, member, &v);
+        if (r < 0)
+                return r;
+        if (v < 0 || v == INT64_MAX)
+                return -ERANGE;
+        *ret = v;
+        return 0;
+}
+
+/* The error of a reply that did not parse: -ERANGE is a revision out of range. */
+static int reply_error(char **ret_error, int r, const char *what) {
+        if (r == -ENOMEM)
+                return r;
+        if (r == -ERANGE)
+                return json_error(ret_error, -EBADMSG, "%s: revision out of range (0..%" PRIi64 ")", what,
+                        INT64_MAX - 1);
+        return json_error(ret_error, -EBADMSG, "%s: unexpected shape", what);
+}
+
 static int get_bool(JsonObject *o, const char *member, bool *ret) {
         JsonNode *n = json_object_get_member(o, member);
 
@@ -332,13 +358,16 @@ static int parse_kv(JsonNode *node, EtcdKv *ret) {
         if (r < 0)
                 return r;
         *ret = (EtcdKv){.key = TAKE_PTR(key), .value = TAKE_PTR(value), .value_size = size};
-        if (get_int64(o, "create_revision", &ret->create_revision) < 0 ||
-                get_int64(o, "mod_revision", &ret->mod_revision) < 0 ||
-                get_int64(o, "lease", &ret->lease) < 0) {
+        r = get_revision(o, "create_revision", &ret->create_revision);
+        if (r >= 0)
+                r = get_revision(o, "mod_revision", &ret->mod_revision);
+        if (r >= 0)
+                r = get_int64(o, "lease", &ret->lease);
+        if (r < 0) {
                 free(ret->key);
                 free(ret->value);
                 *ret = (EtcdKv){};
-                return -EBADMSG;
+                return r;
         }
         return 0;
 }
@@ -354,7 +383,29 @@ static int parse_header_revision(JsonObject *o, int64_t *ret) {
         }
         if (r < 0)
                 return r;
-        return get_int64(h, "revision", ret);
+        return get_revision(h, "revision", ret);
+}
+
+/* One item of "kvs", or of "events" (then {"type":…,"kv":{…}}). */
+static int parse_entry(JsonNode *item, bool event, EtcdKv *ret, EtcdEventType *ret_type) {
+        JsonNode *kv = item;
+
+        *ret_type = ETCD_EVENT_PUT; /* the default enum is left out */
+        if (event) {
+                JsonObject *ev;
+                JsonNode *t;
+
+                if (!item || !JSON_NODE_HOLDS_OBJECT(item))
+                        return -EBADMSG;
+                ev = json_node_get_object(item);
+                kv = json_object_get_member(ev, "kv");
+                t = json_object_get_member(ev, "type");
+                if (t && json_node_is_string(t) && streq(json_node_get_string(t), "DELETE"))
+                        *ret_type = ETCD_EVENT_DELETE;
+                else if (t && !(json_node_is_string(t) && streq(json_node_get_string(t), "PUT")))
+                        return -EBADMSG;
+        }
+        return parse_kv(kv, ret);
 }
 
 static int parse_kvs(JsonObject *o, const char *member, bool events, EtcdKvList *ret,
@@ -378,31 +429,21 @@ static int parse_kvs(JsonObject *o, const char *member, bool events, EtcdKvList 
                 types = calloc(len ?: 1, sizeof(EtcdEventType));
                 if (!l.kvs || !types)
                         return -ENOMEM;
+                /* One entry that is not for this project (a key or value that is not text, say)
+                 * must not hide the others: it is logged and left out. */
                 for (unsigned i = 0; i < len; i++) {
-                        JsonNode *item = json_array_get_element(a, i);
-                        JsonNode *kv = item;
-
-                        if (events) {
-                                JsonObject *ev;
-                                JsonNode *t;
-
-                                if (!JSON_NODE_HOLDS_OBJECT(item))
-                                        return -EBADMSG;
-                                ev = json_node_get_object(item);
-                                kv = json_object_get_member(ev, "kv");
-                                t = json_object_get_member(ev, "type");
-                                if (!t)
-                                        types[i] = ETCD_EVENT_PUT; /* the default enum is left out */
-                                else if (json_node_is_string(t) && streq(json_node_get_string(t), "PUT"))
-                                        types[i] = ETCD_EVENT_PUT;
-                                else if (json_node_is_string(t) && streq(json_node_get_string(t), "DELETE"))
-                                        types[i] = ETCD_EVENT_DELETE;
-                                else
-                                        return -EBADMSG;
-                        }
-                        r = parse_kv(kv, &l.kvs[l.n_kvs]);
-                        if (r < 0)
+                        r = parse_entry(json_array_get_element(a, i), events, &l.kvs[l.n_kvs],
+                                &types[l.n_kvs]);
+                        if (r == -ENOMEM)
                                 return r;
+                        if (r < 0) {
+                                log_warning_errno(r,
+                                        "Ignoring entry %u of an etcd reply at revision %" PRIi64 ": %s.", i,
+                                        l.revision,
+                                        r == -ERANGE ? "revision out of range"
+                                                     : "not a text key and value of the documented shape");
+                                continue;
+                        }
                         l.n_kvs++;
                 }
         }
@@ -449,7 +490,7 @@ int etcd_parse_range(const char *data, EtcdKvList *ret, char **ret_error) {
                 return r;
         r = parse_kvs(o, "kvs", false, ret, NULL);
         if (r < 0)
-                return json_error(ret_error, r, "etcd range reply: unexpected shape");
+                return reply_error(ret_error, r, "etcd range reply");
         return 0;
 }
 
@@ -465,7 +506,9 @@ int etcd_parse_put(const char *data, int64_t *ret_revision, char **ret_error) {
         if (r < 0)
                 return r;
         r = parse_header_revision(o, ret_revision);
-        if (r < 0 || *ret_revision <= 0)
+        if (r < 0)
+                return reply_error(ret_error, r, "etcd put reply");
+        if (*ret_revision <= 0)
                 return json_error(ret_error, -EBADMSG, "etcd put reply: no revision");
         return 0;
 }
@@ -487,8 +530,11 @@ int etcd_parse_txn_cas(const char *data, bool *ret_succeeded, int64_t *ret_revis
         r = parse_object(data, &p, &o, ret_error);
         if (r < 0)
                 return r;
-        if (get_bool(o, "succeeded", &ok) < 0 || parse_header_revision(o, ret_revision) < 0)
-                return json_error(ret_error, -EBADMSG, "etcd txn reply: unexpected shape");
+        r = get_bool(o, "succeeded", &ok);
+        if (r >= 0)
+                r = parse_header_revision(o, ret_revision);
+        if (r < 0)
+                return reply_error(ret_error, r, "etcd txn reply");
         if (!ok) {
                 JsonArray *a;
 
@@ -508,7 +554,9 @@ int etcd_parse_txn_cas(const char *data, bool *ret_succeeded, int64_t *ret_revis
                                 get_object(json_node_get_object(e), "response_range", &rr) < 0)
                                 return json_error(ret_error, -EBADMSG, "etcd txn reply: no read-back");
                         r = parse_kvs(rr, "kvs", false, &one, NULL);
-                        if (r < 0 || one.n_kvs > 1)
+                        if (r < 0)
+                                return reply_error(ret_error, r, "etcd txn reply: read-back");
+                        if (one.n_kvs > 1)
                                 return json_error(ret_error, -EBADMSG,
                                         "etcd txn reply: unexpected read-back");
                         if (one.n_kvs == 1) {
@@ -561,9 +609,13 @@ int etcd_parse_watch(const char *data, EtcdWatchMessage *ret, char **ret_error) 
                 return r;
         if (get_object(o, "result", &o) < 0)
                 return json_error(ret_error, -EBADMSG, "etcd watch message: no result");
-        if (get_bool(o, "created", &m.created) < 0 || get_bool(o, "canceled", &m.canceled) < 0 ||
-                get_int64(o, "compact_revision", &m.compact_revision) < 0)
-                return json_error(ret_error, -EBADMSG, "etcd watch message: unexpected shape");
+        r = get_bool(o, "created", &m.created);
+        if (r >= 0)
+                r = get_bool(o, "canceled", &m.canceled);
+        if (r >= 0)
+                r = get_revision(o, "compact_revision", &m.compact_revision);
+        if (r < 0)
+                return reply_error(ret_error, r, "etcd watch message");
         reason = json_object_get_member(o, "cancel_reason");
         if (reason && json_node_is_string(reason)) {
                 m.cancel_reason = strdup(json_node_get_string(reason));
@@ -572,7 +624,7 @@ int etcd_parse_watch(const char *data, EtcdWatchMessage *ret, char **ret_error) 
         }
         r = parse_kvs(o, "events", true, &m.events, &m.types);
         if (r < 0)
-                return json_error(ret_error, r, "etcd watch message: unexpected events");
+                return reply_error(ret_error, r, "etcd watch message");
         m.revision = m.events.revision;
         *ret = m;
         m = (EtcdWatchMessage){};
