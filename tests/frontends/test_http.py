@@ -424,3 +424,25 @@ def test_fetch(h, env):
         raise AssertionError(f"error body not shown: {p.stderr.decode()}")
     p = g.run([attest, "fetch", "--url", f"http://{g.host_ip}:1", "--timeout", "2"])
     eq(p.returncode, 9, "nothing listening")
+
+
+@frontend_case("frontend-unidentified-log-throttle")
+def test_unidentified_log_throttle(h, env):
+    """Connections nobody can identify (from the host itself: no port mark), 20 in a row at the
+    default log level: the frontend says why once (at most once per 10 s at info level), not once
+    per connection; each is still answered (/metadata/versions needs no identity)."""
+    g = env.guest()
+    f = env.frontend(f"{g.host_ip}:80", ["--log-level=info"])
+    for i in range(20):
+        with socket.create_connection((g.host_ip, 80), timeout=10) as s:
+            s.sendall(b"GET /metadata/versions HTTP/1.1\r\nHost: x\r\nMetadata: true\r\nConnection: close\r\n\r\n")
+            data = b""
+            while chunk := s.recv(65536):
+                data += chunk
+        eq(data.split(b" ")[1:2], [b"200"], f"connection {i}: status")
+    log = f.log()
+    eq(log.count("Cannot identify the VM of a connection from"), 1,
+       "'Cannot identify' lines at info level for 20 connections")
+    if "the connection carries no legacy port mark" not in log:
+        raise AssertionError("the log does not say why the connection was not identified")
+
