@@ -16,12 +16,17 @@ typedef struct Batch Batch;
 
 /* How long to leave the direct socket alone after it failed, before trying it again. */
 #define DIRECT_RETRY_USEC (30 * USEC_PER_SEC)
+/* A direct connection still authenticating this long after connect() is not used for new calls:
+ * the service accepted (or its socket's backlog did) but does not answer (stopped, its loop
+ * stuck). sd-bus applies no call timeout before authentication ends, only its own 90 s. */
+#define DIRECT_READY_USEC (1 * USEC_PER_SEC)
 
 struct ImdsBusBackend {
         sd_event *event;
         char *service_socket;      /* the service's direct socket; NULL = the system bus only */
         sd_bus *direct;            /* peer-to-peer connection to azshci-attestd on it */
         bool direct_answered;      /* the service has answered on this direct connection */
+        usec_t direct_since;       /* CLOCK_MONOTONIC of its connect() */
         usec_t direct_retry_after; /* CLOCK_MONOTONIC */
         sd_bus *system;            /* the system bus, when the direct socket is not there */
         bool logged_path;
@@ -41,6 +46,7 @@ struct BusCall {
         Batch *batch;
         unsigned index; /* in batch */
         bool direct;
+        sd_event_source *timeout; /* sent alone: ATTEST_TIMEOUT_USEC */
         ImdsAttestDone done;
         void *userdata;
         BusCall *prev, *next;                               /* in the queue */
@@ -51,6 +57,7 @@ struct BusCall {
 struct Batch {
         ImdsBusBackend *backend;
         sd_bus_slot *slot;
+        sd_event_source *timeout; /* ATTEST_TIMEOUT_USEC */
         bool direct;
         bool dispatching; /* in on_batch_reply(): a cancel must not free the batch */
         unsigned n, n_live;
@@ -92,8 +99,10 @@ ImdsBusBackend *imds_bus_backend_free(ImdsBusBackend *b) {
         /* The HTTP server went first and cancelled every call: the queue is empty. */
         assert(!b->queued);
         sd_event_source_disable_unref(b->flush);
-        sd_bus_flush_close_unref(b->direct);
-        sd_bus_flush_close_unref(b->system);
+        /* Not flushed: every call was cancelled, and a connection still authenticating (the
+         * service stopped) would block the flush for sd-bus's 90 s authentication timeout. */
+        sd_bus_close_unref(b->direct);
+        sd_bus_close_unref(b->system);
         sd_event_unref(b->event);
         free(b->service_socket);
         return mfree(b);
@@ -126,6 +135,8 @@ static int connect_direct(ImdsBusBackend *b) {
         TAKE_FD(fd);
         (void)sd_bus_set_description(bus, "attestd-direct");
         r = sd_bus_attach_event(bus, b->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r >= 0) /* no flush when the loop exits: see imds_bus_backend_free() */
+                r = sd_bus_set_close_on_exit(bus, false);
         if (r < 0)
                 return r;
         r = sd_bus_start(bus);
@@ -134,6 +145,7 @@ static int connect_direct(ImdsBusBackend *b) {
 
         b->direct = TAKE_PTR(bus);
         b->direct_answered = false;
+        b->direct_since = now_usec(CLOCK_MONOTONIC);
         return 0;
 }
 
@@ -146,6 +158,8 @@ static int connect_system(ImdsBusBackend *b) {
                 return log_debug_errno(r, "Cannot connect to the system bus: %m");
         (void)sd_bus_set_description(bus, "attestd");
         r = sd_bus_attach_event(bus, b->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r >= 0)
+                r = sd_bus_set_close_on_exit(bus, false);
         if (r < 0)
                 return r;
         b->system = TAKE_PTR(bus);
@@ -177,6 +191,11 @@ static int backend_pick(ImdsBusBackend *b, sd_bus **ret, bool *ret_direct) {
                         /* Closed before the service ever answered: refused (wrong user?) or
                          * the service died at once. Do not hammer it. */
                         direct_failed(b, -ECONNRESET, "was closed before any answer");
+                b->direct = connection_drop(b->direct);
+        }
+        if (b->direct && sd_bus_is_ready(b->direct) <= 0 &&
+                now_usec(CLOCK_MONOTONIC) >= b->direct_since + DIRECT_READY_USEC) {
+                direct_failed(b, -ETIMEDOUT, "did not complete the authentication within 1 s");
                 b->direct = connection_drop(b->direct);
         }
         if (!b->direct && b->service_socket && now_usec(CLOCK_MONOTONIC) >= b->direct_retry_after) {
@@ -247,9 +266,53 @@ static void queue_append(ImdsBusBackend *b, BusCall *call) {
         (void)sd_event_source_set_enabled(b->flush, SD_EVENT_ONESHOT);
 }
 
+static void call_free(BusCall *call) {
+        sd_event_source_disable_unref(call->timeout);
+        free(call);
+}
+
 static void call_fail(BusCall *call, int error) {
         call->done(call->userdata, error, NULL, NULL);
-        free(call);
+        call_free(call);
+}
+
+/* A call (or batch) got no answer in time: its reply slot goes. When it went out on the direct
+ * connection and that never became ready (the service accepted but does not speak), the next
+ * calls take the system bus. */
+static void call_timed_out(ImdsBusBackend *b, sd_bus_slot **slot) {
+        sd_bus *bus = sd_bus_slot_get_bus(*slot);
+
+        log_debug("A call to the service got no answer within %u s.",
+                (unsigned)(ATTEST_TIMEOUT_USEC / USEC_PER_SEC));
+        if (bus && bus == b->direct && sd_bus_is_ready(bus) <= 0) {
+                direct_failed(b, -ETIMEDOUT, "never completed the authentication");
+                b->direct = connection_drop(b->direct);
+        }
+        /* Last: the slot may hold the last reference to bus. */
+        *slot = sd_bus_slot_unref(*slot);
+}
+
+/* sd-bus times a call out only on a connection that is running: one still authenticating
+ * waits for its 90 s authentication timeout. This timer bounds every call (and batch) by
+ * ATTEST_TIMEOUT_USEC whatever the connection's state. */
+static int arm_timeout(ImdsBusBackend *b, sd_event_source **ret, sd_event_time_handler_t handler,
+        void *userdata) {
+        int r;
+
+        r = sd_event_add_time_relative(b->event, ret, CLOCK_MONOTONIC, ATTEST_TIMEOUT_USEC,
+                250 * USEC_PER_MSEC, handler, userdata);
+        if (r < 0)
+                return log_debug_errno(r, "Cannot arm the call timeout: %m");
+        (void)sd_event_source_set_description(*ret, "attest-timeout");
+        return 0;
+}
+
+static int on_call_timeout(sd_event_source *es, uint64_t usec, void *userdata) {
+        BusCall *call = userdata;
+
+        call_timed_out(call->backend, &call->slot);
+        call_fail(call, -ETIMEDOUT);
+        return 0;
 }
 
 static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
@@ -266,7 +329,7 @@ static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) 
                 r = sd_bus_message_read(m, "s", &document);
                 call->done(call->userdata, r < 0 ? r : 0, NULL, r < 0 ? NULL : document);
         }
-        free(call);
+        call_free(call);
         return 0;
 }
 
@@ -298,13 +361,35 @@ static void send_single(ImdsBusBackend *b, BusCall *call) {
                 send_failed(b, call->direct);
                 return call_fail(call, r);
         }
+        (void)arm_timeout(b, &call->timeout, on_call_timeout, call);
         log_debug("AttestForVersion(%s, %s, %s, %s) sent %s.", call->transport, call->peer, call->nonce,
                 call->api_version, call->direct ? "on the direct socket" : "on the bus");
 }
 
 static Batch *batch_free(Batch *batch) {
+        sd_event_source_disable_unref(batch->timeout);
         sd_bus_slot_unref(batch->slot);
         return mfree(batch);
+}
+
+/* Every request of the batch still waiting gets error, then the batch goes. */
+static void batch_fail(Batch *batch, int error) {
+        /* done() runs the HTTP server, which may cancel other calls of this batch. */
+        batch->dispatching = true;
+        for (unsigned i = 0; i < batch->n; i++) {
+                BusCall *call = TAKE_PTR(batch->calls[i]);
+                if (call)
+                        call_fail(call, error);
+        }
+        batch_free(batch);
+}
+
+static int on_batch_timeout(sd_event_source *es, uint64_t usec, void *userdata) {
+        Batch *batch = userdata;
+
+        call_timed_out(batch->backend, &batch->slot);
+        batch_fail(batch, -ETIMEDOUT);
+        return 0;
 }
 
 /* One (ayss) of an AttestBatch reply: 0 when there is none left. */
@@ -361,7 +446,7 @@ static void batch_deliver(Batch *batch, sd_bus_message *m) {
                         call->done(call->userdata, 0, isempty(error_name) ? SD_BUS_ERROR_FAILED : error_name,
                                 NULL);
                 }
-                free(call);
+                call_free(call);
         }
 }
 
@@ -445,16 +530,9 @@ static void send_batch(ImdsBusBackend *b, unsigned n) {
         if (r < 0) {
                 if (bus)
                         send_failed(b, direct);
-                /* done() runs the HTTP server, which may cancel other calls of this batch. */
-                batch->dispatching = true;
-                for (unsigned i = 0; i < n; i++) {
-                        BusCall *call = TAKE_PTR(batch->calls[i]);
-                        if (call)
-                                call_fail(call, r);
-                }
-                batch_free(batch);
-                return;
+                return batch_fail(batch, r);
         }
+        (void)arm_timeout(b, &batch->timeout, on_batch_timeout, batch);
         log_debug("AttestBatch of %u requests sent %s.", n, direct ? "on the direct socket" : "on the bus");
 }
 
@@ -514,7 +592,7 @@ static void bus_cancel(void *data, void *handle) {
                 sd_bus_slot_unref(call->slot);
         else
                 queue_remove(b, call);
-        free(call);
+        call_free(call);
 }
 
 void imds_bus_backend_fill(ImdsBusBackend *b, ImdsBackend *ret) {

@@ -54,7 +54,8 @@ static void help(const void *userdata) {
                        "                               the port its mark names is a port of IFNAME\n"
                        "                               (default: any port the mark names)\n"
                        "      --max-connections-per-ip=N  Open connections per source address\n"
-                       "                               (default: %u; 0 = no limit)\n",
+                       "                               (default: %u = no limit: a guest can send from\n"
+                       "                               another's address; the per-VM limit holds)\n",
                         IMDS_DEFAULT_MAX_PER_IP);
         printf("      --rate=N                 Document requests per second and VM (default: %u;\n"
                "                               0 = unlimited); more get 429\n"

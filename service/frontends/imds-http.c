@@ -27,6 +27,8 @@ struct ImdsHttp {
         unsigned n_connections;
         ImdsConn *connections;     /* every open connection with its state */
         ImdsRequestCtx *in_flight; /* requests with a backend call running (suspended) */
+        bool stopping;             /* in imds_http_free(): no new backend calls */
+        unsigned n_draining;       /* "shutting down" replies not yet sent */
         usec_t last_limit_notice;
         unsigned n_limit_suppressed;
 };
@@ -52,6 +54,7 @@ struct ImdsRequestCtx {
         bool started;
         void *call; /* backend handle while a call runs */
         bool have_reply;
+        bool draining; /* counted in n_draining until its reply went out */
         ImdsReply reply;
         char *document; /* the body of a 200 answer */
         ImdsRequestCtx *prev, *next;
@@ -69,6 +72,8 @@ static void request_ctx_free(ImdsRequestCtx *c) {
                 c->call = NULL;
                 in_flight_remove(c->server, c);
         }
+        if (c->draining)
+                c->server->n_draining--;
         free(c->uri);
         free(c->document);
         free(c);
@@ -426,6 +431,10 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
                 return queue_reply(connection, &reply, NULL);
         }
 
+        if (s->stopping) { /* a request that came in while the replies in flight drain */
+                imds_reply_shutting_down(&reply);
+                return queue_reply(connection, &reply, NULL);
+        }
         r = s->options.backend.attest(s->options.backend.data, s->options.transport, peer, d.nonce,
                 d.api_version, attest_done, c, &c->call);
         if (r < 0) {
@@ -499,10 +508,34 @@ int imds_http_new(sd_event *event, int listen_fd, const ImdsHttpOptions *o, Imds
         return 0;
 }
 
+/* Sends the "shutting down" replies of the requests imds_http_free() resumed before MHD stops
+ * (MHD_stop_daemon() closes every connection at once, written or not): MHD runs until each went
+ * out (request_completed() freed its context) or DRAIN_USEC passed (a guest that does not read). */
+#define DRAIN_USEC (1 * USEC_PER_SEC)
+
+static void drain_replies(ImdsHttp *s) {
+        usec_t end = now_usec(CLOCK_MONOTONIC) + DRAIN_USEC;
+
+        while (s->n_draining > 0) {
+                usec_t now = now_usec(CLOCK_MONOTONIC);
+
+                if (now >= end) {
+                        log_debug("%u \"shutting down\" replies not sent within %" PRIu64 " ms.",
+                                s->n_draining, DRAIN_USEC / USEC_PER_MSEC);
+                        return;
+                }
+                if (MHD_run_wait(mhd_event_daemon(s->mhd), (int32_t)MAX((end - now) / USEC_PER_MSEC, 1U)) !=
+                        MHD_YES)
+                        return;
+        }
+}
+
 ImdsHttp *imds_http_free(ImdsHttp *s) {
         if (!s)
                 return NULL;
-        /* MHD must not stop with suspended connections: cancel their calls and resume them. */
+        /* MHD must not stop with suspended connections: cancel their calls, resume them with a
+         * "shutting down" answer and let MHD send it. */
+        s->stopping = true;
         while (s->in_flight) {
                 ImdsRequestCtx *c = s->in_flight;
 
@@ -510,10 +543,16 @@ ImdsHttp *imds_http_free(ImdsHttp *s) {
                 c->call = NULL;
                 in_flight_remove(s, c);
                 c->have_reply = true;
+                c->draining = true;
+                s->n_draining++;
                 imds_reply_shutting_down(&c->reply);
                 MHD_resume_connection(c->connection);
         }
-        sd_event_source_disable_unref(s->idle);
+        if (s->mhd)
+                drain_replies(s);
+        /* Stopping MHD closes the open connections, and notify_connection() updates the idle
+         * timer for each: it must be gone (NULL) by then, not just freed. */
+        s->idle = sd_event_source_disable_unref(s->idle);
         mhd_event_free(s->mhd);
         ratelimit_free(s->ratelimit);
         sd_event_unref(s->event);

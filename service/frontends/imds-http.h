@@ -44,7 +44,10 @@ typedef struct ImdsHttpOptions {
         unsigned rate;  /* document requests per second and peer; 0 = unlimited */
         unsigned burst; /* at least 1 */
         unsigned max_connections;
-        unsigned max_connections_per_ip;   /* 0 = no limit (vsock: always 0) */
+        unsigned max_connections_per_ip;   /* 0 = no limit (the default; vsock: always 0). A
+                                            * guest can send from another's address (the
+                                            * firewall binds MACs, not IPs): the per-peer limit
+                                            * is the one that holds */
         unsigned max_connections_per_peer; /* per identified peer (MAC, CID; all unidentified
                                             * peers share one count): more are closed at
                                             * once; 0 = no limit */
@@ -62,7 +65,7 @@ typedef struct ImdsHttpOptions {
 #define IMDS_DEFAULT_RATE               5U
 #define IMDS_DEFAULT_BURST              5U
 #define IMDS_DEFAULT_MAX_CONNECTIONS    256U
-#define IMDS_DEFAULT_MAX_PER_IP         16U
+#define IMDS_DEFAULT_MAX_PER_IP         0U
 #define IMDS_DEFAULT_MAX_PER_PEER       4U
 #define IMDS_DEFAULT_CONNECTION_TIMEOUT 10U
 #define IMDS_DEFAULT_REQUEST_TIMEOUT    10U

@@ -10,6 +10,18 @@
 #include "imds-frontend.h"
 #include "log.h"
 #include "peer-port.h"
+#include "time-util.h"
+
+/* A connection that cannot be identified is logged at info level at most this often, the rest
+ * at debug level: anything that reaches the address without a port mark (the host itself, a
+ * port the service did not attach) may connect in a loop, and must not flood the journal. */
+#define UNIDENTIFIED_NOTICE_INTERVAL_USEC (10 * USEC_PER_SEC)
+
+typedef struct Imdsd {
+        PeerPort *peer_port;
+        usec_t last_notice; /* CLOCK_MONOTONIC; 0 = never */
+        unsigned n_suppressed;
+} Imdsd;
 
 static int parse_listen(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len) {
         _cleanup_free_ char *host = NULL;
@@ -58,35 +70,58 @@ static bool family_ok(int family) {
 }
 
 static int setup(ImdsTransportContext *ctx) {
-        PeerPort *p = NULL;
+        _cleanup_free_ Imdsd *d = NULL;
         int r;
 
-        r = peer_port_new(&p);
+        d = calloc(1, sizeof(Imdsd));
+        if (!d)
+                return log_oom();
+        r = peer_port_new(&d->peer_port);
         if (r < 0)
                 return log_error_errno(r, "Cannot open an rtnetlink socket: %m");
-        ctx->userdata = p;
+        ctx->userdata = TAKE_PTR(d);
         return 0;
 }
 
 static void teardown(ImdsTransportContext *ctx) {
-        ctx->userdata = peer_port_free(ctx->userdata);
+        Imdsd *d = ctx->userdata;
+
+        if (d)
+                peer_port_free(d->peer_port);
+        ctx->userdata = mfree(d);
+}
+
+static void log_unidentified(Imdsd *d, const char *address, int error) {
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+
+        if (d->last_notice != 0 && now - d->last_notice < UNIDENTIFIED_NOTICE_INTERVAL_USEC) {
+                log_debug("Cannot identify the VM of a connection from %s: %s.", address,
+                        peer_port_strerror(error));
+                d->n_suppressed++;
+                return;
+        }
+        log_info("Cannot identify the VM of a connection from %s: %s.%s", address, peer_port_strerror(error),
+                d->n_suppressed > 0 ? " (More since the last such message, at debug level.)" : "");
+        d->last_notice = now;
+        d->n_suppressed = 0;
 }
 
 /* The peer's identity is the name of the bridge port its packets came in through, from the
  * mark the kernel gave its SYN: never an address, nor anything else the client sent. */
 static int identify(void *data, int fd, const struct sockaddr *addr, socklen_t addrlen, char **ret_peer) {
         ImdsTransportContext *ctx = data;
+        Imdsd *d = ctx->userdata;
         char port[IF_NAMESIZE], a[INET6_ADDRSTRLEN] = "?";
         int r;
 
-        r = peer_port_identify(ctx->userdata, fd, ctx->interface, port);
+        r = peer_port_identify(d->peer_port, fd, ctx->interface, port);
         if (r < 0) {
                 if (addr->sa_family == AF_INET && addrlen >= sizeof(struct sockaddr_in))
                         (void)inet_ntop(AF_INET, &((const struct sockaddr_in *)addr)->sin_addr, a, sizeof a);
                 else if (addr->sa_family == AF_INET6 && addrlen >= sizeof(struct sockaddr_in6))
                         (void)inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)addr)->sin6_addr, a,
                                 sizeof a);
-                log_info("Cannot identify the VM of a connection from %s: %s.", a, peer_port_strerror(r));
+                log_unidentified(d, a, r);
                 return r;
         }
         *ret_peer = strdup(port);

@@ -39,15 +39,18 @@ typedef struct CallbackData {
         int error;
 } CallbackData;
 
+/* After the callback failed, the rest of the answer is read without it: the kernel's DONE or
+ * ACK for this sequence number must be consumed here, or the next call would read it as its own
+ * answer (EPROTO: wrong sequence number) for as long as the socket lives. */
 static int callback_trampoline(const struct nlmsghdr *nlh, void *data) {
         CallbackData *d = data;
         int r;
 
+        if (d->error < 0)
+                return MNL_CB_OK;
         r = d->cb(nlh, d->userdata);
-        if (r < 0) {
+        if (r < 0)
                 d->error = r;
-                return MNL_CB_ERROR;
-        }
         return MNL_CB_OK;
 }
 
@@ -82,7 +85,7 @@ int rtnl_call(Rtnl *rtnl, struct nlmsghdr *nlh, mnl_cb_t cb, void *userdata) {
                 if (r < 0)
                         return d.error < 0 ? d.error : negative_errno();
                 if (r == MNL_CB_STOP)
-                        return 0;
+                        return d.error;
         }
 }
 

@@ -10,6 +10,7 @@ import harness
 import runner
 import test_http  # noqa: F401
 import test_direct  # noqa: F401
+import test_shutdown  # noqa: F401
 import test_vsock  # noqa: F401
 
 if __name__ == "__main__":

@@ -424,3 +424,47 @@ def test_fetch(h, env):
         raise AssertionError(f"error body not shown: {p.stderr.decode()}")
     p = g.run([attest, "fetch", "--url", f"http://{g.host_ip}:1", "--timeout", "2"])
     eq(p.returncode, 9, "nothing listening")
+
+
+@frontend_case("frontend-unidentified-log-throttle")
+def test_unidentified_log_throttle(h, env):
+    """Connections nobody can identify (from the host itself: no port mark), 20 in a row at the
+    default log level: the frontend says why once (at most once per 10 s at info level), not once
+    per connection; each is still answered (/metadata/versions needs no identity)."""
+    g = env.guest()
+    f = env.frontend(f"{g.host_ip}:80", ["--log-level=info"])
+    for i in range(20):
+        with socket.create_connection((g.host_ip, 80), timeout=10) as s:
+            s.sendall(b"GET /metadata/versions HTTP/1.1\r\nHost: x\r\nMetadata: true\r\nConnection: close\r\n\r\n")
+            data = b""
+            while chunk := s.recv(65536):
+                data += chunk
+        eq(data.split(b" ")[1:2], [b"200"], f"connection {i}: status")
+    log = f.log()
+    eq(log.count("Cannot identify the VM of a connection from"), 1,
+       "'Cannot identify' lines at info level for 20 connections")
+    if "the connection carries no legacy port mark" not in log:
+        raise AssertionError("the log does not say why the connection was not identified")
+
+
+@frontend_case("frontend-no-per-ip-limit")
+def test_no_per_ip_limit(h, env):
+    """imdsd counts no connections per source address by default: a guest can send from another's
+    address (the legacy firewall binds MACs, not addresses), so VMs colluding could use up a
+    victim's per-address budget. Its own 20 connections held open at once (per-VM limit off)
+    are all answered; before, the 17th on were closed unanswered."""
+    g, f = setup_guest(env, args=["--max-connections-per-vm=0"])
+    p = g.run(["python3", "-c",
+               "import socket\n"
+               "conns = [socket.create_connection(('%s', 80), timeout=10) for _ in range(20)]\n"
+               "for s in conns:\n"
+               "    s.sendall(b'GET /metadata/versions HTTP/1.1\\r\\nHost: x\\r\\nMetadata: true\\r\\n\\r\\n')\n"
+               "for s in conns:\n"
+               "    d = b''\n"
+               "    while not d.endswith(b']}'):\n"
+               "        c = s.recv(65536)\n"
+               "        if not c:\n"
+               "            break\n"
+               "        d += c\n"
+               "    print(d.split(b' ')[1].decode() if d else 'closed')\n" % g.host_ip])
+    eq(p.stdout.decode().split(), ["200"] * 20, f"answers on 20 open connections ({p.stderr.decode()})")
