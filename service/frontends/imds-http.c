@@ -6,6 +6,7 @@
 
 #include "imds-http.h"
 #include "imds-request.h"
+#include "log-throttle.h"
 #include "log.h"
 #include "mhd-event.h"
 #include "ratelimit.h"
@@ -15,7 +16,9 @@ typedef struct ImdsConn ImdsConn;
 
 /* Rejections beyond the per-peer limit are logged at notice level at most this often (the
  * rest at debug level): a guest opening connections in a loop must not flood the journal. */
-#define LIMIT_NOTICE_INTERVAL_USEC (10 * USEC_PER_SEC)
+/* What a peer's connections or requests make the frontend log (over its limit, not
+ * identified) is logged at info or notice level at most this often, the rest at debug level. */
+#define NOTICE_INTERVAL_USEC (10 * USEC_PER_SEC)
 
 struct ImdsHttp {
         sd_event *event;
@@ -25,12 +28,12 @@ struct ImdsHttp {
         usec_t request_timeout;
         RateLimit *ratelimit;
         unsigned n_connections;
-        ImdsConn *connections;     /* every open connection with its state */
-        ImdsRequestCtx *in_flight; /* requests with a backend call running (suspended) */
-        bool stopping;             /* in imds_http_free(): no new backend calls */
-        unsigned n_draining;       /* "shutting down" replies not yet sent */
-        usec_t last_limit_notice;
-        unsigned n_limit_suppressed;
+        ImdsConn *connections;           /* every open connection with its state */
+        ImdsRequestCtx *in_flight;       /* requests with a backend call running (suspended) */
+        bool stopping;                   /* in imds_http_free(): no new backend calls */
+        unsigned n_draining;             /* "shutting down" replies not yet sent */
+        LogThrottle limit_notice;        /* "over its connection limit" */
+        LogThrottle unidentified_notice; /* "cannot identify the peer" */
 };
 
 /* Per connection (MHD's socket context), from accept() to close: the peer's identity, looked
@@ -160,19 +163,15 @@ unsigned imds_http_n_peer_connections(const ImdsHttp *s, const char *peer) {
 }
 
 static void log_limit(ImdsHttp *s, const char *peer) {
-        usec_t now = now_usec(CLOCK_MONOTONIC);
+        unsigned held;
 
-        if (s->last_limit_notice == 0 || now - s->last_limit_notice >= LIMIT_NOTICE_INTERVAL_USEC) {
+        if (log_throttle_pass(&s->limit_notice, now_usec(CLOCK_MONOTONIC), &held))
                 log_notice("%s peer %s already has %u connections (the per-peer limit): closing new ones%s.",
                         s->options.transport, peer ?: "unidentified", s->options.max_connections_per_peer,
-                        s->n_limit_suppressed > 0 ? " (more rejections since the last notice)" : "");
-                s->last_limit_notice = now;
-                s->n_limit_suppressed = 0;
-        } else {
+                        held > 0 ? " (more rejections since the last notice)" : "");
+        else
                 log_debug("%s peer %s is over its connection limit: closing the new connection.",
                         s->options.transport, peer ?: "unidentified");
-                s->n_limit_suppressed++;
-        }
 }
 
 static ImdsConn *conn_free(ImdsConn *c) {
@@ -413,9 +412,16 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
                 return queue_reply(connection, &reply, NULL);
         }
         if (r < 0) {
-                log_info_errno(r,
-                        "Refusing a document request: cannot identify the peer of the %s connection: %m",
-                        s->options.transport);
+                unsigned held;
+
+                if (log_throttle_pass(&s->unidentified_notice, now_usec(CLOCK_MONOTONIC), &held))
+                        log_info_errno(r,
+                                "Refusing a document request: cannot identify the peer of the %s connection: "
+                                "%m%s",
+                                s->options.transport,
+                                held > 0 ? " (more since the last such message, at debug level)" : "");
+                else
+                        log_debug_errno(r, "Refusing a document request: cannot identify the peer: %m");
                 imds_reply_unidentified(&reply);
                 return queue_reply(connection, &reply, NULL);
         }
@@ -468,6 +474,8 @@ int imds_http_new(sd_event *event, int listen_fd, const ImdsHttpOptions *o, Imds
                 return -ENOMEM;
         }
         s->event = sd_event_ref(event);
+        s->limit_notice = LOG_THROTTLE_INIT(NOTICE_INTERVAL_USEC);
+        s->unidentified_notice = LOG_THROTTLE_INIT(NOTICE_INTERVAL_USEC);
         s->options = *o;
         s->request_timeout = (usec_t)(o->request_timeout_sec ?: IMDS_DEFAULT_REQUEST_TIMEOUT) * USEC_PER_SEC;
 

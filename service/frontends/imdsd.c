@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 
 #include "imds-frontend.h"
+#include "log-throttle.h"
 #include "log.h"
 #include "peer-port.h"
 #include "time-util.h"
@@ -19,8 +20,7 @@
 
 typedef struct Imdsd {
         PeerPort *peer_port;
-        usec_t last_notice; /* CLOCK_MONOTONIC; 0 = never */
-        unsigned n_suppressed;
+        LogThrottle unidentified_notice;
 } Imdsd;
 
 static int parse_listen(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len) {
@@ -76,6 +76,7 @@ static int setup(ImdsTransportContext *ctx) {
         d = calloc(1, sizeof(Imdsd));
         if (!d)
                 return log_oom();
+        d->unidentified_notice = LOG_THROTTLE_INIT(UNIDENTIFIED_NOTICE_INTERVAL_USEC);
         r = peer_port_new(&d->peer_port);
         if (r < 0)
                 return log_error_errno(r, "Cannot open an rtnetlink socket: %m");
@@ -92,18 +93,15 @@ static void teardown(ImdsTransportContext *ctx) {
 }
 
 static void log_unidentified(Imdsd *d, const char *address, int error) {
-        usec_t now = now_usec(CLOCK_MONOTONIC);
+        unsigned held;
 
-        if (d->last_notice != 0 && now - d->last_notice < UNIDENTIFIED_NOTICE_INTERVAL_USEC) {
+        if (log_throttle_pass(&d->unidentified_notice, now_usec(CLOCK_MONOTONIC), &held))
+                log_info("Cannot identify the VM of a connection from %s: %s.%s", address,
+                        peer_port_strerror(error),
+                        held > 0 ? " (More since the last such message, at debug level.)" : "");
+        else
                 log_debug("Cannot identify the VM of a connection from %s: %s.", address,
                         peer_port_strerror(error));
-                d->n_suppressed++;
-                return;
-        }
-        log_info("Cannot identify the VM of a connection from %s: %s.%s", address, peer_port_strerror(error),
-                d->n_suppressed > 0 ? " (More since the last such message, at debug level.)" : "");
-        d->last_notice = now;
-        d->n_suppressed = 0;
 }
 
 /* The peer's identity is the name of the bridge port its packets came in through, from the
