@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Authorization with the real polkitd and the real bus policy."""
 
+import json
 import os
 import pwd
 import signal
@@ -285,31 +286,49 @@ def test_polkit_pending_limit(h):
 
 @testcase()
 def test_polkit_caller_left(h):
-    """A caller that leaves while polkit decides (polkitd held, a rule grants it): its check is
-    cancelled and the service logs it; once polkitd runs again nothing changed
-    (LegacyOsSupport stays Off)."""
-    h.grant(TEST_USER, [ACTIONS["legacy"]])
+    """A caller that leaves while polkit decides is forgotten. A rule grants the user, but
+    first holds polkitd (polkit.spawn waits for a gate file) after polkitd has looked the caller
+    up; the caller is killed meanwhile. The service cancels the check with its id
+    (CancelCheckAuthorization, one log line); the gate opens, polkitd answers yes, and nothing
+    changes: LegacyOsSupport stays Off (before the fix the continuation turned it On for a
+    caller that was gone). A fresh call from the user goes through."""
+    gate_dir = os.path.join(h.tmp, "polkit-gate")
+    os.mkdir(gate_dir)
+    os.chmod(gate_dir, 0o777)
+    entered, gate = os.path.join(gate_dir, "entered"), os.path.join(gate_dir, "open")
+    # polkitd kills a spawned helper after 10 s: the wait gives up after 8 s (then the test fails
+    # on its own deadlines).
+    wait = f"touch {entered}; i=0; while [ ! -e {gate} ] && [ $i -lt 160 ]; do sleep 0.05; i=$((i+1)); done"
+    h.write_rules("10-gate.rules",
+                  "polkit.addRule(function(action, subject) {\n"
+                  f"    if (action.id == {json.dumps(ACTIONS['legacy'])} && subject.user == {json.dumps(TEST_USER)}) {{\n"
+                  f"        polkit.spawn([\"/bin/sh\", \"-c\", {json.dumps(wait)}]);\n"
+                  "        return polkit.Result.YES;\n"
+                  "    }\n"
+                  "});\n")
     eq(h.get_property("LegacyOsSupport"), "Off", "LegacyOsSupport before")
     mon = h.monitor()
-    os.kill(h.polkit_proc.pid, signal.SIGSTOP)
+    call = _pending_call(h, TEST_USER)
     try:
-        call = _pending_call(h, TEST_USER)
         check = _wait_checks(mon, "CheckAuthorization", 1)[0]
-        _stop([call])
-        cancel = _wait_checks(mon, "CancelCheckAuthorization", 1)[0]
-        eq(cancel["payload"]["data"], [check["payload"]["data"][4]], "the id cancelled")
-        wait_log_count(h, "Cancelling the authorization check " + check["payload"]["data"][4]
-                       + " for org.azshci.attestation.manage-legacy", 1)
+        for _ in deadline_loop(DEFAULT_TIMEOUT, "polkitd to run the rule for the caller", 0.02):
+            if os.path.exists(entered):
+                break
     finally:
-        os.kill(h.polkit_proc.pid, signal.SIGCONT)
-    # polkitd answers the check it had queued: the service does not act on it.
+        _stop([call])
+    cancel_id = check["payload"]["data"][4]
+    wait_log_count(h, f"Cancelling the authorization check {cancel_id} for {ACTIONS['legacy']}", 1)
+    with open(gate, "w"):
+        pass
     for _ in deadline_loop(DEFAULT_TIMEOUT, "polkitd's answer to the cancelled check"):
         mon._drain()
         if any(m.get("reply_cookie") == check["cookie"] for m in mon.messages):
             break
     mon.sync()
     eq(h.get_property("LegacyOsSupport"), "Off", "LegacyOsSupport after the caller left")
-    # A later call from the same user goes through.
+    cancels = _wait_checks(mon, "CancelCheckAuthorization", 1)
+    eq([m["payload"]["data"] for m in cancels], [[cancel_id]], "CancelCheckAuthorization calls")
+    eq(log_count(h, "Cancelling the authorization check"), 1, "cancellations logged")
+    # A later call from the same user goes through (the gate stays open).
     _expect_allowed(h, TEST_USER, "EnableLegacy")
     eq(h.get_property("LegacyOsSupport"), "On", "LegacyOsSupport after a fresh authorized call")
-    eq(log_count(h, "Cancelling the authorization check"), 1, "cancellations logged")
