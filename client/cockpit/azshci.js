@@ -97,9 +97,11 @@
     const ui = {
         statusFilter: null,
         search: "",
-        vmErrors: {}, /* VM name -> error text shown in its row */
-        vmNotes: {}, /* VM name -> [{label, result, message}] the last action did, in its row */
-        busy: {}, /* VM name -> true while a call for it runs */
+        /* Keyed by VM names, which may be "constructor" or "__proto__": Maps, never plain
+         * objects, so a name cannot hit an inherited property. */
+        vmErrors: new Map(), /* VM name -> error text shown in its row */
+        vmNotes: new Map(), /* VM name -> [{label, result, message}] the last action did, in its row */
+        busy: new Set(), /* VM names with a call running */
     };
 
     const $ = id => document.getElementById(id);
@@ -271,19 +273,19 @@
     /* A call for one VM: its buttons are disabled meanwhile, then the row shows what the
      * service answered (notes from the reply) or its error. */
     function vmCall(name, promise) {
-        ui.busy[name] = true;
-        delete ui.vmErrors[name];
-        delete ui.vmNotes[name];
+        ui.busy.add(name);
+        ui.vmErrors.delete(name);
+        ui.vmNotes.delete(name);
         render();
         return promise
                 .then(notes => {
-                    ui.vmNotes[name] = notes;
+                    ui.vmNotes.set(name, notes);
                 })
                 .catch(err => {
-                    ui.vmErrors[name] = err;
+                    ui.vmErrors.set(name, err);
                 })
                 .finally(() => {
-                    delete ui.busy[name];
+                    ui.busy.delete(name);
                     render();
                 });
     }
@@ -347,7 +349,7 @@
             li.append(strong, " ", badge, " ", text);
             list.appendChild(li);
         }
-        const counts = {};
+        const counts = Object.create(null);
         for (const v of vms)
             counts[v[2]] = (counts[v[2]] || 0) + 1;
         const parts = Object.keys(RESULT_LABELS).filter(r => counts[r])
@@ -449,7 +451,7 @@
     }
 
     function renderCounts(vms) {
-        const counts = {};
+        const counts = Object.create(null);
         for (const s of STATUS_ORDER)
             counts[s] = 0;
         for (const vm of vms)
@@ -497,7 +499,7 @@
                 b.className = "btn btn-secondary btn-small";
                 b.dataset.action = a;
                 b.textContent = label;
-                b.disabled = !!ui.busy[vm.Name];
+                b.disabled = ui.busy.has(vm.Name);
                 b.addEventListener("click", () => fixVm(vm, a));
                 actions.appendChild(b);
             } else {
@@ -520,7 +522,7 @@
         input.type = "checkbox";
         input.setAttribute("role", "switch");
         input.checked = !!vm.LegacyAccess;
-        input.disabled = !!ui.busy[vm.Name];
+        input.disabled = ui.busy.has(vm.Name);
         input.setAttribute("aria-label", cockpit.format(_("Legacy access of $0"), vm.Name));
         input.addEventListener("change", () => {
             const want = input.checked;
@@ -542,7 +544,7 @@
             access.appendChild(warn);
         }
 
-        for (const n of ui.vmNotes[vm.Name] || []) {
+        for (const n of ui.vmNotes.get(vm.Name) || []) {
             const div = document.createElement("div");
             div.className = "vm-note";
             div.dataset.result = n.result || "";
@@ -552,7 +554,7 @@
             actions.appendChild(div);
         }
 
-        const err = ui.vmErrors[vm.Name];
+        const err = ui.vmErrors.get(vm.Name);
         if (err) {
             const div = document.createElement("div");
             div.className = "inline-error";

@@ -482,6 +482,34 @@ def test_vm_access_toggle(world):
         assert_page_matches_service(h, page)
 
 
+PROTO_NAMES = ("constructor", "__proto__", "toString", "hasOwnProperty")
+
+
+@testcase
+def test_prototype_names(world):
+    """VMs named like properties every JavaScript object inherits ("constructor", "__proto__",
+    ...) are valid VM names: each gets its row, with its switch enabled, and a call for one
+    of them shows its note in that row (the page keys its per-VM state by name)."""
+    h = world.h
+    for i, name in enumerate(PROTO_NAMES):
+        h.ctl("vm", "add", "--name", name, "--id", f"0d1e2f30-4a5b-4c6d-8e7f-1122334455{i:02d}",
+              "--os-name", "Windows Server 2012 R2 Datacenter", "--os-version", "6.3.9600.0")
+    eq(sorted(v["Name"] for v in ctl_json(h, "vms")["vms"]), sorted(PROTO_NAMES), "the VMs registered")
+    page = open_dashboard(world, demo=False)
+    for name in PROTO_NAMES:
+        eq(page.js(f"document.querySelector('{row(name)} .access input').disabled"), False,
+           f"{name}'s access switch enabled")
+    page.click(row("constructor") + " .access .switch-track")
+    page.wait(f"document.querySelector('{row('constructor')} .access input').checked === true",
+              "constructor's switch on")
+    eq(vm_of(h, "constructor")["LegacyAccess"], True, "constructor's LegacyAccess")
+    page.wait(f"[...document.querySelectorAll('{row('constructor')} .vm-note')].length", "constructor's note")
+    eq([n.split(":")[0] for n in vm_note(page, "constructor")], ["granted"], "constructor's note")
+    eq(page.js(f"document.querySelector('{row('constructor')} .access input').disabled"), False,
+       "constructor's switch enabled after the call")
+    assert_page_matches_service(h, page)
+
+
 @testcase
 def test_recommended_action(world):
     """A recommended action's button calls FixVM (avd-win10-ms gets legacy access, the action

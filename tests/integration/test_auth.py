@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Authorization with the real polkitd and the real bus policy."""
 
+import json
 import os
 import pwd
 import signal
@@ -8,7 +9,7 @@ import subprocess
 
 from harness import (ACTIONS, BUS_NAME, BUS_PATH, IFACE, TEST_FRONTEND_USER, TEST_USER, eq,
                      gvariant_dict, gvariant_str, testcase, vm_path)
-from harness import DEFAULT_TIMEOUT, IFACE_VM, deadline_loop
+from harness import DEFAULT_TIMEOUT, IFACE_VM, deadline_loop, log_count, wait_log_count
 from vmdata import vm_id, vm_props
 
 INTERACTIVE = "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired"
@@ -210,3 +211,124 @@ def test_enable_legacy_rechecked_after_polkit(h):
     eq(h.get_property("LegacyOsSupport"), "On", "LegacyOsSupport")
     eq(h.get_property("LegacyAccess", vm_path(vm_id(1)), IFACE_VM), False,
        "vm1's access after the waiting EnableLegacy(true) was authorized")
+
+
+LIMITS_EXCEEDED = "org.freedesktop.DBus.Error.LimitsExceeded"
+PENDING_PER_USER = 4   # POLKIT_QUERIES_PER_CALLER_MAX in service/attestd/polkit.h
+
+
+def _pending_call(h, user, method="EnableLegacy", args=("true",)):
+    """An interactive-flagged admin call as user, left running (polkitd is held)."""
+    return subprocess.Popen(h.user_prefix(user) + ["gdbus", "call", "--system", "--interactive", "--dest", BUS_NAME,
+                                                   "--object-path", BUS_PATH, "--method", f"{IFACE}.{method}",
+                                                   "--", *args],
+                            env=h.client_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_checks(mon, member, count, since=0):
+    for _ in deadline_loop(DEFAULT_TIMEOUT, f"{count} {member} calls on the bus"):
+        mon._drain()
+        seen = [m for m in mon.messages[since:] if m.get("member") == member]
+        if len(seen) >= count:
+            return seen
+
+
+def _stop(procs):
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+        p.communicate(timeout=DEFAULT_TIMEOUT)
+
+
+@testcase()
+def test_polkit_pending_limit(h):
+    """At most 4 authorization checks pending per user: with polkitd held (SIGSTOP) an
+    unprivileged user's 5th interactive admin call is refused at once with LimitsExceeded and
+    the exact message, polkit is not asked; another user's call still reaches polkit. When the
+    waiting callers leave, their checks are cancelled (CancelCheckAuthorization with the id
+    CheckAuthorization carried, one log line each) and the user may start 4 again."""
+    mon = h.monitor()
+    procs = []
+    os.kill(h.polkit_proc.pid, signal.SIGSTOP)
+    try:
+        procs = [_pending_call(h, TEST_USER) for _ in range(PENDING_PER_USER)]
+        checks = _wait_checks(mon, "CheckAuthorization", PENDING_PER_USER)
+        extra = h.run(["gdbus", "call", "--system", "--interactive", "--dest", BUS_NAME, "--object-path", BUS_PATH,
+                       "--method", f"{IFACE}.EnableLegacy", "true"], user=TEST_USER, check=False)
+        eq((extra.returncode, extra.stderr.strip()),
+           (1, f"Error: GDBus.Error:{LIMITS_EXCEEDED}: Too many authorization requests pending for this user "
+               "(at most 4); answer or cancel one first."), "the 5th pending call")
+        mon.sync()
+        mon._drain()
+        eq(len([m for m in mon.messages if m.get("member") == "CheckAuthorization"]), PENDING_PER_USER,
+           "CheckAuthorization calls after the refused one")
+        ids = sorted(m["payload"]["data"][4] for m in checks)
+        eq(len(set(ids)), PENDING_PER_USER, "distinct cancellation ids")
+        eq(all(i.startswith("azshci-") for i in ids), True, f"cancellation ids {ids}")
+        other = _pending_call(h, TEST_FRONTEND_USER)
+        procs.append(other)
+        _wait_checks(mon, "CheckAuthorization", PENDING_PER_USER + 1)
+
+        since = mon.mark()
+        _stop(procs)
+        cancels = _wait_checks(mon, "CancelCheckAuthorization", PENDING_PER_USER + 1, since)
+        eq(sorted(m["payload"]["data"][0] for m in cancels if m["payload"]["data"][0] in ids), ids,
+           "the cancelled ids")
+        wait_log_count(h, "the caller left the bus", PENDING_PER_USER + 1)
+
+        since = mon.mark()
+        procs = [_pending_call(h, TEST_USER) for _ in range(PENDING_PER_USER)]
+        _wait_checks(mon, "CheckAuthorization", PENDING_PER_USER, since)
+    finally:
+        _stop(procs)
+        os.kill(h.polkit_proc.pid, signal.SIGCONT)
+
+
+@testcase()
+def test_polkit_caller_left(h):
+    """A caller that leaves while polkit decides is forgotten. A rule grants the user, but
+    first holds polkitd (polkit.spawn waits for a gate file) after polkitd has looked the caller
+    up; the caller is killed meanwhile. The service cancels the check with its id
+    (CancelCheckAuthorization, one log line); the gate opens, polkitd answers yes, and nothing
+    changes: LegacyOsSupport stays Off (before the fix the continuation turned it On for a
+    caller that was gone). A fresh call from the user goes through."""
+    gate_dir = os.path.join(h.tmp, "polkit-gate")
+    os.mkdir(gate_dir)
+    os.chmod(gate_dir, 0o777)
+    entered, gate = os.path.join(gate_dir, "entered"), os.path.join(gate_dir, "open")
+    # polkitd kills a spawned helper after 10 s: the wait gives up after 8 s (then the test fails
+    # on its own deadlines).
+    wait = f"touch {entered}; i=0; while [ ! -e {gate} ] && [ $i -lt 160 ]; do sleep 0.05; i=$((i+1)); done"
+    h.write_rules("10-gate.rules",
+                  "polkit.addRule(function(action, subject) {\n"
+                  f"    if (action.id == {json.dumps(ACTIONS['legacy'])} && subject.user == {json.dumps(TEST_USER)}) {{\n"
+                  f"        polkit.spawn([\"/bin/sh\", \"-c\", {json.dumps(wait)}]);\n"
+                  "        return polkit.Result.YES;\n"
+                  "    }\n"
+                  "});\n")
+    eq(h.get_property("LegacyOsSupport"), "Off", "LegacyOsSupport before")
+    mon = h.monitor()
+    call = _pending_call(h, TEST_USER)
+    try:
+        check = _wait_checks(mon, "CheckAuthorization", 1)[0]
+        for _ in deadline_loop(DEFAULT_TIMEOUT, "polkitd to run the rule for the caller", 0.02):
+            if os.path.exists(entered):
+                break
+    finally:
+        _stop([call])
+    cancel_id = check["payload"]["data"][4]
+    wait_log_count(h, f"Cancelling the authorization check {cancel_id} for {ACTIONS['legacy']}", 1)
+    with open(gate, "w"):
+        pass
+    for _ in deadline_loop(DEFAULT_TIMEOUT, "polkitd's answer to the cancelled check"):
+        mon._drain()
+        if any(m.get("reply_cookie") == check["cookie"] for m in mon.messages):
+            break
+    mon.sync()
+    eq(h.get_property("LegacyOsSupport"), "Off", "LegacyOsSupport after the caller left")
+    cancels = _wait_checks(mon, "CancelCheckAuthorization", 1)
+    eq([m["payload"]["data"] for m in cancels], [[cancel_id]], "CancelCheckAuthorization calls")
+    eq(log_count(h, "Cancelling the authorization check"), 1, "cancellations logged")
+    # A later call from the same user goes through (the gate stays open).
+    _expect_allowed(h, TEST_USER, "EnableLegacy")
+    eq(h.get_property("LegacyOsSupport"), "On", "LegacyOsSupport after a fresh authorized call")
