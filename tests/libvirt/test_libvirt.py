@@ -4,13 +4,14 @@ changed with libvirt's own virsh, the real service following it on a private bus
 QEMU guests (TCG) fetching their documents over the legacy bridge through libvirt's taps.
 Every case gets a fresh LibvirtEnv (libvirt_env.py); README.md here says what each proves."""
 
+import json
 import os
 import time
 
 import guest
 import harness
 from harness import HarnessError, deadline_loop, eq
-from legacy_env import BRIDGE
+from legacy_env import BRIDGE, sh
 
 TESTS = {}
 
@@ -286,6 +287,54 @@ def test_reconnect(env):
                                   "'squatter''s: neither is identified", 1)
     env.h.restart_service()   # the state written by the reconcile loads
     env.wait_vm(c, Name="new")
+
+
+@case("stale-identity")
+def test_stale_identity(env):
+    """A libvirt VM's CID, tap and Running of the state file are not trusted before libvirt
+    answered: with libvirtd down at start the VM keeps its legacy access but has no VsockCid,
+    no LegacyInterface and is not Running, Attest for its old CID is UnknownVM and its tap
+    (there, as another domain could have it after a reboot) is not put on the bridge; libvirt
+    back, its facts are the live XML's."""
+    env.enable_legacy(True)
+    vm_id = env.define("saved", plain_domain("saved"))
+    env.wait_vm(vm_id, Name="saved")
+    env.set_access(vm_id, True)
+    env.wait_vm(vm_id, LegacyMac=legacy_mac(vm_id), LegacyAccess=True)
+    env.h.stop_service()
+    env.stop_libvirtd()
+    # What the state file would say of the domain had it been running before a reboot.
+    path = os.path.join(env.h.state_dir, "state.json")
+    with open(path) as f:
+        state = json.load(f)
+    saved = [vm for vm in state["vms"] if vm["Id"] == vm_id]
+    eq(len(saved), 1, "the domain's VM in the state file")
+    saved[0].update(VsockCid=77, LegacyInterface=legacy_tap(vm_id), PowerState="Running",
+                    GuestServiceInterface=True, DataExchange=True)
+    with open(path, "w") as f:
+        json.dump(state, f)
+    # The tap that name would be: a port the service must not attach on the saved word.
+    tap = legacy_tap(vm_id)
+    sh(["ip", "-n", env.host_ns, "tuntap", "add", "dev", tap, "mode", "tap"])
+    sh(["ip", "-n", env.host_ns, "link", "set", tap, "up"])
+    env.h.start_service()
+    eq(env.inventory_stale(), True, "InventoryStale with libvirtd down")
+    props = env.vm_props(vm_id)
+    eq({k: props[k] for k in ("VsockCid", "LegacyInterface", "PowerState", "LegacyAccess", "Source")},
+       dict(VsockCid=0, LegacyInterface="", PowerState="Off", LegacyAccess=True, Source="libvirt"),
+       "the saved VM before libvirt answered")
+    harness.attest_error(env.h, "UnknownVM", "vsock", "77", "n1")
+    link = sh(["ip", "-n", env.host_ns, "-o", "link", "show", "dev", tap]).stdout
+    eq(f"master {BRIDGE}" in link, False, f"{tap} on {BRIDGE}: {link.strip()}")
+    eq(harness.log_count(env.h, f"Attached VM 'saved' ({tap},"), 0, "attach log lines")
+
+    env.start_libvirtd()
+    for _ in deadline_loop(60, "InventoryStale to become false"):
+        if env.inventory_stale() is False:
+            break
+    props = env.wait_vm(vm_id, LegacyMac=legacy_mac(vm_id), PowerState="Off", VsockCid=0, LegacyInterface="",
+                        LegacyAccess=True, GuestServiceInterface=False, DataExchange=False)
+    eq(props["DataExchange"], False, "DataExchange from the live XML")
 
 
 @case("manual-api")
