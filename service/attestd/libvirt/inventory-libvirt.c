@@ -19,7 +19,8 @@
 /* How often a connected guest agent is asked again for its OS info (a guest that installs an
  * update reports its new build without any event). */
 #define AGENT_REFRESH_USEC (5 * USEC_PER_MINUTE)
-/* libvirt's keepalive: a daemon that stops answering is given up after 5 s × 3 missed probes. */
+/* libvirt's keepalive: a probe every 5 s; the connection is closed when 3 more go unanswered
+ * after the first (count + 1 intervals): a daemon that stops answering is given up after ~20 s. */
 #define KEEPALIVE_INTERVAL 5
 #define KEEPALIVE_COUNT    3
 
@@ -193,7 +194,9 @@ static int connect_libvirt(InventoryLibvirt *p) {
         }
         log_info("libvirt inventory follows %s.", p->uri);
         p->reconnect_delay = 0;
-        set_stale(p, NULL);
+        /* Closed during the reconcile (on_close set the reason): stale until on_lost reconnects. */
+        if (!p->lost)
+                set_stale(p, NULL);
         return 0;
 }
 
