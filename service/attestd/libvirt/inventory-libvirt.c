@@ -61,8 +61,8 @@ static void set_stale(InventoryLibvirt *p, const char *reason) {
                 manager_inventory_stale_changed(p->manager);
 }
 
-static void on_domain_changed(virDomainPtr dom, InventoryLibvirt *p, bool ask_agent) {
-        int r = inventory_domains_refresh(&p->domains, dom, ask_agent);
+static void on_domain_changed(virDomainPtr dom, InventoryLibvirt *p, VirtAgentAsk ask) {
+        int r = inventory_domains_refresh(&p->domains, dom, ask);
 
         if (r == -ENOMEM)
                 log_oom();
@@ -71,14 +71,14 @@ static void on_domain_changed(virDomainPtr dom, InventoryLibvirt *p, bool ask_ag
 static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque) {
         (void)conn;
         log_debug("libvirt: domain %s: lifecycle event %d/%d.", sym_virDomainGetName(dom), event, detail);
-        on_domain_changed(dom, opaque, false);
+        on_domain_changed(dom, opaque, VIRT_AGENT_IF_UNKNOWN);
         return 0;
 }
 
 static void on_device(virConnectPtr conn, virDomainPtr dom, const char *alias, void *opaque) {
         (void)conn;
         log_debug("libvirt: domain %s: device %s added or removed.", sym_virDomainGetName(dom), alias);
-        on_domain_changed(dom, opaque, false);
+        on_domain_changed(dom, opaque, VIRT_AGENT_IF_UNKNOWN);
 }
 
 static void on_agent(virConnectPtr conn, virDomainPtr dom, int state, int reason, void *opaque) {
@@ -87,14 +87,16 @@ static void on_agent(virConnectPtr conn, virDomainPtr dom, int state, int reason
         log_debug("libvirt: domain %s: guest agent %s.", sym_virDomainGetName(dom),
                 state == VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_STATE_CONNECTED ? "connected"
                                                                                   : "disconnected");
-        on_domain_changed(dom, opaque, state == VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_STATE_CONNECTED);
+        on_domain_changed(dom, opaque,
+                state == VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_STATE_CONNECTED ? VIRT_AGENT_CONNECTED
+                                                                                  : VIRT_AGENT_IF_UNKNOWN);
 }
 
 static void on_metadata(virConnectPtr conn, virDomainPtr dom, int type, const char *nsuri, void *opaque) {
         (void)conn;
         (void)type;
         log_debug("libvirt: domain %s: metadata %s changed.", sym_virDomainGetName(dom), strna(nsuri));
-        on_domain_changed(dom, opaque, false);
+        on_domain_changed(dom, opaque, VIRT_AGENT_IF_UNKNOWN);
 }
 
 static void disconnect(InventoryLibvirt *p);
@@ -253,7 +255,7 @@ static int on_agent_refresh(sd_event_source *s, uint64_t usec, void *userdata) {
 
                 if (!dom)
                         continue;
-                on_domain_changed(dom, p, true);
+                on_domain_changed(dom, p, VIRT_AGENT_REFRESH);
                 sym_virDomainFree(dom);
         }
         return 0;
@@ -276,6 +278,9 @@ int inventory_libvirt_new(Manager *m, const char *uri, InventoryLibvirt **ret) {
         if (r < 0)
                 return log_error_errno(r, "Failed to hook libvirt into the event loop: %m");
         sym_virSetErrorFunc(NULL, on_libvirt_error);
+        if (!sym_virDomainAgentSetResponseTimeout)
+                log_notice("libvirt is older than 5.10 (no virDomainAgentSetResponseTimeout): guest agents "
+                           "are not asked for OS info, since their answer could not be bounded.");
 
         p = calloc(1, sizeof(InventoryLibvirt));
         if (!p)
@@ -348,7 +353,8 @@ int inventory_libvirt_refresh_vm(InventoryLibvirt *p, const char *id) {
         dom = sym_virDomainLookupByUUIDString(p->conn, id);
         if (!dom)
                 return 0; /* gone: its lifecycle event removes it */
-        r = inventory_domains_refresh(&p->domains, dom, false);
+        /* The drift check: never the agent (a stalled one would hold the loop), what is cached. */
+        r = inventory_domains_refresh(&p->domains, dom, VIRT_AGENT_NEVER);
         sym_virDomainFree(dom);
         return r;
 }
@@ -356,5 +362,5 @@ int inventory_libvirt_refresh_vm(InventoryLibvirt *p, const char *id) {
 int inventory_libvirt_read_vm(InventoryLibvirt *p, virDomainPtr dom, Vm **ret) {
         assert(p);
         assert(dom);
-        return inventory_domains_read_vm(&p->domains, dom, false, ret);
+        return inventory_domains_read_vm(&p->domains, dom, VIRT_AGENT_NEVER, ret);
 }
