@@ -337,6 +337,22 @@ def test_stale_identity(env):
     eq(props["DataExchange"], False, "DataExchange from the live XML")
 
 
+@case("takeover")
+def test_takeover(env):
+    """A domain defined with the id of a VM registered by hand takes its record (libvirt owns its
+    facts from then on) but not the legacy access an admin granted to that VM: whoever defines a
+    domain chooses its UUID (docs/trust-model.md)."""
+    vm_id = "5a1e0013-7a7a-4a7a-8a7a-00000000007a"
+    env.h.register_vm(Id=vm_id, Name="byhand", LegacyMac="02:00:00:00:7a:7a", LegacyInterface="byhand0")
+    env.set_access(vm_id, True)
+    eq(env.vm_props(vm_id)["LegacyAccess"], True, "the VM by hand's access")
+    env.define("squat", plain_domain("squat", uuid=vm_id))
+    props = env.wait_vm(vm_id, Name="squat", Source="libvirt")
+    eq(props["LegacyAccess"], False, "LegacyAccess after the domain took the record")
+    harness.wait_log_count(env.h, "VM 'byhand' (5a1e0013-7a7a-4a7a-8a7a-00000000007a) was registered by hand; "
+                                  "libvirt's domain 'squat' has it now, without the legacy access granted to it.", 1)
+
+
 @case("manual-api")
 def test_manual_api(env):
     """With the libvirt provider the manual API refuses to change or remove a domain's VM

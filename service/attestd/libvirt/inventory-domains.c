@@ -271,9 +271,15 @@ static int stage_vm(InventoryDomains *p, Change *c, Vm *vm) {
                         return r;
                 if (vm_same(old, vm))
                         return 1;
-                if (old->source != VM_SOURCE_LIBVIRT)
-                        log_notice("VM '%s' (%s) was registered by hand; libvirt has it now.", old->name,
-                                old->id);
+                /* Whoever defines a domain chooses its UUID: a domain named like another VM's id
+                 * takes its record, but not the access an admin granted to that other VM. */
+                if (old->source != VM_SOURCE_LIBVIRT) {
+                        log_warning(
+                                "VM '%s' (%s) was registered by hand; libvirt's domain '%s' has it now%s.",
+                                old->name, old->id, vm->name,
+                                old->legacy_access ? ", without the legacy access granted to it" : "");
+                        vm->legacy_access = false;
+                }
         }
         r = stage_identity_clashes(p, c, vm, old);
         if (r < 0)
