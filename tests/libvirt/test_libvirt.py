@@ -238,6 +238,72 @@ def test_guest_agent(env):
     eq(props["OsName"], "Windows 10 Enterprise multi-session", "the last observed OsName is kept")
 
 
+# A guest agent that answers guest-sync (libvirt's handshake before each command) and nothing
+# else: a hung agent as libvirt sees it. It replaces Debian's qemu-ga in the test guest's /init
+# (a mock of the agent only: the guest, QEMU, its virtio port and libvirt are real).
+STALL_AGENT = r"""stall_agent() {
+    exec 3<>"$1"
+    while true; do   # read sees end of file while the host side is not connected
+        while read -r line <&3; do
+            echo "azshci-agent: $line"
+            case "$line" in
+            *guest-sync*) echo "{\"return\": $(echo "$line" | sed -n 's/.*"id": *\([0-9]*\).*/\1/p')}" >&3 ;;
+            esac
+        done
+        sleep 0.2
+    done
+}
+"""
+QEMU_GA_LINE = "/usr/sbin/qemu-ga -m virtio-serial -p /dev/${p##*/} -t /tmp -f /tmp/qga.pid >/tmp/qga.log 2>&1 &"
+
+
+@case("agent-stall")
+def test_agent_stall(env):
+    """A guest agent that answers guest-sync but never guest-get-osinfo: once libvirt has sent
+    the query, every bus call is answered within 10 s (the service's agent timeout is 5 s;
+    before the fix the service hung for good); DataExchange follows the channel, OsName stays
+    empty; the failed query is logged once and backs off: the next events (a metadata change,
+    on the bus within 3 s) do not ask the agent again (the guest saw one guest-get-osinfo)."""
+    env.enable_legacy(True)
+    if QEMU_GA_LINE not in guest.INIT:
+        raise AssertionError("tests/lib/guest.py no longer starts qemu-ga as this test expects")
+    saved = guest.INIT
+    guest.INIT = saved.replace("for p in /sys/class/virtio-ports/*; do",
+                               STALL_AGENT + "for p in /sys/class/virtio-ports/*; do").replace(
+        QEMU_GA_LINE, "stall_agent /dev/${p##*/} &")
+    try:
+        xml, serial = boot_domain(env, "stall", stay=True, agent=True)
+    finally:
+        guest.INIT = saved
+    vm_id = env.define("stall", xml)
+    env.wait_vm(vm_id)
+    env.virsh("start", "stall")
+    asked = 'azshci-agent: {"execute":"guest-get-osinfo"}'
+
+    def times_asked():
+        with open(serial, errors="replace") as f:
+            return f.read().count(asked)
+
+    for _ in deadline_loop(90, "the agent to be asked for its OS info", interval=0.2):
+        if times_asked() >= 1:
+            break
+    slowest, end = 0.0, time.monotonic() + 8
+    while time.monotonic() < end:
+        t0 = time.monotonic()
+        env.h.get_property("InventoryStale")
+        slowest = max(slowest, time.monotonic() - t0)
+    print(f"slowest bus call while the agent stalled: {slowest:.2f}s")
+    if slowest >= 10:
+        raise AssertionError(f"a bus call took {slowest:.1f}s while the agent stalled")
+    props = env.wait_vm(vm_id, DataExchange=True, PowerState="Running")
+    eq(props["OsName"], "", "OsName of the silent agent")
+    env.set_metadata("stall", "<vm><sku>after-stall</sku></vm>")
+    env.wait_vm(vm_id, timeout=3, Sku="after-stall", what="the metadata change without asking the agent")
+    eq(times_asked(), 1, "guest-get-osinfo queries the guest saw")
+    eq(harness.log_count(env.h, "the guest agent gave no OS info (asked again in 5 min, or when it reconnects)"), 1,
+       "failed agent queries logged")
+
+
 @case("reconnect")
 def test_reconnect(env):
     """libvirtd stopped: the inventory is kept and marked stale; domains change while it is

@@ -100,7 +100,6 @@ static int refresh_guest_os(InventoryDomains *p, virDomainPtr dom, const char *i
                         id, (int)(INVENTORY_AGENT_BACKOFF_USEC / USEC_PER_MINUTE), last_error());
                 return backoff_start(p, id);
         }
-        backoff_forget(p, id);
         r = typed_string(params, n, "os.id", &os.id);
         if (r >= 0)
                 r = typed_string(params, n, "os.name", &os.name);
@@ -115,6 +114,15 @@ static int refresh_guest_os(InventoryDomains *p, virDomainPtr dom, const char *i
         sym_virTypedParamsFree(params, n);
         if (r < 0)
                 return r;
+        /* libvirt 9.0 reports an agent timeout as success without any OS field: no answer. */
+        if (!os.id && !os.name && !os.pretty_name && !os.version_id && !os.kernel_release &&
+                !os.kernel_version) {
+                log_info("Domain %s: the guest agent gave no OS info (asked again in %d min, or when it "
+                         "reconnects): nothing reported in time.",
+                        id, (int)(INVENTORY_AGENT_BACKOFF_USEC / USEC_PER_MINUTE));
+                return backoff_start(p, id);
+        }
+        backoff_forget(p, id);
 
         e = os_find(p, id);
         if (!e) {
