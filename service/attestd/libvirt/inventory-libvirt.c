@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <libvirt/libvirt.h>
+#include <signal.h>
 #include <libvirt/virterror.h>
 
 #include "inventory-domains.h"
@@ -278,6 +279,10 @@ int inventory_libvirt_new(Manager *m, const char *uri, InventoryLibvirt **ret) {
         if (r < 0)
                 return log_error_errno(r, "Failed to hook libvirt into the event loop: %m");
         sym_virSetErrorFunc(NULL, on_libvirt_error);
+        /* libvirt writes to its socket without MSG_NOSIGNAL and asks its users to ignore SIGPIPE: a
+         * libvirtd gone in the middle of a call would otherwise kill the service (systemd's
+         * IgnoreSIGPIPE= does it for the unit, not for a service started another way). */
+        (void)signal(SIGPIPE, SIG_IGN);
         if (!sym_virDomainAgentSetResponseTimeout)
                 log_notice("libvirt is older than 5.10 (no virDomainAgentSetResponseTimeout): guest agents "
                            "are not asked for OS info, since their answer could not be bounded.");
