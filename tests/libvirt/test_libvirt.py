@@ -6,6 +6,7 @@ Every case gets a fresh LibvirtEnv (libvirt_env.py); README.md here says what ea
 
 import json
 import os
+import signal
 import time
 
 import guest
@@ -353,6 +354,50 @@ def test_reconnect(env):
                                   "'squatter''s: neither is identified", 1)
     env.h.restart_service()   # the state written by the reconcile loads
     env.wait_vm(c, Name="new")
+
+
+@case("stale-mid-reconcile")
+def test_stale_mid_reconcile(env):
+    """libvirtd gone while the service reconciles (the test build of the service stops itself at
+    fault point libvirt-listed, the test stops libvirtd and continues it): InventoryStale stays
+    true while the service reconnects: no PropertiesChanged says false (before the fix the
+    reconcile's end cleared it until the first failed reconnection)."""
+    env.define("one", plain_domain("one"))
+    env.h.stop_service()
+    binary = os.path.join(env.h.builddir, "service", "azshci-attestd-fault-injection")
+    if not os.access(binary, os.X_OK):
+        raise AssertionError(f"{binary} is missing: build it (ninja -C BUILDDIR service/azshci-attestd-fault-injection)")
+    wrapper = os.path.join(env.h.tmp, "attestd-fault-libvirt-listed")
+    with open(wrapper, "w") as f:
+        f.write(f"#!/bin/sh\nAZSHCI_FAULT_STOP=libvirt-listed exec {binary} \"$@\"\n")
+    os.chmod(wrapper, 0o755)
+    env.h.service_bin = wrapper
+    mon = env.h.monitor()
+    mark = mon.mark()
+    env.h.start_service(wait_ready=False)
+    pid = env.h.service_proc.pid
+    for _ in deadline_loop(harness.DEFAULT_TIMEOUT, "the service to stop at libvirt-listed"):
+        with open(f"/proc/{pid}/stat") as f:
+            if f.read().rsplit(")", 1)[1].split()[0] == "T":
+                break
+        if env.h.service_proc.poll() is not None:
+            raise AssertionError(f"the service exited with {env.h.service_proc.returncode}")
+    # Killed: a libvirtd asked to stop would wait for its stopped client.
+    env.libvirtd.kill()
+    env.libvirtd.wait(timeout=30)
+    env.libvirtd = None
+    os.kill(pid, signal.SIGCONT)
+    # The first reconnection fails (libvirtd is down): stale again in any case, so what shows
+    # the defect is a PropertiesChanged saying false before it. (The bus daemon answers the
+    # monitor's sync: the service may be stopped at its fault point again by then.)
+    harness.wait_log_count(env.h, "is stale: cannot connect", 1)
+    mon.sync()
+    told = [s["payload"]["data"][1]["InventoryStale"]["data"]
+            for s in mon.signals(mark, member="PropertiesChanged", path=harness.BUS_PATH)
+            if "InventoryStale" in s["payload"]["data"][1]]
+    eq(False in told, False, f"InventoryStale told false while libvirtd was gone (told {told})")
+    env.h.kill_service()
+    env.h.service_bin = os.path.join(env.h.builddir, "service", "azshci-attestd")
 
 
 @case("stale-identity")

@@ -3,6 +3,7 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
+#include "fault.h"
 #include "inventory-domains.h"
 #include "log.h"
 #include "manager-change.h"
@@ -448,6 +449,7 @@ int inventory_domains_reconcile(InventoryDomains *p, virConnectPtr conn) {
                 log_warning("Failed to list libvirt's domains: %s", last_error());
                 return -EIO;
         }
+        fault_point("libvirt-listed");
         seen = calloc(n + 1, sizeof(char *));
         fresh = calloc(MAX(n, 1), sizeof(Vm *));
         changed = calloc(MAX(n, 1), sizeof(Vm *));
