@@ -11,7 +11,9 @@
  * process with SIGSTOP: the test sees the process stopped (/proc/PID/stat) and then kills or
  * continues it. The points:
  *   sync-stored  a Sync's new key and certificate are in the keystore, the service has not
- *                taken them up yet (manager-attest.c) */
+ *                taken them up yet (manager-attest.c)
+ *   libvirt-listed  a reconcile has libvirt's domain list and has not read the domains yet
+ *                (inventory-domains.c) */
 
 #if AZSHCI_FAULT_INJECTION
 #include <signal.h>

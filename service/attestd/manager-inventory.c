@@ -36,6 +36,32 @@ bool manager_inventory_stale(Manager *m) {
         return m->libvirt && inventory_libvirt_stale(m->libvirt);
 }
 
+size_t manager_inventory_forget_live_facts(Manager *m, Vm *const *vms, size_t n_vms) {
+        size_t n = 0;
+
+        assert(m);
+        assert(vms || n_vms == 0);
+
+        /* The provider is off: what it left is the admin's again, as registered. */
+        if (m->config.inventory_provider != INVENTORY_LIBVIRT)
+                return 0;
+        /* After a reboot libvirt may give this CID or tap (its name is computable from the id) to
+         * another domain: until the first reconcile they would identify the wrong guest. */
+        for (size_t i = 0; i < n_vms; i++) {
+                Vm *vm = vms[i];
+
+                if (vm->source != VM_SOURCE_LIBVIRT ||
+                        (vm->vsock_cid == 0 && !vm->legacy_interface && vm->power_state != VM_POWER_RUNNING))
+                        continue;
+                vm->vsock_cid = 0;
+                vm->legacy_interface = mfree(vm->legacy_interface);
+                if (vm->power_state == VM_POWER_RUNNING)
+                        vm->power_state = VM_POWER_OFF;
+                n++;
+        }
+        return n;
+}
+
 void manager_inventory_stale_changed(Manager *m) {
         assert(m);
         (void)manager_emit_changed(m, STRV_MAKE("InventoryStale"));

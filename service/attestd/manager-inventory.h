@@ -11,6 +11,10 @@
 int manager_inventory_init(Manager *m);
 void manager_inventory_done(Manager *m);
 bool manager_inventory_stale(Manager *m);
+/* At load, before libvirt has been asked: a libvirt VM of the state file keeps its admin state
+ * but not the facts of a running guest (VsockCid, LegacyInterface, PowerState Running), which
+ * only libvirt's live XML gives (docs/trust-model.md). Returns how many VMs lost any. */
+size_t manager_inventory_forget_live_facts(Manager *m, Vm *const *vms, size_t n_vms);
 void manager_inventory_stale_changed(Manager *m);
 int manager_inventory_check_register(Manager *m, const Vm *vm, sd_bus_error *error);
 int manager_inventory_check_update(Manager *m, const Vm *vm, const Vm *update, sd_bus_error *error);

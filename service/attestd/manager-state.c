@@ -4,6 +4,7 @@
 
 #include "fileio.h"
 #include "log.h"
+#include "manager-inventory.h"
 #include "manager-state.h"
 #include "state.h"
 
@@ -99,6 +100,7 @@ static int manager_load_previous_state(Manager *m, const char *error, StateData 
 int manager_load_state(Manager *m) {
         _cleanup_(state_data_done) StateData s = {};
         _cleanup_free_ char *error = NULL;
+        size_t n_forgotten;
         int r;
 
         /* A kill during a write leaves its temporary file behind: never to be read, only
@@ -131,6 +133,11 @@ int manager_load_state(Manager *m) {
 
         m->legacy_support = s.legacy_support;
         m->last_sync = s.last_sync;
+        n_forgotten = manager_inventory_forget_live_facts(m, s.vms, s.n_vms);
+        if (n_forgotten > 0)
+                log_info("%zu libvirt VM(s) of %s are not identified by their saved CID or tap until "
+                         "libvirt answers.",
+                        n_forgotten, m->state_file);
         r = manager_add_vms(m, s.vms, s.n_vms);
         if (r == -ENOMEM)
                 return log_oom();

@@ -304,6 +304,26 @@ TEST(has_device) {
         g_assert_cmpint(virt_domain_has_device(nic, VIRT_DEVICE_AGENT_CHANNEL), ==, 0);
 }
 
+/* When a guest agent is asked (its query can stall the loop for the agent timeout): the drift
+ * check never; events and the reconcile only when nothing is cached and no back-off runs; the
+ * refresh unless backing off; the agent's reconnection always. */
+TEST(agent_should_ask) {
+        const uint64_t now = 1000000, later = now + 1, earlier = now - 1;
+
+        for (int known = 0; known <= 1; known++) {
+                g_assert_false(virt_agent_should_ask(VIRT_AGENT_NEVER, known, 0, now));
+                g_assert_true(virt_agent_should_ask(VIRT_AGENT_CONNECTED, known, later, now));
+                g_assert_true(virt_agent_should_ask(VIRT_AGENT_REFRESH, known, 0, now));
+                g_assert_true(virt_agent_should_ask(VIRT_AGENT_REFRESH, known, earlier, now));
+                g_assert_true(virt_agent_should_ask(VIRT_AGENT_REFRESH, known, now, now));
+                g_assert_false(virt_agent_should_ask(VIRT_AGENT_REFRESH, known, later, now));
+        }
+        g_assert_true(virt_agent_should_ask(VIRT_AGENT_IF_UNKNOWN, false, 0, now));
+        g_assert_true(virt_agent_should_ask(VIRT_AGENT_IF_UNKNOWN, false, earlier, now));
+        g_assert_false(virt_agent_should_ask(VIRT_AGENT_IF_UNKNOWN, false, later, now));
+        g_assert_false(virt_agent_should_ask(VIRT_AGENT_IF_UNKNOWN, true, 0, now));
+}
+
 /* A libvirt domain state and the power state it is. */
 typedef struct PowerStateCase {
         const char *name;

@@ -4,13 +4,15 @@ changed with libvirt's own virsh, the real service following it on a private bus
 QEMU guests (TCG) fetching their documents over the legacy bridge through libvirt's taps.
 Every case gets a fresh LibvirtEnv (libvirt_env.py); README.md here says what each proves."""
 
+import json
 import os
+import signal
 import time
 
 import guest
 import harness
 from harness import HarnessError, deadline_loop, eq
-from legacy_env import BRIDGE
+from legacy_env import BRIDGE, sh
 
 TESTS = {}
 
@@ -237,6 +239,72 @@ def test_guest_agent(env):
     eq(props["OsName"], "Windows 10 Enterprise multi-session", "the last observed OsName is kept")
 
 
+# A guest agent that answers guest-sync (libvirt's handshake before each command) and nothing
+# else: a hung agent as libvirt sees it. It replaces Debian's qemu-ga in the test guest's /init
+# (a mock of the agent only: the guest, QEMU, its virtio port and libvirt are real).
+STALL_AGENT = r"""stall_agent() {
+    exec 3<>"$1"
+    while true; do   # read sees end of file while the host side is not connected
+        while read -r line <&3; do
+            echo "azshci-agent: $line"
+            case "$line" in
+            *guest-sync*) echo "{\"return\": $(echo "$line" | sed -n 's/.*"id": *\([0-9]*\).*/\1/p')}" >&3 ;;
+            esac
+        done
+        sleep 0.2
+    done
+}
+"""
+QEMU_GA_LINE = "/usr/sbin/qemu-ga -m virtio-serial -p /dev/${p##*/} -t /tmp -f /tmp/qga.pid >/tmp/qga.log 2>&1 &"
+
+
+@case("agent-stall")
+def test_agent_stall(env):
+    """A guest agent that answers guest-sync but never guest-get-osinfo: once libvirt has sent
+    the query, every bus call is answered within 10 s (the service's agent timeout is 5 s;
+    before the fix the service hung for good); DataExchange follows the channel, OsName stays
+    empty; the failed query is logged once and backs off: the next events (a metadata change,
+    on the bus within 3 s) do not ask the agent again (the guest saw one guest-get-osinfo)."""
+    env.enable_legacy(True)
+    if QEMU_GA_LINE not in guest.INIT:
+        raise AssertionError("tests/lib/guest.py no longer starts qemu-ga as this test expects")
+    saved = guest.INIT
+    guest.INIT = saved.replace("for p in /sys/class/virtio-ports/*; do",
+                               STALL_AGENT + "for p in /sys/class/virtio-ports/*; do").replace(
+        QEMU_GA_LINE, "stall_agent /dev/${p##*/} &")
+    try:
+        xml, serial = boot_domain(env, "stall", stay=True, agent=True)
+    finally:
+        guest.INIT = saved
+    vm_id = env.define("stall", xml)
+    env.wait_vm(vm_id)
+    env.virsh("start", "stall")
+    asked = 'azshci-agent: {"execute":"guest-get-osinfo"}'
+
+    def times_asked():
+        with open(serial, errors="replace") as f:
+            return f.read().count(asked)
+
+    for _ in deadline_loop(90, "the agent to be asked for its OS info", interval=0.2):
+        if times_asked() >= 1:
+            break
+    slowest, end = 0.0, time.monotonic() + 8
+    while time.monotonic() < end:
+        t0 = time.monotonic()
+        env.h.get_property("InventoryStale")
+        slowest = max(slowest, time.monotonic() - t0)
+    print(f"slowest bus call while the agent stalled: {slowest:.2f}s")
+    if slowest >= 10:
+        raise AssertionError(f"a bus call took {slowest:.1f}s while the agent stalled")
+    props = env.wait_vm(vm_id, DataExchange=True, PowerState="Running")
+    eq(props["OsName"], "", "OsName of the silent agent")
+    env.set_metadata("stall", "<vm><sku>after-stall</sku></vm>")
+    env.wait_vm(vm_id, timeout=3, Sku="after-stall", what="the metadata change without asking the agent")
+    eq(times_asked(), 1, "guest-get-osinfo queries the guest saw")
+    eq(harness.log_count(env.h, "the guest agent gave no OS info (asked again in 5 min, or when it reconnects)"), 1,
+       "failed agent queries logged")
+
+
 @case("reconnect")
 def test_reconnect(env):
     """libvirtd stopped: the inventory is kept and marked stale; domains change while it is
@@ -286,6 +354,114 @@ def test_reconnect(env):
                                   "'squatter''s: neither is identified", 1)
     env.h.restart_service()   # the state written by the reconcile loads
     env.wait_vm(c, Name="new")
+
+
+@case("stale-mid-reconcile")
+def test_stale_mid_reconcile(env):
+    """libvirtd gone while the service reconciles (the test build of the service stops itself at
+    fault point libvirt-listed, the test stops libvirtd and continues it): InventoryStale stays
+    true while the service reconnects: no PropertiesChanged says false (before the fix the
+    reconcile's end cleared it until the first failed reconnection)."""
+    env.define("one", plain_domain("one"))
+    env.h.stop_service()
+    binary = os.path.join(env.h.builddir, "service", "azshci-attestd-fault-injection")
+    if not os.access(binary, os.X_OK):
+        raise AssertionError(f"{binary} is missing: build it (ninja -C BUILDDIR service/azshci-attestd-fault-injection)")
+    wrapper = os.path.join(env.h.tmp, "attestd-fault-libvirt-listed")
+    with open(wrapper, "w") as f:
+        f.write(f"#!/bin/sh\nAZSHCI_FAULT_STOP=libvirt-listed exec {binary} \"$@\"\n")
+    os.chmod(wrapper, 0o755)
+    env.h.service_bin = wrapper
+    mon = env.h.monitor()
+    mark = mon.mark()
+    env.h.start_service(wait_ready=False)
+    pid = env.h.service_proc.pid
+    for _ in deadline_loop(harness.DEFAULT_TIMEOUT, "the service to stop at libvirt-listed"):
+        with open(f"/proc/{pid}/stat") as f:
+            if f.read().rsplit(")", 1)[1].split()[0] == "T":
+                break
+        if env.h.service_proc.poll() is not None:
+            raise AssertionError(f"the service exited with {env.h.service_proc.returncode}")
+    # Killed: a libvirtd asked to stop would wait for its stopped client.
+    env.libvirtd.kill()
+    env.libvirtd.wait(timeout=30)
+    env.libvirtd = None
+    os.kill(pid, signal.SIGCONT)
+    # The first reconnection fails (libvirtd is down): stale again in any case, so what shows
+    # the defect is a PropertiesChanged saying false before it. (The bus daemon answers the
+    # monitor's sync: the service may be stopped at its fault point again by then.)
+    harness.wait_log_count(env.h, "is stale: cannot connect", 1)
+    mon.sync()
+    told = [s["payload"]["data"][1]["InventoryStale"]["data"]
+            for s in mon.signals(mark, member="PropertiesChanged", path=harness.BUS_PATH)
+            if "InventoryStale" in s["payload"]["data"][1]]
+    eq(False in told, False, f"InventoryStale told false while libvirtd was gone (told {told})")
+    env.h.kill_service()
+    env.h.service_bin = os.path.join(env.h.builddir, "service", "azshci-attestd")
+
+
+@case("stale-identity")
+def test_stale_identity(env):
+    """A libvirt VM's CID, tap and Running of the state file are not trusted before libvirt
+    answered: with libvirtd down at start the VM keeps its legacy access but has no VsockCid,
+    no LegacyInterface and is not Running, Attest for its old CID is UnknownVM and its tap
+    (there, as another domain could have it after a reboot) is not put on the bridge; libvirt
+    back, its facts are the live XML's."""
+    env.enable_legacy(True)
+    vm_id = env.define("saved", plain_domain("saved"))
+    env.wait_vm(vm_id, Name="saved")
+    env.set_access(vm_id, True)
+    env.wait_vm(vm_id, LegacyMac=legacy_mac(vm_id), LegacyAccess=True)
+    env.h.stop_service()
+    env.stop_libvirtd()
+    # What the state file would say of the domain had it been running before a reboot.
+    path = os.path.join(env.h.state_dir, "state.json")
+    with open(path) as f:
+        state = json.load(f)
+    saved = [vm for vm in state["vms"] if vm["Id"] == vm_id]
+    eq(len(saved), 1, "the domain's VM in the state file")
+    saved[0].update(VsockCid=77, LegacyInterface=legacy_tap(vm_id), PowerState="Running",
+                    GuestServiceInterface=True, DataExchange=True)
+    with open(path, "w") as f:
+        json.dump(state, f)
+    # The tap that name would be: a port the service must not attach on the saved word.
+    tap = legacy_tap(vm_id)
+    sh(["ip", "-n", env.host_ns, "tuntap", "add", "dev", tap, "mode", "tap"])
+    sh(["ip", "-n", env.host_ns, "link", "set", tap, "up"])
+    env.h.start_service()
+    eq(env.inventory_stale(), True, "InventoryStale with libvirtd down")
+    props = env.vm_props(vm_id)
+    eq({k: props[k] for k in ("VsockCid", "LegacyInterface", "PowerState", "LegacyAccess", "Source")},
+       dict(VsockCid=0, LegacyInterface="", PowerState="Off", LegacyAccess=True, Source="libvirt"),
+       "the saved VM before libvirt answered")
+    harness.attest_error(env.h, "UnknownVM", "vsock", "77", "n1")
+    link = sh(["ip", "-n", env.host_ns, "-o", "link", "show", "dev", tap]).stdout
+    eq(f"master {BRIDGE}" in link, False, f"{tap} on {BRIDGE}: {link.strip()}")
+    eq(harness.log_count(env.h, f"Attached VM 'saved' ({tap},"), 0, "attach log lines")
+
+    env.start_libvirtd()
+    for _ in deadline_loop(60, "InventoryStale to become false"):
+        if env.inventory_stale() is False:
+            break
+    props = env.wait_vm(vm_id, LegacyMac=legacy_mac(vm_id), PowerState="Off", VsockCid=0, LegacyInterface="",
+                        LegacyAccess=True, GuestServiceInterface=False, DataExchange=False)
+    eq(props["DataExchange"], False, "DataExchange from the live XML")
+
+
+@case("takeover")
+def test_takeover(env):
+    """A domain defined with the id of a VM registered by hand takes its record (libvirt owns its
+    facts from then on) but not the legacy access an admin granted to that VM: whoever defines a
+    domain chooses its UUID (docs/trust-model.md)."""
+    vm_id = "5a1e0013-7a7a-4a7a-8a7a-00000000007a"
+    env.h.register_vm(Id=vm_id, Name="byhand", LegacyMac="02:00:00:00:7a:7a", LegacyInterface="byhand0")
+    env.set_access(vm_id, True)
+    eq(env.vm_props(vm_id)["LegacyAccess"], True, "the VM by hand's access")
+    env.define("squat", plain_domain("squat", uuid=vm_id))
+    props = env.wait_vm(vm_id, Name="squat", Source="libvirt")
+    eq(props["LegacyAccess"], False, "LegacyAccess after the domain took the record")
+    harness.wait_log_count(env.h, "VM 'byhand' (5a1e0013-7a7a-4a7a-8a7a-00000000007a) was registered by hand; "
+                                  "libvirt's domain 'squat' has it now, without the legacy access granted to it.", 1)
 
 
 @case("manual-api")

@@ -3,6 +3,7 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
+#include "fault.h"
 #include "inventory-domains.h"
 #include "log.h"
 #include "manager-change.h"
@@ -36,6 +37,38 @@ static void os_forget(InventoryDomains *p, const char *id) {
         *e = p->os[--p->n_os];
 }
 
+static AgentBackoff *backoff_find(InventoryDomains *p, const char *id) {
+        for (size_t i = 0; i < p->n_backoff; i++)
+                if (streq(p->backoff[i].id, id))
+                        return &p->backoff[i];
+        return NULL;
+}
+
+static void backoff_forget(InventoryDomains *p, const char *id) {
+        AgentBackoff *b = backoff_find(p, id);
+
+        if (b)
+                *b = p->backoff[--p->n_backoff];
+}
+
+/* The agent did not answer: not asked again for a while (it would cost the loop the timeout
+ * again on every event). */
+static int backoff_start(InventoryDomains *p, const char *id) {
+        AgentBackoff *b = backoff_find(p, id);
+
+        if (!b) {
+                AgentBackoff *a = reallocarray(p->backoff, p->n_backoff + 1, sizeof(AgentBackoff));
+
+                if (!a)
+                        return -ENOMEM;
+                p->backoff = a;
+                b = &p->backoff[p->n_backoff++];
+                snprintf(b->id, sizeof(b->id), "%s", id);
+        }
+        b->until = now_usec(CLOCK_MONOTONIC) + INVENTORY_AGENT_BACKOFF_USEC;
+        return 0;
+}
+
 static int typed_string(virTypedParameterPtr params, int n, const char *name, char **ret) {
         const char *v = NULL;
 
@@ -48,16 +81,25 @@ static int typed_string(virTypedParameterPtr params, int n, const char *name, ch
 }
 
 /* Asks the guest agent for its OS info and remembers it. A guest that does not answer keeps
- * what it reported before. */
+ * what it reported before. The call is synchronous on the only loop: the domain's agent timeout
+ * (libvirt's, shared with its other clients) is set short first, since libvirt's default waits
+ * for ever on an agent that answers guest-sync and nothing else. */
 static int refresh_guest_os(InventoryDomains *p, virDomainPtr dom, const char *id) {
         _cleanup_(virt_guest_os_done) VirtGuestOs os = {};
         virTypedParameterPtr params = NULL;
         GuestOsEntry *e;
         int n = 0, r;
 
+        if (sym_virDomainAgentSetResponseTimeout(dom, INVENTORY_AGENT_TIMEOUT_SEC, 0) < 0) {
+                log_info("Domain %s: cannot bound the guest agent's answer, not asking it: %s", id,
+                        last_error());
+                return backoff_start(p, id);
+        }
         if (sym_virDomainGetGuestInfo(dom, VIR_DOMAIN_GUEST_INFO_OS, &params, &n, 0) < 0) {
-                log_info("Domain %s: the guest agent gave no OS info: %s", id, last_error());
-                return 0;
+                log_info("Domain %s: the guest agent gave no OS info (asked again in %d min, or when it "
+                         "reconnects): %s",
+                        id, (int)(INVENTORY_AGENT_BACKOFF_USEC / USEC_PER_MINUTE), last_error());
+                return backoff_start(p, id);
         }
         r = typed_string(params, n, "os.id", &os.id);
         if (r >= 0)
@@ -73,6 +115,15 @@ static int refresh_guest_os(InventoryDomains *p, virDomainPtr dom, const char *i
         sym_virTypedParamsFree(params, n);
         if (r < 0)
                 return r;
+        /* libvirt 9.0 reports an agent timeout as success without any OS field: no answer. */
+        if (!os.id && !os.name && !os.pretty_name && !os.version_id && !os.kernel_release &&
+                !os.kernel_version) {
+                log_info("Domain %s: the guest agent gave no OS info (asked again in %d min, or when it "
+                         "reconnects): nothing reported in time.",
+                        id, (int)(INVENTORY_AGENT_BACKOFF_USEC / USEC_PER_MINUTE));
+                return backoff_start(p, id);
+        }
+        backoff_forget(p, id);
 
         e = os_find(p, id);
         if (!e) {
@@ -91,9 +142,8 @@ static int refresh_guest_os(InventoryDomains *p, virDomainPtr dom, const char *i
         return 0;
 }
 
-/* The VM a domain maps to, or NULL in *ret when the domain is gone. ask_agent: query the
- * guest agent even if its OS info is known. */
-int inventory_domains_read_vm(InventoryDomains *p, virDomainPtr dom, bool ask_agent, Vm **ret) {
+/* The VM a domain maps to, or NULL in *ret when the domain is gone. */
+int inventory_domains_read_vm(InventoryDomains *p, virDomainPtr dom, VirtAgentAsk ask, Vm **ret) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_strv_free_ char **warnings = NULL;
         _cleanup_free_ char *xml = NULL;
@@ -111,11 +161,16 @@ int inventory_domains_read_vm(InventoryDomains *p, virDomainPtr dom, bool ask_ag
                 return -EIO;
         }
 
-        if (state == VIR_DOMAIN_RUNNING && virt_domain_agent_connected(xml) > 0 &&
-                (ask_agent || !os_find(p, id))) {
-                r = refresh_guest_os(p, dom, id);
-                if (r < 0)
-                        return r;
+        if (state == VIR_DOMAIN_RUNNING && sym_virDomainAgentSetResponseTimeout &&
+                virt_domain_agent_connected(xml) > 0) {
+                AgentBackoff *b = backoff_find(p, id);
+
+                if (virt_agent_should_ask(ask, os_find(p, id), b ? b->until : 0,
+                            now_usec(CLOCK_MONOTONIC))) {
+                        r = refresh_guest_os(p, dom, id);
+                        if (r < 0)
+                                return r;
+                }
         }
         e = os_find(p, id);
 
@@ -225,9 +280,15 @@ static int stage_vm(InventoryDomains *p, Change *c, Vm *vm) {
                         return r;
                 if (vm_same(old, vm))
                         return 1;
-                if (old->source != VM_SOURCE_LIBVIRT)
-                        log_notice("VM '%s' (%s) was registered by hand; libvirt has it now.", old->name,
-                                old->id);
+                /* Whoever defines a domain chooses its UUID: a domain named like another VM's id
+                 * takes its record, but not the access an admin granted to that other VM. */
+                if (old->source != VM_SOURCE_LIBVIRT) {
+                        log_warning(
+                                "VM '%s' (%s) was registered by hand; libvirt's domain '%s' has it now%s.",
+                                old->name, old->id, vm->name,
+                                old->legacy_access ? ", without the legacy access granted to it" : "");
+                        vm->legacy_access = false;
+                }
         }
         r = stage_identity_clashes(p, c, vm, old);
         if (r < 0)
@@ -268,6 +329,7 @@ static int remove_vm(InventoryDomains *p, const char *id) {
         Vm *old = manager_find_vm_by_id(p->manager, id);
 
         os_forget(p, id);
+        backoff_forget(p, id);
         if (!old || old->source != VM_SOURCE_LIBVIRT)
                 return 0;
         change_init(p->manager, &c);
@@ -276,7 +338,7 @@ static int remove_vm(InventoryDomains *p, const char *id) {
 }
 
 /* Brings one domain's VM up to date (or removes it when the domain is gone). */
-int inventory_domains_refresh(InventoryDomains *p, virDomainPtr dom, bool ask_agent) {
+int inventory_domains_refresh(InventoryDomains *p, virDomainPtr dom, VirtAgentAsk ask) {
         _cleanup_(change_done) Change c = {};
         char id[VIR_UUID_STRING_BUFLEN];
         Vm *vm;
@@ -284,7 +346,7 @@ int inventory_domains_refresh(InventoryDomains *p, virDomainPtr dom, bool ask_ag
 
         if (sym_virDomainGetUUIDString(dom, id) < 0)
                 return -EIO;
-        r = inventory_domains_read_vm(p, dom, ask_agent, &vm);
+        r = inventory_domains_read_vm(p, dom, ask, &vm);
         if (r < 0)
                 return r;
         if (!vm)
@@ -387,6 +449,7 @@ int inventory_domains_reconcile(InventoryDomains *p, virConnectPtr conn) {
                 log_warning("Failed to list libvirt's domains: %s", last_error());
                 return -EIO;
         }
+        fault_point("libvirt-listed");
         seen = calloc(n + 1, sizeof(char *));
         fresh = calloc(MAX(n, 1), sizeof(Vm *));
         changed = calloc(MAX(n, 1), sizeof(Vm *));
@@ -399,7 +462,7 @@ int inventory_domains_reconcile(InventoryDomains *p, virConnectPtr conn) {
                 char id[VIR_UUID_STRING_BUFLEN];
                 Vm *vm;
 
-                r = inventory_domains_read_vm(p, doms[i], false, &vm);
+                r = inventory_domains_read_vm(p, doms[i], VIRT_AGENT_IF_UNKNOWN, &vm);
                 if (r == -ENOMEM)
                         goto finish;
                 if (r == -EINVAL || (r >= 0 && !vm))
@@ -458,4 +521,6 @@ void inventory_domains_done(InventoryDomains *p) {
                 virt_guest_os_done(&p->os[i].os);
         p->os = mfree(p->os);
         p->n_os = 0;
+        p->backoff = mfree(p->backoff);
+        p->n_backoff = 0;
 }

@@ -22,19 +22,32 @@ typedef struct GuestOsEntry {
         VirtGuestOs os;
 } GuestOsEntry;
 
+/* A domain whose agent did not answer: not asked again before until (CLOCK_MONOTONIC, µs)
+ * unless it reconnects. */
+typedef struct AgentBackoff {
+        char id[VIR_UUID_STRING_BUFLEN];
+        uint64_t until;
+} AgentBackoff;
+
 typedef struct InventoryDomains {
         Manager *manager;
         GuestOsEntry *os;
         size_t n_os;
+        AgentBackoff *backoff;
+        size_t n_backoff;
 } InventoryDomains;
 
 void inventory_domains_done(InventoryDomains *p);
 
-/* The VM a domain maps to, or NULL in *ret when the domain is gone. ask_agent: query the
- * guest agent even if its OS info is known. */
-int inventory_domains_read_vm(InventoryDomains *p, virDomainPtr dom, bool ask_agent, Vm **ret);
+/* The VM a domain maps to, or NULL in *ret when the domain is gone. ask: when its guest agent
+ * is asked for its OS info (virt-domain.h); each query waits at most
+ * INVENTORY_AGENT_TIMEOUT_SEC, and one that fails is not repeated for
+ * INVENTORY_AGENT_BACKOFF_USEC unless the agent reconnects. */
+#define INVENTORY_AGENT_TIMEOUT_SEC  5
+#define INVENTORY_AGENT_BACKOFF_USEC (5 * 60 * UINT64_C(1000000))
+int inventory_domains_read_vm(InventoryDomains *p, virDomainPtr dom, VirtAgentAsk ask, Vm **ret);
 /* Brings one domain's VM up to date (or removes it when the domain is gone). */
-int inventory_domains_refresh(InventoryDomains *p, virDomainPtr dom, bool ask_agent);
+int inventory_domains_refresh(InventoryDomains *p, virDomainPtr dom, VirtAgentAsk ask);
 /* The whole list of conn's domains: the VMs of domains gone removed first (so that their
  * names, CIDs and MACs are free for the others), then the changed ones updated, then the new
  * ones added. */

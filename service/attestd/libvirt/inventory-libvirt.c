@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <libvirt/libvirt.h>
+#include <signal.h>
 #include <libvirt/virterror.h>
 
 #include "inventory-domains.h"
@@ -19,7 +20,8 @@
 /* How often a connected guest agent is asked again for its OS info (a guest that installs an
  * update reports its new build without any event). */
 #define AGENT_REFRESH_USEC (5 * USEC_PER_MINUTE)
-/* libvirt's keepalive: a daemon that stops answering is given up after 5 s × 3 missed probes. */
+/* libvirt's keepalive: a probe every 5 s; the connection is closed when 3 more go unanswered
+ * after the first (count + 1 intervals): a daemon that stops answering is given up after ~20 s. */
 #define KEEPALIVE_INTERVAL 5
 #define KEEPALIVE_COUNT    3
 
@@ -60,8 +62,8 @@ static void set_stale(InventoryLibvirt *p, const char *reason) {
                 manager_inventory_stale_changed(p->manager);
 }
 
-static void on_domain_changed(virDomainPtr dom, InventoryLibvirt *p, bool ask_agent) {
-        int r = inventory_domains_refresh(&p->domains, dom, ask_agent);
+static void on_domain_changed(virDomainPtr dom, InventoryLibvirt *p, VirtAgentAsk ask) {
+        int r = inventory_domains_refresh(&p->domains, dom, ask);
 
         if (r == -ENOMEM)
                 log_oom();
@@ -70,14 +72,14 @@ static void on_domain_changed(virDomainPtr dom, InventoryLibvirt *p, bool ask_ag
 static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque) {
         (void)conn;
         log_debug("libvirt: domain %s: lifecycle event %d/%d.", sym_virDomainGetName(dom), event, detail);
-        on_domain_changed(dom, opaque, false);
+        on_domain_changed(dom, opaque, VIRT_AGENT_IF_UNKNOWN);
         return 0;
 }
 
 static void on_device(virConnectPtr conn, virDomainPtr dom, const char *alias, void *opaque) {
         (void)conn;
         log_debug("libvirt: domain %s: device %s added or removed.", sym_virDomainGetName(dom), alias);
-        on_domain_changed(dom, opaque, false);
+        on_domain_changed(dom, opaque, VIRT_AGENT_IF_UNKNOWN);
 }
 
 static void on_agent(virConnectPtr conn, virDomainPtr dom, int state, int reason, void *opaque) {
@@ -86,14 +88,16 @@ static void on_agent(virConnectPtr conn, virDomainPtr dom, int state, int reason
         log_debug("libvirt: domain %s: guest agent %s.", sym_virDomainGetName(dom),
                 state == VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_STATE_CONNECTED ? "connected"
                                                                                   : "disconnected");
-        on_domain_changed(dom, opaque, state == VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_STATE_CONNECTED);
+        on_domain_changed(dom, opaque,
+                state == VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_STATE_CONNECTED ? VIRT_AGENT_CONNECTED
+                                                                                  : VIRT_AGENT_IF_UNKNOWN);
 }
 
 static void on_metadata(virConnectPtr conn, virDomainPtr dom, int type, const char *nsuri, void *opaque) {
         (void)conn;
         (void)type;
         log_debug("libvirt: domain %s: metadata %s changed.", sym_virDomainGetName(dom), strna(nsuri));
-        on_domain_changed(dom, opaque, false);
+        on_domain_changed(dom, opaque, VIRT_AGENT_IF_UNKNOWN);
 }
 
 static void disconnect(InventoryLibvirt *p);
@@ -193,7 +197,9 @@ static int connect_libvirt(InventoryLibvirt *p) {
         }
         log_info("libvirt inventory follows %s.", p->uri);
         p->reconnect_delay = 0;
-        set_stale(p, NULL);
+        /* Closed during the reconcile (on_close set the reason): stale until on_lost reconnects. */
+        if (!p->lost)
+                set_stale(p, NULL);
         return 0;
 }
 
@@ -250,7 +256,7 @@ static int on_agent_refresh(sd_event_source *s, uint64_t usec, void *userdata) {
 
                 if (!dom)
                         continue;
-                on_domain_changed(dom, p, true);
+                on_domain_changed(dom, p, VIRT_AGENT_REFRESH);
                 sym_virDomainFree(dom);
         }
         return 0;
@@ -273,6 +279,13 @@ int inventory_libvirt_new(Manager *m, const char *uri, InventoryLibvirt **ret) {
         if (r < 0)
                 return log_error_errno(r, "Failed to hook libvirt into the event loop: %m");
         sym_virSetErrorFunc(NULL, on_libvirt_error);
+        /* libvirt writes to its socket without MSG_NOSIGNAL and asks its users to ignore SIGPIPE: a
+         * libvirtd gone in the middle of a call would otherwise kill the service (systemd's
+         * IgnoreSIGPIPE= does it for the unit, not for a service started another way). */
+        (void)signal(SIGPIPE, SIG_IGN);
+        if (!sym_virDomainAgentSetResponseTimeout)
+                log_notice("libvirt is older than 5.10 (no virDomainAgentSetResponseTimeout): guest agents "
+                           "are not asked for OS info, since their answer could not be bounded.");
 
         p = calloc(1, sizeof(InventoryLibvirt));
         if (!p)
@@ -345,7 +358,8 @@ int inventory_libvirt_refresh_vm(InventoryLibvirt *p, const char *id) {
         dom = sym_virDomainLookupByUUIDString(p->conn, id);
         if (!dom)
                 return 0; /* gone: its lifecycle event removes it */
-        r = inventory_domains_refresh(&p->domains, dom, false);
+        /* The drift check: never the agent (a stalled one would hold the loop), what is cached. */
+        r = inventory_domains_refresh(&p->domains, dom, VIRT_AGENT_NEVER);
         sym_virDomainFree(dom);
         return r;
 }
@@ -353,5 +367,5 @@ int inventory_libvirt_refresh_vm(InventoryLibvirt *p, const char *id) {
 int inventory_libvirt_read_vm(InventoryLibvirt *p, virDomainPtr dom, Vm **ret) {
         assert(p);
         assert(dom);
-        return inventory_domains_read_vm(&p->domains, dom, false, ret);
+        return inventory_domains_read_vm(&p->domains, dom, VIRT_AGENT_NEVER, ret);
 }

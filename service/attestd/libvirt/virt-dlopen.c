@@ -6,6 +6,7 @@
 
 static void *libvirt_dl = NULL;
 
+DLSYM_FUNCTION(virDomainAgentSetResponseTimeout);
 DLSYM_FUNCTION(virConnectClose);
 DLSYM_FUNCTION(virConnectDomainEventDeregisterAny);
 DLSYM_FUNCTION(virConnectDomainEventRegisterAny);
@@ -32,7 +33,9 @@ DLSYM_FUNCTION(virTypedParamsFree);
 DLSYM_FUNCTION(virTypedParamsGetString);
 
 int dlopen_libvirt(void) {
-        return dlopen_many_sym_or_warn(&libvirt_dl, LIBVIRT_SONAME, LOG_ERR, DLSYM_ARG(virConnectClose),
+        int r;
+
+        r = dlopen_many_sym_or_warn(&libvirt_dl, LIBVIRT_SONAME, LOG_ERR, DLSYM_ARG(virConnectClose),
                 DLSYM_ARG(virConnectDomainEventDeregisterAny), DLSYM_ARG(virConnectDomainEventRegisterAny),
                 DLSYM_ARG(virConnectListAllDomains), DLSYM_ARG(virConnectOpen),
                 DLSYM_ARG(virConnectRegisterCloseCallback), DLSYM_ARG(virConnectSetKeepAlive),
@@ -44,4 +47,11 @@ int dlopen_libvirt(void) {
                 DLSYM_ARG(virEventRegisterImpl), DLSYM_ARG(virGetLastErrorCode),
                 DLSYM_ARG(virGetLastErrorMessage), DLSYM_ARG(virSetErrorFunc), DLSYM_ARG(virTypedParamsFree),
                 DLSYM_ARG(virTypedParamsGetString));
+        if (r < 0)
+                return r;
+        if (!sym_virDomainAgentSetResponseTimeout)
+                sym_virDomainAgentSetResponseTimeout =
+                        (typeof(sym_virDomainAgentSetResponseTimeout))dlsym(libvirt_dl,
+                                "virDomainAgentSetResponseTimeout");
+        return 0;
 }

@@ -35,6 +35,10 @@ DLSYM_PROTOTYPE(virSetErrorFunc);
 DLSYM_PROTOTYPE(virTypedParamsFree);
 DLSYM_PROTOTYPE(virTypedParamsGetString);
 
+/* libvirt ≥ 5.10, resolved apart and not required: NULL with an older libvirt, whose guest
+ * agents are then never asked (their queries could not be bounded). */
+DLSYM_PROTOTYPE(virDomainAgentSetResponseTimeout);
+
 /* Loads libvirt.so.0 once and resolves the symbols above; -EOPNOTSUPP, logged with the file's name,
  * when it is not installed. */
 int dlopen_libvirt(void);

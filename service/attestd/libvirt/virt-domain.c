@@ -289,6 +289,19 @@ static int domain_xml_has(const char *xml, const char *expr) {
         return xpath_exists(ctx, expr);
 }
 
+bool virt_agent_should_ask(VirtAgentAsk ask, bool known, uint64_t backoff_until, uint64_t now) {
+        switch (ask) {
+        case VIRT_AGENT_CONNECTED:
+                return true;
+        case VIRT_AGENT_REFRESH:
+                return now >= backoff_until;
+        case VIRT_AGENT_IF_UNKNOWN:
+                return !known && now >= backoff_until;
+        default:
+                return false;
+        }
+}
+
 int virt_domain_agent_connected(const char *xml) {
         return domain_xml_has(xml, AGENT_CONNECTED_PATH);
 }

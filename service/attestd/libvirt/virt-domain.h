@@ -55,6 +55,20 @@ int virt_domain_to_vm(const char *xml, VmPowerState power_state, const VirtGuest
 /* Whether the domain's XML shows a connected guest agent channel (what DataExchange says). */
 int virt_domain_agent_connected(const char *xml);
 
+/* When a running domain's connected guest agent is asked for its OS info. The query is
+ * synchronous on the service's only loop (bounded by a short agent timeout), so only where its
+ * answer is needed and never again soon after it failed. */
+typedef enum VirtAgentAsk {
+        VIRT_AGENT_NEVER,      /* the drift check, re-reading after a device change: what is cached */
+        VIRT_AGENT_IF_UNKNOWN, /* events, the reconcile: when nothing is cached and not backing off */
+        VIRT_AGENT_REFRESH,    /* the periodic refresh: unless backing off */
+        VIRT_AGENT_CONNECTED,  /* the agent (re)connected: always, the back-off ends */
+} VirtAgentAsk;
+
+/* Whether to ask now: known, OS info is cached; backoff_until, the monotonic time (µs) before
+ * which a failed query is not repeated (0: none). */
+bool virt_agent_should_ask(VirtAgentAsk ask, bool known, uint64_t backoff_until, uint64_t now);
+
 /* The legacy NIC's MAC for a VM id: locally administered unicast, a fixed hash of the id, so
  * the same VM always gets the same MAC (its guest keeps its interface configuration). */
 void virt_legacy_nic_mac(const char *vm_id, char ret[static VIRT_MAC_BUFLEN]);
