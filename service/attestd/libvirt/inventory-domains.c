@@ -21,51 +21,50 @@ static bool last_error_is_no_domain(void) {
         return sym_virGetLastErrorCode() == VIR_ERR_NO_DOMAIN;
 }
 
-static GuestOsEntry *os_find(InventoryDomains *p, const char *id) {
-        for (size_t i = 0; i < p->n_os; i++)
-                if (streq(p->os[i].id, id))
-                        return &p->os[i];
+static GuestAgentEntry *agent_find(InventoryDomains *p, const char *id) {
+        for (size_t i = 0; i < p->n_agents; i++)
+                if (streq(p->agents[i].id, id))
+                        return &p->agents[i];
         return NULL;
 }
 
-static void os_forget(InventoryDomains *p, const char *id) {
-        GuestOsEntry *e = os_find(p, id);
+/* The domain's entry, added empty when it has none. */
+static int agent_get(InventoryDomains *p, const char *id, GuestAgentEntry **ret) {
+        GuestAgentEntry *e = agent_find(p, id);
+
+        if (!e) {
+                GuestAgentEntry *a = reallocarray(p->agents, p->n_agents + 1, sizeof(GuestAgentEntry));
+
+                if (!a)
+                        return -ENOMEM;
+                p->agents = a;
+                e = &p->agents[p->n_agents++];
+                *e = (GuestAgentEntry){};
+                snprintf(e->id, sizeof(e->id), "%s", id);
+        }
+        *ret = e;
+        return 0;
+}
+
+static void agent_forget(InventoryDomains *p, const char *id) {
+        GuestAgentEntry *e = agent_find(p, id);
 
         if (!e)
                 return;
         virt_guest_os_done(&e->os);
-        *e = p->os[--p->n_os];
-}
-
-static AgentBackoff *backoff_find(InventoryDomains *p, const char *id) {
-        for (size_t i = 0; i < p->n_backoff; i++)
-                if (streq(p->backoff[i].id, id))
-                        return &p->backoff[i];
-        return NULL;
-}
-
-static void backoff_forget(InventoryDomains *p, const char *id) {
-        AgentBackoff *b = backoff_find(p, id);
-
-        if (b)
-                *b = p->backoff[--p->n_backoff];
+        *e = p->agents[--p->n_agents];
 }
 
 /* The agent did not answer: not asked again for a while (it would cost the loop the timeout
  * again on every event). */
 static int backoff_start(InventoryDomains *p, const char *id) {
-        AgentBackoff *b = backoff_find(p, id);
+        GuestAgentEntry *e;
+        int r;
 
-        if (!b) {
-                AgentBackoff *a = reallocarray(p->backoff, p->n_backoff + 1, sizeof(AgentBackoff));
-
-                if (!a)
-                        return -ENOMEM;
-                p->backoff = a;
-                b = &p->backoff[p->n_backoff++];
-                snprintf(b->id, sizeof(b->id), "%s", id);
-        }
-        b->until = now_usec(CLOCK_MONOTONIC) + INVENTORY_AGENT_BACKOFF_USEC;
+        r = agent_get(p, id, &e);
+        if (r < 0)
+                return r;
+        e->retry_after = now_usec(CLOCK_MONOTONIC) + INVENTORY_AGENT_BACKOFF_USEC;
         return 0;
 }
 
@@ -87,7 +86,7 @@ static int typed_string(virTypedParameterPtr params, int n, const char *name, ch
 static int refresh_guest_os(InventoryDomains *p, virDomainPtr dom, const char *id) {
         _cleanup_(virt_guest_os_done) VirtGuestOs os = {};
         virTypedParameterPtr params = NULL;
-        GuestOsEntry *e;
+        GuestAgentEntry *e;
         int n = 0, r;
 
         if (sym_virDomainAgentSetResponseTimeout(dom, INVENTORY_AGENT_TIMEOUT_SEC, 0) < 0) {
@@ -123,22 +122,14 @@ static int refresh_guest_os(InventoryDomains *p, virDomainPtr dom, const char *i
                         id, (int)(INVENTORY_AGENT_BACKOFF_USEC / USEC_PER_MINUTE));
                 return backoff_start(p, id);
         }
-        backoff_forget(p, id);
-
-        e = os_find(p, id);
-        if (!e) {
-                GuestOsEntry *a = reallocarray(p->os, p->n_os + 1, sizeof(GuestOsEntry));
-
-                if (!a)
-                        return -ENOMEM;
-                p->os = a;
-                e = &p->os[p->n_os++];
-                *e = (GuestOsEntry){};
-                snprintf(e->id, sizeof(e->id), "%s", id);
-        } else
-                virt_guest_os_done(&e->os);
+        r = agent_get(p, id, &e);
+        if (r < 0)
+                return r;
+        virt_guest_os_done(&e->os);
         e->os = os;
         os = (VirtGuestOs){};
+        e->has_os = true;
+        e->retry_after = 0;
         return 0;
 }
 
@@ -148,7 +139,7 @@ int inventory_domains_read_vm(InventoryDomains *p, virDomainPtr dom, VirtAgentAs
         _cleanup_strv_free_ char **warnings = NULL;
         _cleanup_free_ char *xml = NULL;
         char id[VIR_UUID_STRING_BUFLEN];
-        GuestOsEntry *e;
+        GuestAgentEntry *e;
         int state, reason, r;
 
         *ret = NULL;
@@ -163,19 +154,18 @@ int inventory_domains_read_vm(InventoryDomains *p, virDomainPtr dom, VirtAgentAs
 
         if (state == VIR_DOMAIN_RUNNING && sym_virDomainAgentSetResponseTimeout &&
                 virt_domain_agent_connected(xml) > 0) {
-                AgentBackoff *b = backoff_find(p, id);
-
-                if (virt_agent_should_ask(ask, os_find(p, id), b ? b->until : 0,
+                e = agent_find(p, id);
+                if (virt_agent_should_ask(ask, e && e->has_os, e ? e->retry_after : 0,
                             now_usec(CLOCK_MONOTONIC))) {
                         r = refresh_guest_os(p, dom, id);
                         if (r < 0)
                                 return r;
                 }
         }
-        e = os_find(p, id);
+        e = agent_find(p, id); /* again: a query may have added it */
 
-        r = virt_domain_to_vm(xml, virt_domain_power_state(state), e ? &e->os : NULL, ret, &warnings,
-                &error);
+        r = virt_domain_to_vm(xml, virt_domain_power_state(state), e && e->has_os ? &e->os : NULL, ret,
+                &warnings, &error);
         if (r == -ENOMEM)
                 return r;
         if (r < 0) {
@@ -328,8 +318,7 @@ static int remove_vm(InventoryDomains *p, const char *id) {
         _cleanup_(change_done) Change c = {};
         Vm *old = manager_find_vm_by_id(p->manager, id);
 
-        os_forget(p, id);
-        backoff_forget(p, id);
+        agent_forget(p, id);
         if (!old || old->source != VM_SOURCE_LIBVIRT)
                 return 0;
         change_init(p->manager, &c);
@@ -517,10 +506,8 @@ finish:
 }
 
 void inventory_domains_done(InventoryDomains *p) {
-        for (size_t i = 0; i < p->n_os; i++)
-                virt_guest_os_done(&p->os[i].os);
-        p->os = mfree(p->os);
-        p->n_os = 0;
-        p->backoff = mfree(p->backoff);
-        p->n_backoff = 0;
+        for (size_t i = 0; i < p->n_agents; i++)
+                virt_guest_os_done(&p->agents[i].os);
+        p->agents = mfree(p->agents);
+        p->n_agents = 0;
 }

@@ -15,26 +15,20 @@
 typedef struct Manager Manager;
 typedef struct Vm Vm;
 
-/* The last OS info each domain's agent reported, by domain UUID. Kept while the agent is
- * away, so that OsName/OsVersion stay what was last observed. */
-typedef struct GuestOsEntry {
+/* What a domain's guest agent told the service, by domain UUID: the last OS info it reported
+ * (kept while the agent is away, so that OsName/OsVersion stay what was last observed), and,
+ * after a query that got no answer, until when it is not asked again unless it reconnects. */
+typedef struct GuestAgentEntry {
         char id[VIR_UUID_STRING_BUFLEN];
+        bool has_os;
         VirtGuestOs os;
-} GuestOsEntry;
-
-/* A domain whose agent did not answer: not asked again before until (CLOCK_MONOTONIC, µs)
- * unless it reconnects. */
-typedef struct AgentBackoff {
-        char id[VIR_UUID_STRING_BUFLEN];
-        uint64_t until;
-} AgentBackoff;
+        uint64_t retry_after; /* CLOCK_MONOTONIC, µs; 0 = may be asked */
+} GuestAgentEntry;
 
 typedef struct InventoryDomains {
         Manager *manager;
-        GuestOsEntry *os;
-        size_t n_os;
-        AgentBackoff *backoff;
-        size_t n_backoff;
+        GuestAgentEntry *agents;
+        size_t n_agents;
 } InventoryDomains;
 
 void inventory_domains_done(InventoryDomains *p);
