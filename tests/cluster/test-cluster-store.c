@@ -13,6 +13,7 @@
 
 #include <glib.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include "cluster-store.h"
@@ -29,6 +30,12 @@ static GPid members[N_MEMBERS];
 static char *client_urls[N_MEMBERS + 1];
 static char *initial_cluster;
 static unsigned base_port;
+
+/* In the child, before etcd runs: it dies with the test, also when a failed assertion aborts
+ * the test before it could stop its members. */
+static void die_with_parent(gpointer userdata) {
+        (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
 
 static void member_start(unsigned i) {
         g_autofree char *name = g_strdup_printf("m%u", i);
@@ -48,8 +55,8 @@ static void member_start(unsigned i) {
                 NULL,
         };
 
-        g_assert_true(
-                g_spawn_async(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &members[i], &error));
+        g_assert_true(g_spawn_async(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, die_with_parent, NULL,
+                &members[i], &error));
         g_free(argv[2]);
 }
 
@@ -479,8 +486,8 @@ static void test_tls(void) {
                                 d, url, url, peer, peer, peer, d, d, ca, d),
                         NULL,
                 };
-                g_assert_true(g_spawn_async(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &pid,
-                        &error));
+                g_assert_true(g_spawn_async(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, die_with_parent,
+                        NULL, &pid, &error));
                 g_free(argv[2]);
         }
 
